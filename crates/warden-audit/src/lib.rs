@@ -1,0 +1,1 @@
+//! warden-audit (to be built).

@@ -1,0 +1,9 @@
+//! The `[sandbox]` section of the governance file.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The `[sandbox]` section (to be filled by its layer's issue).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {}

@@ -1,0 +1,1 @@
+//! warden-proxy (to be built).

@@ -1,0 +1,1 @@
+//! warden-sandbox (to be built).

@@ -1,0 +1,61 @@
+//! Turns shell text (or an argv) into the commands it would actually run, so that policy can
+//! judge each one: wrappers are peeled, compounds split, inline interpreter code searched, and
+//! anything that cannot be known ahead of time is reported as opaque rather than dropped.
+
+use serde::Serialize;
+
+/// Byte range into the original top-level text (for argv input: into the argv joined by spaces).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+/// One command the text would run, after peeling every wrapper that leads to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Command {
+    /// Unquoted words. `argv[0]` is the program as written (`/usr/bin/git`, `\git` becomes `git`).
+    /// A word whose value cannot be known statically keeps its source text (e.g. `$X`) and sets
+    /// `dynamic`.
+    pub argv: Vec<String>,
+    /// Where the command stands in the original text.
+    pub span: Span,
+    /// The wrappers peeled to reach this command, outermost first (`sudo`, `bash -c`, `xargs`, ...).
+    pub wrappers: Vec<String>,
+    /// Paths this command writes through redirections (`>`, `>>`, `&>`, `2>` to a file) or `tee`.
+    pub writes: Vec<String>,
+    /// Paths this command reads through redirections (`<`).
+    pub reads: Vec<String>,
+    /// Some argument's value is unknown before running: a parameter expansion, a command
+    /// substitution, or arguments appended at run time (`xargs`, `parallel`, `find -exec {}`).
+    pub dynamic: bool,
+    /// The command runs with elevated privileges (`sudo`, `doas`).
+    pub elevated: bool,
+    /// Directory the command runs in when the text changed it with a literal `cd` or `git -C`-style
+    /// wrapper before it (absolute, or relative to the starting directory).
+    pub cwd: Option<String>,
+}
+
+/// A part of the text whose effect cannot be determined statically.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Opaque {
+    pub span: Span,
+    /// Why it could not be analysed, for a person.
+    pub reason: String,
+    /// The source text of the opaque part.
+    pub text: String,
+}
+
+/// Everything found in one piece of shell text or argv.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Analysis {
+    pub commands: Vec<Command>,
+    pub opaque: Vec<Opaque>,
+}
+
+/// Maximum nesting of wrappers and embedded scripts; anything deeper is reported as opaque.
+pub const MAX_DEPTH: usize = 16;
+
+mod analyse;
+
+pub use analyse::{analyse_argv, analyse_shell};

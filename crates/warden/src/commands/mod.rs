@@ -1,0 +1,8 @@
+//! One module per subcommand; each owns its clap arguments and its `run`.
+
+pub mod audit;
+pub mod check;
+pub mod init;
+pub mod policy;
+pub mod run;
+pub mod sandbox;

@@ -1,0 +1,56 @@
+//! The `warden` binary: parses flags, turns them into ready objects from the library crates,
+//! dispatches, and maps typed errors onto the exit codes of the command-line contract.
+
+mod commands;
+mod exit;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "warden", version, about = "Governed execution for coding agents")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Classify one action into a risk tier without running it.
+    Check(commands::check::CheckArgs),
+    /// Classify, record, approve, isolate and run one action.
+    Run(commands::run::RunArgs),
+    /// Run a command in the sandbox with no classification (e.g. to wrap a whole agent).
+    Sandbox(commands::sandbox::SandboxArgs),
+    /// Work with governance files: lint, test, explain, schema.
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
+    /// Write a commented `.warden/policy.toml` for the current repository.
+    Init(commands::init::InitArgs),
+    /// The audit log: verify, tail, show, export, keygen, checkpoint.
+    Audit(commands::audit::AuditArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { exit::BAD_INPUT } else { 0 };
+            // clap renders its own help/usage text.
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => commands::check::run(args),
+        Command::Run(args) => commands::run::run(args),
+        Command::Sandbox(args) => commands::sandbox::run(args),
+        Command::Policy(cmd) => commands::policy::run(cmd),
+        Command::Init(args) => commands::init::run(args),
+        Command::Audit(args) => commands::audit::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => err.report(),
+    }
+}
