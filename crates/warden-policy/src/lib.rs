@@ -1,4 +1,22 @@
 //! The governance file and classification: a pure function from a planned action and its
 //! context to a risk tier, the deciding rule and the reasons, with no I/O of its own.
 
+mod action;
+mod classify;
+mod error;
+mod file;
+mod load;
+mod matcher;
+mod paths;
 pub mod sections;
+mod tier;
+
+pub use action::{Action, Context};
+pub use classify::{CommandDecision, Decision};
+pub use error::{PolicyError, PolicyErrors};
+pub use file::{PolicyFile, RuleSpec, TestCase};
+pub use load::{Layer, Policy, PolicySource, TestFailure};
+pub use tier::Tier;
+
+/// The built-in default governance file, embedded in every binary.
+pub const DEFAULT_POLICY: &str = include_str!("../../../policies/default.toml");

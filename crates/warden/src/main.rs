@@ -3,6 +3,8 @@
 
 mod commands;
 mod exit;
+mod policy_load;
+mod record;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

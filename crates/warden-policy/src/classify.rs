@@ -1,0 +1,651 @@
+//! Classification: every analysed part of an action is matched against the rules, and the
+//! strictest tier wins, with the deciding rule, its category and the reasons a person reads.
+
+use crate::action::{Action, Context};
+use crate::load::Policy;
+use crate::matcher::{CommandView, program_basename};
+use crate::paths::{PathForms, is_within, resolve};
+use crate::tier::Tier;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use warden_shell::{Analysis, Command};
+
+/// The classification of one action.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    /// The strictest tier over every part of the action.
+    pub tier: Tier,
+    /// Category of the deciding rule (used for approver routing).
+    pub category: String,
+    /// Id of the deciding rule.
+    pub rule: String,
+    /// Human-readable reasons, deciding part first.
+    pub reasons: Vec<String>,
+    /// Each analysed command (or opaque part) with its own tier.
+    pub commands: Vec<CommandDecision>,
+}
+
+/// The classification of one analysed command.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommandDecision {
+    /// The command's argv (for an opaque part: its source text).
+    pub argv: Vec<String>,
+    pub tier: Tier,
+    pub rule: String,
+    pub category: String,
+    pub reason: String,
+    /// Wrappers peeled to reach it (`sudo`, `bash -c`, …).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub wrappers: Vec<String>,
+    /// Byte range in the original shell text, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span: Option<[usize; 2]>,
+    /// Whether this part could not be analysed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub opaque: bool,
+}
+
+/// One candidate verdict; the strictest wins, the first among equals.
+#[derive(Debug, Clone)]
+struct Verdict {
+    tier: Tier,
+    rule: String,
+    category: String,
+    reason: String,
+}
+
+impl Verdict {
+    fn new(tier: Tier, rule: &str, category: &str, reason: impl Into<String>) -> Self {
+        Self { tier, rule: rule.to_owned(), category: category.to_owned(), reason: reason.into() }
+    }
+
+    fn from_rule(r: &crate::matcher::CompiledRule) -> Self {
+        Self::new(r.tier, &r.id, &r.category, r.reason.clone())
+    }
+}
+
+fn strictest(a: Option<Verdict>, b: Verdict) -> Verdict {
+    match a {
+        Some(a) if a.tier >= b.tier => a,
+        _ => b,
+    }
+}
+
+/// Records the match trace for `warden policy explain`.
+pub(crate) struct Trace(Option<Vec<String>>);
+
+impl Trace {
+    fn note(&mut self, f: impl FnOnce() -> String) {
+        if let Some(t) = &mut self.0 {
+            t.push(f());
+        }
+    }
+}
+
+/// Commands that write to the paths they are given, and how to find those paths.
+fn implied_writes(view: &CommandView<'_>) -> Vec<String> {
+    let args = &view.argv[1..];
+    let pos = || -> Vec<String> {
+        // Every non-option argument (after `--`, everything).
+        let mut out = Vec::new();
+        let mut done = false;
+        for a in args {
+            if done || !a.starts_with('-') || a == "-" {
+                out.push(a.clone());
+            } else if a == "--" {
+                done = true;
+            }
+        }
+        out
+    };
+    let option_value = |names: &[&str]| -> Option<String> {
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            for n in names {
+                if a == n {
+                    return it.next().cloned();
+                }
+                if let Some(v) = a.strip_prefix(n).and_then(|r| r.strip_prefix('=')) {
+                    return Some(v.to_owned());
+                }
+            }
+        }
+        None
+    };
+    let local = |p: &String| !p.contains("://") && !p.split('/').next().is_some_and(|h| h.contains(':'));
+    match view.program.as_str() {
+        "rm" | "rmdir" | "unlink" | "shred" | "touch" | "mkdir" | "truncate" | "mkfifo"
+        | "mknod" => pos(),
+        "chmod" | "chown" | "chgrp" | "chattr" | "setfacl" => pos().into_iter().skip(1).collect(),
+        "cp" | "mv" | "ln" | "install" | "rsync" | "scp" | "link" => {
+            if let Some(dir) = option_value(&["-t", "--target-directory"]) {
+                vec![dir]
+            } else {
+                let p = pos();
+                let dest = if p.len() >= 2 || view.program == "ln" { p.last().cloned() } else { None };
+                let mut out: Vec<String> = dest.into_iter().filter(local).collect();
+                if view.program == "mv" {
+                    // A move also removes its sources.
+                    out.extend(p.iter().take(p.len().saturating_sub(1)).filter(|s| local(s)).cloned());
+                }
+                out
+            }
+        }
+        "tee" => pos(),
+        "dd" => args.iter().filter_map(|a| a.strip_prefix("of=")).map(str::to_owned).collect(),
+        "sed" | "perl" => {
+            if args.iter().any(|a| a == "-i" || a.starts_with("-i") || a.starts_with("--in-place")) {
+                let explicit_script = args.iter().any(|a| a == "-e" || a == "-f");
+                pos().into_iter().skip(usize::from(!explicit_script)).collect()
+            } else {
+                Vec::new()
+            }
+        }
+        "curl" => option_value(&["-o", "--output"]).into_iter().collect(),
+        "wget" => option_value(&["-O", "--output-document"]).into_iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every argument that might name a path the command reads.
+fn possible_reads(argv: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in &argv[1..] {
+        if !a.starts_with('-') {
+            if !a.is_empty() && !a.contains('\n') {
+                out.push(a.clone());
+            }
+        } else if let Some((_, v)) = a.split_once('=') {
+            if v.contains('/') || v.starts_with('~') || v.starts_with('.') {
+                out.push(v.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// `git` with its global options understood: `-C dir` moves the working directory, and
+/// `-c alias.NAME=VALUE` defines aliases that are expanded before matching.
+enum GitExpansion {
+    Argv(Vec<String>, Option<String>),
+    Shell(String, Option<String>),
+}
+
+fn expand_git(argv: &[String]) -> GitExpansion {
+    let mut aliases: Vec<(String, String)> = Vec::new();
+    let mut cwd: Option<String> = None;
+    let mut i = 1;
+    let mut globals_end = argv.len();
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        if a == "-C" {
+            if let Some(d) = argv.get(i + 1) {
+                cwd = Some(match cwd {
+                    Some(c) if !d.starts_with('/') => format!("{c}/{d}"),
+                    _ => d.clone(),
+                });
+            }
+            i += 2;
+        } else if a == "-c" {
+            if let Some((k, v)) = argv.get(i + 1).and_then(|kv| kv.split_once('=')) {
+                if let Some(name) = k.strip_prefix("alias.") {
+                    aliases.push((name.to_ascii_lowercase(), v.to_owned()));
+                }
+            }
+            i += 2;
+        } else if matches!(a, "--git-dir" | "--work-tree" | "--namespace" | "--exec-path" | "--config-env" | "--super-prefix" | "--list-cmds" | "--attr-source") {
+            i += 2;
+        } else if a.starts_with('-') {
+            i += 1;
+        } else {
+            globals_end = i;
+            break;
+        }
+    }
+    let Some(sub) = argv.get(globals_end) else {
+        return GitExpansion::Argv(argv.to_vec(), cwd);
+    };
+    if let Some((_, value)) = aliases.iter().rev().find(|(n, _)| *n == sub.to_ascii_lowercase()) {
+        let rest = argv[globals_end + 1..].join(" ");
+        if let Some(shell) = value.strip_prefix('!') {
+            return GitExpansion::Shell(format!("{shell} {rest}"), cwd);
+        }
+        let mut out: Vec<String> = argv[..globals_end].to_vec();
+        out.extend(value.split_whitespace().map(str::to_owned));
+        out.extend(argv[globals_end + 1..].iter().cloned());
+        return GitExpansion::Argv(out, cwd);
+    }
+    GitExpansion::Argv(argv.to_vec(), cwd)
+}
+
+impl Policy {
+    /// Classify one action. Pure: no file system, network or clock access.
+    pub fn classify(&self, action: &Action, ctx: &Context) -> Decision {
+        self.classify_inner(action, ctx, &mut Trace(None))
+    }
+
+    /// Classify and return the match trace a person reads in `warden policy explain`.
+    pub fn explain(&self, action: &Action, ctx: &Context) -> (Decision, Vec<String>) {
+        let mut trace = Trace(Some(Vec::new()));
+        let d = self.classify_inner(action, ctx, &mut trace);
+        (d, trace.0.unwrap_or_default())
+    }
+
+    fn classify_inner(&self, action: &Action, ctx: &Context, trace: &mut Trace) -> Decision {
+        let mut commands = Vec::new();
+        match action {
+            Action::Exec { argv, cwd } => {
+                let cwd = cwd.as_deref().map(|c| resolve(&c.to_string_lossy(), &ctx.cwd, &ctx.home));
+                let cwd = cwd.as_deref().unwrap_or(&ctx.cwd);
+                trace.note(|| format!("exec argv {argv:?} in {}", cwd.display()));
+                let analysis = warden_shell::analyse_argv(argv);
+                self.classify_analysis(&analysis, None, cwd, ctx, 0, trace, &mut commands);
+            }
+            Action::Shell { script, cwd } => {
+                let cwd = cwd.as_deref().map(|c| resolve(&c.to_string_lossy(), &ctx.cwd, &ctx.home));
+                let cwd = cwd.as_deref().unwrap_or(&ctx.cwd);
+                trace.note(|| format!("shell text {script:?} in {}", cwd.display()));
+                let analysis = warden_shell::analyse_shell(script);
+                self.classify_analysis(&analysis, Some(script), cwd, ctx, 0, trace, &mut commands);
+            }
+            Action::Read { path } => {
+                let v = self.classify_path_action(path, false, ctx, trace);
+                commands.push(single("read", path, v));
+            }
+            Action::Write { path } => {
+                let v = self.classify_path_action(path, true, ctx, trace);
+                commands.push(single("write", path, v));
+            }
+            Action::Net { host, port, method, path } => {
+                let v = self.classify_net(host, *port, method.as_deref(), trace);
+                let mut argv = vec!["net".to_owned()];
+                argv.extend(method.clone());
+                argv.push(match port {
+                    Some(p) => format!("{host}:{p}{}", path.as_deref().unwrap_or("")),
+                    None => format!("{host}{}", path.as_deref().unwrap_or("")),
+                });
+                commands.push(to_command(argv, v, Vec::new(), None, false));
+            }
+            Action::Tool { name, .. } => {
+                let v = self.classify_tool(name, trace);
+                commands.push(to_command(vec!["tool".into(), name.clone()], v, Vec::new(), None, false));
+            }
+        }
+        summarise(commands)
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "recursion state for nested analyses")]
+    fn classify_analysis(
+        &self,
+        analysis: &Analysis,
+        text: Option<&str>,
+        cwd: &Path,
+        ctx: &Context,
+        depth: usize,
+        trace: &mut Trace,
+        out: &mut Vec<CommandDecision>,
+    ) {
+        for o in &analysis.opaque {
+            trace.note(|| format!("opaque: {} ({:?})", o.reason, o.text));
+            let v = Verdict::new(
+                self.defaults.opaque,
+                "builtin.opaque",
+                "opaque",
+                format!("cannot be analysed: {}", o.reason),
+            );
+            out.push(to_command(vec![o.text.clone()], v, Vec::new(), Some(o.span), true));
+        }
+        if analysis.commands.is_empty() && analysis.opaque.is_empty() {
+            if let Some(t) = text {
+                if !t.trim().is_empty() && !t.trim().starts_with('#') {
+                    trace.note(|| "nothing recognisable in the text".into());
+                }
+            }
+        }
+        for cmd in &analysis.commands {
+            self.classify_command(cmd, cwd, ctx, depth, trace, out);
+        }
+    }
+
+    fn classify_command(
+        &self,
+        cmd: &Command,
+        start_cwd: &Path,
+        ctx: &Context,
+        depth: usize,
+        trace: &mut Trace,
+        out: &mut Vec<CommandDecision>,
+    ) {
+        if cmd.argv.is_empty() {
+            return;
+        }
+        let mut cwd = match &cmd.cwd {
+            Some(c) => resolve(c, start_cwd, &ctx.home),
+            None => start_cwd.to_path_buf(),
+        };
+        let mut argv = cmd.argv.clone();
+        if program_basename(&argv[0]) == "git" && depth < warden_shell::MAX_DEPTH {
+            match expand_git(&argv) {
+                GitExpansion::Argv(a, dir) => {
+                    if let Some(d) = dir {
+                        cwd = resolve(&d, &cwd, &ctx.home);
+                    }
+                    if a != argv {
+                        trace.note(|| format!("git alias expanded: {a:?}"));
+                    }
+                    argv = a;
+                }
+                GitExpansion::Shell(script, dir) => {
+                    if let Some(d) = dir {
+                        cwd = resolve(&d, &cwd, &ctx.home);
+                    }
+                    trace.note(|| format!("git alias runs a shell command: {script:?}"));
+                    let inner = warden_shell::analyse_shell(&script);
+                    let before = out.len();
+                    self.classify_analysis(&inner, Some(&script), &cwd, ctx, depth + 1, trace, out);
+                    for c in &mut out[before..] {
+                        c.wrappers.insert(0, "git alias".into());
+                        c.wrappers.splice(0..0, cmd.wrappers.iter().cloned());
+                        c.span = Some([cmd.span.start, cmd.span.end]);
+                    }
+                    return;
+                }
+            }
+        }
+        let forms = PathForms { cwd: &cwd, home: &ctx.home, workspace: &ctx.workspace };
+        let mut view = CommandView::new(&argv, cmd.elevated, &self.merged.programs, &self.aliases);
+        view.resolver = Some(&forms);
+        let v = self.verdict_for_view(&view, cmd, &forms, ctx, trace);
+        out.push(to_command(argv.clone(), v, cmd.wrappers.clone(), Some(cmd.span), false));
+    }
+
+    fn verdict_for_view(
+        &self,
+        view: &CommandView<'_>,
+        cmd: &Command,
+        forms: &PathForms<'_>,
+        ctx: &Context,
+        trace: &mut Trace,
+    ) -> Verdict {
+        // Ordinary rules: every match counts, unless an override rule matches.
+        let mut ordinary: Vec<(Verdict, bool)> = Vec::new();
+        let mut floor: Option<Verdict> = None;
+        let mut program_known = false;
+        for i in self.rules.for_program(&view.program) {
+            let r = &self.rules.rules[i];
+            if r.matches_command(view) {
+                trace.note(|| format!("rule `{}` matches → {}", r.id, r.tier));
+                program_known = true;
+                if r.tier == Tier::Deny {
+                    floor = Some(strictest(floor, Verdict::from_rule(r)));
+                }
+                ordinary.push((Verdict::from_rule(r), r.override_));
+            }
+        }
+        for i in self.floors.for_program(&view.program) {
+            let r = &self.floors.rules[i];
+            if r.matches_command(view) {
+                trace.note(|| format!("never-auto `{}` matches → at least {}", r.id, r.tier));
+                floor = Some(strictest(floor, Verdict::from_rule(r)));
+            }
+        }
+
+        // Paths the command touches.
+        let writes: Vec<PathBuf> = cmd
+            .writes
+            .iter()
+            .cloned()
+            .chain(implied_writes(view))
+            .filter(|w| !is_pseudo_device(w))
+            .map(|w| resolve(&w, forms.cwd, &ctx.home))
+            .collect();
+        let reads: Vec<PathBuf> = cmd
+            .reads
+            .iter()
+            .cloned()
+            .chain(possible_reads(view.argv))
+            .map(|r| resolve(&r, forms.cwd, &ctx.home))
+            .collect();
+        for (path, is_write) in reads.iter().map(|p| (p, false)).chain(writes.iter().map(|p| (p, true))) {
+            let (o, f) = self.path_verdicts(path, is_write, forms, ctx, trace);
+            ordinary.extend(o);
+            if let Some(f) = f {
+                floor = Some(strictest(floor, f));
+            }
+        }
+
+        if !program_known {
+            let tier = if ctx.sandboxed { self.defaults.unknown_sandboxed } else { self.defaults.unknown_unsandboxed };
+            trace.note(|| format!("no rule knows `{}` → {tier} ({})", view.program, if ctx.sandboxed { "sandboxed" } else { "unsandboxed" }));
+            ordinary.push((
+                Verdict::new(
+                    tier,
+                    if ctx.sandboxed { "builtin.unknown-sandboxed" } else { "builtin.unknown-unsandboxed" },
+                    "unknown",
+                    format!(
+                        "no rule knows `{}`; unknown commands are `{tier}` when {}",
+                        view.program,
+                        if ctx.sandboxed { "sandboxed" } else { "not sandboxed" }
+                    ),
+                ),
+                false,
+            ));
+        }
+        if cmd.dynamic && self.defaults.opaque_when_dynamic.contains(&view.program) {
+            trace.note(|| format!("`{}` gets arguments only known at run time → opaque", view.program));
+            floor = Some(strictest(
+                floor,
+                Verdict::new(
+                    self.defaults.opaque,
+                    "builtin.opaque-dynamic",
+                    "opaque",
+                    format!("`{}` runs on arguments only known at run time", view.program),
+                ),
+            ));
+        }
+
+        let any_override = ordinary.iter().any(|(_, o)| *o);
+        let mut result: Option<Verdict> = None;
+        for (v, is_override) in ordinary {
+            if any_override && !is_override {
+                continue;
+            }
+            result = Some(strictest(result, v));
+        }
+        if any_override {
+            trace.note(|| "an override rule matched: it decides over ordinary rules".into());
+        }
+        let mut result = result.unwrap_or_else(|| Verdict::new(Tier::Auto, "builtin.none", "general", "nothing matched"));
+        if let Some(f) = floor {
+            if f.tier > result.tier {
+                trace.note(|| format!("raised to {} by `{}`", f.tier, f.rule));
+                result = f;
+            }
+        }
+        result
+    }
+
+    /// Verdicts for one path access: ordinary (with override flags) and a floor.
+    fn path_verdicts(
+        &self,
+        path: &Path,
+        is_write: bool,
+        forms: &PathForms<'_>,
+        ctx: &Context,
+        trace: &mut Trace,
+    ) -> (Vec<(Verdict, bool)>, Option<Verdict>) {
+        let candidates = forms.forms_of(path);
+        let mut ordinary = Vec::new();
+        let mut floor: Option<Verdict> = None;
+        for &i in &self.rules.path {
+            let r = &self.rules.rules[i];
+            if r.matches_path(&candidates, is_write) {
+                trace.note(|| format!("rule `{}` matches path {} → {}", r.id, path.display(), r.tier));
+                if r.tier == Tier::Deny {
+                    floor = Some(strictest(floor, Verdict::from_rule(r)));
+                }
+                ordinary.push((Verdict::from_rule(r), r.override_));
+            }
+        }
+        for &i in &self.floors.path {
+            let r = &self.floors.rules[i];
+            if r.matches_path(&candidates, is_write) {
+                floor = Some(strictest(floor, Verdict::from_rule(r)));
+            }
+        }
+        if is_write {
+            if !is_within(path, &ctx.workspace) && !self.defaults.scratch.is_match(path) {
+                trace.note(|| format!("write to {} is outside the workspace", path.display()));
+                ordinary.push((
+                    Verdict::new(
+                        self.defaults.write_outside_workspace,
+                        "builtin.write-outside-workspace",
+                        "write-outside-workspace",
+                        format!("writes {} outside the workspace", path.display()),
+                    ),
+                    false,
+                ));
+            }
+            for h in &self.high_risk {
+                if candidates.iter().any(|c| h.globs.is_match(c)) {
+                    trace.note(|| format!("high-risk path `{}` → at least {}", h.id, h.tier));
+                    floor = Some(strictest(floor, Verdict::new(h.tier, &h.id, &h.category, h.reason.clone())));
+                }
+            }
+        }
+        (ordinary, floor)
+    }
+
+    fn classify_path_action(&self, path: &Path, is_write: bool, ctx: &Context, trace: &mut Trace) -> Verdict {
+        let abs = resolve(&path.to_string_lossy(), &ctx.cwd, &ctx.home);
+        let forms = PathForms { cwd: &ctx.cwd, home: &ctx.home, workspace: &ctx.workspace };
+        let (ordinary, floor) = self.path_verdicts(&abs, is_write, &forms, ctx, trace);
+        let any_override = ordinary.iter().any(|(_, o)| *o);
+        let mut result: Option<Verdict> = None;
+        for (v, o) in ordinary {
+            if !any_override || o {
+                result = Some(strictest(result, v));
+            }
+        }
+        let mut result = result.unwrap_or_else(|| {
+            Verdict::new(
+                Tier::Auto,
+                if is_write { "builtin.workspace-write" } else { "builtin.read" },
+                if is_write { "workspace-write" } else { "read" },
+                if is_write { "edits inside the workspace" } else { "reads a file" },
+            )
+        });
+        if let Some(f) = floor {
+            if f.tier > result.tier {
+                result = f;
+            }
+        }
+        result
+    }
+
+    fn classify_net(&self, host: &str, port: Option<u16>, method: Option<&str>, trace: &mut Trace) -> Verdict {
+        let mut result: Option<Verdict> = None;
+        let mut overrides: Option<Verdict> = None;
+        for set in [&self.rules, &self.floors] {
+            for &i in &set.net {
+                let r = &set.rules[i];
+                if r.matches_net(host, port, method) {
+                    trace.note(|| format!("rule `{}` matches → {}", r.id, r.tier));
+                    if r.override_ {
+                        overrides = Some(strictest(overrides, Verdict::from_rule(r)));
+                    } else {
+                        result = Some(strictest(result, Verdict::from_rule(r)));
+                    }
+                }
+            }
+        }
+        let floor = result.clone().filter(|v| v.tier == Tier::Deny);
+        let mut v = overrides.or(result).unwrap_or_else(|| {
+            Verdict::new(self.defaults.unknown_network, "builtin.unknown-network", "network", "no rule decides this request")
+        });
+        if let Some(f) = floor {
+            v = strictest(Some(f), v);
+        }
+        v
+    }
+
+    fn classify_tool(&self, name: &str, trace: &mut Trace) -> Verdict {
+        let mut result: Option<Verdict> = None;
+        for set in [&self.rules, &self.floors] {
+            for &i in &set.tool {
+                let r = &set.rules[i];
+                if r.matches_tool(name) {
+                    trace.note(|| format!("rule `{}` matches → {}", r.id, r.tier));
+                    result = Some(strictest(result, Verdict::from_rule(r)));
+                }
+            }
+        }
+        result.unwrap_or_else(|| {
+            Verdict::new(self.defaults.unknown_tool, "builtin.unknown-tool", "tool", format!("no rule knows tool `{name}`"))
+        })
+    }
+}
+
+fn is_pseudo_device(p: &str) -> bool {
+    matches!(p, "/dev/null" | "/dev/stdout" | "/dev/stderr" | "/dev/tty" | "/dev/zero" | "-")
+        || p.starts_with("/dev/fd/")
+}
+
+fn single(kind: &str, path: &Path, v: Verdict) -> CommandDecision {
+    to_command(vec![kind.to_owned(), path.display().to_string()], v, Vec::new(), None, false)
+}
+
+fn to_command(
+    argv: Vec<String>,
+    v: Verdict,
+    wrappers: Vec<String>,
+    span: Option<warden_shell::Span>,
+    opaque: bool,
+) -> CommandDecision {
+    CommandDecision {
+        argv,
+        tier: v.tier,
+        rule: v.rule,
+        category: v.category,
+        reason: v.reason,
+        wrappers,
+        span: span.map(|s| [s.start, s.end]),
+        opaque,
+    }
+}
+
+fn summarise(commands: Vec<CommandDecision>) -> Decision {
+    let Some(top) = commands.iter().max_by(|a, b| a.tier.cmp(&b.tier).then(std::cmp::Ordering::Greater)) else {
+        return Decision {
+            tier: Tier::Auto,
+            category: "general".into(),
+            rule: "builtin.empty".into(),
+            reasons: vec!["nothing to run".into()],
+            commands,
+        };
+    };
+    let tier = top.tier;
+    let (category, rule) = (top.category.clone(), top.rule.clone());
+    let mut reasons: Vec<String> = Vec::new();
+    let mut ordered: Vec<&CommandDecision> = commands.iter().collect();
+    ordered.sort_by(|a, b| b.tier.cmp(&a.tier));
+    for c in ordered {
+        if c.tier < tier && tier > Tier::Auto && c.tier == Tier::Auto {
+            continue;
+        }
+        let line = format!("{}: {} [{}]", shorten(&c.argv.join(" ")), c.reason, c.rule);
+        if !reasons.contains(&line) {
+            reasons.push(line);
+        }
+    }
+    Decision { tier, category, rule, reasons, commands }
+}
+
+fn shorten(s: &str) -> String {
+    let s = s.replace('\n', "⏎");
+    if s.chars().count() > 80 {
+        format!("{}…", s.chars().take(79).collect::<String>())
+    } else {
+        s
+    }
+}

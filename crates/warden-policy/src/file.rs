@@ -1,0 +1,210 @@
+//! The serde shape of one governance file (a layer). Every key is optional so that layers can be
+//! merged; unknown keys are rejected so that typos surface with their line and column.
+
+use crate::sections::{ApprovalsConfig, AuditConfig, NetworkConfig, SandboxConfig};
+use crate::tier::Tier;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One governance file. Layers merge in order built-in < organisation < repository: tables merge
+/// key by key, arrays extend, scalars override, rules with the same `id` replace earlier ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyFile {
+    /// Format version; `1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// `"builtin"` (default): this file is layered over the built-in default policy.
+    /// `"none"`: the file stands alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extends: Option<Extends>,
+    /// Keys a later layer may not set (dotted paths such as `defaults.opaque` or `network.deny`),
+    /// rule ids it may not replace (`rule:ID`, globs allowed: `rule:cred.*`), or `override` to
+    /// forbid later layers from adding override rules at all.
+    pub lock: Vec<String>,
+    /// Tiers for what no rule decides.
+    pub defaults: Defaults,
+    /// Command knowledge: which options of a program take a value, so that subcommands are found.
+    pub programs: BTreeMap<String, ProgramSpec>,
+    /// Classification rules. Every matching rule applies and the strictest wins, unless an
+    /// `override` rule matches, which then decides alone (floors below still apply).
+    #[serde(rename = "rule")]
+    pub rules: Vec<RuleSpec>,
+    /// Operations forced to at least `sync` (or the tier given) whatever else matched.
+    pub never_auto: Vec<RuleSpec>,
+    /// Paths whose writes are raised to at least the tier given.
+    pub high_risk: Vec<HighRiskSpec>,
+    /// Approver routing per category (used by the approval server).
+    pub approvals: ApprovalsConfig,
+    /// The sandbox profile.
+    pub sandbox: SandboxConfig,
+    /// The network allowlist for the egress proxy.
+    pub network: NetworkConfig,
+    /// The audit log and its export.
+    pub audit: AuditConfig,
+    /// Expected classifications, checked by `warden policy test`.
+    #[serde(rename = "test")]
+    pub tests: Vec<TestCase>,
+}
+
+/// What a file is layered over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Extends {
+    /// The built-in default policy.
+    Builtin,
+    /// Nothing.
+    None,
+}
+
+/// Tiers for what no rule decides.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Defaults {
+    /// Tier of code that cannot be analysed (parse errors, dynamic programs, run-time built commands).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opaque: Option<Tier>,
+    /// Tier of a command no rule knows, when it will run in the sandbox.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_sandboxed: Option<Tier>,
+    /// Tier of a command no rule knows, when it will run outside the sandbox.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_unsandboxed: Option<Tier>,
+    /// Tier of a write whose target is outside the workspace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_outside_workspace: Option<Tier>,
+    /// Tier of a network action that no rule decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_network: Option<Tier>,
+    /// Tier of a tool call that no rule decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_tool: Option<Tier>,
+    /// Paths outside the workspace that writes may reach freely (globs), e.g. `/tmp/**`.
+    pub scratch_paths: Vec<String>,
+    /// Programs whose run-time arguments (from `xargs`, `$VAR`, `$(...)`) make them opaque.
+    pub opaque_when_dynamic: Vec<String>,
+}
+
+/// Command knowledge about one program.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProgramSpec {
+    /// Options (before the subcommand) that take a separate value, e.g. `-C` for git.
+    pub value_options: Vec<String>,
+    /// Other program names that behave the same (e.g. `tofu` for `terraform`).
+    pub aliases: Vec<String>,
+}
+
+/// A classification rule. Exactly one kind of matcher is used: a program (`program` with
+/// optional `subcommand`, flags and argument conditions), paths (`paths`/`writes`), network
+/// (`host`/`method`/`port`) or tools (`tool`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Stable identifier, reported as the deciding rule.
+    pub id: String,
+    /// Tier when the rule matches (required on `rule`, `sync` by default on `never_auto`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tier>,
+    /// Category, used for approver routing (e.g. `credential-access`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Why the rule exists, shown to people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When true and the rule matches, it decides alone over ordinary rules (to relax a tier).
+    #[serde(rename = "override")]
+    pub override_: bool,
+    /// Program names (globs over the basename of argv[0]).
+    pub program: Vec<String>,
+    /// Leading positional words after the program's own options; each word may hold
+    /// alternatives (`apply|destroy`) and globs.
+    pub subcommand: Vec<String>,
+    /// The rule matches only if one of these flags is present (`--force`, `-f` also inside
+    /// `-fu`, `--data*` globs, `-X=POST` for an option with a given value).
+    pub any_flag: Vec<String>,
+    /// The rule matches only if none of these flags is present.
+    pub no_flag: Vec<String>,
+    /// The rule matches only if some argument after the subcommand matches one of these globs.
+    pub any_arg: Vec<String>,
+    /// The rule matches only if some argument, resolved as a path, matches one of these path
+    /// globs. Paths are tried as absolute, as `~/…` under the home directory, and as
+    /// `@workspace/…` (or `@workspace` for the root itself) under the workspace.
+    pub any_path: Vec<String>,
+    /// The rule matches only if some argument matches this regular expression.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arg_regex: Option<String>,
+    /// The rule matches only if the command runs elevated (`sudo`) or not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elevated: Option<bool>,
+    /// Path globs matched against any path the action reads or writes.
+    pub paths: Vec<String>,
+    /// Path globs matched against paths the action writes.
+    pub writes: Vec<String>,
+    /// Path globs exempted from `paths`/`writes`.
+    pub except: Vec<String>,
+    /// Host globs of a network action.
+    pub host: Vec<String>,
+    /// HTTP methods of a network action.
+    pub method: Vec<String>,
+    /// Ports of a network action.
+    pub port: Vec<u16>,
+    /// Tool-name globs of a tool action.
+    pub tool: Vec<String>,
+}
+
+/// High-risk paths: writes to them are raised to at least `tier`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct HighRiskSpec {
+    /// Stable identifier.
+    pub id: String,
+    /// Path globs (relative globs match anywhere in the workspace).
+    pub paths: Vec<String>,
+    /// Minimum tier of a write to these paths.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tier>,
+    /// Category for approver routing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Why these paths are high risk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// An expected classification, checked like a unit test.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct TestCase {
+    /// A shell string to classify.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shell: Option<String>,
+    /// An argv to classify.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argv: Option<Vec<String>>,
+    /// A path read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read: Option<String>,
+    /// A path written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write: Option<String>,
+    /// A network request `METHOD host[:port]` or just `host`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub net: Option<String>,
+    /// A tool name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// Expected tier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tier>,
+    /// Expected deciding rule, if given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Classify as sandboxed (default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandboxed: Option<bool>,
+    /// Working directory relative to the workspace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+}

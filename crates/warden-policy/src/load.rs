@@ -1,0 +1,541 @@
+//! Loading governance files: parse each layer (errors carry file, line and column), enforce the
+//! organisation's locks, merge the layers, and compile the result into a ready `Policy`.
+
+use crate::error::{PolicyError, PolicyErrors};
+use crate::file::{Extends, PolicyFile, RuleSpec, TestCase};
+use crate::matcher::{CompiledRule, RuleCompileError, RuleKind, path_set, word_glob};
+use crate::tier::Tier;
+use globset::{GlobMatcher, GlobSet};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+
+/// Which layer a governance file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// The built-in default.
+    Builtin,
+    /// The organisation's file; may `lock` keys.
+    Organisation,
+    /// The repository's `.warden/policy.toml` (or a file given with `--policy`).
+    Repository,
+}
+
+/// The text of one governance file and where it came from.
+#[derive(Debug, Clone)]
+pub struct PolicySource {
+    /// Name used in messages (usually the path).
+    pub name: String,
+    /// The TOML text.
+    pub text: String,
+    /// Its layer.
+    pub layer: Layer,
+}
+
+impl PolicySource {
+    /// The built-in default policy as a source.
+    pub fn builtin() -> Self {
+        Self {
+            name: "<built-in default policy>".into(),
+            text: crate::DEFAULT_POLICY.into(),
+            layer: Layer::Builtin,
+        }
+    }
+}
+
+/// Rules indexed for fast lookup.
+#[derive(Debug, Default)]
+pub(crate) struct RuleSet {
+    pub rules: Vec<CompiledRule>,
+    pub by_program: HashMap<String, Vec<usize>>,
+    pub glob_programs: Vec<(GlobMatcher, usize)>,
+    pub path: Vec<usize>,
+    pub net: Vec<usize>,
+    pub tool: Vec<usize>,
+}
+
+impl RuleSet {
+    fn new(rules: Vec<CompiledRule>) -> Self {
+        let mut set = Self::default();
+        for (i, r) in rules.iter().enumerate() {
+            match r.kind {
+                RuleKind::Program => {
+                    for p in &r.program {
+                        if p.contains(['*', '?', '[', '{', '\\']) {
+                            if let Ok(g) = word_glob(p) {
+                                set.glob_programs.push((g, i));
+                            }
+                        } else {
+                            set.by_program.entry(p.clone()).or_default().push(i);
+                        }
+                    }
+                }
+                RuleKind::Path => set.path.push(i),
+                RuleKind::Net => set.net.push(i),
+                RuleKind::Tool => set.tool.push(i),
+            }
+        }
+        set.rules = rules;
+        set
+    }
+
+    /// Indices of program rules that may apply to `program`, in file order.
+    pub(crate) fn for_program(&self, program: &str) -> Vec<usize> {
+        let mut out: Vec<usize> = self.by_program.get(program).cloned().unwrap_or_default();
+        for (g, i) in &self.glob_programs {
+            if g.is_match(program) && !out.contains(i) {
+                out.push(*i);
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+}
+
+/// A high-risk path entry, compiled.
+#[derive(Debug)]
+pub(crate) struct HighRisk {
+    pub id: String,
+    pub globs: GlobSet,
+    pub tier: Tier,
+    pub category: String,
+    pub reason: String,
+}
+
+/// Defaults with every value resolved.
+#[derive(Debug)]
+pub(crate) struct ResolvedDefaults {
+    pub opaque: Tier,
+    pub unknown_sandboxed: Tier,
+    pub unknown_unsandboxed: Tier,
+    pub write_outside_workspace: Tier,
+    pub unknown_network: Tier,
+    pub unknown_tool: Tier,
+    pub scratch: GlobSet,
+    pub opaque_when_dynamic: HashSet<String>,
+}
+
+/// A loaded, merged and compiled governance policy.
+#[derive(Debug)]
+pub struct Policy {
+    pub(crate) merged: PolicyFile,
+    pub(crate) rules: RuleSet,
+    pub(crate) floors: RuleSet,
+    pub(crate) high_risk: Vec<HighRisk>,
+    pub(crate) defaults: ResolvedDefaults,
+    pub(crate) aliases: BTreeMap<String, String>,
+    digest: String,
+    sources: Vec<String>,
+    test_origins: Vec<String>,
+}
+
+/// A `[[test]]` case whose classification differs from what it expects.
+#[derive(Debug, Clone)]
+pub struct TestFailure {
+    /// The file the case came from.
+    pub source: String,
+    /// A short description of the action.
+    pub action: String,
+    /// What was expected.
+    pub expected: String,
+    /// What classification gave.
+    pub actual: String,
+}
+
+impl Policy {
+    /// The built-in default policy. It is checked by this crate's tests, so it always loads.
+    pub fn builtin() -> Self {
+        match Self::load(&[]) {
+            Ok(p) => p,
+            Err(e) => panic!("the built-in default policy is invalid: {e}"),
+        }
+    }
+
+    /// Load layers in order (organisation, then repository). The built-in default is put first
+    /// unless some layer says `extends = "none"`.
+    pub fn load(sources: &[PolicySource]) -> Result<Self, PolicyErrors> {
+        let mut errors = Vec::new();
+        let mut parsed: Vec<(PolicySource, PolicyFile, toml::Table)> = Vec::new();
+        let mut all = Vec::with_capacity(sources.len() + 1);
+        let standalone = sources.iter().any(|s| {
+            toml::from_str::<PolicyFile>(&s.text)
+                .map(|f| f.extends == Some(Extends::None))
+                .unwrap_or(false)
+        });
+        if !standalone && !sources.iter().any(|s| s.layer == Layer::Builtin) {
+            all.push(PolicySource::builtin());
+        }
+        all.extend(sources.iter().cloned());
+
+        let mut locks: Vec<(String, String)> = Vec::new(); // (lock entry, file that set it)
+        for source in all {
+            match parse_layer(&source, &locks) {
+                Ok((file, table)) => {
+                    for l in &file.lock {
+                        locks.push((l.clone(), source.name.clone()));
+                    }
+                    parsed.push((source, file, table));
+                }
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(PolicyErrors { errors });
+        }
+
+        let mut merged_table = toml::Table::new();
+        let mut test_origins = Vec::new();
+        let mut names = Vec::new();
+        for (source, file, table) in &parsed {
+            test_origins.extend(file.tests.iter().map(|_| source.name.clone()));
+            merge_tables(&mut merged_table, table.clone());
+            names.push(source.name.clone());
+        }
+        dedupe_rules(&mut merged_table, "rule");
+        dedupe_rules(&mut merged_table, "never_auto");
+        dedupe_rules(&mut merged_table, "high_risk");
+        let merged: PolicyFile = match merged_table.try_into() {
+            Ok(m) => m,
+            Err(e) => {
+                let name = names.join(" + ");
+                return Err(PolicyErrors {
+                    errors: vec![PolicyError::at(
+                        &name,
+                        "",
+                        None,
+                        format!("the merged governance files are inconsistent: {e}"),
+                        None,
+                    )],
+                });
+            }
+        };
+        Self::compile(merged, names, test_origins)
+    }
+
+    fn compile(
+        merged: PolicyFile,
+        sources: Vec<String>,
+        test_origins: Vec<String>,
+    ) -> Result<Self, PolicyErrors> {
+        let fail = |message: String| PolicyErrors {
+            errors: vec![PolicyError::at(&sources.join(" + "), "", None, message, None)],
+        };
+        let compile_all = |specs: &[RuleSpec], default: Option<Tier>, category: &str| {
+            specs
+                .iter()
+                .map(|s| CompiledRule::compile(s, default, category))
+                .collect::<Result<Vec<_>, RuleCompileError>>()
+        };
+        let rules = compile_all(&merged.rules, None, "general").map_err(|e| fail(e.message))?;
+        let floors =
+            compile_all(&merged.never_auto, Some(Tier::Sync), "never-auto").map_err(|e| fail(e.message))?;
+        let mut high_risk = Vec::new();
+        for h in &merged.high_risk {
+            high_risk.push(HighRisk {
+                id: h.id.clone(),
+                globs: path_set(&h.paths).map_err(|e| fail(e.to_string()))?,
+                tier: h.tier.unwrap_or(Tier::Sync),
+                category: h.category.clone().unwrap_or_else(|| "high-risk-path".into()),
+                reason: h
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| format!("writes to a high-risk path (`{}`)", h.id)),
+            });
+        }
+        let d = &merged.defaults;
+        let defaults = ResolvedDefaults {
+            opaque: d.opaque.unwrap_or(Tier::Sync),
+            unknown_sandboxed: d.unknown_sandboxed.unwrap_or(Tier::Sync),
+            unknown_unsandboxed: d.unknown_unsandboxed.unwrap_or(Tier::Sync),
+            write_outside_workspace: d.write_outside_workspace.unwrap_or(Tier::Async),
+            unknown_network: d.unknown_network.unwrap_or(Tier::Sync),
+            unknown_tool: d.unknown_tool.unwrap_or(Tier::Sync),
+            scratch: path_set(&d.scratch_paths).map_err(|e| fail(e.to_string()))?,
+            opaque_when_dynamic: d.opaque_when_dynamic.iter().cloned().collect(),
+        };
+        let mut aliases = BTreeMap::new();
+        for (name, spec) in &merged.programs {
+            for a in &spec.aliases {
+                aliases.insert(a.clone(), name.clone());
+            }
+        }
+        let canonical = serde_json::to_vec(&merged).map_err(|e| fail(e.to_string()))?;
+        let digest = format!("sha256:{:x}", Sha256::digest(&canonical));
+        Ok(Self {
+            merged,
+            rules: RuleSet::new(rules),
+            floors: RuleSet::new(floors),
+            high_risk,
+            defaults,
+            aliases,
+            digest,
+            sources,
+            test_origins,
+        })
+    }
+
+    /// The merged governance file (sections for sandbox, network, audit, approvals).
+    pub fn config(&self) -> &PolicyFile {
+        &self.merged
+    }
+
+    /// `sha256:<hex>` over the canonical encoding of the merged policy.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Names of the files this policy was built from, in layer order.
+    pub fn sources(&self) -> &[String] {
+        &self.sources
+    }
+
+    /// The `[[test]]` cases with the file each came from.
+    pub fn tests(&self) -> impl Iterator<Item = (&str, &TestCase)> {
+        self.test_origins
+            .iter()
+            .map(String::as_str)
+            .zip(self.merged.tests.iter())
+    }
+}
+
+/// Parse and check one layer; errors point into its text.
+fn parse_layer(
+    source: &PolicySource,
+    locks: &[(String, String)],
+) -> Result<(PolicyFile, toml::Table), Vec<PolicyError>> {
+    let name = &source.name;
+    let text = &source.text;
+    let file: PolicyFile = toml::from_str(text).map_err(|e| {
+        vec![PolicyError::at(
+            name,
+            text,
+            e.span(),
+            e.message().trim().to_owned(),
+            Some("see `warden policy schema` for every key the file may hold".into()),
+        )]
+    })?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        vec![PolicyError::at(name, text, e.span(), e.message().trim().to_owned(), None)]
+    })?;
+    let spans = SpanFinder::new(text);
+    let mut errors = Vec::new();
+    let mut err = |path: &[Seg<'_>], message: String, help: Option<String>| {
+        errors.push(PolicyError::at(name, text, spans.find(path), message, help));
+    };
+
+    if let Some(v) = file.version {
+        if v != 1 {
+            err(&[Seg::Key("version")], format!("unsupported version {v}; this Warden reads version 1"), None);
+        }
+    }
+    for (array, default) in [("rule", None), ("never_auto", Some(Tier::Sync))] {
+        let specs = if array == "rule" { &file.rules } else { &file.never_auto };
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, spec) in specs.iter().enumerate() {
+            if let Err(e) = CompiledRule::compile(spec, default, "general") {
+                let mut path = vec![Seg::Key(array), Seg::Index(i), Seg::Key(e.key)];
+                if let Some(j) = e.index {
+                    path.push(Seg::Index(j));
+                }
+                err(&path, e.message, None);
+            }
+            if let Some(first) = seen.insert(spec.id.as_str(), i) {
+                err(
+                    &[Seg::Key(array), Seg::Index(i), Seg::Key("id")],
+                    format!("duplicate rule id `{}` (first defined in entry {})", spec.id, first + 1),
+                    Some("rule ids must be unique within a file; a later layer may replace a rule by reusing its id".into()),
+                );
+            }
+            if array == "never_auto" && spec.tier.is_some_and(|t| t < Tier::Sync) {
+                err(
+                    &[Seg::Key(array), Seg::Index(i), Seg::Key("tier")],
+                    format!("never-auto entry `{}` must be at least `sync`", spec.id),
+                    None,
+                );
+            }
+            if spec.override_ && spec.tier == Some(Tier::Deny) {
+                err(
+                    &[Seg::Key(array), Seg::Index(i), Seg::Key("override")],
+                    "an override rule with tier `deny` is pointless: deny already wins".into(),
+                    None,
+                );
+            }
+            if array == "rule" && spec.override_ {
+                if let Some((_, by)) = locks.iter().find(|(l, _)| l == "override") {
+                    err(
+                        &[Seg::Key(array), Seg::Index(i), Seg::Key("override")],
+                        format!("override rules are locked by {by}"),
+                        None,
+                    );
+                }
+            }
+            for (lock, by) in locks {
+                if let Some(pattern) = lock.strip_prefix("rule:") {
+                    if word_glob(pattern).is_ok_and(|g| g.is_match(&spec.id)) {
+                        err(
+                            &[Seg::Key(array), Seg::Index(i), Seg::Key("id")],
+                            format!("rule `{}` is locked by {by} and cannot be replaced here", spec.id),
+                            None,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    for (i, h) in file.high_risk.iter().enumerate() {
+        if h.id.trim().is_empty() {
+            err(&[Seg::Key("high_risk"), Seg::Index(i)], "a high_risk entry needs an `id`".into(), None);
+        }
+        if h.paths.is_empty() {
+            err(&[Seg::Key("high_risk"), Seg::Index(i)], format!("high_risk entry `{}` has no `paths`", h.id), None);
+        }
+        for (j, p) in h.paths.iter().enumerate() {
+            if let Err(e) = path_set(std::slice::from_ref(p)) {
+                err(
+                    &[Seg::Key("high_risk"), Seg::Index(i), Seg::Key("paths"), Seg::Index(j)],
+                    format!("bad glob `{p}`: {}", e.kind()),
+                    None,
+                );
+            }
+        }
+    }
+    for (j, p) in file.defaults.scratch_paths.iter().enumerate() {
+        if let Err(e) = path_set(std::slice::from_ref(p)) {
+            err(
+                &[Seg::Key("defaults"), Seg::Key("scratch_paths"), Seg::Index(j)],
+                format!("bad glob `{p}`: {}", e.kind()),
+                None,
+            );
+        }
+    }
+    for (i, t) in file.tests.iter().enumerate() {
+        let kinds = [
+            t.shell.is_some(),
+            t.argv.is_some(),
+            t.read.is_some(),
+            t.write.is_some(),
+            t.net.is_some(),
+            t.tool.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if kinds != 1 {
+            err(
+                &[Seg::Key("test"), Seg::Index(i)],
+                "a test names exactly one of `shell`, `argv`, `read`, `write`, `net`, `tool`".into(),
+                None,
+            );
+        }
+        if t.tier.is_none() && t.rule.is_none() {
+            err(&[Seg::Key("test"), Seg::Index(i)], "a test needs an expected `tier` (or `rule`)".into(), None);
+        }
+    }
+    for (lock, by) in locks {
+        if lock.starts_with("rule:") || lock == "override" {
+            continue;
+        }
+        let path: Vec<&str> = lock.split('.').collect();
+        if table_has(&table, &path) {
+            let segs: Vec<Seg<'_>> = path.iter().map(|k| Seg::Key(k)).collect();
+            err(&segs, format!("`{lock}` is locked by {by} and cannot be set here"), None);
+        }
+    }
+    for (i, l) in file.lock.iter().enumerate() {
+        if l.is_empty() {
+            err(&[Seg::Key("lock"), Seg::Index(i)], "empty lock entry".into(), None);
+        }
+    }
+    if errors.is_empty() { Ok((file, table)) } else { Err(errors) }
+}
+
+fn table_has(table: &toml::Table, path: &[&str]) -> bool {
+    let mut cur = table;
+    for (i, k) in path.iter().enumerate() {
+        match cur.get(*k) {
+            Some(toml::Value::Table(t)) if i + 1 < path.len() => cur = t,
+            Some(_) if i + 1 == path.len() => return true,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Deep merge: tables merge key by key, arrays extend, anything else is replaced.
+fn merge_tables(into: &mut toml::Table, from: toml::Table) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge_tables(a, b),
+            (Some(toml::Value::Array(a)), toml::Value::Array(b)) => a.extend(b),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+/// A later entry with the same `id` replaces an earlier one, in the later one's position.
+fn dedupe_rules(table: &mut toml::Table, key: &str) {
+    let Some(toml::Value::Array(items)) = table.get_mut(key) else {
+        return;
+    };
+    let mut last: HashMap<String, usize> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        if let Some(id) = item.get("id").and_then(|v| v.as_str()) {
+            last.insert(id.to_owned(), i);
+        }
+    }
+    let mut i = 0;
+    items.retain(|item| {
+        let keep = match item.get("id").and_then(|v| v.as_str()) {
+            Some(id) => last.get(id) == Some(&i),
+            None => true,
+        };
+        i += 1;
+        keep
+    });
+}
+
+/// A step in a key path inside a TOML document.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// Finds the byte span of a key path, for error messages.
+pub(crate) struct SpanFinder<'a> {
+    text: &'a str,
+}
+
+impl<'a> SpanFinder<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self { text }
+    }
+
+    /// The span of the deepest part of `path` that exists.
+    pub(crate) fn find(&self, path: &[Seg<'_>]) -> Option<Range<usize>> {
+        let root = toml::de::DeTable::parse(self.text).ok()?;
+        let mut best = None;
+        let mut table = Some(root.get_ref());
+        let mut value: Option<&toml::Spanned<toml::de::DeValue<'_>>> = None;
+        for seg in path {
+            let next = match (seg, table, value) {
+                (Seg::Key(k), Some(t), _) => t
+                    .iter()
+                    .find(|(key, _)| key.get_ref().as_ref() == *k)
+                    .map(|(key, v)| {
+                        best = Some(key.span());
+                        v
+                    }),
+                (Seg::Index(i), _, Some(v)) => v.get_ref().as_array().and_then(|a| a.get(*i)),
+                _ => None,
+            };
+            let Some(v) = next else { break };
+            best = Some(v.span());
+            value = Some(v);
+            table = v.get_ref().as_table();
+        }
+        best
+    }
+}
