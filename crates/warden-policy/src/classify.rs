@@ -245,6 +245,11 @@ impl Policy {
                 let cwd = cwd.as_deref().map(|c| resolve(&c.to_string_lossy(), &ctx.cwd, &ctx.home));
                 let cwd = cwd.as_deref().unwrap_or(&ctx.cwd);
                 trace.note(|| format!("shell text {script:?} in {}", cwd.display()));
+                if let Some(name) = fork_bomb(script) {
+                    trace.note(|| format!("function `{name}` pipes into itself in the background: fork bomb"));
+                    let v = Verdict::new(Tier::Deny, "builtin.fork-bomb", "catastrophic", "fork bomb");
+                    commands.push(to_command(vec![script.clone()], v, Vec::new(), None, false));
+                }
                 let analysis = warden_shell::analyse_shell(script);
                 self.classify_analysis(&analysis, Some(script), cwd, ctx, 0, trace, &mut commands);
             }
@@ -302,7 +307,30 @@ impl Policy {
                 }
             }
         }
+        // `find ROOTS … -exec CMD {} ;` runs CMD on what lies under ROOTS: judge CMD with `{}`
+        // standing for each root, which is what makes `find / -exec rm -rf {} +` catastrophic.
+        let mut find_roots: Vec<String> = Vec::new();
         for cmd in &analysis.commands {
+            let program = cmd.argv.first().map(|a| program_basename(a)).unwrap_or("");
+            if program == "find" {
+                find_roots = find_start_paths(&cmd.argv);
+            }
+            let from_find = cmd.wrappers.last().is_some_and(|w| w.starts_with("find"));
+            if from_find && !find_roots.is_empty() && cmd.argv.iter().any(|a| a.contains("{}")) {
+                let otherwise_static = !cmd.argv.iter().any(|a| a.contains('$') || a.contains('`'));
+                for root in &find_roots {
+                    let mut c = cmd.clone();
+                    for a in &mut c.argv {
+                        *a = a.replace("{}", root);
+                    }
+                    if otherwise_static {
+                        c.dynamic = false;
+                    }
+                    trace.note(|| format!("`{{}}` of find stands for {root}"));
+                    self.classify_command(&c, cwd, ctx, depth, trace, out);
+                }
+                continue;
+            }
             self.classify_command(cmd, cwd, ctx, depth, trace, out);
         }
     }
@@ -371,7 +399,7 @@ impl Policy {
         let mut ordinary: Vec<(Verdict, bool)> = Vec::new();
         let mut floor: Option<Verdict> = None;
         let mut program_known = false;
-        for i in self.rules.for_program(&view.program) {
+        for i in self.rules.for_programs(&view.program, view.raw_program) {
             let r = &self.rules.rules[i];
             if r.matches_command(view) {
                 trace.note(|| format!("rule `{}` matches → {}", r.id, r.tier));
@@ -382,7 +410,7 @@ impl Policy {
                 ordinary.push((Verdict::from_rule(r), r.override_));
             }
         }
-        for i in self.floors.for_program(&view.program) {
+        for i in self.floors.for_programs(&view.program, view.raw_program) {
             let r = &self.floors.rules[i];
             if r.matches_command(view) {
                 trace.note(|| format!("never-auto `{}` matches → at least {}", r.id, r.tier));
@@ -584,6 +612,58 @@ impl Policy {
             Verdict::new(self.defaults.unknown_tool, "builtin.unknown-tool", "tool", format!("no rule knows tool `{name}`"))
         })
     }
+}
+
+/// The starting points of a `find` command line (`.` when none is given).
+fn find_start_paths(argv: &[String]) -> Vec<String> {
+    let mut roots = Vec::new();
+    for a in argv.iter().skip(1) {
+        if a.starts_with('-') || a == "(" || a == "!" || a == ")" {
+            if matches!(a.as_str(), "-H" | "-L" | "-P") {
+                continue;
+            }
+            break;
+        }
+        roots.push(a.clone());
+    }
+    if roots.is_empty() {
+        roots.push(".".into());
+    }
+    roots
+}
+
+/// A function that pipes into itself (`:(){ :|:& };:` and its renamings). Returns its name.
+fn fork_bomb(text: &str) -> Option<String> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = compact.as_bytes();
+    let mut from = 0;
+    while let Some(off) = compact[from..].find("(){") {
+        let at = from + off;
+        let start = compact[..at]
+            .rfind(|c: char| matches!(c, ';' | '&' | '|' | '(' | ')' | '{' | '}' | '\n'))
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let name = compact[start..at].trim_start_matches("function");
+        if !name.is_empty() {
+            let body_start = at + 3;
+            let mut depth = 1usize;
+            let mut end = body_start;
+            while end < bytes.len() && depth > 0 {
+                match bytes[end] {
+                    b'{' => depth += 1,
+                    b'}' => depth -= 1,
+                    _ => {}
+                }
+                end += 1;
+            }
+            let body = &compact[body_start..end.saturating_sub(1).max(body_start)];
+            if body.contains(&format!("{name}|{name}")) {
+                return Some(name.to_owned());
+            }
+        }
+        from = at + 3;
+    }
+    None
 }
 
 fn is_pseudo_device(p: &str) -> bool {

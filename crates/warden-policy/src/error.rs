@@ -68,7 +68,7 @@ pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
 
 /// Every problem found while loading a set of governance files.
 #[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("invalid governance file ({} problem{}): {}", errors.len(), if errors.len() == 1 { "" } else { "s" }, errors.first().map(|e| e.to_string()).unwrap_or_default())]
+#[error("invalid governance file ({} problem{})", errors.len(), if errors.len() == 1 { "" } else { "s" })]
 pub struct PolicyErrors {
     /// The problems, in file order.
     #[related]

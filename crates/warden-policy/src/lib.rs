@@ -9,6 +9,7 @@ mod load;
 mod matcher;
 mod paths;
 pub mod sections;
+mod testing;
 mod tier;
 
 pub use action::{Action, Context};

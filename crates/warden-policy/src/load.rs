@@ -79,15 +79,22 @@ impl RuleSet {
         set
     }
 
-    /// Indices of program rules that may apply to `program`, in file order.
-    pub(crate) fn for_program(&self, program: &str) -> Vec<usize> {
-        let mut out: Vec<usize> = self.by_program.get(program).cloned().unwrap_or_default();
-        for (g, i) in &self.glob_programs {
-            if g.is_match(program) && !out.contains(i) {
-                out.push(*i);
+    /// Indices of program rules that may apply to a program known by its canonical name or
+    /// the name it was invoked as, in file order.
+    pub(crate) fn for_programs(&self, canonical: &str, raw: &str) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        for name in [canonical, raw] {
+            if let Some(list) = self.by_program.get(name) {
+                out.extend(list);
+            }
+            for (g, i) in &self.glob_programs {
+                if g.is_match(name) {
+                    out.push(*i);
+                }
             }
         }
         out.sort_unstable();
+        out.dedup();
         out
     }
 }
@@ -289,6 +296,40 @@ impl Policy {
         &self.sources
     }
 
+    /// Findings that do not stop the policy from loading but deserve a look.
+    pub fn lint_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let d = &self.defaults;
+        if d.opaque == Tier::Auto {
+            out.push("`defaults.opaque` is `auto`: code that cannot be analysed runs unreviewed".into());
+        }
+        if d.unknown_unsandboxed == Tier::Auto {
+            out.push("`defaults.unknown_unsandboxed` is `auto`: unknown commands run unreviewed outside the sandbox".into());
+        }
+        for r in self.rules.rules.iter().filter(|r| r.override_) {
+            for f in &self.floors.rules {
+                if f.kind == r.kind && f.program.iter().any(|p| r.program.contains(p)) && f.tier > r.tier {
+                    out.push(format!(
+                        "override rule `{}` ({}) cannot lower what never-auto `{}` raises to {} for the same program",
+                        r.id, r.tier, f.id, f.tier
+                    ));
+                }
+            }
+        }
+        let groups = &self.merged.approvals.groups;
+        for (i, route) in self.merged.approvals.route.iter().enumerate() {
+            for g in &route.groups {
+                if !groups.contains_key(g) {
+                    out.push(format!("approvals route {} names undefined group `{g}`", i + 1));
+                }
+            }
+            if route.groups.is_empty() {
+                out.push(format!("approvals route {} names no group", i + 1));
+            }
+        }
+        out
+    }
+
     /// The `[[test]]` cases with the file each came from.
     pub fn tests(&self) -> impl Iterator<Item = (&str, &TestCase)> {
         self.test_origins
@@ -379,6 +420,32 @@ fn parse_layer(
                         );
                     }
                 }
+            }
+        }
+    }
+    // Contradictions: the same matcher given two different tiers in one file.
+    let matcher_of = |r: &RuleSpec| RuleSpec {
+        id: String::new(),
+        tier: None,
+        category: None,
+        reason: None,
+        override_: false,
+        ..r.clone()
+    };
+    for (i, a) in file.rules.iter().enumerate() {
+        for b in &file.rules[..i] {
+            if a.tier != b.tier && a.override_ == b.override_ && matcher_of(a) == matcher_of(b) {
+                err(
+                    &[Seg::Key("rule"), Seg::Index(i), Seg::Key("tier")],
+                    format!(
+                        "rule `{}` contradicts rule `{}`: same match, tier {} vs {}",
+                        a.id,
+                        b.id,
+                        a.tier.map(|t| t.as_str()).unwrap_or("?"),
+                        b.tier.map(|t| t.as_str()).unwrap_or("?")
+                    ),
+                    Some("keep one of them, or make the later one `override = true` to relax the earlier".into()),
+                );
             }
         }
     }

@@ -78,11 +78,16 @@ pub(crate) enum FlagPattern {
     Exact(String),
     /// `-X=POST` / `--request=POST`: the option with a value (glob, case-insensitive).
     WithValue { name: String, value: GlobMatcher },
+    /// `--` alone: the end-of-options separator is present.
+    EndOfOptions,
 }
 
 impl FlagPattern {
     pub(crate) fn parse(p: &str) -> Result<Self, String> {
-        if !p.starts_with('-') || p == "-" || p == "--" {
+        if p == "--" {
+            return Ok(Self::EndOfOptions);
+        }
+        if !p.starts_with('-') || p == "-" {
             return Err(format!("flag pattern `{p}` must start with `-` and name a flag"));
         }
         if let Some((name, value)) = p.split_once('=') {
@@ -110,6 +115,9 @@ impl FlagPattern {
 
     /// Whether this pattern is present among `args` (the arguments after the program).
     pub(crate) fn present(&self, args: &[String]) -> bool {
+        if let Self::EndOfOptions = self {
+            return args.iter().any(|a| a == "--");
+        }
         let mut iter = args.iter().enumerate();
         while let Some((i, arg)) = iter.next() {
             if arg == "--" {
@@ -135,6 +143,7 @@ impl FlagPattern {
                     }
                 }
                 Self::Exact(word) => arg == word,
+                Self::EndOfOptions => false,
                 Self::WithValue { name, value } => {
                     if let Some(rest) = arg.strip_prefix(name.as_str()) {
                         if let Some(v) = rest.strip_prefix('=') {
@@ -452,6 +461,8 @@ impl CompiledRule {
 pub(crate) struct CommandView<'a> {
     /// Canonical program name (basename, aliases resolved).
     pub program: String,
+    /// The basename as written, before aliases.
+    pub raw_program: &'a str,
     pub argv: &'a [String],
     /// Non-option words after the program, options and their values skipped.
     pub positionals: Vec<&'a str>,
@@ -491,6 +502,7 @@ impl<'a> CommandView<'a> {
         }
         Self {
             program,
+            raw_program: base,
             argv,
             positionals,
             elevated,

@@ -1,9 +1,69 @@
-//! The `[sandbox]` section of the governance file.
+//! The `[sandbox]` section of the governance file: what an action run by `warden run` or
+//! `warden sandbox` may touch. Plain serde data; the `warden` binary turns it into a
+//! `warden_sandbox::SandboxProfile`.
+//!
+//! Arrays extend across layered governance files (organisation + repository); scalars override.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The `[sandbox]` section (to be filled by its layer's issue).
+/// The `[sandbox]` section: the isolation profile of actions.
+///
+/// Every path list accepts absolute paths and `~/…` (the user's home directory); relative paths
+/// are taken relative to the workspace.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-pub struct SandboxConfig {}
+pub struct SandboxConfig {
+    /// Extra paths that are unreadable inside the sandbox, added to the built-in list
+    /// (`~/.ssh`, `~/.aws`, `~/.config/gcloud`, `~/.kube`, `~/.docker/config.json`, `~/.netrc`,
+    /// `~/.git-credentials`, `~/.npmrc`, `~/.pypirc`, `~/.gnupg`, `~/.config/gh`, ...).
+    pub secret_paths: Vec<String>,
+    /// Extra paths (outside the workspace) the sandbox may write, e.g. a shared build cache.
+    pub writable_paths: Vec<String>,
+    /// Extra paths inside the workspace that stay read-only, added to the built-in list
+    /// (`.git/hooks`, `.git/config`, `.warden`).
+    pub readonly_workspace_paths: Vec<String>,
+    /// Extra environment variable name patterns (`*` wildcards, case-insensitive) removed from
+    /// the action's environment, added to the built-in list (`*TOKEN*`, `*SECRET*`, `AWS_*`, ...).
+    pub env_scrub: Vec<String>,
+    /// Environment variable names (or `*` patterns) kept even if a scrub pattern matches.
+    pub env_pass: Vec<String>,
+    /// Replace the built-in scrub list instead of extending it (not recommended). Default: false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env_scrub_replace_builtin: Option<bool>,
+    /// Port on the sandbox's loopback where the egress proxy is reachable. Default: 3128.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_port: Option<u16>,
+    /// Lowest Landlock ABI version the sandbox requires; a kernel below it makes `warden run`
+    /// refuse unless `--allow-degraded`. Default: 1 (any Landlock).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub landlock_min_abi: Option<u32>,
+    /// Seconds an attended terminal prompt waits for an answer before denying. Default: 60.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_timeout_secs: Option<u64>,
+    /// Resource limits of the action.
+    pub limits: SandboxLimits,
+}
+
+/// The `[sandbox.limits]` table: resource limits of an action (cgroup v2 where available,
+/// rlimits otherwise). `0` means "no limit" for every field except `core_dump_mb`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxLimits {
+    /// Largest number of processes/threads the action may have at once. Default: 4096.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processes: Option<u64>,
+    /// Largest number of open files per process. Default: 8192.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_files: Option<u64>,
+    /// Address space (virtual memory) per process in MiB; with cgroup v2, the memory limit of the
+    /// whole action. Default: 65536.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u64>,
+    /// CPU seconds per process. Default: 0 (no limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_seconds: Option<u64>,
+    /// Largest core dump in MiB. Default: 0 (no core dumps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub core_dump_mb: Option<u64>,
+}
