@@ -238,6 +238,11 @@ impl Policy {
                 let cwd = cwd.as_deref().map(|c| resolve(&c.to_string_lossy(), &ctx.cwd, &ctx.home));
                 let cwd = cwd.as_deref().unwrap_or(&ctx.cwd);
                 trace.note(|| format!("exec argv {argv:?} in {}", cwd.display()));
+                if let Some(name) = fork_bomb(&argv.join(" ")) {
+                    trace.note(|| format!("function `{name}` pipes into itself in the background: fork bomb"));
+                    let v = Verdict::new(Tier::Deny, "builtin.fork-bomb", "catastrophic", "fork bomb");
+                    commands.push(to_command(argv.clone(), v, Vec::new(), None, false));
+                }
                 let analysis = warden_shell::analyse_argv(argv);
                 self.classify_analysis(&analysis, None, cwd, ctx, 0, trace, &mut commands);
             }
@@ -640,7 +645,7 @@ fn fork_bomb(text: &str) -> Option<String> {
     while let Some(off) = compact[from..].find("(){") {
         let at = from + off;
         let start = compact[..at]
-            .rfind(|c: char| matches!(c, ';' | '&' | '|' | '(' | ')' | '{' | '}' | '\n'))
+            .rfind(|c: char| matches!(c, ';' | '&' | '|' | '(' | ')' | '{' | '}' | '\'' | '"' | '`' | '\\'))
             .map(|i| i + 1)
             .unwrap_or(0);
         let name = compact[start..at].trim_start_matches("function");
