@@ -405,7 +405,7 @@ impl Policy {
         let mut floor: Option<Verdict> = None;
         let mut program_known = false;
         for i in self.rules.for_programs(&view.program, view.raw_program) {
-            let r = &self.rules.rules[i];
+            let r = self.rules.get(i);
             if r.matches_command(view) {
                 trace.note(|| format!("rule `{}` matches → {}", r.id, r.tier));
                 program_known = true;
@@ -416,7 +416,7 @@ impl Policy {
             }
         }
         for i in self.floors.for_programs(&view.program, view.raw_program) {
-            let r = &self.floors.rules[i];
+            let r = self.floors.get(i);
             if r.matches_command(view) {
                 trace.note(|| format!("never-auto `{}` matches → at least {}", r.id, r.tier));
                 floor = Some(strictest(floor, Verdict::from_rule(r)));
@@ -511,7 +511,7 @@ impl Policy {
         let mut ordinary = Vec::new();
         let mut floor: Option<Verdict> = None;
         for &i in &self.rules.path {
-            let r = &self.rules.rules[i];
+            let r = self.rules.get(i);
             if r.matches_path(&candidates, is_write) {
                 trace.note(|| format!("rule `{}` matches path {} → {}", r.id, path.display(), r.tier));
                 if r.tier == Tier::Deny {
@@ -521,13 +521,13 @@ impl Policy {
             }
         }
         for &i in &self.floors.path {
-            let r = &self.floors.rules[i];
+            let r = self.floors.get(i);
             if r.matches_path(&candidates, is_write) {
                 floor = Some(strictest(floor, Verdict::from_rule(r)));
             }
         }
         if is_write {
-            if !is_within(path, &ctx.workspace) && !self.defaults.scratch.is_match(path) {
+            if !is_within(path, &ctx.workspace) && !self.defaults.scratch.is_match(&path.to_string_lossy()) {
                 trace.note(|| format!("write to {} is outside the workspace", path.display()));
                 ordinary.push((
                     Verdict::new(
@@ -581,7 +581,7 @@ impl Policy {
         let mut overrides: Option<Verdict> = None;
         for set in [&self.rules, &self.floors] {
             for &i in &set.net {
-                let r = &set.rules[i];
+                let r = set.get(i);
                 if r.matches_net(host, port, method) {
                     trace.note(|| format!("rule `{}` matches → {}", r.id, r.tier));
                     if r.override_ {
@@ -606,7 +606,7 @@ impl Policy {
         let mut result: Option<Verdict> = None;
         for set in [&self.rules, &self.floors] {
             for &i in &set.tool {
-                let r = &set.rules[i];
+                let r = set.get(i);
                 if r.matches_tool(name) {
                     trace.note(|| format!("rule `{}` matches → {}", r.id, r.tier));
                     result = Some(strictest(result, Verdict::from_rule(r)));

@@ -11,6 +11,7 @@ mod paths;
 pub mod sections;
 mod testing;
 mod tier;
+mod wordglob;
 
 pub use action::{Action, Context};
 pub use classify::{CommandDecision, Decision};

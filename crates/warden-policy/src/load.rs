@@ -3,9 +3,11 @@
 
 use crate::error::{PolicyError, PolicyErrors};
 use crate::file::{Extends, PolicyFile, RuleSpec, TestCase};
-use crate::matcher::{CompiledRule, RuleCompileError, RuleKind, path_set, word_glob};
+use crate::matcher::{CompiledRule, RuleKind, path_set, rule_kind, word_glob};
 use crate::tier::Tier;
-use globset::{GlobMatcher, GlobSet};
+use crate::wordglob::WordGlob;
+use crate::wordglob::PathSet;
+use std::sync::OnceLock;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
@@ -43,40 +45,58 @@ impl PolicySource {
     }
 }
 
-/// Rules indexed for fast lookup.
+/// Rules indexed for fast lookup. Each rule is compiled on first use: a `warden check` process
+/// classifies one action, so compiling every glob and regular expression of the policy up front
+/// would dominate its run time.
 #[derive(Debug, Default)]
 pub(crate) struct RuleSet {
-    pub rules: Vec<CompiledRule>,
+    specs: Vec<(RuleSpec, Option<Tier>, &'static str)>,
+    compiled: Vec<OnceLock<CompiledRule>>,
     pub by_program: HashMap<String, Vec<usize>>,
-    pub glob_programs: Vec<(GlobMatcher, usize)>,
+    pub glob_programs: Vec<(WordGlob, usize)>,
     pub path: Vec<usize>,
     pub net: Vec<usize>,
     pub tool: Vec<usize>,
 }
 
 impl RuleSet {
-    fn new(rules: Vec<CompiledRule>) -> Self {
+    fn new(specs: &[RuleSpec], default_tier: Option<Tier>, default_category: &'static str) -> Self {
         let mut set = Self::default();
-        for (i, r) in rules.iter().enumerate() {
-            match r.kind {
-                RuleKind::Program => {
+        for (i, r) in specs.iter().enumerate() {
+            match rule_kind(r) {
+                Ok(RuleKind::Program) => {
                     for p in &r.program {
-                        if p.contains(['*', '?', '[', '{', '\\']) {
-                            if let Ok(g) = word_glob(p) {
-                                set.glob_programs.push((g, i));
+                        match word_glob(p).ok().and_then(|g| g.literal().map(|l| (l, g))) {
+                            Some((literal, _)) => set.by_program.entry(literal).or_default().push(i),
+                            None => {
+                                if let Ok(g) = word_glob(p) {
+                                    set.glob_programs.push((g, i));
+                                }
                             }
-                        } else {
-                            set.by_program.entry(p.clone()).or_default().push(i);
                         }
                     }
                 }
-                RuleKind::Path => set.path.push(i),
-                RuleKind::Net => set.net.push(i),
-                RuleKind::Tool => set.tool.push(i),
+                Ok(RuleKind::Path) => set.path.push(i),
+                Ok(RuleKind::Net) => set.net.push(i),
+                Ok(RuleKind::Tool) => set.tool.push(i),
+                // Validated at load; an invalid rule is never indexed.
+                Err(_) => {}
             }
+            set.specs.push((r.clone(), default_tier, default_category));
+            set.compiled.push(OnceLock::new());
         }
-        set.rules = rules;
         set
+    }
+
+    /// The compiled rule at `i`. Every layer was validated when it was loaded (the built-in
+    /// default by this crate's tests), so compilation cannot fail here; if it ever did, the rule
+    /// fails closed: it matches everything it is asked about, at `sync` or stricter.
+    pub(crate) fn get(&self, i: usize) -> &CompiledRule {
+        self.compiled[i].get_or_init(|| {
+            let (spec, default_tier, category) = &self.specs[i];
+            CompiledRule::compile(spec, *default_tier, category)
+                .unwrap_or_else(|e| CompiledRule::fail_closed(spec, &e.message))
+        })
     }
 
     /// Indices of program rules that may apply to a program known by its canonical name or
@@ -97,13 +117,18 @@ impl RuleSet {
         out.dedup();
         out
     }
+
+    /// Every rule, compiled (for lint checks).
+    pub(crate) fn all(&self) -> impl Iterator<Item = &CompiledRule> {
+        (0..self.specs.len()).map(|i| self.get(i))
+    }
 }
 
 /// A high-risk path entry, compiled.
 #[derive(Debug)]
 pub(crate) struct HighRisk {
     pub id: String,
-    pub globs: GlobSet,
+    pub globs: PathSet,
     pub tier: Tier,
     pub category: String,
     pub reason: String,
@@ -118,7 +143,7 @@ pub(crate) struct ResolvedDefaults {
     pub write_outside_workspace: Tier,
     pub unknown_network: Tier,
     pub unknown_tool: Tier,
-    pub scratch: GlobSet,
+    pub scratch: PathSet,
     pub opaque_when_dynamic: HashSet<String>,
 }
 
@@ -162,27 +187,23 @@ impl Policy {
     /// unless some layer says `extends = "none"`.
     pub fn load(sources: &[PolicySource]) -> Result<Self, PolicyErrors> {
         let mut errors = Vec::new();
-        let mut parsed: Vec<(PolicySource, PolicyFile, toml::Table)> = Vec::new();
-        let mut all = Vec::with_capacity(sources.len() + 1);
-        let standalone = sources.iter().any(|s| {
-            toml::from_str::<PolicyFile>(&s.text)
-                .map(|f| f.extends == Some(Extends::None))
-                .unwrap_or(false)
-        });
-        if !standalone && !sources.iter().any(|s| s.layer == Layer::Builtin) {
-            all.push(PolicySource::builtin());
-        }
-        all.extend(sources.iter().cloned());
-
+        let mut parsed: Vec<(PolicySource, PolicyFile, Option<toml::Table>)> = Vec::new();
         let mut locks: Vec<(String, String)> = Vec::new(); // (lock entry, file that set it)
-        for source in all {
-            match parse_layer(&source, &locks) {
+        for source in sources {
+            match parse_layer(source, &locks) {
                 Ok((file, table)) => {
                     for l in &file.lock {
                         locks.push((l.clone(), source.name.clone()));
                     }
-                    parsed.push((source, file, table));
+                    parsed.push((source.clone(), file, table));
                 }
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        let standalone = parsed.iter().any(|(_, f, _)| f.extends == Some(Extends::None));
+        if !standalone && !sources.iter().any(|s| s.layer == Layer::Builtin) {
+            match parse_layer(&PolicySource::builtin(), &[]) {
+                Ok((file, table)) => parsed.insert(0, (PolicySource::builtin(), file, table)),
                 Err(mut e) => errors.append(&mut e),
             }
         }
@@ -190,13 +211,27 @@ impl Policy {
             return Err(PolicyErrors { errors });
         }
 
-        let mut merged_table = toml::Table::new();
         let mut test_origins = Vec::new();
         let mut names = Vec::new();
-        for (source, file, table) in &parsed {
+        for (source, file, _) in &parsed {
             test_origins.extend(file.tests.iter().map(|_| source.name.clone()));
-            merge_tables(&mut merged_table, table.clone());
             names.push(source.name.clone());
+        }
+        let texts: Vec<&PolicySource> = parsed.iter().map(|(s, _, _)| s).collect();
+        if parsed.len() == 1 {
+            // One layer (usually the built-in default alone): nothing to merge.
+            let merged = parsed[0].1.clone();
+            return Self::compile(merged, names, &texts, test_origins);
+        }
+        let mut merged_table = toml::Table::new();
+        for (source, _, table) in &parsed {
+            let table = match table {
+                Some(t) => t.clone(),
+                None => source.text.parse().map_err(|e: toml::de::Error| PolicyErrors {
+                    errors: vec![PolicyError::at(&source.name, &source.text, e.span(), e.message().trim().to_owned(), None)],
+                })?,
+            };
+            merge_tables(&mut merged_table, table);
         }
         dedupe_rules(&mut merged_table, "rule");
         dedupe_rules(&mut merged_table, "never_auto");
@@ -216,31 +251,23 @@ impl Policy {
                 });
             }
         };
-        Self::compile(merged, names, test_origins)
+        Self::compile(merged, names, &texts, test_origins)
     }
 
     fn compile(
         merged: PolicyFile,
         sources: Vec<String>,
+        layers: &[&PolicySource],
         test_origins: Vec<String>,
     ) -> Result<Self, PolicyErrors> {
         let fail = |message: String| PolicyErrors {
             errors: vec![PolicyError::at(&sources.join(" + "), "", None, message, None)],
         };
-        let compile_all = |specs: &[RuleSpec], default: Option<Tier>, category: &str| {
-            specs
-                .iter()
-                .map(|s| CompiledRule::compile(s, default, category))
-                .collect::<Result<Vec<_>, RuleCompileError>>()
-        };
-        let rules = compile_all(&merged.rules, None, "general").map_err(|e| fail(e.message))?;
-        let floors =
-            compile_all(&merged.never_auto, Some(Tier::Sync), "never-auto").map_err(|e| fail(e.message))?;
         let mut high_risk = Vec::new();
         for h in &merged.high_risk {
             high_risk.push(HighRisk {
                 id: h.id.clone(),
-                globs: path_set(&h.paths).map_err(|e| fail(e.to_string()))?,
+                globs: path_set(&h.paths).map_err(|(_, e)| fail(e.to_string()))?,
                 tier: h.tier.unwrap_or(Tier::Sync),
                 category: h.category.clone().unwrap_or_else(|| "high-risk-path".into()),
                 reason: h
@@ -257,7 +284,7 @@ impl Policy {
             write_outside_workspace: d.write_outside_workspace.unwrap_or(Tier::Async),
             unknown_network: d.unknown_network.unwrap_or(Tier::Sync),
             unknown_tool: d.unknown_tool.unwrap_or(Tier::Sync),
-            scratch: path_set(&d.scratch_paths).map_err(|e| fail(e.to_string()))?,
+            scratch: path_set(&d.scratch_paths).map_err(|(_, e)| fail(e.to_string()))?,
             opaque_when_dynamic: d.opaque_when_dynamic.iter().cloned().collect(),
         };
         let mut aliases = BTreeMap::new();
@@ -266,12 +293,13 @@ impl Policy {
                 aliases.insert(a.clone(), name.clone());
             }
         }
-        let canonical = serde_json::to_vec(&merged).map_err(|e| fail(e.to_string()))?;
-        let digest = format!("sha256:{:x}", Sha256::digest(&canonical));
+        let digest = format!("sha256:{:x}", digest_sources(layers));
+        let rules = RuleSet::new(&merged.rules, None, "general");
+        let floors = RuleSet::new(&merged.never_auto, Some(Tier::Sync), "never-auto");
         Ok(Self {
             merged,
-            rules: RuleSet::new(rules),
-            floors: RuleSet::new(floors),
+            rules,
+            floors,
             high_risk,
             defaults,
             aliases,
@@ -306,8 +334,8 @@ impl Policy {
         if d.unknown_unsandboxed == Tier::Auto {
             out.push("`defaults.unknown_unsandboxed` is `auto`: unknown commands run unreviewed outside the sandbox".into());
         }
-        for r in self.rules.rules.iter().filter(|r| r.override_) {
-            for f in &self.floors.rules {
+        for r in self.rules.all().filter(|r| r.override_) {
+            for f in self.floors.all() {
                 if f.kind == r.kind && f.program.iter().any(|p| r.program.contains(p)) && f.tier > r.tier {
                     out.push(format!(
                         "override rule `{}` ({}) cannot lower what never-auto `{}` raises to {} for the same program",
@@ -339,13 +367,39 @@ impl Policy {
     }
 }
 
+/// SHA-256 of the built-in default policy, computed at build time.
+const DEFAULT_POLICY_SHA256: [u8; 32] = include!(concat!(env!("OUT_DIR"), "/default_digest.rs"));
+
+/// The policy's digest: SHA-256 over each layer's SHA-256, in layer order (the built-in layer's
+/// own digest comes from the build).
+fn digest_sources(sources: &[&PolicySource]) -> impl std::fmt::LowerHex {
+    let mut h = Sha256::new();
+    for s in sources {
+        if s.layer == Layer::Builtin && s.text == crate::DEFAULT_POLICY {
+            h.update(DEFAULT_POLICY_SHA256);
+        } else {
+            h.update(Sha256::digest(s.text.as_bytes()));
+        }
+    }
+    h.finalize()
+}
+
 /// Parse and check one layer; errors point into its text.
 fn parse_layer(
     source: &PolicySource,
     locks: &[(String, String)],
-) -> Result<(PolicyFile, toml::Table), Vec<PolicyError>> {
+) -> Result<(PolicyFile, Option<toml::Table>), Vec<PolicyError>> {
     let name = &source.name;
     let text = &source.text;
+    if source.layer == Layer::Builtin {
+        // Checked in full by this crate's tests; parse once and skip the semantic checks, which
+        // would otherwise cost every process its start-up.
+        let file: PolicyFile = toml::from_str(text).map_err(|e| {
+            vec![PolicyError::at(name, text, e.span(), e.message().trim().to_owned(), None)]
+        })?;
+        // The table is only needed when other layers merge over this one.
+        return Ok((file, None));
+    }
     let file: PolicyFile = toml::from_str(text).map_err(|e| {
         vec![PolicyError::at(
             name,
@@ -373,7 +427,9 @@ fn parse_layer(
         let specs = if array == "rule" { &file.rules } else { &file.never_auto };
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for (i, spec) in specs.iter().enumerate() {
-            if let Err(e) = CompiledRule::compile(spec, default, "general") {
+            if let Err(e) = CompiledRule::compile(spec, default, "general")
+                .and_then(|_| crate::matcher::validate_regex(spec))
+            {
                 let mut path = vec![Seg::Key(array), Seg::Index(i), Seg::Key(e.key)];
                 if let Some(j) = e.index {
                     path.push(Seg::Index(j));
@@ -460,7 +516,7 @@ fn parse_layer(
             if let Err(e) = path_set(std::slice::from_ref(p)) {
                 err(
                     &[Seg::Key("high_risk"), Seg::Index(i), Seg::Key("paths"), Seg::Index(j)],
-                    format!("bad glob `{p}`: {}", e.kind()),
+                    format!("bad glob `{p}`: {}", e.1),
                     None,
                 );
             }
@@ -470,7 +526,7 @@ fn parse_layer(
         if let Err(e) = path_set(std::slice::from_ref(p)) {
             err(
                 &[Seg::Key("defaults"), Seg::Key("scratch_paths"), Seg::Index(j)],
-                format!("bad glob `{p}`: {}", e.kind()),
+                format!("bad glob `{p}`: {}", e.1),
                 None,
             );
         }
@@ -513,7 +569,7 @@ fn parse_layer(
             err(&[Seg::Key("lock"), Seg::Index(i)], "empty lock entry".into(), None);
         }
     }
-    if errors.is_empty() { Ok((file, table)) } else { Err(errors) }
+    if errors.is_empty() { Ok((file, Some(table))) } else { Err(errors) }
 }
 
 fn table_has(table: &toml::Table, path: &[&str]) -> bool {

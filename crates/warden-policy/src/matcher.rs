@@ -3,8 +3,8 @@
 
 use crate::file::{ProgramSpec, RuleSpec};
 use crate::tier::Tier;
-use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
-use regex::Regex;
+use crate::wordglob::{PathSet, WordGlob, WordSet};
+use regex_lite::Regex;
 use std::collections::BTreeMap;
 
 /// What a rule looks at.
@@ -16,44 +16,16 @@ pub(crate) enum RuleKind {
     Tool,
 }
 
-/// A glob compiled for matching words (arguments, program names): `*` crosses `/`.
-pub(crate) fn word_glob(pattern: &str) -> Result<GlobMatcher, globset::Error> {
-    Ok(GlobBuilder::new(pattern)
-        .literal_separator(false)
-        .backslash_escape(true)
-        .build()?
-        .compile_matcher())
+/// A glob for matching words (arguments, program names): `*` crosses `/`.
+pub(crate) fn word_glob(pattern: &str) -> Result<WordGlob, crate::wordglob::WordGlobError> {
+    WordGlob::new(pattern, false)
 }
 
-/// A glob compiled for matching paths: `*` stays within one component, `**` crosses.
-pub(crate) fn path_glob(pattern: &str) -> Result<Glob, globset::Error> {
-    GlobBuilder::new(pattern)
-        .literal_separator(true)
-        .backslash_escape(true)
-        .build()
-}
-
-fn word_set(patterns: &[String], case_insensitive: bool) -> Result<GlobSet, globset::Error> {
-    let mut b = GlobSetBuilder::new();
-    for p in patterns {
-        b.add(
-            GlobBuilder::new(p)
-                .literal_separator(false)
-                .backslash_escape(true)
-                .case_insensitive(case_insensitive)
-                .build()?,
-        );
-    }
-    b.build()
-}
-
-/// Globs for paths: each pattern is compiled as written (`~/x`, `/abs`, `**/rel`).
-pub(crate) fn path_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
-    let mut b = GlobSetBuilder::new();
-    for p in patterns {
-        b.add(path_glob(&normalise_path_pattern(p))?);
-    }
-    b.build()
+/// Globs for paths: each pattern is compiled as written (`~/x`, `/abs`, `@workspace/x`), and a
+/// relative pattern matches anywhere.
+pub(crate) fn path_set(patterns: &[String]) -> Result<PathSet, (usize, crate::wordglob::WordGlobError)> {
+    let normalised: Vec<String> = patterns.iter().map(|p| normalise_path_pattern(p)).collect();
+    PathSet::new(&normalised)
 }
 
 /// A relative path pattern matches anywhere; `~/` and absolute patterns stay anchored.
@@ -71,13 +43,13 @@ pub(crate) enum FlagPattern {
     /// `--name`, also matching `--name=value`.
     Long(String),
     /// `--data*`: a glob over long option names.
-    LongGlob(GlobMatcher),
+    LongGlob(WordGlob),
     /// `-f`, also inside clusters such as `-fu`.
     Short(char),
     /// `-exec` and other single-dash words matched whole.
     Exact(String),
     /// `-X=POST` / `--request=POST`: the option with a value (glob, case-insensitive).
-    WithValue { name: String, value: GlobMatcher },
+    WithValue { name: String, value: WordGlob },
     /// `--` alone: the end-of-options separator is present.
     EndOfOptions,
 }
@@ -91,12 +63,7 @@ impl FlagPattern {
             return Err(format!("flag pattern `{p}` must start with `-` and name a flag"));
         }
         if let Some((name, value)) = p.split_once('=') {
-            let value = GlobBuilder::new(value)
-                .literal_separator(false)
-                .case_insensitive(true)
-                .build()
-                .map_err(|e| e.to_string())?
-                .compile_matcher();
+            let value = WordGlob::new(value, true).map_err(|e| format!("bad flag value `{value}`: {e}"))?;
             return Ok(Self::WithValue { name: name.to_owned(), value });
         }
         if p.starts_with("--") {
@@ -169,10 +136,10 @@ impl FlagPattern {
 
 /// Alternatives for one subcommand word: `apply|destroy`, each a glob.
 #[derive(Debug, Clone)]
-pub(crate) struct WordPattern(Vec<GlobMatcher>);
+pub(crate) struct WordPattern(Vec<WordGlob>);
 
 impl WordPattern {
-    fn parse(p: &str) -> Result<Self, globset::Error> {
+    fn parse(p: &str) -> Result<Self, crate::wordglob::WordGlobError> {
         p.split('|').map(word_glob).collect::<Result<Vec<_>, _>>().map(Self)
     }
 
@@ -194,17 +161,52 @@ pub(crate) struct CompiledRule {
     subcommand: Vec<WordPattern>,
     any_flag: Vec<FlagPattern>,
     no_flag: Vec<FlagPattern>,
-    any_arg: Option<GlobSet>,
-    any_path: Option<GlobSet>,
-    arg_regex: Option<Regex>,
+    any_arg: Option<WordSet>,
+    any_path: Option<PathSet>,
+    /// Compiled when the rest of the rule has matched: most rules never get that far.
+    arg_regex: Option<(String, std::sync::OnceLock<Option<Regex>>)>,
     elevated: Option<bool>,
-    paths: Option<GlobSet>,
-    writes: Option<GlobSet>,
-    except: Option<GlobSet>,
-    host: Option<GlobSet>,
+    paths: Option<PathSet>,
+    writes: Option<PathSet>,
+    except: Option<PathSet>,
+    host: Option<WordSet>,
     method: Vec<String>,
     port: Vec<u16>,
-    tool: Option<GlobSet>,
+    tool: Option<WordSet>,
+}
+
+/// Check a rule's regular expression (done when a layer loads; matching compiles it lazily).
+pub(crate) fn validate_regex(spec: &RuleSpec) -> Result<(), RuleCompileError> {
+    match &spec.arg_regex {
+        Some(r) => Regex::new(r).map(|_| ()).map_err(|e| RuleCompileError {
+            key: "arg_regex",
+            index: None,
+            message: format!("bad regular expression: {e}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// What kind of matcher a rule uses; exactly one kind is allowed.
+pub(crate) fn rule_kind(spec: &RuleSpec) -> Result<RuleKind, String> {
+    let kinds = [
+        (!spec.program.is_empty(), RuleKind::Program),
+        (!spec.paths.is_empty() || !spec.writes.is_empty(), RuleKind::Path),
+        (!spec.host.is_empty() || !spec.method.is_empty() || !spec.port.is_empty(), RuleKind::Net),
+        (!spec.tool.is_empty(), RuleKind::Tool),
+    ];
+    let mut present = kinds.iter().filter(|(p, _)| *p).map(|(_, k)| *k);
+    match (present.next(), present.next()) {
+        (Some(k), None) => Ok(k),
+        (None, _) => Err(format!(
+            "rule `{}` matches nothing: give `program`, `paths`/`writes`, `host`/`method`, or `tool`",
+            spec.id
+        )),
+        (Some(_), Some(_)) => Err(format!(
+            "rule `{}` mixes matcher kinds (program, paths, network, tool); split it into separate rules",
+            spec.id
+        )),
+    }
 }
 
 /// Where a compile error sits inside a rule: the key and the index in its array.
@@ -215,31 +217,30 @@ pub(crate) struct RuleCompileError {
     pub message: String,
 }
 
-fn opt_set(
-    key: &'static str,
-    patterns: &[String],
-    build: impl Fn(&[String]) -> Result<GlobSet, globset::Error>,
-) -> Result<Option<GlobSet>, RuleCompileError> {
+fn opt_paths(key: &'static str, patterns: &[String]) -> Result<Option<PathSet>, RuleCompileError> {
     if patterns.is_empty() {
         return Ok(None);
     }
-    // Compile one by one first so that the error names the offending entry.
-    for (i, p) in patterns.iter().enumerate() {
-        build(std::slice::from_ref(p)).map_err(|e| RuleCompileError {
-            key,
-            index: Some(i),
-            message: format!("bad glob `{p}`: {}", glob_error_text(&e)),
-        })?;
-    }
-    build(patterns).map(Some).map_err(|e| RuleCompileError {
+    path_set(patterns).map(Some).map_err(|(i, e)| RuleCompileError {
         key,
-        index: None,
-        message: e.to_string(),
+        index: Some(i),
+        message: format!("bad glob `{}`: {e}", patterns[i]),
     })
 }
 
-fn glob_error_text(e: &globset::Error) -> String {
-    e.kind().to_string()
+fn opt_words(
+    key: &'static str,
+    patterns: &[String],
+    case_insensitive: bool,
+) -> Result<Option<WordSet>, RuleCompileError> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    WordSet::new(patterns, case_insensitive).map(Some).map_err(|(i, e)| RuleCompileError {
+        key,
+        index: Some(i),
+        message: format!("bad glob `{}`: {e}", patterns[i]),
+    })
 }
 
 impl CompiledRule {
@@ -257,34 +258,7 @@ impl CompiledRule {
             .tier
             .or(default_tier)
             .ok_or_else(|| err("id", format!("rule `{}` has no `tier`", spec.id)))?;
-        let kinds = [
-            (!spec.program.is_empty(), RuleKind::Program),
-            (!spec.paths.is_empty() || !spec.writes.is_empty(), RuleKind::Path),
-            (!spec.host.is_empty() || !spec.method.is_empty() || !spec.port.is_empty(), RuleKind::Net),
-            (!spec.tool.is_empty(), RuleKind::Tool),
-        ];
-        let present: Vec<RuleKind> = kinds.iter().filter(|(p, _)| *p).map(|(_, k)| *k).collect();
-        let kind = match present.as_slice() {
-            [k] => *k,
-            [] => {
-                return Err(err(
-                    "id",
-                    format!(
-                        "rule `{}` matches nothing: give `program`, `paths`/`writes`, `host`/`method`, or `tool`",
-                        spec.id
-                    ),
-                ));
-            }
-            _ => {
-                return Err(err(
-                    "id",
-                    format!(
-                        "rule `{}` mixes matcher kinds (program, paths, network, tool); split it into separate rules",
-                        spec.id
-                    ),
-                ));
-            }
-        };
+        let kind = rule_kind(spec).map_err(|m| err("id", m))?;
         let program_only = |key: &'static str, used: bool| -> Result<(), RuleCompileError> {
             if used && kind != RuleKind::Program {
                 Err(err(key, format!("`{key}` only applies to rules with a `program`")))
@@ -306,7 +280,7 @@ impl CompiledRule {
             word_glob(p).map_err(|e| RuleCompileError {
                 key: "program",
                 index: Some(i),
-                message: format!("bad glob `{p}`: {}", glob_error_text(&e)),
+                message: format!("bad glob `{p}`: {e}"),
             })?;
         }
         let subcommand = spec
@@ -317,7 +291,7 @@ impl CompiledRule {
                 WordPattern::parse(p).map_err(|e| RuleCompileError {
                     key: "subcommand",
                     index: Some(i),
-                    message: format!("bad pattern `{p}`: {}", glob_error_text(&e)),
+                    message: format!("bad pattern `{p}`: {e}"),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -335,12 +309,7 @@ impl CompiledRule {
         };
         let any_flag = flags("any_flag", &spec.any_flag)?;
         let no_flag = flags("no_flag", &spec.no_flag)?;
-        let arg_regex = spec
-            .arg_regex
-            .as_deref()
-            .map(Regex::new)
-            .transpose()
-            .map_err(|e| err("arg_regex", format!("bad regular expression: {e}")))?;
+        let arg_regex = spec.arg_regex.clone().map(|r| (r, std::sync::OnceLock::new()));
         let method: Vec<String> = spec.method.iter().map(|m| m.to_ascii_uppercase()).collect();
         Ok(Self {
             id: spec.id.clone(),
@@ -353,18 +322,47 @@ impl CompiledRule {
             subcommand,
             any_flag,
             no_flag,
-            any_arg: opt_set("any_arg", &spec.any_arg, |p| word_set(p, false))?,
-            any_path: opt_set("any_path", &spec.any_path, path_set)?,
+            any_arg: opt_words("any_arg", &spec.any_arg, false)?,
+            any_path: opt_paths("any_path", &spec.any_path)?,
             arg_regex,
             elevated: spec.elevated,
-            paths: opt_set("paths", &spec.paths, path_set)?,
-            writes: opt_set("writes", &spec.writes, path_set)?,
-            except: opt_set("except", &spec.except, path_set)?,
-            host: opt_set("host", &spec.host, |p| word_set(p, true))?,
+            paths: opt_paths("paths", &spec.paths)?,
+            writes: opt_paths("writes", &spec.writes)?,
+            except: opt_paths("except", &spec.except)?,
+            host: opt_words("host", &spec.host, true)?,
             method,
             port: spec.port.clone(),
-            tool: opt_set("tool", &spec.tool, |p| word_set(p, false))?,
+            tool: opt_words("tool", &spec.tool, false)?,
         })
+    }
+
+    /// A rule that could not be compiled: it matches everything of its kind, at `sync` or
+    /// stricter, so that a broken rule never weakens classification.
+    pub(crate) fn fail_closed(spec: &RuleSpec, message: &str) -> Self {
+        let kind = rule_kind(spec).unwrap_or(RuleKind::Program);
+        Self {
+            id: spec.id.clone(),
+            tier: spec.tier.unwrap_or(Tier::Sync).max(Tier::Sync),
+            category: spec.category.clone().unwrap_or_else(|| "invalid-rule".into()),
+            reason: format!("rule `{}` could not be compiled ({message}); failing closed", spec.id),
+            override_: false,
+            kind,
+            program: spec.program.clone(),
+            subcommand: Vec::new(),
+            any_flag: Vec::new(),
+            no_flag: Vec::new(),
+            any_arg: None,
+            any_path: None,
+            arg_regex: None,
+            elevated: None,
+            paths: path_set(&["/**".to_owned()]).ok(),
+            writes: None,
+            except: None,
+            host: None,
+            method: Vec::new(),
+            port: Vec::new(),
+            tool: WordSet::new(&["*".to_owned()], false).ok(),
+        }
     }
 
     /// Match a program rule against a command view (program already checked by the index).
@@ -409,9 +407,16 @@ impl CompiledRule {
                 return false;
             }
         }
-        if let Some(re) = &self.arg_regex {
-            if !args.iter().any(|a| re.is_match(a)) {
-                return false;
+        if let Some((source, cell)) = &self.arg_regex {
+            // Validated at load (`validate_regex`); a regex that still fails to build matches
+            // everything, so the rule fails closed.
+            match cell.get_or_init(|| Regex::new(source).ok()) {
+                Some(re) => {
+                    if !args.iter().any(|a| re.is_match(a)) {
+                        return false;
+                    }
+                }
+                None => return true,
             }
         }
         true
@@ -420,7 +425,7 @@ impl CompiledRule {
     /// Match a path rule against one path access. `candidates` are the forms of the path to try
     /// (absolute, and `~/…` when under the home directory).
     pub(crate) fn matches_path(&self, candidates: &[String], is_write: bool) -> bool {
-        let hit = |set: &Option<GlobSet>| {
+        let hit = |set: &Option<PathSet>| {
             set.as_ref()
                 .is_some_and(|s| candidates.iter().any(|c| s.is_match(c)))
         };
@@ -431,7 +436,7 @@ impl CompiledRule {
     /// Match a network rule.
     pub(crate) fn matches_net(&self, host: &str, port: Option<u16>, method: Option<&str>) -> bool {
         if let Some(set) = &self.host {
-            if !set.is_match(host.to_ascii_lowercase()) {
+            if !set.is_match(host) {
                 return false;
             }
         }

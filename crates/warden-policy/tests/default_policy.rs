@@ -14,3 +14,18 @@ fn default_policy_passes_its_own_tests() {
         .collect();
     assert!(report.is_empty(), "{} failing cases:\n{}", report.len(), report.join("\n"));
 }
+
+#[test]
+fn default_policy_passes_full_validation() {
+    // At run time the built-in layer skips semantic validation for speed; here it gets all of it.
+    let source = warden_policy::PolicySource {
+        name: "policies/default.toml".into(),
+        text: warden_policy::DEFAULT_POLICY.into(),
+        layer: warden_policy::Layer::Repository,
+    };
+    if let Err(e) = Policy::load(&[source]) {
+        let all: Vec<String> = e.errors.iter().map(|x| x.to_string()).collect();
+        panic!("{}", all.join("\n"));
+    }
+    assert!(Policy::builtin().lint_warnings().is_empty(), "{:?}", Policy::builtin().lint_warnings());
+}

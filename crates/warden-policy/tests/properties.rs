@@ -102,8 +102,12 @@ proptest! {
         let mut wrapped = cmd.clone();
         for w in &ws {
             // `env`, `sudo`, `timeout` and `nice` prefix a simple command; a compound goes in a group.
-            let inner = if matches!(w, Wrapper::Env | Wrapper::Sudo | Wrapper::Timeout | Wrapper::Nice)
-                && (wrapped.contains("&&") || wrapped.contains("||") || wrapped.contains(';') || wrapped.contains('|'))
+            // `timeout` and `nice` run their first word as the program, so leading `VAR=x`
+            // assignments also need a shell in between.
+            let compound = wrapped.contains("&&") || wrapped.contains("||") || wrapped.contains(';') || wrapped.contains('|');
+            let assigns = wrapped.split_whitespace().next().is_some_and(|w| w.contains('=') && !w.starts_with('='));
+            let inner = if (matches!(w, Wrapper::Env | Wrapper::Sudo | Wrapper::Timeout | Wrapper::Nice) && compound)
+                || (matches!(w, Wrapper::Timeout | Wrapper::Nice) && assigns)
             {
                 format!("bash -c {}", single_quote(&wrapped))
             } else {

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Whole-process time of `warden check -- ARGV` against `codex execpolicy check` (from the
+# @openai/codex npm package, installed into a temporary folder) on the same commands, in one run.
+# Prints medians per command and the ratio codex/warden (above 1 means warden is faster).
+#
+#   bash bench/check.sh            # 40 runs per command and tool
+#   RUNS=200 bash bench/check.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${RUNS:-40}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+cargo build --release -q -p warden
+WARDEN="$PWD/target/release/warden"
+
+echo "installing @openai/codex into $work (npm) ..." >&2
+if ! npm install --silent --prefix "$work" @openai/codex >/dev/null 2>&1; then
+  echo "cannot install @openai/codex from the npm registry; measuring warden only" >&2
+fi
+CODEX_NODE="$work/node_modules/.bin/codex"
+CODEX_NATIVE="$(find "$work/node_modules" -path '*vendor*' -name codex -type f 2>/dev/null | head -n 1 || true)"
+
+# Codex's rules, written to decide the same commands the same way as Warden's default policy.
+cat > "$work/bench.rules" <<'RULES'
+prefix_rule(pattern = ["git", "push"], decision = "prompt", justification = "pushes to a remote")
+prefix_rule(pattern = ["git", ["status", "diff", "log", "add", "commit"]], decision = "allow")
+prefix_rule(pattern = ["cargo", ["build", "test", "clippy"]], decision = "allow")
+prefix_rule(pattern = ["npm", ["test", "ci", "install"]], decision = "allow")
+prefix_rule(pattern = ["rm", ["-rf", "-fr"], "/"], decision = "forbidden", justification = "deletes the system")
+prefix_rule(pattern = ["terraform", ["apply", "destroy"]], decision = "prompt")
+prefix_rule(pattern = ["kubectl", ["apply", "delete"]], decision = "prompt")
+prefix_rule(pattern = ["cat"], decision = "allow")
+RULES
+
+export WARDEN WORK="$work" RUNS CODEX_NODE CODEX_NATIVE
+python3 - <<'PY'
+import os, statistics, subprocess, time
+runs = int(os.environ["RUNS"])
+warden = os.environ["WARDEN"]
+rules = os.path.join(os.environ["WORK"], "bench.rules")
+commands = [
+    ["git", "status"],
+    ["git", "push", "origin", "main"],
+    ["cargo", "test", "--workspace"],
+    ["rm", "-rf", "/"],
+    ["terraform", "apply", "-auto-approve"],
+    ["cat", "README.md"],
+]
+tools = {"warden": lambda argv: [warden, "check", "--json", "--"] + argv}
+native = os.environ.get("CODEX_NATIVE") or ""
+node = os.environ.get("CODEX_NODE") or ""
+if native and os.path.exists(native):
+    tools["codex (native binary)"] = lambda argv: [native, "execpolicy", "check", "-r", rules] + argv
+if node and os.path.exists(node):
+    tools["codex (npm launcher)"] = lambda argv: [node, "execpolicy", "check", "-r", rules] + argv
+
+def once(cmd):
+    t = time.perf_counter()
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    d = time.perf_counter() - t
+    if p.returncode != 0:
+        raise SystemExit(f"{cmd} exited {p.returncode}")
+    return d
+
+medians = {t: [] for t in tools}
+print(f"runs per command and tool: {runs} (interleaved)")
+print(f"{'command':38}" + "".join(f"{t:>24}" for t in tools))
+for argv in commands:
+    samples = {t: [] for t in tools}
+    for _ in range(3):  # warm the page cache
+        for t, mk in tools.items():
+            once(mk(argv))
+    for _ in range(runs):
+        for t, mk in tools.items():
+            samples[t].append(once(mk(argv)))
+    row = f"{' '.join(argv)[:37]:38}"
+    for t in tools:
+        m = statistics.median(samples[t]) * 1000
+        medians[t].append(m)
+        row += f"{m:>21.2f} ms"
+    print(row)
+print()
+w = statistics.median(medians["warden"])
+print(f"warden check, median over commands: {w:.2f} ms per process (target <= 3 ms)")
+for t in tools:
+    if t == "warden":
+        continue
+    c = statistics.median(medians[t])
+    print(f"{t}: {c:.2f} ms per process; ratio {t} / warden = {c / w:.2f}x")
+PY

@@ -1,0 +1,320 @@
+//! Globs over single words (program names, subcommands, arguments, hosts, tool names). Compiling
+//! these into regular expressions cost most of a `warden check` process's start-up, so words
+//! get this small matcher: `*` (any run, `/` included), `?` (one character), `[abc]`, `[a-z]`,
+//! `[!x]` / `[^x]`, and `\` to escape the next character.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Literal(char),
+    AnyRun,
+    AnyOne,
+    Class { negated: bool, ranges: Vec<(char, char)> },
+}
+
+/// One compiled word glob.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct WordGlob {
+    source: String,
+    tokens: Vec<Token>,
+    case_insensitive: bool,
+}
+
+impl fmt::Debug for WordGlob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WordGlob({:?})", self.source)
+    }
+}
+
+/// Why a pattern is not a valid glob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WordGlobError(pub String);
+
+impl fmt::Display for WordGlobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl WordGlob {
+    pub(crate) fn new(pattern: &str, case_insensitive: bool) -> Result<Self, WordGlobError> {
+        let fold = |c: char| if case_insensitive { c.to_ascii_lowercase() } else { c };
+        let mut tokens = Vec::new();
+        let mut chars = pattern.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '*' => {
+                    if tokens.last() != Some(&Token::AnyRun) {
+                        tokens.push(Token::AnyRun);
+                    }
+                }
+                '?' => tokens.push(Token::AnyOne),
+                '\\' => match chars.next() {
+                    Some(e) => tokens.push(Token::Literal(fold(e))),
+                    None => return Err(WordGlobError("dangling `\\` at the end".into())),
+                },
+                '[' => {
+                    let negated = matches!(chars.peek(), Some('!' | '^'));
+                    if negated {
+                        chars.next();
+                    }
+                    let mut ranges = Vec::new();
+                    let mut closed = false;
+                    let mut first = true;
+                    while let Some(c) = chars.next() {
+                        if c == ']' && !first {
+                            closed = true;
+                            break;
+                        }
+                        first = false;
+                        let lo = if c == '\\' {
+                            chars.next().ok_or_else(|| WordGlobError("dangling `\\` in a class".into()))?
+                        } else {
+                            c
+                        };
+                        if chars.peek() == Some(&'-') {
+                            let mut look = chars.clone();
+                            look.next();
+                            if let Some(&hi) = look.peek() {
+                                if hi != ']' {
+                                    chars.next();
+                                    chars.next();
+                                    if hi < lo {
+                                        return Err(WordGlobError(format!("bad range `{lo}-{hi}`")));
+                                    }
+                                    ranges.push((fold(lo), fold(hi)));
+                                    continue;
+                                }
+                            }
+                        }
+                        ranges.push((fold(lo), fold(lo)));
+                    }
+                    if !closed {
+                        return Err(WordGlobError("unclosed character class; missing `]`".into()));
+                    }
+                    tokens.push(Token::Class { negated, ranges });
+                }
+                other => tokens.push(Token::Literal(fold(other))),
+            }
+        }
+        Ok(Self { source: pattern.to_owned(), tokens, case_insensitive })
+    }
+
+    /// Whether the pattern has no wildcard at all.
+    pub(crate) fn literal(&self) -> Option<String> {
+        self.tokens
+            .iter()
+            .map(|t| match t {
+                Token::Literal(c) => Some(*c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn token_matches(&self, t: &Token, c: char) -> bool {
+        let c = if self.case_insensitive { c.to_ascii_lowercase() } else { c };
+        match t {
+            Token::Literal(l) => *l == c,
+            Token::AnyOne => true,
+            Token::Class { negated, ranges } => {
+                ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negated
+            }
+            Token::AnyRun => false,
+        }
+    }
+
+    /// Match the whole word. Linear-time backtracking over the last `*` only.
+    pub(crate) fn is_match(&self, word: &str) -> bool {
+        let text: Vec<char> = word.chars().collect();
+        let (mut ti, mut pi) = (0usize, 0usize);
+        let mut star: Option<(usize, usize)> = None;
+        while ti < text.len() {
+            match self.tokens.get(pi) {
+                Some(Token::AnyRun) => {
+                    star = Some((pi, ti));
+                    pi += 1;
+                }
+                Some(t) if self.token_matches(t, text[ti]) => {
+                    ti += 1;
+                    pi += 1;
+                }
+                _ => match star {
+                    Some((sp, st)) => {
+                        pi = sp + 1;
+                        ti = st + 1;
+                        star = Some((sp, st + 1));
+                    }
+                    None => return false,
+                },
+            }
+        }
+        self.tokens[pi..].iter().all(|t| *t == Token::AnyRun)
+    }
+}
+
+/// Several word globs; matches when any does.
+#[derive(Debug, Clone)]
+pub(crate) struct WordSet(Vec<WordGlob>);
+
+impl WordSet {
+    pub(crate) fn new(patterns: &[String], case_insensitive: bool) -> Result<Self, (usize, WordGlobError)> {
+        patterns
+            .iter()
+            .enumerate()
+            .map(|(i, p)| WordGlob::new(p, case_insensitive).map_err(|e| (i, e)))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+
+    pub(crate) fn is_match(&self, word: &str) -> bool {
+        self.0.iter().any(|g| g.is_match(word))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &str, w: &str) -> bool {
+        WordGlob::new(p, false).unwrap().is_match(w)
+    }
+
+    #[test]
+    fn wildcards_classes_and_escapes() {
+        assert!(m("git", "git"));
+        assert!(!m("git", "gitx"));
+        assert!(m("mkfs.*", "mkfs.ext4"));
+        assert!(m("*", ""));
+        assert!(m("+*", "+main"));
+        assert!(!m("+*", "main"));
+        assert!(m("*:*", "host:/srv"));
+        assert!(m("of=/dev/sd*", "of=/dev/sda"));
+        assert!(m("a*b*c", "axxbyyc"));
+        assert!(!m("a*b*c", "axxbyy"));
+        assert!(m("?it", "git"));
+        assert!(m("[*]", "*"));
+        assert!(!m("[*]", "x"));
+        assert!(m("/[*]", "/*"));
+        assert!(!m("/[*]", "/etc"));
+        assert!(m("[a-c]x", "bx"));
+        assert!(m("[!a-c]x", "dx"));
+        assert!(m("\\[", "["));
+        assert!(m("python3.1[0-9]", "python3.12"));
+        assert!(WordGlob::new("API.example.*", true).unwrap().is_match("api.EXAMPLE.invalid"));
+        assert!(WordGlob::new("ma[ke", false).is_err());
+        assert!(WordGlob::new("x\\", false).is_err());
+        assert_eq!(WordGlob::new("git", false).unwrap().literal().as_deref(), Some("git"));
+        assert_eq!(WordGlob::new("g*t", false).unwrap().literal(), None);
+    }
+}
+
+/// A glob over paths: `/`-separated segments, each a word glob (so `*` stays inside one
+/// segment), and `**` as a whole segment for zero or more segments.
+#[derive(Debug, Clone)]
+pub(crate) struct PathGlob {
+    segments: Vec<PathSegment>,
+}
+
+#[derive(Debug, Clone)]
+enum PathSegment {
+    AnyDepth,
+    Word(WordGlob),
+}
+
+impl PathGlob {
+    pub(crate) fn new(pattern: &str) -> Result<Self, WordGlobError> {
+        let mut segments = Vec::new();
+        for (i, seg) in pattern.split('/').enumerate() {
+            if seg.is_empty() && i > 0 {
+                // `a//b` and a trailing `/` add nothing.
+                continue;
+            }
+            if seg == "**" {
+                if !matches!(segments.last(), Some(PathSegment::AnyDepth)) {
+                    segments.push(PathSegment::AnyDepth);
+                }
+            } else {
+                segments.push(PathSegment::Word(WordGlob::new(seg, false)?));
+            }
+        }
+        Ok(Self { segments })
+    }
+
+    pub(crate) fn is_match(&self, path: &str) -> bool {
+        let parts: Vec<&str> = path
+            .split('/')
+            .enumerate()
+            .filter(|(i, s)| !(s.is_empty() && *i > 0))
+            .map(|(_, s)| s)
+            .collect();
+        Self::match_from(&self.segments, &parts)
+    }
+
+    fn match_from(pattern: &[PathSegment], parts: &[&str]) -> bool {
+        match pattern.split_first() {
+            None => parts.is_empty(),
+            Some((PathSegment::AnyDepth, rest)) => {
+                (0..=parts.len()).any(|skip| Self::match_from(rest, &parts[skip..]))
+            }
+            Some((PathSegment::Word(w), rest)) => match parts.split_first() {
+                Some((first, tail)) => w.is_match(first) && Self::match_from(rest, tail),
+                None => false,
+            },
+        }
+    }
+}
+
+/// Several path globs; matches when any does.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PathSet(Vec<PathGlob>);
+
+impl PathSet {
+    pub(crate) fn new(patterns: &[String]) -> Result<Self, (usize, WordGlobError)> {
+        patterns
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PathGlob::new(p).map_err(|e| (i, e)))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+
+    pub(crate) fn is_match(&self, path: &str) -> bool {
+        self.0.iter().any(|g| g.is_match(path))
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    fn m(p: &str, path: &str) -> bool {
+        PathGlob::new(p).unwrap().is_match(path)
+    }
+
+    #[test]
+    fn segments_and_any_depth() {
+        assert!(m("/tmp/**", "/tmp/a/b"));
+        assert!(m("/tmp/**", "/tmp"));
+        assert!(!m("/tmp/**", "/tmpx/a"));
+        assert!(m("~/.ssh/**", "~/.ssh/id_rsa"));
+        assert!(!m("~/.ssh/*.pub", "~/.ssh/sub/x.pub"));
+        assert!(m("~/.ssh/*.pub", "~/.ssh/id.pub"));
+        assert!(m("**/.env", "/work/ws/.env"));
+        assert!(m("**/.env", "@workspace/.env"));
+        assert!(!m("**/.env", "/work/ws/.env.x"));
+        assert!(m("**/.env.*", "/work/ws/config/.env.local"));
+        assert!(m("**/.git/hooks/**", "/w/.git/hooks/pre-commit"));
+        assert!(m("/[*]", "/*"));
+        assert!(!m("/[*]", "/etc"));
+        assert!(m("/*", "/etc"));
+        assert!(!m("/*", "/etc/x"));
+        assert!(m("/", "/"));
+        assert!(!m("/", "/etc"));
+        assert!(m("@workspace", "@workspace"));
+        assert!(!m("@workspace", "@workspace/x"));
+        assert!(m("**/schema/**.sql", "/w/db/schema/a.sql"));
+        assert!(m("/dev/sd*", "/dev/sda1"));
+        assert!(PathGlob::new("bad/[x").is_err());
+    }
+}
