@@ -19,6 +19,17 @@ pub(crate) struct WordGlob {
     source: String,
     tokens: Vec<Token>,
     case_insensitive: bool,
+    shape: Shape,
+}
+
+/// Shapes that match without the general algorithm (most patterns in practice).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shape {
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+    Everything,
+    General,
 }
 
 impl fmt::Debug for WordGlob {
@@ -98,7 +109,28 @@ impl WordGlob {
                 other => tokens.push(Token::Literal(fold(other))),
             }
         }
-        Ok(Self { source: pattern.to_owned(), tokens, case_insensitive })
+        let shape = Self::shape_of(&tokens, case_insensitive);
+        Ok(Self { source: pattern.to_owned(), tokens, case_insensitive, shape })
+    }
+
+    fn shape_of(tokens: &[Token], case_insensitive: bool) -> Shape {
+        if case_insensitive {
+            return Shape::General;
+        }
+        let lit = |ts: &[Token]| -> Option<String> {
+            ts.iter()
+                .map(|t| match t {
+                    Token::Literal(c) => Some(*c),
+                    _ => None,
+                })
+                .collect()
+        };
+        match tokens {
+            [Token::AnyRun] => Shape::Everything,
+            [rest @ .., Token::AnyRun] if lit(rest).is_some() => Shape::Prefix(lit(rest).unwrap_or_default()),
+            [Token::AnyRun, rest @ ..] if lit(rest).is_some() => Shape::Suffix(lit(rest).unwrap_or_default()),
+            ts => lit(ts).map(Shape::Exact).unwrap_or(Shape::General),
+        }
     }
 
     /// Whether the pattern has no wildcard at all.
@@ -124,8 +156,19 @@ impl WordGlob {
         }
     }
 
-    /// Match the whole word. Linear-time backtracking over the last `*` only.
+    /// Match the whole word.
     pub(crate) fn is_match(&self, word: &str) -> bool {
+        match &self.shape {
+            Shape::Exact(l) => word == l,
+            Shape::Prefix(l) => word.starts_with(l.as_str()),
+            Shape::Suffix(l) => word.ends_with(l.as_str()),
+            Shape::Everything => true,
+            Shape::General => self.general_match(word),
+        }
+    }
+
+    /// Linear-time backtracking over the last `*` only.
+    fn general_match(&self, word: &str) -> bool {
         let text: Vec<char> = word.chars().collect();
         let (mut ti, mut pi) = (0usize, 0usize);
         let mut star: Option<(usize, usize)> = None;
@@ -214,6 +257,19 @@ mod tests {
 #[derive(Debug, Clone)]
 pub(crate) struct PathGlob {
     segments: Vec<PathSegment>,
+    fast: PathShape,
+}
+
+/// Path patterns that match without walking segments.
+#[derive(Debug, Clone)]
+enum PathShape {
+    /// `**/name`: the last segment is exactly `name`.
+    Basename(String),
+    /// `a/b/**`: the path is `a/b` or below it.
+    Under(String),
+    /// No wildcard at all.
+    Exact(String),
+    General,
 }
 
 #[derive(Debug, Clone)]
@@ -238,17 +294,51 @@ impl PathGlob {
                 segments.push(PathSegment::Word(WordGlob::new(seg, false)?));
             }
         }
-        Ok(Self { segments })
+        let literal = |segs: &[PathSegment]| -> Option<Vec<String>> {
+            segs.iter()
+                .map(|s| match s {
+                    PathSegment::Word(w) => w.literal(),
+                    PathSegment::AnyDepth => None,
+                })
+                .collect()
+        };
+        let fast = match segments.as_slice() {
+            [PathSegment::AnyDepth, PathSegment::Word(w)] => {
+                w.literal().map(PathShape::Basename).unwrap_or(PathShape::General)
+            }
+            [prefix @ .., PathSegment::AnyDepth] if !prefix.is_empty() => {
+                literal(prefix).map(|p| PathShape::Under(p.join("/"))).unwrap_or(PathShape::General)
+            }
+            segs => literal(segs).map(|p| PathShape::Exact(p.join("/"))).unwrap_or(PathShape::General),
+        };
+        Ok(Self { segments, fast })
     }
 
-    pub(crate) fn is_match(&self, path: &str) -> bool {
-        let parts: Vec<&str> = path
-            .split('/')
+    /// The segments of a path as matching sees them (empty segments dropped, a leading `/`
+    /// kept as an empty first segment).
+    pub(crate) fn split(path: &str) -> Vec<&str> {
+        path.split('/')
             .enumerate()
             .filter(|(i, s)| !(s.is_empty() && *i > 0))
             .map(|(_, s)| s)
-            .collect();
-        Self::match_from(&self.segments, &parts)
+            .collect()
+    }
+
+    pub(crate) fn is_match(&self, path: &str) -> bool {
+        self.is_match_split(path, &Self::split(path))
+    }
+
+    fn is_match_split(&self, path: &str, parts: &[&str]) -> bool {
+        match &self.fast {
+            PathShape::Basename(b) => parts.last().is_some_and(|l| l == b),
+            PathShape::Under(prefix) => {
+                let p = path.trim_end_matches('/');
+                p == prefix || (p.starts_with(prefix.as_str()) && p.as_bytes().get(prefix.len()) == Some(&b'/'))
+                    || (prefix.is_empty() && p.starts_with('/'))
+            }
+            PathShape::Exact(e) => path.trim_end_matches('/') == e || (e.is_empty() && path == "/"),
+            PathShape::General => Self::match_from(&self.segments, parts),
+        }
     }
 
     fn match_from(pattern: &[PathSegment], parts: &[&str]) -> bool {
@@ -280,7 +370,8 @@ impl PathSet {
     }
 
     pub(crate) fn is_match(&self, path: &str) -> bool {
-        self.0.iter().any(|g| g.is_match(path))
+        let parts = PathGlob::split(path);
+        self.0.iter().any(|g| g.is_match_split(path, &parts))
     }
 }
 
@@ -316,5 +407,28 @@ mod path_tests {
         assert!(m("**/schema/**.sql", "/w/db/schema/a.sql"));
         assert!(m("/dev/sd*", "/dev/sda1"));
         assert!(PathGlob::new("bad/[x").is_err());
+        assert!(m("/**", "/etc/x"));
+        assert!(m("/**", "/"));
+        assert!(m("~/.aws", "~/.aws"));
+        assert!(!m("~/.aws", "~/.aws/x"));
+        assert!(m("**/.git/config", "/w/.git/config"));
+    }
+
+    #[test]
+    fn fast_shapes_agree_with_the_general_walk() {
+        let patterns = ["**/.env", "/tmp/**", "~/.ssh/**", "~/.aws", "/", "@workspace", "**/id_rsa", "/etc/shadow", "/**"];
+        let paths = ["/tmp", "/tmp/a", "/tmpx", "~/.ssh", "~/.ssh/id", "~/.aws", "~/.aws/c", "/", "/etc/shadow",
+            "@workspace", "@workspace/.env", "/w/.env", "/w/.envx", "/w/id_rsa", "/etc"];
+        for p in patterns {
+            let g = PathGlob::new(p).unwrap();
+            for path in paths {
+                let parts = PathGlob::split(path);
+                assert_eq!(
+                    g.is_match(path),
+                    PathGlob::match_from(&g.segments, &parts),
+                    "{p} vs {path}"
+                );
+            }
+        }
     }
 }
