@@ -1,1 +1,105 @@
-//! warden-proxy (to be built).
+//! warden-proxy: the sandbox's only way out to the network — an HTTP forward proxy (plain HTTP
+//! and `CONNECT`) and a SOCKS5 proxy on one listener, enforcing a default-deny host/port/method
+//! policy with a DNS-rebinding guard, and reporting every decision as a structured event.
+//!
+//! # Use
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use warden_proxy::{Listen, ProxyConfig, spawn};
+//! # fn main() -> Result<(), warden_proxy::ProxyError> {
+//! let network = warden_policy::sections::NetworkConfig::default();
+//! let config = ProxyConfig::from_network_config(&network, std::path::Path::new("."))?;
+//! let proxy = spawn(
+//!     Listen::Unix("/run/warden/proxy.sock".into()),
+//!     config,
+//!     Arc::new(|event| eprintln!("{event:?}")),
+//! )?;
+//! // ... run the sandboxed command with HTTP(S)_PROXY / ALL_PROXY pointing at the relay ...
+//! proxy.shutdown();
+//! # Ok(()) }
+//! ```
+//!
+//! The API is synchronous: [`spawn`] starts a thread owning a tokio runtime and returns a
+//! [`ProxyHandle`] once the listener is bound; dropping the handle stops everything.
+//!
+//! # One listener, two protocols
+//!
+//! The listener (a Unix socket, for bind-mounting into the sandbox, or a TCP address) reads the
+//! first byte of each connection: `0x05` is SOCKS5 (RFC 1928; no-auth, `CONNECT`, IPv4 / domain /
+//! IPv6 addresses), anything else is HTTP/1.1 — absolute-form requests (`GET http://host/…`) are
+//! forwarded with the method visible to policy, `CONNECT host:port` opens an opaque tunnel.
+//!
+//! Open tunnels are relayed with `splice(2)` (zero-copy, kernel-side) when the kernel supports
+//! it, otherwise through 256 KiB user-space buffers. Limits ([`Limits`]): resolution and connect
+//! timeouts, a handshake timeout (first request / SOCKS negotiation), a cap on simultaneous
+//! client connections and the number of worker threads.
+//!
+//! # Policy (see [`ProxyConfig::decide`])
+//!
+//! Default deny. A deny rule that matches wins over every allow rule; otherwise the first
+//! matching allow rule admits the request. Host patterns: `example.com` (exactly),
+//! `*.example.com` (subdomains at any depth, **not** the apex), `**.example.com` (apex and
+//! subdomains), `*`, IP literals and CIDR blocks; optional `:PORT` or `:*`, and without a port a
+//! pattern covers 80 and 443. Host names are normalised (lower case, trailing dot removed) and
+//! IPv4-mapped IPv6 literals folded to IPv4 before matching. Rules may be restricted to HTTP
+//! methods; a method-restricted allow never admits a tunnel (its method is invisible), a
+//! method-restricted deny refuses tunnels to its host.
+//!
+//! A refusal is answered with `403` + `X-Warden-Deny: <rule>` + a body naming the rule (HTTP and
+//! CONNECT) or SOCKS5 reply `0x02`; no upstream connection is made. A host that does not
+//! resolve gets `502` + `X-Warden-Error: resolve-failed` (SOCKS `0x04`).
+//!
+//! # DNS-rebinding guard
+//!
+//! The proxy resolves names itself (bounded by a timeout; [`ProxyConfig::resolve_override`] can
+//! pin a name to addresses), drops every non-public address (see [`non_public_reason`]: loopback,
+//! RFC 1918, unique-local, link-local, CGNAT, unspecified, multicast, cloud metadata, …) unless
+//! the host or address is listed in `allow_private`, and connects to exactly the address it
+//! checked — there is no second lookup. IP literals go through the same guard.
+//!
+//! # Defaults and discovery
+//!
+//! [`ProxyConfig::from_network_config`] merges, in this order: the built-in denies of
+//! `defaults/network.toml` (embedded, versioned), the `[network]` section's `deny`, `allow` and
+//! `rule` entries, the built-in code-forge list (`forges = false` to drop), the package
+//! registries discovered on this machine ([`discover_registries`]; `discover_registries =
+//! false` to drop) and the workspace's git remotes ([`discover_git_remotes`]). Every rule
+//! records its source ([`Rule::source`]) so `warden` can show why a host is allowed.
+//!
+//! # Events
+//!
+//! Exactly one [`NetworkEvent`] per request (plain HTTP) or tunnel (CONNECT, SOCKS5), emitted
+//! before any payload byte moves: host, port, method (plain HTTP only), protocol, allowed or
+//! not, the deciding rule id, a reason and the address connected to (or refused by the guard).
+//! Malformed requests are refused (400, or the matching SOCKS5 error) and reported with rule
+//! `bad-request`; connections that never get as far as a request produce no event.
+//!
+//! # Dependency choice
+//!
+//! This crate depends on `warden-policy` only for the `[network]` section type
+//! ([`warden_policy::sections::NetworkConfig`]); everything else is its own.
+
+mod addr;
+mod config;
+mod discover;
+mod error;
+mod event;
+mod gate;
+mod http;
+mod pattern;
+mod server;
+mod socks;
+mod splice;
+
+pub use addr::non_public_reason;
+pub use config::{DEFAULTS_TOML, Defaults, Limits, ProxyConfig, Rule, RuleAction, Verdict};
+pub use discover::{
+    DiscoveredHost, DiscoveryEnv, discover, discover_git_remotes, discover_registries,
+    git_url_host_port, url_host_port,
+};
+pub use error::ProxyError;
+pub use event::{NetworkEvent, Protocol};
+pub use gate::EventSink;
+pub use pattern::{DEFAULT_PORTS, Host, HostPattern, PortSpec, Target};
+pub use server::{Listen, ProxyHandle, spawn};

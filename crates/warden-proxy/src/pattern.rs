@@ -316,7 +316,9 @@ pub fn parse_host_pattern(raw: &str) -> Result<HostPattern, String> {
         return Ok(HostPattern::Subdomains(normalize_name(rest)?));
     }
     if raw.contains('*') {
-        return Err("`*` is only allowed as a whole label at the start (`*.host`, `**.host`)".into());
+        return Err(
+            "`*` is only allowed as a whole label at the start (`*.host`, `**.host`)".into(),
+        );
     }
     Ok(HostPattern::Exact(normalize_name(raw)?))
 }
@@ -337,7 +339,10 @@ mod tests {
         assert!(!t.matches(&name("example.com"), 443));
         assert!(!t.matches(&name("badexample.com"), 443));
         assert!(!t.matches(&name("example.com.evil.test"), 443));
-        assert!(!t.matches(&name("a.example.com"), 8080), "default ports are 80/443 only");
+        assert!(
+            !t.matches(&name("a.example.com"), 8080),
+            "default ports are 80/443 only"
+        );
     }
 
     #[test]
@@ -366,7 +371,10 @@ mod tests {
         assert!(!t.matches(&name("::1"), 23));
         let c = Target::parse("10.0.0.0/8:*").unwrap();
         assert!(c.matches(&name("10.200.3.4"), 9));
-        assert!(c.matches(&name("[::ffff:10.1.2.3]"), 9), "v4-mapped v6 folds to v4");
+        assert!(
+            c.matches(&name("[::ffff:10.1.2.3]"), 9),
+            "v4-mapped v6 folds to v4"
+        );
         assert!(!c.matches(&name("11.0.0.1"), 9));
         let v6 = Target::parse("[fd00::/8]").unwrap();
         assert!(v6.matches(&name("fd12::1"), 443));
@@ -387,8 +395,18 @@ mod tests {
     #[test]
     fn bad_patterns_are_rejected_with_the_pattern_named() {
         for bad in [
-            "", "exa*mple.com", "a.*.com", "host:0", "host:99999", "host:x", "[::1", "[::1]x",
-            "10.0.0.0/33", "[::/129]", "*.", "**.",
+            "",
+            "exa*mple.com",
+            "a.*.com",
+            "host:0",
+            "host:99999",
+            "host:x",
+            "[::1",
+            "[::1]x",
+            "10.0.0.0/33",
+            "[::/129]",
+            "*.",
+            "**.",
         ] {
             let e = Target::parse(bad).unwrap_err();
             assert!(matches!(e, ProxyError::Pattern { .. }), "{bad}: {e}");
@@ -397,7 +415,13 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for p in ["example.com", "*.example.com:8443", "**.example.com:*", "[::1]:22", "10.0.0.0/8"] {
+        for p in [
+            "example.com",
+            "*.example.com:8443",
+            "**.example.com:*",
+            "[::1]:22",
+            "10.0.0.0/8",
+        ] {
             let t = Target::parse(p).unwrap();
             assert_eq!(Target::parse(&t.to_string()).unwrap(), t);
         }

@@ -1,1 +1,70 @@
-//! warden-sandbox (to be built).
+//! Linux isolation for one Warden action: user, mount, PID, IPC, UTS, cgroup and network
+//! namespaces, a pivot_root onto a read-only view of the system with the workspace writable and
+//! secrets masked, Landlock, seccomp, dropped capabilities, resource limits and a scrubbed
+//! environment. A [`SandboxProfile`] is the only input; [`spawn`] runs it and [`probe`] reports what
+//! this kernel can enforce, so callers can refuse instead of silently weakening.
+//!
+//! Process tree: the supervisor (the calling process, host namespaces) forks a child that unshares
+//! every namespace and re-executes an init binary (`warden __sandbox-init`, see [`init_main`]);
+//! that stage forks PID 1 of the new PID namespace, which builds the filesystem view, brings up
+//! `lo`, relays `127.0.0.1:<port>` to the egress proxy's Unix socket, then starts the command
+//! fully confined and reaps until it exits.
+#![expect(
+    unsafe_code,
+    reason = "this crate is where Warden calls the OS isolation syscalls"
+)]
+
+mod cgroup;
+mod env;
+mod init;
+mod mounts;
+mod probe;
+mod profile;
+mod rules;
+mod seccomp;
+mod supervisor;
+mod sys;
+
+pub use env::{BUILTIN_ENV_SCRUB, EnvReport, env_name_matches, scrub_env};
+pub use init::{INIT_ARG, init_main};
+pub use probe::{Capabilities, Feature, PRETEND_MISSING_ENV, probe};
+pub use profile::{
+    BUILTIN_SECRET_PATHS, Limits, ProxyEndpoint, READONLY_WORKSPACE_PATHS, SandboxProfile,
+};
+pub use seccomp::{SECCOMP_POLICY, SeccompPolicy, compile_seccomp};
+pub use supervisor::{ExitInfo, Output, Running, SpawnOptions, spawn};
+
+/// What can go wrong setting up or running a sandbox.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The kernel lacks features the profile asks for, and degraded mode was not allowed.
+    #[error(
+        "this kernel cannot enforce the sandbox profile: {}; rerun with --allow-degraded to run anyway",
+        .0.join("; ")
+    )]
+    Degraded(Vec<String>),
+    /// The profile is inconsistent (e.g. an empty command, a relative path).
+    #[error("invalid sandbox profile: {0}")]
+    Profile(String),
+    /// Setting up the sandbox failed.
+    #[error("sandbox setup failed: {0}")]
+    Setup(String),
+    /// The seccomp policy file could not be compiled.
+    #[error("seccomp policy: {0}")]
+    Seccomp(String),
+    /// An I/O error in the supervisor.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+impl SandboxError {
+    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let what = what.into();
+        move |source| Self::Io { what, source }
+    }
+}

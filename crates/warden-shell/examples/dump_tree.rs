@@ -23,7 +23,8 @@ fn dump(node: tree_sitter::Node<'_>, src: &str, depth: usize, field: Option<&str
 fn main() {
     let src = std::env::args().nth(1).unwrap_or_default();
     let mut p = tree_sitter::Parser::new();
-    p.set_language(&tree_sitter_bash::LANGUAGE.into()).expect("language");
+    p.set_language(&tree_sitter_bash::LANGUAGE.into())
+        .expect("language");
     let tree = p.parse(&src, None).expect("parse");
     dump(tree.root_node(), &src, 0, None);
 }

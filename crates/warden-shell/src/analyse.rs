@@ -1,13 +1,1829 @@
-//! The analyser proper (placeholder until implemented).
+//! The analyser proper: walks the tree-sitter-bash syntax tree of shell text, evaluates words
+//! statically, and hands each simple command to the wrapper peeler (`wrappers.rs`).
 
-use crate::Analysis;
+use std::cell::RefCell;
+
+use tree_sitter::{Node, Parser, Tree};
+
+use crate::interp::{self, Embedded, Lang};
+use crate::words::{self, Piece};
+use crate::wrappers;
+use crate::{Analysis, Command, MAX_DEPTH, Opaque, Span};
+
+/// Inputs longer than this are reported as opaque without being parsed.
+pub const MAX_INPUT: usize = 1 << 20;
+/// Total bytes of nested text (wrapper strings, heredocs, embedded code) parsed per call.
+const MAX_NESTED_BYTES: usize = 4 << 20;
+/// Maximum number of commands and opaque parts reported per call.
+const MAX_ITEMS: usize = 10_000;
+/// Maximum recursion of the syntax walk (bounds stack use on deeply nested input).
+const MAX_RECURSION: usize = 200;
+
+thread_local! {
+    static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
+}
+
+/// tree-sitter-bash 0.25's external scanner calls `isdigit()` on the lookahead code point, which
+/// reads outside the C library's table (and crashes) for code points above 255; a NUL reads as
+/// end of input and would hide the rest of the text. The parser therefore sees a copy where each
+/// non-ASCII character is replaced by as many `x` bytes as it has UTF-8 bytes and NUL by a space:
+/// byte offsets are unchanged and the walk takes every value from the original text.
+fn parser_input(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.bytes().all(|b| b != 0 && b < 0x80) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut s = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\0' => s.push(' '),
+            c if c.is_ascii() => s.push(c),
+            c => s.extend(std::iter::repeat_n('x', c.len_utf8())),
+        }
+    }
+    std::borrow::Cow::Owned(s)
+}
+
+fn parse(text: &str) -> Option<Tree> {
+    let text = parser_input(text);
+    let text = text.as_ref();
+    PARSER.with(|cell| {
+        let mut slot = cell.try_borrow_mut().ok()?;
+        if slot.is_none() {
+            let mut p = Parser::new();
+            p.set_language(&tree_sitter_bash::LANGUAGE.into()).ok()?;
+            *slot = Some(p);
+        }
+        let p = slot.as_mut()?;
+        p.reset();
+        p.parse(text, None)
+    })
+}
+
+/// How byte offsets of the text being analysed map onto the original top-level text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Map {
+    /// The text is a verbatim slice of the original starting at this offset.
+    Offset(usize),
+    /// The text was derived (unquoted, decoded, joined); everything maps to this span.
+    Fixed(Span),
+}
+
+impl Map {
+    pub(crate) fn span(self, start: usize, end: usize) -> Span {
+        match self {
+            Map::Offset(b) => Span {
+                start: b + start,
+                end: b + end,
+            },
+            Map::Fixed(s) => s,
+        }
+    }
+    fn sub(self, start: usize) -> Map {
+        match self {
+            Map::Offset(b) => Map::Offset(b + start),
+            f @ Map::Fixed(_) => f,
+        }
+    }
+}
+
+/// A word after static evaluation.
+#[derive(Debug, Clone)]
+pub(crate) struct W {
+    pub(crate) v: String,
+    pub(crate) dynamic: bool,
+    pub(crate) span: Span,
+    /// Set when `v` is a verbatim slice of the original text (so nested text keeps exact spans).
+    pub(crate) map: Option<Map>,
+}
+
+impl W {
+    pub(crate) fn lit(v: impl Into<String>, span: Span) -> W {
+        W {
+            v: v.into(),
+            dynamic: false,
+            span,
+            map: None,
+        }
+    }
+    pub(crate) fn text_map(&self) -> Map {
+        self.map.unwrap_or(Map::Fixed(self.span))
+    }
+}
+
+/// What a command's standard input is, as far as it can be known.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Stdin {
+    #[default]
+    Terminal,
+    /// A heredoc / here-string / literal pipe producer; `dynamic` when it holds expansions.
+    Text {
+        text: String,
+        map: Map,
+        dynamic: bool,
+        heredoc_unquoted: bool,
+    },
+    /// Fed by a pipe whose content is unknown (e.g. `curl … | sh`).
+    Pipe,
+}
+
+/// Redirections and input of one command.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Io {
+    pub(crate) writes: Vec<String>,
+    pub(crate) reads: Vec<String>,
+    pub(crate) stdin: Stdin,
+    pub(crate) dynamic: bool,
+}
+
+/// Properties inherited from the wrappers peeled so far.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Inh {
+    pub(crate) wrappers: Vec<String>,
+    pub(crate) elevated: bool,
+    pub(crate) dynamic: bool,
+}
+
+impl Inh {
+    pub(crate) fn with(&self, wrapper: impl Into<String>) -> Inh {
+        let mut n = self.clone();
+        n.wrappers.push(wrapper.into());
+        n
+    }
+}
+
+/// Shell state that sequential commands share.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scope {
+    pub(crate) cwd: Option<String>,
+    dirstack: Vec<Option<String>>,
+    /// Variables known to hold a constant (see [`propagatable`]); shared with subshells, not
+    /// with child shells.
+    consts: Vec<(String, String)>,
+}
+
+impl Scope {
+    /// The scope a child shell (`bash -c`, a script on stdin) starts with: same directory, no
+    /// shell variables.
+    pub(crate) fn child_shell(&self) -> Scope {
+        Scope {
+            cwd: self.cwd.clone(),
+            dirstack: Vec::new(),
+            consts: Vec::new(),
+        }
+    }
+
+    fn constant(&self, name: &str) -> Option<&str> {
+        self.consts
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Words that can assign a variable whose name is not written literally (or run code that
+/// can): when any occurs, no variable is treated as a constant.
+const ASSIGNING_BUILTINS: &[&str] = &[
+    "declare",
+    "typeset",
+    "local",
+    "readonly",
+    "read",
+    "mapfile",
+    "readarray",
+    "printf",
+    "getopts",
+    "wait",
+    "let",
+    "eval",
+    "source",
+    "unset",
+    "IFS",
+    "coproc",
+    "alias",
+    "trap",
+    "select",
+];
+
+/// Names of variables that may be propagated as constants in `text`: assigned only by
+/// top-level `X=literal` / `export X=literal` statements (`candidates`, with their counts),
+/// never mentioned otherwise except as plain `$X` / `${X}` reads, and no builtin that could
+/// assign a variable indirectly (`read`, `declare`, `eval`, `.`, …) appears anywhere.
+fn propagatable(text: &str, candidates: &[(String, usize)], exports: usize) -> Vec<String> {
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    let idents = identifiers(text);
+    let mut export_words = 0;
+    for (word, _, _) in &idents {
+        if ASSIGNING_BUILTINS.contains(word) {
+            return Vec::new();
+        }
+        if *word == "export" {
+            export_words += 1;
+        }
+    }
+    if export_words != exports || text.contains("((") || has_dot_command(text) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (name, assignments) in candidates {
+        let mut other = 0;
+        for (word, start, end) in &idents {
+            if word != name {
+                continue;
+            }
+            let before = &text[..*start];
+            let after = &text[*end..];
+            let plain_read =
+                before.ends_with('$') || (before.ends_with("${") && after.starts_with('}'));
+            if !plain_read {
+                other += 1;
+            }
+        }
+        if other == *assignments {
+            out.push(name.clone());
+        }
+    }
+    out
+}
+
+/// Identifier-like tokens of `text` with their byte ranges.
+fn identifiers(text: &str) -> Vec<(&str, usize, usize)> {
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'_' || b[i].is_ascii_alphabetic() {
+            let start = i;
+            while i < b.len() && (b[i] == b'_' || b[i].is_ascii_alphanumeric()) {
+                i += 1;
+            }
+            out.push((&text[start..i], start, i));
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Whether `.` may be used as a command (`. file`) anywhere in the text.
+fn has_dot_command(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| {
+        c == b'.'
+            && b.get(i + 1).is_none_or(|n| n.is_ascii_whitespace())
+            && (i == 0 || !b[i - 1].is_ascii_alphanumeric() && !b"./_-~".contains(&b[i - 1]))
+    })
+}
+
+/// Collects the analysis of one call.
+pub(crate) struct Ctx {
+    pub(crate) out: Analysis,
+    nested_bytes: usize,
+    recursion: usize,
+    full: bool,
+    /// Top-level variables that may be propagated as constants (see [`propagatable`]).
+    constants: Vec<String>,
+    /// Set by the wrapper peeler when a shell analysed an unquoted heredoc body as its script
+    /// (so the body's substitutions are not reported twice).
+    pub(crate) heredoc_consumed: bool,
+}
 
 /// Analyse shell source text.
-pub fn analyse_shell(_text: &str) -> Analysis {
-    Analysis::default()
+pub fn analyse_shell(text: &str) -> Analysis {
+    let mut cx = Ctx::new();
+    if text.len() > MAX_INPUT {
+        cx.opaque(
+            Span {
+                start: 0,
+                end: text.len(),
+            },
+            format!("input larger than {MAX_INPUT} bytes"),
+            "",
+        );
+        return cx.out;
+    }
+    let mut scope = Scope::default();
+    if let Some(commands) = fast_words(text) {
+        // Sequential simple commands share the scope (a `cd` carries over), as in the parser.
+        for words in commands {
+            if let (Some(first), Some(last)) = (words.first(), words.last()) {
+                let span = Span {
+                    start: first.span.start,
+                    end: last.span.end,
+                };
+                wrappers::exec(
+                    &mut cx,
+                    words,
+                    span,
+                    Io::default(),
+                    &mut scope,
+                    Inh::default(),
+                    0,
+                );
+            }
+        }
+        return cx.finish(text);
+    }
+    cx.text(text, Map::Offset(0), &mut scope, &Inh::default(), 0);
+    cx.finish(text)
+}
+
+/// [`analyse_shell`] without the fast path: always through the parser. For tests that check
+/// the fast path agrees with the parser.
+#[doc(hidden)]
+pub fn analyse_shell_parsed(text: &str) -> Analysis {
+    let mut cx = Ctx::new();
+    if text.len() > MAX_INPUT {
+        return analyse_shell(text);
+    }
+    let mut scope = Scope::default();
+    cx.text(text, Map::Offset(0), &mut scope, &Inh::default(), 0);
+    cx.finish(text)
+}
+
+/// Reserved words that make a line more than a simple command.
+const RESERVED: &[&str] = &[
+    "if", "then", "else", "elif", "fi", "case", "esac", "for", "select", "while", "until", "do",
+    "done", "in", "function", "time", "coproc", "[[", "]]", "{", "}", "!",
+];
+
+/// Fast path for the most common input: simple commands of plain words (letters, digits,
+/// `-_./=:,@%+^~*?`, and quotes around such text) joined by `&&`, `||` or `;`. They are split
+/// here without the parser, which costs most of the analysis time. Anything else (pipes,
+/// expansions, redirections, …) returns `None` and goes through tree-sitter; a property test
+/// checks that both paths agree.
+fn fast_words(text: &str) -> Option<Vec<Vec<W>>> {
+    fn plain(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b"-_./=:,@%+^~*?".contains(&b)
+    }
+    if text.len() > 4096 {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let mut commands: Vec<Vec<W>> = Vec::new();
+    let mut words: Vec<W> = Vec::new();
+    // The operator that ended the previous command: `;` may end the text, `&&`/`||` may not.
+    let mut pending_op: Option<bool> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b' ' | b'\t' => {
+                i += 1;
+                continue;
+            }
+            b';' | b'&' | b'|' => {
+                let two = bytes.get(i + 1) == Some(&bytes[i]);
+                let op_len = match (bytes[i], two) {
+                    (b';', false) => 1,
+                    (b'&' | b'|', true) => 2,
+                    _ => return None,
+                };
+                if words.is_empty() {
+                    return None;
+                }
+                commands.push(std::mem::take(&mut words));
+                pending_op = Some(bytes[i] == b';');
+                i += op_len;
+                continue;
+            }
+            _ => {}
+        }
+        let start = i;
+        let mut v = String::new();
+        let mut quoted_segments = 0;
+        let mut unquoted = false;
+        while i < bytes.len() && !matches!(bytes[i], b' ' | b'\t' | b';' | b'&' | b'|') {
+            let b = bytes[i];
+            if b == b'\'' || b == b'"' {
+                let close = bytes[i + 1..].iter().position(|&c| c == b)? + i + 1;
+                let inner = &bytes[i + 1..close];
+                if !inner.iter().all(|&c| plain(c) || c == b' ') {
+                    return None;
+                }
+                v.push_str(text.get(i + 1..close)?);
+                quoted_segments += 1;
+                i = close + 1;
+            } else if plain(b) {
+                v.push(b as char);
+                unquoted = true;
+                i += 1;
+            } else {
+                return None;
+            }
+        }
+        let span = Span { start, end: i };
+        let map = match (quoted_segments, unquoted) {
+            (0, _) => Some(Map::Offset(start)),
+            (1, false) => Some(Map::Offset(start + 1)),
+            _ => None,
+        };
+        if words.is_empty()
+            && (v.contains('=')
+                || RESERVED.contains(&v.as_str())
+                || !bytes[start].is_ascii_alphabetic() && !b"./_".contains(&bytes[start])
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b)))
+        {
+            return None;
+        }
+        pending_op = None;
+        words.push(W {
+            v,
+            dynamic: false,
+            span,
+            map,
+        });
+    }
+    if pending_op == Some(false) {
+        return None;
+    }
+    if !words.is_empty() {
+        commands.push(words);
+    }
+    Some(commands)
 }
 
 /// Analyse an argv as it would be exec'd (no shell in between, but wrappers are still peeled).
-pub fn analyse_argv(_argv: &[String]) -> Analysis {
-    Analysis::default()
+pub fn analyse_argv(argv: &[String]) -> Analysis {
+    let mut cx = Ctx::new();
+    let total: usize = argv.iter().map(|a| a.len() + 1).sum();
+    if total > MAX_INPUT {
+        cx.opaque(
+            Span {
+                start: 0,
+                end: total.saturating_sub(1),
+            },
+            format!("input larger than {MAX_INPUT} bytes"),
+            "",
+        );
+        return cx.out;
+    }
+    let mut off = 0;
+    let mut ws = Vec::with_capacity(argv.len());
+    for a in argv {
+        let span = Span {
+            start: off,
+            end: off + a.len(),
+        };
+        ws.push(W {
+            v: a.clone(),
+            dynamic: false,
+            span,
+            map: Some(Map::Offset(off)),
+        });
+        off += a.len() + 1;
+    }
+    if ws.is_empty() {
+        return cx.out;
+    }
+    let span = Span {
+        start: 0,
+        end: off.saturating_sub(1),
+    };
+    let mut scope = Scope::default();
+    wrappers::exec(
+        &mut cx,
+        ws,
+        span,
+        Io::default(),
+        &mut scope,
+        Inh::default(),
+        0,
+    );
+    cx.finish(&argv.join(" "))
+}
+
+const STATEMENT_KINDS: &[&str] = &[
+    "command",
+    "redirected_statement",
+    "list",
+    "pipeline",
+    "subshell",
+    "compound_statement",
+    "if_statement",
+    "while_statement",
+    "for_statement",
+    "c_style_for_statement",
+    "case_statement",
+    "function_definition",
+    "negated_command",
+    "test_command",
+    "declaration_command",
+    "unset_command",
+    "variable_assignment",
+    "variable_assignments",
+];
+
+fn is_statement(kind: &str) -> bool {
+    STATEMENT_KINDS.contains(&kind)
+}
+
+fn node_text<'s>(src: &'s str, n: Node<'_>) -> &'s str {
+    src.get(n.byte_range()).unwrap_or("")
+}
+
+impl Ctx {
+    fn new() -> Ctx {
+        Ctx {
+            out: Analysis::default(),
+            nested_bytes: 0,
+            recursion: 0,
+            full: false,
+            constants: Vec::new(),
+            heredoc_consumed: false,
+        }
+    }
+
+    fn finish(mut self, text: &str) -> Analysis {
+        // Defensive: every span must lie within the original text, on char boundaries.
+        for c in &mut self.out.commands {
+            c.span = clamp(c.span, text);
+        }
+        for o in &mut self.out.opaque {
+            o.span = clamp(o.span, text);
+        }
+        self.out
+    }
+
+    fn room(&mut self) -> bool {
+        if self.out.commands.len() + self.out.opaque.len() >= MAX_ITEMS {
+            if !self.full {
+                self.full = true;
+                self.out.opaque.push(Opaque {
+                    span: Span { start: 0, end: 0 },
+                    reason: format!("more than {MAX_ITEMS} commands; analysis stopped"),
+                    text: String::new(),
+                });
+            }
+            return false;
+        }
+        true
+    }
+
+    pub(crate) fn opaque(&mut self, span: Span, reason: impl Into<String>, text: &str) {
+        if !self.room() {
+            return;
+        }
+        let text: String = if text.len() > 4096 {
+            let mut end = 4096;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{}…", &text[..end])
+        } else {
+            text.to_string()
+        };
+        self.out.opaque.push(Opaque {
+            span,
+            reason: reason.into(),
+            text,
+        });
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a command has this many independent parts"
+    )]
+    pub(crate) fn emit(
+        &mut self,
+        argv: Vec<String>,
+        span: Span,
+        inh: &Inh,
+        io: &Io,
+        dynamic: bool,
+        scope: &Scope,
+        extra_writes: Vec<String>,
+    ) {
+        if !self.room() {
+            return;
+        }
+        let mut writes = io.writes.clone();
+        writes.extend(extra_writes);
+        self.out.commands.push(Command {
+            argv,
+            span,
+            wrappers: inh.wrappers.clone(),
+            writes,
+            reads: io.reads.clone(),
+            dynamic: dynamic || inh.dynamic || io.dynamic,
+            elevated: inh.elevated,
+            cwd: scope.cwd.clone(),
+        });
+    }
+
+    /// Analyse a piece of shell text; returns the index of the first command it emitted.
+    pub(crate) fn text(
+        &mut self,
+        text: &str,
+        map: Map,
+        scope: &mut Scope,
+        inh: &Inh,
+        depth: usize,
+    ) -> usize {
+        let first = self.out.commands.len();
+        let whole = map.span(0, text.len());
+        if depth > MAX_DEPTH {
+            self.opaque(
+                whole,
+                format!("nested deeper than {MAX_DEPTH} levels"),
+                text,
+            );
+            return first;
+        }
+        if depth > 0 {
+            self.nested_bytes += text.len();
+            if self.nested_bytes > MAX_NESTED_BYTES {
+                self.opaque(whole, "too much nested text to analyse", text);
+                return first;
+            }
+        }
+        let Some(tree) = parse(text) else {
+            self.opaque(whole, "shell text could not be parsed", text);
+            return first;
+        };
+        let root = tree.root_node();
+        if root.has_error() {
+            self.report_errors(root, text, map);
+        }
+        let env = Env {
+            src: text,
+            map,
+            depth,
+            inh,
+        };
+        if depth == 0 {
+            self.prepare_constants(text, root);
+        }
+        self.stmt(&env, root, scope);
+        first
+    }
+
+    /// Decide which top-level variables may be propagated as constants (depth 0 only).
+    fn prepare_constants(&mut self, text: &str, root: Node<'_>) {
+        let mut candidates: Vec<(String, usize)> = Vec::new();
+        let mut exports = 0;
+        for ch in Self::children(root) {
+            let assignments: Vec<Node<'_>> = match ch.kind() {
+                "variable_assignment" => vec![ch],
+                "declaration_command" => {
+                    let kids = Self::children(ch);
+                    let export = kids.first().is_some_and(|k| k.kind() == "export");
+                    if !export
+                        || kids
+                            .iter()
+                            .skip(1)
+                            .any(|k| k.kind() != "variable_assignment")
+                    {
+                        continue;
+                    }
+                    exports += 1;
+                    kids.into_iter().skip(1).collect()
+                }
+                _ => continue,
+            };
+            for a in assignments {
+                if let Some(name) = a.child_by_field_name("name")
+                    && name.kind() == "variable_name"
+                {
+                    let name = node_text(text, name).to_string();
+                    match candidates.iter_mut().find(|(n, _)| *n == name) {
+                        Some((_, count)) => *count += 1,
+                        None => candidates.push((name, 1)),
+                    }
+                }
+            }
+        }
+        self.constants = propagatable(text, &candidates, exports);
+    }
+
+    /// A top-level `X=value` or `export X=value`: record a constant when allowed.
+    fn assignment(&mut self, env: &Env<'_, '_>, n: Node<'_>, scope: &mut Scope) {
+        let name = n
+            .child_by_field_name("name")
+            .filter(|c| c.kind() == "variable_name")
+            .map(|c| node_text(env.src, c).to_string());
+        let Some(name) = name else {
+            self.subs(env, n, scope);
+            return;
+        };
+        if env.depth != 0 || !self.constants.contains(&name) {
+            self.subs(env, n, scope);
+            return;
+        }
+        let v = match n.child_by_field_name("value") {
+            Some(v) => {
+                let ws = self.word(env, v, scope);
+                match ws.as_slice() {
+                    [w] if !w.dynamic => Some(w.v.clone()),
+                    _ => None,
+                }
+            }
+            None => Some(String::new()),
+        };
+        match v {
+            Some(v) => scope.consts.push((name, v)),
+            // Not a constant after all: forget it for the rest of the text.
+            None => self.constants.retain(|c| *c != name),
+        }
+    }
+
+    fn report_errors(&mut self, root: Node<'_>, src: &str, map: Map) {
+        let mut cursor = root.walk();
+        let mut reported = 0;
+        loop {
+            let n = cursor.node();
+            let mut descend = true;
+            if n.is_error() || n.is_missing() {
+                let (s, e) = if n.is_missing() {
+                    let p = n.parent().unwrap_or(n);
+                    (p.start_byte(), p.end_byte())
+                } else {
+                    (n.start_byte(), n.end_byte())
+                };
+                let what = if n.is_missing() {
+                    format!("syntax error: missing `{}`", n.kind())
+                } else {
+                    "syntax error".to_string()
+                };
+                if reported < 32 {
+                    self.opaque(map.span(s, e), what, src.get(s..e).unwrap_or(""));
+                }
+                reported += 1;
+                descend = n.is_missing();
+            }
+            if descend && cursor.goto_first_child() {
+                continue;
+            }
+            loop {
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn enter(&mut self, env: &Env<'_, '_>, n: Node<'_>) -> bool {
+        if self.recursion >= MAX_RECURSION {
+            self.opaque(
+                env.map.span(n.start_byte(), n.end_byte()),
+                "syntax nested too deeply",
+                node_text(env.src, n),
+            );
+            return false;
+        }
+        self.recursion += 1;
+        true
+    }
+
+    /// Analyse a statement-like node.
+    fn stmt(&mut self, env: &Env<'_, '_>, n: Node<'_>, scope: &mut Scope) -> Stdin {
+        if !self.enter(env, n) {
+            return Stdin::Pipe;
+        }
+        let r = self.stmt_inner(env, n, scope);
+        self.recursion -= 1;
+        r
+    }
+
+    fn children<'t>(n: Node<'t>) -> Vec<Node<'t>> {
+        let mut c = n.walk();
+        n.children(&mut c).collect()
+    }
+
+    fn stmt_inner(&mut self, env: &Env<'_, '_>, n: Node<'_>, scope: &mut Scope) -> Stdin {
+        match n.kind() {
+            "command" => return self.simple(env, n, &[], scope, Stdin::Terminal),
+            "redirected_statement" => return self.redirected(env, n, scope, Stdin::Terminal, &[]),
+            "pipeline" => {
+                self.pipeline(env, &Self::children(n), scope, Stdin::Terminal, &[]);
+            }
+            "subshell" => {
+                let mut inner = scope.clone();
+                self.seq(env, n, &mut inner);
+            }
+            "program" | "compound_statement" | "do_group" | "list" | "else_clause"
+            | "elif_clause" | "case_item" | "negated_command" | "ERROR" => {
+                self.seq(env, n, scope);
+            }
+            "if_statement"
+            | "while_statement"
+            | "for_statement"
+            | "c_style_for_statement"
+            | "case_statement" => self.seq(env, n, scope),
+            "function_definition" => {
+                if let Some(body) = n.child_by_field_name("body") {
+                    let mut inner = scope.clone();
+                    self.stmt(env, body, &mut inner);
+                }
+            }
+            "variable_assignment" if n.parent().is_some_and(|p| p.kind() == "program") => {
+                self.assignment(env, n, scope);
+            }
+            "declaration_command" if n.parent().is_some_and(|p| p.kind() == "program") => {
+                for ch in Self::children(n) {
+                    if ch.kind() == "variable_assignment" {
+                        self.assignment(env, ch, scope);
+                    } else if ch.is_named() {
+                        self.subs(env, ch, scope);
+                    }
+                }
+            }
+            "test_command"
+            | "declaration_command"
+            | "unset_command"
+            | "variable_assignment"
+            | "variable_assignments" => self.subs(env, n, scope),
+            "comment" | "heredoc_body" | "heredoc_end" | "heredoc_start" => {}
+            _ if !n.is_named() => {}
+            other => {
+                // Expression-like nodes (for-loop values, case words, conditions).
+                if is_word_kind(other) || other.ends_with("_expression") {
+                    self.subs(env, n, scope);
+                } else {
+                    self.opaque(
+                        env.map.span(n.start_byte(), n.end_byte()),
+                        format!("unsupported shell construct `{other}`"),
+                        node_text(env.src, n),
+                    );
+                    self.subs(env, n, scope);
+                }
+            }
+        }
+        Stdin::Pipe
+    }
+
+    /// Children of a sequential node, sharing the scope.
+    fn seq(&mut self, env: &Env<'_, '_>, n: Node<'_>, scope: &mut Scope) {
+        for ch in Self::children(n) {
+            if !ch.is_named() || ch.is_missing() {
+                continue;
+            }
+            match ch.kind() {
+                "heredoc_body" => self.subs(env, ch, scope),
+                k if is_statement(k)
+                    || matches!(
+                        k,
+                        "do_group"
+                            | "else_clause"
+                            | "elif_clause"
+                            | "case_item"
+                            | "compound_statement"
+                            | "ERROR"
+                            | "comment"
+                    ) =>
+                {
+                    self.stmt(env, ch, scope);
+                }
+                "variable_name" | "word" if n.kind() == "function_definition" => {}
+                _ => self.subs(env, ch, scope),
+            }
+        }
+    }
+
+    /// A pipeline; `tail_redirects` belong to its last element (tree-sitter attaches
+    /// `a | b > f` to the whole pipeline, the shell to `b`).
+    fn pipeline(
+        &mut self,
+        env: &Env<'_, '_>,
+        parts: &[Node<'_>],
+        scope: &Scope,
+        first: Stdin,
+        tail_redirects: &[Node<'_>],
+    ) -> Stdin {
+        let named: Vec<Node<'_>> = parts.iter().copied().filter(|c| c.is_named()).collect();
+        let mut input = first;
+        for (k, ch) in named.iter().enumerate() {
+            let mut inner = scope.clone();
+            let stdin = std::mem::take(&mut input);
+            let extra: &[Node<'_>] = if k + 1 == named.len() {
+                tail_redirects
+            } else {
+                &[]
+            };
+            input = self.tail(env, *ch, &mut inner, stdin, extra);
+        }
+        input
+    }
+
+    /// Analyse a statement whose last simple command also gets `redirects`.
+    fn tail(
+        &mut self,
+        env: &Env<'_, '_>,
+        n: Node<'_>,
+        scope: &mut Scope,
+        stdin: Stdin,
+        redirects: &[Node<'_>],
+    ) -> Stdin {
+        if !self.enter(env, n) {
+            return Stdin::Pipe;
+        }
+        let out = match n.kind() {
+            "command" => self.simple(env, n, redirects, scope, stdin),
+            "redirected_statement" => self.redirected(env, n, scope, stdin, redirects),
+            "pipeline" => {
+                let parts = Self::children(n);
+                self.pipeline(env, &parts, scope, stdin, redirects)
+            }
+            "list" if !redirects.is_empty() => {
+                let named: Vec<Node<'_>> = Self::children(n)
+                    .into_iter()
+                    .filter(|c| c.is_named())
+                    .collect();
+                let mut out = Stdin::Pipe;
+                for (k, ch) in named.iter().enumerate() {
+                    if k + 1 == named.len() {
+                        out = self.tail(env, *ch, scope, Stdin::Terminal, redirects);
+                    } else {
+                        self.stmt(env, *ch, scope);
+                    }
+                }
+                out
+            }
+            _ => {
+                let first = self.out.commands.len();
+                let out = self.stmt(env, n, scope);
+                self.patch_redirects(env, redirects, scope, first);
+                out
+            }
+        };
+        self.recursion -= 1;
+        out
+    }
+
+    /// Apply redirections of a compound statement (`{ a; b; } > f`) to every command in it.
+    fn patch_redirects(
+        &mut self,
+        env: &Env<'_, '_>,
+        redirects: &[Node<'_>],
+        scope: &mut Scope,
+        first: usize,
+    ) {
+        if redirects.is_empty() {
+            return;
+        }
+        let mut io = Io::default();
+        let mut extra = Vec::new();
+        let mut cont = Vec::new();
+        for r in redirects {
+            self.redirect(env, *r, &mut io, &mut extra, &mut cont, scope);
+        }
+        let last = self.out.commands.len();
+        for c in &mut self.out.commands[first..last] {
+            c.writes.extend(io.writes.iter().cloned());
+            c.reads.extend(io.reads.iter().cloned());
+            c.argv.extend(extra.iter().map(|w| w.v.clone()));
+            c.dynamic |= io.dynamic || extra.iter().any(|w| w.dynamic);
+        }
+        self.continuations(env, &cont, scope, Stdin::Pipe, false);
+    }
+
+    /// A statement with redirections (plus `outer` ones that an enclosing node carried).
+    fn redirected(
+        &mut self,
+        env: &Env<'_, '_>,
+        n: Node<'_>,
+        scope: &mut Scope,
+        stdin: Stdin,
+        outer: &[Node<'_>],
+    ) -> Stdin {
+        let body = n.child_by_field_name("body");
+        let mut redirects: Vec<Node<'_>> = {
+            let mut c = n.walk();
+            n.children_by_field_name("redirect", &mut c).collect()
+        };
+        redirects.extend_from_slice(outer);
+        let Some(body) = body else {
+            // A bare redirection (`> f`): equivalent to `: > f`.
+            let mut io = Io {
+                stdin,
+                ..Io::default()
+            };
+            let mut extra = Vec::new();
+            let mut cont = Vec::new();
+            for r in &redirects {
+                self.redirect(env, *r, &mut io, &mut extra, &mut cont, scope);
+            }
+            let span = env.map.span(n.start_byte(), n.end_byte());
+            if !io.writes.is_empty() || !io.reads.is_empty() {
+                self.emit(
+                    vec![":".into()],
+                    span,
+                    env.inh,
+                    &io,
+                    false,
+                    scope,
+                    Vec::new(),
+                );
+            }
+            self.continuations(env, &cont, scope, Stdin::Pipe, false);
+            return Stdin::Pipe;
+        };
+        self.tail(env, body, scope, stdin, &redirects)
+    }
+
+    /// Statements that tree-sitter nests inside a heredoc redirect (`cat <<EOF | sh`,
+    /// `cat <<EOF && x`).
+    fn continuations(
+        &mut self,
+        env: &Env<'_, '_>,
+        cont: &[Node<'_>],
+        scope: &mut Scope,
+        out: Stdin,
+        body_consumed: bool,
+    ) {
+        let mut out = Some(out);
+        for c in cont {
+            if c.kind() == "heredoc_body" && !body_consumed {
+                self.subs(env, *c, scope);
+            }
+        }
+        for c in cont {
+            if c.kind() == "heredoc_body" {
+                continue;
+            }
+            if c.kind() == "pipeline" {
+                let parts = Self::children(*c);
+                self.pipeline(env, &parts, scope, out.take().unwrap_or(Stdin::Pipe), &[]);
+            } else {
+                self.stmt(env, *c, scope);
+            }
+        }
+    }
+
+    /// Process one redirect node into `io`; words that tree-sitter attached to the redirect but
+    /// that are really arguments go to `extra`; statements nested in heredocs go to `cont`.
+    fn redirect<'t>(
+        &mut self,
+        env: &Env<'_, '_>,
+        r: Node<'t>,
+        io: &mut Io,
+        extra: &mut Vec<W>,
+        cont: &mut Vec<Node<'t>>,
+        scope: &mut Scope,
+    ) {
+        match r.kind() {
+            "file_redirect" => {
+                let mut op = String::new();
+                let mut dests = Vec::new();
+                for ch in Self::children(r) {
+                    if !ch.is_named() {
+                        op.push_str(ch.kind());
+                    } else if ch.kind() != "file_descriptor" {
+                        dests.push(ch);
+                    }
+                }
+                let mut it = dests.into_iter();
+                if let Some(d) = it.next() {
+                    let ws = self.word(env, d, scope);
+                    let target = ws.into_iter().next();
+                    if let Some(t) = target {
+                        io.dynamic |= t.dynamic;
+                        let fd_dup = matches!(op.as_str(), ">&" | "<&" | ">&-" | "<&-")
+                            && (t.v.chars().all(|c| c.is_ascii_digit()) || t.v == "-");
+                        let special = matches!(
+                            t.v.as_str(),
+                            "/dev/null" | "/dev/stdout" | "/dev/stderr" | "/dev/stdin" | "/dev/tty"
+                        ) || t.v.starts_with("/dev/fd/");
+                        if !fd_dup && !special {
+                            if op.starts_with('<') && op != "<>" {
+                                io.reads.push(t.v);
+                            } else if op == "<>" {
+                                io.reads.push(t.v.clone());
+                                io.writes.push(t.v);
+                            } else {
+                                io.writes.push(t.v);
+                            }
+                        }
+                    }
+                }
+                for d in it {
+                    extra.extend(self.word(env, d, scope));
+                }
+            }
+            "heredoc_redirect" => {
+                let mut quoted = false;
+                let mut body_text: Option<(usize, usize)> = None;
+                let mut body_node = None;
+                for ch in Self::children(r) {
+                    match ch.kind() {
+                        "heredoc_start" => {
+                            let t = node_text(env.src, ch);
+                            quoted = t.contains(['\'', '"', '\\']);
+                        }
+                        "heredoc_body" => {
+                            body_text = Some((ch.start_byte(), ch.end_byte()));
+                            body_node = Some(ch);
+                        }
+                        "file_redirect" | "herestring_redirect" => {
+                            self.redirect(env, ch, io, extra, cont, scope);
+                        }
+                        k if is_statement(k) => cont.push(ch),
+                        _ => {}
+                    }
+                }
+                if let (Some((s, e)), Some(bn)) = (body_text, body_node) {
+                    let text = env.src.get(s..e).unwrap_or("").to_string();
+                    let dynamic = !quoted && has_expansion(bn);
+                    if dynamic {
+                        // Its substitutions run in this shell unless a shell consumes the body.
+                        cont.push(bn);
+                    }
+                    io.stdin = Stdin::Text {
+                        text,
+                        map: env.map.sub(s),
+                        dynamic,
+                        heredoc_unquoted: !quoted,
+                    };
+                }
+            }
+            "herestring_redirect" => {
+                for ch in Self::children(r) {
+                    if ch.is_named() {
+                        let ws = self.word(env, ch, scope);
+                        let text: Vec<&str> = ws.iter().map(|w| w.v.as_str()).collect();
+                        let dynamic = ws.iter().any(|w| w.dynamic);
+                        let map = match ws.as_slice() {
+                            [w] => w.text_map(),
+                            _ => env.map.sub(ch.start_byte()),
+                        };
+                        io.stdin = Stdin::Text {
+                            text: text.join(" ") + "\n",
+                            map,
+                            dynamic,
+                            heredoc_unquoted: false,
+                        };
+                        break;
+                    }
+                }
+            }
+            _ => self.subs(env, r, scope),
+        }
+    }
+
+    /// A simple command.
+    fn simple(
+        &mut self,
+        env: &Env<'_, '_>,
+        n: Node<'_>,
+        outer_redirects: &[Node<'_>],
+        scope: &mut Scope,
+        stdin: Stdin,
+    ) -> Stdin {
+        let mut words: Vec<W> = Vec::new();
+        let mut io = Io {
+            stdin,
+            ..Io::default()
+        };
+        let mut extra = Vec::new();
+        let mut cont = Vec::new();
+        let mut has_name = false;
+        let mut last_end: Option<usize> = None;
+        let kids = Self::children(n);
+        let mut i = 0;
+        while i < kids.len() {
+            let ch = kids[i];
+            i += 1;
+            let field = n.field_name_for_child((i - 1) as u32);
+            match (ch.kind(), field) {
+                ("variable_assignment", _) => self.subs(env, ch, scope),
+                ("command_name", _) => {
+                    has_name = true;
+                    let inner = ch.named_child(0).unwrap_or(ch);
+                    let ws = self.word(env, inner, scope);
+                    join_words(env.src, &mut words, ws, &mut last_end, inner);
+                }
+                ("file_redirect" | "heredoc_redirect" | "herestring_redirect", _) => {
+                    self.redirect(env, ch, &mut io, &mut extra, &mut cont, scope);
+                }
+                ("$", Some("argument")) => {
+                    // `$"…"` (locale translation) is split by tree-sitter into `$` + string.
+                    if let Some(next) = kids.get(i)
+                        && next.kind() == "string"
+                        && next.start_byte() == ch.end_byte()
+                    {
+                        let mut ws = self.word(env, *next, scope);
+                        for w in &mut ws {
+                            w.span = env.map.span(ch.start_byte(), next.end_byte());
+                            w.map = None;
+                        }
+                        words.extend(ws);
+                        i += 1;
+                    } else {
+                        words.push(W::lit("$", env.map.span(ch.start_byte(), ch.end_byte())));
+                    }
+                }
+                (_, Some("argument")) => {
+                    let ws = self.word(env, ch, scope);
+                    join_words(env.src, &mut words, ws, &mut last_end, ch);
+                }
+                ("comment", _) => {}
+                _ if ch.is_named() => self.subs(env, ch, scope),
+                _ => {}
+            }
+        }
+        for r in outer_redirects {
+            self.redirect(env, *r, &mut io, &mut extra, &mut cont, scope);
+        }
+        words.extend(extra);
+        let name_dynamic = words.first().is_none_or(|w| w.dynamic);
+        let span = env.map.span(n.start_byte(), n.end_byte());
+        let output = literal_output(&words, &io, span);
+        if !has_name {
+            if !io.writes.is_empty() || !io.reads.is_empty() {
+                self.emit(
+                    vec![":".into()],
+                    span,
+                    env.inh,
+                    &io,
+                    false,
+                    scope,
+                    Vec::new(),
+                );
+            }
+        } else if name_dynamic {
+            let text = words.first().map(|w| w.v.clone()).unwrap_or_default();
+            self.opaque(
+                span,
+                format!("program name `{text}` is computed at run time"),
+                node_text(env.src, n),
+            );
+        } else {
+            self.heredoc_consumed = false;
+            wrappers::exec(self, words, span, io, scope, env.inh.clone(), env.depth);
+        }
+        let consumed = std::mem::take(&mut self.heredoc_consumed);
+        self.continuations(
+            env,
+            &cont,
+            scope,
+            output.clone().unwrap_or(Stdin::Pipe),
+            consumed,
+        );
+        output.unwrap_or(Stdin::Pipe)
+    }
+
+    /// Analyse every command substitution inside `n` (which is not itself a statement).
+    pub(crate) fn subs(&mut self, env: &Env<'_, '_>, n: Node<'_>, scope: &mut Scope) {
+        if !self.enter(env, n) {
+            return;
+        }
+        match n.kind() {
+            "command_substitution" | "process_substitution" => self.substitution(env, n, scope),
+            _ => {
+                for ch in Self::children(n) {
+                    if ch.is_named() {
+                        if is_statement(ch.kind()) {
+                            self.stmt(env, ch, scope);
+                        } else {
+                            self.subs(env, ch, scope);
+                        }
+                    }
+                }
+            }
+        }
+        self.recursion -= 1;
+    }
+
+    fn substitution(&mut self, env: &Env<'_, '_>, n: Node<'_>, scope: &Scope) {
+        let mut inner = scope.clone();
+        let text = node_text(env.src, n);
+        if text.starts_with('`') && text.contains('\\') && text.len() >= 2 {
+            let body = text.get(1..text.len() - 1).unwrap_or("");
+            let un = words::unescape_backquote(body);
+            let map = Map::Fixed(env.map.span(n.start_byte(), n.end_byte()));
+            self.text(&un, map, &mut inner, env.inh, env.depth + 1);
+            return;
+        }
+        let kids = Self::children(n);
+        let redirects: Vec<Node<'_>> = kids
+            .iter()
+            .copied()
+            .filter(|c| c.kind() == "file_redirect")
+            .collect();
+        if !redirects.is_empty() {
+            // `$(< file)` reads the file (like `cat file`): report it as `: < file`.
+            let mut io = Io::default();
+            let mut extra = Vec::new();
+            let mut cont = Vec::new();
+            for r in &redirects {
+                self.redirect(env, *r, &mut io, &mut extra, &mut cont, &mut inner);
+            }
+            let span = env.map.span(n.start_byte(), n.end_byte());
+            self.emit(
+                vec![":".into()],
+                span,
+                env.inh,
+                &io,
+                false,
+                &inner,
+                Vec::new(),
+            );
+        }
+        for ch in kids {
+            if ch.is_named() && ch.kind() != "file_redirect" {
+                self.stmt(env, ch, &mut inner);
+            }
+        }
+    }
+
+    /// Evaluate a word node; brace expansion may produce several words.
+    pub(crate) fn word(&mut self, env: &Env<'_, '_>, n: Node<'_>, scope: &mut Scope) -> Vec<W> {
+        let span = env.map.span(n.start_byte(), n.end_byte());
+        let mut b = WordBuilder::default();
+        if self.enter(env, n) {
+            self.word_part(env, n, scope, &mut b, false);
+            self.recursion -= 1;
+        } else {
+            b.dynamic = true;
+        }
+        let src = node_text(env.src, n);
+        let verbatim = |v: &str| -> Option<Map> {
+            // Keep exact spans when the value is the source text minus one pair of quotes.
+            if v == src {
+                Some(env.map.sub(n.start_byte()))
+            } else if src.len() >= 2 && src.get(1..src.len() - 1) == Some(v) {
+                Some(env.map.sub(n.start_byte() + 1))
+            } else {
+                None
+            }
+        };
+        match words::brace_expand(&b.pieces) {
+            Some(vs) if vs.len() == 1 => {
+                let v = vs.into_iter().next().unwrap_or_default();
+                let map = if b.dynamic { None } else { verbatim(&v) };
+                vec![W {
+                    v,
+                    dynamic: b.dynamic,
+                    span,
+                    map,
+                }]
+            }
+            Some(vs) => vs
+                .into_iter()
+                .map(|v| W {
+                    v,
+                    dynamic: b.dynamic,
+                    span,
+                    map: None,
+                })
+                .collect(),
+            None => vec![W {
+                v: src.to_string(),
+                dynamic: true,
+                span,
+                map: None,
+            }],
+        }
+    }
+
+    fn word_part(
+        &mut self,
+        env: &Env<'_, '_>,
+        n: Node<'_>,
+        scope: &mut Scope,
+        b: &mut WordBuilder,
+        quoted: bool,
+    ) {
+        let text = node_text(env.src, n);
+        match n.kind() {
+            "word" | "number" => {
+                let mut s = String::new();
+                if quoted {
+                    words::unescape_double(text, &mut s);
+                    words::push_lit(&mut b.pieces, s);
+                } else {
+                    words::unescape_unquoted(text, &mut s);
+                    if text.contains('\\') {
+                        // Escaped braces are literal; keep it simple and treat the word as such.
+                        words::push_lit(&mut b.pieces, s);
+                    } else {
+                        words::push_unquoted_pieces(&s, &mut b.pieces);
+                    }
+                }
+            }
+            "raw_string" => {
+                let inner = text.get(1..text.len().saturating_sub(1)).unwrap_or("");
+                words::push_lit(&mut b.pieces, inner.to_string());
+            }
+            "ansi_c_string" => {
+                let inner = text.get(2..text.len().saturating_sub(1)).unwrap_or("");
+                let mut s = String::new();
+                words::decode_ansi_c(inner, &mut s);
+                words::push_lit(&mut b.pieces, s);
+            }
+            "string" | "translated_string" => {
+                let kids = Self::children(n);
+                let open = text
+                    .find('"')
+                    .map_or(n.start_byte(), |p| n.start_byte() + p + 1);
+                let close = if text.len() >= 2 && text.ends_with('"') {
+                    n.end_byte() - 1
+                } else {
+                    n.end_byte()
+                };
+                let mut pos = open;
+                for ch in kids {
+                    if !ch.is_named() {
+                        continue;
+                    }
+                    if ch.start_byte() > pos {
+                        let mut s = String::new();
+                        words::unescape_double(
+                            env.src.get(pos..ch.start_byte()).unwrap_or(""),
+                            &mut s,
+                        );
+                        words::push_lit(&mut b.pieces, s);
+                    }
+                    if ch.kind() == "string_content" {
+                        let mut s = String::new();
+                        words::unescape_double(node_text(env.src, ch), &mut s);
+                        words::push_lit(&mut b.pieces, s);
+                    } else {
+                        self.word_part(env, ch, scope, b, true);
+                    }
+                    pos = pos.max(ch.end_byte());
+                }
+                if close > pos {
+                    let mut s = String::new();
+                    words::unescape_double(env.src.get(pos..close).unwrap_or(""), &mut s);
+                    words::push_lit(&mut b.pieces, s);
+                }
+            }
+            "concatenation" => {
+                let kids = Self::children(n);
+                let mut i = 0;
+                while i < kids.len() {
+                    let ch = kids[i];
+                    i += 1;
+                    if ch.kind() == "$"
+                        && let Some(next) = kids.get(i)
+                        && next.kind() == "string"
+                    {
+                        continue;
+                    }
+                    self.word_part(env, ch, scope, b, quoted);
+                }
+            }
+            "simple_expansion" | "expansion" => {
+                let name = n
+                    .named_child(0)
+                    .filter(|c| c.kind() == "variable_name")
+                    .map(|c| node_text(env.src, c));
+                let plain = matches!((n.kind(), text), ("simple_expansion", _) | ("expansion", _))
+                    && name.is_some()
+                    && n.named_child_count() == 1;
+                // Unquoted, a value is split on whitespace and globbed: only plain values.
+                let constant = name
+                    .filter(|_| plain)
+                    .and_then(|nm| scope.constant(nm))
+                    .filter(|v| {
+                        quoted
+                            || (!v.is_empty()
+                                && !v.contains(char::is_whitespace)
+                                && !v.contains(['*', '?', '[']))
+                    })
+                    .map(str::to_string);
+                if plain && name == Some("HOME") && b.is_empty() {
+                    words::push_lit(&mut b.pieces, "~".to_string());
+                } else if let Some(v) = constant {
+                    words::push_lit(&mut b.pieces, v);
+                } else {
+                    b.dynamic = true;
+                    words::push_lit(&mut b.pieces, text.to_string());
+                    self.subs(env, n, scope);
+                }
+            }
+            "command_substitution" => {
+                b.dynamic = true;
+                words::push_lit(&mut b.pieces, text.to_string());
+                self.substitution(env, n, scope);
+            }
+            "process_substitution" => {
+                words::push_lit(&mut b.pieces, text.to_string());
+                self.substitution(env, n, scope);
+            }
+            "brace_expression" => {
+                let mut s = String::new();
+                words::unescape_unquoted(text, &mut s);
+                words::push_unquoted_pieces(&s, &mut b.pieces);
+            }
+            "$" => words::push_lit(&mut b.pieces, "$".to_string()),
+            _ => {
+                // arithmetic_expansion, extglob patterns, anything else: keep the source text.
+                if text.contains('$') || text.contains('`') || n.kind() == "arithmetic_expansion" {
+                    b.dynamic = true;
+                }
+                words::push_lit(&mut b.pieces, text.to_string());
+                self.subs(env, n, scope);
+            }
+        }
+    }
+
+    /// Analyse a string as shell text run by a nested shell (`bash -c STRING`).
+    pub(crate) fn shell_string(
+        &mut self,
+        w: &W,
+        scope: &Scope,
+        inh: &Inh,
+        depth: usize,
+        why: &str,
+    ) -> usize {
+        if w.dynamic {
+            self.opaque(w.span, format!("{why} is computed at run time"), &w.v);
+            return self.out.commands.len();
+        }
+        let mut inner = scope.child_shell();
+        self.text(&w.v, w.text_map(), &mut inner, inh, depth + 1)
+    }
+
+    /// Search inline interpreter code for the commands it starts.
+    pub(crate) fn code(
+        &mut self,
+        lang: Lang,
+        code: &W,
+        scope: &Scope,
+        inh: &Inh,
+        depth: usize,
+        wrapper: &str,
+    ) {
+        if depth > MAX_DEPTH {
+            self.opaque(
+                code.span,
+                format!("nested deeper than {MAX_DEPTH} levels"),
+                &code.v,
+            );
+            return;
+        }
+        self.nested_bytes += code.v.len();
+        if self.nested_bytes > MAX_NESTED_BYTES {
+            self.opaque(code.span, "too much nested text to analyse", &code.v);
+            return;
+        }
+        let inh = inh.with(wrapper);
+        for e in interp::scan(lang, &code.v) {
+            match e {
+                Embedded::Shell(s) => {
+                    let w = W::lit(s, code.span);
+                    let mut inner = scope.child_shell();
+                    self.text(&w.v, Map::Fixed(code.span), &mut inner, &inh, depth + 1);
+                }
+                Embedded::Argv(v, dynamic) => {
+                    if v.is_empty() {
+                        continue;
+                    }
+                    let ws = v.into_iter().map(|a| W::lit(a, code.span)).collect();
+                    let mut inner = scope.clone();
+                    let mut inh2 = inh.clone();
+                    inh2.dynamic |= dynamic;
+                    wrappers::exec(
+                        self,
+                        ws,
+                        code.span,
+                        Io::default(),
+                        &mut inner,
+                        inh2,
+                        depth + 1,
+                    );
+                }
+                Embedded::Code(c) => {
+                    let w = W::lit(c, code.span);
+                    // The evaluated code runs in the same interpreter: no new wrapper layer.
+                    let mut trimmed = inh.clone();
+                    trimmed.wrappers.pop();
+                    self.code(lang, &w, scope, &trimmed, depth + 1, wrapper);
+                }
+                Embedded::NonLiteral(t) => {
+                    self.opaque(
+                        code.span,
+                        format!("embedded command built at run time ({wrapper}): {t}"),
+                        &code.v,
+                    );
+                }
+            }
+        }
+    }
+
+    /// `cd`-like builtins update the scope.
+    pub(crate) fn change_dir(&mut self, argv: &[W], scope: &mut Scope) -> bool {
+        let Some(cmd) = argv.first() else {
+            return false;
+        };
+        match cmd.v.as_str() {
+            "cd" | "pushd" => {
+                let args: Vec<&W> = argv[1..]
+                    .iter()
+                    .filter(|w| !(w.v.starts_with('-') && w.v.len() > 1 && w.v != "--"))
+                    .filter(|w| w.v != "--")
+                    .collect();
+                let target = match args.first() {
+                    None if cmd.v == "cd" => "~".to_string(),
+                    None => return false,
+                    Some(w) if w.dynamic || w.v == "-" || w.v.starts_with('+') => return false,
+                    Some(w) => w.v.clone(),
+                };
+                if cmd.v == "pushd" {
+                    scope.dirstack.push(scope.cwd.clone());
+                }
+                scope.cwd = Some(join_dir(scope.cwd.as_deref(), &target));
+                true
+            }
+            "popd" => {
+                if let Some(prev) = scope.dirstack.pop() {
+                    scope.cwd = prev;
+                    true
+                } else {
+                    false
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Appends the words of one word node; tree-sitter splits `gi\<newline>t` into two words
+/// while the shell removes the line continuation first, so such neighbours are joined.
+fn join_words(
+    src: &str,
+    words: &mut Vec<W>,
+    ws: Vec<W>,
+    last_end: &mut Option<usize>,
+    n: Node<'_>,
+) {
+    let continued = last_end.is_some_and(|e| src.get(e..n.start_byte()) == Some("\\\n"));
+    *last_end = Some(n.end_byte());
+    let mut it = ws.into_iter();
+    if continued
+        && let Some(prev) = words.last_mut()
+        && let Some(first) = it.next()
+    {
+        prev.v.push_str(&first.v);
+        prev.dynamic |= first.dynamic;
+        prev.span.end = prev.span.end.max(first.span.end);
+        prev.map = None;
+    }
+    words.extend(it);
+}
+
+/// Joins a `cd` target onto the current directory, resolving `.` and `..` lexically.
+fn join_dir(cwd: Option<&str>, target: &str) -> String {
+    let base = match cwd {
+        Some(c) if !(target.starts_with('/') || target.starts_with('~')) => {
+            format!("{c}/{target}")
+        }
+        _ => target.to_string(),
+    };
+    let absolute = base.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for p in base.split('/') {
+        match p {
+            "" | "." => {}
+            ".." if parts
+                .last()
+                .is_some_and(|l| *l != ".." && !l.starts_with('~')) =>
+            {
+                parts.pop();
+            }
+            ".." if absolute && parts.is_empty() => {}
+            _ => parts.push(p),
+        }
+    }
+    let joined = parts.join("/");
+    match (absolute, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    }
+}
+
+/// What `echo`/`printf`/`cat <<EOF` print, when it is known statically (for `… | sh`).
+fn literal_output(words: &[W], io: &Io, span: Span) -> Option<Stdin> {
+    let name = words.first()?.v.rsplit('/').next()?.to_string();
+    let dynamic = words.iter().any(|w| w.dynamic);
+    match name.as_str() {
+        "echo" => {
+            let args: Vec<&str> = words[1..]
+                .iter()
+                .map(|w| w.v.as_str())
+                .skip_while(|a| matches!(*a, "-n" | "-e" | "-E" | "-ne" | "-en"))
+                .collect();
+            Some(Stdin::Text {
+                text: args.join(" ") + "\n",
+                map: Map::Fixed(span),
+                dynamic,
+                heredoc_unquoted: false,
+            })
+        }
+        "printf" => {
+            let fmt = words.get(1)?;
+            if words.len() == 2 && !fmt.v.contains('%') {
+                Some(Stdin::Text {
+                    text: fmt.v.replace("\\n", "\n"),
+                    map: Map::Fixed(span),
+                    dynamic,
+                    heredoc_unquoted: false,
+                })
+            } else {
+                None
+            }
+        }
+        "cat" if words.len() == 1 => match &io.stdin {
+            s @ Stdin::Text { .. } => Some(s.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Keeps a span inside `text` and on char boundaries (start rounded down, end rounded up).
+fn clamp(s: Span, text: &str) -> Span {
+    let len = text.len();
+    let mut start = s.start.min(len);
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = s.end.clamp(start, len);
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    Span { start, end }
+}
+
+fn is_word_kind(k: &str) -> bool {
+    matches!(
+        k,
+        "word"
+            | "string"
+            | "raw_string"
+            | "ansi_c_string"
+            | "translated_string"
+            | "concatenation"
+            | "simple_expansion"
+            | "expansion"
+            | "command_substitution"
+            | "process_substitution"
+            | "arithmetic_expansion"
+            | "number"
+            | "variable_name"
+            | "extglob_pattern"
+            | "regex"
+            | "brace_expression"
+            | "string_content"
+            | "special_variable_name"
+            | "test_operator"
+            | "file_descriptor"
+            | "herestring_redirect"
+            | "file_redirect"
+            | "heredoc_redirect"
+    )
+}
+
+fn has_expansion(n: Node<'_>) -> bool {
+    let mut c = n.walk();
+    n.children(&mut c).any(|ch| {
+        matches!(
+            ch.kind(),
+            "expansion" | "simple_expansion" | "command_substitution" | "arithmetic_expansion"
+        )
+    })
+}
+
+#[derive(Default)]
+pub(crate) struct WordBuilder {
+    pieces: Vec<Piece>,
+    dynamic: bool,
+}
+
+impl WordBuilder {
+    fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+}
+
+/// Where the walk is: the text, how it maps onto the original, nesting depth, inherited wrappers.
+pub(crate) struct Env<'s, 'i> {
+    src: &'s str,
+    map: Map,
+    depth: usize,
+    inh: &'i Inh,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_dir;
+
+    #[test]
+    fn cd_join() {
+        assert_eq!(join_dir(Some("a"), "b"), "a/b");
+        assert_eq!(join_dir(Some("a/b"), "../c"), "a/c");
+        assert_eq!(join_dir(Some("a"), "/etc"), "/etc");
+        assert_eq!(join_dir(None, ".."), "..");
+        assert_eq!(join_dir(Some("/"), ".."), "/");
+        assert_eq!(join_dir(Some("~/x"), "../.."), "~/..");
+    }
 }

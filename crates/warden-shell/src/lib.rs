@@ -1,6 +1,19 @@
 //! Turns shell text (or an argv) into the commands it would actually run, so that policy can
 //! judge each one: wrappers are peeled, compounds split, inline interpreter code searched, and
 //! anything that cannot be known ahead of time is reported as opaque rather than dropped.
+//!
+//! Conventions the policy can rely on:
+//! - wrapper labels: the wrapper's basename (`sudo`, `env`, `timeout`, `xargs`, …), `bash -c`
+//!   (any shell name), `bash <stdin` (script from a heredoc, here-string or literal pipe),
+//!   `find -exec` (or `-execdir`, `-ok`, `-okdir`), `eval`, `trap`, `su -c`, `script -c`,
+//!   `python3 -c` / `node -e` / `perl -e` / `awk` (interpreter and flag), `python3 <stdin`;
+//!   the table of peeled wrappers is [`WRAPPERS`];
+//! - commands are reported in execution order as far as it is static; `find` comes before the
+//!   commands of its `-exec`; substitutions come before the command that uses their output;
+//! - SQL clients ([`SQL_CLIENTS`]) fed a heredoc / here-string get `--warden-stdin=<body>` as a
+//!   last argument; a bare redirection (`> f`) and `$(< f)` are reported as the command `:`;
+//! - the analyser is pure, never panics, and bounds its work: input over [`MAX_INPUT`] bytes,
+//!   nesting over [`MAX_DEPTH`] levels and more than 10,000 commands become opaque.
 
 use serde::Serialize;
 
@@ -57,5 +70,9 @@ pub struct Analysis {
 pub const MAX_DEPTH: usize = 16;
 
 mod analyse;
+mod interp;
+mod words;
+mod wrappers;
 
-pub use analyse::{analyse_argv, analyse_shell};
+pub use analyse::{MAX_INPUT, analyse_argv, analyse_shell, analyse_shell_parsed};
+pub use wrappers::{Kind as WrapperKind, SQL_CLIENTS, WRAPPERS, Wrapper};

@@ -1,6 +1,7 @@
 //! The `warden` binary: parses flags, turns them into ready objects from the library crates,
 //! dispatches, and maps typed errors onto the exit codes of the command-line contract.
 
+mod approval;
 mod commands;
 mod exit;
 mod policy_load;
@@ -34,6 +35,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == warden_sandbox::INIT_ARG) {
+        warden_sandbox::init_main();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

@@ -1,16 +1,182 @@
-//! `warden run` (to be built).
+//! `warden run`: the whole path for one action — classify (as sandboxed), record the intent
+//! durably, get the approval the tier asks for, run it in the sandbox behind the egress proxy,
+//! stream its output through, and record the outcome.
 
-use crate::exit::{CliError, CmdResult};
+use crate::approval::{ApprovalAnswer, ApprovalRequest, default_approver};
+use crate::exit::{CliError, CmdResult, DEFERRED, DENIED};
+use crate::policy_load;
+use crate::record::{IntentMeta, Outcome, Recorder};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use warden_policy::{Action, Tier};
 
 /// Arguments of `warden run`.
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Exit status: the command's own (128+N when killed by signal N); 77 when denied \
+(by policy or an approver); 75 when deferred for asynchronous approval; 1 when Warden itself fails \
+(e.g. the intent cannot be recorded, or the kernel cannot enforce the sandbox without \
+--allow-degraded); 2 for bad input."
+)]
 pub struct RunArgs {
-    /// Arguments.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// Governance file to use as the repository layer (default: <workspace>/.warden/policy.toml).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Workspace root (default: the nearest directory with `.git` or `.warden`).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Directory the action starts in (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// The agent's stated reason for the action (recorded in the intent).
+    #[arg(long, value_name = "TEXT")]
+    pub rationale: Option<String>,
+    /// Name of the agent asking (recorded in the intent).
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+    /// Run even if this kernel cannot enforce everything the sandbox profile asks for.
+    #[arg(long)]
+    pub allow_degraded: bool,
+    /// Run a shell string with `/bin/sh -c` instead of an argv.
+    #[arg(long, value_name = "S", conflicts_with = "rest")]
+    pub shell: Option<String>,
+    /// The command to run, after `--`.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGV"
+    )]
     pub rest: Vec<String>,
 }
 
 /// Run `warden run`.
-pub fn run(_args: RunArgs) -> CmdResult {
-    Err(CliError::failure(miette::miette!("warden run is not built yet")))
+pub fn run(args: RunArgs) -> CmdResult {
+    let ctx = policy_load::context(args.workspace.as_deref(), args.cwd.as_deref(), true)?;
+    let policy = policy_load::load(args.policy.as_deref(), &ctx.workspace)?;
+    let (action, argv, text) = match (&args.shell, args.rest.is_empty()) {
+        (Some(s), _) => (
+            Action::Shell {
+                script: s.clone(),
+                cwd: Some(ctx.cwd.clone()),
+            },
+            vec!["/bin/sh".to_owned(), "-c".to_owned(), s.clone()],
+            s.clone(),
+        ),
+        (None, false) => (
+            Action::Exec {
+                argv: args.rest.clone(),
+                cwd: Some(ctx.cwd.clone()),
+            },
+            args.rest.clone(),
+            args.rest.join(" "),
+        ),
+        (None, true) => {
+            return Err(CliError::bad_input(miette::miette!(
+                help =
+                    "e.g. `warden run -- cargo test` or `warden run --shell 'make && make check'`",
+                "nothing to run: give a command after `--` or --shell"
+            )));
+        }
+    };
+    let decision = policy.classify(&action, &ctx);
+    let recorder = Recorder::open(&ctx.workspace, &policy)?;
+    let meta = IntentMeta {
+        rationale: args.rationale.clone(),
+        agent: args.agent.clone(),
+        ..Default::default()
+    };
+    let intent = recorder.intent(&action, &decision, &meta).map_err(|e| {
+        CliError::failure(miette::miette!(
+            "refusing to run: the intent could not be recorded: {:?}",
+            e.report
+        ))
+    })?;
+    let refuse = |code: u8, why: String, recorder: &Recorder| -> CmdResult {
+        eprintln!("warden: {why}");
+        let outcome = Outcome {
+            notes: vec![why],
+            ..Default::default()
+        };
+        recorder.outcome(&intent, &outcome)?;
+        Ok(ExitCode::from(code))
+    };
+    match decision.tier {
+        Tier::Auto => {}
+        Tier::Deny => {
+            let why = decision
+                .reasons
+                .first()
+                .cloned()
+                .unwrap_or_else(|| decision.rule.clone());
+            return refuse(
+                DENIED,
+                format!("denied by policy (rule {}): {why}", decision.rule),
+                &recorder,
+            );
+        }
+        Tier::Async | Tier::Sync => {
+            let timeout =
+                Duration::from_secs(policy.config().sandbox.prompt_timeout_secs.unwrap_or(60));
+            let approver = default_approver(timeout);
+            recorder.approval(&intent, "requested", None)?;
+            let req = ApprovalRequest {
+                action_text: &text,
+                decision: &decision,
+                rationale: args.rationale.as_deref(),
+            };
+            match approver.request(&req)? {
+                ApprovalAnswer::Granted { by } => {
+                    recorder.approval(&intent, "granted", Some(&by))?
+                }
+                ApprovalAnswer::Denied { by, reason } => {
+                    let event = if by.is_some() { "denied" } else { "expired" };
+                    recorder.approval(&intent, event, by.as_deref())?;
+                    return refuse(
+                        DENIED,
+                        format!("denied: tier {}: {reason}", decision.tier),
+                        &recorder,
+                    );
+                }
+                ApprovalAnswer::Deferred { ticket, reason } => {
+                    let t = ticket.map(|t| format!(" (ticket {t})")).unwrap_or_default();
+                    return refuse(
+                        DEFERRED,
+                        format!("deferred{t}: tier {}: {reason}", decision.tier),
+                        &recorder,
+                    );
+                }
+            }
+        }
+    }
+    let profile = super::sandbox::profile_for(&policy, &ctx, argv);
+    let exec = match super::sandbox::execute(&policy, profile, args.allow_degraded, true) {
+        Ok(e) => e,
+        Err(err) => {
+            let outcome = Outcome {
+                notes: vec![format!("did not run: {:?}", err.report)],
+                ..Default::default()
+            };
+            let _ = recorder.outcome(&intent, &outcome);
+            return Err(err);
+        }
+    };
+    for n in &exec.network {
+        recorder.network(&intent, n)?;
+    }
+    for n in exec.notes.iter().filter(|n| n.starts_with("not enforced")) {
+        eprintln!("warden: degraded sandbox: {n}");
+    }
+    let outcome = Outcome {
+        exit_code: exec.exit_code,
+        signal: exec.signal,
+        duration: exec.duration,
+        stdout_bytes: exec.stdout_bytes,
+        stdout_sha256: exec.stdout_sha256.clone(),
+        stderr_bytes: exec.stderr_bytes,
+        stderr_sha256: exec.stderr_sha256.clone(),
+        notes: exec.notes.clone(),
+    };
+    recorder.outcome(&intent, &outcome)?;
+    Ok(ExitCode::from(exec.shell_code()))
 }

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Whole-process start-up cost of Warden's sandbox: `warden run -- true` (classify, record, proxy,
+# namespaces, Landlock, seccomp, run) and `warden sandbox -- true`, against bare `true`,
+# bubblewrap (`bwrap --unshare-all ... true`) and Codex's Linux sandbox (`codex sandbox ... true`,
+# from the @openai/codex npm package installed into a temporary folder). Several runs each;
+# prints medians and ratios.
+#   Targets: `warden run -- true` within 2x of bubblewrap, and >= 4x faster than `codex sandbox`.
+#   bench/run.sh [RUNS]          (default 30 runs per command; needs root for the apt installs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs="${1:-30}"
+repo="$PWD"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+
+bash scripts/setup-sandbox.sh --bench >/dev/null
+cargo build --quiet --release -p warden
+warden="$CARGO_TARGET_DIR/release/warden"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+ws="$work/ws"
+mkdir -p "$ws"
+git -C "$ws" init -q
+
+# Codex CLI (npm); its Linux sandbox subcommand changed over versions: detect it.
+codex_cmd=""
+if command -v npm >/dev/null 2>&1 &&
+    npm install --prefix "$work/codex" --silent --no-audit --no-fund @openai/codex >/dev/null 2>&1; then
+    codex="$work/codex/node_modules/.bin/codex"
+    if "$codex" sandbox --help 2>/dev/null | grep -qE '^\s+linux\b'; then
+        codex_cmd="$codex sandbox linux true"
+    else
+        codex_cmd="$codex sandbox -- true"
+    fi
+    if ! (cd "$ws" && $codex_cmd) >/dev/null 2>&1; then
+        echo "codex: \`$codex_cmd\` does not run here: $( (cd "$ws" && $codex_cmd) 2>&1 | tail -1)"
+        codex_cmd=""
+    fi
+else
+    echo "codex: could not install @openai/codex with npm; skipping it"
+fi
+
+bwrap_cmd="bwrap --unshare-all --die-with-parent --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --bind $ws $ws true"
+names=(true "warden run" "warden sandbox" bwrap)
+cmds=("true" "$warden run -- true" "$warden sandbox -- true" "$bwrap_cmd")
+if [ -n "$codex_cmd" ]; then
+    names+=("codex sandbox")
+    cmds+=("$codex_cmd")
+fi
+
+results="$work/results.txt"
+: >"$results"
+cd "$ws"
+if command -v hyperfine >/dev/null 2>&1; then
+    hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/h.json" "${cmds[@]}" >/dev/null
+    python3 - "$work/h.json" "${names[@]}" >"$results" <<'PY'
+import json, sys
+data = json.load(open(sys.argv[1]))["results"]
+for name, r in zip(sys.argv[2:], data):
+    print(f"{name}\t{r['median'] * 1000:.3f}")
+PY
+else
+    for i in "${!cmds[@]}"; do
+        times=()
+        for _ in $(seq "$runs"); do
+            s=$(date +%s%N)
+            ${cmds[$i]} >/dev/null 2>&1 || true
+            e=$(date +%s%N)
+            times+=($(((e - s) / 1000)))
+        done
+        median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+        printf '%s\t%s\n' "${names[$i]}" "$(awk "BEGIN {printf \"%.3f\", $median / 1000}")" >>"$results"
+    done
+fi
+
+cd "$repo"
+python3 - "$results" <<'PY'
+import sys
+rows = dict(line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip())
+rows = {k: float(v) for k, v in rows.items()}
+print(f"{'command':<16} {'median ms':>10}")
+for k, v in rows.items():
+    print(f"{k:<16} {v:>10.2f}")
+w = rows["warden run"]
+print()
+print(f"warden run / true           = {w / rows['true']:.1f}x")
+print(f"warden run / bwrap          = {w / rows['bwrap']:.2f}x   (target <= 2.0)")
+print(f"warden sandbox / bwrap      = {rows['warden sandbox'] / rows['bwrap']:.2f}x")
+if "codex sandbox" in rows:
+    print(f"codex sandbox / warden run  = {rows['codex sandbox'] / w:.2f}x   (target >= 4.0)")
+else:
+    print("codex sandbox: not measured (see above)")
+PY

@@ -1,0 +1,374 @@
+//! Secret redaction applied to every record before it is written, so that tokens, passwords and
+//! keys an agent passes in arguments, environment or output excerpts never reach the log (or the
+//! collector it ships to). What was masked is noted by kind and count, never shown.
+
+use regex::Regex;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+/// What a masked secret is replaced with: `[REDACTED:<kind>]`.
+pub fn mask(kind: &str) -> String {
+    format!("[REDACTED:{kind}]")
+}
+
+/// Counts of masked secrets by kind.
+pub type Redactions = BTreeMap<String, u64>;
+
+struct Pattern {
+    kind: &'static str,
+    re: Regex,
+    /// Index of the capture group to mask (0 = whole match).
+    group: usize,
+}
+
+fn p(kind: &'static str, re: &str, group: usize) -> Pattern {
+    match Regex::new(re) {
+        Ok(re) => Pattern { kind, re, group },
+        Err(e) => panic!("built-in redaction pattern {kind} is invalid: {e}"),
+    }
+}
+
+static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
+    vec![
+        p(
+            "private-key",
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----(?s:.*?)(-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\z)",
+            0,
+        ),
+        p("github-token", r"\bgh[pousr]_[A-Za-z0-9]{20,255}\b", 0),
+        p("github-token", r"\bgithub_pat_[A-Za-z0-9_]{20,255}\b", 0),
+        p("gitlab-token", r"\bglpat-[A-Za-z0-9_\-]{20,}", 0),
+        p("slack-token", r"\bxox[abposr]-[A-Za-z0-9\-]{10,}", 0),
+        p(
+            "aws-access-key-id",
+            r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b",
+            0,
+        ),
+        p("api-key", r"\bsk-[A-Za-z0-9_\-]{16,}", 0),
+        p(
+            "jwt",
+            r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}",
+            0,
+        ),
+        p(
+            "authorization",
+            r"(?i)\b(?:proxy-)?authorization\s*:\s*([^\r\n]+)",
+            1,
+        ),
+        p("bearer", r"(?i)\bbearer\s+([A-Za-z0-9._~+/=\-]{6,})", 1),
+        p(
+            "url-credentials",
+            r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s/:@]*:([^\s/@]+)@",
+            1,
+        ),
+        p(
+            "password-flag",
+            r"(?i)(?:^|\s)--?(?:password|passwd|pass|token|secret|api[-_]?key|access[-_]?token|client[-_]?secret)(?:=|\s+)([^\s]+)",
+            1,
+        ),
+        p(
+            "password-flag",
+            r"(?:^|[\s;&|(])(?:\S*/)?(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump|mysqlsh)\b[^\n;&|]*?\s-p([^\s-][^\s]*)",
+            1,
+        ),
+        p(
+            "secret-variable",
+            r"(?i)\b[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|PRIVATE_?KEY|CREDENTIALS?|ACCESS_?KEY|AUTH)[A-Z0-9_]*=([^\s]+)",
+            1,
+        ),
+    ]
+});
+
+static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    match Regex::new(
+        r"(?i)(token|secret|password|passwd|passphrase|api_?key|apikey|private_?key|credential|authorization|cookie|access_?key)",
+    ) {
+        Ok(r) => r,
+        Err(e) => panic!("built-in secret-name pattern is invalid: {e}"),
+    }
+});
+
+/// Whether a variable or field name says its value is a secret (`GITHUB_TOKEN`, `password`).
+pub fn is_secret_name(name: &str) -> bool {
+    SECRET_NAME.is_match(name)
+}
+
+/// One pass over a string tells whether any pattern can match at all.
+static ANY: LazyLock<regex::RegexSet> =
+    LazyLock::new(
+        || match regex::RegexSet::new(PATTERNS.iter().map(|p| p.re.as_str())) {
+            Ok(s) => s,
+            Err(e) => panic!("built-in redaction patterns are invalid: {e}"),
+        },
+    );
+
+/// Mask every secret in `s`, counting what was masked into `found`.
+pub fn redact_str(s: &str, found: &mut Redactions) -> String {
+    if !ANY.is_match(s) {
+        return s.to_owned();
+    }
+    let mut out = s.to_owned();
+    for pat in PATTERNS.iter() {
+        if !pat.re.is_match(&out) {
+            continue;
+        }
+        let mut result = String::with_capacity(out.len());
+        let mut last = 0;
+        let mut n = 0u64;
+        for caps in pat.re.captures_iter(&out) {
+            let Some(m) = caps.get(pat.group) else {
+                continue;
+            };
+            if m.as_str().starts_with("[REDACTED:") {
+                continue;
+            }
+            result.push_str(&out[last..m.start()]);
+            result.push_str(&mask(pat.kind));
+            last = m.end();
+            n += 1;
+        }
+        if n > 0 {
+            result.push_str(&out[last..]);
+            out = result;
+            *found.entry(pat.kind.to_owned()).or_default() += n;
+        }
+    }
+    out
+}
+
+/// Programs whose `-p VALUE` / `-pVALUE` is a password.
+fn is_db_client(program: &str) -> bool {
+    let base = program.rsplit('/').next().unwrap_or(program);
+    matches!(
+        base,
+        "mysql"
+            | "mysqldump"
+            | "mysqladmin"
+            | "mariadb"
+            | "mariadb-dump"
+            | "mysqlsh"
+            | "mongo"
+            | "mongosh"
+            | "mongodump"
+            | "mongorestore"
+    )
+}
+
+/// Mask secrets in an argv, where a flag's value is the next element.
+pub fn redact_argv(argv: &[String], found: &mut Redactions) -> Vec<String> {
+    let db = argv.first().is_some_and(|p| is_db_client(p));
+    let mut out = Vec::with_capacity(argv.len());
+    let mut mask_next: Option<&'static str> = None;
+    for a in argv {
+        if let Some(kind) = mask_next.take() {
+            out.push(mask(kind));
+            *found.entry(kind.to_owned()).or_default() += 1;
+            continue;
+        }
+        let lower = a.to_ascii_lowercase();
+        let flag = lower.trim_start_matches('-');
+        let is_flag = lower.starts_with('-') && !lower.contains('=');
+        if is_flag
+            && matches!(
+                flag,
+                "password"
+                    | "passwd"
+                    | "pass"
+                    | "token"
+                    | "secret"
+                    | "api-key"
+                    | "apikey"
+                    | "api_key"
+                    | "access-token"
+                    | "client-secret"
+            )
+        {
+            out.push(a.clone());
+            mask_next = Some("password-flag");
+            continue;
+        }
+        if db && a == "-p" {
+            // Over-masking a database name (mysql's prompt form) beats leaking a password.
+            out.push(a.clone());
+            mask_next = Some("password-flag");
+            continue;
+        }
+        if db && a.starts_with("-p") && a.len() > 2 && !a.starts_with("--") {
+            out.push(format!("-p{}", mask("password-flag")));
+            *found.entry("password-flag".to_owned()).or_default() += 1;
+            continue;
+        }
+        if lower == "-h" || lower == "--header" {
+            out.push(a.clone());
+            continue;
+        }
+        out.push(redact_str(a, found));
+    }
+    out
+}
+
+/// Mask secrets in every string of a JSON value; arrays of strings are treated as argvs, and
+/// string values of secret-named object keys are masked whole.
+pub fn redact_value(v: &Value, found: &mut Redactions) -> Value {
+    match v {
+        Value::String(s) => Value::String(redact_str(s, found)),
+        Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_string) => {
+            let argv: Vec<String> = a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect();
+            Value::Array(
+                redact_argv(&argv, found)
+                    .into_iter()
+                    .map(Value::String)
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| redact_value(x, found)).collect()),
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, x) in m {
+                let masked = match x {
+                    Value::String(s) if is_secret_name(k) && !s.is_empty() => {
+                        *found.entry("secret-field".to_owned()).or_default() += 1;
+                        Value::String(mask("secret-field"))
+                    }
+                    _ => redact_value(x, found),
+                };
+                out.insert(k.clone(), masked);
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: &str) -> (String, Redactions) {
+        let mut f = Redactions::new();
+        let out = redact_str(s, &mut f);
+        (out, f)
+    }
+
+    // Assembled at run time so that no literal secret-looking token sits in the source.
+    fn tok(prefix: &str, n: usize) -> String {
+        let body: String = "aB3dE5fG7hJ9kL1mN2pQ4rS6tU8vW0xYz"
+            .chars()
+            .cycle()
+            .take(n)
+            .collect();
+        format!("{prefix}{body}")
+    }
+
+    #[test]
+    fn known_token_shapes_are_masked() {
+        let cases = [
+            (tok("ghp_", 36), "github-token"),
+            (tok("github_pat_", 60), "github-token"),
+            (tok("glpat-", 20), "gitlab-token"),
+            (tok("xoxb-", 30), "slack-token"),
+            (format!("AKIA{}", "IOSFODNN7EXAMPLE"), "aws-access-key-id"),
+            (tok("sk-", 40), "api-key"),
+            (
+                format!("eyJ{}.eyJ{}.{}", tok("", 10), tok("", 12), tok("", 20)),
+                "jwt",
+            ),
+        ];
+        for (secret, kind) in cases {
+            let (out, f) = r(&format!("curl -d x={secret} https://example.invalid"));
+            assert!(!out.contains(&secret), "{kind} leaked: {out}");
+            assert_eq!(f.get(kind), Some(&1), "{kind}: {f:?} in {out}");
+        }
+    }
+
+    #[test]
+    fn headers_urls_flags_and_variables() {
+        let secret = "s3cr3t-v4lue";
+        let inputs = [
+            format!("curl -H 'Authorization: token {secret}' x"),
+            format!("curl -H \"X: y\" --oauth2-bearer x -H 'bearer {secret}'"),
+            format!("git clone https://bob:{secret}@example.invalid/r.git"),
+            format!("psql --password={secret}"),
+            format!("tool --token {secret}"),
+            format!("mysql -u root -p{secret} db"),
+            format!("GITHUB_TOKEN={secret} make"),
+            format!("export DB_PASSWORD={secret}"),
+        ];
+        for i in inputs {
+            let (out, f) = r(&i);
+            assert!(!out.contains(secret), "leaked: {i} -> {out}");
+            assert!(!f.is_empty());
+        }
+        // Ordinary text stays as it was.
+        let (out, f) = r("cargo test -p warden-audit --release");
+        assert_eq!(out, "cargo test -p warden-audit --release");
+        assert!(f.is_empty());
+    }
+
+    #[test]
+    fn pem_private_keys_are_masked_whole() {
+        let pem = format!(
+            "before\n-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n{}\n-----END OPENSSH PRIVATE KEY-----\nafter",
+            tok("", 64),
+            tok("", 20)
+        );
+        let (out, f) = r(&pem);
+        assert_eq!(out, "before\n[REDACTED:private-key]\nafter");
+        assert_eq!(f.get("private-key"), Some(&1));
+        // A truncated block (no END line) is masked to the end.
+        let (out, _) = r(&format!("-----BEGIN RSA PRIVATE KEY-----\n{}", tok("", 40)));
+        assert_eq!(out, "[REDACTED:private-key]");
+    }
+
+    #[test]
+    fn argv_flags_mask_the_next_element() {
+        let mut f = Redactions::new();
+        let argv: Vec<String> = ["mysql", "-p", "hunter2x", "-u", "me"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let out = redact_argv(&argv, &mut f);
+        assert_eq!(out[2], "[REDACTED:password-flag]");
+        assert_eq!(out[4], "me");
+        let argv: Vec<String> = ["mysql", "-phunter2x", "--password", "pw2", "x"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let out = redact_argv(&argv, &mut f);
+        assert!(
+            !out.iter()
+                .any(|a| a.contains("hunter2x") || a.contains("pw2")),
+            "{out:?}"
+        );
+        assert_eq!(f.get("password-flag"), Some(&3));
+        // `-p` of other programs (cargo's package flag) is left alone.
+        let argv: Vec<String> = ["cargo", "test", "-p", "foo"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(redact_argv(&argv, &mut f), argv);
+    }
+
+    #[test]
+    fn json_values_and_secret_fields() {
+        let secret = tok("ghp_", 36);
+        let v = serde_json::json!({
+            "argv": ["gh", "api", "-H", format!("Authorization: Bearer {secret}")],
+            "arguments": {"password": "pw", "query": "select 1"},
+            "n": 3,
+        });
+        let mut f = Redactions::new();
+        let out = redact_value(&v, &mut f);
+        let text = out.to_string();
+        assert!(
+            !text.contains(&secret) && !text.contains("\"pw\""),
+            "{text}"
+        );
+        assert!(text.contains("select 1"));
+        assert_eq!(out["n"], 3);
+    }
+}

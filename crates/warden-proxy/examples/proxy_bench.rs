@@ -1,0 +1,259 @@
+//! Benchmark of the egress proxy on loopback (run by `bench/proxy.sh`): CONNECT-tunnel
+//! throughput against a direct TCP connection, and the connection latency the proxy adds
+//! (CONNECT and SOCKS5), over several runs, printing medians and ratios.
+//!
+//! Usage: `proxy_bench [--mib N] [--runs N] [--conns N]`
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+use warden_proxy::{Listen, ProxyConfig, spawn};
+
+const CHUNK: usize = 256 * 1024;
+
+fn main() {
+    let mut mib: usize = 512;
+    let mut runs: usize = 5;
+    let mut conns: usize = 500;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let v = args.get(i + 1).and_then(|v| v.parse().ok());
+        match (args[i].as_str(), v) {
+            ("--mib", Some(n)) => mib = n,
+            ("--runs", Some(n)) => runs = n,
+            ("--conns", Some(n)) => conns = n,
+            _ => {
+                eprintln!("usage: proxy_bench [--mib N] [--runs N] [--conns N]");
+                std::process::exit(2);
+            }
+        }
+        i += 2;
+    }
+    let bytes = mib * 1024 * 1024;
+
+    let upstream = start_upstream(bytes);
+    let mut cfg = ProxyConfig::new();
+    cfg.resolve_override("bench.test", vec![Ipv4Addr::LOCALHOST.into()])
+        .and_then(|c| c.allow("bench.test:*"))
+        .and_then(|c| c.allow_private("bench.test"))
+        .expect("bench config");
+    let proxy = spawn(
+        Listen::Tcp((Ipv4Addr::LOCALHOST, 0).into()),
+        cfg,
+        Arc::new(|_| {}),
+    )
+    .expect("spawn proxy");
+    let paddr = proxy.tcp_addr().expect("tcp proxy");
+    let target = format!("bench.test:{}", upstream.port());
+
+    println!(
+        "warden-proxy benchmark: {mib} MiB per transfer, {runs} runs, {conns} connections per latency run"
+    );
+    let mut direct_dl = Vec::new();
+    let mut proxy_dl = Vec::new();
+    let mut direct_ul = Vec::new();
+    let mut proxy_ul = Vec::new();
+    for _ in 0..runs {
+        direct_dl.push(download(connect_direct(upstream), bytes));
+        proxy_dl.push(download(connect_via_http(paddr, &target), bytes));
+        direct_ul.push(upload(connect_direct(upstream), bytes));
+        proxy_ul.push(upload(connect_via_http(paddr, &target), bytes));
+    }
+    let (dd, pd, du, pu) = (
+        median(direct_dl),
+        median(proxy_dl),
+        median(direct_ul),
+        median(proxy_ul),
+    );
+    println!();
+    println!("throughput (MiB/s, median)      direct      via CONNECT    ratio");
+    println!(
+        "  download (upstream → client)  {:>9.0}    {:>9.0}     {:>5.1}%",
+        dd,
+        pd,
+        100.0 * pd / dd
+    );
+    println!(
+        "  upload   (client → upstream)  {:>9.0}    {:>9.0}     {:>5.1}%",
+        du,
+        pu,
+        100.0 * pu / du
+    );
+
+    let mut lat_direct = Vec::new();
+    let mut lat_connect = Vec::new();
+    let mut lat_socks = Vec::new();
+    for _ in 0..runs {
+        lat_direct.push(latency(conns, || connect_direct(upstream)));
+        lat_connect.push(latency(conns, || connect_via_http(paddr, &target)));
+        lat_socks.push(latency(conns, || connect_via_socks(paddr, upstream.port())));
+    }
+    let (ld, lc, ls) = (median(lat_direct), median(lat_connect), median(lat_socks));
+    println!();
+    println!("connection latency (µs, median of per-run medians; connect + 1-byte round trip)");
+    println!("  direct            {ld:>8.1}");
+    println!("  via CONNECT       {lc:>8.1}   added {:>7.1} µs", lc - ld);
+    println!("  via SOCKS5        {ls:>8.1}   added {:>7.1} µs", ls - ld);
+
+    let worst = (100.0 * pd / dd).min(100.0 * pu / du);
+    let tput_ok = worst >= 80.0;
+    let lat_ok = (lc - ld) <= 300.0 && (ls - ld) <= 300.0;
+    println!();
+    println!(
+        "targets: throughput >= 80% of direct: {} (worst {worst:.1}%); added latency <= 0.3 ms: {}",
+        if tput_ok { "MET" } else { "MISSED" },
+        if lat_ok { "MET" } else { "MISSED" }
+    );
+    proxy.shutdown();
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Upstream: first byte is a command — `D` send `bytes` then close, `U` read to EOF then ack
+/// with one byte, `E` echo one byte.
+fn start_upstream(bytes: usize) -> SocketAddr {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let addr = l.local_addr().expect("addr");
+    thread::spawn(move || {
+        let data = Arc::new(vec![0x5au8; CHUNK]);
+        for s in l.incoming().flatten() {
+            let data = data.clone();
+            thread::spawn(move || serve(s, bytes, &data));
+        }
+    });
+    addr
+}
+
+fn serve(mut s: TcpStream, bytes: usize, data: &[u8]) {
+    let _ = s.set_nodelay(true);
+    let mut cmd = [0u8; 1];
+    if s.read_exact(&mut cmd).is_err() {
+        return;
+    }
+    match cmd[0] {
+        b'D' => {
+            let mut left = bytes;
+            while left > 0 {
+                let n = left.min(data.len());
+                if s.write_all(&data[..n]).is_err() {
+                    return;
+                }
+                left -= n;
+            }
+            let _ = s.shutdown(Shutdown::Write);
+        }
+        b'U' => {
+            let mut buf = vec![0u8; CHUNK];
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+            }
+            let _ = s.write_all(b"k");
+        }
+        b'E' => {
+            let _ = s.write_all(b"e");
+        }
+        _ => {}
+    }
+}
+
+fn connect_direct(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("direct connect");
+    let _ = s.set_nodelay(true);
+    s
+}
+
+fn connect_via_http(proxy: SocketAddr, target: &str) -> TcpStream {
+    let mut s = TcpStream::connect(proxy).expect("proxy connect");
+    let _ = s.set_nodelay(true);
+    s.write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
+        .expect("CONNECT");
+    let mut head = Vec::with_capacity(64);
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).expect("CONNECT response");
+        head.push(b[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 200"), "CONNECT refused");
+    s
+}
+
+fn connect_via_socks(proxy: SocketAddr, port: u16) -> TcpStream {
+    let mut s = TcpStream::connect(proxy).expect("proxy connect");
+    let _ = s.set_nodelay(true);
+    let host = b"bench.test";
+    let mut msg = vec![5, 1, 0, 5, 1, 0, 3, host.len() as u8];
+    msg.extend_from_slice(host);
+    msg.extend_from_slice(&port.to_be_bytes());
+    s.write_all(&msg).expect("socks request");
+    let mut r = [0u8; 2 + 10];
+    s.read_exact(&mut r).expect("socks reply");
+    assert_eq!(r[3], 0, "SOCKS refused");
+    s
+}
+
+/// MiB/s for receiving `bytes`.
+fn download(mut s: TcpStream, bytes: usize) -> f64 {
+    let start = Instant::now();
+    s.write_all(b"D").expect("cmd");
+    let mut buf = vec![0u8; CHUNK];
+    let mut got = 0usize;
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) => panic!("download: {e}"),
+        }
+    }
+    assert_eq!(got, bytes, "short download");
+    mib_per_s(bytes, start.elapsed())
+}
+
+/// MiB/s for sending `bytes` (until the upstream acknowledges receipt of all of them).
+fn upload(mut s: TcpStream, bytes: usize) -> f64 {
+    let start = Instant::now();
+    s.write_all(b"U").expect("cmd");
+    let data = vec![0xa5u8; CHUNK];
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(CHUNK);
+        s.write_all(&data[..n]).expect("upload");
+        left -= n;
+    }
+    s.shutdown(Shutdown::Write).expect("half close");
+    let mut ack = [0u8; 1];
+    s.read_exact(&mut ack).expect("ack");
+    mib_per_s(bytes, start.elapsed())
+}
+
+fn mib_per_s(bytes: usize, d: Duration) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64()
+}
+
+/// Median microseconds of `n` × (establish + 1-byte round trip).
+fn latency(n: usize, mut open: impl FnMut() -> TcpStream) -> f64 {
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        let mut s = open();
+        s.write_all(b"E").expect("echo cmd");
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).expect("echo");
+        v.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    median(v)
+}

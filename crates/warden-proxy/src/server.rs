@@ -1,0 +1,318 @@
+//! Listeners and lifecycle: one listener (Unix socket or TCP) per proxy, protocol sniffing on
+//! the first byte (0x05 → SOCKS5, anything else → HTTP), and the synchronous handle that owns
+//! the proxy's tokio runtime thread so the `warden` binary need not know tokio.
+
+use crate::config::ProxyConfig;
+use crate::error::ProxyError;
+use crate::gate::{Ctx, EventSink};
+use crate::splice::{self, Spliceable};
+use crate::{http, socks};
+use bytes::{Buf, Bytes};
+use std::io;
+use std::net::SocketAddr;
+use std::os::unix::fs::FileTypeExt;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream, UnixListener};
+use tokio::sync::{Semaphore, oneshot};
+
+/// Where the proxy listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// A Unix stream socket at this path (a stale socket file there is replaced; any other
+    /// existing file is an error). The file is removed on shutdown.
+    Unix(PathBuf),
+    /// A TCP address; port 0 picks a free port (see [`ProxyHandle::local_addr`]).
+    Tcp(SocketAddr),
+}
+
+/// A running proxy. Dropping it (or calling [`ProxyHandle::shutdown`]) stops accepting, aborts
+/// open connections and joins the runtime thread.
+#[derive(Debug)]
+pub struct ProxyHandle {
+    local: Listen,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ProxyHandle {
+    /// The address actually listened on (the real port when `Listen::Tcp` asked for port 0).
+    pub fn local_addr(&self) -> &Listen {
+        &self.local
+    }
+
+    /// The TCP address, when listening on TCP.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        match &self.local {
+            Listen::Tcp(a) => Some(*a),
+            Listen::Unix(_) => None,
+        }
+    }
+
+    /// Stops the proxy and waits for its thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Listen::Unix(p) = &self.local {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+impl Drop for ProxyHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+/// Starts the proxy on its own thread and returns once it is listening.
+///
+/// `on_event` is called once per decision, from the proxy's worker threads; it should return
+/// quickly (hand the event to a channel if it writes to disk).
+pub fn spawn(
+    listen: Listen,
+    config: ProxyConfig,
+    on_event: EventSink,
+) -> Result<ProxyHandle, ProxyError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.limits.worker_threads.max(1))
+        .thread_name("warden-proxy")
+        .enable_all()
+        .build()
+        .map_err(ProxyError::Runtime)?;
+    let (listener, local) = {
+        let _guard = rt.enter();
+        bind(&listen)?
+    };
+    let ctx = Arc::new(Ctx { config, on_event });
+    let (tx, rx) = oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name("warden-proxy".into())
+        .spawn(move || {
+            rt.block_on(accept_loop(listener, ctx, rx));
+            rt.shutdown_timeout(Duration::from_millis(200));
+        })
+        .map_err(ProxyError::Runtime)?;
+    Ok(ProxyHandle {
+        local,
+        shutdown: Some(tx),
+        thread: Some(thread),
+    })
+}
+
+fn bind(listen: &Listen) -> Result<(Listener, Listen), ProxyError> {
+    match listen {
+        Listen::Tcp(addr) => {
+            let err = |source| ProxyError::Listen {
+                what: addr.to_string(),
+                source,
+            };
+            let std_l = std::net::TcpListener::bind(addr).map_err(err)?;
+            std_l.set_nonblocking(true).map_err(err)?;
+            let local = std_l.local_addr().map_err(err)?;
+            let l = TcpListener::from_std(std_l).map_err(err)?;
+            Ok((Listener::Tcp(l), Listen::Tcp(local)))
+        }
+        Listen::Unix(path) => {
+            let err = |source| ProxyError::Listen {
+                what: path.display().to_string(),
+                source,
+            };
+            if let Ok(meta) = std::fs::symlink_metadata(path) {
+                if meta.file_type().is_socket() {
+                    std::fs::remove_file(path).map_err(err)?;
+                } else {
+                    return Err(err(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        "a file that is not a socket exists there",
+                    )));
+                }
+            }
+            let std_l = std::os::unix::net::UnixListener::bind(path).map_err(err)?;
+            std_l.set_nonblocking(true).map_err(err)?;
+            let l = UnixListener::from_std(std_l).map_err(err)?;
+            Ok((Listener::Unix(l), Listen::Unix(path.clone())))
+        }
+    }
+}
+
+async fn accept_loop(listener: Listener, ctx: Arc<Ctx>, mut stop: oneshot::Receiver<()>) {
+    let slots = Arc::new(Semaphore::new(ctx.config.limits.max_connections.max(1)));
+    loop {
+        let permit = tokio::select! {
+            _ = &mut stop => return,
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
+        let accepted = tokio::select! {
+            _ = &mut stop => return,
+            r = accept(&listener) => r,
+        };
+        match accepted {
+            Ok(Conn::Tcp(s)) => {
+                let _ = s.set_nodelay(true);
+                let ctx = ctx.clone();
+                tokio::spawn(async move {
+                    handle_client(s, ctx).await;
+                    drop(permit);
+                });
+            }
+            Ok(Conn::Unix(s)) => {
+                let ctx = ctx.clone();
+                tokio::spawn(async move {
+                    handle_client(s, ctx).await;
+                    drop(permit);
+                });
+            }
+            // Out of file descriptors or a similar transient error: back off briefly.
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+enum Conn {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn accept(l: &Listener) -> io::Result<Conn> {
+    match l {
+        Listener::Tcp(l) => l.accept().await.map(|(s, _)| Conn::Tcp(s)),
+        Listener::Unix(l) => l.accept().await.map(|(s, _)| Conn::Unix(s)),
+    }
+}
+
+async fn handle_client<S: ClientStream>(mut stream: S, ctx: Arc<Ctx>) {
+    let mut first = [0u8; 1];
+    let read =
+        tokio::time::timeout(ctx.config.limits.handshake_timeout, stream.read(&mut first)).await;
+    if !matches!(read, Ok(Ok(1))) {
+        return;
+    }
+    let io = Rewind::new(Bytes::copy_from_slice(&first), stream);
+    if first[0] == 0x05 {
+        socks::serve(io, ctx).await;
+    } else {
+        http::serve(io, ctx).await;
+    }
+}
+
+/// What a client connection must be: an async stream the tunnel relay can also splice.
+pub(crate) trait ClientStream:
+    AsyncRead + AsyncWrite + Spliceable + Unpin + Send + Sync + 'static
+{
+}
+impl<T: AsyncRead + AsyncWrite + Spliceable + Unpin + Send + Sync + 'static> ClientStream for T {}
+
+/// Relays an open tunnel: first `extra` (bytes the HTTP parser read past the CONNECT request)
+/// and anything still buffered in `client`, then both directions until done — zero-copy with
+/// splice(2) where the kernel supports it, else through user-space buffers.
+pub(crate) async fn tunnel<S: ClientStream>(
+    client: Rewind<S>,
+    extra: &[u8],
+    mut upstream: TcpStream,
+) {
+    let (pre, mut client) = client.into_parts();
+    for chunk in [extra, &pre[..]] {
+        if !chunk.is_empty() && upstream.write_all(chunk).await.is_err() {
+            return;
+        }
+    }
+    if splice::supported() {
+        let _ = splice::relay(&client, &upstream).await;
+    } else {
+        let _ = tokio::io::copy_bidirectional_with_sizes(
+            &mut client,
+            &mut upstream,
+            TUNNEL_BUF,
+            TUNNEL_BUF,
+        )
+        .await;
+    }
+}
+
+/// Size of each direction's copy buffer when tunnels are not spliced.
+pub(crate) const TUNNEL_BUF: usize = 256 * 1024;
+
+/// A stream that first replays bytes already read from it (the sniffed protocol byte).
+pub(crate) struct Rewind<S> {
+    pre: Bytes,
+    inner: S,
+}
+
+impl<S> Rewind<S> {
+    fn new(pre: Bytes, inner: S) -> Self {
+        Rewind { pre, inner }
+    }
+
+    /// The bytes not yet replayed, and the stream.
+    pub(crate) fn into_parts(self) -> (Bytes, S) {
+        (self.pre, self.inner)
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.pre.is_empty() {
+            let n = self.pre.len().min(buf.remaining());
+            buf.put_slice(&self.pre[..n]);
+            self.pre.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,317 @@
+//! The in-sandbox side: stage 1 (fresh namespaces, not yet PID 1) forks PID 1, which builds the
+//! filesystem view, brings up `lo`, relays the proxy port, starts the confined command, forwards
+//! signals to it, reaps every orphan and reports the command's status to the supervisor.
+//! Also a tiny SOCKS5 connect helper used as ssh's `ProxyCommand` for git over SSH.
+
+use crate::{Limits, mounts, rules, seccomp, sys};
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The hidden first argument that makes the `warden` binary run [`init_main`].
+pub const INIT_ARG: &str = "__sandbox-init";
+pub(crate) const SPEC_ENV: &str = "WARDEN_SANDBOX_SPEC";
+
+/// Everything PID 1 needs, passed from the supervisor as JSON in [`SPEC_ENV`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct InitSpec {
+    pub(crate) argv: Vec<String>,
+    pub(crate) cwd: PathBuf,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) plan: mounts::Plan,
+    pub(crate) landlock: bool,
+    pub(crate) seccomp: bool,
+    pub(crate) limits: Limits,
+    pub(crate) proxy_port: Option<u16>,
+    pub(crate) status_fd: i32,
+    pub(crate) hostname: String,
+}
+
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = CHILD.load(Ordering::Relaxed);
+    if pid > 0 {
+        sys::kill(pid, sig);
+    }
+}
+
+extern "C" fn forward_group(sig: libc::c_int) {
+    let pid = CHILD.load(Ordering::Relaxed);
+    if pid > 0 {
+        sys::kill(-pid, sig);
+    }
+}
+
+fn status_line(fd: i32, line: &str) {
+    let bytes = format!("{line}\n");
+    // SAFETY: writing a byte buffer we own to an fd inherited for this purpose.
+    unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+}
+
+/// Entry point of `warden __sandbox-init ...`; never returns.
+pub fn init_main() -> ! {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(2).map(String::as_str) == Some("connect") {
+        std::process::exit(connect_helper(&args[3..]));
+    }
+    let spec: InitSpec = match std::env::var(SPEC_ENV)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+    {
+        Some(s) => s,
+        None => {
+            eprintln!("warden: {INIT_ARG} is internal to the sandbox and takes no direct use");
+            std::process::exit(2);
+        }
+    };
+    // Stage 1: single-threaded, freshly exec'd; the next fork becomes PID 1 of the new namespace.
+    let pid = match sys::fork() {
+        Ok(p) => p,
+        Err(e) => {
+            status_line(
+                spec.status_fd,
+                &format!("E fork of the sandbox init failed: {e}"),
+            );
+            std::process::exit(1);
+        }
+    };
+    if pid == 0 {
+        std::process::exit(pid1(&spec));
+    }
+    CHILD.store(pid, Ordering::Relaxed);
+    sys::forward_signals(forward);
+    let code = match sys::waitpid(pid) {
+        Ok((_, st)) if libc::WIFEXITED(st) => libc::WEXITSTATUS(st),
+        Ok((_, st)) if libc::WIFSIGNALED(st) => 128 + libc::WTERMSIG(st),
+        _ => 1,
+    };
+    std::process::exit(code)
+}
+
+fn pid1(spec: &InitSpec) -> i32 {
+    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+    let fd = spec.status_fd;
+    match run_pid1(spec) {
+        Ok(code) => code,
+        Err(msg) => {
+            status_line(fd, &format!("E {}", msg.replace('\n', " ")));
+            1
+        }
+    }
+}
+
+fn run_pid1(spec: &InitSpec) -> Result<i32, String> {
+    let fd = spec.status_fd;
+    sys::sethostname(&spec.hostname).map_err(|e| format!("sethostname: {e}"))?;
+    let notes = mounts::build(&spec.plan)?;
+    for n in notes {
+        status_line(fd, &format!("N {n}"));
+    }
+    sys::loopback_up().map_err(|e| format!("bring up lo: {e}"))?;
+    // Keep the command (same uid) out of PID 1's /proc entries (environ, mem, fds).
+    sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(|e| format!("make the init undumpable: {e}"))?;
+    let listener = match spec.proxy_port {
+        Some(port) => Some(
+            std::net::TcpListener::bind(("127.0.0.1", port))
+                .map_err(|e| format!("bind the proxy relay on port {port}: {e}"))?,
+        ),
+        None => None,
+    };
+    let mut writable = vec![spec.plan.workspace.clone()];
+    writable.extend(spec.plan.writable.iter().cloned());
+    writable.extend(["/tmp", "/var/tmp", "/dev/shm"].map(PathBuf::from));
+    let mut ruleset = if spec.landlock {
+        Some(rules::build(&writable)?)
+    } else {
+        None
+    };
+    let filters = if spec.seccomp {
+        seccomp::compile_seccomp().map_err(|e| e.to_string())?.0
+    } else {
+        Vec::new()
+    };
+    let last_cap = sys::cap_last_cap();
+    let limits = spec.limits.clone();
+    let want_landlock = spec.landlock;
+    sys::set_cloexec(fd, true).map_err(|e| format!("status fd: {e}"))?;
+
+    let mut cmd = std::process::Command::new(&spec.argv[0]);
+    cmd.args(&spec.argv[1..])
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&spec.cwd);
+    // SAFETY: PID 1 is single-threaded at this point (the relay thread starts after spawn), so
+    // the closure may allocate; it only confines the child before exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            sys::setsid()?;
+            apply_limits(&limits)?;
+            if let Some(rs) = ruleset.take() {
+                let st = rs.restrict_self().map_err(std::io::Error::other)?;
+                if want_landlock && st.ruleset == landlock::RulesetStatus::NotEnforced {
+                    return Err(std::io::Error::other("Landlock ruleset not enforced"));
+                }
+            }
+            sys::drop_all_caps(last_cap)?;
+            sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)?;
+            for f in &filters {
+                seccompiler::apply_filter(f).map_err(std::io::Error::other)?;
+            }
+            Ok(())
+        });
+    }
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
+            eprintln!("warden: cannot run {}: {e}", spec.argv[0]);
+            status_line(fd, &format!("X {code}"));
+            return Ok(code);
+        }
+    };
+    let pid = child.id() as i32;
+    CHILD.store(pid, Ordering::Relaxed);
+    sys::forward_signals(forward_group);
+    if let Some(l) = listener {
+        std::thread::spawn(move || relay(l));
+    }
+    // Reap everything; the command's status decides ours.
+    loop {
+        let mut st = 0;
+        // SAFETY: `st` is a valid out-pointer.
+        let r = unsafe { libc::waitpid(-1, &mut st, 0) };
+        if r < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            status_line(fd, "E lost track of the command");
+            return Ok(1);
+        }
+        if r == pid {
+            if libc::WIFSIGNALED(st) {
+                let sig = libc::WTERMSIG(st);
+                status_line(fd, &format!("S {sig}"));
+                return Ok(128 + sig);
+            }
+            let code = libc::WEXITSTATUS(st);
+            status_line(fd, &format!("X {code}"));
+            return Ok(code);
+        }
+    }
+}
+
+fn apply_limits(l: &Limits) -> std::io::Result<()> {
+    let inf = libc::RLIM_INFINITY;
+    sys::set_rlimit(libc::RLIMIT_NPROC, l.processes.unwrap_or(inf))?;
+    sys::set_rlimit(libc::RLIMIT_NOFILE, l.open_files.unwrap_or(inf))?;
+    sys::set_rlimit(libc::RLIMIT_AS, l.memory_bytes.unwrap_or(inf))?;
+    sys::set_rlimit(libc::RLIMIT_CPU, l.cpu_seconds.unwrap_or(inf))?;
+    sys::set_rlimit(libc::RLIMIT_CORE, l.core_dump_bytes.unwrap_or(0))?;
+    Ok(())
+}
+
+fn relay(listener: std::net::TcpListener) {
+    for conn in listener.incoming() {
+        let Ok(tcp) = conn else { continue };
+        std::thread::spawn(move || {
+            // The proxy may be started on first use (wake it) or still be starting: wait for it.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            let mut woken = false;
+            let unix = loop {
+                match std::os::unix::net::UnixStream::connect(mounts::PROXY_SOCKET_INSIDE) {
+                    Ok(u) => break u,
+                    Err(_) if std::time::Instant::now() < deadline => {
+                        if !woken {
+                            woken = true;
+                            let _ =
+                                std::os::unix::net::UnixStream::connect(mounts::WAKE_SOCKET_INSIDE);
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                    Err(_) => return,
+                }
+            };
+            let (Ok(mut tcp_r), Ok(mut unix_w)) = (tcp.try_clone(), unix.try_clone()) else {
+                return;
+            };
+            let up = std::thread::spawn(move || {
+                let _ = std::io::copy(&mut tcp_r, &mut unix_w);
+                let _ = unix_w.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut unix_r, mut tcp_w) = (unix, tcp);
+            let _ = std::io::copy(&mut unix_r, &mut tcp_w);
+            let _ = tcp_w.shutdown(std::net::Shutdown::Write);
+            let _ = up.join();
+        });
+    }
+}
+
+/// `connect PROXY_HOST PROXY_PORT HOST PORT`: open a SOCKS5 tunnel and splice it to stdin/stdout.
+fn connect_helper(args: &[String]) -> i32 {
+    let [phost, pport, host, port] = args else {
+        eprintln!("usage: {INIT_ARG} connect PROXY_HOST PROXY_PORT HOST PORT");
+        return 2;
+    };
+    let run = || -> std::io::Result<()> {
+        let bad = |m: &str| std::io::Error::other(m.to_owned());
+        let port: u16 = port.parse().map_err(|_| bad("bad port"))?;
+        let pport: u16 = pport.parse().map_err(|_| bad("bad proxy port"))?;
+        let mut s = std::net::TcpStream::connect((phost.as_str(), pport))?;
+        s.write_all(&[5, 1, 0])?;
+        let mut hello = [0u8; 2];
+        s.read_exact(&mut hello)?;
+        if hello != [5, 0] {
+            return Err(bad("proxy refused SOCKS5 without authentication"));
+        }
+        let h = host.as_bytes();
+        if h.len() > 255 {
+            return Err(bad("host name too long"));
+        }
+        let mut req = vec![5, 1, 0, 3, h.len() as u8];
+        req.extend_from_slice(h);
+        req.extend_from_slice(&port.to_be_bytes());
+        s.write_all(&req)?;
+        let mut head = [0u8; 4];
+        s.read_exact(&mut head)?;
+        if head[1] != 0 {
+            return Err(bad(&format!(
+                "proxy refused the connection to {host}:{port} (SOCKS code {})",
+                head[1]
+            )));
+        }
+        let skip = match head[3] {
+            1 => 4 + 2,
+            4 => 16 + 2,
+            3 => {
+                let mut l = [0u8; 1];
+                s.read_exact(&mut l)?;
+                l[0] as usize + 2
+            }
+            _ => return Err(bad("bad SOCKS reply")),
+        };
+        let mut rest = vec![0u8; skip];
+        s.read_exact(&mut rest)?;
+        let mut s_w = s.try_clone()?;
+        let up = std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut s_w);
+            let _ = s_w.shutdown(std::net::Shutdown::Write);
+        });
+        std::io::copy(&mut s, &mut std::io::stdout())?;
+        drop(up);
+        Ok(())
+    };
+    match run() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("warden connect: {e}");
+            1
+        }
+    }
+}

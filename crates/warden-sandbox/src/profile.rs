@@ -1,0 +1,213 @@
+//! The sandbox profile: the complete, CLI-free description of one sandboxed run.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Secrets that are unreadable inside the sandbox whatever the governance file says. `~` is the
+/// profile's `home`; a trailing `*` matches any suffix of the last path component.
+pub const BUILTIN_SECRET_PATHS: &[&str] = &[
+    "~/.ssh",
+    "~/.aws",
+    "~/.azure",
+    "~/.config/gcloud",
+    "~/.kube",
+    "~/.docker/config.json",
+    "~/.netrc",
+    "~/.git-credentials",
+    "~/.config/git/credentials",
+    "~/.npmrc",
+    "~/.yarnrc.yml",
+    "~/.pypirc",
+    "~/.gnupg",
+    "~/.config/gh",
+    "~/.config/hub",
+    "~/.cargo/credentials",
+    "~/.cargo/credentials.toml",
+    "~/.terraform.d/credentials.tfrc.json",
+    "~/.vault-token",
+    "~/.password-store",
+    "~/.local/share/keyrings",
+    "~/.config/op",
+    "~/.gem/credentials",
+    "~/.m2/settings-security.xml",
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/ssh/ssh_host_*",
+];
+
+/// Paths inside the workspace that run code later and so stay read-only in the sandbox.
+pub const READONLY_WORKSPACE_PATHS: &[&str] = &[".git/hooks", ".git/config", ".warden"];
+
+/// Resource limits. `None` means no limit (except `core_dump_bytes`, where `None` means 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Processes/threads at once (RLIMIT_NPROC, counted per user namespace on Linux ≥ 5.14; and
+    /// `pids.max` with cgroup v2).
+    pub processes: Option<u64>,
+    /// Open files per process (RLIMIT_NOFILE).
+    pub open_files: Option<u64>,
+    /// Address space per process in bytes (RLIMIT_AS; `memory.max` of the action with cgroup v2).
+    pub memory_bytes: Option<u64>,
+    /// CPU seconds per process (RLIMIT_CPU).
+    pub cpu_seconds: Option<u64>,
+    /// Largest core dump in bytes (RLIMIT_CORE).
+    pub core_dump_bytes: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            processes: Some(4096),
+            open_files: Some(8192),
+            memory_bytes: Some(64 << 30),
+            cpu_seconds: None,
+            core_dump_bytes: None,
+        }
+    }
+}
+
+/// Where the egress proxy listens on the host, and where the sandbox reaches it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyEndpoint {
+    /// The proxy's Unix socket on the host, named `proxy.sock` in a directory private to this
+    /// run; the directory is bind-mounted (read-only) into the sandbox, so the proxy may create
+    /// the socket after the sandbox started (connections wait up to 30 s for it). If the socket
+    /// is absent when the sandbox first connects, the relay first connects once to `wake.sock`
+    /// in the same directory, so a supervisor can start the proxy only when it is needed.
+    pub socket: PathBuf,
+    /// TCP port on the sandbox's `127.0.0.1` relayed to that socket.
+    pub port: u16,
+}
+
+/// Everything the sandbox needs to run one command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxProfile {
+    /// The command and its arguments (`argv[0]` is looked up in the sandbox's `PATH`).
+    pub argv: Vec<String>,
+    /// Working directory of the command (absolute; normally inside the workspace).
+    pub cwd: PathBuf,
+    /// The workspace: writable, apart from `readonly_in_workspace`.
+    pub workspace: PathBuf,
+    /// The user's home directory, used to expand `~` in path lists.
+    pub home: PathBuf,
+    /// Further writable paths (absolute or `~/…`).
+    pub writable: Vec<String>,
+    /// Unreadable paths (absolute or `~/…`, trailing `*` globs the last component).
+    pub secret_paths: Vec<String>,
+    /// Paths relative to the workspace that stay read-only.
+    pub readonly_in_workspace: Vec<String>,
+    /// The environment the command would have had (normally the caller's); it is scrubbed.
+    pub env: Vec<(String, String)>,
+    /// Name patterns removed from `env` (see [`crate::env_name_matches`]).
+    pub env_scrub: Vec<String>,
+    /// Name patterns kept even if a scrub pattern matches.
+    pub env_pass: Vec<String>,
+    /// The egress proxy, if the sandbox has network through it.
+    pub proxy: Option<ProxyEndpoint>,
+    /// Resource limits.
+    pub limits: Limits,
+    /// Lowest acceptable Landlock ABI version (0: Landlock not required).
+    pub landlock_min_abi: u32,
+    /// Use a cgroup v2 for limits when the host has delegatable v2 controllers.
+    pub use_cgroup: bool,
+    /// Host name inside the sandbox.
+    pub hostname: String,
+}
+
+impl SandboxProfile {
+    /// A profile with the built-in secrets, read-only paths and scrub list, for `argv` in
+    /// `workspace` (also the working directory), with the given environment.
+    pub fn new(
+        argv: Vec<String>,
+        workspace: PathBuf,
+        home: PathBuf,
+        env: Vec<(String, String)>,
+    ) -> Self {
+        Self {
+            argv,
+            cwd: workspace.clone(),
+            workspace,
+            home,
+            writable: Vec::new(),
+            secret_paths: BUILTIN_SECRET_PATHS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            readonly_in_workspace: READONLY_WORKSPACE_PATHS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            env,
+            env_scrub: crate::env::BUILTIN_ENV_SCRUB
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            env_pass: Vec::new(),
+            proxy: None,
+            limits: Limits::default(),
+            landlock_min_abi: 1,
+            use_cgroup: true,
+            hostname: "warden".to_owned(),
+        }
+    }
+
+    /// Expand `~/` against `home`; relative paths are taken against `base`.
+    pub(crate) fn expand(&self, p: &str, base: &std::path::Path) -> PathBuf {
+        if p == "~" {
+            self.home.clone()
+        } else if let Some(rest) = p.strip_prefix("~/") {
+            self.home.join(rest)
+        } else {
+            base.join(p)
+        }
+    }
+
+    /// The secret paths, expanded and globbed, that exist on this machine.
+    pub(crate) fn existing_secrets(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for s in &self.secret_paths {
+            let p = self.expand(s, &self.workspace);
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            if let Some(prefix) = name.strip_suffix('*') {
+                let Some(dir) = p.parent() else { continue };
+                if let Ok(rd) = std::fs::read_dir(dir) {
+                    for e in rd.flatten() {
+                        if e.file_name().to_string_lossy().starts_with(prefix) {
+                            out.push(e.path());
+                        }
+                    }
+                }
+            } else if std::fs::symlink_metadata(&p).is_ok() {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), crate::SandboxError> {
+        let bad = |m: String| Err(crate::SandboxError::Profile(m));
+        if self.argv.is_empty() {
+            return bad("no command given".into());
+        }
+        for (what, p) in [
+            ("workspace", &self.workspace),
+            ("cwd", &self.cwd),
+            ("home", &self.home),
+        ] {
+            if !p.is_absolute() {
+                return bad(format!("{what} {} is not absolute", p.display()));
+            }
+        }
+        if !self.workspace.is_dir() {
+            return bad(format!(
+                "workspace {} is not a directory",
+                self.workspace.display()
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,369 @@
+//! Thin, checked wrappers over the Linux syscalls the sandbox needs (the only `unsafe` code).
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+pub(crate) fn cpath(p: &Path) -> io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+fn cstr(s: &str) -> io::Result<CString> {
+    CString::new(s).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+pub(crate) fn check(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn check_long(r: libc::c_long) -> io::Result<libc::c_long> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+/// `mount(2)`.
+pub(crate) fn mount(
+    src: Option<&str>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> io::Result<()> {
+    let src = src.map(cstr).transpose()?;
+    let fstype = fstype.map(cstr).transpose()?;
+    let data = data.map(cstr).transpose()?;
+    let target = cpath(target)?;
+    let p = |c: &Option<CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+    // SAFETY: every pointer is either null or a NUL-terminated string that outlives the call.
+    check(unsafe { libc::mount(p(&src), target.as_ptr(), p(&fstype), flags, p(&data).cast()) })?;
+    Ok(())
+}
+
+/// Bind-mount `src` onto `target` (recursively).
+pub(crate) fn bind(src: &Path, target: &Path) -> io::Result<()> {
+    let s = src
+        .to_str()
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    mount(Some(s), target, None, libc::MS_BIND | libc::MS_REC, None)
+}
+
+pub(crate) const ATTR_RDONLY: u64 = 0x1;
+pub(crate) const ATTR_NOSUID: u64 = 0x2;
+pub(crate) const ATTR_NODEV: u64 = 0x4;
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// `mount_setattr(2)` on the mount at `target`, optionally on every mount below it too.
+pub(crate) fn setattr(target: &Path, set: u64, recursive: bool) -> io::Result<()> {
+    let t = cpath(target)?;
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let flags: libc::c_uint = if recursive { 0x8000 } else { 0 }; // AT_RECURSIVE
+    // SAFETY: `t` is NUL-terminated and `attr` is a correctly sized, initialised struct that
+    // outlives the call; the kernel only reads it.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    check_long(r)?;
+    Ok(())
+}
+
+pub(crate) fn pivot_root(new: &Path, old: &Path) -> io::Result<()> {
+    let n = cpath(new)?;
+    let o = cpath(old)?;
+    // SAFETY: both pointers are NUL-terminated strings alive for the call.
+    check_long(unsafe { libc::syscall(libc::SYS_pivot_root, n.as_ptr(), o.as_ptr()) })?;
+    Ok(())
+}
+
+pub(crate) fn umount_detach(p: &Path) -> io::Result<()> {
+    let c = cpath(p)?;
+    // SAFETY: NUL-terminated path alive for the call.
+    check(unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) })?;
+    Ok(())
+}
+
+pub(crate) fn sethostname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length describe `name`'s bytes.
+    check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) })?;
+    Ok(())
+}
+
+#[repr(C)]
+struct IfReq {
+    name: [u8; 16],
+    flags: libc::c_short,
+    _pad: [u8; 22],
+}
+
+/// Bring up the loopback interface of the current network namespace.
+pub(crate) fn loopback_up() -> io::Result<()> {
+    // SAFETY: plain socket(2) call.
+    let fd =
+        check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    let mut req = IfReq {
+        name: [0; 16],
+        flags: 0,
+        _pad: [0; 22],
+    };
+    req.name[..2].copy_from_slice(b"lo");
+    // SAFETY: `req` has the layout of `struct ifreq` (name + short flags, 40 bytes) and lives
+    // across both ioctls; `fd` is a socket we own.
+    let r = unsafe {
+        let r = libc::ioctl(fd, 0x8913 /* SIOCGIFFLAGS */, &mut req as *mut IfReq);
+        if r == 0 {
+            req.flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            libc::ioctl(fd, 0x8914 /* SIOCSIFFLAGS */, &req as *const IfReq)
+        } else {
+            r
+        }
+    };
+    let err = io::Error::last_os_error();
+    // SAFETY: closing the socket we opened above.
+    unsafe { libc::close(fd) };
+    if r < 0 { Err(err) } else { Ok(()) }
+}
+
+pub(crate) fn prctl(op: libc::c_int, a: libc::c_ulong) -> io::Result<libc::c_int> {
+    // SAFETY: prctl with integer arguments only.
+    check(unsafe {
+        libc::prctl(
+            op,
+            a,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    })
+}
+
+/// Last capability number the kernel knows.
+pub(crate) fn cap_last_cap() -> u64 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Drop every capability: bounding set, ambient set, then effective/permitted/inheritable.
+/// Async-signal-safe (raw syscalls only), for use between fork and exec.
+pub(crate) fn drop_all_caps(last_cap: u64) -> io::Result<()> {
+    // Lock root out of capability regain: SECBIT_NOROOT | NO_SETUID_FIXUP | KEEP_CAPS_LOCKED |
+    // NOROOT_LOCKED | NO_SETUID_FIXUP_LOCKED | NO_CAP_AMBIENT_RAISE(+LOCKED).
+    let _ = prctl(
+        libc::PR_SET_SECUREBITS,
+        0x1 | 0x2 | 0x4 | 0x8 | 0x20 | 0x40 | 0x80,
+    );
+    for cap in 0..=last_cap {
+        prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong)?;
+    }
+    // SAFETY: prctl with integer arguments only.
+    check(unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    })?;
+    let mut header = CapHeader {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let data = [CapData {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: header and data have the kernel's v3 layout (one header, two data words) and
+    // live across the call.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_capset,
+            &mut header as *mut CapHeader,
+            data.as_ptr(),
+        )
+    })?;
+    Ok(())
+}
+
+pub(crate) fn set_rlimit(resource: libc::__rlimit_resource_t, value: u64) -> io::Result<()> {
+    let mut cur = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `cur` is a valid out-pointer.
+    check(unsafe { libc::getrlimit(resource, &mut cur) })?;
+    let v = value.min(cur.rlim_max);
+    let new = libc::rlimit {
+        rlim_cur: v,
+        rlim_max: v,
+    };
+    // SAFETY: `new` is a valid in-pointer.
+    check(unsafe { libc::setrlimit(resource, &new) })?;
+    Ok(())
+}
+
+pub(crate) fn setsid() -> io::Result<()> {
+    // SAFETY: no arguments.
+    check(unsafe { libc::setsid() })?;
+    Ok(())
+}
+
+pub(crate) fn euid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+pub(crate) fn fork() -> io::Result<i32> {
+    // SAFETY: called only from single-threaded stages of the sandbox (the freshly exec'd init),
+    // where the child may use any function.
+    check(unsafe { libc::fork() })
+}
+
+/// `waitpid`, retrying on EINTR. Returns (pid, raw status).
+pub(crate) fn waitpid(pid: i32) -> io::Result<(i32, i32)> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out-pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r >= 0 {
+            return Ok((r, status));
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}
+
+pub(crate) fn kill(pid: i32, sig: i32) {
+    // SAFETY: kill(2) with integer arguments; failure is ignored on purpose.
+    unsafe { libc::kill(pid, sig) };
+}
+
+pub(crate) fn set_cloexec(fd: i32, on: bool) -> io::Result<()> {
+    // SAFETY: fcntl on an integer fd.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    let flags = if on {
+        flags | libc::FD_CLOEXEC
+    } else {
+        flags & !libc::FD_CLOEXEC
+    };
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFD, flags) })?;
+    Ok(())
+}
+
+/// Install `handler` for the usual termination signals, so they are forwarded to a child.
+pub(crate) fn forward_signals(handler: extern "C" fn(libc::c_int)) {
+    for sig in [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+    ] {
+        // SAFETY: a zeroed sigaction is valid; the handler only calls async-signal-safe kill(2).
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = handler as *const () as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Restore default dispositions for the forwarded signals.
+pub(crate) fn default_signals() {
+    for sig in [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+    ] {
+        // SAFETY: resetting a disposition to SIG_DFL.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+}
+
+/// Landlock ABI version of the running kernel (0 when unavailable).
+pub(crate) fn landlock_abi() -> u32 {
+    // SAFETY: landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) only returns a number.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32,
+        )
+    };
+    if r < 0 { 0 } else { r as u32 }
+}
+
+/// Is seccomp filtering available?
+pub(crate) fn seccomp_available() -> bool {
+    // SAFETY: PR_GET_SECCOMP takes no pointers.
+    let r = unsafe { libc::prctl(libc::PR_GET_SECCOMP) };
+    r >= 0
+}
+
+/// `statfs(2)` f_type of `p`.
+pub(crate) fn fs_type(p: &Path) -> Option<i64> {
+    let c = cpath(p).ok()?;
+    // SAFETY: zeroed statfs is a valid out-buffer; `c` is NUL-terminated.
+    unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        if libc::statfs(c.as_ptr(), &mut st) == 0 {
+            Some(st.f_type)
+        } else {
+            None
+        }
+    }
+}

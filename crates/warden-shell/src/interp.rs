@@ -1,0 +1,688 @@
+//! Inline interpreter code (`python -c`, `node -e`, `perl -e`, heredocs fed to interpreters):
+//! a light lexer finds the calls that start processes (`os.system`, `execSync`, `system`,
+//! backticks, …) and extracts their literal command, or reports that it is built at run time.
+//! This is deliberately not a full parser: it over-reports rather than misses.
+
+/// The language of a piece of inline code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lang {
+    Python,
+    Js,
+    Perl,
+    Ruby,
+    Php,
+    Lua,
+    Awk,
+}
+
+/// A process start found in inline code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Embedded {
+    /// A string run through a shell.
+    Shell(String),
+    /// An argv exec'd directly; `true` when more arguments are added at run time.
+    Argv(Vec<String>, bool),
+    /// Code of the same language evaluated at run time (`exec("…")`, `eval("…")`).
+    Code(String),
+    /// A process start whose command is computed at run time; the text is the call.
+    NonLiteral(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Ident(String),
+    /// A string literal; `false` when it interpolates run-time values.
+    Str(String, bool),
+    /// A backquoted / `qx` / `%x` command literal.
+    Cmd(String, bool),
+    Punct(char),
+    Newline,
+}
+
+/// What a call does with its arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallKind {
+    /// First argument: a shell string, or a list literal used as argv.
+    ShellOrList,
+    /// One argument: shell string; several literal arguments: argv (perl/ruby `system`).
+    MultiArgv,
+    /// `f(prog, [args])` or `f([argv])`.
+    ProgArgs,
+    /// `os.execv(path, [argv0, args…])`, `os.execl(path, argv0, args…)`.
+    PyExec,
+    /// `os.spawnv(mode, path, [argv0, args…])`.
+    PySpawn,
+    /// Code of the same language.
+    Code,
+}
+
+fn call_kind(lang: Lang, name: &str, qualified: &str, code: &str) -> Option<CallKind> {
+    use CallKind::*;
+    match lang {
+        Lang::Python => match name {
+            "system" | "popen" | "getoutput" | "getstatusoutput" | "Popen" | "check_call"
+            | "check_output" => Some(ShellOrList),
+            "run" | "call" if qualified.contains("subprocess") || !qualified.contains('.') => {
+                if code.contains("subprocess") {
+                    Some(ShellOrList)
+                } else {
+                    None
+                }
+            }
+            "spawn" if qualified.contains("pty") => Some(ShellOrList),
+            "execl" | "execlp" | "execle" | "execlpe" | "execv" | "execvp" | "execve"
+            | "execvpe" | "posix_spawn" | "posix_spawnp" => Some(PyExec),
+            "spawnl" | "spawnlp" | "spawnle" | "spawnlpe" | "spawnv" | "spawnvp" | "spawnve"
+            | "spawnvpe" => Some(PySpawn),
+            "exec" | "eval" | "compile" if !qualified.contains('.') => Some(Code),
+            _ => None,
+        },
+        Lang::Js => match name {
+            "exec" | "execSync" => Some(ShellOrList),
+            "spawn" | "spawnSync" | "execFile" | "execFileSync" | "Command" => Some(ProgArgs),
+            "eval" | "Function" if !qualified.contains('.') => Some(Code),
+            _ => None,
+        },
+        Lang::Perl => match name {
+            "system" | "exec" => Some(MultiArgv),
+            "readpipe" => Some(ShellOrList),
+            "eval" => Some(Code),
+            _ => None,
+        },
+        Lang::Ruby => match name {
+            "system" | "exec" | "spawn" | "capture2" | "capture2e" | "capture3" | "popen2"
+            | "popen2e" | "popen3" => Some(MultiArgv),
+            "popen" => Some(ShellOrList),
+            "eval" | "instance_eval" => Some(Code),
+            _ => None,
+        },
+        Lang::Php => match name {
+            "system" | "exec" | "shell_exec" | "passthru" | "popen" | "proc_open" => {
+                Some(ShellOrList)
+            }
+            "pcntl_exec" => Some(ProgArgs),
+            "eval" => Some(Code),
+            _ => None,
+        },
+        Lang::Lua => match name {
+            "execute" | "popen" => Some(ShellOrList),
+            "load" | "loadstring" => Some(Code),
+            _ => None,
+        },
+        Lang::Awk => match name {
+            "system" => Some(ShellOrList),
+            _ => None,
+        },
+    }
+}
+
+/// Finds the process starts in `code`.
+pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Embedded> {
+    let toks = lex(lang, code);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        match &toks[i] {
+            Tok::Cmd(s, lit) => {
+                out.push(if *lit {
+                    Embedded::Shell(s.clone())
+                } else {
+                    Embedded::NonLiteral(format!("`{s}`"))
+                });
+            }
+            Tok::Ident(q) => {
+                let name = q.rsplit(['.', ':']).next().unwrap_or(q);
+                if lang == Lang::Js && name == "require" {
+                    if let Some(Tok::Punct('(')) = toks.get(i + 1) {
+                        let (args, _) = call_args(&toks, i + 2);
+                        if !matches!(args.first().map(Vec::as_slice), Some([Tok::Str(_, true)])) {
+                            out.push(Embedded::NonLiteral(format!("{q}(…)")));
+                        }
+                    }
+                } else if let Some(kind) = call_kind(lang, name, q, code) {
+                    let (args, next) = match toks.get(i + 1) {
+                        Some(Tok::Punct('(')) => call_args(&toks, i + 2),
+                        Some(Tok::Str(..) | Tok::Punct('[')) if lang != Lang::Python => {
+                            bare_args(&toks, i + 1)
+                        }
+                        _ => {
+                            i += 1;
+                            continue;
+                        }
+                    };
+                    classify(kind, q, &args, &mut out);
+                    // Arguments are scanned too (nested calls), so do not skip past them.
+                    let _ = next;
+                }
+            }
+            Tok::Punct('|') if lang == Lang::Awk => {
+                if let Some(Tok::Str(s, lit)) = toks.get(i + 1) {
+                    out.push(if *lit {
+                        Embedded::Shell(s.clone())
+                    } else {
+                        Embedded::NonLiteral(s.clone())
+                    });
+                } else if let (Some(Tok::Ident(g)), Some(Tok::Str(s, lit))) =
+                    (toks.get(i + 1), i.checked_sub(1).and_then(|p| toks.get(p)))
+                    && g == "getline"
+                {
+                    out.push(if *lit {
+                        Embedded::Shell(s.clone())
+                    } else {
+                        Embedded::NonLiteral(s.clone())
+                    });
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+enum Arg {
+    Lit(String),
+    List(Vec<String>),
+    Other,
+}
+
+fn arg_value(toks: &[Tok]) -> Arg {
+    let toks: Vec<&Tok> = toks.iter().filter(|t| **t != Tok::Newline).collect();
+    // Adjacent literals or literals joined by `+` / `.`.
+    let mut s = String::new();
+    let mut expect_str = true;
+    let mut all_lit = !toks.is_empty();
+    for t in &toks {
+        match (t, expect_str) {
+            (Tok::Str(v, true), true) => {
+                s.push_str(v);
+                expect_str = false;
+            }
+            (Tok::Str(v, true), false) => s.push_str(v),
+            (Tok::Punct('+' | '.'), false) => expect_str = true,
+            _ => {
+                all_lit = false;
+                break;
+            }
+        }
+    }
+    if all_lit && !expect_str {
+        return Arg::Lit(s);
+    }
+    if let (Some(Tok::Punct('[')), Some(Tok::Punct(']'))) = (toks.first(), toks.last()) {
+        let mut items = Vec::new();
+        let mut want_item = true;
+        for t in &toks[1..toks.len() - 1] {
+            match (t, want_item) {
+                (Tok::Str(v, true), true) => {
+                    items.push(v.clone());
+                    want_item = false;
+                }
+                (Tok::Punct(','), false) => want_item = true,
+                _ => return Arg::Other,
+            }
+        }
+        return Arg::List(items);
+    }
+    Arg::Other
+}
+
+fn classify(kind: CallKind, q: &str, args: &[Vec<Tok>], out: &mut Vec<Embedded>) {
+    let vals: Vec<Arg> = args.iter().map(|a| arg_value(a)).collect();
+    let nonlit = || Embedded::NonLiteral(format!("{q}(…)"));
+    let is_kw = |a: &Vec<Tok>| {
+        matches!(a.as_slice(), [Tok::Ident(_), Tok::Punct('='), ..])
+            || matches!(a.as_slice(), [Tok::Punct('{'), ..])
+    };
+    match kind {
+        CallKind::ShellOrList => match vals.first() {
+            Some(Arg::Lit(s)) => out.push(Embedded::Shell(s.clone())),
+            Some(Arg::List(v)) => out.push(Embedded::Argv(v.clone(), false)),
+            _ => out.push(nonlit()),
+        },
+        CallKind::Code => match vals.first() {
+            Some(Arg::Lit(s)) => out.push(Embedded::Code(s.clone())),
+            _ => out.push(nonlit()),
+        },
+        CallKind::MultiArgv => {
+            let positional: Vec<&Arg> = vals
+                .iter()
+                .zip(args)
+                .filter(|(_, a)| !is_kw(a))
+                .map(|(v, _)| v)
+                .collect();
+            match positional.as_slice() {
+                [Arg::Lit(s)] => out.push(Embedded::Shell(s.clone())),
+                [Arg::List(v)] => out.push(Embedded::Argv(v.clone(), false)),
+                many if !many.is_empty() && many.iter().all(|a| matches!(a, Arg::Lit(_))) => {
+                    let argv = many
+                        .iter()
+                        .filter_map(|a| match a {
+                            Arg::Lit(s) => Some(s.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    out.push(Embedded::Argv(argv, false));
+                }
+                _ => out.push(nonlit()),
+            }
+        }
+        CallKind::ProgArgs => match (vals.first(), vals.get(1)) {
+            (Some(Arg::List(v)), _) => out.push(Embedded::Argv(v.clone(), false)),
+            (Some(Arg::Lit(p)), None) => out.push(Embedded::Argv(vec![p.clone()], false)),
+            (Some(Arg::Lit(p)), Some(Arg::List(v))) => {
+                let mut argv = vec![p.clone()];
+                argv.extend(v.iter().cloned());
+                out.push(Embedded::Argv(argv, false));
+            }
+            (Some(Arg::Lit(p)), Some(_)) => {
+                if is_kw(&args[1]) {
+                    out.push(Embedded::Argv(vec![p.clone()], true));
+                } else {
+                    out.push(nonlit());
+                }
+            }
+            _ => out.push(nonlit()),
+        },
+        CallKind::PyExec | CallKind::PySpawn => {
+            let skip = usize::from(kind == CallKind::PySpawn);
+            let rest: Vec<&Arg> = vals.iter().skip(skip).collect();
+            let Some(Arg::Lit(path)) = rest.first() else {
+                out.push(nonlit());
+                return;
+            };
+            let mut argv = vec![path.clone()];
+            let mut ok = true;
+            match rest.get(1) {
+                Some(Arg::List(v)) => argv.extend(v.iter().skip(1).cloned()),
+                Some(Arg::Lit(_)) => {
+                    for a in rest.iter().skip(2) {
+                        match a {
+                            Arg::Lit(s) => argv.push(s.clone()),
+                            _ => ok = q.ends_with('e'),
+                        }
+                    }
+                }
+                None => {}
+                Some(Arg::Other) => ok = false,
+            }
+            if ok {
+                out.push(Embedded::Argv(argv, false));
+            } else {
+                out.push(nonlit());
+            }
+        }
+    }
+}
+
+/// Arguments of a parenthesised call starting after `(`; split on top-level commas.
+fn call_args(toks: &[Tok], mut i: usize) -> (Vec<Vec<Tok>>, usize) {
+    let mut args = vec![Vec::new()];
+    let mut depth = 0usize;
+    while i < toks.len() {
+        let t = &toks[i];
+        i += 1;
+        match t {
+            Tok::Punct('(' | '[' | '{') => depth += 1,
+            Tok::Punct(')' | ']' | '}') if depth == 0 => break,
+            Tok::Punct(')' | ']' | '}') => depth -= 1,
+            Tok::Punct(',') if depth == 0 => {
+                args.push(Vec::new());
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(last) = args.last_mut() {
+            last.push(t.clone());
+        }
+    }
+    if args.last().is_some_and(Vec::is_empty) {
+        args.pop();
+    }
+    (args, i)
+}
+
+/// Arguments of a call without parentheses (`system "x"`), up to `;`, a newline or a closer.
+fn bare_args(toks: &[Tok], mut i: usize) -> (Vec<Vec<Tok>>, usize) {
+    let mut args = vec![Vec::new()];
+    let mut depth = 0usize;
+    while i < toks.len() {
+        let t = &toks[i];
+        match t {
+            Tok::Punct(';') | Tok::Newline if depth == 0 => break,
+            Tok::Punct(')' | '}') if depth == 0 => break,
+            Tok::Punct('(' | '[' | '{') => depth += 1,
+            Tok::Punct(')' | ']' | '}') => depth = depth.saturating_sub(1),
+            Tok::Punct(',') if depth == 0 => {
+                args.push(Vec::new());
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(last) = args.last_mut() {
+            last.push(t.clone());
+        }
+        i += 1;
+    }
+    (args, i)
+}
+
+fn closing(open: char) -> char {
+    match open {
+        '(' => ')',
+        '[' => ']',
+        '{' => '}',
+        '<' => '>',
+        c => c,
+    }
+}
+
+fn lex(lang: Lang, code: &str) -> Vec<Tok> {
+    let c: Vec<char> = code.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < c.len() {
+        let ch = c[i];
+        // Comments.
+        let line_comment = match lang {
+            Lang::Python | Lang::Ruby | Lang::Awk => ch == '#',
+            Lang::Perl | Lang::Php => {
+                ch == '#' && (i == 0 || c[i - 1].is_whitespace() || c[i - 1] == ';')
+            }
+            Lang::Js => ch == '/' && c.get(i + 1) == Some(&'/'),
+            Lang::Lua => ch == '-' && c.get(i + 1) == Some(&'-'),
+        } || (lang == Lang::Php && ch == '/' && c.get(i + 1) == Some(&'/'));
+        if line_comment {
+            while i < c.len() && c[i] != '\n' {
+                i += 1;
+            }
+            continue;
+        }
+        if matches!(lang, Lang::Js | Lang::Php) && ch == '/' && c.get(i + 1) == Some(&'*') {
+            i += 2;
+            while i + 1 < c.len() && !(c[i] == '*' && c[i + 1] == '/') {
+                i += 1;
+            }
+            i += 2;
+            continue;
+        }
+        if ch == '\n' {
+            toks.push(Tok::Newline);
+            i += 1;
+            continue;
+        }
+        if ch.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        // Perl qx / q / qq and Ruby %x / %q / %Q / %w.
+        if (lang == Lang::Perl && ch == 'q' && (i == 0 || !is_ident(c[i - 1])))
+            || (lang == Lang::Ruby && ch == '%')
+        {
+            let (kind, skip) = match (lang, c.get(i + 1), c.get(i + 2)) {
+                (Lang::Perl, Some('x'), Some(d)) if !is_ident(*d) && !d.is_whitespace() => ('x', 2),
+                (Lang::Perl, Some('q'), Some(d)) if !is_ident(*d) && !d.is_whitespace() => ('Q', 2),
+                (Lang::Perl, Some(d), _) if !is_ident(*d) && !d.is_whitespace() && *d != '=' => {
+                    ('q', 1)
+                }
+                (Lang::Ruby, Some('x'), Some(d)) if !d.is_alphanumeric() => ('x', 2),
+                (Lang::Ruby, Some('q'), Some(d)) if !d.is_alphanumeric() => ('q', 2),
+                (Lang::Ruby, Some('Q'), Some(d)) if !d.is_alphanumeric() => ('Q', 2),
+                _ => ('-', 0),
+            };
+            if kind != '-' {
+                let open = c[i + skip];
+                let close = closing(open);
+                let mut j = i + skip + 1;
+                let mut s = String::new();
+                let mut depth = 0;
+                while j < c.len() {
+                    if c[j] == '\\' && j + 1 < c.len() {
+                        s.push(c[j + 1]);
+                        j += 2;
+                        continue;
+                    }
+                    if c[j] == open && open != close {
+                        depth += 1;
+                    } else if c[j] == close {
+                        if depth == 0 {
+                            break;
+                        }
+                        depth -= 1;
+                    }
+                    s.push(c[j]);
+                    j += 1;
+                }
+                let lit = kind == 'q' || !interpolates(lang, &s);
+                toks.push(match kind {
+                    'x' => Tok::Cmd(s, lit),
+                    _ => Tok::Str(s, lit),
+                });
+                i = j + 1;
+                continue;
+            }
+        }
+        // Python string prefixes.
+        if lang == Lang::Python && ch.is_ascii_alphabetic() {
+            let mut j = i;
+            while j < c.len() && j - i < 2 && "rRbBuUfF".contains(c[j]) {
+                j += 1;
+            }
+            if j > i
+                && j < c.len()
+                && (c[j] == '\'' || c[j] == '"')
+                && (i == 0 || !is_ident(c[i - 1]))
+            {
+                let prefix: String = c[i..j].iter().collect::<String>().to_lowercase();
+                let (s, end, _) = read_quoted(&c, j, !prefix.contains('r'), true);
+                let lit = !(prefix.contains('f') && has_fstring_field(&s));
+                toks.push(Tok::Str(s, lit));
+                i = end;
+                continue;
+            }
+        }
+        if lang == Lang::Lua && ch == '[' && c.get(i + 1) == Some(&'[') {
+            let mut j = i + 2;
+            let mut s = String::new();
+            while j + 1 < c.len() && !(c[j] == ']' && c[j + 1] == ']') {
+                s.push(c[j]);
+                j += 1;
+            }
+            toks.push(Tok::Str(s, true));
+            i = j + 2;
+            continue;
+        }
+        if ch == '\'' || ch == '"' || ch == '`' {
+            let escapes = !(ch == '\'' && matches!(lang, Lang::Perl | Lang::Php | Lang::Ruby));
+            let (s, end, _) = read_quoted(&c, i, escapes, lang == Lang::Python);
+            i = end;
+            let lit = match (ch, lang) {
+                ('\'', Lang::Perl | Lang::Php | Lang::Ruby) => true,
+                ('"', _) => !interpolates(lang, &s),
+                ('\'', _) => true,
+                ('`', Lang::Js) => !s.contains("${"),
+                ('`', _) => !interpolates(lang, &s),
+                _ => true,
+            };
+            if ch == '`' && lang != Lang::Js && lang != Lang::Python {
+                toks.push(Tok::Cmd(s, lit));
+            } else {
+                toks.push(Tok::Str(s, lit));
+            }
+            continue;
+        }
+        if is_ident(ch) && !ch.is_ascii_digit() || ch == '$' && lang == Lang::Js {
+            let mut j = i;
+            let mut s = String::new();
+            while j < c.len() {
+                if is_ident(c[j]) || (c[j] == '$' && lang == Lang::Js) {
+                    s.push(c[j]);
+                    j += 1;
+                } else if (c[j] == '.' || (c[j] == ':' && c.get(j + 1) == Some(&':')))
+                    && c.get(j + 1 + usize::from(c[j] == ':'))
+                        .is_some_and(|n| is_ident(*n))
+                {
+                    let n = 1 + usize::from(c[j] == ':');
+                    s.extend(&c[j..j + n]);
+                    j += n;
+                } else if c[j] == '-' && lang == Lang::Php && c.get(j + 1) == Some(&'>') {
+                    s.push('.');
+                    j += 2;
+                } else {
+                    break;
+                }
+            }
+            toks.push(Tok::Ident(s));
+            i = j;
+            continue;
+        }
+        toks.push(Tok::Punct(ch));
+        i += 1;
+    }
+    toks
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+fn has_fstring_field(s: &str) -> bool {
+    s.replace("{{", "").contains('{')
+}
+
+/// Whether a double-quoted (or backquoted) literal interpolates variables in `lang`.
+fn interpolates(lang: Lang, s: &str) -> bool {
+    match lang {
+        Lang::Perl => s.contains('$') || s.contains('@'),
+        Lang::Php => s.contains('$'),
+        Lang::Ruby => s.contains("#{"),
+        Lang::Js => s.contains("${"),
+        Lang::Python | Lang::Lua | Lang::Awk => false,
+    }
+}
+
+/// Reads a quoted literal starting at `c[start]` (the quote); returns its value, the index after
+/// it, and whether it was closed. Python triple quotes are handled when `triple` is set.
+fn read_quoted(c: &[char], start: usize, escapes: bool, triple: bool) -> (String, usize, bool) {
+    let q = c[start];
+    let tq = triple && c.get(start + 1) == Some(&q) && c.get(start + 2) == Some(&q);
+    let mut i = start + if tq { 3 } else { 1 };
+    let mut s = String::new();
+    while i < c.len() {
+        let ch = c[i];
+        if ch == '\\' && i + 1 < c.len() {
+            let n = c[i + 1];
+            if escapes {
+                match n {
+                    'n' => s.push('\n'),
+                    't' => s.push('\t'),
+                    'r' => s.push('\r'),
+                    '0' => s.push('\0'),
+                    '\\' | '\'' | '"' | '`' => s.push(n),
+                    '\n' => {}
+                    'x' if i + 3 < c.len() => {
+                        let h: String = c[i + 2..i + 4].iter().collect();
+                        match u32::from_str_radix(&h, 16).ok().and_then(char::from_u32) {
+                            Some(v) => {
+                                s.push(v);
+                                i += 2;
+                            }
+                            None => {
+                                s.push('\\');
+                                s.push('x');
+                            }
+                        }
+                    }
+                    _ => {
+                        s.push('\\');
+                        s.push(n);
+                    }
+                }
+            } else if n == q || n == '\\' {
+                s.push(n);
+            } else {
+                s.push('\\');
+                s.push(n);
+            }
+            i += 2;
+            continue;
+        }
+        if ch == q {
+            if !tq {
+                return (s, i + 1, true);
+            }
+            if c.get(i + 1) == Some(&q) && c.get(i + 2) == Some(&q) {
+                return (s, i + 3, true);
+            }
+        }
+        s.push(ch);
+        i += 1;
+    }
+    (s, i, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_calls() {
+        let e = scan(
+            Lang::Python,
+            r#"import os, subprocess; os.system("git push"); subprocess.run(["rm", "-rf", "x"]); os.system(cmd)"#,
+        );
+        assert_eq!(
+            e,
+            vec![
+                Embedded::Shell("git push".into()),
+                Embedded::Argv(vec!["rm".into(), "-rf".into(), "x".into()], false),
+                Embedded::NonLiteral("os.system(…)".into()),
+            ]
+        );
+        assert_eq!(
+            scan(Lang::Python, "import os; os.system(f'git {x}')"),
+            vec![Embedded::NonLiteral("os.system(…)".into())]
+        );
+        assert_eq!(
+            scan(Lang::Python, "import os; os.system('git ' + 'push')"),
+            vec![Embedded::Shell("git push".into())]
+        );
+    }
+
+    #[test]
+    fn other_languages() {
+        assert_eq!(
+            scan(
+                Lang::Js,
+                r#"require("child_process").execSync("git push --force")"#
+            ),
+            vec![Embedded::Shell("git push --force".into())]
+        );
+        assert_eq!(
+            scan(
+                Lang::Perl,
+                r#"system("git", "push"); print qx{id}; `whoami`"#
+            ),
+            vec![
+                Embedded::Argv(vec!["git".into(), "push".into()], false),
+                Embedded::Shell("id".into()),
+                Embedded::Shell("whoami".into()),
+            ]
+        );
+        assert_eq!(
+            scan(Lang::Ruby, r#"system "git push"; %x(ls #{x})"#),
+            vec![
+                Embedded::Shell("git push".into()),
+                Embedded::NonLiteral("`ls #{x}`".into())
+            ]
+        );
+        assert_eq!(
+            scan(Lang::Awk, r#"BEGIN { system("rm x"); "date" | getline d }"#),
+            vec![
+                Embedded::Shell("rm x".into()),
+                Embedded::Shell("date".into())
+            ]
+        );
+    }
+}

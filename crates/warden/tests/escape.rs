@@ -1,0 +1,694 @@
+//! Escape attempts run *inside* `warden sandbox` (no classification, so the sandbox itself is what
+//! is tested) and judged from *outside*: did the outside file change, did the host listener get
+//! bytes, is the host process still alive. Every probe is first run directly on the host against
+//! the same kind of target, to show that it works there (so each test can fail).
+//!
+//! Linux only; the tests run as root in CI (and also work unprivileged where user namespaces are
+//! allowed).
+
+#![cfg(target_os = "linux")]
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
+const CANARY: &str = "canary-7f3e1d";
+
+/// A workspace, a fake home with planted secrets, and an outside directory, all under the cargo
+/// target directory (not under /tmp, so the outside paths are *visible* in the sandbox, read-only).
+struct Fixture {
+    _root: tempfile::TempDir,
+    ws: PathBuf,
+    home: PathBuf,
+    out: PathBuf,
+    policy: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let root = tempfile::Builder::new()
+            .prefix("escape-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("tempdir");
+        let ws = root.path().join("ws");
+        let home = root.path().join("home");
+        let out = root.path().join("outside");
+        for d in [
+            &ws,
+            &home,
+            &out,
+            &ws.join(".git/hooks"),
+            &ws.join(".warden"),
+        ] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        std::fs::write(
+            ws.join(".git/config"),
+            "[core]\n\trepositoryformatversion = 0\n",
+        )
+        .expect("write");
+        std::fs::write(ws.join(".git/HEAD"), "ref: refs/heads/main\n").expect("write");
+        std::fs::write(ws.join("mine.txt"), "mine\n").expect("write");
+        std::fs::write(out.join("file"), "orig\n").expect("write");
+        for s in [
+            ".ssh/id_rsa",
+            ".aws/credentials",
+            ".config/gcloud/credentials.db",
+            ".kube/config",
+            ".docker/config.json",
+            ".netrc",
+            ".git-credentials",
+            ".npmrc",
+            ".pypirc",
+            ".gnupg/private-keys-v1.d/key",
+            ".config/gh/hosts.yml",
+        ] {
+            let p = home.join(s);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&p, format!("{CANARY} {s}\n")).expect("write");
+        }
+        let policy = root.path().join("policy.toml");
+        std::fs::write(
+            &policy,
+            "[network]\ndiscover_registries = false\ndiscover_git_remotes = false\nforges = false\n\
+             [sandbox.limits]\nprocesses = 777\nopen_files = 1234\n",
+        )
+        .expect("write");
+        Self {
+            _root: root,
+            ws,
+            home,
+            out,
+            policy,
+        }
+    }
+
+    fn env(&self, cmd: &mut Command) {
+        cmd.env("HOME", &self.home)
+            .env("OUT", &self.out)
+            .env("GITHUB_TOKEN", CANARY)
+            .env("AWS_SECRET_ACCESS_KEY", CANARY)
+            .env("OPENAI_API_KEY", CANARY)
+            .env("MY_SERVICE_PASSWORD", CANARY)
+            .env_remove("WARDEN_ORG_POLICY")
+            .current_dir(&self.ws)
+            .stdin(Stdio::null());
+    }
+
+    /// Run `script` with `sh -c` directly on the host.
+    fn host(&self, script: &str) -> Output {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(script);
+        self.env(&mut cmd);
+        cmd.output().expect("run on host")
+    }
+
+    /// Run `script` with `sh -c` inside `warden sandbox`.
+    fn sandbox(&self, script: &str) -> Output {
+        let mut cmd = Command::new(WARDEN);
+        cmd.arg("sandbox")
+            .arg("--policy")
+            .arg(&self.policy)
+            .arg("--workspace")
+            .arg(&self.ws)
+            .arg("--")
+            .args(["sh", "-c", script]);
+        self.env(&mut cmd);
+        let o = cmd.output().expect("run warden sandbox");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !err.contains("sandbox setup failed") && !err.contains("cannot enforce"),
+            "the sandbox did not start: {err}"
+        );
+        o
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+/// Run the same probe on the host (must have `effect`) and in the sandbox (must not), each
+/// against a fresh fixture.
+fn contrast(script: &str, effect: impl Fn(&Fixture, &Output) -> bool) {
+    let f = Fixture::new();
+    let o = f.host(script);
+    assert!(
+        effect(&f, &o),
+        "control: the probe must work on the host: {script}\n{}",
+        text(&o)
+    );
+    let f = Fixture::new();
+    let o = f.sandbox(script);
+    assert!(
+        !effect(&f, &o),
+        "ESCAPE inside the sandbox: {script}\n{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn planted_secrets_in_home_are_unreadable() {
+    for s in [
+        ".ssh/id_rsa",
+        ".aws/credentials",
+        ".config/gcloud/credentials.db",
+        ".kube/config",
+        ".docker/config.json",
+        ".netrc",
+        ".git-credentials",
+        ".npmrc",
+        ".pypirc",
+        ".gnupg/private-keys-v1.d/key",
+        ".config/gh/hosts.yml",
+    ] {
+        contrast(&format!("cat \"$HOME/{s}\""), |_, o| {
+            text(o).contains(CANARY)
+        });
+    }
+    // Searching the whole home does not find them either.
+    contrast("grep -r canary \"$HOME\" 2>/dev/null", |_, o| {
+        text(o).contains(CANARY)
+    });
+}
+
+#[test]
+fn secret_environment_variables_are_scrubbed() {
+    contrast(
+        "env; echo \"$GITHUB_TOKEN$AWS_SECRET_ACCESS_KEY$OPENAI_API_KEY$MY_SERVICE_PASSWORD\"",
+        |_, o| text(o).contains(CANARY),
+    );
+    // And /proc of the sandbox's processes does not leak the supervisor's environment.
+    contrast(
+        "cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'",
+        |_, o| text(o).contains(CANARY),
+    );
+    // Even without Landlock (degraded mode), the init holds no secret to leak.
+    let f = Fixture::new();
+    let mut cmd = Command::new(WARDEN);
+    cmd.args(["sandbox", "--allow-degraded", "--policy"]).arg(&f.policy).args([
+        "--",
+        "sh",
+        "-c",
+        "cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'; cat /proc/1/cmdline && echo READ-INIT",
+    ]);
+    f.env(&mut cmd);
+    let o = cmd
+        .env("WARDEN_SANDBOX_PRETEND_MISSING", "landlock")
+        .output()
+        .expect("warden");
+    assert!(
+        text(&o).contains("READ-INIT") && text(&o).contains("degraded"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !text(&o).contains(CANARY),
+        "ESCAPE (degraded): {}",
+        text(&o)
+    );
+}
+
+#[test]
+fn writes_outside_the_workspace_do_not_land() {
+    let changed = |f: &Fixture, _: &Output| read(&f.out.join("file")) != "orig\n";
+    contrast("echo pwned > \"$OUT/file\"", changed);
+    contrast("echo pwned >> \"$OUT/file\"", changed);
+    contrast("rm -f \"$OUT/file\"", changed);
+    contrast("touch \"$OUT/new\"", |f, _| f.out.join("new").exists());
+    // The workspace itself is writable (so the sandbox is not simply read-only everywhere).
+    let f = Fixture::new();
+    let o = f.sandbox("echo ok > inside.txt");
+    assert_eq!(read(&f.ws.join("inside.txt")), "ok\n", "{}", text(&o));
+}
+
+#[test]
+fn the_hosts_tmp_is_private() {
+    let host_tmp = tempfile::Builder::new()
+        .prefix("warden-escape-")
+        .tempdir()
+        .expect("tmp");
+    let target = host_tmp.path().join("t");
+    std::fs::write(&target, "orig\n").expect("write");
+    let script = format!("echo pwned > {0}; cat {0}", target.display());
+    let o = Fixture::new().host(&script);
+    assert_eq!(read(&target), "pwned\n", "control: {}", text(&o));
+    std::fs::write(&target, "orig\n").expect("write");
+    let o = Fixture::new().sandbox(&script);
+    assert_eq!(
+        read(&target),
+        "orig\n",
+        "ESCAPE: host /tmp written: {}",
+        text(&o)
+    );
+    let o = Fixture::new().sandbox("ls -a /tmp");
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("warden-escape-"),
+        "host /tmp is visible: {}",
+        text(&o)
+    );
+}
+
+#[test]
+fn symlinks_do_not_lead_outside() {
+    let changed = |f: &Fixture, _: &Output| read(&f.out.join("file")) != "orig\n";
+    // A pre-planted symlink (created by the fixture before the run).
+    let planted = |script: &str| {
+        let f = Fixture::new();
+        std::os::unix::fs::symlink(f.out.join("file"), f.ws.join("link")).expect("symlink");
+        (f.host(script), f)
+    };
+    let (o, f) = planted("echo pwned > link");
+    assert!(changed(&f, &o), "control: {}", text(&o));
+    let f = Fixture::new();
+    std::os::unix::fs::symlink(f.out.join("file"), f.ws.join("link")).expect("symlink");
+    let o = f.sandbox("echo pwned > link");
+    assert!(!changed(&f, &o), "ESCAPE via planted symlink: {}", text(&o));
+    // A symlink made inside the run; a directory symlink; `..` and /proc/self/root.
+    contrast(
+        "ln -s \"$OUT/file\" newlink && echo pwned > newlink",
+        changed,
+    );
+    contrast(
+        "ln -s \"$OUT\" dirlink && echo pwned > dirlink/file",
+        changed,
+    );
+    contrast("echo pwned > \"$PWD/../outside/file\"", changed);
+    contrast("echo pwned > \"/proc/self/root$OUT/file\"", changed);
+    contrast("echo pwned > \"/proc/$$/root$OUT/file\"", changed);
+}
+
+#[test]
+fn hard_links_and_renames_do_not_cross_the_boundary() {
+    let changed = |f: &Fixture, _: &Output| read(&f.out.join("file")) != "orig\n";
+    contrast("ln \"$OUT/file\" hl && echo pwned >> hl", changed);
+    contrast("mv mine.txt \"$OUT/moved.txt\"", |f, _| {
+        f.out.join("moved.txt").exists()
+    });
+    contrast("mv \"$OUT/file\" stolen", |f, _| {
+        !f.out.join("file").exists()
+    });
+}
+
+#[test]
+fn repository_metadata_that_runs_code_is_read_only() {
+    contrast("echo 'touch /tmp/x' > .git/hooks/pre-commit", |f, _| {
+        f.ws.join(".git/hooks/pre-commit").exists()
+    });
+    contrast(
+        "printf '[core]\\n\\thooksPath = /tmp\\n' >> .git/config",
+        |f, _| read(&f.ws.join(".git/config")).contains("hooksPath"),
+    );
+    contrast("echo 'version = 1' > .warden/policy.toml", |f, _| {
+        f.ws.join(".warden/policy.toml").exists()
+    });
+    // Moving the metadata aside and recreating it is not possible either.
+    contrast("mv .git .git-old && mkdir -p .git/hooks", |f, _| {
+        f.ws.join(".git-old").exists()
+    });
+    contrast("mv .git/hooks .git/hooks-old", |f, _| {
+        f.ws.join(".git/hooks-old").exists()
+    });
+    contrast("rm -rf .warden", |f, _| !f.ws.join(".warden").exists());
+    // Ordinary files in .git stay writable (git must work).
+    let f = Fixture::new();
+    let o = f.sandbox("echo x > .git/description");
+    assert_eq!(read(&f.ws.join(".git/description")), "x\n", "{}", text(&o));
+}
+
+#[test]
+fn host_processes_are_invisible_and_unsignalable() {
+    let spawn_sleep = || Command::new("sleep").arg("300").spawn().expect("sleep");
+    let probe = |pid: u32| {
+        format!("ls /proc | grep -qx {pid} && echo SEEN-{pid}; kill -TERM {pid} && echo KILLED")
+    };
+    // Control.
+    let mut victim = spawn_sleep();
+    let o = Fixture::new().host(&probe(victim.id()));
+    assert!(
+        text(&o).contains(&format!("SEEN-{}", victim.id())),
+        "control: {}",
+        text(&o)
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        victim.try_wait().expect("try_wait").is_some(),
+        "control: kill must work on the host"
+    );
+    // Sandbox.
+    let mut victim = spawn_sleep();
+    let o = Fixture::new().sandbox(&probe(victim.id()));
+    assert!(
+        !text(&o).contains(&format!("SEEN-{}", victim.id())),
+        "host pid visible: {}",
+        text(&o)
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    let alive = victim.try_wait().expect("try_wait").is_none();
+    let _ = victim.kill();
+    let _ = victim.wait();
+    assert!(
+        alive,
+        "ESCAPE: the sandbox killed a host process: {}",
+        text(&o)
+    );
+    // The sandbox's own PID 1 is Warden's init.
+    let o = Fixture::new().sandbox("echo $$; cat /proc/1/cmdline | tr '\\0' ' '");
+    assert!(text(&o).contains("__sandbox-init"), "{}", text(&o));
+}
+
+/// Accept on `l` for up to `wait`, returning the bytes received (empty if nobody connected).
+fn received_tcp(l: &TcpListener, wait: Duration) -> Vec<u8> {
+    l.set_nonblocking(true).expect("nonblocking");
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        if let Ok((mut s, _)) = l.accept() {
+            s.set_nonblocking(false).expect("blocking");
+            s.set_read_timeout(Some(Duration::from_secs(2)))
+                .expect("timeout");
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf);
+            return buf;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Vec::new()
+}
+
+fn received_unix(l: &UnixListener, wait: Duration) -> Vec<u8> {
+    l.set_nonblocking(true).expect("nonblocking");
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        if let Ok((mut s, _)) = l.accept() {
+            s.set_nonblocking(false).expect("blocking");
+            s.set_read_timeout(Some(Duration::from_millis(500)))
+                .expect("timeout");
+            let mut buf = vec![0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\n");
+            buf.truncate(n);
+            return buf;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Vec::new()
+}
+
+#[test]
+fn host_tcp_listener_on_loopback_is_unreachable() {
+    for sandboxed in [false, true] {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let script = format!("echo {CANARY} > /dev/tcp/127.0.0.1/{port}");
+        let f = Fixture::new();
+        let o = if sandboxed {
+            f.sandbox(&format!("bash -c '{script}'"))
+        } else {
+            f.host(&format!("bash -c '{script}'"))
+        };
+        let got = received_tcp(
+            &l,
+            Duration::from_millis(if sandboxed { 300 } else { 3000 }),
+        );
+        if sandboxed {
+            assert!(
+                got.is_empty(),
+                "ESCAPE: host listener got {:?}: {}",
+                String::from_utf8_lossy(&got),
+                text(&o)
+            );
+        } else {
+            assert!(
+                String::from_utf8_lossy(&got).contains(CANARY),
+                "control: {}",
+                text(&o)
+            );
+        }
+    }
+}
+
+#[test]
+fn host_unix_sockets_are_unreachable() {
+    // A path socket in the host's /tmp (where agents and tools put them) and an abstract socket.
+    for sandboxed in [false, true] {
+        let dir = tempfile::Builder::new()
+            .prefix("warden-sock-")
+            .tempdir()
+            .expect("tmp");
+        let path = dir.path().join("s.sock");
+        let l = UnixListener::bind(&path).expect("bind");
+        let script = format!(
+            "curl -s -m 2 --unix-socket {} http://x/{CANARY}",
+            path.display()
+        );
+        let f = Fixture::new();
+        let o = if sandboxed {
+            f.sandbox(&script)
+        } else {
+            f.host(&script)
+        };
+        let got = received_unix(
+            &l,
+            Duration::from_millis(if sandboxed { 300 } else { 3000 }),
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&got).contains(CANARY),
+            !sandboxed,
+            "sandboxed={sandboxed}: {}",
+            text(&o)
+        );
+    }
+    for sandboxed in [false, true] {
+        use std::os::linux::net::SocketAddrExt;
+        let name = format!("warden-escape-{}-{sandboxed}", std::process::id());
+        let addr =
+            std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).expect("addr");
+        let l = UnixListener::bind_addr(&addr).expect("bind abstract");
+        let script = format!("curl -s -m 2 --abstract-unix-socket {name} http://x/{CANARY}");
+        let f = Fixture::new();
+        let o = if sandboxed {
+            f.sandbox(&script)
+        } else {
+            f.host(&script)
+        };
+        let got = received_unix(
+            &l,
+            Duration::from_millis(if sandboxed { 300 } else { 3000 }),
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&got).contains(CANARY),
+            !sandboxed,
+            "abstract, sandboxed={sandboxed}: {}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn only_loopback_exists_inside() {
+    let script = "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; ls /sys/class/net";
+    let host = Fixture::new().host(script);
+    let others = |o: &Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .any(|l| !l.trim().is_empty() && l.trim() != "lo")
+    };
+    if !others(&host) {
+        eprintln!("skipped control: the host has no interface besides lo");
+    }
+    let o = Fixture::new().sandbox(script);
+    assert!(!others(&o), "interfaces besides lo inside: {}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("lo"),
+        "lo missing: {}",
+        text(&o)
+    );
+    // lo is up: a server inside can be reached from inside.
+    let o = Fixture::new().sandbox(
+        "cat /sys/class/net/lo/operstate 2>/dev/null; ip -o link show lo 2>/dev/null; echo done",
+    );
+    assert!(text(&o).contains("done"), "{}", text(&o));
+}
+
+#[test]
+fn the_proxy_refuses_an_unlisted_invalid_host() {
+    let o = Fixture::new()
+        .sandbox("curl -s -S -f -m 10 http://blocked.canary.invalid/ && echo FETCHED");
+    assert!(!text(&o).contains("FETCHED"), "{}", text(&o));
+    // The refusal comes from Warden's proxy (the request reached it and was denied by rule).
+    let o = Fixture::new().sandbox("curl -s -m 10 http://blocked.canary.invalid/");
+    assert!(
+        text(&o).contains("allowlist") || text(&o).contains("default-deny"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn nested_user_namespaces_are_refused() {
+    contrast("unshare -U true && echo NESTED-OK", |_, o| {
+        text(o).contains("NESTED-OK")
+    });
+    contrast("unshare -Ur true && echo NESTED-OK", |_, o| {
+        text(o).contains("NESTED-OK")
+    });
+}
+
+#[test]
+fn ptrace_is_refused() {
+    contrast("strace -f -o /dev/null true && echo TRACED", |_, o| {
+        text(o).contains("TRACED")
+    });
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn dangerous_syscalls_fail_with_eperm() {
+    // perl's syscall(): io_uring_setup(425), personality(135) with ADDR_NO_RANDOMIZE,
+    // keyctl(250) KEYCTL_GET_KEYRING_ID, bpf(321) BPF_PROG_LOAD with a null attr.
+    for (name, code) in [
+        ("io_uring", "my $p = \"\\0\" x 120; syscall(425, 1, $p)"),
+        ("personality", "syscall(135, 0x0040000)"),
+        ("keyctl", "syscall(250, 0, -3, 0)"),
+    ] {
+        let script = format!(
+            "perl -e '$r = do {{ {code} }}; print $r >= 0 ? \"SYSCALL-OK\\n\" : \"SYSCALL-FAIL $!\\n\"'"
+        );
+        contrast(&script, |_, o| text(o).contains("SYSCALL-OK"));
+        let o = Fixture::new().sandbox(&script);
+        assert!(
+            text(&o).contains("Operation not permitted"),
+            "{name}: {}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn proc_sys_is_read_only() {
+    contrast(
+        "v=$(cat /proc/sys/kernel/hostname); echo \"$v\" > /proc/sys/kernel/hostname && echo WROTE",
+        |_, o| text(o).contains("WROTE"),
+    );
+}
+
+#[test]
+fn limits_are_present() {
+    let o = Fixture::new().sandbox("bash -c 'ulimit -u; ulimit -n; ulimit -c'; grep -E 'Max (processes|open files|address space|core file size)' /proc/self/limits");
+    let t = text(&o);
+    let lines: Vec<&str> = t.lines().collect();
+    assert_eq!(&lines[..3], ["777", "1234", "0"], "{t}");
+    assert!(
+        t.contains("Max address space")
+            && !t
+                .lines()
+                .any(|l| l.starts_with("Max address space") && l.contains("unlimited")),
+        "{t}"
+    );
+    let host = Fixture::new().host("bash -c 'ulimit -u'");
+    assert_ne!(
+        String::from_utf8_lossy(&host.stdout).lines().next(),
+        Some("777"),
+        "control"
+    );
+}
+
+#[test]
+fn capabilities_and_privileges_are_gone() {
+    let script =
+        "grep -E '^(CapEff|CapPrm|CapBnd|CapAmb|CapInh|NoNewPrivs|Seccomp):' /proc/self/status";
+    let o = Fixture::new().sandbox(script);
+    let t = text(&o);
+    for cap in ["CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh"] {
+        assert!(
+            t.contains(&format!("{cap}:\t0000000000000000")),
+            "{cap} not empty: {t}"
+        );
+    }
+    assert!(
+        t.contains("NoNewPrivs:\t1") && t.contains("Seccomp:\t2"),
+        "{t}"
+    );
+    // Mounting (even a tmpfs, even in our own namespaces) is refused.
+    contrast(
+        "mkdir -p m && unshare -m sh -c 'mount -t tmpfs none m && echo MOUNTED'",
+        |_, o| text(o).contains("MOUNTED"),
+    );
+}
+
+#[test]
+fn exit_status_and_signals_pass_through() {
+    let f = Fixture::new();
+    assert_eq!(f.sandbox("exit 42").status.code(), Some(42));
+    assert_eq!(f.sandbox("kill -KILL $$").status.code(), Some(137));
+    assert_eq!(f.sandbox("true").status.code(), Some(0));
+    // A process left in the background does not keep the sandbox alive.
+    let t = Instant::now();
+    assert_eq!(f.sandbox("sleep 100 & exit 3").status.code(), Some(3));
+    assert!(t.elapsed() < Duration::from_secs(50));
+}
+
+#[test]
+fn through_warden_run_the_whole_path_holds_too() {
+    // `sh probe.sh` classifies `auto` (an unknown script in the sandbox), so this exercises
+    // classify → record → sandbox with the same attacks.
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let probe = format!(
+        "cat \"$HOME/.ssh/id_rsa\"\necho \"token=$GITHUB_TOKEN\"\necho pwned > \"$OUT/file\"\n\
+         echo evil > .git/hooks/post-checkout\nbash -c 'echo {CANARY} > /dev/tcp/127.0.0.1/{port}'\nexit 0\n"
+    );
+    let effects = |f: &Fixture, o: &Output| {
+        [
+            text(o).contains(&format!("{CANARY} .ssh/id_rsa")),
+            text(o).contains(&format!("token={CANARY}")),
+            read(&f.out.join("file")) != "orig\n",
+            f.ws.join(".git/hooks/post-checkout").exists(),
+        ]
+    };
+    let f = Fixture::new();
+    std::fs::write(f.ws.join("probe.sh"), &probe).expect("write");
+    let o = f.host("sh probe.sh");
+    assert_eq!(effects(&f, &o), [true; 4], "control: {}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&received_tcp(&l, Duration::from_secs(3))).contains(CANARY),
+        "control tcp"
+    );
+
+    let f = Fixture::new();
+    std::fs::write(f.ws.join("probe.sh"), &probe).expect("write");
+    let mut cmd = Command::new(WARDEN);
+    cmd.args(["run", "--policy"])
+        .arg(&f.policy)
+        .args(["--", "sh", "probe.sh"]);
+    f.env(&mut cmd);
+    let o = cmd.output().expect("warden run");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "the probe did not run: {}",
+        text(&o)
+    );
+    assert_eq!(
+        effects(&f, &o),
+        [false; 4],
+        "ESCAPE through warden run: {}",
+        text(&o)
+    );
+    assert!(
+        received_tcp(&l, Duration::from_millis(300)).is_empty(),
+        "ESCAPE: tcp through warden run"
+    );
+}

@@ -1,0 +1,2 @@
+(( x = $(id) )); let y=1; test -n "$(git push)"
+[ -f x ] && rm x

@@ -1,0 +1,3 @@
+`git push`
+echo `echo \`id\``
+X=`whoami`

@@ -1,0 +1,3 @@
+# git push
+git status # rm -rf /
+: 'git push'

@@ -1,0 +1,3 @@
+sh -c "$(echo git push)"
+sh -c "$X"
+eval "$CMD"

@@ -1,0 +1,2 @@
+env -S 'git push --force'
+env -C /tmp -u HOME -- git push

@@ -1,0 +1,3 @@
+eval "git push"
+eval git push --force
+eval 'eval "eval git push"'

@@ -1,0 +1,3 @@
+f() { git push; }; f
+function g { rm -rf /; }
+h() ( cd /; ls )

@@ -1,0 +1,1 @@
+ls *.txt ~/x ~ $HOME/y ${HOME}/z "$HOME" x$HOME

@@ -1,0 +1,6 @@
+cat <<EOF | sh
+git push
+EOF
+cat <<-EOF && x
+	git push
+	EOF

@@ -1,0 +1,6 @@
+bash <<EOF
+git push $(id)
+EOF
+sh <<'Q'
+rm -rf x
+Q

@@ -1,0 +1,3 @@
+sh <<<'git push'
+bash <<< "$X"
+python3 <<<'import os; os.system("ls")'

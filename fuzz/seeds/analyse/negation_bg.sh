@@ -1,0 +1,1 @@
+! git push & wait; coproc x { git push; }

