@@ -56,7 +56,12 @@ struct Verdict {
 
 impl Verdict {
     fn new(tier: Tier, rule: &str, category: &str, reason: impl Into<String>) -> Self {
-        Self { tier, rule: rule.to_owned(), category: category.to_owned(), reason: reason.into() }
+        Self {
+            tier,
+            rule: rule.to_owned(),
+            category: category.to_owned(),
+            reason: reason.into(),
+        }
     }
 
     fn from_rule(r: &crate::matcher::CompiledRule) -> Self {
@@ -112,7 +117,8 @@ fn implied_writes(view: &CommandView<'_>) -> Vec<String> {
         }
         None
     };
-    let local = |p: &String| !p.contains("://") && !p.split('/').next().is_some_and(|h| h.contains(':'));
+    let local =
+        |p: &String| !p.contains("://") && !p.split('/').next().is_some_and(|h| h.contains(':'));
     match view.program.as_str() {
         "rm" | "rmdir" | "unlink" | "shred" | "touch" | "mkdir" | "truncate" | "mkfifo"
         | "mknod" => pos(),
@@ -122,27 +128,48 @@ fn implied_writes(view: &CommandView<'_>) -> Vec<String> {
                 vec![dir]
             } else {
                 let p = pos();
-                let dest = if p.len() >= 2 || view.program == "ln" { p.last().cloned() } else { None };
+                let dest = if p.len() >= 2 || view.program == "ln" {
+                    p.last().cloned()
+                } else {
+                    None
+                };
                 let mut out: Vec<String> = dest.into_iter().filter(local).collect();
                 if view.program == "mv" {
                     // A move also removes its sources.
-                    out.extend(p.iter().take(p.len().saturating_sub(1)).filter(|s| local(s)).cloned());
+                    out.extend(
+                        p.iter()
+                            .take(p.len().saturating_sub(1))
+                            .filter(|s| local(s))
+                            .cloned(),
+                    );
                 }
                 out
             }
         }
         "tee" => pos(),
-        "dd" => args.iter().filter_map(|a| a.strip_prefix("of=")).map(str::to_owned).collect(),
+        "dd" => args
+            .iter()
+            .filter_map(|a| a.strip_prefix("of="))
+            .map(str::to_owned)
+            .collect(),
         "sed" | "perl" => {
-            if args.iter().any(|a| a == "-i" || a.starts_with("-i") || a.starts_with("--in-place")) {
+            if args
+                .iter()
+                .any(|a| a == "-i" || a.starts_with("-i") || a.starts_with("--in-place"))
+            {
                 let explicit_script = args.iter().any(|a| a == "-e" || a == "-f");
-                pos().into_iter().skip(usize::from(!explicit_script)).collect()
+                pos()
+                    .into_iter()
+                    .skip(usize::from(!explicit_script))
+                    .collect()
             } else {
                 Vec::new()
             }
         }
         "curl" => option_value(&["-o", "--output"]).into_iter().collect(),
-        "wget" => option_value(&["-O", "--output-document"]).into_iter().collect(),
+        "wget" => option_value(&["-O", "--output-document"])
+            .into_iter()
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -155,10 +182,10 @@ fn possible_reads(argv: &[String]) -> Vec<String> {
             if !a.is_empty() && !a.contains('\n') {
                 out.push(a.clone());
             }
-        } else if let Some((_, v)) = a.split_once('=') {
-            if v.contains('/') || v.starts_with('~') || v.starts_with('.') {
-                out.push(v.to_owned());
-            }
+        } else if let Some((_, v)) = a.split_once('=')
+            && (v.contains('/') || v.starts_with('~') || v.starts_with('.'))
+        {
+            out.push(v.to_owned());
         }
     }
     out
@@ -187,13 +214,23 @@ fn expand_git(argv: &[String]) -> GitExpansion {
             }
             i += 2;
         } else if a == "-c" {
-            if let Some((k, v)) = argv.get(i + 1).and_then(|kv| kv.split_once('=')) {
-                if let Some(name) = k.strip_prefix("alias.") {
-                    aliases.push((name.to_ascii_lowercase(), v.to_owned()));
-                }
+            if let Some((k, v)) = argv.get(i + 1).and_then(|kv| kv.split_once('='))
+                && let Some(name) = k.strip_prefix("alias.")
+            {
+                aliases.push((name.to_ascii_lowercase(), v.to_owned()));
             }
             i += 2;
-        } else if matches!(a, "--git-dir" | "--work-tree" | "--namespace" | "--exec-path" | "--config-env" | "--super-prefix" | "--list-cmds" | "--attr-source") {
+        } else if matches!(
+            a,
+            "--git-dir"
+                | "--work-tree"
+                | "--namespace"
+                | "--exec-path"
+                | "--config-env"
+                | "--super-prefix"
+                | "--list-cmds"
+                | "--attr-source"
+        ) {
             i += 2;
         } else if a.starts_with('-') {
             i += 1;
@@ -205,7 +242,11 @@ fn expand_git(argv: &[String]) -> GitExpansion {
     let Some(sub) = argv.get(globals_end) else {
         return GitExpansion::Argv(argv.to_vec(), cwd);
     };
-    if let Some((_, value)) = aliases.iter().rev().find(|(n, _)| *n == sub.to_ascii_lowercase()) {
+    if let Some((_, value)) = aliases
+        .iter()
+        .rev()
+        .find(|(n, _)| *n == sub.to_ascii_lowercase())
+    {
         let rest = argv[globals_end + 1..].join(" ");
         if let Some(shell) = value.strip_prefix('!') {
             return GitExpansion::Shell(format!("{shell} {rest}"), cwd);
@@ -235,24 +276,34 @@ impl Policy {
         let mut commands = Vec::new();
         match action {
             Action::Exec { argv, cwd } => {
-                let cwd = cwd.as_deref().map(|c| resolve(&c.to_string_lossy(), &ctx.cwd, &ctx.home));
+                let cwd = cwd
+                    .as_deref()
+                    .map(|c| resolve(&c.to_string_lossy(), &ctx.cwd, &ctx.home));
                 let cwd = cwd.as_deref().unwrap_or(&ctx.cwd);
                 trace.note(|| format!("exec argv {argv:?} in {}", cwd.display()));
                 if let Some(name) = fork_bomb(&argv.join(" ")) {
-                    trace.note(|| format!("function `{name}` pipes into itself in the background: fork bomb"));
-                    let v = Verdict::new(Tier::Deny, "builtin.fork-bomb", "catastrophic", "fork bomb");
+                    trace.note(|| {
+                        format!("function `{name}` pipes into itself in the background: fork bomb")
+                    });
+                    let v =
+                        Verdict::new(Tier::Deny, "builtin.fork-bomb", "catastrophic", "fork bomb");
                     commands.push(to_command(argv.clone(), v, Vec::new(), None, false));
                 }
                 let analysis = warden_shell::analyse_argv(argv);
                 self.classify_analysis(&analysis, None, cwd, ctx, 0, trace, &mut commands);
             }
             Action::Shell { script, cwd } => {
-                let cwd = cwd.as_deref().map(|c| resolve(&c.to_string_lossy(), &ctx.cwd, &ctx.home));
+                let cwd = cwd
+                    .as_deref()
+                    .map(|c| resolve(&c.to_string_lossy(), &ctx.cwd, &ctx.home));
                 let cwd = cwd.as_deref().unwrap_or(&ctx.cwd);
                 trace.note(|| format!("shell text {script:?} in {}", cwd.display()));
                 if let Some(name) = fork_bomb(script) {
-                    trace.note(|| format!("function `{name}` pipes into itself in the background: fork bomb"));
-                    let v = Verdict::new(Tier::Deny, "builtin.fork-bomb", "catastrophic", "fork bomb");
+                    trace.note(|| {
+                        format!("function `{name}` pipes into itself in the background: fork bomb")
+                    });
+                    let v =
+                        Verdict::new(Tier::Deny, "builtin.fork-bomb", "catastrophic", "fork bomb");
                     commands.push(to_command(vec![script.clone()], v, Vec::new(), None, false));
                 }
                 let analysis = warden_shell::analyse_shell(script);
@@ -266,7 +317,12 @@ impl Policy {
                 let v = self.classify_path_action(path, true, ctx, trace);
                 commands.push(single("write", path, v));
             }
-            Action::Net { host, port, method, path } => {
+            Action::Net {
+                host,
+                port,
+                method,
+                path,
+            } => {
                 let v = self.classify_net(host, *port, method.as_deref(), trace);
                 let mut argv = vec!["net".to_owned()];
                 argv.extend(method.clone());
@@ -278,13 +334,22 @@ impl Policy {
             }
             Action::Tool { name, .. } => {
                 let v = self.classify_tool(name, trace);
-                commands.push(to_command(vec!["tool".into(), name.clone()], v, Vec::new(), None, false));
+                commands.push(to_command(
+                    vec!["tool".into(), name.clone()],
+                    v,
+                    Vec::new(),
+                    None,
+                    false,
+                ));
             }
         }
         summarise(commands)
     }
 
-    #[expect(clippy::too_many_arguments, reason = "recursion state for nested analyses")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "recursion state for nested analyses"
+    )]
     fn classify_analysis(
         &self,
         analysis: &Analysis,
@@ -303,14 +368,21 @@ impl Policy {
                 "opaque",
                 format!("cannot be analysed: {}", o.reason),
             );
-            out.push(to_command(vec![o.text.clone()], v, Vec::new(), Some(o.span), true));
+            out.push(to_command(
+                vec![o.text.clone()],
+                v,
+                Vec::new(),
+                Some(o.span),
+                true,
+            ));
         }
-        if analysis.commands.is_empty() && analysis.opaque.is_empty() {
-            if let Some(t) = text {
-                if !t.trim().is_empty() && !t.trim().starts_with('#') {
-                    trace.note(|| "nothing recognisable in the text".into());
-                }
-            }
+        if analysis.commands.is_empty()
+            && analysis.opaque.is_empty()
+            && let Some(t) = text
+            && !t.trim().is_empty()
+            && !t.trim().starts_with('#')
+        {
+            trace.note(|| "nothing recognisable in the text".into());
         }
         // `find ROOTS … -exec CMD {} ;` runs CMD on what lies under ROOTS: judge CMD with `{}`
         // standing for each root, which is what makes `find / -exec rm -rf {} +` catastrophic.
@@ -385,11 +457,21 @@ impl Policy {
                 }
             }
         }
-        let forms = PathForms { cwd: &cwd, home: &ctx.home, workspace: &ctx.workspace };
+        let forms = PathForms {
+            cwd: &cwd,
+            home: &ctx.home,
+            workspace: &ctx.workspace,
+        };
         let mut view = CommandView::new(&argv, cmd.elevated, &self.merged.programs, &self.aliases);
         view.resolver = Some(&forms);
         let v = self.verdict_for_view(&view, cmd, &forms, ctx, trace);
-        out.push(to_command(argv.clone(), v, cmd.wrappers.clone(), Some(cmd.span), false));
+        out.push(to_command(
+            argv.clone(),
+            v,
+            cmd.wrappers.clone(),
+            Some(cmd.span),
+            false,
+        ));
     }
 
     fn verdict_for_view(
@@ -439,7 +521,11 @@ impl Policy {
             .chain(possible_reads(view.argv))
             .map(|r| resolve(&r, forms.cwd, &ctx.home))
             .collect();
-        for (path, is_write) in reads.iter().map(|p| (p, false)).chain(writes.iter().map(|p| (p, true))) {
+        for (path, is_write) in reads
+            .iter()
+            .map(|p| (p, false))
+            .chain(writes.iter().map(|p| (p, true)))
+        {
             let (o, f) = self.path_verdicts(path, is_write, forms, ctx, trace);
             ordinary.extend(o);
             if let Some(f) = f {
@@ -448,31 +534,61 @@ impl Policy {
         }
 
         if !program_known {
-            let tier = if ctx.sandboxed { self.defaults.unknown_sandboxed } else { self.defaults.unknown_unsandboxed };
-            trace.note(|| format!("no rule knows `{}` → {tier} ({})", view.program, if ctx.sandboxed { "sandboxed" } else { "unsandboxed" }));
+            let tier = if ctx.sandboxed {
+                self.defaults.unknown_sandboxed
+            } else {
+                self.defaults.unknown_unsandboxed
+            };
+            trace.note(|| {
+                format!(
+                    "no rule knows `{}` → {tier} ({})",
+                    view.program,
+                    if ctx.sandboxed {
+                        "sandboxed"
+                    } else {
+                        "unsandboxed"
+                    }
+                )
+            });
             ordinary.push((
                 Verdict::new(
                     tier,
-                    if ctx.sandboxed { "builtin.unknown-sandboxed" } else { "builtin.unknown-unsandboxed" },
+                    if ctx.sandboxed {
+                        "builtin.unknown-sandboxed"
+                    } else {
+                        "builtin.unknown-unsandboxed"
+                    },
                     "unknown",
                     format!(
                         "no rule knows `{}`; unknown commands are `{tier}` when {}",
                         view.program,
-                        if ctx.sandboxed { "sandboxed" } else { "not sandboxed" }
+                        if ctx.sandboxed {
+                            "sandboxed"
+                        } else {
+                            "not sandboxed"
+                        }
                     ),
                 ),
                 false,
             ));
         }
         if cmd.dynamic && self.defaults.opaque_when_dynamic.contains(&view.program) {
-            trace.note(|| format!("`{}` gets arguments only known at run time → opaque", view.program));
+            trace.note(|| {
+                format!(
+                    "`{}` gets arguments only known at run time → opaque",
+                    view.program
+                )
+            });
             floor = Some(strictest(
                 floor,
                 Verdict::new(
                     self.defaults.opaque,
                     "builtin.opaque-dynamic",
                     "opaque",
-                    format!("`{}` runs on arguments only known at run time", view.program),
+                    format!(
+                        "`{}` runs on arguments only known at run time",
+                        view.program
+                    ),
                 ),
             ));
         }
@@ -488,12 +604,14 @@ impl Policy {
         if any_override {
             trace.note(|| "an override rule matched: it decides over ordinary rules".into());
         }
-        let mut result = result.unwrap_or_else(|| Verdict::new(Tier::Auto, "builtin.none", "general", "nothing matched"));
-        if let Some(f) = floor {
-            if f.tier > result.tier {
-                trace.note(|| format!("raised to {} by `{}`", f.tier, f.rule));
-                result = f;
-            }
+        let mut result = result.unwrap_or_else(|| {
+            Verdict::new(Tier::Auto, "builtin.none", "general", "nothing matched")
+        });
+        if let Some(f) = floor
+            && f.tier > result.tier
+        {
+            trace.note(|| format!("raised to {} by `{}`", f.tier, f.rule));
+            result = f;
         }
         result
     }
@@ -513,7 +631,14 @@ impl Policy {
         for &i in &self.rules.path {
             let r = self.rules.get(i);
             if r.matches_path(&candidates, is_write) {
-                trace.note(|| format!("rule `{}` matches path {} → {}", r.id, path.display(), r.tier));
+                trace.note(|| {
+                    format!(
+                        "rule `{}` matches path {} → {}",
+                        r.id,
+                        path.display(),
+                        r.tier
+                    )
+                });
                 if r.tier == Tier::Deny {
                     floor = Some(strictest(floor, Verdict::from_rule(r)));
                 }
@@ -527,7 +652,9 @@ impl Policy {
             }
         }
         if is_write {
-            if !is_within(path, &ctx.workspace) && !self.defaults.scratch.is_match(&path.to_string_lossy()) {
+            if !is_within(path, &ctx.workspace)
+                && !self.defaults.scratch.is_match(&path.to_string_lossy())
+            {
                 trace.note(|| format!("write to {} is outside the workspace", path.display()));
                 ordinary.push((
                     Verdict::new(
@@ -542,16 +669,29 @@ impl Policy {
             for h in &self.high_risk {
                 if candidates.iter().any(|c| h.globs.is_match(c)) {
                     trace.note(|| format!("high-risk path `{}` → at least {}", h.id, h.tier));
-                    floor = Some(strictest(floor, Verdict::new(h.tier, &h.id, &h.category, h.reason.clone())));
+                    floor = Some(strictest(
+                        floor,
+                        Verdict::new(h.tier, &h.id, &h.category, h.reason.clone()),
+                    ));
                 }
             }
         }
         (ordinary, floor)
     }
 
-    fn classify_path_action(&self, path: &Path, is_write: bool, ctx: &Context, trace: &mut Trace) -> Verdict {
+    fn classify_path_action(
+        &self,
+        path: &Path,
+        is_write: bool,
+        ctx: &Context,
+        trace: &mut Trace,
+    ) -> Verdict {
         let abs = resolve(&path.to_string_lossy(), &ctx.cwd, &ctx.home);
-        let forms = PathForms { cwd: &ctx.cwd, home: &ctx.home, workspace: &ctx.workspace };
+        let forms = PathForms {
+            cwd: &ctx.cwd,
+            home: &ctx.home,
+            workspace: &ctx.workspace,
+        };
         let (ordinary, floor) = self.path_verdicts(&abs, is_write, &forms, ctx, trace);
         let any_override = ordinary.iter().any(|(_, o)| *o);
         let mut result: Option<Verdict> = None;
@@ -563,20 +703,34 @@ impl Policy {
         let mut result = result.unwrap_or_else(|| {
             Verdict::new(
                 Tier::Auto,
-                if is_write { "builtin.workspace-write" } else { "builtin.read" },
+                if is_write {
+                    "builtin.workspace-write"
+                } else {
+                    "builtin.read"
+                },
                 if is_write { "workspace-write" } else { "read" },
-                if is_write { "edits inside the workspace" } else { "reads a file" },
+                if is_write {
+                    "edits inside the workspace"
+                } else {
+                    "reads a file"
+                },
             )
         });
-        if let Some(f) = floor {
-            if f.tier > result.tier {
-                result = f;
-            }
+        if let Some(f) = floor
+            && f.tier > result.tier
+        {
+            result = f;
         }
         result
     }
 
-    fn classify_net(&self, host: &str, port: Option<u16>, method: Option<&str>, trace: &mut Trace) -> Verdict {
+    fn classify_net(
+        &self,
+        host: &str,
+        port: Option<u16>,
+        method: Option<&str>,
+        trace: &mut Trace,
+    ) -> Verdict {
         let mut result: Option<Verdict> = None;
         let mut overrides: Option<Verdict> = None;
         for set in [&self.rules, &self.floors] {
@@ -594,7 +748,12 @@ impl Policy {
         }
         let floor = result.clone().filter(|v| v.tier == Tier::Deny);
         let mut v = overrides.or(result).unwrap_or_else(|| {
-            Verdict::new(self.defaults.unknown_network, "builtin.unknown-network", "network", "no rule decides this request")
+            Verdict::new(
+                self.defaults.unknown_network,
+                "builtin.unknown-network",
+                "network",
+                "no rule decides this request",
+            )
         });
         if let Some(f) = floor {
             v = strictest(Some(f), v);
@@ -614,7 +773,12 @@ impl Policy {
             }
         }
         result.unwrap_or_else(|| {
-            Verdict::new(self.defaults.unknown_tool, "builtin.unknown-tool", "tool", format!("no rule knows tool `{name}`"))
+            Verdict::new(
+                self.defaults.unknown_tool,
+                "builtin.unknown-tool",
+                "tool",
+                format!("no rule knows tool `{name}`"),
+            )
         })
     }
 }
@@ -645,7 +809,7 @@ fn fork_bomb(text: &str) -> Option<String> {
     while let Some(off) = compact[from..].find("(){") {
         let at = from + off;
         let start = compact[..at]
-            .rfind(|c: char| matches!(c, ';' | '&' | '|' | '(' | ')' | '{' | '}' | '\'' | '"' | '`' | '\\'))
+            .rfind([';', '&', '|', '(', ')', '{', '}', '\'', '"', '`', '\\'])
             .map(|i| i + 1)
             .unwrap_or(0);
         let name = compact[start..at].trim_start_matches("function");
@@ -672,12 +836,20 @@ fn fork_bomb(text: &str) -> Option<String> {
 }
 
 fn is_pseudo_device(p: &str) -> bool {
-    matches!(p, "/dev/null" | "/dev/stdout" | "/dev/stderr" | "/dev/tty" | "/dev/zero" | "-")
-        || p.starts_with("/dev/fd/")
+    matches!(
+        p,
+        "/dev/null" | "/dev/stdout" | "/dev/stderr" | "/dev/tty" | "/dev/zero" | "-"
+    ) || p.starts_with("/dev/fd/")
 }
 
 fn single(kind: &str, path: &Path, v: Verdict) -> CommandDecision {
-    to_command(vec![kind.to_owned(), path.display().to_string()], v, Vec::new(), None, false)
+    to_command(
+        vec![kind.to_owned(), path.display().to_string()],
+        v,
+        Vec::new(),
+        None,
+        false,
+    )
 }
 
 fn to_command(
@@ -700,7 +872,10 @@ fn to_command(
 }
 
 fn summarise(commands: Vec<CommandDecision>) -> Decision {
-    let Some(top) = commands.iter().max_by(|a, b| a.tier.cmp(&b.tier).then(std::cmp::Ordering::Greater)) else {
+    let Some(top) = commands
+        .iter()
+        .max_by(|a, b| a.tier.cmp(&b.tier).then(std::cmp::Ordering::Greater))
+    else {
         return Decision {
             tier: Tier::Auto,
             category: "general".into(),
@@ -713,7 +888,7 @@ fn summarise(commands: Vec<CommandDecision>) -> Decision {
     let (category, rule) = (top.category.clone(), top.rule.clone());
     let mut reasons: Vec<String> = Vec::new();
     let mut ordered: Vec<&CommandDecision> = commands.iter().collect();
-    ordered.sort_by(|a, b| b.tier.cmp(&a.tier));
+    ordered.sort_by_key(|c| std::cmp::Reverse(c.tier));
     for c in ordered {
         if c.tier < tier && tier > Tier::Auto && c.tier == Tier::Auto {
             continue;
@@ -723,7 +898,13 @@ fn summarise(commands: Vec<CommandDecision>) -> Decision {
             reasons.push(line);
         }
     }
-    Decision { tier, category, rule, reasons, commands }
+    Decision {
+        tier,
+        category,
+        rule,
+        reasons,
+        commands,
+    }
 }
 
 fn shorten(s: &str) -> String {

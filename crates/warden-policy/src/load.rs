@@ -5,12 +5,12 @@ use crate::error::{PolicyError, PolicyErrors};
 use crate::file::{Extends, PolicyFile, RuleSpec, TestCase};
 use crate::matcher::{CompiledRule, RuleKind, path_set, rule_kind, word_glob};
 use crate::tier::Tier;
-use crate::wordglob::WordGlob;
 use crate::wordglob::PathSet;
-use std::sync::OnceLock;
+use crate::wordglob::WordGlob;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
+use std::sync::OnceLock;
 
 /// Which layer a governance file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,9 @@ impl RuleSet {
                 Ok(RuleKind::Program) => {
                     for p in &r.program {
                         match word_glob(p).ok().and_then(|g| g.literal().map(|l| (l, g))) {
-                            Some((literal, _)) => set.by_program.entry(literal).or_default().push(i),
+                            Some((literal, _)) => {
+                                set.by_program.entry(literal).or_default().push(i)
+                            }
                             None => {
                                 if let Ok(g) = word_glob(p) {
                                     set.glob_programs.push((g, i));
@@ -200,7 +202,9 @@ impl Policy {
                 Err(mut e) => errors.append(&mut e),
             }
         }
-        let standalone = parsed.iter().any(|(_, f, _)| f.extends == Some(Extends::None));
+        let standalone = parsed
+            .iter()
+            .any(|(_, f, _)| f.extends == Some(Extends::None));
         if !standalone && !sources.iter().any(|s| s.layer == Layer::Builtin) {
             match parse_layer(&PolicySource::builtin(), &[]) {
                 Ok((file, table)) => parsed.insert(0, (PolicySource::builtin(), file, table)),
@@ -227,9 +231,18 @@ impl Policy {
         for (source, _, table) in &parsed {
             let table = match table {
                 Some(t) => t.clone(),
-                None => source.text.parse().map_err(|e: toml::de::Error| PolicyErrors {
-                    errors: vec![PolicyError::at(&source.name, &source.text, e.span(), e.message().trim().to_owned(), None)],
-                })?,
+                None => source
+                    .text
+                    .parse()
+                    .map_err(|e: toml::de::Error| PolicyErrors {
+                        errors: vec![PolicyError::at(
+                            &source.name,
+                            &source.text,
+                            e.span(),
+                            e.message().trim().to_owned(),
+                            None,
+                        )],
+                    })?,
             };
             merge_tables(&mut merged_table, table);
         }
@@ -261,7 +274,13 @@ impl Policy {
         test_origins: Vec<String>,
     ) -> Result<Self, PolicyErrors> {
         let fail = |message: String| PolicyErrors {
-            errors: vec![PolicyError::at(&sources.join(" + "), "", None, message, None)],
+            errors: vec![PolicyError::at(
+                &sources.join(" + "),
+                "",
+                None,
+                message,
+                None,
+            )],
         };
         let mut high_risk = Vec::new();
         for h in &merged.high_risk {
@@ -269,7 +288,10 @@ impl Policy {
                 id: h.id.clone(),
                 globs: path_set(&h.paths).map_err(|(_, e)| fail(e.to_string()))?,
                 tier: h.tier.unwrap_or(Tier::Sync),
-                category: h.category.clone().unwrap_or_else(|| "high-risk-path".into()),
+                category: h
+                    .category
+                    .clone()
+                    .unwrap_or_else(|| "high-risk-path".into()),
                 reason: h
                     .reason
                     .clone()
@@ -329,14 +351,19 @@ impl Policy {
         let mut out = Vec::new();
         let d = &self.defaults;
         if d.opaque == Tier::Auto {
-            out.push("`defaults.opaque` is `auto`: code that cannot be analysed runs unreviewed".into());
+            out.push(
+                "`defaults.opaque` is `auto`: code that cannot be analysed runs unreviewed".into(),
+            );
         }
         if d.unknown_unsandboxed == Tier::Auto {
             out.push("`defaults.unknown_unsandboxed` is `auto`: unknown commands run unreviewed outside the sandbox".into());
         }
         for r in self.rules.all().filter(|r| r.override_) {
             for f in self.floors.all() {
-                if f.kind == r.kind && f.program.iter().any(|p| r.program.contains(p)) && f.tier > r.tier {
+                if f.kind == r.kind
+                    && f.program.iter().any(|p| r.program.contains(p))
+                    && f.tier > r.tier
+                {
                     out.push(format!(
                         "override rule `{}` ({}) cannot lower what never-auto `{}` raises to {} for the same program",
                         r.id, r.tier, f.id, f.tier
@@ -348,7 +375,10 @@ impl Policy {
         for (i, route) in self.merged.approvals.route.iter().enumerate() {
             for g in &route.groups {
                 if !groups.contains_key(g) {
-                    out.push(format!("approvals route {} names undefined group `{g}`", i + 1));
+                    out.push(format!(
+                        "approvals route {} names undefined group `{g}`",
+                        i + 1
+                    ));
                 }
             }
             if route.groups.is_empty() {
@@ -395,7 +425,13 @@ fn parse_layer(
         // Checked in full by this crate's tests; parse once and skip the semantic checks, which
         // would otherwise cost every process its start-up.
         let file: PolicyFile = toml::from_str(text).map_err(|e| {
-            vec![PolicyError::at(name, text, e.span(), e.message().trim().to_owned(), None)]
+            vec![PolicyError::at(
+                name,
+                text,
+                e.span(),
+                e.message().trim().to_owned(),
+                None,
+            )]
         })?;
         // The table is only needed when other layers merge over this one.
         return Ok((file, None));
@@ -410,7 +446,13 @@ fn parse_layer(
         )]
     })?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        vec![PolicyError::at(name, text, e.span(), e.message().trim().to_owned(), None)]
+        vec![PolicyError::at(
+            name,
+            text,
+            e.span(),
+            e.message().trim().to_owned(),
+            None,
+        )]
     })?;
     let spans = SpanFinder::new(text);
     let mut errors = Vec::new();
@@ -418,13 +460,21 @@ fn parse_layer(
         errors.push(PolicyError::at(name, text, spans.find(path), message, help));
     };
 
-    if let Some(v) = file.version {
-        if v != 1 {
-            err(&[Seg::Key("version")], format!("unsupported version {v}; this Warden reads version 1"), None);
-        }
+    if let Some(v) = file.version
+        && v != 1
+    {
+        err(
+            &[Seg::Key("version")],
+            format!("unsupported version {v}; this Warden reads version 1"),
+            None,
+        );
     }
     for (array, default) in [("rule", None), ("never_auto", Some(Tier::Sync))] {
-        let specs = if array == "rule" { &file.rules } else { &file.never_auto };
+        let specs = if array == "rule" {
+            &file.rules
+        } else {
+            &file.never_auto
+        };
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for (i, spec) in specs.iter().enumerate() {
             if let Err(e) = CompiledRule::compile(spec, default, "general")
@@ -457,24 +507,28 @@ fn parse_layer(
                     None,
                 );
             }
-            if array == "rule" && spec.override_ {
-                if let Some((_, by)) = locks.iter().find(|(l, _)| l == "override") {
-                    err(
-                        &[Seg::Key(array), Seg::Index(i), Seg::Key("override")],
-                        format!("override rules are locked by {by}"),
-                        None,
-                    );
-                }
+            if array == "rule"
+                && spec.override_
+                && let Some((_, by)) = locks.iter().find(|(l, _)| l == "override")
+            {
+                err(
+                    &[Seg::Key(array), Seg::Index(i), Seg::Key("override")],
+                    format!("override rules are locked by {by}"),
+                    None,
+                );
             }
             for (lock, by) in locks {
-                if let Some(pattern) = lock.strip_prefix("rule:") {
-                    if word_glob(pattern).is_ok_and(|g| g.is_match(&spec.id)) {
-                        err(
-                            &[Seg::Key(array), Seg::Index(i), Seg::Key("id")],
-                            format!("rule `{}` is locked by {by} and cannot be replaced here", spec.id),
-                            None,
-                        );
-                    }
+                if let Some(pattern) = lock.strip_prefix("rule:")
+                    && word_glob(pattern).is_ok_and(|g| g.is_match(&spec.id))
+                {
+                    err(
+                        &[Seg::Key(array), Seg::Index(i), Seg::Key("id")],
+                        format!(
+                            "rule `{}` is locked by {by} and cannot be replaced here",
+                            spec.id
+                        ),
+                        None,
+                    );
                 }
             }
         }
@@ -507,15 +561,28 @@ fn parse_layer(
     }
     for (i, h) in file.high_risk.iter().enumerate() {
         if h.id.trim().is_empty() {
-            err(&[Seg::Key("high_risk"), Seg::Index(i)], "a high_risk entry needs an `id`".into(), None);
+            err(
+                &[Seg::Key("high_risk"), Seg::Index(i)],
+                "a high_risk entry needs an `id`".into(),
+                None,
+            );
         }
         if h.paths.is_empty() {
-            err(&[Seg::Key("high_risk"), Seg::Index(i)], format!("high_risk entry `{}` has no `paths`", h.id), None);
+            err(
+                &[Seg::Key("high_risk"), Seg::Index(i)],
+                format!("high_risk entry `{}` has no `paths`", h.id),
+                None,
+            );
         }
         for (j, p) in h.paths.iter().enumerate() {
             if let Err(e) = path_set(std::slice::from_ref(p)) {
                 err(
-                    &[Seg::Key("high_risk"), Seg::Index(i), Seg::Key("paths"), Seg::Index(j)],
+                    &[
+                        Seg::Key("high_risk"),
+                        Seg::Index(i),
+                        Seg::Key("paths"),
+                        Seg::Index(j),
+                    ],
                     format!("bad glob `{p}`: {}", e.1),
                     None,
                 );
@@ -525,7 +592,11 @@ fn parse_layer(
     for (j, p) in file.defaults.scratch_paths.iter().enumerate() {
         if let Err(e) = path_set(std::slice::from_ref(p)) {
             err(
-                &[Seg::Key("defaults"), Seg::Key("scratch_paths"), Seg::Index(j)],
+                &[
+                    Seg::Key("defaults"),
+                    Seg::Key("scratch_paths"),
+                    Seg::Index(j),
+                ],
                 format!("bad glob `{p}`: {}", e.1),
                 None,
             );
@@ -546,12 +617,17 @@ fn parse_layer(
         if kinds != 1 {
             err(
                 &[Seg::Key("test"), Seg::Index(i)],
-                "a test names exactly one of `shell`, `argv`, `read`, `write`, `net`, `tool`".into(),
+                "a test names exactly one of `shell`, `argv`, `read`, `write`, `net`, `tool`"
+                    .into(),
                 None,
             );
         }
         if t.tier.is_none() && t.rule.is_none() {
-            err(&[Seg::Key("test"), Seg::Index(i)], "a test needs an expected `tier` (or `rule`)".into(), None);
+            err(
+                &[Seg::Key("test"), Seg::Index(i)],
+                "a test needs an expected `tier` (or `rule`)".into(),
+                None,
+            );
         }
     }
     for (lock, by) in locks {
@@ -561,15 +637,27 @@ fn parse_layer(
         let path: Vec<&str> = lock.split('.').collect();
         if table_has(&table, &path) {
             let segs: Vec<Seg<'_>> = path.iter().map(|k| Seg::Key(k)).collect();
-            err(&segs, format!("`{lock}` is locked by {by} and cannot be set here"), None);
+            err(
+                &segs,
+                format!("`{lock}` is locked by {by} and cannot be set here"),
+                None,
+            );
         }
     }
     for (i, l) in file.lock.iter().enumerate() {
         if l.is_empty() {
-            err(&[Seg::Key("lock"), Seg::Index(i)], "empty lock entry".into(), None);
+            err(
+                &[Seg::Key("lock"), Seg::Index(i)],
+                "empty lock entry".into(),
+                None,
+            );
         }
     }
-    if errors.is_empty() { Ok((file, Some(table))) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok((file, Some(table)))
+    } else {
+        Err(errors)
+    }
 }
 
 fn table_has(table: &toml::Table, path: &[&str]) -> bool {

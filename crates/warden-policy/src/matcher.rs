@@ -23,7 +23,9 @@ pub(crate) fn word_glob(pattern: &str) -> Result<WordGlob, crate::wordglob::Word
 
 /// Globs for paths: each pattern is compiled as written (`~/x`, `/abs`, `@workspace/x`), and a
 /// relative pattern matches anywhere.
-pub(crate) fn path_set(patterns: &[String]) -> Result<PathSet, (usize, crate::wordglob::WordGlobError)> {
+pub(crate) fn path_set(
+    patterns: &[String],
+) -> Result<PathSet, (usize, crate::wordglob::WordGlobError)> {
     let normalised: Vec<String> = patterns.iter().map(|p| normalise_path_pattern(p)).collect();
     PathSet::new(&normalised)
 }
@@ -60,11 +62,17 @@ impl FlagPattern {
             return Ok(Self::EndOfOptions);
         }
         if !p.starts_with('-') || p == "-" {
-            return Err(format!("flag pattern `{p}` must start with `-` and name a flag"));
+            return Err(format!(
+                "flag pattern `{p}` must start with `-` and name a flag"
+            ));
         }
         if let Some((name, value)) = p.split_once('=') {
-            let value = WordGlob::new(value, true).map_err(|e| format!("bad flag value `{value}`: {e}"))?;
-            return Ok(Self::WithValue { name: name.to_owned(), value });
+            let value =
+                WordGlob::new(value, true).map_err(|e| format!("bad flag value `{value}`: {e}"))?;
+            return Ok(Self::WithValue {
+                name: name.to_owned(),
+                value,
+            });
         }
         if p.starts_with("--") {
             if p.contains(['*', '?', '[']) {
@@ -85,8 +93,8 @@ impl FlagPattern {
         if let Self::EndOfOptions = self {
             return args.iter().any(|a| a == "--");
         }
-        let mut iter = args.iter().enumerate();
-        while let Some((i, arg)) = iter.next() {
+        let iter = args.iter().enumerate();
+        for (i, arg) in iter {
             if arg == "--" {
                 return false;
             }
@@ -95,7 +103,10 @@ impl FlagPattern {
             }
             let hit = match self {
                 Self::Long(name) => {
-                    arg == name || arg.strip_prefix(name.as_str()).is_some_and(|r| r.starts_with('='))
+                    arg == name
+                        || arg
+                            .strip_prefix(name.as_str())
+                            .is_some_and(|r| r.starts_with('='))
                 }
                 Self::LongGlob(g) => {
                     arg.starts_with("--") && g.is_match(arg.split('=').next().unwrap_or(arg))
@@ -140,7 +151,10 @@ pub(crate) struct WordPattern(Vec<WordGlob>);
 
 impl WordPattern {
     fn parse(p: &str) -> Result<Self, crate::wordglob::WordGlobError> {
-        p.split('|').map(word_glob).collect::<Result<Vec<_>, _>>().map(Self)
+        p.split('|')
+            .map(word_glob)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
     }
 
     fn is_match(&self, word: &str) -> bool {
@@ -191,8 +205,14 @@ pub(crate) fn validate_regex(spec: &RuleSpec) -> Result<(), RuleCompileError> {
 pub(crate) fn rule_kind(spec: &RuleSpec) -> Result<RuleKind, String> {
     let kinds = [
         (!spec.program.is_empty(), RuleKind::Program),
-        (!spec.paths.is_empty() || !spec.writes.is_empty(), RuleKind::Path),
-        (!spec.host.is_empty() || !spec.method.is_empty() || !spec.port.is_empty(), RuleKind::Net),
+        (
+            !spec.paths.is_empty() || !spec.writes.is_empty(),
+            RuleKind::Path,
+        ),
+        (
+            !spec.host.is_empty() || !spec.method.is_empty() || !spec.port.is_empty(),
+            RuleKind::Net,
+        ),
         (!spec.tool.is_empty(), RuleKind::Tool),
     ];
     let mut present = kinds.iter().filter(|(p, _)| *p).map(|(_, k)| *k);
@@ -221,11 +241,13 @@ fn opt_paths(key: &'static str, patterns: &[String]) -> Result<Option<PathSet>, 
     if patterns.is_empty() {
         return Ok(None);
     }
-    path_set(patterns).map(Some).map_err(|(i, e)| RuleCompileError {
-        key,
-        index: Some(i),
-        message: format!("bad glob `{}`: {e}", patterns[i]),
-    })
+    path_set(patterns)
+        .map(Some)
+        .map_err(|(i, e)| RuleCompileError {
+            key,
+            index: Some(i),
+            message: format!("bad glob `{}`: {e}", patterns[i]),
+        })
 }
 
 fn opt_words(
@@ -236,11 +258,13 @@ fn opt_words(
     if patterns.is_empty() {
         return Ok(None);
     }
-    WordSet::new(patterns, case_insensitive).map(Some).map_err(|(i, e)| RuleCompileError {
-        key,
-        index: Some(i),
-        message: format!("bad glob `{}`: {e}", patterns[i]),
-    })
+    WordSet::new(patterns, case_insensitive)
+        .map(Some)
+        .map_err(|(i, e)| RuleCompileError {
+            key,
+            index: Some(i),
+            message: format!("bad glob `{}`: {e}", patterns[i]),
+        })
 }
 
 impl CompiledRule {
@@ -250,7 +274,11 @@ impl CompiledRule {
         default_tier: Option<Tier>,
         default_category: &str,
     ) -> Result<Self, RuleCompileError> {
-        let err = |key, message: String| RuleCompileError { key, index: None, message };
+        let err = |key, message: String| RuleCompileError {
+            key,
+            index: None,
+            message,
+        };
         if spec.id.trim().is_empty() {
             return Err(err("id", "a rule needs a non-empty `id`".into()));
         }
@@ -261,7 +289,10 @@ impl CompiledRule {
         let kind = rule_kind(spec).map_err(|m| err("id", m))?;
         let program_only = |key: &'static str, used: bool| -> Result<(), RuleCompileError> {
             if used && kind != RuleKind::Program {
-                Err(err(key, format!("`{key}` only applies to rules with a `program`")))
+                Err(err(
+                    key,
+                    format!("`{key}` only applies to rules with a `program`"),
+                ))
             } else {
                 Ok(())
             }
@@ -309,13 +340,22 @@ impl CompiledRule {
         };
         let any_flag = flags("any_flag", &spec.any_flag)?;
         let no_flag = flags("no_flag", &spec.no_flag)?;
-        let arg_regex = spec.arg_regex.clone().map(|r| (r, std::sync::OnceLock::new()));
+        let arg_regex = spec
+            .arg_regex
+            .clone()
+            .map(|r| (r, std::sync::OnceLock::new()));
         let method: Vec<String> = spec.method.iter().map(|m| m.to_ascii_uppercase()).collect();
         Ok(Self {
             id: spec.id.clone(),
             tier,
-            category: spec.category.clone().unwrap_or_else(|| default_category.to_owned()),
-            reason: spec.reason.clone().unwrap_or_else(|| format!("matched rule `{}`", spec.id)),
+            category: spec
+                .category
+                .clone()
+                .unwrap_or_else(|| default_category.to_owned()),
+            reason: spec
+                .reason
+                .clone()
+                .unwrap_or_else(|| format!("matched rule `{}`", spec.id)),
             override_: spec.override_,
             kind,
             program: spec.program.clone(),
@@ -343,8 +383,14 @@ impl CompiledRule {
         Self {
             id: spec.id.clone(),
             tier: spec.tier.unwrap_or(Tier::Sync).max(Tier::Sync),
-            category: spec.category.clone().unwrap_or_else(|| "invalid-rule".into()),
-            reason: format!("rule `{}` could not be compiled ({message}); failing closed", spec.id),
+            category: spec
+                .category
+                .clone()
+                .unwrap_or_else(|| "invalid-rule".into()),
+            reason: format!(
+                "rule `{}` could not be compiled ({message}); failing closed",
+                spec.id
+            ),
             override_: false,
             kind,
             program: spec.program.clone(),
@@ -378,10 +424,10 @@ impl CompiledRule {
         {
             return false;
         }
-        if let Some(e) = self.elevated {
-            if e != cmd.elevated {
-                return false;
-            }
+        if let Some(e) = self.elevated
+            && e != cmd.elevated
+        {
+            return false;
         }
         let args = &cmd.argv[1..];
         if !self.any_flag.is_empty() && !self.any_flag.iter().any(|f| f.present(args)) {
@@ -435,10 +481,10 @@ impl CompiledRule {
 
     /// Match a network rule.
     pub(crate) fn matches_net(&self, host: &str, port: Option<u16>, method: Option<&str>) -> bool {
-        if let Some(set) = &self.host {
-            if !set.is_match(host) {
-                return false;
-            }
+        if let Some(set) = &self.host
+            && !set.is_match(host)
+        {
+            return false;
         }
         if !self.method.is_empty() {
             match method {
@@ -485,7 +531,10 @@ impl<'a> CommandView<'a> {
         aliases: &BTreeMap<String, String>,
     ) -> Self {
         let base = program_basename(argv.first().map(String::as_str).unwrap_or(""));
-        let program = aliases.get(base).cloned().unwrap_or_else(|| base.to_owned());
+        let program = aliases
+            .get(base)
+            .cloned()
+            .unwrap_or_else(|| base.to_owned());
         let spec = programs.get(&program);
         let mut positionals = Vec::new();
         let mut i = 1;

@@ -89,7 +89,10 @@ mod tests {
     fn resolves_tilde_relative_and_dotdot() {
         let cwd = Path::new("/ws/sub");
         let home = Path::new("/home/u");
-        assert_eq!(resolve("~/.ssh/id_rsa", cwd, home), Path::new("/home/u/.ssh/id_rsa"));
+        assert_eq!(
+            resolve("~/.ssh/id_rsa", cwd, home),
+            Path::new("/home/u/.ssh/id_rsa")
+        );
         assert_eq!(resolve("../x", cwd, home), Path::new("/ws/x"));
         assert_eq!(resolve("../../../../etc", cwd, home), Path::new("/etc"));
         assert_eq!(resolve("/a/./b/../c", cwd, home), Path::new("/a/c"));

@@ -9,16 +9,38 @@ impl TestCase {
     /// The action this case describes, and a short label for messages.
     pub fn action(&self) -> Option<(Action, String)> {
         if let Some(s) = &self.shell {
-            return Some((Action::Shell { script: s.clone(), cwd: None }, s.clone()));
+            return Some((
+                Action::Shell {
+                    script: s.clone(),
+                    cwd: None,
+                },
+                s.clone(),
+            ));
         }
         if let Some(a) = &self.argv {
-            return Some((Action::Exec { argv: a.clone(), cwd: None }, format!("{a:?}")));
+            return Some((
+                Action::Exec {
+                    argv: a.clone(),
+                    cwd: None,
+                },
+                format!("{a:?}"),
+            ));
         }
         if let Some(p) = &self.read {
-            return Some((Action::Read { path: PathBuf::from(p) }, format!("read {p}")));
+            return Some((
+                Action::Read {
+                    path: PathBuf::from(p),
+                },
+                format!("read {p}"),
+            ));
         }
         if let Some(p) = &self.write {
-            return Some((Action::Write { path: PathBuf::from(p) }, format!("write {p}")));
+            return Some((
+                Action::Write {
+                    path: PathBuf::from(p),
+                },
+                format!("write {p}"),
+            ));
         }
         if let Some(n) = &self.net {
             let (method, target) = match n.split_once(' ') {
@@ -29,11 +51,22 @@ impl TestCase {
                 Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_owned(), p.parse().ok()),
                 _ => (target.to_owned(), None),
             };
-            return Some((Action::Net { host, port, method, path: None }, format!("net {n}")));
+            return Some((
+                Action::Net {
+                    host,
+                    port,
+                    method,
+                    path: None,
+                },
+                format!("net {n}"),
+            ));
         }
         if let Some(t) = &self.tool {
             return Some((
-                Action::Tool { name: t.clone(), arguments: serde_json::Value::Null },
+                Action::Tool {
+                    name: t.clone(),
+                    arguments: serde_json::Value::Null,
+                },
                 format!("tool {t}"),
             ));
         }
@@ -48,7 +81,9 @@ impl Policy {
         let mut failures = Vec::new();
         let mut count = 0;
         for (source, case) in self.tests() {
-            let Some((action, label)) = case.action() else { continue };
+            let Some((action, label)) = case.action() else {
+                continue;
+            };
             count += 1;
             let cwd = match &case.cwd {
                 Some(c) => workspace.join(c),

@@ -10,7 +10,10 @@ enum Token {
     Literal(char),
     AnyRun,
     AnyOne,
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 /// One compiled word glob.
@@ -50,7 +53,13 @@ impl fmt::Display for WordGlobError {
 
 impl WordGlob {
     pub(crate) fn new(pattern: &str, case_insensitive: bool) -> Result<Self, WordGlobError> {
-        let fold = |c: char| if case_insensitive { c.to_ascii_lowercase() } else { c };
+        let fold = |c: char| {
+            if case_insensitive {
+                c.to_ascii_lowercase()
+            } else {
+                c
+            }
+        };
         let mut tokens = Vec::new();
         let mut chars = pattern.chars().peekable();
         while let Some(c) = chars.next() {
@@ -80,29 +89,33 @@ impl WordGlob {
                         }
                         first = false;
                         let lo = if c == '\\' {
-                            chars.next().ok_or_else(|| WordGlobError("dangling `\\` in a class".into()))?
+                            chars
+                                .next()
+                                .ok_or_else(|| WordGlobError("dangling `\\` in a class".into()))?
                         } else {
                             c
                         };
                         if chars.peek() == Some(&'-') {
                             let mut look = chars.clone();
                             look.next();
-                            if let Some(&hi) = look.peek() {
-                                if hi != ']' {
-                                    chars.next();
-                                    chars.next();
-                                    if hi < lo {
-                                        return Err(WordGlobError(format!("bad range `{lo}-{hi}`")));
-                                    }
-                                    ranges.push((fold(lo), fold(hi)));
-                                    continue;
+                            if let Some(&hi) = look.peek()
+                                && hi != ']'
+                            {
+                                chars.next();
+                                chars.next();
+                                if hi < lo {
+                                    return Err(WordGlobError(format!("bad range `{lo}-{hi}`")));
                                 }
+                                ranges.push((fold(lo), fold(hi)));
+                                continue;
                             }
                         }
                         ranges.push((fold(lo), fold(lo)));
                     }
                     if !closed {
-                        return Err(WordGlobError("unclosed character class; missing `]`".into()));
+                        return Err(WordGlobError(
+                            "unclosed character class; missing `]`".into(),
+                        ));
                     }
                     tokens.push(Token::Class { negated, ranges });
                 }
@@ -110,7 +123,12 @@ impl WordGlob {
             }
         }
         let shape = Self::shape_of(&tokens, case_insensitive);
-        Ok(Self { source: pattern.to_owned(), tokens, case_insensitive, shape })
+        Ok(Self {
+            source: pattern.to_owned(),
+            tokens,
+            case_insensitive,
+            shape,
+        })
     }
 
     fn shape_of(tokens: &[Token], case_insensitive: bool) -> Shape {
@@ -127,8 +145,12 @@ impl WordGlob {
         };
         match tokens {
             [Token::AnyRun] => Shape::Everything,
-            [rest @ .., Token::AnyRun] if lit(rest).is_some() => Shape::Prefix(lit(rest).unwrap_or_default()),
-            [Token::AnyRun, rest @ ..] if lit(rest).is_some() => Shape::Suffix(lit(rest).unwrap_or_default()),
+            [rest @ .., Token::AnyRun] if lit(rest).is_some() => {
+                Shape::Prefix(lit(rest).unwrap_or_default())
+            }
+            [Token::AnyRun, rest @ ..] if lit(rest).is_some() => {
+                Shape::Suffix(lit(rest).unwrap_or_default())
+            }
             ts => lit(ts).map(Shape::Exact).unwrap_or(Shape::General),
         }
     }
@@ -145,7 +167,11 @@ impl WordGlob {
     }
 
     fn token_matches(&self, t: &Token, c: char) -> bool {
-        let c = if self.case_insensitive { c.to_ascii_lowercase() } else { c };
+        let c = if self.case_insensitive {
+            c.to_ascii_lowercase()
+        } else {
+            c
+        };
         match t {
             Token::Literal(l) => *l == c,
             Token::AnyOne => true,
@@ -201,7 +227,10 @@ impl WordGlob {
 pub(crate) struct WordSet(Vec<WordGlob>);
 
 impl WordSet {
-    pub(crate) fn new(patterns: &[String], case_insensitive: bool) -> Result<Self, (usize, WordGlobError)> {
+    pub(crate) fn new(
+        patterns: &[String],
+        case_insensitive: bool,
+    ) -> Result<Self, (usize, WordGlobError)> {
         patterns
             .iter()
             .enumerate()
@@ -244,10 +273,17 @@ mod tests {
         assert!(m("[!a-c]x", "dx"));
         assert!(m("\\[", "["));
         assert!(m("python3.1[0-9]", "python3.12"));
-        assert!(WordGlob::new("API.example.*", true).unwrap().is_match("api.EXAMPLE.invalid"));
+        assert!(
+            WordGlob::new("API.example.*", true)
+                .unwrap()
+                .is_match("api.EXAMPLE.invalid")
+        );
         assert!(WordGlob::new("ma[ke", false).is_err());
         assert!(WordGlob::new("x\\", false).is_err());
-        assert_eq!(WordGlob::new("git", false).unwrap().literal().as_deref(), Some("git"));
+        assert_eq!(
+            WordGlob::new("git", false).unwrap().literal().as_deref(),
+            Some("git")
+        );
         assert_eq!(WordGlob::new("g*t", false).unwrap().literal(), None);
     }
 }
@@ -303,13 +339,16 @@ impl PathGlob {
                 .collect()
         };
         let fast = match segments.as_slice() {
-            [PathSegment::AnyDepth, PathSegment::Word(w)] => {
-                w.literal().map(PathShape::Basename).unwrap_or(PathShape::General)
-            }
-            [prefix @ .., PathSegment::AnyDepth] if !prefix.is_empty() => {
-                literal(prefix).map(|p| PathShape::Under(p.join("/"))).unwrap_or(PathShape::General)
-            }
-            segs => literal(segs).map(|p| PathShape::Exact(p.join("/"))).unwrap_or(PathShape::General),
+            [PathSegment::AnyDepth, PathSegment::Word(w)] => w
+                .literal()
+                .map(PathShape::Basename)
+                .unwrap_or(PathShape::General),
+            [prefix @ .., PathSegment::AnyDepth] if !prefix.is_empty() => literal(prefix)
+                .map(|p| PathShape::Under(p.join("/")))
+                .unwrap_or(PathShape::General),
+            segs => literal(segs)
+                .map(|p| PathShape::Exact(p.join("/")))
+                .unwrap_or(PathShape::General),
         };
         Ok(Self { segments, fast })
     }
@@ -324,6 +363,7 @@ impl PathGlob {
             .collect()
     }
 
+    #[cfg(test)]
     pub(crate) fn is_match(&self, path: &str) -> bool {
         self.is_match_split(path, &Self::split(path))
     }
@@ -333,7 +373,9 @@ impl PathGlob {
             PathShape::Basename(b) => parts.last().is_some_and(|l| l == b),
             PathShape::Under(prefix) => {
                 let p = path.trim_end_matches('/');
-                p == prefix || (p.starts_with(prefix.as_str()) && p.as_bytes().get(prefix.len()) == Some(&b'/'))
+                p == prefix
+                    || (p.starts_with(prefix.as_str())
+                        && p.as_bytes().get(prefix.len()) == Some(&b'/'))
                     || (prefix.is_empty() && p.starts_with('/'))
             }
             PathShape::Exact(e) => path.trim_end_matches('/') == e || (e.is_empty() && path == "/"),
@@ -416,9 +458,34 @@ mod path_tests {
 
     #[test]
     fn fast_shapes_agree_with_the_general_walk() {
-        let patterns = ["**/.env", "/tmp/**", "~/.ssh/**", "~/.aws", "/", "@workspace", "**/id_rsa", "/etc/shadow", "/**"];
-        let paths = ["/tmp", "/tmp/a", "/tmpx", "~/.ssh", "~/.ssh/id", "~/.aws", "~/.aws/c", "/", "/etc/shadow",
-            "@workspace", "@workspace/.env", "/w/.env", "/w/.envx", "/w/id_rsa", "/etc"];
+        let patterns = [
+            "**/.env",
+            "/tmp/**",
+            "~/.ssh/**",
+            "~/.aws",
+            "/",
+            "@workspace",
+            "**/id_rsa",
+            "/etc/shadow",
+            "/**",
+        ];
+        let paths = [
+            "/tmp",
+            "/tmp/a",
+            "/tmpx",
+            "~/.ssh",
+            "~/.ssh/id",
+            "~/.aws",
+            "~/.aws/c",
+            "/",
+            "/etc/shadow",
+            "@workspace",
+            "@workspace/.env",
+            "/w/.env",
+            "/w/.envx",
+            "/w/id_rsa",
+            "/etc",
+        ];
         for p in patterns {
             let g = PathGlob::new(p).unwrap();
             for path in paths {

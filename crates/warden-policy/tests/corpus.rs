@@ -24,7 +24,9 @@ fn corpus_classifies_as_expected() {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
-        let (expected, script) = line.split_once('\t').unwrap_or_else(|| panic!("line {}: no tab", n + 1));
+        let (expected, script) = line
+            .split_once('\t')
+            .unwrap_or_else(|| panic!("line {}: no tab", n + 1));
         let (expected, sandboxed) = match expected.strip_suffix('!') {
             Some(t) => (tier(t), false),
             None => (tier(expected), true),
@@ -36,7 +38,13 @@ fn corpus_classifies_as_expected() {
             home: PathBuf::from("/home/dev"),
             sandboxed,
         };
-        let d = policy.classify(&Action::Shell { script: script.clone(), cwd: None }, &ctx);
+        let d = policy.classify(
+            &Action::Shell {
+                script: script.clone(),
+                cwd: None,
+            },
+            &ctx,
+        );
         count += 1;
         if d.tier != expected {
             failures.push(format!(
@@ -48,6 +56,14 @@ fn corpus_classifies_as_expected() {
             ));
         }
     }
-    assert!(count >= 400, "the corpus must hold at least 400 cases, has {count}");
-    assert!(failures.is_empty(), "{} of {count} corpus cases misclassified:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        count >= 400,
+        "the corpus must hold at least 400 cases, has {count}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {count} corpus cases misclassified:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

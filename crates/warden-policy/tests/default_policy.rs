@@ -7,12 +7,20 @@ use warden_policy::Policy;
 fn default_policy_passes_its_own_tests() {
     let policy = Policy::builtin();
     let (count, failures) = policy.run_tests(Path::new("/work/ws"), Path::new("/home/dev"));
-    assert!(count >= 80, "expected the default policy to carry many tests, found {count}");
+    assert!(
+        count >= 80,
+        "expected the default policy to carry many tests, found {count}"
+    );
     let report: Vec<String> = failures
         .iter()
         .map(|f| format!("{}: expected {}, got {}", f.action, f.expected, f.actual))
         .collect();
-    assert!(report.is_empty(), "{} failing cases:\n{}", report.len(), report.join("\n"));
+    assert!(
+        report.is_empty(),
+        "{} failing cases:\n{}",
+        report.len(),
+        report.join("\n")
+    );
 }
 
 #[test]
@@ -27,5 +35,9 @@ fn default_policy_passes_full_validation() {
         let all: Vec<String> = e.errors.iter().map(|x| x.to_string()).collect();
         panic!("{}", all.join("\n"));
     }
-    assert!(Policy::builtin().lint_warnings().is_empty(), "{:?}", Policy::builtin().lint_warnings());
+    assert!(
+        Policy::builtin().lint_warnings().is_empty(),
+        "{:?}",
+        Policy::builtin().lint_warnings()
+    );
 }

@@ -21,7 +21,15 @@ fn ctx() -> Context {
 }
 
 fn tier(script: &str) -> Tier {
-    policy().classify(&Action::Shell { script: script.to_owned(), cwd: None }, &ctx()).tier
+    policy()
+        .classify(
+            &Action::Shell {
+                script: script.to_owned(),
+                cwd: None,
+            },
+            &ctx(),
+        )
+        .tier
 }
 
 /// Single-line commands from the corpus that compose cleanly (no directory changes, no trailing
@@ -134,5 +142,9 @@ proptest! {
 fn the_pool_is_large_and_varied() {
     let tiers: std::collections::BTreeSet<Tier> = pool().iter().map(|c| tier(c)).collect();
     assert!(pool().len() > 300, "pool has {}", pool().len());
-    assert_eq!(tiers.len(), 4, "the pool should cover every tier: {tiers:?}");
+    assert_eq!(
+        tiers.len(),
+        4,
+        "the pool should cover every tier: {tiers:?}"
+    );
 }
