@@ -168,6 +168,20 @@ pub struct ProxyConfig {
     pub limits: Limits,
 }
 
+/// Where registry discovery is cached: `$XDG_CACHE_HOME/warden` or `~/.cache/warden`.
+fn default_cache_dir(env: &DiscoveryEnv) -> Option<std::path::PathBuf> {
+    let _ = env;
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| std::path::PathBuf::from(h).join(".cache"))
+        })
+        .map(|d| d.join("warden"))
+}
+
 impl ProxyConfig {
     /// An empty configuration: every connection is refused.
     pub fn new() -> ProxyConfig {
@@ -182,7 +196,9 @@ impl ProxyConfig {
         cfg: &NetworkConfig,
         workspace: &Path,
     ) -> Result<ProxyConfig, ProxyError> {
-        Self::from_network_config_with(cfg, workspace, &DiscoveryEnv::from_process())
+        let env = DiscoveryEnv::from_process();
+        let cache = default_cache_dir(&env);
+        Self::build(cfg, workspace, &env, cache.as_deref())
     }
 
     /// [`ProxyConfig::from_network_config`] with an explicit discovery environment.
@@ -190,6 +206,15 @@ impl ProxyConfig {
         cfg: &NetworkConfig,
         workspace: &Path,
         env: &DiscoveryEnv,
+    ) -> Result<ProxyConfig, ProxyError> {
+        Self::build(cfg, workspace, env, None)
+    }
+
+    fn build(
+        cfg: &NetworkConfig,
+        workspace: &Path,
+        env: &DiscoveryEnv,
+        cache: Option<&Path>,
     ) -> Result<ProxyConfig, ProxyError> {
         let defaults = Defaults::load()?;
         let mut c = ProxyConfig::new();
@@ -236,7 +261,10 @@ impl ProxyConfig {
         }
         let mut found = Vec::new();
         if cfg.discover_registries.unwrap_or(true) {
-            found.extend(discover::discover_registries(workspace, env));
+            found.extend(match cache {
+                Some(dir) => discover::discover_registries_cached(workspace, env, dir),
+                None => discover::discover_registries(workspace, env),
+            });
         }
         if cfg.discover_git_remotes.unwrap_or(true) {
             found.extend(discover::discover_git_remotes(workspace, env));

@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// One discovered host.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct DiscoveredHost {
     /// Host name or IP literal (IPv6 without brackets), normalised.
     pub host: String,
@@ -134,6 +134,142 @@ impl DiscoveryEnv {
             }
         }
     }
+}
+
+/// How long a cached registry discovery stays valid when none of its inputs changed.
+pub const REGISTRY_CACHE_TTL: Duration = Duration::from_secs(3600);
+
+/// [`discover_registries`], cached in `cache_dir`. Asking pip, npm and go costs about a second of
+/// interpreter start-up, far too much for every `warden run`; the package managers'
+/// configuration rarely changes. The cache key covers the variables discovery reads, the
+/// workspace, and the modification times of every configuration file and directory the probes
+/// read; an entry older than [`REGISTRY_CACHE_TTL`] is refreshed anyway. A cache that cannot be
+/// read or written only costs the probe.
+pub fn discover_registries_cached(
+    workspace: &Path,
+    env: &DiscoveryEnv,
+    cache_dir: &Path,
+) -> Vec<DiscoveredHost> {
+    let key = cache_key(workspace, env);
+    let file = cache_dir.join(format!("registries-{key:016x}.json"));
+    if let Ok(meta) = fs::metadata(&file) {
+        let fresh = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age < REGISTRY_CACHE_TTL);
+        if fresh {
+            if let Some(hosts) = fs::read(&file)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Vec<DiscoveredHost>>(&b).ok())
+            {
+                return hosts;
+            }
+        }
+    }
+    let hosts = discover_registries(workspace, env);
+    if fs::create_dir_all(cache_dir).is_ok() {
+        let tmp = cache_dir.join(format!(".registries-{key:016x}.{}.tmp", std::process::id()));
+        if let Ok(bytes) = serde_json::to_vec(&hosts) {
+            if fs::write(&tmp, bytes).is_ok() {
+                let _ = fs::rename(&tmp, &file);
+            }
+        }
+    }
+    hosts
+}
+
+/// Hash of everything registry discovery depends on (FNV-1a: stable across builds and runs).
+fn cache_key(workspace: &Path, env: &DiscoveryEnv) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    };
+    let mut vars: Vec<(&String, &String)> = env.vars.iter().collect();
+    vars.sort();
+    for (k, v) in vars {
+        let upper = k.to_ascii_uppercase();
+        let relevant = [
+            "PATH",
+            "HOME",
+            "XDG_",
+            "CARGO",
+            "PIP_",
+            "PYTHON",
+            "VIRTUAL_ENV",
+            "NPM_",
+            "GO",
+            "GEM",
+            "BUNDLE",
+            "MAVEN",
+            "M2_",
+            "APT",
+        ]
+        .iter()
+        .any(|p| upper.starts_with(p));
+        if relevant {
+            feed(k.as_bytes());
+            feed(v.as_bytes());
+        }
+    }
+    feed(workspace.as_os_str().as_encoded_bytes());
+    feed(env.root.as_os_str().as_encoded_bytes());
+    let home = env.home().unwrap_or_default();
+    let mut watched: Vec<PathBuf> = [
+        ".cargo/config.toml",
+        ".cargo/config",
+        ".config/pip/pip.conf",
+        ".pip/pip.conf",
+        ".npmrc",
+        ".gemrc",
+        ".m2/settings.xml",
+        ".config/go/env",
+        ".cargo/registry/index",
+    ]
+    .iter()
+    .map(|r| home.join(r))
+    .collect();
+    for var in [
+        "CARGO_HOME",
+        "PIP_CONFIG_FILE",
+        "NPM_CONFIG_USERCONFIG",
+        "VIRTUAL_ENV",
+    ] {
+        if let Some(v) = env.var(var) {
+            watched.push(PathBuf::from(v));
+            watched.push(Path::new(v).join("config.toml"));
+            watched.push(Path::new(v).join("registry/index"));
+            watched.push(Path::new(v).join("pip.conf"));
+        }
+    }
+    for rel in [
+        "etc/pip.conf",
+        "etc/npmrc",
+        "etc/apt/sources.list",
+        "etc/apt/sources.list.d",
+        "etc/gemrc",
+    ] {
+        watched.push(env.sys(rel));
+    }
+    for rel in [".cargo/config.toml", ".cargo/config", ".npmrc", "pip.conf"] {
+        watched.push(workspace.join(rel));
+    }
+    for p in watched {
+        feed(p.as_os_str().as_encoded_bytes());
+        match fs::metadata(&p).and_then(|m| m.modified()) {
+            Ok(t) => {
+                let since = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                feed(&since.as_nanos().to_le_bytes());
+            }
+            Err(_) => feed(b"-"),
+        }
+    }
+    h
 }
 
 /// Registries and git remotes together.

@@ -95,8 +95,8 @@ mod splice;
 pub use addr::non_public_reason;
 pub use config::{DEFAULTS_TOML, Defaults, Limits, ProxyConfig, Rule, RuleAction, Verdict};
 pub use discover::{
-    DiscoveredHost, DiscoveryEnv, discover, discover_git_remotes, discover_registries,
-    git_url_host_port, url_host_port,
+    DiscoveredHost, DiscoveryEnv, REGISTRY_CACHE_TTL, discover, discover_git_remotes,
+    discover_registries, discover_registries_cached, git_url_host_port, url_host_port,
 };
 pub use error::ProxyError;
 pub use event::{NetworkEvent, Protocol};

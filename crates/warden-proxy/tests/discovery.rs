@@ -397,3 +397,49 @@ fn real_discovery_on_this_machine_finds_the_installed_tools() {
     }
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[test]
+fn cached_discovery_reuses_results_until_an_input_changes() {
+    use warden_proxy::{DiscoveryEnv, discover_registries_cached};
+    let home = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".cargo")).unwrap();
+    let cfg = home.path().join(".cargo/config.toml");
+    std::fs::write(&cfg, "[source.crates-io]\nreplace-with = \"m\"\n[source.m]\nregistry = \"sparse+https://first.invalid/index/\"\n").unwrap();
+    let mut env = DiscoveryEnv::empty();
+    env.set_var("HOME", home.path().to_str().unwrap());
+    let first = discover_registries_cached(ws.path(), &env, cache.path());
+    assert!(first.iter().any(|h| h.host == "first.invalid"), "{first:?}");
+    assert_eq!(
+        std::fs::read_dir(cache.path()).unwrap().count(),
+        1,
+        "one cache entry written"
+    );
+
+    // Edit the cache entry: a hit returns what the cache holds, proving it was used.
+    let entry = std::fs::read_dir(cache.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(&entry)
+        .unwrap()
+        .replace("first.invalid", "cached.invalid");
+    std::fs::write(&entry, text).unwrap();
+    let second = discover_registries_cached(ws.path(), &env, cache.path());
+    assert!(
+        second.iter().any(|h| h.host == "cached.invalid"),
+        "{second:?}"
+    );
+
+    // Changing the configuration changes the key: discovery runs again.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&cfg, "[source.crates-io]\nreplace-with = \"m\"\n[source.m]\nregistry = \"sparse+https://second.invalid/index/\"\n").unwrap();
+    let third = discover_registries_cached(ws.path(), &env, cache.path());
+    assert!(
+        third.iter().any(|h| h.host == "second.invalid"),
+        "{third:?}"
+    );
+}
