@@ -40,8 +40,13 @@ fn bench(c: &mut Criterion) {
         home: PathBuf::from("/home/dev"),
         sandboxed: true,
     };
-    let actions: Vec<Action> =
-        MIX.iter().map(|s| Action::Shell { script: (*s).to_owned(), cwd: None }).collect();
+    let actions: Vec<Action> = MIX
+        .iter()
+        .map(|s| Action::Shell {
+            script: (*s).to_owned(),
+            cwd: None,
+        })
+        .collect();
     let mut group = c.benchmark_group("classify");
     group.throughput(Throughput::Elements(actions.len() as u64));
     group.bench_function("shell_mix", |b| {
@@ -51,11 +56,18 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    let argv = Action::Exec { argv: vec!["git".into(), "push".into(), "origin".into(), "main".into()], cwd: None };
+    let argv = Action::Exec {
+        argv: vec!["git".into(), "push".into(), "origin".into(), "main".into()],
+        cwd: None,
+    };
     group.throughput(Throughput::Elements(1));
-    group.bench_function("exec_git_push", |b| b.iter(|| black_box(policy.classify(black_box(&argv), &ctx))));
+    group.bench_function("exec_git_push", |b| {
+        b.iter(|| black_box(policy.classify(black_box(&argv), &ctx)))
+    });
     group.finish();
-    c.bench_function("policy_load_builtin", |b| b.iter(|| black_box(Policy::builtin())));
+    c.bench_function("policy_load_builtin", |b| {
+        b.iter(|| black_box(Policy::builtin()))
+    });
 }
 
 criterion_group!(benches, bench);

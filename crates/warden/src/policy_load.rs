@@ -16,9 +16,16 @@ pub fn repo_policy_path(workspace: &Path) -> PathBuf {
 
 fn read_source(path: &Path, layer: Layer) -> Result<PolicySource, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::bad_input(miette::miette!("cannot read governance file {}: {e}", path.display()))
+        CliError::bad_input(miette::miette!(
+            "cannot read governance file {}: {e}",
+            path.display()
+        ))
     })?;
-    Ok(PolicySource { name: path.display().to_string(), text, layer })
+    Ok(PolicySource {
+        name: path.display().to_string(),
+        text,
+        layer,
+    })
 }
 
 /// The layers for `workspace`: the organisation file (if any), then `explicit` or the
@@ -82,8 +89,9 @@ pub fn context(
     cwd: Option<&Path>,
     sandboxed: bool,
 ) -> Result<Context, CliError> {
-    let here = std::env::current_dir()
-        .map_err(|e| CliError::failure(miette::miette!("cannot read the current directory: {e}")))?;
+    let here = std::env::current_dir().map_err(|e| {
+        CliError::failure(miette::miette!("cannot read the current directory: {e}"))
+    })?;
     let cwd = match cwd {
         Some(c) => absolute(c)?,
         None => here,

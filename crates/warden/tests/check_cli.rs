@@ -21,7 +21,12 @@ fn workspace() -> tempfile::TempDir {
 }
 
 fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "exit {:?}: {}", o.status, String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
     serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
 }
@@ -29,13 +34,19 @@ fn json(o: &Output) -> serde_json::Value {
 #[test]
 fn check_json_has_the_contract_fields() {
     let ws = workspace();
-    let v = json(&warden(&["check", "--json", "--", "git", "push", "origin", "main"], ws.path()));
+    let v = json(&warden(
+        &["check", "--json", "--", "git", "push", "origin", "main"],
+        ws.path(),
+    ));
     assert_eq!(v["tier"], "async");
     assert_eq!(v["rule"], "vcs.git-push");
     assert_eq!(v["category"], "vcs-publish");
     assert!(v["reasons"].as_array().is_some_and(|r| !r.is_empty()));
     let cmds = v["commands"].as_array().unwrap();
-    assert_eq!(cmds[0]["argv"], serde_json::json!(["git", "push", "origin", "main"]));
+    assert_eq!(
+        cmds[0]["argv"],
+        serde_json::json!(["git", "push", "origin", "main"])
+    );
     assert_eq!(cmds[0]["tier"], "async");
     assert_eq!(cmds[0]["rule"], "vcs.git-push");
     assert!(v["policy_digest"].as_str().unwrap().starts_with("sha256:"));
@@ -44,9 +55,12 @@ fn check_json_has_the_contract_fields() {
 #[test]
 fn every_tier_exits_zero() {
     let ws = workspace();
-    for (script, tier) in
-        [("ls", "auto"), ("git push", "async"), ("cat ~/.ssh/id_rsa", "sync"), ("rm -rf /", "deny")]
-    {
+    for (script, tier) in [
+        ("ls", "auto"),
+        ("git push", "async"),
+        ("cat ~/.ssh/id_rsa", "sync"),
+        ("rm -rf /", "deny"),
+    ] {
         let v = json(&warden(&["check", "--json", "--shell", script], ws.path()));
         assert_eq!(v["tier"], tier, "{script}");
     }
@@ -56,13 +70,21 @@ fn every_tier_exits_zero() {
 fn shell_commands_carry_wrappers_and_spans() {
     let ws = workspace();
     let v = json(&warden(
-        &["check", "--json", "--shell", "ls && sudo bash -c 'git push --force'"],
+        &[
+            "check",
+            "--json",
+            "--shell",
+            "ls && sudo bash -c 'git push --force'",
+        ],
         ws.path(),
     ));
     assert_eq!(v["tier"], "sync");
     let cmds = v["commands"].as_array().unwrap();
     assert_eq!(cmds.len(), 2);
-    assert_eq!(cmds[1]["argv"], serde_json::json!(["git", "push", "--force"]));
+    assert_eq!(
+        cmds[1]["argv"],
+        serde_json::json!(["git", "push", "--force"])
+    );
     assert!(cmds[1]["wrappers"].to_string().contains("sudo"));
     assert!(cmds[0]["span"].is_array());
 }
@@ -74,16 +96,31 @@ fn text_output_is_readable() {
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.starts_with("SYNC"), "{out}");
-    assert!(out.contains("infrastructure-change") && out.contains("infra.terraform"), "{out}");
+    assert!(
+        out.contains("infrastructure-change") && out.contains("infra.terraform"),
+        "{out}"
+    );
 }
 
 #[test]
 fn unsandboxed_unknown_command_needs_a_human() {
     let ws = workspace();
-    let sandboxed = json(&warden(&["check", "--json", "--", "some-tool", "--go"], ws.path()));
+    let sandboxed = json(&warden(
+        &["check", "--json", "--", "some-tool", "--go"],
+        ws.path(),
+    ));
     assert_eq!(sandboxed["tier"], "auto");
-    let outside =
-        json(&warden(&["check", "--json", "--unsandboxed", "--", "some-tool", "--go"], ws.path()));
+    let outside = json(&warden(
+        &[
+            "check",
+            "--json",
+            "--unsandboxed",
+            "--",
+            "some-tool",
+            "--go",
+        ],
+        ws.path(),
+    ));
     assert_eq!(outside["tier"], "sync");
     assert_eq!(outside["sandboxed"], false);
 }
@@ -94,10 +131,22 @@ fn cwd_and_workspace_decide_what_is_outside() {
     let sub = ws.path().join("a/b");
     std::fs::create_dir_all(&sub).unwrap();
     let sub_s = sub.to_str().unwrap();
-    let inside = json(&warden(&["check", "--json", "--cwd", sub_s, "--shell", "touch ../x"], ws.path()));
+    let inside = json(&warden(
+        &["check", "--json", "--cwd", sub_s, "--shell", "touch ../x"],
+        ws.path(),
+    ));
     assert_eq!(inside["tier"], "auto");
-    let outside =
-        json(&warden(&["check", "--json", "--cwd", sub_s, "--shell", "touch ../../../x"], ws.path()));
+    let outside = json(&warden(
+        &[
+            "check",
+            "--json",
+            "--cwd",
+            sub_s,
+            "--shell",
+            "touch ../../../x",
+        ],
+        ws.path(),
+    ));
     assert_eq!(outside["tier"], "async");
     assert_eq!(outside["rule"], "builtin.write-outside-workspace");
 }
@@ -124,8 +173,15 @@ fn json_action_from_stdin_and_file() {
     assert_eq!(v["rationale"], "install hook");
 
     let f = ws.path().join("a.json");
-    std::fs::write(&f, r#"{"kind":"net","host":"api.example.invalid","method":"POST"}"#).unwrap();
-    let v = json(&warden(&["check", "--json", "--action", f.to_str().unwrap()], ws.path()));
+    std::fs::write(
+        &f,
+        r#"{"kind":"net","host":"api.example.invalid","method":"POST"}"#,
+    )
+    .unwrap();
+    let v = json(&warden(
+        &["check", "--json", "--action", f.to_str().unwrap()],
+        ws.path(),
+    ));
     assert_eq!(v["tier"], "async");
 }
 
@@ -135,9 +191,18 @@ fn bad_input_exits_two_with_a_clear_message() {
     let cases: &[(&[&str], &str)] = &[
         (&["check"], "nothing to classify"),
         (&["check", "--shell", "  "], "non-empty script"),
-        (&["check", "--action", "/nonexistent/x.json"], "cannot read action file"),
-        (&["check", "--shell", "ls", "--", "ls"], "cannot be used with"),
-        (&["check", "--policy", "/nonexistent/p.toml", "--", "ls"], "cannot read governance file"),
+        (
+            &["check", "--action", "/nonexistent/x.json"],
+            "cannot read action file",
+        ),
+        (
+            &["check", "--shell", "ls", "--", "ls"],
+            "cannot be used with",
+        ),
+        (
+            &["check", "--policy", "/nonexistent/p.toml", "--", "ls"],
+            "cannot read governance file",
+        ),
     ];
     for (args, needle) in cases {
         let o = warden(args, ws.path());
@@ -159,8 +224,15 @@ fn bad_input_exits_two_with_a_clear_message() {
 fn broken_governance_file_is_rejected_with_position_and_nothing_runs() {
     let ws = workspace();
     let p = ws.path().join("p.toml");
-    std::fs::write(&p, "[[rule]]\nid = \"x\"\ntier = \"sync\"\nprogam = [\"make\"]\n").unwrap();
-    let o = warden(&["check", "--policy", p.to_str().unwrap(), "--", "ls"], ws.path());
+    std::fs::write(
+        &p,
+        "[[rule]]\nid = \"x\"\ntier = \"sync\"\nprogam = [\"make\"]\n",
+    )
+    .unwrap();
+    let o = warden(
+        &["check", "--policy", p.to_str().unwrap(), "--", "ls"],
+        ws.path(),
+    );
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("p.toml:4:1"), "{err}");
@@ -168,8 +240,11 @@ fn broken_governance_file_is_rejected_with_position_and_nothing_runs() {
 
     // The repository layer is picked up from .warden/policy.toml without --policy.
     std::fs::create_dir(ws.path().join(".warden")).unwrap();
-    std::fs::write(ws.path().join(".warden/policy.toml"), "[defaults]\nopaque = \"sometimes\"\n")
-        .unwrap();
+    std::fs::write(
+        ws.path().join(".warden/policy.toml"),
+        "[defaults]\nopaque = \"sometimes\"\n",
+    )
+    .unwrap();
     let o = warden(&["check", "--", "ls"], ws.path());
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
@@ -195,13 +270,26 @@ fn policy_lint_reports_every_problem() {
         "[[rule]]\nid = \"r\"\ntier = \"async\"\nprogram = [\"ma[ke\"]\n[[rule]]\nid = \"r\"\ntier = \"auto\"\ntool = [\"x\"]\n",
     )
     .unwrap();
-    let o = warden(&["policy", "lint", "--json", bad.to_str().unwrap()], ws.path());
+    let o = warden(
+        &["policy", "lint", "--json", bad.to_str().unwrap()],
+        ws.path(),
+    );
     assert_eq!(o.status.code(), Some(2));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let errors = v["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 2, "{v}");
-    assert_eq!((errors[0]["line"].as_u64(), errors[0]["column"].as_u64()), (Some(4), Some(12)), "{v}");
-    assert!(errors[1]["message"].as_str().unwrap().contains("duplicate rule id"), "{v}");
+    assert_eq!(
+        (errors[0]["line"].as_u64(), errors[0]["column"].as_u64()),
+        (Some(4), Some(12)),
+        "{v}"
+    );
+    assert!(
+        errors[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate rule id"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -216,13 +304,22 @@ fn policy_test_fails_on_a_wrong_expectation() {
     let o = warden(&["policy", "test", f.to_str().unwrap()], ws.path());
     assert_eq!(o.status.code(), Some(1));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("FAIL") && out.contains("expected auto"), "{out}");
+    assert!(
+        out.contains("FAIL") && out.contains("expected auto"),
+        "{out}"
+    );
     assert!(out.contains(" 1 failed"), "{out}");
 
     std::fs::write(&f, "[[test]]\nshell = \"git push\"\ntier = \"async\"\n").unwrap();
-    let v = json(&warden(&["policy", "test", "--json", f.to_str().unwrap()], ws.path()));
+    let v = json(&warden(
+        &["policy", "test", "--json", f.to_str().unwrap()],
+        ws.path(),
+    ));
     assert_eq!(v["failed"], 0);
-    assert!(v["passed"].as_u64().unwrap() > 80, "the default's own cases run too: {v}");
+    assert!(
+        v["passed"].as_u64().unwrap() > 80,
+        "the default's own cases run too: {v}"
+    );
 }
 
 #[test]
@@ -230,18 +327,36 @@ fn policy_schema_explain_and_default() {
     let ws = workspace();
     let v = json(&warden(&["policy", "schema"], ws.path()));
     let props = &v["properties"];
-    for key in
-        ["rule", "never_auto", "high_risk", "defaults", "network", "sandbox", "audit", "approvals", "test", "lock"]
-    {
+    for key in [
+        "rule",
+        "never_auto",
+        "high_risk",
+        "defaults",
+        "network",
+        "sandbox",
+        "audit",
+        "approvals",
+        "test",
+        "lock",
+    ] {
         assert!(props.get(key).is_some(), "schema lacks `{key}`: {props}");
     }
     let v = json(&warden(
-        &["policy", "explain", "--json", "--shell", "git -c alias.p=push p --force"],
+        &[
+            "policy",
+            "explain",
+            "--json",
+            "--shell",
+            "git -c alias.p=push p --force",
+        ],
         ws.path(),
     ));
     assert_eq!(v["tier"], "sync");
     let trace = v["trace"].to_string();
-    assert!(trace.contains("alias") && trace.contains("never.force-push"), "{trace}");
+    assert!(
+        trace.contains("alias") && trace.contains("never.force-push"),
+        "{trace}"
+    );
     let o = warden(&["policy", "default"], ws.path());
     assert!(String::from_utf8_lossy(&o.stdout).contains("[[never_auto]]"));
 }
@@ -256,12 +371,17 @@ fn init_writes_a_policy_that_lints_and_tests_clean() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(ws.path().join(".warden/policy.toml")).unwrap();
     assert!(
-        text.contains("Rust (Cargo.toml)") && text.contains("Node.js") && text.contains("migrations/**"),
+        text.contains("Rust (Cargo.toml)")
+            && text.contains("Node.js")
+            && text.contains("migrations/**"),
         "{text}"
     );
     let o = warden(&["policy", "test"], ws.path());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
-    let v = json(&warden(&["check", "--json", "--shell", "echo x > migrations/001.sql"], ws.path()));
+    let v = json(&warden(
+        &["check", "--json", "--shell", "echo x > migrations/001.sql"],
+        ws.path(),
+    ));
     assert_eq!(v["tier"], "sync");
     let again = warden(&["init"], ws.path());
     assert_eq!(again.status.code(), Some(2));

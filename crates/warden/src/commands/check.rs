@@ -98,15 +98,23 @@ pub fn action_from_flags(
 ) -> Result<ParsedAction, CliError> {
     match (shell, action, argv.is_empty()) {
         (Some(s), None, true) => {
-            let a = Action::Shell { script: s.to_owned(), cwd: None };
+            let a = Action::Shell {
+                script: s.to_owned(),
+                cwd: None,
+            };
             validate_action(&a).map_err(|m| CliError::bad_input(miette::miette!("{m}")))?;
-            Ok(ParsedAction { action: a, rationale: None })
+            Ok(ParsedAction {
+                action: a,
+                rationale: None,
+            })
         }
         (None, Some(src), true) => {
             let (name, text) = if src == "-" {
                 let mut t = String::new();
                 std::io::stdin().read_to_string(&mut t).map_err(|e| {
-                    CliError::bad_input(miette::miette!("cannot read the action from standard input: {e}"))
+                    CliError::bad_input(miette::miette!(
+                        "cannot read the action from standard input: {e}"
+                    ))
                 })?;
                 ("<stdin>".to_owned(), t)
             } else {
@@ -118,9 +126,15 @@ pub fn action_from_flags(
             parse_action_json(&name, &text)
         }
         (None, None, false) => {
-            let a = Action::Exec { argv: argv.to_vec(), cwd: None };
+            let a = Action::Exec {
+                argv: argv.to_vec(),
+                cwd: None,
+            };
             validate_action(&a).map_err(|m| CliError::bad_input(miette::miette!("{m}")))?;
-            Ok(ParsedAction { action: a, rationale: None })
+            Ok(ParsedAction {
+                action: a,
+                rationale: None,
+            })
         }
         (None, None, true) => Err(CliError::bad_input(miette::miette!(
             help = "warden check -- git push   |   warden check --shell 'git push'   |   warden check --action action.json",
@@ -135,12 +149,19 @@ pub fn action_from_flags(
 /// Run `warden check`.
 pub fn run(args: CheckArgs) -> CmdResult {
     let parsed = action_from_flags(args.shell.as_deref(), args.action.as_deref(), &args.argv)?;
-    let ctx = policy_load::context(args.workspace.as_deref(), args.cwd.as_deref(), !args.unsandboxed)?;
+    let ctx = policy_load::context(
+        args.workspace.as_deref(),
+        args.cwd.as_deref(),
+        !args.unsandboxed,
+    )?;
     let policy = policy_load::load(args.policy.as_deref(), &ctx.workspace)?;
     let decision = policy.classify(&parsed.action, &ctx);
     let rationale = args.rationale.or(parsed.rationale);
     if args.json {
-        println!("{}", render_json(&decision, &policy, ctx.sandboxed, rationale.as_deref()));
+        println!(
+            "{}",
+            render_json(&decision, &policy, ctx.sandboxed, rationale.as_deref())
+        );
     } else {
         print!("{}", render_text(&decision));
     }
@@ -148,7 +169,12 @@ pub fn run(args: CheckArgs) -> CmdResult {
 }
 
 /// The JSON object of the command-line contract.
-pub fn render_json(d: &Decision, policy: &Policy, sandboxed: bool, rationale: Option<&str>) -> String {
+pub fn render_json(
+    d: &Decision,
+    policy: &Policy,
+    sandboxed: bool,
+    rationale: Option<&str>,
+) -> String {
     let mut v = serde_json::to_value(d).unwrap_or_default();
     if let Some(obj) = v.as_object_mut() {
         obj.insert("sandboxed".into(), sandboxed.into());
@@ -162,15 +188,29 @@ pub fn render_json(d: &Decision, policy: &Policy, sandboxed: bool, rationale: Op
 
 /// The text a person reads.
 pub fn render_text(d: &Decision) -> String {
-    let mut out = format!("{}  {}  (rule {})\n", tier_label(d.tier), d.category, d.rule);
+    let mut out = format!(
+        "{}  {}  (rule {})\n",
+        tier_label(d.tier),
+        d.category,
+        d.rule
+    );
     for r in &d.reasons {
         out.push_str(&format!("  - {r}\n"));
     }
     if d.commands.len() > 1 {
         out.push_str("commands:\n");
         for c in &d.commands {
-            let via = if c.wrappers.is_empty() { String::new() } else { format!("  via {}", c.wrappers.join(" → ")) };
-            out.push_str(&format!("  {:<5}  {}  [{}]{via}\n", c.tier.as_str(), c.argv.join(" "), c.rule));
+            let via = if c.wrappers.is_empty() {
+                String::new()
+            } else {
+                format!("  via {}", c.wrappers.join(" → "))
+            };
+            out.push_str(&format!(
+                "  {:<5}  {}  [{}]{via}\n",
+                c.tier.as_str(),
+                c.argv.join(" "),
+                c.rule
+            ));
         }
     }
     out

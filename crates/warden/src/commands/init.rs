@@ -31,14 +31,25 @@ fn detect(root: &Path) -> Vec<Ecosystem> {
     let has = |f: &str| root.join(f).exists();
     let mut out = Vec::new();
     let mut add = |name, evidence: &str, commands| {
-        out.push(Ecosystem { name, evidence: evidence.to_owned(), commands });
+        out.push(Ecosystem {
+            name,
+            evidence: evidence.to_owned(),
+            commands,
+        });
     };
     if has("Cargo.toml") {
-        add("Rust", "Cargo.toml", &["cargo build", "cargo test", "cargo clippy --all-targets"]);
+        add(
+            "Rust",
+            "Cargo.toml",
+            &["cargo build", "cargo test", "cargo clippy --all-targets"],
+        );
     }
     if has("package.json") {
         let (ev, cmds): (&str, &'static [&'static str]) = if has("pnpm-lock.yaml") {
-            ("pnpm-lock.yaml", &["pnpm install", "pnpm test", "pnpm run build"])
+            (
+                "pnpm-lock.yaml",
+                &["pnpm install", "pnpm test", "pnpm run build"],
+            )
         } else if has("yarn.lock") {
             ("yarn.lock", &["yarn install", "yarn test", "yarn build"])
         } else {
@@ -48,7 +59,11 @@ fn detect(root: &Path) -> Vec<Ecosystem> {
     }
     for f in ["pyproject.toml", "requirements.txt", "setup.py", "Pipfile"] {
         if has(f) {
-            add("Python", f, &["pip install -r requirements.txt", "python -m pytest"]);
+            add(
+                "Python",
+                f,
+                &["pip install -r requirements.txt", "python -m pytest"],
+            );
             break;
         }
     }
@@ -65,7 +80,11 @@ fn detect(root: &Path) -> Vec<Ecosystem> {
         add("Gradle", "build.gradle", &["./gradlew test"]);
     }
     if has("CMakeLists.txt") {
-        add("CMake", "CMakeLists.txt", &["cmake -B build", "cmake --build build"]);
+        add(
+            "CMake",
+            "CMakeLists.txt",
+            &["cmake -B build", "cmake --build build"],
+        );
     }
     if has("Makefile") {
         add("Make", "Makefile", &["make", "make test"]);
@@ -76,8 +95,18 @@ fn detect(root: &Path) -> Vec<Ecosystem> {
 /// Directories in the repository that look like schemas, migrations or deployment config.
 fn risky_dirs(root: &Path) -> Vec<String> {
     let candidates = [
-        "migrations", "db/migrate", "db/migrations", "prisma", "alembic", "schema", "deploy", "k8s",
-        "helm", "terraform", "infra", "config/production",
+        "migrations",
+        "db/migrate",
+        "db/migrations",
+        "prisma",
+        "alembic",
+        "schema",
+        "deploy",
+        "k8s",
+        "helm",
+        "terraform",
+        "infra",
+        "config/production",
     ];
     candidates
         .iter()
@@ -96,12 +125,17 @@ pub fn render(root: &Path) -> String {
     t.push_str("# organisation file. Check with `warden policy lint` and `warden policy test`.\n");
     t.push_str("# Arrays extend the layers below; a rule with an existing `id` replaces it.\n\n");
     t.push_str("version = 1\n\n");
-    t.push_str("# What no rule decides. Unknown commands are `auto` inside the sandbox by default.\n");
+    t.push_str(
+        "# What no rule decides. Unknown commands are `auto` inside the sandbox by default.\n",
+    );
     t.push_str("[defaults]\n# opaque = \"sync\"\n# unknown_unsandboxed = \"sync\"\n\n");
     if ecosystems.is_empty() {
         t.push_str("# No build ecosystem detected.\n\n");
     } else {
-        let names: Vec<String> = ecosystems.iter().map(|e| format!("{} ({})", e.name, e.evidence)).collect();
+        let names: Vec<String> = ecosystems
+            .iter()
+            .map(|e| format!("{} ({})", e.name, e.evidence))
+            .collect();
         let _ = writeln!(t, "# Detected: {}.", names.join(", "));
         t.push_str("# The default policy already runs their builds and tests as `auto`; these tests pin it.\n");
         for e in &ecosystems {
@@ -120,12 +154,20 @@ pub fn render(root: &Path) -> String {
             "[[high_risk]]\nid = \"repo.high-risk\"\ntier = \"sync\"\ncategory = \"high-risk-path\"\nreason = \"schema, deployment or infrastructure files of this repository\"\npaths = [{}]\n",
             list.join(", ")
         );
-        let _ = writeln!(t, "[[test]]\nwrite = \"{}\"\ntier = \"sync\"\n", risky[0].replace("**", "x.txt"));
+        let _ = writeln!(
+            t,
+            "[[test]]\nwrite = \"{}\"\ntier = \"sync\"\n",
+            risky[0].replace("**", "x.txt")
+        );
     }
-    t.push_str("# Relax or tighten single commands. `override = true` lets a rule decide over the\n");
+    t.push_str(
+        "# Relax or tighten single commands. `override = true` lets a rule decide over the\n",
+    );
     t.push_str("# default rules (never below never-auto floors or deny).\n");
     t.push_str("# [[rule]]\n# id = \"repo.deploy-staging\"\n# tier = \"async\"\n# category = \"infrastructure-change\"\n# program = [\"make\"]\n# subcommand = [\"deploy-staging\"]\n\n");
-    t.push_str("# Hosts the sandbox may reach besides package registries and this repository's remotes.\n");
+    t.push_str(
+        "# Hosts the sandbox may reach besides package registries and this repository's remotes.\n",
+    );
     t.push_str("# [network]\n\n");
     t.push_str("# Who approves what; members are user names or emails.\n");
     t.push_str("# [approvals.groups.maintainers]\n# members = [\"alice@example.com\"]\n");
@@ -134,14 +176,18 @@ pub fn render(root: &Path) -> String {
 
 /// Run `warden init`.
 pub fn run(args: InitArgs) -> CmdResult {
-    let here = std::env::current_dir()
-        .map_err(|e| CliError::failure(miette::miette!("cannot read the current directory: {e}")))?;
+    let here = std::env::current_dir().map_err(|e| {
+        CliError::failure(miette::miette!("cannot read the current directory: {e}"))
+    })?;
     let root = match &args.dir {
         Some(d) => policy_load::absolute(d)?,
         None => policy_load::find_workspace(&here),
     };
     if !root.is_dir() {
-        return Err(CliError::bad_input(miette::miette!("{} is not a directory", root.display())));
+        return Err(CliError::bad_input(miette::miette!(
+            "{} is not a directory",
+            root.display()
+        )));
     }
     let text = render(&root);
     // Never write a file that does not load.
@@ -150,8 +196,11 @@ pub fn run(args: InitArgs) -> CmdResult {
         text: text.clone(),
         layer: warden_policy::Layer::Repository,
     };
-    warden_policy::Policy::load(&[source])
-        .map_err(|e| CliError::failure(miette::miette!("internal error: generated policy is invalid: {e}")))?;
+    warden_policy::Policy::load(&[source]).map_err(|e| {
+        CliError::failure(miette::miette!(
+            "internal error: generated policy is invalid: {e}"
+        ))
+    })?;
     if args.stdout {
         print!("{text}");
         return Ok(ExitCode::SUCCESS);

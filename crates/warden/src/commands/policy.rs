@@ -86,8 +86,9 @@ pub fn run(cmd: PolicyCommand) -> CmdResult {
 }
 
 fn sources_for(a: &FilesArgs) -> Result<(Vec<PolicySource>, PathBuf), CliError> {
-    let here = std::env::current_dir()
-        .map_err(|e| CliError::failure(miette::miette!("cannot read the current directory: {e}")))?;
+    let here = std::env::current_dir().map_err(|e| {
+        CliError::failure(miette::miette!("cannot read the current directory: {e}"))
+    })?;
     let workspace = match &a.workspace {
         Some(w) => policy_load::absolute(w)?,
         None => policy_load::find_workspace(&here),
@@ -98,9 +99,16 @@ fn sources_for(a: &FilesArgs) -> Result<(Vec<PolicySource>, PathBuf), CliError> 
     let mut out = Vec::new();
     for f in &a.files {
         let text = std::fs::read_to_string(f).map_err(|e| {
-            CliError::bad_input(miette::miette!("cannot read governance file {}: {e}", f.display()))
+            CliError::bad_input(miette::miette!(
+                "cannot read governance file {}: {e}",
+                f.display()
+            ))
         })?;
-        out.push(PolicySource { name: f.display().to_string(), text, layer: Layer::Repository });
+        out.push(PolicySource {
+            name: f.display().to_string(),
+            text,
+            layer: Layer::Repository,
+        });
     }
     Ok((out, workspace))
 }
@@ -161,14 +169,28 @@ fn test(a: FilesArgs) -> CmdResult {
             .iter()
             .map(|f| serde_json::json!({"file": f.source, "action": f.action, "expected": f.expected, "actual": f.actual}))
             .collect();
-        println!("{}", serde_json::json!({"passed": count - failures.len(), "failed": failures.len(), "failures": f}));
+        println!(
+            "{}",
+            serde_json::json!({"passed": count - failures.len(), "failed": failures.len(), "failures": f})
+        );
     } else {
         for f in &failures {
-            println!("FAIL {}: {}\n     expected {}\n     got      {}", f.source, f.action, f.expected, f.actual);
+            println!(
+                "FAIL {}: {}\n     expected {}\n     got      {}",
+                f.source, f.action, f.expected, f.actual
+            );
         }
-        println!("{} passed, {} failed", count - failures.len(), failures.len());
+        println!(
+            "{} passed, {} failed",
+            count - failures.len(),
+            failures.len()
+        );
     }
-    Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn explain(a: ExplainArgs) -> CmdResult {
@@ -189,7 +211,11 @@ fn explain(a: ExplainArgs) -> CmdResult {
             "context: workspace {}, cwd {}, {}",
             ctx.workspace.display(),
             ctx.cwd.display(),
-            if ctx.sandboxed { "sandboxed" } else { "unsandboxed" }
+            if ctx.sandboxed {
+                "sandboxed"
+            } else {
+                "unsandboxed"
+            }
         );
         println!("trace:");
         for t in &trace {
