@@ -21,12 +21,18 @@ pub struct CliError {
 impl CliError {
     /// Bad input from the user: exit 2.
     pub fn bad_input(report: impl Into<miette::Report>) -> Self {
-        Self { code: BAD_INPUT, report: report.into() }
+        Self {
+            code: BAD_INPUT,
+            report: report.into(),
+        }
     }
 
     /// Warden itself failed: exit 1.
     pub fn failure(report: impl Into<miette::Report>) -> Self {
-        Self { code: FAILURE, report: report.into() }
+        Self {
+            code: FAILURE,
+            report: report.into(),
+        }
     }
 
     /// Print the report on stderr and give the exit code.
