@@ -66,15 +66,12 @@ impl RuleSet {
             match rule_kind(r) {
                 Ok(RuleKind::Program) => {
                     for p in &r.program {
-                        match word_glob(p).ok().and_then(|g| g.literal().map(|l| (l, g))) {
-                            Some((literal, _)) => {
-                                set.by_program.entry(literal).or_default().push(i)
+                        if p.contains(['*', '?', '[', '\\']) {
+                            if let Ok(g) = word_glob(p) {
+                                set.glob_programs.push((g, i));
                             }
-                            None => {
-                                if let Ok(g) = word_glob(p) {
-                                    set.glob_programs.push((g, i));
-                                }
-                            }
+                        } else {
+                            set.by_program.entry(p.clone()).or_default().push(i);
                         }
                     }
                 }
@@ -231,6 +228,17 @@ impl Policy {
         for (source, _, table) in &parsed {
             let table = match table {
                 Some(t) => t.clone(),
+                None if source.layer == Layer::Builtin && source.text == crate::DEFAULT_POLICY => {
+                    serde_json::from_str(crate::DEFAULT_POLICY_JSON).map_err(|e| PolicyErrors {
+                        errors: vec![PolicyError::at(
+                            &source.name,
+                            "",
+                            None,
+                            format!("built-in policy: {e}"),
+                            None,
+                        )],
+                    })?
+                }
                 None => source
                     .text
                     .parse()
@@ -421,6 +429,13 @@ fn parse_layer(
 ) -> Result<(PolicyFile, Option<toml::Table>), Vec<PolicyError>> {
     let name = &source.name;
     let text = &source.text;
+    if source.layer == Layer::Builtin && text == crate::DEFAULT_POLICY {
+        // Parsed at build time; this crate's tests check the JSON matches the TOML.
+        let file: PolicyFile = serde_json::from_str(crate::DEFAULT_POLICY_JSON).map_err(|e| {
+            vec![PolicyError::at(name, "", None, format!("built-in policy: {e}"), None)]
+        })?;
+        return Ok((file, None));
+    }
     if source.layer == Layer::Builtin {
         // Checked in full by this crate's tests; parse once and skip the semantic checks, which
         // would otherwise cost every process its start-up.

@@ -41,3 +41,21 @@ fn default_policy_passes_full_validation() {
         Policy::builtin().lint_warnings()
     );
 }
+
+#[test]
+fn the_prebuilt_default_equals_the_toml() {
+    // The binary loads the default from JSON made at build time; it must be the same policy,
+    // alone and when layered under a repository file.
+    let from_toml: warden_policy::PolicyFile = toml::from_str(warden_policy::DEFAULT_POLICY).unwrap();
+    let builtin = Policy::builtin();
+    assert_eq!(builtin.config(), &from_toml);
+    let repo = warden_policy::PolicySource {
+        name: "r.toml".into(),
+        text: "[defaults]\nopaque = \"deny\"\n".into(),
+        layer: warden_policy::Layer::Repository,
+    };
+    let layered = Policy::load(&[repo]).unwrap();
+    let mut expected = from_toml.clone();
+    expected.defaults.opaque = Some(warden_policy::Tier::Deny);
+    assert_eq!(layered.config(), &expected);
+}

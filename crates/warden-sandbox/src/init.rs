@@ -25,7 +25,14 @@ pub(crate) struct InitSpec {
     pub(crate) seccomp: bool,
     pub(crate) limits: Limits,
     pub(crate) proxy_port: Option<u16>,
+    /// The supervisor's private status file; stage 1 opens it and PID 1 inherits the fd.
+    pub(crate) status_path: PathBuf,
+    #[serde(default)]
     pub(crate) status_fd: i32,
+    /// Stage 1 dies with the supervisor; this guards the race where it already died.
+    pub(crate) supervisor_pid: i32,
+    /// `cgroup.procs` of the action's cgroup, joined before the cgroup namespace is made.
+    pub(crate) cgroup_procs: Option<PathBuf>,
     pub(crate) hostname: String,
 }
 
@@ -67,7 +74,23 @@ pub fn init_main() -> ! {
             std::process::exit(2);
         }
     };
-    // Stage 1: single-threaded, freshly exec'd; the next fork becomes PID 1 of the new namespace.
+    let mut spec = spec;
+    match std::fs::OpenOptions::new()
+        .append(true)
+        .open(&spec.status_path)
+    {
+        Ok(f) => spec.status_fd = std::os::fd::IntoRawFd::into_raw_fd(f),
+        Err(e) => {
+            eprintln!("warden: sandbox status file: {e}");
+            std::process::exit(1);
+        }
+    }
+    // Stage 1: single-threaded and freshly exec'd; enter the new namespaces here (not between
+    // fork and exec in the caller), then fork: the child is PID 1 of the new PID namespace.
+    if let Err(e) = enter_namespaces(&spec) {
+        status_line(spec.status_fd, &format!("E {e}"));
+        std::process::exit(1);
+    }
     let pid = match sys::fork() {
         Ok(p) => p,
         Err(e) => {
@@ -89,6 +112,44 @@ pub fn init_main() -> ! {
         _ => 1,
     };
     std::process::exit(code)
+}
+
+fn enter_namespaces(spec: &InitSpec) -> Result<(), String> {
+    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
+        .map_err(|e| format!("PR_SET_PDEATHSIG: {e}"))?;
+    // SAFETY: getppid cannot fail.
+    if unsafe { libc::getppid() } != spec.supervisor_pid {
+        return Err("the supervisor exited before the sandbox started".into());
+    }
+    if let Some(p) = &spec.cgroup_procs {
+        std::fs::write(p, "0")
+            .map_err(|e| format!("join the action's cgroup {}: {e}", p.display()))?;
+    }
+    let uid = sys::euid();
+    // SAFETY: getegid cannot fail.
+    let gid = unsafe { libc::getegid() };
+    let flags = libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWCGROUP;
+    // SAFETY: unshare with integer flags only.
+    sys::check(unsafe { libc::unshare(flags) }).map_err(|e| {
+        format!("cannot enter new namespaces (user, mount, pid, ipc, uts, net, cgroup): {e}")
+    })?;
+    match std::fs::write("/proc/self/setgroups", "deny") {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("setgroups: {e}"));
+        }
+        _ => {}
+    }
+    std::fs::write("/proc/self/uid_map", format!("0 {uid} 1"))
+        .map_err(|e| format!("uid_map: {e}"))?;
+    std::fs::write("/proc/self/gid_map", format!("0 {gid} 1"))
+        .map_err(|e| format!("gid_map: {e}"))?;
+    Ok(())
 }
 
 fn pid1(spec: &InitSpec) -> i32 {

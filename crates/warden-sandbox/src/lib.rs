@@ -9,6 +9,20 @@
 //! that stage forks PID 1 of the new PID namespace, which builds the filesystem view, brings up
 //! `lo`, relays `127.0.0.1:<port>` to the egress proxy's Unix socket, then starts the command
 //! fully confined and reaps until it exits.
+//!
+//! Limits: rlimits always (processes, open files, address space, CPU, core = 0). RLIMIT_NPROC is
+//! counted per (user namespace, uid) since Linux 5.14, so for an unprivileged caller it bounds
+//! exactly the sandbox's tasks; the kernel exempts the global root uid from it, so for a root
+//! caller the process limit is enforced by the new PID namespace's own `kernel.pid_max`
+//! (namespaced since Linux 6.14; limits ≥ 300) or, for smaller limits or where that is missing,
+//! a `pids` cgroup (v2, else v1). With cgroup v2, `pids.max` and `memory.max` also bound the
+//! whole action. Whatever cannot be enforced is reported in [`Running::notes`] as
+//! `not enforced: …`.
+//!
+//! Known gap: Landlock (up to ABI 7) does not restrict `connect(2)` to *named* Unix sockets. The
+//! usual places for them (`/run`, `/var/run`, `/tmp`, `/var/tmp`, `/dev/shm`, and the secret
+//! paths such as `~/.gnupg` and `~/.ssh`) are replaced or masked, and abstract sockets are cut
+//! off by the network namespace, but a socket elsewhere on the host file system stays reachable.
 #![expect(
     unsafe_code,
     reason = "this crate is where Warden calls the OS isolation syscalls"

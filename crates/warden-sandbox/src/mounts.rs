@@ -20,6 +20,9 @@ pub(crate) struct Plan {
     pub(crate) secrets: Vec<PathBuf>,
     /// Host directory holding (now or soon) the proxy's socket `proxy.sock`; bound at /run/warden.
     pub(crate) proxy_dir: Option<PathBuf>,
+    /// `kernel.pid_max` of the new PID namespace (Linux >= 6.14 namespaces it), bounding the
+    /// number of tasks in the sandbox.
+    pub(crate) pid_max: Option<u64>,
 }
 
 /// Where the proxy's socket directory appears inside the sandbox.
@@ -242,6 +245,12 @@ pub(crate) fn build(plan: &Plan) -> Result<Vec<String>, String> {
         ),
         || "mount a fresh /proc".into(),
     )?;
+    if let Some(n) = plan.pid_max {
+        let knob = proc_.join("sys/kernel/pid_max");
+        if let Err(e) = std::fs::write(&knob, n.to_string()) {
+            notes.push(format!("not enforced: the process limit (root is exempt from RLIMIT_NPROC and this kernel has no per-namespace pid_max: {e})"));
+        }
+    }
     for p in ["sys", "sysrq-trigger", "irq", "bus", "fs", "acpi", "scsi"] {
         let t = proc_.join(p);
         if t.exists() {

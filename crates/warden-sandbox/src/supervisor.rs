@@ -4,10 +4,7 @@
 
 use crate::init::{INIT_ARG, InitSpec, SPEC_ENV};
 use crate::{SandboxError, SandboxProfile, cgroup, env, mounts, probe, sys};
-use std::ffi::CString;
 use std::io::Read;
-use std::os::fd::FromRawFd;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdout, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -38,6 +35,7 @@ pub struct SpawnOptions {
 pub struct Running {
     child: Child,
     status: std::fs::File,
+    status_path: PathBuf,
     /// The command's stdout, with [`Output::Piped`].
     pub stdout: Option<ChildStdout>,
     /// The command's stderr, with [`Output::Piped`].
@@ -70,6 +68,9 @@ impl ExitInfo {
         }
     }
 }
+
+/// Smallest `kernel.pid_max` the kernel accepts, minus one (PIDs 1..=pid_max-1 are usable).
+const PID_MAX_MIN: u64 = 300;
 
 static SUPERVISED: AtomicI32 = AtomicI32::new(0);
 
@@ -140,22 +141,41 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
         readonly,
         secrets,
         proxy_dir,
+        pid_max: None,
     })
 }
 
-fn write_file_raw(path: &CString, data: &[u8]) -> std::io::Result<()> {
-    // SAFETY: raw open/write/close only (async-signal-safe), on a NUL-terminated path and a
-    // buffer that outlive the calls.
-    unsafe {
-        let fd = sys::check(libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC))?;
-        let r = libc::write(fd, data.as_ptr().cast(), data.len());
-        let err = std::io::Error::last_os_error();
-        libc::close(fd);
-        if r < 0 {
-            return Err(err);
+/// A fresh, private (0600, exclusive) file the init appends its status lines to.
+fn status_file() -> Result<(PathBuf, std::fs::File), SandboxError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    static N: AtomicI32 = AtomicI32::new(0);
+    let base = std::env::temp_dir();
+    let mut last = None;
+    for _ in 0..50 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let path = base.join(format!(
+            ".warden-status-{}-{nanos:x}-{n}",
+            std::process::id()
+        ));
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(f) => return Ok((path, f)),
+            Err(e) => last = Some(e),
         }
     }
-    Ok(())
+    Err(SandboxError::Io {
+        what: "create the sandbox status file".into(),
+        source: last.unwrap_or_else(|| std::io::Error::other("no name available")),
+    })
 }
 
 /// Check the kernel, then start `profile` in a new sandbox.
@@ -202,7 +222,11 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
                 None
             }
         }
-    } else if let Some(n) = profile.limits.processes.filter(|_| sys::euid() == 0) {
+    } else if let Some(n) = profile
+        .limits
+        .processes
+        .filter(|&n| sys::euid() == 0 && n < PID_MAX_MIN)
+    {
         // Root is exempt from RLIMIT_NPROC: bound the process count with the v1 pids controller.
         match cgroup::ActionCgroup::create_v1_pids(n) {
             Ok(c) => Some(c),
@@ -216,18 +240,18 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
     } else {
         None
     };
-    let cg_procs = action_cgroup
-        .as_ref()
-        .and_then(|c| sys::cpath(&c.procs_file()).ok());
-
-    let mut fds = [0i32; 2];
-    // SAFETY: `fds` is a valid two-element out-array.
-    sys::check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })
-        .map_err(SandboxError::io("create the status pipe"))?;
-    let [status_r, status_w] = fds;
-    // SAFETY: `status_r` is a fresh fd we own exclusively.
-    let status = unsafe { std::fs::File::from_raw_fd(status_r) };
-
+    // Root is exempt from RLIMIT_NPROC; the PID namespace's own pid_max bounds the task count
+    // cheaply (a cgroup migration costs an RCU grace period), for limits it can express.
+    let mut plan = plan;
+    if action_cgroup.is_none() && sys::euid() == 0 {
+        plan.pid_max = profile
+            .limits
+            .processes
+            .filter(|&n| n >= PID_MAX_MIN)
+            .map(|n| n + 1);
+    }
+    let cgroup_procs = action_cgroup.as_ref().map(|c| c.procs_file());
+    let (status_path, status) = status_file()?;
     let spec = InitSpec {
         argv: profile.argv.clone(),
         cwd,
@@ -237,69 +261,32 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         seccomp: caps.seccomp,
         limits: profile.limits.clone(),
         proxy_port: profile.proxy.as_ref().map(|p| p.port),
-        status_fd: status_w,
+        status_path: status_path.clone(),
+        status_fd: -1,
+        supervisor_pid: std::process::id() as i32,
+        cgroup_procs,
         hostname: profile.hostname.clone(),
     };
     let spec_json = serde_json::to_string(&spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
 
-    // SAFETY: geteuid/getegid cannot fail.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    let uid_map = format!("0 {uid} 1");
-    let gid_map = format!("0 {gid} 1");
-    let c = |s: &str| CString::new(s).map_err(|_| SandboxError::Setup("bad path".into()));
-    let (p_setgroups, p_uid, p_gid) = (
-        c("/proc/self/setgroups")?,
-        c("/proc/self/uid_map")?,
-        c("/proc/self/gid_map")?,
-    );
-
+    // No pre_exec: the init enters the namespaces itself, so this spawn can use the cheap
+    // posix_spawn path instead of forking the (possibly large, multi-threaded) caller. The init
+    // gets no environment but its spec (which carries only the scrubbed environment), so secrets
+    // in the caller's environment never sit in any process inside the namespaces.
     let mut cmd = std::process::Command::new(&exe);
     cmd.arg(INIT_ARG)
+        .env_clear()
         .env(SPEC_ENV, spec_json)
         .stdin(Stdio::inherit());
     match opts.output {
         Output::Inherit => cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit()),
         Output::Piped => cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
     };
-    let flags = libc::CLONE_NEWUSER
-        | libc::CLONE_NEWNS
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWUTS
-        | libc::CLONE_NEWNET
-        | libc::CLONE_NEWCGROUP;
-    // SAFETY: the closure runs between fork and exec in a possibly multi-threaded process, so it
-    // only makes raw, async-signal-safe syscalls on data prepared before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            sys::check(libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ))?;
-            if let Some(p) = &cg_procs {
-                write_file_raw(p, b"0")?;
-            }
-            sys::check(libc::unshare(flags))?;
-            match write_file_raw(&p_setgroups, b"deny") {
-                Err(e) if e.raw_os_error() != Some(libc::ENOENT) => return Err(e),
-                _ => {}
-            }
-            write_file_raw(&p_uid, uid_map.as_bytes())?;
-            write_file_raw(&p_gid, gid_map.as_bytes())?;
-            let fl = sys::check(libc::fcntl(status_w, libc::F_GETFD))?;
-            sys::check(libc::fcntl(status_w, libc::F_SETFD, fl & !libc::FD_CLOEXEC))?;
-            Ok(())
-        });
-    }
-    let spawned = cmd.spawn();
-    // SAFETY: closing our copy of the write end; the child holds its own.
-    unsafe { libc::close(status_w) };
-    let mut child = spawned.map_err(|e| {
+    let mut child = cmd.spawn().map_err(|e| {
+        let _ = std::fs::remove_file(&status_path);
         SandboxError::Setup(format!(
-            "cannot enter new namespaces (user, mount, pid, ipc, uts, net, cgroup): {e}"
+            "cannot start the sandbox init {}: {e}",
+            exe.display()
         ))
     })?;
     SUPERVISED.store(child.id() as i32, Ordering::Relaxed);
@@ -309,6 +296,7 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         stderr: child.stderr.take(),
         child,
         status,
+        status_path,
         notes,
         removed_env: scrubbed.removed,
         _cgroup: action_cgroup,
@@ -329,6 +317,7 @@ impl Running {
         let st = waited.map_err(SandboxError::io("wait for the sandbox"))?;
         let mut text = String::new();
         let _ = self.status.read_to_string(&mut text);
+        let _ = std::fs::remove_file(&self.status_path);
         let mut info = ExitInfo {
             code: None,
             signal: None,

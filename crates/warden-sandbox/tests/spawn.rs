@@ -202,3 +202,27 @@ fn the_process_limit_bounds_the_sandbox_even_as_root() {
     };
     assert_eq!((code, out.as_str()), (0, "spawned\n"), "control: {err}");
 }
+
+#[test]
+fn large_process_limits_use_the_pid_namespaces_pid_max_as_root() {
+    // As root, limits of 300 and more are enforced through the PID namespace's own pid_max
+    // (no cgroup migration); as another user, through RLIMIT_NPROC.
+    let ws = tempfile::tempdir().expect("tempdir");
+    let script = "i=0; while [ $i -lt 450 ]; do sleep 3 & i=$((i+1)); done; echo spawned";
+    let mut p = profile(ws.path(), script);
+    p.limits.processes = Some(400);
+    let mut r = spawn(&p, &opts()).expect("spawn");
+    let mut err = String::new();
+    let mut se = r.stderr.take().expect("stderr");
+    drop(r.stdout.take());
+    se.read_to_string(&mut err).ok();
+    let info = r.wait().expect("wait");
+    if info.notes.iter().any(|n| n.contains("pid_max")) {
+        eprintln!("skipped: {:?}", info.notes);
+        return;
+    }
+    assert!(
+        err.to_lowercase().contains("fork"),
+        "450 processes were allowed under a limit of 400: {err}"
+    );
+}

@@ -314,6 +314,21 @@ fn repository_metadata_that_runs_code_is_read_only() {
     contrast("echo 'version = 1' > .warden/policy.toml", |f, _| {
         f.ws.join(".warden/policy.toml").exists()
     });
+    // A workspace without `.warden/` cannot gain a governance file either.
+    let absent = |script: &str, host: bool| {
+        let f = Fixture::new();
+        std::fs::remove_dir_all(f.ws.join(".warden")).expect("rm");
+        let o = if host {
+            f.host(script)
+        } else {
+            f.sandbox(script)
+        };
+        (f.ws.join(".warden/policy.toml").exists(), text(&o))
+    };
+    let script = "mkdir -p .warden && echo 'version = 1' > .warden/policy.toml";
+    assert!(absent(script, true).0, "control");
+    let (planted, out) = absent(script, false);
+    assert!(!planted, "ESCAPE: planted .warden/policy.toml: {out}");
     // Moving the metadata aside and recreating it is not possible either.
     contrast("mv .git .git-old && mkdir -p .git/hooks", |f, _| {
         f.ws.join(".git-old").exists()

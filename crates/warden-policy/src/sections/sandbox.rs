@@ -67,3 +67,42 @@ pub struct SandboxLimits {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub core_dump_mb: Option<u64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Layer, Policy, PolicySource};
+
+    fn src(layer: Layer, text: &str) -> PolicySource {
+        PolicySource {
+            name: format!("{layer:?}.toml"),
+            text: text.to_owned(),
+            layer,
+        }
+    }
+
+    #[test]
+    fn arrays_extend_and_scalars_override_across_layers() {
+        let org = src(
+            Layer::Organisation,
+            "[sandbox]\nsecret_paths = [\"~/.org-secret\"]\nproxy_port = 4000\n[sandbox.limits]\nprocesses = 100\n",
+        );
+        let repo = src(
+            Layer::Repository,
+            "[sandbox]\nsecret_paths = [\"~/.repo-secret\"]\nproxy_port = 5000\nenv_pass = [\"CI_TOKEN\"]\n",
+        );
+        let p = Policy::load(&[org, repo]).expect("loads");
+        let s = &p.config().sandbox;
+        assert_eq!(s.secret_paths, ["~/.org-secret", "~/.repo-secret"]);
+        assert_eq!(s.proxy_port, Some(5000));
+        assert_eq!(s.limits.processes, Some(100));
+        assert_eq!(s.env_pass, ["CI_TOKEN"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let bad = src(Layer::Repository, "[sandbox]\nsecret_path = [\"typo\"]\n");
+        assert!(Policy::load(&[bad]).is_err());
+        let bad = src(Layer::Repository, "[sandbox.limits]\nmemory = 1\n");
+        assert!(Policy::load(&[bad]).is_err());
+    }
+}

@@ -114,7 +114,7 @@ impl Execution {
 fn pump(mut from: impl Read, mut to: impl Write) -> (u64, String) {
     let mut hasher = Sha256::new();
     let mut n = 0u64;
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 16 * 1024];
     loop {
         match from.read(&mut buf) {
             Ok(0) => break,
@@ -180,6 +180,14 @@ pub(crate) fn execute(
     piped: bool,
 ) -> Result<Execution, CliError> {
     let cfg = &policy.config().sandbox;
+    // `.warden/` holds the repository's governance file and audit log; it must exist so the
+    // sandbox can mount it read-only (else the action could create `.warden/policy.toml`).
+    let meta = profile.workspace.join(".warden");
+    if !meta.exists() {
+        std::fs::create_dir_all(&meta).map_err(|e| {
+            CliError::failure(miette::miette!("cannot create {}: {e}", meta.display()))
+        })?;
+    }
     let dir = SocketDir::new()?;
     let socket = dir.0.join("proxy.sock");
     let events: Arc<Mutex<Vec<NetworkRecord>>> = Arc::default();
