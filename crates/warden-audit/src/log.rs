@@ -72,6 +72,8 @@ type Written = (Appended, Option<String>);
 struct Pending {
     ticket: u64,
     entry: Entry,
+    /// Whether the caller waits for `fdatasync` (see [`Log::append_lazy`]).
+    durable: bool,
 }
 
 #[derive(Clone)]
@@ -232,21 +234,41 @@ impl AuditLog {
 
     /// Append a record of `kind` with `body` (secrets redacted first) and return once durable.
     pub fn append(&self, kind: &str, body: Map<String, Value>) -> Result<Appended> {
-        self.submit(Entry::Record {
-            kind: kind.to_owned(),
-            body,
-            redact: true,
-        })
+        self.submit(
+            Entry::Record {
+                kind: kind.to_owned(),
+                body,
+                redact: true,
+            },
+            true,
+        )
+        .map(|(a, _)| a)
+    }
+
+    /// Append like [`Log::append`], but return once written, without waiting for `fdatasync`:
+    /// the record survives a crash of this process at once, and a crash of the machine once the
+    /// next durable append (by any writer) or the kernel's writeback has synced it. For records
+    /// whose loss after a power failure is already accounted for, such as outcomes (an intent
+    /// without an outcome is reported as "outcome unknown"); never for intents.
+    pub fn append_lazy(&self, kind: &str, body: Map<String, Value>) -> Result<Appended> {
+        self.submit(
+            Entry::Record {
+                kind: kind.to_owned(),
+                body,
+                redact: true,
+            },
+            false,
+        )
         .map(|(a, _)| a)
     }
 
     /// Append a checkpoint record now and return it with its (signed, if a key is set) note.
     pub fn checkpoint(&self) -> Result<(Appended, String)> {
-        let (a, note) = self.submit(Entry::Checkpoint)?;
+        let (a, note) = self.submit(Entry::Checkpoint, true)?;
         Ok((a, note.unwrap_or_default()))
     }
 
-    fn submit(&self, mut entry: Entry) -> Result<Written> {
+    fn submit(&self, mut entry: Entry, durable: bool) -> Result<Written> {
         if let Entry::Record { body, .. } = &entry
             && let Some(k) = RESERVED.iter().find(|k| body.contains_key(**k))
         {
@@ -285,7 +307,11 @@ impl AuditLog {
         let mut sh = self.lock_shared();
         let ticket = sh.next_ticket;
         sh.next_ticket += 1;
-        sh.queue.push(Pending { ticket, entry });
+        sh.queue.push(Pending {
+            ticket,
+            entry,
+            durable,
+        });
         loop {
             if let Some(r) = sh.results.remove(&ticket) {
                 return r.map_err(AuditError::Corrupt);
@@ -313,6 +339,7 @@ impl AuditLog {
 
     fn commit(&self, batch: Vec<Pending>) -> Vec<(u64, TicketResult)> {
         let tickets: Vec<u64> = batch.iter().map(|p| p.ticket).collect();
+        let sync = batch.iter().any(|p| p.durable);
         let run = || -> Result<Vec<(u64, Written)>> {
             let _guard = self.lock_file()?;
             let mut sh = self.lock_shared();
@@ -324,7 +351,7 @@ impl AuditLog {
             self.build(&mut sh, pre, &mut buf, &mut results)?;
             drop(sh);
             // Write and sync without holding the in-process mutex (the flock keeps others out).
-            self.write_raw(&buf)?;
+            self.write_raw(&buf, sync)?;
             let mut sh = self.lock_shared();
             if let Some(t) = sh.tail.as_mut() {
                 t.len += buf.len() as u64;
@@ -350,21 +377,24 @@ impl AuditLog {
         (self.syncs.load(Relaxed), self.synced_records.load(Relaxed))
     }
 
-    fn write_raw(&self, buf: &[u8]) -> Result<()> {
+    fn write_raw(&self, buf: &[u8], sync: bool) -> Result<()> {
         use std::sync::atomic::Ordering::Relaxed;
-        self.syncs.fetch_add(1, Relaxed);
-        self.synced_records
-            .fetch_add(buf.iter().filter(|b| **b == b'\n').count() as u64, Relaxed);
         (&self.file)
             .write_all(buf)
             .map_err(|e| AuditError::io("append to", &self.path, e))?;
+        if !sync {
+            return Ok(());
+        }
+        self.syncs.fetch_add(1, Relaxed);
+        self.synced_records
+            .fetch_add(buf.iter().filter(|b| **b == b'\n').count() as u64, Relaxed);
         self.file
             .sync_data()
             .map_err(|e| AuditError::io("fdatasync", &self.path, e))
     }
 
     fn write_durably(&self, sh: &mut Shared, buf: &[u8]) -> Result<()> {
-        self.write_raw(buf)?;
+        self.write_raw(buf, true)?;
         if let Some(t) = sh.tail.as_mut() {
             t.len += buf.len() as u64;
         }
@@ -419,6 +449,7 @@ impl AuditLog {
                         body,
                         redact: false,
                     },
+                    durable: true,
                 });
                 len = keep;
                 sh.tail = None;

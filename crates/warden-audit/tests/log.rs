@@ -136,3 +136,28 @@ fn reserved_fields_are_refused() {
     // The log is still usable after a refused record.
     assert_eq!(log.append("x", body(1)).unwrap().seq, 1);
 }
+
+#[test]
+fn lazy_appends_skip_the_sync_and_the_next_durable_append_covers_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let log = AuditLog::open(&path, LogOptions::default()).unwrap();
+    let (syncs0, _) = log.commit_stats();
+    let intent = log.append("intent", body(1)).unwrap();
+    let (syncs1, _) = log.commit_stats();
+    assert_eq!(syncs1, syncs0 + 1, "an intent waits for fdatasync");
+    let mut outcome = body(2);
+    outcome.insert("intent_seq".into(), json!(intent.seq));
+    outcome.insert("intent_hash".into(), json!(intent.hash));
+    log.append_lazy("outcome", outcome).unwrap();
+    assert_eq!(log.commit_stats().0, syncs1, "an outcome does not");
+    // The lazy record is in the file at once (it survives a crash of this process) and chained.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["kind"], "outcome");
+    assert_eq!(last["prev"], json!(intent.hash));
+    log.append("intent", body(3)).unwrap();
+    assert_eq!(log.commit_stats().0, syncs1 + 1);
+    let report = verify(&path, &VerifyOptions::default()).unwrap();
+    assert!(report.ok, "{:?}", report.problems);
+}

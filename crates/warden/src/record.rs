@@ -247,7 +247,8 @@ impl Recorder {
             .map_err(audit_err)
     }
 
-    /// Append a network decision made while the action ran.
+    /// Append a network decision made while the action ran. Written at once but not waited on
+    /// for `fdatasync` (the next durable record syncs it): only intents gate an action.
     pub fn network(&self, intent: &IntentRef, event: &NetworkRecord) -> Result<(), CliError> {
         let info = warden_audit::NetworkInfo {
             protocol: event.protocol.clone(),
@@ -259,12 +260,14 @@ impl Recorder {
         };
         let body = warden_audit::records::network_body(&id(intent), &info);
         self.log
-            .append("network", body)
+            .append_lazy("network", body)
             .map(|_| ())
             .map_err(audit_err)
     }
 
-    /// Append the outcome record.
+    /// Append the outcome record, written at once but not waited on for `fdatasync`: after a
+    /// power failure a missing outcome is reported as "outcome unknown", which is the design's
+    /// answer for every crash, and saving the sync takes one disk flush off every `warden run`.
     pub fn outcome(&self, intent: &IntentRef, outcome: &Outcome) -> Result<(), CliError> {
         let info = warden_audit::OutcomeInfo {
             exit_code: outcome.exit_code,
@@ -278,7 +281,7 @@ impl Recorder {
         };
         let body = warden_audit::records::outcome_body(&id(intent), &info);
         self.log
-            .append("outcome", body)
+            .append_lazy("outcome", body)
             .map(|_| ())
             .map_err(audit_err)
     }
