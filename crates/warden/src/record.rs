@@ -289,7 +289,6 @@ impl Recorder {
     /// Start the background OTLP exporter of this log when an endpoint is configured
     /// (`[audit.otlp]` or `OTEL_EXPORTER_OTLP_*`). Call `shutdown()` on the handle before
     /// exiting to flush what was written.
-    #[allow(dead_code, reason = "for `warden run`/`serve`, which the lead wires")]
     pub fn spawn_exporter(&self) -> Option<ExporterHandle> {
         let settings = self.otlp.clone()?;
         Some(warden_audit::Exporter::new(self.log.path(), settings).spawn(self.poll))

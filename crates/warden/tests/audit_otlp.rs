@@ -495,3 +495,42 @@ fn collector_down_and_restarted_mid_run_loses_nothing() {
     .unwrap();
     assert_eq!(cursor["seq"].as_u64(), Some(total));
 }
+
+#[test]
+fn warden_run_exports_its_own_span_and_decision_in_the_background() {
+    let ws = Ws::new();
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(&dir.path().join("rx.jsonl"), 0);
+    let out = ws
+        .cmd(&["run", "--rationale", "list the workspace", "--", "ls", "-a"])
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{}", rx.port),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // No `warden audit export`: the run itself shipped its records on the way out.
+    let reqs = rx.requests();
+    let spans = spans(&reqs);
+    let span = spans
+        .iter()
+        .find(|s| attr_str(s, "gen_ai.operation.name") == Some("execute_tool"))
+        .unwrap_or_else(|| panic!("no execute_tool span in {reqs:?}"));
+    assert_eq!(attr_str(span, "warden.tier"), Some("auto"));
+    let decisions: Vec<Value> = logs(&reqs)
+        .into_iter()
+        .filter(|l| l.to_string().contains("warden.policy.decision"))
+        .collect();
+    assert_eq!(decisions.len(), 1, "{reqs:?}");
+    assert!(
+        ws.path()
+            .join(".warden/audit/audit.jsonl.otlp-cursor")
+            .exists(),
+        "the cursor moved"
+    );
+}

@@ -81,6 +81,9 @@ pub fn run(args: RunArgs) -> CmdResult {
     };
     let decision = policy.classify(&action, &ctx);
     let recorder = Recorder::open(&ctx.workspace, &policy)?;
+    // Ships this run's records (and any backlog) to the OTLP collector while the action runs,
+    // with one last attempt on the way out, whichever way `run` returns.
+    let _export = ExportOnExit(recorder.spawn_exporter());
     let meta = IntentMeta {
         rationale: args.rationale.clone(),
         agent: args.agent.clone(),
@@ -179,4 +182,15 @@ pub fn run(args: RunArgs) -> CmdResult {
     };
     recorder.outcome(&intent, &outcome)?;
     Ok(ExitCode::from(exec.shell_code()))
+}
+
+/// Flushes the background OTLP exporter when `warden run` returns.
+struct ExportOnExit(Option<warden_audit::ExporterHandle>);
+
+impl Drop for ExportOnExit {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            let _ = handle.shutdown();
+        }
+    }
 }
