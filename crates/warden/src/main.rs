@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "warden", version, about = "Governed execution for coding agents")]
+#[command(
+    name = "warden",
+    version,
+    about = "Governed execution for coding agents"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,7 +39,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    if std::env::args_os().nth(1).is_some_and(|a| a == warden_sandbox::INIT_ARG) {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == warden_sandbox::INIT_ARG)
+    {
         warden_sandbox::init_main();
     }
     let cli = match Cli::try_parse() {
