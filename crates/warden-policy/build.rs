@@ -3,7 +3,10 @@
 //! governance file's types are compiled into this script from the crate's own sources, so the
 //! JSON always has their exact shape.
 
-#![allow(dead_code, reason = "the crate's types are included whole; the script uses a few")]
+#![allow(
+    dead_code,
+    reason = "the crate's types are included whole; the script uses a few"
+)]
 
 #[path = "src/file.rs"]
 mod file;
@@ -28,7 +31,9 @@ fn strip_nulls(v: &mut serde_json::Value) {
 }
 
 fn main() {
-    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    );
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let policy = manifest.join("../../policies/default.toml");
     println!("cargo:rerun-if-changed={}", policy.display());
@@ -37,7 +42,11 @@ fn main() {
     }
     let text = std::fs::read_to_string(&policy).expect("policies/default.toml is readable");
     let digest = Sha256::digest(text.as_bytes());
-    std::fs::write(out.join("default_digest.rs"), format!("{:?}", digest.as_slice())).expect("OUT_DIR is writable");
+    std::fs::write(
+        out.join("default_digest.rs"),
+        format!("{:?}", digest.as_slice()),
+    )
+    .expect("OUT_DIR is writable");
 
     // A default policy that does not parse must fail the build, with the parser's message.
     let parsed: file::PolicyFile = match toml::from_str(&text) {

@@ -24,4 +24,5 @@ pub use tier::Tier;
 pub const DEFAULT_POLICY: &str = include_str!("../../../policies/default.toml");
 
 /// [`DEFAULT_POLICY`] parsed at build time, as JSON (see `build.rs`).
-pub(crate) const DEFAULT_POLICY_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/default_policy.json"));
+pub(crate) const DEFAULT_POLICY_JSON: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/default_policy.json"));

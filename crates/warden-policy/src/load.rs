@@ -432,7 +432,13 @@ fn parse_layer(
     if source.layer == Layer::Builtin && text == crate::DEFAULT_POLICY {
         // Parsed at build time; this crate's tests check the JSON matches the TOML.
         let file: PolicyFile = serde_json::from_str(crate::DEFAULT_POLICY_JSON).map_err(|e| {
-            vec![PolicyError::at(name, "", None, format!("built-in policy: {e}"), None)]
+            vec![PolicyError::at(
+                name,
+                "",
+                None,
+                format!("built-in policy: {e}"),
+                None,
+            )]
         })?;
         return Ok((file, None));
     }

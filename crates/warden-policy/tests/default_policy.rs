@@ -46,7 +46,8 @@ fn default_policy_passes_full_validation() {
 fn the_prebuilt_default_equals_the_toml() {
     // The binary loads the default from JSON made at build time; it must be the same policy,
     // alone and when layered under a repository file.
-    let from_toml: warden_policy::PolicyFile = toml::from_str(warden_policy::DEFAULT_POLICY).unwrap();
+    let from_toml: warden_policy::PolicyFile =
+        toml::from_str(warden_policy::DEFAULT_POLICY).unwrap();
     let builtin = Policy::builtin();
     assert_eq!(builtin.config(), &from_toml);
     let repo = warden_policy::PolicySource {
