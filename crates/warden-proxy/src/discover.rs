@@ -158,22 +158,21 @@ pub fn discover_registries_cached(
             .ok()
             .and_then(|m| m.elapsed().ok())
             .is_some_and(|age| age < REGISTRY_CACHE_TTL);
-        if fresh {
-            if let Some(hosts) = fs::read(&file)
+        if fresh
+            && let Some(hosts) = fs::read(&file)
                 .ok()
                 .and_then(|b| serde_json::from_slice::<Vec<DiscoveredHost>>(&b).ok())
-            {
-                return hosts;
-            }
+        {
+            return hosts;
         }
     }
     let hosts = discover_registries(workspace, env);
     if fs::create_dir_all(cache_dir).is_ok() {
         let tmp = cache_dir.join(format!(".registries-{key:016x}.{}.tmp", std::process::id()));
-        if let Ok(bytes) = serde_json::to_vec(&hosts) {
-            if fs::write(&tmp, bytes).is_ok() {
-                let _ = fs::rename(&tmp, &file);
-            }
+        if let Ok(bytes) = serde_json::to_vec(&hosts)
+            && fs::write(&tmp, bytes).is_ok()
+        {
+            let _ = fs::rename(&tmp, &file);
         }
     }
     hosts
