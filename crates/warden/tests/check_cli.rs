@@ -131,24 +131,37 @@ fn cwd_and_workspace_decide_what_is_outside() {
     let sub = ws.path().join("a/b");
     std::fs::create_dir_all(&sub).unwrap();
     let sub_s = sub.to_str().unwrap();
-    let inside = json(&warden(
-        &["check", "--json", "--cwd", sub_s, "--shell", "touch ../x"],
-        ws.path(),
-    ));
-    assert_eq!(inside["tier"], "auto");
-    let outside = json(&warden(
-        &[
-            "check",
-            "--json",
-            "--cwd",
-            sub_s,
-            "--shell",
-            "touch ../../../x",
-        ],
-        ws.path(),
-    ));
+    // A standalone policy: the default's scratch paths (/tmp/**) would hide the difference when
+    // the test directory itself lives under /tmp.
+    let policy = ws.path().join("p.toml");
+    std::fs::write(
+        &policy,
+        "extends = \"none\"\n[defaults]\nunknown_sandboxed = \"auto\"\nwrite_outside_workspace = \"async\"\n",
+    )
+    .unwrap();
+    let p = policy.to_str().unwrap();
+    let check = |script: &str| {
+        json(&warden(
+            &[
+                "check", "--json", "--policy", p, "--cwd", sub_s, "--shell", script,
+            ],
+            ws.path(),
+        ))
+    };
+    assert_eq!(check("touch ../x")["tier"], "auto");
+    assert_eq!(
+        check("touch ../../x")["tier"],
+        "auto",
+        "the workspace root itself"
+    );
+    let outside = check("touch ../../../x");
     assert_eq!(outside["tier"], "async");
     assert_eq!(outside["rule"], "builtin.write-outside-workspace");
+    assert_eq!(
+        check("cd .. && cd .. && touch ../x")["tier"],
+        "async",
+        "cd is followed"
+    );
 }
 
 #[test]
