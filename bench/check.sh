@@ -3,6 +3,8 @@
 # @openai/codex npm package, installed into a temporary folder) on the same commands, in one run.
 # Prints medians per command and the ratio codex/warden (above 1 means warden is faster).
 #
+# Uses hyperfine (Debian package) without a shell when installed, else a Python loop, whose
+# fork/exec overhead (about a millisecond) is then included in every figure.
 #   bash bench/check.sh            # 40 runs per command and tool
 #   RUNS=200 bash bench/check.sh
 set -euo pipefail
@@ -55,36 +57,44 @@ if native and os.path.exists(native):
 if node and os.path.exists(node):
     tools["codex (npm launcher)"] = lambda argv: [node, "execpolicy", "check", "-r", rules] + argv
 
-def once(cmd):
-    t = time.perf_counter()
-    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    d = time.perf_counter() - t
-    if p.returncode != 0:
-        raise SystemExit(f"{cmd} exited {p.returncode}")
-    return d
+import json, shlex, shutil, tempfile
+HYPERFINE = shutil.which("hyperfine")
+tools["bare /bin/true (process floor)"] = lambda argv: ["/bin/true"]
+
+def sample(cmd, n):
+    """Median seconds of `cmd` over n runs: hyperfine without a shell when installed (it
+    subtracts nothing and adds no interpreter overhead), else a Python loop."""
+    if HYPERFINE:
+        with tempfile.NamedTemporaryFile(suffix=".json") as f:
+            subprocess.run([HYPERFINE, "-N", "--warmup", "5", "--runs", str(n), "--export-json", f.name,
+                            shlex.join(cmd)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            return json.load(open(f.name))["results"][0]["median"]
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out.append(time.perf_counter() - t)
+        if p.returncode != 0:
+            raise SystemExit(f"{cmd} exited {p.returncode}")
+    return statistics.median(out)
 
 medians = {t: [] for t in tools}
-print(f"runs per command and tool: {runs} (interleaved)")
-print(f"{'command':38}" + "".join(f"{t:>24}" for t in tools))
+print(f"runs per command and tool: {runs} ({'hyperfine -N' if HYPERFINE else 'python loop'})")
+print(f"{'command':38}" + "".join(f"{t[:22]:>24}" for t in tools))
 for argv in commands:
-    samples = {t: [] for t in tools}
-    for _ in range(3):  # warm the page cache
-        for t, mk in tools.items():
-            once(mk(argv))
-    for _ in range(runs):
-        for t, mk in tools.items():
-            samples[t].append(once(mk(argv)))
     row = f"{' '.join(argv)[:37]:38}"
-    for t in tools:
-        m = statistics.median(samples[t]) * 1000
+    for t, mk in tools.items():
+        m = sample(mk(argv), runs) * 1000
         medians[t].append(m)
         row += f"{m:>21.2f} ms"
     print(row)
 print()
 w = statistics.median(medians["warden"])
 print(f"warden check, median over commands: {w:.2f} ms per process (target <= 3 ms)")
+floor = statistics.median(medians["bare /bin/true (process floor)"])
+print(f"process floor (/bin/true): {floor:.2f} ms; warden's own work: {w - floor:.2f} ms")
 for t in tools:
-    if t == "warden":
+    if t == "warden" or t.startswith("bare"):
         continue
     c = statistics.median(medians[t])
     print(f"{t}: {c:.2f} ms per process; ratio {t} / warden = {c / w:.2f}x")
