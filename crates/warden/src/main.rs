@@ -2,6 +2,7 @@
 //! dispatches, and maps typed errors onto the exit codes of the command-line contract.
 
 mod approval;
+mod approval_server;
 mod commands;
 mod exit;
 mod policy_load;
@@ -36,6 +37,10 @@ enum Command {
     Init(commands::init::InitArgs),
     /// The audit log: verify, tail, show, export, keygen, checkpoint.
     Audit(commands::audit::AuditArgs),
+    /// The approval server: HTTP API and web UI for approvers.
+    Serve(commands::serve::ServeArgs),
+    /// The approver's side: list, show, approve, deny, status; tokens; the async worker.
+    Approvals(commands::approvals::ApprovalsArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +66,8 @@ fn main() -> ExitCode {
         Command::Policy(cmd) => commands::policy::run(cmd),
         Command::Init(args) => commands::init::run(args),
         Command::Audit(args) => commands::audit::run(args),
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Approvals(args) => commands::approvals::run(args),
     };
     match result {
         Ok(code) => code,

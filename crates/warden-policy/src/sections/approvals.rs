@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 pub struct ApprovalsConfig {
     /// Approver groups by name.
     pub groups: BTreeMap<String, ApproverGroup>,
-    /// Routes from categories to groups; the first route whose category glob matches applies.
+    /// Routes from categories to groups; the most specific matching route applies (exact before
+    /// glob), the later one on a tie, so a repository route overrides the built-in default.
     pub route: Vec<Route>,
 }
 

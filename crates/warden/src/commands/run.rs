@@ -121,7 +121,7 @@ pub fn run(args: RunArgs) -> CmdResult {
         Tier::Async | Tier::Sync => {
             let timeout =
                 Duration::from_secs(policy.config().sandbox.prompt_timeout_secs.unwrap_or(60));
-            let approver = default_approver(timeout);
+            let approver = approver_for(&action, &ctx, &policy, timeout);
             recorder.approval(&intent, "requested", None)?;
             let req = ApprovalRequest {
                 action_text: &text,
@@ -192,5 +192,28 @@ impl Drop for ExportOnExit {
         if let Some(handle) = self.0.take() {
             let _ = handle.shutdown();
         }
+    }
+}
+
+/// The approval server when `WARDEN_SERVER` and `WARDEN_TOKEN` name one (the request is bound to
+/// this exact action, cwd, workspace and policy digest), else the terminal prompt or, with no
+/// terminal, the unattended answer.
+fn approver_for(
+    action: &warden_policy::Action,
+    ctx: &warden_policy::Context,
+    policy: &warden_policy::Policy,
+    timeout: Duration,
+) -> Box<dyn crate::approval::Approver> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    match (var("WARDEN_SERVER"), var("WARDEN_TOKEN")) {
+        (Some(server), Some(token)) => Box::new(crate::approval_server::ServerApprover {
+            server,
+            token,
+            workspace: ctx.workspace.display().to_string(),
+            cwd: ctx.cwd.display().to_string(),
+            action: serde_json::to_value(action).unwrap_or_default(),
+            policy_digest: policy.digest().to_owned(),
+        }),
+        _ => default_approver(timeout),
     }
 }

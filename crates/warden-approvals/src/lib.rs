@@ -1,0 +1,20 @@
+//! Approval routing, durable storage and the HTTP API behind `warden serve`: requests are filed by
+//! agents, routed to approver groups from the governance file, decided by a quorum of distinct
+//! approvers, and consumed exactly once by the action they were filed for.
+
+pub mod digest;
+pub mod model;
+pub mod routing;
+pub mod server;
+
+pub mod store;
+pub mod store_pg;
+pub mod token;
+
+pub use digest::action_digest;
+pub use model::{Event, NewRequest, RequestView, Role, Status, Vote};
+pub use routing::{ResolvedRoute, resolve_route};
+pub use server::{EventSink, ServeOptions, ServerError, serve_blocking};
+
+pub use store::{SqliteStore, Store, StoreError};
+pub use store_pg::PgStore;

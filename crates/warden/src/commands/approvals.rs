@@ -1,0 +1,405 @@
+//! `warden approvals`: the approver's side (list, show, approve, deny, status), token
+//! administration, filing a request by hand, and the worker that runs approved `async` actions.
+//!
+//! Async execution design: the agent's `warden run` files the request and exits 75 with the
+//! ticket. `warden approvals worker` (running with the same agent token) picks up approved
+//! requests, consumes each approval on the server — an atomic `approved → consumed` transition,
+//! so of any number of workers exactly one wins — runs the action in the sandbox with
+//! `warden sandbox`, and reports the outcome, which `warden approvals status ID` then shows.
+
+use crate::approval::{ApprovalAnswer, ApprovalRequest};
+use crate::approval_server::{Client, ClientError, ServerApprover};
+use crate::exit::{self, CliError, CmdResult};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use warden_policy::{Decision, Tier};
+
+/// Arguments of `warden approvals`.
+#[derive(Args, Debug)]
+pub struct ApprovalsArgs {
+    /// Approval server URL.
+    #[arg(
+        long,
+        env = "WARDEN_SERVER",
+        global = true,
+        default_value = "http://127.0.0.1:8420"
+    )]
+    pub server: String,
+    /// Bearer token.
+    #[arg(long, env = "WARDEN_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: ApprovalsCommand,
+}
+
+/// Subcommands of `warden approvals`.
+#[derive(Subcommand, Debug)]
+pub enum ApprovalsCommand {
+    /// Requests you may see (default: pending ones).
+    List {
+        /// pending, approved, denied, expired, consumed or all.
+        #[arg(long, default_value = "pending")]
+        status: String,
+    },
+    /// One request in full.
+    Show { id: String },
+    /// Approve a request (binds to the action digest shown by `show`).
+    Approve {
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Deny a request.
+    Deny {
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Status and outcome of a request.
+    Status { id: String },
+    /// Tokens (admin).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// File a request for an exec action and, for `sync`, block until decided.
+    /// Exits 0 when granted, 77 when denied or timed out, 75 when deferred.
+    Request(RequestArgs),
+    /// Run approved `async` actions filed with this token, each exactly once, in the sandbox.
+    Worker {
+        /// Process what is approved now, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Pause between scans when idle, in seconds.
+        #[arg(long, default_value_t = 5)]
+        interval: u64,
+        /// Passed to `warden sandbox`.
+        #[arg(long)]
+        allow_degraded: bool,
+    },
+}
+
+/// Token administration.
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once.
+    Create {
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated approver groups.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+    },
+}
+
+/// Arguments of `warden approvals request`.
+#[derive(Args, Debug)]
+pub struct RequestArgs {
+    #[arg(long, value_parser = ["sync", "async"])]
+    pub tier: String,
+    #[arg(long)]
+    pub category: String,
+    #[arg(long, default_value = "manual")]
+    pub rule: String,
+    #[arg(long)]
+    pub rationale: Option<String>,
+    #[arg(long)]
+    pub workspace: Option<PathBuf>,
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    #[arg(long, default_value = "")]
+    pub policy_digest: String,
+    /// Ask to use an existing, approved ticket for this action instead of filing a new one.
+    #[arg(long)]
+    pub ticket: Option<String>,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true, num_args = 1..)]
+    pub argv: Vec<String>,
+}
+
+fn cli(e: ClientError) -> CliError {
+    e.into_cli()
+}
+
+fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+fn print_request(v: &Value) {
+    println!("request  {}", str_of(v, "id"));
+    println!("status   {}", str_of(v, "status"));
+    println!("action   {}", str_of(v, "action_text"));
+    println!(
+        "tier     {}  category {}  rule {}",
+        str_of(v, "tier"),
+        str_of(v, "category"),
+        str_of(v, "rule")
+    );
+    if let Some(r) = v.get("reasons").and_then(Value::as_array) {
+        for r in r {
+            println!("  - {}", r.as_str().unwrap_or_default());
+        }
+    }
+    if let Some(r) = v.get("rationale").and_then(Value::as_str) {
+        println!("rationale {r}");
+    }
+    println!(
+        "requester {}  workspace {}  cwd {}",
+        str_of(v, "requester"),
+        str_of(v, "workspace"),
+        str_of(v, "cwd")
+    );
+    println!(
+        "groups   {}  quorum {}",
+        v.get("groups").map(Value::to_string).unwrap_or_default(),
+        v.get("quorum").map(Value::to_string).unwrap_or_default()
+    );
+    println!("digest   {}", str_of(v, "action_digest"));
+    if let Some(votes) = v.get("votes").and_then(Value::as_array) {
+        for x in votes {
+            println!(
+                "vote     {} {} {}",
+                str_of(x, "approver"),
+                str_of(x, "verdict"),
+                str_of(x, "comment")
+            );
+        }
+    }
+    if let Some(r) = v.get("reason").and_then(Value::as_str) {
+        println!("reason   {r}");
+    }
+    if let Some(o) = v.get("outcome").filter(|o| !o.is_null()) {
+        println!("outcome  {o}");
+    }
+}
+
+fn show(json_out: bool, v: &Value) {
+    if json_out {
+        println!("{v}");
+    } else {
+        print_request(v);
+    }
+}
+
+/// Run `warden approvals …`.
+pub fn run(args: ApprovalsArgs) -> CmdResult {
+    let token = args.token.clone().ok_or_else(|| {
+        CliError::bad_input(miette::miette!(
+            "no token: pass --token or set WARDEN_TOKEN"
+        ))
+    })?;
+    let c = Client::new(&args.server, &token);
+    match args.command {
+        ApprovalsCommand::List { status } => {
+            let v = c.get(&format!("/requests?status={status}")).map_err(cli)?;
+            if args.json {
+                println!("{v}");
+            } else {
+                for r in v.as_array().into_iter().flatten() {
+                    println!(
+                        "{}  {:8}  {:5}  {:12}  {}",
+                        str_of(r, "id"),
+                        str_of(r, "status"),
+                        str_of(r, "tier"),
+                        str_of(r, "category"),
+                        str_of(r, "action_text")
+                    );
+                }
+            }
+        }
+        ApprovalsCommand::Show { id } | ApprovalsCommand::Status { id } => {
+            let v = c.get(&format!("/requests/{id}")).map_err(cli)?;
+            show(args.json, &v);
+        }
+        ApprovalsCommand::Approve { id, comment } => {
+            // Approve exactly what we were shown: the digest travels with the vote.
+            let cur = c.get(&format!("/requests/{id}")).map_err(cli)?;
+            let v = c
+                .post(
+                    &format!("/requests/{id}/approve"),
+                    &json!({"action_digest": str_of(&cur, "action_digest"), "comment": comment}),
+                )
+                .map_err(cli)?;
+            show(args.json, &v);
+        }
+        ApprovalsCommand::Deny { id, comment } => {
+            let v = c
+                .post(
+                    &format!("/requests/{id}/deny"),
+                    &json!({ "comment": comment }),
+                )
+                .map_err(cli)?;
+            show(args.json, &v);
+        }
+        ApprovalsCommand::Token(TokenCommand::Create { role, name, groups }) => {
+            let v = c
+                .post(
+                    "/tokens",
+                    &json!({"role": role, "name": name, "groups": groups}),
+                )
+                .map_err(cli)?;
+            if args.json {
+                println!("{v}");
+            } else {
+                println!("{}", str_of(&v, "token"));
+            }
+        }
+        ApprovalsCommand::Request(r) => return request(&args.server, &token, r),
+        ApprovalsCommand::Worker {
+            once,
+            interval,
+            allow_degraded,
+        } => return worker(&c, once, interval, allow_degraded),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn abs_or_cwd(p: Option<PathBuf>) -> Result<String, CliError> {
+    let p = match p {
+        Some(p) => crate::policy_load::absolute(&p)?,
+        None => std::env::current_dir()
+            .map_err(|e| CliError::failure(miette::miette!("current directory: {e}")))?,
+    };
+    Ok(p.to_string_lossy().into_owned())
+}
+
+fn request(server: &str, token: &str, r: RequestArgs) -> CmdResult {
+    let cwd = abs_or_cwd(r.cwd)?;
+    let workspace = match r.workspace {
+        Some(w) => abs_or_cwd(Some(w))?,
+        None => cwd.clone(),
+    };
+    let approver = ServerApprover {
+        server: server.to_owned(),
+        token: token.to_owned(),
+        workspace,
+        cwd,
+        action: json!({"kind": "exec", "argv": r.argv}),
+        policy_digest: r.policy_digest,
+    };
+    let answer = if let Some(ticket) = r.ticket {
+        approver.await_and_consume(&ticket).map_err(cli)?
+    } else {
+        let decision = Decision {
+            tier: if r.tier == "sync" {
+                Tier::Sync
+            } else {
+                Tier::Async
+            },
+            category: r.category,
+            rule: r.rule,
+            reasons: vec![],
+            commands: vec![],
+        };
+        let text = r.argv.join(" ");
+        let req = ApprovalRequest {
+            action_text: &text,
+            decision: &decision,
+            rationale: r.rationale.as_deref(),
+        };
+        crate::approval::Approver::request(&approver, &req)?
+    };
+    Ok(match answer {
+        ApprovalAnswer::Granted { by } => {
+            println!("granted by {by}");
+            ExitCode::SUCCESS
+        }
+        ApprovalAnswer::Denied { by, reason } => {
+            eprintln!(
+                "warden: denied{}: {reason}",
+                by.map(|b| format!(" by {b}")).unwrap_or_default()
+            );
+            ExitCode::from(exit::DENIED)
+        }
+        ApprovalAnswer::Deferred { ticket, reason } => {
+            println!("{}", ticket.unwrap_or_default());
+            eprintln!("warden: deferred: {reason}");
+            ExitCode::from(exit::DEFERRED)
+        }
+    })
+}
+
+fn worker(c: &Client, once: bool, interval: u64, allow_degraded: bool) -> CmdResult {
+    let me = c.get("/whoami").map_err(cli)?;
+    let me = str_of(&me, "name").to_owned();
+    loop {
+        let list = c.get("/requests?status=approved").map_err(cli)?;
+        for r in list.as_array().into_iter().flatten() {
+            if str_of(r, "requester") != me || str_of(r, "tier") != "async" {
+                continue;
+            }
+            let id = str_of(r, "id");
+            // The compare-and-set on the server: only one consumer ever gets past this.
+            if let Err(e) = c.post(
+                &format!("/requests/{id}/consume"),
+                &json!({"action_digest": str_of(r, "action_digest")}),
+            ) {
+                eprintln!("warden worker: {id}: not run: {e}");
+                continue;
+            }
+            let outcome = execute(r, allow_degraded);
+            eprintln!("warden worker: {id}: {outcome}");
+            c.post(
+                &format!("/requests/{id}/outcome"),
+                &json!({ "outcome": outcome }),
+            )
+            .map_err(cli)?;
+        }
+        if once {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(Duration::from_secs(interval.max(1)));
+    }
+}
+
+fn execute(r: &Value, allow_degraded: bool) -> Value {
+    let action = r.get("action").cloned().unwrap_or(Value::Null);
+    let argv: Vec<String> = match action.get("kind").and_then(Value::as_str) {
+        Some("exec") => action
+            .get("argv")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Some("shell") => vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            action
+                .get("script")
+                .or_else(|| action.get("text"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .into(),
+        ],
+        _ => vec![],
+    };
+    if argv.is_empty() {
+        return json!({"ran": false, "error": "action has no runnable command"});
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return json!({"ran": false, "error": e.to_string()}),
+    };
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("sandbox")
+        .arg("--workspace")
+        .arg(str_of(r, "workspace"))
+        .arg("--cwd")
+        .arg(str_of(r, "cwd"));
+    if allow_degraded {
+        cmd.arg("--allow-degraded");
+    }
+    cmd.arg("--").args(&argv);
+    match cmd.status() {
+        Ok(st) => json!({"ran": true, "exit_code": st.code()}),
+        Err(e) => json!({"ran": false, "error": e.to_string()}),
+    }
+}

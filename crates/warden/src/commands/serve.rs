@@ -1,0 +1,100 @@
+//! `warden serve`: the approval server (HTTP JSON API, web UI, SSE, webhooks) over SQLite or
+//! PostgreSQL.
+
+use crate::exit::{CliError, CmdResult};
+use crate::policy_load;
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use warden_approvals::{Event, PgStore, ServeOptions, SqliteStore, Store, routing::parse_duration};
+
+/// Arguments of `warden serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Database: a SQLite file path or `sqlite:PATH` (created if missing), or
+    /// `postgres://user@host:port/db` (several replicas may share one PostgreSQL database).
+    #[arg(long, value_name = "URL", default_value = "sqlite:warden-approvals.db")]
+    pub db: String,
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8420")]
+    pub listen: String,
+    /// Governance file whose `[approvals]` section routes requests (default: the layered policy
+    /// of the current directory's workspace).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// How long a granted approval stays usable, e.g. `10m`.
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub approval_ttl: String,
+    /// Append every event (request, vote, decision, expiry, execution) as a JSON line to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Admin token to create on first start (else a random one is printed once on stdout).
+    #[arg(long, env = "WARDEN_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+}
+
+/// Run the server until killed.
+pub fn run(args: ServeArgs) -> CmdResult {
+    let ttl = parse_duration(&args.approval_ttl)
+        .map_err(|e| CliError::bad_input(miette::miette!("--approval-ttl: {e}")))?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::failure(miette::miette!("current directory: {e}")))?;
+    let workspace = policy_load::find_workspace(&cwd);
+    let policy = policy_load::load(args.policy.as_deref(), &workspace)?;
+    for w in policy.lint_warnings() {
+        eprintln!("warden serve: warning: {w}");
+    }
+    let store: Arc<dyn Store> =
+        if args.db.starts_with("postgres://") || args.db.starts_with("postgresql://") {
+            Arc::new(PgStore::connect(&args.db).map_err(|e| {
+                // The URL may carry a password: never echo it.
+                CliError::failure(miette::miette!("cannot connect to PostgreSQL: {e}"))
+            })?)
+        } else {
+            let path = PathBuf::from(args.db.strip_prefix("sqlite:").unwrap_or(&args.db));
+            Arc::new(SqliteStore::open(&path).map_err(|e| {
+                CliError::failure(miette::miette!(
+                    "cannot open database {}: {e}",
+                    path.display()
+                ))
+            })?)
+        };
+    let events_file = match &args.events {
+        Some(p) => Some(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| CliError::failure(miette::miette!("{}: {e}", p.display())))?,
+        )),
+        None => None,
+    };
+    let sink = Arc::new(move |ev: &Event| {
+        let line = serde_json::to_string(ev).unwrap_or_default();
+        if let Some(f) = &events_file {
+            let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = writeln!(f, "{line}");
+            let _ = f.flush();
+        }
+    });
+    let opts = ServeOptions {
+        listen: args.listen,
+        store,
+        approvals: policy.config().approvals.clone(),
+        approval_ttl: ttl,
+        bootstrap_token: args.admin_token,
+        events: sink,
+        on_ready: Box::new(|addr, token| {
+            if let Some(t) = token {
+                println!("admin token (shown once): {t}");
+            }
+            eprintln!("warden serve: listening on http://{addr}");
+            let _ = std::io::stdout().flush();
+        }),
+    };
+    warden_approvals::serve_blocking(opts)
+        .map_err(|e| CliError::failure(miette::miette!("{e}")))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,1113 @@
+//! End-to-end tests of `warden serve` + `warden approvals` with real processes on loopback:
+//! sync approve/deny/timeout, async quorum executed exactly once, replay across actions, self
+//! approval, expired approvals, restarts, webhooks, and API robustness against hostile input.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
+const ADMIN: &str = "wdn_test_admin_token_0123456789";
+
+const POLICY: &str = r#"
+[approvals.groups.security]
+members = []
+[approvals.groups.release]
+members = ["rita"]
+[[approvals.route]]
+category = ["credential-access"]
+groups = ["security"]
+timeout = "60s"
+[[approvals.route]]
+category = ["quick"]
+groups = ["security"]
+timeout = "2s"
+[[approvals.route]]
+category = ["escalating"]
+groups = ["security"]
+escalate_to = "cto"
+escalate_after = "1s"
+timeout = "60s"
+[[approvals.route]]
+category = ["deploy"]
+groups = ["release"]
+quorum = 2
+timeout = "60s"
+"#;
+
+struct Server {
+    children: Vec<Child>,
+    urls: Vec<String>,
+    next: std::cell::Cell<usize>,
+    dir: PathBuf,
+}
+
+impl Server {
+    /// Start one replica per `listens` entry, all on database `db`.
+    fn start(dir: &Path, extra: &[&str], listens: &[String], db: &str) -> Server {
+        if !dir.join("policy.toml").exists() {
+            std::fs::write(dir.join("policy.toml"), POLICY).unwrap();
+        }
+        let mut children = vec![];
+        let mut urls = vec![];
+        for listen in listens {
+            let mut child = Command::new(WARDEN)
+                .current_dir(dir)
+                .args(["serve", "--db", db, "--listen", listen])
+                .args(["--policy", "policy.toml", "--events", "events.jsonl"])
+                .args(extra)
+                .env("WARDEN_ADMIN_TOKEN", ADMIN)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut err = BufReader::new(child.stderr.take().unwrap());
+            let mut url = String::new();
+            let mut seen = String::new();
+            for _ in 0..20 {
+                let mut line = String::new();
+                if err.read_line(&mut line).unwrap() == 0 {
+                    break;
+                }
+                seen.push_str(&line);
+                if let Some(u) = line.trim().strip_prefix("warden serve: listening on ") {
+                    url = u.to_owned();
+                    break;
+                }
+            }
+            assert!(!url.is_empty(), "server did not start: {seen}");
+            std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+            children.push(child);
+            urls.push(url);
+        }
+        Server {
+            children,
+            urls,
+            next: std::cell::Cell::new(0),
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// The replicas in turn, so every test crosses replicas when there are several.
+    fn any_url(&self) -> String {
+        let i = self.next.get();
+        self.next.set(i + 1);
+        self.urls[i % self.urls.len()].clone()
+    }
+
+    fn cli(&self, token: &str, args: &[&str]) -> Output {
+        Command::new(WARDEN)
+            .current_dir(&self.dir)
+            .arg("approvals")
+            .args(args)
+            .env("WARDEN_SERVER", self.any_url())
+            .env("WARDEN_TOKEN", token)
+            .output()
+            .unwrap()
+    }
+
+    fn spawn_cli(&self, token: &str, args: &[&str]) -> Child {
+        Command::new(WARDEN)
+            .current_dir(&self.dir)
+            .arg("approvals")
+            .args(args)
+            .env("WARDEN_SERVER", self.any_url())
+            .env("WARDEN_TOKEN", token)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn token(&self, role: &str, name: &str, groups: &str) -> String {
+        let o = self.cli(
+            ADMIN,
+            &[
+                "token", "create", "--role", role, "--name", name, "--groups", groups,
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    }
+
+    fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&[u8]>,
+    ) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let url = format!("{}{path}", self.any_url());
+        let resp = match (method, body) {
+            ("GET", _) => {
+                let mut r = agent.get(&url);
+                if let Some(t) = token {
+                    r = r.header("Authorization", &format!("Bearer {t}"));
+                }
+                r.call()
+            }
+            (_, b) => {
+                let mut r = agent.post(&url).header("Content-Type", "application/json");
+                if let Some(t) = token {
+                    r = r.header("Authorization", &format!("Bearer {t}"));
+                }
+                r.send(b.unwrap_or(b""))
+            }
+        };
+        let mut resp = resp.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    fn pending_ids(&self, token: &str) -> Vec<String> {
+        let (st, v) = self.api("GET", "/requests?status=pending", Some(token), None);
+        assert_eq!(st, 200, "{v}");
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn wait_pending(&self, token: &str) -> String {
+        let t0 = Instant::now();
+        loop {
+            if let Some(id) = self.pending_ids(token).into_iter().next() {
+                return id;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "no pending request appeared"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn events(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join("events.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A private PostgreSQL cluster on a loopback port, stopped on drop.
+struct Pg {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+fn as_postgres(bin: &Path, tool: &str) -> Command {
+    // initdb refuses to run as root: switch to the `postgres` user when we are root.
+    if running_as_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin.join(tool));
+        c
+    } else {
+        Command::new(bin.join(tool))
+    }
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Pg {
+    fn start() -> Pg {
+        let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL not installed: run scripts/setup-approvals.sh")
+            .map(|e| e.unwrap().path())
+            .collect();
+        versions.sort();
+        let bin = versions.pop().expect("no PostgreSQL version").join("bin");
+        let dir = tempfile::tempdir().unwrap();
+        if running_as_root() {
+            assert!(
+                Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(dir.path())
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+        let data = dir.path().join("data");
+        let o = as_postgres(&bin, "initdb")
+            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let port = free_port();
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            dir.path().display()
+        );
+        let o = as_postgres(&bin, "pg_ctl")
+            .args(["-w", "-D"])
+            .arg(&data)
+            .arg("-l")
+            .arg(dir.path().join("log"))
+            .args(["-o", &opts, "start"])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        Pg { dir, bin, port }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let _ = as_postgres(&self.bin, "pg_ctl")
+            .args(["-m", "immediate", "-D"])
+            .arg(self.dir.path().join("data"))
+            .arg("stop")
+            .output();
+    }
+}
+
+/// The storage a behavioural case runs against: SQLite with one server, or PostgreSQL with two
+/// replicas.
+struct Backend {
+    pg: Option<Pg>,
+}
+
+impl Backend {
+    fn replicas(&self) -> usize {
+        if self.pg.is_some() { 2 } else { 1 }
+    }
+
+    fn start(&self, dir: &Path, extra: &[&str]) -> Server {
+        let listens = vec!["127.0.0.1:0".to_owned(); self.replicas()];
+        self.start_on(dir, extra, &listens)
+    }
+
+    fn start_on(&self, dir: &Path, extra: &[&str], listens: &[String]) -> Server {
+        let db = match &self.pg {
+            Some(pg) => pg.url(),
+            None => "sqlite:approvals.db".to_owned(),
+        };
+        Server::start(dir, extra, listens, &db)
+    }
+}
+
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $case() { super::$case(&super::Backend { pg: None }); } )*
+        }
+        mod postgres {
+            $( #[test] fn $case() { super::$case(&super::Backend { pg: Some(super::Pg::start()) }); } )*
+        }
+    };
+}
+
+on_both_backends!(
+    warden_run_waits_for_the_server_then_runs,
+    sync_request_blocks_until_approved_then_proceeds,
+    denied_and_timed_out_sync_requests_never_proceed,
+    async_quorum_two_of_three_runs_exactly_once,
+    approval_for_one_action_never_authorises_another_and_is_single_use,
+    self_approval_is_refused,
+    expired_approval_is_refused,
+    restart_mid_way_loses_no_pending_request,
+    webhook_fires_on_routing_and_decision,
+    escalation_group_may_decide_only_after_the_delay,
+    api_rejects_hostile_input_with_clear_4xx,
+);
+
+fn wait_child(c: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let t0 = Instant::now();
+    loop {
+        if let Some(s) = c.try_wait().unwrap() {
+            return Some(s);
+        }
+        if t0.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn stderr_of(c: &mut Child) -> String {
+    let mut s = String::new();
+    c.stderr.take().unwrap().read_to_string(&mut s).unwrap();
+    s
+}
+
+fn sync_request_blocks_until_approved_then_proceeds(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = b.start(dir.path(), &[]);
+    let agent = s.token("agent", "bot", "");
+    let alice = s.token("approver", "alice", "security");
+    let mut req = s.spawn_cli(
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "sync",
+            "--category",
+            "credential-access",
+            "--",
+            "cat",
+            ".env",
+        ],
+    );
+    let id = s.wait_pending(&alice);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        req.try_wait().unwrap().is_none(),
+        "sync request must block until decided"
+    );
+    let o = s.cli(&alice, &["approve", &id, "--comment", "ok"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let st = wait_child(&mut req, Duration::from_secs(20)).expect("request did not finish");
+    assert_eq!(st.code(), Some(0), "{}", stderr_of(&mut req));
+    let o = s.cli(&alice, &["status", &id, "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["status"], "consumed");
+    let kinds: Vec<String> = s
+        .events()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .collect();
+    for k in ["requested", "voted", "decided", "consumed"] {
+        assert!(
+            kinds.iter().any(|x| x == k),
+            "missing {k} event in {kinds:?}"
+        );
+    }
+}
+
+/// `warden run` itself goes through the server when `WARDEN_SERVER`/`WARDEN_TOKEN` are set: a
+/// `sync` action waits for the approver and then runs in the sandbox; an `async` one is parked
+/// with a ticket (exit 75).
+fn warden_run_waits_for_the_server_then_runs(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = b.start(dir.path(), &[]);
+    let agent = s.token("agent", "bot", "");
+    let alice = s.token("approver", "alice", "security");
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(ws.join(".git")).unwrap();
+    std::fs::write(ws.join(".env"), "canary-from-env\n").unwrap();
+    let run = |args: &[&str]| {
+        Command::new(WARDEN)
+            .current_dir(&ws)
+            .arg("run")
+            .args(args)
+            .env("WARDEN_SERVER", s.any_url())
+            .env("WARDEN_TOKEN", &agent)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut sync = run(&["--", "cat", ".env"]);
+    let id = s.wait_pending(&alice);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        sync.try_wait().unwrap().is_none(),
+        "a sync action waits for the approver"
+    );
+    let o = s.cli(&alice, &["approve", &id]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let st = wait_child(&mut sync, Duration::from_secs(30)).expect("warden run did not finish");
+    let mut out = String::new();
+    sync.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert_eq!(st.code(), Some(0), "{}", stderr_of(&mut sync));
+    assert_eq!(out, "canary-from-env\n", "the approved action ran");
+
+    let mut parked = run(&["--", "git", "push", "origin", "main"]);
+    let st = wait_child(&mut parked, Duration::from_secs(30)).expect("warden run did not finish");
+    let err = stderr_of(&mut parked);
+    assert_eq!(st.code(), Some(75), "{err}");
+    let pending = s.pending_ids(ADMIN);
+    assert!(
+        pending.iter().any(|p| err.contains(p.as_str())),
+        "the ticket {pending:?} is printed: {err}"
+    );
+}
+
+fn denied_and_timed_out_sync_requests_never_proceed(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = b.start(dir.path(), &[]);
+    let agent = s.token("agent", "bot", "");
+    let alice = s.token("approver", "alice", "security");
+    let mut req = s.spawn_cli(
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "sync",
+            "--category",
+            "credential-access",
+            "--",
+            "cat",
+            "id_rsa",
+        ],
+    );
+    let id = s.wait_pending(&alice);
+    let o = s.cli(&alice, &["deny", &id, "--comment", "no way"]);
+    assert!(o.status.success());
+    let st = wait_child(&mut req, Duration::from_secs(20)).unwrap();
+    assert_eq!(st.code(), Some(77));
+    assert!(stderr_of(&mut req).contains("no way"));
+    // Approving after the denial changes nothing.
+    let o = s.cli(&alice, &["approve", &id]);
+    assert!(!o.status.success());
+
+    let t0 = Instant::now();
+    let o = s.cli(
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "sync",
+            "--category",
+            "quick",
+            "--",
+            "kubectl",
+            "apply",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(77),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(t0.elapsed() >= Duration::from_secs(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("timeout"));
+    let (_, list) = s.api("GET", "/requests?status=expired", Some(&alice), None);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+fn async_quorum_two_of_three_runs_exactly_once(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = b.start(dir.path(), &[]);
+    let ws = dir.path().join("ws");
+    std::fs::create_dir(&ws).unwrap();
+    let agent = s.token("agent", "bot", "");
+    let a = s.token("approver", "ann", "release");
+    let b = s.token("approver", "ben", "release");
+    let r = s.token("approver", "rita", ""); // member through the governance file
+    let outsider = s.token("approver", "olga", "security");
+    let ws_s = ws.to_str().unwrap();
+    let o = s.cli(
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "deploy",
+            "--workspace",
+            ws_s,
+            "--cwd",
+            ws_s,
+            "--",
+            "sh",
+            "-c",
+            "echo ran >> out.txt",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(75));
+    let id = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    assert_eq!(id.len(), 32);
+    let o = s.cli(&outsider, &["approve", &id]);
+    assert!(!o.status.success(), "a non-member must not count");
+    assert!(s.cli(&a, &["approve", &id]).status.success());
+    assert!(
+        !s.cli(&a, &["approve", &id]).status.success(),
+        "one person, one vote"
+    );
+    // One approval of two: a worker runs nothing.
+    let o = s.cli(&agent, &["worker", "--once"]);
+    assert!(o.status.success());
+    assert!(!ws.join("out.txt").exists());
+    assert!(s.cli(&r, &["approve", &id]).status.success());
+    let o = s.cli(&b, &["approve", &id]);
+    assert!(!o.status.success(), "vote after the decision is refused");
+    // Three racing workers: exactly one runs it.
+    let mut ws_children: Vec<Child> = (0..3)
+        .map(|_| s.spawn_cli(&agent, &["worker", "--once"]))
+        .collect();
+    for c in &mut ws_children {
+        assert!(wait_child(c, Duration::from_secs(30)).unwrap().success());
+    }
+    assert_eq!(
+        std::fs::read_to_string(ws.join("out.txt")).unwrap(),
+        "ran\n"
+    );
+    let o = s.cli(&agent, &["status", &id, "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["status"], "consumed");
+    assert_eq!(v["outcome"]["exit_code"], 0);
+    assert!(s.cli(&agent, &["worker", "--once"]).status.success());
+    assert_eq!(
+        std::fs::read_to_string(ws.join("out.txt")).unwrap(),
+        "ran\n"
+    );
+    assert!(s.events().iter().any(|e| e["event"] == "executed"));
+}
+
+fn approval_for_one_action_never_authorises_another_and_is_single_use(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = b.start(dir.path(), &[]);
+    let agent = s.token("agent", "bot", "");
+    let alice = s.token("approver", "alice", "security");
+    let o = s.cli(
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "credential-access",
+            "--",
+            "cat",
+            "a.env",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(75));
+    let id = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    assert!(s.cli(&alice, &["approve", &id]).status.success());
+    // Replay for B: refused, and the approval stays unused.
+    let o = s.cli(
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "credential-access",
+            "--ticket",
+            &id,
+            "--",
+            "cat",
+            "b.env",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(77));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("different action"));
+    // Same argv from another directory is another action too.
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let o = s.cli(
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "x",
+            "--cwd",
+            sub.to_str().unwrap(),
+            "--ticket",
+            &id,
+            "--",
+            "cat",
+            "a.env",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(77));
+    // A forged approval (wrong digest) is refused at vote time.
+    let o = s.cli(
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "credential-access",
+            "--",
+            "cat",
+            "c.env",
+        ],
+    );
+    let id2 = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let (st, _) = s.api(
+        "POST",
+        &format!("/requests/{id2}/approve"),
+        Some(&alice),
+        Some(br#"{"action_digest":"00"}"#),
+    );
+    assert_eq!(st, 409);
+    // A itself: once.
+    let o = s.cli(
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "credential-access",
+            "--ticket",
+            &id,
+            "--",
+            "cat",
+            "a.env",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = s.cli(
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "credential-access",
+            "--ticket",
+            &id,
+            "--",
+            "cat",
+            "a.env",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(77));
+    // Another agent cannot use someone else's approval.
+    let mallory = s.token("agent", "mallory", "");
+    let o = s.cli(
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "credential-access",
+            "--",
+            "cat",
+            "d.env",
+        ],
+    );
+    let id3 = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    assert!(s.cli(&alice, &["approve", &id3]).status.success());
+    let o = s.cli(
+        &mallory,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "credential-access",
+            "--ticket",
+            &id3,
+            "--",
+            "cat",
+            "d.env",
+        ],
+    );
+    assert_ne!(o.status.code(), Some(0));
+}
+
+fn self_approval_is_refused(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = b.start(dir.path(), &[]);
+    let carol_agent = s.token("agent", "carol", "");
+    let carol = s.token("approver", "carol", "security");
+    let o = s.cli(
+        &carol_agent,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "credential-access",
+            "--",
+            "cat",
+            ".env",
+        ],
+    );
+    let id = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let o = s.cli(&carol, &["approve", &id]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("separation of duties"));
+    let o = s.cli(&carol_agent, &["approve", &id]);
+    assert!(!o.status.success(), "agent tokens never approve");
+    // The admin filing and approving its own request: refused too.
+    let o = s.cli(
+        ADMIN,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "unrouted",
+            "--",
+            "true",
+        ],
+    );
+    let id = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let o = s.cli(ADMIN, &["approve", &id]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("separation of duties"));
+    let o = s.cli(ADMIN, &["status", &id, "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["status"], "pending");
+}
+
+fn expired_approval_is_refused(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = b.start(dir.path(), &["--approval-ttl", "1s"]);
+    let agent = s.token("agent", "bot", "");
+    let alice = s.token("approver", "alice", "security");
+    let o = s.cli(
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "credential-access",
+            "--",
+            "cat",
+            ".env",
+        ],
+    );
+    let id = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    assert!(s.cli(&alice, &["approve", &id]).status.success());
+    std::thread::sleep(Duration::from_millis(1600));
+    let o = s.cli(
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "credential-access",
+            "--ticket",
+            &id,
+            "--",
+            "cat",
+            ".env",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(77));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("expired"));
+    let o = s.cli(&agent, &["status", &id, "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["status"], "expired");
+}
+
+fn restart_mid_way_loses_no_pending_request(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let listens: Vec<String> = (0..b.replicas())
+        .map(|_| format!("127.0.0.1:{}", free_port()))
+        .collect();
+    let s = b.start_on(dir.path(), &[], &listens);
+    let agent = s.token("agent", "bot", "");
+    let alice = s.token("approver", "alice", "security");
+    let mut req = s.spawn_cli(
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "sync",
+            "--category",
+            "credential-access",
+            "--",
+            "cat",
+            ".env",
+        ],
+    );
+    let id = s.wait_pending(&alice);
+    drop(s);
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        req.try_wait().unwrap().is_none(),
+        "the waiter survives the outage"
+    );
+    let s = b.start_on(dir.path(), &[], &listens);
+    assert_eq!(s.pending_ids(&alice), vec![id.clone()]);
+    assert!(s.cli(&alice, &["approve", &id]).status.success());
+    let st = wait_child(&mut req, Duration::from_secs(30)).unwrap();
+    assert_eq!(st.code(), Some(0), "{}", stderr_of(&mut req));
+    // The bootstrap admin token was not replaced on restart.
+    let (st, _) = s.api("GET", "/whoami", Some(ADMIN), None);
+    assert_eq!(st, 200);
+}
+
+fn webhook_fires_on_routing_and_decision(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook_port = hook.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in hook.incoming() {
+            let mut conn = conn.unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = vec![0u8; 8192];
+            let mut got = Vec::new();
+            while let Ok(n) = conn.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                if let Some(p) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let body = String::from_utf8_lossy(&got[p + 4..]).to_string();
+                    if body.ends_with('}') {
+                        break;
+                    }
+                }
+            }
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            let _ = tx.send(String::from_utf8_lossy(&got).to_string());
+        }
+    });
+    let policy = format!(
+        "{POLICY}\n[approvals.groups.hooked]\nwebhook = \"http://127.0.0.1:{hook_port}/hook\"\n[[approvals.route]]\ncategory = [\"hooked\"]\ngroups = [\"hooked\"]\n"
+    );
+    std::fs::write(dir.path().join("policy.toml"), policy).unwrap();
+    let s = b.start(dir.path(), &[]);
+    let agent = s.token("agent", "bot", "");
+    let h = s.token("approver", "hank", "hooked");
+    let o = s.cli(
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "hooked",
+            "--",
+            "git",
+            "push",
+        ],
+    );
+    let id = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(first.starts_with("POST /hook"), "{first}");
+    let body: Value = serde_json::from_str(first.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert!(body["text"].as_str().unwrap().contains(&id));
+    assert!(s.cli(&h, &["deny", &id]).status.success());
+    let second = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(second.contains("denied"), "{second}");
+}
+
+fn api_rejects_hostile_input_with_clear_4xx(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = b.start(dir.path(), &[]);
+    let agent = s.token("agent", "bot", "");
+    let alice = s.token("approver", "alice", "security");
+    let (st, v) = s.api("GET", "/requests", None, None);
+    assert_eq!(st, 401);
+    assert!(v["error"].as_str().unwrap().contains("Bearer"));
+    assert_eq!(s.api("GET", "/requests", Some("wdn_forged"), None).0, 401);
+    assert_eq!(s.api("GET", "/requests", Some(""), None).0, 401);
+    assert_eq!(
+        s.api("POST", "/requests", Some(&agent), Some(b"{not json"))
+            .0,
+        400
+    );
+    assert_eq!(s.api("POST", "/requests", Some(&agent), Some(b"")).0, 400);
+    assert_eq!(
+        s.api("POST", "/requests", Some(&agent), Some(br#"{"tier":5}"#))
+            .0,
+        400
+    );
+    let good = json!({"tier":"sync","category":"c","rule":"r","action_text":"t","action":{},"cwd":"/","workspace":"/","policy_digest":""});
+    let mut bad_tier = good.clone();
+    bad_tier["tier"] = json!("auto");
+    assert_eq!(
+        s.api(
+            "POST",
+            "/requests",
+            Some(&agent),
+            Some(bad_tier.to_string().as_bytes())
+        )
+        .0,
+        400
+    );
+    let mut huge = good.clone();
+    huge["action_text"] = json!("x".repeat(200_000));
+    assert_eq!(
+        s.api(
+            "POST",
+            "/requests",
+            Some(&agent),
+            Some(huge.to_string().as_bytes())
+        )
+        .0,
+        413
+    );
+    assert_eq!(
+        s.api(
+            "POST",
+            "/requests",
+            Some(&alice),
+            Some(good.to_string().as_bytes())
+        )
+        .0,
+        403
+    );
+    assert_eq!(s.api("GET", "/requests/nope", Some(&alice), None).0, 404);
+    assert_eq!(
+        s.api("GET", "/requests?status=bogus", Some(&alice), None).0,
+        400
+    );
+    assert_eq!(
+        s.api(
+            "POST",
+            "/tokens",
+            Some(&alice),
+            Some(br#"{"name":"x","role":"admin"}"#)
+        )
+        .0,
+        403
+    );
+    assert_eq!(
+        s.api(
+            "POST",
+            "/tokens",
+            Some(ADMIN),
+            Some(br#"{"name":"x","role":"god"}"#)
+        )
+        .0,
+        400
+    );
+    let (st, r) = s.api(
+        "POST",
+        "/requests",
+        Some(&agent),
+        Some(good.to_string().as_bytes()),
+    );
+    assert_eq!(st, 201);
+    let id = r["id"].as_str().unwrap();
+    assert_eq!(
+        s.api(
+            "POST",
+            &format!("/requests/{id}/approve"),
+            Some(&alice),
+            Some(b"{}")
+        )
+        .0,
+        403,
+        "not routed to alice's group"
+    );
+    let mo = s.token("approver", "mo", "maintainers");
+    assert_eq!(
+        s.api(
+            "POST",
+            &format!("/requests/{id}/approve"),
+            Some(&mo),
+            Some(b"{}")
+        )
+        .0,
+        400,
+        "digest required"
+    );
+    assert_eq!(
+        s.api(
+            "POST",
+            &format!("/requests/{id}/approve"),
+            Some(&mo),
+            Some(br#"{"action_digest":"x","extra":1}"#)
+        )
+        .0,
+        400
+    );
+    assert_eq!(
+        s.api(
+            "POST",
+            &format!("/requests/{id}/consume"),
+            Some(&agent),
+            Some(b"[]")
+        )
+        .0,
+        400
+    );
+    // Another agent cannot even see it.
+    let other = s.token("agent", "other", "");
+    assert_eq!(
+        s.api("GET", &format!("/requests/{id}"), Some(&other), None)
+            .0,
+        404
+    );
+    let (st, doc) = s.api("GET", "/openapi.json", None, None);
+    assert_eq!(st, 200);
+    assert!(doc["paths"]["/requests/{id}/wait"].is_object());
+    // Still healthy after all that.
+    assert_eq!(s.api("GET", "/whoami", Some(&agent), None).0, 200);
+}
+
+fn escalation_group_may_decide_only_after_the_delay(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = b.start(dir.path(), &[]);
+    let agent = s.token("agent", "bot", "");
+    let boss = s.token("approver", "boss", "cto");
+    let o = s.cli(
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "escalating",
+            "--",
+            "terraform",
+            "apply",
+        ],
+    );
+    let id = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let o = s.cli(&boss, &["approve", &id]);
+    assert!(!o.status.success(), "escalation group before the delay");
+    std::thread::sleep(Duration::from_millis(1300));
+    let o = s.cli(&boss, &["approve", &id, "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["status"], "approved");
+}
