@@ -6,6 +6,8 @@ use crate::tier::Tier;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+// Shared with the compiled rule sets, which would otherwise copy every rule at start-up.
+use std::sync::Arc;
 
 /// One governance file. Layers merge in order built-in < organisation < repository: tables merge
 /// key by key, arrays extend, scalars override, rules with the same `id` replace earlier ones.
@@ -30,9 +32,9 @@ pub struct PolicyFile {
     /// Classification rules. Every matching rule applies and the strictest wins, unless an
     /// `override` rule matches, which then decides alone (floors below still apply).
     #[serde(rename = "rule")]
-    pub rules: Vec<RuleSpec>,
+    pub rules: Arc<Vec<RuleSpec>>,
     /// Operations forced to at least `sync` (or the tier given) whatever else matched.
-    pub never_auto: Vec<RuleSpec>,
+    pub never_auto: Arc<Vec<RuleSpec>>,
     /// Paths whose writes are raised to at least the tier given.
     pub high_risk: Vec<HighRiskSpec>,
     /// Approver routing per category (used by the approval server).

@@ -10,7 +10,7 @@ use crate::wordglob::WordGlob;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Which layer a governance file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,9 @@ impl PolicySource {
 /// would dominate its run time.
 #[derive(Debug, Default)]
 pub(crate) struct RuleSet {
-    specs: Vec<(RuleSpec, Option<Tier>, &'static str)>,
+    specs: Arc<Vec<RuleSpec>>,
+    default_tier: Option<Tier>,
+    default_category: &'static str,
     compiled: Vec<OnceLock<CompiledRule>>,
     pub by_program: HashMap<String, Vec<usize>>,
     pub glob_programs: Vec<(WordGlob, usize)>,
@@ -60,8 +62,17 @@ pub(crate) struct RuleSet {
 }
 
 impl RuleSet {
-    fn new(specs: &[RuleSpec], default_tier: Option<Tier>, default_category: &'static str) -> Self {
-        let mut set = Self::default();
+    fn new(
+        specs: &Arc<Vec<RuleSpec>>,
+        default_tier: Option<Tier>,
+        default_category: &'static str,
+    ) -> Self {
+        let mut set = Self {
+            specs: Arc::clone(specs),
+            default_tier,
+            default_category,
+            ..Self::default()
+        };
         for (i, r) in specs.iter().enumerate() {
             match rule_kind(r) {
                 Ok(RuleKind::Program) => {
@@ -81,7 +92,6 @@ impl RuleSet {
                 // Validated at load; an invalid rule is never indexed.
                 Err(_) => {}
             }
-            set.specs.push((r.clone(), default_tier, default_category));
             set.compiled.push(OnceLock::new());
         }
         set
@@ -92,8 +102,8 @@ impl RuleSet {
     /// fails closed: it matches everything it is asked about, at `sync` or stricter.
     pub(crate) fn get(&self, i: usize) -> &CompiledRule {
         self.compiled[i].get_or_init(|| {
-            let (spec, default_tier, category) = &self.specs[i];
-            CompiledRule::compile(spec, *default_tier, category)
+            let spec = &self.specs[i];
+            CompiledRule::compile(spec, self.default_tier, self.default_category)
                 .unwrap_or_else(|e| CompiledRule::fail_closed(spec, &e.message))
         })
     }
