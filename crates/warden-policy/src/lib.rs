@@ -18,6 +18,7 @@ pub use classify::{CommandDecision, Decision};
 pub use error::{PolicyError, PolicyErrors};
 pub use file::{PolicyFile, RuleSpec, TestCase};
 pub use load::{Layer, Policy, PolicySource, TestFailure};
+pub use paths::normalise as normalise_path;
 pub use tier::Tier;
 
 /// The built-in default governance file, embedded in every binary.

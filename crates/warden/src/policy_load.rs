@@ -101,24 +101,9 @@ pub fn context(
         None => find_workspace(&cwd),
     };
     Ok(Context {
-        workspace: warden_policy_normalise(&workspace),
-        cwd: warden_policy_normalise(&cwd),
+        workspace: warden_policy::normalise_path(&workspace),
+        cwd: warden_policy::normalise_path(&cwd),
         home: home(),
         sandboxed,
     })
-}
-
-fn warden_policy_normalise(p: &Path) -> PathBuf {
-    // Lexical only: policy reasons about paths as the agent wrote them.
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }
