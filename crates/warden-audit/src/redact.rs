@@ -22,17 +22,52 @@ struct Pattern {
     re: Regex,
     /// Index of the capture group to mask (0 = whole match).
     group: usize,
+    /// Lower-case substrings of which every match contains at least one: a string containing
+    /// none of them is not searched with the (slower) regular expression at all.
+    hints: &'static [&'static str],
 }
+
+/// The hints of the built-in patterns, in the order of [`PATTERNS`].
+const HINTS: &[&[&str]] = &[
+    &["-----begin"],
+    &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
+    &["github_pat_"],
+    &["glpat-"],
+    &["xox"],
+    &["akia", "asia", "agpa", "aida", "aroa"],
+    &["sk-"],
+    &["eyj"],
+    &["authorization"],
+    &["bearer"],
+    &["://"],
+    &["pass", "token", "secret", "key", "client"],
+    &["mysql", "mariadb"],
+    &[
+        "token",
+        "secret",
+        "pass",
+        "api",
+        "private",
+        "credential",
+        "access",
+        "auth",
+    ],
+];
 
 fn p(kind: &'static str, re: &str, group: usize) -> Pattern {
     match Regex::new(re) {
-        Ok(re) => Pattern { kind, re, group },
+        Ok(re) => Pattern {
+            kind,
+            re,
+            group,
+            hints: &[],
+        },
         Err(e) => panic!("built-in redaction pattern {kind} is invalid: {e}"),
     }
 }
 
 static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
-    vec![
+    let mut patterns = vec![
         p(
             "private-key",
             r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----(?s:.*?)(-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\z)",
@@ -79,7 +114,16 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
             r"(?i)\b[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|PRIVATE_?KEY|CREDENTIALS?|ACCESS_?KEY|AUTH)[A-Z0-9_]*=([^\s]+)",
             1,
         ),
-    ]
+    ];
+    assert_eq!(
+        patterns.len(),
+        HINTS.len(),
+        "every redaction pattern has its hints"
+    );
+    for (p, h) in patterns.iter_mut().zip(HINTS) {
+        p.hints = h;
+    }
+    patterns
 });
 
 static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
@@ -98,9 +142,10 @@ pub fn is_secret_name(name: &str) -> bool {
 
 /// Mask every secret in `s`, counting what was masked into `found`.
 pub fn redact_str(s: &str, found: &mut Redactions) -> String {
+    let lower = s.to_ascii_lowercase();
     let mut out = s.to_owned();
     for pat in PATTERNS.iter() {
-        if !pat.re.is_match(&out) {
+        if !pat.hints.iter().any(|h| lower.contains(h)) || !pat.re.is_match(&out) {
             continue;
         }
         let mut result = String::with_capacity(out.len());
@@ -360,5 +405,32 @@ mod tests {
         );
         assert!(text.contains("select 1"));
         assert_eq!(out["n"], 3);
+    }
+
+    #[test]
+    fn hints_never_hide_a_match_whatever_the_case() {
+        // The literal prefilter runs on a lower-cased copy: upper- and mixed-case spellings must
+        // still reach the regular expressions.
+        let cases = [
+            ("MY_API_KEY=abcdef123456", "secret-variable"),
+            ("AUTHORIZATION: Basic Zm9vOmJhcg==", "authorization"),
+            ("curl -H 'BeArEr abcdefghijkl' x", "bearer"),
+            ("HTTPS://bob:hunter2@example.invalid/x", "url-credentials"),
+            ("--PASSWORD=s3cr3tvalue", "password-flag"),
+            ("key AKIAABCDEFGHIJKLMNOP here", "aws-access-key-id"),
+            ("mysql -u root -phunter2 db", "password-flag"),
+        ];
+        for (text, kind) in cases {
+            let mut found = Redactions::new();
+            let out = redact_str(text, &mut found);
+            assert!(found.contains_key(kind), "{text:?} -> {out:?} ({found:?})");
+        }
+        for (p, h) in PATTERNS.iter().zip(HINTS) {
+            assert!(
+                h.iter().all(|x| *x == x.to_ascii_lowercase()),
+                "hints of {} are lower case",
+                p.kind
+            );
+        }
     }
 }
