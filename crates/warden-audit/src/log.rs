@@ -91,6 +91,9 @@ struct Shared {
     tail: Option<Tail>,
     /// Merkle leaves of every record, loaded on first need and kept while the tail is known.
     leaves: Option<Vec<Hash>>,
+    /// The right edge of the tree over a prefix of `leaves` (caught up lazily); reset whenever
+    /// `leaves` is replaced.
+    frontier: Option<merkle::Frontier>,
 }
 
 /// An open audit log. Shareable across threads (`Arc<AuditLog>`); several processes may open
@@ -193,6 +196,7 @@ impl AuditLog {
                 results: Default::default(),
                 tail: None,
                 leaves: None,
+                frontier: None,
             }),
             done: Condvar::new(),
             syncs: Default::default(),
@@ -365,6 +369,7 @@ impl AuditLog {
                 let mut sh = self.lock_shared();
                 sh.tail = None;
                 sh.leaves = None;
+                sh.frontier = None;
                 let msg = e.to_string();
                 tickets.into_iter().map(|t| (t, Err(msg.clone()))).collect()
             }
@@ -454,6 +459,7 @@ impl AuditLog {
                 len = keep;
                 sh.tail = None;
                 sh.leaves = None;
+                sh.frontier = None;
             }
         }
         match sh.tail.clone() {
@@ -477,6 +483,7 @@ impl AuditLog {
             }
             _ => {
                 sh.leaves = None;
+                sh.frontier = None;
                 if len == 0 {
                     sh.tail = Some(Tail {
                         len: 0,
@@ -484,6 +491,7 @@ impl AuditLog {
                         hash: GENESIS.into(),
                     });
                     sh.leaves = Some(Vec::new());
+                    sh.frontier = None;
                 } else {
                     let start = find_last_newline(&self.file, len - 1)
                         .map_err(|e| AuditError::io("read", &self.path, e))?;
@@ -517,6 +525,7 @@ impl AuditLog {
             leaves.push(merkle::leaf_hash(&hex_hash(&hash)?));
         }
         sh.leaves = Some(leaves);
+        sh.frontier = None;
         Ok(())
     }
 
@@ -603,14 +612,23 @@ impl AuditLog {
         })
     }
 
-    fn checkpoint_body(&self, sh: &Shared, size: u64) -> Result<(Map<String, Value>, String)> {
+    fn checkpoint_body(&self, sh: &mut Shared, size: u64) -> Result<(Map<String, Value>, String)> {
         let leaves = sh
             .leaves
             .as_ref()
             .ok_or_else(|| AuditError::Corrupt("leaves not loaded".into()))?;
         let size_us =
             usize::try_from(size).map_err(|_| AuditError::Corrupt("tree too large".into()))?;
-        let root = merkle::root(&leaves[..size_us.min(leaves.len())]);
+        let size_us = size_us.min(leaves.len());
+        let frontier = sh.frontier.get_or_insert_with(merkle::Frontier::default);
+        let root = if frontier.len() <= size_us {
+            for leaf in &leaves[frontier.len()..size_us] {
+                frontier.push(*leaf);
+            }
+            frontier.root()
+        } else {
+            merkle::root(&leaves[..size_us])
+        };
         let cp = Checkpoint {
             origin: self.opts.origin.clone(),
             size,

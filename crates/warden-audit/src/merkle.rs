@@ -49,6 +49,51 @@ pub fn root(leaves: &[Hash]) -> Hash {
     }
 }
 
+/// The right edge of a growing tree: the roots of its perfect subtrees, largest first. Appending a
+/// leaf and computing MTH are O(log n), where [`root`] over all leaves is O(n) — which a log that
+/// checkpoints every thousand records would otherwise pay on every checkpoint.
+#[derive(Debug, Clone, Default)]
+pub struct Frontier {
+    /// (height, subtree root), heights strictly decreasing.
+    stack: Vec<(u32, Hash)>,
+    len: usize,
+}
+
+impl Frontier {
+    /// Number of leaves appended.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no leaf was appended.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Append one (already hashed) leaf.
+    pub fn push(&mut self, leaf: Hash) {
+        let mut node = (0u32, leaf);
+        while let Some(&(h, left)) = self.stack.last() {
+            if h != node.0 {
+                break;
+            }
+            self.stack.pop();
+            node = (h + 1, node_hash(&left, &node.1));
+        }
+        self.stack.push(node);
+        self.len += 1;
+    }
+
+    /// MTH of the leaves appended so far (equal to [`root`] over them).
+    pub fn root(&self) -> Hash {
+        let mut it = self.stack.iter().rev();
+        match it.next() {
+            None => Sha256::digest([]).into(),
+            Some(&(_, last)) => it.fold(last, |acc, (_, left)| node_hash(left, &acc)),
+        }
+    }
+}
+
 /// PATH(m, D[n]): the inclusion proof of leaf `index` in the tree of all `leaves`.
 pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Option<Vec<Hash>> {
     if index >= leaves.len() {
@@ -339,6 +384,18 @@ mod tests {
                     assert!(!verify_consistency(m as u64, n as u64, &p, &root(&t2), &r));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn frontier_root_equals_the_full_computation() {
+        let leaves: Vec<Hash> = (0u32..300).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let mut f = Frontier::default();
+        assert_eq!(f.root(), root(&[]));
+        for n in 1..=leaves.len() {
+            f.push(leaves[n - 1]);
+            assert_eq!(f.len(), n);
+            assert_eq!(f.root(), root(&leaves[..n]), "size {n}");
         }
     }
 }
