@@ -76,6 +76,35 @@ fn strictest(a: Option<Verdict>, b: Verdict) -> Verdict {
     }
 }
 
+/// The verdict from ordinary candidates (each flagged whether it comes from an override rule)
+/// and a floor: when an override rule matched, override rules alone decide; otherwise the
+/// strictest candidate wins (`fallback` when there is none); a stricter floor then raises it.
+fn combine(
+    ordinary: Vec<(Verdict, bool)>,
+    floor: Option<Verdict>,
+    trace: &mut Trace,
+    fallback: impl FnOnce() -> Verdict,
+) -> Verdict {
+    let any_override = ordinary.iter().any(|(_, o)| *o);
+    if any_override {
+        trace.note(|| "an override rule matched: it decides over ordinary rules".into());
+    }
+    let mut result: Option<Verdict> = None;
+    for (v, is_override) in ordinary {
+        if !any_override || is_override {
+            result = Some(strictest(result, v));
+        }
+    }
+    let mut result = result.unwrap_or_else(fallback);
+    if let Some(f) = floor
+        && f.tier > result.tier
+    {
+        trace.note(|| format!("raised to {} by `{}`", f.tier, f.rule));
+        result = f;
+    }
+    result
+}
+
 /// Records the match trace for `warden policy explain`.
 pub(crate) struct Trace(Option<Vec<String>>);
 
@@ -593,27 +622,9 @@ impl Policy {
             ));
         }
 
-        let any_override = ordinary.iter().any(|(_, o)| *o);
-        let mut result: Option<Verdict> = None;
-        for (v, is_override) in ordinary {
-            if any_override && !is_override {
-                continue;
-            }
-            result = Some(strictest(result, v));
-        }
-        if any_override {
-            trace.note(|| "an override rule matched: it decides over ordinary rules".into());
-        }
-        let mut result = result.unwrap_or_else(|| {
+        combine(ordinary, floor, trace, || {
             Verdict::new(Tier::Auto, "builtin.none", "general", "nothing matched")
-        });
-        if let Some(f) = floor
-            && f.tier > result.tier
-        {
-            trace.note(|| format!("raised to {} by `{}`", f.tier, f.rule));
-            result = f;
-        }
-        result
+        })
     }
 
     /// Verdicts for one path access: ordinary (with override flags) and a floor.
@@ -693,14 +704,7 @@ impl Policy {
             workspace: &ctx.workspace,
         };
         let (ordinary, floor) = self.path_verdicts(&abs, is_write, &forms, ctx, trace);
-        let any_override = ordinary.iter().any(|(_, o)| *o);
-        let mut result: Option<Verdict> = None;
-        for (v, o) in ordinary {
-            if !any_override || o {
-                result = Some(strictest(result, v));
-            }
-        }
-        let mut result = result.unwrap_or_else(|| {
+        combine(ordinary, floor, trace, || {
             Verdict::new(
                 Tier::Auto,
                 if is_write {
@@ -715,13 +719,7 @@ impl Policy {
                     "reads a file"
                 },
             )
-        });
-        if let Some(f) = floor
-            && f.tier > result.tier
-        {
-            result = f;
-        }
-        result
+        })
     }
 
     fn classify_net(

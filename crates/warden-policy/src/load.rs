@@ -35,6 +35,11 @@ pub struct PolicySource {
 }
 
 impl PolicySource {
+    /// Whether this is the unmodified built-in default, which has a form prebuilt at build time.
+    fn is_prebuilt_default(&self) -> bool {
+        self.layer == Layer::Builtin && self.text == crate::DEFAULT_POLICY
+    }
+
     /// The built-in default policy as a source.
     pub fn builtin() -> Self {
         Self {
@@ -238,16 +243,8 @@ impl Policy {
         for (source, _, table) in &parsed {
             let table = match table {
                 Some(t) => t.clone(),
-                None if source.layer == Layer::Builtin && source.text == crate::DEFAULT_POLICY => {
-                    serde_json::from_str(crate::DEFAULT_POLICY_JSON).map_err(|e| PolicyErrors {
-                        errors: vec![PolicyError::at(
-                            &source.name,
-                            "",
-                            None,
-                            format!("built-in policy: {e}"),
-                            None,
-                        )],
-                    })?
+                None if source.is_prebuilt_default() => {
+                    prebuilt_default(source).map_err(|errors| PolicyErrors { errors })?
                 }
                 None => source
                     .text
@@ -432,6 +429,22 @@ fn digest_sources(sources: &[&PolicySource]) -> impl std::fmt::LowerHex {
     h.finalize()
 }
 
+/// The built-in default as parsed at build time (a `PolicyFile`, or a `toml::Table` for merging);
+/// this crate's tests check that it equals the TOML.
+fn prebuilt_default<T: serde::de::DeserializeOwned>(
+    source: &PolicySource,
+) -> Result<T, Vec<PolicyError>> {
+    serde_json::from_str(crate::DEFAULT_POLICY_JSON).map_err(|e| {
+        vec![PolicyError::at(
+            &source.name,
+            "",
+            None,
+            format!("built-in policy: {e}"),
+            None,
+        )]
+    })
+}
+
 /// Parse and check one layer; errors point into its text.
 fn parse_layer(
     source: &PolicySource,
@@ -439,18 +452,8 @@ fn parse_layer(
 ) -> Result<(PolicyFile, Option<toml::Table>), Vec<PolicyError>> {
     let name = &source.name;
     let text = &source.text;
-    if source.layer == Layer::Builtin && text == crate::DEFAULT_POLICY {
-        // Parsed at build time; this crate's tests check the JSON matches the TOML.
-        let file: PolicyFile = serde_json::from_str(crate::DEFAULT_POLICY_JSON).map_err(|e| {
-            vec![PolicyError::at(
-                name,
-                "",
-                None,
-                format!("built-in policy: {e}"),
-                None,
-            )]
-        })?;
-        return Ok((file, None));
+    if source.is_prebuilt_default() {
+        return Ok((prebuilt_default(source)?, None));
     }
     if source.layer == Layer::Builtin {
         // Checked in full by this crate's tests; parse once and skip the semantic checks, which

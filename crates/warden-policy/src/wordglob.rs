@@ -16,6 +16,17 @@ enum Token {
     },
 }
 
+/// The text of tokens that are all literal characters.
+fn literal_of(tokens: &[Token]) -> Option<String> {
+    tokens
+        .iter()
+        .map(|t| match t {
+            Token::Literal(c) => Some(*c),
+            _ => None,
+        })
+        .collect()
+}
+
 /// One compiled word glob.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct WordGlob {
@@ -135,35 +146,27 @@ impl WordGlob {
         if case_insensitive {
             return Shape::General;
         }
-        let lit = |ts: &[Token]| -> Option<String> {
-            ts.iter()
-                .map(|t| match t {
-                    Token::Literal(c) => Some(*c),
-                    _ => None,
-                })
-                .collect()
-        };
-        match tokens {
-            [Token::AnyRun] => Shape::Everything,
-            [rest @ .., Token::AnyRun] if lit(rest).is_some() => {
-                Shape::Prefix(lit(rest).unwrap_or_default())
-            }
-            [Token::AnyRun, rest @ ..] if lit(rest).is_some() => {
-                Shape::Suffix(lit(rest).unwrap_or_default())
-            }
-            ts => lit(ts).map(Shape::Exact).unwrap_or(Shape::General),
+        if let [Token::AnyRun] = tokens {
+            return Shape::Everything;
         }
+        if let [rest @ .., Token::AnyRun] = tokens
+            && let Some(l) = literal_of(rest)
+        {
+            return Shape::Prefix(l);
+        }
+        if let [Token::AnyRun, rest @ ..] = tokens
+            && let Some(l) = literal_of(rest)
+        {
+            return Shape::Suffix(l);
+        }
+        literal_of(tokens)
+            .map(Shape::Exact)
+            .unwrap_or(Shape::General)
     }
 
-    /// Whether the pattern has no wildcard at all.
+    /// The pattern's text when it has no wildcard at all.
     pub(crate) fn literal(&self) -> Option<String> {
-        self.tokens
-            .iter()
-            .map(|t| match t {
-                Token::Literal(c) => Some(*c),
-                _ => None,
-            })
-            .collect()
+        literal_of(&self.tokens)
     }
 
     fn token_matches(&self, t: &Token, c: char) -> bool {
