@@ -583,6 +583,14 @@ impl Ctx {
         });
     }
 
+    /// Redirections with no command (`> f`, `< f`) still write or read: report them as the
+    /// stand-in command `:` carrying those paths.
+    fn emit_redirections_only(&mut self, span: Span, inh: &Inh, io: &Io, scope: &Scope) {
+        if !io.writes.is_empty() || !io.reads.is_empty() {
+            self.emit(vec![":".into()], span, inh, io, false, scope, Vec::new());
+        }
+    }
+
     #[expect(
         clippy::too_many_arguments,
         reason = "a command has this many independent parts"
@@ -1010,17 +1018,7 @@ impl Ctx {
                 self.redirect(env, *r, &mut io, &mut extra, &mut cont, scope);
             }
             let span = env.map.span(n.start_byte(), n.end_byte());
-            if !io.writes.is_empty() || !io.reads.is_empty() {
-                self.emit(
-                    vec![":".into()],
-                    span,
-                    env.inh,
-                    &io,
-                    false,
-                    scope,
-                    Vec::new(),
-                );
-            }
+            self.emit_redirections_only(span, env.inh, &io, scope);
             self.continuations(env, &cont, scope, Stdin::Pipe, false);
             return Stdin::Pipe;
         };
@@ -1235,17 +1233,7 @@ impl Ctx {
         let span = env.map.span(n.start_byte(), n.end_byte());
         let output = literal_output(&words, &io, span);
         if !has_name {
-            if !io.writes.is_empty() || !io.reads.is_empty() {
-                self.emit(
-                    vec![":".into()],
-                    span,
-                    env.inh,
-                    &io,
-                    false,
-                    scope,
-                    Vec::new(),
-                );
-            }
+            self.emit_redirections_only(span, env.inh, &io, scope);
         } else if name_dynamic {
             let text = words.first().map(|w| w.v.clone()).unwrap_or_default();
             self.opaque(
