@@ -1,6 +1,7 @@
 //! The `warden` binary: parses flags, turns them into ready objects from the library crates,
 //! dispatches, and maps typed errors onto the exit codes of the command-line contract.
 
+mod agents;
 mod approval;
 mod approval_server;
 mod commands;
@@ -41,6 +42,15 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// The approver's side: list, show, approve, deny, status; tokens; the async worker.
     Approvals(commands::approvals::ApprovalsArgs),
+    /// Agent hooks: `warden hook claude-code` answers Claude Code's PreToolUse/PostToolUse hooks.
+    #[command(subcommand)]
+    Hook(commands::hook::HookCommand),
+    /// MCP server with governed tools (stdio or streamable HTTP), for any MCP-capable agent.
+    Mcp(commands::mcp::McpArgs),
+    /// Classify a recorded stream of actions against a governance file without running anything.
+    Replay(commands::replay::ReplayArgs),
+    /// Governance report from the audit log: tiers, approvals, rules, network, incidents.
+    Report(commands::report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +78,10 @@ fn main() -> ExitCode {
         Command::Audit(args) => commands::audit::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Approvals(args) => commands::approvals::run(args),
+        Command::Hook(cmd) => commands::hook::run(cmd),
+        Command::Mcp(args) => commands::mcp::run(args),
+        Command::Replay(args) => commands::replay::run(args),
+        Command::Report(args) => commands::report::run(args),
     };
     match result {
         Ok(code) => code,

@@ -18,6 +18,18 @@ pub struct InitArgs {
     /// Print the file instead of writing it.
     #[arg(long)]
     pub stdout: bool,
+    /// Also put an agent under Warden: write its hook / MCP configuration into the repository.
+    #[arg(long, value_enum, value_name = "AGENT")]
+    pub agent: Option<Agent>,
+}
+
+/// Agents `warden init --agent` can configure.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Agent {
+    /// Claude Code: PreToolUse/PostToolUse hooks in `.claude/settings.json`.
+    ClaudeCode,
+    /// Codex CLI: Warden's MCP server in Codex's `config.toml`, Codex's own shell tool off.
+    Codex,
 }
 
 /// An ecosystem found in the repository, with the commands its tests should show as `auto`.
@@ -206,6 +218,18 @@ pub fn run(args: InitArgs) -> CmdResult {
         return Ok(ExitCode::SUCCESS);
     }
     let path = policy_load::repo_policy_path(&root);
+    if let Some(agent) = args.agent {
+        // With --agent an existing policy is kept: the agent's configuration is the point.
+        if !path.exists() || args.force {
+            write_policy(&root, &path, &text)?;
+        } else {
+            println!("kept {}", path.display());
+        }
+        return match agent {
+            Agent::ClaudeCode => crate::agents::claude_code::init(&root, args.force),
+            Agent::Codex => crate::agents::codex::init(&root, args.force),
+        };
+    }
     if path.exists() && !args.force {
         return Err(CliError::bad_input(miette::miette!(
             help = "pass --force to overwrite it, or --stdout to print the proposal",
@@ -213,13 +237,19 @@ pub fn run(args: InitArgs) -> CmdResult {
             path.display()
         )));
     }
-    let dir = path.parent().unwrap_or(&root);
+    write_policy(&root, &path, &text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write `text` to `path` atomically (temporary file, then rename).
+fn write_policy(root: &Path, path: &Path, text: &str) -> Result<(), CliError> {
+    let dir = path.parent().unwrap_or(root);
     std::fs::create_dir_all(dir)
         .map_err(|e| CliError::failure(miette::miette!("cannot create {}: {e}", dir.display())))?;
     let tmp = dir.join(".policy.toml.tmp");
-    std::fs::write(&tmp, &text)
-        .and_then(|()| std::fs::rename(&tmp, &path))
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|e| CliError::failure(miette::miette!("cannot write {}: {e}", path.display())))?;
     println!("wrote {}", path.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -3,8 +3,12 @@
 pub mod approvals;
 pub mod audit;
 pub mod check;
+pub mod hook;
 pub mod init;
+pub mod mcp;
 pub mod policy;
+pub mod replay;
+pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod serve;
