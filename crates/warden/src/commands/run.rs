@@ -35,6 +35,12 @@ pub struct RunArgs {
     /// Name of the agent asking (recorded in the intent).
     #[arg(long, value_name = "NAME")]
     pub agent: Option<String>,
+    /// The agent's session id (recorded in the intent; e.g. Claude Code's `session_id`).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// The agent's id for this tool call (recorded in the intent; ties a hook's records to this run).
+    #[arg(long, value_name = "ID")]
+    pub tool_call_id: Option<String>,
     /// Run even if this kernel cannot enforce everything the sandbox profile asks for.
     #[arg(long)]
     pub allow_degraded: bool,
@@ -90,7 +96,8 @@ pub fn run(args: RunArgs) -> CmdResult {
     let meta = IntentMeta {
         rationale: args.rationale.clone(),
         agent: args.agent.clone(),
-        ..Default::default()
+        session: args.session.clone(),
+        tool_call_id: args.tool_call_id.clone(),
     };
     let intent = recorder.intent(&action, &decision, &meta).map_err(|e| {
         CliError::failure(miette::miette!(
