@@ -1,9 +1,176 @@
-//! Placeholder: `warden init --agent` for this agent (being written).
+//! `warden init --agent claude-code`: puts Claude Code under Warden by adding Warden's hook to
+//! the project's `.claude/settings.json` for PreToolUse, PostToolUse and PostToolUseFailure,
+//! merged into whatever the file already holds (other hooks and settings are kept; running it
+//! twice adds nothing; a file that is not valid JSON is reported and left untouched).
 
+use crate::commands::hook::sh_quote;
 use crate::exit::{CliError, CmdResult};
+use serde_json::{Map, Value, json};
 use std::path::Path;
+use std::process::ExitCode;
+
+/// The hook events Warden answers, with the timeout (seconds) Claude Code should give the hook:
+/// a `sync` PreToolUse waits for a person, so it gets as long as an approval route may take.
+const EVENTS: [(&str, u64); 3] = [
+    ("PreToolUse", 3600),
+    ("PostToolUse", 60),
+    ("PostToolUseFailure", 60),
+];
+
+/// What marks a hook command as Warden's (whatever path the binary had when it was written).
+const MARK: &str = " hook claude-code";
+
+/// The hook command for this binary.
+fn hook_command() -> Result<String, CliError> {
+    let exe = std::env::current_exe().map_err(|e| {
+        CliError::failure(miette::miette!("cannot find Warden's own executable: {e}"))
+    })?;
+    let exe = exe.to_str().ok_or_else(|| {
+        CliError::failure(miette::miette!(
+            "Warden's own path is not UTF-8: {}",
+            exe.display()
+        ))
+    })?;
+    Ok(format!("{}{MARK}", sh_quote(exe)))
+}
+
+fn is_warden_hook(h: &Value) -> bool {
+    h.get("command")
+        .and_then(Value::as_str)
+        .is_some_and(|c| c.trim_end().ends_with(MARK))
+}
+
+/// Merge Warden's hooks into `doc`; returns whether anything changed. With `force` an existing
+/// Warden hook is pointed at `command` (e.g. after moving the binary).
+fn merge(doc: &mut Value, command: &str, force: bool) -> Result<bool, String> {
+    let root = doc
+        .as_object_mut()
+        .ok_or("the top level is not a JSON object")?;
+    let hooks = root
+        .entry("hooks")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .ok_or("`hooks` is not a JSON object")?;
+    let mut changed = false;
+    for (event, timeout) in EVENTS {
+        let groups = hooks
+            .entry(event)
+            .or_insert_with(|| Value::Array(vec![]))
+            .as_array_mut()
+            .ok_or_else(|| format!("`hooks.{event}` is not a JSON array"))?;
+        let mut found = false;
+        for group in groups.iter_mut() {
+            let Some(list) = group.get_mut("hooks").and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for h in list.iter_mut().filter(|h| is_warden_hook(h)) {
+                found = true;
+                if force && h.get("command").and_then(Value::as_str) != Some(command) {
+                    h["command"] = command.into();
+                    changed = true;
+                }
+            }
+        }
+        if !found {
+            groups.push(json!({
+                "matcher": "*",
+                "hooks": [{ "type": "command", "command": command, "timeout": timeout }],
+            }));
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
 
 /// Write this agent's configuration for the repository at `root`.
-pub fn init(_root: &Path, _force: bool) -> CmdResult {
-    Err(CliError::failure(miette::miette!("not yet available")))
+pub fn init(root: &Path, force: bool) -> CmdResult {
+    let path = root.join(".claude").join("settings.json");
+    let mut doc = match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim().is_empty() => json!({}),
+        Ok(text) => serde_json::from_str::<Value>(&text).map_err(|e| {
+            CliError::bad_input(miette::miette!(
+                help = "fix the file (or move it away) and run `warden init --agent claude-code` again; it was not changed",
+                "{} is not valid JSON (line {} column {}): {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            ))
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => json!({}),
+        Err(e) => {
+            return Err(CliError::failure(miette::miette!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    let command = hook_command()?;
+    let changed = merge(&mut doc, &command, force).map_err(|msg| {
+        CliError::bad_input(miette::miette!(
+            help = "Claude Code's settings put hooks under {{\"hooks\": {{\"PreToolUse\": [{{\"matcher\": …, \"hooks\": [...]}}]}}}}; the file was not changed",
+            "{}: {msg}",
+            path.display()
+        ))
+    })?;
+    if !changed {
+        println!("kept {} (Warden's hooks are already there)", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let dir = path.parent().unwrap_or(root);
+    let fail = |e: std::io::Error| {
+        CliError::failure(miette::miette!("cannot write {}: {e}", path.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    text.push('\n');
+    // Temporary file then rename: a crash never leaves half a settings file.
+    let tmp = dir.join(".settings.json.warden-tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(fail)?;
+    println!(
+        "wrote {}: Claude Code now asks `warden hook claude-code` before and after every tool call",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_keeps_other_hooks_and_is_idempotent() {
+        let mut doc = json!({
+            "model": "x",
+            "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "lint.sh"}]}]}
+        });
+        assert_eq!(
+            merge(&mut doc, "'/w/warden' hook claude-code", false),
+            Ok(true)
+        );
+        let once = doc.clone();
+        assert_eq!(
+            merge(&mut doc, "'/w/warden' hook claude-code", false),
+            Ok(false)
+        );
+        assert_eq!(doc, once);
+        assert_eq!(doc["hooks"]["PreToolUse"].as_array().map(Vec::len), Some(2));
+        assert_eq!(doc["model"], "x");
+        assert_eq!(
+            merge(&mut doc, "'/v/warden' hook claude-code", true),
+            Ok(true)
+        );
+        assert_eq!(
+            doc["hooks"]["PostToolUse"][0]["hooks"][0]["command"],
+            "'/v/warden' hook claude-code"
+        );
+    }
+
+    #[test]
+    fn merge_refuses_wrong_shapes() {
+        assert!(merge(&mut json!([]), "c", false).is_err());
+        assert!(merge(&mut json!({"hooks": []}), "c", false).is_err());
+        assert!(merge(&mut json!({"hooks": {"PreToolUse": {}}}), "c", false).is_err());
+    }
 }
