@@ -888,3 +888,118 @@ fn init_writes_the_hooks_and_merges_without_clobbering() {
         r#"{"hooks": []}"#
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The real Claude Code CLI, driven offline: a loopback stand-in for the model API scripts the
+// tool calls, everything runs in a network namespace of its own with only loopback.
+
+const CLAUDE_DEFAULT: &str = "/opt/warden-test/claude-code/node_modules/.bin/claude";
+
+fn claude_binary() -> String {
+    let path = std::env::var("WARDEN_CLAUDE_CODE").unwrap_or_else(|_| CLAUDE_DEFAULT.into());
+    let ok = Command::new(&path)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "Claude Code CLI not found at {path}: run scripts/setup-hook.sh (or set WARDEN_CLAUDE_CODE)"
+    );
+    path
+}
+
+#[test]
+fn the_real_claude_code_cli_runs_its_tools_through_the_hook() {
+    let claude = claude_binary();
+    let f = fx();
+    let mut policy = std::fs::read_to_string(f.ws.join(".warden/policy.toml")).expect("policy");
+    policy.push_str(
+        "\n[[rule]]\nid = \"test.deny-self-destruct\"\ntier = \"deny\"\ncategory = \"catastrophic\"\n\
+         reason = \"self-destruct is never run (test rule)\"\nprogram = [\"self-destruct\"]\n",
+    );
+    std::fs::write(f.ws.join(".warden/policy.toml"), policy).expect("policy");
+    let o = init(&f);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let root = f.root.path();
+    let script = serde_json::json!([
+        {"name": "Bash", "input": {"command": "echo \"hello from $WARDEN_SANDBOXED\" > out.txt; cat out.txt", "description": "Write a greeting"}},
+        {"name": "Bash", "input": {"command": "self-destruct --now", "description": "Destroy"}},
+        {"name": "Read", "input": {"file_path": s(&f.ws.join("out.txt"))}},
+    ]);
+    std::fs::write(root.join("script.json"), script.to_string()).expect("script");
+    let driver = format!(
+        r#"set -e
+ip link set lo up 2>/dev/null || true
+python3 '{data}/model_api.py' '{root}/script.json' '{root}/model.log' > '{root}/port' &
+MODEL=$!
+i=0; while [ ! -s '{root}/port' ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+export ANTHROPIC_BASE_URL="http://127.0.0.1:$(cat '{root}/port')" ANTHROPIC_API_KEY=sk-ant-offline-test
+export CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_TELEMETRY=1 DISABLE_AUTOUPDATER=1 DISABLE_ERROR_REPORTING=1
+cd '{ws}'
+status=0
+timeout 120 '{claude}' -p 'do the scripted work' --output-format json --max-turns 8 > '{root}/result.json' || status=$?
+kill $MODEL
+exit $status
+"#,
+        data = DATA,
+        root = s(root),
+        ws = s(&f.ws),
+        claude = claude,
+    );
+    let o = Command::new("unshare")
+        .args(["-rn", "sh", "-c", &driver])
+        .env("HOME", &f.home)
+        .env_remove("WARDEN_SERVER")
+        .env_remove("WARDEN_TOKEN")
+        .env_remove("WARDEN_ORG_POLICY")
+        .output()
+        .expect("unshare");
+    let result = std::fs::read_to_string(root.join("result.json")).unwrap_or_default();
+    assert!(
+        o.status.success(),
+        "claude: {result}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let result: Value = serde_json::from_str(&result).expect("claude's JSON result");
+    assert_eq!(result["is_error"], false, "{result}");
+    // The command Claude Code ran was Warden's rewrite: inside the sandbox.
+    assert_eq!(
+        std::fs::read_to_string(f.ws.join("out.txt")).expect("out.txt"),
+        "hello from 1\n"
+    );
+    // The denied call never ran, and Claude Code reports it as denied.
+    let denials = result["permission_denials"].as_array().expect("denials");
+    assert_eq!(denials.len(), 1, "{result}");
+    assert_eq!(denials[0]["tool_use_id"], "toolu_fake01");
+    let records = f.records();
+    let bash = intents_of(&records, "toolu_fake00");
+    assert_eq!(bash.len(), 2, "the hook's intent and warden run's");
+    assert_eq!(bash[0]["action"]["kind"], "shell");
+    assert_eq!(bash[1]["action"]["argv"][0], "/bin/bash");
+    let out = named_by(&records, bash[0], "outcome");
+    assert_eq!(out.len(), 1, "PostToolUse recorded the outcome");
+    assert!(out[0]["stdout_bytes"].as_u64().is_some_and(|n| n > 0));
+    assert_eq!(named_by(&records, bash[1], "outcome")[0]["exit_code"], 0);
+    let denied = intents_of(&records, "toolu_fake01");
+    assert_eq!(denied.len(), 1);
+    assert_eq!(denied[0]["tier"], "deny");
+    let read = intents_of(&records, "toolu_fake02");
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0]["action"]["kind"], "read");
+    assert_eq!(named_by(&records, read[0], "outcome").len(), 1);
+    assert!(
+        records
+            .iter()
+            .all(|r| r["kind"] != "intent" || r["agent"] == "claude-code")
+    );
+    assert_eq!(f.pending_files(), 0);
+    let verify = f
+        .command(&["audit", "verify"], &[])
+        .output()
+        .expect("verify");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs what crates/warden/tests/hook_claude_code.rs needs to drive the real Claude Code CLI:
+# Node.js/npm, python3, unshare, and @anthropic-ai/claude-code under /opt/warden-test/claude-code.
+# Idempotent: checks first, installs only what is missing.
+set -eu
+PREFIX=${WARDEN_CLAUDE_CODE_PREFIX:-/opt/warden-test/claude-code}
+need_apt=""
+command -v npm >/dev/null 2>&1 || need_apt="$need_apt nodejs npm"
+command -v python3 >/dev/null 2>&1 || need_apt="$need_apt python3"
+command -v unshare >/dev/null 2>&1 || need_apt="$need_apt util-linux"
+if [ -n "$need_apt" ]; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $need_apt
+fi
+if ! "$PREFIX/node_modules/.bin/claude" --version >/dev/null 2>&1; then
+    mkdir -p "$PREFIX"
+    npm install --prefix "$PREFIX" --no-audit --no-fund @anthropic-ai/claude-code@2.1.197
+fi
+"$PREFIX/node_modules/.bin/claude" --version
