@@ -489,6 +489,10 @@ fn malformed_input_is_a_blocking_error_with_a_clear_message() {
             "`tool_input.command` is empty",
         ),
         (
+            pre("Bash", r#"{"command":"ls\u0000rm"}"#),
+            "the command contains a NUL byte",
+        ),
+        (
             pre("Read", r#"{"path":"x"}"#),
             "Read: `tool_input.file_path` is missing",
         ),
@@ -1002,4 +1006,44 @@ exit $status
         "{}",
         String::from_utf8_lossy(&verify.stderr)
     );
+}
+
+#[test]
+fn no_command_text_escapes_the_quoting_of_the_rewrite() {
+    let f = fx();
+    let hostile = [
+        "'",
+        "''",
+        r"'\''",
+        r#"'"'"'"#,
+        "'; echo escaped; '",
+        "$(echo escaped) `echo escaped` ${HOME}",
+        "a\nb\r\nc",
+        "\\",
+        "trailing backslash \\",
+        "\u{1}\u{7f} ctrl and unicode: é ✓",
+        "--shell 'x' -- y",
+    ];
+    let mut rewritten_count = 0;
+    for (i, cmd) in hostile.iter().enumerate() {
+        let got = answer(&f.hook(&bash_payload(&f, &format!("toolu_q{i}"), cmd)));
+        let Some(rewritten) = got["hookSpecificOutput"]["updatedInput"]["command"].as_str() else {
+            // Not allowed (e.g. classified opaque): then nothing is rewritten to escape from.
+            continue;
+        };
+        // The words a shell makes of the rewrite: the original must be exactly the last one.
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!("set -- {rewritten}; printf '%s\\0' \"$@\""))
+            .output()
+            .expect("sh");
+        assert!(o.status.success());
+        let words: Vec<&[u8]> = o.stdout.split(|b| *b == 0).collect();
+        let words = &words[..words.len() - 1];
+        assert_eq!(words[0], WARDEN.as_bytes(), "{cmd:?}");
+        assert_eq!(words[words.len() - 1], cmd.as_bytes(), "{cmd:?}");
+        assert_eq!(words[words.len() - 2], b"-c", "{cmd:?}");
+        rewritten_count += 1;
+    }
+    assert!(rewritten_count >= 8, "most of them are auto and rewritten");
 }
