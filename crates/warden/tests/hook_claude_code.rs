@@ -1047,3 +1047,53 @@ fn no_command_text_escapes_the_quoting_of_the_rewrite() {
     }
     assert!(rewritten_count >= 8, "most of them are auto and rewritten");
 }
+
+#[test]
+fn parallel_tool_calls_each_get_their_own_intent_and_outcome() {
+    // Claude Code runs independent tool calls at once, each with its own hook process.
+    let f = fx();
+    let ids: Vec<String> = (0..8).map(|i| format!("toolu_par{i}")).collect();
+    let pre: Vec<Child> = ids
+        .iter()
+        .map(|id| f.spawn_hook(&bash_payload(&f, id, &format!("echo {id}")), &[]))
+        .collect();
+    for c in pre {
+        assert_eq!(
+            decision(&answer(&c.wait_with_output().expect("hook"))),
+            "allow"
+        );
+    }
+    let post: Vec<Child> = ids
+        .iter()
+        .map(|id| {
+            let mut v: Value = serde_json::from_str(&f.payload("post_bash")).expect("json");
+            v["tool_use_id"] = id.as_str().into();
+            v["tool_response"]["stdout"] = format!("{id}\n").into();
+            f.spawn_hook(&v.to_string(), &[])
+        })
+        .collect();
+    for c in post {
+        assert!(c.wait_with_output().expect("hook").status.success());
+    }
+    let records = f.records();
+    for id in &ids {
+        let intents = intents_of(&records, id);
+        assert_eq!(intents.len(), 1, "{id}");
+        let out = named_by(&records, intents[0], "outcome");
+        assert_eq!(out.len(), 1, "{id}");
+        assert_eq!(
+            out[0]["stdout_sha256"],
+            sha256_hex(format!("{id}\n").as_bytes())
+        );
+    }
+    assert_eq!(f.pending_files(), 0);
+    let verify = f
+        .command(&["audit", "verify"], &[])
+        .output()
+        .expect("verify");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}

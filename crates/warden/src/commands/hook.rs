@@ -549,15 +549,10 @@ fn pre_tool_use(args: &ClaudeCodeArgs, input: &HookInput) -> CmdResult {
                 } else {
                     None
                 };
+                s.recorder.approval(&intent, "requested", None)?;
                 let result = match reused {
-                    Some((id, by)) => {
-                        s.recorder.approval(&intent, "requested", None)?;
-                        Ok((ApprovalAnswer::Granted { by }, Some(id)))
-                    }
-                    None => {
-                        s.recorder.approval(&intent, "requested", None)?;
-                        approver.request(&req).map(|a| (a, None))
-                    }
+                    Some((id, by)) => Ok((ApprovalAnswer::Granted { by }, Some(id))),
+                    None => approver.request(&req).map(|a| (a, None)),
                 };
                 match result {
                     Ok((ApprovalAnswer::Granted { by }, reused)) => {
