@@ -805,7 +805,7 @@ impl Governor {
         let ws = self.workspace.clone();
         let max = self.max_bytes;
         self.governed(planned, rationale, ticket, move |policy| {
-            send_via_proxy(policy, &ws, &req, &method, &body, max)
+            send_via_proxy(policy, &ws, &req, (&host, port), &method, &body, max)
         })
     }
 
@@ -901,6 +901,7 @@ fn send_via_proxy(
     policy: &Policy,
     workspace: &Path,
     req: &HttpRequest,
+    (host, port): (&str, u16),
     method: &str,
     body: &str,
     max: usize,
@@ -910,6 +911,28 @@ fn send_via_proxy(
             Ok(c) => c,
             Err(e) => return local(Err(format!("the [network] section cannot be used: {e}"))),
         };
+    // The proxy decides again when it is asked (and adds the private-address guard); deciding
+    // here first gives the agent the rule by name, which a refused tunnel does not carry.
+    if let Ok(h) = warden_proxy::Host::parse(host) {
+        let verdict = cfg.decide(&h, port, Some(method));
+        if !verdict.allowed {
+            let record = NetworkRecord {
+                protocol: "http".into(),
+                host: host.to_owned(),
+                port,
+                method: Some(method.to_owned()),
+                allowed: false,
+                rule: verdict.rule.clone(),
+            };
+            return (
+                Err(format!(
+                    "denied by the network policy (rule {}): {}",
+                    verdict.rule, verdict.reason
+                )),
+                vec![record],
+            );
+        }
+    }
     let events: Arc<Mutex<Vec<NetworkRecord>>> = Arc::default();
     let sink_events = Arc::clone(&events);
     let sink: warden_proxy::EventSink = Arc::new(move |e: warden_proxy::NetworkEvent| {
@@ -962,9 +985,16 @@ fn send(
         .body(body.as_bytes().to_vec())
         .map_err(|e| format!("bad request: {e}"))?;
     let started = Instant::now();
-    let mut resp = agent
-        .run(request)
-        .map_err(|e| format!("request failed: {e}"))?;
+    let mut resp = agent.run(request).map_err(|e| match e {
+        // A tunnel the proxy refused (its event names the rule in the audit log).
+        ureq::Error::ConnectProxyFailed(m) if m.contains("403") => {
+            format!(
+                "denied by the network policy: the egress proxy refused {}",
+                req.url
+            )
+        }
+        e => format!("request failed: {e}"),
+    })?;
     let status = resp.status().as_u16();
     if let Some(rule) = resp
         .headers()
