@@ -347,6 +347,7 @@ fn documented_commands_in_docs_codex_md_are_the_ones_tested() {
         "codex features list",
         "codex debug prompt-input",
         "warden sandbox -- codex",
+        "warden run --agent codex -- codex exec",
     ] {
         assert!(doc.contains(cmd), "docs/codex.md lacks `{cmd}`");
     }

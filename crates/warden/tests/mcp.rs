@@ -445,3 +445,20 @@ fn non_loopback_listen_without_a_token_is_refused() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("without a bearer token"));
 }
+
+#[test]
+fn documented_commands_in_docs_mcp_md_are_the_ones_tested() {
+    // docs/mcp.md shows these invocations; the tests above run each of them.
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/mcp.md"))
+            .unwrap();
+    for cmd in [
+        "warden mcp --workspace /path/to/repo",
+        "WARDEN_MCP_TOKEN=s3cret warden mcp --workspace /path/to/repo --listen 127.0.0.1:",
+        "WARDEN_SERVER=http://127.0.0.1:8420 WARDEN_TOKEN=$AGENT_TOKEN warden mcp",
+        "warden approvals approve TICKET",
+        "warden audit verify --workspace /path/to/repo",
+    ] {
+        assert!(doc.contains(cmd), "docs/mcp.md lacks `{cmd}`");
+    }
+}
