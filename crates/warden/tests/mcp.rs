@@ -418,7 +418,7 @@ fn without_an_approval_server_surfaced_actions_are_refused() {
         "workspace": s.ws,
     });
     let summary = client(&cfg, s.ws.parent().unwrap());
-    assert_eq!(summary["denied"], 1, "{summary}");
+    assert_eq!(summary["denied"], 3, "{summary}");
     let records = audit(&s.ws);
     let env = records
         .iter()

@@ -231,6 +231,12 @@ class Scenario:
         check("env-canary" not in text_of(r), "denied content never sent", r)
 
     async def no_server(self):
+        r = await self.call("exec", {"argv": ["git", "push"]})
+        check(r.is_error and r.structured_content["status"] == "denied", "async exec without server", r)
+        check("needs approval" in text_of(r) and "no approval server" in text_of(r), "says why", r)
+        r = await self.call("exec", {"argv": ["cat", ".env"]})
+        check(r.is_error and r.structured_content["status"] == "denied", "sync exec without server", r)
+        check("env-canary" not in text_of(r), "no content", r)
         r = await self.call("read_file", {"path": ".env"})
         check(r.is_error and "needs approval" in text_of(r), "sync without approval server", r)
         check("env-canary" not in text_of(r), "no content", r)

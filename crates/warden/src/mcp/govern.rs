@@ -262,16 +262,24 @@ impl Governor {
                     .split_once("(ticket ")
                     .and_then(|(_, r)| r.split_once(')'))
                     .map(|(t, _)| t.to_owned());
+                let Some(t) = ticket else {
+                    // No approval server: nothing would ever pick the action up.
+                    let why = format!(
+                        "needs approval ({why}); no approval server is configured (set WARDEN_SERVER and WARDEN_TOKEN for `warden mcp`)"
+                    );
+                    obj.insert("status".into(), "denied".into());
+                    obj.insert("reason".into(), why.clone().into());
+                    return Reply::err(format!("denied: {why}"), s);
+                };
                 obj.insert("status".into(), "pending".into());
                 obj.insert("reason".into(), why.clone().into());
-                obj.insert("ticket".into(), ticket.clone().into());
-                let text = match &ticket {
-                    Some(t) => format!(
+                obj.insert("ticket".into(), t.clone().into());
+                Reply::ok(
+                    format!(
                         "pending approval: ticket {t}. {why}. Ask `approval_status` with this ticket; an approved command is run by `warden approvals worker`."
                     ),
-                    None => format!("pending approval: {why}"),
-                };
-                Reply::ok(text, s)
+                    s,
+                )
             }
             _ => {
                 obj.insert("status".into(), "ran".into());
@@ -555,19 +563,24 @@ impl Governor {
         let ws = self.workspace.clone();
         self.governed(planned, rationale, ticket, move |_| local((|| {
             let c = confined.map_err(|e| e.to_string())?;
-            let mut f = paths::open_read(&ws, &c).map_err(|e| e.to_string())?;
+            let f = paths::open_read(&ws, &c).map_err(|e| e.to_string())?;
+            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            // Never more than the reply can carry (plus one byte to know it was cut).
             let mut bytes = Vec::new();
-            f.read_to_end(&mut bytes)
+            f.take(self.max_bytes as u64 + 1)
+                .read_to_end(&mut bytes)
                 .map_err(|e| format!("{}: {e}", c.rel.display()))?;
             let (content, cut) = self.truncate(&bytes);
+            let sent = bytes.len().min(self.max_bytes);
             let outcome = Outcome {
                 exit_code: Some(0),
-                stdout_bytes: bytes.len() as u64,
-                stdout_sha256: Some(sha256_hex(&bytes)),
+                stdout_bytes: sent as u64,
+                stdout_sha256: Some(sha256_hex(&bytes[..sent])),
+                notes: vec![format!("read {sent} of {size} bytes")],
                 ..Default::default()
             };
             Ok((
-                json!({"path": c.abs, "bytes": bytes.len(), "truncated": cut, "content": content}),
+                json!({"path": c.abs, "bytes": size, "truncated": cut, "content": content}),
                 content,
                 outcome,
             ))
