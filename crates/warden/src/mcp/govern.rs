@@ -561,30 +561,33 @@ impl Governor {
             refused: confined.as_ref().err().map(ToString::to_string),
         };
         let ws = self.workspace.clone();
-        self.governed(planned, rationale, ticket, move |_| local((|| {
-            let c = confined.map_err(|e| e.to_string())?;
-            let f = paths::open_read(&ws, &c).map_err(|e| e.to_string())?;
-            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-            // Never more than the reply can carry (plus one byte to know it was cut).
-            let mut bytes = Vec::new();
-            f.take(self.max_bytes as u64 + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| format!("{}: {e}", c.rel.display()))?;
-            let (content, cut) = self.truncate(&bytes);
-            let sent = bytes.len().min(self.max_bytes);
-            let outcome = Outcome {
-                exit_code: Some(0),
-                stdout_bytes: sent as u64,
-                stdout_sha256: Some(sha256_hex(&bytes[..sent])),
-                notes: vec![format!("read {sent} of {size} bytes")],
-                ..Default::default()
+        self.governed(planned, rationale, ticket, move |_| {
+            let act = || {
+                let c = confined.map_err(|e| e.to_string())?;
+                let f = paths::open_read(&ws, &c).map_err(|e| e.to_string())?;
+                let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+                // Never more than the reply can carry (plus one byte to know it was cut).
+                let mut bytes = Vec::new();
+                f.take(self.max_bytes as u64 + 1)
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| format!("{}: {e}", c.rel.display()))?;
+                let (content, cut) = self.truncate(&bytes);
+                let sent = bytes.len().min(self.max_bytes);
+                let outcome = Outcome {
+                    exit_code: Some(0),
+                    stdout_bytes: sent as u64,
+                    stdout_sha256: Some(sha256_hex(&bytes[..sent])),
+                    notes: vec![format!("read {sent} of {size} bytes")],
+                    ..Default::default()
+                };
+                Ok((
+                    json!({"path": c.abs, "bytes": size, "truncated": cut, "content": content}),
+                    content,
+                    outcome,
+                ))
             };
-            Ok((
-                json!({"path": c.abs, "bytes": size, "truncated": cut, "content": content}),
-                content,
-                outcome,
-            ))
-        })()))
+            local(act())
+        })
     }
 
     /// `write_file`: create or replace a file inside the workspace.
@@ -612,7 +615,7 @@ impl Governor {
         let ws = self.workspace.clone();
         let content = content.to_owned();
         self.governed(planned, rationale, ticket, move |_| {
-            local((|| {
+            let act = || {
                 let c = confined.map_err(|e| e.to_string())?;
                 let mut f = paths::open_write(&ws, &c, true).map_err(|e| e.to_string())?;
                 f.write_all(content.as_bytes())
@@ -627,7 +630,8 @@ impl Governor {
                         ..Default::default()
                     },
                 ))
-            })())
+            };
+            local(act())
         })
     }
 
@@ -675,7 +679,7 @@ impl Governor {
         let ws = self.workspace.clone();
         let (old, new) = (old.to_owned(), new.to_owned());
         self.governed(planned, rationale, ticket, move |_| {
-            local((|| {
+            let act = || {
                 let c = confined.map_err(|e| e.to_string())?;
                 if old.is_empty() {
                     return Err("`old_string` must not be empty".into());
@@ -714,7 +718,8 @@ impl Governor {
                         ..Default::default()
                     },
                 ))
-            })())
+            };
+            local(act())
         })
     }
 
@@ -731,7 +736,7 @@ impl Governor {
         };
         let ws = self.workspace.clone();
         self.governed(planned, rationale, None, move |_| {
-            local((|| {
+            let act = || {
                 let c = confined.map_err(|e| e.to_string())?;
                 let entries = paths::list(&ws, &c).map_err(|e| e.to_string())?;
                 let text = entries
@@ -754,7 +759,8 @@ impl Governor {
                         ..Default::default()
                     },
                 ))
-            })())
+            };
+            local(act())
         })
     }
 
