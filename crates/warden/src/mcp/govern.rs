@@ -244,6 +244,10 @@ impl Governor {
             .rev()
             .find(|l| l.starts_with("warden: "))
             .map(|l| l.trim_start_matches("warden: ").to_owned());
+        // The command's own exit status may be 77 or 75 and its stderr may say anything: only
+        // an outcome in the audit log without an exit status means `warden run` refused it.
+        let refused = matches!(code, Some(77 | 75)) && !self.ran_per_audit(&call_id);
+        let last = last.filter(|_| refused);
         let mut s = base;
         let obj = s.as_object_mut().expect("object");
         match (code, last) {
@@ -307,6 +311,31 @@ impl Governor {
                 }
             }
         }
+    }
+
+    /// Whether the audit log shows that the call `call_id` ran (its outcome has an exit status
+    /// or a signal). Read from the end: the call was just recorded.
+    fn ran_per_audit(&self, call_id: &str) -> bool {
+        let Ok(text) = std::fs::read_to_string(self.recorder.log_path()) else {
+            return false;
+        };
+        let mut outcome: Option<Value> = None;
+        let mut seen = Vec::new();
+        for line in text.lines().rev() {
+            let Ok(r) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            if r["kind"] == "intent" && r["tool_call_id"] == call_id {
+                outcome = seen
+                    .into_iter()
+                    .find(|o: &Value| o["intent_seq"] == r["seq"]);
+                break;
+            }
+            if r["kind"] == "outcome" {
+                seen.push(r);
+            }
+        }
+        outcome.is_some_and(|o| !o["exit_code"].is_null() || !o["signal"].is_null())
     }
 
     // ---- the shared governed path for file and HTTP tools -------------------------------
