@@ -539,25 +539,64 @@ fn check_vote(s: &AppState, who: &TokenRecord, r: &RequestView) -> ApiResult<()>
     Ok(())
 }
 
+/// What an approver says about a request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Approve,
+    Deny,
+}
+
+impl Verdict {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Deny => "deny",
+        }
+    }
+}
+
 async fn approve(
+    state: St,
+    h: HeaderMap,
+    id: Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<RequestView>> {
+    decide(state, h, id, body, Verdict::Approve).await
+}
+
+async fn deny(
+    state: St,
+    h: HeaderMap,
+    id: Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<RequestView>> {
+    decide(state, h, id, body, Verdict::Deny).await
+}
+
+/// One vote (the approve and deny endpoints): any deny vetoes; approvals from distinct eligible
+/// approvers count toward the quorum.
+async fn decide(
     State(s): St,
     h: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
+    verdict: Verdict,
 ) -> ApiResult<Json<RequestView>> {
     let who = auth(&s, &h)?;
     let vb: VoteBody = parse_json(&body)?;
     let r = refresh(&s, load(&s, &id)?)?;
     check_vote(&s, &who, &r)?;
-    match &vb.action_digest {
-        Some(d) if *d == r.action_digest => {}
-        Some(_) => {
+    // A denial never authorises anything, so it needs no digest; an approval must name one.
+    match (&vb.action_digest, verdict) {
+        (_, Verdict::Deny) => {}
+        (Some(d), Verdict::Approve) if *d == r.action_digest => {}
+        (Some(_), Verdict::Approve) => {
             return Err(err(
                 StatusCode::CONFLICT,
                 "action digest mismatch: the approval is for a different action",
             ));
         }
-        None => {
+        (None, Verdict::Approve) => {
             return Err(err(
                 StatusCode::BAD_REQUEST,
                 "`action_digest` (of the action being approved) is required",
@@ -567,8 +606,8 @@ async fn approve(
     let now = now_ms();
     let vote = Vote {
         approver: who.name.clone(),
-        verdict: "approve".into(),
-        comment: vb.comment,
+        verdict: verdict.as_str().into(),
+        comment: vb.comment.clone(),
         at: now,
     };
     if !s.store.add_vote(&id, &vote)? {
@@ -581,77 +620,47 @@ async fn approve(
         &s,
         Event::Voted {
             id: id.clone(),
-            approver: who.name,
-            verdict: "approve".into(),
+            approver: who.name.clone(),
+            verdict: verdict.as_str().into(),
         },
     );
-    let r = load(&s, &id)?;
-    let approvals = r.votes.iter().filter(|v| v.verdict == "approve").count();
-    if u32::try_from(approvals).unwrap_or(u32::MAX) >= r.quorum {
-        let t = Transition {
-            reason: Some(format!("approved by {approvals} of {} needed", r.quorum)),
-            decided_at: Some(now),
-            approval_expires_at: Some(now.saturating_add(ms(s.ttl))),
-            ..Transition::default()
-        };
-        if s.store
-            .transition(&id, Status::Pending, Status::Approved, &t)?
-        {
-            emit(
-                &s,
-                Event::Decided {
-                    id: id.clone(),
-                    status: Status::Approved,
-                    reason: t.reason,
+    let (to, t) = match verdict {
+        Verdict::Deny => (
+            Status::Denied,
+            Transition {
+                reason: Some(format!(
+                    "denied by {}{}",
+                    who.name,
+                    vb.comment.map(|c| format!(": {c}")).unwrap_or_default()
+                )),
+                decided_at: Some(now),
+                ..Transition::default()
+            },
+        ),
+        Verdict::Approve => {
+            let r = load(&s, &id)?;
+            let approvals = r.votes.iter().filter(|v| v.verdict == "approve").count();
+            if u32::try_from(approvals).unwrap_or(u32::MAX) < r.quorum {
+                return Ok(Json(r));
+            }
+            (
+                Status::Approved,
+                Transition {
+                    reason: Some(format!("approved by {approvals} of {} needed", r.quorum)),
+                    decided_at: Some(now),
+                    approval_expires_at: Some(now.saturating_add(ms(s.ttl))),
+                    ..Transition::default()
                 },
-            );
+            )
         }
-    }
-    Ok(Json(load(&s, &id)?))
-}
-
-async fn deny(
-    State(s): St,
-    h: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> ApiResult<Json<RequestView>> {
-    let who = auth(&s, &h)?;
-    let vb: VoteBody = parse_json(&body)?;
-    let r = refresh(&s, load(&s, &id)?)?;
-    check_vote(&s, &who, &r)?;
-    let now = now_ms();
-    let vote = Vote {
-        approver: who.name.clone(),
-        verdict: "deny".into(),
-        comment: vb.comment.clone(),
-        at: now,
     };
-    if !s.store.add_vote(&id, &vote)? {
-        return Err(err(
-            StatusCode::CONFLICT,
-            format!("`{}` already voted", who.name),
-        ));
-    }
-    let reason = format!(
-        "denied by {}{}",
-        who.name,
-        vb.comment.map(|c| format!(": {c}")).unwrap_or_default()
-    );
-    let t = Transition {
-        reason: Some(reason.clone()),
-        decided_at: Some(now),
-        ..Transition::default()
-    };
-    if s.store
-        .transition(&id, Status::Pending, Status::Denied, &t)?
-    {
+    if s.store.transition(&id, Status::Pending, to, &t)? {
         emit(
             &s,
             Event::Decided {
                 id: id.clone(),
-                status: Status::Denied,
-                reason: Some(reason),
+                status: to,
+                reason: t.reason,
             },
         );
     }
