@@ -12,6 +12,7 @@ use crate::routing::{in_group, resolve_route};
 use crate::store::{Store, Transition};
 use crate::token;
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -205,9 +206,31 @@ fn auth(state: &AppState, headers: &HeaderMap) -> ApiResult<TokenRecord> {
     }
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
-    serde_json::from_slice(body)
+/// A request body, or why axum could not read it (too large, cut short): handlers turn the
+/// rejection into the API's JSON error instead of axum's plain-text one.
+type Body = Result<Bytes, BytesRejection>;
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &Body) -> ApiResult<T> {
+    let bytes = body.as_ref().map_err(|r| {
+        err(
+            r.status(),
+            format!("cannot read the body: {}", r.body_text()),
+        )
+    })?;
+    serde_json::from_slice(bytes)
         .map_err(|e| err(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
+/// Query parameters, or axum's rejection of them (turned into a JSON 400 by [`query`]).
+type Q<T> = Result<Query<T>, QueryRejection>;
+
+fn query<T>(q: Q<T>) -> ApiResult<T> {
+    q.map(|Query(q)| q).map_err(|r| {
+        err(
+            StatusCode::BAD_REQUEST,
+            format!("invalid query parameters: {}", r.body_text()),
+        )
+    })
 }
 
 /// Groups that may decide `r` now (escalation group once its time has come).
@@ -311,7 +334,7 @@ struct NewToken {
 async fn create_token(
     State(s): St,
     h: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let who = auth(&s, &h)?;
     if who.role != Role::Admin {
@@ -351,7 +374,7 @@ async fn create_token(
 async fn create_request(
     State(s): St,
     h: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<(StatusCode, Json<RequestView>)> {
     let who = auth(&s, &h)?;
     if who.role == Role::Approver {
@@ -429,11 +452,12 @@ struct ListQuery {
 async fn list_requests(
     State(s): St,
     h: HeaderMap,
-    Query(q): Query<ListQuery>,
+    q: Q<ListQuery>,
 ) -> ApiResult<Json<Vec<RequestView>>> {
     let who = auth(&s, &h)?;
+    let q = query(q)?;
     let status = match q.status.as_deref() {
-        None | Some("") | Some("all") => None,
+        None | Some("all") => None,
         Some(x) => Some(
             Status::parse(x)
                 .ok_or_else(|| err(StatusCode::BAD_REQUEST, format!("unknown status `{x}`")))?,
@@ -475,11 +499,18 @@ async fn wait_request(
     State(s): St,
     h: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<WaitQuery>,
+    q: Q<WaitQuery>,
 ) -> ApiResult<Json<RequestView>> {
     let who = auth(&s, &h)?;
+    let q = query(q)?;
+    let limit = Duration::from_secs(q.timeout.unwrap_or(30));
+    if limit > MAX_WAIT {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            format!("timeout must be at most {} seconds", MAX_WAIT.as_secs()),
+        ));
+    }
     let mut rx = s.bus.subscribe();
-    let limit = Duration::from_secs(q.timeout.unwrap_or(30)).min(MAX_WAIT);
     let end = tokio::time::Instant::now() + limit;
     loop {
         let r = refresh(&s, load(&s, &id)?)?;
@@ -559,7 +590,7 @@ async fn approve(
     state: St,
     h: HeaderMap,
     id: Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Json<RequestView>> {
     decide(state, h, id, body, Verdict::Approve).await
 }
@@ -568,7 +599,7 @@ async fn deny(
     state: St,
     h: HeaderMap,
     id: Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Json<RequestView>> {
     decide(state, h, id, body, Verdict::Deny).await
 }
@@ -579,7 +610,7 @@ async fn decide(
     State(s): St,
     h: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Body,
     verdict: Verdict,
 ) -> ApiResult<Json<RequestView>> {
     let who = auth(&s, &h)?;
@@ -677,7 +708,7 @@ async fn consume(
     State(s): St,
     h: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Json<RequestView>> {
     let who = auth(&s, &h)?;
     let cb: ConsumeBody = parse_json(&body)?;
@@ -752,7 +783,7 @@ async fn outcome(
     State(s): St,
     h: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Json<RequestView>> {
     let who = auth(&s, &h)?;
     let ob: OutcomeBody = parse_json(&body)?;

@@ -979,16 +979,34 @@ fn api_rejects_hostile_input_with_clear_4xx(b: &Backend) {
     );
     let mut huge = good.clone();
     huge["action_text"] = json!("x".repeat(200_000));
-    assert_eq!(
-        s.api(
-            "POST",
-            "/requests",
-            Some(&agent),
-            Some(huge.to_string().as_bytes())
-        )
-        .0,
-        413
+    let (st, v) = s.api(
+        "POST",
+        "/requests",
+        Some(&agent),
+        Some(huge.to_string().as_bytes()),
     );
+    assert_eq!(st, 413);
+    // Regression (schemathesis): the 413 is the API's JSON error, as documented, not plain text.
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("length limit")),
+        "{v}"
+    );
+    // Regression (schemathesis): `status=` (empty) is not a status; it used to list everything.
+    let (st, v) = s.api("GET", "/requests?status=", Some(&alice), None);
+    assert_eq!(st, 400, "{v}");
+    // Regression (schemathesis): bad query parameters get the JSON error, out-of-range waits a 400.
+    for q in ["timeout=-1", "timeout=61", "timeout=x"] {
+        let (st, v) = s.api(
+            "GET",
+            &format!("/requests/nope/wait?{q}"),
+            Some(&alice),
+            None,
+        );
+        assert_eq!(st, 400, "{q}: {v}");
+        assert!(v["error"].is_string(), "{q}: {v}");
+    }
     assert_eq!(
         s.api(
             "POST",
