@@ -233,14 +233,25 @@ impl Recorder {
         })
     }
 
-    /// Append an approval event (`requested`, `granted`, `denied`, `expired`), by whom.
+    /// Append an approval event (`requested`, `granted`, `denied`, `expired`), by whom. Once
+    /// this process has filed the request with an approval server, the record also names the
+    /// server's request id and the action digest the approval is bound to.
     pub fn approval(
         &self,
         intent: &IntentRef,
         event: &str,
         by: Option<&str>,
     ) -> Result<(), CliError> {
-        let body = warden_audit::records::approval_body(&id(intent), event, by);
+        let mut body = warden_audit::records::approval_body(&id(intent), event, by);
+        if let Some((request, digest)) = crate::approval_server::last_filed() {
+            body.insert("request_id".into(), request.into());
+            body.insert("action_digest".into(), digest.into());
+            let decision = match event {
+                "granted" => "approved",
+                other => other,
+            };
+            body.insert("decision".into(), decision.into());
+        }
         self.log
             .append("approval", body)
             .map(|_| ())

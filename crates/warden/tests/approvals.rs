@@ -1330,6 +1330,16 @@ fn every_step_is_an_approval_record_in_a_verifiable_audit_log(b: &Backend) {
     let ws_log = ws.join(".warden/audit/audit.jsonl");
     audit_verify(&ws, &ws_log);
     let wrecs = log_records(&ws_log);
+    // `warden run`'s grant names the server's request and the digest it was bound to.
+    assert!(
+        wrecs.iter().any(|r| r["kind"] == "approval"
+            && r["event"] == "granted"
+            && r["by"] == "alice"
+            && r["decision"] == "approved"
+            && r["request_id"] == approved.as_str()
+            && r["action_digest"] == digest_of(&approved).as_str()),
+        "{wrecs:#?}"
+    );
     let intent = wrecs
         .iter()
         .find(|r| r["kind"] == "intent" && r["request_id"] == executed.as_str())
