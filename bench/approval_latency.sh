@@ -33,6 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+chmod 711 "$work"  # the postgres user must reach its cluster directory inside
 mkdir -p "$work/pg"
 [ "$(id -u)" = 0 ] && chown postgres:postgres "$work/pg"
 as_pg "$pgbin/initdb" -A trust -U postgres -D "$work/pg/data" >/dev/null

@@ -296,9 +296,11 @@ fn load(state: &AppState, id: &str) -> ApiResult<RequestView> {
 async fn sweeper(state: Arc<AppState>) {
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        if let Ok(list) = state.store.list_requests(Some(Status::Pending)) {
-            for r in list {
-                let _ = refresh(&state, r);
+        if let Ok(due) = state.store.due_pending(now_ms()) {
+            for id in due {
+                if let Ok(r) = load(&state, &id) {
+                    let _ = refresh(&state, r);
+                }
             }
         }
     }
@@ -847,6 +849,7 @@ fn webhooks(state: &AppState, ev: &Event) {
             format!("Warden: {requester} requests a {tier} approval ({category}), request {id}"),
             groups.clone(),
         ),
+        Event::Decided { .. } if state.cfg.groups.values().all(|g| g.webhook.is_none()) => return,
         Event::Decided { id, status, reason } => {
             let groups = state
                 .store

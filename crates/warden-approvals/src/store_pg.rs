@@ -224,6 +224,18 @@ impl Store for PgStore {
         })
     }
 
+    fn due_pending(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        self.run(move |c| {
+            let rows = c.query(
+                "SELECT id FROM requests WHERE status = 'pending' AND (data::jsonb ->> 'deadline')::BIGINT <= $1",
+                &[&now],
+            )?;
+            rows.iter()
+                .map(|r| r.try_get::<_, String>(0).map_err(StoreError::from))
+                .collect()
+        })
+    }
+
     fn add_vote(&self, id: &str, vote: &Vote) -> Result<bool, StoreError> {
         let (id, v) = (id.to_owned(), vote.clone());
         self.run(move |c| {

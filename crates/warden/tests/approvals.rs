@@ -364,6 +364,7 @@ on_both_backends!(
     escalation_group_may_decide_only_after_the_delay,
     api_rejects_hostile_input_with_clear_4xx,
     every_step_is_an_approval_record_in_a_verifiable_audit_log,
+    an_unwatched_request_expires_on_its_own,
 );
 
 fn wait_child(c: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
@@ -1361,4 +1362,47 @@ fn every_step_is_an_approval_record_in_a_verifiable_audit_log(b: &Backend) {
         .find(|r| r["kind"] == "outcome" && r["intent_seq"] == seq)
         .expect("the worker's outcome");
     assert_eq!(out["exit_code"], 0, "{out}");
+}
+
+/// The server's sweeper expires a pending request past its deadline even when nobody reads or
+/// waits on it (the sweeper asks the store for due requests only); others stay pending.
+fn an_unwatched_request_expires_on_its_own(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = b.start(dir.path(), &[]);
+    let agent = s.token("agent", "bot", "");
+    let file = |category: &str| {
+        let body = json!({"tier":"async","category":category,"rule":"r","action_text":"echo",
+            "action":{"kind":"exec","argv":["echo"]},"cwd":"/","workspace":"/","policy_digest":"p"});
+        let (st, v) = s.api(
+            "POST",
+            "/requests",
+            Some(&agent),
+            Some(body.to_string().as_bytes()),
+        );
+        assert_eq!(st, 201, "{v}");
+        v["id"].as_str().unwrap().to_owned()
+    };
+    let quick = file("quick"); // 2 s timeout
+    let slow = file("credential-access"); // 60 s timeout
+    let t0 = Instant::now();
+    loop {
+        let expired: Vec<String> = s
+            .events()
+            .iter()
+            .filter(|e| e["event"] == "expired")
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect();
+        if expired.contains(&quick) {
+            assert!(!expired.contains(&slow), "{expired:?}");
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "the quick request never expired on its own"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(t0.elapsed() >= Duration::from_millis(1500), "expired early");
+    let (_, v) = s.api("GET", &format!("/requests/{slow}"), Some(ADMIN), None);
+    assert_eq!(v["status"], "pending");
 }
