@@ -11,7 +11,7 @@
 //! the log is opened or appended to, truncated away, and a `recovery` record noting the removed
 //! byte count and digest is appended in its place.
 
-use crate::canonical::{encode, record_hash};
+use crate::canonical::RecordTemplate;
 use crate::error::{AuditError, Result};
 use crate::merkle::{self, Hash};
 use crate::note::{Checkpoint, NoteSigner};
@@ -23,7 +23,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The `prev` of the first record.
@@ -55,26 +55,42 @@ pub struct LogOptions {
 }
 
 enum Entry {
+    /// A record whose canonical encoding the submitter prepared.
     Record {
-        kind: String,
-        body: Map<String, Value>,
-        redact: bool,
+        template: RecordTemplate,
+        /// Whether the record is itself a checkpoint (it never triggers an automatic one).
+        checkpoint_kind: bool,
     },
     Checkpoint,
 }
 
-/// What a submitter gets back: the record (and checkpoint note), or the commit's error text.
-type TicketResult = std::result::Result<Written, String>;
+/// What a submitter gets back: the record (and checkpoint note) with the write generation that
+/// holds it, or the commit's error text.
+type TicketResult = std::result::Result<(Written, u64), String>;
 
 /// A written record and, for a checkpoint, its note.
 type Written = (Appended, Option<String>);
 
-struct Pending {
+/// Who submitted a queued entry.
+struct Waiter {
     ticket: u64,
-    entry: Entry,
-    /// Whether the caller waits for `fdatasync` (see [`Log::append_lazy`]).
+    /// Whether the caller waits for `fdatasync` (see [`AuditLog::append_lazy`]).
     durable: bool,
+    /// The submitting thread, woken (unparked) when its record is written or synced.
+    thread: std::thread::Thread,
 }
+
+struct Pending {
+    waiter: Waiter,
+    entry: Entry,
+}
+
+/// A committed batch: each submitter with its record and the number of records written
+/// (automatic checkpoints and recovery records included); or the submitters and the error.
+type Committed = std::result::Result<(Vec<(Waiter, Written)>, u64), (Vec<Waiter>, AuditError)>;
+
+/// A ticket for entries the log adds itself (recovery records), whose result nobody awaits.
+const INTERNAL: u64 = u64::MAX;
 
 #[derive(Clone)]
 struct Tail {
@@ -83,17 +99,52 @@ struct Tail {
     hash: String,
 }
 
-struct Shared {
-    queue: Vec<Pending>,
-    next_ticket: u64,
-    leader: bool,
-    results: std::collections::HashMap<u64, TicketResult>,
+/// What the group-commit leader keeps about the file's end; only touched under the file lock.
+#[derive(Default)]
+struct Chain {
     tail: Option<Tail>,
     /// Merkle leaves of every record, loaded on first need and kept while the tail is known.
     leaves: Option<Vec<Hash>>,
     /// The right edge of the tree over a prefix of `leaves` (caught up lazily); reset whenever
     /// `leaves` is replaced.
     frontier: Option<merkle::Frontier>,
+}
+
+impl Chain {
+    fn forget(&mut self) {
+        self.tail = None;
+        self.leaves = None;
+        self.frontier = None;
+    }
+}
+
+/// The group-commit queue and the write/sync progress of this handle.
+///
+/// Two roles, each held by at most one thread at a time: the *leader* takes the whole queue,
+/// chains and writes it in one `write` under the file lock, and releases the lock; the
+/// *syncer* runs one `fdatasync` covering every batch written before it started. They overlap:
+/// the next leader writes while the previous batch's `fdatasync` is in flight, and the next
+/// `fdatasync` covers everything written meanwhile. Waiting threads are parked and woken one by
+/// one (no broadcast), only when their own state changed.
+#[derive(Default)]
+struct Shared {
+    queue: Vec<Pending>,
+    next_ticket: u64,
+    leader: bool,
+    results: std::collections::HashMap<u64, TicketResult>,
+    /// Batches written so far (the write generation) and the records they held.
+    written: u64,
+    written_records: u64,
+    /// The generation every completed `fdatasync` covered, and the records it covered.
+    synced: u64,
+    synced_records: u64,
+    syncing: bool,
+    /// Durable submitters whose batch is written and not yet synced: (generation, thread).
+    sync_waiters: Vec<(u64, std::thread::Thread)>,
+    /// Set when an `fdatasync` failed: the kernel may have dropped the unsynced pages, and a
+    /// later `fdatasync` of this file description would report success regardless, so nothing
+    /// more is appended through this handle.
+    poisoned: Option<String>,
 }
 
 /// An open audit log. Shareable across threads (`Arc<AuditLog>`); several processes may open
@@ -103,7 +154,7 @@ pub struct AuditLog {
     file: File,
     opts: LogOptions,
     shared: Mutex<Shared>,
-    done: Condvar,
+    chain: Mutex<Chain>,
     syncs: std::sync::atomic::AtomicU64,
     synced_records: std::sync::atomic::AtomicU64,
 }
@@ -189,30 +240,28 @@ impl AuditLog {
             path: path.to_path_buf(),
             file,
             opts,
-            shared: Mutex::new(Shared {
-                queue: Vec::new(),
-                next_ticket: 0,
-                leader: false,
-                results: Default::default(),
-                tail: None,
-                leaves: None,
-                frontier: None,
-            }),
-            done: Condvar::new(),
+            shared: Mutex::default(),
+            chain: Mutex::default(),
             syncs: Default::default(),
             synced_records: Default::default(),
         };
         // Recover a torn tail now (records it as it goes).
         {
-            let mut sh = log.lock_shared();
+            let mut chain = log.lock_chain();
             let _guard = log.lock_file()?;
             let mut extra = Vec::new();
-            log.refresh(&mut sh, &mut extra)?;
+            log.refresh(&mut chain, &mut extra)?;
             if !extra.is_empty() {
                 let mut buf = Vec::new();
                 let mut results = Vec::new();
-                log.build(&mut sh, extra, &mut buf, &mut results)?;
-                log.write_durably(&mut sh, &buf)?;
+                log.build(&mut chain, extra, &mut buf, &mut results)?;
+                log.write_raw(&buf)?;
+                log.file
+                    .sync_data()
+                    .map_err(|e| AuditError::io("fdatasync", &log.path, e))?;
+                if let Some(t) = chain.tail.as_mut() {
+                    t.len += buf.len() as u64;
+                }
             }
         }
         Ok(log)
@@ -230,6 +279,13 @@ impl AuditLog {
         }
     }
 
+    fn lock_chain(&self) -> MutexGuard<'_, Chain> {
+        match self.chain.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
     fn lock_file(&self) -> Result<LockGuard<'_>> {
         flock(&self.file, FlockOperation::LockExclusive)
             .map_err(|e| AuditError::io("lock", &self.path, e.into()))?;
@@ -238,15 +294,8 @@ impl AuditLog {
 
     /// Append a record of `kind` with `body` (secrets redacted first) and return once durable.
     pub fn append(&self, kind: &str, body: Map<String, Value>) -> Result<Appended> {
-        self.submit(
-            Entry::Record {
-                kind: kind.to_owned(),
-                body,
-                redact: true,
-            },
-            true,
-        )
-        .map(|(a, _)| a)
+        let entry = Self::prepare(kind, body)?;
+        self.submit(entry, true).map(|(a, _)| a)
     }
 
     /// Append like [`Log::append`], but return once written, without waiting for `fdatasync`:
@@ -255,15 +304,8 @@ impl AuditLog {
     /// whose loss after a power failure is already accounted for, such as outcomes (an intent
     /// without an outcome is reported as "outcome unknown"); never for intents.
     pub fn append_lazy(&self, kind: &str, body: Map<String, Value>) -> Result<Appended> {
-        self.submit(
-            Entry::Record {
-                kind: kind.to_owned(),
-                body,
-                redact: true,
-            },
-            false,
-        )
-        .map(|(a, _)| a)
+        let entry = Self::prepare(kind, body)?;
+        self.submit(entry, false).map(|(a, _)| a)
     }
 
     /// Append a checkpoint record now and return it with its (signed, if a key is set) note.
@@ -272,106 +314,220 @@ impl AuditLog {
         Ok((a, note.unwrap_or_default()))
     }
 
-    fn submit(&self, mut entry: Entry, durable: bool) -> Result<Written> {
-        if let Entry::Record { body, .. } = &entry
-            && let Some(k) = RESERVED.iter().find(|k| body.contains_key(**k))
-        {
+    /// Everything about a record that does not depend on its place in the chain, done in the
+    /// caller's thread so that concurrent writers do it in parallel rather than inside the
+    /// group commit: checks, redaction, canonical encoding and most of the hashing. A record
+    /// without a canonical form is refused here, so it cannot fail the group it would have
+    /// been committed with.
+    fn prepare(kind: &str, body: Map<String, Value>) -> Result<Entry> {
+        if let Some(k) = RESERVED.iter().find(|k| body.contains_key(**k)) {
             return Err(AuditError::Invalid(format!(
                 "record field {k:?} is reserved"
             )));
         }
-        // Redact in the caller's thread, so that concurrent writers do it in parallel rather
-        // than inside the group commit's critical section.
-        if let Entry::Record { body, redact, .. } = &mut entry
-            && *redact
-        {
-            let mut found = Redactions::new();
-            let v = redact_value(&Value::Object(std::mem::take(body)), &mut found);
-            if let Value::Object(m) = v {
-                *body = m;
-            }
-            if !found.is_empty() {
-                body.insert(
-                    "redactions".into(),
-                    serde_json::to_value(&found).unwrap_or_default(),
-                );
-            }
-            *redact = false;
+        if kind.is_empty() {
+            return Err(AuditError::Invalid("record kind is empty".into()));
         }
-        if let Entry::Record { kind, body, .. } = &entry {
-            if kind.is_empty() {
-                return Err(AuditError::Invalid("record kind is empty".into()));
-            }
-            // Refuse what has no canonical form here, so one bad record cannot fail the
-            // group it would have been committed with.
-            if let Some(f) = find_float(&Value::Object(body.clone())) {
-                return Err(crate::canonical::CanonicalError::NonInteger(f).into());
-            }
+        let mut found = Redactions::new();
+        let Value::Object(mut body) = redact_value(&Value::Object(body), &mut found) else {
+            unreachable!("redaction keeps an object an object")
+        };
+        if !found.is_empty() {
+            body.insert(
+                "redactions".into(),
+                serde_json::to_value(&found).unwrap_or_default(),
+            );
         }
+        Ok(Entry::Record {
+            template: RecordTemplate::new(kind, &body)?,
+            checkpoint_kind: kind == "checkpoint",
+        })
+    }
+
+    fn submit(&self, entry: Entry, durable: bool) -> Result<Written> {
         let mut sh = self.lock_shared();
+        if let Some(msg) = &sh.poisoned {
+            return Err(AuditError::Corrupt(msg.clone()));
+        }
         let ticket = sh.next_ticket;
         sh.next_ticket += 1;
         sh.queue.push(Pending {
-            ticket,
+            waiter: Waiter {
+                ticket,
+                durable,
+                thread: std::thread::current(),
+            },
             entry,
-            durable,
         });
-        loop {
+        // Phase 1: until our record is written (as the leader, or by one).
+        let (written, generation) = loop {
             if let Some(r) = sh.results.remove(&ticket) {
-                return r.map_err(AuditError::Corrupt);
+                break r.map_err(AuditError::Corrupt)?;
             }
             if !sh.leader {
                 sh.leader = true;
                 let batch = std::mem::take(&mut sh.queue);
-                // Commit outside the in-process mutex so that others can queue behind us.
+                // Build and write outside the in-process mutex so that others can queue behind.
                 drop(sh);
                 let outcome = self.commit(batch);
                 sh = self.lock_shared();
                 sh.leader = false;
-                for (t, r) in outcome {
-                    sh.results.insert(t, r);
+                self.publish(&mut sh, outcome);
+                // Hand the leader role on: the next batch is written while ours is synced.
+                if let Some(next) = sh.queue.first() {
+                    next.waiter.thread.unpark();
                 }
-                self.done.notify_all();
+                // Someone must sync the batch: we do below if our record is durable.
+                if !durable
+                    && !sh.syncing
+                    && let Some((_, t)) = sh.sync_waiters.first()
+                {
+                    t.unpark();
+                }
                 continue;
             }
-            sh = match self.done.wait(sh) {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
+            drop(sh);
+            std::thread::park();
+            sh = self.lock_shared();
+        };
+        if !durable {
+            return Ok(written);
+        }
+        // Phase 2: until an `fdatasync` that started after our batch was written has finished.
+        loop {
+            if let Some(msg) = &sh.poisoned {
+                return Err(AuditError::Corrupt(msg.clone()));
+            }
+            if sh.synced >= generation {
+                return Ok(written);
+            }
+            if !sh.syncing {
+                self.sync(sh);
+                sh = self.lock_shared();
+                continue;
+            }
+            drop(sh);
+            std::thread::park();
+            sh = self.lock_shared();
         }
     }
 
-    fn commit(&self, batch: Vec<Pending>) -> Vec<(u64, TicketResult)> {
-        let tickets: Vec<u64> = batch.iter().map(|p| p.ticket).collect();
-        let sync = batch.iter().any(|p| p.durable);
-        let run = || -> Result<Vec<(u64, Written)>> {
-            let _guard = self.lock_file()?;
-            let mut sh = self.lock_shared();
-            let mut pre = Vec::new();
-            self.refresh(&mut sh, &mut pre)?;
-            pre.extend(batch);
-            let mut buf = Vec::with_capacity(512 * pre.len());
-            let mut results = Vec::with_capacity(pre.len());
-            self.build(&mut sh, pre, &mut buf, &mut results)?;
-            drop(sh);
-            // Write and sync without holding the in-process mutex (the flock keeps others out).
-            self.write_raw(&buf, sync)?;
-            let mut sh = self.lock_shared();
-            if let Some(t) = sh.tail.as_mut() {
-                t.len += buf.len() as u64;
+    /// Record a batch's results and wake whoever can go on: submitters of lazy records and of
+    /// failed batches now; submitters of durable records once synced (see [`Self::sync`]).
+    fn publish(&self, sh: &mut Shared, outcome: Committed) {
+        match outcome {
+            Ok((done, records)) => {
+                sh.written += 1;
+                sh.written_records += records;
+                let generation = sh.written;
+                for (w, rec) in done {
+                    sh.results.insert(w.ticket, Ok((rec, generation)));
+                    if w.durable {
+                        sh.sync_waiters.push((generation, w.thread));
+                    } else {
+                        w.thread.unpark();
+                    }
+                }
             }
-            Ok(results)
+            Err((waiters, e)) => {
+                let msg = e.to_string();
+                for w in waiters {
+                    sh.results.insert(w.ticket, Err(msg.clone()));
+                    w.thread.unpark();
+                }
+            }
+        }
+    }
+
+    /// Run one `fdatasync` covering every batch written so far, then wake the submitters it
+    /// made durable and hand the syncer role to one still waiting, if any.
+    fn sync(&self, mut sh: MutexGuard<'_, Shared>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        sh.syncing = true;
+        let (target, target_records) = (sh.written, sh.written_records);
+        drop(sh);
+        let res = self.file.sync_data();
+        let mut sh = self.lock_shared();
+        sh.syncing = false;
+        match res {
+            Ok(()) => {
+                self.syncs.fetch_add(1, Relaxed);
+                self.synced_records
+                    .fetch_add(target_records - sh.synced_records, Relaxed);
+                sh.synced = target;
+                sh.synced_records = target_records;
+            }
+            Err(e) => {
+                sh.poisoned = Some(format!(
+                    "{}: fdatasync failed ({e}); records written since the last successful \
+                     sync may be lost, reopen the log and run `warden audit verify`",
+                    self.path.display()
+                ));
+            }
+        }
+        let poisoned = sh.poisoned.is_some();
+        let mut i = 0;
+        while i < sh.sync_waiters.len() {
+            if poisoned || sh.sync_waiters[i].0 <= target {
+                sh.sync_waiters.swap_remove(i).1.unpark();
+            } else {
+                i += 1;
+            }
+        }
+        if let Some((_, next)) = sh.sync_waiters.first() {
+            next.unpark();
+        }
+    }
+
+    /// Chain and write one batch under the file lock (released before any `fdatasync`, so that
+    /// other processes can write while this one syncs).
+    fn commit(&self, batch: Vec<Pending>) -> Committed {
+        let (waiters, entries): (Vec<Waiter>, Vec<(u64, Entry)>) = batch
+            .into_iter()
+            .map(|p| {
+                let ticket = p.waiter.ticket;
+                (p.waiter, (ticket, p.entry))
+            })
+            .unzip();
+        let mut chain = self.lock_chain();
+        let guard = match self.lock_file() {
+            Ok(g) => g,
+            Err(e) => return Err((waiters, e)),
         };
-        match run() {
-            Ok(results) => results.into_iter().map(|(t, r)| (t, Ok(r))).collect(),
+        let mut buf = Vec::with_capacity(512 * entries.len());
+        let mut results = Vec::with_capacity(entries.len());
+        let run = (|| {
+            let mut all = Vec::new();
+            self.refresh(&mut chain, &mut all)?;
+            all.extend(entries);
+            let records = self.build(&mut chain, all, &mut buf, &mut results)?;
+            self.write_raw(&buf)?;
+            Ok(records)
+        })();
+        drop(guard);
+        match run {
+            Ok(records) => {
+                if let Some(t) = chain.tail.as_mut() {
+                    t.len += buf.len() as u64;
+                }
+                // `build` reports the submitted entries in order (internal ones left out).
+                debug_assert!(
+                    results
+                        .iter()
+                        .map(|r| r.0)
+                        .eq(waiters.iter().map(|w| w.ticket))
+                );
+                let done = waiters
+                    .into_iter()
+                    .zip(results)
+                    .map(|(w, (_, rec))| (w, rec))
+                    .collect();
+                Ok((done, records))
+            }
             Err(e) => {
                 // The file state is unknown now: forget the cached tail.
-                let mut sh = self.lock_shared();
-                sh.tail = None;
-                sh.leaves = None;
-                sh.frontier = None;
-                let msg = e.to_string();
-                tickets.into_iter().map(|t| (t, Err(msg.clone()))).collect()
+                chain.forget();
+                Err((waiters, e))
             }
         }
     }
@@ -382,33 +538,16 @@ impl AuditLog {
         (self.syncs.load(Relaxed), self.synced_records.load(Relaxed))
     }
 
-    fn write_raw(&self, buf: &[u8], sync: bool) -> Result<()> {
-        use std::sync::atomic::Ordering::Relaxed;
+    /// One `write` of a whole batch (the file is opened for appending).
+    fn write_raw(&self, buf: &[u8]) -> Result<()> {
         (&self.file)
             .write_all(buf)
-            .map_err(|e| AuditError::io("append to", &self.path, e))?;
-        if !sync {
-            return Ok(());
-        }
-        self.syncs.fetch_add(1, Relaxed);
-        self.synced_records
-            .fetch_add(buf.iter().filter(|b| **b == b'\n').count() as u64, Relaxed);
-        self.file
-            .sync_data()
-            .map_err(|e| AuditError::io("fdatasync", &self.path, e))
-    }
-
-    fn write_durably(&self, sh: &mut Shared, buf: &[u8]) -> Result<()> {
-        self.write_raw(buf, true)?;
-        if let Some(t) = sh.tail.as_mut() {
-            t.len += buf.len() as u64;
-        }
-        Ok(())
+            .map_err(|e| AuditError::io("append to", &self.path, e))
     }
 
     /// Under the file lock: bring the cached tail up to date with the file, repairing a torn
     /// final line (a `recovery` entry is pushed onto `pre`).
-    fn refresh(&self, sh: &mut Shared, pre: &mut Vec<Pending>) -> Result<()> {
+    fn refresh(&self, sh: &mut Chain, pre: &mut Vec<(u64, Entry)>) -> Result<()> {
         let len = self
             .file
             .metadata()
@@ -447,22 +586,30 @@ impl AuditLog {
                     hex::encode(Sha256::digest(&torn)).into(),
                 );
                 body.insert("at_offset".into(), keep.into());
-                pre.push(Pending {
-                    ticket: u64::MAX,
-                    entry: Entry::Record {
-                        kind: "recovery".into(),
-                        body,
-                        redact: false,
+                pre.push((
+                    INTERNAL,
+                    Entry::Record {
+                        template: RecordTemplate::new("recovery", &body)?,
+                        checkpoint_kind: false,
                     },
-                    durable: true,
-                });
+                ));
                 len = keep;
-                sh.tail = None;
-                sh.leaves = None;
-                sh.frontier = None;
+                sh.forget();
             }
         }
         match sh.tail.clone() {
+            Some(t) if t.len < len && sh.leaves.is_none() => {
+                // Others appended, and only the last record matters (no leaves to extend).
+                let start = find_last_newline(&self.file, len - 1)
+                    .map_err(|e| AuditError::io("read", &self.path, e))?
+                    .max(t.len);
+                let mut line = vec![0u8; (len - 1 - start) as usize];
+                self.file
+                    .read_exact_at(&mut line, start)
+                    .map_err(|e| AuditError::io("read", &self.path, e))?;
+                let (seq, hash) = parse_seq_hash(&line, &self.path)?;
+                sh.tail = Some(Tail { len, seq, hash });
+            }
             Some(t) if t.len < len => {
                 // Others appended: read what they wrote.
                 let mut buf = vec![0u8; (len - t.len) as usize];
@@ -507,7 +654,7 @@ impl AuditLog {
         Ok(())
     }
 
-    fn load_leaves(&self, sh: &mut Shared) -> Result<()> {
+    fn load_leaves(&self, sh: &mut Chain) -> Result<()> {
         if sh.leaves.is_some() {
             return Ok(());
         }
@@ -529,90 +676,84 @@ impl AuditLog {
         Ok(())
     }
 
-    /// Turn queued entries into record lines (chained onto the cached tail) appended to `buf`.
+    /// Turn queued entries into record lines (chained onto the cached tail) appended to `buf`,
+    /// reporting each entry's record under its ticket (internal ones left out), in order.
+    /// Returns the number of records (automatic checkpoints included).
     fn build(
         &self,
-        sh: &mut Shared,
-        entries: Vec<Pending>,
+        sh: &mut Chain,
+        entries: Vec<(u64, Entry)>,
         buf: &mut Vec<u8>,
         results: &mut Vec<(u64, Written)>,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let Some(mut tail) = sh.tail.clone() else {
             return Err(AuditError::Corrupt("log tail unknown".into()));
         };
+        let first_seq = tail.seq;
         let every = self.opts.checkpoint_every;
         let records = entries.len() as u64;
-        let wants_leaves = entries.iter().any(|e| matches!(e.entry, Entry::Checkpoint))
+        let wants_leaves = entries.iter().any(|e| matches!(e.1, Entry::Checkpoint))
             || (every > 0 && (tail.seq + 2 * records) / every > tail.seq / every);
         if wants_leaves {
             self.load_leaves(sh)?;
         }
         let ts = now_ns();
-        for p in entries {
+        for (ticket, entry) in entries {
             let mut note_out = None;
-            let (kind, body) = match p.entry {
-                // Redaction already happened in the submitting thread.
-                Entry::Record { kind, body, .. } => (kind, body),
+            let (template, checkpoint_kind) = match entry {
+                // Redaction and encoding already happened in the submitting thread.
+                Entry::Record {
+                    template,
+                    checkpoint_kind,
+                } => (template, checkpoint_kind),
                 Entry::Checkpoint => {
                     let (body, note) = self.checkpoint_body(sh, tail.seq)?;
                     note_out = Some(note);
-                    ("checkpoint".to_owned(), body)
+                    (RecordTemplate::new("checkpoint", &body)?, true)
                 }
             };
-            let appended = self.emit(sh, &mut tail, &kind, body, ts, buf)?;
-            if p.ticket != u64::MAX {
-                results.push((p.ticket, (appended, note_out)));
+            let appended = Self::emit(sh, &mut tail, template, ts, buf);
+            if ticket != INTERNAL {
+                results.push((ticket, (appended, note_out)));
             }
-            if every > 0 && kind != "checkpoint" && tail.seq % every == 0 && sh.leaves.is_some() {
+            if every > 0 && !checkpoint_kind && tail.seq % every == 0 && sh.leaves.is_some() {
                 let (body, _) = self.checkpoint_body(sh, tail.seq)?;
-                self.emit(sh, &mut tail, "checkpoint", body, ts, buf)?;
+                let template = RecordTemplate::new("checkpoint", &body)?;
+                Self::emit(sh, &mut tail, template, ts, buf);
             }
         }
         // The cached length is advanced by the caller once the bytes are written.
         let old_len = sh.tail.as_ref().map_or(0, |t| t.len);
         tail.len = old_len;
+        let written = tail.seq - first_seq;
         sh.tail = Some(tail);
-        Ok(())
+        Ok(written)
     }
 
+    /// Chain one prepared record onto `tail`: the leader's whole per-record work is the rest of
+    /// one SHA-256 and copying the line into the batch buffer.
     fn emit(
-        &self,
-        sh: &mut Shared,
+        sh: &mut Chain,
         tail: &mut Tail,
-        kind: &str,
-        body: Map<String, Value>,
+        template: RecordTemplate,
         ts: u64,
         buf: &mut Vec<u8>,
-    ) -> Result<Appended> {
+    ) -> Appended {
         let seq = tail.seq + 1;
-        let mut rec = body;
-        rec.insert("seq".into(), seq.into());
-        rec.insert("ts_ns".into(), ts.into());
-        rec.insert("kind".into(), kind.into());
-        rec.insert("prev".into(), tail.hash.clone().into());
-        let v = Value::Object(rec);
-        let h = record_hash(&v)?;
-        let hash = hex::encode(h);
-        let Value::Object(mut rec) = v else {
-            unreachable!("built as an object")
-        };
-        rec.insert("hash".into(), hash.clone().into());
-        // The line itself is the canonical encoding with `hash` included: compact and stable.
-        buf.extend_from_slice(&encode(&Value::Object(rec))?);
-        buf.push(b'\n');
+        let h = template.finish(&tail.hash, seq, ts, buf);
         if let Some(l) = sh.leaves.as_mut() {
             l.push(merkle::leaf_hash(&h));
         }
         tail.seq = seq;
-        tail.hash = hash.clone();
-        Ok(Appended {
+        tail.hash = hex::encode(h);
+        Appended {
             seq,
-            hash,
+            hash: tail.hash.clone(),
             ts_ns: ts,
-        })
+        }
     }
 
-    fn checkpoint_body(&self, sh: &mut Shared, size: u64) -> Result<(Map<String, Value>, String)> {
+    fn checkpoint_body(&self, sh: &mut Chain, size: u64) -> Result<(Map<String, Value>, String)> {
         let leaves = sh
             .leaves
             .as_ref()
@@ -649,15 +790,6 @@ impl AuditLog {
             body.insert("key".into(), k.into());
         }
         Ok((body, note))
-    }
-}
-
-fn find_float(v: &Value) -> Option<String> {
-    match v {
-        Value::Number(n) if n.as_u64().is_none() && n.as_i64().is_none() => Some(n.to_string()),
-        Value::Array(a) => a.iter().find_map(find_float),
-        Value::Object(m) => m.values().find_map(find_float),
-        _ => None,
     }
 }
 
