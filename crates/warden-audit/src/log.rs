@@ -85,9 +85,10 @@ struct Pending {
     entry: Entry,
 }
 
-/// A committed batch: each submitter with its record and the number of records written
-/// (automatic checkpoints and recovery records included); or the submitters and the error.
-type Committed = std::result::Result<(Vec<(Waiter, Written)>, u64), (Vec<Waiter>, AuditError)>;
+/// A committed batch: each submitter with its record, the number of records written
+/// (automatic checkpoints and recovery records included) and the file length after the write;
+/// or the submitters and the error.
+type Committed = std::result::Result<(Vec<(Waiter, Written)>, u64, u64), (Vec<Waiter>, AuditError)>;
 
 /// A ticket for entries the log adds itself (recovery records), whose result nobody awaits.
 const INTERNAL: u64 = u64::MAX;
@@ -132,9 +133,11 @@ struct Shared {
     next_ticket: u64,
     leader: bool,
     results: std::collections::HashMap<u64, TicketResult>,
-    /// Batches written so far (the write generation) and the records they held.
+    /// Batches written so far (the write generation), the records they held and the file
+    /// length after the latest.
     written: u64,
     written_records: u64,
+    written_len: u64,
     /// The generation every completed `fdatasync` covered, and the records it covered.
     synced: u64,
     synced_records: u64,
@@ -155,6 +158,8 @@ pub struct AuditLog {
     opts: LogOptions,
     shared: Mutex<Shared>,
     chain: Mutex<Chain>,
+    /// The log's `<name>.sync` companion (see [`SyncMark`]).
+    sync_mark: SyncMark,
     syncs: std::sync::atomic::AtomicU64,
     synced_records: std::sync::atomic::AtomicU64,
 }
@@ -164,6 +169,91 @@ impl std::fmt::Debug for AuditLog {
         f.debug_struct("AuditLog")
             .field("path", &self.path)
             .finish_non_exhaustive()
+    }
+}
+
+/// Group commit across processes: `<log>.sync` records (log inode, length) meaning "an
+/// `fdatasync` of the log that started when it was this long has completed". Under its own
+/// `flock` (separate from the append lock, so writers append while someone syncs), a process
+/// whose records end at or below that length returns without an `fdatasync` of its own: with
+/// many `warden` processes, the ones that queue behind a sync share the next one instead of
+/// each running theirs. The file is a hint in the page cache, never synced: after a machine
+/// crash no process is waiting. The inode guards against a log replaced at the same path, and a
+/// torn-tail truncation lowers the length ([`SyncMark::lower_to`]) so that bytes written again
+/// below it are not taken for synced.
+struct SyncMark {
+    path: PathBuf,
+    file: File,
+    ino: u64,
+}
+
+impl SyncMark {
+    fn open(log_path: &Path, log: &File, log_created: bool) -> Result<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        let mut name = log_path.as_os_str().to_owned();
+        name.push(".sync");
+        let path = PathBuf::from(name);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o640)
+            .open(&path)
+            .map_err(|e| AuditError::io("open", &path, e))?;
+        let ino = log
+            .metadata()
+            .map_err(|e| AuditError::io("stat", log_path, e))?
+            .ino();
+        let mark = Self { path, file, ino };
+        if log_created {
+            mark.lower_to(0)
+                .map_err(|e| AuditError::io("update", &mark.path, e))?;
+        }
+        Ok(mark)
+    }
+
+    fn lock(&self) -> std::io::Result<LockGuard<'_>> {
+        flock(&self.file, FlockOperation::LockExclusive)?;
+        Ok(LockGuard(&self.file))
+    }
+
+    /// The synced length of our log (0 when the mark is about another file or unreadable).
+    fn read(&self) -> u64 {
+        let mut b = [0u8; 16];
+        match self.file.read_exact_at(&mut b, 0) {
+            Ok(()) if b[..8] == self.ino.to_le_bytes() => {
+                u64::from_le_bytes(b[8..].try_into().unwrap_or_default())
+            }
+            _ => 0,
+        }
+    }
+
+    fn write(&self, len: u64) -> std::io::Result<()> {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.ino.to_le_bytes());
+        b[8..].copy_from_slice(&len.to_le_bytes());
+        self.file.write_all_at(&b, 0)
+    }
+
+    /// Make the log durable up to `upto` bytes: `fdatasync` it unless a completed one (of any
+    /// process) already covered that. Returns whether this call ran `fdatasync`.
+    fn sync_covering(&self, log: &File, upto: u64) -> std::io::Result<bool> {
+        let _guard = self.lock()?;
+        if self.read() >= upto {
+            return Ok(false);
+        }
+        let len = log.metadata()?.len();
+        log.sync_data()?;
+        self.write(len)?;
+        Ok(true)
+    }
+
+    /// After the log was truncated to `len`: nothing beyond it counts as synced any more.
+    fn lower_to(&self, len: u64) -> std::io::Result<()> {
+        let _guard = self.lock()?;
+        let cur = self.read();
+        self.write(cur.min(len))
     }
 }
 
@@ -237,6 +327,7 @@ impl AuditLog {
             .open(path)
             .map_err(|e| AuditError::io("open", path, e))?;
         let log = Self {
+            sync_mark: SyncMark::open(path, &file, created)?,
             path: path.to_path_buf(),
             file,
             opts,
@@ -416,9 +507,10 @@ impl AuditLog {
     /// failed batches now; submitters of durable records once synced (see [`Self::sync`]).
     fn publish(&self, sh: &mut Shared, outcome: Committed) {
         match outcome {
-            Ok((done, records)) => {
+            Ok((done, records, len)) => {
                 sh.written += 1;
                 sh.written_records += records;
+                sh.written_len = len;
                 let generation = sh.written;
                 for (w, rec) in done {
                     sh.results.insert(w.ticket, Ok((rec, generation)));
@@ -444,14 +536,16 @@ impl AuditLog {
     fn sync(&self, mut sh: MutexGuard<'_, Shared>) {
         use std::sync::atomic::Ordering::Relaxed;
         sh.syncing = true;
-        let (target, target_records) = (sh.written, sh.written_records);
+        let (target, target_records, target_len) = (sh.written, sh.written_records, sh.written_len);
         drop(sh);
-        let res = self.file.sync_data();
+        let res = self.sync_mark.sync_covering(&self.file, target_len);
         let mut sh = self.lock_shared();
         sh.syncing = false;
         match res {
-            Ok(()) => {
-                self.syncs.fetch_add(1, Relaxed);
+            Ok(ran) => {
+                if ran {
+                    self.syncs.fetch_add(1, Relaxed);
+                }
                 self.synced_records
                     .fetch_add(target_records - sh.synced_records, Relaxed);
                 sh.synced = target;
@@ -507,8 +601,10 @@ impl AuditLog {
         drop(guard);
         match run {
             Ok(records) => {
+                let mut len = 0;
                 if let Some(t) = chain.tail.as_mut() {
                     t.len += buf.len() as u64;
+                    len = t.len;
                 }
                 // `build` reports the submitted entries in order (internal ones left out).
                 debug_assert!(
@@ -522,7 +618,7 @@ impl AuditLog {
                     .zip(results)
                     .map(|(w, (_, rec))| (w, rec))
                     .collect();
-                Ok((done, records))
+                Ok((done, records, len))
             }
             Err(e) => {
                 // The file state is unknown now: forget the cached tail.
@@ -578,6 +674,9 @@ impl AuditLog {
                 self.file
                     .sync_data()
                     .map_err(|e| AuditError::io("fdatasync", &self.path, e))?;
+                self.sync_mark
+                    .lower_to(keep)
+                    .map_err(|e| AuditError::io("update", &self.sync_mark.path, e))?;
                 let mut body = Map::new();
                 body.insert("event".into(), "torn-tail-truncated".into());
                 body.insert("truncated_bytes".into(), (len - keep).into());

@@ -4,6 +4,7 @@
 
 // `regex-lite`: compiling these patterns with the full `regex` crate cost more than the rest of a
 // `warden run` (about 20 million instructions per process); the strings redacted are short.
+use aho_corasick::AhoCorasick;
 use regex_lite::Regex;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -22,8 +23,8 @@ struct Pattern {
     re: Regex,
     /// Index of the capture group to mask (0 = whole match).
     group: usize,
-    /// Lower-case substrings of which every match contains at least one: a string containing
-    /// none of them is not searched with the (slower) regular expression at all.
+    /// Lower-case substrings of which every match contains at least one (in any ASCII case):
+    /// a string containing none of them is not searched with the (slower) regular expression.
     hints: &'static [&'static str],
 }
 
@@ -120,6 +121,10 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
         HINTS.len(),
         "every redaction pattern has its hints"
     );
+    assert!(
+        HINTS.len() <= 64,
+        "hinted_patterns keeps one bit per pattern"
+    );
     for (p, h) in patterns.iter_mut().zip(HINTS) {
         p.hints = h;
     }
@@ -135,17 +140,65 @@ static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
     }
 });
 
+/// Literals of which every match of [`SECRET_NAME`] contains one (ASCII case aside), so that the
+/// common names (`tool`, `argv`, `tier`) skip the regular expression; it cost more than the rest
+/// of writing a record.
+static SECRET_NAME_HINTS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    hint_matcher(&[
+        "token",
+        "secret",
+        "passw",
+        "passp",
+        "key",
+        "credential",
+        "authorization",
+        "cookie",
+    ])
+});
+
+fn hint_matcher(hints: &[&str]) -> AhoCorasick {
+    match AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(hints)
+    {
+        Ok(m) => m,
+        Err(e) => panic!("built-in redaction hints are invalid: {e}"),
+    }
+}
+
+/// Every hint of every pattern in one automaton: pattern id `i` is `ALL_HINTS[i]`, belonging to
+/// the pattern `HINT_OWNER[i]`.
+static ALL_HINTS: LazyLock<(AhoCorasick, Vec<usize>)> = LazyLock::new(|| {
+    let (owners, hints): (Vec<usize>, Vec<&str>) = HINTS
+        .iter()
+        .enumerate()
+        .flat_map(|(i, hs)| hs.iter().map(move |h| (i, *h)))
+        .unzip();
+    (hint_matcher(&hints), owners)
+});
+
 /// Whether a variable or field name says its value is a secret (`GITHUB_TOKEN`, `password`).
 pub fn is_secret_name(name: &str) -> bool {
-    SECRET_NAME.is_match(name)
+    SECRET_NAME_HINTS.is_match(name) && SECRET_NAME.is_match(name)
+}
+
+/// The patterns (bit `i` for `PATTERNS[i]`) one of whose hints occurs in `s`, any ASCII case.
+fn hinted_patterns(s: &str) -> u64 {
+    let (matcher, owners) = &*ALL_HINTS;
+    matcher
+        .find_overlapping_iter(s)
+        .fold(0, |bits, m| bits | 1 << owners[m.pattern().as_usize()])
 }
 
 /// Mask every secret in `s`, counting what was masked into `found`.
 pub fn redact_str(s: &str, found: &mut Redactions) -> String {
-    let lower = s.to_ascii_lowercase();
+    let hinted = hinted_patterns(s);
     let mut out = s.to_owned();
-    for pat in PATTERNS.iter() {
-        if !pat.hints.iter().any(|h| lower.contains(h)) || !pat.re.is_match(&out) {
+    if hinted == 0 {
+        return out;
+    }
+    for (i, pat) in PATTERNS.iter().enumerate() {
+        if hinted & (1 << i) == 0 || !pat.re.is_match(&out) {
             continue;
         }
         let mut result = String::with_capacity(out.len());
@@ -405,6 +458,41 @@ mod tests {
         );
         assert!(text.contains("select 1"));
         assert_eq!(out["n"], 3);
+    }
+
+    #[test]
+    fn secret_names_whatever_the_case_and_plain_names() {
+        for name in [
+            "GITHUB_TOKEN",
+            "password",
+            "Db_PassWd",
+            "passphrase",
+            "apiKey",
+            "API_KEY",
+            "private_key",
+            "AWS_ACCESS_KEY_ID",
+            "credentials",
+            "Authorization",
+            "cookie",
+            "client_secret",
+        ] {
+            assert!(is_secret_name(name), "{name} names a secret");
+        }
+        for name in [
+            "tool",
+            "argv",
+            "tier",
+            "rule",
+            "monkey_business_pass",
+            "PATH",
+        ] {
+            assert_eq!(
+                is_secret_name(name),
+                SECRET_NAME.is_match(name),
+                "{name}: prefilter and expression disagree"
+            );
+        }
+        assert!(!is_secret_name("tool") && !is_secret_name("PATH"));
     }
 
     #[test]
