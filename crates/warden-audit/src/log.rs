@@ -219,34 +219,73 @@ impl SyncMark {
     }
 
     /// The synced length of our log (0 when the mark is about another file or unreadable).
+    /// Read without the lock too: the length is stored with its complement, so a read that
+    /// raced a write and mixed old and new bytes is refused rather than believed.
     fn read(&self) -> u64 {
-        let mut b = [0u8; 16];
-        match self.file.read_exact_at(&mut b, 0) {
-            Ok(()) if b[..8] == self.ino.to_le_bytes() => {
-                u64::from_le_bytes(b[8..].try_into().unwrap_or_default())
-            }
-            _ => 0,
+        let mut b = [0u8; 24];
+        if self.file.read_exact_at(&mut b, 0).is_err() {
+            return 0;
+        }
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(w)
+        };
+        if word(0) == self.ino && word(8) == !word(16) {
+            word(8)
+        } else {
+            0
         }
     }
 
     fn write(&self, len: u64) -> std::io::Result<()> {
-        let mut b = [0u8; 16];
+        let mut b = [0u8; 24];
         b[..8].copy_from_slice(&self.ino.to_le_bytes());
-        b[8..].copy_from_slice(&len.to_le_bytes());
+        b[8..16].copy_from_slice(&len.to_le_bytes());
+        b[16..].copy_from_slice(&(!len).to_le_bytes());
         self.file.write_all_at(&b, 0)
     }
 
     /// Make the log durable up to `upto` bytes: `fdatasync` it unless a completed one (of any
     /// process) already covered that. Returns whether this call ran `fdatasync`.
+    ///
+    /// A process that finds another syncing waits for a *shared* lock, granted to all waiters
+    /// together when that sync ends, rather than queueing for the exclusive one (which would
+    /// wake every queued process at each release, one after another, though the first sync
+    /// after theirs covered them all).
     fn sync_covering(&self, log: &File, upto: u64) -> std::io::Result<bool> {
-        let _guard = self.lock()?;
-        if self.read() >= upto {
-            return Ok(false);
+        use rustix::io::Errno;
+        let mut attempt = 0;
+        loop {
+            if self.read() >= upto {
+                return Ok(false);
+            }
+            // Shared holders only check the mark; should they keep the exclusive lock from us
+            // by chance a few times over, queue for it.
+            attempt += 1;
+            let op = if attempt <= 3 {
+                FlockOperation::NonBlockingLockExclusive
+            } else {
+                FlockOperation::LockExclusive
+            };
+            match flock(&self.file, op) {
+                Ok(()) => {
+                    let _guard = LockGuard(&self.file);
+                    if self.read() >= upto {
+                        return Ok(false);
+                    }
+                    let len = log.metadata()?.len();
+                    log.sync_data()?;
+                    self.write(len)?;
+                    return Ok(true);
+                }
+                Err(Errno::WOULDBLOCK | Errno::INTR) => {
+                    flock(&self.file, FlockOperation::LockShared)?;
+                    flock(&self.file, FlockOperation::Unlock)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        let len = log.metadata()?.len();
-        log.sync_data()?;
-        self.write(len)?;
-        Ok(true)
     }
 
     /// After the log was truncated to `len`: nothing beyond it counts as synced any more.
@@ -952,4 +991,78 @@ pub fn read_records(path: &Path) -> Result<Vec<Value>> {
         .iter()
         .filter_map(|l| serde_json::from_slice(l).ok())
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn len(path: &Path) -> u64 {
+        std::fs::metadata(path).unwrap().len()
+    }
+
+    #[test]
+    fn a_sync_by_another_handle_covers_records_written_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let a = AuditLog::open(&path, LogOptions::default()).unwrap();
+        let b = AuditLog::open(&path, LogOptions::default()).unwrap();
+        a.append_lazy("t", Map::new()).unwrap();
+        let a_end = len(&path);
+        assert!(a.sync_mark.read() < a_end, "a lazy append is not synced");
+        b.append("t", Map::new()).unwrap();
+        assert_eq!(
+            b.sync_mark.read(),
+            len(&path),
+            "the durable append marks its sync"
+        );
+        // The first handle's record is covered: no fdatasync of its own.
+        assert!(!a.sync_mark.sync_covering(&a.file, a_end).unwrap());
+        // The mark of another file (another inode) covers nothing.
+        std::fs::copy(
+            format!("{}.sync", path.display()),
+            dir.path().join("x.jsonl.sync"),
+        )
+        .unwrap();
+        let x = AuditLog::open(&dir.path().join("x.jsonl"), LogOptions::default()).unwrap();
+        assert_eq!(x.sync_mark.read(), 0);
+    }
+
+    /// Regression: a torn-tail truncation must lower the mark, or records written again below
+    /// the old mark would be taken for synced and returned without an `fdatasync`.
+    #[test]
+    fn truncating_a_torn_tail_lowers_the_sync_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path, LogOptions::default()).unwrap();
+        log.append("t", Map::new()).unwrap();
+        let keep = len(&path);
+        // A writer killed mid-line, and a sync that ran while the torn bytes were there.
+        let torn = format!("{{\"seq\":2,\"pad\":\"{}", "x".repeat(4000));
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(torn.as_bytes())
+            .unwrap();
+        assert!(log.sync_mark.sync_covering(&log.file, len(&path)).unwrap());
+        assert!(log.sync_mark.read() > keep + 4000);
+        // Another process opens the log: it truncates the torn line and records the recovery.
+        let other = AuditLog::open(&path, LogOptions::default()).unwrap();
+        assert!(other.sync_mark.read() <= keep, "mark not lowered");
+        let (syncs, _) = log.commit_stats();
+        let a = log.append("t", Map::new()).unwrap();
+        assert!(
+            len(&path) < keep + 4000,
+            "the new record sits below the old mark"
+        );
+        assert_eq!(
+            log.commit_stats().0,
+            syncs + 1,
+            "the new record was not synced"
+        );
+        assert_eq!(a.seq, 3, "intent, recovery, intent");
+        let report = crate::verify(&path, &Default::default()).unwrap();
+        assert!(report.ok, "{:?}", report.problems);
+    }
 }
