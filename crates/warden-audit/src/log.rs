@@ -185,6 +185,10 @@ struct SyncMark {
     path: PathBuf,
     file: File,
     ino: u64,
+    /// `flock` does not exclude threads sharing one open file description: this keeps this
+    /// handle's truncating leader ([`SyncMark::lower_to`]) from writing between its own
+    /// syncer's reading of the log length and writing of the mark.
+    in_process: Mutex<()>,
 }
 
 impl SyncMark {
@@ -205,7 +209,12 @@ impl SyncMark {
             .metadata()
             .map_err(|e| AuditError::io("stat", log_path, e))?
             .ino();
-        let mark = Self { path, file, ino };
+        let mark = Self {
+            path,
+            file,
+            ino,
+            in_process: Mutex::new(()),
+        };
         if log_created {
             mark.lower_to(0)
                 .map_err(|e| AuditError::io("update", &mark.path, e))?;
@@ -271,6 +280,7 @@ impl SyncMark {
             match flock(&self.file, op) {
                 Ok(()) => {
                     let _guard = LockGuard(&self.file);
+                    let _in_process = self.in_process.lock().unwrap_or_else(|p| p.into_inner());
                     if self.read() >= upto {
                         return Ok(false);
                     }
@@ -290,6 +300,7 @@ impl SyncMark {
 
     /// After the log was truncated to `len`: nothing beyond it counts as synced any more.
     fn lower_to(&self, len: u64) -> std::io::Result<()> {
+        let _in_process = self.in_process.lock().unwrap_or_else(|p| p.into_inner());
         let _guard = self.lock()?;
         let cur = self.read();
         self.write(cur.min(len))
