@@ -15,7 +15,7 @@ use crate::canonical::RecordTemplate;
 use crate::error::{AuditError, Result};
 use crate::merkle::{self, Hash};
 use crate::note::{Checkpoint, NoteSigner};
-use crate::redact::{Redactions, redact_value};
+use crate::redact::{Redactions, redact_value_in_place};
 use rustix::fs::{FlockOperation, flock};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -470,7 +470,9 @@ impl AuditLog {
             return Err(AuditError::Invalid("record kind is empty".into()));
         }
         let mut found = Redactions::new();
-        let Value::Object(mut body) = redact_value(&Value::Object(body), &mut found) else {
+        let mut body = Value::Object(body);
+        redact_value_in_place(&mut body, &mut found);
+        let Value::Object(mut body) = body else {
             unreachable!("redaction keeps an object an object")
         };
         if !found.is_empty() {
