@@ -2,6 +2,14 @@
 //! `flock`, with group commit so that one `fdatasync` covers every record queued behind it, and
 //! sequence numbers and the hash chain stay correct when several processes share the file.
 //!
+//! Where the work happens: each submitting thread redacts, canonically encodes and mostly
+//! hashes its own record ([`crate::canonical::RecordTemplate`]); the leader of a batch only
+//! fills in `prev`/`seq`/`ts_ns`, finishes each SHA-256 and writes the batch in one `write`
+//! under the `flock`, which it releases before the `fdatasync`. Syncing is a separate role, so
+//! the next batch is written while the previous one syncs. Across processes, the `<log>.sync`
+//! companion file ([`SyncMark`]) lets a process whose records another's completed `fdatasync`
+//! covered skip its own.
+//!
 //! Record line format (one JSON object per line, `\n`-terminated):
 //! `{"seq":N,"ts_ns":T,"kind":K,"prev":H,"hash":H2, ...kind fields}` where `seq` starts at 1,
 //! `ts_ns` is Unix time in nanoseconds, `prev` is the previous record's `hash` (64 zeros for the
