@@ -3,11 +3,11 @@
 //! sequence numbers and the hash chain stay correct when several processes share the file.
 //!
 //! Where the work happens: each submitting thread redacts, canonically encodes and mostly
-//! hashes its own record ([`crate::canonical::RecordTemplate`]); the leader of a batch only
+//! hashes its own record (`RecordTemplate`); the leader of a batch only
 //! fills in `prev`/`seq`/`ts_ns`, finishes each SHA-256 and writes the batch in one `write`
 //! under the `flock`, which it releases before the `fdatasync`. Syncing is a separate role, so
 //! the next batch is written while the previous one syncs. Across processes, the `<log>.sync`
-//! companion file ([`SyncMark`]) lets a process whose records another's completed `fdatasync`
+//! companion file (`SyncMark`) lets a process whose records another's completed `fdatasync`
 //! covered skip its own.
 //!
 //! Record line format (one JSON object per line, `\n`-terminated):
@@ -447,7 +447,7 @@ impl AuditLog {
         self.submit(entry, true).map(|(a, _)| a)
     }
 
-    /// Append like [`Log::append`], but return once written, without waiting for `fdatasync`:
+    /// Append like [`AuditLog::append`], but return once written, without waiting for `fdatasync`:
     /// the record survives a crash of this process at once, and a crash of the machine once the
     /// next durable append (by any writer) or the kernel's writeback has synced it. For records
     /// whose loss after a power failure is already accounted for, such as outcomes (an intent
