@@ -726,14 +726,21 @@ pub fn run(args: ReplayArgs) -> CmdResult {
         against: old_policy.as_ref().map(|p| diff(&replayed, p)),
     };
     if args.json {
-        println!(
-            "{}",
+        emit(&format!(
+            "{}\n",
             serde_json::to_string(&summary).unwrap_or_else(|_| "{}".into())
-        );
+        ));
     } else {
-        print!("{}", render_text(&summary, args.max_list));
+        emit(&render_text(&summary, args.max_list));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Write `text` to standard output; a reader that went away (`| head`) is not an error.
+pub fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 fn pct(r: f64) -> String {
