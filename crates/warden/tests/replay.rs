@@ -119,8 +119,11 @@ fn tier_counts(v: &Value) -> BTreeMap<String, u64> {
         .collect()
 }
 
-/// (category, rule, tier) → count of surfaced actions, from replay's JSON.
-fn surfaced_groups(v: &Value) -> BTreeMap<(String, String, String), u64> {
+/// (category, rule, tier) → count of surfaced actions.
+type Groups = BTreeMap<(String, String, String), u64>;
+
+/// The surfaced groups of replay's JSON.
+fn surfaced_groups(v: &Value) -> Groups {
     let mut out = BTreeMap::new();
     for c in v["surfaced"].as_array().unwrap() {
         let mut in_category = 0;
@@ -145,12 +148,7 @@ fn surfaced_groups(v: &Value) -> BTreeMap<(String, String, String), u64> {
 }
 
 /// The same two views built from `warden check` decisions.
-fn expected(
-    decisions: &[Decision],
-) -> (
-    BTreeMap<String, u64>,
-    BTreeMap<(String, String, String), u64>,
-) {
+fn expected(decisions: &[Decision]) -> (BTreeMap<String, u64>, Groups) {
     let mut tiers: BTreeMap<String, u64> = ["auto", "async", "sync", "deny"]
         .iter()
         .map(|t| (t.to_string(), 0))

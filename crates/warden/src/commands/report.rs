@@ -694,7 +694,9 @@ fn parse_rfc3339(s: &str) -> Option<u64> {
         }
         secs += h * 3600 + mi * 60 + se - offset;
     }
-    u64::try_from(secs.checked_mul(1_000_000_000)?.checked_add(frac_ns)?).ok()
+    // Before 1970 is everything; after 2554 (the end of u64 nanoseconds) is nothing.
+    let ns = i128::from(secs) * 1_000_000_000 + i128::from(frac_ns);
+    Some(u64::try_from(ns.max(0)).unwrap_or(u64::MAX))
 }
 
 /// The cutoff `--since` names, in ns since the epoch.
@@ -931,7 +933,34 @@ mod tests {
             "2024-02-29T00:00:00Z"
         );
         assert_eq!(parse_rfc3339("2026-13-01"), None);
+        assert_eq!(parse_rfc3339("2999-01-01"), Some(u64::MAX));
+        assert_eq!(parse_rfc3339("1960-01-01"), Some(0));
         assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn action_text_never_becomes_markup_in_the_html_page() {
+        let intent = serde_json::json!({"seq": 1, "ts_ns": 5, "kind": "intent", "tier": "deny",
+            "category": "x</td><script>", "rule": "r\"><img onerror=alert(1)>",
+            "action": {"kind": "shell", "script": "echo '<script>alert(1)</script>' && rm -rf /"}});
+        let network = serde_json::json!({"seq": 2, "kind": "network", "intent_seq": 1,
+            "host": "<b>evil</b>", "allowed": false});
+        let lines = [
+            intent.to_string().into_bytes(),
+            network.to_string().into_bytes(),
+        ];
+        let r = build("<log>", &lines, None, &ApprovalsConfig::default(), 10);
+        assert_eq!(r.incidents.len(), 1);
+        let page = html::render(&r);
+        for bad in ["<script", "<img", "<b>evil", "<log>", "x</td>"] {
+            assert!(!page.contains(bad), "{bad} reached the page unescaped");
+        }
+        assert!(
+            page.contains(
+                "echo &#39;&lt;script&gt;alert(1)&lt;/script&gt;&#39; &amp;&amp; rm -rf /"
+            )
+        );
+        assert!(page.contains("&lt;b&gt;evil&lt;/b&gt;"));
     }
 
     #[test]
