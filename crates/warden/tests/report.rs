@@ -603,3 +603,55 @@ fn the_html_page_is_self_contained_and_renders_in_headless_chromium() {
         blank.len()
     );
 }
+
+#[test]
+fn every_command_in_docs_report_md_runs() {
+    let w = session();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/replay");
+    for (from, to) in [
+        ("claude-session.jsonl", "session.jsonl"),
+        ("commands.txt", "commands.txt"),
+        ("commands.jsonl", "commands.jsonl"),
+        ("draft.toml", "draft.toml"),
+    ] {
+        std::fs::copy(data.join(from), w.ws().join(to)).unwrap();
+    }
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/report.md"))
+            .unwrap();
+    // Every line of the ```sh blocks.
+    let mut commands = Vec::new();
+    let mut in_sh = false;
+    for line in doc.lines() {
+        match (in_sh, line.trim()) {
+            (false, "```sh") => in_sh = true,
+            (true, "```") => in_sh = false,
+            (true, l) if !l.is_empty() => commands.push(l.to_owned()),
+            _ => {}
+        }
+    }
+    assert!(commands.len() >= 9, "{commands:?}");
+    assert!(commands.iter().any(|c| c.starts_with("warden replay")));
+    assert!(commands.iter().any(|c| c.starts_with("warden report")));
+    let bin_dir = Path::new(WARDEN).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for c in &commands {
+        assert!(c.contains("warden "), "not a warden command: {c}");
+        let o = Command::new("sh")
+            .args(["-c", c])
+            .current_dir(w.ws())
+            .env("PATH", &path)
+            .env("HOME", w.root.path().join("home"))
+            .env_remove("WARDEN_ORG_POLICY")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{c}: {}", err(&o));
+        assert!(!o.stdout.is_empty(), "{c} printed nothing");
+    }
+    assert!(w.ws().join("report.html").is_file());
+}
