@@ -7,10 +7,12 @@
 //! - `outcome` (by `intent_seq`): `exit_code`, `signal`, `notes` (`denied…`, `deferred…`,
 //!   `did not run…` say why it did not run; `not enforced…` marks a degraded sandbox).
 //! - `network` (by `intent_seq`): `host`, `allowed`.
-//! - `approval`: `event` (`requested`; `granted`/`approved`; `denied`; `expired`/`timeout`),
-//!   `ts_ns`, optional `by`, `group`/`groups`, `category`; tied to its action by `intent_seq`,
-//!   else by `request_id`/`request`/`ticket` (server-side records). Each request counts once
-//!   however many records describe it; its first decision counts.
+//! - `approval` (any kind starting so): `event` (`requested`; `granted`/`approved`; `denied`;
+//!   `expired`/`timeout`; or `decided` with `status`), `ts_ns`, optional `by`,
+//!   `group`/`groups`, `category`; tied to its action by `intent_seq`, else by
+//!   `request_id`/`request`/`ticket`/`id` (server-side records), which joins the action whose
+//!   outcome says `deferred (ticket ID)`. Each request counts once however many records
+//!   describe it; its first decision counts.
 
 #[path = "report/html.rs"]
 mod html;
@@ -224,14 +226,32 @@ fn groups_field(v: &Value) -> Vec<String> {
     }
 }
 
-fn approval_event(e: &str) -> Option<&'static str> {
-    match e {
-        "requested" => Some("requested"),
+/// The event an approval record describes: `requested`, `granted`, `denied` or `expired`.
+/// A `decided` record (as the approval server's events are named) says which in `status`.
+fn approval_event(v: &Value) -> Option<&'static str> {
+    let word = |e: &str| match e {
+        "requested" | "request" => Some("requested"),
         "granted" | "approved" => Some("granted"),
-        "denied" => Some("denied"),
-        "expired" | "timeout" | "timed_out" => Some("expired"),
+        "denied" | "rejected" => Some("denied"),
+        "expired" | "expiry" | "timeout" | "timed_out" => Some("expired"),
         _ => None,
+    };
+    match v.get("event").and_then(Value::as_str)? {
+        "decided" | "decision" => ["status", "verdict", "decision"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(Value::as_str))
+            .and_then(word)
+            .filter(|e| *e != "requested"),
+        e => word(e),
     }
+}
+
+/// The approval-server request id `warden run` noted for a deferred action
+/// (`deferred (ticket ID): …`).
+fn ticket_of(outcome: &Value) -> Option<String> {
+    let note = outcome.get("notes")?.as_array()?.first()?.as_str()?;
+    let rest = note.strip_prefix("deferred (ticket ")?;
+    rest.split_once(')').map(|(id, _)| id.to_owned())
 }
 
 fn action_text(v: Option<&Value>) -> String {
@@ -324,12 +344,12 @@ pub fn build(
                     }
                 }
             }
-            Some("approval") => {
+            Some(k) if k.starts_with("approval") => {
                 let key = match intent_seq {
                     Some(s) if intents.contains_key(&s) => RequestKey::Intent(s),
                     // An action from before the window.
                     Some(_) => continue,
-                    None => match ["request_id", "request", "ticket"]
+                    None => match ["request_id", "request", "ticket", "id"]
                         .iter()
                         .find_map(|k| str_field(&v, k))
                     {
@@ -337,11 +357,7 @@ pub fn build(
                         None => continue,
                     },
                 };
-                let Some(event) = v
-                    .get("event")
-                    .and_then(Value::as_str)
-                    .and_then(approval_event)
-                else {
+                let Some(event) = approval_event(&v) else {
                     continue;
                 };
                 let r = requests.entry(key).or_insert_with(|| Request {
@@ -367,6 +383,35 @@ pub fn build(
             }
             _ => {}
         }
+    }
+    // A deferred `warden run` names its server request: the server's records and the run's
+    // are one request.
+    for i in intents.values() {
+        let Some(ticket) = i.outcome.as_ref().and_then(ticket_of) else {
+            continue;
+        };
+        let Some(server) = requests.remove(&RequestKey::Server(ticket)) else {
+            continue;
+        };
+        let r = requests
+            .entry(RequestKey::Intent(i.seq))
+            .or_insert_with(|| Request {
+                intent: Some(i.seq),
+                first_ns: server.first_ns,
+                ..Default::default()
+            });
+        if r.groups.is_empty() {
+            r.groups = server.groups;
+        }
+        r.category = r.category.take().or(server.category);
+        r.requested_ns = match (r.requested_ns, server.requested_ns) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        r.decision = match (r.decision.take(), server.decision) {
+            (Some(a), Some(b)) => Some(if a.1 <= b.1 { a } else { b }),
+            (a, b) => a.or(b),
+        };
     }
     // Server-side requests with no action in the log are windowed by their own time.
     requests.retain(|k, r| matches!(k, RequestKey::Intent(_)) || r.first_ns >= cutoff);
@@ -961,6 +1006,40 @@ mod tests {
             )
         );
         assert!(page.contains("&lt;b&gt;evil&lt;/b&gt;"));
+    }
+
+    #[test]
+    fn server_records_join_the_deferred_run_that_names_their_ticket() {
+        let lines: Vec<Vec<u8>> = [
+            serde_json::json!({"seq": 1, "ts_ns": 1_000_000_000u64, "kind": "intent", "tier": "async",
+                "category": "vcs-publish", "rule": "vcs.git-push",
+                "action": {"kind": "shell", "script": "git push"}}),
+            serde_json::json!({"seq": 2, "ts_ns": 1_001_000_000u64, "kind": "approval", "intent_seq": 1,
+                "event": "requested"}),
+            serde_json::json!({"seq": 3, "ts_ns": 1_002_000_000u64, "kind": "approval", "event": "requested",
+                "id": "t-9", "groups": ["release"]}),
+            serde_json::json!({"seq": 4, "ts_ns": 1_003_000_000u64, "kind": "outcome", "intent_seq": 1,
+                "notes": ["deferred (ticket t-9): tier async: filed"]}),
+            serde_json::json!({"seq": 5, "ts_ns": 1_005_000_000u64, "kind": "approval", "event": "voted",
+                "id": "t-9", "verdict": "approve"}),
+            serde_json::json!({"seq": 6, "ts_ns": 1_501_000_000u64, "kind": "approval", "event": "decided",
+                "id": "t-9", "status": "approved"}),
+            serde_json::json!({"seq": 7, "ts_ns": 1_600_000_000u64, "kind": "approval", "event": "decided",
+                "id": "other", "status": "denied", "groups": ["security"]}),
+        ]
+        .iter()
+        .map(|v| v.to_string().into_bytes())
+        .collect();
+        let r = build("log", &lines, None, &ApprovalsConfig::default(), 10);
+        let a = &r.approvals;
+        assert_eq!((a.requested, a.granted, a.denied, a.pending), (2, 1, 1, 0));
+        assert_eq!(a.time_to_decision.len(), 1, "{:?}", a.time_to_decision);
+        let t = &a.time_to_decision[0];
+        assert_eq!(
+            (t.group.as_str(), t.decisions, t.median_ms),
+            ("release", 1, 500)
+        );
+        assert_eq!(r.outcomes.deferred, 1);
     }
 
     #[test]
