@@ -136,9 +136,8 @@ pub fn detect_format(first: &str) -> Result<TraceFormat, String> {
         Ok(TraceFormat::Audit)
     } else if has("cmd") {
         Ok(TraceFormat::Jsonl)
-    } else if v.get("type").is_some_and(Value::is_string)
-        && (has("message") || has("sessionId") || has("uuid") || has("summary"))
-    {
+    } else if v.get("type").is_some_and(Value::is_string) {
+        // Every transcript line has a string `type` (`user`, `assistant`, `summary`, …).
         Ok(TraceFormat::ClaudeCode)
     } else {
         Err("cannot tell the trace format from its first line (not an audit record, a Claude Code transcript line, or a {\"cmd\": …} line); use --format".into())
@@ -918,6 +917,10 @@ mod tests {
         );
         assert_eq!(
             detect_format(r#"{"type":"user","message":{},"sessionId":"s"}"#),
+            Ok(TraceFormat::ClaudeCode)
+        );
+        assert_eq!(
+            detect_format(r#"{"type":"file-history-snapshot","snapshot":{}}"#),
             Ok(TraceFormat::ClaudeCode)
         );
         assert!(detect_format(r#"{"x":1}"#).is_err());
