@@ -596,3 +596,44 @@ fn bad_input_is_refused_naming_the_line_or_counted_when_skipped() {
     let o = env.run(&["replay", list.to_str().unwrap(), "--policy", &bad_policy]);
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
 }
+
+#[test]
+fn an_audit_record_says_whether_its_action_was_sandboxed() {
+    let env = Env::new();
+    let action = json!({"kind": "shell", "script": "my-unknown-tool --do-things"});
+    let rec = |seq: u64, sandboxed: Option<bool>| {
+        let mut r = json!({"seq": seq, "ts_ns": seq, "kind": "intent", "prev": "0", "hash": format!("h{seq}"),
+                           "action": action, "tier": "auto"});
+        if let Some(s) = sandboxed {
+            r["sandboxed"] = s.into();
+        }
+        r.to_string()
+    };
+    let p = env.dir.path().join("audit.jsonl");
+    std::fs::write(
+        &p,
+        format!(
+            "{}\n{}\n{}\n",
+            rec(1, None),
+            rec(2, Some(false)),
+            rec(3, Some(true))
+        ),
+    )
+    .unwrap();
+    let inside = env.check(&action, None, None).tier;
+    let o = env.run_stdin(
+        &["check", "--json", "--unsandboxed", "--action", "-"],
+        &action.to_string(),
+    );
+    let outside = serde_json::from_slice::<Value>(&o.stdout).unwrap()["tier"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(
+        inside, outside,
+        "the unknown command's tier depends on the sandbox"
+    );
+    let v = env.replay_json(&[p.to_str().unwrap()]);
+    assert_eq!(v["tiers"][&inside]["count"], 2);
+    assert_eq!(v["tiers"][&outside]["count"], 1);
+}

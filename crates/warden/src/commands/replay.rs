@@ -65,7 +65,8 @@ pub struct ReplayArgs {
     /// Directory of actions that record none (default: the current directory).
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
-    /// Classify as if the actions ran outside the sandbox.
+    /// Classify as if the actions ran outside the sandbox (an audit record that says whether
+    /// its action was sandboxed is classified as it says).
     #[arg(long)]
     pub unsandboxed: bool,
     /// Count and skip unreadable lines instead of stopping at the first.
@@ -90,6 +91,8 @@ pub struct TracedAction {
     pub action: Action,
     /// The directory it started in, when the trace says.
     pub cwd: Option<PathBuf>,
+    /// Whether it ran in the sandbox, when the trace says (audit records may).
+    pub sandboxed: Option<bool>,
 }
 
 /// A trace line that could not be read.
@@ -232,6 +235,7 @@ fn audit_line(raw: &str, line: usize) -> Result<Vec<TracedAction>, String> {
         line,
         cwd: action_cwd(&action),
         action,
+        sandboxed: rec.get("sandboxed").and_then(Value::as_bool),
     }])
 }
 
@@ -340,6 +344,7 @@ fn claude_line(
                 line,
                 action,
                 cwd: cwd.clone(),
+                sandboxed: None,
             }),
             None => *ignored.entry(name.to_owned()).or_default() += 1,
         }
@@ -359,6 +364,7 @@ fn plain_line(raw: &str, line: usize) -> Vec<TracedAction> {
             cwd: None,
         },
         cwd: None,
+        sandboxed: None,
     }]
 }
 
@@ -396,6 +402,7 @@ fn jsonl_line(raw: &str, line: usize) -> Result<Vec<TracedAction>, String> {
         line,
         action: checked(action)?,
         cwd,
+        sandboxed: None,
     }])
 }
 
@@ -430,9 +437,13 @@ struct Contexts {
 }
 
 impl Contexts {
-    fn for_cwd(&mut self, cwd: Option<&Path>) -> Context {
+    fn for_action(&mut self, cwd: Option<&Path>, sandboxed: Option<bool>) -> Context {
+        let sandboxed = sandboxed.unwrap_or(self.default.sandboxed);
         let Some(cwd) = cwd else {
-            return self.default.clone();
+            return Context {
+                sandboxed,
+                ..self.default.clone()
+            };
         };
         let cwd = if cwd.is_absolute() {
             warden_policy::normalise_path(cwd)
@@ -453,7 +464,7 @@ impl Contexts {
             workspace,
             cwd,
             home: self.default.home.clone(),
-            sandboxed: self.default.sandboxed,
+            sandboxed,
         }
     }
 }
@@ -703,7 +714,7 @@ pub fn run(args: ReplayArgs) -> CmdResult {
         .actions
         .iter()
         .map(|t| {
-            let ctx = contexts.for_cwd(t.cwd.as_deref());
+            let ctx = contexts.for_action(t.cwd.as_deref(), t.sandboxed);
             Replayed {
                 line: t.line,
                 text: action_text(&t.action),
