@@ -263,6 +263,25 @@ fn plain_lists_and_json_lines_replay_as_warden_check_classifies_each_command() {
     assert_eq!(v["actions"], 11);
     assert_eq!(tier_counts(&v), tiers);
     assert_eq!(surfaced_groups(&v), groups);
+    // Sixty copies (long enough to be classified on several threads) give sixty times the
+    // counts, and examples still come from the first copy, in order.
+    let long = text.repeat(60);
+    let o = env.run_stdin(&["replay", "--json", "-"], &long);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let many: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(many["actions"], 660);
+    let times_60: BTreeMap<String, u64> = tiers.iter().map(|(k, n)| (k.clone(), n * 60)).collect();
+    assert_eq!(tier_counts(&many), times_60);
+    let first_lines = |v: &Value| -> Vec<u64> {
+        v["surfaced"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["rules"].as_array().unwrap().clone())
+            .map(|r| r["examples"][0]["line"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(first_lines(&many), first_lines(&v));
     // The same list on standard input.
     let o = env.run_stdin(&["replay", "--json", "-"], &text);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));

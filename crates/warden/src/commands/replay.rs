@@ -665,6 +665,41 @@ fn diff(replayed: &[Replayed], old_policy: &Policy) -> Against {
     against
 }
 
+/// Classify every action under both policies, on all cores for long traces (classification is
+/// pure; the shell parser keeps one instance per thread). Order is kept.
+fn classify_all(
+    actions: &[TracedAction],
+    contexts: &[Context],
+    policy: &Policy,
+    old: Option<&Policy>,
+) -> Vec<Replayed> {
+    let one = |(t, ctx): (&TracedAction, &Context)| Replayed {
+        line: t.line,
+        text: action_text(&t.action),
+        new: policy.classify(&t.action, ctx),
+        old: old.map(|p| p.classify(&t.action, ctx)),
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get().min(8))
+        .unwrap_or(1);
+    // Below a few hundred actions a thread costs more than it saves.
+    if threads < 2 || actions.len() < 512 {
+        return actions.iter().zip(contexts).map(one).collect();
+    }
+    let chunk = actions.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = actions
+            .chunks(chunk)
+            .zip(contexts.chunks(chunk))
+            .map(|(a, c)| scope.spawn(move || a.iter().zip(c).map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 fn read_trace(src: &str) -> Result<(String, String), CliError> {
     if src == "-" {
         let mut t = String::new();
@@ -710,19 +745,13 @@ pub fn run(args: ReplayArgs) -> CmdResult {
         default,
         found: HashMap::new(),
     };
-    let replayed: Vec<Replayed> = trace
+    let contexts_of: Vec<Context> = trace
         .actions
         .iter()
-        .map(|t| {
-            let ctx = contexts.for_action(t.cwd.as_deref(), t.sandboxed);
-            Replayed {
-                line: t.line,
-                text: action_text(&t.action),
-                new: policy.classify(&t.action, &ctx),
-                old: old_policy.as_ref().map(|p| p.classify(&t.action, &ctx)),
-            }
-        })
+        .map(|t| contexts.for_action(t.cwd.as_deref(), t.sandboxed))
         .collect();
+    let old_ref: Option<&Policy> = old_policy.as_deref();
+    let replayed = classify_all(&trace.actions, &contexts_of, &policy, old_ref);
     let summary = Summary {
         source: name,
         format,
