@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Replay throughput: `warden replay` of a 10,000-line command list (one compiled policy for all
-# actions) against the anchor `warden check --shell S` (one process, one policy load, per
-# action), in the same run. Also the fixed cost: replay of a one-line list.
+# actions, on every CPU) against the anchor `warden check --shell S` (one process, one policy
+# load, per action), in the same run. Also the fixed cost (replay of a one-line list) and the
+# same replay held to one CPU with taskset.
 # Prints medians, actions per second, and the ratio (10,000 x check) / replay.
 #
 #   bash bench/replay.sh              # 10 runs of each replay, 40 of check
@@ -48,7 +49,7 @@ echo "git status" > "$work/one.txt"
 export WARDEN WORK="$work" RUNS LINES
 cd "$work/ws"
 HOME="$work/home" python3 - <<'PY'
-import os, statistics, subprocess, time
+import os, shutil, statistics, subprocess, time
 warden, work = os.environ["WARDEN"], os.environ["WORK"]
 runs, lines = int(os.environ["RUNS"]), int(os.environ["LINES"])
 
@@ -61,6 +62,10 @@ def median(argv, n):
     return statistics.median(times)
 
 replay_many = median([warden, "replay", "--json", f"{work}/list.txt"], runs)
+# The same replay held to one CPU (replay classifies on every CPU it may use).
+one_cpu = None
+if shutil.which("taskset"):
+    one_cpu = median(["taskset", "-c", "0", warden, "replay", "--json", f"{work}/list.txt"], runs)
 replay_one = median([warden, "replay", "--json", f"{work}/one.txt"], runs)
 check = median([warden, "check", "--json", "--shell", "git push origin main"], runs * 4)
 per_action = (replay_many - replay_one) / lines
@@ -69,6 +74,9 @@ print(f"replay of {lines} lines:       median {replay_many * 1000:9.1f} ms"
 print(f"replay of 1 line (fixed cost): median {replay_one * 1000:9.1f} ms")
 print(f"  per action after start-up:   {per_action * 1e6:9.1f} us"
       f"  = {1 / per_action if per_action > 0 else float('inf'):,.0f} actions/s")
+if one_cpu:
+    print(f"replay of {lines} lines, 1 CPU: median {one_cpu * 1000:9.1f} ms"
+          f"  = {lines / one_cpu:,.0f} actions/s; all CPUs are {one_cpu / replay_many:.2f}x faster")
 print(f"anchor: warden check, 1 action: median {check * 1000:8.1f} ms per process")
 print(f"ratio (anchor x {lines}) / replay: {check * lines / replay_many:,.1f}x faster with replay")
 PY
