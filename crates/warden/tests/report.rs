@@ -438,6 +438,12 @@ fn the_report_figures_match_the_session_that_was_run() {
         "{text}"
     );
 
+    // --top shortens the lists, keeping the first.
+    let o = w.run(&["report", "--json", "--top", "1"]);
+    let short: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(short["top_rules"], json!([r["top_rules"][0]]));
+    assert_eq!(short["network"], json!([r["network"][0]]));
+
     // --log names the file explicitly; the same figures come back from elsewhere.
     let o = Command::new(WARDEN)
         .args(["report", "--json", "--log", w.log().to_str().unwrap()])
