@@ -3,9 +3,12 @@
 //! rules surface most, which hosts the network reached or was refused, and every incident.
 //!
 //! Records read (fields read defensively; unknown fields and kinds are ignored):
-//! - `intent`: `seq`, `ts_ns`, `tier`, `category`, `rule`, `action`, `tool`.
-//! - `outcome` (by `intent_seq`): `exit_code`, `signal`, `notes` (`denied…`, `deferred…`,
-//!   `did not run…` say why it did not run; `not enforced…` marks a degraded sandbox).
+//! - `intent`: `seq`, `ts_ns`, `tier`, `category`, `rule`, `action`, and `groups` and
+//!   `request_id` when present (the approval server's log). An intent naming a request an
+//!   earlier intent filed is that action run after approval: it completes the earlier one.
+//! - `outcome` (by `intent_seq`): `exit_code`, `signal`, `notes` (`denied…`, `not run…`,
+//!   `deferred…`, `did not run…` say why it did not run; `not enforced…` marks a degraded
+//!   sandbox).
 //! - `network` (by `intent_seq`): `host`, `allowed`.
 //! - `approval` (any kind starting so): `event` (`requested`; `granted`/`approved`; `denied`;
 //!   `expired`/`timeout`; or `decided` with `status`), `ts_ns`, optional `by`,
@@ -191,6 +194,8 @@ struct Intent {
     outcome: Option<Value>,
     net_allowed: Vec<String>,
     net_denied: Vec<String>,
+    /// Approver groups, when the intent names them (the approval server's log does).
+    groups: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -281,6 +286,29 @@ fn share(count: usize, total: usize) -> Share {
     }
 }
 
+/// Fold `from` into the request of intent `seq`: the earliest request time and decision win.
+fn merge_request(requests: &mut BTreeMap<RequestKey, Request>, seq: u64, from: Request) {
+    let r = requests
+        .entry(RequestKey::Intent(seq))
+        .or_insert_with(|| Request {
+            intent: Some(seq),
+            first_ns: from.first_ns,
+            ..Default::default()
+        });
+    if r.groups.is_empty() {
+        r.groups = from.groups;
+    }
+    r.category = r.category.take().or(from.category);
+    r.requested_ns = match (r.requested_ns, from.requested_ns) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    r.decision = match (r.decision.take(), from.decision) {
+        (Some(a), Some(b)) => Some(if a.1 <= b.1 { a } else { b }),
+        (a, b) => a.or(b),
+    };
+}
+
 /// Build the report from the log's `lines`, keeping actions at or after `since_ns`.
 pub fn build(
     log_name: &str,
@@ -294,6 +322,11 @@ pub fn build(
     let mut intents: BTreeMap<u64, Intent> = BTreeMap::new();
     let mut requests: BTreeMap<RequestKey, Request> = BTreeMap::new();
     let cutoff = since_ns.unwrap_or(0);
+    // Approval-server request id → the first intent that filed it (by its approval records or
+    // its `deferred (ticket ID)` outcome); a later intent naming the same request is that
+    // action run after approval (the async worker), not a new action.
+    let mut filed_by: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut resumed: Vec<(u64, u64)> = Vec::new();
     for raw in lines {
         let v: Value = match serde_json::from_slice(raw) {
             Ok(v @ Value::Object(_)) => v,
@@ -314,6 +347,9 @@ pub fn build(
                 if ts < cutoff {
                     continue;
                 }
+                if let Some(first) = str_field(&v, "request_id").and_then(|r| filed_by.get(&r)) {
+                    resumed.push((seq, *first));
+                }
                 intents.insert(
                     seq,
                     Intent {
@@ -323,12 +359,16 @@ pub fn build(
                         category: str_field(&v, "category").unwrap_or_default(),
                         rule: str_field(&v, "rule").unwrap_or_default(),
                         action: action_text(v.get("action")),
+                        groups: groups_field(&v),
                         ..Default::default()
                     },
                 );
             }
             Some("outcome") => {
                 if let Some(i) = intent_seq.and_then(|s| intents.get_mut(&s)) {
+                    if let Some(ticket) = ticket_of(&v) {
+                        filed_by.entry(ticket).or_insert(i.seq);
+                    }
                     i.outcome.get_or_insert(v);
                 }
             }
@@ -345,6 +385,9 @@ pub fn build(
                 }
             }
             Some(k) if k.starts_with("approval") => {
+                if let (Some(seq), Some(rid)) = (intent_seq, str_field(&v, "request_id")) {
+                    filed_by.entry(rid).or_insert(seq);
+                }
                 let key = match intent_seq {
                     Some(s) if intents.contains_key(&s) => RequestKey::Intent(s),
                     // An action from before the window.
@@ -384,34 +427,36 @@ pub fn build(
             _ => {}
         }
     }
+    // An action run after approval is the action that was deferred: its outcome, network
+    // and approval records complete the first intent's.
+    for (later, first) in resumed {
+        if !intents.contains_key(&first) {
+            continue;
+        }
+        let Some(run) = intents.remove(&later) else {
+            continue;
+        };
+        if let Some(i) = intents.get_mut(&first) {
+            if run.outcome.is_some() {
+                i.outcome = run.outcome;
+            }
+            i.net_allowed.extend(run.net_allowed);
+            i.net_denied.extend(run.net_denied);
+        }
+        if let Some(r) = requests.remove(&RequestKey::Intent(later)) {
+            merge_request(&mut requests, first, r);
+        }
+    }
     // A deferred `warden run` names its server request: the server's records and the run's
     // are one request.
-    for i in intents.values() {
-        let Some(ticket) = i.outcome.as_ref().and_then(ticket_of) else {
-            continue;
-        };
-        let Some(server) = requests.remove(&RequestKey::Server(ticket)) else {
-            continue;
-        };
-        let r = requests
-            .entry(RequestKey::Intent(i.seq))
-            .or_insert_with(|| Request {
-                intent: Some(i.seq),
-                first_ns: server.first_ns,
-                ..Default::default()
-            });
-        if r.groups.is_empty() {
-            r.groups = server.groups;
+    let tickets: Vec<(u64, String)> = intents
+        .values()
+        .filter_map(|i| Some((i.seq, i.outcome.as_ref().and_then(ticket_of)?)))
+        .collect();
+    for (seq, ticket) in tickets {
+        if let Some(server) = requests.remove(&RequestKey::Server(ticket)) {
+            merge_request(&mut requests, seq, server);
         }
-        r.category = r.category.take().or(server.category);
-        r.requested_ns = match (r.requested_ns, server.requested_ns) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        r.decision = match (r.decision.take(), server.decision) {
-            (Some(a), Some(b)) => Some(if a.1 <= b.1 { a } else { b }),
-            (a, b) => a.or(b),
-        };
     }
     // Server-side requests with no action in the log are windowed by their own time.
     requests.retain(|k, r| matches!(k, RequestKey::Intent(_)) || r.first_ns >= cutoff);
@@ -449,18 +494,19 @@ pub fn build(
                     _ => approvals.expired += 1,
                 }
                 if let (true, Some(req)) = (*e != "expired", r.requested_ns) {
-                    let groups = if r.groups.is_empty() {
-                        let category = r
-                            .intent
-                            .and_then(|s| intents.get(&s))
+                    let intent = r.intent.and_then(|s| intents.get(&s));
+                    let groups = if !r.groups.is_empty() {
+                        r.groups.clone()
+                    } else if let Some(i) = intent.filter(|i| !i.groups.is_empty()) {
+                        i.groups.clone()
+                    } else {
+                        let category = intent
                             .map(|i| i.category.clone())
                             .or_else(|| r.category.clone())
                             .unwrap_or_default();
                         warden_approvals::resolve_route(approvals_cfg, &category)
                             .map(|route| route.groups)
                             .unwrap_or_else(|_| vec!["unrouted".into()])
-                    } else {
-                        r.groups.clone()
                     };
                     times
                         .entry(groups.join("+"))
@@ -583,7 +629,8 @@ pub fn build(
                     outcomes.degraded += 1;
                     kinds.push("degraded");
                 }
-                if exit.is_none() && signal.is_none() && first.starts_with("denied") {
+                let refused = first.starts_with("denied") || first.starts_with("not run");
+                if exit.is_none() && signal.is_none() && refused {
                     outcomes.denied += 1;
                     if kinds.is_empty() {
                         kinds.push("denied-by-approver");
@@ -1040,6 +1087,61 @@ mod tests {
             ("release", 1, 500)
         );
         assert_eq!(r.outcomes.deferred, 1);
+    }
+
+    #[test]
+    fn a_deferred_action_run_after_approval_is_one_action() {
+        let s = 1_000_000_000u64;
+        let lines: Vec<Vec<u8>> = [
+            // A workspace log: `warden run` defers a push filed as request q1 ...
+            serde_json::json!({"seq": 1, "ts_ns": s, "kind": "intent", "tier": "async",
+                "category": "vcs-publish", "rule": "vcs.git-push",
+                "action": {"kind": "shell", "script": "git push"}}),
+            serde_json::json!({"seq": 2, "ts_ns": s + 1_000_000, "kind": "approval", "intent_seq": 1,
+                "event": "requested", "request_id": "q1", "decision": "requested"}),
+            serde_json::json!({"seq": 3, "ts_ns": s + 2_000_000, "kind": "outcome", "intent_seq": 1,
+                "notes": ["deferred (ticket q1): tier async: filed"]}),
+            // ... and the worker runs it once approved.
+            serde_json::json!({"seq": 4, "ts_ns": 2 * s, "kind": "intent", "tier": "async",
+                "category": "vcs-publish", "rule": "vcs.git-push", "request_id": "q1",
+                "action": {"kind": "shell", "script": "git push"}}),
+            serde_json::json!({"seq": 5, "ts_ns": 2 * s + 1_000_000, "kind": "approval", "intent_seq": 4,
+                "event": "granted", "request_id": "q1", "by": "alice"}),
+            serde_json::json!({"seq": 6, "ts_ns": 2 * s + 2_000_000, "kind": "outcome", "intent_seq": 4,
+                "exit_code": 0}),
+            // The approval server's own log: the request's intent names its groups.
+            serde_json::json!({"seq": 7, "ts_ns": 3 * s, "kind": "intent", "tier": "sync",
+                "category": "credential-access", "rule": "cred.files", "request_id": "q2",
+                "groups": ["security"], "action": {"kind": "read", "path": "/home/u/.ssh/id_rsa"}}),
+            serde_json::json!({"seq": 8, "ts_ns": 3 * s, "kind": "approval", "intent_seq": 7,
+                "event": "requested", "request_id": "q2"}),
+            serde_json::json!({"seq": 9, "ts_ns": 3 * s + 5_000_000, "kind": "approval", "intent_seq": 7,
+                "event": "vote", "decision": "deny", "by": "bob", "request_id": "q2"}),
+            serde_json::json!({"seq": 10, "ts_ns": 3 * s + 7_000_000, "kind": "approval", "intent_seq": 7,
+                "event": "denied", "by": "bob", "request_id": "q2"}),
+            serde_json::json!({"seq": 11, "ts_ns": 3 * s + 8_000_000, "kind": "outcome", "intent_seq": 7,
+                "notes": ["not run: denied by bob"]}),
+        ]
+        .iter()
+        .map(|v| v.to_string().into_bytes())
+        .collect();
+        let r = build("log", &lines, None, &ApprovalsConfig::default(), 10);
+        assert_eq!(r.actions, 2);
+        assert_eq!(r.tiers.async_.count, 1);
+        assert_eq!(
+            (r.outcomes.succeeded, r.outcomes.denied, r.outcomes.deferred),
+            (1, 1, 0)
+        );
+        let a = &r.approvals;
+        assert_eq!((a.requested, a.granted, a.denied, a.pending), (2, 1, 1, 0));
+        let times: Vec<(&str, u64)> = a
+            .time_to_decision
+            .iter()
+            .map(|t| (t.group.as_str(), t.median_ms))
+            .collect();
+        assert_eq!(times, [("admins", 1000), ("security", 7)]);
+        assert_eq!(r.incidents.len(), 1);
+        assert_eq!(r.incidents[0].kinds, ["denied-by-approver"]);
     }
 
     #[test]
