@@ -165,9 +165,9 @@ fn expected(decisions: &[Decision]) -> (BTreeMap<String, u64>, Groups) {
     (tiers, groups)
 }
 
-/// The action `warden check` is given for a Claude Code tool call (None: not governed).
-fn claude_action(name: &str, input: &Value) -> Option<Value> {
-    Some(match name {
+/// The action `warden check` is given for a Claude Code tool call.
+fn claude_action(name: &str, input: &Value) -> Value {
+    match name {
         "Bash" => json!({"kind": "shell", "script": input["command"]}),
         "Read" => json!({"kind": "read", "path": input["file_path"]}),
         "Edit" | "Write" | "MultiEdit" => json!({"kind": "write", "path": input["file_path"]}),
@@ -178,9 +178,8 @@ fn claude_action(name: &str, input: &Value) -> Option<Value> {
             let (host, path) = rest.split_at(rest.find('/').unwrap());
             json!({"kind": "net", "host": host, "port": 443, "method": "GET", "path": path})
         }
-        n if n.starts_with("mcp__") => json!({"kind": "tool", "name": n, "arguments": input}),
-        _ => return None,
-    })
+        n => json!({"kind": "tool", "name": n, "arguments": input}),
+    }
 }
 
 #[test]
@@ -188,7 +187,7 @@ fn a_claude_code_transcript_replays_as_warden_check_classifies_each_tool_call() 
     let env = Env::new();
     let trace = data("claude-session.jsonl");
     let mut decisions = Vec::new();
-    let mut ignored = BTreeMap::new();
+    let mut tool_calls = BTreeMap::new();
     for line in std::fs::read_to_string(&trace).unwrap().lines() {
         let rec: Value = serde_json::from_str(line).unwrap();
         let Some(blocks) = rec["message"]["content"].as_array() else {
@@ -196,50 +195,41 @@ fn a_claude_code_transcript_replays_as_warden_check_classifies_each_tool_call() 
         };
         for b in blocks.iter().filter(|b| b["type"] == "tool_use") {
             let name = b["name"].as_str().unwrap();
-            match claude_action(name, &b["input"]) {
-                Some(a) => decisions.push(env.check(&a, rec["cwd"].as_str(), None)),
-                None => *ignored.entry(name.to_owned()).or_insert(0u64) += 1,
-            }
+            *tool_calls.entry(name.to_owned()).or_insert(0u64) += 1;
+            decisions.push(env.check(&claude_action(name, &b["input"]), rec["cwd"].as_str(), None));
         }
     }
-    assert_eq!(
-        decisions.len(),
-        18,
-        "every governed tool call of the fixture"
-    );
+    assert_eq!(decisions.len(), 21, "every tool call of the fixture");
     let (tiers, groups) = expected(&decisions);
 
     let v = env.replay_json(&[trace.to_str().unwrap()]);
     assert_eq!(v["format"], "claude-code");
-    assert_eq!(v["actions"], 18);
+    assert_eq!(v["actions"], 21);
     assert_eq!(tier_counts(&v), tiers);
     assert_eq!(surfaced_groups(&v), groups);
-    let ignored_json: BTreeMap<String, u64> =
-        serde_json::from_value(v["ignored_tool_calls"].clone()).unwrap();
-    assert_eq!(ignored_json, ignored);
-    assert_eq!(
-        ignored.keys().collect::<Vec<_>>(),
-        ["Glob", "Grep", "TodoWrite"]
-    );
+    let tool_calls_json: BTreeMap<String, u64> =
+        serde_json::from_value(v["tool_calls"].clone()).unwrap();
+    assert_eq!(tool_calls_json, tool_calls);
+    assert_eq!(tool_calls["Bash"], 8);
     // Every tier occurs, so the counts above compare something in each.
     assert!(tiers.values().all(|n| *n > 0), "{tiers:?}");
     let surfaced = tiers["async"] + tiers["sync"] + tiers["deny"];
     assert_eq!(v["tiers"]["surfaced"]["count"], surfaced);
     let rate = v["tiers"]["surfaced"]["rate"].as_f64().unwrap();
-    assert!((rate - surfaced as f64 / 18.0).abs() < 1e-9, "{rate}");
+    assert!((rate - surfaced as f64 / 21.0).abs() < 1e-9, "{rate}");
 
     // The text form carries the same figures.
     let o = env.run(&["replay", trace.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("replayed 18 actions"), "{text}");
+    assert!(text.contains("replayed 21 actions"), "{text}");
     assert!(
         text.contains(&format!("  deny   {:>7}", tiers["deny"])),
         "{text}"
     );
     assert!(text.contains("line 37    rm -rf /"), "{text}");
     assert!(
-        text.contains("not governed (left out): Glob ×1, Grep ×1, TodoWrite ×1"),
+        text.contains("tool calls: Bash ×8, Edit ×1, Glob ×1, Grep ×1,"),
         "{text}"
     );
 }

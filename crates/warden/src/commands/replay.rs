@@ -107,8 +107,8 @@ pub struct InvalidLine {
 pub struct Trace {
     pub actions: Vec<TracedAction>,
     pub invalid: Vec<InvalidLine>,
-    /// Agent tool calls Warden does not govern (e.g. Claude Code's `Glob`), by tool name.
-    pub ignored_tools: BTreeMap<String, usize>,
+    /// Agent tool calls by tool name (Claude Code transcripts).
+    pub tool_calls: BTreeMap<String, usize>,
 }
 
 /// A trace line Warden cannot read, named by file and line.
@@ -172,7 +172,7 @@ pub fn parse_trace(
         let line = i + 1;
         let result = match format {
             TraceFormat::Audit => audit_line(raw, line),
-            TraceFormat::ClaudeCode => claude_line(raw, line, &mut trace.ignored_tools),
+            TraceFormat::ClaudeCode => claude_line(raw, line, &mut trace.tool_calls),
             TraceFormat::Lines => Ok(plain_line(raw, line)),
             TraceFormat::Jsonl => jsonl_line(raw, line),
         };
@@ -249,8 +249,10 @@ fn input_str(input: &Value, tool: &str, key: &str) -> Result<String, String> {
         .ok_or_else(|| format!("{tool} tool_use without a string `input.{key}`"))
 }
 
-/// The action a Claude Code tool call asks for; `None` for tools Warden does not govern.
-pub fn claude_tool_action(name: &str, input: &Value) -> Result<Option<Action>, String> {
+/// The action a Claude Code tool call asks for, as `warden hook claude-code` classifies it:
+/// shell for `Bash`, read and write for the file tools, a GET for `WebFetch`, and a tool call
+/// (decided by the governance file's tool rules) for MCP tools and every other tool.
+pub fn claude_tool_action(name: &str, input: &Value) -> Result<Action, String> {
     let action = match name {
         "Bash" => Action::Shell {
             script: input_str(input, name, "command")?,
@@ -258,6 +260,9 @@ pub fn claude_tool_action(name: &str, input: &Value) -> Result<Option<Action>, S
         },
         "Read" => Action::Read {
             path: input_str(input, name, "file_path")?.into(),
+        },
+        "NotebookRead" => Action::Read {
+            path: input_str(input, name, "notebook_path")?.into(),
         },
         "Edit" | "Write" | "MultiEdit" => Action::Write {
             path: input_str(input, name, "file_path")?.into(),
@@ -267,60 +272,65 @@ pub fn claude_tool_action(name: &str, input: &Value) -> Result<Option<Action>, S
         },
         "WebFetch" => {
             let url = input_str(input, name, "url")?;
-            let (host, port, path) =
-                split_url(&url).ok_or_else(|| format!("WebFetch url {url:?} has no host"))?;
+            let (host, port, path) = split_url(&url)
+                .ok_or_else(|| format!("WebFetch url {url:?} is not an absolute http(s) URL"))?;
             Action::Net {
                 host,
-                port,
+                port: Some(port),
                 method: Some("GET".into()),
                 path,
             }
         }
-        n if n.starts_with("mcp__") => Action::Tool {
+        n => Action::Tool {
             name: n.to_owned(),
             arguments: input.clone(),
         },
-        _ => return Ok(None),
     };
-    checked(action).map(Some)
+    checked(action)
 }
 
-/// Host, explicit port and path of an absolute URL.
-fn split_url(url: &str) -> Option<(String, Option<u16>, Option<String>)> {
+/// Host, port and path (without query) of an absolute http(s) URL.
+fn split_url(url: &str) -> Option<(String, u16, Option<String>)> {
     let (scheme, rest) = url.split_once("://")?;
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
     let (authority, path) = match rest.find(['/', '?', '#']) {
-        Some(i) => (&rest[..i], Some(rest[i..].to_owned())),
+        Some(i) => (&rest[..i], rest[i..].split(['?', '#']).next()),
         None => (rest, None),
     };
+    let path = path.filter(|p| !p.is_empty()).map(str::to_owned);
     let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
         let (h, after) = v6.split_once(']')?;
-        (
-            h.to_owned(),
-            after.strip_prefix(':').and_then(|p| p.parse().ok()),
-        )
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.parse().ok()?),
+            None => None,
+        };
+        (h, port)
     } else {
         match hostport.rsplit_once(':') {
-            Some((h, p)) => (h.to_owned(), p.parse().ok()),
-            None => (hostport.to_owned(), None),
+            Some((h, p)) => (h, Some(p.parse().ok()?)),
+            None => (hostport, None),
         }
     };
     if host.is_empty() {
         return None;
     }
-    let port = port.or(match scheme.to_ascii_lowercase().as_str() {
-        "http" => Some(80),
-        "https" => Some(443),
-        _ => None,
-    });
-    Some((host.to_ascii_lowercase(), port, path))
+    Some((
+        host.to_ascii_lowercase(),
+        port.unwrap_or(default_port),
+        path.or_else(|| Some("/".into())),
+    ))
 }
 
 /// A Claude Code transcript line: every `tool_use` block of its message is an action.
 fn claude_line(
     raw: &str,
     line: usize,
-    ignored: &mut BTreeMap<String, usize>,
+    tool_calls: &mut BTreeMap<String, usize>,
 ) -> Result<Vec<TracedAction>, String> {
     let Some(rec) = json_object(raw)? else {
         return Ok(Vec::new());
@@ -339,15 +349,13 @@ fn claude_line(
             .and_then(Value::as_str)
             .ok_or("tool_use block without a `name`")?;
         let input = block.get("input").unwrap_or(&Value::Null);
-        match claude_tool_action(name, input)? {
-            Some(action) => out.push(TracedAction {
-                line,
-                action,
-                cwd: cwd.clone(),
-                sandboxed: None,
-            }),
-            None => *ignored.entry(name.to_owned()).or_default() += 1,
-        }
+        *tool_calls.entry(name.to_owned()).or_default() += 1;
+        out.push(TracedAction {
+            line,
+            action: claude_tool_action(name, input)?,
+            cwd: cwd.clone(),
+            sandboxed: None,
+        });
     }
     Ok(out)
 }
@@ -585,7 +593,8 @@ struct Summary {
     actions: usize,
     tiers: TierCounts,
     surfaced: Vec<CategoryGroup>,
-    ignored_tool_calls: BTreeMap<String, usize>,
+    /// Agent tool calls by tool name (Claude Code transcripts).
+    tool_calls: BTreeMap<String, usize>,
     invalid_lines: Vec<InvalidLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
     against: Option<Against>,
@@ -760,7 +769,7 @@ pub fn run(args: ReplayArgs) -> CmdResult {
         actions: replayed.len(),
         tiers: tier_counts(replayed.iter().map(|r| r.new.tier), replayed.len()),
         surfaced: group_surfaced(&replayed, args.examples),
-        ignored_tool_calls: trace.ignored_tools,
+        tool_calls: trace.tool_calls,
         invalid_lines: trace.invalid,
         against: old_policy.as_ref().map(|p| diff(&replayed, p)),
     };
@@ -851,13 +860,13 @@ fn render_text(s: &Summary, max_list: usize) -> String {
             s.invalid_lines[0].error
         ));
     }
-    if !s.ignored_tool_calls.is_empty() {
+    if !s.tool_calls.is_empty() {
         let list: Vec<String> = s
-            .ignored_tool_calls
+            .tool_calls
             .iter()
             .map(|(k, v)| format!("{k} ×{v}"))
             .collect();
-        out.push_str(&format!("not governed (left out): {}\n", list.join(", ")));
+        out.push_str(&format!("tool calls: {}\n", list.join(", ")));
     }
     out.push_str("\ntiers:\n");
     tiers_text(&mut out, &s.tiers);
@@ -929,18 +938,20 @@ mod tests {
     fn urls_split_into_host_port_and_path() {
         assert_eq!(
             split_url("https://User@Docs.Example.invalid:8443/a?b"),
-            Some((
-                "docs.example.invalid".into(),
-                Some(8443),
-                Some("/a?b".into())
-            ))
+            Some(("docs.example.invalid".into(), 8443, Some("/a".into())))
         );
         assert_eq!(
-            split_url("http://[::1]/x"),
-            Some(("::1".into(), Some(80), Some("/x".into())))
+            split_url("http://[::1]/x#f"),
+            Some(("::1".into(), 80, Some("/x".into())))
+        );
+        assert_eq!(
+            split_url("https://example.invalid"),
+            Some(("example.invalid".into(), 443, Some("/".into())))
         );
         assert_eq!(split_url("nohost"), None);
         assert_eq!(split_url("https:///path"), None);
+        assert_eq!(split_url("ftp://example.invalid/x"), None);
+        assert_eq!(split_url("https://example.invalid:99999/"), None);
     }
 
     #[test]
