@@ -1,6 +1,9 @@
 //! Benchmark of the egress proxy on loopback (run by `bench/proxy.sh`): CONNECT-tunnel
 //! throughput against a direct TCP connection, and the connection latency the proxy adds
-//! (CONNECT and SOCKS5), over several runs, printing medians and ratios.
+//! (CONNECT and SOCKS5), over several runs, printing medians and ratios. It also prints the
+//! CPU time the whole process (client, upstream and, when proxied, the proxy) spends per GiB
+//! moved: wall-clock throughput is noisy on a busy machine, CPU per byte much less so, and the
+//! difference between the proxied and direct figures is what the tunnel costs.
 //!
 //! Usage: `proxy_bench [--mib N] [--runs N] [--conns N]`
 
@@ -52,21 +55,48 @@ fn main() {
     println!(
         "warden-proxy benchmark: {mib} MiB per transfer, {runs} runs, {conns} connections per latency run"
     );
+    // `PROXY_BENCH_ONLY=direct|connect` runs one side only (for profiling with perf).
+    let only = std::env::var("PROXY_BENCH_ONLY").unwrap_or_default();
+    let (do_direct, do_proxy) = (only != "connect", only != "direct");
+    // One unmeasured transfer each way first, so the proxy's threads and buffers exist.
+    if do_proxy {
+        download(connect_via_http(paddr, &target), bytes);
+        upload(connect_via_http(paddr, &target), bytes);
+    }
     let mut direct_dl = Vec::new();
     let mut proxy_dl = Vec::new();
     let mut direct_ul = Vec::new();
     let mut proxy_ul = Vec::new();
+    // Direct and proxied transfers alternate, so load from elsewhere hits both alike.
     for _ in 0..runs {
-        direct_dl.push(download(connect_direct(upstream), bytes));
-        proxy_dl.push(download(connect_via_http(paddr, &target), bytes));
-        direct_ul.push(upload(connect_direct(upstream), bytes));
-        proxy_ul.push(upload(connect_via_http(paddr, &target), bytes));
+        if do_direct {
+            direct_dl.push(download(connect_direct(upstream), bytes));
+        }
+        if do_proxy {
+            proxy_dl.push(download(connect_via_http(paddr, &target), bytes));
+        }
+        if do_direct {
+            direct_ul.push(upload(connect_direct(upstream), bytes));
+        }
+        if do_proxy {
+            proxy_ul.push(upload(connect_via_http(paddr, &target), bytes));
+        }
     }
+    let cpu = |v: &[Transfer]| median(v.iter().map(|t| t.cpu_s_per_gib).collect());
+    let (cdd, cpd, cdu, cpu_) = (
+        cpu(&direct_dl),
+        cpu(&proxy_dl),
+        cpu(&direct_ul),
+        cpu(&proxy_ul),
+    );
+    let proxy_cpu = |v: &[Transfer]| median(v.iter().map(|t| t.proxy_cpu_s_per_gib).collect());
+    let (pcd, pcu) = (proxy_cpu(&proxy_dl), proxy_cpu(&proxy_ul));
+    let rate = |v: Vec<Transfer>| median(v.into_iter().map(|t| t.mib_per_s).collect());
     let (dd, pd, du, pu) = (
-        median(direct_dl),
-        median(proxy_dl),
-        median(direct_ul),
-        median(proxy_ul),
+        rate(direct_dl),
+        rate(proxy_dl),
+        rate(direct_ul),
+        rate(proxy_ul),
     );
     println!();
     println!("throughput (MiB/s, median)      direct      via CONNECT    ratio");
@@ -81,6 +111,18 @@ fn main() {
         du,
         pu,
         100.0 * pu / du
+    );
+    println!();
+    println!(
+        "CPU seconds per GiB (median)   whole process:  direct   via CONNECT   tunnel adds | proxy threads"
+    );
+    println!(
+        "  download                                     {cdd:>6.3}   {cpd:>11.3}   {:>11.3} | {pcd:>13.3}",
+        cpd - cdd
+    );
+    println!(
+        "  upload                                       {cdu:>6.3}   {cpu_:>11.3}   {:>11.3} | {pcu:>13.3}",
+        cpu_ - cdu
     );
 
     let mut lat_direct = Vec::new();
@@ -107,6 +149,13 @@ fn main() {
         if tput_ok { "MET" } else { "MISSED" },
         if lat_ok { "MET" } else { "MISSED" }
     );
+    // One line for scripts: throughput MiB/s, CPU s/GiB, latency µs.
+    println!(
+        "summary dl_direct={dd:.0} dl_proxy={pd:.0} ul_direct={du:.0} ul_proxy={pu:.0} \
+         cpu_dl_direct={cdd:.3} cpu_dl_proxy={cpd:.3} cpu_ul_direct={cdu:.3} cpu_ul_proxy={cpu_:.3} \
+         proxy_cpu_dl={pcd:.3} proxy_cpu_ul={pcu:.3} \
+         lat_direct={ld:.1} lat_connect={lc:.1} lat_socks={ls:.1}"
+    );
     proxy.shutdown();
 }
 
@@ -131,7 +180,9 @@ fn start_upstream(bytes: usize) -> SocketAddr {
         let data = Arc::new(vec![0x5au8; CHUNK]);
         for s in l.incoming().flatten() {
             let data = data.clone();
-            thread::spawn(move || serve(s, bytes, &data));
+            let _ = thread::Builder::new()
+                .name("upstream".into())
+                .spawn(move || serve(s, bytes, &data));
         }
     });
     addr
@@ -206,9 +257,78 @@ fn connect_via_socks(proxy: SocketAddr, port: u16) -> TcpStream {
     s
 }
 
-/// MiB/s for receiving `bytes`.
-fn download(mut s: TcpStream, bytes: usize) -> f64 {
-    let start = Instant::now();
+/// One measured transfer.
+struct Transfer {
+    mib_per_s: f64,
+    /// CPU time of the whole process (all threads, user + system) per GiB moved.
+    cpu_s_per_gib: f64,
+    /// CPU time of the proxy's own threads per GiB moved.
+    proxy_cpu_s_per_gib: f64,
+}
+
+/// Starts measuring a transfer.
+struct Meter {
+    wall: Instant,
+    cpu: Duration,
+    proxy_cpu: Duration,
+}
+
+impl Meter {
+    fn start() -> Meter {
+        Meter {
+            proxy_cpu: proxy_threads_cpu(),
+            cpu: process_cpu(),
+            wall: Instant::now(),
+        }
+    }
+
+    fn finish(self, bytes: usize) -> Transfer {
+        let wall = self.wall.elapsed();
+        let cpu = process_cpu().saturating_sub(self.cpu);
+        let proxy_cpu = proxy_threads_cpu().saturating_sub(self.proxy_cpu);
+        let gib = bytes as f64 / (1u64 << 30) as f64;
+        Transfer {
+            mib_per_s: bytes as f64 / (1024.0 * 1024.0) / wall.as_secs_f64(),
+            cpu_s_per_gib: cpu.as_secs_f64() / gib,
+            proxy_cpu_s_per_gib: proxy_cpu.as_secs_f64() / gib,
+        }
+    }
+}
+
+/// Run time of the proxy's threads (named `warden-proxy*`) so far, from
+/// `/proc/self/task/*/schedstat`; zero where that file is missing.
+fn proxy_threads_cpu() -> Duration {
+    let mut ns = 0u64;
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    for task in tasks.flatten() {
+        let dir = task.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if !comm.starts_with("warden-proxy") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("schedstat")).unwrap_or_default();
+        ns += stat
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Duration::from_nanos(ns)
+}
+
+fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// Receives `bytes`.
+fn download(mut s: TcpStream, bytes: usize) -> Transfer {
+    let meter = Meter::start();
     s.write_all(b"D").expect("cmd");
     let mut buf = vec![0u8; CHUNK];
     let mut got = 0usize;
@@ -220,12 +340,12 @@ fn download(mut s: TcpStream, bytes: usize) -> f64 {
         }
     }
     assert_eq!(got, bytes, "short download");
-    mib_per_s(bytes, start.elapsed())
+    meter.finish(bytes)
 }
 
-/// MiB/s for sending `bytes` (until the upstream acknowledges receipt of all of them).
-fn upload(mut s: TcpStream, bytes: usize) -> f64 {
-    let start = Instant::now();
+/// Sends `bytes` (until the upstream acknowledges receipt of all of them).
+fn upload(mut s: TcpStream, bytes: usize) -> Transfer {
+    let meter = Meter::start();
     s.write_all(b"U").expect("cmd");
     let data = vec![0xa5u8; CHUNK];
     let mut left = bytes;
@@ -237,11 +357,7 @@ fn upload(mut s: TcpStream, bytes: usize) -> f64 {
     s.shutdown(Shutdown::Write).expect("half close");
     let mut ack = [0u8; 1];
     s.read_exact(&mut ack).expect("ack");
-    mib_per_s(bytes, start.elapsed())
-}
-
-fn mib_per_s(bytes: usize, d: Duration) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64()
+    meter.finish(bytes)
 }
 
 /// Median microseconds of `n` × (establish + 1-byte round trip).
