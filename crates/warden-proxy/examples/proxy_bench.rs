@@ -3,12 +3,15 @@
 //! (CONNECT and SOCKS5), over several runs, printing medians and ratios. It also prints the
 //! CPU time the whole process (client, upstream and, when proxied, the proxy) spends per GiB
 //! moved: wall-clock throughput is noisy on a busy machine, CPU per byte much less so, and the
-//! difference between the proxied and direct figures is what the tunnel costs.
+//! difference between the proxied and direct figures is what the tunnel costs. The same
+//! CONNECT transfers through the proxy's Unix-socket listener (what the sandbox connects to)
+//! are measured alongside, for information; the targets are judged on the TCP listener.
 //!
 //! Usage: `proxy_bench [--mib N] [--runs N] [--conns N]`
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -45,11 +48,16 @@ fn main() {
         .expect("bench config");
     let proxy = spawn(
         Listen::Tcp((Ipv4Addr::LOCALHOST, 0).into()),
-        cfg,
+        cfg.clone(),
         Arc::new(|_| {}),
     )
     .expect("spawn proxy");
     let paddr = proxy.tcp_addr().expect("tcp proxy");
+    // The same proxy on a Unix socket: what the sandbox's relay connects to.
+    let sock_dir = std::env::temp_dir().join(format!("warden-proxy-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&sock_dir).expect("socket dir");
+    let sock = sock_dir.join("proxy.sock");
+    let unix_proxy = spawn(Listen::Unix(sock.clone()), cfg, Arc::new(|_| {})).expect("spawn");
     let target = format!("bench.test:{}", upstream.port());
 
     println!(
@@ -57,77 +65,83 @@ fn main() {
     );
     // `PROXY_BENCH_ONLY=direct|connect` runs one side only (for profiling with perf).
     let only = std::env::var("PROXY_BENCH_ONLY").unwrap_or_default();
-    let (do_direct, do_proxy) = (only != "connect", only != "direct");
-    // One unmeasured transfer each way first, so the proxy's threads and buffers exist.
-    if do_proxy {
-        download(connect_via_http(paddr, &target), bytes);
-        upload(connect_via_http(paddr, &target), bytes);
+    let arms: Vec<Arm> = [Arm::Direct, Arm::Tcp, Arm::Unix]
+        .into_iter()
+        .filter(|a| match only.as_str() {
+            "direct" => *a == Arm::Direct,
+            "connect" => *a == Arm::Tcp,
+            _ => true,
+        })
+        .collect();
+    let open = |arm: Arm| -> Box<dyn Stream> {
+        match arm {
+            Arm::Direct => Box::new(connect_direct(upstream)),
+            Arm::Tcp => Box::new(connect_via_http(tcp_connect(paddr), &target)),
+            Arm::Unix => Box::new(connect_via_http(
+                UnixStream::connect(&sock).expect("unix proxy connect"),
+                &target,
+            )),
+        }
+    };
+    // One unmeasured transfer each way first, so the proxies' threads and buffers exist.
+    for &arm in &arms {
+        if arm != Arm::Direct {
+            download(open(arm), bytes);
+            upload(open(arm), bytes);
+        }
     }
-    let mut direct_dl = Vec::new();
-    let mut proxy_dl = Vec::new();
-    let mut direct_ul = Vec::new();
-    let mut proxy_ul = Vec::new();
-    // Direct and proxied transfers alternate, and which goes first swaps every run (ABBA), so
-    // load from elsewhere, and any drift in it, hits both alike.
+    let mut dl: [Vec<Transfer>; 3] = Default::default();
+    let mut ul: [Vec<Transfer>; 3] = Default::default();
+    // The direct and proxied transfers alternate, and the order rotates every run, so load
+    // from elsewhere, and any drift in it, hits all of them alike.
     for run in 0..runs {
-        let proxied_first = run % 2 == 1;
-        for proxied in [proxied_first, !proxied_first] {
-            if proxied && do_proxy {
-                proxy_dl.push(download(connect_via_http(paddr, &target), bytes));
-                proxy_ul.push(upload(connect_via_http(paddr, &target), bytes));
-            } else if !proxied && do_direct {
-                direct_dl.push(download(connect_direct(upstream), bytes));
-                direct_ul.push(upload(connect_direct(upstream), bytes));
-            }
+        for k in 0..arms.len() {
+            let arm = arms[(run + k) % arms.len()];
+            dl[arm as usize].push(download(open(arm), bytes));
+            ul[arm as usize].push(upload(open(arm), bytes));
         }
     }
     let cpu = |v: &[Transfer]| median(v.iter().map(|t| t.cpu_s_per_gib).collect());
-    let (cdd, cpd, cdu, cpu_) = (
-        cpu(&direct_dl),
-        cpu(&proxy_dl),
-        cpu(&direct_ul),
-        cpu(&proxy_ul),
-    );
     let proxy_cpu = |v: &[Transfer]| median(v.iter().map(|t| t.proxy_cpu_s_per_gib).collect());
-    let (pcd, pcu) = (proxy_cpu(&proxy_dl), proxy_cpu(&proxy_ul));
-    let rate = |v: Vec<Transfer>| median(v.into_iter().map(|t| t.mib_per_s).collect());
-    let (dd, pd, du, pu) = (
-        rate(direct_dl),
-        rate(proxy_dl),
-        rate(direct_ul),
-        rate(proxy_ul),
-    );
-    println!();
-    println!("throughput (MiB/s, median)      direct      via CONNECT    ratio");
-    println!(
-        "  download (upstream → client)  {:>9.0}    {:>9.0}     {:>5.1}%",
-        dd,
-        pd,
-        100.0 * pd / dd
-    );
-    println!(
-        "  upload   (client → upstream)  {:>9.0}    {:>9.0}     {:>5.1}%",
-        du,
-        pu,
-        100.0 * pu / du
-    );
+    let rate = |v: &[Transfer]| median(v.iter().map(|t| t.mib_per_s).collect());
+    let (d, t, u) = (Arm::Direct as usize, Arm::Tcp as usize, Arm::Unix as usize);
+    let (dd, pd, xd) = (rate(&dl[d]), rate(&dl[t]), rate(&dl[u]));
+    let (du, pu, xu) = (rate(&ul[d]), rate(&ul[t]), rate(&ul[u]));
+    let (cdd, cpd, cxd) = (cpu(&dl[d]), cpu(&dl[t]), cpu(&dl[u]));
+    let (cdu, cpu_, cxu) = (cpu(&ul[d]), cpu(&ul[t]), cpu(&ul[u]));
+    let (pcd, pcu) = (proxy_cpu(&dl[t]), proxy_cpu(&ul[t]));
+    let pct = |a: f64, b: f64| 100.0 * a / b;
     println!();
     println!(
-        "CPU seconds per GiB (median)   whole process:  direct   via CONNECT   tunnel adds | proxy threads"
+        "throughput (MiB/s, median)      direct      via CONNECT    ratio  | CONNECT on Unix listener  ratio"
     );
     println!(
-        "  download                                     {cdd:>6.3}   {cpd:>11.3}   {:>11.3} | {pcd:>13.3}",
+        "  download (upstream → client)  {dd:>9.0}    {pd:>9.0}     {:>5.1}%  | {xd:>24.0}  {:>5.1}%",
+        pct(pd, dd),
+        pct(xd, dd)
+    );
+    println!(
+        "  upload   (client → upstream)  {du:>9.0}    {pu:>9.0}     {:>5.1}%  | {xu:>24.0}  {:>5.1}%",
+        pct(pu, du),
+        pct(xu, du)
+    );
+    println!();
+    println!(
+        "CPU seconds per GiB (median)   whole process:  direct   via CONNECT   tunnel adds | proxy threads | Unix listener"
+    );
+    println!(
+        "  download                                     {cdd:>6.3}   {cpd:>11.3}   {:>11.3} | {pcd:>13.3} | {cxd:>13.3}",
         cpd - cdd
     );
     println!(
-        "  upload                                       {cdu:>6.3}   {cpu_:>11.3}   {:>11.3} | {pcu:>13.3}",
+        "  upload                                       {cdu:>6.3}   {cpu_:>11.3}   {:>11.3} | {pcu:>13.3} | {cxu:>13.3}",
         cpu_ - cdu
     );
     println!(
         "  (where CPU is the limit, e.g. a busy 2-core machine, the tunnel can reach about \
          {:.0}% / {:.0}% of direct)",
-        100.0 * cdd / cpd,
-        100.0 * cdu / cpu_
+        pct(cdd, cpd),
+        pct(cdu, cpu_)
     );
 
     let mut lat_direct = Vec::new();
@@ -136,11 +150,15 @@ fn main() {
     for run in 0..runs {
         if run % 2 == 1 {
             lat_socks.push(latency(conns, || connect_via_socks(paddr, upstream.port())));
-            lat_connect.push(latency(conns, || connect_via_http(paddr, &target)));
+            lat_connect.push(latency(conns, || {
+                connect_via_http(tcp_connect(paddr), &target)
+            }));
         }
         lat_direct.push(latency(conns, || connect_direct(upstream)));
         if run % 2 == 0 {
-            lat_connect.push(latency(conns, || connect_via_http(paddr, &target)));
+            lat_connect.push(latency(conns, || {
+                connect_via_http(tcp_connect(paddr), &target)
+            }));
             lat_socks.push(latency(conns, || connect_via_socks(paddr, upstream.port())));
         }
     }
@@ -165,9 +183,44 @@ fn main() {
         "summary dl_direct={dd:.0} dl_proxy={pd:.0} ul_direct={du:.0} ul_proxy={pu:.0} \
          cpu_dl_direct={cdd:.3} cpu_dl_proxy={cpd:.3} cpu_ul_direct={cdu:.3} cpu_ul_proxy={cpu_:.3} \
          proxy_cpu_dl={pcd:.3} proxy_cpu_ul={pcu:.3} \
+         dl_unix={xd:.0} ul_unix={xu:.0} cpu_dl_unix={cxd:.3} cpu_ul_unix={cxu:.3} \
          lat_direct={ld:.1} lat_connect={lc:.1} lat_socks={ls:.1}"
     );
     proxy.shutdown();
+    unix_proxy.shutdown();
+    let _ = std::fs::remove_dir(&sock_dir);
+}
+
+/// What is measured: a direct connection, CONNECT through the TCP listener, CONNECT through
+/// the Unix-socket listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arm {
+    Direct = 0,
+    Tcp = 1,
+    Unix = 2,
+}
+
+/// A client connection of either kind.
+trait Stream: Read + Write {
+    fn half_close(&self);
+}
+
+impl Stream for TcpStream {
+    fn half_close(&self) {
+        self.shutdown(Shutdown::Write).expect("half close");
+    }
+}
+
+impl Stream for UnixStream {
+    fn half_close(&self) {
+        self.shutdown(Shutdown::Write).expect("half close");
+    }
+}
+
+impl Stream for Box<dyn Stream> {
+    fn half_close(&self) {
+        (**self).half_close();
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -239,9 +292,13 @@ fn connect_direct(addr: SocketAddr) -> TcpStream {
     s
 }
 
-fn connect_via_http(proxy: SocketAddr, target: &str) -> TcpStream {
-    let mut s = TcpStream::connect(proxy).expect("proxy connect");
+fn tcp_connect(proxy: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(proxy).expect("proxy connect");
     let _ = s.set_nodelay(true);
+    s
+}
+
+fn connect_via_http<S: Stream>(mut s: S, target: &str) -> S {
     s.write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
         .expect("CONNECT");
     let mut head = Vec::with_capacity(64);
@@ -338,7 +395,7 @@ fn process_cpu() -> Duration {
 }
 
 /// Receives `bytes`.
-fn download(mut s: TcpStream, bytes: usize) -> Transfer {
+fn download(mut s: impl Stream, bytes: usize) -> Transfer {
     let meter = Meter::start();
     s.write_all(b"D").expect("cmd");
     let mut buf = vec![0u8; CHUNK];
@@ -355,7 +412,7 @@ fn download(mut s: TcpStream, bytes: usize) -> Transfer {
 }
 
 /// Sends `bytes` (until the upstream acknowledges receipt of all of them).
-fn upload(mut s: TcpStream, bytes: usize) -> Transfer {
+fn upload(mut s: impl Stream, bytes: usize) -> Transfer {
     let meter = Meter::start();
     s.write_all(b"U").expect("cmd");
     let data = vec![0xa5u8; CHUNK];
@@ -365,7 +422,7 @@ fn upload(mut s: TcpStream, bytes: usize) -> Transfer {
         s.write_all(&data[..n]).expect("upload");
         left -= n;
     }
-    s.shutdown(Shutdown::Write).expect("half close");
+    s.half_close();
     let mut ack = [0u8; 1];
     s.read_exact(&mut ack).expect("ack");
     meter.finish(bytes)
