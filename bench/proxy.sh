@@ -4,8 +4,9 @@
 #
 # Fair by construction: one program is client, upstream and proxy; the same client code and
 # the same transfer size are used direct and through the tunnel; direct and proxied transfers
-# alternate within each run (order swapped every run) after one unmeasured warm-up; medians
-# of several runs and their ratios are printed. Besides MiB/s it prints CPU seconds per GiB
+# alternate within each run (order rotated every run) after one unmeasured warm-up; medians
+# of several runs and their ratios are printed. CONNECT through the proxy's Unix-socket
+# listener (the sandbox's path) is measured alongside for information. Besides MiB/s it prints CPU seconds per GiB
 # (whole process, and the proxy's own threads), which is what to compare on a busy machine:
 # wall-clock there depends on what else is running.
 #
