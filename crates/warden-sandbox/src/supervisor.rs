@@ -5,6 +5,7 @@
 use crate::init::{INIT_ARG, InitSpec, SPEC_ENV};
 use crate::{SandboxError, SandboxProfile, cgroup, env, mounts, probe, sys};
 use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdout, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -27,7 +28,57 @@ pub struct SpawnOptions {
     /// stdout/stderr handling.
     pub output: Output,
     /// The executable that dispatches [`INIT_ARG`] to [`crate::init_main`]; default: this program.
+    /// See [`choose_init`] for the small stand-alone init.
     pub init_exe: Option<PathBuf>,
+    /// Prepare the whole sandbox but start the command only on [`Running::release`] (e.g. once
+    /// the action's intent is durable), so the preparation overlaps the caller's own work.
+    /// Until then nothing of the command runs; [`Running::abort`] (or dropping the handle)
+    /// withdraws it.
+    pub gated: bool,
+}
+
+/// File name of the stand-alone init binary installed next to `warden`.
+pub const INIT_BINARY_NAME: &str = "warden-sandbox-init";
+
+/// The init to start sandboxes with: the small stand-alone [`INIT_BINARY_NAME`] next to
+/// `main_exe` when it is there and trustworthy (a regular file, not a symlink, owned by root or
+/// by us, not writable by group or others, in a directory with the same properties), else
+/// `main_exe` itself (which dispatches [`INIT_ARG`] too). The second value says why a present
+/// companion was not used. A companion from another build is refused by the init itself.
+pub fn choose_init(main_exe: &Path) -> (PathBuf, Option<String>) {
+    use std::os::unix::fs::MetadataExt;
+    let Some(dir) = main_exe.parent() else {
+        return (main_exe.to_path_buf(), None);
+    };
+    let candidate = dir.join(INIT_BINARY_NAME);
+    let meta = match std::fs::symlink_metadata(&candidate) {
+        Ok(m) => m,
+        Err(_) => return (main_exe.to_path_buf(), None),
+    };
+    let me = sys::euid();
+    let trusted = |m: &std::fs::Metadata| (m.uid() == 0 || m.uid() == me) && m.mode() & 0o022 == 0;
+    let problem = if !meta.file_type().is_file() {
+        Some("not a regular file")
+    } else if !trusted(&meta) {
+        Some("owned by another user or writable by group or others")
+    } else if meta.mode() & 0o111 == 0 {
+        Some("not executable")
+    } else if !std::fs::metadata(dir).is_ok_and(|d| trusted(&d)) {
+        Some("its directory is owned by another user or writable by group or others")
+    } else {
+        None
+    };
+    match problem {
+        None => (candidate, None),
+        Some(why) => (
+            main_exe.to_path_buf(),
+            Some(format!(
+                "sandbox init {} not used ({why}); {} started the sandbox instead",
+                candidate.display(),
+                main_exe.display()
+            )),
+        ),
+    }
 }
 
 /// A running sandbox.
@@ -44,6 +95,8 @@ pub struct Running {
     pub notes: Vec<String>,
     /// Names of the environment variables removed (values are never kept).
     pub removed_env: Vec<String>,
+    /// Write end of the start gate while the command waits for [`Running::release`].
+    gate: Option<std::fs::File>,
     _cgroup: Option<cgroup::ActionCgroup>,
 }
 
@@ -252,7 +305,14 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
     }
     let cgroup_procs = action_cgroup.as_ref().map(|c| c.procs_file());
     let (status_path, status) = status_file()?;
+    let gate = if opts.gated {
+        Some(sys::inheritable_pipe().map_err(SandboxError::io("create the start gate"))?)
+    } else {
+        None
+    };
     let spec = InitSpec {
+        build: crate::seccomp::BUILD_FINGERPRINT.to_owned(),
+        gate_fd: gate.as_ref().map_or(-1, |(r, _)| r.as_raw_fd()),
         argv: profile.argv.clone(),
         cwd,
         env: cmd_env,
@@ -282,7 +342,10 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         Output::Inherit => cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit()),
         Output::Piped => cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
     };
-    let mut child = cmd.spawn().map_err(|e| {
+    let spawned = cmd.spawn();
+    // The init has its own copy of the gate's read end now (or never will).
+    let gate = gate.map(|(_, w)| w);
+    let mut child = spawned.map_err(|e| {
         let _ = std::fs::remove_file(&status_path);
         SandboxError::Setup(format!(
             "cannot start the sandbox init {}: {e}",
@@ -299,6 +362,7 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         status_path,
         notes,
         removed_env: scrubbed.removed,
+        gate,
         _cgroup: action_cgroup,
     })
 }
@@ -309,8 +373,28 @@ impl Running {
         self.child.id()
     }
 
-    /// Wait for the command to end. Take and drain `stdout`/`stderr` first when piped.
+    /// Let a [`SpawnOptions::gated`] command start. Does nothing for an ungated one.
+    pub fn release(&mut self) -> Result<(), SandboxError> {
+        use std::io::Write;
+        if let Some(mut gate) = self.gate.take() {
+            // A failed write (the init died) surfaces in `wait` as the init's own report.
+            let _ = gate.write_all(&[crate::init::GATE_GO]);
+        }
+        Ok(())
+    }
+
+    /// Withdraw a [`SpawnOptions::gated`] command before it started and tear the sandbox down.
+    /// Returns whether the command never ran (always so for a gated, unreleased one).
+    pub fn abort(mut self) -> bool {
+        let gated = self.gate.take().is_some();
+        let _ = self.wait();
+        gated
+    }
+
+    /// Wait for the command to end. Take and drain `stdout`/`stderr` first when piped. An
+    /// unreleased gated command is withdrawn (it never starts).
     pub fn wait(mut self) -> Result<ExitInfo, SandboxError> {
+        drop(self.gate.take());
         let waited = self.child.wait();
         SUPERVISED.store(0, Ordering::Relaxed);
         sys::default_signals();

@@ -367,3 +367,36 @@ pub(crate) fn fs_type(p: &Path) -> Option<i64> {
         }
     }
 }
+
+/// Read one byte from `fd`, retrying on EINTR; `None` at end of file or on error.
+pub(crate) fn read_byte(fd: i32) -> Option<u8> {
+    let mut b = 0u8;
+    loop {
+        // SAFETY: reading at most one byte into a local we own.
+        let r = unsafe { libc::read(fd, (&mut b as *mut u8).cast(), 1) };
+        if r == 1 {
+            return Some(b);
+        }
+        if r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        return None;
+    }
+}
+
+/// A pipe whose write end is close-on-exec and whose read end is inherited by children.
+pub(crate) fn inheritable_pipe() -> io::Result<(std::fs::File, std::fs::File)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid out-array of two ints.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 just returned these two fresh fds, owned by nobody else.
+    let (r, w) = unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    };
+    set_cloexec(fds[0], false)?;
+    Ok((r, w))
+}
