@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 /// The hidden first argument that makes the `warden` binary run [`init_main`].
 pub const INIT_ARG: &str = "__sandbox-init";
 pub(crate) const SPEC_ENV: &str = "WARDEN_SANDBOX_SPEC";
+/// `__sandbox-init --fallback EXE`: see [`init_main`].
+pub(crate) const FALLBACK_ARG: &str = "--fallback";
 
 /// Everything PID 1 needs, passed from the supervisor as JSON in [`SPEC_ENV`]. Unknown fields
 /// are refused, so an init from another build cannot silently ignore part of the spec.
@@ -74,12 +76,26 @@ pub fn init_main() -> ! {
     if args.get(2).map(String::as_str) == Some("connect") {
         std::process::exit(connect_helper(&args[3..]));
     }
+    // `__sandbox-init --fallback EXE`: the executable to hand over to (with the same spec) when
+    // this init is from another build than the supervisor (e.g. a stale `warden-sandbox-init`).
+    let fallback = match (args.get(2), args.get(3)) {
+        (Some(flag), Some(exe)) if flag == FALLBACK_ARG => Some(exe.as_str()),
+        _ => None,
+    };
     let spec: InitSpec = match std::env::var(SPEC_ENV)
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())
     {
         Some(s) => s,
         None => {
+            if let Some(exe) = fallback
+                && std::env::var_os(SPEC_ENV).is_some()
+            {
+                // A spec this init cannot read comes from another build: hand over.
+                let e = std::process::Command::new(exe).arg(INIT_ARG).exec();
+                eprintln!("warden: cannot start the sandbox init {exe}: {e}");
+                std::process::exit(1);
+            }
             eprintln!("warden: {INIT_ARG} is internal to the sandbox and takes no direct use");
             std::process::exit(2);
         }
@@ -97,6 +113,23 @@ pub fn init_main() -> ! {
     }
     if spec.build != seccomp::BUILD_FINGERPRINT {
         let exe = std::env::current_exe().unwrap_or_default();
+        if let Some(main) = fallback {
+            status_line(
+                spec.status_fd,
+                &format!(
+                    "N sandbox init {} is from another build than this warden; {main} started \
+                     the sandbox instead",
+                    exe.display()
+                ),
+            );
+            // The status fd is close-on-exec; the fallback opens the file again.
+            let e = std::process::Command::new(main).arg(INIT_ARG).exec();
+            status_line(
+                spec.status_fd,
+                &format!("E cannot start the sandbox init {main}: {e}"),
+            );
+            std::process::exit(1);
+        }
         status_line(
             spec.status_fd,
             &format!(

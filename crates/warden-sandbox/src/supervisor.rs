@@ -35,6 +35,9 @@ pub struct SpawnOptions {
     /// Until then nothing of the command runs; [`Running::abort`] (or dropping the handle)
     /// withdraws it.
     pub gated: bool,
+    /// Another executable dispatching [`INIT_ARG`] (normally `warden` itself) that `init_exe`
+    /// hands over to when it turns out to be from another build (see [`choose_init`]).
+    pub fallback_exe: Option<PathBuf>,
 }
 
 /// File name of the stand-alone init binary installed next to `warden`.
@@ -44,7 +47,8 @@ pub const INIT_BINARY_NAME: &str = "warden-sandbox-init";
 /// `main_exe` when it is there and trustworthy (a regular file, not a symlink, owned by root or
 /// by us, not writable by group or others, in a directory with the same properties), else
 /// `main_exe` itself (which dispatches [`INIT_ARG`] too). The second value says why a present
-/// companion was not used. A companion from another build is refused by the init itself.
+/// companion was not used. A companion from another build notices (the supervisor passes its
+/// build fingerprint) and hands over to [`SpawnOptions::fallback_exe`] when given, else refuses.
 pub fn choose_init(main_exe: &Path) -> (PathBuf, Option<String>) {
     use std::os::unix::fs::MetadataExt;
     let Some(dir) = main_exe.parent() else {
@@ -334,8 +338,11 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
     // gets no environment but its spec (which carries only the scrubbed environment), so secrets
     // in the caller's environment never sit in any process inside the namespaces.
     let mut cmd = std::process::Command::new(&exe);
-    cmd.arg(INIT_ARG)
-        .env_clear()
+    cmd.arg(INIT_ARG);
+    if let Some(f) = opts.fallback_exe.as_ref().filter(|f| **f != exe) {
+        cmd.arg(crate::init::FALLBACK_ARG).arg(f);
+    }
+    cmd.env_clear()
         .env(SPEC_ENV, spec_json)
         .stdin(Stdio::inherit());
     match opts.output {

@@ -147,11 +147,20 @@ fn a_missing_or_tampered_small_init_falls_back_to_the_main_binary() {
 
 /// Run the init directly with a hand-written spec; returns (exit code, status file text).
 fn run_init_with_spec(spec: &serde_json::Value, marker: &Path) -> (Option<i32>, String) {
+    run_init_with_spec_args(spec, marker, &[])
+}
+
+fn run_init_with_spec_args(
+    spec: &serde_json::Value,
+    marker: &Path,
+    extra: &[&str],
+) -> (Option<i32>, String) {
     let status = tempfile::NamedTempFile::new().expect("status file");
     let mut spec = spec.clone();
     spec["status_path"] = status.path().to_str().expect("utf-8").into();
     let out = std::process::Command::new(INIT)
         .arg("__sandbox-init")
+        .args(extra)
         .env_clear()
         .env("WARDEN_SANDBOX_SPEC", spec.to_string())
         .output()
@@ -203,6 +212,50 @@ fn an_init_from_another_build_or_with_an_unknown_spec_refuses_to_run_anything() 
         !marker.exists(),
         "an init ignoring part of its spec ran the command"
     );
+    // With a fallback executable, an init from another build hands over to it, with the same
+    // spec (here a script that records how it was called), instead of running anything itself.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let called = dir.path().join("called");
+    let script = dir.path().join("main");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1 ${{#WARDEN_SANDBOX_SPEC}}\" > {}\n",
+            called.display()
+        ),
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let fb = script.to_str().expect("utf-8");
+    let (code, text) = run_init_with_spec_args(&spec, &marker, &["--fallback", fb]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("another build"), "{text}");
+    let call = std::fs::read_to_string(&called).expect("the fallback was started");
+    assert!(call.starts_with("__sandbox-init "), "{call}");
+    assert!(
+        call.trim().split(' ').nth(1).unwrap_or("0") != "0",
+        "no spec: {call}"
+    );
+    assert!(
+        !marker.exists(),
+        "the mismatched init ran the command itself"
+    );
+    // An unreadable spec hands over too (a newer warden's fields).
+    std::fs::remove_file(&called).expect("rm");
+    let (code, _) = run_init_with_spec_args(&unknown, &marker, &["--fallback", fb]);
+    assert_eq!(code, Some(0));
+    assert!(
+        called.exists(),
+        "the fallback was not started for an unreadable spec"
+    );
+    // The handover is one step: a fallback that is itself from another build refuses.
+    let (code, text) = run_init_with_spec_args(&spec, &marker, &["--fallback", INIT]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("another build") && text.contains("different build"),
+        "{text}"
+    );
+    assert!(!marker.exists());
     // Control: the same spec with this build's fingerprint runs the command.
     let mut same = spec.clone();
     same["build"] = warden_sandbox::build_fingerprint().into();
