@@ -31,7 +31,7 @@ pub(crate) struct InitSpec {
     pub(crate) seccomp: bool,
     pub(crate) limits: Limits,
     pub(crate) proxy_port: Option<u16>,
-    /// The supervisor's private status file; stage 1 opens it and PID 1 inherits the fd.
+    /// A status file to append to when `status_fd` is -1 (the supervisor passes a pipe).
     pub(crate) status_path: PathBuf,
     #[serde(default)]
     pub(crate) status_fd: i32,
@@ -101,14 +101,16 @@ pub fn init_main() -> ! {
         }
     };
     let mut spec = spec;
-    match std::fs::OpenOptions::new()
-        .append(true)
-        .open(&spec.status_path)
-    {
-        Ok(f) => spec.status_fd = std::os::fd::IntoRawFd::into_raw_fd(f),
-        Err(e) => {
-            eprintln!("warden: sandbox status file: {e}");
-            std::process::exit(1);
+    if spec.status_fd < 0 {
+        match std::fs::OpenOptions::new()
+            .append(true)
+            .open(&spec.status_path)
+        {
+            Ok(f) => spec.status_fd = std::os::fd::IntoRawFd::into_raw_fd(f),
+            Err(e) => {
+                eprintln!("warden: sandbox status file: {e}");
+                std::process::exit(1);
+            }
         }
     }
     if spec.build != seccomp::BUILD_FINGERPRINT {
@@ -122,7 +124,8 @@ pub fn init_main() -> ! {
                     exe.display()
                 ),
             );
-            // The status fd is close-on-exec; the fallback opens the file again.
+            // The inherited status pipe and gate stay open across this exec (a status file
+            // opened here is close-on-exec; the fallback opens it again).
             let e = std::process::Command::new(main).arg(INIT_ARG).exec();
             status_line(
                 spec.status_fd,
@@ -142,6 +145,9 @@ pub fn init_main() -> ! {
         );
         std::process::exit(1);
     }
+    // Whatever this process inherited beyond stdio (its status pipe and gate included; PID 1
+    // keeps them across fork) must not reach the command's exec.
+    sys::cloexec_from_3();
     // Stage 1: single-threaded and freshly exec'd; enter the new namespaces here (not between
     // fork and exec in the caller), then fork: the child is PID 1 of the new PID namespace.
     if let Err(e) = enter_namespaces(&spec) {

@@ -52,7 +52,7 @@ pub use seccomp::{
     SECCOMP_POLICY, SeccompPolicy, baked_seccomp, build_fingerprint, compile_seccomp,
 };
 pub use supervisor::{
-    ExitInfo, INIT_BINARY_NAME, Output, Running, SpawnOptions, choose_init, spawn,
+    ExitInfo, INIT_BINARY_NAME, Output, Running, SpawnOptions, choose_init, scratch_base, spawn,
 };
 
 /// What can go wrong setting up or running a sandbox.

@@ -40,6 +40,27 @@ pub struct SpawnOptions {
     pub fallback_exe: Option<PathBuf>,
 }
 
+/// A base directory for short-lived per-run files such as sockets: the per-user runtime
+/// directory (`$XDG_RUNTIME_DIR`) or `/dev/shm` when it is a memory file system (tmpfs) that is
+/// ours or sticky, else the temp directory. Callers create their own private (0700),
+/// unpredictably named directory below it.
+pub fn scratch_base() -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    let usable = |p: &Path| {
+        p.is_absolute()
+            && sys::fs_type(p) == Some(TMPFS_MAGIC)
+            && std::fs::metadata(p)
+                .is_ok_and(|m| m.is_dir() && (m.uid() == sys::euid() || m.mode() & 0o1000 != 0))
+    };
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([PathBuf::from("/dev/shm")])
+        .find(|p| usable(p))
+        .unwrap_or_else(std::env::temp_dir)
+}
+
 /// File name of the stand-alone init binary installed next to `warden`.
 pub const INIT_BINARY_NAME: &str = "warden-sandbox-init";
 
@@ -89,8 +110,8 @@ pub fn choose_init(main_exe: &Path) -> (PathBuf, Option<String>) {
 #[derive(Debug)]
 pub struct Running {
     child: Child,
+    /// Read end of the status pipe the init writes its `E`/`N`/`X`/`S` lines to.
     status: std::fs::File,
-    status_path: PathBuf,
     /// The command's stdout, with [`Output::Piped`].
     pub stdout: Option<ChildStdout>,
     /// The command's stderr, with [`Output::Piped`].
@@ -202,39 +223,6 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
     })
 }
 
-/// A fresh, private (0600, exclusive) file the init appends its status lines to.
-fn status_file() -> Result<(PathBuf, std::fs::File), SandboxError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    static N: AtomicI32 = AtomicI32::new(0);
-    let base = std::env::temp_dir();
-    let mut last = None;
-    for _ in 0..50 {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let path = base.join(format!(
-            ".warden-status-{}-{nanos:x}-{n}",
-            std::process::id()
-        ));
-        match std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(f) => return Ok((path, f)),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(SandboxError::Io {
-        what: "create the sandbox status file".into(),
-        source: last.unwrap_or_else(|| std::io::Error::other("no name available")),
-    })
-}
-
 /// Check the kernel, then start `profile` in a new sandbox.
 pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, SandboxError> {
     profile.validate()?;
@@ -308,9 +296,14 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
             .map(|n| n + 1);
     }
     let cgroup_procs = action_cgroup.as_ref().map(|c| c.procs_file());
-    let (status_path, status) = status_file()?;
+    // The status pipe's write end and the gate's read end go to the init (inherited: cleared
+    // of close-on-exec just before the spawn; the init marks every inherited fd close-on-exec
+    // again, so the command never gets them). The status is read after the init has exited,
+    // without blocking, so a copy of the write end leaked into a concurrently spawned process
+    // cannot hold this one up.
+    let (status, status_w) = sys::pipe().map_err(SandboxError::io("create the status pipe"))?;
     let gate = if opts.gated {
-        Some(sys::inheritable_pipe().map_err(SandboxError::io("create the start gate"))?)
+        Some(sys::pipe().map_err(SandboxError::io("create the start gate"))?)
     } else {
         None
     };
@@ -325,8 +318,8 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         seccomp: caps.seccomp,
         limits: profile.limits.clone(),
         proxy_port: profile.proxy.as_ref().map(|p| p.port),
-        status_path: status_path.clone(),
-        status_fd: -1,
+        status_path: PathBuf::new(),
+        status_fd: status_w.as_raw_fd(),
         supervisor_pid: std::process::id() as i32,
         cgroup_procs,
         hostname: profile.hostname.clone(),
@@ -349,11 +342,17 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         Output::Inherit => cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit()),
         Output::Piped => cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
     };
+    sys::set_cloexec(status_w.as_raw_fd(), false)
+        .map_err(SandboxError::io("pass the status pipe"))?;
+    if let Some((r, _)) = &gate {
+        sys::set_cloexec(r.as_raw_fd(), false).map_err(SandboxError::io("pass the start gate"))?;
+    }
     let spawned = cmd.spawn();
-    // The init has its own copy of the gate's read end now (or never will).
+    // The init has its own copies of the status pipe's write end and the gate's read end now
+    // (or never will).
+    drop(status_w);
     let gate = gate.map(|(_, w)| w);
     let mut child = spawned.map_err(|e| {
-        let _ = std::fs::remove_file(&status_path);
         SandboxError::Setup(format!(
             "cannot start the sandbox init {}: {e}",
             exe.display()
@@ -366,7 +365,6 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         stderr: child.stderr.take(),
         child,
         status,
-        status_path,
         notes,
         removed_env: scrubbed.removed,
         gate,
@@ -406,9 +404,10 @@ impl Running {
         SUPERVISED.store(0, Ordering::Relaxed);
         sys::default_signals();
         let st = waited.map_err(SandboxError::io("wait for the sandbox"))?;
+        // The init and PID 1 have exited: everything they wrote is in the pipe.
         let mut text = String::new();
+        let _ = sys::set_nonblocking(self.status.as_raw_fd());
         let _ = self.status.read_to_string(&mut text);
-        let _ = std::fs::remove_file(&self.status_path);
         let mut info = ExitInfo {
             code: None,
             signal: None,

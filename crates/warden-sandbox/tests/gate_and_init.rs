@@ -263,3 +263,27 @@ fn an_init_from_another_build_or_with_an_unknown_spec_refuses_to_run_anything() 
     assert_eq!(code, Some(0), "{text}");
     assert!(marker.exists(), "control: the command did not run: {text}");
 }
+
+#[test]
+fn the_command_inherits_no_descriptor_but_stdio() {
+    // The init receives the status pipe and the start gate as inherited descriptors; neither
+    // (nor anything else) may reach the command.
+    let ws = tempfile::tempdir().expect("tempdir");
+    for gated in [false, true] {
+        let mut r = spawn(
+            &profile(ws.path(), "ls /proc/$$/fd | tr '\\n' ' '"),
+            &opts(gated),
+        )
+        .expect("spawn");
+        r.release().expect("release");
+        let mut out = String::new();
+        r.stdout
+            .take()
+            .expect("stdout")
+            .read_to_string(&mut out)
+            .ok();
+        drop(r.stderr.take());
+        assert_eq!(r.wait().expect("wait").code, Some(0));
+        assert_eq!(out.trim(), "0 1 2", "gated: {gated}");
+    }
+}
