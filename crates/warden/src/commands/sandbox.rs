@@ -229,14 +229,6 @@ pub(crate) fn start(
             "cannot create the proxy wake-up socket: {e}"
         ))
     })?;
-    let proxy_thread = std::thread::spawn(move || -> Result<warden_proxy::ProxyHandle, String> {
-        wake.accept().map_err(|e| format!("proxy wake-up: {e}"))?;
-        drop(wake);
-        let proxy_cfg = warden_proxy::ProxyConfig::from_network_config(&network, &workspace)
-            .map_err(|e| format!("the [network] section cannot be used: {e}"))?;
-        warden_proxy::spawn(listen, proxy_cfg, sink)
-            .map_err(|e| format!("cannot start the egress proxy: {e}"))
-    });
     profile.proxy = Some(ProxyEndpoint {
         socket,
         port: cfg.proxy_port.unwrap_or(3128),
@@ -260,6 +252,16 @@ pub(crate) fn start(
         fallback_exe: Some(main_exe),
     };
     let running = warden_sandbox::spawn(&profile, &opts).map_err(sandbox_error)?;
+    // Started after the sandbox, off its start-up path: a connection to `wake.sock` waits in
+    // the listen queue until this thread accepts it.
+    let proxy_thread = std::thread::spawn(move || -> Result<warden_proxy::ProxyHandle, String> {
+        wake.accept().map_err(|e| format!("proxy wake-up: {e}"))?;
+        drop(wake);
+        let proxy_cfg = warden_proxy::ProxyConfig::from_network_config(&network, &workspace)
+            .map_err(|e| format!("the [network] section cannot be used: {e}"))?;
+        warden_proxy::spawn(listen, proxy_cfg, sink)
+            .map_err(|e| format!("cannot start the egress proxy: {e}"))
+    });
     let mut exec = Execution {
         notes: running.notes.clone(),
         ..Default::default()
