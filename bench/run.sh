@@ -64,12 +64,22 @@ results="$work/results.txt"
 : >"$results"
 cd "$ws"
 if command -v hyperfine >/dev/null 2>&1; then
-    hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/h.json" "${cmds[@]}" >/dev/null
-    python3 - "$work/h.json" "${names[@]}" >"$results" <<'PY'
-import json, sys
-data = json.load(open(sys.argv[1]))["results"]
-for name, r in zip(sys.argv[2:], data):
-    print(f"{name}\t{r['median'] * 1000:.3f}")
+    # Several short rounds instead of one block per command, so a change in the machine's load
+    # during the run affects every command alike; the median is over all rounds' runs.
+    rounds=5
+    per=$(((runs + rounds - 1) / rounds))
+    for r in $(seq "$rounds"); do
+        hyperfine -N --warmup 3 --runs "$per" --export-json "$work/h$r.json" "${cmds[@]}" >/dev/null 2>&1
+    done
+    python3 - "$work" "$rounds" "${names[@]}" >"$results" <<'PY'
+import json, statistics, sys
+work, rounds, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+times = [[] for _ in names]
+for r in range(1, rounds + 1):
+    for i, res in enumerate(json.load(open(f"{work}/h{r}.json"))["results"]):
+        times[i].extend(res["times"])
+for name, t in zip(names, times):
+    print(f"{name}\t{statistics.median(t) * 1000:.3f}")
 PY
 else
     for i in "${!cmds[@]}"; do
