@@ -53,6 +53,46 @@ fn pid1_of(bin_dir: &Path) -> (Output, String) {
 }
 
 #[test]
+fn a_small_init_from_another_build_hands_over_to_warden() {
+    // A copy of this build's init with its build fingerprint changed: the same code, but it
+    // cannot trust that it understands this warden's spec, so warden must end up as PID 1.
+    let dir = tmp("init-stale-");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    place(Path::new(WARDEN), &dir.path().join("warden"));
+    let ours = warden_sandbox::build_fingerprint().as_bytes().to_vec();
+    let other: Vec<u8> = ours
+        .iter()
+        .map(|b| if *b == b'0' { b'1' } else { b'0' })
+        .collect();
+    let mut bytes = std::fs::read(the_small_init()).expect("read the init");
+    let mut replaced = 0;
+    let mut i = 0;
+    while i + ours.len() <= bytes.len() {
+        if bytes[i..i + ours.len()] == ours[..] {
+            bytes[i..i + ours.len()].copy_from_slice(&other);
+            replaced += 1;
+            i += ours.len();
+        } else {
+            i += 1;
+        }
+    }
+    assert!(
+        replaced > 0,
+        "the build fingerprint is not in the init binary"
+    );
+    let init = dir.path().join("warden-sandbox-init");
+    std::fs::write(&init, &bytes).expect("write the other-build init");
+    std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let (o, pid1) = pid1_of(dir.path());
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let warden = dir.path().join("warden");
+    assert!(
+        pid1.starts_with(&format!("{} __sandbox-init", warden.display())),
+        "PID 1 with an init from another build: {pid1:?}"
+    );
+}
+
+#[test]
 fn the_small_init_is_pid_1_when_installed_and_trustworthy_else_warden_itself() {
     let dir = tmp("init-bin-");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
