@@ -229,6 +229,27 @@ fn replay_reproduces_the_claude_code_hooks_recorded_tiers() {
         "the audit log's tool names"
     );
 
+    // `warden report` on the same log counts actions by the agent's tool and names the tool on
+    // each incident line.
+    let o = f.command(&["report", "--json"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        report["agent_tools"],
+        serde_json::to_value(&hook_tools).unwrap()
+    );
+    let denied = report["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["rule"] == "deny.rm-root")
+        .expect("the denied Bash call is an incident");
+    assert_eq!(denied["tool"], "Bash");
+    let o = f.command(&["report"]).output().unwrap();
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("Bash: rm -rf / --no-preserve-root"), "{text}");
+    assert!(text.contains("agent tools: Bash 4, Edit 1,"), "{text}");
+
     let path = f.ws.join("transcript.jsonl");
     std::fs::write(&path, &transcript).unwrap();
     let from_transcript = f.replay(&path);
