@@ -386,6 +386,23 @@ impl Policy {
                 }
             }
         }
+        for r in self
+            .merged
+            .rules
+            .iter()
+            .chain(self.merged.never_auto.iter())
+        {
+            if looks_like_alternatives(&r.subcommand) {
+                let words: Vec<String> = r.subcommand.iter().map(|w| format!("{w:?}")).collect();
+                out.push(format!(
+                    "rule `{}`: subcommand = [{}] matches only the word sequence `{}`; to match any one of them write subcommand = [\"{}\"]",
+                    r.id,
+                    words.join(", "),
+                    r.subcommand.join(" "),
+                    r.subcommand.join("|")
+                ));
+            }
+        }
         let groups = &self.merged.approvals.groups;
         for (i, route) in self.merged.approvals.route.iter().enumerate() {
             for g in &route.groups {
@@ -409,6 +426,41 @@ impl Policy {
             .iter()
             .map(String::as_str)
             .zip(self.merged.tests.iter())
+    }
+}
+
+/// Verbs that are whole subcommands of package managers and VCS tools, never followed by a
+/// second verb: a `subcommand` list starting with one and holding another (`["install", "add"]`)
+/// was almost certainly meant as alternatives (`["install|add"]`), since each list entry is the
+/// next word of the command line.
+const STANDALONE_VERBS: &[&str] = &[
+    "add",
+    "apply",
+    "ci",
+    "clone",
+    "commit",
+    "delete",
+    "deploy",
+    "destroy",
+    "i",
+    "install",
+    "publish",
+    "pull",
+    "push",
+    "remove",
+    "rm",
+    "uninstall",
+    "unpublish",
+    "update",
+    "upgrade",
+];
+
+/// Whether a `subcommand` sequence reads like a list of alternatives (see [`STANDALONE_VERBS`]).
+fn looks_like_alternatives(subcommand: &[String]) -> bool {
+    let verb = |w: &String| STANDALONE_VERBS.contains(&w.as_str());
+    match subcommand.split_first() {
+        Some((first, rest)) => verb(first) && rest.iter().any(verb),
+        None => false,
     }
 }
 

@@ -89,3 +89,17 @@ impl SandboxError {
         move |source| Self::Io { what, source }
     }
 }
+
+/// Give `SIGPIPE` back its default disposition (end the process quietly), which the Rust
+/// runtime replaces with "ignore". For commands that only print: writing to a reader that has
+/// gone (`warden check … | head -c 1`) then ends them like any Unix filter instead of making
+/// `println!` panic on `EPIPE`. Not for processes that must outlive a closed peer (servers,
+/// supervisors of children).
+pub fn restore_default_sigpipe() {
+    // SAFETY: `signal(2)` with `SIG_DFL` installs no handler code in this process; it only sets
+    // the disposition of SIGPIPE, which nothing else in Warden relies on being ignored for the
+    // commands that call this.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}

@@ -53,6 +53,26 @@ enum Command {
     Report(commands::report::ReportArgs),
 }
 
+impl Command {
+    /// Whether the command reads, decides and prints, so a reader that closes its pipe early
+    /// (`| head`) should end it quietly by SIGPIPE rather than make `println!` panic. The rest
+    /// serve clients or supervise an action, which must outlive a closed peer and still record
+    /// the outcome; they only write diagnostics to stderr.
+    fn only_prints(&self) -> bool {
+        match self {
+            Command::Check(_)
+            | Command::Policy(_)
+            | Command::Init(_)
+            | Command::Audit(_)
+            | Command::Approvals(_)
+            | Command::Hook(_)
+            | Command::Replay(_)
+            | Command::Report(_) => true,
+            Command::Run(_) | Command::Sandbox(_) | Command::Serve(_) | Command::Mcp(_) => false,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     if std::env::args_os()
         .nth(1)
@@ -69,6 +89,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if cli.command.only_prints() {
+        warden_sandbox::restore_default_sigpipe();
+    }
     let result = match cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Run(args) => commands::run::run(args),

@@ -18,6 +18,9 @@ pub struct IntentMeta {
     pub agent: Option<String>,
     pub session: Option<String>,
     pub tool_call_id: Option<String>,
+    /// The agent's tool name (Claude Code's `Bash`/`Edit`/…, the MCP tool); the audit record
+    /// falls back to the action kind when absent.
+    pub tool: Option<String>,
 }
 
 /// A written intent record, named by later records.
@@ -215,7 +218,7 @@ impl Recorder {
         meta: &IntentMeta,
     ) -> Result<IntentRef, CliError> {
         let info = warden_audit::IntentInfo {
-            tool: None,
+            tool: meta.tool.clone(),
             rationale: meta.rationale.clone(),
             agent: meta.agent.clone(),
             session: meta.session.clone(),
@@ -368,7 +371,7 @@ impl Recorder {
         action_digest: &str,
     ) -> Result<IntentRef, CliError> {
         let info = warden_audit::IntentInfo {
-            tool: None,
+            tool: meta.tool.clone(),
             rationale: meta.rationale.clone(),
             agent: meta.agent.clone(),
             session: meta.session.clone(),

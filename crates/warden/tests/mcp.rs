@@ -302,12 +302,17 @@ fn check_full_run(s: &Setup, summary: &Value) {
     });
     assert_eq!(w["tier"], "auto");
     assert_eq!(w["rationale"], "notes");
+    assert_eq!(w["tool"], "write_file", "the intent names the MCP tool");
     // The approved POST: requested → granted, then the proxy's allow decision.
     let posts: Vec<&&Value> = intents
         .iter()
         .filter(|r| r["action"]["kind"] == "net" && r["action"]["method"] == "POST")
         .collect();
-    assert!(posts.iter().all(|p| p["tier"] == "async"));
+    assert!(
+        posts
+            .iter()
+            .all(|p| p["tier"] == "async" && p["tool"] == "http_request")
+    );
     let events_for = |seq: &Value, kind: &str| -> Vec<&Value> {
         records
             .iter()

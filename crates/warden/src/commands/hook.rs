@@ -486,6 +486,7 @@ fn pre_tool_use(args: &ClaudeCodeArgs, input: &HookInput) -> CmdResult {
         agent: Some(AGENT.into()),
         session: Some(input.session_id.clone()),
         tool_call_id: input.tool_use_id.clone(),
+        tool: Some(input.tool_name.clone()),
     };
     // Durable before Claude Code hears anything: no answer without its record.
     let intent = s.recorder.intent(&action, &decision, &meta)?;

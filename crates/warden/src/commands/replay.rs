@@ -107,7 +107,7 @@ pub struct InvalidLine {
 pub struct Trace {
     pub actions: Vec<TracedAction>,
     pub invalid: Vec<InvalidLine>,
-    /// Agent tool calls by tool name (Claude Code transcripts).
+    /// Agent tool calls by tool name (Claude Code transcripts; audit intents that name one).
     pub tool_calls: BTreeMap<String, usize>,
 }
 
@@ -171,7 +171,7 @@ pub fn parse_trace(
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
         let result = match format {
-            TraceFormat::Audit => audit_line(raw, line),
+            TraceFormat::Audit => audit_line(raw, line, &mut trace.tool_calls),
             TraceFormat::ClaudeCode => claude_line(raw, line, &mut trace.tool_calls),
             TraceFormat::Lines => Ok(plain_line(raw, line)),
             TraceFormat::Jsonl => jsonl_line(raw, line),
@@ -217,8 +217,22 @@ fn action_cwd(action: &Action) -> Option<PathBuf> {
     }
 }
 
-/// An audit-log line: `intent` records are actions, every other record kind is skipped.
-fn audit_line(raw: &str, line: usize) -> Result<Vec<TracedAction>, String> {
+/// The agent's own tool name an intent record carries (`Bash`, `Edit`, an MCP tool), or `None`
+/// when its `tool` is only the fallback Warden derives from the action kind (`shell`, `read`, …).
+pub fn agent_tool(record: &Value, action: &Action) -> Option<String> {
+    let tool = record.get("tool").and_then(Value::as_str)?;
+    let given =
+        matches!(action, Action::Tool { .. }) || tool != warden_audit::records::tool_name(action);
+    given.then(|| tool.to_owned())
+}
+
+/// An audit-log line: `intent` records are actions, every other record kind is skipped. The
+/// agent's tool names are counted into `tool_calls`.
+fn audit_line(
+    raw: &str,
+    line: usize,
+    tool_calls: &mut BTreeMap<String, usize>,
+) -> Result<Vec<TracedAction>, String> {
     let Some(mut rec) = json_object(raw)? else {
         return Ok(Vec::new());
     };
@@ -231,6 +245,9 @@ fn audit_line(raw: &str, line: usize) -> Result<Vec<TracedAction>, String> {
     let action: Action = serde_json::from_value(action)
         .map_err(|e| format!("intent record with an unreadable action: {e}"))?;
     let action = checked(action)?;
+    if let Some(tool) = agent_tool(&Value::Object(rec.clone()), &action) {
+        *tool_calls.entry(tool).or_default() += 1;
+    }
     Ok(vec![TracedAction {
         line,
         cwd: action_cwd(&action),
@@ -593,7 +610,7 @@ struct Summary {
     actions: usize,
     tiers: TierCounts,
     surfaced: Vec<CategoryGroup>,
-    /// Agent tool calls by tool name (Claude Code transcripts).
+    /// Agent tool calls by tool name (Claude Code transcripts; audit intents that name one).
     tool_calls: BTreeMap<String, usize>,
     invalid_lines: Vec<InvalidLine>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -154,6 +154,9 @@ pub struct Incident {
     pub kinds: Vec<&'static str>,
     pub tier: String,
     pub rule: String,
+    /// The agent's tool name, when the intent names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
     pub action: String,
     pub detail: String,
 }
@@ -181,6 +184,8 @@ pub struct Report {
     pub network_denied: usize,
     pub incident_counts: BTreeMap<&'static str, usize>,
     pub incidents: Vec<Incident>,
+    /// Actions by the agent's tool name (`Bash`, `Edit`, an MCP tool), for intents naming one.
+    pub agent_tools: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Default)]
@@ -196,6 +201,8 @@ struct Intent {
     net_denied: Vec<String>,
     /// Approver groups, when the intent names them (the approval server's log does).
     groups: Vec<String>,
+    /// The agent's tool name, when the intent names one.
+    tool: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -360,6 +367,10 @@ pub fn build(
                         rule: str_field(&v, "rule").unwrap_or_default(),
                         action: action_text(v.get("action")),
                         groups: groups_field(&v),
+                        tool: v
+                            .get("action")
+                            .and_then(|a| serde_json::from_value(a.clone()).ok())
+                            .and_then(|a| super::replay::agent_tool(&v, &a)),
                         ..Default::default()
                     },
                 );
@@ -681,11 +692,16 @@ pub fn build(
             kinds,
             tier: i.tier.clone(),
             rule: i.rule.clone(),
+            tool: i.tool.clone(),
             action: i.action.clone(),
             detail: detail.join("; "),
         });
     }
 
+    let mut agent_tools: BTreeMap<String, usize> = BTreeMap::new();
+    for t in intents.values().filter_map(|i| i.tool.clone()) {
+        *agent_tools.entry(t).or_default() += 1;
+    }
     Report {
         log: log_name.to_owned(),
         since: since_ns.map(rfc3339),
@@ -704,6 +720,7 @@ pub fn build(
         network_denied,
         incident_counts,
         incidents,
+        agent_tools,
     }
 }
 
@@ -919,6 +936,14 @@ fn render_text(r: &Report) -> String {
         "outcomes: {} succeeded, {} failed, {} denied, {} deferred, {} did not run, {} unknown, {} degraded\n",
         o.succeeded, o.failed, o.denied, o.deferred, o.did_not_run, o.unknown, o.degraded
     ));
+    if !r.agent_tools.is_empty() {
+        let list: Vec<String> = r
+            .agent_tools
+            .iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect();
+        out.push_str(&format!("agent tools: {}\n", list.join(", ")));
+    }
     let a = &r.approvals;
     out.push_str(&format!(
         "\napprovals: {} requested, {} granted, {} denied, {} expired, {} pending\n",
@@ -978,7 +1003,13 @@ fn render_text(r: &Report) -> String {
             i.kinds.join(","),
             i.tier,
             i.rule,
-            one_line(&i.action, 70)
+            one_line(
+                &match &i.tool {
+                    Some(t) => format!("{t}: {}", i.action),
+                    None => i.action.clone(),
+                },
+                70
+            )
         ));
         if !i.detail.is_empty() {
             out.push_str(&format!("         {}\n", one_line(&i.detail, 110)));

@@ -98,6 +98,7 @@ pub fn run(args: RunArgs) -> CmdResult {
         agent: args.agent.clone(),
         session: args.session.clone(),
         tool_call_id: args.tool_call_id.clone(),
+        tool: None,
     };
     let intent_failed = |e: CliError| {
         CliError::failure(miette::miette!(

@@ -68,6 +68,8 @@ pub struct Governor {
 
 /// A file or HTTP action, ready for the governed path.
 struct Planned {
+    /// The MCP tool that planned it (`read_file`, `http_request`, …), recorded in the intent.
+    tool: &'static str,
     action: Action,
     /// What the approver reads.
     text: String,
@@ -369,6 +371,7 @@ impl Governor {
             agent: Some("mcp".into()),
             session: None,
             tool_call_id: Some(call_id.clone()),
+            tool: Some(planned.tool.into()),
         };
         let intent = match self.recorder.intent(&planned.action, &decision, &meta) {
             Ok(i) => i,
@@ -582,6 +585,7 @@ impl Governor {
     ) -> Reply {
         let (shown, confined) = self.resolve(path);
         let planned = Planned {
+            tool: "read_file",
             action: Action::Read {
                 path: shown.clone(),
             },
@@ -630,6 +634,7 @@ impl Governor {
         let (shown, confined) = self.write_target(path);
         let digest = sha256_hex(content.as_bytes());
         let planned = Planned {
+            tool: "write_file",
             action: Action::Write {
                 path: shown.clone(),
             },
@@ -693,6 +698,7 @@ impl Governor {
     ) -> Reply {
         let (shown, confined) = self.write_target(path);
         let planned = Planned {
+            tool: "edit_file",
             action: Action::Write {
                 path: shown.clone(),
             },
@@ -756,6 +762,7 @@ impl Governor {
     pub fn list_dir(&self, path: &str, rationale: Option<String>) -> Reply {
         let (shown, confined) = self.resolve(path);
         let planned = Planned {
+            tool: "list_dir",
             action: Action::Read {
                 path: shown.clone(),
             },
@@ -842,6 +849,7 @@ impl Governor {
             path: path.clone(),
         };
         let planned = Planned {
+            tool: "http_request",
             text: format!("{method} {}", req.url),
             bound: json!({
                 "kind": "net", "host": host, "port": port, "method": method, "path": path,
