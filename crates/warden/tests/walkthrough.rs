@@ -10,12 +10,16 @@
 //!   `CARGO_INSTALL_ROOT` is `~/.cargo` inside it, first on `PATH`.
 //! - The one change to a command: `cargo install` gets `--debug` (and runs offline with this
 //!   test's own target directory), since a release build would take minutes; everything after
-//!   it uses the `warden` it installed.
+//!   it uses the `warden` it installed. Under `cargo test --workspace` the install rebuilds the
+//!   few crates whose dependency features differ when warden is built alone (about a minute).
 //! - Claude Code is the real CLI (scripts/setup-hook.sh installs it); the model behind it is a
 //!   loopback stand-in (tests/data/claude_code/model_api.py, via `ANTHROPIC_BASE_URL`) scripted
 //!   to ask for `ls -a` and then `cat .env` (walkthrough_support/model_script.json).
 //! - The person in step 5 is headless Chromium over WebDriver: it logs in with the approver
 //!   token that step 3 printed and presses Approve.
+//!
+//! `WARDEN_WALKTHROUGH_KEEP=1` keeps the run's files (home, each command's output, a screenshot
+//! of the request in the web UI) under target/tmp/walkthrough-*.
 
 #![cfg(target_os = "linux")]
 
@@ -328,10 +332,18 @@ fn run_session_and_approve(
         .remove(0);
     let shown = browser.text(&request);
     browser.screenshot(&root.join("approval.png"));
-    assert!(
-        shown.contains("cat .env") && shown.contains("credential-access"),
-        "the request shows the command and its category: {shown}"
-    );
+    for what in [
+        "cat .env",
+        "credential-access",
+        "cred.files",
+        "Read the database URL from .env",
+        "routed to security",
+    ] {
+        assert!(
+            shown.contains(what),
+            "the request shows `{what}` (command, category, rule, rationale, route): {shown}"
+        );
+    }
     // Still waiting: nothing decided it yet.
     assert!(
         sh.poll(&session).is_none(),
