@@ -462,3 +462,57 @@ fn check_report(text: &str, demo: &Path) {
         "the report shows the approval:\n{text}"
     );
 }
+
+/// The rule that keeps the document's outputs honest: every shown line, in order, with `…` only
+/// where the document says so.
+#[test]
+fn shown_output_must_match_line_by_line_in_order() {
+    let printed =
+        "admin token (shown once): 1f2e\nwarden serve: listening on http://127.0.0.1:8420\n";
+    assert!(
+        shows(
+            "admin token (shown once): …\nwarden serve: listening on http://127.0.0.1:8420",
+            printed
+        )
+        .is_ok()
+    );
+    assert!(shows("…", printed).is_ok());
+    assert!(shows("…", "").is_err(), "`…` alone still needs some output");
+    // Order matters, and a line may not be matched twice.
+    assert!(shows("warden serve: listening on …\nadmin token …", printed).is_err());
+    assert!(shows("admin token …\nadmin token …", printed).is_err());
+    // No wildcard means the whole line.
+    assert!(shows("warden serve: listening", printed).is_err());
+    assert!(shows("  auto        2   66.7%", "  auto        3   66.7%").is_err());
+    // Several wildcards, in order, without overlap.
+    assert!(shows("median …  p90 …", "median 274 ms  p90 274 ms").is_ok());
+    assert!(shows("a…b…c", "abc").is_ok());
+    assert!(shows("ab…ba", "aba").is_err());
+    assert!(shows("x…b…a", "xab").is_err());
+}
+
+#[test]
+fn the_document_blocks_are_read_as_written() {
+    let blocks = fenced_blocks("text\n```sh\na\n# note\n\nb c\n```\n```text\nout\n```\n");
+    assert_eq!(blocks.len(), 2);
+    assert_eq!(blocks[0].lang, "sh");
+    assert_eq!(commands(&blocks[0]), ["a", "b c"]);
+    assert_eq!(
+        (
+            blocks[1].lang.as_str(),
+            blocks[1].body.as_str(),
+            blocks[1].line
+        ),
+        ("text", "out\n", 8)
+    );
+    let doc: Vec<String> = fenced_blocks(DOC)
+        .iter()
+        .filter(|b| b.lang == "sh")
+        .flat_map(commands)
+        .collect();
+    assert!(
+        doc.iter().any(|c| c.starts_with("cargo install")),
+        "{doc:?}"
+    );
+    assert!(doc.iter().any(|c| c.starts_with("claude -p")), "{doc:?}");
+}
