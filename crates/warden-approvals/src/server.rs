@@ -12,6 +12,7 @@ use crate::routing::{in_group, resolve_route};
 use crate::store::{Store, Transition};
 use crate::token;
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -205,9 +206,31 @@ fn auth(state: &AppState, headers: &HeaderMap) -> ApiResult<TokenRecord> {
     }
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
-    serde_json::from_slice(body)
+/// A request body, or why axum could not read it (too large, cut short): handlers turn the
+/// rejection into the API's JSON error instead of axum's plain-text one.
+type Body = Result<Bytes, BytesRejection>;
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &Body) -> ApiResult<T> {
+    let bytes = body.as_ref().map_err(|r| {
+        err(
+            r.status(),
+            format!("cannot read the body: {}", r.body_text()),
+        )
+    })?;
+    serde_json::from_slice(bytes)
         .map_err(|e| err(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
+/// Query parameters, or axum's rejection of them (turned into a JSON 400 by [`query`]).
+type Q<T> = Result<Query<T>, QueryRejection>;
+
+fn query<T>(q: Q<T>) -> ApiResult<T> {
+    q.map(|Query(q)| q).map_err(|r| {
+        err(
+            StatusCode::BAD_REQUEST,
+            format!("invalid query parameters: {}", r.body_text()),
+        )
+    })
 }
 
 /// Groups that may decide `r` now (escalation group once its time has come).
@@ -273,9 +296,11 @@ fn load(state: &AppState, id: &str) -> ApiResult<RequestView> {
 async fn sweeper(state: Arc<AppState>) {
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        if let Ok(list) = state.store.list_requests(Some(Status::Pending)) {
-            for r in list {
-                let _ = refresh(&state, r);
+        if let Ok(due) = state.store.due_pending(now_ms()) {
+            for id in due {
+                if let Ok(r) = load(&state, &id) {
+                    let _ = refresh(&state, r);
+                }
             }
         }
     }
@@ -311,7 +336,7 @@ struct NewToken {
 async fn create_token(
     State(s): St,
     h: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let who = auth(&s, &h)?;
     if who.role != Role::Admin {
@@ -351,7 +376,7 @@ async fn create_token(
 async fn create_request(
     State(s): St,
     h: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<(StatusCode, Json<RequestView>)> {
     let who = auth(&s, &h)?;
     if who.role == Role::Approver {
@@ -429,11 +454,12 @@ struct ListQuery {
 async fn list_requests(
     State(s): St,
     h: HeaderMap,
-    Query(q): Query<ListQuery>,
+    q: Q<ListQuery>,
 ) -> ApiResult<Json<Vec<RequestView>>> {
     let who = auth(&s, &h)?;
+    let q = query(q)?;
     let status = match q.status.as_deref() {
-        None | Some("") | Some("all") => None,
+        None | Some("all") => None,
         Some(x) => Some(
             Status::parse(x)
                 .ok_or_else(|| err(StatusCode::BAD_REQUEST, format!("unknown status `{x}`")))?,
@@ -475,11 +501,18 @@ async fn wait_request(
     State(s): St,
     h: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<WaitQuery>,
+    q: Q<WaitQuery>,
 ) -> ApiResult<Json<RequestView>> {
     let who = auth(&s, &h)?;
+    let q = query(q)?;
+    let limit = Duration::from_secs(q.timeout.unwrap_or(30));
+    if limit > MAX_WAIT {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            format!("timeout must be at most {} seconds", MAX_WAIT.as_secs()),
+        ));
+    }
     let mut rx = s.bus.subscribe();
-    let limit = Duration::from_secs(q.timeout.unwrap_or(30)).min(MAX_WAIT);
     let end = tokio::time::Instant::now() + limit;
     loop {
         let r = refresh(&s, load(&s, &id)?)?;
@@ -539,25 +572,64 @@ fn check_vote(s: &AppState, who: &TokenRecord, r: &RequestView) -> ApiResult<()>
     Ok(())
 }
 
+/// What an approver says about a request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Approve,
+    Deny,
+}
+
+impl Verdict {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Deny => "deny",
+        }
+    }
+}
+
 async fn approve(
+    state: St,
+    h: HeaderMap,
+    id: Path<String>,
+    body: Body,
+) -> ApiResult<Json<RequestView>> {
+    decide(state, h, id, body, Verdict::Approve).await
+}
+
+async fn deny(
+    state: St,
+    h: HeaderMap,
+    id: Path<String>,
+    body: Body,
+) -> ApiResult<Json<RequestView>> {
+    decide(state, h, id, body, Verdict::Deny).await
+}
+
+/// One vote (the approve and deny endpoints): any deny vetoes; approvals from distinct eligible
+/// approvers count toward the quorum.
+async fn decide(
     State(s): St,
     h: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Body,
+    verdict: Verdict,
 ) -> ApiResult<Json<RequestView>> {
     let who = auth(&s, &h)?;
     let vb: VoteBody = parse_json(&body)?;
     let r = refresh(&s, load(&s, &id)?)?;
     check_vote(&s, &who, &r)?;
-    match &vb.action_digest {
-        Some(d) if *d == r.action_digest => {}
-        Some(_) => {
+    // A denial never authorises anything, so it needs no digest; an approval must name one.
+    match (&vb.action_digest, verdict) {
+        (_, Verdict::Deny) => {}
+        (Some(d), Verdict::Approve) if *d == r.action_digest => {}
+        (Some(_), Verdict::Approve) => {
             return Err(err(
                 StatusCode::CONFLICT,
                 "action digest mismatch: the approval is for a different action",
             ));
         }
-        None => {
+        (None, Verdict::Approve) => {
             return Err(err(
                 StatusCode::BAD_REQUEST,
                 "`action_digest` (of the action being approved) is required",
@@ -567,8 +639,8 @@ async fn approve(
     let now = now_ms();
     let vote = Vote {
         approver: who.name.clone(),
-        verdict: "approve".into(),
-        comment: vb.comment,
+        verdict: verdict.as_str().into(),
+        comment: vb.comment.clone(),
         at: now,
     };
     if !s.store.add_vote(&id, &vote)? {
@@ -581,77 +653,47 @@ async fn approve(
         &s,
         Event::Voted {
             id: id.clone(),
-            approver: who.name,
-            verdict: "approve".into(),
+            approver: who.name.clone(),
+            verdict: verdict.as_str().into(),
         },
     );
-    let r = load(&s, &id)?;
-    let approvals = r.votes.iter().filter(|v| v.verdict == "approve").count();
-    if u32::try_from(approvals).unwrap_or(u32::MAX) >= r.quorum {
-        let t = Transition {
-            reason: Some(format!("approved by {approvals} of {} needed", r.quorum)),
-            decided_at: Some(now),
-            approval_expires_at: Some(now.saturating_add(ms(s.ttl))),
-            ..Transition::default()
-        };
-        if s.store
-            .transition(&id, Status::Pending, Status::Approved, &t)?
-        {
-            emit(
-                &s,
-                Event::Decided {
-                    id: id.clone(),
-                    status: Status::Approved,
-                    reason: t.reason,
+    let (to, t) = match verdict {
+        Verdict::Deny => (
+            Status::Denied,
+            Transition {
+                reason: Some(format!(
+                    "denied by {}{}",
+                    who.name,
+                    vb.comment.map(|c| format!(": {c}")).unwrap_or_default()
+                )),
+                decided_at: Some(now),
+                ..Transition::default()
+            },
+        ),
+        Verdict::Approve => {
+            let r = load(&s, &id)?;
+            let approvals = r.votes.iter().filter(|v| v.verdict == "approve").count();
+            if u32::try_from(approvals).unwrap_or(u32::MAX) < r.quorum {
+                return Ok(Json(r));
+            }
+            (
+                Status::Approved,
+                Transition {
+                    reason: Some(format!("approved by {approvals} of {} needed", r.quorum)),
+                    decided_at: Some(now),
+                    approval_expires_at: Some(now.saturating_add(ms(s.ttl))),
+                    ..Transition::default()
                 },
-            );
+            )
         }
-    }
-    Ok(Json(load(&s, &id)?))
-}
-
-async fn deny(
-    State(s): St,
-    h: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> ApiResult<Json<RequestView>> {
-    let who = auth(&s, &h)?;
-    let vb: VoteBody = parse_json(&body)?;
-    let r = refresh(&s, load(&s, &id)?)?;
-    check_vote(&s, &who, &r)?;
-    let now = now_ms();
-    let vote = Vote {
-        approver: who.name.clone(),
-        verdict: "deny".into(),
-        comment: vb.comment.clone(),
-        at: now,
     };
-    if !s.store.add_vote(&id, &vote)? {
-        return Err(err(
-            StatusCode::CONFLICT,
-            format!("`{}` already voted", who.name),
-        ));
-    }
-    let reason = format!(
-        "denied by {}{}",
-        who.name,
-        vb.comment.map(|c| format!(": {c}")).unwrap_or_default()
-    );
-    let t = Transition {
-        reason: Some(reason.clone()),
-        decided_at: Some(now),
-        ..Transition::default()
-    };
-    if s.store
-        .transition(&id, Status::Pending, Status::Denied, &t)?
-    {
+    if s.store.transition(&id, Status::Pending, to, &t)? {
         emit(
             &s,
             Event::Decided {
                 id: id.clone(),
-                status: Status::Denied,
-                reason: Some(reason),
+                status: to,
+                reason: t.reason,
             },
         );
     }
@@ -668,7 +710,7 @@ async fn consume(
     State(s): St,
     h: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Json<RequestView>> {
     let who = auth(&s, &h)?;
     let cb: ConsumeBody = parse_json(&body)?;
@@ -743,7 +785,7 @@ async fn outcome(
     State(s): St,
     h: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Json<RequestView>> {
     let who = auth(&s, &h)?;
     let ob: OutcomeBody = parse_json(&body)?;
@@ -807,6 +849,7 @@ fn webhooks(state: &AppState, ev: &Event) {
             format!("Warden: {requester} requests a {tier} approval ({category}), request {id}"),
             groups.clone(),
         ),
+        Event::Decided { .. } if state.cfg.groups.values().all(|g| g.webhook.is_none()) => return,
         Event::Decided { id, status, reason } => {
             let groups = state
                 .store

@@ -39,6 +39,16 @@ pub trait Store: Send + Sync {
     fn get_request(&self, id: &str) -> Result<Option<RequestView>, StoreError>;
     /// Requests, newest first, optionally only those in `status`.
     fn list_requests(&self, status: Option<Status>) -> Result<Vec<RequestView>, StoreError>;
+    /// Ids of pending requests whose deadline is at or before `now` (unix ms): what the
+    /// server's sweeper expires. One query, so sweeping stays cheap with many pending requests.
+    fn due_pending(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .list_requests(Some(Status::Pending))?
+            .into_iter()
+            .filter(|r| r.deadline <= now)
+            .map(|r| r.id)
+            .collect())
+    }
     /// Record a vote; `false` if this approver already voted on this request.
     fn add_vote(&self, id: &str, vote: &Vote) -> Result<bool, StoreError>;
     /// Move `id` from `from` to `to`; `false` if it was not in `from` (someone else won).
@@ -266,6 +276,17 @@ impl Store for SqliteStore {
         rows.into_iter()
             .map(|r| Self::row_to_view(&conn, r))
             .collect()
+    }
+
+    fn due_pending(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT id FROM requests WHERE status = 'pending' AND json_extract(data, '$.deadline') <= ?1",
+        )?;
+        let ids = st
+            .query_map(params![now], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
     }
 
     fn add_vote(&self, id: &str, vote: &Vote) -> Result<bool, StoreError> {

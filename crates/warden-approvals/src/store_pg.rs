@@ -81,6 +81,28 @@ fn votes(c: &mut Client, id: &str) -> Result<Vec<Vote>, postgres::Error> {
     .collect()
 }
 
+/// The votes of every request in `ids`, in one query (a list of many requests would otherwise
+/// cost a round trip each).
+fn votes_of(
+    c: &mut Client,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<Vote>>, postgres::Error> {
+    let mut by_request: std::collections::HashMap<String, Vec<Vote>> =
+        std::collections::HashMap::new();
+    for r in c.query(
+        "SELECT request_id, approver, verdict, comment, at FROM votes WHERE request_id = ANY($1) ORDER BY at, approver",
+        &[&ids],
+    )? {
+        by_request.entry(r.try_get(0)?).or_default().push(Vote {
+            approver: r.try_get(1)?,
+            verdict: r.try_get(2)?,
+            comment: r.try_get(3)?,
+            at: r.try_get(4)?,
+        });
+    }
+    Ok(by_request)
+}
+
 impl PgStore {
     /// Connect to `url` (`postgres://user@host:port/db`) and create the schema if missing.
     pub fn connect(url: &str) -> Result<Self, StoreError> {
@@ -214,13 +236,27 @@ impl Store for PgStore {
                     &[],
                 )?,
             };
-            let mut out = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let row = raw(r)?;
-                let v = votes(c, &row.id)?;
-                out.push(build_view(row, v)?);
-            }
-            Ok(out)
+            let rows = rows.iter().map(raw).collect::<Result<Vec<_>, _>>()?;
+            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+            let mut votes = votes_of(c, &ids)?;
+            rows.into_iter()
+                .map(|row| {
+                    let v = votes.remove(&row.id).unwrap_or_default();
+                    build_view(row, v)
+                })
+                .collect()
+        })
+    }
+
+    fn due_pending(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        self.run(move |c| {
+            let rows = c.query(
+                "SELECT id FROM requests WHERE status = 'pending' AND (data::jsonb ->> 'deadline')::BIGINT <= $1",
+                &[&now],
+            )?;
+            rows.iter()
+                .map(|r| r.try_get::<_, String>(0).map_err(StoreError::from))
+                .collect()
         })
     }
 

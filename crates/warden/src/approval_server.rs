@@ -134,6 +134,18 @@ impl Client {
     }
 }
 
+/// The request this process last filed with the server and its action digest. `warden run`
+/// files at most one per process; its audit records name it (see `Recorder::approval`).
+static LAST_FILED: std::sync::Mutex<Option<(String, String)>> = std::sync::Mutex::new(None);
+
+/// The (request id, action digest) this process last filed, if any.
+pub fn last_filed() -> Option<(String, String)> {
+    LAST_FILED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
+
 /// Files approval requests with `warden serve`.
 #[derive(Debug, Clone)]
 pub struct ServerApprover {
@@ -253,6 +265,9 @@ impl Approver for ServerApprover {
             .and_then(Value::as_str)
             .ok_or_else(|| ClientError::Malformed(v.to_string()).into_cli())?
             .to_owned();
+        *LAST_FILED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((id.clone(), self.digest()));
         match req.decision.tier {
             Tier::Async => Ok(ApprovalAnswer::Deferred {
                 ticket: Some(id.clone()),

@@ -233,14 +233,25 @@ impl Recorder {
         })
     }
 
-    /// Append an approval event (`requested`, `granted`, `denied`, `expired`), by whom.
+    /// Append an approval event (`requested`, `granted`, `denied`, `expired`), by whom. Once
+    /// this process has filed the request with an approval server, the record also names the
+    /// server's request id and the action digest the approval is bound to.
     pub fn approval(
         &self,
         intent: &IntentRef,
         event: &str,
         by: Option<&str>,
     ) -> Result<(), CliError> {
-        let body = warden_audit::records::approval_body(&id(intent), event, by);
+        let mut body = warden_audit::records::approval_body(&id(intent), event, by);
+        if let Some((request, digest)) = crate::approval_server::last_filed() {
+            body.insert("request_id".into(), request.into());
+            body.insert("action_digest".into(), digest.into());
+            let decision = match event {
+                "granted" => "approved",
+                other => other,
+            };
+            body.insert("decision".into(), decision.into());
+        }
         self.log
             .append("approval", body)
             .map(|_| ())
@@ -293,4 +304,364 @@ impl Recorder {
         let settings = self.otlp.clone()?;
         Some(warden_audit::Exporter::new(self.log.path(), settings).spawn(self.poll))
     }
+}
+
+/// What an `approval` record says beyond its event: which request, which exact action, who
+/// decided and what. The same fields in the server's log and in a workspace's log.
+#[derive(Debug, Clone, Default)]
+pub struct ApprovalDetail {
+    /// `requested`, `vote`, `granted`, `denied`, `expired`, `consumed`, `executed`.
+    pub event: String,
+    /// The decider (approver, requester or worker that acted).
+    pub by: Option<String>,
+    /// The approval server's request id.
+    pub request_id: Option<String>,
+    /// Digest binding the approval to the exact action.
+    pub action_digest: Option<String>,
+    /// `approve`/`deny` for a vote; `approved`, `denied`, `expired`, `consumed`, `executed`.
+    pub decision: Option<String>,
+    pub reason: Option<String>,
+    pub comment: Option<String>,
+    /// For `executed`: the outcome the executor reported.
+    pub outcome: Option<serde_json::Value>,
+}
+
+fn approval_detail_body(
+    intent: &IntentRef,
+    d: &ApprovalDetail,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = warden_audit::records::approval_body(&id(intent), &d.event, d.by.as_deref());
+    let mut put = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            m.insert(k.into(), v.clone().into());
+        }
+    };
+    put("request_id", &d.request_id);
+    put("action_digest", &d.action_digest);
+    put("decision", &d.decision);
+    put("reason", &d.reason);
+    put("comment", &d.comment);
+    if let Some(o) = &d.outcome {
+        m.insert("outcome".into(), o.clone());
+    }
+    m
+}
+
+impl Recorder {
+    /// Append an `approval` record carrying the server's request id, the action digest, the
+    /// decider and the decision (a richer [`Recorder::approval`]).
+    pub fn approval_detail(&self, intent: &IntentRef, d: &ApprovalDetail) -> Result<(), CliError> {
+        self.log
+            .append("approval", approval_detail_body(intent, d))
+            .map(|_| ())
+            .map_err(audit_err)
+    }
+
+    /// Append an intent record for an action an approval server request carries (the worker
+    /// running a parked `async` action), naming the request and its digest.
+    pub fn request_intent(
+        &self,
+        action: &Action,
+        decision: &Decision,
+        meta: &IntentMeta,
+        request_id: &str,
+        action_digest: &str,
+    ) -> Result<IntentRef, CliError> {
+        let info = warden_audit::IntentInfo {
+            tool: None,
+            rationale: meta.rationale.clone(),
+            agent: meta.agent.clone(),
+            session: meta.session.clone(),
+            tool_call_id: meta.tool_call_id.clone(),
+            user: self.user.clone(),
+            host: self.host.clone(),
+            policy_digest: Some(self.policy_digest.clone()),
+            sandboxed: Some(true),
+        };
+        let mut body = warden_audit::records::intent_body(action, decision, &info);
+        body.insert("request_id".into(), request_id.into());
+        body.insert("action_digest".into(), action_digest.into());
+        let a = self.log.append("intent", body).map_err(audit_err)?;
+        Ok(IntentRef {
+            seq: a.seq,
+            hash: a.hash,
+        })
+    }
+}
+
+/// The approval server's own audit log (`warden serve --audit-log PATH`): the same hash-chained
+/// `warden-audit` log as a workspace's. Each request opens an `intent` record (the action as
+/// filed, its tier, category, rule, requester, request id and action digest) which every later
+/// `approval` record names (requested, each vote, granted, denied, expired, consumed, executed);
+/// an `outcome` record closes it once the action can no longer run (denied, expired), was handed
+/// to `warden run` (sync, consumed) or was executed (async, with the reported exit status).
+///
+/// Replicas and restarts: a request first seen here (filed on another replica, or before a
+/// restart of a log that did not hold it) gets its intent written on first sight, so every log is
+/// self-contained and verifies on its own.
+#[derive(Debug)]
+pub struct ApprovalAudit {
+    log: AuditLog,
+    /// Request id → its intent in this log, and whether an outcome closed it.
+    intents: std::sync::Mutex<std::collections::HashMap<String, (IntentRef, bool)>>,
+    host: Option<String>,
+}
+
+impl ApprovalAudit {
+    /// Open (creating durably if needed) the log at `path`; signing and checkpoints as `cfg`.
+    pub fn open(path: &Path, workspace: &Path, cfg: &AuditConfig) -> Result<Self, CliError> {
+        let log = open_log(workspace, cfg, Some(path))?;
+        let mut intents = std::collections::HashMap::new();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::failure(miette::miette!("cannot read {}: {e}", path.display()))
+        })?;
+        let mut by_seq = std::collections::HashMap::new();
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let s = |k: &str| v.get(k).and_then(serde_json::Value::as_str);
+            match s("kind") {
+                Some("intent") => {
+                    if let (Some(rid), Some(seq), Some(hash)) = (
+                        s("request_id"),
+                        v.get("seq").and_then(serde_json::Value::as_u64),
+                        s("hash"),
+                    ) {
+                        by_seq.insert(seq, rid.to_owned());
+                        let r = IntentRef {
+                            seq,
+                            hash: hash.to_owned(),
+                        };
+                        intents.insert(rid.to_owned(), (r, false));
+                    }
+                }
+                Some("outcome") => {
+                    if let Some(rid) = v
+                        .get("intent_seq")
+                        .and_then(serde_json::Value::as_u64)
+                        .and_then(|seq| by_seq.get(&seq))
+                        && let Some(e) = intents.get_mut(rid)
+                    {
+                        e.1 = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(Self {
+            log,
+            intents: std::sync::Mutex::new(intents),
+            host: hostname(),
+        })
+    }
+
+    /// The intent of request `r` in this log, written now if this log has none yet.
+    fn intent_of(
+        &self,
+        intents: &mut std::collections::HashMap<String, (IntentRef, bool)>,
+        r: &warden_approvals::RequestView,
+    ) -> Result<IntentRef, CliError> {
+        if let Some((i, _)) = intents.get(&r.id) {
+            return Ok(i.clone());
+        }
+        let tier: warden_policy::Tier =
+            serde_json::from_value(serde_json::Value::String(r.tier.clone()))
+                .unwrap_or(warden_policy::Tier::Sync);
+        let decision = Decision {
+            tier,
+            category: r.category.clone(),
+            rule: r.rule.clone(),
+            reasons: r.reasons.clone(),
+            commands: vec![],
+        };
+        // The action as the agent filed it; a shape the policy layer does not know is kept
+        // verbatim below, under a neutral tool name.
+        let action: Action = serde_json::from_value(r.action.clone()).unwrap_or(Action::Tool {
+            name: "approval-request".into(),
+            arguments: serde_json::Value::Null,
+        });
+        let info = warden_audit::IntentInfo {
+            tool: None,
+            rationale: r.rationale.clone(),
+            agent: Some(r.requester.clone()),
+            session: None,
+            tool_call_id: None,
+            user: None,
+            host: self.host.clone(),
+            policy_digest: Some(r.policy_digest.clone()),
+            sandboxed: None,
+        };
+        let mut body = warden_audit::records::intent_body(&action, &decision, &info);
+        body.insert("action".into(), r.action.clone());
+        body.insert("action_text".into(), r.action_text.clone().into());
+        body.insert("cwd".into(), r.cwd.clone().into());
+        body.insert("workspace".into(), r.workspace.clone().into());
+        body.insert("request_id".into(), r.id.clone().into());
+        body.insert("action_digest".into(), r.action_digest.clone().into());
+        body.insert("groups".into(), serde_json::json!(r.groups));
+        let a = self.log.append("intent", body).map_err(audit_err)?;
+        let i = IntentRef {
+            seq: a.seq,
+            hash: a.hash,
+        };
+        intents.insert(r.id.clone(), (i.clone(), false));
+        Ok(i)
+    }
+
+    /// Record `ev` about request `r` (the request as stored after the event), durably.
+    pub fn record(
+        &self,
+        ev: &warden_approvals::Event,
+        r: &warden_approvals::RequestView,
+    ) -> Result<(), CliError> {
+        use warden_approvals::Event as E;
+        let mut intents = self.intents.lock().unwrap_or_else(|p| p.into_inner());
+        let intent = self.intent_of(&mut intents, r)?;
+        let base = ApprovalDetail {
+            request_id: Some(r.id.clone()),
+            action_digest: Some(r.action_digest.clone()),
+            ..ApprovalDetail::default()
+        };
+        let approvers = |verdict: &str| {
+            r.votes
+                .iter()
+                .filter(|v| v.verdict == verdict)
+                .map(|v| v.approver.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        // (record, why the action will not run here: closes the intent with an outcome)
+        let (detail, close): (ApprovalDetail, Option<Outcome>) = match ev {
+            E::Requested { requester, .. } => (
+                ApprovalDetail {
+                    event: "requested".into(),
+                    by: Some(requester.clone()),
+                    decision: Some("pending".into()),
+                    reason: Some(format!("routed to {}", r.groups.join(", "))),
+                    ..base
+                },
+                None,
+            ),
+            E::Voted {
+                approver, verdict, ..
+            } => (
+                ApprovalDetail {
+                    event: "vote".into(),
+                    by: Some(approver.clone()),
+                    decision: Some(verdict.clone()),
+                    comment: r
+                        .votes
+                        .iter()
+                        .find(|v| &v.approver == approver)
+                        .and_then(|v| v.comment.clone()),
+                    ..base
+                },
+                None,
+            ),
+            E::Decided { status, reason, .. } => {
+                let denied = *status == warden_approvals::Status::Denied;
+                let by = approvers(if denied { "deny" } else { "approve" });
+                let detail = ApprovalDetail {
+                    event: if denied { "denied" } else { "granted" }.into(),
+                    by: Some(by),
+                    decision: Some(status.as_str().into()),
+                    reason: reason.clone(),
+                    ..base
+                };
+                let close = denied.then(|| not_run(reason.as_deref().unwrap_or("denied")));
+                (detail, close)
+            }
+            E::Expired { reason, .. } => (
+                ApprovalDetail {
+                    event: "expired".into(),
+                    decision: Some("expired".into()),
+                    reason: Some(reason.clone()),
+                    ..base
+                },
+                Some(not_run(reason)),
+            ),
+            E::Consumed { by, .. } => {
+                let sync = r.tier == "sync";
+                let close = sync.then(|| Outcome {
+                    notes: vec![format!(
+                        "approval used by {by}; the action runs under `warden run`, whose workspace log records its outcome"
+                    )],
+                    ..Outcome::default()
+                });
+                (
+                    ApprovalDetail {
+                        event: "consumed".into(),
+                        by: Some(by.clone()),
+                        decision: Some("consumed".into()),
+                        ..base
+                    },
+                    close,
+                )
+            }
+            E::Executed { outcome, .. } => {
+                let code = outcome
+                    .get("exit_code")
+                    .and_then(serde_json::Value::as_i64)
+                    .and_then(|c| i32::try_from(c).ok());
+                let ran = outcome.get("ran").and_then(serde_json::Value::as_bool) == Some(true);
+                let close = Outcome {
+                    exit_code: code,
+                    notes: if ran {
+                        vec![format!("executed by {} after approval", r.requester)]
+                    } else {
+                        vec![format!("not run: {outcome}")]
+                    },
+                    ..Outcome::default()
+                };
+                (
+                    ApprovalDetail {
+                        event: "executed".into(),
+                        by: Some(r.requester.clone()),
+                        decision: Some("executed".into()),
+                        outcome: Some(outcome.clone()),
+                        ..base
+                    },
+                    Some(close),
+                )
+            }
+        };
+        self.log
+            .append("approval", approval_detail_body(&intent, &detail))
+            .map_err(audit_err)?;
+        if let Some(outcome) = close
+            && let Some(entry) = intents.get_mut(&r.id)
+            && !entry.1
+        {
+            entry.1 = true;
+            self.log
+                .append("outcome", outcome_body(&intent, &outcome))
+                .map_err(audit_err)?;
+        }
+        Ok(())
+    }
+}
+
+fn not_run(why: &str) -> Outcome {
+    Outcome {
+        notes: vec![format!("not run: {why}")],
+        ..Outcome::default()
+    }
+}
+
+fn outcome_body(
+    intent: &IntentRef,
+    outcome: &Outcome,
+) -> serde_json::Map<String, serde_json::Value> {
+    let info = warden_audit::OutcomeInfo {
+        exit_code: outcome.exit_code,
+        signal: outcome.signal,
+        duration_ns: u64::try_from(outcome.duration.as_nanos()).unwrap_or(u64::MAX),
+        stdout_bytes: outcome.stdout_bytes,
+        stdout_sha256: outcome.stdout_sha256.clone(),
+        stderr_bytes: outcome.stderr_bytes,
+        stderr_sha256: outcome.stderr_sha256.clone(),
+        notes: outcome.notes.clone(),
+    };
+    warden_audit::records::outcome_body(&id(intent), &info)
 }

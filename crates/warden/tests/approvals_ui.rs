@@ -1,15 +1,26 @@
-//! The approval web UI in real headless Chromium, driven over WebDriver (chromedriver): log in
-//! with a token, see a routed request (and one that arrives live over SSE), approve it.
+//! The approval web UI in real headless Chromium, driven over WebDriver (chromedriver): a real
+//! `warden run` of a `sync` action waits on the server; the approver logs in with a token, sees
+//! the routed request (and one that arrives live over SSE), approves it, and the waiting
+//! `warden run` then runs the action and exits 0.
 //! Needs `chromium` and `chromedriver` (scripts/setup-approvals.sh installs them).
 
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
 const ADMIN: &str = "wdn_ui_test_admin_token_42";
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// Routes the default policy's `credential-access` category (reading `.env`) to `security`.
+const POLICY: &str = r#"
+[approvals.groups.security]
+members = []
+[[approvals.route]]
+category = ["credential-access"]
+groups = ["security"]
+timeout = "120s"
+"#;
 
 struct Kill(Child);
 impl Drop for Kill {
@@ -175,11 +186,13 @@ fn file(url: &str, agent_token: &str, text: &str) -> Value {
 }
 
 #[test]
-fn approver_logs_in_sees_routed_request_and_approves_it() {
+fn approver_logs_in_sees_routed_request_approves_it_and_the_waiting_run_proceeds() {
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
     let mut server = Command::new(WARDEN)
         .current_dir(dir.path())
         .args(["serve", "--db", "sqlite:a.db", "--listen", "127.0.0.1:0"])
+        .args(["--policy", "policy.toml"])
         .env("WARDEN_ADMIN_TOKEN", ADMIN)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -208,8 +221,49 @@ fn approver_logs_in_sees_routed_request_and_approves_it() {
     };
     let bot = tok("agent", "bot", vec![]);
     let alice = tok("approver", "alice", vec!["security"]);
-    let first = file(&url, &bot, "cat .env <script>alert(1)</script>");
-    let id = first["id"].as_str().unwrap().to_owned();
+
+    // A real `warden run` of a `sync` action (reading `.env`), waiting on the server.
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(ws.join(".git")).unwrap();
+    std::fs::write(ws.join(".env"), "DB_URL=canary-from-env\n").unwrap();
+    let mut run = Command::new(WARDEN)
+        .current_dir(&ws)
+        .args(["run", "--rationale", "need the DB URL", "--"])
+        .args([
+            "sh",
+            "-c",
+            "cat .env && echo '<script>alert(1)</script> ran' > marker",
+        ])
+        .env("WARDEN_SERVER", &url)
+        .env("WARDEN_TOKEN", &bot)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let id = loop {
+        let (st, v) = call(
+            "GET",
+            &format!("{url}/requests?status=pending"),
+            Some(&alice),
+            None,
+        );
+        assert_eq!(st, 200, "{v}");
+        if let Some(r) = v.as_array().and_then(|a| a.first()) {
+            break r["id"].as_str().unwrap().to_owned();
+        }
+        if let Some(st) = run.try_wait().unwrap() {
+            let mut e = String::new();
+            run.stderr.take().unwrap().read_to_string(&mut e).unwrap();
+            panic!("warden run ended ({st}) before filing a request: {e}");
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "warden run filed no request"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut run = Kill(run);
 
     let driver = Driver::start();
     let s = Session::new(&driver, &dir.path().join("profile"));
@@ -230,28 +284,59 @@ fn approver_logs_in_sees_routed_request_and_approves_it() {
     let reqs = s.wait_for(".req", 1);
     let shown = s.text(&reqs[0]);
     assert!(
-        shown.contains("cat .env <script>"),
+        shown.contains("echo '<script>alert(1)</script> ran'"),
         "action shown verbatim, not as HTML: {shown}"
     );
-    assert!(shown.contains("credential-access") && shown.contains("secrets.env"));
-    assert!(shown.contains("need the DB URL") && shown.contains("/w"));
+    assert!(shown.contains("credential-access"), "{shown}");
+    assert!(shown.contains("need the DB URL") && shown.contains(&*ws.to_string_lossy()));
+    // While nobody has decided, the run is still waiting and the action has not run.
+    assert!(run.0.try_wait().unwrap().is_none(), "sync run must wait");
+    assert!(
+        !ws.join("marker").exists(),
+        "the action ran before approval"
+    );
     // A second request arrives live (SSE), no reload.
     file(&url, &bot, "cat id_rsa");
     s.wait_for(".req", 2);
-    // Approve the first one.
+    // Approve the waiting run's request in the browser.
     let target = s
         .find_all(&format!(".req[data-id='{id}'] .approve"))
         .remove(0);
     s.post(&format!("/element/{target}/click"), json!({}));
     let t0 = Instant::now();
-    loop {
-        let (_, v) = call("GET", &format!("{url}/requests/{id}"), Some(&alice), None);
-        if v["status"] == "approved" {
-            assert_eq!(v["votes"][0]["approver"], "alice");
-            break;
+    let status = loop {
+        if let Some(st) = run.0.try_wait().unwrap() {
+            break st;
         }
-        assert!(t0.elapsed() < Duration::from_secs(20), "not approved: {v}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "warden run still waiting after the approval"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (mut out, mut errs) = (String::new(), String::new());
+    run.0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    run.0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut errs)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{errs}");
+    assert_eq!(out, "DB_URL=canary-from-env\n", "the approved action ran");
+    assert_eq!(
+        std::fs::read_to_string(ws.join("marker")).unwrap(),
+        "<script>alert(1)</script> ran\n"
+    );
+    let (_, v) = call("GET", &format!("{url}/requests/{id}"), Some(&alice), None);
+    assert_eq!(v["status"], "consumed", "{v}");
+    assert_eq!(v["votes"][0]["approver"], "alice");
+    assert_eq!(v["requester"], "bot");
+    // The decided request leaves the queue; the other one stays.
     s.wait_for(".req", 1);
 }

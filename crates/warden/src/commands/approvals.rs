@@ -10,6 +10,8 @@
 use crate::approval::{ApprovalAnswer, ApprovalRequest};
 use crate::approval_server::{Client, ClientError, ServerApprover};
 use crate::exit::{self, CliError, CmdResult};
+use crate::policy_load;
+use crate::record::{ApprovalDetail, IntentMeta, IntentRef, Outcome, Recorder};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -342,7 +344,7 @@ fn worker(c: &Client, once: bool, interval: u64, allow_degraded: bool) -> CmdRes
                 eprintln!("warden worker: {id}: not run: {e}");
                 continue;
             }
-            let outcome = execute(r, allow_degraded);
+            let outcome = audited_execute(r, allow_degraded);
             eprintln!("warden worker: {id}: {outcome}");
             c.post(
                 &format!("/requests/{id}/outcome"),
@@ -355,6 +357,89 @@ fn worker(c: &Client, once: bool, interval: u64, allow_degraded: bool) -> CmdRes
         }
         std::thread::sleep(Duration::from_secs(interval.max(1)));
     }
+}
+
+/// Run the consumed request `r` with the workspace's audit log around it: an intent record
+/// (naming the request id and action digest) made durable before the action starts, the
+/// `approval` records of the grant and of its use, then the outcome. No intent, no run.
+fn audited_execute(r: &Value, allow_degraded: bool) -> Value {
+    let ws = std::path::Path::new(str_of(r, "workspace"));
+    let recorded = (|| -> Result<(Recorder, IntentRef), CliError> {
+        let policy = policy_load::load(None, ws)?;
+        let ctx =
+            policy_load::context(Some(ws), Some(std::path::Path::new(str_of(r, "cwd"))), true)?;
+        let action: warden_policy::Action = serde_json::from_value(
+            r.get("action").cloned().unwrap_or(Value::Null),
+        )
+        .map_err(|e| {
+            CliError::bad_input(miette::miette!(
+                "the request's action is not one Warden knows: {e}"
+            ))
+        })?;
+        let decision = policy.classify(&action, &ctx);
+        let rec = Recorder::open(ws, &policy)?;
+        let meta = IntentMeta {
+            rationale: r
+                .get("rationale")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            agent: Some(str_of(r, "requester").to_owned()),
+            ..IntentMeta::default()
+        };
+        let (id, digest) = (str_of(r, "id"), str_of(r, "action_digest"));
+        let intent = rec.request_intent(&action, &decision, &meta, id, digest)?;
+        let approvers: Vec<&str> = r
+            .get("votes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|v| str_of(v, "verdict") == "approve")
+            .map(|v| str_of(v, "approver"))
+            .collect();
+        let detail = |event: &str, by: String, decision: &str| ApprovalDetail {
+            event: event.into(),
+            by: Some(by),
+            request_id: Some(id.to_owned()),
+            action_digest: Some(digest.to_owned()),
+            decision: Some(decision.into()),
+            reason: r.get("reason").and_then(Value::as_str).map(str::to_owned),
+            ..ApprovalDetail::default()
+        };
+        rec.approval_detail(&intent, &detail("granted", approvers.join(","), "approved"))?;
+        rec.approval_detail(
+            &intent,
+            &detail("consumed", str_of(r, "requester").to_owned(), "consumed"),
+        )?;
+        Ok((rec, intent))
+    })();
+    let (rec, intent) = match recorded {
+        Ok(x) => x,
+        Err(e) => {
+            return json!({"ran": false, "error": format!("not run: the intent could not be recorded: {:?}", e.report)});
+        }
+    };
+    let t0 = std::time::Instant::now();
+    let outcome = execute(r, allow_degraded);
+    let code = outcome
+        .get("exit_code")
+        .and_then(Value::as_i64)
+        .and_then(|c| i32::try_from(c).ok());
+    let record = Outcome {
+        exit_code: code,
+        duration: t0.elapsed(),
+        notes: match outcome.get("error").and_then(Value::as_str) {
+            Some(e) => vec![format!("not run: {e}")],
+            None => vec![format!(
+                "executed by the worker after approval {}",
+                str_of(r, "id")
+            )],
+        },
+        ..Outcome::default()
+    };
+    if let Err(e) = rec.outcome(&intent, &record) {
+        eprintln!("warden worker: audit log: {:?}", e.report);
+    }
+    outcome
 }
 
 fn execute(r: &Value, allow_degraded: bool) -> Value {

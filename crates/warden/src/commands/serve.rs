@@ -3,6 +3,7 @@
 
 use crate::exit::{CliError, CmdResult};
 use crate::policy_load;
+use crate::record::ApprovalAudit;
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,6 +31,11 @@ pub struct ServeArgs {
     /// Append every event (request, vote, decision, expiry, execution) as a JSON line to FILE.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
+    /// Write every request, vote, decision, expiry, use and execution as `approval` records to
+    /// this hash-chained audit log (the format of `warden audit`; `warden audit verify --log PATH`
+    /// checks it). Signing key and checkpoint interval come from the policy's `[audit]` section.
+    #[arg(long, value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
     /// Admin token to create on first start (else a random one is printed once on stdout).
     #[arg(long, env = "WARDEN_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -71,12 +77,28 @@ pub fn run(args: ServeArgs) -> CmdResult {
         )),
         None => None,
     };
+    let audit = match &args.audit_log {
+        Some(p) => Some(ApprovalAudit::open(p, &workspace, &policy.config().audit)?),
+        None => None,
+    };
+    let sink_store = store.clone();
     let sink = Arc::new(move |ev: &Event| {
-        let line = serde_json::to_string(ev).unwrap_or_default();
         if let Some(f) = &events_file {
+            let line = serde_json::to_string(ev).unwrap_or_default();
             let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
             let _ = writeln!(f, "{line}");
             let _ = f.flush();
+        }
+        if let Some(audit) = &audit {
+            // The request as stored after the event: the record names its action and digest.
+            let recorded = match sink_store.get_request(ev.request_id()) {
+                Ok(Some(r)) => audit.record(ev, &r).map_err(|e| format!("{:?}", e.report)),
+                Ok(None) => Err(format!("request {} vanished", ev.request_id())),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = recorded {
+                eprintln!("warden serve: audit log: cannot record {ev:?}: {e}");
+            }
         }
     });
     let opts = ServeOptions {
