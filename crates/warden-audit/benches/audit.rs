@@ -3,12 +3,17 @@
 //! 1. one durable append (group commit machinery, canonical encoding, hashing, redaction,
 //!    `write` + `fdatasync` under `flock`) against a bare `write` + `fdatasync` of the same
 //!    bytes (target ≤ 1.2×);
-//! 2. records per second with 1, 8 and 64 concurrent writer threads sharing one log with
-//!    group commit (target ≥ 50,000/s at 64).
+//! 2. records per second with 1, 8 and 64 concurrent writers sharing one log with group commit
+//!    (target ≥ 50,000/s at 64), both as threads of one process sharing one handle and as
+//!    separate processes (each its own handle; the file lock orders them), since many agents
+//!    on one machine are many `warden` processes.
 //!
 //! Run: `cargo bench -p warden-audit --bench audit` (or `bench/audit.sh`). `AUDIT_BENCH_DIR`
 //! picks the directory (default: a temporary directory; put it on the disk you care about),
-//! `AUDIT_BENCH_SECS` the seconds per concurrency level (default 3).
+//! `AUDIT_BENCH_SECS` the seconds per concurrency level (default 3), `AUDIT_BENCH_MODES`
+//! (`threads,processes`) and `AUDIT_BENCH_LEVELS` (`1,8,64`) what runs, and
+//! `AUDIT_BENCH_RECORDS` a fixed count of records per writer instead of a time (for
+//! instruction counts under callgrind).
 
 use serde_json::{Map, Value};
 use std::io::Write as _;
@@ -38,6 +43,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
+    if let Some(path) = std::env::var_os("AUDIT_BENCH_CHILD") {
+        return child(std::path::Path::new(&path));
+    }
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing and wants speed.
     let quick = !std::env::args().any(|a| a == "--bench");
     let base = std::env::var_os("AUDIT_BENCH_DIR").map(std::path::PathBuf::from);
@@ -93,55 +101,166 @@ fn main() {
         ml.as_secs_f64() / mb.as_secs_f64()
     );
 
-    // 2. Throughput with concurrent writers (group commit).
+    // 2. Throughput with concurrent writers (group commit), as threads sharing one handle and
+    // as processes sharing the file (each with its own handle and the file lock).
     println!("concurrent writers, {secs} s each (one log, group commit):");
-    let mut one = 0.0;
-    for writers in [1usize, 8, 64] {
-        let log = Arc::new(
-            AuditLog::open(
-                &dir.path().join(format!("w{writers}.jsonl")),
-                LogOptions::default(),
-            )
-            .unwrap(),
-        );
-        let dur = if quick {
-            Duration::from_millis(200)
-        } else {
-            Duration::from_secs(secs)
-        };
-        let start = Instant::now();
-        let until = start + dur;
-        let handles: Vec<_> = (0..writers)
-            .map(|w| {
-                let log = Arc::clone(&log);
-                std::thread::spawn(move || {
-                    let mut n = 0u64;
-                    while Instant::now() < until {
-                        log.append("intent", body(w as u64 * 1_000_000 + n))
-                            .unwrap();
-                        n += 1;
-                    }
-                    n
-                })
-            })
-            .collect();
-        let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
-        let rate = total as f64 / start.elapsed().as_secs_f64();
-        if writers == 1 {
-            one = rate;
-        }
-        let (syncs, synced) = log.commit_stats();
-        println!(
-            "  {writers:>2} writers: {rate:>10.0} records/s  ({:.1}x of 1 writer; {:.1} records per fdatasync){}",
-            rate / one,
-            synced as f64 / syncs.max(1) as f64,
-            if writers == 64 {
-                "  (target >= 50000/s)"
-            } else {
-                ""
+    let dur = if quick {
+        Duration::from_millis(200)
+    } else {
+        Duration::from_secs(secs)
+    };
+    let modes = std::env::var("AUDIT_BENCH_MODES").unwrap_or_else(|_| "threads,processes".into());
+    let levels: Vec<usize> = std::env::var("AUDIT_BENCH_LEVELS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 8, 64]);
+    for mode in modes.split(',').map(str::trim) {
+        let mut one = 0.0;
+        for &writers in &levels {
+            let path = dir.path().join(format!("{mode}-{writers}.jsonl"));
+            let (total, secs_taken, syncs, synced) = match mode {
+                "threads" => run_threads(&path, writers, dur),
+                "processes" => run_processes(&path, writers, dur),
+                other => panic!("AUDIT_BENCH_MODES: unknown mode {other:?}"),
+            };
+            let rate = total as f64 / secs_taken;
+            if one == 0.0 {
+                one = rate;
             }
-        );
-        let report = warden_audit::verify(log.path(), &Default::default()).unwrap();
-        assert!(report.ok, "benchmark log does not verify");
+            println!(
+                "  {writers:>2} writer {mode:<9}: {rate:>10.0} records/s  ({:.1}x of {}; {:.1} records per fdatasync){}",
+                rate / one,
+                levels[0],
+                synced as f64 / syncs.max(1) as f64,
+                if writers == 64 {
+                    "  (target >= 50000/s)"
+                } else {
+                    ""
+                }
+            );
+            let report = warden_audit::verify(&path, &Default::default()).unwrap();
+            assert!(
+                report.ok,
+                "benchmark log does not verify: {:?}",
+                report.problems
+            );
+            assert_eq!(
+                report.records, total,
+                "records missing from the benchmark log"
+            );
+        }
     }
+}
+
+/// Records each writer appends instead of running for a time (`AUDIT_BENCH_RECORDS`): for
+/// instruction counts under callgrind, where time runs differently.
+fn fixed_records() -> Option<u64> {
+    std::env::var("AUDIT_BENCH_RECORDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+}
+
+/// Append until `until` (or a fixed count); returns the records appended.
+fn writer_loop(log: &AuditLog, id: u64, until: Instant) -> u64 {
+    let mut n = 0u64;
+    match fixed_records() {
+        Some(count) => {
+            while n < count {
+                log.append("intent", body(id * 1_000_000 + n)).unwrap();
+                n += 1;
+            }
+        }
+        None => {
+            while Instant::now() < until {
+                log.append("intent", body(id * 1_000_000 + n)).unwrap();
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// `writers` threads sharing one handle: (records, seconds, fdatasyncs, records they synced).
+fn run_threads(path: &std::path::Path, writers: usize, dur: Duration) -> (u64, f64, u64, u64) {
+    let log = Arc::new(AuditLog::open(path, LogOptions::default()).unwrap());
+    let start = Instant::now();
+    let until = start + dur;
+    let handles: Vec<_> = (0..writers)
+        .map(|w| {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || writer_loop(&log, w as u64, until))
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let secs = start.elapsed().as_secs_f64();
+    let (syncs, synced) = log.commit_stats();
+    (total, secs, syncs, synced)
+}
+
+fn unix_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// `writers` processes (this executable again, see [`child`]) each opening the log: they all
+/// start and stop at the same wall-clock instants, so that process start-up is not measured.
+fn run_processes(path: &std::path::Path, writers: usize, dur: Duration) -> (u64, f64, u64, u64) {
+    let exe = std::env::current_exe().unwrap();
+    let start = unix_ns() + 300_000_000 + writers as u128 * 20_000_000;
+    let end = start + dur.as_nanos();
+    let children: Vec<_> = (0..writers)
+        .map(|w| {
+            std::process::Command::new(&exe)
+                .env("AUDIT_BENCH_CHILD", path)
+                .env("AUDIT_BENCH_CHILD_ID", w.to_string())
+                .env("AUDIT_BENCH_START_NS", start.to_string())
+                .env("AUDIT_BENCH_END_NS", end.to_string())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let (mut total, mut syncs, mut synced, mut last_end) = (0u64, 0u64, 0u64, end);
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "benchmark writer process failed");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let f: Vec<u128> = text
+            .split_whitespace()
+            .map(|x| x.parse().unwrap())
+            .collect();
+        total += f[0] as u64;
+        syncs += f[1] as u64;
+        synced += f[2] as u64;
+        last_end = last_end.max(f[3]);
+    }
+    assert!(
+        unix_ns() > start,
+        "writer processes took longer to start than allowed for"
+    );
+    (total, (last_end - start) as f64 / 1e9, syncs, synced)
+}
+
+/// A writer process: open the log, wait for the start instant, append until the end instant,
+/// print `records fdatasyncs synced-records end-ns`.
+fn child(path: &std::path::Path) {
+    let num = |k: &str| -> u128 { std::env::var(k).unwrap().parse().unwrap() };
+    let (id, start, end) = (
+        num("AUDIT_BENCH_CHILD_ID") as u64,
+        num("AUDIT_BENCH_START_NS"),
+        num("AUDIT_BENCH_END_NS"),
+    );
+    let log = AuditLog::open(path, LogOptions::default()).unwrap();
+    let now = unix_ns();
+    assert!(
+        now < start,
+        "writer process started after the start instant"
+    );
+    std::thread::sleep(Duration::from_nanos((start - now) as u64));
+    let until = Instant::now() + Duration::from_nanos((end - start) as u64);
+    let n = writer_loop(&log, id, until);
+    let (syncs, synced) = log.commit_stats();
+    println!("{n} {syncs} {synced} {}", unix_ns());
 }

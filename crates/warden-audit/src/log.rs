@@ -2,6 +2,14 @@
 //! `flock`, with group commit so that one `fdatasync` covers every record queued behind it, and
 //! sequence numbers and the hash chain stay correct when several processes share the file.
 //!
+//! Where the work happens: each submitting thread redacts, canonically encodes and mostly
+//! hashes its own record (`RecordTemplate`); the leader of a batch only
+//! fills in `prev`/`seq`/`ts_ns`, finishes each SHA-256 and writes the batch in one `write`
+//! under the `flock`, which it releases before the `fdatasync`. Syncing is a separate role, so
+//! the next batch is written while the previous one syncs. Across processes, the `<log>.sync`
+//! companion file (`SyncMark`) lets a process whose records another's completed `fdatasync`
+//! covered skip its own.
+//!
 //! Record line format (one JSON object per line, `\n`-terminated):
 //! `{"seq":N,"ts_ns":T,"kind":K,"prev":H,"hash":H2, ...kind fields}` where `seq` starts at 1,
 //! `ts_ns` is Unix time in nanoseconds, `prev` is the previous record's `hash` (64 zeros for the
@@ -11,11 +19,11 @@
 //! the log is opened or appended to, truncated away, and a `recovery` record noting the removed
 //! byte count and digest is appended in its place.
 
-use crate::canonical::{encode, record_hash};
+use crate::canonical::RecordTemplate;
 use crate::error::{AuditError, Result};
 use crate::merkle::{self, Hash};
 use crate::note::{Checkpoint, NoteSigner};
-use crate::redact::{Redactions, redact_value};
+use crate::redact::{Redactions, redact_value_in_place};
 use rustix::fs::{FlockOperation, flock};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -23,7 +31,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The `prev` of the first record.
@@ -55,26 +63,43 @@ pub struct LogOptions {
 }
 
 enum Entry {
+    /// A record whose canonical encoding the submitter prepared.
     Record {
-        kind: String,
-        body: Map<String, Value>,
-        redact: bool,
+        template: RecordTemplate,
+        /// Whether the record is itself a checkpoint (it never triggers an automatic one).
+        checkpoint_kind: bool,
     },
     Checkpoint,
 }
 
-/// What a submitter gets back: the record (and checkpoint note), or the commit's error text.
-type TicketResult = std::result::Result<Written, String>;
+/// What a submitter gets back: the record (and checkpoint note) with the write generation that
+/// holds it, or the commit's error text.
+type TicketResult = std::result::Result<(Written, u64), String>;
 
 /// A written record and, for a checkpoint, its note.
 type Written = (Appended, Option<String>);
 
-struct Pending {
+/// Who submitted a queued entry.
+struct Waiter {
     ticket: u64,
-    entry: Entry,
-    /// Whether the caller waits for `fdatasync` (see [`Log::append_lazy`]).
+    /// Whether the caller waits for `fdatasync` (see [`AuditLog::append_lazy`]).
     durable: bool,
+    /// The submitting thread, woken (unparked) when its record is written or synced.
+    thread: std::thread::Thread,
 }
+
+struct Pending {
+    waiter: Waiter,
+    entry: Entry,
+}
+
+/// A committed batch: each submitter with its record, the number of records written
+/// (automatic checkpoints and recovery records included) and the file length after the write;
+/// or the submitters and the error.
+type Committed = std::result::Result<(Vec<(Waiter, Written)>, u64, u64), (Vec<Waiter>, AuditError)>;
+
+/// A ticket for entries the log adds itself (recovery records), whose result nobody awaits.
+const INTERNAL: u64 = u64::MAX;
 
 #[derive(Clone)]
 struct Tail {
@@ -83,17 +108,54 @@ struct Tail {
     hash: String,
 }
 
-struct Shared {
-    queue: Vec<Pending>,
-    next_ticket: u64,
-    leader: bool,
-    results: std::collections::HashMap<u64, TicketResult>,
+/// What the group-commit leader keeps about the file's end; only touched under the file lock.
+#[derive(Default)]
+struct Chain {
     tail: Option<Tail>,
     /// Merkle leaves of every record, loaded on first need and kept while the tail is known.
     leaves: Option<Vec<Hash>>,
     /// The right edge of the tree over a prefix of `leaves` (caught up lazily); reset whenever
     /// `leaves` is replaced.
     frontier: Option<merkle::Frontier>,
+}
+
+impl Chain {
+    fn forget(&mut self) {
+        self.tail = None;
+        self.leaves = None;
+        self.frontier = None;
+    }
+}
+
+/// The group-commit queue and the write/sync progress of this handle.
+///
+/// Two roles, each held by at most one thread at a time: the *leader* takes the whole queue,
+/// chains and writes it in one `write` under the file lock, and releases the lock; the
+/// *syncer* runs one `fdatasync` covering every batch written before it started. They overlap:
+/// the next leader writes while the previous batch's `fdatasync` is in flight, and the next
+/// `fdatasync` covers everything written meanwhile. Waiting threads are parked and woken one by
+/// one (no broadcast), only when their own state changed.
+#[derive(Default)]
+struct Shared {
+    queue: Vec<Pending>,
+    next_ticket: u64,
+    leader: bool,
+    results: std::collections::HashMap<u64, TicketResult>,
+    /// Batches written so far (the write generation), the records they held and the file
+    /// length after the latest.
+    written: u64,
+    written_records: u64,
+    written_len: u64,
+    /// The generation every completed `fdatasync` covered, and the records it covered.
+    synced: u64,
+    synced_records: u64,
+    syncing: bool,
+    /// Durable submitters whose batch is written and not yet synced: (generation, thread).
+    sync_waiters: Vec<(u64, std::thread::Thread)>,
+    /// Set when an `fdatasync` failed: the kernel may have dropped the unsynced pages, and a
+    /// later `fdatasync` of this file description would report success regardless, so nothing
+    /// more is appended through this handle.
+    poisoned: Option<String>,
 }
 
 /// An open audit log. Shareable across threads (`Arc<AuditLog>`); several processes may open
@@ -103,7 +165,9 @@ pub struct AuditLog {
     file: File,
     opts: LogOptions,
     shared: Mutex<Shared>,
-    done: Condvar,
+    chain: Mutex<Chain>,
+    /// The log's `<name>.sync` companion (see [`SyncMark`]).
+    sync_mark: SyncMark,
     syncs: std::sync::atomic::AtomicU64,
     synced_records: std::sync::atomic::AtomicU64,
 }
@@ -113,6 +177,140 @@ impl std::fmt::Debug for AuditLog {
         f.debug_struct("AuditLog")
             .field("path", &self.path)
             .finish_non_exhaustive()
+    }
+}
+
+/// Group commit across processes: `<log>.sync` records (log inode, length) meaning "an
+/// `fdatasync` of the log that started when it was this long has completed". Under its own
+/// `flock` (separate from the append lock, so writers append while someone syncs), a process
+/// whose records end at or below that length returns without an `fdatasync` of its own: with
+/// many `warden` processes, the ones that queue behind a sync share the next one instead of
+/// each running theirs. The file is a hint in the page cache, never synced: after a machine
+/// crash no process is waiting. The inode guards against a log replaced at the same path, and a
+/// torn-tail truncation lowers the length ([`SyncMark::lower_to`]) so that bytes written again
+/// below it are not taken for synced.
+struct SyncMark {
+    path: PathBuf,
+    file: File,
+    ino: u64,
+    /// `flock` does not exclude threads sharing one open file description: this keeps this
+    /// handle's truncating leader ([`SyncMark::lower_to`]) from writing between its own
+    /// syncer's reading of the log length and writing of the mark.
+    in_process: Mutex<()>,
+}
+
+impl SyncMark {
+    fn open(log_path: &Path, log: &File, log_created: bool) -> Result<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        let mut name = log_path.as_os_str().to_owned();
+        name.push(".sync");
+        let path = PathBuf::from(name);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o640)
+            .open(&path)
+            .map_err(|e| AuditError::io("open", &path, e))?;
+        let ino = log
+            .metadata()
+            .map_err(|e| AuditError::io("stat", log_path, e))?
+            .ino();
+        let mark = Self {
+            path,
+            file,
+            ino,
+            in_process: Mutex::new(()),
+        };
+        if log_created {
+            mark.lower_to(0)
+                .map_err(|e| AuditError::io("update", &mark.path, e))?;
+        }
+        Ok(mark)
+    }
+
+    fn lock(&self) -> std::io::Result<LockGuard<'_>> {
+        flock(&self.file, FlockOperation::LockExclusive)?;
+        Ok(LockGuard(&self.file))
+    }
+
+    /// The synced length of our log (0 when the mark is about another file or unreadable).
+    /// Read without the lock too: the length is stored with its complement, so a read that
+    /// raced a write and mixed old and new bytes is refused rather than believed.
+    fn read(&self) -> u64 {
+        let mut b = [0u8; 24];
+        if self.file.read_exact_at(&mut b, 0).is_err() {
+            return 0;
+        }
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(w)
+        };
+        if word(0) == self.ino && word(8) == !word(16) {
+            word(8)
+        } else {
+            0
+        }
+    }
+
+    fn write(&self, len: u64) -> std::io::Result<()> {
+        let mut b = [0u8; 24];
+        b[..8].copy_from_slice(&self.ino.to_le_bytes());
+        b[8..16].copy_from_slice(&len.to_le_bytes());
+        b[16..].copy_from_slice(&(!len).to_le_bytes());
+        self.file.write_all_at(&b, 0)
+    }
+
+    /// Make the log durable up to `upto` bytes: `fdatasync` it unless a completed one (of any
+    /// process) already covered that. Returns whether this call ran `fdatasync`.
+    ///
+    /// A process that finds another syncing waits for a *shared* lock, granted to all waiters
+    /// together when that sync ends, rather than queueing for the exclusive one (which would
+    /// wake every queued process at each release, one after another, though the first sync
+    /// after theirs covered them all).
+    fn sync_covering(&self, log: &File, upto: u64) -> std::io::Result<bool> {
+        use rustix::io::Errno;
+        let mut attempt = 0;
+        loop {
+            if self.read() >= upto {
+                return Ok(false);
+            }
+            // Shared holders only check the mark; should they keep the exclusive lock from us
+            // by chance a few times over, queue for it.
+            attempt += 1;
+            let op = if attempt <= 3 {
+                FlockOperation::NonBlockingLockExclusive
+            } else {
+                FlockOperation::LockExclusive
+            };
+            match flock(&self.file, op) {
+                Ok(()) => {
+                    let _guard = LockGuard(&self.file);
+                    let _in_process = self.in_process.lock().unwrap_or_else(|p| p.into_inner());
+                    // (Covered since the check above? Rare: one `pread` less in the common case
+                    // is worth the odd redundant `fdatasync`.)
+                    let len = log.metadata()?.len();
+                    log.sync_data()?;
+                    self.write(len)?;
+                    return Ok(true);
+                }
+                Err(Errno::WOULDBLOCK | Errno::INTR) => {
+                    flock(&self.file, FlockOperation::LockShared)?;
+                    flock(&self.file, FlockOperation::Unlock)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// After the log was truncated to `len`: nothing beyond it counts as synced any more.
+    fn lower_to(&self, len: u64) -> std::io::Result<()> {
+        let _in_process = self.in_process.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self.lock()?;
+        let cur = self.read();
+        self.write(cur.min(len))
     }
 }
 
@@ -186,33 +384,32 @@ impl AuditLog {
             .open(path)
             .map_err(|e| AuditError::io("open", path, e))?;
         let log = Self {
+            sync_mark: SyncMark::open(path, &file, created)?,
             path: path.to_path_buf(),
             file,
             opts,
-            shared: Mutex::new(Shared {
-                queue: Vec::new(),
-                next_ticket: 0,
-                leader: false,
-                results: Default::default(),
-                tail: None,
-                leaves: None,
-                frontier: None,
-            }),
-            done: Condvar::new(),
+            shared: Mutex::default(),
+            chain: Mutex::default(),
             syncs: Default::default(),
             synced_records: Default::default(),
         };
         // Recover a torn tail now (records it as it goes).
         {
-            let mut sh = log.lock_shared();
+            let mut chain = log.lock_chain();
             let _guard = log.lock_file()?;
             let mut extra = Vec::new();
-            log.refresh(&mut sh, &mut extra)?;
+            log.refresh(&mut chain, &mut extra)?;
             if !extra.is_empty() {
                 let mut buf = Vec::new();
                 let mut results = Vec::new();
-                log.build(&mut sh, extra, &mut buf, &mut results)?;
-                log.write_durably(&mut sh, &buf)?;
+                log.build(&mut chain, extra, &mut buf, &mut results)?;
+                log.write_raw(&buf)?;
+                log.file
+                    .sync_data()
+                    .map_err(|e| AuditError::io("fdatasync", &log.path, e))?;
+                if let Some(t) = chain.tail.as_mut() {
+                    t.len += buf.len() as u64;
+                }
             }
         }
         Ok(log)
@@ -230,6 +427,13 @@ impl AuditLog {
         }
     }
 
+    fn lock_chain(&self) -> MutexGuard<'_, Chain> {
+        match self.chain.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
     fn lock_file(&self) -> Result<LockGuard<'_>> {
         flock(&self.file, FlockOperation::LockExclusive)
             .map_err(|e| AuditError::io("lock", &self.path, e.into()))?;
@@ -238,32 +442,18 @@ impl AuditLog {
 
     /// Append a record of `kind` with `body` (secrets redacted first) and return once durable.
     pub fn append(&self, kind: &str, body: Map<String, Value>) -> Result<Appended> {
-        self.submit(
-            Entry::Record {
-                kind: kind.to_owned(),
-                body,
-                redact: true,
-            },
-            true,
-        )
-        .map(|(a, _)| a)
+        let entry = Self::prepare(kind, body)?;
+        self.submit(entry, true).map(|(a, _)| a)
     }
 
-    /// Append like [`Log::append`], but return once written, without waiting for `fdatasync`:
+    /// Append like [`AuditLog::append`], but return once written, without waiting for `fdatasync`:
     /// the record survives a crash of this process at once, and a crash of the machine once the
     /// next durable append (by any writer) or the kernel's writeback has synced it. For records
     /// whose loss after a power failure is already accounted for, such as outcomes (an intent
     /// without an outcome is reported as "outcome unknown"); never for intents.
     pub fn append_lazy(&self, kind: &str, body: Map<String, Value>) -> Result<Appended> {
-        self.submit(
-            Entry::Record {
-                kind: kind.to_owned(),
-                body,
-                redact: true,
-            },
-            false,
-        )
-        .map(|(a, _)| a)
+        let entry = Self::prepare(kind, body)?;
+        self.submit(entry, false).map(|(a, _)| a)
     }
 
     /// Append a checkpoint record now and return it with its (signed, if a key is set) note.
@@ -272,106 +462,238 @@ impl AuditLog {
         Ok((a, note.unwrap_or_default()))
     }
 
-    fn submit(&self, mut entry: Entry, durable: bool) -> Result<Written> {
-        if let Entry::Record { body, .. } = &entry
-            && let Some(k) = RESERVED.iter().find(|k| body.contains_key(**k))
-        {
+    /// Everything about a record that does not depend on its place in the chain, done in the
+    /// caller's thread so that concurrent writers do it in parallel rather than inside the
+    /// group commit: checks, redaction, canonical encoding and most of the hashing. A record
+    /// without a canonical form is refused here, so it cannot fail the group it would have
+    /// been committed with.
+    fn prepare(kind: &str, body: Map<String, Value>) -> Result<Entry> {
+        if let Some(k) = RESERVED.iter().find(|k| body.contains_key(**k)) {
             return Err(AuditError::Invalid(format!(
                 "record field {k:?} is reserved"
             )));
         }
-        // Redact in the caller's thread, so that concurrent writers do it in parallel rather
-        // than inside the group commit's critical section.
-        if let Entry::Record { body, redact, .. } = &mut entry
-            && *redact
-        {
-            let mut found = Redactions::new();
-            let v = redact_value(&Value::Object(std::mem::take(body)), &mut found);
-            if let Value::Object(m) = v {
-                *body = m;
-            }
-            if !found.is_empty() {
-                body.insert(
-                    "redactions".into(),
-                    serde_json::to_value(&found).unwrap_or_default(),
-                );
-            }
-            *redact = false;
+        if kind.is_empty() {
+            return Err(AuditError::Invalid("record kind is empty".into()));
         }
-        if let Entry::Record { kind, body, .. } = &entry {
-            if kind.is_empty() {
-                return Err(AuditError::Invalid("record kind is empty".into()));
-            }
-            // Refuse what has no canonical form here, so one bad record cannot fail the
-            // group it would have been committed with.
-            if let Some(f) = find_float(&Value::Object(body.clone())) {
-                return Err(crate::canonical::CanonicalError::NonInteger(f).into());
-            }
+        let mut found = Redactions::new();
+        let mut body = Value::Object(body);
+        redact_value_in_place(&mut body, &mut found);
+        let Value::Object(mut body) = body else {
+            unreachable!("redaction keeps an object an object")
+        };
+        if !found.is_empty() {
+            body.insert(
+                "redactions".into(),
+                serde_json::to_value(&found).unwrap_or_default(),
+            );
         }
+        Ok(Entry::Record {
+            template: RecordTemplate::new(kind, &body)?,
+            checkpoint_kind: kind == "checkpoint",
+        })
+    }
+
+    fn submit(&self, entry: Entry, durable: bool) -> Result<Written> {
         let mut sh = self.lock_shared();
+        if let Some(msg) = &sh.poisoned {
+            return Err(AuditError::Corrupt(msg.clone()));
+        }
         let ticket = sh.next_ticket;
         sh.next_ticket += 1;
         sh.queue.push(Pending {
-            ticket,
+            waiter: Waiter {
+                ticket,
+                durable,
+                thread: std::thread::current(),
+            },
             entry,
-            durable,
         });
-        loop {
+        // Phase 1: until our record is written (as the leader, or by one).
+        let (written, generation) = loop {
             if let Some(r) = sh.results.remove(&ticket) {
-                return r.map_err(AuditError::Corrupt);
+                break r.map_err(AuditError::Corrupt)?;
             }
             if !sh.leader {
                 sh.leader = true;
                 let batch = std::mem::take(&mut sh.queue);
-                // Commit outside the in-process mutex so that others can queue behind us.
+                // Build and write outside the in-process mutex so that others can queue behind.
                 drop(sh);
                 let outcome = self.commit(batch);
                 sh = self.lock_shared();
                 sh.leader = false;
-                for (t, r) in outcome {
-                    sh.results.insert(t, r);
+                self.publish(&mut sh, outcome);
+                // Hand the leader role on: the next batch is written while ours is synced.
+                if let Some(next) = sh.queue.first() {
+                    next.waiter.thread.unpark();
                 }
-                self.done.notify_all();
+                // Someone must sync the batch: we do below if our record is durable.
+                if !durable
+                    && !sh.syncing
+                    && let Some((_, t)) = sh.sync_waiters.first()
+                {
+                    t.unpark();
+                }
                 continue;
             }
-            sh = match self.done.wait(sh) {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
+            drop(sh);
+            std::thread::park();
+            sh = self.lock_shared();
+        };
+        if !durable {
+            return Ok(written);
+        }
+        // Phase 2: until an `fdatasync` that started after our batch was written has finished.
+        loop {
+            if let Some(msg) = &sh.poisoned {
+                return Err(AuditError::Corrupt(msg.clone()));
+            }
+            if sh.synced >= generation {
+                return Ok(written);
+            }
+            if !sh.syncing {
+                self.sync(sh);
+                sh = self.lock_shared();
+                continue;
+            }
+            drop(sh);
+            std::thread::park();
+            sh = self.lock_shared();
         }
     }
 
-    fn commit(&self, batch: Vec<Pending>) -> Vec<(u64, TicketResult)> {
-        let tickets: Vec<u64> = batch.iter().map(|p| p.ticket).collect();
-        let sync = batch.iter().any(|p| p.durable);
-        let run = || -> Result<Vec<(u64, Written)>> {
-            let _guard = self.lock_file()?;
-            let mut sh = self.lock_shared();
-            let mut pre = Vec::new();
-            self.refresh(&mut sh, &mut pre)?;
-            pre.extend(batch);
-            let mut buf = Vec::with_capacity(512 * pre.len());
-            let mut results = Vec::with_capacity(pre.len());
-            self.build(&mut sh, pre, &mut buf, &mut results)?;
-            drop(sh);
-            // Write and sync without holding the in-process mutex (the flock keeps others out).
-            self.write_raw(&buf, sync)?;
-            let mut sh = self.lock_shared();
-            if let Some(t) = sh.tail.as_mut() {
-                t.len += buf.len() as u64;
+    /// Record a batch's results and wake whoever can go on: submitters of lazy records and of
+    /// failed batches now; submitters of durable records once synced (see [`Self::sync`]).
+    fn publish(&self, sh: &mut Shared, outcome: Committed) {
+        match outcome {
+            Ok((done, records, len)) => {
+                sh.written += 1;
+                sh.written_records += records;
+                sh.written_len = len;
+                let generation = sh.written;
+                for (w, rec) in done {
+                    sh.results.insert(w.ticket, Ok((rec, generation)));
+                    if w.durable {
+                        sh.sync_waiters.push((generation, w.thread));
+                    } else {
+                        w.thread.unpark();
+                    }
+                }
             }
-            Ok(results)
+            Err((waiters, e)) => {
+                let msg = e.to_string();
+                for w in waiters {
+                    sh.results.insert(w.ticket, Err(msg.clone()));
+                    w.thread.unpark();
+                }
+            }
+        }
+    }
+
+    /// Run an `fdatasync` covering every batch written so far and wake the submitters it made
+    /// durable; while others wait for a later batch, go on with the next `fdatasync` at once (a
+    /// few rounds at most, so that no submitter is kept long), then hand the syncer role to
+    /// one still waiting. Going on keeps the disk busy without waiting for a woken thread to
+    /// be scheduled, which on a loaded machine takes longer than the `fdatasync`.
+    fn sync<'a>(&'a self, mut sh: MutexGuard<'a, Shared>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        const ROUNDS: usize = 3;
+        for round in 1..=ROUNDS {
+            sh.syncing = true;
+            let (target, target_records, target_len) =
+                (sh.written, sh.written_records, sh.written_len);
+            drop(sh);
+            let res = self.sync_mark.sync_covering(&self.file, target_len);
+            sh = self.lock_shared();
+            sh.syncing = false;
+            match res {
+                Ok(ran) => {
+                    if ran {
+                        self.syncs.fetch_add(1, Relaxed);
+                    }
+                    self.synced_records
+                        .fetch_add(target_records - sh.synced_records, Relaxed);
+                    sh.synced = target;
+                    sh.synced_records = target_records;
+                }
+                Err(e) => {
+                    sh.poisoned = Some(format!(
+                        "{}: fdatasync failed ({e}); records written since the last successful \
+                         sync may be lost, reopen the log and run `warden audit verify`",
+                        self.path.display()
+                    ));
+                }
+            }
+            let poisoned = sh.poisoned.is_some();
+            let mut i = 0;
+            while i < sh.sync_waiters.len() {
+                if poisoned || sh.sync_waiters[i].0 <= target {
+                    sh.sync_waiters.swap_remove(i).1.unpark();
+                } else {
+                    i += 1;
+                }
+            }
+            // Whoever still waits was written after this sync started.
+            if sh.sync_waiters.is_empty() || round == ROUNDS {
+                break;
+            }
+        }
+        if let Some((_, next)) = sh.sync_waiters.first() {
+            next.unpark();
+        }
+    }
+
+    /// Chain and write one batch under the file lock (released before any `fdatasync`, so that
+    /// other processes can write while this one syncs).
+    fn commit(&self, batch: Vec<Pending>) -> Committed {
+        let (waiters, entries): (Vec<Waiter>, Vec<(u64, Entry)>) = batch
+            .into_iter()
+            .map(|p| {
+                let ticket = p.waiter.ticket;
+                (p.waiter, (ticket, p.entry))
+            })
+            .unzip();
+        let mut chain = self.lock_chain();
+        let guard = match self.lock_file() {
+            Ok(g) => g,
+            Err(e) => return Err((waiters, e)),
         };
-        match run() {
-            Ok(results) => results.into_iter().map(|(t, r)| (t, Ok(r))).collect(),
+        let mut buf = Vec::with_capacity(512 * entries.len());
+        let mut results = Vec::with_capacity(entries.len());
+        let run = (|| {
+            let mut all = Vec::new();
+            self.refresh(&mut chain, &mut all)?;
+            all.extend(entries);
+            let records = self.build(&mut chain, all, &mut buf, &mut results)?;
+            self.write_raw(&buf)?;
+            Ok(records)
+        })();
+        drop(guard);
+        match run {
+            Ok(records) => {
+                let mut len = 0;
+                if let Some(t) = chain.tail.as_mut() {
+                    t.len += buf.len() as u64;
+                    len = t.len;
+                }
+                // `build` reports the submitted entries in order (internal ones left out).
+                debug_assert!(
+                    results
+                        .iter()
+                        .map(|r| r.0)
+                        .eq(waiters.iter().map(|w| w.ticket))
+                );
+                let done = waiters
+                    .into_iter()
+                    .zip(results)
+                    .map(|(w, (_, rec))| (w, rec))
+                    .collect();
+                Ok((done, records, len))
+            }
             Err(e) => {
                 // The file state is unknown now: forget the cached tail.
-                let mut sh = self.lock_shared();
-                sh.tail = None;
-                sh.leaves = None;
-                sh.frontier = None;
-                let msg = e.to_string();
-                tickets.into_iter().map(|t| (t, Err(msg.clone()))).collect()
+                chain.forget();
+                Err((waiters, e))
             }
         }
     }
@@ -382,33 +704,16 @@ impl AuditLog {
         (self.syncs.load(Relaxed), self.synced_records.load(Relaxed))
     }
 
-    fn write_raw(&self, buf: &[u8], sync: bool) -> Result<()> {
-        use std::sync::atomic::Ordering::Relaxed;
+    /// One `write` of a whole batch (the file is opened for appending).
+    fn write_raw(&self, buf: &[u8]) -> Result<()> {
         (&self.file)
             .write_all(buf)
-            .map_err(|e| AuditError::io("append to", &self.path, e))?;
-        if !sync {
-            return Ok(());
-        }
-        self.syncs.fetch_add(1, Relaxed);
-        self.synced_records
-            .fetch_add(buf.iter().filter(|b| **b == b'\n').count() as u64, Relaxed);
-        self.file
-            .sync_data()
-            .map_err(|e| AuditError::io("fdatasync", &self.path, e))
-    }
-
-    fn write_durably(&self, sh: &mut Shared, buf: &[u8]) -> Result<()> {
-        self.write_raw(buf, true)?;
-        if let Some(t) = sh.tail.as_mut() {
-            t.len += buf.len() as u64;
-        }
-        Ok(())
+            .map_err(|e| AuditError::io("append to", &self.path, e))
     }
 
     /// Under the file lock: bring the cached tail up to date with the file, repairing a torn
     /// final line (a `recovery` entry is pushed onto `pre`).
-    fn refresh(&self, sh: &mut Shared, pre: &mut Vec<Pending>) -> Result<()> {
+    fn refresh(&self, sh: &mut Chain, pre: &mut Vec<(u64, Entry)>) -> Result<()> {
         let len = self
             .file
             .metadata()
@@ -439,6 +744,9 @@ impl AuditLog {
                 self.file
                     .sync_data()
                     .map_err(|e| AuditError::io("fdatasync", &self.path, e))?;
+                self.sync_mark
+                    .lower_to(keep)
+                    .map_err(|e| AuditError::io("update", &self.sync_mark.path, e))?;
                 let mut body = Map::new();
                 body.insert("event".into(), "torn-tail-truncated".into());
                 body.insert("truncated_bytes".into(), (len - keep).into());
@@ -447,22 +755,30 @@ impl AuditLog {
                     hex::encode(Sha256::digest(&torn)).into(),
                 );
                 body.insert("at_offset".into(), keep.into());
-                pre.push(Pending {
-                    ticket: u64::MAX,
-                    entry: Entry::Record {
-                        kind: "recovery".into(),
-                        body,
-                        redact: false,
+                pre.push((
+                    INTERNAL,
+                    Entry::Record {
+                        template: RecordTemplate::new("recovery", &body)?,
+                        checkpoint_kind: false,
                     },
-                    durable: true,
-                });
+                ));
                 len = keep;
-                sh.tail = None;
-                sh.leaves = None;
-                sh.frontier = None;
+                sh.forget();
             }
         }
         match sh.tail.clone() {
+            Some(t) if t.len < len && sh.leaves.is_none() => {
+                // Others appended, and only the last record matters (no leaves to extend).
+                let start = find_last_newline(&self.file, len - 1)
+                    .map_err(|e| AuditError::io("read", &self.path, e))?
+                    .max(t.len);
+                let mut line = vec![0u8; (len - 1 - start) as usize];
+                self.file
+                    .read_exact_at(&mut line, start)
+                    .map_err(|e| AuditError::io("read", &self.path, e))?;
+                let (seq, hash) = parse_seq_hash(&line, &self.path)?;
+                sh.tail = Some(Tail { len, seq, hash });
+            }
             Some(t) if t.len < len => {
                 // Others appended: read what they wrote.
                 let mut buf = vec![0u8; (len - t.len) as usize];
@@ -507,7 +823,7 @@ impl AuditLog {
         Ok(())
     }
 
-    fn load_leaves(&self, sh: &mut Shared) -> Result<()> {
+    fn load_leaves(&self, sh: &mut Chain) -> Result<()> {
         if sh.leaves.is_some() {
             return Ok(());
         }
@@ -529,90 +845,84 @@ impl AuditLog {
         Ok(())
     }
 
-    /// Turn queued entries into record lines (chained onto the cached tail) appended to `buf`.
+    /// Turn queued entries into record lines (chained onto the cached tail) appended to `buf`,
+    /// reporting each entry's record under its ticket (internal ones left out), in order.
+    /// Returns the number of records (automatic checkpoints included).
     fn build(
         &self,
-        sh: &mut Shared,
-        entries: Vec<Pending>,
+        sh: &mut Chain,
+        entries: Vec<(u64, Entry)>,
         buf: &mut Vec<u8>,
         results: &mut Vec<(u64, Written)>,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let Some(mut tail) = sh.tail.clone() else {
             return Err(AuditError::Corrupt("log tail unknown".into()));
         };
+        let first_seq = tail.seq;
         let every = self.opts.checkpoint_every;
         let records = entries.len() as u64;
-        let wants_leaves = entries.iter().any(|e| matches!(e.entry, Entry::Checkpoint))
+        let wants_leaves = entries.iter().any(|e| matches!(e.1, Entry::Checkpoint))
             || (every > 0 && (tail.seq + 2 * records) / every > tail.seq / every);
         if wants_leaves {
             self.load_leaves(sh)?;
         }
         let ts = now_ns();
-        for p in entries {
+        for (ticket, entry) in entries {
             let mut note_out = None;
-            let (kind, body) = match p.entry {
-                // Redaction already happened in the submitting thread.
-                Entry::Record { kind, body, .. } => (kind, body),
+            let (template, checkpoint_kind) = match entry {
+                // Redaction and encoding already happened in the submitting thread.
+                Entry::Record {
+                    template,
+                    checkpoint_kind,
+                } => (template, checkpoint_kind),
                 Entry::Checkpoint => {
                     let (body, note) = self.checkpoint_body(sh, tail.seq)?;
                     note_out = Some(note);
-                    ("checkpoint".to_owned(), body)
+                    (RecordTemplate::new("checkpoint", &body)?, true)
                 }
             };
-            let appended = self.emit(sh, &mut tail, &kind, body, ts, buf)?;
-            if p.ticket != u64::MAX {
-                results.push((p.ticket, (appended, note_out)));
+            let appended = Self::emit(sh, &mut tail, template, ts, buf);
+            if ticket != INTERNAL {
+                results.push((ticket, (appended, note_out)));
             }
-            if every > 0 && kind != "checkpoint" && tail.seq % every == 0 && sh.leaves.is_some() {
+            if every > 0 && !checkpoint_kind && tail.seq % every == 0 && sh.leaves.is_some() {
                 let (body, _) = self.checkpoint_body(sh, tail.seq)?;
-                self.emit(sh, &mut tail, "checkpoint", body, ts, buf)?;
+                let template = RecordTemplate::new("checkpoint", &body)?;
+                Self::emit(sh, &mut tail, template, ts, buf);
             }
         }
         // The cached length is advanced by the caller once the bytes are written.
         let old_len = sh.tail.as_ref().map_or(0, |t| t.len);
         tail.len = old_len;
+        let written = tail.seq - first_seq;
         sh.tail = Some(tail);
-        Ok(())
+        Ok(written)
     }
 
+    /// Chain one prepared record onto `tail`: the leader's whole per-record work is the rest of
+    /// one SHA-256 and copying the line into the batch buffer.
     fn emit(
-        &self,
-        sh: &mut Shared,
+        sh: &mut Chain,
         tail: &mut Tail,
-        kind: &str,
-        body: Map<String, Value>,
+        template: RecordTemplate,
         ts: u64,
         buf: &mut Vec<u8>,
-    ) -> Result<Appended> {
+    ) -> Appended {
         let seq = tail.seq + 1;
-        let mut rec = body;
-        rec.insert("seq".into(), seq.into());
-        rec.insert("ts_ns".into(), ts.into());
-        rec.insert("kind".into(), kind.into());
-        rec.insert("prev".into(), tail.hash.clone().into());
-        let v = Value::Object(rec);
-        let h = record_hash(&v)?;
-        let hash = hex::encode(h);
-        let Value::Object(mut rec) = v else {
-            unreachable!("built as an object")
-        };
-        rec.insert("hash".into(), hash.clone().into());
-        // The line itself is the canonical encoding with `hash` included: compact and stable.
-        buf.extend_from_slice(&encode(&Value::Object(rec))?);
-        buf.push(b'\n');
+        let h = template.finish(&tail.hash, seq, ts, buf);
         if let Some(l) = sh.leaves.as_mut() {
             l.push(merkle::leaf_hash(&h));
         }
         tail.seq = seq;
-        tail.hash = hash.clone();
-        Ok(Appended {
+        tail.hash = hex::encode(h);
+        Appended {
             seq,
-            hash,
+            hash: tail.hash.clone(),
             ts_ns: ts,
-        })
+        }
     }
 
-    fn checkpoint_body(&self, sh: &mut Shared, size: u64) -> Result<(Map<String, Value>, String)> {
+    fn checkpoint_body(&self, sh: &mut Chain, size: u64) -> Result<(Map<String, Value>, String)> {
         let leaves = sh
             .leaves
             .as_ref()
@@ -649,15 +959,6 @@ impl AuditLog {
             body.insert("key".into(), k.into());
         }
         Ok((body, note))
-    }
-}
-
-fn find_float(v: &Value) -> Option<String> {
-    match v {
-        Value::Number(n) if n.as_u64().is_none() && n.as_i64().is_none() => Some(n.to_string()),
-        Value::Array(a) => a.iter().find_map(find_float),
-        Value::Object(m) => m.values().find_map(find_float),
-        _ => None,
     }
 }
 
@@ -721,4 +1022,78 @@ pub fn read_records(path: &Path) -> Result<Vec<Value>> {
         .iter()
         .filter_map(|l| serde_json::from_slice(l).ok())
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn len(path: &Path) -> u64 {
+        std::fs::metadata(path).unwrap().len()
+    }
+
+    #[test]
+    fn a_sync_by_another_handle_covers_records_written_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let a = AuditLog::open(&path, LogOptions::default()).unwrap();
+        let b = AuditLog::open(&path, LogOptions::default()).unwrap();
+        a.append_lazy("t", Map::new()).unwrap();
+        let a_end = len(&path);
+        assert!(a.sync_mark.read() < a_end, "a lazy append is not synced");
+        b.append("t", Map::new()).unwrap();
+        assert_eq!(
+            b.sync_mark.read(),
+            len(&path),
+            "the durable append marks its sync"
+        );
+        // The first handle's record is covered: no fdatasync of its own.
+        assert!(!a.sync_mark.sync_covering(&a.file, a_end).unwrap());
+        // The mark of another file (another inode) covers nothing.
+        std::fs::copy(
+            format!("{}.sync", path.display()),
+            dir.path().join("x.jsonl.sync"),
+        )
+        .unwrap();
+        let x = AuditLog::open(&dir.path().join("x.jsonl"), LogOptions::default()).unwrap();
+        assert_eq!(x.sync_mark.read(), 0);
+    }
+
+    /// Regression: a torn-tail truncation must lower the mark, or records written again below
+    /// the old mark would be taken for synced and returned without an `fdatasync`.
+    #[test]
+    fn truncating_a_torn_tail_lowers_the_sync_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path, LogOptions::default()).unwrap();
+        log.append("t", Map::new()).unwrap();
+        let keep = len(&path);
+        // A writer killed mid-line, and a sync that ran while the torn bytes were there.
+        let torn = format!("{{\"seq\":2,\"pad\":\"{}", "x".repeat(4000));
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(torn.as_bytes())
+            .unwrap();
+        assert!(log.sync_mark.sync_covering(&log.file, len(&path)).unwrap());
+        assert!(log.sync_mark.read() > keep + 4000);
+        // Another process opens the log: it truncates the torn line and records the recovery.
+        let other = AuditLog::open(&path, LogOptions::default()).unwrap();
+        assert!(other.sync_mark.read() <= keep, "mark not lowered");
+        let (syncs, _) = log.commit_stats();
+        let a = log.append("t", Map::new()).unwrap();
+        assert!(
+            len(&path) < keep + 4000,
+            "the new record sits below the old mark"
+        );
+        assert_eq!(
+            log.commit_stats().0,
+            syncs + 1,
+            "the new record was not synced"
+        );
+        assert_eq!(a.seq, 3, "intent, recovery, intent");
+        let report = crate::verify(&path, &Default::default()).unwrap();
+        assert!(report.ok, "{:?}", report.problems);
+    }
 }

@@ -4,8 +4,9 @@
 
 // `regex-lite`: compiling these patterns with the full `regex` crate cost more than the rest of a
 // `warden run` (about 20 million instructions per process); the strings redacted are short.
+use aho_corasick::AhoCorasick;
 use regex_lite::Regex;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
@@ -22,8 +23,8 @@ struct Pattern {
     re: Regex,
     /// Index of the capture group to mask (0 = whole match).
     group: usize,
-    /// Lower-case substrings of which every match contains at least one: a string containing
-    /// none of them is not searched with the (slower) regular expression at all.
+    /// Lower-case substrings of which every match contains at least one (in any ASCII case):
+    /// a string containing none of them is not searched with the (slower) regular expression.
     hints: &'static [&'static str],
 }
 
@@ -120,6 +121,10 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
         HINTS.len(),
         "every redaction pattern has its hints"
     );
+    assert!(
+        HINTS.len() <= 64,
+        "hinted_patterns keeps one bit per pattern"
+    );
     for (p, h) in patterns.iter_mut().zip(HINTS) {
         p.hints = h;
     }
@@ -135,37 +140,91 @@ static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
     }
 });
 
+/// Literals of which every match of [`SECRET_NAME`] contains one (ASCII case aside), so that the
+/// common names (`tool`, `argv`, `tier`) skip the regular expression; it cost more than the rest
+/// of writing a record.
+static SECRET_NAME_HINTS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    hint_matcher(&[
+        "token",
+        "secret",
+        "passw",
+        "passp",
+        "key",
+        "credential",
+        "authorization",
+        "cookie",
+    ])
+});
+
+fn hint_matcher(hints: &[&str]) -> AhoCorasick {
+    match AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(hints)
+    {
+        Ok(m) => m,
+        Err(e) => panic!("built-in redaction hints are invalid: {e}"),
+    }
+}
+
+/// Every hint of every pattern in one automaton: pattern id `i` is `ALL_HINTS[i]`, belonging to
+/// the pattern `HINT_OWNER[i]`.
+static ALL_HINTS: LazyLock<(AhoCorasick, Vec<usize>)> = LazyLock::new(|| {
+    let (owners, hints): (Vec<usize>, Vec<&str>) = HINTS
+        .iter()
+        .enumerate()
+        .flat_map(|(i, hs)| hs.iter().map(move |h| (i, *h)))
+        .unzip();
+    (hint_matcher(&hints), owners)
+});
+
 /// Whether a variable or field name says its value is a secret (`GITHUB_TOKEN`, `password`).
 pub fn is_secret_name(name: &str) -> bool {
-    SECRET_NAME.is_match(name)
+    SECRET_NAME_HINTS.is_match(name) && SECRET_NAME.is_match(name)
+}
+
+/// The patterns (bit `i` for `PATTERNS[i]`) one of whose hints occurs in `s`, any ASCII case.
+fn hinted_patterns(s: &str) -> u64 {
+    let (matcher, owners) = &*ALL_HINTS;
+    matcher
+        .find_overlapping_iter(s)
+        .fold(0, |bits, m| bits | 1 << owners[m.pattern().as_usize()])
 }
 
 /// Mask every secret in `s`, counting what was masked into `found`.
 pub fn redact_str(s: &str, found: &mut Redactions) -> String {
-    let lower = s.to_ascii_lowercase();
-    let mut out = s.to_owned();
-    for pat in PATTERNS.iter() {
-        if !pat.hints.iter().any(|h| lower.contains(h)) || !pat.re.is_match(&out) {
+    redact_str_changed(s, found).unwrap_or_else(|| s.to_owned())
+}
+
+/// [`redact_str`], or `None` when nothing was masked (the common case, without allocating).
+fn redact_str_changed(s: &str, found: &mut Redactions) -> Option<String> {
+    let hinted = hinted_patterns(s);
+    if hinted == 0 {
+        return None;
+    }
+    let mut out: Option<String> = None;
+    for (i, pat) in PATTERNS.iter().enumerate() {
+        let cur = out.as_deref().unwrap_or(s);
+        if hinted & (1 << i) == 0 || !pat.re.is_match(cur) {
             continue;
         }
-        let mut result = String::with_capacity(out.len());
+        let mut result = String::with_capacity(cur.len());
         let mut last = 0;
         let mut n = 0u64;
-        for caps in pat.re.captures_iter(&out) {
+        for caps in pat.re.captures_iter(cur) {
             let Some(m) = caps.get(pat.group) else {
                 continue;
             };
             if m.as_str().starts_with("[REDACTED:") {
                 continue;
             }
-            result.push_str(&out[last..m.start()]);
+            result.push_str(&cur[last..m.start()]);
             result.push_str(&mask(pat.kind));
             last = m.end();
             n += 1;
         }
         if n > 0 {
-            result.push_str(&out[last..]);
-            out = result;
+            result.push_str(&cur[last..]);
+            out = Some(result);
             *found.entry(pat.kind.to_owned()).or_default() += n;
         }
     }
@@ -190,55 +249,64 @@ fn is_db_client(program: &str) -> bool {
     )
 }
 
+/// Flags whose value (the next element) is a secret, compared in any ASCII case.
+const SECRET_FLAGS: [&str; 10] = [
+    "password",
+    "passwd",
+    "pass",
+    "token",
+    "secret",
+    "api-key",
+    "apikey",
+    "api_key",
+    "access-token",
+    "client-secret",
+];
+
 /// Mask secrets in an argv, where a flag's value is the next element.
 pub fn redact_argv(argv: &[String], found: &mut Redactions) -> Vec<String> {
+    let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+    argv_changes(&refs, found)
+        .into_iter()
+        .zip(argv)
+        .map(|(c, a)| c.unwrap_or_else(|| a.clone()))
+        .collect()
+}
+
+/// What [`redact_argv`] replaces, element by element (`None`: kept as it is).
+fn argv_changes(argv: &[&str], found: &mut Redactions) -> Vec<Option<String>> {
     let db = argv.first().is_some_and(|p| is_db_client(p));
     let mut out = Vec::with_capacity(argv.len());
     let mut mask_next: Option<&'static str> = None;
-    for a in argv {
+    for &a in argv {
         if let Some(kind) = mask_next.take() {
-            out.push(mask(kind));
+            out.push(Some(mask(kind)));
             *found.entry(kind.to_owned()).or_default() += 1;
             continue;
         }
-        let lower = a.to_ascii_lowercase();
-        let flag = lower.trim_start_matches('-');
-        let is_flag = lower.starts_with('-') && !lower.contains('=');
-        if is_flag
-            && matches!(
-                flag,
-                "password"
-                    | "passwd"
-                    | "pass"
-                    | "token"
-                    | "secret"
-                    | "api-key"
-                    | "apikey"
-                    | "api_key"
-                    | "access-token"
-                    | "client-secret"
-            )
-        {
-            out.push(a.clone());
+        let flag = a.trim_start_matches('-');
+        let is_flag = a.starts_with('-') && !a.contains('=');
+        if is_flag && SECRET_FLAGS.iter().any(|f| flag.eq_ignore_ascii_case(f)) {
+            out.push(None);
             mask_next = Some("password-flag");
             continue;
         }
         if db && a == "-p" {
             // Over-masking a database name (mysql's prompt form) beats leaking a password.
-            out.push(a.clone());
+            out.push(None);
             mask_next = Some("password-flag");
             continue;
         }
         if db && a.starts_with("-p") && a.len() > 2 && !a.starts_with("--") {
-            out.push(format!("-p{}", mask("password-flag")));
+            out.push(Some(format!("-p{}", mask("password-flag"))));
             *found.entry("password-flag".to_owned()).or_default() += 1;
             continue;
         }
-        if lower == "-h" || lower == "--header" {
-            out.push(a.clone());
+        if a.eq_ignore_ascii_case("-h") || a.eq_ignore_ascii_case("--header") {
+            out.push(None);
             continue;
         }
-        out.push(redact_str(a, found));
+        out.push(redact_str_changed(a, found));
     }
     out
 }
@@ -246,36 +314,48 @@ pub fn redact_argv(argv: &[String], found: &mut Redactions) -> Vec<String> {
 /// Mask secrets in every string of a JSON value; arrays of strings are treated as argvs, and
 /// string values of secret-named object keys are masked whole.
 pub fn redact_value(v: &Value, found: &mut Redactions) -> Value {
+    let mut v = v.clone();
+    redact_value_in_place(&mut v, found);
+    v
+}
+
+/// [`redact_value`] on a value the caller owns: only what is masked is replaced, so a record
+/// without secrets is neither copied nor reallocated.
+pub fn redact_value_in_place(v: &mut Value, found: &mut Redactions) {
     match v {
-        Value::String(s) => Value::String(redact_str(s, found)),
-        Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_string) => {
-            let argv: Vec<String> = a
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect();
-            Value::Array(
-                redact_argv(&argv, found)
-                    .into_iter()
-                    .map(Value::String)
-                    .collect(),
-            )
-        }
-        Value::Array(a) => Value::Array(a.iter().map(|x| redact_value(x, found)).collect()),
-        Value::Object(m) => {
-            let mut out = Map::new();
-            for (k, x) in m {
-                let masked = match x {
-                    Value::String(s) if is_secret_name(k) && !s.is_empty() => {
-                        *found.entry("secret-field".to_owned()).or_default() += 1;
-                        Value::String(mask("secret-field"))
-                    }
-                    _ => redact_value(x, found),
-                };
-                out.insert(k.clone(), masked);
+        Value::String(s) => {
+            if let Some(masked) = redact_str_changed(s, found) {
+                *s = masked;
             }
-            Value::Object(out)
         }
-        other => other.clone(),
+        Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_string) => {
+            let changes = {
+                let argv: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
+                argv_changes(&argv, found)
+            };
+            for (x, c) in a.iter_mut().zip(changes) {
+                if let Some(c) = c {
+                    *x = Value::String(c);
+                }
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                redact_value_in_place(x, found);
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                let secret = matches!(x, Value::String(s) if !s.is_empty()) && is_secret_name(k);
+                if secret {
+                    *found.entry("secret-field".to_owned()).or_default() += 1;
+                    *x = Value::String(mask("secret-field"));
+                } else {
+                    redact_value_in_place(x, found);
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -386,6 +466,43 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         assert_eq!(redact_argv(&argv, &mut f), argv);
+        // Flag names in any case; `-H`/`--Header` values go through the string patterns.
+        let argv: Vec<String> = ["tool", "--Api-Key", "k3y", "-TOKEN", "t0k", "-H", "x: y"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let out = redact_argv(&argv, &mut f);
+        assert_eq!(out[2], "[REDACTED:password-flag]");
+        assert_eq!(out[4], "[REDACTED:password-flag]");
+        assert_eq!(out[6], "x: y");
+    }
+
+    /// In place and by copy agree, and a value without secrets comes back untouched.
+    #[test]
+    fn in_place_redaction_matches_the_copying_one() {
+        let secret = tok("ghp_", 36);
+        let v = serde_json::json!({
+            "argv": ["curl", "--token", "abc", &secret],
+            "env": {"API_KEY": "v", "HOME": "/root"},
+            "nested": [{"password": "p"}, 3, null, &format!("x {secret}")],
+            "plain": "cargo test",
+        });
+        let mut by_copy = Redactions::new();
+        let copied = redact_value(&v, &mut by_copy);
+        let mut in_place = Redactions::new();
+        let mut w = v.clone();
+        redact_value_in_place(&mut w, &mut in_place);
+        assert_eq!(copied, w);
+        assert_eq!(by_copy, in_place);
+        assert!(!w.to_string().contains(&secret));
+        assert_eq!(w["plain"], "cargo test");
+        assert_eq!(in_place.values().sum::<u64>(), 5, "{in_place:?}");
+        let clean = serde_json::json!({"tool": "Bash", "argv": ["ls", "-la"], "n": 1});
+        let mut c = clean.clone();
+        let mut none = Redactions::new();
+        redact_value_in_place(&mut c, &mut none);
+        assert_eq!(c, clean);
+        assert!(none.is_empty());
     }
 
     #[test]
@@ -405,6 +522,41 @@ mod tests {
         );
         assert!(text.contains("select 1"));
         assert_eq!(out["n"], 3);
+    }
+
+    #[test]
+    fn secret_names_whatever_the_case_and_plain_names() {
+        for name in [
+            "GITHUB_TOKEN",
+            "password",
+            "Db_PassWd",
+            "passphrase",
+            "apiKey",
+            "API_KEY",
+            "private_key",
+            "AWS_ACCESS_KEY_ID",
+            "credentials",
+            "Authorization",
+            "cookie",
+            "client_secret",
+        ] {
+            assert!(is_secret_name(name), "{name} names a secret");
+        }
+        for name in [
+            "tool",
+            "argv",
+            "tier",
+            "rule",
+            "monkey_business_pass",
+            "PATH",
+        ] {
+            assert_eq!(
+                is_secret_name(name),
+                SECRET_NAME.is_match(name),
+                "{name}: prefilter and expression disagree"
+            );
+        }
+        assert!(!is_secret_name("tool") && !is_secret_name("PATH"));
     }
 
     #[test]

@@ -161,3 +161,49 @@ fn lazy_appends_skip_the_sync_and_the_next_durable_append_covers_them() {
     let report = verify(&path, &VerifyOptions::default()).unwrap();
     assert!(report.ok, "{:?}", report.problems);
 }
+
+/// The group commit's hand-offs (leader, syncer) under a mix of durable and lazy appends on two
+/// handles: every append returns (no lost wake-up), once, with its own sequence number, and the
+/// log holds exactly those records in one chain.
+#[test]
+fn mixed_durable_and_lazy_appends_all_return_and_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let a = Arc::new(AuditLog::open(&path, LogOptions::default()).unwrap());
+    let b = Arc::new(AuditLog::open(&path, LogOptions::default()).unwrap());
+    let threads: Vec<_> = (0..32u64)
+        .map(|t| {
+            let log = Arc::clone(if t % 2 == 0 { &a } else { &b });
+            std::thread::spawn(move || {
+                (0..60u64)
+                    .map(|i| {
+                        let n = t * 1000 + i;
+                        let r = if (t + i) % 3 == 0 {
+                            log.append_lazy("test", body(n))
+                        } else {
+                            log.append("test", body(n))
+                        };
+                        (r.unwrap().seq, n)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut got: Vec<(u64, u64)> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    got.sort_unstable();
+    let records = warden_audit::log::read_records(&path).unwrap();
+    assert_eq!(records.len(), got.len());
+    for (rec, (seq, n)) in records.iter().zip(&got) {
+        assert_eq!(rec["seq"].as_u64(), Some(*seq));
+        assert_eq!(
+            rec["n"].as_u64(),
+            Some(*n),
+            "record {seq} is not the one returned"
+        );
+    }
+    let report = verify(&path, &VerifyOptions::default()).unwrap();
+    assert!(report.ok, "{:?}", report.problems);
+}

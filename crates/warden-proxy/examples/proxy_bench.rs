@@ -1,11 +1,17 @@
 //! Benchmark of the egress proxy on loopback (run by `bench/proxy.sh`): CONNECT-tunnel
 //! throughput against a direct TCP connection, and the connection latency the proxy adds
-//! (CONNECT and SOCKS5), over several runs, printing medians and ratios.
+//! (CONNECT and SOCKS5), over several runs, printing medians and ratios. It also prints the
+//! CPU time the whole process (client, upstream and, when proxied, the proxy) spends per GiB
+//! moved: wall-clock throughput is noisy on a busy machine, CPU per byte much less so, and the
+//! difference between the proxied and direct figures is what the tunnel costs. The same
+//! CONNECT transfers through the proxy's Unix-socket listener (what the sandbox connects to)
+//! are measured alongside, for information; the targets are judged on the TCP listener.
 //!
 //! Usage: `proxy_bench [--mib N] [--runs N] [--conns N]`
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -42,54 +48,119 @@ fn main() {
         .expect("bench config");
     let proxy = spawn(
         Listen::Tcp((Ipv4Addr::LOCALHOST, 0).into()),
-        cfg,
+        cfg.clone(),
         Arc::new(|_| {}),
     )
     .expect("spawn proxy");
     let paddr = proxy.tcp_addr().expect("tcp proxy");
+    // The same proxy on a Unix socket: what the sandbox's relay connects to.
+    let sock_dir = std::env::temp_dir().join(format!("warden-proxy-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&sock_dir).expect("socket dir");
+    let sock = sock_dir.join("proxy.sock");
+    let unix_proxy = spawn(Listen::Unix(sock.clone()), cfg, Arc::new(|_| {})).expect("spawn");
     let target = format!("bench.test:{}", upstream.port());
 
     println!(
         "warden-proxy benchmark: {mib} MiB per transfer, {runs} runs, {conns} connections per latency run"
     );
-    let mut direct_dl = Vec::new();
-    let mut proxy_dl = Vec::new();
-    let mut direct_ul = Vec::new();
-    let mut proxy_ul = Vec::new();
-    for _ in 0..runs {
-        direct_dl.push(download(connect_direct(upstream), bytes));
-        proxy_dl.push(download(connect_via_http(paddr, &target), bytes));
-        direct_ul.push(upload(connect_direct(upstream), bytes));
-        proxy_ul.push(upload(connect_via_http(paddr, &target), bytes));
+    // `PROXY_BENCH_ONLY=direct|connect` runs one side only (for profiling with perf).
+    let only = std::env::var("PROXY_BENCH_ONLY").unwrap_or_default();
+    let arms: Vec<Arm> = [Arm::Direct, Arm::Tcp, Arm::Unix]
+        .into_iter()
+        .filter(|a| match only.as_str() {
+            "direct" => *a == Arm::Direct,
+            "connect" => *a == Arm::Tcp,
+            _ => true,
+        })
+        .collect();
+    let open = |arm: Arm| -> Box<dyn Stream> {
+        match arm {
+            Arm::Direct => Box::new(connect_direct(upstream)),
+            Arm::Tcp => Box::new(connect_via_http(tcp_connect(paddr), &target)),
+            Arm::Unix => Box::new(connect_via_http(
+                UnixStream::connect(&sock).expect("unix proxy connect"),
+                &target,
+            )),
+        }
+    };
+    // One unmeasured transfer each way first, so the proxies' threads and buffers exist.
+    for &arm in &arms {
+        if arm != Arm::Direct {
+            download(open(arm), bytes);
+            upload(open(arm), bytes);
+        }
     }
-    let (dd, pd, du, pu) = (
-        median(direct_dl),
-        median(proxy_dl),
-        median(direct_ul),
-        median(proxy_ul),
+    let mut dl: [Vec<Transfer>; 3] = Default::default();
+    let mut ul: [Vec<Transfer>; 3] = Default::default();
+    // The direct and proxied transfers alternate, and the order rotates every run, so load
+    // from elsewhere, and any drift in it, hits all of them alike.
+    for run in 0..runs {
+        for k in 0..arms.len() {
+            let arm = arms[(run + k) % arms.len()];
+            dl[arm as usize].push(download(open(arm), bytes));
+            ul[arm as usize].push(upload(open(arm), bytes));
+        }
+    }
+    let cpu = |v: &[Transfer]| median(v.iter().map(|t| t.cpu_s_per_gib).collect());
+    let proxy_cpu = |v: &[Transfer]| median(v.iter().map(|t| t.proxy_cpu_s_per_gib).collect());
+    let rate = |v: &[Transfer]| median(v.iter().map(|t| t.mib_per_s).collect());
+    let (d, t, u) = (Arm::Direct as usize, Arm::Tcp as usize, Arm::Unix as usize);
+    let (dd, pd, xd) = (rate(&dl[d]), rate(&dl[t]), rate(&dl[u]));
+    let (du, pu, xu) = (rate(&ul[d]), rate(&ul[t]), rate(&ul[u]));
+    let (cdd, cpd, cxd) = (cpu(&dl[d]), cpu(&dl[t]), cpu(&dl[u]));
+    let (cdu, cpu_, cxu) = (cpu(&ul[d]), cpu(&ul[t]), cpu(&ul[u]));
+    let (pcd, pcu) = (proxy_cpu(&dl[t]), proxy_cpu(&ul[t]));
+    let pct = |a: f64, b: f64| 100.0 * a / b;
+    println!();
+    println!(
+        "throughput (MiB/s, median)      direct      via CONNECT    ratio  | CONNECT on Unix listener  ratio"
+    );
+    println!(
+        "  download (upstream → client)  {dd:>9.0}    {pd:>9.0}     {:>5.1}%  | {xd:>24.0}  {:>5.1}%",
+        pct(pd, dd),
+        pct(xd, dd)
+    );
+    println!(
+        "  upload   (client → upstream)  {du:>9.0}    {pu:>9.0}     {:>5.1}%  | {xu:>24.0}  {:>5.1}%",
+        pct(pu, du),
+        pct(xu, du)
     );
     println!();
-    println!("throughput (MiB/s, median)      direct      via CONNECT    ratio");
     println!(
-        "  download (upstream → client)  {:>9.0}    {:>9.0}     {:>5.1}%",
-        dd,
-        pd,
-        100.0 * pd / dd
+        "CPU seconds per GiB (median)   whole process:  direct   via CONNECT   tunnel adds | proxy threads | Unix listener"
     );
     println!(
-        "  upload   (client → upstream)  {:>9.0}    {:>9.0}     {:>5.1}%",
-        du,
-        pu,
-        100.0 * pu / du
+        "  download                                     {cdd:>6.3}   {cpd:>11.3}   {:>11.3} | {pcd:>13.3} | {cxd:>13.3}",
+        cpd - cdd
+    );
+    println!(
+        "  upload                                       {cdu:>6.3}   {cpu_:>11.3}   {:>11.3} | {pcu:>13.3} | {cxu:>13.3}",
+        cpu_ - cdu
+    );
+    println!(
+        "  (where CPU is the limit, e.g. a busy 2-core machine, the tunnel can reach about \
+         {:.0}% / {:.0}% of direct)",
+        pct(cdd, cpd),
+        pct(cdu, cpu_)
     );
 
     let mut lat_direct = Vec::new();
     let mut lat_connect = Vec::new();
     let mut lat_socks = Vec::new();
-    for _ in 0..runs {
+    for run in 0..runs {
+        if run % 2 == 1 {
+            lat_socks.push(latency(conns, || connect_via_socks(paddr, upstream.port())));
+            lat_connect.push(latency(conns, || {
+                connect_via_http(tcp_connect(paddr), &target)
+            }));
+        }
         lat_direct.push(latency(conns, || connect_direct(upstream)));
-        lat_connect.push(latency(conns, || connect_via_http(paddr, &target)));
-        lat_socks.push(latency(conns, || connect_via_socks(paddr, upstream.port())));
+        if run % 2 == 0 {
+            lat_connect.push(latency(conns, || {
+                connect_via_http(tcp_connect(paddr), &target)
+            }));
+            lat_socks.push(latency(conns, || connect_via_socks(paddr, upstream.port())));
+        }
     }
     let (ld, lc, ls) = (median(lat_direct), median(lat_connect), median(lat_socks));
     println!();
@@ -107,7 +178,49 @@ fn main() {
         if tput_ok { "MET" } else { "MISSED" },
         if lat_ok { "MET" } else { "MISSED" }
     );
+    // One line for scripts: throughput MiB/s, CPU s/GiB, latency µs.
+    println!(
+        "summary dl_direct={dd:.0} dl_proxy={pd:.0} ul_direct={du:.0} ul_proxy={pu:.0} \
+         cpu_dl_direct={cdd:.3} cpu_dl_proxy={cpd:.3} cpu_ul_direct={cdu:.3} cpu_ul_proxy={cpu_:.3} \
+         proxy_cpu_dl={pcd:.3} proxy_cpu_ul={pcu:.3} \
+         dl_unix={xd:.0} ul_unix={xu:.0} cpu_dl_unix={cxd:.3} cpu_ul_unix={cxu:.3} \
+         lat_direct={ld:.1} lat_connect={lc:.1} lat_socks={ls:.1}"
+    );
     proxy.shutdown();
+    unix_proxy.shutdown();
+    let _ = std::fs::remove_dir(&sock_dir);
+}
+
+/// What is measured: a direct connection, CONNECT through the TCP listener, CONNECT through
+/// the Unix-socket listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arm {
+    Direct = 0,
+    Tcp = 1,
+    Unix = 2,
+}
+
+/// A client connection of either kind.
+trait Stream: Read + Write {
+    fn half_close(&self);
+}
+
+impl Stream for TcpStream {
+    fn half_close(&self) {
+        self.shutdown(Shutdown::Write).expect("half close");
+    }
+}
+
+impl Stream for UnixStream {
+    fn half_close(&self) {
+        self.shutdown(Shutdown::Write).expect("half close");
+    }
+}
+
+impl Stream for Box<dyn Stream> {
+    fn half_close(&self) {
+        (**self).half_close();
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -131,7 +244,9 @@ fn start_upstream(bytes: usize) -> SocketAddr {
         let data = Arc::new(vec![0x5au8; CHUNK]);
         for s in l.incoming().flatten() {
             let data = data.clone();
-            thread::spawn(move || serve(s, bytes, &data));
+            let _ = thread::Builder::new()
+                .name("upstream".into())
+                .spawn(move || serve(s, bytes, &data));
         }
     });
     addr
@@ -177,9 +292,13 @@ fn connect_direct(addr: SocketAddr) -> TcpStream {
     s
 }
 
-fn connect_via_http(proxy: SocketAddr, target: &str) -> TcpStream {
-    let mut s = TcpStream::connect(proxy).expect("proxy connect");
+fn tcp_connect(proxy: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(proxy).expect("proxy connect");
     let _ = s.set_nodelay(true);
+    s
+}
+
+fn connect_via_http<S: Stream>(mut s: S, target: &str) -> S {
     s.write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
         .expect("CONNECT");
     let mut head = Vec::with_capacity(64);
@@ -206,9 +325,78 @@ fn connect_via_socks(proxy: SocketAddr, port: u16) -> TcpStream {
     s
 }
 
-/// MiB/s for receiving `bytes`.
-fn download(mut s: TcpStream, bytes: usize) -> f64 {
-    let start = Instant::now();
+/// One measured transfer.
+struct Transfer {
+    mib_per_s: f64,
+    /// CPU time of the whole process (all threads, user + system) per GiB moved.
+    cpu_s_per_gib: f64,
+    /// CPU time of the proxy's own threads per GiB moved.
+    proxy_cpu_s_per_gib: f64,
+}
+
+/// Starts measuring a transfer.
+struct Meter {
+    wall: Instant,
+    cpu: Duration,
+    proxy_cpu: Duration,
+}
+
+impl Meter {
+    fn start() -> Meter {
+        Meter {
+            proxy_cpu: proxy_threads_cpu(),
+            cpu: process_cpu(),
+            wall: Instant::now(),
+        }
+    }
+
+    fn finish(self, bytes: usize) -> Transfer {
+        let wall = self.wall.elapsed();
+        let cpu = process_cpu().saturating_sub(self.cpu);
+        let proxy_cpu = proxy_threads_cpu().saturating_sub(self.proxy_cpu);
+        let gib = bytes as f64 / (1u64 << 30) as f64;
+        Transfer {
+            mib_per_s: bytes as f64 / (1024.0 * 1024.0) / wall.as_secs_f64(),
+            cpu_s_per_gib: cpu.as_secs_f64() / gib,
+            proxy_cpu_s_per_gib: proxy_cpu.as_secs_f64() / gib,
+        }
+    }
+}
+
+/// Run time of the proxy's threads (named `warden-proxy*`) so far, from
+/// `/proc/self/task/*/schedstat`; zero where that file is missing.
+fn proxy_threads_cpu() -> Duration {
+    let mut ns = 0u64;
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    for task in tasks.flatten() {
+        let dir = task.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if !comm.starts_with("warden-proxy") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("schedstat")).unwrap_or_default();
+        ns += stat
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Duration::from_nanos(ns)
+}
+
+fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// Receives `bytes`.
+fn download(mut s: impl Stream, bytes: usize) -> Transfer {
+    let meter = Meter::start();
     s.write_all(b"D").expect("cmd");
     let mut buf = vec![0u8; CHUNK];
     let mut got = 0usize;
@@ -220,12 +408,12 @@ fn download(mut s: TcpStream, bytes: usize) -> f64 {
         }
     }
     assert_eq!(got, bytes, "short download");
-    mib_per_s(bytes, start.elapsed())
+    meter.finish(bytes)
 }
 
-/// MiB/s for sending `bytes` (until the upstream acknowledges receipt of all of them).
-fn upload(mut s: TcpStream, bytes: usize) -> f64 {
-    let start = Instant::now();
+/// Sends `bytes` (until the upstream acknowledges receipt of all of them).
+fn upload(mut s: impl Stream, bytes: usize) -> Transfer {
+    let meter = Meter::start();
     s.write_all(b"U").expect("cmd");
     let data = vec![0xa5u8; CHUNK];
     let mut left = bytes;
@@ -234,14 +422,10 @@ fn upload(mut s: TcpStream, bytes: usize) -> f64 {
         s.write_all(&data[..n]).expect("upload");
         left -= n;
     }
-    s.shutdown(Shutdown::Write).expect("half close");
+    s.half_close();
     let mut ack = [0u8; 1];
     s.read_exact(&mut ack).expect("ack");
-    mib_per_s(bytes, start.elapsed())
-}
-
-fn mib_per_s(bytes: usize, d: Duration) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64()
+    meter.finish(bytes)
 }
 
 /// Median microseconds of `n` × (establish + 1-byte round trip).

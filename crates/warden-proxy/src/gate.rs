@@ -17,6 +17,8 @@ pub type EventSink = Arc<dyn Fn(NetworkEvent) + Send + Sync>;
 pub(crate) struct Ctx {
     pub config: ProxyConfig,
     pub on_event: EventSink,
+    /// Open tunnels, ended when the proxy stops.
+    pub tunnels: Arc<crate::splice::Tunnels>,
 }
 
 /// Why a connection was not made.

@@ -64,7 +64,7 @@ where
     };
     tokio::spawn(async move {
         if let Ok(upgraded) = hyper::upgrade::on(req).await {
-            tunnel::<S>(upgraded, upstream).await;
+            tunnel::<S>(upgraded, upstream, &ctx).await;
         }
     });
     Response::new(empty())
@@ -72,12 +72,14 @@ where
 
 /// Runs the tunnel. When the upgraded connection is our own stream type (always, in practice),
 /// unwrap it so the relay runs on the raw socket without hyper in the path.
-async fn tunnel<S>(upgraded: hyper::upgrade::Upgraded, mut upstream: TcpStream)
+async fn tunnel<S>(upgraded: hyper::upgrade::Upgraded, mut upstream: TcpStream, ctx: &Ctx)
 where
     S: ClientStream,
 {
     match upgraded.downcast::<TokioIo<Rewind<S>>>() {
-        Ok(parts) => crate::server::tunnel(parts.io.into_inner(), &parts.read_buf, upstream).await,
+        Ok(parts) => {
+            crate::server::tunnel(parts.io.into_inner(), &parts.read_buf, upstream, ctx).await
+        }
         Err(upgraded) => {
             let mut client = TokioIo::new(upgraded);
             let _ = tokio::io::copy_bidirectional_with_sizes(

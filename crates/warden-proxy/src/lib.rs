@@ -30,8 +30,11 @@
 //! IPv6 addresses), anything else is HTTP/1.1 — absolute-form requests (`GET http://host/…`) are
 //! forwarded with the method visible to policy, `CONNECT host:port` opens an opaque tunnel.
 //!
-//! Open tunnels are relayed with `splice(2)` (zero-copy, kernel-side) when the kernel supports
-//! it, otherwise through 256 KiB user-space buffers. Limits ([`Limits`]): resolution and connect
+//! Once a tunnel is open the proxy only copies bytes: each direction runs as a blocking loop on
+//! a thread of the runtime's blocking pool, moving data socket → pipe → socket with `splice(2)`
+//! (zero-copy, kernel-side; one 256 KiB pipe per direction) where the kernel supports it,
+//! otherwise through one 256 KiB buffer per direction. Half-closes are passed on; stopping the
+//! proxy shuts down the sockets of every open tunnel. Limits ([`Limits`]): resolution and connect
 //! timeouts, a handshake timeout (first request / SOCKS negotiation), a cap on simultaneous
 //! client connections and the number of worker threads.
 //!

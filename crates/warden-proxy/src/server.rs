@@ -5,7 +5,7 @@
 use crate::config::ProxyConfig;
 use crate::error::ProxyError;
 use crate::gate::{Ctx, EventSink};
-use crate::splice::{self, Spliceable};
+use crate::splice::{self, TunnelSocket, Tunnels};
 use crate::{http, socks};
 use bytes::{Buf, Bytes};
 use std::io;
@@ -94,6 +94,9 @@ pub fn spawn(
 ) -> Result<ProxyHandle, ProxyError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.limits.worker_threads.max(1))
+        // Each open tunnel holds two blocking threads (one per direction); name resolution
+        // borrows a few more.
+        .max_blocking_threads(config.limits.max_connections.max(1).saturating_mul(2) + 64)
         .thread_name("warden-proxy")
         .enable_all()
         .build()
@@ -102,12 +105,18 @@ pub fn spawn(
         let _guard = rt.enter();
         bind(&listen)?
     };
-    let ctx = Arc::new(Ctx { config, on_event });
+    let ctx = Arc::new(Ctx {
+        config,
+        on_event,
+        tunnels: Arc::new(Tunnels::default()),
+    });
     let (tx, rx) = oneshot::channel();
     let thread = std::thread::Builder::new()
         .name("warden-proxy".into())
         .spawn(move || {
-            rt.block_on(accept_loop(listener, ctx, rx));
+            rt.block_on(accept_loop(listener, ctx.clone(), rx));
+            // Tunnel threads block in the kernel and would outlive the runtime: end them first.
+            ctx.tunnels.close_all();
             rt.shutdown_timeout(Duration::from_millis(200));
         })
         .map_err(ProxyError::Runtime)?;
@@ -217,42 +226,37 @@ async fn handle_client<S: ClientStream>(mut stream: S, ctx: Arc<Ctx>) {
     }
 }
 
-/// What a client connection must be: an async stream the tunnel relay can also splice.
+/// What a client connection must be: an async stream a tunnel can take over.
 pub(crate) trait ClientStream:
-    AsyncRead + AsyncWrite + Spliceable + Unpin + Send + Sync + 'static
+    AsyncRead + AsyncWrite + TunnelSocket + Unpin + Send + Sync + 'static
 {
 }
-impl<T: AsyncRead + AsyncWrite + Spliceable + Unpin + Send + Sync + 'static> ClientStream for T {}
+impl<T: AsyncRead + AsyncWrite + TunnelSocket + Unpin + Send + Sync + 'static> ClientStream for T {}
 
 /// Relays an open tunnel: first `extra` (bytes the HTTP parser read past the CONNECT request)
-/// and anything still buffered in `client`, then both directions until done — zero-copy with
-/// splice(2) where the kernel supports it, else through user-space buffers.
+/// and anything still buffered in `client`, then both directions until done, on blocking
+/// threads — zero-copy with splice(2) where the kernel supports it (see [`splice`]).
 pub(crate) async fn tunnel<S: ClientStream>(
     client: Rewind<S>,
     extra: &[u8],
     mut upstream: TcpStream,
+    ctx: &Ctx,
 ) {
-    let (pre, mut client) = client.into_parts();
+    let (pre, client) = client.into_parts();
     for chunk in [extra, &pre[..]] {
         if !chunk.is_empty() && upstream.write_all(chunk).await.is_err() {
             return;
         }
     }
-    if splice::supported() {
-        let _ = splice::relay(&client, &upstream).await;
-    } else {
-        let _ = tokio::io::copy_bidirectional_with_sizes(
-            &mut client,
-            &mut upstream,
-            TUNNEL_BUF,
-            TUNNEL_BUF,
-        )
-        .await;
-    }
+    // The proxy forwards each read as soon as it has it, so Nagle's delay would only add a
+    // round trip to small writes (TLS handshakes, SSH keystrokes); bulk data is unaffected.
+    let _ = upstream.set_nodelay(true);
+    let _ = splice::relay(client, upstream, &ctx.tunnels).await;
 }
 
-/// Size of each direction's copy buffer when tunnels are not spliced.
-pub(crate) const TUNNEL_BUF: usize = 256 * 1024;
+/// Size of each direction's copy buffer on the (never expected) path where hyper hands back a
+/// connection that is not our own stream type.
+pub(crate) const TUNNEL_BUF: usize = splice::COPY_BUF;
 
 /// A stream that first replays bytes already read from it (the sniffed protocol byte).
 pub(crate) struct Rewind<S> {

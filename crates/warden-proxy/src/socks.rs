@@ -62,7 +62,7 @@ pub(crate) async fn serve<S: ClientStream>(mut io: Rewind<S>, ctx: Arc<Ctx>) {
     if reply(&mut io, OK, bound).await.is_err() {
         return;
     }
-    crate::server::tunnel(io, &[], upstream).await;
+    crate::server::tunnel(io, &[], upstream, &ctx).await;
 }
 
 async fn negotiate<S>(io: &mut S) -> io::Result<Option<Request>>

@@ -13,10 +13,16 @@ use std::sync::atomic::{AtomicI32, Ordering};
 /// The hidden first argument that makes the `warden` binary run [`init_main`].
 pub const INIT_ARG: &str = "__sandbox-init";
 pub(crate) const SPEC_ENV: &str = "WARDEN_SANDBOX_SPEC";
+/// `__sandbox-init --fallback EXE`: see [`init_main`].
+pub(crate) const FALLBACK_ARG: &str = "--fallback";
 
-/// Everything PID 1 needs, passed from the supervisor as JSON in [`SPEC_ENV`].
+/// Everything PID 1 needs, passed from the supervisor as JSON in [`SPEC_ENV`]. Unknown fields
+/// are refused, so an init from another build cannot silently ignore part of the spec.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct InitSpec {
+    /// The supervisor's [`seccomp::BUILD_FINGERPRINT`]; the init refuses a different one.
+    pub(crate) build: String,
     pub(crate) argv: Vec<String>,
     pub(crate) cwd: PathBuf,
     pub(crate) env: Vec<(String, String)>,
@@ -25,7 +31,7 @@ pub(crate) struct InitSpec {
     pub(crate) seccomp: bool,
     pub(crate) limits: Limits,
     pub(crate) proxy_port: Option<u16>,
-    /// The supervisor's private status file; stage 1 opens it and PID 1 inherits the fd.
+    /// A status file to append to when `status_fd` is -1 (the supervisor passes a pipe).
     pub(crate) status_path: PathBuf,
     #[serde(default)]
     pub(crate) status_fd: i32,
@@ -34,7 +40,13 @@ pub(crate) struct InitSpec {
     /// `cgroup.procs` of the action's cgroup, joined before the cgroup namespace is made.
     pub(crate) cgroup_procs: Option<PathBuf>,
     pub(crate) hostname: String,
+    /// Read end of the start gate (or -1): PID 1 prepares everything, then waits for one byte
+    /// `G` here before it starts the command; end of file means the action was withdrawn.
+    pub(crate) gate_fd: i32,
 }
+
+/// What the supervisor writes to the gate to let the command start.
+pub(crate) const GATE_GO: u8 = b'G';
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
 
@@ -64,27 +76,78 @@ pub fn init_main() -> ! {
     if args.get(2).map(String::as_str) == Some("connect") {
         std::process::exit(connect_helper(&args[3..]));
     }
+    // `__sandbox-init --fallback EXE`: the executable to hand over to (with the same spec) when
+    // this init is from another build than the supervisor (e.g. a stale `warden-sandbox-init`).
+    let fallback = match (args.get(2), args.get(3)) {
+        (Some(flag), Some(exe)) if flag == FALLBACK_ARG => Some(exe.as_str()),
+        _ => None,
+    };
     let spec: InitSpec = match std::env::var(SPEC_ENV)
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())
     {
         Some(s) => s,
         None => {
+            if let Some(exe) = fallback
+                && std::env::var_os(SPEC_ENV).is_some()
+            {
+                // A spec this init cannot read comes from another build: hand over.
+                let e = std::process::Command::new(exe).arg(INIT_ARG).exec();
+                eprintln!("warden: cannot start the sandbox init {exe}: {e}");
+                std::process::exit(1);
+            }
             eprintln!("warden: {INIT_ARG} is internal to the sandbox and takes no direct use");
             std::process::exit(2);
         }
     };
     let mut spec = spec;
-    match std::fs::OpenOptions::new()
-        .append(true)
-        .open(&spec.status_path)
-    {
-        Ok(f) => spec.status_fd = std::os::fd::IntoRawFd::into_raw_fd(f),
-        Err(e) => {
-            eprintln!("warden: sandbox status file: {e}");
-            std::process::exit(1);
+    if spec.status_fd < 0 {
+        match std::fs::OpenOptions::new()
+            .append(true)
+            .open(&spec.status_path)
+        {
+            Ok(f) => spec.status_fd = std::os::fd::IntoRawFd::into_raw_fd(f),
+            Err(e) => {
+                eprintln!("warden: sandbox status file: {e}");
+                std::process::exit(1);
+            }
         }
     }
+    if spec.build != seccomp::BUILD_FINGERPRINT {
+        let exe = std::env::current_exe().unwrap_or_default();
+        if let Some(main) = fallback {
+            status_line(
+                spec.status_fd,
+                &format!(
+                    "N sandbox init {} is from another build than this warden; {main} started \
+                     the sandbox instead",
+                    exe.display()
+                ),
+            );
+            // The inherited status pipe and gate stay open across this exec (a status file
+            // opened here is close-on-exec; the fallback opens it again).
+            let e = std::process::Command::new(main).arg(INIT_ARG).exec();
+            status_line(
+                spec.status_fd,
+                &format!("E cannot start the sandbox init {main}: {e}"),
+            );
+            std::process::exit(1);
+        }
+        status_line(
+            spec.status_fd,
+            &format!(
+                "E the sandbox init {} is from a different build than the warden starting it \
+                 (build {} here, {} there); install both from the same build",
+                exe.display(),
+                seccomp::BUILD_FINGERPRINT,
+                spec.build
+            ),
+        );
+        std::process::exit(1);
+    }
+    // Whatever this process inherited beyond stdio (its status pipe and gate included; PID 1
+    // keeps them across fork) must not reach the command's exec.
+    sys::cloexec_from_3();
     // Stage 1: single-threaded and freshly exec'd; enter the new namespaces here (not between
     // fork and exec in the caller), then fork: the child is PID 1 of the new PID namespace.
     if let Err(e) = enter_namespaces(&spec) {
@@ -103,6 +166,10 @@ pub fn init_main() -> ! {
     };
     if pid == 0 {
         std::process::exit(pid1(&spec));
+    }
+    if spec.gate_fd >= 0 {
+        // SAFETY: closing our copy of the inherited gate fd; PID 1 keeps its own.
+        unsafe { libc::close(spec.gate_fd) };
     }
     CHILD.store(pid, Ordering::Relaxed);
     sys::forward_signals(forward);
@@ -189,15 +256,25 @@ fn run_pid1(spec: &InitSpec) -> Result<i32, String> {
     } else {
         None
     };
-    let filters = if spec.seccomp {
-        seccomp::compile_seccomp().map_err(|e| e.to_string())?.0
+    let filters: &[(&str, &[seccompiler::sock_filter])] = if spec.seccomp {
+        seccomp::baked_seccomp().map_err(|e| e.to_string())?.0
     } else {
-        Vec::new()
+        &[]
     };
     let last_cap = sys::cap_last_cap();
     let limits = spec.limits.clone();
     let want_landlock = spec.landlock;
     sys::set_cloexec(fd, true).map_err(|e| format!("status fd: {e}"))?;
+    if spec.gate_fd >= 0 {
+        // Everything is prepared; the command starts only once the supervisor says so (e.g.
+        // after the action's intent is durable), and never if it withdraws.
+        let go = sys::read_byte(spec.gate_fd);
+        // SAFETY: closing the gate fd we own; the command never sees it.
+        unsafe { libc::close(spec.gate_fd) };
+        if go != Some(GATE_GO) {
+            return Err("the action was withdrawn before it started".into());
+        }
+    }
 
     let mut cmd = std::process::Command::new(&spec.argv[0]);
     cmd.args(&spec.argv[1..])
@@ -218,7 +295,7 @@ fn run_pid1(spec: &InitSpec) -> Result<i32, String> {
             }
             sys::drop_all_caps(last_cap)?;
             sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)?;
-            for f in &filters {
+            for (_, f) in filters {
                 seccompiler::apply_filter(f).map_err(std::io::Error::other)?;
             }
             Ok(())

@@ -5,7 +5,9 @@
 //! this kernel can enforce, so callers can refuse instead of silently weakening.
 //!
 //! Process tree: the supervisor (the calling process, host namespaces) forks a child that unshares
-//! every namespace and re-executes an init binary (`warden __sandbox-init`, see [`init_main`]);
+//! every namespace and re-executes an init binary (the small `warden-sandbox-init` installed next
+//! to `warden` when present and trusted, else `warden __sandbox-init`; see [`choose_init`] and
+//! [`init_main`]);
 //! that stage forks PID 1 of the new PID namespace, which builds the filesystem view, brings up
 //! `lo`, relays `127.0.0.1:<port>` to the egress proxy's Unix socket, then starts the command
 //! fully confined and reaps until it exits.
@@ -36,6 +38,7 @@ mod probe;
 mod profile;
 mod rules;
 mod seccomp;
+mod seccomp_compile;
 mod supervisor;
 mod sys;
 
@@ -45,8 +48,12 @@ pub use probe::{Capabilities, Feature, PRETEND_MISSING_ENV, probe};
 pub use profile::{
     BUILTIN_SECRET_PATHS, Limits, ProxyEndpoint, READONLY_WORKSPACE_PATHS, SandboxProfile,
 };
-pub use seccomp::{SECCOMP_POLICY, SeccompPolicy, compile_seccomp};
-pub use supervisor::{ExitInfo, Output, Running, SpawnOptions, spawn};
+pub use seccomp::{
+    SECCOMP_POLICY, SeccompPolicy, baked_seccomp, build_fingerprint, compile_seccomp,
+};
+pub use supervisor::{
+    ExitInfo, INIT_BINARY_NAME, Output, Running, SpawnOptions, choose_init, scratch_base, spawn,
+};
 
 /// What can go wrong setting up or running a sandbox.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
-//! The seccomp filter: a versioned data file (`policy/seccomp.json`) compiled at run time for the
-//! running architecture with `seccompiler`.
+//! The seccomp filter: a versioned data file (`policy/seccomp.json`) compiled with `seccompiler`
+//! by `build.rs` for the target architecture and baked into the crate; [`compile_seccomp`]
+//! compiles the data file at run time, for the check that the baked programs match it.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -42,51 +43,41 @@ impl SeccompPolicy {
     }
 }
 
-/// Compile the shipped policy for this architecture. Syscalls this architecture does not have
-/// are dropped from the filter and returned as the second value.
+/// Compile the shipped policy for this architecture now, from the data file. Syscalls this
+/// architecture does not have are dropped from the filter and returned as the second value.
+/// (The sandbox itself installs the same programs baked at build time, see [`baked_seccomp`].)
 pub fn compile_seccomp() -> Result<(Vec<seccompiler::BpfProgram>, Vec<String>), crate::SandboxError>
 {
-    let mut policy = SeccompPolicy::shipped()?;
-    let arch = seccompiler::TargetArch::try_from(std::env::consts::ARCH)
-        .map_err(|e| crate::SandboxError::Seccomp(format!("unsupported architecture: {e:?}")))?;
-    let mut dropped = Vec::new();
-    loop {
-        let json = serde_json::to_vec(&policy.filters)
-            .map_err(|e| crate::SandboxError::Seccomp(e.to_string()))?;
-        match seccompiler::compile_from_json(json.as_slice(), arch) {
-            Ok(mut map) => {
-                let mut progs = Vec::new();
-                for name in policy.filters.keys() {
-                    if let Some(p) = map.remove(name) {
-                        progs.push(p);
-                    }
-                }
-                return Ok((progs, dropped));
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                let Some(name) = msg
-                    .split("Invalid syscall name: ")
-                    .nth(1)
-                    .and_then(|rest| rest.split(' ').next())
-                    .map(str::to_owned)
-                else {
-                    return Err(crate::SandboxError::Seccomp(msg));
-                };
-                if dropped.contains(&name) {
-                    return Err(crate::SandboxError::Seccomp(msg));
-                }
-                for f in policy.filters.values_mut() {
-                    if let Some(rules) = f.get_mut("filter").and_then(|r| r.as_array_mut()) {
-                        rules.retain(|r| {
-                            r.get("syscall").and_then(|s| s.as_str()) != Some(name.as_str())
-                        });
-                    }
-                }
-                dropped.push(name);
-            }
-        }
-    }
+    let policy = SeccompPolicy::shipped()?;
+    let (progs, dropped) =
+        crate::seccomp_compile::compile_policy(&policy.filters, std::env::consts::ARCH)
+            .map_err(crate::SandboxError::Seccomp)?;
+    Ok((progs.into_iter().map(|(_, p)| p).collect(), dropped))
+}
+
+mod baked {
+    include!(concat!(env!("OUT_DIR"), "/baked.rs"));
+}
+
+/// Fingerprint of this crate's sources (computed by `build.rs`): the supervisor passes it to the
+/// init, which refuses to run when it was built from different sources.
+pub(crate) const BUILD_FINGERPRINT: &str = baked::BUILD_FINGERPRINT;
+
+/// This build's fingerprint (see `build.rs`), for diagnostics and tests.
+pub fn build_fingerprint() -> &'static str {
+    BUILD_FINGERPRINT
+}
+
+/// Named BPF programs, in install order.
+pub type BakedPrograms = &'static [(&'static str, &'static [seccompiler::sock_filter])];
+
+/// The shipped policy as compiled by `build.rs` for the target architecture, in install order,
+/// and the syscalls dropped because the architecture lacks them. Identical to
+/// [`compile_seccomp`]'s result (a test checks it), without parsing or compiling anything.
+pub fn baked_seccomp() -> Result<(BakedPrograms, &'static [&'static str]), crate::SandboxError> {
+    baked::BAKED
+        .map(|p| (p, baked::BAKED_DROPPED))
+        .map_err(|e| crate::SandboxError::Seccomp(e.to_owned()))
 }
 
 #[cfg(test)]
@@ -141,5 +132,28 @@ mod tests {
         for must in ["ptrace", "mount", "bpf", "io_uring_setup", "unshare"] {
             assert!(!dropped.iter().any(|d| d == must), "{must} was dropped");
         }
+    }
+
+    #[test]
+    fn the_baked_filter_is_exactly_the_data_file_compiled_now() {
+        let (progs, dropped) = compile_seccomp().expect("compiles");
+        let (baked, baked_dropped) = baked_seccomp().expect("baked");
+        let names: Vec<&str> = baked.iter().map(|(n, _)| *n).collect();
+        let expected: Vec<String> = SeccompPolicy::shipped()
+            .expect("parses")
+            .filters
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(names, expected, "filters in install (name) order");
+        assert_eq!(baked.len(), progs.len());
+        for ((name, b), p) in baked.iter().zip(&progs) {
+            assert_eq!(
+                b.to_vec(),
+                *p,
+                "baked program {name} differs from the data file"
+            );
+        }
+        assert_eq!(baked_dropped, dropped.as_slice());
     }
 }

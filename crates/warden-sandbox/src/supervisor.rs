@@ -5,6 +5,7 @@
 use crate::init::{INIT_ARG, InitSpec, SPEC_ENV};
 use crate::{SandboxError, SandboxProfile, cgroup, env, mounts, probe, sys};
 use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdout, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -27,15 +28,90 @@ pub struct SpawnOptions {
     /// stdout/stderr handling.
     pub output: Output,
     /// The executable that dispatches [`INIT_ARG`] to [`crate::init_main`]; default: this program.
+    /// See [`choose_init`] for the small stand-alone init.
     pub init_exe: Option<PathBuf>,
+    /// Prepare the whole sandbox but start the command only on [`Running::release`] (e.g. once
+    /// the action's intent is durable), so the preparation overlaps the caller's own work.
+    /// Until then nothing of the command runs; [`Running::abort`] (or dropping the handle)
+    /// withdraws it.
+    pub gated: bool,
+    /// Another executable dispatching [`INIT_ARG`] (normally `warden` itself) that `init_exe`
+    /// hands over to when it turns out to be from another build (see [`choose_init`]).
+    pub fallback_exe: Option<PathBuf>,
+}
+
+/// A base directory for short-lived per-run files such as sockets: the per-user runtime
+/// directory (`$XDG_RUNTIME_DIR`) or `/dev/shm` when it is a memory file system (tmpfs) that is
+/// ours or sticky, else the temp directory. Callers create their own private (0700),
+/// unpredictably named directory below it.
+pub fn scratch_base() -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    let usable = |p: &Path| {
+        p.is_absolute()
+            && sys::fs_type(p) == Some(TMPFS_MAGIC)
+            && std::fs::metadata(p)
+                .is_ok_and(|m| m.is_dir() && (m.uid() == sys::euid() || m.mode() & 0o1000 != 0))
+    };
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([PathBuf::from("/dev/shm")])
+        .find(|p| usable(p))
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// File name of the stand-alone init binary installed next to `warden`.
+pub const INIT_BINARY_NAME: &str = "warden-sandbox-init";
+
+/// The init to start sandboxes with: the small stand-alone [`INIT_BINARY_NAME`] next to
+/// `main_exe` when it is there and trustworthy (a regular file, not a symlink, owned by root or
+/// by us, not writable by group or others, in a directory with the same properties), else
+/// `main_exe` itself (which dispatches [`INIT_ARG`] too). The second value says why a present
+/// companion was not used. A companion from another build notices (the supervisor passes its
+/// build fingerprint) and hands over to [`SpawnOptions::fallback_exe`] when given, else refuses.
+pub fn choose_init(main_exe: &Path) -> (PathBuf, Option<String>) {
+    use std::os::unix::fs::MetadataExt;
+    let Some(dir) = main_exe.parent() else {
+        return (main_exe.to_path_buf(), None);
+    };
+    let candidate = dir.join(INIT_BINARY_NAME);
+    let meta = match std::fs::symlink_metadata(&candidate) {
+        Ok(m) => m,
+        Err(_) => return (main_exe.to_path_buf(), None),
+    };
+    let me = sys::euid();
+    let trusted = |m: &std::fs::Metadata| (m.uid() == 0 || m.uid() == me) && m.mode() & 0o022 == 0;
+    let problem = if !meta.file_type().is_file() {
+        Some("not a regular file")
+    } else if !trusted(&meta) {
+        Some("owned by another user or writable by group or others")
+    } else if meta.mode() & 0o111 == 0 {
+        Some("not executable")
+    } else if !std::fs::metadata(dir).is_ok_and(|d| trusted(&d)) {
+        Some("its directory is owned by another user or writable by group or others")
+    } else {
+        None
+    };
+    match problem {
+        None => (candidate, None),
+        Some(why) => (
+            main_exe.to_path_buf(),
+            Some(format!(
+                "sandbox init {} not used ({why}); {} started the sandbox instead",
+                candidate.display(),
+                main_exe.display()
+            )),
+        ),
+    }
 }
 
 /// A running sandbox.
 #[derive(Debug)]
 pub struct Running {
     child: Child,
+    /// Read end of the status pipe the init writes its `E`/`N`/`X`/`S` lines to.
     status: std::fs::File,
-    status_path: PathBuf,
     /// The command's stdout, with [`Output::Piped`].
     pub stdout: Option<ChildStdout>,
     /// The command's stderr, with [`Output::Piped`].
@@ -44,6 +120,8 @@ pub struct Running {
     pub notes: Vec<String>,
     /// Names of the environment variables removed (values are never kept).
     pub removed_env: Vec<String>,
+    /// Write end of the start gate while the command waits for [`Running::release`].
+    gate: Option<std::fs::File>,
     _cgroup: Option<cgroup::ActionCgroup>,
 }
 
@@ -145,39 +223,6 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
     })
 }
 
-/// A fresh, private (0600, exclusive) file the init appends its status lines to.
-fn status_file() -> Result<(PathBuf, std::fs::File), SandboxError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    static N: AtomicI32 = AtomicI32::new(0);
-    let base = std::env::temp_dir();
-    let mut last = None;
-    for _ in 0..50 {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let path = base.join(format!(
-            ".warden-status-{}-{nanos:x}-{n}",
-            std::process::id()
-        ));
-        match std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(f) => return Ok((path, f)),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(SandboxError::Io {
-        what: "create the sandbox status file".into(),
-        source: last.unwrap_or_else(|| std::io::Error::other("no name available")),
-    })
-}
-
 /// Check the kernel, then start `profile` in a new sandbox.
 pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, SandboxError> {
     profile.validate()?;
@@ -251,8 +296,20 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
             .map(|n| n + 1);
     }
     let cgroup_procs = action_cgroup.as_ref().map(|c| c.procs_file());
-    let (status_path, status) = status_file()?;
+    // The status pipe's write end and the gate's read end go to the init (inherited: cleared
+    // of close-on-exec just before the spawn; the init marks every inherited fd close-on-exec
+    // again, so the command never gets them). The status is read after the init has exited,
+    // without blocking, so a copy of the write end leaked into a concurrently spawned process
+    // cannot hold this one up.
+    let (status, status_w) = sys::pipe().map_err(SandboxError::io("create the status pipe"))?;
+    let gate = if opts.gated {
+        Some(sys::pipe().map_err(SandboxError::io("create the start gate"))?)
+    } else {
+        None
+    };
     let spec = InitSpec {
+        build: crate::seccomp::BUILD_FINGERPRINT.to_owned(),
+        gate_fd: gate.as_ref().map_or(-1, |(r, _)| r.as_raw_fd()),
         argv: profile.argv.clone(),
         cwd,
         env: cmd_env,
@@ -261,8 +318,8 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         seccomp: caps.seccomp,
         limits: profile.limits.clone(),
         proxy_port: profile.proxy.as_ref().map(|p| p.port),
-        status_path: status_path.clone(),
-        status_fd: -1,
+        status_path: PathBuf::new(),
+        status_fd: status_w.as_raw_fd(),
         supervisor_pid: std::process::id() as i32,
         cgroup_procs,
         hostname: profile.hostname.clone(),
@@ -274,16 +331,28 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
     // gets no environment but its spec (which carries only the scrubbed environment), so secrets
     // in the caller's environment never sit in any process inside the namespaces.
     let mut cmd = std::process::Command::new(&exe);
-    cmd.arg(INIT_ARG)
-        .env_clear()
+    cmd.arg(INIT_ARG);
+    if let Some(f) = opts.fallback_exe.as_ref().filter(|f| **f != exe) {
+        cmd.arg(crate::init::FALLBACK_ARG).arg(f);
+    }
+    cmd.env_clear()
         .env(SPEC_ENV, spec_json)
         .stdin(Stdio::inherit());
     match opts.output {
         Output::Inherit => cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit()),
         Output::Piped => cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
     };
-    let mut child = cmd.spawn().map_err(|e| {
-        let _ = std::fs::remove_file(&status_path);
+    sys::set_cloexec(status_w.as_raw_fd(), false)
+        .map_err(SandboxError::io("pass the status pipe"))?;
+    if let Some((r, _)) = &gate {
+        sys::set_cloexec(r.as_raw_fd(), false).map_err(SandboxError::io("pass the start gate"))?;
+    }
+    let spawned = cmd.spawn();
+    // The init has its own copies of the status pipe's write end and the gate's read end now
+    // (or never will).
+    drop(status_w);
+    let gate = gate.map(|(_, w)| w);
+    let mut child = spawned.map_err(|e| {
         SandboxError::Setup(format!(
             "cannot start the sandbox init {}: {e}",
             exe.display()
@@ -296,9 +365,9 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         stderr: child.stderr.take(),
         child,
         status,
-        status_path,
         notes,
         removed_env: scrubbed.removed,
+        gate,
         _cgroup: action_cgroup,
     })
 }
@@ -309,15 +378,36 @@ impl Running {
         self.child.id()
     }
 
-    /// Wait for the command to end. Take and drain `stdout`/`stderr` first when piped.
+    /// Let a [`SpawnOptions::gated`] command start. Does nothing for an ungated one.
+    pub fn release(&mut self) -> Result<(), SandboxError> {
+        use std::io::Write;
+        if let Some(mut gate) = self.gate.take() {
+            // A failed write (the init died) surfaces in `wait` as the init's own report.
+            let _ = gate.write_all(&[crate::init::GATE_GO]);
+        }
+        Ok(())
+    }
+
+    /// Withdraw a [`SpawnOptions::gated`] command before it started and tear the sandbox down.
+    /// Returns whether the command never ran (always so for a gated, unreleased one).
+    pub fn abort(mut self) -> bool {
+        let gated = self.gate.take().is_some();
+        let _ = self.wait();
+        gated
+    }
+
+    /// Wait for the command to end. Take and drain `stdout`/`stderr` first when piped. An
+    /// unreleased gated command is withdrawn (it never starts).
     pub fn wait(mut self) -> Result<ExitInfo, SandboxError> {
+        drop(self.gate.take());
         let waited = self.child.wait();
         SUPERVISED.store(0, Ordering::Relaxed);
         sys::default_signals();
         let st = waited.map_err(SandboxError::io("wait for the sandbox"))?;
+        // The init and PID 1 have exited: everything they wrote is in the pipe.
         let mut text = String::new();
+        let _ = sys::set_nonblocking(self.status.as_raw_fd());
         let _ = self.status.read_to_string(&mut text);
-        let _ = std::fs::remove_file(&self.status_path);
         let mut info = ExitInfo {
             code: None,
             signal: None,

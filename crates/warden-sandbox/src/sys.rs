@@ -367,3 +367,66 @@ pub(crate) fn fs_type(p: &Path) -> Option<i64> {
         }
     }
 }
+
+/// Read one byte from `fd`, retrying on EINTR; `None` at end of file or on error.
+pub(crate) fn read_byte(fd: i32) -> Option<u8> {
+    let mut b = 0u8;
+    loop {
+        // SAFETY: reading at most one byte into a local we own.
+        let r = unsafe { libc::read(fd, (&mut b as *mut u8).cast(), 1) };
+        if r == 1 {
+            return Some(b);
+        }
+        if r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        return None;
+    }
+}
+
+/// A pipe (read end, write end), both close-on-exec.
+pub(crate) fn pipe() -> io::Result<(std::fs::File, std::fs::File)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid out-array of two ints.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 just returned these two fresh fds, owned by nobody else.
+    let (r, w) = unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    };
+    Ok((r, w))
+}
+
+/// Mark every fd from 3 up close-on-exec (`close_range`, Linux 5.11+; else one by one from
+/// `/proc/self/fd`), so nothing a process inherited by accident reaches what it executes.
+pub(crate) fn cloexec_from_3() {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range with integer arguments only.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if r == 0 {
+        return;
+    }
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .filter(|&fd| fd >= 3)
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds {
+        let _ = set_cloexec(fd, true);
+    }
+}
+
+/// Put `fd` in non-blocking mode.
+pub(crate) fn set_nonblocking(fd: i32) -> io::Result<()> {
+    // SAFETY: fcntl on an integer fd.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+    Ok(())
+}

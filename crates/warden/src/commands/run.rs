@@ -5,7 +5,7 @@
 use crate::approval::{ApprovalAnswer, ApprovalRequest, default_approver};
 use crate::exit::{CliError, CmdResult, DEFERRED, DENIED};
 use crate::policy_load;
-use crate::record::{IntentMeta, Outcome, Recorder};
+use crate::record::{IntentMeta, IntentRef, Outcome, Recorder};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -99,12 +99,46 @@ pub fn run(args: RunArgs) -> CmdResult {
         session: args.session.clone(),
         tool_call_id: args.tool_call_id.clone(),
     };
-    let intent = recorder.intent(&action, &decision, &meta).map_err(|e| {
+    let intent_failed = |e: CliError| {
         CliError::failure(miette::miette!(
             "refusing to run: the intent could not be recorded: {:?}",
             e.report
         ))
-    })?;
+    };
+    if decision.tier == Tier::Auto {
+        // Prepare the sandbox (namespaces, mounts, Landlock, seccomp: gated, the command not
+        // started) while the intent is being made durable; the command starts only once the
+        // intent is on disk, and never if recording it failed. The sandbox is started from this
+        // thread, which outlives it (its init dies with the thread that spawned it).
+        let profile = super::sandbox::profile_for(&policy, &ctx, argv);
+        let (intent, started) = std::thread::scope(|scope| {
+            let intent = scope.spawn(|| recorder.intent(&action, &decision, &meta));
+            let started = super::sandbox::start(&policy, profile, args.allow_degraded, true, true);
+            let intent = intent.join().unwrap_or_else(|_| {
+                Err(CliError::failure(miette::miette!(
+                    "the intent recorder panicked"
+                )))
+            });
+            (intent, started)
+        });
+        let intent = match intent {
+            Ok(i) => i,
+            Err(e) => {
+                if let Ok(s) = started {
+                    s.abort();
+                }
+                return Err(intent_failed(e));
+            }
+        };
+        let exec = started.and_then(|mut s| {
+            s.release()?;
+            s.finish()
+        });
+        return finish(&recorder, &intent, exec);
+    }
+    let intent = recorder
+        .intent(&action, &decision, &meta)
+        .map_err(intent_failed)?;
     let refuse = |code: u8, why: String, recorder: &Recorder| -> CmdResult {
         eprintln!("warden: {why}");
         let outcome = Outcome {
@@ -163,19 +197,29 @@ pub fn run(args: RunArgs) -> CmdResult {
         }
     }
     let profile = super::sandbox::profile_for(&policy, &ctx, argv);
-    let exec = match super::sandbox::execute(&policy, profile, args.allow_degraded, true) {
+    let exec = super::sandbox::execute(&policy, profile, args.allow_degraded, true);
+    finish(&recorder, &intent, exec)
+}
+
+/// Record how the action went (or that it did not run) and give its exit status.
+fn finish(
+    recorder: &Recorder,
+    intent: &IntentRef,
+    exec: Result<super::sandbox::Execution, CliError>,
+) -> CmdResult {
+    let exec = match exec {
         Ok(e) => e,
         Err(err) => {
             let outcome = Outcome {
                 notes: vec![format!("did not run: {:?}", err.report)],
                 ..Default::default()
             };
-            let _ = recorder.outcome(&intent, &outcome);
+            let _ = recorder.outcome(intent, &outcome);
             return Err(err);
         }
     };
     for n in &exec.network {
-        recorder.network(&intent, n)?;
+        recorder.network(intent, n)?;
     }
     for n in exec.notes.iter().filter(|n| n.starts_with("not enforced")) {
         eprintln!("warden: degraded sandbox: {n}");
@@ -190,7 +234,7 @@ pub fn run(args: RunArgs) -> CmdResult {
         stderr_sha256: exec.stderr_sha256.clone(),
         notes: exec.notes.clone(),
     };
-    recorder.outcome(&intent, &outcome)?;
+    recorder.outcome(intent, &outcome)?;
     Ok(ExitCode::from(exec.shell_code()))
 }
 

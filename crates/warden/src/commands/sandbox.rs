@@ -142,7 +142,9 @@ struct SocketDir(PathBuf);
 impl SocketDir {
     fn new() -> Result<Self, CliError> {
         use std::os::unix::fs::DirBuilderExt;
-        let base = std::env::temp_dir();
+        // On a memory file system when there is one: creating and removing this directory and
+        // its sockets on every run costs a journalled disk file system noticeably more.
+        let base = warden_sandbox::scratch_base();
         for i in 0..100u32 {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -171,14 +173,26 @@ impl Drop for SocketDir {
     }
 }
 
-/// Start the egress proxy, run `profile` in the sandbox, stream (and, with `piped`, count and
-/// hash) its output, and stop the proxy.
-pub(crate) fn execute(
+/// A sandbox started by [`start`]: its command runs (or, gated, waits for [`Started::release`]).
+pub(crate) struct Started {
+    running: warden_sandbox::Running,
+    exec: Execution,
+    proxy_thread: std::thread::JoinHandle<Result<warden_proxy::ProxyHandle, String>>,
+    events: Arc<Mutex<Vec<NetworkRecord>>>,
+    dir: SocketDir,
+    started: Instant,
+}
+
+/// Start the egress proxy's wake-up socket and `profile` in the sandbox. With `gated`, the
+/// sandbox is fully prepared but its command starts only on [`Started::release`], so the set-up
+/// can overlap the caller's own work (e.g. making the intent durable).
+pub(crate) fn start(
     policy: &Policy,
     mut profile: SandboxProfile,
     allow_degraded: bool,
     piped: bool,
-) -> Result<Execution, CliError> {
+    gated: bool,
+) -> Result<Started, CliError> {
     let cfg = &policy.config().sandbox;
     // `.warden/` holds the repository's governance file and audit log; it must exist so the
     // sandbox can mount it read-only (else the action could create `.warden/policy.toml`).
@@ -215,6 +229,31 @@ pub(crate) fn execute(
             "cannot create the proxy wake-up socket: {e}"
         ))
     })?;
+    profile.proxy = Some(ProxyEndpoint {
+        socket,
+        port: cfg.proxy_port.unwrap_or(3128),
+    });
+
+    // The small stand-alone init installed next to `warden` when it is trustworthy (a much
+    // smaller executable to load inside every sandbox), else this binary.
+    let main_exe = std::env::current_exe().map_err(|e| {
+        CliError::failure(miette::miette!("cannot locate the warden executable: {e}"))
+    })?;
+    let (init_exe, init_note) = warden_sandbox::choose_init(&main_exe);
+    let opts = SpawnOptions {
+        allow_degraded,
+        output: if piped {
+            Output::Piped
+        } else {
+            Output::Inherit
+        },
+        init_exe: Some(init_exe),
+        gated,
+        fallback_exe: Some(main_exe),
+    };
+    let running = warden_sandbox::spawn(&profile, &opts).map_err(sandbox_error)?;
+    // Started after the sandbox, off its start-up path: a connection to `wake.sock` waits in
+    // the listen queue until this thread accepts it.
     let proxy_thread = std::thread::spawn(move || -> Result<warden_proxy::ProxyHandle, String> {
         wake.accept().map_err(|e| format!("proxy wake-up: {e}"))?;
         drop(wake);
@@ -223,72 +262,103 @@ pub(crate) fn execute(
         warden_proxy::spawn(listen, proxy_cfg, sink)
             .map_err(|e| format!("cannot start the egress proxy: {e}"))
     });
-    profile.proxy = Some(ProxyEndpoint {
-        socket,
-        port: cfg.proxy_port.unwrap_or(3128),
-    });
-
-    let opts = SpawnOptions {
-        allow_degraded,
-        output: if piped {
-            Output::Piped
-        } else {
-            Output::Inherit
-        },
-        init_exe: None,
-    };
-    let started = Instant::now();
-    let mut running = warden_sandbox::spawn(&profile, &opts).map_err(sandbox_error)?;
     let mut exec = Execution {
         notes: running.notes.clone(),
         ..Default::default()
     };
+    exec.notes.extend(init_note);
     if !running.removed_env.is_empty() {
         exec.notes.push(format!(
             "environment scrubbed: {}",
             running.removed_env.join(", ")
         ));
     }
-    let out_t = running
-        .stdout
-        .take()
-        .map(|o| std::thread::spawn(move || pump(o, std::io::stdout())));
-    let err_t = running
-        .stderr
-        .take()
-        .map(|e| std::thread::spawn(move || pump(e, std::io::stderr())));
-    let info = running.wait();
-    if let Some(t) = out_t
-        && let Ok((n, h)) = t.join()
-    {
-        exec.stdout_bytes = n;
-        exec.stdout_sha256 = Some(h);
+    Ok(Started {
+        running,
+        exec,
+        proxy_thread,
+        events,
+        dir,
+        started: Instant::now(),
+    })
+}
+
+impl Started {
+    /// Let a gated command start.
+    pub(crate) fn release(&mut self) -> Result<(), CliError> {
+        self.running.release().map_err(sandbox_error)?;
+        self.started = Instant::now();
+        Ok(())
     }
-    if let Some(t) = err_t
-        && let Ok((n, h)) = t.join()
-    {
-        exec.stderr_bytes = n;
-        exec.stderr_sha256 = Some(h);
+
+    /// Withdraw a gated command before it starts and tear the sandbox down.
+    pub(crate) fn abort(self) {
+        self.running.abort();
     }
-    exec.duration = started.elapsed();
-    // A proxy never woken (or still starting) served nobody; leave its thread to die with the
-    // process.
-    if proxy_thread.is_finished() {
-        match proxy_thread.join() {
-            Ok(Ok(proxy)) => proxy.shutdown(),
-            Ok(Err(e)) => exec.notes.push(format!("network unavailable: {e}")),
-            Err(_) => exec
-                .notes
-                .push("network unavailable: the proxy thread panicked".into()),
+
+    /// Stream (and, when piped, count and hash) the command's output until it ends, then stop
+    /// the proxy.
+    pub(crate) fn finish(self) -> Result<Execution, CliError> {
+        let Self {
+            mut running,
+            mut exec,
+            proxy_thread,
+            events,
+            dir,
+            started,
+        } = self;
+        let out_t = running
+            .stdout
+            .take()
+            .map(|o| std::thread::spawn(move || pump(o, std::io::stdout())));
+        let err_t = running
+            .stderr
+            .take()
+            .map(|e| std::thread::spawn(move || pump(e, std::io::stderr())));
+        let info = running.wait();
+        if let Some(t) = out_t
+            && let Ok((n, h)) = t.join()
+        {
+            exec.stdout_bytes = n;
+            exec.stdout_sha256 = Some(h);
         }
+        if let Some(t) = err_t
+            && let Ok((n, h)) = t.join()
+        {
+            exec.stderr_bytes = n;
+            exec.stderr_sha256 = Some(h);
+        }
+        exec.duration = started.elapsed();
+        // A proxy never woken (or still starting) served nobody; leave its thread to die with
+        // the process.
+        if proxy_thread.is_finished() {
+            match proxy_thread.join() {
+                Ok(Ok(proxy)) => proxy.shutdown(),
+                Ok(Err(e)) => exec.notes.push(format!("network unavailable: {e}")),
+                Err(_) => exec
+                    .notes
+                    .push("network unavailable: the proxy thread panicked".into()),
+            }
+        }
+        drop(dir);
+        exec.network = events.lock().map(|v| v.clone()).unwrap_or_default();
+        let info = info.map_err(sandbox_error)?;
+        exec.exit_code = info.code;
+        exec.signal = info.signal;
+        exec.notes.extend(info.notes);
+        Ok(exec)
     }
-    drop(dir);
-    exec.network = events.lock().map(|v| v.clone()).unwrap_or_default();
-    let info = info.map_err(sandbox_error)?;
-    exec.exit_code = info.code;
-    exec.signal = info.signal;
-    exec.notes.extend(info.notes);
-    Ok(exec)
+}
+
+/// Start the egress proxy, run `profile` in the sandbox, stream (and, with `piped`, count and
+/// hash) its output, and stop the proxy.
+pub(crate) fn execute(
+    policy: &Policy,
+    profile: SandboxProfile,
+    allow_degraded: bool,
+    piped: bool,
+) -> Result<Execution, CliError> {
+    start(policy, profile, allow_degraded, piped, false)?.finish()
 }
 
 fn sandbox_error(e: SandboxError) -> CliError {
