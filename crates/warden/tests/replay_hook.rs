@@ -248,7 +248,10 @@ fn replay_reproduces_the_claude_code_hooks_recorded_tiers() {
     let o = f.command(&["report"]).output().unwrap();
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("Bash: rm -rf / --no-preserve-root"), "{text}");
-    assert!(text.contains("agent tools: Bash 4, Edit 1,"), "{text}");
+    assert!(
+        text.contains("agent tools: Bash 4, CronCreate 1, Edit 1,"),
+        "{text}"
+    );
 
     let path = f.ws.join("transcript.jsonl");
     std::fs::write(&path, &transcript).unwrap();
