@@ -101,6 +101,8 @@ pub fn run(args: ServeArgs) -> CmdResult {
             }
         }
     });
+    // A token the operator chose is never echoed: it is a secret and they already have it.
+    let token_supplied = args.admin_token.is_some();
     let opts = ServeOptions {
         listen: args.listen,
         store,
@@ -108,9 +110,13 @@ pub fn run(args: ServeArgs) -> CmdResult {
         approval_ttl: ttl,
         bootstrap_token: args.admin_token,
         events: sink,
-        on_ready: Box::new(|addr, token| {
-            if let Some(t) = token {
-                println!("admin token (shown once): {t}");
+        on_ready: Box::new(move |addr, token| {
+            match token {
+                Some(_) if token_supplied => {
+                    println!("admin token: created from --admin-token / WARDEN_ADMIN_TOKEN");
+                }
+                Some(t) => println!("admin token (shown once): {t}"),
+                None => {}
             }
             eprintln!("warden serve: listening on http://{addr}");
             let _ = std::io::stdout().flush();
