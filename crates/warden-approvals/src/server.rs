@@ -149,7 +149,38 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/requests/{id}/outcome", post(outcome))
         .route("/events", get(events))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(drain_oversized))
         .with_state(state)
+}
+
+/// Declared bodies up to this size are read (and dropped) before their 413 goes out: a socket
+/// closed with unread data makes the kernel send a reset, which can destroy the response before
+/// the client reads it. Larger ones are refused at once, never read.
+const DRAIN_MAX: usize = 1024 * 1024;
+
+/// Refuse a body whose declared length is over [`MAX_BODY`] with the API's JSON 413, after
+/// draining it when that is cheap (see [`DRAIN_MAX`]).
+async fn drain_oversized(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    match declared {
+        Some(n) if n > MAX_BODY => {
+            if n <= DRAIN_MAX {
+                let _ = axum::body::to_bytes(req.into_body(), DRAIN_MAX).await;
+            }
+            err(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "cannot read the body: length limit exceeded ({n} bytes, at most {MAX_BODY})"
+                ),
+            )
+            .into_response()
+        }
+        _ => next.run(req).await,
+    }
 }
 
 /// An API error: status plus a JSON `{"error": …}` body.

@@ -205,7 +205,6 @@ impl Recorder {
     }
 
     /// The log file.
-    #[allow(dead_code, reason = "for `warden run`/`serve`, which the lead wires")]
     pub fn log_path(&self) -> &Path {
         self.log.path()
     }
@@ -217,6 +216,18 @@ impl Recorder {
         decision: &Decision,
         meta: &IntentMeta,
     ) -> Result<IntentRef, CliError> {
+        self.intent_with(action, decision, meta, None, &[])
+    }
+
+    /// The one intent writer: `sandboxed` and `extra` fields on top of the common body.
+    fn intent_with(
+        &self,
+        action: &Action,
+        decision: &Decision,
+        meta: &IntentMeta,
+        sandboxed: Option<bool>,
+        extra: &[(&str, &str)],
+    ) -> Result<IntentRef, CliError> {
         let info = warden_audit::IntentInfo {
             tool: meta.tool.clone(),
             rationale: meta.rationale.clone(),
@@ -226,9 +237,12 @@ impl Recorder {
             user: self.user.clone(),
             host: self.host.clone(),
             policy_digest: Some(self.policy_digest.clone()),
-            sandboxed: None,
+            sandboxed,
         };
-        let body = warden_audit::records::intent_body(action, decision, &info);
+        let mut body = warden_audit::records::intent_body(action, decision, &info);
+        for (k, v) in extra {
+            body.insert((*k).into(), (*v).into());
+        }
         let a = self.log.append("intent", body).map_err(audit_err)?;
         Ok(IntentRef {
             seq: a.seq,
@@ -370,25 +384,13 @@ impl Recorder {
         request_id: &str,
         action_digest: &str,
     ) -> Result<IntentRef, CliError> {
-        let info = warden_audit::IntentInfo {
-            tool: meta.tool.clone(),
-            rationale: meta.rationale.clone(),
-            agent: meta.agent.clone(),
-            session: meta.session.clone(),
-            tool_call_id: meta.tool_call_id.clone(),
-            user: self.user.clone(),
-            host: self.host.clone(),
-            policy_digest: Some(self.policy_digest.clone()),
-            sandboxed: Some(true),
-        };
-        let mut body = warden_audit::records::intent_body(action, decision, &info);
-        body.insert("request_id".into(), request_id.into());
-        body.insert("action_digest".into(), action_digest.into());
-        let a = self.log.append("intent", body).map_err(audit_err)?;
-        Ok(IntentRef {
-            seq: a.seq,
-            hash: a.hash,
-        })
+        self.intent_with(
+            action,
+            decision,
+            meta,
+            Some(true),
+            &[("request_id", request_id), ("action_digest", action_digest)],
+        )
     }
 }
 
