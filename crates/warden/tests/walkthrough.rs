@@ -435,8 +435,22 @@ fn check_report(text: &str, demo: &Path) {
             .filter(|r| r["kind"] == kind && r[field] == value)
             .count()
     };
+    // One action per agent tool call: the hook's intent and `warden run`'s share the session and
+    // tool-call id; the first intent of a call carries its tier.
+    let mut calls = std::collections::HashSet::new();
+    let actions: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["kind"] == "intent")
+        .filter(
+            |r| match (r["session"].as_str(), r["tool_call_id"].as_str()) {
+                (Some(s), Some(c)) => calls.insert((s.to_owned(), c.to_owned())),
+                _ => true,
+            },
+        )
+        .collect();
+    assert_eq!(actions.len(), 2, "the session made two Bash calls");
     for tier in ["auto", "async", "sync", "deny"] {
-        let n = count("intent", "tier", tier);
+        let n = actions.iter().filter(|r| r["tier"] == tier).count();
         let shown = text
             .lines()
             .find_map(|l| {

@@ -334,6 +334,10 @@ pub fn build(
     // action run after approval (the async worker), not a new action.
     let mut filed_by: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let mut resumed: Vec<(u64, u64)> = Vec::new();
+    // (session, tool call id) → the first intent of that agent tool call: an agent's hook records
+    // the call and then runs it under `warden run` with the same ids, which is one action.
+    let mut first_of_call: std::collections::HashMap<(String, String), u64> =
+        std::collections::HashMap::new();
     for raw in lines {
         let v: Value = match serde_json::from_slice(raw) {
             Ok(v @ Value::Object(_)) => v,
@@ -356,6 +360,17 @@ pub fn build(
                 }
                 if let Some(first) = str_field(&v, "request_id").and_then(|r| filed_by.get(&r)) {
                     resumed.push((seq, *first));
+                } else if let (Some(session), Some(call)) =
+                    (str_field(&v, "session"), str_field(&v, "tool_call_id"))
+                {
+                    match first_of_call.entry((session, call)) {
+                        std::collections::hash_map::Entry::Occupied(e) => {
+                            resumed.push((seq, *e.get()));
+                        }
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert(seq);
+                        }
+                    }
                 }
                 intents.insert(
                     seq,
@@ -438,8 +453,9 @@ pub fn build(
             _ => {}
         }
     }
-    // An action run after approval is the action that was deferred: its outcome, network
-    // and approval records complete the first intent's.
+    // An action run after approval is the action that was deferred, and a hook-recorded tool
+    // call run under `warden run` is that call: the later intent's outcome, network and approval
+    // records complete the first intent's.
     for (later, first) in resumed {
         if !intents.contains_key(&first) {
             continue;
@@ -1118,6 +1134,53 @@ mod tests {
             ("release", 1, 500)
         );
         assert_eq!(r.outcomes.deferred, 1);
+    }
+
+    #[test]
+    fn a_hook_recorded_call_run_under_warden_run_is_one_action() {
+        let s = 1_000_000_000u64;
+        let intent = |seq: u64, call: &str, action: serde_json::Value| {
+            serde_json::json!({"seq": seq, "ts_ns": s + seq, "kind": "intent", "tier": "auto",
+                "category": "inspect", "rule": "read.inspect", "session": "S1",
+                "tool_call_id": call, "action": action})
+        };
+        let lines: Vec<Vec<u8>> = [
+            // The hook records the Bash call, then `warden run` records the rewritten command.
+            intent(
+                1,
+                "toolu_1",
+                serde_json::json!({"kind": "shell", "script": "ls"}),
+            ),
+            intent(
+                2,
+                "toolu_1",
+                serde_json::json!({"kind": "exec",
+                "argv": ["/bin/bash", "-c", "ls"]}),
+            ),
+            serde_json::json!({"seq": 3, "ts_ns": s + 3, "kind": "outcome", "intent_seq": 2,
+                "exit_code": 3}),
+            // PostToolUse: the hook's own outcome, without an exit status.
+            serde_json::json!({"seq": 4, "ts_ns": s + 4, "kind": "outcome", "intent_seq": 1,
+                "duration_ms": 5}),
+            // Another call of the same session is another action; so is the same call id in
+            // another session.
+            intent(
+                5,
+                "toolu_2",
+                serde_json::json!({"kind": "shell", "script": "pwd"}),
+            ),
+            serde_json::json!({"seq": 6, "ts_ns": s + 6, "kind": "intent", "tier": "auto",
+                "category": "inspect", "rule": "read.inspect", "session": "S2",
+                "tool_call_id": "toolu_1", "action": {"kind": "shell", "script": "ls"}}),
+        ]
+        .iter()
+        .map(|v| v.to_string().into_bytes())
+        .collect();
+        let r = build("log", &lines, None, &ApprovalsConfig::default(), 10);
+        assert_eq!(r.actions, 3);
+        assert_eq!(r.tiers.auto.count, 3);
+        // The run's exit status is the call's outcome.
+        assert_eq!(r.outcomes.failed, 1);
     }
 
     #[test]
