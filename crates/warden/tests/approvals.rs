@@ -107,6 +107,23 @@ impl Server {
         serve::create_token(&self.any_url(), ADMIN, role, name, groups)
     }
 
+    /// Files an async request in `category` to run `echo ran >> out.txt` in workspace `ws`;
+    /// it must be deferred (exit 75). Returns the request id.
+    fn file_async_append(&self, agent: &str, category: &str, ws: &Path) -> String {
+        let ws = ws.to_str().unwrap();
+        let o = self.cli(
+            agent,
+            &request(
+                "async",
+                category,
+                &["--workspace", ws, "--cwd", ws],
+                &["sh", "-c", "echo ran >> out.txt"],
+            ),
+        );
+        assert_eq!(o.status.code(), Some(75));
+        trimmed_stdout(o)
+    }
+
     fn api(
         &self,
         method: &str,
@@ -501,18 +518,7 @@ fn async_quorum_two_of_three_runs_exactly_once(b: &Backend) {
     let b = s.token("approver", "ben", "release");
     let r = s.token("approver", "rita", ""); // member through the governance file
     let outsider = s.token("approver", "olga", "security");
-    let ws_s = ws.to_str().unwrap();
-    let o = s.cli(
-        &agent,
-        &request(
-            "async",
-            "deploy",
-            &["--workspace", ws_s, "--cwd", ws_s],
-            &["sh", "-c", "echo ran >> out.txt"],
-        ),
-    );
-    assert_eq!(o.status.code(), Some(75));
-    let id = trimmed_stdout(o);
+    let id = s.file_async_append(&agent, "deploy", &ws);
     assert_eq!(id.len(), 32);
     let o = s.cli(&outsider, &["approve", &id]);
     assert!(!o.status.success(), "a non-member must not count");
@@ -1039,18 +1045,7 @@ fn every_step_is_an_approval_record_in_a_verifiable_audit_log(b: &Backend) {
     );
 
     // 4. async, approved, run by the worker.
-    let ws_s = ws.to_str().unwrap();
-    let o = s.cli(
-        &agent,
-        &request(
-            "async",
-            "credential-access",
-            &["--workspace", ws_s, "--cwd", ws_s],
-            &["sh", "-c", "echo ran >> out.txt"],
-        ),
-    );
-    assert_eq!(o.status.code(), Some(75));
-    let executed = trimmed_stdout(o);
+    let executed = s.file_async_append(&agent, "credential-access", &ws);
     assert!(s.cli(&alice, &["approve", &executed]).status.success());
     let o = s.cli(&agent, &["worker", "--once"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

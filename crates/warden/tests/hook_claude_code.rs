@@ -167,6 +167,14 @@ fn intents_of<'a>(records: &'a [Value], id: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// The `event` of each approval record naming `intent`, in log order.
+fn approval_events<'a>(records: &'a [Value], intent: &Value) -> Vec<&'a Value> {
+    named_by(records, intent, "approval")
+        .into_iter()
+        .map(|a| &a["event"])
+        .collect()
+}
+
 fn named_by<'a>(records: &'a [Value], intent: &Value, kind: &str) -> Vec<&'a Value> {
     records
         .iter()
@@ -319,11 +327,7 @@ fn post_tool_use_records_the_outcome_of_its_own_intent() {
     assert!(f.hook(&post.to_string()).status.success());
     let records = f.records();
     let intent = intents_of(&records, "toolu_0104readsecret")[0];
-    let events: Vec<&Value> = named_by(&records, intent, "approval")
-        .into_iter()
-        .map(|a| &a["event"])
-        .collect();
-    assert_eq!(events, ["requested", "granted"]);
+    assert_eq!(approval_events(&records, intent), ["requested", "granted"]);
     assert_eq!(
         named_by(&records, intent, "approval")[1]["by"],
         "claude-code prompt"
@@ -683,11 +687,7 @@ fn approvals_through_a_real_server() {
         .expect("sh");
     assert_eq!(String::from_utf8_lossy(&ran.stdout), "1\n2\n3\n");
     let records = f.records();
-    let events: Vec<&Value> = named_by(&records, &intent, "approval")
-        .into_iter()
-        .map(|a| &a["event"])
-        .collect();
-    assert_eq!(events, ["requested", "granted"]);
+    assert_eq!(approval_events(&records, &intent), ["requested", "granted"]);
     let st = srv.cli(&alice, &["status", &id, "--json"]);
     let st: Value = serde_json::from_slice(&st.stdout).expect("status");
     assert_eq!(st["status"], "consumed", "the approval was used once");
@@ -707,11 +707,7 @@ fn approvals_through_a_real_server() {
     assert!(got["hookSpecificOutput"].get("updatedInput").is_none());
     let records = f.records();
     let intent = intents_of(&records, "toolu_sync_no")[0];
-    let events: Vec<&Value> = named_by(&records, intent, "approval")
-        .into_iter()
-        .map(|a| &a["event"])
-        .collect();
-    assert_eq!(events, ["requested", "denied"]);
+    assert_eq!(approval_events(&records, intent), ["requested", "denied"]);
     assert_eq!(named_by(&records, intent, "outcome").len(), 1);
 
     // async: deny at once with the ticket and how to follow it.
