@@ -3,7 +3,7 @@
 //! approval, expired approvals, restarts, webhooks, and API robustness against hostile input.
 
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -37,9 +37,12 @@ quorum = 2
 timeout = "60s"
 "#;
 
+#[path = "support/serve.rs"]
+mod serve;
+
+/// One or more `warden serve` replicas sharing one database.
 struct Server {
-    children: Vec<Child>,
-    urls: Vec<String>,
+    replicas: Vec<serve::Running>,
     next: std::cell::Cell<usize>,
     dir: PathBuf,
 }
@@ -50,45 +53,26 @@ impl Server {
         if !dir.join("policy.toml").exists() {
             std::fs::write(dir.join("policy.toml"), POLICY).unwrap();
         }
-        let mut children = vec![];
-        let mut urls = vec![];
-        for (replica, listen) in listens.iter().enumerate() {
-            // `{replica}` in an argument names a per-replica file (e.g. each one's audit log).
-            let extra = extra
-                .iter()
-                .map(|a| a.replace("{replica}", &replica.to_string()));
-            let mut child = Command::new(WARDEN)
-                .current_dir(dir)
-                .args(["serve", "--db", db, "--listen", listen])
-                .args(["--policy", "policy.toml", "--events", "events.jsonl"])
-                .args(extra)
-                .env("WARDEN_ADMIN_TOKEN", ADMIN)
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut err = BufReader::new(child.stderr.take().unwrap());
-            let mut url = String::new();
-            let mut seen = String::new();
-            for _ in 0..20 {
-                let mut line = String::new();
-                if err.read_line(&mut line).unwrap() == 0 {
-                    break;
-                }
-                seen.push_str(&line);
-                if let Some(u) = line.trim().strip_prefix("warden serve: listening on ") {
-                    url = u.to_owned();
-                    break;
-                }
-            }
-            assert!(!url.is_empty(), "server did not start: {seen}");
-            std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-            children.push(child);
-            urls.push(url);
-        }
+        let replicas = listens
+            .iter()
+            .enumerate()
+            .map(|(replica, listen)| {
+                let mut args: Vec<String> = ["--db", db, "--listen", listen]
+                    .into_iter()
+                    .chain(["--policy", "policy.toml", "--events", "events.jsonl"])
+                    .map(str::to_owned)
+                    .collect();
+                // `{replica}` in an argument names a per-replica file (e.g. each one's audit log).
+                args.extend(
+                    extra
+                        .iter()
+                        .map(|a| a.replace("{replica}", &replica.to_string())),
+                );
+                serve::serve(dir, ADMIN, args)
+            })
+            .collect();
         Server {
-            children,
-            urls,
+            replicas,
             next: std::cell::Cell::new(0),
             dir: dir.to_owned(),
         }
@@ -98,27 +82,21 @@ impl Server {
     fn any_url(&self) -> String {
         let i = self.next.get();
         self.next.set(i + 1);
-        self.urls[i % self.urls.len()].clone()
+        self.replicas[i % self.replicas.len()].url.clone()
+    }
+
+    fn approvals(&self, token: &str, args: &[&str]) -> Command {
+        let mut c = serve::approvals_cli(&self.any_url(), token, args);
+        c.current_dir(&self.dir);
+        c
     }
 
     fn cli(&self, token: &str, args: &[&str]) -> Output {
-        Command::new(WARDEN)
-            .current_dir(&self.dir)
-            .arg("approvals")
-            .args(args)
-            .env("WARDEN_SERVER", self.any_url())
-            .env("WARDEN_TOKEN", token)
-            .output()
-            .unwrap()
+        self.approvals(token, args).output().unwrap()
     }
 
     fn spawn_cli(&self, token: &str, args: &[&str]) -> Child {
-        Command::new(WARDEN)
-            .current_dir(&self.dir)
-            .arg("approvals")
-            .args(args)
-            .env("WARDEN_SERVER", self.any_url())
-            .env("WARDEN_TOKEN", token)
+        self.approvals(token, args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -126,14 +104,24 @@ impl Server {
     }
 
     fn token(&self, role: &str, name: &str, groups: &str) -> String {
+        serve::create_token(&self.any_url(), ADMIN, role, name, groups)
+    }
+
+    /// Files an async request in `category` to run `echo ran >> out.txt` in workspace `ws`;
+    /// it must be deferred (exit 75). Returns the request id.
+    fn file_async_append(&self, agent: &str, category: &str, ws: &Path) -> String {
+        let ws = ws.to_str().unwrap();
         let o = self.cli(
-            ADMIN,
-            &[
-                "token", "create", "--role", role, "--name", name, "--groups", groups,
-            ],
+            agent,
+            &request(
+                "async",
+                category,
+                &["--workspace", ws, "--cwd", ws],
+                &["sh", "-c", "echo ran >> out.txt"],
+            ),
         );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+        assert_eq!(o.status.code(), Some(75));
+        trimmed_stdout(o)
     }
 
     fn api(
@@ -203,15 +191,6 @@ impl Server {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
 
@@ -367,6 +346,25 @@ on_both_backends!(
     an_unwatched_request_expires_on_its_own,
 );
 
+/// The arguments of `warden approvals request --tier TIER --category CATEGORY FLAGS -- ARGV`.
+fn request<'a>(
+    tier: &'a str,
+    category: &'a str,
+    flags: &[&'a str],
+    argv: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["request", "--tier", tier, "--category", category];
+    args.extend(flags);
+    args.push("--");
+    args.extend(argv);
+    args
+}
+
+/// What a command printed, without the trailing newline (an id, a token).
+fn trimmed_stdout(o: Output) -> String {
+    String::from_utf8(o.stdout).unwrap().trim().to_owned()
+}
+
 fn wait_child(c: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let t0 = Instant::now();
     loop {
@@ -393,16 +391,7 @@ fn sync_request_blocks_until_approved_then_proceeds(b: &Backend) {
     let alice = s.token("approver", "alice", "security");
     let mut req = s.spawn_cli(
         &agent,
-        &[
-            "request",
-            "--tier",
-            "sync",
-            "--category",
-            "credential-access",
-            "--",
-            "cat",
-            ".env",
-        ],
+        &request("sync", "credential-access", &[], &["cat", ".env"]),
     );
     let id = s.wait_pending(&alice);
     std::thread::sleep(Duration::from_millis(500));
@@ -490,16 +479,7 @@ fn denied_and_timed_out_sync_requests_never_proceed(b: &Backend) {
     let alice = s.token("approver", "alice", "security");
     let mut req = s.spawn_cli(
         &agent,
-        &[
-            "request",
-            "--tier",
-            "sync",
-            "--category",
-            "credential-access",
-            "--",
-            "cat",
-            "id_rsa",
-        ],
+        &request("sync", "credential-access", &[], &["cat", "id_rsa"]),
     );
     let id = s.wait_pending(&alice);
     let o = s.cli(&alice, &["deny", &id, "--comment", "no way"]);
@@ -514,16 +494,7 @@ fn denied_and_timed_out_sync_requests_never_proceed(b: &Backend) {
     let t0 = Instant::now();
     let o = s.cli(
         &agent,
-        &[
-            "request",
-            "--tier",
-            "sync",
-            "--category",
-            "quick",
-            "--",
-            "kubectl",
-            "apply",
-        ],
+        &request("sync", "quick", &[], &["kubectl", "apply"]),
     );
     assert_eq!(
         o.status.code(),
@@ -547,27 +518,7 @@ fn async_quorum_two_of_three_runs_exactly_once(b: &Backend) {
     let b = s.token("approver", "ben", "release");
     let r = s.token("approver", "rita", ""); // member through the governance file
     let outsider = s.token("approver", "olga", "security");
-    let ws_s = ws.to_str().unwrap();
-    let o = s.cli(
-        &agent,
-        &[
-            "request",
-            "--tier",
-            "async",
-            "--category",
-            "deploy",
-            "--workspace",
-            ws_s,
-            "--cwd",
-            ws_s,
-            "--",
-            "sh",
-            "-c",
-            "echo ran >> out.txt",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(75));
-    let id = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let id = s.file_async_append(&agent, "deploy", &ws);
     assert_eq!(id.len(), 32);
     let o = s.cli(&outsider, &["approve", &id]);
     assert!(!o.status.success(), "a non-member must not count");
@@ -613,35 +564,20 @@ fn approval_for_one_action_never_authorises_another_and_is_single_use(b: &Backen
     let alice = s.token("approver", "alice", "security");
     let o = s.cli(
         &agent,
-        &[
-            "request",
-            "--tier",
-            "async",
-            "--category",
-            "credential-access",
-            "--",
-            "cat",
-            "a.env",
-        ],
+        &request("async", "credential-access", &[], &["cat", "a.env"]),
     );
     assert_eq!(o.status.code(), Some(75));
-    let id = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let id = trimmed_stdout(o);
     assert!(s.cli(&alice, &["approve", &id]).status.success());
     // Replay for B: refused, and the approval stays unused.
     let o = s.cli(
         &agent,
-        &[
-            "request",
-            "--tier",
+        &request(
             "async",
-            "--category",
             "credential-access",
-            "--ticket",
-            &id,
-            "--",
-            "cat",
-            "b.env",
-        ],
+            &["--ticket", &id],
+            &["cat", "b.env"],
+        ),
     );
     assert_eq!(o.status.code(), Some(77));
     assert!(String::from_utf8_lossy(&o.stderr).contains("different action"));
@@ -650,37 +586,20 @@ fn approval_for_one_action_never_authorises_another_and_is_single_use(b: &Backen
     std::fs::create_dir(&sub).unwrap();
     let o = s.cli(
         &agent,
-        &[
-            "request",
-            "--tier",
+        &request(
             "async",
-            "--category",
             "x",
-            "--cwd",
-            sub.to_str().unwrap(),
-            "--ticket",
-            &id,
-            "--",
-            "cat",
-            "a.env",
-        ],
+            &["--cwd", sub.to_str().unwrap(), "--ticket", &id],
+            &["cat", "a.env"],
+        ),
     );
     assert_eq!(o.status.code(), Some(77));
     // A forged approval (wrong digest) is refused at vote time.
     let o = s.cli(
         &agent,
-        &[
-            "request",
-            "--tier",
-            "async",
-            "--category",
-            "credential-access",
-            "--",
-            "cat",
-            "c.env",
-        ],
+        &request("async", "credential-access", &[], &["cat", "c.env"]),
     );
-    let id2 = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let id2 = trimmed_stdout(o);
     let (st, _) = s.api(
         "POST",
         &format!("/requests/{id2}/approve"),
@@ -691,18 +610,12 @@ fn approval_for_one_action_never_authorises_another_and_is_single_use(b: &Backen
     // A itself: once.
     let o = s.cli(
         &agent,
-        &[
-            "request",
-            "--tier",
+        &request(
             "async",
-            "--category",
             "credential-access",
-            "--ticket",
-            &id,
-            "--",
-            "cat",
-            "a.env",
-        ],
+            &["--ticket", &id],
+            &["cat", "a.env"],
+        ),
     );
     assert_eq!(
         o.status.code(),
@@ -712,51 +625,30 @@ fn approval_for_one_action_never_authorises_another_and_is_single_use(b: &Backen
     );
     let o = s.cli(
         &agent,
-        &[
-            "request",
-            "--tier",
+        &request(
             "async",
-            "--category",
             "credential-access",
-            "--ticket",
-            &id,
-            "--",
-            "cat",
-            "a.env",
-        ],
+            &["--ticket", &id],
+            &["cat", "a.env"],
+        ),
     );
     assert_eq!(o.status.code(), Some(77));
     // Another agent cannot use someone else's approval.
     let mallory = s.token("agent", "mallory", "");
     let o = s.cli(
         &agent,
-        &[
-            "request",
-            "--tier",
-            "async",
-            "--category",
-            "credential-access",
-            "--",
-            "cat",
-            "d.env",
-        ],
+        &request("async", "credential-access", &[], &["cat", "d.env"]),
     );
-    let id3 = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let id3 = trimmed_stdout(o);
     assert!(s.cli(&alice, &["approve", &id3]).status.success());
     let o = s.cli(
         &mallory,
-        &[
-            "request",
-            "--tier",
+        &request(
             "async",
-            "--category",
             "credential-access",
-            "--ticket",
-            &id3,
-            "--",
-            "cat",
-            "d.env",
-        ],
+            &["--ticket", &id3],
+            &["cat", "d.env"],
+        ),
     );
     assert_ne!(o.status.code(), Some(0));
 }
@@ -768,37 +660,17 @@ fn self_approval_is_refused(b: &Backend) {
     let carol = s.token("approver", "carol", "security");
     let o = s.cli(
         &carol_agent,
-        &[
-            "request",
-            "--tier",
-            "async",
-            "--category",
-            "credential-access",
-            "--",
-            "cat",
-            ".env",
-        ],
+        &request("async", "credential-access", &[], &["cat", ".env"]),
     );
-    let id = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let id = trimmed_stdout(o);
     let o = s.cli(&carol, &["approve", &id]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("separation of duties"));
     let o = s.cli(&carol_agent, &["approve", &id]);
     assert!(!o.status.success(), "agent tokens never approve");
     // The admin filing and approving its own request: refused too.
-    let o = s.cli(
-        ADMIN,
-        &[
-            "request",
-            "--tier",
-            "async",
-            "--category",
-            "unrouted",
-            "--",
-            "true",
-        ],
-    );
-    let id = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let o = s.cli(ADMIN, &request("async", "unrouted", &[], &["true"]));
+    let id = trimmed_stdout(o);
     let o = s.cli(ADMIN, &["approve", &id]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("separation of duties"));
     let o = s.cli(ADMIN, &["status", &id, "--json"]);
@@ -813,34 +685,19 @@ fn expired_approval_is_refused(b: &Backend) {
     let alice = s.token("approver", "alice", "security");
     let o = s.cli(
         &agent,
-        &[
-            "request",
-            "--tier",
-            "async",
-            "--category",
-            "credential-access",
-            "--",
-            "cat",
-            ".env",
-        ],
+        &request("async", "credential-access", &[], &["cat", ".env"]),
     );
-    let id = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let id = trimmed_stdout(o);
     assert!(s.cli(&alice, &["approve", &id]).status.success());
     std::thread::sleep(Duration::from_millis(1600));
     let o = s.cli(
         &agent,
-        &[
-            "request",
-            "--tier",
+        &request(
             "async",
-            "--category",
             "credential-access",
-            "--ticket",
-            &id,
-            "--",
-            "cat",
-            ".env",
-        ],
+            &["--ticket", &id],
+            &["cat", ".env"],
+        ),
     );
     assert_eq!(o.status.code(), Some(77));
     assert!(String::from_utf8_lossy(&o.stderr).contains("expired"));
@@ -859,16 +716,7 @@ fn restart_mid_way_loses_no_pending_request(b: &Backend) {
     let alice = s.token("approver", "alice", "security");
     let mut req = s.spawn_cli(
         &agent,
-        &[
-            "request",
-            "--tier",
-            "sync",
-            "--category",
-            "credential-access",
-            "--",
-            "cat",
-            ".env",
-        ],
+        &request("sync", "credential-access", &[], &["cat", ".env"]),
     );
     let id = s.wait_pending(&alice);
     drop(s);
@@ -921,20 +769,8 @@ fn webhook_fires_on_routing_and_decision(b: &Backend) {
     let s = b.start(dir.path(), &[]);
     let agent = s.token("agent", "bot", "");
     let h = s.token("approver", "hank", "hooked");
-    let o = s.cli(
-        &agent,
-        &[
-            "request",
-            "--tier",
-            "async",
-            "--category",
-            "hooked",
-            "--",
-            "git",
-            "push",
-        ],
-    );
-    let id = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let o = s.cli(&agent, &request("async", "hooked", &[], &["git", "push"]));
+    let id = trimmed_stdout(o);
     let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(first.starts_with("POST /hook"), "{first}");
     let body: Value = serde_json::from_str(first.split("\r\n\r\n").nth(1).unwrap()).unwrap();
@@ -1127,18 +963,9 @@ fn escalation_group_may_decide_only_after_the_delay(b: &Backend) {
     let boss = s.token("approver", "boss", "cto");
     let o = s.cli(
         &agent,
-        &[
-            "request",
-            "--tier",
-            "async",
-            "--category",
-            "escalating",
-            "--",
-            "terraform",
-            "apply",
-        ],
+        &request("async", "escalating", &[], &["terraform", "apply"]),
     );
-    let id = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let id = trimmed_stdout(o);
     let o = s.cli(&boss, &["approve", &id]);
     assert!(!o.status.success(), "escalation group before the delay");
     std::thread::sleep(Duration::from_millis(1300));
@@ -1204,16 +1031,7 @@ fn every_step_is_an_approval_record_in_a_verifiable_audit_log(b: &Backend) {
     // 2. sync, denied.
     let mut req = s.spawn_cli(
         &agent,
-        &[
-            "request",
-            "--tier",
-            "sync",
-            "--category",
-            "credential-access",
-            "--",
-            "cat",
-            "id_rsa",
-        ],
+        &request("sync", "credential-access", &[], &["cat", "id_rsa"]),
     );
     let denied = s.wait_pending(&alice);
     assert!(
@@ -1229,19 +1047,7 @@ fn every_step_is_an_approval_record_in_a_verifiable_audit_log(b: &Backend) {
     );
 
     // 3. sync, nobody decides before the 2 s timeout.
-    let mut req = s.spawn_cli(
-        &agent,
-        &[
-            "request",
-            "--tier",
-            "sync",
-            "--category",
-            "quick",
-            "--",
-            "cat",
-            "token",
-        ],
-    );
+    let mut req = s.spawn_cli(&agent, &request("sync", "quick", &[], &["cat", "token"]));
     let expired = s.wait_pending(&alice);
     assert_eq!(
         wait_child(&mut req, Duration::from_secs(30))
@@ -1251,27 +1057,7 @@ fn every_step_is_an_approval_record_in_a_verifiable_audit_log(b: &Backend) {
     );
 
     // 4. async, approved, run by the worker.
-    let ws_s = ws.to_str().unwrap();
-    let o = s.cli(
-        &agent,
-        &[
-            "request",
-            "--tier",
-            "async",
-            "--category",
-            "credential-access",
-            "--workspace",
-            ws_s,
-            "--cwd",
-            ws_s,
-            "--",
-            "sh",
-            "-c",
-            "echo ran >> out.txt",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(75));
-    let executed = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let executed = s.file_async_append(&agent, "credential-access", &ws);
     assert!(s.cli(&alice, &["approve", &executed]).status.success());
     let o = s.cli(&agent, &["worker", "--once"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

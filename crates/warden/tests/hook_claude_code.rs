@@ -8,7 +8,7 @@
 #![cfg(target_os = "linux")]
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -105,6 +105,20 @@ impl Fx {
             .collect()
     }
 
+    /// `warden audit verify` of the workspace's log succeeds; returns what it printed.
+    fn assert_log_verifies(&self) -> Output {
+        let verify = self
+            .command(&["audit", "verify"], &[])
+            .output()
+            .expect("verify");
+        assert!(
+            verify.status.success(),
+            "{}",
+            String::from_utf8_lossy(&verify.stderr)
+        );
+        verify
+    }
+
     fn pending_files(&self) -> usize {
         std::fs::read_dir(self.ws.join(".warden/hooks/claude-code"))
             .map(|d| d.count())
@@ -150,6 +164,14 @@ fn intents_of<'a>(records: &'a [Value], id: &str) -> Vec<&'a Value> {
     records
         .iter()
         .filter(|r| r["kind"] == "intent" && r["tool_call_id"] == id)
+        .collect()
+}
+
+/// The `event` of each approval record naming `intent`, in log order.
+fn approval_events<'a>(records: &'a [Value], intent: &Value) -> Vec<&'a Value> {
+    named_by(records, intent, "approval")
+        .into_iter()
+        .map(|a| &a["event"])
         .collect()
 }
 
@@ -240,15 +262,7 @@ fn every_tool_kind_gets_its_exact_answer_after_its_intent_is_recorded() {
     assert_eq!(web["action"]["host"], "docs.example.invalid");
     assert_eq!(web["action"]["port"], 443);
     assert_eq!(web["action"]["method"], "GET");
-    let verify = f
-        .command(&["audit", "verify"], &[])
-        .output()
-        .expect("verify");
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    f.assert_log_verifies();
 }
 
 #[test]
@@ -313,11 +327,7 @@ fn post_tool_use_records_the_outcome_of_its_own_intent() {
     assert!(f.hook(&post.to_string()).status.success());
     let records = f.records();
     let intent = intents_of(&records, "toolu_0104readsecret")[0];
-    let events: Vec<&Value> = named_by(&records, intent, "approval")
-        .into_iter()
-        .map(|a| &a["event"])
-        .collect();
-    assert_eq!(events, ["requested", "granted"]);
+    assert_eq!(approval_events(&records, intent), ["requested", "granted"]);
     assert_eq!(
         named_by(&records, intent, "approval")[1]["by"],
         "claude-code prompt"
@@ -329,15 +339,7 @@ fn post_tool_use_records_the_outcome_of_its_own_intent() {
     let n = f.records().len();
     assert!(f.hook(&f.payload("post_bash")).status.success());
     assert_eq!(f.records().len(), n);
-    let verify = f
-        .command(&["audit", "verify"], &[])
-        .output()
-        .expect("verify");
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    let verify = f.assert_log_verifies();
     let text = String::from_utf8_lossy(&verify.stdout).into_owned()
         + &String::from_utf8_lossy(&verify.stderr);
     assert!(
@@ -544,17 +546,12 @@ groups = ["security"]
 timeout = "60s"
 "#;
 
-struct Server {
-    child: Child,
-    url: String,
-    dir: tempfile::TempDir,
-}
+#[path = "support/serve.rs"]
+mod serve;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+struct Server {
+    serve: serve::Running,
+    dir: tempfile::TempDir,
 }
 
 impl Server {
@@ -564,54 +561,34 @@ impl Server {
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
             .expect("tempdir");
         std::fs::write(dir.path().join("policy.toml"), SERVER_POLICY).expect("policy");
-        let mut child = Command::new(WARDEN)
-            .current_dir(dir.path())
-            .args(["serve", "--db", "approvals.db", "--listen", "127.0.0.1:0"])
-            .args(["--policy", "policy.toml"])
-            .env("WARDEN_ADMIN_TOKEN", ADMIN)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("warden serve");
-        let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut url = String::new();
-        let mut seen = String::new();
-        for _ in 0..20 {
-            let mut line = String::new();
-            if err.read_line(&mut line).expect("read") == 0 {
-                break;
-            }
-            seen.push_str(&line);
-            if let Some(u) = line.trim().strip_prefix("warden serve: listening on ") {
-                url = u.to_owned();
-                break;
-            }
-        }
-        assert!(!url.is_empty(), "server did not start: {seen}");
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-        Server { child, url, dir }
+        let serve = serve::serve(
+            dir.path(),
+            ADMIN,
+            [
+                "--db",
+                "approvals.db",
+                "--listen",
+                "127.0.0.1:0",
+                "--policy",
+                "policy.toml",
+            ],
+        );
+        Server { serve, dir }
+    }
+
+    fn url(&self) -> &str {
+        &self.serve.url
     }
 
     fn cli(&self, token: &str, args: &[&str]) -> Output {
-        Command::new(WARDEN)
+        serve::approvals_cli(self.url(), token, args)
             .current_dir(self.dir.path())
-            .arg("approvals")
-            .args(args)
-            .env("WARDEN_SERVER", &self.url)
-            .env("WARDEN_TOKEN", token)
             .output()
             .expect("approvals")
     }
 
     fn token(&self, role: &str, name: &str, groups: &str) -> String {
-        let o = self.cli(
-            ADMIN,
-            &[
-                "token", "create", "--role", role, "--name", name, "--groups", groups,
-            ],
-        );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).expect("utf8").trim().to_owned()
+        serve::create_token(self.url(), ADMIN, role, name, groups)
     }
 
     fn pending(&self, token: &str) -> Vec<Value> {
@@ -672,7 +649,7 @@ fn approvals_through_a_real_server() {
     let alice = srv.token("approver", "alice", "security");
     let f = fx();
     let env = [
-        ("WARDEN_SERVER", srv.url.as_str()),
+        ("WARDEN_SERVER", srv.url()),
         ("WARDEN_TOKEN", agent.as_str()),
     ];
 
@@ -710,11 +687,7 @@ fn approvals_through_a_real_server() {
         .expect("sh");
     assert_eq!(String::from_utf8_lossy(&ran.stdout), "1\n2\n3\n");
     let records = f.records();
-    let events: Vec<&Value> = named_by(&records, &intent, "approval")
-        .into_iter()
-        .map(|a| &a["event"])
-        .collect();
-    assert_eq!(events, ["requested", "granted"]);
+    assert_eq!(approval_events(&records, &intent), ["requested", "granted"]);
     let st = srv.cli(&alice, &["status", &id, "--json"]);
     let st: Value = serde_json::from_slice(&st.stdout).expect("status");
     assert_eq!(st["status"], "consumed", "the approval was used once");
@@ -734,11 +707,7 @@ fn approvals_through_a_real_server() {
     assert!(got["hookSpecificOutput"].get("updatedInput").is_none());
     let records = f.records();
     let intent = intents_of(&records, "toolu_sync_no")[0];
-    let events: Vec<&Value> = named_by(&records, intent, "approval")
-        .into_iter()
-        .map(|a| &a["event"])
-        .collect();
-    assert_eq!(events, ["requested", "denied"]);
+    assert_eq!(approval_events(&records, intent), ["requested", "denied"]);
     assert_eq!(named_by(&records, intent, "outcome").len(), 1);
 
     // async: deny at once with the ticket and how to follow it.
@@ -781,15 +750,7 @@ fn approvals_through_a_real_server() {
     let got = answer(&o);
     assert_eq!(decision(&got), "deny", "{got}");
     assert!(reason(&got).contains("approval server failed"), "{got}");
-    let verify = f
-        .command(&["audit", "verify"], &[])
-        .output()
-        .expect("verify");
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    f.assert_log_verifies();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -997,15 +958,7 @@ exit $status
             .all(|r| r["kind"] != "intent" || r["agent"] == "claude-code")
     );
     assert_eq!(f.pending_files(), 0);
-    let verify = f
-        .command(&["audit", "verify"], &[])
-        .output()
-        .expect("verify");
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    f.assert_log_verifies();
 }
 
 #[test]
@@ -1087,13 +1040,5 @@ fn parallel_tool_calls_each_get_their_own_intent_and_outcome() {
         );
     }
     assert_eq!(f.pending_files(), 0);
-    let verify = f
-        .command(&["audit", "verify"], &[])
-        .output()
-        .expect("verify");
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    f.assert_log_verifies();
 }

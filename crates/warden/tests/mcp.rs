@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
 const ADMIN: &str = "wdn_mcp_test_admin_token_0123456789";
@@ -28,37 +28,8 @@ fn require_sdk() {
     );
 }
 
-/// Kills and reaps a child process when the test ends, however it ends.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Start `cmd` and wait for the stderr line starting with `prefix`; returns the rest of it.
-fn start_and_read(mut cmd: Command, prefix: &str) -> (Reaped, String) {
-    let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    let mut found = None;
-    for _ in 0..50 {
-        let mut line = String::new();
-        if err.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        seen.push_str(&line);
-        if let Some(rest) = line.trim().strip_prefix(prefix) {
-            found = Some(rest.to_owned());
-            break;
-        }
-    }
-    let found = found.unwrap_or_else(|| panic!("no `{prefix}` line; stderr: {seen}"));
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::stderr()));
-    (Reaped(child), found)
-}
+#[path = "support/serve.rs"]
+mod serve;
 
 /// A tiny HTTP/1.1 origin on loopback answering `hello from METHOD PATH[ BODY]`.
 fn origin() -> u16 {
@@ -116,30 +87,21 @@ fn closed_port() -> u16 {
 
 /// The approval server with an agent and an approver token.
 struct Approvals {
-    _server: Reaped,
+    _server: serve::Running,
     url: String,
     agent: String,
     approver: String,
 }
 
 fn approvals(dir: &Path) -> Approvals {
-    let mut cmd = Command::new(WARDEN);
-    cmd.current_dir(dir)
-        .args(["serve", "--db", "approvals.db", "--listen", "127.0.0.1:0"])
-        .env("WARDEN_ADMIN_TOKEN", ADMIN)
-        .stdout(Stdio::null());
-    let (server, url) = start_and_read(cmd, "warden serve: listening on ");
-    let token = |role: &str, name: &str, groups: &str| {
-        let o = Command::new(WARDEN)
-            .args(["approvals", "token", "create", "--role", role])
-            .args(["--name", name, "--groups", groups])
-            .env("WARDEN_SERVER", &url)
-            .env("WARDEN_TOKEN", ADMIN)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap().trim().to_owned()
-    };
+    let server = serve::serve(
+        dir,
+        ADMIN,
+        ["--db", "approvals.db", "--listen", "127.0.0.1:0"],
+    );
+    let url = server.url.clone();
+    let token =
+        |role: &str, name: &str, groups: &str| serve::create_token(&url, ADMIN, role, name, groups);
     Approvals {
         agent: token("agent", "mcp-agent", ""),
         // The default routing: credentials to `security`, everything else to `maintainers`.
@@ -404,9 +366,9 @@ fn streamable_http_python_sdk_client_with_bearer_token() {
         .env("WARDEN_TOKEN", &a.agent)
         .stdin(Stdio::null())
         .stdout(Stdio::null());
-    let (_mcp, url) = start_and_read(cmd, "warden mcp: listening on ");
+    let mcp = serve::start_and_read(cmd, "warden mcp: listening on ");
     let mut cfg = full_cfg(&s, &a, "http");
-    cfg["url"] = url.into();
+    cfg["url"] = mcp.url.clone().into();
     cfg["token"] = token.into();
     let summary = client(&cfg, s.ws.parent().unwrap());
     check_full_run(&s, &summary);

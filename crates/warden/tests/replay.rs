@@ -18,6 +18,21 @@ fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// `INPUT --policy draft.toml --against old.toml`: the test draft replayed over the old policy.
+fn draft_over_old(input: &Path) -> Vec<String> {
+    let (draft, old) = (data("draft.toml"), data("old.toml"));
+    [
+        input,
+        Path::new("--policy"),
+        &draft,
+        Path::new("--against"),
+        &old,
+    ]
+    .iter()
+    .map(|a| a.to_str().unwrap().to_owned())
+    .collect()
+}
+
 /// A scratch directory to run in (no `.git`, so it is its own workspace) and a HOME.
 struct Env {
     dir: tempfile::TempDir,
@@ -75,6 +90,18 @@ impl Env {
         let o = self.run(&a);
         assert_eq!(o.status.code(), Some(0), "{}", err(&o));
         serde_json::from_slice(&o.stdout).unwrap()
+    }
+    /// `warden replay INPUT --policy draft.toml --against old.toml EXTRA`.
+    fn replay_draft(&self, input: &Path, extra: &[&str]) -> Output {
+        let mut args = vec!["replay".to_owned()];
+        args.extend(draft_over_old(input));
+        args.extend(extra.iter().map(|a| a.to_string()));
+        self.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+    /// `warden replay --json INPUT --policy draft.toml --against old.toml`.
+    fn replay_draft_json(&self, input: &Path) -> Value {
+        let args = draft_over_old(input);
+        self.replay_json(&args.iter().map(String::as_str).collect::<Vec<_>>())
     }
     /// `warden check --json` of one JSON action, optionally in `cwd` and under `policy`.
     fn check(&self, action: &Value, cwd: Option<&str>, policy: Option<&Path>) -> Decision {
@@ -370,13 +397,7 @@ fn an_audit_log_replays_its_intents_and_a_draft_shows_what_changes() {
     // Under the draft (over old.toml): the push is no longer surfaced, `terraform plan` now is.
     let draft = data("draft.toml");
     let old = data("old.toml");
-    let v = env.replay_json(&[
-        log.to_str().unwrap(),
-        "--policy",
-        draft.to_str().unwrap(),
-        "--against",
-        old.to_str().unwrap(),
-    ]);
+    let v = env.replay_draft_json(&log);
     let a = &v["against"];
     let changes = |k: &str| -> Vec<(String, String, String)> {
         a[k].as_array()
@@ -422,13 +443,7 @@ fn a_draft_policy_diff_lists_exactly_the_changed_actions() {
     let list = data("commands.txt");
     let draft = data("draft.toml");
     let old = data("old.toml");
-    let v = env.replay_json(&[
-        list.to_str().unwrap(),
-        "--policy",
-        draft.to_str().unwrap(),
-        "--against",
-        old.to_str().unwrap(),
-    ]);
+    let v = env.replay_draft_json(&list);
     let a = &v["against"];
     let lines = |k: &str| -> Vec<u64> {
         a[k].as_array()
@@ -486,14 +501,7 @@ fn a_draft_policy_diff_lists_exactly_the_changed_actions() {
     assert_eq!(v["tiers"]["surfaced"]["count"], 6);
 
     // The sentence a person reads.
-    let o = env.run(&[
-        "replay",
-        list.to_str().unwrap(),
-        "--policy",
-        draft.to_str().unwrap(),
-        "--against",
-        old.to_str().unwrap(),
-    ]);
+    let o = env.replay_draft(&list, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -508,16 +516,7 @@ fn a_draft_policy_diff_lists_exactly_the_changed_actions() {
     );
     assert!(out.contains("line 13    async → auto"), "{out}");
     // --max-list shortens the printed lists.
-    let o = env.run(&[
-        "replay",
-        list.to_str().unwrap(),
-        "--policy",
-        draft.to_str().unwrap(),
-        "--against",
-        old.to_str().unwrap(),
-        "--max-list",
-        "1",
-    ]);
+    let o = env.replay_draft(&list, &["--max-list", "1"]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("… and 1 more (--json lists all)"), "{out}");
     assert!(!out.contains("line 13"), "{out}");

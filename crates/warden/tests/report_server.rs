@@ -6,7 +6,6 @@
 #![cfg(target_os = "linux")]
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -27,72 +26,42 @@ groups = ["security"]
 timeout = "2s"
 "#;
 
+#[path = "support/serve.rs"]
+mod serve;
+
 struct Server {
-    child: Child,
+    _serve: serve::Running,
     url: String,
     dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Server {
     fn start(dir: &Path) -> Server {
         std::fs::write(dir.join("policy.toml"), POLICY).unwrap();
-        let mut child = Command::new(WARDEN)
-            .current_dir(dir)
-            .args([
-                "serve",
+        let serve = serve::serve(
+            dir,
+            ADMIN,
+            [
                 "--db",
                 "sqlite:approvals.db",
                 "--listen",
                 "127.0.0.1:0",
-            ])
-            .args([
                 "--policy",
                 "policy.toml",
                 "--audit-log",
                 "server-audit.jsonl",
-            ])
-            .env("WARDEN_ADMIN_TOKEN", ADMIN)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut url = String::new();
-        let mut seen = String::new();
-        for _ in 0..20 {
-            let mut line = String::new();
-            if err.read_line(&mut line).unwrap() == 0 {
-                break;
-            }
-            seen.push_str(&line);
-            if let Some(u) = line.trim().strip_prefix("warden serve: listening on ") {
-                url = u.to_owned();
-                break;
-            }
-        }
-        assert!(!url.is_empty(), "server did not start: {seen}");
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+            ],
+        );
         Server {
-            child,
-            url,
+            url: serve.url.clone(),
+            _serve: serve,
             dir: dir.to_owned(),
         }
     }
 
     fn approvals(&self, token: &str, args: &[&str]) -> Command {
-        let mut c = Command::new(WARDEN);
-        c.current_dir(&self.dir)
-            .arg("approvals")
-            .args(args)
-            .env("WARDEN_SERVER", &self.url)
-            .env("WARDEN_TOKEN", token);
+        let mut c = serve::approvals_cli(&self.url, token, args);
+        c.current_dir(&self.dir);
         c
     }
 
@@ -101,14 +70,7 @@ impl Server {
     }
 
     fn token(&self, role: &str, name: &str, groups: &str) -> String {
-        let o = self.cli(
-            ADMIN,
-            &[
-                "token", "create", "--role", role, "--name", name, "--groups", groups,
-            ],
-        );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+        serve::create_token(&self.url, ADMIN, role, name, groups)
     }
 
     /// The first pending request's id, waiting for one to appear.

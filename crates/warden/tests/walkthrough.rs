@@ -30,7 +30,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use walkthrough_support::{Driver, Kill, Ran, Session, Shell, commands, fenced_blocks, shows};
+use walkthrough_support::{
+    Driver, Kill, Ran, Session, Shell, commands, fenced_blocks, screenshot, shows,
+};
 
 const DOC: &str = include_str!("../../../docs/walkthrough.md");
 const WORKSPACE_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -320,18 +322,33 @@ fn run_session_and_approve(
     };
     browser.post("/url", serde_json::json!({ "url": url }));
     let input = browser
-        .wait_for("#token", Duration::from_secs(20), &mut ended_early)
+        .wait_for(
+            "#token",
+            |n| n > 0,
+            Duration::from_secs(20),
+            &mut ended_early,
+        )
         .remove(0);
     browser.type_into(&input, token);
     let login = browser
-        .wait_for("#login-btn", Duration::from_secs(20), &mut ended_early)
+        .wait_for(
+            "#login-btn",
+            |n| n > 0,
+            Duration::from_secs(20),
+            &mut ended_early,
+        )
         .remove(0);
     browser.click(&login);
     let request = browser
-        .wait_for(".req", Duration::from_secs(120), &mut ended_early)
+        .wait_for(
+            ".req",
+            |n| n > 0,
+            Duration::from_secs(120),
+            &mut ended_early,
+        )
         .remove(0);
     let shown = browser.text(&request);
-    browser.screenshot(&root.join("approval.png"));
+    screenshot(&browser, &root.join("approval.png"));
     for what in [
         "cat .env",
         "credential-access",

@@ -1,9 +1,7 @@
 //! Support for walkthrough.rs: the walk-through's fenced blocks, a persistent shell that runs its
-//! commands one at a time as a person at a terminal would, and a WebDriver client for headless
-//! Chromium (the approval web UI). Copied in from approvals_ui.rs's helpers so that test can
-//! change without breaking this one.
+//! commands one at a time as a person at a terminal would, and (from support/webdriver.rs, shared
+//! with approvals_ui.rs) a WebDriver client for headless Chromium (the approval web UI).
 
-use serde_json::{Value, json};
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -225,180 +223,17 @@ impl Drop for Shell {
     }
 }
 
-/// A child process killed when dropped.
-pub struct Kill(pub Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+#[path = "../support/webdriver.rs"]
+mod webdriver;
+pub use webdriver::{Driver, Kill, Session};
 
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
-/// One WebDriver or API call; connection refused reads as status 0.
-pub fn call(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let a = agent();
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let resp = match method {
-        "GET" => {
-            let mut r = a.get(url);
-            if let Some(h) = &auth {
-                r = r.header("Authorization", h);
-            }
-            r.call()
+/// Saves what the browser shows as a PNG (best effort: it is for a person looking afterwards).
+pub fn screenshot(session: &Session<'_>, to: &Path) {
+    let (_, v) = webdriver::call("GET", &session.url("/screenshot"), None, None);
+    if let Some(b64) = v["value"].as_str() {
+        use base64::Engine;
+        if let Ok(png) = base64::engine::general_purpose::STANDARD.decode(b64) {
+            let _ = std::fs::write(to, png);
         }
-        "DELETE" => a.delete(url).call(),
-        _ => {
-            let mut r = a.post(url).header("Content-Type", "application/json");
-            if let Some(h) = &auth {
-                r = r.header("Authorization", h);
-            }
-            r.send(body.unwrap_or(json!({})).to_string().as_bytes())
-        }
-    };
-    let Ok(mut resp) = resp else {
-        return (0, Value::Null);
-    };
-    let st = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap_or_default();
-    (st, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// chromedriver on a free loopback port.
-pub struct Driver {
-    base: String,
-    _proc: Kill,
-}
-
-impl Driver {
-    pub fn start() -> Driver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let proc = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver not found: run scripts/setup-hook.sh");
-        let base = format!("http://127.0.0.1:{port}");
-        let t0 = Instant::now();
-        while call("GET", &format!("{base}/status"), None, None).0 != 200 {
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "chromedriver did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Driver {
-            base,
-            _proc: Kill(proc),
-        }
-    }
-}
-
-/// A headless Chromium session.
-pub struct Session<'a> {
-    d: &'a Driver,
-    id: String,
-}
-
-impl<'a> Session<'a> {
-    pub fn new(d: &'a Driver, profile: &Path) -> Session<'a> {
-        let caps = json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--no-first-run",
-                     format!("--user-data-dir={}", profile.display())]
-        }}}});
-        let (st, v) = call("POST", &format!("{}/session", d.base), None, Some(caps));
-        assert_eq!(st, 200, "{v}");
-        Session {
-            d,
-            id: v["value"]["sessionId"]
-                .as_str()
-                .expect("session id")
-                .to_owned(),
-        }
-    }
-
-    fn url(&self, p: &str) -> String {
-        format!("{}/session/{}{p}", self.d.base, self.id)
-    }
-
-    pub fn post(&self, p: &str, body: Value) -> Value {
-        let (st, v) = call("POST", &self.url(p), None, Some(body));
-        assert_eq!(st, 200, "{p}: {v}");
-        v["value"].clone()
-    }
-
-    pub fn find_all(&self, css: &str) -> Vec<String> {
-        let v = self.post("/elements", json!({"using": "css selector", "value": css}));
-        v.as_array()
-            .expect("elements")
-            .iter()
-            .map(|e| e[ELEMENT].as_str().expect("element").to_owned())
-            .collect()
-    }
-
-    pub fn text(&self, e: &str) -> String {
-        let (_, v) = call("GET", &self.url(&format!("/element/{e}/text")), None, None);
-        v["value"].as_str().unwrap_or_default().to_owned()
-    }
-
-    pub fn type_into(&self, e: &str, text: &str) {
-        self.post(&format!("/element/{e}/value"), json!({ "text": text }));
-    }
-
-    pub fn click(&self, e: &str) {
-        self.post(&format!("/element/{e}/click"), json!({}));
-    }
-
-    /// Waits until `css` matches at least one element, failing early if `give_up` says so.
-    pub fn wait_for(
-        &self,
-        css: &str,
-        limit: Duration,
-        give_up: &mut dyn FnMut() -> Option<String>,
-    ) -> Vec<String> {
-        let t0 = Instant::now();
-        loop {
-            let found = self.find_all(css);
-            if !found.is_empty() {
-                return found;
-            }
-            if let Some(why) = give_up() {
-                panic!("waiting for {css}: {why}");
-            }
-            assert!(t0.elapsed() < limit, "no {css} after {limit:?}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    pub fn screenshot(&self, to: &Path) {
-        let (_, v) = call("GET", &self.url("/screenshot"), None, None);
-        if let Some(b64) = v["value"].as_str() {
-            use base64::Engine;
-            if let Ok(png) = base64::engine::general_purpose::STANDARD.decode(b64) {
-                let _ = std::fs::write(to, png);
-            }
-        }
-    }
-}
-
-impl Drop for Session<'_> {
-    fn drop(&mut self) {
-        let _ = call("DELETE", &self.url(""), None, None);
     }
 }
