@@ -55,6 +55,29 @@ pub struct NetworkRecord {
     pub rule: String,
 }
 
+/// Collected network decisions and the proxy sink that collects them, for an action's
+/// `network` records once it has ended.
+pub fn network_collector() -> (
+    Arc<std::sync::Mutex<Vec<NetworkRecord>>>,
+    warden_proxy::EventSink,
+) {
+    let events: Arc<std::sync::Mutex<Vec<NetworkRecord>>> = Arc::default();
+    let sink_events = Arc::clone(&events);
+    let sink: warden_proxy::EventSink = Arc::new(move |e: warden_proxy::NetworkEvent| {
+        if let Ok(mut v) = sink_events.lock() {
+            v.push(NetworkRecord {
+                protocol: e.protocol.to_string(),
+                host: e.host,
+                port: e.port,
+                method: e.method,
+                allowed: e.allowed,
+                rule: e.rule,
+            });
+        }
+    });
+    (events, sink)
+}
+
 /// Writes records for one workspace's audit log. Shareable across threads (clones share the
 /// open log and its group commit).
 #[derive(Debug, Clone)]
@@ -297,17 +320,7 @@ impl Recorder {
     /// power failure a missing outcome is reported as "outcome unknown", which is the design's
     /// answer for every crash, and saving the sync takes one disk flush off every `warden run`.
     pub fn outcome(&self, intent: &IntentRef, outcome: &Outcome) -> Result<(), CliError> {
-        let info = warden_audit::OutcomeInfo {
-            exit_code: outcome.exit_code,
-            signal: outcome.signal,
-            duration_ns: u64::try_from(outcome.duration.as_nanos()).unwrap_or(u64::MAX),
-            stdout_bytes: outcome.stdout_bytes,
-            stdout_sha256: outcome.stdout_sha256.clone(),
-            stderr_bytes: outcome.stderr_bytes,
-            stderr_sha256: outcome.stderr_sha256.clone(),
-            notes: outcome.notes.clone(),
-        };
-        let body = warden_audit::records::outcome_body(&id(intent), &info);
+        let body = outcome_body(intent, outcome);
         self.log
             .append_lazy("outcome", body)
             .map(|_| ())

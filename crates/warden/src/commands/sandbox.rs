@@ -204,20 +204,7 @@ pub(crate) fn start(
     }
     let dir = SocketDir::new()?;
     let socket = dir.0.join("proxy.sock");
-    let events: Arc<Mutex<Vec<NetworkRecord>>> = Arc::default();
-    let sink_events = Arc::clone(&events);
-    let sink: warden_proxy::EventSink = Arc::new(move |e: warden_proxy::NetworkEvent| {
-        if let Ok(mut v) = sink_events.lock() {
-            v.push(NetworkRecord {
-                protocol: e.protocol.to_string(),
-                host: e.host,
-                port: e.port,
-                method: e.method,
-                allowed: e.allowed,
-                rule: e.rule,
-            });
-        }
-    });
+    let (events, sink) = crate::record::network_collector();
     // The proxy's configuration discovers registries and git remotes (it may run package
     // managers), so it starts only when the sandbox first connects: the sandbox's relay wakes
     // this thread through `wake.sock`, then waits for `proxy.sock`.

@@ -14,7 +14,6 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use warden_policy::{Action, Context, Decision, Policy, Tier};
 
@@ -989,20 +988,7 @@ fn send_via_proxy(
             );
         }
     }
-    let events: Arc<Mutex<Vec<NetworkRecord>>> = Arc::default();
-    let sink_events = Arc::clone(&events);
-    let sink: warden_proxy::EventSink = Arc::new(move |e: warden_proxy::NetworkEvent| {
-        if let Ok(mut v) = sink_events.lock() {
-            v.push(NetworkRecord {
-                protocol: e.protocol.to_string(),
-                host: e.host,
-                port: e.port,
-                method: e.method,
-                allowed: e.allowed,
-                rule: e.rule,
-            });
-        }
-    });
+    let (events, sink) = crate::record::network_collector();
     let listen = warden_proxy::Listen::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     let proxy = match warden_proxy::spawn(listen, cfg, sink) {
         Ok(p) => p,
