@@ -289,6 +289,7 @@ fn walk() {
         steps,
         [
             "install",
+            "install",
             "init",
             "serve",
             "session",
