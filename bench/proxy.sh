@@ -10,8 +10,15 @@
 # (whole process, and the proxy's own threads), which is what to compare on a busy machine:
 # wall-clock there depends on what else is running.
 #
+# The client and upstream use the system's TCP congestion control in both arms, as any
+# program would; the proxy tunes its own legs that stay on this host (reno, 256 KiB buffers;
+# crates/warden-proxy/src/splice.rs). PROXY_BENCH_CC=reno gives the client and upstream the
+# same settings, for a comparison on equal terms.
+#
 #   bench/proxy.sh [--mib N] [--runs N] [--conns N]
-#   PROXY_BENCH_ONLY=direct|connect bench/proxy.sh ...   # one side only, e.g. under `perf record`
+#   PROXY_BENCH_ONLY=direct|connect|unix bench/proxy.sh ...   # one arm, e.g. under `perf record`
+#   PROXY_BENCH_VERBOSE=1 bench/proxy.sh ...                  # every transfer
+#   PROXY_BENCH_CC=reno bench/proxy.sh ...                    # client/upstream congestion control
 # The last line ("summary ...") is for scripts.
 set -euo pipefail
 cd "$(dirname "$0")/.."

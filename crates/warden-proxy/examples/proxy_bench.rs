@@ -6,8 +6,13 @@
 //! difference between the proxied and direct figures is what the tunnel costs. The same
 //! CONNECT transfers through the proxy's Unix-socket listener (what the sandbox connects to)
 //! are measured alongside, for information; the targets are judged on the TCP listener.
+//! Each run measures direct and proxied back to back; the throughput ratio judged is the
+//! median over runs of the within-run ratio (loopback throughput on a small VM is bimodal
+//! from one transfer to the next, so ratios of separately taken medians wander).
 //!
-//! Usage: `proxy_bench [--mib N] [--runs N] [--conns N]`
+//! Usage: `proxy_bench [--mib N] [--runs N] [--conns N]`; environment:
+//! `PROXY_BENCH_ONLY=direct|connect|unix` (one arm, e.g. under `perf record`),
+//! `PROXY_BENCH_VERBOSE=1` (every transfer), `PROXY_BENCH_CC=NAME` (see [`bench_cc`]).
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -21,7 +26,7 @@ const CHUNK: usize = 256 * 1024;
 
 fn main() {
     let mut mib: usize = 512;
-    let mut runs: usize = 5;
+    let mut runs: usize = 9;
     let mut conns: usize = 500;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -63,13 +68,24 @@ fn main() {
     println!(
         "warden-proxy benchmark: {mib} MiB per transfer, {runs} runs, {conns} connections per latency run"
     );
+    // The client and upstream here use the system's congestion control, direct and proxied
+    // alike; the proxy picks its own for legs that stay on this host (see warden-proxy).
+    let cc =
+        std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control").unwrap_or_default();
+    println!(
+        "TCP congestion control of the client and upstream: {}",
+        cc.trim()
+    );
     // `PROXY_BENCH_ONLY=direct|connect` runs one side only (for profiling with perf).
     let only = std::env::var("PROXY_BENCH_ONLY").unwrap_or_default();
+    // `PROXY_BENCH_VERBOSE=1` prints every transfer.
+    let verbose = std::env::var_os("PROXY_BENCH_VERBOSE").is_some();
     let arms: Vec<Arm> = [Arm::Direct, Arm::Tcp, Arm::Unix]
         .into_iter()
         .filter(|a| match only.as_str() {
             "direct" => *a == Arm::Direct,
             "connect" => *a == Arm::Tcp,
+            "unix" => *a == Arm::Unix,
             _ => true,
         })
         .collect();
@@ -78,7 +94,16 @@ fn main() {
             Arm::Direct => Box::new(connect_direct(upstream)),
             Arm::Tcp => Box::new(connect_via_http(tcp_connect(paddr), &target)),
             Arm::Unix => Box::new(connect_via_http(
-                UnixStream::connect(&sock).expect("unix proxy connect"),
+                {
+                    let u = UnixStream::connect(&sock).expect("unix proxy connect");
+                    if let Some(b) = std::env::var("PROXY_BENCH_UNIX_SNDBUF")
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                    {
+                        rustix::net::sockopt::set_socket_send_buffer_size(&u, b).expect("sndbuf");
+                    }
+                    u
+                },
                 &target,
             )),
         }
@@ -99,32 +124,56 @@ fn main() {
             let arm = arms[(run + k) % arms.len()];
             dl[arm as usize].push(download(open(arm), bytes));
             ul[arm as usize].push(upload(open(arm), bytes));
+            if verbose {
+                let (a, b) = (&dl[arm as usize], &ul[arm as usize]);
+                let (a, b) = (&a[a.len() - 1], &b[b.len() - 1]);
+                println!(
+                    "  run {run} {arm:?}: download {:.0} MiB/s ({:.3} s/GiB), upload {:.0} MiB/s ({:.3} s/GiB)",
+                    a.mib_per_s, a.cpu_s_per_gib, b.mib_per_s, b.cpu_s_per_gib
+                );
+            }
         }
     }
     let cpu = |v: &[Transfer]| median(v.iter().map(|t| t.cpu_s_per_gib).collect());
     let proxy_cpu = |v: &[Transfer]| median(v.iter().map(|t| t.proxy_cpu_s_per_gib).collect());
     let rate = |v: &[Transfer]| median(v.iter().map(|t| t.mib_per_s).collect());
+    // Each run measured direct and proxied back to back: the ratio within a run is what is
+    // judged (median over runs, with the range), so that drift between runs cancels out.
+    let ratios = |v: &[Transfer], base: &[Transfer]| -> Vec<f64> {
+        v.iter()
+            .zip(base)
+            .map(|(p, d)| 100.0 * p.mib_per_s / d.mib_per_s)
+            .collect()
+    };
     let (d, t, u) = (Arm::Direct as usize, Arm::Tcp as usize, Arm::Unix as usize);
     let (dd, pd, xd) = (rate(&dl[d]), rate(&dl[t]), rate(&dl[u]));
     let (du, pu, xu) = (rate(&ul[d]), rate(&ul[t]), rate(&ul[u]));
+    let (rpd, rxd) = (ratios(&dl[t], &dl[d]), ratios(&dl[u], &dl[d]));
+    let (rpu, rxu) = (ratios(&ul[t], &ul[d]), ratios(&ul[u], &ul[d]));
     let (cdd, cpd, cxd) = (cpu(&dl[d]), cpu(&dl[t]), cpu(&dl[u]));
     let (cdu, cpu_, cxu) = (cpu(&ul[d]), cpu(&ul[t]), cpu(&ul[u]));
     let (pcd, pcu) = (proxy_cpu(&dl[t]), proxy_cpu(&ul[t]));
     let pct = |a: f64, b: f64| 100.0 * a / b;
+    let spread = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        format!("{:>5.1}% ({lo:>3.0}-{hi:>3.0})", median(v.to_vec()))
+    };
     println!();
     println!(
-        "throughput (MiB/s, median)      direct      via CONNECT    ratio  | CONNECT on Unix listener  ratio"
+        "throughput (MiB/s, median)      direct   via CONNECT   ratio (range)    | Unix listener   ratio (range)"
     );
     println!(
-        "  download (upstream → client)  {dd:>9.0}    {pd:>9.0}     {:>5.1}%  | {xd:>24.0}  {:>5.1}%",
-        pct(pd, dd),
-        pct(xd, dd)
+        "  download (upstream → client)  {dd:>6.0}   {pd:>11.0}   {}  | {xd:>13.0}   {}",
+        spread(&rpd),
+        spread(&rxd)
     );
     println!(
-        "  upload   (client → upstream)  {du:>9.0}    {pu:>9.0}     {:>5.1}%  | {xu:>24.0}  {:>5.1}%",
-        pct(pu, du),
-        pct(xu, du)
+        "  upload   (client → upstream)  {du:>6.0}   {pu:>11.0}   {}  | {xu:>13.0}   {}",
+        spread(&rpu),
+        spread(&rxu)
     );
+    println!("  (ratio: median over runs of proxied / direct within the same run)");
     println!();
     println!(
         "CPU seconds per GiB (median)   whole process:  direct   via CONNECT   tunnel adds | proxy threads | Unix listener"
@@ -169,7 +218,8 @@ fn main() {
     println!("  via CONNECT       {lc:>8.1}   added {:>7.1} µs", lc - ld);
     println!("  via SOCKS5        {ls:>8.1}   added {:>7.1} µs", ls - ld);
 
-    let worst = (100.0 * pd / dd).min(100.0 * pu / du);
+    let (rd, ru) = (median(rpd.clone()), median(rpu.clone()));
+    let worst = rd.min(ru);
     let tput_ok = worst >= 80.0;
     let lat_ok = (lc - ld) <= 300.0 && (ls - ld) <= 300.0;
     println!();
@@ -183,6 +233,7 @@ fn main() {
         "summary dl_direct={dd:.0} dl_proxy={pd:.0} ul_direct={du:.0} ul_proxy={pu:.0} \
          cpu_dl_direct={cdd:.3} cpu_dl_proxy={cpd:.3} cpu_ul_direct={cdu:.3} cpu_ul_proxy={cpu_:.3} \
          proxy_cpu_dl={pcd:.3} proxy_cpu_ul={pcu:.3} \
+         dl_ratio={rd:.1} ul_ratio={ru:.1} \
          dl_unix={xd:.0} ul_unix={xu:.0} cpu_dl_unix={cxd:.3} cpu_ul_unix={cxu:.3} \
          lat_direct={ld:.1} lat_connect={lc:.1} lat_socks={ls:.1}"
     );
@@ -253,6 +304,7 @@ fn start_upstream(bytes: usize) -> SocketAddr {
 }
 
 fn serve(mut s: TcpStream, bytes: usize, data: &[u8]) {
+    bench_cc(&s);
     let _ = s.set_nodelay(true);
     let mut cmd = [0u8; 1];
     if s.read_exact(&mut cmd).is_err() {
@@ -288,12 +340,14 @@ fn serve(mut s: TcpStream, bytes: usize, data: &[u8]) {
 
 fn connect_direct(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect(addr).expect("direct connect");
+    bench_cc(&s);
     let _ = s.set_nodelay(true);
     s
 }
 
 fn tcp_connect(proxy: SocketAddr) -> TcpStream {
     let s = TcpStream::connect(proxy).expect("proxy connect");
+    bench_cc(&s);
     let _ = s.set_nodelay(true);
     s
 }
@@ -440,4 +494,13 @@ fn latency(n: usize, mut open: impl FnMut() -> TcpStream) -> f64 {
         v.push(start.elapsed().as_secs_f64() * 1e6);
     }
     median(v)
+}
+
+/// `PROXY_BENCH_CC=NAME` gives the benchmark's own client and upstream sockets that TCP
+/// congestion control instead of the system's (direct and proxied alike), e.g. to compare on
+/// equal terms with the proxy's host-local legs (`reno`).
+fn bench_cc(s: &TcpStream) {
+    if let Ok(cc) = std::env::var("PROXY_BENCH_CC") {
+        rustix::net::sockopt::set_tcp_congestion(s, &cc).expect("cc");
+    }
 }
