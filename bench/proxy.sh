@@ -11,8 +11,8 @@
 # wall-clock there depends on what else is running.
 #
 # The client and upstream use the system's TCP congestion control in both arms, as any
-# program would; the proxy tunes its own legs that stay on this host (reno, 256 KiB buffers;
-# crates/warden-proxy/src/splice.rs). PROXY_BENCH_CC=reno gives the client and upstream the
+# program would; the proxy gives its own legs that stay on this host reno congestion control
+# (crates/warden-proxy/src/host_local.rs). PROXY_BENCH_CC=reno gives the client and upstream the
 # same settings, for a comparison on equal terms.
 #
 #   bench/proxy.sh [--mib N] [--runs N] [--conns N]

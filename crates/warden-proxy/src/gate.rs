@@ -144,7 +144,12 @@ impl Ctx {
         let mut last_err = String::new();
         for ip in permitted {
             let sa = SocketAddr::new(ip, port);
-            match timeout(self.config.limits.connect_timeout, TcpStream::connect(sa)).await {
+            match timeout(
+                self.config.limits.connect_timeout,
+                crate::host_local::connect(sa),
+            )
+            .await
+            {
                 Ok(Ok(stream)) => {
                     let _ = stream.set_nodelay(true);
                     self.emit(event(true, &verdict.rule, &verdict.reason, Some(ip)));

@@ -89,6 +89,7 @@ mod discover;
 mod error;
 mod event;
 mod gate;
+mod host_local;
 mod http;
 mod pattern;
 mod server;

@@ -135,6 +135,10 @@ fn bind(listen: &Listen) -> Result<(Listener, Listen), ProxyError> {
                 source,
             };
             let std_l = std::net::TcpListener::bind(addr).map_err(err)?;
+            if crate::host_local::is_host_local(addr.ip()) {
+                // Connections accepted from here inherit these settings.
+                crate::host_local::tune(&std_l);
+            }
             std_l.set_nonblocking(true).map_err(err)?;
             let local = std_l.local_addr().map_err(err)?;
             let l = TcpListener::from_std(std_l).map_err(err)?;

@@ -5,10 +5,6 @@
 //! going through the reactor and a task hop for every chunk. Where the kernel cannot splice
 //! these sockets the loop falls back to read/write through one buffer per direction.
 //!
-//! A tunnel leg whose peer is on this host (the client side always is: the proxy listens on
-//! loopback or a Unix socket; the upstream side when it is a local service) is tuned for
-//! loopback: see [`tune_host_local`].
-//!
 //! Blocking threads do not notice the runtime shutting down, so every open tunnel is
 //! registered in [`Tunnels`]; [`Tunnels::close_all`] shuts its sockets down, which wakes and
 //! ends the loops.
@@ -155,51 +151,7 @@ pub(crate) async fn relay(
 fn into_blocking(s: impl TunnelSocket) -> io::Result<OwnedFd> {
     let fd = s.into_owned_fd()?;
     rustix::io::ioctl_fionbio(&fd, false)?;
-    if is_host_local_tcp(&fd) {
-        tune_host_local(&fd);
-    }
     Ok(fd)
-}
-
-/// Congestion control for tunnel legs that never leave this host. A loopback path has no
-/// bottleneck link to model, and a pacing algorithm (BBR, a common system default) then only
-/// costs timers and deferred sends. Reno is built into every kernel and always permitted to
-/// unprivileged processes; without losses (loopback has none) it just keeps the window open.
-const HOST_LOCAL_CONGESTION_CONTROL: &str = "reno";
-
-/// Socket buffer size asked for on tunnel legs that never leave this host (the kernel doubles
-/// it for bookkeeping). Loopback's bandwidth-delay product is far below this, so the window
-/// never limits the tunnel, while the bytes in flight stay small enough to still be in the
-/// CPU cache when the receiver copies them out: autotuned buffers grow to megabytes, and the
-/// benchmark then spent about twice the CPU per byte.
-const HOST_LOCAL_SOCKET_BUFFER: usize = 256 * 1024;
-
-/// Tunes a host-local TCP leg (see the two constants above). Connections that leave the host
-/// keep the system's congestion control and buffer autotuning, which a real network path
-/// needs. Best effort: the tunnel works either way, only more slowly.
-fn tune_host_local(fd: &OwnedFd) {
-    use rustix::net::sockopt;
-    let _ = sockopt::set_tcp_congestion(fd, HOST_LOCAL_CONGESTION_CONTROL);
-    let _ = sockopt::set_socket_recv_buffer_size(fd, HOST_LOCAL_SOCKET_BUFFER);
-    let _ = sockopt::set_socket_send_buffer_size(fd, HOST_LOCAL_SOCKET_BUFFER);
-}
-
-/// Whether `fd` is a TCP socket whose peer is a loopback address, so both ends are on this
-/// host. (A Unix socket's peer is no IP address: it has no congestion control or TCP window
-/// and is left alone.)
-fn is_host_local_tcp(fd: &OwnedFd) -> bool {
-    match rustix::net::getpeername(fd) {
-        Ok(Some(peer)) => {
-            std::net::SocketAddr::try_from(peer).is_ok_and(|sa| is_host_local(sa.ip()))
-        }
-        _ => false,
-    }
-}
-
-/// Whether a peer at `ip` is on this host by construction: a loopback address, also written
-/// as an IPv4-mapped IPv6 address.
-fn is_host_local(ip: std::net::IpAddr) -> bool {
-    ip.to_canonical().is_loopback()
 }
 
 /// One direction of a tunnel. On error both sockets are shut down so the other direction
@@ -355,62 +307,6 @@ mod tests {
             0,
             "a finished tunnel leaves the registry"
         );
-    }
-
-    #[test]
-    fn only_loopback_peers_count_as_host_local() {
-        for local in ["127.0.0.1", "127.3.4.5", "::1", "::ffff:127.0.0.1"] {
-            assert!(is_host_local(local.parse().unwrap()), "{local}");
-        }
-        for remote in [
-            "10.0.0.1",
-            "192.0.2.7",
-            "2001:db8::1",
-            "::ffff:192.0.2.7",
-            "0.0.0.0",
-        ] {
-            assert!(!is_host_local(remote.parse().unwrap()), "{remote}");
-        }
-    }
-
-    /// A loopback TCP leg gets the host-local congestion control and fixed buffers; a Unix
-    /// socket leg is left as it was.
-    #[test]
-    fn host_local_tcp_legs_are_tuned_and_unix_legs_are_not() {
-        use rustix::net::sockopt;
-        let rt = runtime();
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let peer = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (accepted, _) = l.accept().unwrap();
-        let default_rcvbuf = sockopt::socket_recv_buffer_size(&accepted).unwrap();
-        let tuned = rt.block_on(async {
-            accepted.set_nonblocking(true).unwrap();
-            into_blocking(tokio::net::TcpStream::from_std(accepted).unwrap()).unwrap()
-        });
-        assert_eq!(
-            sockopt::tcp_congestion(&tuned).unwrap(),
-            HOST_LOCAL_CONGESTION_CONTROL
-        );
-        // Linux doubles the size asked for (room for its bookkeeping).
-        let rcvbuf = sockopt::socket_recv_buffer_size(&tuned).unwrap();
-        assert_eq!(
-            rcvbuf,
-            2 * HOST_LOCAL_SOCKET_BUFFER,
-            "autotuned default was {default_rcvbuf}"
-        );
-        assert_eq!(
-            sockopt::socket_send_buffer_size(&tuned).unwrap(),
-            2 * HOST_LOCAL_SOCKET_BUFFER
-        );
-        drop(peer);
-
-        let (unix, _other) = UnixStream::pair().unwrap();
-        let before = sockopt::socket_send_buffer_size(&unix).unwrap();
-        let kept = rt.block_on(async {
-            unix.set_nonblocking(true).unwrap();
-            into_blocking(tokio::net::UnixStream::from_std(unix).unwrap()).unwrap()
-        });
-        assert_eq!(sockopt::socket_send_buffer_size(&kept).unwrap(), before);
     }
 
     #[test]
