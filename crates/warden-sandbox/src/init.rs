@@ -242,10 +242,13 @@ fn run_pid1(spec: &InitSpec) -> Result<i32, String> {
     // Keep the command (same uid) out of PID 1's /proc entries (environ, mem, fds).
     sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(|e| format!("make the init undumpable: {e}"))?;
     let listener = match spec.proxy_port {
-        Some(port) => Some(
-            std::net::TcpListener::bind(("127.0.0.1", port))
-                .map_err(|e| format!("bind the proxy relay on port {port}: {e}"))?,
-        ),
+        Some(port) => {
+            let l = std::net::TcpListener::bind(("127.0.0.1", port))
+                .map_err(|e| format!("bind the proxy relay on port {port}: {e}"))?;
+            // Accepted connections inherit it.
+            sys::host_local_congestion_control(&l);
+            Some(l)
+        }
         None => None,
     };
     let mut writable = vec![spec.plan.workspace.clone()];
@@ -376,18 +379,25 @@ fn relay(listener: std::net::TcpListener) {
                     Err(_) => return,
                 }
             };
-            let (Ok(mut tcp_r), Ok(mut unix_w)) = (tcp.try_clone(), unix.try_clone()) else {
-                return;
-            };
+            let (tcp, unix) = (std::sync::Arc::new(tcp), std::sync::Arc::new(unix));
+            let (tcp2, unix2) = (tcp.clone(), unix.clone());
             let up = std::thread::spawn(move || {
-                let _ = std::io::copy(&mut tcp_r, &mut unix_w);
-                let _ = unix_w.shutdown(std::net::Shutdown::Write);
+                relay_one_way(&*tcp2, &*unix2);
+                let _ = unix2.shutdown(std::net::Shutdown::Write);
             });
-            let (mut unix_r, mut tcp_w) = (unix, tcp);
-            let _ = std::io::copy(&mut unix_r, &mut tcp_w);
-            let _ = tcp_w.shutdown(std::net::Shutdown::Write);
+            relay_one_way(&*unix, &*tcp);
+            let _ = tcp.shutdown(std::net::Shutdown::Write);
             let _ = up.join();
         });
+    }
+}
+
+/// One direction of a relayed connection; on an error both ends are shut down so the other
+/// direction, perhaps waiting for bytes that will never come, ends too.
+fn relay_one_way(from: &impl std::os::fd::AsRawFd, to: &impl std::os::fd::AsRawFd) {
+    if sys::splice_until_eof(from, to).is_err() {
+        sys::shutdown_both(from);
+        sys::shutdown_both(to);
     }
 }
 

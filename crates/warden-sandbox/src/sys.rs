@@ -2,6 +2,7 @@
 
 use std::ffi::CString;
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -429,4 +430,215 @@ pub(crate) fn set_nonblocking(fd: i32) -> io::Result<()> {
     // SAFETY: as above.
     check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
     Ok(())
+}
+
+/// Moves bytes from `from` to `to` until `from` ends (returns the count), through a pipe
+/// with `splice(2)`: the data stays in the kernel, with no copy and no per-chunk work in
+/// here. Falls back to a read/write loop through one buffer where a socket cannot be
+/// spliced. Used by the sandbox's proxy relay, one call per direction.
+pub(crate) fn splice_until_eof(from: &impl AsRawFd, to: &impl AsRawFd) -> io::Result<u64> {
+    /// Bytes per call, and the pipe size asked for (the default size is used if refused).
+    const CHUNK: usize = 256 * 1024;
+    let (from, to) = (from.as_raw_fd(), to.as_raw_fd());
+    let (pipe_r, pipe_w) = pipe()?;
+    let (pipe_r, pipe_w) = (pipe_r.as_raw_fd(), pipe_w.as_raw_fd());
+    // SAFETY: fcntl on a pipe fd we own, integer argument.
+    let _ = unsafe { libc::fcntl(pipe_w, libc::F_SETPIPE_SZ, CHUNK as libc::c_int) };
+    let mut total = 0u64;
+    loop {
+        // SAFETY: splice between fds we hold open, null offsets (sockets and pipes have none).
+        let n = retry_eintr(|| unsafe {
+            libc::splice(
+                from,
+                std::ptr::null_mut(),
+                pipe_w,
+                std::ptr::null_mut(),
+                CHUNK,
+                libc::SPLICE_F_MOVE,
+            )
+        });
+        let n = match n {
+            Ok(0) => return Ok(total),
+            Ok(n) => n as usize,
+            Err(e) if total == 0 && e.raw_os_error() == Some(libc::EINVAL) => {
+                return copy_until_eof(from, to);
+            }
+            Err(e) => return Err(e),
+        };
+        let mut left = n;
+        while left > 0 {
+            // SAFETY: as above.
+            let m = retry_eintr(|| unsafe {
+                libc::splice(
+                    pipe_r,
+                    std::ptr::null_mut(),
+                    to,
+                    std::ptr::null_mut(),
+                    left,
+                    libc::SPLICE_F_MOVE,
+                )
+            })?;
+            if m == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            left -= m as usize;
+        }
+        total += n as u64;
+    }
+}
+
+/// The read/write fallback of [`splice_until_eof`].
+fn copy_until_eof(from: RawFd, to: RawFd) -> io::Result<u64> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        // SAFETY: `buf` is valid for writes of its length.
+        let n = retry_eintr(|| unsafe { libc::read(from, buf.as_mut_ptr().cast(), buf.len()) })?;
+        if n == 0 {
+            return Ok(total);
+        }
+        let n = n as usize;
+        let mut sent = 0;
+        while sent < n {
+            // SAFETY: `buf[sent..n]` is initialised and valid for reads.
+            let m =
+                retry_eintr(|| unsafe { libc::write(to, buf[sent..n].as_ptr().cast(), n - sent) })?;
+            if m == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            sent += m as usize;
+        }
+        total += n as u64;
+    }
+}
+
+fn retry_eintr(mut f: impl FnMut() -> libc::ssize_t) -> io::Result<libc::ssize_t> {
+    loop {
+        let r = f();
+        if r >= 0 {
+            return Ok(r);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}
+
+/// Gives a TCP socket Reno congestion control. The relay's connections stay inside the
+/// sandbox's own loopback, where a pacing algorithm (BBR, a common default, inherited by new
+/// network namespaces) only costs timers; see warden-proxy's `host_local`. Best effort.
+pub(crate) fn host_local_congestion_control(socket: &impl AsRawFd) {
+    const RENO: &[u8] = b"reno";
+    // SAFETY: setsockopt with a valid pointer to RENO and its length.
+    let _ = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            RENO.as_ptr().cast(),
+            RENO.len() as libc::socklen_t,
+        )
+    };
+}
+
+/// Shuts a socket down in both directions (waking whoever is blocked on it); errors ignored.
+pub(crate) fn shutdown_both(socket: &impl AsRawFd) {
+    // SAFETY: shutdown on an fd the caller keeps open; integer arguments only.
+    let _ = unsafe { libc::shutdown(socket.as_raw_fd(), libc::SHUT_RDWR) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::os::unix::net::UnixStream;
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len as u32)
+            .map(|i| (i.wrapping_mul(31) ^ (i >> 9)) as u8)
+            .collect()
+    }
+
+    /// The relay's two directions, TCP → Unix and Unix → TCP, move bytes exactly and stop at
+    /// the source's end, leaving the sink open.
+    #[test]
+    fn splice_relays_bytes_exactly_between_tcp_and_unix_sockets() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut app = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (relay_tcp, _) = l.accept().unwrap();
+        host_local_congestion_control(&relay_tcp);
+        let (relay_unix, mut proxy) = UnixStream::pair().unwrap();
+
+        let up = pattern(9 * 1024 * 1024 + 17);
+        let down = pattern(5 * 1024 * 1024 + 3);
+        let (up2, down2) = (up.clone(), down.clone());
+        let relay = std::thread::spawn(move || {
+            let (t, u) = (&relay_tcp, &relay_unix);
+            std::thread::scope(|s| {
+                let a = s.spawn(|| {
+                    let n = splice_until_eof(t, u).unwrap();
+                    u.shutdown(std::net::Shutdown::Write).unwrap();
+                    n
+                });
+                let b = splice_until_eof(u, t).unwrap();
+                t.shutdown(std::net::Shutdown::Write).unwrap();
+                (a.join().unwrap(), b)
+            })
+        });
+        // Every end is written and read on its own thread: no buffer has to hold a whole
+        // direction.
+        let mut proxy_r = proxy.try_clone().unwrap();
+        let proxy_reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            proxy_r.read_to_end(&mut got).unwrap();
+            got
+        });
+        let mut app_r = app.try_clone().unwrap();
+        let app_reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            app_r.read_to_end(&mut got).unwrap();
+            got
+        });
+        let proxy_writer = std::thread::spawn(move || {
+            proxy.write_all(&down2).unwrap();
+            proxy.shutdown(std::net::Shutdown::Write).unwrap();
+        });
+        app.write_all(&up2).unwrap();
+        app.shutdown(std::net::Shutdown::Write).unwrap();
+        proxy_writer.join().unwrap();
+        assert!(
+            app_reader.join().unwrap() == down,
+            "Unix → TCP bytes differ"
+        );
+        assert!(
+            proxy_reader.join().unwrap() == up,
+            "TCP → Unix bytes differ"
+        );
+        assert_eq!(relay.join().unwrap(), (up.len() as u64, down.len() as u64));
+    }
+
+    #[test]
+    fn relay_listener_sockets_use_reno() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        host_local_congestion_control(&l);
+        let _c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (accepted, _) = l.accept().unwrap();
+        let mut name = [0u8; 16];
+        let mut len = name.len() as libc::socklen_t;
+        // SAFETY: getsockopt into a 16-byte buffer whose length is passed.
+        let r = unsafe {
+            libc::getsockopt(
+                accepted.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_CONGESTION,
+                name.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0);
+        let name = std::ffi::CStr::from_bytes_until_nul(&name).unwrap();
+        assert_eq!(name.to_str().unwrap(), "reno");
+    }
 }
