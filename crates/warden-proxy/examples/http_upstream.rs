@@ -40,10 +40,10 @@ fn serve(s: TcpStream, bytes: u64, data: &[u8]) -> std::io::Result<()> {
         if r.read_line(&mut line)? == 0 || line == "\r\n" {
             break;
         }
-        if let Some((k, v)) = line.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                body_len = v.trim().parse().unwrap_or(0);
-            }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            body_len = v.trim().parse().unwrap_or(0);
         }
     }
     if method == "PUT" || method == "POST" {
