@@ -33,7 +33,10 @@
 //! Once a tunnel is open the proxy only copies bytes: each direction runs as a blocking loop on
 //! a thread of the runtime's blocking pool, moving data socket → pipe → socket with `splice(2)`
 //! (zero-copy, kernel-side; one 256 KiB pipe per direction) where the kernel supports it,
-//! otherwise through one 256 KiB buffer per direction. Half-closes are passed on; stopping the
+//! otherwise through one 256 KiB buffer per direction. TCP connections whose peer is on this
+//! host (clients on the loopback listener, local upstreams) use Reno congestion control from
+//! their first packet: a pacing default such as BBR only costs timers on loopback (see
+//! `host_local.rs`). Half-closes are passed on; stopping the
 //! proxy shuts down the sockets of every open tunnel. Limits ([`Limits`]): resolution and connect
 //! timeouts, a handshake timeout (first request / SOCKS negotiation), a cap on simultaneous
 //! client connections and the number of worker threads.
