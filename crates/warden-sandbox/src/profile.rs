@@ -36,7 +36,7 @@ pub const BUILTIN_SECRET_PATHS: &[&str] = &[
 ];
 
 /// Paths inside the workspace that run code later and so stay read-only in the sandbox.
-pub const READONLY_WORKSPACE_PATHS: &[&str] = &[".git/hooks", ".git/config", ".warden"];
+pub const READONLY_WORKSPACE_PATHS: &[&str] = &[".git/hooks/", ".git/config", ".warden/"];
 
 /// Resource limits. `None` means no limit (except `core_dump_bytes`, where `None` means 0).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,7 +94,9 @@ pub struct SandboxProfile {
     pub writable: Vec<String>,
     /// Unreadable paths (absolute or `~/…`, trailing `*` globs the last component).
     pub secret_paths: Vec<String>,
-    /// Paths relative to the workspace that stay read-only.
+    /// Paths relative to the workspace that stay read-only. One that is missing while its
+    /// parent directory exists is created first, empty, so that it can be protected: as a
+    /// directory when the entry ends in `/`, else as a file.
     pub readonly_in_workspace: Vec<String>,
     /// The environment the command would have had (normally the caller's); it is scrubbed.
     pub env: Vec<(String, String)>,
@@ -207,6 +209,17 @@ impl SandboxProfile {
                 "workspace {} is not a directory",
                 self.workspace.display()
             ));
+        }
+        for r in &self.readonly_in_workspace {
+            let rel = std::path::Path::new(r);
+            let plain = rel
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if r.is_empty() || !plain {
+                return bad(format!(
+                    "read-only workspace path {r:?} must be relative to the workspace, without `.` or `..`"
+                ));
+            }
         }
         Ok(())
     }

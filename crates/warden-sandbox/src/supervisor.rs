@@ -180,14 +180,24 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
         .filter(|w| w != Path::new("/"))
         .collect();
     let mut pins = Vec::new();
+    let mut readonly_extra = Vec::new();
     let git = ws.join(".git");
     if std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_dir()) {
-        pins.push(git);
+        pins.push(git.clone());
+    }
+    if std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_file()) {
+        // A linked worktree's `.git` is a file naming the repository directory; rewritten, it
+        // would point git at hooks and config the command wrote.
+        readonly_extra.push(git.clone());
+    }
+    for r in &profile.readonly_in_workspace {
+        create_placeholder(&ws, r)?;
     }
     let readonly = profile
         .readonly_in_workspace
         .iter()
         .filter_map(|r| canonical(&ws.join(r)))
+        .chain(readonly_extra)
         .filter(|r| r.starts_with(&ws) && r != &ws)
         .collect();
     let secrets = profile
@@ -221,6 +231,56 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
         proxy_dir,
         pid_max: None,
     })
+}
+
+/// Creates read-only workspace path `rel` as an empty placeholder when it is missing but its
+/// parent directory exists, so that it can be mounted read-only: otherwise the command could
+/// create it (a `.git/hooks/pre-commit`, a `.git/config` with `core.fsmonitor`, a
+/// `.warden/policy.toml`), and it would run or take effect later, outside the sandbox. An entry
+/// ending in `/` becomes an empty directory, any other an empty file (mode 0644 / 0755 before
+/// the umask). Placeholders stay afterwards: removing one while another sandbox has it mounted
+/// would lift that sandbox's protection. A missing parent (e.g. no `.git` at all) is not
+/// invented — an empty `.git` would change how git and other tools see the workspace.
+fn create_placeholder(ws: &Path, rel: &str) -> Result<(), SandboxError> {
+    let path = ws.join(rel.trim_end_matches('/'));
+    if std::fs::symlink_metadata(&path).is_ok() {
+        return Ok(());
+    }
+    let Some(parent) = path.parent() else {
+        return Ok(());
+    };
+    // Only beneath the workspace, through real directories (no symlinked parent).
+    let parent_ok = parent.starts_with(ws)
+        && parent
+            .strip_prefix(ws)
+            .map(|r| {
+                r.ancestors().all(|a| {
+                    a.as_os_str().is_empty()
+                        || std::fs::symlink_metadata(ws.join(a)).is_ok_and(|m| m.is_dir())
+                })
+            })
+            .unwrap_or(false);
+    if !parent_ok {
+        return Ok(());
+    }
+    let made = if rel.ends_with('/') {
+        std::fs::create_dir(&path)
+    } else {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map(drop)
+    };
+    match made {
+        Ok(()) => Ok(()),
+        // Created meanwhile by someone else: it exists, which is all that is needed.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(SandboxError::Profile(format!(
+            "cannot create the read-only placeholder {}: {e}",
+            path.display()
+        ))),
+    }
 }
 
 /// Check the kernel, then start `profile` in a new sandbox.
@@ -439,5 +499,64 @@ impl Running {
             }));
         }
         Ok(info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Missing read-only paths become empty placeholders of the kind the entry names, only
+    /// beneath real directories of the workspace; existing ones are left untouched.
+    #[test]
+    fn placeholders_are_made_only_where_they_can_be_protected() {
+        let root = tempfile::tempdir().unwrap();
+        let ws = root.path().join("ws");
+        std::fs::create_dir_all(ws.join(".git")).unwrap();
+        create_placeholder(&ws, ".git/hooks/").unwrap();
+        create_placeholder(&ws, ".git/config").unwrap();
+        create_placeholder(&ws, ".warden/").unwrap();
+        assert!(ws.join(".git/hooks").is_dir());
+        assert!(ws.join(".git/config").is_file());
+        assert_eq!(std::fs::read(ws.join(".git/config")).unwrap(), b"");
+        assert!(ws.join(".warden").is_dir());
+
+        // An existing file keeps its content.
+        std::fs::write(ws.join(".envrc"), "use nix\n").unwrap();
+        create_placeholder(&ws, ".envrc").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(ws.join(".envrc")).unwrap(),
+            "use nix\n"
+        );
+
+        // No parent: nothing is invented (no `.git` → no `.git/hooks`).
+        let bare = root.path().join("bare");
+        std::fs::create_dir_all(&bare).unwrap();
+        create_placeholder(&bare, ".git/hooks/").unwrap();
+        assert!(!bare.join(".git").exists());
+
+        // A symlinked parent could lead anywhere: nothing is created through it.
+        let outside = root.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, ws.join("link")).unwrap();
+        create_placeholder(&ws, "link/hooks/").unwrap();
+        assert!(!outside.join("hooks").exists());
+    }
+
+    #[test]
+    fn read_only_entries_must_stay_inside_the_workspace() {
+        let root = tempfile::tempdir().unwrap();
+        for bad in ["../escape/", "/etc/x", "./a/../../b", ""] {
+            let mut p = SandboxProfile::new(
+                vec!["true".into()],
+                root.path().to_path_buf(),
+                root.path().to_path_buf(),
+                Vec::new(),
+            );
+            p.readonly_in_workspace.push(bad.into());
+            let err = p.validate().unwrap_err().to_string();
+            assert!(err.contains("read-only workspace path"), "{bad}: {err}");
+        }
+        assert!(!root.path().parent().unwrap().join("escape").exists());
     }
 }

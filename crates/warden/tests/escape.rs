@@ -329,6 +329,69 @@ fn repository_metadata_that_runs_code_is_read_only() {
     assert!(absent(script, true).0, "control");
     let (planted, out) = absent(script, false);
     assert!(!planted, "ESCAPE: planted .warden/policy.toml: {out}");
+    // Nor can a repository whose `.git/hooks` or `.git/config` is missing gain one.
+    let missing = |gone: &str, script: &str, planted: &str, host: bool| {
+        let f = Fixture::new();
+        let p = f.ws.join(gone);
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).expect("rm");
+        } else {
+            std::fs::remove_file(&p).expect("rm");
+        }
+        let o = if host {
+            f.host(script)
+        } else {
+            f.sandbox(script)
+        };
+        (read(&f.ws.join(planted)), text(&o))
+    };
+    for (gone, script, planted, needle) in [
+        (
+            ".git/hooks",
+            "mkdir -p .git/hooks && echo 'touch /tmp/x' > .git/hooks/pre-commit",
+            ".git/hooks/pre-commit",
+            "touch",
+        ),
+        (
+            ".git/config",
+            "printf '[core]\\n\\tfsmonitor = touch /tmp/x\\n' > .git/config",
+            ".git/config",
+            "fsmonitor",
+        ),
+    ] {
+        assert!(
+            missing(gone, script, planted, true).0.contains(needle),
+            "control: {script}"
+        );
+        let (content, out) = missing(gone, script, planted, false);
+        assert!(
+            !content.contains(needle),
+            "ESCAPE: planted {planted} where it was missing: {out}"
+        );
+    }
+    // A linked worktree's `.git` file cannot be pointed at a directory the command wrote.
+    let worktree = |host: bool| {
+        let f = Fixture::new();
+        std::fs::remove_dir_all(f.ws.join(".git")).expect("rm");
+        std::fs::write(
+            f.ws.join(".git"),
+            "gitdir: /nonexistent/main/.git/worktrees/ws\n",
+        )
+        .expect("write");
+        let script = "mkdir -p evil/hooks && echo 'gitdir: evil' > .git";
+        let o = if host {
+            f.host(script)
+        } else {
+            f.sandbox(script)
+        };
+        (read(&f.ws.join(".git")), text(&o))
+    };
+    assert!(worktree(true).0.contains("evil"), "control");
+    let (content, out) = worktree(false);
+    assert!(
+        !content.contains("evil"),
+        "ESCAPE: rewrote the .git file: {out}"
+    );
     // Moving the metadata aside and recreating it is not possible either.
     contrast("mv .git .git-old && mkdir -p .git/hooks", |f, _| {
         f.ws.join(".git-old").exists()

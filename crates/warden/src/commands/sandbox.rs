@@ -194,14 +194,8 @@ pub(crate) fn start(
     gated: bool,
 ) -> Result<Started, CliError> {
     let cfg = &policy.config().sandbox;
-    // `.warden/` holds the repository's governance file and audit log; it must exist so the
-    // sandbox can mount it read-only (else the action could create `.warden/policy.toml`).
-    let meta = profile.workspace.join(".warden");
-    if !meta.exists() {
-        std::fs::create_dir_all(&meta).map_err(|e| {
-            CliError::failure(miette::miette!("cannot create {}: {e}", meta.display()))
-        })?;
-    }
+    // A missing `.warden/` (governance file, audit log) is created by the sandbox itself, as a
+    // read-only placeholder (see `SandboxProfile::readonly_in_workspace`).
     let dir = SocketDir::new()?;
     let socket = dir.0.join("proxy.sock");
     let (events, sink) = crate::record::network_collector();
