@@ -48,17 +48,20 @@ pub struct TerminalApprover {
 impl Approver for TerminalApprover {
     fn request(&self, req: &ApprovalRequest<'_>) -> Result<ApprovalAnswer, CliError> {
         let d = req.decision;
-        eprintln!(
+        stderr_line!(
             "warden: `{}` needs approval: tier {} ({}), rule {}",
-            req.action_text, d.tier, d.category, d.rule
+            req.action_text,
+            d.tier,
+            d.category,
+            d.rule
         );
         for r in &d.reasons {
-            eprintln!("  - {r}");
+            stderr_line!("  - {r}");
         }
         if let Some(r) = req.rationale {
-            eprintln!("  rationale: {r}");
+            stderr_line!("  rationale: {r}");
         }
-        eprint!("Run it? [y/N] (denied after {} s) ", self.timeout.as_secs());
+        stderr_text!("Run it? [y/N] (denied after {} s) ", self.timeout.as_secs());
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut line = String::new();
@@ -75,7 +78,7 @@ impl Approver for TerminalApprover {
                 reason: "not approved at the prompt".into(),
             }),
             Err(_) => {
-                eprintln!();
+                stderr_line!();
                 Ok(ApprovalAnswer::Denied {
                     by: None,
                     reason: format!(

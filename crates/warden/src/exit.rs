@@ -37,7 +37,7 @@ impl CliError {
 
     /// Print the report on stderr and give the exit code.
     pub fn report(self) -> ExitCode {
-        eprintln!("{:?}", self.report);
+        stderr_line!("{:?}", self.report);
         ExitCode::from(self.code)
     }
 }

@@ -1,6 +1,25 @@
 //! The `warden` binary: parses flags, turns them into ready objects from the library crates,
 //! dispatches, and maps typed errors onto the exit codes of the command-line contract.
 
+/// `eprintln!` that ignores a failed write: a closed or broken stderr (say, a reader that went
+/// away) must not turn a deny (77) or the command's own status into a panic (101).
+macro_rules! stderr_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `eprint!` counterpart of [`stderr_line!`] (no newline; flushed, for prompts).
+macro_rules! stderr_text {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut e = std::io::stderr();
+        let _ = write!(e, $($arg)*);
+        let _ = e.flush();
+    }};
+}
+
 mod agents;
 mod approval;
 mod approval_server;

@@ -108,3 +108,38 @@ fn printing_commands_end_quietly_when_the_reader_closes_the_pipe() {
 fn libc_sigpipe() -> i32 {
     13
 }
+
+/// Regression test: a message to a stderr whose reader has gone (EPIPE) used to panic
+/// (`eprintln!`), turning a deny's 77 and the command's own status into 101.
+#[test]
+fn a_broken_stderr_keeps_the_exit_status() {
+    let root = tempfile::Builder::new()
+        .prefix("closed-stderr-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let ws = root.path();
+    std::fs::create_dir_all(ws.join(".git")).unwrap();
+    std::fs::create_dir_all(ws.join("home")).unwrap();
+    for (args, want) in [
+        (&["run", "--", "rm", "-rf", "/"][..], 77),
+        (&["run", "--shell", "echo to-stderr >&2; exit 3"][..], 3),
+        (&["sandbox", "--", "sh", "-c", "exit 4"][..], 4),
+    ] {
+        let mut child = Command::new(WARDEN)
+            .args(args)
+            .current_dir(ws)
+            .env("HOME", ws.join("home"))
+            .env_remove("WARDEN_ORG_POLICY")
+            .env_remove("WARDEN_SERVER")
+            .env_remove("WARDEN_TOKEN")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(want), "{args:?}: {status:?}");
+    }
+}

@@ -167,7 +167,7 @@ pub fn init(root: &Path, force: bool) -> CmdResult {
         .map(str::to_owned);
     if current.as_deref() == Some("untrusted") && !force {
         println!("unchanged {}", user.display());
-        eprintln!(
+        stderr_line!(
             "warden: Codex marks {root_text} untrusted, so it ignores .codex/config.toml there; \
              trust it in Codex or rerun with --force"
         );

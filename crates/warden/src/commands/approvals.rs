@@ -312,7 +312,7 @@ fn request(server: &str, token: &str, r: RequestArgs) -> CmdResult {
             ExitCode::SUCCESS
         }
         ApprovalAnswer::Denied { by, reason } => {
-            eprintln!(
+            stderr_line!(
                 "warden: denied{}: {reason}",
                 by.map(|b| format!(" by {b}")).unwrap_or_default()
             );
@@ -320,7 +320,7 @@ fn request(server: &str, token: &str, r: RequestArgs) -> CmdResult {
         }
         ApprovalAnswer::Deferred { ticket, reason } => {
             println!("{}", ticket.unwrap_or_default());
-            eprintln!("warden: deferred: {reason}");
+            stderr_line!("warden: deferred: {reason}");
             ExitCode::from(exit::DEFERRED)
         }
     })
@@ -341,11 +341,11 @@ fn worker(c: &Client, once: bool, interval: u64, allow_degraded: bool) -> CmdRes
                 &format!("/requests/{id}/consume"),
                 &json!({"action_digest": str_of(r, "action_digest")}),
             ) {
-                eprintln!("warden worker: {id}: not run: {e}");
+                stderr_line!("warden worker: {id}: not run: {e}");
                 continue;
             }
             let outcome = audited_execute(r, allow_degraded);
-            eprintln!("warden worker: {id}: {outcome}");
+            stderr_line!("warden worker: {id}: {outcome}");
             c.post(
                 &format!("/requests/{id}/outcome"),
                 &json!({ "outcome": outcome }),
@@ -437,7 +437,7 @@ fn audited_execute(r: &Value, allow_degraded: bool) -> Value {
         ..Outcome::default()
     };
     if let Err(e) = rec.outcome(&intent, &record) {
-        eprintln!("warden worker: audit log: {:?}", e.report);
+        stderr_line!("warden worker: audit log: {:?}", e.report);
     }
     outcome
 }

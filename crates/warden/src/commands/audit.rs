@@ -256,7 +256,7 @@ fn verify(c: &Ctx, a: VerifyArgs) -> CmdResult {
             if !a.json {
                 // Plain lines (not wrapped by the report renderer), first broken record first.
                 for p in report.problems.iter().take(20) {
-                    eprintln!("error: {p}");
+                    stderr_line!("error: {p}");
                 }
             }
             Err(fail(format!(
@@ -462,11 +462,11 @@ fn show(c: &Ctx, a: ShowArgs) -> CmdResult {
                 && o.get("intent_seq").and_then(serde_json::Value::as_u64) == Some(a.seq)
         });
         match outcome {
-            Some(o) => eprintln!(
+            Some(o) => stderr_line!(
                 "outcome: record {}",
                 o.get("seq").unwrap_or(&serde_json::Value::Null)
             ),
-            None => eprintln!("outcome unknown (no outcome record names this intent)"),
+            None => stderr_line!("outcome unknown (no outcome record names this intent)"),
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -507,7 +507,7 @@ fn keygen(c: &Ctx, a: KeygenArgs) -> CmdResult {
     let pubp = PathBuf::from(pubp);
     std::fs::write(&pubp, format!("{}\n", signer.verifier_text()))
         .map_err(|e| fail(format!("write {}: {e}", pubp.display())))?;
-    eprintln!(
+    stderr_line!(
         "signing key: {} (mode 0600)\nverifier key: {}",
         out.display(),
         pubp.display()
@@ -536,7 +536,7 @@ fn checkpoint(c: &Ctx, a: CheckpointArgs) -> CmdResult {
     if let Some(out) = &a.out {
         std::fs::write(out, &note).map_err(|e| fail(format!("write {}: {e}", out.display())))?;
     }
-    eprintln!(
+    stderr_line!(
         "checkpoint record {} written to {}",
         rec.seq,
         c.log.display()

@@ -759,7 +759,7 @@ fn post_tool_use(args: &ClaudeCodeArgs, input: &HookInput) -> CmdResult {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             // Not seen by Warden's PreToolUse (e.g. hooks installed mid-session): nothing to
             // tie an outcome to, and nothing to block after the fact.
-            eprintln!(
+            stderr_line!(
                 "warden: no intent recorded for tool call {}; outcome not recorded",
                 redact(id)
             );

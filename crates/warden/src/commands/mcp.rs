@@ -147,7 +147,7 @@ async fn serve_http(
     let local = listener
         .local_addr()
         .map_err(|e| failure("listener address", e))?;
-    eprintln!("warden mcp: listening on http://{local}/mcp");
+    stderr_line!("warden mcp: listening on http://{local}/mcp");
     axum::serve(listener, router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -140,7 +140,7 @@ fn lint(a: FilesArgs) -> CmdResult {
         );
     } else {
         for w in &warnings {
-            eprintln!("warning: {w}");
+            stderr_line!("warning: {w}");
         }
         println!(
             "ok: {} ({} rules, {} never-auto, {} tests; {})",

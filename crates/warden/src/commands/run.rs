@@ -141,7 +141,7 @@ pub fn run(args: RunArgs) -> CmdResult {
         .intent(&action, &decision, &meta)
         .map_err(intent_failed)?;
     let refuse = |code: u8, why: String, recorder: &Recorder| -> CmdResult {
-        eprintln!("warden: {why}");
+        stderr_line!("warden: {why}");
         let outcome = Outcome {
             notes: vec![why],
             ..Default::default()
@@ -223,7 +223,7 @@ fn finish(
         recorder.network(intent, n)?;
     }
     for n in exec.notes.iter().filter(|n| n.starts_with("not enforced")) {
-        eprintln!("warden: degraded sandbox: {n}");
+        stderr_line!("warden: degraded sandbox: {n}");
     }
     let outcome = Outcome {
         exit_code: exec.exit_code,

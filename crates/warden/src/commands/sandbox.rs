@@ -359,7 +359,7 @@ pub fn run(args: SandboxArgs) -> CmdResult {
     let profile = profile_for(&policy, &ctx, args.rest);
     let exec = execute(&policy, profile, args.allow_degraded, false)?;
     for n in exec.notes.iter().filter(|n| n.starts_with("not enforced")) {
-        eprintln!("warden: degraded sandbox: {n}");
+        stderr_line!("warden: degraded sandbox: {n}");
     }
     Ok(ExitCode::from(exec.shell_code()))
 }

@@ -50,7 +50,7 @@ pub fn run(args: ServeArgs) -> CmdResult {
     let workspace = policy_load::find_workspace(&cwd);
     let policy = policy_load::load(args.policy.as_deref(), &workspace)?;
     for w in policy.lint_warnings() {
-        eprintln!("warden serve: warning: {w}");
+        stderr_line!("warden serve: warning: {w}");
     }
     let store: Arc<dyn Store> =
         if args.db.starts_with("postgres://") || args.db.starts_with("postgresql://") {
@@ -97,7 +97,7 @@ pub fn run(args: ServeArgs) -> CmdResult {
                 Err(e) => Err(e.to_string()),
             };
             if let Err(e) = recorded {
-                eprintln!("warden serve: audit log: cannot record {ev:?}: {e}");
+                stderr_line!("warden serve: audit log: cannot record {ev:?}: {e}");
             }
         }
     });
@@ -118,7 +118,7 @@ pub fn run(args: ServeArgs) -> CmdResult {
                 Some(t) => println!("admin token (shown once): {t}"),
                 None => {}
             }
-            eprintln!("warden serve: listening on http://{addr}");
+            stderr_line!("warden serve: listening on http://{addr}");
             let _ = std::io::stdout().flush();
         }),
     };

@@ -450,7 +450,7 @@ impl Governor {
             Ok((result, text, mut outcome)) => {
                 outcome.duration = started.elapsed();
                 if let Err(e) = self.recorder.outcome(&intent, &outcome) {
-                    eprintln!("warden mcp: outcome not recorded: {}", report(&e));
+                    stderr_line!("warden mcp: outcome not recorded: {}", report(&e));
                 }
                 let obj = s.as_object_mut().expect("object");
                 obj.insert("status".into(), "ok".into());
