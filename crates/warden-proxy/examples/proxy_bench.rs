@@ -68,15 +68,16 @@ fn main() {
     println!(
         "warden-proxy benchmark: {mib} MiB per transfer, {runs} runs, {conns} connections per latency run"
     );
-    // The client and upstream here use the system's congestion control, direct and proxied
-    // alike; the proxy picks its own for legs that stay on this host (see warden-proxy).
-    let cc =
-        std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control").unwrap_or_default();
+    // The client and upstream here use the system's congestion control (or PROXY_BENCH_CC),
+    // direct and proxied alike; the proxy picks its own for legs that stay on this host.
+    let cc = std::env::var("PROXY_BENCH_CC").unwrap_or_else(|_| {
+        std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control").unwrap_or_default()
+    });
     println!(
         "TCP congestion control of the client and upstream: {}",
         cc.trim()
     );
-    // `PROXY_BENCH_ONLY=direct|connect` runs one side only (for profiling with perf).
+    // `PROXY_BENCH_ONLY=direct|connect|unix` runs one arm only (for profiling with perf).
     let only = std::env::var("PROXY_BENCH_ONLY").unwrap_or_default();
     // `PROXY_BENCH_VERBOSE=1` prints every transfer.
     let verbose = std::env::var_os("PROXY_BENCH_VERBOSE").is_some();
