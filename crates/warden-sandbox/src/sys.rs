@@ -446,17 +446,7 @@ pub(crate) fn splice_until_eof(from: &impl AsRawFd, to: &impl AsRawFd) -> io::Re
     let _ = unsafe { libc::fcntl(pipe_w, libc::F_SETPIPE_SZ, CHUNK as libc::c_int) };
     let mut total = 0u64;
     loop {
-        // SAFETY: splice between fds we hold open, null offsets (sockets and pipes have none).
-        let n = retry_eintr(|| unsafe {
-            libc::splice(
-                from,
-                std::ptr::null_mut(),
-                pipe_w,
-                std::ptr::null_mut(),
-                CHUNK,
-                libc::SPLICE_F_MOVE,
-            )
-        });
+        let n = splice(from, pipe_w, CHUNK);
         let n = match n {
             Ok(0) => return Ok(total),
             Ok(n) => n as usize,
@@ -467,17 +457,7 @@ pub(crate) fn splice_until_eof(from: &impl AsRawFd, to: &impl AsRawFd) -> io::Re
         };
         let mut left = n;
         while left > 0 {
-            // SAFETY: as above.
-            let m = retry_eintr(|| unsafe {
-                libc::splice(
-                    pipe_r,
-                    std::ptr::null_mut(),
-                    to,
-                    std::ptr::null_mut(),
-                    left,
-                    libc::SPLICE_F_MOVE,
-                )
-            })?;
+            let m = splice(pipe_r, to, left)?;
             if m == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
@@ -485,6 +465,22 @@ pub(crate) fn splice_until_eof(from: &impl AsRawFd, to: &impl AsRawFd) -> io::Re
         }
         total += n as u64;
     }
+}
+
+/// One `splice(2)` of up to `len` bytes between two fds without offsets (sockets, pipes).
+fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<libc::ssize_t> {
+    // SAFETY: splice between fds the caller holds open; null offsets, as sockets and pipes
+    // have none.
+    retry_eintr(|| unsafe {
+        libc::splice(
+            from,
+            std::ptr::null_mut(),
+            to,
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_MOVE,
+        )
+    })
 }
 
 /// The read/write fallback of [`splice_until_eof`].

@@ -11,18 +11,35 @@ use std::process::{Command, Stdio};
 
 const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
 
-/// Run `warden args` in `ws` with its stdout pipe closed by the reader before it writes; return
-/// (exit status, stderr).
-fn run_into_closed_pipe(ws: &Path, args: &[&str]) -> (std::process::ExitStatus, String) {
-    let mut child = Command::new(WARDEN)
-        .args(args)
+/// A fresh workspace (a `.git` directory) with an empty `home/` in it.
+fn workspace(prefix: &str) -> tempfile::TempDir {
+    let root = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    std::fs::create_dir_all(root.path().join(".git")).unwrap();
+    std::fs::create_dir_all(root.path().join("home")).unwrap();
+    root
+}
+
+/// `warden args` in `ws`, with a home and environment of its own and no input.
+fn warden(ws: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(WARDEN);
+    cmd.args(args)
         .current_dir(ws)
         .env("HOME", ws.join("home"))
         .env_remove("WARDEN_ORG_POLICY")
         .env_remove("WARDEN_SERVER")
         .env_remove("WARDEN_TOKEN")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .stdin(Stdio::null())
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Run `warden args` in `ws` with its stdout pipe closed by the reader before it writes; return
+/// (exit status, stderr).
+fn run_into_closed_pipe(ws: &Path, args: &[&str]) -> (std::process::ExitStatus, String) {
+    let mut child = warden(ws, args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -38,13 +55,8 @@ fn run_into_closed_pipe(ws: &Path, args: &[&str]) -> (std::process::ExitStatus, 
 
 #[test]
 fn printing_commands_end_quietly_when_the_reader_closes_the_pipe() {
-    let root = tempfile::Builder::new()
-        .prefix("closed-pipe-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap();
+    let root = workspace("closed-pipe-");
     let ws = root.path();
-    std::fs::create_dir_all(ws.join(".git")).unwrap();
-    std::fs::create_dir_all(ws.join("home")).unwrap();
     std::fs::write(
         ws.join("trace.txt"),
         "git status\ngit push origin main\nrm -rf /\n",
@@ -113,27 +125,14 @@ fn libc_sigpipe() -> i32 {
 /// (`eprintln!`), turning a deny's 77 and the command's own status into 101.
 #[test]
 fn a_broken_stderr_keeps_the_exit_status() {
-    let root = tempfile::Builder::new()
-        .prefix("closed-stderr-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap();
+    let root = workspace("closed-stderr-");
     let ws = root.path();
-    std::fs::create_dir_all(ws.join(".git")).unwrap();
-    std::fs::create_dir_all(ws.join("home")).unwrap();
     for (args, want) in [
         (&["run", "--", "rm", "-rf", "/"][..], 77),
         (&["run", "--shell", "echo to-stderr >&2; exit 3"][..], 3),
         (&["sandbox", "--", "sh", "-c", "exit 4"][..], 4),
     ] {
-        let mut child = Command::new(WARDEN)
-            .args(args)
-            .current_dir(ws)
-            .env("HOME", ws.join("home"))
-            .env_remove("WARDEN_ORG_POLICY")
-            .env_remove("WARDEN_SERVER")
-            .env_remove("WARDEN_TOKEN")
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .stdin(Stdio::null())
+        let mut child = warden(ws, args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
