@@ -21,6 +21,12 @@
 //! whole action. Whatever cannot be enforced is reported in [`Running::notes`] as
 //! `not enforced: …`.
 //!
+//! Repository metadata that runs code later (`.git/hooks/`, `.git/config`, `.warden/`, and a
+//! linked worktree's `.git` file) is mounted read-only; a missing one is first created empty so
+//! it can be. A workspace with no `.git` at all is not given one: if the command creates a
+//! repository holding hooks or code-running configuration, [`ExitInfo::notes`] carries a
+//! `warning: …` naming them.
+//!
 //! Known gap: Landlock (up to ABI 7) does not restrict `connect(2)` to *named* Unix sockets. The
 //! usual places for them (`/run`, `/var/run`, `/tmp`, `/var/tmp`, `/dev/shm`, and the secret
 //! paths such as `~/.gnupg` and `~/.ssh`) are replaced or masked, and abstract sockets are cut
@@ -34,6 +40,7 @@ mod cgroup;
 mod env;
 mod init;
 mod mounts;
+mod new_repository;
 mod probe;
 mod profile;
 mod rules;

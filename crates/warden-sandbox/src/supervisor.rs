@@ -123,6 +123,8 @@ pub struct Running {
     /// Write end of the start gate while the command waits for [`Running::release`].
     gate: Option<std::fs::File>,
     _cgroup: Option<cgroup::ActionCgroup>,
+    /// The workspace's `.git` when it was missing at the start (inspected at the end).
+    absent_git: Option<PathBuf>,
 }
 
 /// How the command ended.
@@ -132,7 +134,9 @@ pub struct ExitInfo {
     pub code: Option<i32>,
     /// Signal number when it was killed.
     pub signal: Option<i32>,
-    /// Notes from the init (e.g. optional parts that could not be set up).
+    /// Notes from the init (e.g. optional parts that could not be set up), and a note starting
+    /// `warning: ` when the command created a repository holding hooks or code-running
+    /// configuration (see `new_repository.rs`).
     pub notes: Vec<String>,
 }
 
@@ -301,6 +305,8 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
             .map(|g| format!("not enforced: Landlock {g}")),
     );
     let plan = plan(profile)?;
+    let absent_git =
+        Some(plan.workspace.join(".git")).filter(|g| std::fs::symlink_metadata(g).is_err());
     let cwd = canonical(&profile.cwd).ok_or_else(|| {
         SandboxError::Profile(format!("cwd {} does not exist", profile.cwd.display()))
     })?;
@@ -429,6 +435,7 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         removed_env: scrubbed.removed,
         gate,
         _cgroup: action_cgroup,
+        absent_git,
     })
 }
 
@@ -486,6 +493,11 @@ impl Running {
         }
         if let Some(e) = error {
             return Err(SandboxError::Setup(e));
+        }
+        if let Some(git) = &self.absent_git
+            && let Some(w) = crate::new_repository::warning(git)
+        {
+            info.notes.push(w);
         }
         if info.code.is_none() && info.signal.is_none() {
             use std::os::unix::process::ExitStatusExt;

@@ -406,6 +406,35 @@ fn repository_metadata_that_runs_code_is_read_only() {
     assert_eq!(read(&f.ws.join(".git/description")), "x\n", "{}", text(&o));
 }
 
+/// Where the workspace has no repository, `.git` cannot be protected in advance (a placeholder
+/// would stop `git init` and change how tools see the workspace); a repository the command
+/// creates with hooks or code-running configuration is named in a warning instead.
+#[test]
+fn a_new_repository_with_code_running_parts_is_reported() {
+    let without_git = |script: &str| {
+        let f = Fixture::new();
+        std::fs::remove_dir_all(f.ws.join(".git")).expect("rm");
+        let o = f.sandbox(script);
+        (f, o)
+    };
+    let (f, o) = without_git(
+        "git init -q && echo 'touch /tmp/x' > .git/hooks/pre-commit && \
+         git config core.fsmonitor 'touch /tmp/y' && exit 3",
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(f.ws.join(".git/hooks/pre-commit").exists(), "{err}");
+    assert!(
+        err.contains("warning: the command created a git repository")
+            && err.contains("hooks/pre-commit")
+            && err.contains("config core.fsmonitor"),
+        "no warning: {err}"
+    );
+    let (_f, o) = without_git("git init -q");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && !err.contains("warning"), "{err}");
+}
+
 #[test]
 fn host_processes_are_invisible_and_unsignalable() {
     let spawn_sleep = || Command::new("sleep").arg("300").spawn().expect("sleep");

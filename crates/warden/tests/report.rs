@@ -661,3 +661,28 @@ fn every_command_in_docs_report_md_runs() {
     }
     assert!(w.ws().join("report.html").is_file());
 }
+
+/// An auto action (a `make` whose Makefile plants a hook) that creates a repository where the
+/// workspace had none: `warden run` warns, and the report lists it as a `warning` incident.
+#[test]
+fn a_repository_planted_by_an_auto_action_is_a_warning_incident() {
+    let w = Ws::new();
+    std::fs::remove_dir_all(w.ws().join(".git")).unwrap();
+    std::fs::create_dir_all(w.ws().join(".warden")).unwrap();
+    std::fs::write(
+        w.ws().join("Makefile"),
+        "all:\n\tgit init -q && echo 'touch /tmp/x' > .git/hooks/post-checkout\n",
+    )
+    .unwrap();
+    let o = w.run(&["run", "--", "make", "-s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(err(&o).contains("hooks/post-checkout"), "{}", err(&o));
+    let o = w.run(&["report", "--json"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let incidents = report["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{report:#}");
+    assert_eq!(incidents[0]["kinds"], json!(["warning"]), "{report:#}");
+    let detail = incidents[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("hooks/post-checkout"), "{detail}");
+}

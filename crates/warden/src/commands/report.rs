@@ -656,6 +656,12 @@ pub fn build(
                     outcomes.degraded += 1;
                     kinds.push("degraded");
                 }
+                // Warnings (e.g. a repository the command created holding hooks; see
+                // warden-sandbox) are an incident of their own.
+                let (warnings, others): (Vec<String>, Vec<String>) = notes
+                    .iter()
+                    .cloned()
+                    .partition(|n| n.starts_with("warning: "));
                 let refused = first.starts_with("denied") || first.starts_with("not run");
                 if exit.is_none() && signal.is_none() && refused {
                     outcomes.denied += 1;
@@ -673,7 +679,7 @@ pub fn build(
                     outcomes.failed += 1;
                     kinds.push("failed");
                     detail.push(format!("killed by signal {s}"));
-                    detail.extend(notes);
+                    detail.extend(others);
                 } else if let Some(c) = exit {
                     if c == 0 {
                         outcomes.succeeded += 1;
@@ -681,10 +687,14 @@ pub fn build(
                         outcomes.failed += 1;
                         kinds.push("failed");
                         detail.push(format!("exit {c}"));
-                        detail.extend(notes);
+                        detail.extend(others);
                     }
                 } else {
                     outcomes.other += 1;
+                }
+                if !warnings.is_empty() {
+                    kinds.push("warning");
+                    detail.extend(warnings);
                 }
             }
         }

@@ -222,9 +222,7 @@ fn finish(
     for n in &exec.network {
         recorder.network(intent, n)?;
     }
-    for n in exec.notes.iter().filter(|n| n.starts_with("not enforced")) {
-        stderr_line!("warden: degraded sandbox: {n}");
-    }
+    exec.print_warnings();
     let outcome = Outcome {
         exit_code: exec.exit_code,
         signal: exec.signal,

@@ -102,6 +102,18 @@ pub(crate) struct Execution {
 }
 
 impl Execution {
+    /// Tells the person at the terminal what the outcome record also keeps: what this kernel
+    /// did not enforce, and warnings (e.g. a repository the command created with hooks).
+    pub(crate) fn print_warnings(&self) {
+        for n in &self.notes {
+            if n.starts_with("not enforced") {
+                stderr_line!("warden: degraded sandbox: {n}");
+            } else if n.starts_with("warning: ") {
+                stderr_line!("warden: {n}");
+            }
+        }
+    }
+
     pub(crate) fn shell_code(&self) -> u8 {
         match (self.exit_code, self.signal) {
             (_, Some(s)) => (128 + s).clamp(0, 255) as u8,
@@ -358,8 +370,6 @@ pub fn run(args: SandboxArgs) -> CmdResult {
         std::mem::ManuallyDrop::new(policy_load::load(args.policy.as_deref(), &ctx.workspace)?);
     let profile = profile_for(&policy, &ctx, args.rest);
     let exec = execute(&policy, profile, args.allow_degraded, false)?;
-    for n in exec.notes.iter().filter(|n| n.starts_with("not enforced")) {
-        stderr_line!("warden: degraded sandbox: {n}");
-    }
+    exec.print_warnings();
     Ok(ExitCode::from(exec.shell_code()))
 }
