@@ -280,6 +280,16 @@ fn create_placeholder(ws: &Path, rel: &str) -> Result<(), SandboxError> {
         Ok(()) => Ok(()),
         // Created meanwhile by someone else: it exists, which is all that is needed.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // A parent the caller cannot write (or a read-only file system): the command, which
+        // can write no more than the caller, cannot create it either.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(SandboxError::Profile(format!(
             "cannot create the read-only placeholder {}: {e}",
             path.display()
@@ -553,6 +563,15 @@ mod tests {
         std::os::unix::fs::symlink(&outside, ws.join("link")).unwrap();
         create_placeholder(&ws, "link/hooks/").unwrap();
         assert!(!outside.join("hooks").exists());
+    }
+
+    /// Where even the caller cannot create the placeholder (sysfs refuses new entries to root
+    /// too), the sandbox still starts: the command cannot create the path either.
+    #[test]
+    fn a_placeholder_nobody_may_create_is_not_an_error() {
+        create_placeholder(Path::new("/sys"), "warden-placeholder/").unwrap();
+        create_placeholder(Path::new("/sys/kernel"), "warden-placeholder").unwrap();
+        assert!(!Path::new("/sys/warden-placeholder").exists());
     }
 
     #[test]
