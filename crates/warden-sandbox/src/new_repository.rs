@@ -37,6 +37,25 @@ const CODE_RUNNING_KEYS: &[&str] = &[
 /// The warning for `git_dir` (the workspace's `.git`, created during the run), or `None` when
 /// it holds nothing that runs code.
 pub(crate) fn warning(git_dir: &Path) -> Option<String> {
+    let meta = std::fs::symlink_metadata(git_dir).ok()?;
+    if !meta.is_dir() {
+        // A `.git` file (or link) names the repository directory git will use — one the
+        // command may have filled with hooks anywhere it could write.
+        let target = std::fs::read_to_string(git_dir)
+            .ok()
+            .and_then(|t| t.lines().next().map(|l| l.trim().to_owned()))
+            .or_else(|| {
+                std::fs::read_link(git_dir)
+                    .ok()
+                    .map(|l| l.display().to_string())
+            })
+            .unwrap_or_default();
+        return Some(format!(
+            "warning: the command created a .git file or link in the workspace, which points \
+             git at a repository it chose ({target}); its hooks and configuration would run \
+             when git is used there outside the sandbox"
+        ));
+    }
     let mut found = Vec::new();
     if let Ok(hooks) = std::fs::read_dir(git_dir.join("hooks")) {
         let mut names: Vec<String> = hooks
@@ -134,6 +153,17 @@ mod tests {
                 "diff.<…>.textconv"
             ]
         );
+    }
+
+    #[test]
+    fn a_git_file_is_always_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = dir.path().join(".git");
+        std::fs::write(&git, "gitdir: sub/repo\n").unwrap();
+        let w = warning(&git).unwrap();
+        assert!(w.contains("gitdir: sub/repo"), "{w}");
+        std::fs::remove_file(&git).unwrap();
+        assert_eq!(warning(&git), None, "nothing there, nothing to say");
     }
 
     #[test]

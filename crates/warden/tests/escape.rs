@@ -433,6 +433,13 @@ fn a_new_repository_with_code_running_parts_is_reported() {
     let (_f, o) = without_git("git init -q");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success() && !err.contains("warning"), "{err}");
+    // A `.git` file pointing git at a directory the command filled is reported too.
+    let (_f, o) = without_git("mkdir -p sub/hooks && echo 'gitdir: sub' > .git");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("created a .git file") && err.contains("gitdir: sub"),
+        "no warning: {err}"
+    );
 }
 
 #[test]
