@@ -107,21 +107,58 @@ impl Server {
         serve::create_token(&self.any_url(), ADMIN, role, name, groups)
     }
 
+    /// Tokens for the agent `bot` and for `alice`, approver in group `security`: the parties of
+    /// most cases.
+    fn bot_and_alice(&self) -> (String, String) {
+        let agent = self.token("agent", "bot", "");
+        let alice = self.token("approver", "alice", "security");
+        (agent, alice)
+    }
+
+    /// Files an async request in `category` to run `argv` as `agent`, with request `flags`; it
+    /// must be deferred (exit 75). Returns the request id.
+    fn file_async(&self, agent: &str, category: &str, flags: &[&str], argv: &[&str]) -> String {
+        let o = self.cli(agent, &request("async", category, flags, argv));
+        assert_eq!(
+            o.status.code(),
+            Some(75),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        trimmed_stdout(o)
+    }
+
     /// Files an async request in `category` to run `echo ran >> out.txt` in workspace `ws`;
     /// it must be deferred (exit 75). Returns the request id.
     fn file_async_append(&self, agent: &str, category: &str, ws: &Path) -> String {
         let ws = ws.to_str().unwrap();
-        let o = self.cli(
+        let flags = ["--workspace", ws, "--cwd", ws];
+        self.file_async(
             agent,
-            &request(
-                "async",
-                category,
-                &["--workspace", ws, "--cwd", ws],
-                &["sh", "-c", "echo ran >> out.txt"],
-            ),
-        );
-        assert_eq!(o.status.code(), Some(75));
-        trimmed_stdout(o)
+            category,
+            &flags,
+            &["sh", "-c", "echo ran >> out.txt"],
+        )
+    }
+
+    /// Presents approval `ticket` as `agent` to run `argv` (category `credential-access`).
+    fn with_ticket(&self, agent: &str, ticket: &str, argv: &[&str]) -> Output {
+        let flags = ["--ticket", ticket];
+        self.cli(agent, &request("async", "credential-access", &flags, argv))
+    }
+
+    /// Files a sync `credential-access` request for `argv` as `agent` in the background and
+    /// waits until `approver` sees it pending. Returns the waiting client and the request id.
+    fn spawn_sync_pending(&self, agent: &str, approver: &str, argv: &[&str]) -> (Child, String) {
+        let req = self.spawn_cli(agent, &request("sync", "credential-access", &[], argv));
+        let id = self.wait_pending(approver);
+        (req, id)
+    }
+
+    /// `warden approvals status ID --json` as `token` sees it.
+    fn status(&self, token: &str, id: &str) -> Value {
+        let o = self.cli(token, &["status", id, "--json"]);
+        serde_json::from_slice(&o.stdout).unwrap()
     }
 
     fn api(
@@ -220,6 +257,16 @@ fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Runs `c`, which must succeed; `what` names it when it does not.
+fn succeed(c: &mut Command, what: &str) {
+    let o = c.output().unwrap();
+    assert!(
+        o.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -248,33 +295,25 @@ impl Pg {
             );
         }
         let data = dir.path().join("data");
-        let o = as_postgres(&bin, "initdb")
-            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
-            .arg(&data)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&o.stderr)
+        succeed(
+            as_postgres(&bin, "initdb")
+                .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
+                .arg(&data),
+            "initdb",
         );
         let port = free_port();
         let opts = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             dir.path().display()
         );
-        let o = as_postgres(&bin, "pg_ctl")
-            .args(["-w", "-D"])
-            .arg(&data)
-            .arg("-l")
-            .arg(dir.path().join("log"))
-            .args(["-o", &opts, "start"])
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "pg_ctl start: {}",
-            String::from_utf8_lossy(&o.stderr)
+        succeed(
+            as_postgres(&bin, "pg_ctl")
+                .args(["-w", "-D"])
+                .arg(&data)
+                .arg("-l")
+                .arg(dir.path().join("log"))
+                .args(["-o", &opts, "start"]),
+            "pg_ctl start",
         );
         Pg { dir, bin, port }
     }
@@ -308,6 +347,13 @@ impl Backend {
     fn start(&self, dir: &Path, extra: &[&str]) -> Server {
         let listens = vec!["127.0.0.1:0".to_owned(); self.replicas()];
         self.start_on(dir, extra, &listens)
+    }
+
+    /// A server in a new temporary directory (returned first, so it outlives the server).
+    fn start_fresh(&self, extra: &[&str]) -> (tempfile::TempDir, Server) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = self.start(dir.path(), extra);
+        (dir, s)
     }
 
     fn start_on(&self, dir: &Path, extra: &[&str], listens: &[String]) -> Server {
@@ -385,15 +431,9 @@ fn stderr_of(c: &mut Child) -> String {
 }
 
 fn sync_request_blocks_until_approved_then_proceeds(b: &Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = b.start(dir.path(), &[]);
-    let agent = s.token("agent", "bot", "");
-    let alice = s.token("approver", "alice", "security");
-    let mut req = s.spawn_cli(
-        &agent,
-        &request("sync", "credential-access", &[], &["cat", ".env"]),
-    );
-    let id = s.wait_pending(&alice);
+    let (_dir, s) = b.start_fresh(&[]);
+    let (agent, alice) = s.bot_and_alice();
+    let (mut req, id) = s.spawn_sync_pending(&agent, &alice, &["cat", ".env"]);
     std::thread::sleep(Duration::from_millis(500));
     assert!(
         req.try_wait().unwrap().is_none(),
@@ -403,9 +443,7 @@ fn sync_request_blocks_until_approved_then_proceeds(b: &Backend) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let st = wait_child(&mut req, Duration::from_secs(20)).expect("request did not finish");
     assert_eq!(st.code(), Some(0), "{}", stderr_of(&mut req));
-    let o = s.cli(&alice, &["status", &id, "--json"]);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["status"], "consumed");
+    assert_eq!(s.status(&alice, &id)["status"], "consumed");
     let kinds: Vec<String> = s
         .events()
         .iter()
@@ -423,10 +461,8 @@ fn sync_request_blocks_until_approved_then_proceeds(b: &Backend) {
 /// `sync` action waits for the approver and then runs in the sandbox; an `async` one is parked
 /// with a ticket (exit 75).
 fn warden_run_waits_for_the_server_then_runs(b: &Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = b.start(dir.path(), &[]);
-    let agent = s.token("agent", "bot", "");
-    let alice = s.token("approver", "alice", "security");
+    let (dir, s) = b.start_fresh(&[]);
+    let (agent, alice) = s.bot_and_alice();
     let ws = dir.path().join("ws");
     std::fs::create_dir_all(ws.join(".git")).unwrap();
     std::fs::write(ws.join(".env"), "canary-from-env\n").unwrap();
@@ -473,15 +509,9 @@ fn warden_run_waits_for_the_server_then_runs(b: &Backend) {
 }
 
 fn denied_and_timed_out_sync_requests_never_proceed(b: &Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = b.start(dir.path(), &[]);
-    let agent = s.token("agent", "bot", "");
-    let alice = s.token("approver", "alice", "security");
-    let mut req = s.spawn_cli(
-        &agent,
-        &request("sync", "credential-access", &[], &["cat", "id_rsa"]),
-    );
-    let id = s.wait_pending(&alice);
+    let (_dir, s) = b.start_fresh(&[]);
+    let (agent, alice) = s.bot_and_alice();
+    let (mut req, id) = s.spawn_sync_pending(&agent, &alice, &["cat", "id_rsa"]);
     let o = s.cli(&alice, &["deny", &id, "--comment", "no way"]);
     assert!(o.status.success());
     let st = wait_child(&mut req, Duration::from_secs(20)).unwrap();
@@ -509,8 +539,7 @@ fn denied_and_timed_out_sync_requests_never_proceed(b: &Backend) {
 }
 
 fn async_quorum_two_of_three_runs_exactly_once(b: &Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = b.start(dir.path(), &[]);
+    let (dir, s) = b.start_fresh(&[]);
     let ws = dir.path().join("ws");
     std::fs::create_dir(&ws).unwrap();
     let agent = s.token("agent", "bot", "");
@@ -545,8 +574,7 @@ fn async_quorum_two_of_three_runs_exactly_once(b: &Backend) {
         std::fs::read_to_string(ws.join("out.txt")).unwrap(),
         "ran\n"
     );
-    let o = s.cli(&agent, &["status", &id, "--json"]);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = s.status(&agent, &id);
     assert_eq!(v["status"], "consumed");
     assert_eq!(v["outcome"]["exit_code"], 0);
     assert!(s.cli(&agent, &["worker", "--once"]).status.success());
@@ -558,27 +586,12 @@ fn async_quorum_two_of_three_runs_exactly_once(b: &Backend) {
 }
 
 fn approval_for_one_action_never_authorises_another_and_is_single_use(b: &Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = b.start(dir.path(), &[]);
-    let agent = s.token("agent", "bot", "");
-    let alice = s.token("approver", "alice", "security");
-    let o = s.cli(
-        &agent,
-        &request("async", "credential-access", &[], &["cat", "a.env"]),
-    );
-    assert_eq!(o.status.code(), Some(75));
-    let id = trimmed_stdout(o);
+    let (dir, s) = b.start_fresh(&[]);
+    let (agent, alice) = s.bot_and_alice();
+    let id = s.file_async(&agent, "credential-access", &[], &["cat", "a.env"]);
     assert!(s.cli(&alice, &["approve", &id]).status.success());
     // Replay for B: refused, and the approval stays unused.
-    let o = s.cli(
-        &agent,
-        &request(
-            "async",
-            "credential-access",
-            &["--ticket", &id],
-            &["cat", "b.env"],
-        ),
-    );
+    let o = s.with_ticket(&agent, &id, &["cat", "b.env"]);
     assert_eq!(o.status.code(), Some(77));
     assert!(String::from_utf8_lossy(&o.stderr).contains("different action"));
     // Same argv from another directory is another action too.
@@ -595,11 +608,7 @@ fn approval_for_one_action_never_authorises_another_and_is_single_use(b: &Backen
     );
     assert_eq!(o.status.code(), Some(77));
     // A forged approval (wrong digest) is refused at vote time.
-    let o = s.cli(
-        &agent,
-        &request("async", "credential-access", &[], &["cat", "c.env"]),
-    );
-    let id2 = trimmed_stdout(o);
+    let id2 = s.file_async(&agent, "credential-access", &[], &["cat", "c.env"]);
     let (st, _) = s.api(
         "POST",
         &format!("/requests/{id2}/approve"),
@@ -608,102 +617,50 @@ fn approval_for_one_action_never_authorises_another_and_is_single_use(b: &Backen
     );
     assert_eq!(st, 409);
     // A itself: once.
-    let o = s.cli(
-        &agent,
-        &request(
-            "async",
-            "credential-access",
-            &["--ticket", &id],
-            &["cat", "a.env"],
-        ),
-    );
+    let o = s.with_ticket(&agent, &id, &["cat", "a.env"]);
     assert_eq!(
         o.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let o = s.cli(
-        &agent,
-        &request(
-            "async",
-            "credential-access",
-            &["--ticket", &id],
-            &["cat", "a.env"],
-        ),
-    );
+    let o = s.with_ticket(&agent, &id, &["cat", "a.env"]);
     assert_eq!(o.status.code(), Some(77));
     // Another agent cannot use someone else's approval.
     let mallory = s.token("agent", "mallory", "");
-    let o = s.cli(
-        &agent,
-        &request("async", "credential-access", &[], &["cat", "d.env"]),
-    );
-    let id3 = trimmed_stdout(o);
+    let id3 = s.file_async(&agent, "credential-access", &[], &["cat", "d.env"]);
     assert!(s.cli(&alice, &["approve", &id3]).status.success());
-    let o = s.cli(
-        &mallory,
-        &request(
-            "async",
-            "credential-access",
-            &["--ticket", &id3],
-            &["cat", "d.env"],
-        ),
-    );
+    let o = s.with_ticket(&mallory, &id3, &["cat", "d.env"]);
     assert_ne!(o.status.code(), Some(0));
 }
 
 fn self_approval_is_refused(b: &Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = b.start(dir.path(), &[]);
+    let (_dir, s) = b.start_fresh(&[]);
     let carol_agent = s.token("agent", "carol", "");
     let carol = s.token("approver", "carol", "security");
-    let o = s.cli(
-        &carol_agent,
-        &request("async", "credential-access", &[], &["cat", ".env"]),
-    );
-    let id = trimmed_stdout(o);
+    let id = s.file_async(&carol_agent, "credential-access", &[], &["cat", ".env"]);
     let o = s.cli(&carol, &["approve", &id]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("separation of duties"));
     let o = s.cli(&carol_agent, &["approve", &id]);
     assert!(!o.status.success(), "agent tokens never approve");
     // The admin filing and approving its own request: refused too.
-    let o = s.cli(ADMIN, &request("async", "unrouted", &[], &["true"]));
-    let id = trimmed_stdout(o);
+    let id = s.file_async(ADMIN, "unrouted", &[], &["true"]);
     let o = s.cli(ADMIN, &["approve", &id]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("separation of duties"));
-    let o = s.cli(ADMIN, &["status", &id, "--json"]);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["status"], "pending");
+    assert_eq!(s.status(ADMIN, &id)["status"], "pending");
 }
 
 fn expired_approval_is_refused(b: &Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = b.start(dir.path(), &["--approval-ttl", "1s"]);
-    let agent = s.token("agent", "bot", "");
-    let alice = s.token("approver", "alice", "security");
-    let o = s.cli(
-        &agent,
-        &request("async", "credential-access", &[], &["cat", ".env"]),
-    );
-    let id = trimmed_stdout(o);
+    let (_dir, s) = b.start_fresh(&["--approval-ttl", "1s"]);
+    let (agent, alice) = s.bot_and_alice();
+    let id = s.file_async(&agent, "credential-access", &[], &["cat", ".env"]);
     assert!(s.cli(&alice, &["approve", &id]).status.success());
     std::thread::sleep(Duration::from_millis(1600));
-    let o = s.cli(
-        &agent,
-        &request(
-            "async",
-            "credential-access",
-            &["--ticket", &id],
-            &["cat", ".env"],
-        ),
-    );
+    let o = s.with_ticket(&agent, &id, &["cat", ".env"]);
     assert_eq!(o.status.code(), Some(77));
     assert!(String::from_utf8_lossy(&o.stderr).contains("expired"));
-    let o = s.cli(&agent, &["status", &id, "--json"]);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["status"], "expired");
+    assert_eq!(s.status(&agent, &id)["status"], "expired");
 }
 
 fn restart_mid_way_loses_no_pending_request(b: &Backend) {
@@ -712,13 +669,8 @@ fn restart_mid_way_loses_no_pending_request(b: &Backend) {
         .map(|_| format!("127.0.0.1:{}", free_port()))
         .collect();
     let s = b.start_on(dir.path(), &[], &listens);
-    let agent = s.token("agent", "bot", "");
-    let alice = s.token("approver", "alice", "security");
-    let mut req = s.spawn_cli(
-        &agent,
-        &request("sync", "credential-access", &[], &["cat", ".env"]),
-    );
-    let id = s.wait_pending(&alice);
+    let (agent, alice) = s.bot_and_alice();
+    let (mut req, id) = s.spawn_sync_pending(&agent, &alice, &["cat", ".env"]);
     drop(s);
     std::thread::sleep(Duration::from_millis(700));
     assert!(
@@ -769,8 +721,7 @@ fn webhook_fires_on_routing_and_decision(b: &Backend) {
     let s = b.start(dir.path(), &[]);
     let agent = s.token("agent", "bot", "");
     let h = s.token("approver", "hank", "hooked");
-    let o = s.cli(&agent, &request("async", "hooked", &[], &["git", "push"]));
-    let id = trimmed_stdout(o);
+    let id = s.file_async(&agent, "hooked", &[], &["git", "push"]);
     let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(first.starts_with("POST /hook"), "{first}");
     let body: Value = serde_json::from_str(first.split("\r\n\r\n").nth(1).unwrap()).unwrap();
@@ -780,40 +731,38 @@ fn webhook_fires_on_routing_and_decision(b: &Backend) {
     assert!(second.contains("denied"), "{second}");
 }
 
+/// One API call that must be answered with `status`: method, path, bearer token, body (GET sends
+/// none), the status, and what the case is (named when it fails).
+type ApiCase<'a> = (&'a str, &'a str, Option<&'a str>, &'a [u8], u16, &'a str);
+
+/// Sends each case in turn; each must get its status.
+fn assert_statuses(s: &Server, cases: &[ApiCase<'_>]) {
+    for &(method, path, token, body, status, case) in cases {
+        let (st, v) = s.api(method, path, token, Some(body));
+        assert_eq!(st, status, "{case}: {method} {path} answered {v}");
+    }
+}
+
 fn api_rejects_hostile_input_with_clear_4xx(b: &Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = b.start(dir.path(), &[]);
-    let agent = s.token("agent", "bot", "");
-    let alice = s.token("approver", "alice", "security");
+    let (_dir, s) = b.start_fresh(&[]);
+    let (agent, alice) = s.bot_and_alice();
     let (st, v) = s.api("GET", "/requests", None, None);
     assert_eq!(st, 401);
     assert!(v["error"].as_str().unwrap().contains("Bearer"));
-    assert_eq!(s.api("GET", "/requests", Some("wdn_forged"), None).0, 401);
-    assert_eq!(s.api("GET", "/requests", Some(""), None).0, 401);
-    assert_eq!(
-        s.api("POST", "/requests", Some(&agent), Some(b"{not json"))
-            .0,
-        400
-    );
-    assert_eq!(s.api("POST", "/requests", Some(&agent), Some(b"")).0, 400);
-    assert_eq!(
-        s.api("POST", "/requests", Some(&agent), Some(br#"{"tier":5}"#))
-            .0,
-        400
-    );
     let good = json!({"tier":"sync","category":"c","rule":"r","action_text":"t","action":{},"cwd":"/","workspace":"/","policy_digest":""});
     let mut bad_tier = good.clone();
     bad_tier["tier"] = json!("auto");
-    assert_eq!(
-        s.api(
-            "POST",
-            "/requests",
-            Some(&agent),
-            Some(bad_tier.to_string().as_bytes())
-        )
-        .0,
-        400
-    );
+    let bad_tier = bad_tier.to_string();
+    #[rustfmt::skip] // one case a line
+    let malformed: [ApiCase<'_>; 6] = [
+        ("GET", "/requests", Some("wdn_forged"), b"", 401, "forged token"),
+        ("GET", "/requests", Some(""), b"", 401, "empty token"),
+        ("POST", "/requests", Some(&agent), b"{not json", 400, "not JSON"),
+        ("POST", "/requests", Some(&agent), b"", 400, "empty body"),
+        ("POST", "/requests", Some(&agent), br#"{"tier":5}"#, 400, "numeric tier"),
+        ("POST", "/requests", Some(&agent), bad_tier.as_bytes(), 400, "tier auto"),
+    ];
+    assert_statuses(&s, &malformed);
     let mut huge = good.clone();
     huge["action_text"] = json!("x".repeat(200_000));
     let (st, v) = s.api(
@@ -856,99 +805,33 @@ fn api_rejects_hostile_input_with_clear_4xx(b: &Backend) {
         assert_eq!(st, 400, "{q}: {v}");
         assert!(v["error"].is_string(), "{q}: {v}");
     }
-    assert_eq!(
-        s.api(
-            "POST",
-            "/requests",
-            Some(&alice),
-            Some(good.to_string().as_bytes())
-        )
-        .0,
-        403
-    );
-    assert_eq!(s.api("GET", "/requests/nope", Some(&alice), None).0, 404);
-    assert_eq!(
-        s.api("GET", "/requests?status=bogus", Some(&alice), None).0,
-        400
-    );
-    assert_eq!(
-        s.api(
-            "POST",
-            "/tokens",
-            Some(&alice),
-            Some(br#"{"name":"x","role":"admin"}"#)
-        )
-        .0,
-        403
-    );
-    assert_eq!(
-        s.api(
-            "POST",
-            "/tokens",
-            Some(ADMIN),
-            Some(br#"{"name":"x","role":"god"}"#)
-        )
-        .0,
-        400
-    );
-    let (st, r) = s.api(
-        "POST",
-        "/requests",
-        Some(&agent),
-        Some(good.to_string().as_bytes()),
-    );
+    let good = good.to_string();
+    #[rustfmt::skip] // one case a line
+    let forbidden_or_unknown: [ApiCase<'_>; 5] = [
+        ("POST", "/requests", Some(&alice), good.as_bytes(), 403, "an approver files a request"),
+        ("GET", "/requests/nope", Some(&alice), b"", 404, "unknown request"),
+        ("GET", "/requests?status=bogus", Some(&alice), b"", 400, "unknown status"),
+        ("POST", "/tokens", Some(&alice), br#"{"name":"x","role":"admin"}"#, 403, "approver mints"),
+        ("POST", "/tokens", Some(ADMIN), br#"{"name":"x","role":"god"}"#, 400, "unknown role"),
+    ];
+    assert_statuses(&s, &forbidden_or_unknown);
+    let (st, r) = s.api("POST", "/requests", Some(&agent), Some(good.as_bytes()));
     assert_eq!(st, 201);
     let id = r["id"].as_str().unwrap();
-    assert_eq!(
-        s.api(
-            "POST",
-            &format!("/requests/{id}/approve"),
-            Some(&alice),
-            Some(b"{}")
-        )
-        .0,
-        403,
-        "not routed to alice's group"
-    );
     let mo = s.token("approver", "mo", "maintainers");
-    assert_eq!(
-        s.api(
-            "POST",
-            &format!("/requests/{id}/approve"),
-            Some(&mo),
-            Some(b"{}")
-        )
-        .0,
-        400,
-        "digest required"
-    );
-    assert_eq!(
-        s.api(
-            "POST",
-            &format!("/requests/{id}/approve"),
-            Some(&mo),
-            Some(br#"{"action_digest":"x","extra":1}"#)
-        )
-        .0,
-        400
-    );
-    assert_eq!(
-        s.api(
-            "POST",
-            &format!("/requests/{id}/consume"),
-            Some(&agent),
-            Some(b"[]")
-        )
-        .0,
-        400
-    );
-    // Another agent cannot even see it.
     let other = s.token("agent", "other", "");
-    assert_eq!(
-        s.api("GET", &format!("/requests/{id}"), Some(&other), None)
-            .0,
-        404
-    );
+    let (this, approve) = (format!("/requests/{id}"), format!("/requests/{id}/approve"));
+    let consume = format!("/requests/{id}/consume");
+    #[rustfmt::skip] // one case a line
+    let refused: [ApiCase<'_>; 5] = [
+        ("POST", &approve, Some(&alice), b"{}", 403, "not routed to alice's group"),
+        ("POST", &approve, Some(&mo), b"{}", 400, "digest required"),
+        ("POST", &approve, Some(&mo), br#"{"action_digest":"x","extra":1}"#, 400, "extra field"),
+        ("POST", &consume, Some(&agent), b"[]", 400, "outcome not an object"),
+        // Another agent cannot even see it.
+        ("GET", &this, Some(&other), b"", 404, "another agent's request"),
+    ];
+    assert_statuses(&s, &refused);
     let (st, doc) = s.api("GET", "/openapi.json", None, None);
     assert_eq!(st, 200);
     assert!(doc["paths"]["/requests/{id}/wait"].is_object());
@@ -957,15 +840,10 @@ fn api_rejects_hostile_input_with_clear_4xx(b: &Backend) {
 }
 
 fn escalation_group_may_decide_only_after_the_delay(b: &Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = b.start(dir.path(), &[]);
+    let (_dir, s) = b.start_fresh(&[]);
     let agent = s.token("agent", "bot", "");
     let boss = s.token("approver", "boss", "cto");
-    let o = s.cli(
-        &agent,
-        &request("async", "escalating", &[], &["terraform", "apply"]),
-    );
-    let id = trimmed_stdout(o);
+    let id = s.file_async(&agent, "escalating", &[], &["terraform", "apply"]);
     let o = s.cli(&boss, &["approve", &id]);
     assert!(!o.status.success(), "escalation group before the delay");
     std::thread::sleep(Duration::from_millis(1300));
@@ -1005,10 +883,8 @@ fn log_records(log: &Path) -> Vec<Value> {
 /// (request id, action digest, decider, decision) in the server's hash-chained audit log (one
 /// per replica, each verifying on its own), and the worker's execution is in the workspace log.
 fn every_step_is_an_approval_record_in_a_verifiable_audit_log(b: &Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = b.start(dir.path(), &["--audit-log", "audit-{replica}.jsonl"]);
-    let agent = s.token("agent", "bot", "");
-    let alice = s.token("approver", "alice", "security");
+    let (dir, s) = b.start_fresh(&["--audit-log", "audit-{replica}.jsonl"]);
+    let (agent, alice) = s.bot_and_alice();
     let ws = dir.path().join("ws");
     std::fs::create_dir_all(ws.join(".git")).unwrap();
     std::fs::write(ws.join(".env"), "canary\n").unwrap();
@@ -1029,11 +905,7 @@ fn every_step_is_an_approval_record_in_a_verifiable_audit_log(b: &Backend) {
     assert_eq!(st.code(), Some(0), "{}", stderr_of(&mut run));
 
     // 2. sync, denied.
-    let mut req = s.spawn_cli(
-        &agent,
-        &request("sync", "credential-access", &[], &["cat", "id_rsa"]),
-    );
-    let denied = s.wait_pending(&alice);
+    let (mut req, denied) = s.spawn_sync_pending(&agent, &alice, &["cat", "id_rsa"]);
     assert!(
         s.cli(&alice, &["deny", &denied, "--comment", "no keys"])
             .status
@@ -1165,8 +1037,7 @@ fn every_step_is_an_approval_record_in_a_verifiable_audit_log(b: &Backend) {
 /// The server's sweeper expires a pending request past its deadline even when nobody reads or
 /// waits on it (the sweeper asks the store for due requests only); others stay pending.
 fn an_unwatched_request_expires_on_its_own(b: &Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = b.start(dir.path(), &[]);
+    let (_dir, s) = b.start_fresh(&[]);
     let agent = s.token("agent", "bot", "");
     let file = |category: &str| {
         let body = json!({"tier":"async","category":category,"rule":"r","action_text":"echo",

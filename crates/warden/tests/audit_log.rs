@@ -52,6 +52,27 @@ fn write_lines(p: &Path, l: &[String]) {
     std::fs::write(p, l.iter().map(|x| format!("{x}\n")).collect::<String>()).unwrap();
 }
 
+/// Rewrite the log's lines with `edit`, as an attacker with write access to the file would.
+fn tamper(ws: &Ws, edit: impl FnOnce(&mut Vec<String>)) {
+    let mut l = lines(&ws.log());
+    edit(&mut l);
+    write_lines(&ws.log(), &l);
+}
+
+/// Change the JSON record on line `idx` (0-based) with `edit`, leaving its hash as it was.
+fn edit_record(l: &mut [String], idx: usize, edit: impl FnOnce(&mut Value)) {
+    let mut v: Value = serde_json::from_str(&l[idx]).unwrap();
+    edit(&mut v);
+    l[idx] = v.to_string();
+}
+
+/// `warden audit verify EXTRA` must fail (exit 1) and its report must contain `names`.
+fn assert_verify_fails_naming(ws: &Ws, extra: &[&str], names: &str) {
+    let (code, out) = verify(ws, extra);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(names), "{out}");
+}
+
 /// Re-chain every record from `from` (0-based) on, fixing references to re-hashed intents:
 /// what a forger without the key would do.
 fn rechain(l: &mut [String], from: usize) {
@@ -170,34 +191,24 @@ fn inclusion_proofs_verify_against_a_saved_checkpoint() {
 #[test]
 fn an_edited_record_is_named() {
     let (ws, _, _) = setup();
-    let mut l = lines(&ws.log());
-    let mut v: Value = serde_json::from_str(&l[4]).unwrap();
-    v["ts_ns"] = (v["ts_ns"].as_u64().unwrap() - 1).into();
-    l[4] = v.to_string();
-    write_lines(&ws.log(), &l);
-    let (code, out) = verify(&ws, &[]);
-    assert_eq!(code, 1);
-    assert!(
-        out.contains("record 5 (line 5): hash does not match"),
-        "{out}"
-    );
+    tamper(&ws, |l| {
+        edit_record(l, 4, |v| {
+            v["ts_ns"] = (v["ts_ns"].as_u64().unwrap() - 1).into()
+        });
+    });
+    assert_verify_fails_naming(&ws, &[], "record 5 (line 5): hash does not match");
 }
 
 #[test]
 fn an_edited_record_with_a_recomputed_hash_breaks_the_chain_at_the_next() {
     let (ws, _, _) = setup();
-    let mut l = lines(&ws.log());
-    let mut v: Value = serde_json::from_str(&l[4]).unwrap();
-    v["tier"] = "deny".into();
-    v["hash"] = hex::encode(record_hash(&v).unwrap()).into();
-    l[4] = v.to_string();
-    write_lines(&ws.log(), &l);
-    let (code, out) = verify(&ws, &[]);
-    assert_eq!(code, 1);
-    assert!(
-        out.contains("record 6 (line 6): prev does not match"),
-        "{out}"
-    );
+    tamper(&ws, |l| {
+        edit_record(l, 4, |v| {
+            v["tier"] = "deny".into();
+            v["hash"] = hex::encode(record_hash(v).unwrap()).into();
+        });
+    });
+    assert_verify_fails_naming(&ws, &[], "record 6 (line 6): prev does not match");
 }
 
 #[test]
@@ -209,17 +220,14 @@ fn a_fully_rechained_forgery_is_caught_by_checkpoints_and_signatures() {
         .iter()
         .position(|x| x.contains("\"kind\":\"outcome\""))
         .unwrap();
-    let mut v: Value = serde_json::from_str(&l[idx]).unwrap();
-    v["exit_code"] = 1.into();
-    l[idx] = v.to_string();
+    edit_record(&mut l, idx, |v| v["exit_code"] = 1.into());
     rechain(&mut l, idx);
     write_lines(&ws.log(), &l);
     // The chain is now self-consistent, but the in-log checkpoint's root is not.
-    let (code, out) = verify(&ws, &[]);
-    assert_eq!(code, 1);
-    assert!(
-        out.contains("record 41 (line 41): checkpoint root does not match"),
-        "{out}"
+    assert_verify_fails_naming(
+        &ws,
+        &[],
+        "record 41 (line 41): checkpoint root does not match",
     );
     // The forger also recomputes the checkpoint's root and note body, but cannot re-sign.
     let leaves: Vec<[u8; 32]> = l[..40]
@@ -248,56 +256,53 @@ fn a_fully_rechained_forgery_is_caught_by_checkpoints_and_signatures() {
         code, 0,
         "without a key the forgery is self-consistent: {out}"
     );
-    let (code, out) = verify(&ws, &["--key", &key]);
-    assert_eq!(code, 1);
-    assert!(
-        out.contains("record 41 (line 41): checkpoint signature does not verify"),
-        "{out}"
+    assert_verify_fails_naming(
+        &ws,
+        &["--key", &key],
+        "record 41 (line 41): checkpoint signature does not verify",
     );
-    let (code, out) = verify(&ws, &["--against", cp.to_str().unwrap()]);
-    assert_eq!(code, 1);
-    assert!(out.contains("log rewritten: records 1..=40"), "{out}");
+    assert_verify_fails_naming(
+        &ws,
+        &["--against", cp.to_str().unwrap()],
+        "log rewritten: records 1..=40",
+    );
 }
 
 #[test]
 fn a_deleted_record_is_named() {
     let (ws, _, _) = setup();
-    let mut l = lines(&ws.log());
-    l.remove(9);
-    write_lines(&ws.log(), &l);
-    let (code, out) = verify(&ws, &[]);
-    assert_eq!(code, 1);
-    assert!(
-        out.contains("record 11 (line 10): sequence number 11 where 10 was expected"),
-        "{out}"
+    tamper(&ws, |l| {
+        l.remove(9);
+    });
+    assert_verify_fails_naming(
+        &ws,
+        &[],
+        "record 11 (line 10): sequence number 11 where 10 was expected",
     );
 }
 
 #[test]
 fn reordered_records_are_named() {
     let (ws, _, _) = setup();
-    let mut l = lines(&ws.log());
-    l.swap(9, 10);
-    write_lines(&ws.log(), &l);
-    let (code, out) = verify(&ws, &[]);
-    assert_eq!(code, 1);
-    assert!(
-        out.contains("record 11 (line 10): sequence number 11 where 10 was expected"),
-        "{out}"
+    tamper(&ws, |l| l.swap(9, 10));
+    assert_verify_fails_naming(
+        &ws,
+        &[],
+        "record 11 (line 10): sequence number 11 where 10 was expected",
     );
 }
 
 #[test]
 fn a_truncated_log_is_caught_by_the_saved_checkpoint() {
     let (ws, key, cp) = setup();
-    let mut l = lines(&ws.log());
-    l.truncate(35);
-    write_lines(&ws.log(), &l);
+    tamper(&ws, |l| l.truncate(35));
     // The remaining chain is intact: only the saved checkpoint can tell.
     assert_eq!(verify(&ws, &[]).0, 0);
-    let (code, out) = verify(&ws, &["--key", &key, "--against", cp.to_str().unwrap()]);
-    assert_eq!(code, 1);
-    assert!(out.contains("log truncated: the saved checkpoint covers 40 records but the log has 35 (records 36..=40 missing)"), "{out}");
+    assert_verify_fails_naming(
+        &ws,
+        &["--key", &key, "--against", cp.to_str().unwrap()],
+        "log truncated: the saved checkpoint covers 40 records but the log has 35 (records 36..=40 missing)",
+    );
 }
 
 #[test]
@@ -318,50 +323,47 @@ fn forged_checkpoints_are_rejected() {
         .unwrap();
     assert!(out.status.success());
     let forged_note = String::from_utf8(out.stdout).unwrap();
-    let (code, out) = verify(&ws, &["--key", &key]);
-    assert_eq!(code, 1);
-    assert!(
-        out.contains("record 42 (line 42): checkpoint signature does not verify"),
-        "{out}"
+    assert_verify_fails_naming(
+        &ws,
+        &["--key", &key],
+        "record 42 (line 42): checkpoint signature does not verify",
     );
     // A saved checkpoint forged with another key, or with its size edited after signing.
     let forged = ws.home.path().join("forged");
     std::fs::write(&forged, &forged_note).unwrap();
-    let (code, out) = verify(&ws, &["--key", &key, "--against", forged.to_str().unwrap()]);
-    assert_eq!(code, 1);
-    assert!(
-        out.contains("saved checkpoint's signature does not verify"),
-        "{out}"
+    let against_forged = ["--key", &key, "--against", forged.to_str().unwrap()];
+    assert_verify_fails_naming(
+        &ws,
+        &against_forged,
+        "saved checkpoint's signature does not verify",
     );
     let edited = std::fs::read_to_string(&cp)
         .unwrap()
         .replacen("\n40\n", "\n39\n", 1);
     std::fs::write(&forged, edited).unwrap();
-    let (code, out) = verify(&ws, &["--key", &key, "--against", forged.to_str().unwrap()]);
+    let (code, out) = verify(&ws, &against_forged);
     assert_eq!(code, 1, "{out}");
 }
 
 #[test]
 fn an_outcome_whose_intent_was_removed_is_named() {
     let (ws, _, _) = setup();
-    let mut l = lines(&ws.log());
-    let idx = l
-        .iter()
-        .position(|x| x.contains("\"kind\":\"intent\""))
-        .unwrap();
-    let intent_seq = idx + 1;
-    l.remove(idx);
-    rechain(&mut l, idx);
-    // Drop the checkpoint too, as a forger would.
-    l.pop();
-    write_lines(&ws.log(), &l);
-    let (code, out) = verify(&ws, &[]);
-    assert_eq!(code, 1);
-    assert!(
-        out.contains(&format!(
-            "names intent {intent_seq} which does not precede it"
-        )),
-        "{out}"
+    let mut intent_seq = 0;
+    tamper(&ws, |l| {
+        let idx = l
+            .iter()
+            .position(|x| x.contains("\"kind\":\"intent\""))
+            .unwrap();
+        intent_seq = idx + 1;
+        l.remove(idx);
+        rechain(l, idx);
+        // Drop the checkpoint too, as a forger would.
+        l.pop();
+    });
+    assert_verify_fails_naming(
+        &ws,
+        &[],
+        &format!("names intent {intent_seq} which does not precede it"),
     );
 }
 
@@ -372,9 +374,7 @@ fn a_torn_tail_is_truncated_on_open_and_recorded() {
     let mut torn = before.clone();
     torn.extend_from_slice(b"{\"seq\":42,\"kind\":\"intent\",\"action\":{\"ar");
     std::fs::write(ws.log(), &torn).unwrap();
-    let (code, out) = verify(&ws, &[]);
-    assert_eq!(code, 1);
-    assert!(out.contains("torn final line"), "{out}");
+    assert_verify_fails_naming(&ws, &[], "torn final line");
     let (code, out, err) = ws.run(&["audit", "recover"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("truncated"), "{out}");

@@ -520,35 +520,39 @@ fn received_unix(l: &UnixListener, wait: Duration) -> Vec<u8> {
     Vec::new()
 }
 
+/// Run `script` on the host (the control) or in the sandbox, against a fresh fixture, then
+/// return its output and what a host listener got: `received` waits long on the host, where the
+/// bytes must arrive, and briefly in the sandbox, where none may.
+fn probe_listener(
+    sandboxed: bool,
+    script: &str,
+    received: impl FnOnce(Duration) -> Vec<u8>,
+) -> (Output, String) {
+    let f = Fixture::new();
+    let o = if sandboxed {
+        f.sandbox(script)
+    } else {
+        f.host(script)
+    };
+    let got = received(Duration::from_millis(if sandboxed { 300 } else { 3000 }));
+    (o, String::from_utf8_lossy(&got).into_owned())
+}
+
 #[test]
 fn host_tcp_listener_on_loopback_is_unreachable() {
     for sandboxed in [false, true] {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = l.local_addr().expect("addr").port();
-        let script = format!("echo {CANARY} > /dev/tcp/127.0.0.1/{port}");
-        let f = Fixture::new();
-        let o = if sandboxed {
-            f.sandbox(&format!("bash -c '{script}'"))
-        } else {
-            f.host(&format!("bash -c '{script}'"))
-        };
-        let got = received_tcp(
-            &l,
-            Duration::from_millis(if sandboxed { 300 } else { 3000 }),
-        );
+        let script = format!("bash -c 'echo {CANARY} > /dev/tcp/127.0.0.1/{port}'");
+        let (o, got) = probe_listener(sandboxed, &script, |wait| received_tcp(&l, wait));
         if sandboxed {
             assert!(
                 got.is_empty(),
-                "ESCAPE: host listener got {:?}: {}",
-                String::from_utf8_lossy(&got),
+                "ESCAPE: host listener got {got:?}: {}",
                 text(&o)
             );
         } else {
-            assert!(
-                String::from_utf8_lossy(&got).contains(CANARY),
-                "control: {}",
-                text(&o)
-            );
+            assert!(got.contains(CANARY), "control: {}", text(&o));
         }
     }
 }
@@ -567,18 +571,9 @@ fn host_unix_sockets_are_unreachable() {
             "curl -s -m 2 --unix-socket {} http://x/{CANARY}",
             path.display()
         );
-        let f = Fixture::new();
-        let o = if sandboxed {
-            f.sandbox(&script)
-        } else {
-            f.host(&script)
-        };
-        let got = received_unix(
-            &l,
-            Duration::from_millis(if sandboxed { 300 } else { 3000 }),
-        );
+        let (o, got) = probe_listener(sandboxed, &script, |wait| received_unix(&l, wait));
         assert_eq!(
-            String::from_utf8_lossy(&got).contains(CANARY),
+            got.contains(CANARY),
             !sandboxed,
             "sandboxed={sandboxed}: {}",
             text(&o)
@@ -591,18 +586,9 @@ fn host_unix_sockets_are_unreachable() {
             std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).expect("addr");
         let l = UnixListener::bind_addr(&addr).expect("bind abstract");
         let script = format!("curl -s -m 2 --abstract-unix-socket {name} http://x/{CANARY}");
-        let f = Fixture::new();
-        let o = if sandboxed {
-            f.sandbox(&script)
-        } else {
-            f.host(&script)
-        };
-        let got = received_unix(
-            &l,
-            Duration::from_millis(if sandboxed { 300 } else { 3000 }),
-        );
+        let (o, got) = probe_listener(sandboxed, &script, |wait| received_unix(&l, wait));
         assert_eq!(
-            String::from_utf8_lossy(&got).contains(CANARY),
+            got.contains(CANARY),
             !sandboxed,
             "abstract, sandboxed={sandboxed}: {}",
             text(&o)

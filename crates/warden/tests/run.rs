@@ -50,6 +50,44 @@ impl Ws {
     fn run(&self, args: &[&str]) -> Output {
         self.warden(args).output().expect("warden")
     }
+
+    /// `warden SUBCOMMAND --policy POLICY REST...`.
+    fn with_policy(&self, subcommand: &str, policy: &Path, rest: &[&str]) -> Output {
+        let mut args = vec![subcommand, "--policy", policy.to_str().expect("utf8")];
+        args.extend_from_slice(rest);
+        self.run(&args)
+    }
+
+    /// `warden run --shell SCRIPT` under the built-in policy.
+    fn shell(&self, script: &str) -> Output {
+        self.run(&["run", "--shell", script])
+    }
+
+    /// `warden ARGS` with Landlock reported missing (documented test hook of warden-sandbox).
+    fn without_landlock(&self, args: &[&str]) -> Output {
+        self.warden(args)
+            .env("WARDEN_SANDBOX_PRETEND_MISSING", "landlock")
+            .output()
+            .expect("warden")
+    }
+
+    /// `curl URL` through `warden run` under `policy`; `noproxy` is curl's `--noproxy` list.
+    fn curl(&self, policy: &Path, flags: &str, noproxy: &str, max_secs: &str, url: &str) -> Output {
+        let curl = ["curl", flags, "--noproxy", noproxy, "-m", max_secs, url];
+        self.with_policy("run", policy, &[&["--"], &curl[..]].concat())
+    }
+}
+
+/// `o` ended with exit `code` and its stderr says `says`.
+fn assert_refused(o: &Output, code: i32, says: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", err(o));
+    assert!(err(o).contains(says), "{}", err(o));
+}
+
+/// `o` succeeded and printed exactly `stdout`.
+fn assert_printed(o: &Output, stdout: &str) {
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(o), err(o));
+    assert_eq!(out(o), stdout);
 }
 
 /// stderr with miette's wrapping and box drawing undone.
@@ -66,25 +104,16 @@ fn out(o: &Output) -> String {
 fn auto_runs_in_the_sandbox_and_passes_output_and_status_through() {
     let w = ws();
     let p = w.policy("");
-    let o = w.run(&[
-        "run",
-        "--policy",
-        p.to_str().expect("utf8"),
-        "--",
-        "sh",
-        "-c",
-        "echo out; echo err >&2; echo $WARDEN_SANDBOXED; exit 5",
-    ]);
+    let script = "echo out; echo err >&2; echo $WARDEN_SANDBOXED; exit 5";
+    let o = w.with_policy("run", &p, &["--", "sh", "-c", script]);
     assert_eq!(o.status.code(), Some(5), "{}", err(&o));
     assert_eq!(out(&o), "out\n1\n");
     assert!(err(&o).contains("err"));
-    let o = w.run(&[
+    let o = w.with_policy(
         "run",
-        "--policy",
-        p.to_str().expect("utf8"),
-        "--shell",
-        "echo shell-ok > made.txt; kill -TERM $$",
-    ]);
+        &p,
+        &["--shell", "echo shell-ok > made.txt; kill -TERM $$"],
+    );
     assert_eq!(o.status.code(), Some(128 + 15), "{}", err(&o));
     assert_eq!(
         std::fs::read_to_string(w.ws.join("made.txt")).expect("made"),
@@ -95,19 +124,19 @@ fn auto_runs_in_the_sandbox_and_passes_output_and_status_through() {
 #[test]
 fn deny_exits_77_and_runs_nothing() {
     let w = ws();
-    let o = w.run(&["run", "--shell", "touch marker; rm -rf /"]);
-    assert_eq!(o.status.code(), Some(77), "{}", err(&o));
-    assert!(err(&o).contains("denied"), "{}", err(&o));
+    assert_refused(&w.shell("touch marker; rm -rf /"), 77, "denied");
     assert!(!w.ws.join("marker").exists(), "a denied action ran");
 }
 
 #[test]
 fn unattended_async_is_deferred_and_sync_is_denied() {
     let w = ws();
-    let o = w.run(&["run", "--shell", "touch marker; git push origin main"]);
-    assert_eq!(o.status.code(), Some(75), "{}", err(&o));
-    assert!(err(&o).contains("deferred"), "{}", err(&o));
-    let o = w.run(&["run", "--shell", "touch marker; cat ~/.ssh/id_rsa"]);
+    assert_refused(
+        &w.shell("touch marker; git push origin main"),
+        75,
+        "deferred",
+    );
+    let o = w.shell("touch marker; cat ~/.ssh/id_rsa");
     assert_eq!(o.status.code(), Some(77), "{}", err(&o));
     assert!(!w.ws.join("marker").exists(), "an unapproved action ran");
 }
@@ -186,12 +215,7 @@ fn an_attended_terminal_prompt_grants_or_refuses() {
 #[test]
 fn a_kernel_missing_a_required_feature_is_refused_unless_degraded_is_allowed() {
     let w = ws();
-    // Pretend Landlock is missing (documented test hook of warden-sandbox).
-    let mut c = w.warden(&["run", "--", "sh", "-c", "touch ran"]);
-    let o = c
-        .env("WARDEN_SANDBOX_PRETEND_MISSING", "landlock")
-        .output()
-        .expect("warden");
+    let o = w.without_landlock(&["run", "--", "sh", "-c", "touch ran"]);
     assert_eq!(o.status.code(), Some(1), "{}", err(&o));
     assert!(
         err(&o).contains("Landlock is unavailable") && err(&o).contains("--allow-degraded"),
@@ -199,11 +223,7 @@ fn a_kernel_missing_a_required_feature_is_refused_unless_degraded_is_allowed() {
         err(&o)
     );
     assert!(!w.ws.join("ran").exists());
-    let mut c = w.warden(&["run", "--allow-degraded", "--", "sh", "-c", "touch ran"]);
-    let o = c
-        .env("WARDEN_SANDBOX_PRETEND_MISSING", "landlock")
-        .output()
-        .expect("warden");
+    let o = w.without_landlock(&["run", "--allow-degraded", "--", "sh", "-c", "touch ran"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(
         err(&o).contains("degraded sandbox") && err(&o).contains("Landlock"),
@@ -213,13 +233,7 @@ fn a_kernel_missing_a_required_feature_is_refused_unless_degraded_is_allowed() {
     assert!(w.ws.join("ran").exists());
     // A governance file asking for a Landlock ABI no kernel has.
     let p = w.policy("[sandbox]\nlandlock_min_abi = 999\n");
-    let o = w.run(&[
-        "sandbox",
-        "--policy",
-        p.to_str().expect("utf8"),
-        "--",
-        "true",
-    ]);
+    let o = w.with_policy("sandbox", &p, &["--", "true"]);
     assert_eq!(o.status.code(), Some(1), "{}", err(&o));
     assert!(err(&o).contains("below the required 999"), "{}", err(&o));
 }
@@ -318,54 +332,19 @@ fn curl_and_git_clone_go_through_the_proxy_to_an_allowed_loopback_server() {
     // Without an allow entry the proxy refuses the loopback server.
     let p = w.policy("");
     let url = format!("http://127.0.0.1:{port}/hello.txt");
-    let o = w.run(&[
-        "run",
-        "--policy",
-        p.to_str().expect("utf8"),
-        "--",
-        "curl",
-        "-sf",
-        "--noproxy",
-        "",
-        "-m",
-        "10",
-        &url,
-    ]);
+    let o = w.curl(&p, "-sf", "", "10", &url);
     assert_ne!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
     assert!(!out(&o).contains("hello through the proxy"));
 
     let p = w.policy(&format!(
         "allow = [\"127.0.0.1:{port}\"]\nallow_private = [\"127.0.0.1\"]\n"
     ));
-    let o = w.run(&[
-        "run",
-        "--policy",
-        p.to_str().expect("utf8"),
-        "--",
-        "curl",
-        "-sSf",
-        "--noproxy",
-        "",
-        "-m",
-        "10",
-        &url,
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
-    assert_eq!(out(&o), "hello through the proxy\n");
+    assert_printed(
+        &w.curl(&p, "-sSf", "", "10", &url),
+        "hello through the proxy\n",
+    );
     // Direct (proxy bypassed) is impossible: the sandbox's 127.0.0.1 is its own loopback.
-    let o = w.run(&[
-        "run",
-        "--policy",
-        p.to_str().expect("utf8"),
-        "--",
-        "curl",
-        "-sf",
-        "--noproxy",
-        "*",
-        "-m",
-        "5",
-        &url,
-    ]);
+    let o = w.curl(&p, "-sf", "*", "5", &url);
     assert_ne!(
         o.status.code(),
         Some(0),
@@ -376,17 +355,8 @@ fn curl_and_git_clone_go_through_the_proxy_to_an_allowed_loopback_server() {
     let clone = format!(
         "NO_PROXY= no_proxy= git clone -q http://127.0.0.1:{port}/repo.git cloned && cat cloned/README"
     );
-    let o = w.run(&[
-        "sandbox",
-        "--policy",
-        p.to_str().expect("utf8"),
-        "--",
-        "sh",
-        "-c",
-        &clone,
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
-    assert_eq!(out(&o), "cloned through warden\n");
+    let o = w.with_policy("sandbox", &p, &["--", "sh", "-c", &clone]);
+    assert_printed(&o, "cloned through warden\n");
     assert_eq!(
         std::fs::read_to_string(w.ws.join("cloned/README")).expect("cloned"),
         "cloned through warden\n"
