@@ -30,7 +30,6 @@ const CODE_RUNNING_KEYS: &[&str] = &[
     "diff.*.textconv",
     "diff.*.command",
     "merge.*.driver",
-    "pager.*",
     "uploadpack.packobjectshook",
 ];
 
@@ -82,8 +81,8 @@ pub(crate) fn warning(git_dir: &Path) -> Option<String> {
     })
 }
 
-/// The code-running keys set in a git configuration text (also `alias.*` values that start
-/// with `!`, which run a shell command).
+/// The code-running keys set in a git configuration text (also every `pager.*`, a pager
+/// command per git command, and `alias.*` values that start with `!`, a shell command).
 fn code_running_keys(text: &str) -> Vec<String> {
     let mut section = String::new();
     let mut subsection = false;

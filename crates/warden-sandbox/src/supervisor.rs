@@ -184,15 +184,14 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
         .filter(|w| w != Path::new("/"))
         .collect();
     let mut pins = Vec::new();
-    let mut readonly_extra = Vec::new();
+    let mut readonly_extra = None;
     let git = ws.join(".git");
-    if std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_dir()) {
-        pins.push(git.clone());
-    }
-    if std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_file()) {
+    match std::fs::symlink_metadata(&git) {
+        Ok(m) if m.is_dir() => pins.push(git),
         // A linked worktree's `.git` is a file naming the repository directory; rewritten, it
         // would point git at hooks and config the command wrote.
-        readonly_extra.push(git.clone());
+        Ok(m) if m.is_file() => readonly_extra = Some(git),
+        _ => {}
     }
     for r in &profile.readonly_in_workspace {
         create_placeholder(&ws, r)?;
@@ -241,8 +240,8 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
 /// parent directory exists, so that it can be mounted read-only: otherwise the command could
 /// create it (a `.git/hooks/pre-commit`, a `.git/config` with `core.fsmonitor`, a
 /// `.warden/policy.toml`), and it would run or take effect later, outside the sandbox. An entry
-/// ending in `/` becomes an empty directory, any other an empty file (mode 0644 / 0755 before
-/// the umask). Placeholders stay afterwards: removing one while another sandbox has it mounted
+/// ending in `/` becomes an empty directory, any other an empty file (default modes, less the
+/// umask). Placeholders stay afterwards: removing one while another sandbox has it mounted
 /// would lift that sandbox's protection. A missing parent (e.g. no `.git` at all) is not
 /// invented — an empty `.git` would change how git and other tools see the workspace.
 fn create_placeholder(ws: &Path, rel: &str) -> Result<(), SandboxError> {
@@ -254,16 +253,12 @@ fn create_placeholder(ws: &Path, rel: &str) -> Result<(), SandboxError> {
         return Ok(());
     };
     // Only beneath the workspace, through real directories (no symlinked parent).
-    let parent_ok = parent.starts_with(ws)
-        && parent
-            .strip_prefix(ws)
-            .map(|r| {
-                r.ancestors().all(|a| {
-                    a.as_os_str().is_empty()
-                        || std::fs::symlink_metadata(ws.join(a)).is_ok_and(|m| m.is_dir())
-                })
-            })
-            .unwrap_or(false);
+    let parent_ok = parent.strip_prefix(ws).is_ok_and(|r| {
+        r.ancestors().all(|a| {
+            a.as_os_str().is_empty()
+                || std::fs::symlink_metadata(ws.join(a)).is_ok_and(|m| m.is_dir())
+        })
+    });
     if !parent_ok {
         return Ok(());
     }
