@@ -189,6 +189,22 @@ fn large_streams_arrive_byte_exact_in_both_directions_at_once_via_socks5_on_unix
     exchange_and_check(s, &upstream_got, "SOCKS5 over Unix socket");
 }
 
+/// An upstream for one connection: `start` runs first, then everything the client sends until
+/// EOF is digested and the digest sent on the returned channel. Returns the port.
+fn one_connection_upstream(
+    start: impl FnOnce(&mut TcpStream) + Send + 'static,
+) -> (u16, mpsc::Receiver<(u64, u64)>) {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        start(&mut s);
+        let _ = tx.send(digest_to_eof(&mut s));
+    });
+    (port, rx)
+}
+
 /// An upstream that records everything it receives and, after the client's half-close,
 /// answers with `reply` bytes of stream 300 and then closes.
 fn reply_after_eof_upstream(reply: u64) -> (SocketAddr, mpsc::Receiver<(u64, u64)>) {
@@ -249,14 +265,9 @@ fn client_half_close_first_still_delivers_the_whole_reply_and_frees_the_slot() {
 #[test]
 fn upstream_half_close_first_lets_the_client_keep_sending() {
     // The upstream greets, half-closes, then reads everything the client sends.
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let port = l.local_addr().unwrap().port();
-    let (tx, upstream_got) = mpsc::channel();
-    thread::spawn(move || {
-        let (mut s, _) = l.accept().unwrap();
+    let (port, upstream_got) = one_connection_upstream(|s| {
         s.write_all(b"hello, then EOF").unwrap();
         s.shutdown(Shutdown::Write).unwrap();
-        let _ = tx.send(digest_to_eof(&mut s));
     });
     let (_p, proxy, _events) = start_tcp(config_for("half.test"));
     let mut s = connect(proxy);
@@ -279,15 +290,10 @@ fn upstream_half_close_first_lets_the_client_keep_sending() {
 #[test]
 fn stopping_the_proxy_ends_open_tunnels() {
     // An upstream that holds its connection open and reports when it sees EOF.
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let port = l.local_addr().unwrap().port();
-    let (tx, upstream_eof) = mpsc::channel();
-    thread::spawn(move || {
-        let (mut s, _) = l.accept().unwrap();
+    let (port, upstream_eof) = one_connection_upstream(|s| {
         let mut b = [0u8; 4];
         s.read_exact(&mut b).unwrap();
         s.write_all(&b).unwrap();
-        let _ = tx.send(digest_to_eof(&mut s));
     });
     let (p, proxy, _events) = start_tcp(config_for("idle.test"));
     let mut s = connect(proxy);

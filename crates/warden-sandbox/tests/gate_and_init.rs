@@ -6,7 +6,7 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use warden_sandbox::{Output, SandboxProfile, SpawnOptions, choose_init, spawn};
+use warden_sandbox::{Output, Running, SandboxProfile, SpawnOptions, choose_init, spawn};
 
 const INIT: &str = env!("CARGO_BIN_EXE_warden-sandbox-init");
 
@@ -90,15 +90,8 @@ fn the_small_init_next_to_the_main_binary_is_chosen_and_used() {
     let ws = tempfile::tempdir().expect("tempdir");
     let mut o = opts(false);
     o.init_exe = Some(chosen);
-    let mut r = spawn(&profile(ws.path(), "tr '\\0' ' ' </proc/1/cmdline"), &o).expect("spawn");
-    let mut out = String::new();
-    r.stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut out)
-        .ok();
-    drop(r.stderr.take());
-    assert_eq!(r.wait().expect("wait").code, Some(0));
+    let r = spawn(&profile(ws.path(), "tr '\\0' ' ' </proc/1/cmdline"), &o).expect("spawn");
+    let out = stdout_of_success(r);
     assert!(
         out.starts_with(&format!("{} __sandbox-init", init.display())),
         "PID 1 is {out:?}"
@@ -279,15 +272,21 @@ fn the_command_inherits_no_descriptor_but_stdio() {
         )
         .expect("spawn");
         r.release().expect("release");
-        let mut out = String::new();
-        r.stdout
-            .take()
-            .expect("stdout")
-            .read_to_string(&mut out)
-            .ok();
-        drop(r.stderr.take());
-        assert_eq!(r.wait().expect("wait").code, Some(0));
+        let out = stdout_of_success(r);
         let fds: Vec<&str> = out.split_whitespace().collect();
         assert_eq!(fds, ["0", "1", "2"], "gated: {gated}");
     }
+}
+
+/// Everything a piped command printed on stdout; it must exit 0.
+fn stdout_of_success(mut r: Running) -> String {
+    let mut out = String::new();
+    r.stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .ok();
+    drop(r.stderr.take());
+    assert_eq!(r.wait().expect("wait").code, Some(0), "stdout: {out}");
+    out
 }
