@@ -419,6 +419,12 @@ fn fast_words(text: &str) -> Option<Vec<Vec<W>>> {
             (1, false) => Some(Map::Offset(start + 1)),
             _ => None,
         };
+        // tree-sitter-bash reads a bare `==` or `=~` argument as a test operator missing its
+        // right-hand side (a syntax error) when it ends the command; bash takes it as a
+        // word. Such lines go to the parser, so both paths give the same (stricter) answer.
+        if quoted_segments == 0 && (v == "==" || v == "=~") {
+            return None;
+        }
         if words.is_empty()
             && (v.contains('=')
                 || RESERVED.contains(&v.as_str())

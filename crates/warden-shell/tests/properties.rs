@@ -239,3 +239,20 @@ proptest! {
         check_invariants(&joined, &a);
     }
 }
+
+/// Regression (found by `fast_path_agrees_with_parser`): tree-sitter-bash reads a bare `==` or
+/// `=~` that ends a command as a test operator without its right side; the fast path took it
+/// as a plain word, so `cd ==` was analysed differently with and without the parser.
+#[test]
+fn a_trailing_test_operator_word_takes_the_same_path_both_ways() {
+    for s in [
+        "cd ==",
+        "git push ==",
+        "ls =~",
+        "cd x ==",
+        "cd == x",
+        "echo '=='",
+    ] {
+        assert_eq!(analyse_shell(s), analyse_shell_parsed(s), "{s:?}");
+    }
+}
