@@ -25,6 +25,9 @@ pub enum ApprovalAnswer {
     Granted { by: String },
     /// Do not run it (exit 77).
     Denied { by: Option<String>, reason: String },
+    /// Nobody could be asked (no approval server, no terminal): not run (exit 77). Recorded as
+    /// `unavailable`, not `expired`: no approver ever saw the request.
+    Unavailable { reason: String },
     /// Parked for asynchronous approval (exit 75).
     Deferred {
         ticket: Option<String>,
@@ -110,8 +113,7 @@ impl Approver for UnattendedApprover {
                     "needs asynchronous approval ({why}); no approval server is configured and no terminal is attached"
                 ),
             },
-            _ => ApprovalAnswer::Denied {
-                by: None,
+            _ => ApprovalAnswer::Unavailable {
                 reason: format!("needs approval by a person ({why}) and no terminal is attached"),
             },
         })

@@ -312,7 +312,8 @@ fn the_report_figures_match_the_session_that_was_run() {
         json!({"succeeded": 2, "failed": 2, "denied": 2, "deferred": 1, "did_not_run": 0,
                "other": 0, "unknown": 1, "degraded": degraded})
     );
-    // Approvals: the push (granted), the credential read (expired: no terminal), r-1 (denied),
+    // Approvals: the push (granted), the credential read (unavailable: no server, no terminal),
+    // r-1 (denied),
     // r-2 and r-3 (approved); r-3's duplicate request and r-2's vote do not count again.
     let a = &r["approvals"];
     assert_eq!(
@@ -321,9 +322,17 @@ fn the_report_figures_match_the_session_that_was_run() {
             &a["granted"],
             &a["denied"],
             &a["expired"],
+            &a["unavailable"],
             &a["pending"]
         ),
-        (&json!(5), &json!(3), &json!(1), &json!(1), &json!(0))
+        (
+            &json!(5),
+            &json!(3),
+            &json!(1),
+            &json!(0),
+            &json!(1),
+            &json!(0)
+        )
     );
     let times = decision_times(&recs);
     let got: Vec<(String, u64, u64, u64)> = a["time_to_decision"]
@@ -376,7 +385,7 @@ fn the_report_figures_match_the_session_that_was_run() {
     let kinds: BTreeMap<String, u64> =
         serde_json::from_value(r["incident_counts"].clone()).unwrap();
     let mut want_kinds = BTreeMap::from([
-        ("approval-expired".to_owned(), 1),
+        ("approval-unavailable".to_owned(), 1),
         ("denied-by-policy".to_owned(), 1),
         ("failed".to_owned(), 2),
         ("network-denied".to_owned(), 1),
@@ -421,7 +430,7 @@ fn the_report_figures_match_the_session_that_was_run() {
     let text = String::from_utf8_lossy(&o.stdout);
     for want in [
         "8 actions: 62.5% automatic, 37.5% surfaced",
-        "approvals: 5 requested, 3 granted, 1 denied, 1 expired, 0 pending",
+        "approvals: 5 requested, 3 granted, 1 denied, 0 expired, 1 unavailable (nobody to ask), 0 pending",
         "outcomes: 2 succeeded, 2 failed, 2 denied, 1 deferred, 0 did not run, 1 unknown",
         "network: 1 allowed, 1 denied",
         "incidents: 5",

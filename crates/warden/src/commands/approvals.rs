@@ -318,6 +318,10 @@ fn request(server: &str, token: &str, r: RequestArgs) -> CmdResult {
             );
             ExitCode::from(exit::DENIED)
         }
+        ApprovalAnswer::Unavailable { reason } => {
+            stderr_line!("warden: denied: {reason}");
+            ExitCode::from(exit::DENIED)
+        }
         ApprovalAnswer::Deferred { ticket, reason } => {
             println!("{}", ticket.unwrap_or_default());
             stderr_line!("warden: deferred: {reason}");

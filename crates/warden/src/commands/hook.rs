@@ -578,6 +578,13 @@ fn pre_tool_use(args: &ClaudeCodeArgs, input: &HookInput) -> CmdResult {
                             describe(&decision)
                         ))?
                     }
+                    Ok((ApprovalAnswer::Unavailable { reason }, _)) => {
+                        s.recorder.approval(&intent, "unavailable", None)?;
+                        refuse(format!(
+                            "warden: {} — not approved: {reason}",
+                            describe(&decision)
+                        ))?
+                    }
                     Ok((ApprovalAnswer::Deferred { ticket, reason }, _)) => {
                         let id = ticket.unwrap_or_default();
                         let how = if is_bash {

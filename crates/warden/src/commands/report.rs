@@ -115,6 +115,8 @@ pub struct Approvals {
     pub granted: usize,
     pub denied: usize,
     pub expired: usize,
+    /// Nobody could be asked (no approval server, no terminal); not run.
+    pub unavailable: usize,
     pub pending: usize,
     /// Granted or denied by a person (expiries are not decisions); nearest-rank percentiles.
     pub time_to_decision: Vec<DecisionTimes>,
@@ -149,8 +151,8 @@ pub struct HostCount {
 pub struct Incident {
     pub seq: u64,
     pub time: String,
-    /// `denied-by-policy`, `denied-by-approver`, `approval-expired`, `failed`, `did-not-run`,
-    /// `degraded`, `network-denied`, `outcome-unknown`.
+    /// `denied-by-policy`, `denied-by-approver`, `approval-expired`, `approval-unavailable`,
+    /// `failed`, `did-not-run`, `degraded`, `network-denied`, `outcome-unknown`, `warning`.
     pub kinds: Vec<&'static str>,
     pub tier: String,
     pub rule: String,
@@ -238,7 +240,8 @@ fn groups_field(v: &Value) -> Vec<String> {
     }
 }
 
-/// The event an approval record describes: `requested`, `granted`, `denied` or `expired`.
+/// The event an approval record describes: `requested`, `granted`, `denied`, `expired` or
+/// `unavailable` (nobody could be asked: no approval server and no terminal).
 /// A `decided` record (as the approval server's events are named) says which in `status`.
 fn approval_event(v: &Value) -> Option<&'static str> {
     let word = |e: &str| match e {
@@ -246,6 +249,7 @@ fn approval_event(v: &Value) -> Option<&'static str> {
         "granted" | "approved" => Some("granted"),
         "denied" | "rejected" => Some("denied"),
         "expired" | "expiry" | "timeout" | "timed_out" => Some("expired"),
+        "unavailable" => Some("unavailable"),
         _ => None,
     };
     match v.get("event").and_then(Value::as_str)? {
@@ -518,9 +522,11 @@ pub fn build(
                 match *e {
                     "granted" => approvals.granted += 1,
                     "denied" => approvals.denied += 1,
+                    "unavailable" => approvals.unavailable += 1,
                     _ => approvals.expired += 1,
                 }
-                if let (true, Some(req)) = (*e != "expired", r.requested_ns) {
+                let decided_by_a_person = *e == "granted" || *e == "denied";
+                if let (true, Some(req)) = (decided_by_a_person, r.requested_ns) {
                     let intent = r.intent.and_then(|s| intents.get(&s));
                     let groups = if !r.groups.is_empty() {
                         r.groups.clone()
@@ -630,6 +636,7 @@ pub fn build(
                     }
                 }
                 Some(("expired", _, _)) => kinds.push("approval-expired"),
+                Some(("unavailable", _, _)) => kinds.push("approval-unavailable"),
                 _ => {}
             }
         }
@@ -971,8 +978,13 @@ fn render_text(r: &Report) -> String {
         out.push_str(&format!("agent tools: {}\n", list.join(", ")));
     }
     let a = &r.approvals;
+    // `unavailable` only when it happened: most logs come from attended or served runs.
+    let unavailable = match a.unavailable {
+        0 => String::new(),
+        n => format!(", {n} unavailable (nobody to ask)"),
+    };
     out.push_str(&format!(
-        "\napprovals: {} requested, {} granted, {} denied, {} expired, {} pending\n",
+        "\napprovals: {} requested, {} granted, {} denied, {} expired{unavailable}, {} pending\n",
         a.requested, a.granted, a.denied, a.expired, a.pending
     ));
     if !a.time_to_decision.is_empty() {

@@ -186,6 +186,14 @@ pub fn run(args: RunArgs) -> CmdResult {
                         &recorder,
                     );
                 }
+                ApprovalAnswer::Unavailable { reason } => {
+                    recorder.approval(&intent, "unavailable", None)?;
+                    return refuse(
+                        DENIED,
+                        format!("denied: tier {}: {reason}", decision.tier),
+                        &recorder,
+                    );
+                }
                 ApprovalAnswer::Deferred { ticket, reason } => {
                     let t = ticket.map(|t| format!(" (ticket {t})")).unwrap_or_default();
                     return refuse(

@@ -565,6 +565,10 @@ impl Governor {
                 let _ = self.recorder.approval(intent, event, by.as_deref());
                 Gate::Refused(format!("denied: tier {}: {reason}", decision.tier))
             }
+            Ok(ApprovalAnswer::Unavailable { reason }) => {
+                let _ = self.recorder.approval(intent, "unavailable", None);
+                Gate::Refused(format!("denied: tier {}: {reason}", decision.tier))
+            }
             Ok(ApprovalAnswer::Deferred { ticket, reason }) => Gate::Pending {
                 ticket: ticket.unwrap_or_default(),
                 reason,

@@ -190,6 +190,7 @@ pub fn render(r: &Report) -> String {
             ("granted", a.granted, "#2e9e5b"),
             ("denied", a.denied, "#c62828"),
             ("expired", a.expired, "#8d6e63"),
+            ("unavailable", a.unavailable, "#5c6bc0"),
             ("pending", a.pending, "#9e9e9e"),
         ],
         640,
