@@ -245,6 +245,7 @@ fn check_full_run(s: &Setup, summary: &Value) {
     // The denied command was recorded with its tier before it was refused.
     let rm = find(&|r| r["action"]["script"] == "rm -rf /");
     assert_eq!(rm["tier"], "deny");
+    assert_eq!(rm["tool"], "exec", "the intent names the MCP tool");
     assert_eq!(rm["rationale"], "clean up");
     // An escape attempt is recorded (with the path it would have reached) and refused.
     let esc = find(&|r| {

@@ -41,6 +41,9 @@ pub struct RunArgs {
     /// The agent's id for this tool call (recorded in the intent; ties a hook's records to this run).
     #[arg(long, value_name = "ID")]
     pub tool_call_id: Option<String>,
+    /// The agent's tool that asked (recorded in the intent; e.g. an MCP tool's name).
+    #[arg(long, value_name = "NAME")]
+    pub tool: Option<String>,
     /// Run even if this kernel cannot enforce everything the sandbox profile asks for.
     #[arg(long)]
     pub allow_degraded: bool,
@@ -98,7 +101,7 @@ pub fn run(args: RunArgs) -> CmdResult {
         agent: args.agent.clone(),
         session: args.session.clone(),
         tool_call_id: args.tool_call_id.clone(),
-        tool: None,
+        tool: args.tool.clone(),
     };
     let intent_failed = |e: CliError| {
         CliError::failure(miette::miette!(

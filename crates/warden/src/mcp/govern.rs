@@ -191,6 +191,8 @@ impl Governor {
             .arg("mcp")
             .arg("--tool-call-id")
             .arg(&call_id)
+            .arg("--tool")
+            .arg("exec")
             .arg("--workspace")
             .arg(&self.workspace)
             .arg("--cwd")
