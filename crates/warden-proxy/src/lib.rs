@@ -98,15 +98,18 @@ mod pattern;
 mod server;
 mod socks;
 mod splice;
+mod workspace_trust;
 
 pub use addr::non_public_reason;
 pub use config::{DEFAULTS_TOML, Defaults, Limits, ProxyConfig, Rule, RuleAction, Verdict};
 pub use discover::{
-    DiscoveredHost, DiscoveryEnv, REGISTRY_CACHE_TTL, discover, discover_git_remotes,
-    discover_registries, discover_registries_cached, git_url_host_port, url_host_port,
+    DiscoveredHost, DiscoveryEnv, PROBE_ENV_DROPPED, REGISTRY_CACHE_TTL, discover,
+    discover_git_remotes, discover_git_remotes_trusting, discover_registries,
+    discover_registries_cached, discover_registries_trusting, git_url_host_port, url_host_port,
 };
 pub use error::ProxyError;
 pub use event::{NetworkEvent, Protocol};
 pub use gate::EventSink;
 pub use pattern::{DEFAULT_PORTS, Host, HostPattern, PortSpec, Target};
 pub use server::{Listen, ProxyHandle, spawn};
+pub use workspace_trust::{ConfigWatch, STATE_DIR as DISCOVERY_STATE_DIR, WorkspaceConfig};
