@@ -193,6 +193,9 @@ pub(crate) struct Started {
     events: Arc<Mutex<Vec<NetworkRecord>>>,
     dir: SocketDir,
     started: Instant,
+    /// Records which discovery-relevant workspace files the command writes (see
+    /// `warden_proxy::ConfigWatch`); `None` when that state could not be set up.
+    watch: Option<warden_proxy::ConfigWatch>,
 }
 
 /// Start the egress proxy's wake-up socket and `profile` in the sandbox. With `gated`, the
@@ -216,6 +219,11 @@ pub(crate) fn start(
     // this thread through `wake.sock`, then waits for `proxy.sock`.
     let network = policy.config().network.clone();
     let workspace = profile.workspace.clone();
+    // What discovery may believe of the workspace's own files (`.npmrc`, `.cargo/config.toml`,
+    // `.git/config`, …) is fixed now, before the command can write any of them; what it writes
+    // is recorded as tainted when it ends, so no later run believes it either.
+    let (watch, trusted) =
+        warden_proxy::ConfigWatch::begin(&workspace, &warden_proxy::DiscoveryEnv::from_process());
     let listen = warden_proxy::Listen::Unix(socket.clone());
     let wake = std::os::unix::net::UnixListener::bind(dir.0.join("wake.sock")).map_err(|e| {
         CliError::failure(miette::miette!(
@@ -244,14 +252,16 @@ pub(crate) fn start(
         gated,
         fallback_exe: Some(main_exe),
     };
+    let trusted_notes = trusted.notes().to_vec();
     let running = warden_sandbox::spawn(&profile, &opts).map_err(sandbox_error)?;
     // Started after the sandbox, off its start-up path: a connection to `wake.sock` waits in
     // the listen queue until this thread accepts it.
     let proxy_thread = std::thread::spawn(move || -> Result<warden_proxy::ProxyHandle, String> {
         wake.accept().map_err(|e| format!("proxy wake-up: {e}"))?;
         drop(wake);
-        let proxy_cfg = warden_proxy::ProxyConfig::from_network_config(&network, &workspace)
-            .map_err(|e| format!("the [network] section cannot be used: {e}"))?;
+        let proxy_cfg =
+            warden_proxy::ProxyConfig::from_network_config_trusting(&network, &workspace, &trusted)
+                .map_err(|e| format!("the [network] section cannot be used: {e}"))?;
         warden_proxy::spawn(listen, proxy_cfg, sink)
             .map_err(|e| format!("cannot start the egress proxy: {e}"))
     });
@@ -260,6 +270,7 @@ pub(crate) fn start(
         ..Default::default()
     };
     exec.notes.extend(init_note);
+    exec.notes.extend(trusted_notes);
     if !running.removed_env.is_empty() {
         exec.notes.push(format!(
             "environment scrubbed: {}",
@@ -273,6 +284,7 @@ pub(crate) fn start(
         events,
         dir,
         started: Instant::now(),
+        watch,
     })
 }
 
@@ -287,6 +299,9 @@ impl Started {
     /// Withdraw a gated command before it starts and tear the sandbox down.
     pub(crate) fn abort(self) {
         self.running.abort();
+        if let Some(w) = self.watch {
+            let _ = w.end();
+        }
     }
 
     /// Stream (and, when piped, count and hash) the command's output until it ends, then stop
@@ -299,6 +314,7 @@ impl Started {
             events,
             dir,
             started,
+            watch,
         } = self;
         let out_t = running
             .stdout
@@ -335,6 +351,9 @@ impl Started {
         }
         drop(dir);
         exec.network = events.lock().map(|v| v.clone()).unwrap_or_default();
+        if let Some(w) = watch {
+            exec.notes.extend(w.end());
+        }
         let info = info.map_err(sandbox_error)?;
         exec.exit_code = info.code;
         exec.signal = info.signal;
