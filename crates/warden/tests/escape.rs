@@ -846,17 +846,34 @@ fn workspace_code_never_runs_on_the_host_through_discovery() {
     let o = run_discovering(&f, &["sh", "plant.sh"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(f.ws.join("pip/__init__.py").exists(), "{}", text(&o));
-    // The next run starts the proxy (its command makes a request), so discovery runs.
-    let path = format!(
-        "{}:{}",
-        f.ws.join(".venv/bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    // The next runs start the proxy (their command makes a request), so discovery runs: once
+    // with the caller's PATH, once with the workspace's `.venv/bin` first on it (a different
+    // cache key, so the probes run again).
     std::fs::write(
         f.ws.join("fetch.sh"),
         "curl -s -m 20 http://probe.canary.invalid/ ; exit 0\n",
     )
     .expect("write");
+    let ran = || -> Vec<String> {
+        std::fs::read_dir(&f.out)
+            .expect("ls")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "file")
+            .collect()
+    };
+    let o = run_discovering(&f, &["sh", "fetch.sh"], &[]);
+    assert!(
+        text(&o).contains("default-deny"),
+        "the proxy ran and refused: {}",
+        text(&o)
+    );
+    assert!(ran().is_empty(), "ESCAPE: workspace code ran on the host: {:?}", ran());
+    let path = format!(
+        "{}:{}",
+        f.ws.join(".venv/bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let o = run_discovering(
         &f,
         &["sh", "fetch.sh"],
@@ -865,22 +882,12 @@ fn workspace_code_never_runs_on_the_host_through_discovery() {
             ("VIRTUAL_ENV", f.ws.join(".venv").display().to_string()),
         ],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
         text(&o).contains("default-deny"),
         "the proxy ran and refused: {}",
         text(&o)
     );
-    let ran: Vec<String> = std::fs::read_dir(&f.out)
-        .expect("ls")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "file")
-        .collect();
-    assert!(
-        ran.is_empty(),
-        "ESCAPE: workspace code ran on the host: {ran:?}"
-    );
+    assert!(ran().is_empty(), "ESCAPE: workspace code ran on the host: {:?}", ran());
 }
 
 /// Item 3 of the hardening issue: a sandboxed command writes `.npmrc` naming a registry (a
@@ -901,19 +908,19 @@ fn a_sandboxed_command_cannot_widen_the_allowlist_of_later_runs() {
         "curl -s -m 20 http://widen.canary.invalid/ ; exit 0\n",
     )
     .expect("write");
-    let o = run_discovering(&f, &["sh", "widen.sh"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(
-        text(&o).contains("warning: the command wrote .npmrc")
-            && text(&o).contains("widen.canary.invalid:80"),
-        "the writing run is warned: {}",
-        text(&o)
-    );
+    let wrote = run_discovering(&f, &["sh", "widen.sh"], &[]);
+    assert_eq!(wrote.status.code(), Some(0), "{}", text(&wrote));
     let o = run_discovering(&f, &["sh", "fetch.sh"], &[]);
     assert!(
         text(&o).contains("default-deny") && !text(&o).contains("cannot resolve"),
         "ESCAPE: a sandboxed command widened the allowlist: {}",
         text(&o)
+    );
+    assert!(
+        text(&wrote).contains("warning: the command wrote .npmrc")
+            && text(&wrote).contains("widen.canary.invalid:80"),
+        "the writing run is warned: {}",
+        text(&wrote)
     );
     // Within one run too: a file written before the proxy starts does not count.
     std::fs::write(
