@@ -868,7 +868,11 @@ fn workspace_code_never_runs_on_the_host_through_discovery() {
         "the proxy ran and refused: {}",
         text(&o)
     );
-    assert!(ran().is_empty(), "ESCAPE: workspace code ran on the host: {:?}", ran());
+    assert!(
+        ran().is_empty(),
+        "ESCAPE: workspace code ran on the host: {:?}",
+        ran()
+    );
     let path = format!(
         "{}:{}",
         f.ws.join(".venv/bin").display(),
@@ -887,7 +891,11 @@ fn workspace_code_never_runs_on_the_host_through_discovery() {
         "the proxy ran and refused: {}",
         text(&o)
     );
-    assert!(ran().is_empty(), "ESCAPE: workspace code ran on the host: {:?}", ran());
+    assert!(
+        ran().is_empty(),
+        "ESCAPE: workspace code ran on the host: {:?}",
+        ran()
+    );
 }
 
 /// Item 3 of the hardening issue: a sandboxed command writes `.npmrc` naming a registry (a
