@@ -73,6 +73,15 @@
 //! false` to drop) and the workspace's git remotes ([`discover_git_remotes`]). Every rule
 //! records its source ([`Rule::source`]) so `warden` can show why a host is allowed.
 //!
+//! Discovery runs on the host and runs nothing of the workspace: probed tools are found on
+//! `PATH` entries outside it and run in a fresh private directory with a filtered environment
+//! ([`PROBE_ENV_DROPPED`]); git remotes are parsed from the configuration files. Workspace files
+//! (which sandboxed commands write) are believed only as a [`WorkspaceConfig`] snapshot holds
+//! them: for a sandboxed run, [`ConfigWatch::begin`] takes it before the run and
+//! [`ConfigWatch::end`] records what the run wrote as tainted, so a sandboxed command can never
+//! widen what it or a later run may reach (see `workspace_trust.rs`). Only the host part of
+//! registry discovery is cached ([`discover_registries_cached`]).
+//!
 //! # Events
 //!
 //! Exactly one [`NetworkEvent`] per request (plain HTTP) or tunnel (CONNECT, SOCKS5), emitted
