@@ -1070,15 +1070,19 @@ fn pip(r: &Reader<'_>) -> Vec<DiscoveredHost> {
     // isolated (`-I`: no working directory or script directory on `sys.path`, no `PYTHON*`
     // variables, no user site), so no module of the workspace can be imported.
     let script = "from pip._internal.models.index import PyPI\nprint(PyPI.url)\nprint('https://' + PyPI.file_storage_domain + '/')";
-    let (listed, default) = thread::scope(|s| {
-        let listed = s.spawn(|| r.probe("pip", &["config", "list"]));
-        let default = s.spawn(|| {
-            ["python3", "python"]
-                .into_iter()
-                .find_map(|py| r.probe(py, &["-I", "-c", script]).map(|out| (py, out)))
-        });
-        (listed.join().ok().flatten(), default.join().ok().flatten())
-    });
+    let (listed, default) = if !r.host() {
+        (None, None)
+    } else {
+        thread::scope(|s| {
+            let listed = s.spawn(|| r.probe("pip", &["config", "list"]));
+            let default = s.spawn(|| {
+                ["python3", "python"]
+                    .into_iter()
+                    .find_map(|py| r.probe(py, &["-I", "-c", script]).map(|out| (py, out)))
+            });
+            (listed.join().ok().flatten(), default.join().ok().flatten())
+        })
+    };
     if let Some(out) = listed {
         for line in out.lines() {
             let Some((lhs, rhs)) = line.split_once('=') else {

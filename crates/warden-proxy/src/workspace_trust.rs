@@ -131,10 +131,12 @@ fn shown(paths: &[PathBuf]) -> String {
 }
 
 /// The workspace, lexically and resolved, to tell whether a path lies inside it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct WorkspaceRoot {
     lexical: PathBuf,
     canonical: PathBuf,
+    /// Resolved directories (discovery asks about many files in the same few directories).
+    dirs: std::sync::Mutex<std::collections::HashMap<PathBuf, PathBuf>>,
 }
 
 impl WorkspaceRoot {
@@ -142,6 +144,7 @@ impl WorkspaceRoot {
         WorkspaceRoot {
             lexical: workspace.to_path_buf(),
             canonical: fs::canonicalize(workspace).unwrap_or_else(|_| workspace.to_path_buf()),
+            dirs: std::sync::Mutex::default(),
         }
     }
 
@@ -151,8 +154,7 @@ impl WorkspaceRoot {
         if let Ok(r) = p.strip_prefix(&self.lexical) {
             return Some(r.to_path_buf());
         }
-        let resolved = resolve_existing_prefix(p)?;
-        resolved
+        self.resolve(p)?
             .strip_prefix(&self.canonical)
             .ok()
             .map(Path::to_path_buf)
@@ -165,23 +167,35 @@ impl WorkspaceRoot {
     pub(crate) fn path(&self) -> &Path {
         &self.lexical
     }
-}
 
-/// `p` with its longest existing prefix resolved (so a missing file below a linked directory
-/// resolves too).
-fn resolve_existing_prefix(p: &Path) -> Option<PathBuf> {
-    let mut rest = Vec::new();
-    let mut cur = p;
-    loop {
-        if let Ok(c) = fs::canonicalize(cur) {
-            let mut out = c;
-            for part in rest.iter().rev() {
-                out.push(part);
-            }
-            return Some(out);
+    /// `p` with symbolic links resolved as far as it exists (a missing file below a linked
+    /// directory resolves too).
+    fn resolve(&self, p: &Path) -> Option<PathBuf> {
+        let full = match (p.parent(), p.file_name()) {
+            (Some(parent), Some(name)) => self.resolve_dir(parent).join(name),
+            _ => return fs::canonicalize(p).ok(),
+        };
+        if fs::symlink_metadata(&full).is_ok_and(|m| m.file_type().is_symlink()) {
+            return fs::canonicalize(&full).ok().or(Some(full));
         }
-        rest.push(cur.file_name()?.to_os_string());
-        cur = cur.parent()?;
+        Some(full)
+    }
+
+    fn resolve_dir(&self, d: &Path) -> PathBuf {
+        if let Some(r) = self.dirs.lock().ok().and_then(|m| m.get(d).cloned()) {
+            return r;
+        }
+        let r = match fs::canonicalize(d) {
+            Ok(c) => c,
+            Err(_) => match (d.parent(), d.file_name()) {
+                (Some(parent), Some(name)) => self.resolve_dir(parent).join(name),
+                _ => d.to_path_buf(),
+            },
+        };
+        if let Ok(mut m) = self.dirs.lock() {
+            m.insert(d.to_path_buf(), r.clone());
+        }
+        r
     }
 }
 

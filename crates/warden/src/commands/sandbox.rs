@@ -196,6 +196,34 @@ pub(crate) struct Started {
     /// Records which discovery-relevant workspace files the command writes (see
     /// `warden_proxy::ConfigWatch`); `None` when that state could not be set up.
     watch: Option<warden_proxy::ConfigWatch>,
+    /// A gated sandbox's watch, still being set up alongside the sandbox; settled before the
+    /// command may start.
+    watch_setup: Option<WatchSetup>,
+}
+
+type WatchBegun = (
+    Option<warden_proxy::ConfigWatch>,
+    warden_proxy::WorkspaceConfig,
+);
+
+/// The watch being set up, and where the proxy waits for what it may believe.
+struct WatchSetup {
+    thread: std::thread::JoinHandle<WatchBegun>,
+    to_proxy: std::sync::mpsc::Sender<warden_proxy::WorkspaceConfig>,
+}
+
+impl WatchSetup {
+    /// Waits for the watch, hands its snapshot to the proxy, returns the watch and its notes.
+    /// A failed set-up trusts no workspace file.
+    fn settle(self) -> (Option<warden_proxy::ConfigWatch>, Vec<String>) {
+        let (watch, trusted) = self.thread.join().unwrap_or_else(|_| {
+            let none = warden_proxy::WorkspaceConfig::default();
+            (None, none)
+        });
+        let notes = trusted.notes().to_vec();
+        let _ = self.to_proxy.send(trusted);
+        (watch, notes)
+    }
 }
 
 /// Start the egress proxy's wake-up socket and `profile` in the sandbox. With `gated`, the
@@ -220,10 +248,28 @@ pub(crate) fn start(
     let network = policy.config().network.clone();
     let workspace = profile.workspace.clone();
     // What discovery may believe of the workspace's own files (`.npmrc`, `.cargo/config.toml`,
-    // `.git/config`, …) is fixed now, before the command can write any of them; what it writes
-    // is recorded as tainted when it ends, so no later run believes it either.
-    let (watch, trusted) =
-        warden_proxy::ConfigWatch::begin(&workspace, &warden_proxy::DiscoveryEnv::from_process());
+    // `.git/config`, …) is fixed before the command can write any of them (alongside the
+    // sandbox's set-up when gated, settled before the command starts); what it writes is
+    // recorded as tainted when it ends, so no later run believes it either.
+    let (to_proxy, trusted_rx) = std::sync::mpsc::channel();
+    let watch_setup = WatchSetup {
+        thread: {
+            let workspace = workspace.clone();
+            std::thread::spawn(move || {
+                warden_proxy::ConfigWatch::begin(
+                    &workspace,
+                    &warden_proxy::DiscoveryEnv::from_process(),
+                )
+            })
+        },
+        to_proxy,
+    };
+    let (watch_setup, watch, watch_notes) = if gated {
+        (Some(watch_setup), None, Vec::new())
+    } else {
+        let (w, notes) = watch_setup.settle();
+        (None, w, notes)
+    };
     let listen = warden_proxy::Listen::Unix(socket.clone());
     let wake = std::os::unix::net::UnixListener::bind(dir.0.join("wake.sock")).map_err(|e| {
         CliError::failure(miette::miette!(
@@ -252,13 +298,14 @@ pub(crate) fn start(
         gated,
         fallback_exe: Some(main_exe),
     };
-    let trusted_notes = trusted.notes().to_vec();
     let running = warden_sandbox::spawn(&profile, &opts).map_err(sandbox_error)?;
     // Started after the sandbox, off its start-up path: a connection to `wake.sock` waits in
     // the listen queue until this thread accepts it.
     let proxy_thread = std::thread::spawn(move || -> Result<warden_proxy::ProxyHandle, String> {
         wake.accept().map_err(|e| format!("proxy wake-up: {e}"))?;
         drop(wake);
+        // No snapshot (the run was withdrawn): believe no workspace file.
+        let trusted = trusted_rx.recv().unwrap_or_default();
         let proxy_cfg =
             warden_proxy::ProxyConfig::from_network_config_trusting(&network, &workspace, &trusted)
                 .map_err(|e| format!("the [network] section cannot be used: {e}"))?;
@@ -270,7 +317,7 @@ pub(crate) fn start(
         ..Default::default()
     };
     exec.notes.extend(init_note);
-    exec.notes.extend(trusted_notes);
+    exec.notes.extend(watch_notes);
     if !running.removed_env.is_empty() {
         exec.notes.push(format!(
             "environment scrubbed: {}",
@@ -285,12 +332,18 @@ pub(crate) fn start(
         dir,
         started: Instant::now(),
         watch,
+        watch_setup,
     })
 }
 
 impl Started {
     /// Let a gated command start.
     pub(crate) fn release(&mut self) -> Result<(), CliError> {
+        if let Some(setup) = self.watch_setup.take() {
+            let (watch, notes) = setup.settle();
+            self.watch = watch;
+            self.exec.notes.extend(notes);
+        }
         self.running.release().map_err(sandbox_error)?;
         self.started = Instant::now();
         Ok(())
@@ -299,7 +352,11 @@ impl Started {
     /// Withdraw a gated command before it starts and tear the sandbox down.
     pub(crate) fn abort(self) {
         self.running.abort();
-        if let Some(w) = self.watch {
+        let watch = match self.watch_setup {
+            Some(setup) => setup.settle().0,
+            None => self.watch,
+        };
+        if let Some(w) = watch {
             let _ = w.end();
         }
     }
@@ -314,8 +371,15 @@ impl Started {
             events,
             dir,
             started,
-            watch,
+            mut watch,
+            watch_setup,
         } = self;
+        // Never released (nothing ran), but settle the watch all the same.
+        if let Some(setup) = watch_setup {
+            let (w, notes) = setup.settle();
+            watch = w;
+            exec.notes.extend(notes);
+        }
         let out_t = running
             .stdout
             .take()
