@@ -96,7 +96,8 @@ impl DiscoveryEnv {
 }
 
 /// Variables never handed to a probed tool: each makes an interpreter or tool load code or
-/// configuration from wherever it names (checked by a test against the probes' own needs).
+/// configuration from wherever it names (a test checks that none of the variables the probes
+/// need is caught). A trailing `*` matches any suffix; names compare case-insensitively.
 pub const PROBE_ENV_DROPPED: &[&str] = &[
     "PYTHON*",
     "NODE_OPTIONS",
@@ -1466,6 +1467,136 @@ mod tests {
         );
         assert_eq!(e[0].2, "https://a.invalid/ https://b.invalid/");
         assert_eq!(e[1].1, "index-url");
+    }
+
+    #[test]
+    fn probes_keep_what_they_need_and_lose_what_loads_code() {
+        for needed in [
+            "PATH",
+            "HOME",
+            "XDG_CONFIG_HOME",
+            "GOPROXY",
+            "GOSUMDB",
+            "GOPATH",
+            "PIP_INDEX_URL",
+            "PIP_CONFIG_FILE",
+            "CARGO_HOME",
+            "GEM_HOME",
+            "GEMRC",
+            "LANG",
+        ] {
+            assert!(!dropped_for_probes(needed), "{needed}");
+        }
+        for loads_code in [
+            "PYTHONPATH",
+            "PYTHONSTARTUP",
+            "NODE_OPTIONS",
+            "npm_config_node_options",
+            "NPM_CONFIG_GLOBALCONFIG",
+            "GIT_CONFIG_PARAMETERS",
+            "GIT_EXEC_PATH",
+            "LD_PRELOAD",
+            "RUBYOPT",
+            "GOFLAGS",
+            "GOTOOLCHAIN",
+            "BASH_ENV",
+            "JAVA_TOOL_OPTIONS",
+        ] {
+            assert!(dropped_for_probes(loads_code), "{loads_code}");
+        }
+        for p in PROBE_ENV_DROPPED {
+            let stem = p.strip_suffix('*').unwrap_or(p);
+            assert!(
+                !stem.contains('*') && stem == stem.to_ascii_uppercase(),
+                "{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn git_configuration_is_parsed_like_git() {
+        let text = "# comment\n[core]\n\tbare = false\n\
+                    [remote \"origin\"]\n\turl = \"https://a.invalid/x\" ; trailing comment\n\
+                    \tpushurl = git@b.invalid:x.git # another\n\
+                    [Remote \"Up \\\"q\\\"\"] URL = ssh://c.invalid:2222/x\n\
+                    [remote.legacy]\n\turl = https://d.invalid/\\\n\tcontinued\n\
+                    [url \"https://mirror.invalid/\"]\n\tinsteadOf = https://a.invalid/\n";
+        let e = git_config_entries(text);
+        let get = |sub: &str, key: &str| {
+            e.iter()
+                .find(|x| x.subsection.as_deref() == Some(sub) && x.key == key)
+                .map(|x| x.value.clone())
+        };
+        assert_eq!(get("origin", "url").as_deref(), Some("https://a.invalid/x"));
+        assert_eq!(
+            get("origin", "pushurl").as_deref(),
+            Some("git@b.invalid:x.git")
+        );
+        assert_eq!(
+            get("Up \"q\"", "url").as_deref(),
+            Some("ssh://c.invalid:2222/x")
+        );
+        assert_eq!(
+            get("legacy", "url").as_deref(),
+            Some("https://d.invalid/\tcontinued")
+        );
+        assert_eq!(
+            get("https://mirror.invalid/", "insteadof").as_deref(),
+            Some("https://a.invalid/")
+        );
+        assert!(e.iter().all(|x| x.section != "remote" || x.key != "bare"));
+    }
+
+    #[test]
+    fn remotes_are_rewritten_by_instead_of() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join("ws");
+        fs::create_dir_all(ws.join(".git")).unwrap();
+        fs::write(
+            ws.join(".git/config"),
+            "[remote \"origin\"]\n\turl = gh:org/x\n",
+        )
+        .unwrap();
+        let home = dir.path().join("home");
+        fs::create_dir_all(&home).unwrap();
+        fs::write(
+            home.join(".gitconfig"),
+            "[url \"https://forge.invalid/\"]\n\tinsteadOf = gh:\n\
+             [url \"ssh://git@push.invalid/\"]\n\tpushInsteadOf = gh:\n",
+        )
+        .unwrap();
+        let mut env = DiscoveryEnv::empty();
+        env.set_var("HOME", home.display().to_string());
+        let found = discover_git_remotes(&ws, &env);
+        let hosts: Vec<(String, u16)> = found.iter().map(|d| (d.host.clone(), d.port)).collect();
+        assert!(hosts.contains(&("forge.invalid".into(), 443)), "{hosts:?}");
+        assert!(hosts.contains(&("push.invalid".into(), 22)), "{hosts:?}");
+        assert!(hosts.iter().all(|(h, _)| h != "gh"), "{hosts:?}");
+    }
+
+    #[test]
+    fn a_linked_worktree_reads_the_common_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("main/.git");
+        fs::create_dir_all(main.join("worktrees/wt")).unwrap();
+        fs::write(
+            main.join("config"),
+            "[remote \"origin\"]\n\turl = https://common.invalid/x\n",
+        )
+        .unwrap();
+        fs::write(main.join("worktrees/wt/commondir"), "../..\n").unwrap();
+        let ws = dir.path().join("wt");
+        fs::create_dir_all(&ws).unwrap();
+        fs::write(
+            ws.join(".git"),
+            format!("gitdir: {}\n", main.join("worktrees/wt").display()),
+        )
+        .unwrap();
+        let found = discover_git_remotes(&ws, &DiscoveryEnv::empty());
+        assert!(
+            found.iter().any(|d| d.host == "common.invalid"),
+            "{found:?}"
+        );
     }
 
     #[test]
