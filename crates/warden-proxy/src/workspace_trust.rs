@@ -23,6 +23,7 @@
 //! workspace file and says so in a note.
 
 use crate::discover::{self, DiscoveredHost, DiscoveryEnv};
+use rustix::fs::{FlockOperation, flock};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -257,6 +258,11 @@ impl State {
     fn open(workspace: &Path) -> Result<State, String> {
         let dir = workspace.join(STATE_DIR);
         fs::create_dir_all(dir.join("runs")).map_err(|e| io_err("create", &dir, e))?;
+        // Warden's own state: never shown as untracked by git.
+        let ignore = dir.join(".gitignore");
+        if fs::symlink_metadata(&ignore).is_err() {
+            let _ = fs::write(&ignore, "*\n");
+        }
         let lock_path = dir.join("lock");
         let lock = fs::OpenOptions::new()
             .create(true)
@@ -264,7 +270,8 @@ impl State {
             .write(true)
             .open(&lock_path)
             .map_err(|e| io_err("open", &lock_path, e))?;
-        lock.lock().map_err(|e| io_err("lock", &lock_path, e))?;
+        flock(&lock, FlockOperation::LockExclusive)
+            .map_err(|e| io_err("lock", &lock_path, e.into()))?;
         Ok(State { dir, _lock: lock })
     }
 
@@ -338,7 +345,12 @@ impl State {
             let marker: Option<RunMarker> = fs::read(&path)
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok());
-            let live = matches!(file.try_lock(), Err(fs::TryLockError::WouldBlock));
+            // Locked by its run for as long as that lasts (the kernel drops the lock when the
+            // process ends, however it ends).
+            let live = matches!(
+                flock(&file, FlockOperation::NonBlockingLockExclusive),
+                Err(e) if e == rustix::io::Errno::WOULDBLOCK
+            );
             let Some(marker) = marker else {
                 if !live {
                     let _ = fs::remove_file(&path);
@@ -405,7 +417,8 @@ impl ConfigWatch {
                 .write(true)
                 .open(&marker)
                 .map_err(|e| io_err("create", &marker, e))?;
-            file.lock().map_err(|e| io_err("lock", &marker, e))?;
+            flock(&file, FlockOperation::LockExclusive)
+                .map_err(|e| io_err("lock", &marker, e.into()))?;
             let bytes = serde_json::to_vec(&RunMarker {
                 baseline: baseline.clone(),
             })
