@@ -277,9 +277,9 @@ impl<'a> Reader<'a> {
 
     /// Runs a host tool — found on the host `PATH`, in a fresh private empty directory, with
     /// [`Reader::probe_env`] only, a null stdin and the probe timeout — and returns its stdout
-    /// when it exits successfully in time. Only in passes that read the host.
+    /// when it exits successfully in time. Only in the host pass (the cacheable one).
     fn probe(&self, program: &str, args: &[&str]) -> Option<String> {
-        if !self.host() {
+        if !matches!(self.scope, Scope::Host) {
             return None;
         }
         self.env.var("PATH")?;

@@ -21,6 +21,11 @@
 //!
 //! State that cannot be read or written is never taken as trust: discovery then ignores every
 //! workspace file and says so in a note.
+//!
+//! Limits: an edit a person makes while a sandboxed run is in progress counts as the run's
+//! (edit again afterwards); content that reaches a file through the person's own git operations
+//! outside the sandbox (checking out a commit a sandboxed command made with git plumbing,
+//! without writing the file in the workspace) is the person's.
 
 use crate::discover::{self, DiscoveredHost, DiscoveryEnv};
 use rustix::fs::{FlockOperation, flock};
