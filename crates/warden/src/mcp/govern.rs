@@ -852,6 +852,7 @@ impl Governor {
             port: Some(port),
             method: Some(method.clone()),
             path: path.clone(),
+            service: None,
         };
         let planned = Planned {
             tool: "http_request",
