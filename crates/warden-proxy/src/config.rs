@@ -162,6 +162,11 @@ impl Default for Limits {
 #[derive(Debug, Clone, Default)]
 pub struct ProxyConfig {
     rules: Vec<Rule>,
+    passthrough: Vec<HostPattern>,
+    /// Extra upstream trust anchors (`[network] upstream_ca`).
+    pub upstream_ca: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// The run's CA; when set, tunnels are intercepted (except passthrough hosts).
+    pub ca: Option<std::sync::Arc<crate::ca::CertificateAuthority>>,
     private_exceptions: Vec<HostPattern>,
     resolve_overrides: HashMap<String, Vec<IpAddr>>,
     /// Limits and timeouts.
@@ -245,6 +250,14 @@ impl ProxyConfig {
         }
         for p in &cfg.allow_private {
             c.allow_private(p)?;
+        }
+        for p in &cfg.passthrough {
+            c.passthrough(p)?;
+        }
+        for f in &cfg.upstream_ca {
+            let path = workspace.join(f);
+            let certs = crate::ca::read_pem_certs(&path).map_err(ProxyError::UpstreamCa)?;
+            c.upstream_ca.extend(certs);
         }
         if cfg.forges.unwrap_or(true) {
             for p in &defaults.forges {
@@ -334,6 +347,18 @@ impl ProxyConfig {
         let t = Target::parse(pattern)?;
         self.private_exceptions.push(t.host);
         Ok(self)
+    }
+
+    /// Tunnels `pattern`'s hosts without interception (judged by host alone).
+    pub fn passthrough(&mut self, pattern: &str) -> Result<&mut Self, ProxyError> {
+        let t = Target::parse(pattern)?;
+        self.passthrough.push(t.host);
+        Ok(self)
+    }
+
+    /// Whether tunnels to `host` are passed through uninspected.
+    pub fn is_passthrough(&self, host: &Host) -> bool {
+        self.passthrough.iter().any(|p| p.matches(host))
     }
 
     /// Makes `host` resolve to `addrs` instead of asking the system resolver (tests, pinning).

@@ -87,6 +87,7 @@
 //! ([`warden_policy::sections::NetworkConfig`]); everything else is its own.
 
 mod addr;
+mod ca;
 mod config;
 mod discover;
 mod error;
@@ -94,19 +95,24 @@ mod event;
 mod gate;
 mod host_local;
 mod http;
+mod judge;
+mod mitm;
 mod pattern;
 mod server;
 mod socks;
 mod splice;
 
 pub use addr::non_public_reason;
+pub use ca::{CaError, CertificateAuthority, Leaf, SYSTEM_BUNDLE_PATHS, read_pem_certs};
 pub use config::{DEFAULTS_TOML, Defaults, Limits, ProxyConfig, Rule, RuleAction, Verdict};
 pub use discover::{
     DiscoveredHost, DiscoveryEnv, REGISTRY_CACHE_TTL, discover, discover_git_remotes,
     discover_registries, discover_registries_cached, git_url_host_port, url_host_port,
 };
 pub use error::ProxyError;
-pub use event::{NetworkEvent, Protocol};
+pub use event::{Handling, NetworkEvent, Protocol};
 pub use gate::EventSink;
+pub use judge::{Judge, JudgeFuture, Judgement, NetRequest, ProceedAll};
+pub use mitm::MAX_REQUEST_HEAD;
 pub use pattern::{DEFAULT_PORTS, Host, HostPattern, PortSpec, Target};
-pub use server::{Listen, ProxyHandle, spawn};
+pub use server::{Listen, ProxyHandle, spawn, spawn_judged};

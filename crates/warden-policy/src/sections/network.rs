@@ -58,6 +58,12 @@ pub struct NetworkConfig {
     /// Largest number of simultaneous client connections the proxy serves. Default: 512.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<u32>,
+    /// Host patterns whose HTTPS is tunnelled without interception (clients that pin
+    /// certificates): judged by host alone, reported as `passthrough`.
+    pub passthrough: Vec<String>,
+    /// PEM files of certificate authorities the proxy trusts for upstream servers, besides the
+    /// system's trust store (relative paths are relative to the workspace).
+    pub upstream_ca: Vec<String>,
 }
 
 /// One detailed network rule (`[[network.rule]]`).
