@@ -58,6 +58,10 @@ pub struct NetworkConfig {
     /// Largest number of simultaneous client connections the proxy serves. Default: 512.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<u32>,
+    /// Intercept HTTPS in the sandbox (a per-run CA, trusted only inside) so that each request
+    /// is visible to the governance file, not just its host. Default: true.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intercept: Option<bool>,
     /// Host patterns whose HTTPS is tunnelled without interception (clients that pin
     /// certificates): judged by host alone, reported as `passthrough`.
     pub passthrough: Vec<String>,

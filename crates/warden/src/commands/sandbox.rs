@@ -226,6 +226,21 @@ pub(crate) fn start(
         socket,
         port: cfg.proxy_port.unwrap_or(3128),
     });
+    // HTTPS interception: a CA for this run only, its key in this process's memory; the
+    // sandbox trusts it through a bundle (system roots + its certificate) in the run's private
+    // directory.
+    let ca = if network.intercept.unwrap_or(true) {
+        let ca = warden_proxy::CertificateAuthority::generate()
+            .map_err(|e| CliError::failure(miette::miette!("{e}")))?;
+        let bundle = dir.0.join("ca-bundle.pem");
+        std::fs::write(&bundle, ca.trust_bundle_pem()).map_err(|e| {
+            CliError::failure(miette::miette!("cannot write the sandbox's CA bundle: {e}"))
+        })?;
+        profile.ca_bundle = Some(bundle);
+        Some(Arc::new(ca))
+    } else {
+        None
+    };
 
     // The small stand-alone init installed next to `warden` when it is trustworthy (a much
     // smaller executable to load inside every sandbox), else this binary.
@@ -250,8 +265,9 @@ pub(crate) fn start(
     let proxy_thread = std::thread::spawn(move || -> Result<warden_proxy::ProxyHandle, String> {
         wake.accept().map_err(|e| format!("proxy wake-up: {e}"))?;
         drop(wake);
-        let proxy_cfg = warden_proxy::ProxyConfig::from_network_config(&network, &workspace)
+        let mut proxy_cfg = warden_proxy::ProxyConfig::from_network_config(&network, &workspace)
             .map_err(|e| format!("the [network] section cannot be used: {e}"))?;
+        proxy_cfg.ca = ca;
         warden_proxy::spawn(listen, proxy_cfg, sink)
             .map_err(|e| format!("cannot start the egress proxy: {e}"))
     });

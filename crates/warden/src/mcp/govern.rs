@@ -985,6 +985,8 @@ fn send_via_proxy(
                 method: Some(method.to_owned()),
                 allowed: false,
                 rule: verdict.rule.clone(),
+                handling: "plain".into(),
+                ..Default::default()
             };
             return (
                 Err(format!(
