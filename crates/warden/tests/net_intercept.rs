@@ -303,4 +303,33 @@ fn git_clone_and_push_over_intercepted_https_are_recorded_as_requests() {
     assert!(has("POST", "git-upload-pack"), "{network:#?}");
     assert!(has("POST", "git-receive-pack"), "{network:#?}");
     assert!(has("GET", "git-receive-pack"), "{network:#?}");
+
+    // `warden report` counts the requests by host and method.
+    let o = Command::new(WARDEN)
+        .args(["report", "--json"])
+        .current_dir(&e.ws)
+        .env("HOME", e.root.path())
+        .output()
+        .expect("warden report");
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let host = report["network"]
+        .as_array()
+        .and_then(|hosts| hosts.iter().find(|h| h["host"] == "127.0.0.1"))
+        .expect("the server's host")
+        .clone();
+    assert!(
+        host["methods"]["POST"]["allowed"].as_u64() >= Some(2),
+        "{host}"
+    );
+    assert!(
+        host["methods"]["GET"]["allowed"].as_u64() >= Some(2),
+        "{host}"
+    );
+    assert_eq!(
+        host["methods"]["tunnel"]["allowed"].as_u64(),
+        Some(2),
+        "{host}"
+    );
 }
