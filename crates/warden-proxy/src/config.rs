@@ -165,6 +165,8 @@ pub struct ProxyConfig {
     passthrough: Vec<HostPattern>,
     /// Extra upstream trust anchors (`[network] upstream_ca`).
     pub upstream_ca: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Brokered secrets (`[[network.credential]]`, see [`crate::load_credentials`]).
+    pub credentials: Vec<crate::credentials::Credential>,
     /// The run's CA; when set, tunnels are intercepted (except passthrough hosts).
     pub ca: Option<std::sync::Arc<crate::ca::CertificateAuthority>>,
     private_exceptions: Vec<HostPattern>,

@@ -68,6 +68,8 @@ where
         method: None,
         path: None,
         service: None,
+        credentials: Vec::new(),
+        credential_tier: None,
     };
     let upstream = match ctx.open(&host, &net).await {
         Ok((s, _)) => s,
@@ -131,7 +133,7 @@ async fn intercepted<S>(
     }
 }
 
-async fn forward(req: Request<Incoming>, ctx: Arc<Ctx>) -> Response<Body> {
+async fn forward(mut req: Request<Incoming>, ctx: Arc<Ctx>) -> Response<Body> {
     let uri = req.uri().clone();
     match uri.scheme_str() {
         Some("http") => {}
@@ -167,7 +169,7 @@ async fn forward(req: Request<Incoming>, ctx: Arc<Ctx>) -> Response<Body> {
         uri.path_and_query().map_or("/", |p| p.as_str()),
         content_type,
     );
-    let net = NetRequest {
+    let mut net = NetRequest {
         protocol: Protocol::Http,
         handling: Handling::Plain,
         host: host.as_text(),
@@ -175,7 +177,21 @@ async fn forward(req: Request<Incoming>, ctx: Arc<Ctx>) -> Response<Body> {
         method: Some(method),
         path: Some(path),
         service,
+        credentials: Vec::new(),
+        credential_tier: None,
     };
+    let target = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    match crate::credentials::swap(&ctx.config.credentials, &host, &target, req.headers_mut()) {
+        Ok(c) => {
+            net.credentials = c.swapped;
+            net.credential_tier = c.tier;
+        }
+        Err(x) => {
+            let reason = crate::credentials::exfiltration_reason(&x);
+            ctx.refused(&net, "credential-exfiltration", &reason);
+            return plain(StatusCode::FORBIDDEN, "credential-exfiltration", &reason);
+        }
+    }
     let upstream = match ctx.open(&host, &net).await {
         Ok((s, _)) => s,
         Err(r) => return refusal(&r),

@@ -27,6 +27,11 @@ pub struct NetRequest {
     pub path: Option<String>,
     /// Git smart-HTTP service, when the request is one.
     pub service: Option<String>,
+    /// Ids of the `[[network.credential]]` secrets the proxy swapped into this request.
+    pub credentials: Vec<String>,
+    /// The strictest `tier` of those credentials: the judge must refuse the request when the
+    /// granted tier is below it.
+    pub credential_tier: Option<Tier>,
 }
 
 /// What the judge decided.

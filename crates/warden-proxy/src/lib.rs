@@ -89,6 +89,7 @@
 mod addr;
 mod ca;
 mod config;
+mod credentials;
 mod discover;
 mod error;
 mod event;
@@ -105,6 +106,7 @@ mod splice;
 pub use addr::non_public_reason;
 pub use ca::{CaError, CertificateAuthority, Leaf, SYSTEM_BUNDLE_PATHS, read_pem_certs};
 pub use config::{DEFAULTS_TOML, Defaults, Limits, ProxyConfig, Rule, RuleAction, Verdict};
+pub use credentials::{Credential, load_credentials, placeholder_for};
 pub use discover::{
     DiscoveredHost, DiscoveryEnv, REGISTRY_CACHE_TTL, discover, discover_git_remotes,
     discover_registries, discover_registries_cached, git_url_host_port, url_host_port,

@@ -124,6 +124,8 @@ fn base_request(protocol: Protocol, host: &Host, port: u16) -> NetRequest {
         method: None,
         path: None,
         service: None,
+        credentials: Vec::new(),
+        credential_tier: None,
     }
 }
 
@@ -345,8 +347,8 @@ impl Session {
     /// Answers one request: refused (its body read and dropped first, so the client, still
     /// sending, reads the answer instead of a reset) or forwarded.
     async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
-        let (parts, body) = req.into_parts();
-        match self.check(&parts).await {
+        let (mut parts, body) = req.into_parts();
+        match self.check(&mut parts).await {
             Ok((authority, pq)) => self.forward(parts, body, &authority, &pq).await,
             Err(refusal) => {
                 drain(body).await;
@@ -359,7 +361,7 @@ impl Session {
     /// the authority to forward with and the path and query.
     async fn check(
         &self,
-        req: &hyper::http::request::Parts,
+        req: &mut hyper::http::request::Parts,
     ) -> Result<(String, String), Response<Body>> {
         let method = req.method.as_str().to_owned();
         let pq = req
@@ -372,7 +374,7 @@ impl Session {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
         let (path, service) = request_facts(&method, &pq, content_type);
-        let net = NetRequest {
+        let mut net = NetRequest {
             method: Some(method),
             path: Some(path),
             service,
@@ -439,6 +441,26 @@ impl Session {
         // Transfer-Encoding, closes the connection after such a request and re-frames what is
         // forwarded, so the upstream reads exactly the requests judged here (see the smuggling
         // case in tests/intercept.rs).
+        match crate::credentials::swap(
+            &self.ctx.config.credentials,
+            &self.host,
+            &pq,
+            &mut req.headers,
+        ) {
+            Ok(c) => {
+                net.credentials = c.swapped;
+                net.credential_tier = c.tier;
+            }
+            Err(x) => {
+                let reason = crate::credentials::exfiltration_reason(&x);
+                return Err(self.refuse(
+                    &net,
+                    StatusCode::FORBIDDEN,
+                    "credential-exfiltration",
+                    &reason,
+                ));
+            }
+        }
         if let Err(r) = self.ctx.judge_request(&net, &self.host_rule).await {
             return Err(plain(StatusCode::FORBIDDEN, &r.rule, &r.reason));
         }

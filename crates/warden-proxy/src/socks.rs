@@ -54,6 +54,8 @@ pub(crate) async fn serve<S: ClientStream>(mut io: Rewind<S>, ctx: Arc<Ctx>) {
         method: None,
         path: None,
         service: None,
+        credentials: Vec::new(),
+        credential_tier: None,
     };
     let upstream = match ctx.open(&host, &net).await {
         Ok((s, _)) => s,

