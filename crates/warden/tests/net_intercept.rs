@@ -149,6 +149,10 @@ fn setup() -> Option<Env> {
 impl Env {
     /// A governance file allowing the server; `trust_upstream` names the test CA.
     fn policy(&self, trust_upstream: bool) -> PathBuf {
+        self.policy_with(trust_upstream, "")
+    }
+
+    fn policy_with(&self, trust_upstream: bool, more: &str) -> PathBuf {
         let p = self.root.path().join("policy.toml");
         let ca = if trust_upstream {
             format!(
@@ -162,7 +166,7 @@ impl Env {
             &p,
             format!(
                 "[network]\ndiscover_registries = false\ndiscover_git_remotes = false\nforges = false\n\
-                 allow = [\"127.0.0.1:{}\"]\nallow_private = [\"127.0.0.1\"]\n{ca}",
+                 allow = [\"127.0.0.1:{}\"]\nallow_private = [\"127.0.0.1\"]\n{ca}{more}",
                 self.port
             ),
         )
@@ -173,6 +177,10 @@ impl Env {
     /// `warden SUB --policy POLICY -- sh script.sh` with `script` (and the sandbox's NO_PROXY,
     /// which names 127.0.0.1, emptied) in a file the classifier does not read.
     fn warden(&self, sub: &str, policy: &Path, script: &str) -> Output {
+        self.warden_env(sub, policy, script, &[])
+    }
+
+    fn warden_env(&self, sub: &str, policy: &Path, script: &str, env: &[(&str, &str)]) -> Output {
         std::fs::write(
             self.ws.join("script.sh"),
             format!("export NO_PROXY= no_proxy=\n{script}\n"),
@@ -186,6 +194,7 @@ impl Env {
             .env("HOME", self.root.path())
             .env_remove("WARDEN_ORG_POLICY")
             .env_remove("SSL_CERT_FILE")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .output()
             .expect("warden")
@@ -331,5 +340,45 @@ fn git_clone_and_push_over_intercepted_https_are_recorded_as_requests() {
         host["methods"]["tunnel"]["allowed"].as_u64(),
         Some(2),
         "{host}"
+    );
+}
+
+#[test]
+fn a_brokered_credential_reaches_its_host_and_never_the_sandbox() {
+    let Some(e) = setup() else { return };
+    const SECRET: &str = "ghp_brokeredsecretbrokeredsecret012345";
+    let p = e.policy_with(
+        true,
+        &format!(
+            "[[network.credential]]\nid = \"forge\"\nhosts = [\"127.0.0.1:{}\"]\nenv = \"GH_TOKEN\"\n",
+            e.port
+        ),
+    );
+    let script = format!(
+        "echo \"$GH_TOKEN\"; \
+         cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c brokeredsecret; \
+         grep -rl brokeredsecret /run /tmp /etc 2>/dev/null | wc -l; \
+         curl -sS -H \"Authorization: Bearer $GH_TOKEN\" {}",
+        e.url("/api")
+    );
+    let o = e.warden_env("sandbox", &p, &script, &[("GH_TOKEN", SECRET)]);
+    let (out, err) = text(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() >= 4, "{out}{err}");
+    assert!(
+        lines[0].starts_with("ghp_") && lines[0].len() == SECRET.len(),
+        "{out}"
+    );
+    assert_ne!(lines[0], SECRET);
+    assert_eq!(
+        lines[1], "0",
+        "the secret is in no environment inside: {out}"
+    );
+    assert_eq!(lines[2], "0", "nor in a file inside: {out}");
+    assert_eq!(lines[3], "GET ", "{out}{err}");
+    let requests = e.requests();
+    assert!(
+        requests.contains(&format!("auth=Bearer {SECRET}")),
+        "the server got the real secret: {requests}"
     );
 }

@@ -226,6 +226,23 @@ pub(crate) fn start(
         socket,
         port: cfg.proxy_port.unwrap_or(3128),
     });
+    // Brokered credentials: the sandbox's variable holds a placeholder, the secret stays here
+    // (in the proxy, which swaps it into requests to the credential's hosts).
+    let credentials = warden_proxy::load_credentials(&network.credential, &profile.home, |k| {
+        profile
+            .env
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    })
+    .map_err(|e| CliError::failure(miette::miette!("[network] credential: {e}")))?;
+    for c in &credentials {
+        profile.env.retain(|(k, _)| k != &c.env_name);
+        profile
+            .env
+            .push((c.env_name.clone(), c.placeholder.clone()));
+        profile.env_pass.push(c.env_name.clone());
+    }
     // HTTPS interception: a CA for this run only, its key in this process's memory; the
     // sandbox trusts it through a bundle (system roots + its certificate) in the run's private
     // directory.
@@ -268,6 +285,7 @@ pub(crate) fn start(
         let mut proxy_cfg = warden_proxy::ProxyConfig::from_network_config(&network, &workspace)
             .map_err(|e| format!("the [network] section cannot be used: {e}"))?;
         proxy_cfg.ca = ca;
+        proxy_cfg.credentials = credentials;
         warden_proxy::spawn(listen, proxy_cfg, sink)
             .map_err(|e| format!("cannot start the egress proxy: {e}"))
     });
