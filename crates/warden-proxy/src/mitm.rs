@@ -35,6 +35,9 @@ type Body = http_body_util::combinators::BoxBody<Bytes, hyper::Error>;
 /// larger ones are refused (431) rather than forwarded.
 pub const MAX_REQUEST_HEAD: usize = 64 * 1024;
 
+/// A host and the ALPN protocol negotiated with its upstream (empty: none).
+type ServerKey = (String, Vec<u8>);
+
 /// The TLS side of interception for one proxy run.
 pub(crate) struct Interceptor {
     ca: Arc<CertificateAuthority>,
@@ -42,7 +45,7 @@ pub(crate) struct Interceptor {
     upstream: Arc<ClientConfig>,
     /// Server configurations per (host, negotiated ALPN), so a second connection to a host
     /// costs no certificate work.
-    servers: Mutex<HashMap<(String, Vec<u8>), Arc<ServerConfig>>>,
+    servers: Mutex<HashMap<ServerKey, Arc<ServerConfig>>>,
 }
 
 impl Interceptor {
