@@ -736,3 +736,100 @@ fn a_credential_is_swapped_in_only_for_its_host_and_refused_elsewhere() {
         "only the two honest requests arrived"
     );
 }
+
+/// Holds every POST until released (what a `sync` approval does), proceeds with the rest.
+struct HoldingJudge {
+    release: tokio::sync::Semaphore,
+}
+
+impl Judge for HoldingJudge {
+    fn judge<'a>(&'a self, r: &'a NetRequest) -> JudgeFuture<'a> {
+        Box::pin(async move {
+            if r.method.as_deref() == Some("POST") {
+                let _ = self.release.acquire().await;
+            }
+            Judgement::Proceed {
+                rule: "test-hold".into(),
+                tier: None,
+            }
+        })
+    }
+}
+
+#[test]
+fn a_held_request_waits_for_its_judge_without_holding_up_other_requests() {
+    let ca = test_ca(&[HOST]);
+    let up = tls_upstream(&ca);
+    let dir = tempfile::tempdir().unwrap();
+    let run_ca = Arc::new(CertificateAuthority::generate().unwrap());
+    let bundle = dir.path().join("bundle.pem");
+    std::fs::write(&bundle, run_ca.trust_bundle_pem()).unwrap();
+    let up_ca = dir.path().join("up.pem");
+    std::fs::write(&up_ca, &ca.pem).unwrap();
+    let mut cfg = ProxyConfig::new();
+    cfg.allow(&format!("{HOST}:*")).unwrap();
+    cfg.allow_private(HOST).unwrap();
+    cfg.resolve_override(HOST, vec![Ipv4Addr::LOCALHOST.into()])
+        .unwrap();
+    cfg.upstream_ca = warden_proxy::read_pem_certs(&up_ca).unwrap();
+    cfg.ca = Some(run_ca);
+    let judge = Arc::new(HoldingJudge {
+        release: tokio::sync::Semaphore::new(0),
+    });
+    let proxy = spawn_judged(
+        Listen::Tcp((Ipv4Addr::LOCALHOST, 0).into()),
+        cfg,
+        Arc::new(|_| {}),
+        judge.clone(),
+    )
+    .unwrap();
+    let s = Setup {
+        proxy,
+        events: Arc::default(),
+        bundle: bundle.clone(),
+        upstream_ca: up_ca,
+        _dir: dir,
+    };
+    let proxy_url = s.proxy_url();
+    let post_url = url(&up, "/held");
+    let held = std::thread::spawn(move || {
+        Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "20",
+                "-X",
+                "POST",
+                "-d",
+                "x",
+                "--proxy",
+                &proxy_url,
+            ])
+            .arg("--cacert")
+            .arg(&bundle)
+            .arg(&post_url)
+            .output()
+            .unwrap()
+    });
+    // While the POST is held, a GET on another connection goes through.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (code, body, err) = curl(&s, &s.bundle, &[&url(&up, "/free")]);
+    assert_eq!(code, 200, "{body}{err}");
+    assert!(!held.is_finished(), "the POST is still held");
+    let paths = |up: &TlsUpstream| -> Vec<String> {
+        up.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|x| x.path.clone())
+            .collect()
+    };
+    assert_eq!(paths(&up), ["/free"]);
+    judge.release.add_permits(1);
+    let out = held.join().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "POST /held HTTP/2.0 1 bytes\n"
+    );
+    assert_eq!(paths(&up), ["/free", "/held"]);
+}
