@@ -27,6 +27,9 @@ pub struct Defaults {
     pub forges: Vec<String>,
     /// Patterns always denied.
     pub deny: Vec<String>,
+    /// Hosts tunnelled without interception.
+    #[serde(default)]
+    pub passthrough: Vec<String>,
 }
 
 impl Defaults {
@@ -265,7 +268,7 @@ impl ProxyConfig {
         for p in &cfg.allow_private {
             c.allow_private(p)?;
         }
-        for p in &cfg.passthrough {
+        for p in defaults.passthrough.iter().chain(&cfg.passthrough) {
             c.passthrough(p)?;
         }
         for f in &cfg.upstream_ca {
@@ -505,7 +508,7 @@ mod tests {
         let d = Defaults::load().unwrap();
         assert!(d.version >= 1);
         assert!(!d.forges.is_empty());
-        for p in d.forges.iter().chain(&d.deny) {
+        for p in d.forges.iter().chain(&d.deny).chain(&d.passthrough) {
             Target::parse(p).unwrap_or_else(|e| panic!("{p}: {e}"));
         }
     }
