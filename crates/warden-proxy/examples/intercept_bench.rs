@@ -34,12 +34,21 @@ fn upstream_identity() -> (String, Vec<CertificateDer<'static>>, PrivateKeyDer<'
     let ca_key = KeyPair::generate().expect("key");
     let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "intercept bench upstream CA");
+    p.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
     let ca = CertifiedIssuer::self_signed(p, ca_key).expect("ca");
     let leaf_key = KeyPair::generate().expect("key");
-    let leaf = CertificateParams::new(vec!["localhost".into(), "*.bench.invalid".into()])
-        .expect("params")
-        .signed_by(&leaf_key, &ca)
-        .expect("leaf");
+    let mut lp =
+        CertificateParams::new(vec!["localhost".into(), "*.bench.invalid".into()]).expect("params");
+    lp.distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    lp.use_authority_key_identifier_extension = true;
+    let leaf = lp.signed_by(&leaf_key, &ca).expect("leaf");
     (
         ca.pem(),
         vec![leaf.der().clone(), ca.der().clone()],
@@ -185,7 +194,11 @@ async fn request(
         }
     };
     let ttfb = start.elapsed();
+    let status = resp.status();
     let body = resp.into_body().collect().await?.to_bytes();
+    if !status.is_success() {
+        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
+    }
     Ok((ttfb, start.elapsed(), body.len()))
 }
 
@@ -196,6 +209,16 @@ fn mib_per_s(bytes: usize, d: Duration) -> f64 {
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+/// A child process killed when dropped (also when the benchmark fails half-way).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Starts `mitmdump` intercepting on a free port, trusting `upstream_ca`; returns its port,
@@ -223,6 +246,7 @@ fn mitmproxy(
         .arg("--set")
         .arg("stream_large_bodies=1m")
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .ok()?;
     let ca = dir.join("mitmproxy-ca-cert.pem");
@@ -297,7 +321,7 @@ async fn main() -> Result<(), Err> {
                         port: up.port(),
                     },
                 ));
-                mitm_child = Some(child);
+                mitm_child = Some(KillOnDrop(child));
             }
             None => eprintln!("mitmproxy did not start; its arm is skipped"),
         }
@@ -307,9 +331,14 @@ async fn main() -> Result<(), Err> {
     let mut speeds = std::collections::BTreeMap::new();
     for (name, route) in &arms {
         // Warm-up: the proxy's leaf for localhost, the upstream's connection path.
-        request(route, "localhost", None).await?;
+        let warm = request(route, "localhost", None).await;
+        if let Err(e) = warm {
+            return Err(format!("{name}: {e}").into());
+        }
         let (_, t, n) = request(route, "localhost", None).await?;
-        assert_eq!(n, bytes, "{name}: download size");
+        if n != bytes {
+            return Err(format!("{name}: downloaded {n} bytes, not {bytes}").into());
+        }
         let down = mib_per_s(n, t);
         let (_, t, n) = request(route, "localhost", Some(payload.clone())).await?;
         let upl = mib_per_s(n, t);
@@ -354,10 +383,7 @@ async fn main() -> Result<(), Err> {
     );
 
     proxy.shutdown();
-    if let Some(mut c) = mitm_child {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
+    drop(mitm_child);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
