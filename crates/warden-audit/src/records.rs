@@ -121,6 +121,16 @@ pub struct NetworkInfo {
     pub allowed: bool,
     /// The deciding network rule.
     pub rule: String,
+    /// URL path, query stripped and secrets redacted, when visible.
+    pub path: Option<String>,
+    /// Git smart-HTTP service, when the request is one.
+    pub service: Option<String>,
+    /// `plain`, `intercepted`, `passthrough` or `opaque`: how much of the traffic was seen.
+    pub handling: Option<String>,
+    /// The request's tier under the governance file, when judged.
+    pub tier: Option<String>,
+    /// The governance rule that judged the request.
+    pub judged_by: Option<String>,
 }
 
 /// The body of a `network` record.
@@ -132,6 +142,11 @@ pub fn network_body(intent: &IntentId, n: &NetworkInfo) -> Map<String, Value> {
     put(&mut m, "method", &n.method);
     m.insert("allowed".into(), n.allowed.into());
     m.insert("rule".into(), n.rule.clone().into());
+    put(&mut m, "path", &n.path);
+    put(&mut m, "service", &n.service);
+    put(&mut m, "handling", &n.handling);
+    put(&mut m, "tier", &n.tier);
+    put(&mut m, "judged_by", &n.judged_by);
     m
 }
 

@@ -92,6 +92,25 @@ pub fn spawn(
     config: ProxyConfig,
     on_event: EventSink,
 ) -> Result<ProxyHandle, ProxyError> {
+    spawn_judged(listen, config, on_event, Arc::new(crate::judge::ProceedAll))
+}
+
+/// [`spawn`] with a judge asked about every request the host allowlist admits (see
+/// [`crate::Judge`]); with [`ProxyConfig::ca`] set, HTTPS tunnels are intercepted so that the
+/// requests inside are judged too.
+pub fn spawn_judged(
+    listen: Listen,
+    config: ProxyConfig,
+    on_event: EventSink,
+    judge: Arc<dyn crate::judge::Judge>,
+) -> Result<ProxyHandle, ProxyError> {
+    let intercept = match &config.ca {
+        Some(ca) => Some(Arc::new(
+            crate::mitm::Interceptor::new(ca.clone(), &config.upstream_ca)
+                .map_err(ProxyError::Intercept)?,
+        )),
+        None => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.limits.worker_threads.max(1))
         // Each open tunnel holds two blocking threads (one per direction); name resolution
@@ -109,6 +128,8 @@ pub fn spawn(
         config,
         on_event,
         tunnels: Arc::new(Tunnels::default()),
+        judge,
+        intercept,
     });
     let (tx, rx) = oneshot::channel();
     let thread = std::thread::Builder::new()
@@ -269,7 +290,7 @@ pub(crate) struct Rewind<S> {
 }
 
 impl<S> Rewind<S> {
-    fn new(pre: Bytes, inner: S) -> Self {
+    pub(crate) fn new(pre: Bytes, inner: S) -> Self {
         Rewind { pre, inner }
     }
 

@@ -45,7 +45,7 @@ pub struct Outcome {
 }
 
 /// One network decision made by the egress proxy on behalf of an action.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NetworkRecord {
     pub protocol: String,
     pub host: String,
@@ -53,6 +53,11 @@ pub struct NetworkRecord {
     pub method: Option<String>,
     pub allowed: bool,
     pub rule: String,
+    pub path: Option<String>,
+    pub service: Option<String>,
+    pub handling: String,
+    pub tier: Option<String>,
+    pub judged_by: Option<String>,
 }
 
 /// Collected network decisions and the proxy sink that collects them, for an action's
@@ -72,6 +77,11 @@ pub fn network_collector() -> (
                 method: e.method,
                 allowed: e.allowed,
                 rule: e.rule,
+                path: e.path,
+                service: e.service,
+                handling: e.handling.to_string(),
+                tier: e.tier.map(|t| t.to_string()),
+                judged_by: e.judged_by,
             });
         }
     });
@@ -308,6 +318,11 @@ impl Recorder {
             method: event.method.clone(),
             allowed: event.allowed,
             rule: event.rule.clone(),
+            path: event.path.clone(),
+            service: event.service.clone(),
+            handling: Some(event.handling.clone()),
+            tier: event.tier.clone(),
+            judged_by: event.judged_by.clone(),
         };
         let body = warden_audit::records::network_body(&id(intent), &info);
         self.log

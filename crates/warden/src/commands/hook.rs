@@ -233,6 +233,7 @@ fn net_action(input: &HookInput, url: &str) -> Result<Action, CliError> {
         port: Some(uri.port_u16().unwrap_or(default_port)),
         method: Some("GET".into()),
         path: uri.path_and_query().map(|p| p.path().to_owned()),
+        service: None,
     })
 }
 

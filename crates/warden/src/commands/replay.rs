@@ -296,6 +296,7 @@ pub fn claude_tool_action(name: &str, input: &Value) -> Result<Action, String> {
                 port: Some(port),
                 method: Some("GET".into()),
                 path,
+                service: None,
             }
         }
         n => Action::Tool {
@@ -443,6 +444,7 @@ pub fn action_text(action: &Action) -> String {
             port,
             method,
             path,
+            ..
         } => format!(
             "{} {host}{}{}",
             method.as_deref().unwrap_or("CONNECT"),

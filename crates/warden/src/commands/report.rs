@@ -144,6 +144,16 @@ pub struct HostCount {
     pub host: String,
     pub allowed: usize,
     pub denied: usize,
+    /// Requests by HTTP method (`tunnel` for a connection whose requests were not seen):
+    /// allowed and denied.
+    pub methods: BTreeMap<String, MethodCount>,
+}
+
+/// Requests of one method to one host.
+#[derive(Debug, Default, Serialize)]
+pub struct MethodCount {
+    pub allowed: usize,
+    pub denied: usize,
 }
 
 /// Something a person should look at.
@@ -201,6 +211,8 @@ struct Intent {
     outcome: Option<Value>,
     net_allowed: Vec<String>,
     net_denied: Vec<String>,
+    /// (host, method or `tunnel`, allowed) of each network record.
+    net_methods: Vec<(String, String, bool)>,
     /// Approver groups, when the intent names them (the approval server's log does).
     groups: Vec<String>,
     /// The agent's tool name, when the intent names one.
@@ -407,7 +419,10 @@ pub fn build(
                     let host = str_field(&v, "host")
                         .unwrap_or_default()
                         .to_ascii_lowercase();
-                    if v.get("allowed").and_then(Value::as_bool) == Some(true) {
+                    let allowed = v.get("allowed").and_then(Value::as_bool) == Some(true);
+                    let method = str_field(&v, "method").unwrap_or_else(|| "tunnel".into());
+                    i.net_methods.push((host.clone(), method, allowed));
+                    if allowed {
                         i.net_allowed.push(host);
                     } else {
                         i.net_denied.push(host);
@@ -473,6 +488,7 @@ pub fn build(
             }
             i.net_allowed.extend(run.net_allowed);
             i.net_denied.extend(run.net_denied);
+            i.net_methods.extend(run.net_methods);
         }
         if let Some(r) = requests.remove(&RequestKey::Intent(later)) {
             merge_request(&mut requests, first, r);
@@ -600,6 +616,17 @@ pub fn build(
             hosts.entry(h).or_default().1 += 1;
         }
     }
+    let mut methods: BTreeMap<&str, BTreeMap<String, MethodCount>> = BTreeMap::new();
+    for i in intents.values() {
+        for (h, m, allowed) in &i.net_methods {
+            let c = methods.entry(h).or_default().entry(m.clone()).or_default();
+            if *allowed {
+                c.allowed += 1;
+            } else {
+                c.denied += 1;
+            }
+        }
+    }
     let network_allowed = hosts.values().map(|c| c.0).sum();
     let network_denied = hosts.values().map(|c| c.1).sum();
     let mut network: Vec<HostCount> = hosts
@@ -608,6 +635,7 @@ pub fn build(
             host: host.into(),
             allowed,
             denied,
+            methods: methods.remove(host).unwrap_or_default(),
         })
         .collect();
     network.sort_by(|a, b| {
@@ -1022,6 +1050,9 @@ fn render_text(r: &Report) -> String {
                 "  {:<40} {:>7} {:>7}\n",
                 h.host, h.allowed, h.denied
             ));
+            for (m, c) in &h.methods {
+                out.push_str(&format!("    {:<38} {:>7} {:>7}\n", m, c.allowed, c.denied));
+            }
         }
     }
     out.push_str(&format!("\nincidents: {}\n", r.incidents.len()));

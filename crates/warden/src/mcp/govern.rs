@@ -852,6 +852,7 @@ impl Governor {
             port: Some(port),
             method: Some(method.clone()),
             path: path.clone(),
+            service: None,
         };
         let planned = Planned {
             tool: "http_request",
@@ -984,6 +985,8 @@ fn send_via_proxy(
                 method: Some(method.to_owned()),
                 allowed: false,
                 rule: verdict.rule.clone(),
+                handling: "plain".into(),
+                ..Default::default()
             };
             return (
                 Err(format!(
