@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 if [ -z "${NO_MITMPROXY:-}" ]; then
-    MITMDUMP=$(bash scripts/setup-bench-mitmproxy.sh)
+    MITMDUMP=$(bash bench/setup-mitmproxy.sh)
     export MITMDUMP
 fi
 cargo build --quiet --release -p warden-proxy --example intercept_bench
