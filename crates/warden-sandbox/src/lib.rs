@@ -38,6 +38,8 @@
 
 mod cgroup;
 mod env;
+mod exec_filter;
+mod exec_supervisor;
 mod init;
 mod mounts;
 mod new_repository;
@@ -50,6 +52,10 @@ mod supervisor;
 mod sys;
 
 pub use env::{BUILTIN_ENV_SCRUB, EnvReport, env_name_matches, scrub_env};
+pub use exec_supervisor::{
+    EXEC_ENV_OF_INTEREST, ExecCounts, ExecDecider, ExecEvent, ExecGovernance, ExecSyscall,
+    ExecVerdict, PendingExec, builtin_exec_env,
+};
 pub use init::{INIT_ARG, init_main};
 pub use probe::{Capabilities, Feature, PRETEND_MISSING_ENV, probe};
 pub use profile::{

@@ -1,0 +1,324 @@
+//! Exec governance through the real sandbox: every program the command runs waits in `execve`
+//! for a decider (here a test decider with rules per test); a refused one fails with EACCES and
+//! a line on the caller's stderr, a held one delays nothing else, a task killed while held or
+//! one rewriting its argv while held is handled without a hang or a wrong answer.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use warden_sandbox::{
+    ExecCounts, ExecDecider, ExecEvent, ExecGovernance, ExecVerdict, Output, PendingExec,
+    SandboxProfile, SpawnOptions, spawn,
+};
+
+type Rule = dyn Fn(&ExecEvent, &PendingExec<'_>) -> ExecVerdict + Send + Sync;
+
+/// Records every event and answers by `rule`.
+struct TestDecider {
+    seen: Mutex<Vec<ExecEvent>>,
+    rule: Box<Rule>,
+}
+
+impl ExecDecider for TestDecider {
+    fn decide(&self, exec: &ExecEvent, pending: &PendingExec<'_>) -> ExecVerdict {
+        self.seen.lock().unwrap().push(exec.clone());
+        (self.rule)(exec, pending)
+    }
+}
+
+fn decider(
+    rule: impl Fn(&ExecEvent, &PendingExec<'_>) -> ExecVerdict + Send + Sync + 'static,
+) -> Arc<TestDecider> {
+    Arc::new(TestDecider {
+        seen: Mutex::new(Vec::new()),
+        rule: Box::new(rule),
+    })
+}
+
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    execs: Option<ExecCounts>,
+}
+
+fn run(ws: &Path, script: &str, decider: Arc<TestDecider>) -> Ran {
+    let env = vec![
+        ("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned()),
+        ("SECRET_TOKEN".to_owned(), "not-for-the-decider".to_owned()),
+    ];
+    let p = SandboxProfile::new(
+        vec!["sh".into(), "-c".into(), script.into()],
+        ws.to_path_buf(),
+        "/nonexistent-home".into(),
+        env,
+    );
+    let opts = SpawnOptions {
+        output: Output::Piped,
+        init_exe: Some(env!("CARGO_BIN_EXE_warden-sandbox-init").into()),
+        exec: Some(ExecGovernance::new(decider)),
+        ..Default::default()
+    };
+    let mut r = spawn(&p, &opts).expect("spawn");
+    let mut so = r.stdout.take().expect("stdout");
+    let mut se = r.stderr.take().expect("stderr");
+    let t = std::thread::spawn(move || {
+        let mut e = String::new();
+        se.read_to_string(&mut e).ok();
+        e
+    });
+    let mut stdout = String::new();
+    so.read_to_string(&mut stdout).ok();
+    let stderr = t.join().expect("join");
+    let info = r.wait().expect("wait");
+    Ran {
+        code: info.shell_code(),
+        stdout,
+        stderr,
+        execs: info.execs,
+    }
+}
+
+fn skip() -> bool {
+    let missing = !warden_sandbox::probe().exec_notify;
+    if missing {
+        eprintln!("skipped: this kernel has no seccomp user notification");
+    }
+    missing
+}
+
+fn program_name(e: &ExecEvent) -> &str {
+    e.path.file_name().and_then(|n| n.to_str()).unwrap_or("")
+}
+
+#[test]
+fn a_refused_exec_fails_with_eacces_and_says_why_and_others_run() {
+    if skip() {
+        return;
+    }
+    let ws = tempfile::tempdir().expect("tempdir");
+    let ws_path = ws.path().canonicalize().unwrap();
+    std::fs::create_dir(ws_path.join("bin")).unwrap();
+    let tool = ws_path.join("bin/deploy-tool");
+    std::fs::write(&tool, "#!/bin/sh\necho deployed > \"$PWD/deployed\"\n").unwrap();
+    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let d = decider(|e, _| {
+        if program_name(e) == "deploy-tool" {
+            ExecVerdict::Refuse {
+                reason: "deploy-tool needs approval (test rule)".into(),
+            }
+        } else {
+            ExecVerdict::Proceed
+        }
+    });
+    let script =
+        "GIT_DIR=/elsewhere ./bin/deploy-tool --now; echo \"status=$?\"; /bin/echo allowed";
+    let ran = run(&ws_path, script, d.clone());
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        !ws_path.join("deployed").exists(),
+        "the refused program ran"
+    );
+    assert!(ran.stdout.contains("status=126"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("allowed"), "{}", ran.stdout);
+    assert!(
+        ran.stderr
+            .contains("warden: ./bin/deploy-tool refused: deploy-tool needs approval (test rule)"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("Permission denied"), "{}", ran.stderr);
+
+    let seen = d.seen.lock().unwrap();
+    // The command's own exec (`sh -c …`) is the action: never put to the decider.
+    assert!(
+        !seen
+            .iter()
+            .any(|e| e.argv.first().is_some_and(|a| a == "sh")),
+        "{seen:?}"
+    );
+    let refused = seen
+        .iter()
+        .find(|e| program_name(e) == "deploy-tool")
+        .expect("the refused exec was decided");
+    assert_eq!(refused.path, ws_path.join("bin/deploy-tool"));
+    assert_eq!(refused.argv, ["./bin/deploy-tool", "--now"]);
+    assert_eq!(refused.cwd, ws_path);
+    assert!(
+        refused
+            .env
+            .contains(&("GIT_DIR".to_owned(), "/elsewhere".to_owned())),
+        "{:?}",
+        refused.env
+    );
+    assert!(
+        refused.env.iter().any(|(k, _)| k == "PATH"),
+        "{:?}",
+        refused.env
+    );
+    assert!(
+        !refused.env.iter().any(|(k, _)| k == "SECRET_TOKEN"),
+        "a variable outside the list reached the decider"
+    );
+    assert!(!refused.truncated);
+    assert!(
+        seen.iter()
+            .any(|e| e.path == Path::new("/bin/echo") && e.argv == ["/bin/echo", "allowed"]),
+        "{seen:?}"
+    );
+    let counts = ran.execs.expect("exec counts");
+    assert_eq!(counts.refused, 1, "{counts:?}");
+    assert_eq!(counts.proceeded + counts.refused, counts.decided);
+}
+
+#[test]
+fn a_held_exec_does_not_delay_another() {
+    if skip() {
+        return;
+    }
+    let ws = tempfile::tempdir().expect("tempdir");
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<()>();
+    let free_rx = Mutex::new(free_rx);
+    let free_tx = Mutex::new(free_tx);
+    let released_by = Arc::new(Mutex::new(None));
+    let r = released_by.clone();
+    let d = decider(move |e, _| {
+        match e.argv.get(1).map(String::as_str) {
+            Some("held") => {
+                // Hold until the other exec has been decided (or give up after 20 s, which
+                // the test then reports).
+                let got = free_rx
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(20));
+                *r.lock().unwrap() = Some(if got.is_ok() { "free" } else { "timeout" });
+            }
+            Some("free") => {
+                let _ = free_tx.lock().unwrap().send(());
+            }
+            _ => {}
+        }
+        ExecVerdict::Proceed
+    });
+    let ran = run(
+        ws.path(),
+        "/bin/echo held & /bin/sleep 0.2; /bin/echo free; wait",
+        d,
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(*released_by.lock().unwrap(), Some("free"));
+    let lines: Vec<&str> = ran.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        ["free", "held"],
+        "the held exec ran after the free one"
+    );
+}
+
+#[test]
+fn a_task_killed_while_its_exec_is_held_hangs_nothing() {
+    if skip() {
+        return;
+    }
+    let ws = tempfile::tempdir().expect("tempdir");
+    let noticed = Arc::new(Mutex::new(None));
+    let n = noticed.clone();
+    let d = decider(move |e, pending| {
+        if e.argv.get(1).map(String::as_str) == Some("1000") {
+            let start = Instant::now();
+            while pending.still_waiting() && start.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            *n.lock().unwrap() = Some(!pending.still_waiting());
+            return ExecVerdict::Refuse {
+                reason: "too late".into(),
+            };
+        }
+        ExecVerdict::Proceed
+    });
+    let start = Instant::now();
+    let ran = run(
+        ws.path(),
+        "/bin/sleep 1000 & p=$!; /bin/sleep 0.3; kill -9 $p; wait $p; echo \"killed=$?\"; /bin/echo after",
+        d,
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.stdout, "killed=137\nafter\n");
+    assert_eq!(
+        *noticed.lock().unwrap(),
+        Some(true),
+        "the decider saw the task go"
+    );
+    assert!(start.elapsed() < Duration::from_secs(15));
+    let counts = ran.execs.expect("counts");
+    assert!(counts.vanished >= 1, "{counts:?}");
+    assert!(!ran.stderr.contains("too late"), "{}", ran.stderr);
+}
+
+/// A second thread rewrites argv while the exec is held. Without the second read after the
+/// decision, `/bin/echo` would run with the rewritten argument the decider never saw.
+#[test]
+fn argv_rewritten_while_the_exec_is_held_is_refused() {
+    if skip() || !Path::new("/usr/bin/python3").exists() {
+        return;
+    }
+    let ws = tempfile::tempdir().expect("tempdir");
+    let script = r#"
+import ctypes, threading, time, sys
+libc = ctypes.CDLL(None, use_errno=True)
+prog = ctypes.create_string_buffer(b"/bin/echo")
+arg = ctypes.create_string_buffer(b"harmless", 32)
+argv = (ctypes.c_void_p * 3)(ctypes.addressof(prog), ctypes.addressof(arg), None)
+envp = (ctypes.c_void_p * 1)(None)
+def rewrite():
+    time.sleep(0.5)
+    ctypes.memmove(arg, b"rewritten\0", 10)
+threading.Thread(target=rewrite, daemon=True).start()
+libc.execve(prog, argv, envp)
+print("execve failed, errno", ctypes.get_errno())
+sys.exit(3)
+"#;
+    std::fs::write(ws.path().join("rewrite.py"), script).unwrap();
+    let d = decider(|e, _| {
+        if e.argv == ["/bin/echo", "harmless"] {
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+        ExecVerdict::Proceed
+    });
+    let ran = run(ws.path(), "/usr/bin/python3 rewrite.py", d.clone());
+    assert!(!ran.stdout.contains("rewritten"), "{}", ran.stdout);
+    assert_eq!(ran.code, 3, "{} {}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stdout
+            .contains(&format!("execve failed, errno {}", libc::EACCES)),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stderr.contains("changed while it was being decided"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(ran.execs.expect("counts").changed, 1);
+}
+
+/// A build-like burst: many short execs in a row, all proceeding, all decided once.
+#[test]
+fn hundreds_of_execs_all_run() {
+    if skip() {
+        return;
+    }
+    let ws = tempfile::tempdir().expect("tempdir");
+    let d = decider(|_, _| ExecVerdict::Proceed);
+    let ran = run(
+        ws.path(),
+        "i=0; while [ $i -lt 300 ]; do /bin/true || exit 9; i=$((i+1)); done; echo done",
+        d.clone(),
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.stdout, "done\n");
+    let counts = ran.execs.expect("counts");
+    assert_eq!(counts.decided, 300, "{counts:?}");
+    assert_eq!(counts.proceeded, 300, "{counts:?}");
+}
