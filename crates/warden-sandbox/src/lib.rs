@@ -21,6 +21,14 @@
 //! whole action. Whatever cannot be enforced is reported in [`Running::notes`] as
 //! `not enforced: …`.
 //!
+//! Exec governance ([`SpawnOptions::exec`]): the command installs one more seccomp filter just
+//! before its own exec that hands every `execve`/`execveat` to the supervisor (seccomp user
+//! notification; the listener travels to the supervisor over a socket pair). The supervisor reads
+//! what each exec is about to run from the calling task's memory and asks the caller's
+//! [`ExecDecider`]; a refused exec fails with `EACCES` and a line on the caller's stderr. The
+//! command's own exec is the action itself and proceeds unasked. See `exec_supervisor.rs` for
+//! the threads and the known limit (a multi-threaded program rewriting its argv).
+//!
 //! Repository metadata that runs code later (`.git/hooks/`, `.git/config`, `.warden/`, and a
 //! linked worktree's `.git` file) is mounted read-only; a missing one is first created empty so
 //! it can be. A workspace with no `.git` at all is not given one: if the command creates a
