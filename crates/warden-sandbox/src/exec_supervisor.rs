@@ -527,14 +527,20 @@ fn read_path_and_argv(pid: i32, a: &ExecArgs) -> io::Result<RawCommand> {
 
 /// Path and argv are what was decided on (read again after the decision).
 fn unchanged(pid: i32, data: &libc::seccomp_data, event: &ExecEvent) -> bool {
+    use std::os::unix::ffi::OsStrExt;
     let Ok(a) = exec_args(data) else { return false };
     let Ok((path, argv, _)) = read_path_and_argv(pid, &a) else {
         return false;
     };
-    let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd")) else {
-        return false;
+    // The working directory matters only for a relative path (read again only then).
+    let same_path = if path.first() == Some(&b'/') {
+        Path::new(std::ffi::OsStr::from_bytes(&path)) == event.path
+    } else {
+        std::fs::read_link(format!("/proc/{pid}/cwd"))
+            .and_then(|cwd| absolute_path(pid, &a, &cwd, &path))
+            .is_ok_and(|p| p == event.path)
     };
-    absolute_path(pid, &a, &cwd, &path).is_ok_and(|p| p == event.path)
+    same_path
         && argv.len() == event.argv.len()
         && argv
             .iter()

@@ -58,6 +58,7 @@ mod seccomp;
 mod seccomp_compile;
 mod supervisor;
 mod sys;
+mod workspace_secrets;
 
 pub use env::{BUILTIN_ENV_SCRUB, EnvReport, env_name_matches, scrub_env};
 pub use exec_supervisor::{
@@ -75,6 +76,7 @@ pub use seccomp::{
 pub use supervisor::{
     ExitInfo, INIT_BINARY_NAME, Output, Running, SpawnOptions, choose_init, scratch_base, spawn,
 };
+pub use workspace_secrets::{BUILTIN_WORKSPACE_SECRETS, WorkspaceSecrets};
 
 /// What can go wrong setting up or running a sandbox.
 #[derive(Debug, thiserror::Error)]

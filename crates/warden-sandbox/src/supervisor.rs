@@ -178,7 +178,7 @@ fn canonical(p: &Path) -> Option<PathBuf> {
     std::fs::canonicalize(p).ok()
 }
 
-fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
+fn plan(profile: &SandboxProfile) -> Result<(mounts::Plan, Vec<String>), SandboxError> {
     let ws = canonical(&profile.workspace).ok_or_else(|| {
         SandboxError::Profile(format!(
             "workspace {} does not exist",
@@ -188,7 +188,7 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
     if ws == Path::new("/") {
         return Err(SandboxError::Profile("the workspace cannot be /".into()));
     }
-    let writable = profile
+    let writable: Vec<PathBuf> = profile
         .writable
         .iter()
         .filter_map(|w| canonical(&profile.expand(w, &ws)))
@@ -214,11 +214,22 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
         .chain(readonly_extra)
         .filter(|r| r.starts_with(&ws) && r != &ws)
         .collect();
-    let secrets = profile
+    let mut secrets: Vec<PathBuf> = profile
         .existing_secrets()
         .iter()
         .filter_map(|s| canonical(s))
         .collect();
+    // What the run is granted: the workspace's secret files stay masked unless read by the
+    // granted decision; the outside files it named become writable, alone.
+    let (workspace_secrets, search_note) =
+        crate::workspace_secrets::find(&ws, &profile.workspace_secrets, &profile.readable_secrets);
+    secrets.extend(workspace_secrets);
+    let mut writable = writable;
+    for f in &profile.writable_files {
+        writable.push(
+            crate::workspace_secrets::prepare_writable_file(f).map_err(SandboxError::Profile)?,
+        );
+    }
     let proxy_dir = match &profile.proxy {
         Some(p) => {
             let dir = p.socket.parent().and_then(canonical).ok_or_else(|| {
@@ -236,15 +247,18 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
         }
         None => None,
     };
-    Ok(mounts::Plan {
-        workspace: ws,
-        writable,
-        pins,
-        readonly,
-        secrets,
-        proxy_dir,
-        pid_max: None,
-    })
+    Ok((
+        mounts::Plan {
+            workspace: ws,
+            writable,
+            pins,
+            readonly,
+            secrets,
+            proxy_dir,
+            pid_max: None,
+        },
+        search_note.into_iter().collect(),
+    ))
 }
 
 /// Creates read-only workspace path `rel` as an empty placeholder when it is missing but its
@@ -323,7 +337,8 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
             .iter()
             .map(|g| format!("not enforced: Landlock {g}")),
     );
-    let plan = plan(profile)?;
+    let (plan, plan_notes) = plan(profile)?;
+    notes.extend(plan_notes);
     let absent_git =
         Some(plan.workspace.join(".git")).filter(|g| std::fs::symlink_metadata(g).is_err());
     let cwd = canonical(&profile.cwd).ok_or_else(|| {
