@@ -69,7 +69,9 @@ pub struct ExecEvent {
     /// The variables of the new environment whose names match the governance's patterns, in
     /// their order there.
     pub env: Vec<(String, String)>,
-    /// Some argument or variable exceeded the bounds and was cut.
+    /// Some argument or variable exceeded the bounds and was cut (an argument may then be
+    /// incomplete or empty): the exec is not fully known, and a decider should not let it pass
+    /// as if it were.
     pub truncated: bool,
 }
 
@@ -282,6 +284,7 @@ fn run_pool(listener: OwnedFd, governance: ExecGovernance) -> ExecCounts {
 }
 
 fn worker(shared: &Arc<Shared>) {
+    sys::block_sigpipe_in_this_thread();
     loop {
         let notification = {
             let mut ended = shared.receiving.lock().unwrap_or_else(|e| e.into_inner());
@@ -373,7 +376,14 @@ fn handle(shared: &Shared, n: &libc::seccomp_notif) {
                 id: n.id,
                 pid,
             };
-            let verdict = shared.governance.decider.decide(event, &pending);
+            // A decider that panics refuses (the exec must be answered, or its task waits
+            // until the sandbox ends).
+            let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                shared.governance.decider.decide(event, &pending)
+            }))
+            .unwrap_or_else(|_| ExecVerdict::Refuse {
+                reason: "the exec decider failed".into(),
+            });
             if verdict == ExecVerdict::Proceed && !unchanged(pid, &n.data, event) {
                 count(shared, |c| c.changed += 1);
                 ExecVerdict::Refuse {
@@ -417,12 +427,25 @@ fn tell(listener: RawFd, id: u64, pid: i32, program: &str, reason: &str) {
         return;
     };
     let one_line = |s: &str| s.replace(['\n', '\r'], " ");
-    let line = format!(
-        "warden: {} refused: {}\n",
+    let mut line = format!(
+        "warden: {} refused: {}",
         one_line(program),
         one_line(reason)
     );
-    sys::write_all_fd(stderr.as_raw_fd(), line.as_bytes());
+    // One atomic pipe write (at most PIPE_BUF bytes), never blocking the supervisor for long on a
+    // pipe nobody reads; a reader that has gone gives EPIPE (SIGPIPE is blocked in these threads).
+    if line.len() > 1000 {
+        let mut cut = 1000;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+    }
+    line.push('\n');
+    let fd = stderr.as_raw_fd();
+    if sys::poll(&[(fd, libc::POLLOUT)], 200).is_ok_and(|ev| ev[0] & libc::POLLOUT != 0) {
+        sys::write_all_fd(fd, line.as_bytes());
+    }
 }
 
 /// The raw arguments of an exec syscall.
@@ -571,9 +594,10 @@ fn read_pointers(pid: i32, mut addr: u64, max: usize) -> io::Result<(Vec<u64>, b
     if addr == 0 {
         return Ok((out, false));
     }
-    let mut buf = vec![0u8; PAGE as usize];
+    let mut buf = vec![0u8; PAGE as usize + 8];
     loop {
-        let len = (PAGE - addr % PAGE) as usize;
+        // To the end of the page, but at least one pointer (an unaligned array may straddle).
+        let len = ((PAGE - addr % PAGE) as usize).max(8);
         let got = sys::process_vm_read(pid, &mut buf, &[(addr, len)])?;
         if got < 8 {
             return Err(io::Error::from_raw_os_error(libc::EFAULT));

@@ -846,6 +846,19 @@ pub(crate) fn write_all_fd(fd: RawFd, mut bytes: &[u8]) {
     }
 }
 
+/// Block `SIGPIPE` for the calling thread: a write to a pipe whose reader has gone then fails
+/// with EPIPE instead of ending the process (the signal stays pending on this thread only).
+pub(crate) fn block_sigpipe_in_this_thread() {
+    // SAFETY: a zeroed sigset_t is valid input to sigemptyset; the calls only change this
+    // thread's signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

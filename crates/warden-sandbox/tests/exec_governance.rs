@@ -426,3 +426,38 @@ fn without_user_notification_exec_governance_is_refused_unless_degraded() {
     assert_eq!(out, "ran\n", "ungoverned: the decider was not asked");
     assert_eq!(info.execs, None);
 }
+
+/// A long command line (5,000 arguments of 100 bytes, several reading rounds) reaches the
+/// decider whole; a decider that panics refuses the exec instead of leaving it waiting.
+#[test]
+fn long_argv_is_read_whole_and_a_panicking_decider_refuses() {
+    if skip() {
+        return;
+    }
+    let ws = tempfile::tempdir().expect("tempdir");
+    let d = decider(|e, _| {
+        if program_name(e) == "false" {
+            panic!("test decider panics on purpose");
+        }
+        ExecVerdict::Proceed
+    });
+    let script =
+        "set -- $(seq -f '%0100g' 1 5000); /bin/echo \"$@\" | wc -c; /bin/false; echo \"false=$?\"";
+    let ran = run(ws.path(), script, d.clone());
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stdout.contains("false=126"), "{}", ran.stdout);
+    assert!(
+        ran.stderr.contains("refused: the exec decider failed"),
+        "{}",
+        ran.stderr
+    );
+    let seen = d.seen.lock().unwrap();
+    let echo = seen
+        .iter()
+        .find(|e| program_name(e) == "echo")
+        .expect("echo decided");
+    assert!(!echo.truncated);
+    assert_eq!(echo.argv.len(), 5001);
+    assert!(echo.argv[1..].iter().all(|a| a.len() == 100));
+    assert_eq!(echo.argv[5000], format!("{:0100}", 5000));
+}
