@@ -262,6 +262,7 @@ struct Shared {
 }
 
 fn run_pool(listener: OwnedFd, governance: ExecGovernance) -> ExecCounts {
+    sys::notif_sync_wakeups(listener.as_raw_fd());
     let (tx, rx) = std::sync::mpsc::channel();
     let shared = Arc::new(Shared {
         listener,
