@@ -134,6 +134,12 @@ pub struct ExecCounts {
     pub vanished: u64,
     /// Refusals because path or argv changed between the read and the answer.
     pub changed: u64,
+    /// Execs of paths that do not exist (or are no file) inside the sandbox, failed with the
+    /// kernel's own error without asking (a shell searching `PATH` tries several).
+    pub absent: u64,
+    /// Repeats of a refused exec by the same task (the next `PATH` entry), refused again
+    /// without asking.
+    pub repeated: u64,
 }
 
 /// The exec being decided, for a decider that holds it.
@@ -257,6 +263,9 @@ struct Shared {
     /// The first notification is the command's own exec: it proceeds without asking.
     first: AtomicBool,
     action_pid: AtomicI32,
+    /// The last refusal (task, argv, reason): the same task trying the same argv from the next
+    /// `PATH` entry gets the same answer, without a second decision.
+    last_refusal: Mutex<Option<(i32, Vec<String>, String)>>,
     counts: Mutex<ExecCounts>,
     finished: Mutex<Option<std::sync::mpsc::Sender<()>>>,
 }
@@ -271,6 +280,7 @@ fn run_pool(listener: OwnedFd, governance: ExecGovernance) -> ExecCounts {
         idle: AtomicUsize::new(1),
         first: AtomicBool::new(true),
         action_pid: AtomicI32::new(0),
+        last_refusal: Mutex::new(None),
         counts: Mutex::new(ExecCounts::default()),
         finished: Mutex::new(Some(tx)),
     });
@@ -366,6 +376,33 @@ fn handle(shared: &Shared, n: &libc::seccomp_notif) {
         count(shared, |c| c.vanished += 1);
         return;
     }
+    if let Ok(event) = &read {
+        // A path that is not there fails in the kernel anyway: answer with its error at once
+        // (rather than let it continue, which would race with the file being created).
+        // (Only for paths named from the working directory: an `execveat` of a directory or
+        // file descriptor, e.g. `fexecve` of a memfd, names something no path reaches.)
+        let by_path = exec_args(&n.data).is_ok_and(|a| a.dirfd.is_none_or(|d| d == libc::AT_FDCWD));
+        if let Some(errno) = by_path
+            .then(|| executable_in_task(pid, &event.path).err())
+            .flatten()
+        {
+            count(shared, |c| c.absent += 1);
+            let _ = sys::notif_send(fd, n.id, Some(errno));
+            return;
+        }
+        let repeat = shared
+            .last_refusal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(p, argv, _)| *p == pid && *argv == event.argv)
+            .map(|(_, _, reason)| reason.clone());
+        if repeat.is_some() {
+            count(shared, |c| c.repeated += 1);
+            let _ = sys::notif_send(fd, n.id, Some(libc::EACCES));
+            return;
+        }
+    }
     count(shared, |c| c.decided += 1);
     let verdict = match &read {
         Err(e) => ExecVerdict::Refuse {
@@ -398,6 +435,13 @@ fn handle(shared: &Shared, n: &libc::seccomp_notif) {
     let answered = match &verdict {
         ExecVerdict::Proceed => sys::notif_send(fd, n.id, None),
         ExecVerdict::Refuse { reason } => {
+            if let Ok(event) = &read {
+                *shared
+                    .last_refusal
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) =
+                    Some((pid, event.argv.clone(), reason.clone()));
+            }
             let program = read
                 .as_ref()
                 .ok()
@@ -446,6 +490,25 @@ fn tell(listener: RawFd, id: u64, pid: i32, program: &str, reason: &str) {
     let fd = stderr.as_raw_fd();
     if sys::poll(&[(fd, libc::POLLOUT)], 200).is_ok_and(|ev| ev[0] & libc::POLLOUT != 0) {
         sys::write_all_fd(fd, line.as_bytes());
+    }
+}
+
+/// Is `path` something the task could execute: an existing regular file, seen from the task's
+/// own root? `Err` is the errno the kernel would fail the exec with (ENOENT, ENOTDIR, EACCES
+/// for a directory, …). Where this cannot be checked, assume it is.
+fn executable_in_task(pid: i32, path: &Path) -> Result<(), i32> {
+    let Ok(root) = std::fs::File::open(format!("/proc/{pid}/root")) else {
+        return Ok(());
+    };
+    match sys::stat_in_root(root.as_raw_fd(), path) {
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => Ok(()),
+        Ok(_) => Err(libc::EACCES),
+        Err(e) => match e.raw_os_error() {
+            Some(errno @ (libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::ENAMETOOLONG)) => {
+                Err(errno)
+            }
+            _ => Ok(()),
+        },
     }
 }
 

@@ -874,6 +874,35 @@ pub(crate) fn notif_sync_wakeups(listener: RawFd) -> bool {
     }
 }
 
+/// `openat2(dir, path, O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT)`, then `fstat`: what `path`
+/// (absolute) is inside the root that `dir` names (symlinks, absolute ones too, resolved within
+/// it, as the task whose root it is would see them). `Err` carries the errno.
+pub(crate) fn stat_in_root(dir: RawFd, path: &Path) -> io::Result<libc::stat> {
+    let c = cpath(path)?;
+    // SAFETY: open_how is plain integers; all-zero is valid and the fields are set below.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_IN_ROOT;
+    // SAFETY: `c` is NUL-terminated and `how` is a valid open_how of the size passed; both live
+    // for the call.
+    let fd = check_long(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir,
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    })?;
+    // SAFETY: openat2 just returned this fresh fd; we own it.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as RawFd) };
+    // SAFETY: a zeroed stat is a valid out-buffer; fstat on the fd we own.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
+    Ok(st)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -461,3 +461,227 @@ fn long_argv_is_read_whole_and_a_panicking_decider_refuses() {
     assert!(echo.argv[1..].iter().all(|a| a.len() == 100));
     assert_eq!(echo.argv[5000], format!("{:0100}", 5000));
 }
+
+/// Real programs that run `git push` (and a stand-in `terraform apply`) behind a harmless-looking
+/// command: a shell script, a Makefile recipe, an npm `posttest` script, Python's
+/// `subprocess.run` and Node's `execSync`. The decider refuses pushes and terraform; every route
+/// reaches it, the ref never appears in the bare repository inside the workspace and the
+/// terraform marker is never written, while the harmless parts run.
+#[test]
+fn git_push_is_caught_whichever_program_runs_it() {
+    if skip() {
+        return;
+    }
+    let git = |dir: &Path, args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir)
+            .output()
+            .expect("git");
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let ws = tempfile::tempdir().expect("tempdir");
+    let root = ws.path().canonicalize().unwrap();
+    git(&root, &["init", "-q", "--bare", "remote.git"]);
+    git(&root, &["init", "-q", "-b", "main", "app"]);
+    let app = root.join("app");
+    std::fs::write(app.join("README"), "x\n").unwrap();
+    git(&app, &["add", "README"]);
+    git(
+        &app,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "commit",
+            "-qm",
+            "init",
+        ],
+    );
+    git(
+        &app,
+        &[
+            "remote",
+            "add",
+            "origin",
+            root.join("remote.git").to_str().unwrap(),
+        ],
+    );
+    std::fs::write(
+        app.join("deploy.sh"),
+        "#!/bin/sh\necho building\ngit push origin main\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("Makefile"),
+        "release:\n\t@echo made\n\tgit push origin main\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("package.json"),
+        r#"{"name":"app","version":"1.0.0","scripts":{"test":"echo tested","posttest":"git push origin main"}}"#,
+    )
+    .unwrap();
+    std::fs::create_dir(app.join("bin")).unwrap();
+    std::fs::write(
+        app.join("bin/terraform"),
+        "#!/bin/sh\ntouch \"$(dirname \"$0\")/../terraform-applied\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        app.join("bin/terraform"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+
+    let d = decider(|e, _| {
+        let program = program_name(e);
+        let push = program == "git" && e.argv.iter().any(|a| a == "push");
+        if push || program == "terraform" {
+            ExecVerdict::Refuse {
+                reason: format!("`{}` needs approval (test rule)", e.argv.join(" ")),
+            }
+        } else {
+            ExecVerdict::Proceed
+        }
+    });
+    let routes = [
+        ("shell script", "sh ./deploy.sh"),
+        ("Makefile recipe", "make release"),
+        (
+            "npm posttest",
+            "npm_config_cache=$PWD/.npm-cache npm test --no-update-notifier --no-fund",
+        ),
+        (
+            "Python subprocess.run",
+            "python3 -c 'import subprocess; subprocess.run([\"git\", \"push\", \"origin\", \"main\"])'",
+        ),
+        (
+            "Node execSync",
+            "node -e 'try { require(\"child_process\").execSync(\"git push origin main\", {stdio: \"inherit\"}) } catch (e) {}'",
+        ),
+        (
+            "terraform on PATH",
+            "PATH=$PWD/bin:$PATH; terraform apply -auto-approve",
+        ),
+    ];
+    for (what, command) in routes {
+        if command.starts_with("npm") && which("npm").is_none()
+            || command.starts_with("node") && which("node").is_none()
+            || command.starts_with("make") && which("make").is_none()
+        {
+            eprintln!("{what}: skipped (tool not installed)");
+            continue;
+        }
+        let ran = run(
+            &root,
+            &format!("cd app && {command}; echo \"done=$?\""),
+            d.clone(),
+        );
+        eprintln!("--- {what}:\n{}{}", ran.stdout, ran.stderr);
+        assert!(
+            ran.stdout.contains("done="),
+            "{what}: {} {}",
+            ran.stdout,
+            ran.stderr
+        );
+        // One refusal, one line: the next `PATH` entries are not asked again.
+        assert_eq!(
+            ran.stderr.matches("refused: `").count(),
+            1,
+            "{what}: {}",
+            ran.stderr
+        );
+        let pushed = std::process::Command::new("git")
+            .args([
+                "--git-dir",
+                root.join("remote.git").to_str().unwrap(),
+                "rev-parse",
+                "--verify",
+                "-q",
+                "refs/heads/main",
+            ])
+            .output()
+            .unwrap();
+        assert!(!pushed.status.success(), "{what}: the push went through");
+        assert!(
+            !app.join("terraform-applied").exists(),
+            "{what}: terraform ran"
+        );
+    }
+    // The harmless parts ran: the script's echo, the recipe's echo, the npm test script.
+    let seen = d.seen.lock().unwrap();
+    let pushes = seen
+        .iter()
+        .filter(|e| program_name(e) == "git" && e.argv.iter().any(|a| a == "push"))
+        .count();
+    assert_eq!(pushes, 5, "one decision per route");
+    assert!(seen.iter().any(|e| program_name(e) == "terraform"));
+}
+
+fn which(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(tool))
+            .find(|f| f.is_file())
+    })
+}
+
+/// A program that is not there fails as it would without governance (`PATH` misses included),
+/// without a decision: nothing to decide, and no window for the file to appear in between.
+#[test]
+fn an_absent_program_fails_with_enoent_unasked() {
+    if skip() {
+        return;
+    }
+    let ws = tempfile::tempdir().expect("tempdir");
+    let d = decider(|_, _| ExecVerdict::Proceed);
+    let ran = run(
+        ws.path(),
+        "/nonexistent/prog; echo \"abs=$?\"; no-such-program-here; echo \"path=$?\"; true",
+        d.clone(),
+    );
+    assert!(ran.stdout.contains("abs=127"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("path=127"), "{}", ran.stdout);
+    assert!(
+        d.seen.lock().unwrap().is_empty(),
+        "{:?}",
+        d.seen.lock().unwrap()
+    );
+    let counts = ran.execs.expect("counts");
+    assert!(counts.absent >= 1, "{counts:?}");
+}
+
+/// `fexecve` of a memfd (`execveat(fd, "", AT_EMPTY_PATH)`, no path anywhere) reaches the
+/// decider as an `execveat` of what the descriptor names, and runs when it proceeds.
+#[test]
+fn fexecve_of_a_memfd_is_decided() {
+    if skip() || !Path::new("/usr/bin/python3").exists() {
+        return;
+    }
+    let ws = tempfile::tempdir().expect("tempdir");
+    let d = decider(|_, _| ExecVerdict::Proceed);
+    let script = "/usr/bin/python3 -c 'import os; fd = os.memfd_create(\"tool\"); \
+                  os.write(fd, open(\"/bin/echo\", \"rb\").read()); \
+                  os.execve(fd, [\"echo\", \"memfd-ran\"], {})'";
+    let ran = run(ws.path(), script, d.clone());
+    assert_eq!(ran.stdout, "memfd-ran\n", "{}", ran.stderr);
+    let seen = d.seen.lock().unwrap();
+    let e = seen
+        .iter()
+        .find(|e| e.argv == ["echo", "memfd-ran"])
+        .expect("decided");
+    assert_eq!(e.syscall, warden_sandbox::ExecSyscall::Execveat);
+    assert!(
+        e.path.to_string_lossy().starts_with("/memfd:tool"),
+        "{}",
+        e.path.display()
+    );
+}
