@@ -8,8 +8,9 @@
 # Columns:
 #   bwrap            bubblewrap (`--unshare-all`), the anchor outside Warden
 #   sandbox          `warden sandbox` (no exec governance)
-#   notify           the sandbox crate with exec notification and a decider that lets everything
-#                    proceed (examples/sandbox_exec.rs): the notification path alone
+#   crate            the sandbox crate alone (examples/sandbox_exec.rs, no proxy), no notification
+#   notify           the same with exec notification and a decider that lets everything proceed:
+#                    the notification path alone (compare with `crate`)
 #   sandbox --govern `warden sandbox --govern`: classification and a durable `nested` audit
 #                    record per exec (only when this warden has the flag)
 # Targets (issue 14): storm `--govern` <= 1.5x `sandbox`; build <= 1.05x `sandbox`.
@@ -95,9 +96,10 @@ gcc -O2 -o "$ws/execlat" "$work/execlat.c"
 storm='i=0; while [ $i -lt 2000 ]; do /bin/true; i=$((i+1)); done'
 build='make -s -C proj clean && make -s -j2 -C proj'
 
-names=(bwrap sandbox notify)
+names=(bwrap sandbox crate notify)
 prefixes=("bwrap --unshare-all --die-with-parent --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --bind $ws $ws --chdir $ws"
     "$warden sandbox --workspace $ws --"
+    "$notify --"
     "$notify --govern --")
 if "$warden" sandbox --help 2>/dev/null | grep -q -- '--govern'; then
     names+=("sandbox --govern")
@@ -138,6 +140,9 @@ for name, (s, b, p50, p99) in rows.items():
         continue
     print(f"{name:18} / sandbox: storm {s / base[0]:.2f}x, build {b / base[1]:.3f}x, "
           f"added per exec p50 {p50 - base[2]:+.0f} us, p99 {p99 - base[3]:+.0f} us")
+n, c = rows["notify"], rows["crate"]
+print(f"notify / crate (exec notification alone): storm {n[0] / c[0]:.2f}x, build {n[1] / c[1]:.3f}x, "
+      f"added per exec p50 {n[2] - c[2]:+.0f} us, p99 {n[3] - c[3]:+.0f} us")
 if "sandbox --govern" in rows:
     g = rows["sandbox --govern"]
     print(f"targets: storm --govern/sandbox {g[0] / base[0]:.2f}x (<= 1.5), build {g[1] / base[1]:.3f}x (<= 1.05)")
