@@ -11,6 +11,12 @@
 //! two threads stay idle. A task that dies while its exec is held is noticed
 //! ([`PendingExec::still_waiting`]); answering it is then a no-op.
 //!
+//! Answered without asking: the command's own exec (the action itself); a path that does not
+//! exist in the sandbox (a shell trying each `PATH` entry; failed with the kernel's own error,
+//! never let through, so nothing can appear there in between); the same task retrying an argv
+//! just refused (the next `PATH` entry), refused again. Everything else, `execveat` of a file
+//! descriptor (`fexecve` of a memfd) included, is decided.
+//!
 //! Known limit (DESIGN.md): the kernel reads the exec's arguments again after the answer. The
 //! calling thread is blocked, but another thread of the same program (or a process sharing its
 //! memory) can rewrite them in between. The supervisor reads path and argv a second time after
