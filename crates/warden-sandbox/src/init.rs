@@ -3,7 +3,7 @@
 //! signals to it, reaps every orphan and reports the command's status to the supervisor.
 //! Also a tiny SOCKS5 connect helper used as ssh's `ProxyCommand` for git over SSH.
 
-use crate::{Limits, mounts, rules, seccomp, sys};
+use crate::{Limits, exec_filter, mounts, rules, seccomp, sys};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
@@ -43,6 +43,10 @@ pub(crate) struct InitSpec {
     /// Read end of the start gate (or -1): PID 1 prepares everything, then waits for one byte
     /// `G` here before it starts the command; end of file means the action was withdrawn.
     pub(crate) gate_fd: i32,
+    /// One end of the exec channel when the command's programs are governed: the command
+    /// installs the exec-notification filter just before its exec and sends the listener here.
+    #[serde(default)]
+    pub(crate) exec_notify_fd: Option<i32>,
 }
 
 /// What the supervisor writes to the gate to let the command start.
@@ -171,6 +175,10 @@ pub fn init_main() -> ! {
         // SAFETY: closing our copy of the inherited gate fd; PID 1 keeps its own.
         unsafe { libc::close(spec.gate_fd) };
     }
+    if let Some(fd) = spec.exec_notify_fd {
+        // SAFETY: closing our copy of the inherited exec channel; PID 1 keeps its own.
+        unsafe { libc::close(fd) };
+    }
     CHILD.store(pid, Ordering::Relaxed);
     sys::forward_signals(forward);
     let code = match sys::waitpid(pid) {
@@ -279,8 +287,22 @@ fn run_pid1(spec: &InitSpec) -> Result<i32, String> {
         }
     }
 
-    let mut cmd = std::process::Command::new(&spec.argv[0]);
-    cmd.args(&spec.argv[1..])
+    // With exec governance the command's own exec must be a single execve (the supervisor lets
+    // the first one through unasked): find the program on PATH here instead of in execvp.
+    let exec_notify = match spec.exec_notify_fd {
+        Some(fd) => Some((
+            fd,
+            exec_filter::program().ok_or("exec notification is not supported here")?,
+        )),
+        None => None,
+    };
+    let program = match exec_notify {
+        Some(_) => find_program(&spec.argv[0], &spec.env, &spec.cwd),
+        None => PathBuf::from(&spec.argv[0]),
+    };
+    let mut cmd = std::process::Command::new(&program);
+    cmd.arg0(&spec.argv[0])
+        .args(&spec.argv[1..])
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&spec.cwd);
@@ -301,10 +323,22 @@ fn run_pid1(spec: &InitSpec) -> Result<i32, String> {
             for (_, f) in filters {
                 seccompiler::apply_filter(f).map_err(std::io::Error::other)?;
             }
+            if let Some((channel, program)) = &exec_notify {
+                // Installed last, right before the exec: everything this task runs from here
+                // on, its own program first, waits for the supervisor's answer.
+                let listener = exec_filter::install(program)?;
+                sys::send_fd(*channel, std::os::fd::AsRawFd::as_raw_fd(&listener))?;
+            }
             Ok(())
         });
     }
-    let child = match cmd.spawn() {
+    let spawned = cmd.spawn();
+    if let Some(fd) = spec.exec_notify_fd {
+        // SAFETY: closing PID 1's copy of the exec channel: the command has sent its listener
+        // (or failed), and the supervisor must see the end of the channel if it never will.
+        unsafe { libc::close(fd) };
+    }
+    let child = match spawned {
         Ok(c) => c,
         Err(e) => {
             let code = if e.kind() == std::io::ErrorKind::NotFound {
@@ -346,6 +380,26 @@ fn run_pid1(spec: &InitSpec) -> Result<i32, String> {
             return Ok(code);
         }
     }
+}
+
+/// Where `execvp` would find `name`: itself when it contains a `/`, else the first executable
+/// regular file of that name in the command's `PATH` (relative entries against `cwd`), else
+/// `name` unchanged (the spawn then fails as execvp would).
+fn find_program(name: &str, env: &[(String, String)], cwd: &std::path::Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    if name.contains('/') {
+        return PathBuf::from(name);
+    }
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map_or("/usr/local/bin:/usr/bin:/bin", |(_, v)| v.as_str());
+    path.split(':')
+        .map(|dir| cwd.join(if dir.is_empty() { "." } else { dir }).join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .unwrap_or_else(|| PathBuf::from(name))
 }
 
 fn apply_limits(l: &Limits) -> std::io::Result<()> {

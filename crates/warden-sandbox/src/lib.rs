@@ -21,6 +21,14 @@
 //! whole action. Whatever cannot be enforced is reported in [`Running::notes`] as
 //! `not enforced: …`.
 //!
+//! Exec governance ([`SpawnOptions::exec`]): the command installs one more seccomp filter just
+//! before its own exec that hands every `execve`/`execveat` to the supervisor (seccomp user
+//! notification; the listener travels to the supervisor over a socket pair). The supervisor reads
+//! what each exec is about to run from the calling task's memory and asks the caller's
+//! [`ExecDecider`]; a refused exec fails with `EACCES` and a line on the caller's stderr. The
+//! command's own exec is the action itself and proceeds unasked. See `exec_supervisor.rs` for
+//! the threads and the known limit (a multi-threaded program rewriting its argv).
+//!
 //! Repository metadata that runs code later (`.git/hooks/`, `.git/config`, `.warden/`, and a
 //! linked worktree's `.git` file) is mounted read-only; a missing one is first created empty so
 //! it can be. A workspace with no `.git` at all is not given one: if the command creates a
@@ -38,6 +46,8 @@
 
 mod cgroup;
 mod env;
+mod exec_filter;
+mod exec_supervisor;
 mod init;
 mod mounts;
 mod new_repository;
@@ -48,8 +58,13 @@ mod seccomp;
 mod seccomp_compile;
 mod supervisor;
 mod sys;
+mod workspace_secrets;
 
 pub use env::{BUILTIN_ENV_SCRUB, EnvReport, env_name_matches, scrub_env};
+pub use exec_supervisor::{
+    EXEC_ENV_OF_INTEREST, ExecCounts, ExecDecider, ExecEvent, ExecGovernance, ExecSyscall,
+    ExecVerdict, PendingExec, builtin_exec_env,
+};
 pub use init::{INIT_ARG, init_main};
 pub use probe::{Capabilities, Feature, PRETEND_MISSING_ENV, probe};
 pub use profile::{
@@ -61,6 +76,7 @@ pub use seccomp::{
 pub use supervisor::{
     ExitInfo, INIT_BINARY_NAME, Output, Running, SpawnOptions, choose_init, scratch_base, spawn,
 };
+pub use workspace_secrets::{BUILTIN_WORKSPACE_SECRETS, WorkspaceSecrets};
 
 /// What can go wrong setting up or running a sandbox.
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Test hook: a comma-separated list of features (`landlock`, `seccomp`, `cgroup2`, `userns`) the
+/// Test hook: a comma-separated list of features (`landlock`, `seccomp`, `cgroup2`, `userns`,
+/// `exec_notify`) the
 /// probe pretends are missing, to exercise the degraded-kernel refusal on any machine.
 pub const PRETEND_MISSING_ENV: &str = "WARDEN_SANDBOX_PRETEND_MISSING";
 
@@ -19,6 +20,8 @@ pub enum Feature {
     Seccomp,
     /// cgroup v2 with the `pids` and `memory` controllers.
     Cgroup2,
+    /// seccomp user notification, for governing the programs a command runs.
+    ExecNotify,
 }
 
 /// The probe report.
@@ -32,6 +35,10 @@ pub struct Capabilities {
     pub seccomp: bool,
     /// A cgroup v2 hierarchy with `pids` and `memory` is mounted at /sys/fs/cgroup.
     pub cgroup2: bool,
+    /// seccomp user notification with `CONTINUE` (Linux 5.5) on a supported architecture: the
+    /// programs a command runs can be governed.
+    #[serde(default)]
+    pub exec_notify: bool,
     /// Landlock rights the sandbox would like but this kernel's ABI cannot enforce.
     pub landlock_gaps: Vec<String>,
     /// Features masked by [`PRETEND_MISSING_ENV`].
@@ -39,6 +46,19 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
+    /// What is missing for governing nested execs (empty when exec notification works).
+    pub fn missing_for_exec_governance(&self) -> Vec<String> {
+        if self.exec_notify {
+            Vec::new()
+        } else {
+            vec![
+                "seccomp user notification is unavailable (Linux 5.5+ on x86_64, aarch64 or \
+                 riscv64): the programs the command runs cannot be governed"
+                    .to_owned(),
+            ]
+        }
+    }
+
     /// Human-readable list of what `profile` asks for that this kernel cannot enforce.
     pub fn missing_for(&self, profile: &crate::SandboxProfile) -> Vec<String> {
         let mut out = Vec::new();
@@ -85,6 +105,7 @@ pub fn probe() -> Capabilities {
     };
     let seccomp = !masked("seccomp") && crate::sys::seccomp_available();
     let cgroup2 = !masked("cgroup2") && crate::cgroup::v2_available();
+    let exec_notify = !masked("exec_notify") && crate::exec_filter::available();
     let mut landlock_gaps = Vec::new();
     for (abi, what) in [
         (2, "Refer (cross-directory links and renames)"),
@@ -101,6 +122,7 @@ pub fn probe() -> Capabilities {
         landlock_abi,
         seccomp,
         cgroup2,
+        exec_notify,
         landlock_gaps,
         pretended_missing: pretend,
     }

@@ -119,6 +119,17 @@ pub struct SandboxProfile {
     pub use_cgroup: bool,
     /// Host name inside the sandbox.
     pub hostname: String,
+    /// The workspace's own secret files, masked like `secret_paths` (empty: none masked; the
+    /// governor passes [`crate::WorkspaceSecrets::builtin`] and the policy's additions).
+    #[serde(default)]
+    pub workspace_secrets: crate::WorkspaceSecrets,
+    /// Workspace secret files left readable: those the granted decision read.
+    #[serde(default)]
+    pub readable_secrets: Vec<PathBuf>,
+    /// Files outside the workspace this run may write, and no others of their directories: the
+    /// paths an approved decision named. A missing one is created empty first.
+    #[serde(default)]
+    pub writable_files: Vec<PathBuf>,
 }
 
 impl SandboxProfile {
@@ -156,6 +167,9 @@ impl SandboxProfile {
             landlock_min_abi: 1,
             use_cgroup: true,
             hostname: "warden".to_owned(),
+            workspace_secrets: crate::WorkspaceSecrets::default(),
+            readable_secrets: Vec::new(),
+            writable_files: Vec::new(),
         }
     }
 

@@ -3,7 +3,10 @@
 //! forward signals to it, and collect the command's status from the init's status pipe.
 
 use crate::init::{INIT_ARG, InitSpec, SPEC_ENV};
-use crate::{SandboxError, SandboxProfile, cgroup, env, mounts, probe, sys};
+use crate::{
+    ExecCounts, ExecGovernance, SandboxError, SandboxProfile, cgroup, env, exec_supervisor, mounts,
+    probe, sys,
+};
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -38,6 +41,10 @@ pub struct SpawnOptions {
     /// Another executable dispatching [`INIT_ARG`] (normally `warden` itself) that `init_exe`
     /// hands over to when it turns out to be from another build (see [`choose_init`]).
     pub fallback_exe: Option<PathBuf>,
+    /// Govern every program the command runs (each `execve`/`execveat` after the command's
+    /// own waits for this decider). A kernel without seccomp user notification refuses the
+    /// spawn unless [`SpawnOptions::allow_degraded`] (then noted as not enforced).
+    pub exec: Option<ExecGovernance>,
 }
 
 /// A base directory for short-lived per-run files such as sockets: the per-user runtime
@@ -125,6 +132,8 @@ pub struct Running {
     _cgroup: Option<cgroup::ActionCgroup>,
     /// The workspace's `.git` when it was missing at the start (inspected at the end).
     absent_git: Option<PathBuf>,
+    /// The exec supervisor, when the command's programs are governed.
+    exec: Option<exec_supervisor::ExecSupervisor>,
 }
 
 /// How the command ended.
@@ -138,6 +147,8 @@ pub struct ExitInfo {
     /// `warning: ` when the command created a repository holding hooks or code-running
     /// configuration (see `new_repository.rs`).
     pub notes: Vec<String>,
+    /// What the exec supervisor did, when the command's programs were governed.
+    pub execs: Option<ExecCounts>,
 }
 
 impl ExitInfo {
@@ -167,7 +178,7 @@ fn canonical(p: &Path) -> Option<PathBuf> {
     std::fs::canonicalize(p).ok()
 }
 
-fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
+fn plan(profile: &SandboxProfile) -> Result<(mounts::Plan, Vec<String>), SandboxError> {
     let ws = canonical(&profile.workspace).ok_or_else(|| {
         SandboxError::Profile(format!(
             "workspace {} does not exist",
@@ -177,7 +188,7 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
     if ws == Path::new("/") {
         return Err(SandboxError::Profile("the workspace cannot be /".into()));
     }
-    let writable = profile
+    let writable: Vec<PathBuf> = profile
         .writable
         .iter()
         .filter_map(|w| canonical(&profile.expand(w, &ws)))
@@ -203,11 +214,22 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
         .chain(readonly_extra)
         .filter(|r| r.starts_with(&ws) && r != &ws)
         .collect();
-    let secrets = profile
+    let mut secrets: Vec<PathBuf> = profile
         .existing_secrets()
         .iter()
         .filter_map(|s| canonical(s))
         .collect();
+    // What the run is granted: the workspace's secret files stay masked unless read by the
+    // granted decision; the outside files it named become writable, alone.
+    let (workspace_secrets, search_note) =
+        crate::workspace_secrets::find(&ws, &profile.workspace_secrets, &profile.readable_secrets);
+    secrets.extend(workspace_secrets);
+    let mut writable = writable;
+    for f in &profile.writable_files {
+        writable.push(
+            crate::workspace_secrets::prepare_writable_file(f).map_err(SandboxError::Profile)?,
+        );
+    }
     let proxy_dir = match &profile.proxy {
         Some(p) => {
             let dir = p.socket.parent().and_then(canonical).ok_or_else(|| {
@@ -225,21 +247,24 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
         }
         None => None,
     };
-    Ok(mounts::Plan {
-        workspace: ws,
-        writable,
-        pins,
-        readonly,
-        secrets,
-        proxy_dir,
-        ca_bundle: match &profile.ca_bundle {
-            Some(b) => Some(canonical(b).ok_or_else(|| {
-                SandboxError::Profile(format!("the CA bundle {} does not exist", b.display()))
-            })?),
-            None => None,
+    Ok((
+        mounts::Plan {
+            workspace: ws,
+            writable,
+            pins,
+            readonly,
+            secrets,
+            proxy_dir,
+            ca_bundle: match &profile.ca_bundle {
+                Some(b) => Some(canonical(b).ok_or_else(|| {
+                    SandboxError::Profile(format!("the CA bundle {} does not exist", b.display()))
+                })?),
+                None => None,
+            },
+            pid_max: None,
         },
-        pid_max: None,
-    })
+        search_note.into_iter().collect(),
+    ))
 }
 
 /// Creates read-only workspace path `rel` as an empty placeholder when it is missing but its
@@ -302,7 +327,10 @@ fn create_placeholder(ws: &Path, rel: &str) -> Result<(), SandboxError> {
 pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, SandboxError> {
     profile.validate()?;
     let caps = probe();
-    let missing = caps.missing_for(profile);
+    let mut missing = caps.missing_for(profile);
+    if opts.exec.is_some() {
+        missing.extend(caps.missing_for_exec_governance());
+    }
     let mut notes = Vec::new();
     if !missing.is_empty() {
         if !opts.allow_degraded || !caps.user_namespaces {
@@ -315,7 +343,8 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
             .iter()
             .map(|g| format!("not enforced: Landlock {g}")),
     );
-    let plan = plan(profile)?;
+    let (plan, plan_notes) = plan(profile)?;
+    notes.extend(plan_notes);
     let absent_git =
         Some(plan.workspace.join(".git")).filter(|g| std::fs::symlink_metadata(g).is_err());
     let cwd = canonical(&profile.cwd).ok_or_else(|| {
@@ -388,6 +417,18 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
     } else {
         None
     };
+    // Exec governance: the command sends its seccomp listener over this socket pair (the init
+    // gets the one end like the status pipe; the supervisor keeps the other).
+    let exec_channel = match &opts.exec {
+        Some(governance) if caps.exec_notify => {
+            let (ours, theirs) =
+                sys::seqpacket_pair().map_err(SandboxError::io("create the exec channel"))?;
+            let supervisor = exec_supervisor::start(ours, governance.clone())
+                .map_err(SandboxError::io("start the exec supervisor"))?;
+            Some((supervisor, theirs))
+        }
+        _ => None,
+    };
     let spec = InitSpec {
         build: crate::seccomp::BUILD_FINGERPRINT.to_owned(),
         gate_fd: gate.as_ref().map_or(-1, |(r, _)| r.as_raw_fd()),
@@ -404,6 +445,7 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         supervisor_pid: std::process::id() as i32,
         cgroup_procs,
         hostname: profile.hostname.clone(),
+        exec_notify_fd: exec_channel.as_ref().map(|(_, fd)| fd.as_raw_fd()),
     };
     let spec_json = serde_json::to_string(&spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
 
@@ -428,7 +470,12 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
     if let Some((r, _)) = &gate {
         sys::set_cloexec(r.as_raw_fd(), false).map_err(SandboxError::io("pass the start gate"))?;
     }
+    if let Some((_, fd)) = &exec_channel {
+        sys::set_cloexec(fd.as_raw_fd(), false)
+            .map_err(SandboxError::io("pass the exec channel"))?;
+    }
     let spawned = cmd.spawn();
+    let exec = exec_channel.map(|(supervisor, _theirs)| supervisor);
     // The init has its own copies of the status pipe's write end and the gate's read end now
     // (or never will).
     drop(status_w);
@@ -451,6 +498,7 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         gate,
         _cgroup: action_cgroup,
         absent_git,
+        exec,
     })
 }
 
@@ -494,7 +542,17 @@ impl Running {
             code: None,
             signal: None,
             notes: Vec::new(),
+            execs: None,
         };
+        // Every task of the sandbox has gone with its init: the exec supervisor ends at once
+        // (decisions still held for killed tasks finish on their own).
+        if let Some(exec) = self.exec.take() {
+            info.execs = exec.finish(std::time::Duration::from_secs(10));
+            if info.execs.is_none() {
+                info.notes
+                    .push("the exec supervisor did not end with the sandbox".into());
+            }
+        }
         let mut error = None;
         for line in text.lines() {
             let (tag, rest) = line.split_at(line.len().min(2));

@@ -544,6 +544,365 @@ pub(crate) fn shutdown_both(socket: &impl AsRawFd) {
     let _ = unsafe { libc::shutdown(socket.as_raw_fd(), libc::SHUT_RDWR) };
 }
 
+// ---- Exec supervision: seccomp user notification, reading a task's memory, passing fds ----
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)`; returns the new listener fd when `flags`
+/// holds `SECCOMP_FILTER_FLAG_NEW_LISTENER`.
+pub(crate) fn seccomp_set_filter(
+    prog: &[libc::sock_filter],
+    flags: libc::c_ulong,
+) -> io::Result<libc::c_long> {
+    let fprog = libc::sock_fprog {
+        len: u16::try_from(prog.len()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+        filter: prog.as_ptr().cast_mut(),
+    };
+    // SAFETY: `fprog` points at `prog`, which outlives the call; the kernel copies the program.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &fprog as *const libc::sock_fprog,
+        )
+    })
+}
+
+/// Does this kernel know the seccomp return action `action` (`SECCOMP_GET_ACTION_AVAIL`)?
+pub(crate) fn seccomp_action_available(action: u32) -> bool {
+    // SAFETY: the kernel reads one u32 from the pointer, which lives for the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_GET_ACTION_AVAIL,
+            0u32,
+            &action as *const u32,
+        )
+    };
+    r == 0
+}
+
+/// The running kernel's (major, minor) version, from `uname(2)`.
+pub(crate) fn kernel_version() -> (u32, u32) {
+    // SAFETY: a zeroed utsname is a valid out-buffer.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid out-pointer.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return (0, 0);
+    }
+    let release: Vec<u8> = u
+        .release
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    let text = String::from_utf8_lossy(&release);
+    let mut parts = text
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// `SECCOMP_IOCTL_NOTIF_RECV`: the next notification (fails with ENOENT when the task it was
+/// for has gone meanwhile).
+pub(crate) fn notif_recv(listener: RawFd) -> io::Result<libc::seccomp_notif> {
+    // SAFETY: the kernel requires a zeroed buffer of this (uapi) type, which it fills.
+    let mut n: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    // SAFETY: ioctl with a valid pointer to a seccomp_notif we own.
+    check(unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut n) })?;
+    Ok(n)
+}
+
+/// `SECCOMP_IOCTL_NOTIF_ID_VALID`: is the task of notification `id` still waiting for its answer?
+pub(crate) fn notif_id_valid(listener: RawFd, id: u64) -> bool {
+    // SAFETY: ioctl reading one u64 from a pointer that lives for the call.
+    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0 }
+}
+
+/// `SECCOMP_IOCTL_NOTIF_SEND`: answer notification `id`: let the syscall continue (`errno`
+/// `None`) or fail it with `errno`. ENOENT means the task has gone (or was interrupted).
+pub(crate) fn notif_send(listener: RawFd, id: u64, errno: Option<i32>) -> io::Result<()> {
+    let resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: errno.map_or(0, |e| -e),
+        flags: if errno.is_none() {
+            libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32
+        } else {
+            0
+        },
+    };
+    // SAFETY: ioctl with a valid pointer to a seccomp_notif_resp that lives for the call.
+    check(unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) })?;
+    Ok(())
+}
+
+/// `poll(2)` of `fds` (retrying on EINTR), `timeout_ms` -1 for none; returns the fds' `revents`.
+pub(crate) fn poll(
+    fds: &[(RawFd, libc::c_short)],
+    timeout_ms: i32,
+) -> io::Result<Vec<libc::c_short>> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&(fd, events)| libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        })
+        .collect();
+    loop {
+        // SAFETY: `pfds` is a valid array of `pfds.len()` pollfds.
+        let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
+        if r >= 0 {
+            return Ok(pfds.iter().map(|p| p.revents).collect());
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}
+
+/// `process_vm_readv(2)`: read the remote ranges `remote` (address, length) of task `pid` into
+/// `local`, back to back. Returns how many bytes were read (the ranges in order; a short count
+/// means the range at that point could not be read).
+pub(crate) fn process_vm_read(
+    pid: i32,
+    local: &mut [u8],
+    remote: &[(u64, usize)],
+) -> io::Result<usize> {
+    let total: usize = remote.iter().map(|r| r.1).sum();
+    if total > local.len() {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    let liov = libc::iovec {
+        iov_base: local.as_mut_ptr().cast(),
+        iov_len: total,
+    };
+    let riov: Vec<libc::iovec> = remote
+        .iter()
+        .map(|&(addr, len)| libc::iovec {
+            iov_base: addr as usize as *mut libc::c_void,
+            iov_len: len,
+        })
+        .collect();
+    // SAFETY: the local iovec covers `total` bytes of `local`, which we own mutably; the remote
+    // iovecs are addresses in the other task, which the kernel checks (never dereferenced here).
+    let r = unsafe {
+        libc::process_vm_readv(pid, &liov, 1, riov.as_ptr(), riov.len() as libc::c_ulong, 0)
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// `pidfd_open(2)`.
+pub(crate) fn pidfd_open(pid: i32) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: integer arguments only.
+    let fd = check_long(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0u32) })?;
+    // SAFETY: pidfd_open just returned this fresh fd (close-on-exec by default).
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `pidfd_getfd(2)`: a duplicate of the task's fd `target` (same open file description).
+pub(crate) fn pidfd_getfd(pidfd: RawFd, target: RawFd) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: integer arguments only.
+    let fd = check_long(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, target, 0u32) })?;
+    // SAFETY: pidfd_getfd just returned this fresh fd (close-on-exec by default).
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// A connected pair of Unix `SOCK_SEQPACKET` sockets, both close-on-exec.
+pub(crate) fn seqpacket_pair() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid out-array of two ints.
+    check(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: socketpair just returned these two fresh fds, owned by nobody else.
+    Ok(unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    })
+}
+
+/// Send `fd` over the Unix socket `sock` (one byte of data, the fd as `SCM_RIGHTS`). Performs no
+/// allocation, so it may run between fork and exec.
+pub(crate) fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
+    #[repr(C)]
+    union ControlBuffer {
+        header: libc::cmsghdr,
+        bytes: [u8; 64],
+    }
+    let mut byte = [b'L'];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = ControlBuffer { bytes: [0; 64] };
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    // SAFETY: a zeroed msghdr is valid; every pointer set below points at locals that outlive
+    // the sendmsg call, and the control buffer (64 bytes, aligned for cmsghdr) holds `space`.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = (&raw mut control).cast();
+        msg.msg_controllen = space as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
+        loop {
+            let r = libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL);
+            if r >= 0 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Receive one fd sent with [`send_fd`] on `sock` (made close-on-exec); `None` at end of file
+/// or when the message carried no fd. Does not block when `nonblocking`.
+pub(crate) fn recv_fd(sock: RawFd, nonblocking: bool) -> io::Result<Option<std::os::fd::OwnedFd>> {
+    use std::os::fd::FromRawFd;
+    #[repr(C)]
+    union ControlBuffer {
+        header: libc::cmsghdr,
+        bytes: [u8; 64],
+    }
+    let mut byte = [0u8];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = ControlBuffer { bytes: [0; 64] };
+    let flags = libc::MSG_CMSG_CLOEXEC | if nonblocking { libc::MSG_DONTWAIT } else { 0 };
+    // SAFETY: as in `send_fd`: every pointer in `msg` points at locals that outlive the call.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = (&raw mut control).cast();
+        msg.msg_controllen = std::mem::size_of::<ControlBuffer>() as _;
+        let r = loop {
+            let r = libc::recvmsg(sock, &mut msg, flags);
+            if r >= 0 {
+                break r;
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EAGAIN) => return Ok(None),
+                _ => return Err(e),
+            }
+        };
+        if r == 0 {
+            return Ok(None);
+        }
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        let mut got = None;
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
+                // SAFETY: SCM_RIGHTS just installed this fd in our table; we own it now.
+                got = Some(std::os::fd::OwnedFd::from_raw_fd(fd));
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+        Ok(got)
+    }
+}
+
+/// Write all of `bytes` to `fd` (retrying on EINTR and short writes); errors end it silently.
+pub(crate) fn write_all_fd(fd: RawFd, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: writing from a slice we borrow for the call.
+        let r = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if r > 0 {
+            bytes = &bytes[r as usize..];
+        } else if r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        } else {
+            return;
+        }
+    }
+}
+
+/// Block `SIGPIPE` for the calling thread: a write to a pipe whose reader has gone then fails
+/// with EPIPE instead of ending the process (the signal stays pending on this thread only).
+pub(crate) fn block_sigpipe_in_this_thread() {
+    // SAFETY: a zeroed sigset_t is valid input to sigemptyset; the calls only change this
+    // thread's signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Ask for synchronous wake-ups on a seccomp listener (`SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`,
+/// Linux 6.6): the notifying task and the supervisor thread hand the CPU to each other directly,
+/// which shortens every round trip. Best effort (older kernels refuse it).
+pub(crate) fn notif_sync_wakeups(listener: RawFd) -> bool {
+    const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
+    // SAFETY: ioctl with an integer argument (the flags) only.
+    unsafe {
+        libc::ioctl(
+            listener,
+            libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+            SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
+        ) == 0
+    }
+}
+
+/// `openat2(dir, path, O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT)`, then `fstat`: what `path`
+/// (absolute) is inside the root that `dir` names (symlinks, absolute ones too, resolved within
+/// it, as the task whose root it is would see them). `Err` carries the errno.
+pub(crate) fn stat_in_root(dir: RawFd, path: &Path) -> io::Result<libc::stat> {
+    let c = cpath(path)?;
+    // SAFETY: open_how is plain integers; all-zero is valid and the fields are set below.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_IN_ROOT;
+    // SAFETY: `c` is NUL-terminated and `how` is a valid open_how of the size passed; both live
+    // for the call.
+    let fd = check_long(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir,
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    })?;
+    // SAFETY: openat2 just returned this fresh fd; we own it.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as RawFd) };
+    // SAFETY: a zeroed stat is a valid out-buffer; fstat on the fd we own.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
+    Ok(st)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

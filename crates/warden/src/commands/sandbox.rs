@@ -329,6 +329,7 @@ pub(crate) fn start(
         init_exe: Some(init_exe),
         gated,
         fallback_exe: Some(main_exe),
+        exec: None,
     };
     let running = warden_sandbox::spawn(&profile, &opts).map_err(sandbox_error)?;
     // Started after the sandbox, off its start-up path: a connection to `wake.sock` waits in

@@ -1,0 +1,776 @@
+//! Exec governance, the supervisor's side: every `execve`/`execveat` inside the sandbox waits in
+//! the kernel (seccomp user notification, see `exec_filter.rs`) while the supervisor reads what
+//! it is about to run — path, argv, cwd and the environment variables of [`EXEC_ENV_OF_INTEREST`]
+//! — from the calling task's memory (bounded), and an [`ExecDecider`] supplied by the caller
+//! says whether it proceeds. The sandbox crate defines the question and the answer; what the
+//! answer is (tiers, approvals, records) belongs to the governor.
+//!
+//! Threads: a leader/follower pool. One thread at a time waits for the next notification; on
+//! receiving one it makes sure another thread waits (starting one if none is idle) and only then
+//! decides, so a decision that holds — a person is asked — never delays another exec. At most
+//! two threads stay idle. A task that dies while its exec is held is noticed
+//! ([`PendingExec::still_waiting`]); answering it is then a no-op.
+//!
+//! Answered without asking: the command's own exec (the action itself); a path that does not
+//! exist in the sandbox (a shell trying each `PATH` entry; failed with the kernel's own error,
+//! never let through, so nothing can appear there in between); the same task retrying an argv
+//! just refused (the next `PATH` entry), refused again. Everything else, `execveat` of a file
+//! descriptor (`fexecve` of a memfd) included, is decided.
+//!
+//! Known limit (DESIGN.md): the kernel reads the exec's arguments again after the answer. The
+//! calling thread is blocked, but another thread of the same program (or a process sharing its
+//! memory) can rewrite them in between. The supervisor reads path and argv a second time after
+//! the decision and refuses when they changed, which closes the window while a decision is
+//! held, not the last microseconds before the kernel's own read.
+
+use crate::{exec_filter, sys};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The environment variables handed to the decider (data file `policy/exec-env.txt`).
+pub const EXEC_ENV_OF_INTEREST: &str = include_str!("../policy/exec-env.txt");
+
+/// The name patterns of [`EXEC_ENV_OF_INTEREST`].
+pub fn builtin_exec_env() -> Vec<String> {
+    EXEC_ENV_OF_INTEREST
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Bounds on what is read from a task: more is marked [`ExecEvent::truncated`].
+const MAX_ARGS: usize = 1 << 17;
+const MAX_ARGV_BYTES: usize = 4 << 20;
+const MAX_ENV_VALUE: usize = 64 << 10;
+const PAGE: u64 = 4096;
+
+/// Which exec syscall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecSyscall {
+    /// `execve(2)`.
+    Execve,
+    /// `execveat(2)`.
+    Execveat,
+}
+
+/// One exec inside the sandbox, as the calling task asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecEvent {
+    /// The calling task (in the supervisor's PID namespace).
+    pub pid: u32,
+    /// Which syscall.
+    pub syscall: ExecSyscall,
+    /// The program, made absolute against the working directory (or the `execveat` directory
+    /// fd); for `execveat(fd, "", …, AT_EMPTY_PATH)`, what the fd refers to.
+    pub path: PathBuf,
+    /// The argument vector (invalid UTF-8 replaced).
+    pub argv: Vec<String>,
+    /// The calling task's working directory, as the sandbox sees it.
+    pub cwd: PathBuf,
+    /// The variables of the new environment whose names match the governance's patterns, in
+    /// their order there.
+    pub env: Vec<(String, String)>,
+    /// Some argument or variable exceeded the bounds and was cut (an argument may then be
+    /// incomplete or empty): the exec is not fully known, and a decider should not let it pass
+    /// as if it were.
+    pub truncated: bool,
+}
+
+/// What to do with an exec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecVerdict {
+    /// Let it run.
+    Proceed,
+    /// Fail it with `EACCES`; `reason` is written as one line to the calling task's stderr.
+    Refuse {
+        /// Why, for the person or agent reading the action's output.
+        reason: String,
+    },
+}
+
+/// Decides nested execs. Called on a pool thread per pending exec; blocking in `decide` holds
+/// that exec (and only that one) until it returns.
+pub trait ExecDecider: Send + Sync {
+    /// The verdict for `exec`.
+    fn decide(&self, exec: &ExecEvent, pending: &PendingExec<'_>) -> ExecVerdict;
+}
+
+/// Exec governance for one sandbox: the decider and which environment variables it sees.
+#[derive(Clone)]
+pub struct ExecGovernance {
+    /// Asked for every exec after the command's own.
+    pub decider: Arc<dyn ExecDecider>,
+    /// Name patterns (`*` wildcard, case-insensitive) of the variables put in [`ExecEvent::env`].
+    pub env_of_interest: Vec<String>,
+}
+
+impl ExecGovernance {
+    /// Governance by `decider`, with the built-in variable list ([`builtin_exec_env`]).
+    pub fn new(decider: Arc<dyn ExecDecider>) -> Self {
+        Self {
+            decider,
+            env_of_interest: builtin_exec_env(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ExecGovernance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecGovernance")
+            .field("env_of_interest", &self.env_of_interest)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the exec supervisor did for one sandbox.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExecCounts {
+    /// Execs put to the decider.
+    pub decided: u64,
+    /// Of those, let run.
+    pub proceeded: u64,
+    /// Of those, refused (by the decider, unreadable, or changed while being decided).
+    pub refused: u64,
+    /// Execs whose task was gone (killed) before the answer.
+    pub vanished: u64,
+    /// Refusals because path or argv changed between the read and the answer.
+    pub changed: u64,
+    /// Execs of paths that do not exist (or are no file) inside the sandbox, failed with the
+    /// kernel's own error without asking (a shell searching `PATH` tries several).
+    pub absent: u64,
+    /// Repeats of a refused exec by the same task (the next `PATH` entry), refused again
+    /// without asking.
+    pub repeated: u64,
+}
+
+/// The exec being decided, for a decider that holds it.
+pub struct PendingExec<'a> {
+    shared: &'a Shared,
+    id: u64,
+    pid: i32,
+}
+
+impl PendingExec<'_> {
+    /// Is the task still waiting in `execve` for this answer? False once it was killed (or the
+    /// sandbox ended): a holding decider can stop asking.
+    pub fn still_waiting(&self) -> bool {
+        sys::notif_id_valid(self.shared.listener.as_raw_fd(), self.id)
+    }
+
+    /// The command lines of the calling task (as it is before the exec) and of its ancestors up
+    /// to the action itself, nearest first: where a nested command came from (`npm test` → `sh
+    /// -c …`). Best effort (at most 16).
+    pub fn callers(&self) -> Vec<Vec<String>> {
+        let action = self.shared.action_pid.load(Ordering::Relaxed);
+        let mut out = Vec::new();
+        let mut pid = self.pid;
+        while pid > 1 && out.len() < 16 {
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                break;
+            };
+            out.push(
+                cmdline
+                    .split(|&b| b == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect(),
+            );
+            if pid == action {
+                break;
+            }
+            pid = parent_pid(pid).unwrap_or(0);
+        }
+        out
+    }
+}
+
+fn parent_pid(pid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The running exec supervisor of one sandbox.
+pub(crate) struct ExecSupervisor {
+    stop: Option<std::fs::File>,
+    done: std::sync::mpsc::Receiver<ExecCounts>,
+}
+
+impl std::fmt::Debug for ExecSupervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecSupervisor").finish_non_exhaustive()
+    }
+}
+
+/// Start supervising the sandbox whose command will send its listener over `socket`.
+pub(crate) fn start(socket: OwnedFd, governance: ExecGovernance) -> io::Result<ExecSupervisor> {
+    let (stop_r, stop_w) = sys::pipe()?;
+    let (tx, done) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("warden-exec".into())
+        .spawn(move || {
+            let counts = match receive_listener(&socket, &stop_r) {
+                Some(listener) => run_pool(listener, governance),
+                None => ExecCounts::default(),
+            };
+            let _ = tx.send(counts);
+        })?;
+    Ok(ExecSupervisor {
+        stop: Some(stop_w),
+        done,
+    })
+}
+
+impl ExecSupervisor {
+    /// After the sandbox has ended: wait (bounded) until every exec was answered and return
+    /// what was done. `None` if the supervisor did not finish in time (it is left behind).
+    pub(crate) fn finish(mut self, timeout: std::time::Duration) -> Option<ExecCounts> {
+        drop(self.stop.take());
+        self.done.recv_timeout(timeout).ok()
+    }
+}
+
+/// Wait for the listener fd from the sandbox; `None` when the sandbox ended (or the supervisor
+/// stopped) without sending one.
+fn receive_listener(socket: &OwnedFd, stop: &std::fs::File) -> Option<OwnedFd> {
+    loop {
+        let ev = sys::poll(
+            &[
+                (socket.as_raw_fd(), libc::POLLIN),
+                (stop.as_raw_fd(), libc::POLLIN),
+            ],
+            -1,
+        )
+        .ok()?;
+        if ev[0] != 0 {
+            return sys::recv_fd(socket.as_raw_fd(), false).ok().flatten();
+        }
+        if ev[1] != 0 {
+            // The sandbox has ended: a listener it sent is already queued, or none is coming.
+            return sys::recv_fd(socket.as_raw_fd(), true).ok().flatten();
+        }
+    }
+}
+
+struct Shared {
+    listener: OwnedFd,
+    governance: ExecGovernance,
+    /// Held by the one thread waiting for a notification; `true` once the listener has ended.
+    receiving: Mutex<bool>,
+    /// Threads not busy with a notification.
+    idle: AtomicUsize,
+    /// The first notification is the command's own exec: it proceeds without asking.
+    first: AtomicBool,
+    action_pid: AtomicI32,
+    /// The last refusal (task, argv, reason): the same task trying the same argv from the next
+    /// `PATH` entry gets the same answer, without a second decision.
+    last_refusal: Mutex<Option<(i32, Vec<String>, String)>>,
+    counts: Mutex<ExecCounts>,
+    finished: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+}
+
+fn run_pool(listener: OwnedFd, governance: ExecGovernance) -> ExecCounts {
+    sys::notif_sync_wakeups(listener.as_raw_fd());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let shared = Arc::new(Shared {
+        listener,
+        governance,
+        receiving: Mutex::new(false),
+        idle: AtomicUsize::new(1),
+        first: AtomicBool::new(true),
+        action_pid: AtomicI32::new(0),
+        last_refusal: Mutex::new(None),
+        counts: Mutex::new(ExecCounts::default()),
+        finished: Mutex::new(Some(tx)),
+    });
+    let s = shared.clone();
+    std::thread::Builder::new()
+        .name("warden-exec".into())
+        .spawn(move || worker(&s))
+        .map_err(|_| ())
+        .and_then(|_| rx.recv().map_err(|_| ()))
+        .ok();
+    *shared.counts.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn worker(shared: &Arc<Shared>) {
+    sys::block_sigpipe_in_this_thread();
+    loop {
+        let notification = {
+            let mut ended = shared.receiving.lock().unwrap_or_else(|e| e.into_inner());
+            if *ended {
+                return;
+            }
+            match next_notification(shared.listener.as_raw_fd()) {
+                Some(n) => n,
+                None => {
+                    *ended = true;
+                    if let Some(tx) = shared
+                        .finished
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take()
+                    {
+                        let _ = tx.send(());
+                    }
+                    return;
+                }
+            }
+        };
+        if shared.idle.fetch_sub(1, Ordering::SeqCst) == 1 {
+            // Nobody is waiting for the next exec: start a thread that does, before deciding.
+            shared.idle.fetch_add(1, Ordering::SeqCst);
+            let s = shared.clone();
+            if std::thread::Builder::new()
+                .name("warden-exec".into())
+                .spawn(move || worker(&s))
+                .is_err()
+            {
+                shared.idle.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        handle(shared, &notification);
+        if shared.idle.fetch_add(1, Ordering::SeqCst) >= 2 {
+            shared.idle.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+    }
+}
+
+/// The next notification; `None` once no task uses the filter any more.
+fn next_notification(listener: RawFd) -> Option<libc::seccomp_notif> {
+    loop {
+        let ev = sys::poll(&[(listener, libc::POLLIN)], -1).ok()?;
+        if ev[0] & libc::POLLIN == 0 {
+            // POLLHUP: the sandbox's tasks are gone.
+            return None;
+        }
+        match sys::notif_recv(listener) {
+            Ok(n) => return Some(n),
+            // The task went away between poll and receive, or a signal interrupted us.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINTR)) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+fn count(shared: &Shared, f: impl FnOnce(&mut ExecCounts)) {
+    f(&mut shared.counts.lock().unwrap_or_else(|e| e.into_inner()));
+}
+
+fn handle(shared: &Shared, n: &libc::seccomp_notif) {
+    let fd = shared.listener.as_raw_fd();
+    let pid = n.pid as i32;
+    if shared.first.swap(false, Ordering::SeqCst) {
+        // Only the command's own task has the filter before its first exec: that exec is the
+        // action itself, already decided.
+        shared.action_pid.store(pid, Ordering::Relaxed);
+        let _ = sys::notif_send(fd, n.id, None);
+        return;
+    }
+    let read = read_exec(pid, &n.data, &shared.governance.env_of_interest);
+    // The pid is only meaningful while the notification is: a task killed (and its pid reused)
+    // during the read makes what was read worthless.
+    if !sys::notif_id_valid(fd, n.id) {
+        count(shared, |c| c.vanished += 1);
+        return;
+    }
+    if let Ok(event) = &read {
+        // A path that is not there fails in the kernel anyway: answer with its error at once
+        // (rather than let it continue, which would race with the file being created).
+        // (Only for paths named from the working directory: an `execveat` of a directory or
+        // file descriptor, e.g. `fexecve` of a memfd, names something no path reaches.)
+        let by_path = exec_args(&n.data).is_ok_and(|a| a.dirfd.is_none_or(|d| d == libc::AT_FDCWD));
+        if let Some(errno) = by_path
+            .then(|| executable_in_task(pid, &event.path).err())
+            .flatten()
+        {
+            count(shared, |c| c.absent += 1);
+            let _ = sys::notif_send(fd, n.id, Some(errno));
+            return;
+        }
+        let repeat = shared
+            .last_refusal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(p, argv, _)| *p == pid && *argv == event.argv)
+            .map(|(_, _, reason)| reason.clone());
+        if repeat.is_some() {
+            count(shared, |c| c.repeated += 1);
+            let _ = sys::notif_send(fd, n.id, Some(libc::EACCES));
+            return;
+        }
+    }
+    count(shared, |c| c.decided += 1);
+    let verdict = match &read {
+        Err(e) => ExecVerdict::Refuse {
+            reason: format!("the exec's arguments could not be read ({e})"),
+        },
+        Ok(event) => {
+            let pending = PendingExec {
+                shared,
+                id: n.id,
+                pid,
+            };
+            // A decider that panics refuses (the exec must be answered, or its task waits
+            // until the sandbox ends).
+            let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                shared.governance.decider.decide(event, &pending)
+            }))
+            .unwrap_or_else(|_| ExecVerdict::Refuse {
+                reason: "the exec decider failed".into(),
+            });
+            if verdict == ExecVerdict::Proceed && !unchanged(pid, &n.data, event) {
+                count(shared, |c| c.changed += 1);
+                ExecVerdict::Refuse {
+                    reason: "its program or arguments changed while it was being decided".into(),
+                }
+            } else {
+                verdict
+            }
+        }
+    };
+    let answered = match &verdict {
+        ExecVerdict::Proceed => sys::notif_send(fd, n.id, None),
+        ExecVerdict::Refuse { reason } => {
+            if let Ok(event) = &read {
+                *shared
+                    .last_refusal
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) =
+                    Some((pid, event.argv.clone(), reason.clone()));
+            }
+            let program = read
+                .as_ref()
+                .ok()
+                .and_then(|e| e.argv.first().cloned())
+                .unwrap_or_else(|| "a program".into());
+            tell(fd, n.id, pid, &program, reason);
+            sys::notif_send(fd, n.id, Some(libc::EACCES))
+        }
+    };
+    match (answered, &verdict) {
+        (Err(_), _) => count(shared, |c| c.vanished += 1),
+        (Ok(()), ExecVerdict::Proceed) => count(shared, |c| c.proceeded += 1),
+        (Ok(()), ExecVerdict::Refuse { .. }) => count(shared, |c| c.refused += 1),
+    }
+}
+
+/// Write `warden: PROGRAM refused: REASON` to the calling task's stderr (its own open file,
+/// fetched with `pidfd_getfd`, so a file keeps its offset and a pipe its reader). Best effort.
+fn tell(listener: RawFd, id: u64, pid: i32, program: &str, reason: &str) {
+    let Ok(pidfd) = sys::pidfd_open(pid) else {
+        return;
+    };
+    // The pidfd names the right task only if the notification is still pending.
+    if !sys::notif_id_valid(listener, id) {
+        return;
+    }
+    let Ok(stderr) = sys::pidfd_getfd(pidfd.as_raw_fd(), 2) else {
+        return;
+    };
+    let one_line = |s: &str| s.replace(['\n', '\r'], " ");
+    let mut line = format!(
+        "warden: {} refused: {}",
+        one_line(program),
+        one_line(reason)
+    );
+    // One atomic pipe write (at most PIPE_BUF bytes), never blocking the supervisor for long on a
+    // pipe nobody reads; a reader that has gone gives EPIPE (SIGPIPE is blocked in these threads).
+    if line.len() > 1000 {
+        let mut cut = 1000;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+    }
+    line.push('\n');
+    let fd = stderr.as_raw_fd();
+    if sys::poll(&[(fd, libc::POLLOUT)], 200).is_ok_and(|ev| ev[0] & libc::POLLOUT != 0) {
+        sys::write_all_fd(fd, line.as_bytes());
+    }
+}
+
+/// Is `path` something the task could execute: an existing regular file, seen from the task's
+/// own root? `Err` is the errno the kernel would fail the exec with (ENOENT, ENOTDIR, EACCES
+/// for a directory, …). Where this cannot be checked, assume it is.
+fn executable_in_task(pid: i32, path: &Path) -> Result<(), i32> {
+    let Ok(root) = std::fs::File::open(format!("/proc/{pid}/root")) else {
+        return Ok(());
+    };
+    match sys::stat_in_root(root.as_raw_fd(), path) {
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => Ok(()),
+        Ok(_) => Err(libc::EACCES),
+        Err(e) => match e.raw_os_error() {
+            Some(errno @ (libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::ENAMETOOLONG)) => {
+                Err(errno)
+            }
+            _ => Ok(()),
+        },
+    }
+}
+
+/// The raw arguments of an exec syscall.
+struct ExecArgs {
+    syscall: ExecSyscall,
+    dirfd: Option<i32>,
+    path: u64,
+    argv: u64,
+    envp: u64,
+    flags: u64,
+}
+
+fn exec_args(data: &libc::seccomp_data) -> io::Result<ExecArgs> {
+    if Some(data.arch) != exec_filter::audit_arch() {
+        return Err(io::Error::other("unexpected architecture"));
+    }
+    match data.nr {
+        exec_filter::EXECVE => Ok(ExecArgs {
+            syscall: ExecSyscall::Execve,
+            dirfd: None,
+            path: data.args[0],
+            argv: data.args[1],
+            envp: data.args[2],
+            flags: 0,
+        }),
+        exec_filter::EXECVEAT => Ok(ExecArgs {
+            syscall: ExecSyscall::Execveat,
+            dirfd: Some(data.args[0] as i32),
+            path: data.args[1],
+            argv: data.args[2],
+            envp: data.args[3],
+            flags: data.args[4],
+        }),
+        _ => Err(io::Error::other("unexpected syscall")),
+    }
+}
+
+fn read_exec(
+    pid: i32,
+    data: &libc::seccomp_data,
+    env_of_interest: &[String],
+) -> io::Result<ExecEvent> {
+    let a = exec_args(data)?;
+    let (path, argv, mut truncated) = read_path_and_argv(pid, &a)?;
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))?;
+    let path = absolute_path(pid, &a, &cwd, &path)?;
+    let env_ptrs = read_pointers(pid, a.envp, MAX_ARGS)?;
+    truncated |= env_ptrs.1;
+    let wanted = |prefix: &[u8]| {
+        let Some(eq) = prefix.iter().position(|&b| b == b'=') else {
+            return false;
+        };
+        let name = String::from_utf8_lossy(&prefix[..eq]);
+        env_of_interest
+            .iter()
+            .any(|p| crate::env::env_name_matches(p, &name))
+    };
+    let (values, cut) = read_strings(pid, &env_ptrs.0, 128, MAX_ENV_VALUE, usize::MAX, &wanted)?;
+    truncated |= cut;
+    let env = values
+        .into_iter()
+        .flatten()
+        .filter_map(|kv| {
+            let text = String::from_utf8_lossy(&kv).into_owned();
+            let (k, v) = text.split_once('=')?;
+            Some((k.to_owned(), v.to_owned()))
+        })
+        .collect();
+    Ok(ExecEvent {
+        pid: pid as u32,
+        syscall: a.syscall,
+        path,
+        argv: argv
+            .iter()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect(),
+        cwd,
+        env,
+        truncated,
+    })
+}
+
+/// The path and argv bytes as the task passed them.
+type RawCommand = (Vec<u8>, Vec<Vec<u8>>, bool);
+
+fn read_path_and_argv(pid: i32, a: &ExecArgs) -> io::Result<RawCommand> {
+    let (argv_ptrs, mut truncated) = read_pointers(pid, a.argv, MAX_ARGS)?;
+    let mut addrs = vec![a.path];
+    addrs.extend(&argv_ptrs);
+    let (mut strings, cut) = read_strings(
+        pid,
+        &addrs,
+        256,
+        libc::PATH_MAX as usize + MAX_ARGV_BYTES,
+        MAX_ARGV_BYTES,
+        &|_| true,
+    )?;
+    truncated |= cut;
+    let path = strings.remove(0).unwrap_or_default();
+    Ok((path, strings.into_iter().flatten().collect(), truncated))
+}
+
+/// Path and argv are what was decided on (read again after the decision).
+fn unchanged(pid: i32, data: &libc::seccomp_data, event: &ExecEvent) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(a) = exec_args(data) else { return false };
+    let Ok((path, argv, _)) = read_path_and_argv(pid, &a) else {
+        return false;
+    };
+    // The working directory matters only for a relative path (read again only then).
+    let same_path = if path.first() == Some(&b'/') {
+        Path::new(std::ffi::OsStr::from_bytes(&path)) == event.path
+    } else {
+        std::fs::read_link(format!("/proc/{pid}/cwd"))
+            .and_then(|cwd| absolute_path(pid, &a, &cwd, &path))
+            .is_ok_and(|p| p == event.path)
+    };
+    same_path
+        && argv.len() == event.argv.len()
+        && argv
+            .iter()
+            .zip(&event.argv)
+            .all(|(raw, seen)| String::from_utf8_lossy(raw) == seen.as_str())
+}
+
+fn absolute_path(pid: i32, a: &ExecArgs, cwd: &Path, raw: &[u8]) -> io::Result<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let given = Path::new(std::ffi::OsStr::from_bytes(raw));
+    if given.is_absolute() {
+        return Ok(given.to_path_buf());
+    }
+    let base = match a.dirfd {
+        Some(fd) if fd != libc::AT_FDCWD => std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))?,
+        _ => cwd.to_path_buf(),
+    };
+    if raw.is_empty() && a.flags & libc::AT_EMPTY_PATH as u64 != 0 {
+        return Ok(base);
+    }
+    Ok(base.join(given))
+}
+
+/// A NULL-terminated pointer array at `addr` (NULL `addr`: empty), at most `max` entries (the
+/// second value says whether it was cut).
+fn read_pointers(pid: i32, mut addr: u64, max: usize) -> io::Result<(Vec<u64>, bool)> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok((out, false));
+    }
+    let mut buf = vec![0u8; PAGE as usize + 8];
+    loop {
+        // To the end of the page, but at least one pointer (an unaligned array may straddle).
+        let len = ((PAGE - addr % PAGE) as usize).max(8);
+        let got = sys::process_vm_read(pid, &mut buf, &[(addr, len)])?;
+        if got < 8 {
+            return Err(io::Error::from_raw_os_error(libc::EFAULT));
+        }
+        for chunk in buf[..got - got % 8].chunks_exact(8) {
+            let p = u64::from_ne_bytes(chunk.try_into().unwrap_or_default());
+            if p == 0 {
+                return Ok((out, false));
+            }
+            if out.len() == max {
+                return Ok((out, true));
+            }
+            out.push(p);
+        }
+        addr += (got - got % 8) as u64;
+    }
+}
+
+/// Read NUL-terminated strings at `addrs`, many per `process_vm_readv` call, in chunks that
+/// never cross a page (so a string ending just before unmapped memory reads cleanly). The first
+/// chunk of each is at most `first` bytes; `wanted` sees it and may drop the string (`None`).
+/// A string longer than `max_len`, or reading more than `budget` bytes in all, cuts (second
+/// value). An unreadable string is an error (the kernel would fail the exec with EFAULT).
+fn read_strings(
+    pid: i32,
+    addrs: &[u64],
+    first: usize,
+    max_len: usize,
+    budget: usize,
+    wanted: &dyn Fn(&[u8]) -> bool,
+) -> io::Result<(Vec<Option<Vec<u8>>>, bool)> {
+    const BATCH: usize = 1024;
+    let mut out: Vec<Option<Vec<u8>>> = vec![Some(Vec::new()); addrs.len()];
+    // (index, next address, first chunk read yet)
+    let mut active: Vec<(usize, u64, bool)> = addrs
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| (i, a, false))
+        .collect();
+    let mut done = vec![false; addrs.len()];
+    let mut cut = false;
+    let mut total = 0usize;
+    let mut buf = Vec::new();
+    while !active.is_empty() {
+        let batch: Vec<(usize, u64, bool)> = active.iter().take(BATCH).copied().collect();
+        let ranges: Vec<(u64, usize)> = batch
+            .iter()
+            .map(|&(_, addr, started)| {
+                let want = if started { PAGE as usize } else { first };
+                (addr, want.min((PAGE - addr % PAGE) as usize))
+            })
+            .collect();
+        let size: usize = ranges.iter().map(|r| r.1).sum();
+        buf.resize(size, 0);
+        let got = match sys::process_vm_read(pid, &mut buf, &ranges) {
+            Ok(n) => n,
+            Err(e) if e.raw_os_error() == Some(libc::EFAULT) => 0,
+            Err(e) => return Err(e),
+        };
+        let mut offset = 0;
+        let mut progressed = false;
+        for (j, &(idx, addr, started)) in batch.iter().enumerate() {
+            let len = ranges[j].1;
+            if offset + len > got {
+                if j == 0 {
+                    return Err(io::Error::from_raw_os_error(libc::EFAULT));
+                }
+                break;
+            }
+            progressed = true;
+            let data = &buf[offset..offset + len];
+            offset += len;
+            let Some(s) = out[idx].as_mut() else { continue };
+            let end = data.iter().position(|&b| b == 0);
+            let take = &data[..end.unwrap_or(len)];
+            s.extend_from_slice(take);
+            total += take.len();
+            let mut finished = end.is_some();
+            if !started && !wanted(s) {
+                out[idx] = None;
+                finished = true;
+            } else if s.len() > max_len {
+                s.truncate(max_len);
+                cut = true;
+                finished = true;
+            }
+            // `batch` is the front of `active`, in order.
+            active[j] = (idx, addr + len as u64, true);
+            done[idx] = finished;
+        }
+        if !progressed {
+            return Err(io::Error::from_raw_os_error(libc::EFAULT));
+        }
+        active.retain(|e| !done[e.0]);
+        if total > budget {
+            cut = true;
+            for &(idx, _, _) in &active {
+                if let Some(s) = out[idx].as_mut() {
+                    s.clear();
+                }
+            }
+            break;
+        }
+    }
+    Ok((out, cut))
+}
