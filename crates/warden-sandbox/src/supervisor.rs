@@ -125,6 +125,8 @@ pub struct Running {
     _cgroup: Option<cgroup::ActionCgroup>,
     /// The workspace's `.git` when it was missing at the start (inspected at the end).
     absent_git: Option<PathBuf>,
+    /// The git metadata as it was at the start (compared at the end).
+    git_watch: crate::git_metadata::Watch,
 }
 
 /// How the command ended.
@@ -167,7 +169,9 @@ fn canonical(p: &Path) -> Option<PathBuf> {
     std::fs::canonicalize(p).ok()
 }
 
-fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
+fn plan(
+    profile: &SandboxProfile,
+) -> Result<(mounts::Plan, crate::git_metadata::Watch), SandboxError> {
     let ws = canonical(&profile.workspace).ok_or_else(|| {
         SandboxError::Profile(format!(
             "workspace {} does not exist",
@@ -183,24 +187,15 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
         .filter_map(|w| canonical(&profile.expand(w, &ws)))
         .filter(|w| w != Path::new("/"))
         .collect();
-    let mut pins = Vec::new();
-    let mut readonly_extra = None;
-    let git = ws.join(".git");
-    match std::fs::symlink_metadata(&git) {
-        Ok(m) if m.is_dir() => pins.push(git),
-        // A linked worktree's `.git` is a file naming the repository directory; rewritten, it
-        // would point git at hooks and config the command wrote.
-        Ok(m) if m.is_file() => readonly_extra = Some(git),
-        _ => {}
-    }
     for r in &profile.readonly_in_workspace {
         create_placeholder(&ws, r)?;
     }
+    let (git, git_watch) =
+        crate::git_metadata::plan(&ws, &|rel: &str| create_placeholder(&ws, rel))?;
     let readonly = profile
         .readonly_in_workspace
         .iter()
         .filter_map(|r| canonical(&ws.join(r)))
-        .chain(readonly_extra)
         .filter(|r| r.starts_with(&ws) && r != &ws)
         .collect();
     let secrets = profile
@@ -225,15 +220,18 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
         }
         None => None,
     };
-    Ok(mounts::Plan {
-        workspace: ws,
-        writable,
-        pins,
-        readonly,
-        secrets,
-        proxy_dir,
-        pid_max: None,
-    })
+    Ok((
+        mounts::Plan {
+            workspace: ws,
+            writable,
+            git,
+            readonly,
+            secrets,
+            proxy_dir,
+            pid_max: None,
+        },
+        git_watch,
+    ))
 }
 
 /// Creates read-only workspace path `rel` as an empty placeholder when it is missing but its
@@ -244,7 +242,7 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
 /// umask). Placeholders stay afterwards: removing one while another sandbox has it mounted
 /// would lift that sandbox's protection. A missing parent (e.g. no `.git` at all) is not
 /// invented — an empty `.git` would change how git and other tools see the workspace.
-fn create_placeholder(ws: &Path, rel: &str) -> Result<(), SandboxError> {
+pub(crate) fn create_placeholder(ws: &Path, rel: &str) -> Result<(), SandboxError> {
     let path = ws.join(rel.trim_end_matches('/'));
     if std::fs::symlink_metadata(&path).is_ok() {
         return Ok(());
@@ -309,7 +307,7 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
             .iter()
             .map(|g| format!("not enforced: Landlock {g}")),
     );
-    let plan = plan(profile)?;
+    let (plan, git_watch) = plan(profile)?;
     let absent_git =
         Some(plan.workspace.join(".git")).filter(|g| std::fs::symlink_metadata(g).is_err());
     let cwd = canonical(&profile.cwd).ok_or_else(|| {
@@ -441,6 +439,7 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         gate,
         _cgroup: action_cgroup,
         absent_git,
+        git_watch,
     })
 }
 
@@ -504,6 +503,7 @@ impl Running {
         {
             info.notes.push(w);
         }
+        info.notes.extend(self.git_watch.report());
         if info.code.is_none() && info.signal.is_none() {
             use std::os::unix::process::ExitStatusExt;
             return Err(SandboxError::Setup(match (st.code(), st.signal()) {
