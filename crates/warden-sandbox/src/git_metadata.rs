@@ -13,7 +13,8 @@
 //! `info/`, `worktrees/`, a `commondir`, legacy `branches/` and `remotes/`, anything a tool
 //! added and anything git adds in a later version stay as they were. A control path that is
 //! missing is first created empty where an empty one changes nothing for git (`config`,
-//! `config.worktree`, `hooks/`, `info/`, `modules/`, `worktrees/`, `objects/info/alternates`),
+//! `config.worktree`, `hooks/`, `info/`, `modules/`, `worktrees/`, the legacy remote
+//! definitions `branches/` and `remotes/`, `objects/info/alternates`),
 //! so it cannot be created either; `commondir` has no such neutral form (git dies on an empty
 //! one), so a `commondir` that appears during the run is moved aside afterwards and named in a
 //! warning, as is any other new entry that is not data.
@@ -45,11 +46,12 @@
 //!
 //! Git commands that still work in the sandbox: `add`, `commit`, `branch`, `checkout`/`switch`,
 //! `merge`, `rebase` (also `-i`), `cherry-pick`, `revert`, `stash`, `reset`, `tag`, `notes`,
-//! `fetch`/`pull` into existing refs, `gc`, `repack`, `prune`, `commit-graph`, `bisect`,
-//! `submodule update` of an existing submodule. Refused, because they write control paths:
-//! `config` (also `remote add`, `branch --set-upstream-to`, `lfs install`), `worktree
-//! add`/`prune`, `submodule add` and `update --init` of a new submodule, `sparse-checkout`,
-//! hook installers; `gc`/`repack` skip `info/refs` (only dumb-HTTP serving uses it).
+//! `fetch`/`pull`, `gc`, `repack`, `prune`, `commit-graph`, `bisect`, and all of these inside
+//! an existing submodule. Refused, because they write control paths: `config` (also `remote
+//! add`, `branch --set-upstream-to`, `lfs install`), `worktree add`/`prune`, `submodule
+//! add`/`update`/`init` (they rewrite the submodule's `core.worktree`), `sparse-checkout`,
+//! hook installers; `gc`/`repack` skip `info/refs` with an error message but succeed (only
+//! dumb-HTTP serving reads it).
 //!
 //! # After the run
 //!
@@ -115,6 +117,8 @@ pub const GIT_PLACEHOLDERS: &[&str] = &[
     "info/",
     "modules/",
     "worktrees/",
+    "branches/",
+    "remotes/",
     "objects/info/alternates",
 ];
 
@@ -391,7 +395,8 @@ fn submodule_paths(ws: &Path) -> Vec<PathBuf> {
     text.lines()
         .filter_map(|l| {
             let (k, v) = l.split_once('=')?;
-            (k.trim().eq_ignore_ascii_case("path")).then(|| PathBuf::from(v.trim().trim_matches('"')))
+            (k.trim().eq_ignore_ascii_case("path"))
+                .then(|| PathBuf::from(v.trim().trim_matches('"')))
         })
         .filter(|p| {
             !p.as_os_str().is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)))
@@ -587,7 +592,9 @@ fn parse_entries(data: &[u8], version: u32, count: u32, hash: usize) -> Option<V
             while b & 0x80 != 0 {
                 b = *data.get(p)?;
                 p += 1;
-                drop = (drop + 1).checked_shl(7)?.checked_add(usize::from(b & 0x7f))?;
+                drop = (drop + 1)
+                    .checked_shl(7)?
+                    .checked_add(usize::from(b & 0x7f))?;
             }
             let keep = previous.len().checked_sub(drop)?;
             let nul = data.get(p..end)?.iter().position(|&c| c == 0)?;
@@ -699,10 +706,16 @@ mod tests {
             .filter(|l| l.starts_with("//! | "))
             .collect();
         for n in GIT_DATA_DIRS {
-            assert!(table.contains(&format!("`{n}/`")), "{n}/ missing from the table");
+            assert!(
+                table.contains(&format!("`{n}/`")),
+                "{n}/ missing from the table"
+            );
         }
         for n in GIT_DATA_FILES {
-            assert!(table.contains(&format!("`{n}`")), "{n} missing from the table");
+            assert!(
+                table.contains(&format!("`{n}`")),
+                "{n} missing from the table"
+            );
         }
     }
 

@@ -54,11 +54,11 @@ mod seccomp_compile;
 mod supervisor;
 mod sys;
 
+pub use env::{BUILTIN_ENV_SCRUB, EnvReport, env_name_matches, scrub_env};
 pub use git_metadata::{
     GIT_DATA_DIRS, GIT_DATA_FILES, GIT_PLACEHOLDERS, is_data_name as is_git_data_name,
     is_git_control_path,
 };
-pub use env::{BUILTIN_ENV_SCRUB, EnvReport, env_name_matches, scrub_env};
 pub use init::{INIT_ARG, init_main};
 pub use probe::{Capabilities, Feature, PRETEND_MISSING_ENV, probe};
 pub use profile::{
