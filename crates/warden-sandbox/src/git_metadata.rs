@@ -244,6 +244,20 @@ pub(crate) fn plan(
         // A linked worktree's (or an absorbed submodule's) `.git` names the repository
         // directory; rewritten, it would point git at hooks and config the command wrote.
         Ok(m) if m.is_file() => p.git_file(&git, ws)?,
+        // A link is no mount point: it is watched, and the repository directory it names gets
+        // the split when it lies inside the workspace.
+        Ok(m) if m.file_type().is_symlink() => {
+            p.watch
+                .links
+                .insert(git.clone(), std::fs::read_link(&git).unwrap_or_default());
+            if let Ok(target) = std::fs::canonicalize(&git)
+                && target.starts_with(ws)
+                && target != ws
+                && target.is_dir()
+            {
+                p.gitdir(&target, 0)?;
+            }
+        }
         _ => {}
     }
     for sub in submodules {
@@ -310,18 +324,18 @@ impl Planner<'_> {
         }
         self.mounts.push(Mount::Writable(dir.to_path_buf()));
         let mut names = BTreeSet::new();
-        let mut entries: Vec<(String, std::fs::Metadata)> = std::fs::read_dir(dir)
+        let mut entries: Vec<(String, PathBuf, std::fs::Metadata)> = std::fs::read_dir(dir)
             .map_err(crate::SandboxError::io(format!("read {}", dir.display())))?
             .flatten()
             .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                Some((name, e.metadata().ok()?))
+                // A name that is not UTF-8 is never data (so read-only) and shown lossily.
+                let name = e.file_name().to_string_lossy().into_owned();
+                Some((name, e.path(), e.metadata().ok()?))
             })
             .collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, meta) in entries {
+        for (name, path, meta) in entries {
             names.insert(name.clone());
-            let path = dir.join(&name);
             if meta.file_type().is_symlink() {
                 // A link is no mount point: its target can be protected, the link itself only
                 // watched.
@@ -420,14 +434,13 @@ impl Watch {
             let Ok(rd) = std::fs::read_dir(dir) else {
                 continue;
             };
-            let mut now: Vec<String> = rd
+            let mut now: Vec<(String, PathBuf)> = rd
                 .flatten()
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| !before.contains(n) && !is_data_name(n))
+                .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+                .filter(|(n, _)| !before.contains(n) && !is_data_name(n))
                 .collect();
             now.sort();
-            for name in now {
-                let path = dir.join(&name);
+            for (name, path) in now {
                 let what = describe(&path);
                 if name == QUARANTINED {
                     let aside = quarantine(&path);
@@ -476,6 +489,19 @@ impl Watch {
             if now.is_some() && &now != before {
                 let mut links = gitlinks(index);
                 links.retain(|l| !known.contains(l));
+                let ws = &self.workspace;
+                let links: Vec<String> = links
+                    .into_iter()
+                    .map(|l| {
+                        let parts =
+                            crate::new_repository::code_running_parts(&ws.join(&l).join(".git"));
+                        if parts.is_empty() {
+                            l
+                        } else {
+                            format!("{l}: {}", parts.join(", "))
+                        }
+                    })
+                    .collect();
                 if !links.is_empty() {
                     found.push(format!(
                         "new gitlinks in {} ({}): `git status` enters these nested repositories \
@@ -694,6 +720,98 @@ mod tests {
         ] {
             assert!(!is_git_control_path(Path::new(d)), "{d}");
         }
+    }
+
+    /// A repository directory is writable; each entry but data read-only, missing control
+    /// paths created empty first; a submodule directory under `modules/` gets the same split;
+    /// a symbolic link is watched and its target (inside the workspace) protected.
+    #[test]
+    fn the_plan_binds_every_entry_but_data_read_only() {
+        let root = tempfile::tempdir().unwrap();
+        let ws = root.path().canonicalize().unwrap();
+        let g = ws.join(".git");
+        for d in [
+            "hooks",
+            "objects/info",
+            "refs/heads",
+            "logs",
+            "modules/lib/a/objects",
+            "githooks",
+        ] {
+            std::fs::create_dir_all(g.join(d)).unwrap();
+        }
+        for f in [
+            "HEAD",
+            "config",
+            "description",
+            "index",
+            "ORIG_HEAD",
+            "packed-refs",
+            "index.lock",
+            "tool-state",
+            "modules/lib/a/HEAD",
+        ] {
+            std::fs::write(g.join(f), "x").unwrap();
+        }
+        std::fs::create_dir_all(ws.join("shared-hooks")).unwrap();
+        std::os::unix::fs::symlink("../shared-hooks", g.join("info")).unwrap();
+        let (mounts, watch) = plan(&ws, &|rel: &str| {
+            crate::supervisor::create_placeholder(&ws, rel)
+        })
+        .unwrap();
+        let ro = |p: &str| Mount::ReadOnly(g.join(p));
+        let expected = vec![
+            Mount::Writable(g.clone()),
+            ro("branches"),
+            ro("config"),
+            ro("config.worktree"),
+            ro("githooks"),
+            ro("hooks"),
+            Mount::ReadOnly(ws.join("shared-hooks")),
+            ro("modules"),
+            Mount::Writable(g.join("modules/lib/a")),
+            ro("modules/lib/a/branches"),
+            ro("modules/lib/a/config"),
+            ro("modules/lib/a/config.worktree"),
+            ro("modules/lib/a/hooks"),
+            ro("modules/lib/a/info"),
+            ro("modules/lib/a/modules"),
+            ro("modules/lib/a/remotes"),
+            ro("modules/lib/a/worktrees"),
+            ro("objects/info/alternates"),
+            ro("remotes"),
+            ro("tool-state"),
+            ro("worktrees"),
+        ];
+        assert_eq!(mounts, expected);
+        // The placeholders exist, empty; no `info/` was made through the link.
+        assert_eq!(std::fs::read(g.join("config.worktree")).unwrap(), b"");
+        assert!(g.join("modules/lib/a/hooks").is_dir());
+        assert_eq!(watch.links.len(), 1);
+        assert_eq!(watch.report(), None, "nothing changed");
+
+        // A new commondir is moved aside and named; a new tool file is named.
+        std::fs::write(g.join("commondir"), "refs/x\n").unwrap();
+        std::fs::write(g.join("newthing"), "y").unwrap();
+        std::fs::write(g.join("FETCH_HEAD"), "data").unwrap();
+        let w = watch.report().unwrap();
+        assert!(
+            w.contains(
+                ".git/commondir (\"refs/x\"; moved aside to .git/commondir.warden-quarantined)"
+            ) && w.contains(".git/newthing")
+                && !w.contains("FETCH_HEAD"),
+            "{w}"
+        );
+        assert!(!g.join("commondir").exists());
+        // A replaced link is named.
+        std::fs::remove_file(g.join("info")).unwrap();
+        std::fs::create_dir(g.join("info")).unwrap();
+        assert!(
+            watch
+                .report()
+                .unwrap()
+                .contains(".git/info (a symbolic link, replaced")
+        );
     }
 
     /// The module doc's table names every data entry.

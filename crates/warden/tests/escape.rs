@@ -622,6 +622,13 @@ fn the_commondir_redirection_through_warden_run_is_refused() {
                 && err.contains("moved aside"),
             "not reported ({target}): {err}"
         );
+        // The outcome record keeps the warning.
+        let log = read(&f.ws.join(".warden/audit/audit.jsonl"));
+        assert!(
+            log.lines()
+                .any(|l| l.contains("moved aside") && l.contains("commondir")),
+            "not in the outcome record: {log}"
+        );
         // The repository still works on the host.
         host_git_ok(&f, &f.ws, &["log", "--oneline", "-1"]);
     }
@@ -715,7 +722,7 @@ fn git_metadata_that_got_through_is_reported() {
         "mkdir nested && cd nested && git init -q && git config core.fsmonitor 'touch pwned' && \
          git -c user.name=a -c user.email=a@example.invalid commit -q --allow-empty -m n && \
          cd .. && git add nested 2>/dev/null",
-        "new gitlinks in .git/index (nested)",
+        "new gitlinks in .git/index (nested: config core.fsmonitor)",
     );
 }
 
