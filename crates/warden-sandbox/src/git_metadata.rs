@@ -193,8 +193,11 @@ pub(crate) struct Watch {
     /// Rebase todo files and their state at the start (`None`: absent).
     todos: BTreeMap<PathBuf, Option<Fingerprint>>,
     /// The workspace repository's index at the start, and the submodule paths `.gitmodules`
-    /// listed then (gitlinks expected in it).
+    /// listed then whose repository existed (and so was protected).
     index: Option<(PathBuf, Option<Fingerprint>, BTreeSet<String>)>,
+    /// Submodule paths `.gitmodules` listed at the start with no repository yet: one that
+    /// appears there is entered by `git status` like any gitlink's.
+    unpopulated: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,10 +236,12 @@ pub(crate) fn plan(
     let submodules = submodule_paths(ws);
     match std::fs::symlink_metadata(&git) {
         Ok(m) if m.is_dir() => {
-            let known = submodules
+            let (known, unpopulated): (Vec<String>, Vec<String>) = submodules
                 .iter()
                 .filter_map(|s| s.to_str().map(str::to_owned))
-                .collect();
+                .partition(|s| std::fs::symlink_metadata(ws.join(s).join(".git")).is_ok());
+            let known = known.into_iter().collect();
+            p.watch.unpopulated = unpopulated;
             let index = git.join("index");
             p.watch.index = Some((index.clone(), fingerprint(&index), known));
             p.gitdir(&git, 0)?;
@@ -475,6 +480,15 @@ impl Watch {
                         w == "x" || w == "exec"
                     })
                     .collect();
+                // A merge strategy names a program (`git merge-<strategy>`) too.
+                let strategy = todo.with_file_name("strategy");
+                if let Ok(st) = std::fs::read_to_string(&strategy) {
+                    found.push(format!(
+                        "{} (a rebase left in progress with the merge strategy {:?})",
+                        self.show(&strategy),
+                        clip(st.trim())
+                    ));
+                }
                 if !exec.is_empty() {
                     found.push(format!(
                         "{} (a rebase left in progress that runs commands on `git rebase --continue`: {})",
@@ -486,30 +500,38 @@ impl Watch {
         }
         if let Some((index, before, known)) = &self.index {
             let now = fingerprint(index);
-            if now.is_some() && &now != before {
-                let mut links = gitlinks(index);
-                links.retain(|l| !known.contains(l));
-                let ws = &self.workspace;
-                let links: Vec<String> = links
-                    .into_iter()
-                    .map(|l| {
-                        let parts =
-                            crate::new_repository::code_running_parts(&ws.join(&l).join(".git"));
-                        if parts.is_empty() {
-                            l
-                        } else {
-                            format!("{l}: {}", parts.join(", "))
-                        }
-                    })
-                    .collect();
-                if !links.is_empty() {
-                    found.push(format!(
-                        "new gitlinks in {} ({}): `git status` enters these nested repositories \
-                         and runs what their configuration says",
-                        self.show(index),
-                        links.join(", ")
-                    ));
-                }
+            // Gitlinks the index gained, and submodule paths whose repository appeared: each
+            // a nested repository the host's `git status` enters (one that is not there is
+            // not entered).
+            let mut links: BTreeSet<String> = if now.is_some() && &now != before {
+                gitlinks(index).into_iter().collect()
+            } else {
+                BTreeSet::new()
+            };
+            links.extend(self.unpopulated.iter().cloned());
+            let ws = &self.workspace;
+            links.retain(|l| {
+                !known.contains(l) && std::fs::symlink_metadata(ws.join(l).join(".git")).is_ok()
+            });
+            let links: Vec<String> = links
+                .into_iter()
+                .map(|l| {
+                    let parts =
+                        crate::new_repository::code_running_parts(&ws.join(&l).join(".git"));
+                    if parts.is_empty() {
+                        l
+                    } else {
+                        format!("{l}: {}", parts.join(", "))
+                    }
+                })
+                .collect();
+            if !links.is_empty() {
+                found.push(format!(
+                    "new nested repositories linked in {} ({}): `git status` enters them and \
+                     runs what their configuration says",
+                    self.show(index),
+                    links.join(", ")
+                ));
             }
         }
         (!found.is_empty()).then(|| {

@@ -702,8 +702,9 @@ fn git_control_paths_are_read_only_in_the_sandbox() {
 /// status` runs). Before, none of these was reported.
 #[test]
 fn git_metadata_that_got_through_is_reported() {
-    let warned = |script: &str, needle: &str| {
+    let warned_after = |setup: &dyn Fn(&Fixture), script: &str, needle: &str| {
         let f = Fixture::with_repo();
+        setup(&f);
         let o = f.sandbox(script);
         let err = String::from_utf8_lossy(&o.stderr).into_owned();
         assert!(
@@ -712,6 +713,7 @@ fn git_metadata_that_got_through_is_reported() {
             text(&o)
         );
     };
+    let warned = |script: &str, needle: &str| warned_after(&|_| {}, script, needle);
     warned("echo x > .git/something-new", ".git/something-new");
     warned(
         "git -c sequence.editor='sed -i 1ibreak' rebase -q -i HEAD~1 >/dev/null 2>&1; \
@@ -722,7 +724,22 @@ fn git_metadata_that_got_through_is_reported() {
         "mkdir nested && cd nested && git init -q && git config core.fsmonitor 'touch pwned' && \
          git -c user.name=a -c user.email=a@example.invalid commit -q --allow-empty -m n && \
          cd .. && git add nested 2>/dev/null",
-        "new gitlinks in .git/index (nested: config core.fsmonitor)",
+        "new nested repositories linked in .git/index (nested: config core.fsmonitor)",
+    );
+    // A submodule `.gitmodules` lists that is not checked out: a repository the command puts
+    // there is entered by `git status` just the same, though the index does not change.
+    let unpopulated = |f: &Fixture| {
+        let head = host_git_ok(f, &f.ws, &["rev-parse", "HEAD"]);
+        let info = format!("160000,{},later", head.trim());
+        host_git_ok(f, &f.ws, &["update-index", "--add", "--cacheinfo", &info]);
+        let gm = f.ws.join(".gitmodules");
+        let extra = "[submodule \"later\"]\n\tpath = later\n\turl = ./later\n";
+        std::fs::write(&gm, read(&gm) + extra).expect("write");
+    };
+    warned_after(
+        &unpopulated,
+        "mkdir -p later && cd later && git init -q && git config core.fsmonitor 'touch pwned'",
+        "(later: config core.fsmonitor)",
     );
 }
 
