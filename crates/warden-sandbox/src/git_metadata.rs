@@ -59,10 +59,11 @@
 //! names, in a `warning:` note, what got through: a new entry that is not data (a `commondir`
 //! is also moved aside to `commondir.warden-quarantined`), a replaced symbolic link among the
 //! control entries (a link is not a mount point, so it cannot be pinned), a rebase left with
-//! `exec` lines in its todo, and gitlinks (`160000` entries) in the index for paths that
-//! `.gitmodules` did not list at the start: `git status` on the host enters such a nested
-//! repository, which the command may have created anywhere in the workspace, and runs what its
-//! configuration says (its `core.fsmonitor`, for one).
+//! `exec` lines in its todo or a merge strategy (a program), and nested repositories the host's
+//! `git status` will enter — a gitlink (`160000` entry) the index gained, or a repository that
+//! appeared at a submodule path that had none — with their code-running parts: `git status`
+//! enters them and runs what their configuration says (`core.fsmonitor`, for one), and the
+//! command can create one anywhere in the workspace and `git add` it.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
