@@ -34,10 +34,11 @@
 //! | `gc.pid`, `gc.log`, `gitk.cache` | `git gc` and gitk state | text |
 //! | `lfs/`, `fsmonitor--daemon/`, `fsmonitor--daemon.ipc` | git-lfs objects; the built-in fsmonitor's cookies and socket | data; the fsmonitor runs only when `config` (read-only) says so |
 //!
-//! Everything else is read-only, among it: `config`, `config.worktree` (and `include.path`
-//! targets inside `.git`), `hooks/`, `info/` (`exclude`, `attributes` — which can name filter
-//! drivers —, `sparse-checkout`, `grafts`), `commondir`, `worktrees/` (each linked worktree's
-//! `commondir`, `gitdir`, `config.worktree`), `modules/` itself (so no new submodule directory)
+//! Everything else is read-only, among it: `config`, `config.worktree`, `hooks/`, `info/`
+//! (`exclude`, `attributes` — which can name filter drivers —, `sparse-checkout`, `grafts`),
+//! `commondir`, `worktrees/` itself and in each linked worktree's directory its `commondir`,
+//! `gitdir`, `config.worktree` (its `HEAD`, index and other data stay writable, so a linked
+//! worktree inside the workspace can be worked in), `modules/` itself (so no new submodule directory)
 //! with, inside each existing submodule directory, the same split, `branches/`, `remotes/`,
 //! `objects/info/alternates` and `objects/info/http-alternates`. A linked worktree's or an
 //! absorbed submodule's `.git` *file* (the workspace's own, and those of the submodules
@@ -245,7 +246,7 @@ pub(crate) fn plan(
             p.watch.unpopulated = unpopulated;
             let index = git.join("index");
             p.watch.index = Some((index.clone(), fingerprint(&index), known));
-            p.gitdir(&git, 0)?;
+            p.gitdir(&git, 0, true)?;
         }
         // A linked worktree's (or an absorbed submodule's) `.git` names the repository
         // directory; rewritten, it would point git at hooks and config the command wrote.
@@ -261,7 +262,7 @@ pub(crate) fn plan(
                 && target != ws
                 && target.is_dir()
             {
-                p.gitdir(&target, 0)?;
+                p.gitdir(&target, 0, true)?;
             }
         }
         _ => {}
@@ -269,7 +270,7 @@ pub(crate) fn plan(
     for sub in submodules {
         let dot_git = ws.join(&sub).join(".git");
         match std::fs::symlink_metadata(&dot_git) {
-            Ok(m) if m.is_dir() => p.gitdir(&dot_git, 1)?,
+            Ok(m) if m.is_dir() => p.gitdir(&dot_git, 1, true)?,
             Ok(m) if m.is_file() => p.git_file(&dot_git, &ws.join(&sub))?,
             _ => {}
         }
@@ -315,15 +316,22 @@ impl Planner<'_> {
                 .iter()
                 .any(|m| matches!(m, Mount::Writable(d) if target.starts_with(d)))
         {
-            self.gitdir(&target, 1)?;
+            self.gitdir(&target, 1, true)?;
         }
         Ok(())
     }
 
     /// A repository directory: writable and pinned; each entry that is not data read-only;
     /// submodule directories under `modules/` split the same way.
-    fn gitdir(&mut self, dir: &Path, depth: usize) -> Result<(), crate::SandboxError> {
-        if let Some(rel) = self.rel(dir) {
+    /// A linked worktree's directory under `worktrees/` is split the same way, without
+    /// placeholders (git reads its configuration and hooks from the common directory).
+    fn gitdir(
+        &mut self,
+        dir: &Path,
+        depth: usize,
+        placeholders: bool,
+    ) -> Result<(), crate::SandboxError> {
+        if placeholders && let Some(rel) = self.rel(dir) {
             for ph in GIT_PLACEHOLDERS {
                 (self.placeholder)(&format!("{rel}/{ph}"))?;
             }
@@ -376,6 +384,22 @@ impl Planner<'_> {
             if name == "modules" && meta.is_dir() && depth < MAX_MODULE_DEPTH {
                 self.modules(&path, depth + 1)?;
             }
+            if name == "worktrees" && meta.is_dir() && placeholders {
+                // Each linked worktree's own directory (its HEAD, index, reflog …), so one
+                // inside the workspace can be worked in.
+                let mut wts: Vec<PathBuf> = std::fs::read_dir(&path)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path())
+                    .filter(|w| w.join("HEAD").is_file())
+                    .collect();
+                wts.sort();
+                for wt in wts {
+                    self.gitdir(&wt, depth + 1, false)?;
+                }
+            }
         }
         // A rebase the command starts is watched too.
         let todo = dir.join("rebase-merge/git-rebase-todo");
@@ -398,7 +422,7 @@ impl Planner<'_> {
         subs.sort();
         for sub in subs {
             if sub.join("HEAD").is_file() {
-                self.gitdir(&sub, depth)?;
+                self.gitdir(&sub, depth, true)?;
             } else if depth < MAX_MODULE_DEPTH {
                 self.modules(&sub, depth + 1)?;
             }
@@ -759,6 +783,7 @@ mod tests {
             "refs/heads",
             "logs",
             "modules/lib/a/objects",
+            "worktrees/w/logs",
             "githooks",
         ] {
             std::fs::create_dir_all(g.join(d)).unwrap();
@@ -773,6 +798,10 @@ mod tests {
             "index.lock",
             "tool-state",
             "modules/lib/a/HEAD",
+            "worktrees/w/HEAD",
+            "worktrees/w/index",
+            "worktrees/w/commondir",
+            "worktrees/w/gitdir",
         ] {
             std::fs::write(g.join(f), "x").unwrap();
         }
@@ -805,11 +834,15 @@ mod tests {
             ro("remotes"),
             ro("tool-state"),
             ro("worktrees"),
+            Mount::Writable(g.join("worktrees/w")),
+            ro("worktrees/w/commondir"),
+            ro("worktrees/w/gitdir"),
         ];
         assert_eq!(mounts, expected);
         // The placeholders exist, empty; no `info/` was made through the link.
         assert_eq!(std::fs::read(g.join("config.worktree")).unwrap(), b"");
         assert!(g.join("modules/lib/a/hooks").is_dir());
+        assert!(!g.join("worktrees/w/config").exists());
         assert_eq!(watch.links.len(), 1);
         assert_eq!(watch.report(), None, "nothing changed");
 

@@ -748,6 +748,8 @@ fn git_metadata_that_got_through_is_reported() {
 #[test]
 fn everyday_git_works_in_the_sandbox() {
     let f = Fixture::with_repo();
+    // A linked worktree inside the workspace can be worked in too.
+    host_git_ok(&f, &f.ws, &["worktree", "add", "-q", "inner"]);
     let script = "set -e\n\
         echo two > two.txt && git add two.txt && git commit -q -m two\n\
         git branch feat && git checkout -q -b topic\n\
@@ -759,6 +761,7 @@ fn everyday_git_works_in_the_sandbox() {
         git tag v1 && git gc -q 2>/dev/null && git repack -adq 2>/dev/null\n\
         git commit -q --allow-empty -m after-gc\n\
         git -C sub commit -q --allow-empty -m in-submodule\n\
+        git -C inner commit -q --allow-empty -m in-worktree\n\
         echo done\n";
     let o = f.sandbox(script);
     assert!(
@@ -783,6 +786,8 @@ fn everyday_git_works_in_the_sandbox() {
     host_git_ok(&f, &f.ws, &["fsck", "--no-progress"]);
     let sub = host_git_ok(&f, &f.ws.join("sub"), &["log", "--format=%s", "-1"]);
     assert_eq!(sub.trim(), "in-submodule");
+    let inner = host_git_ok(&f, &f.ws, &["log", "--format=%s", "-1", "inner"]);
+    assert_eq!(inner.trim(), "in-worktree");
     // `git worktree add` and `git config` write control paths: refused.
     let o =
         f.sandbox("git worktree add -q ../elsewhere; git worktree add -q inside; git config x.y z");
