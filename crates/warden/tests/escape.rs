@@ -786,7 +786,11 @@ fn everyday_git_works_in_the_sandbox() {
     host_git_ok(&f, &f.ws, &["fsck", "--no-progress"]);
     let sub = host_git_ok(&f, &f.ws.join("sub"), &["log", "--format=%s", "-1"]);
     assert_eq!(sub.trim(), "in-submodule");
-    let inner = host_git_ok(&f, &f.ws, &["log", "--format=%s", "-1", "inner"]);
+    let inner = host_git_ok(
+        &f,
+        &f.ws,
+        &["log", "--format=%s", "-1", "refs/heads/inner", "--"],
+    );
     assert_eq!(inner.trim(), "in-worktree");
     // `git worktree add` and `git config` write control paths: refused.
     let o =
