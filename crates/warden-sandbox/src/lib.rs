@@ -29,11 +29,15 @@
 //! command's own exec is the action itself and proceeds unasked. See `exec_supervisor.rs` for
 //! the threads and the known limit (a multi-threaded program rewriting its argv).
 //!
-//! Repository metadata that runs code later (`.git/hooks/`, `.git/config`, `.warden/`, and a
-//! linked worktree's `.git` file) is mounted read-only; a missing one is first created empty so
-//! it can be. A workspace with no `.git` at all is not given one: if the command creates a
-//! repository holding hooks or code-running configuration, [`ExitInfo::notes`] carries a
-//! `warning: …` naming them.
+//! Repository metadata that runs code later is mounted read-only: `.warden/`, and in `.git`
+//! everything but the paths where git stores data (objects, refs, logs, index, `HEAD` …; the
+//! table is in `git_metadata.rs`, the rule in [`is_git_control_path`]), also in each submodule's
+//! repository directory, and a linked worktree's or submodule's `.git` file. A missing control
+//! path is first created empty where that changes nothing for git, so it can be; what still got
+//! through (a new `commondir`, which is also moved aside, a gitlink added to the index, a rebase
+//! todo with `exec` lines) is named in a `warning: …` in [`ExitInfo::notes`]. A workspace with
+//! no `.git` at all is not given one: if the command creates a repository holding hooks or
+//! code-running configuration, the warning names them.
 //!
 //! Known gap: Landlock (up to ABI 7) does not restrict `connect(2)` to *named* Unix sockets. The
 //! usual places for them (`/run`, `/var/run`, `/tmp`, `/var/tmp`, `/dev/shm`, and the secret
@@ -48,6 +52,7 @@ mod cgroup;
 mod env;
 mod exec_filter;
 mod exec_supervisor;
+mod git_metadata;
 mod init;
 mod mounts;
 mod new_repository;
@@ -64,6 +69,10 @@ pub use env::{BUILTIN_ENV_SCRUB, EnvReport, env_name_matches, scrub_env};
 pub use exec_supervisor::{
     EXEC_ENV_OF_INTEREST, ExecCounts, ExecDecider, ExecEvent, ExecGovernance, ExecSyscall,
     ExecVerdict, PendingExec, builtin_exec_env,
+};
+pub use git_metadata::{
+    GIT_DATA_DIRS, GIT_DATA_FILES, GIT_PLACEHOLDERS, is_data_name as is_git_data_name,
+    is_git_control_path,
 };
 pub use init::{INIT_ARG, init_main};
 pub use probe::{Capabilities, Feature, PRETEND_MISSING_ENV, probe};

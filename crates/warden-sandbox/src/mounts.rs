@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 pub(crate) struct Plan {
     pub(crate) workspace: PathBuf,
     pub(crate) writable: Vec<PathBuf>,
-    /// Bound onto themselves so they cannot be renamed or removed (e.g. `.git`).
-    pub(crate) pins: Vec<PathBuf>,
+    /// The git metadata: repository directories writable (and pinned), their control entries
+    /// read-only, in order (see `git_metadata.rs`).
+    pub(crate) git: Vec<crate::git_metadata::Mount>,
     pub(crate) readonly: Vec<PathBuf>,
     pub(crate) secrets: Vec<PathBuf>,
     /// Host directory holding (now or soon) the proxy's socket `proxy.sock`; bound at /run/warden.
@@ -228,10 +229,22 @@ pub(crate) fn build(plan: &Plan) -> Result<Vec<String>, String> {
         bind(&src, &t)?;
         setattr(&t, ATTR_NOSUID | ATTR_NODEV, true)?;
     }
-    // 6. Pins, then read-only repository metadata.
-    for p in &plan.pins {
-        let t = under("/newroot", p);
-        bind(&t, &t)?;
+    // 6. Git metadata (repository directories bound from the host, so one inside a read-only
+    //    `modules/` is writable again; their control entries read-only), then the other
+    //    read-only workspace paths.
+    for m in &plan.git {
+        match m {
+            crate::git_metadata::Mount::Writable(p) => {
+                let t = under("/newroot", p);
+                bind(&under("/oldroot", p), &t)?;
+                setattr(&t, ATTR_NOSUID | ATTR_NODEV, true)?;
+            }
+            crate::git_metadata::Mount::ReadOnly(p) => {
+                let t = under("/newroot", p);
+                bind(&t, &t)?;
+                setattr(&t, ATTR_RDONLY, true)?;
+            }
+        }
     }
     for p in &plan.readonly {
         let t = under("/newroot", p);

@@ -1,4 +1,5 @@
-//! Inspects a repository the command created where the workspace had none. Its `.git` could
+//! Inspects a repository the command created where the workspace had none (and, for
+//! `git_metadata.rs`, a nested repository it linked into the index). Its `.git` could
 //! not be protected in advance (an empty `.git` placeholder would change how git and other
 //! tools see the workspace, and would stop `git init`), so after the command ends whatever in
 //! it runs code when git is later used outside the sandbox is named in a warning: hooks, and
@@ -55,6 +56,36 @@ pub(crate) fn warning(git_dir: &Path) -> Option<String> {
              when git is used there outside the sandbox"
         ));
     }
+    let found = code_running_parts(git_dir);
+    (!found.is_empty()).then(|| {
+        format!(
+            "warning: the command created a git repository (.git) in the workspace, with what \
+             runs code when git is used there outside the sandbox: {}",
+            found.join(", ")
+        )
+    })
+}
+
+/// What in the repository directory `git_dir` runs code when git is used there: hooks (other
+/// than the samples) and code-running configuration keys. A `.git` file or link is followed to
+/// the directory it names.
+pub(crate) fn code_running_parts(git_dir: &Path) -> Vec<String> {
+    let resolved;
+    let git_dir = match std::fs::symlink_metadata(git_dir) {
+        Ok(m) if m.is_file() => {
+            let Some(target) = std::fs::read_to_string(git_dir).ok().and_then(|t| {
+                t.lines()
+                    .next()
+                    .and_then(|l| l.strip_prefix("gitdir:"))
+                    .map(|l| l.trim().to_owned())
+            }) else {
+                return vec![".git file without gitdir".into()];
+            };
+            resolved = git_dir.parent().unwrap_or(git_dir).join(target);
+            resolved.as_path()
+        }
+        _ => git_dir,
+    };
     let mut found = Vec::new();
     if let Ok(hooks) = std::fs::read_dir(git_dir.join("hooks")) {
         let mut names: Vec<String> = hooks
@@ -72,13 +103,7 @@ pub(crate) fn warning(git_dir: &Path) -> Option<String> {
                 .map(|k| format!("config {k}")),
         );
     }
-    (!found.is_empty()).then(|| {
-        format!(
-            "warning: the command created a git repository (.git) in the workspace, with what \
-             runs code when git is used there outside the sandbox: {}",
-            found.join(", ")
-        )
-    })
+    found
 }
 
 /// The code-running keys set in a git configuration text (also every `pager.*`, a pager

@@ -35,8 +35,10 @@ pub const BUILTIN_SECRET_PATHS: &[&str] = &[
     "/etc/ssh/ssh_host_*",
 ];
 
-/// Paths inside the workspace that run code later and so stay read-only in the sandbox.
-pub const READONLY_WORKSPACE_PATHS: &[&str] = &[".git/hooks/", ".git/config", ".warden/"];
+/// Paths inside the workspace that run code later and so stay read-only in the sandbox. Git
+/// metadata is not listed: inside `.git` everything but git's data is read-only (see
+/// [`crate::is_git_control_path`]).
+pub const READONLY_WORKSPACE_PATHS: &[&str] = &[".warden/"];
 
 /// Resource limits. `None` means no limit (except `core_dump_bytes`, where `None` means 0).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

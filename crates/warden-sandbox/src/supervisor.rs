@@ -134,6 +134,8 @@ pub struct Running {
     absent_git: Option<PathBuf>,
     /// The exec supervisor, when the command's programs are governed.
     exec: Option<exec_supervisor::ExecSupervisor>,
+    /// The git metadata as it was at the start (compared at the end).
+    git_watch: crate::git_metadata::Watch,
 }
 
 /// How the command ended.
@@ -178,7 +180,9 @@ fn canonical(p: &Path) -> Option<PathBuf> {
     std::fs::canonicalize(p).ok()
 }
 
-fn plan(profile: &SandboxProfile) -> Result<(mounts::Plan, Vec<String>), SandboxError> {
+fn plan(
+    profile: &SandboxProfile,
+) -> Result<(mounts::Plan, Vec<String>, crate::git_metadata::Watch), SandboxError> {
     let ws = canonical(&profile.workspace).ok_or_else(|| {
         SandboxError::Profile(format!(
             "workspace {} does not exist",
@@ -194,24 +198,15 @@ fn plan(profile: &SandboxProfile) -> Result<(mounts::Plan, Vec<String>), Sandbox
         .filter_map(|w| canonical(&profile.expand(w, &ws)))
         .filter(|w| w != Path::new("/"))
         .collect();
-    let mut pins = Vec::new();
-    let mut readonly_extra = None;
-    let git = ws.join(".git");
-    match std::fs::symlink_metadata(&git) {
-        Ok(m) if m.is_dir() => pins.push(git),
-        // A linked worktree's `.git` is a file naming the repository directory; rewritten, it
-        // would point git at hooks and config the command wrote.
-        Ok(m) if m.is_file() => readonly_extra = Some(git),
-        _ => {}
-    }
     for r in &profile.readonly_in_workspace {
         create_placeholder(&ws, r)?;
     }
+    let (git, git_watch) =
+        crate::git_metadata::plan(&ws, &|rel: &str| create_placeholder(&ws, rel))?;
     let readonly = profile
         .readonly_in_workspace
         .iter()
         .filter_map(|r| canonical(&ws.join(r)))
-        .chain(readonly_extra)
         .filter(|r| r.starts_with(&ws) && r != &ws)
         .collect();
     let mut secrets: Vec<PathBuf> = profile
@@ -251,7 +246,7 @@ fn plan(profile: &SandboxProfile) -> Result<(mounts::Plan, Vec<String>), Sandbox
         mounts::Plan {
             workspace: ws,
             writable,
-            pins,
+            git,
             readonly,
             secrets,
             proxy_dir,
@@ -264,6 +259,7 @@ fn plan(profile: &SandboxProfile) -> Result<(mounts::Plan, Vec<String>), Sandbox
             pid_max: None,
         },
         search_note.into_iter().collect(),
+        git_watch,
     ))
 }
 
@@ -275,7 +271,7 @@ fn plan(profile: &SandboxProfile) -> Result<(mounts::Plan, Vec<String>), Sandbox
 /// umask). Placeholders stay afterwards: removing one while another sandbox has it mounted
 /// would lift that sandbox's protection. A missing parent (e.g. no `.git` at all) is not
 /// invented — an empty `.git` would change how git and other tools see the workspace.
-fn create_placeholder(ws: &Path, rel: &str) -> Result<(), SandboxError> {
+pub(crate) fn create_placeholder(ws: &Path, rel: &str) -> Result<(), SandboxError> {
     let path = ws.join(rel.trim_end_matches('/'));
     if std::fs::symlink_metadata(&path).is_ok() {
         return Ok(());
@@ -343,7 +339,7 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
             .iter()
             .map(|g| format!("not enforced: Landlock {g}")),
     );
-    let (plan, plan_notes) = plan(profile)?;
+    let (plan, plan_notes, git_watch) = plan(profile)?;
     notes.extend(plan_notes);
     let absent_git =
         Some(plan.workspace.join(".git")).filter(|g| std::fs::symlink_metadata(g).is_err());
@@ -499,6 +495,7 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         _cgroup: action_cgroup,
         absent_git,
         exec,
+        git_watch,
     })
 }
 
@@ -572,6 +569,7 @@ impl Running {
         {
             info.notes.push(w);
         }
+        info.notes.extend(self.git_watch.report());
         if info.code.is_none() && info.signal.is_none() {
             use std::os::unix::process::ExitStatusExt;
             return Err(SandboxError::Setup(match (st.code(), st.signal()) {

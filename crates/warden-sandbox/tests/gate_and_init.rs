@@ -174,7 +174,7 @@ fn an_init_from_another_build_or_with_an_unknown_spec_refuses_to_run_anything() 
         "cwd": ws_path,
         "env": [],
         "plan": {
-            "workspace": ws_path, "writable": [], "pins": [], "readonly": [], "secrets": [],
+            "workspace": ws_path, "writable": [], "git": [], "readonly": [], "secrets": [],
             "proxy_dir": null, "pid_max": null
         },
         "landlock": false,

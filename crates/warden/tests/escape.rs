@@ -442,6 +442,367 @@ fn a_new_repository_with_code_running_parts_is_reported() {
     );
 }
 
+/// Run git on the host (the user's later `git status`), isolated from this machine's git
+/// configuration, with the fixture's home.
+fn host_git(f: &Fixture, dir: &Path, args: &[&str]) -> Output {
+    Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", &f.home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_COMMON_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("git")
+}
+
+fn host_git_ok(f: &Fixture, dir: &Path, args: &[&str]) -> String {
+    let o = host_git(f, dir, args);
+    assert!(o.status.success(), "git {args:?}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+impl Fixture {
+    /// The workspace as a real repository (identity in its own config, which the sandbox can
+    /// read), with a bare `origin` and a submodule source outside the workspace (visible,
+    /// read-only, in the sandbox), an absorbed submodule `sub` and a linked worktree outside.
+    fn with_repo() -> Self {
+        let f = Self::new();
+        std::fs::remove_dir_all(f.ws.join(".git")).expect("rm");
+        let root = f.ws.parent().expect("root").to_path_buf();
+        let ws = f.ws.clone();
+        host_git_ok(&f, &ws, &["init", "-q", "-b", "main"]);
+        for (k, v) in [
+            ("user.name", "Test"),
+            ("user.email", "test@example.invalid"),
+            ("protocol.file.allow", "always"),
+        ] {
+            host_git_ok(&f, &ws, &["config", k, v]);
+        }
+        host_git_ok(&f, &ws, &["add", "mine.txt"]);
+        host_git_ok(&f, &ws, &["commit", "-q", "-m", "first"]);
+        let subsrc = root.join("subsrc");
+        std::fs::create_dir_all(&subsrc).expect("mkdir");
+        host_git_ok(&f, &subsrc, &["init", "-q", "-b", "main"]);
+        host_git_ok(
+            &f,
+            &subsrc,
+            &[
+                "-c",
+                "user.name=T",
+                "-c",
+                "user.email=t@example.invalid",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "s",
+            ],
+        );
+        let subsrc = subsrc.to_str().expect("utf8").to_owned();
+        host_git_ok(
+            &f,
+            &ws,
+            &[
+                "-c",
+                "protocol.file.allow=always",
+                "submodule",
+                "add",
+                "-q",
+                &subsrc,
+                "sub",
+            ],
+        );
+        host_git_ok(&f, &ws, &["commit", "-q", "-m", "submodule"]);
+        for (k, v) in [
+            ("user.name", "Test"),
+            ("user.email", "test@example.invalid"),
+        ] {
+            host_git_ok(&f, &ws.join("sub"), &["config", k, v]);
+        }
+        let origin = root.join("origin.git");
+        let origin = origin.to_str().expect("utf8");
+        host_git_ok(
+            &f,
+            &root,
+            &["clone", "-q", "--bare", ws.to_str().expect("utf8"), origin],
+        );
+        host_git_ok(&f, &ws, &["remote", "add", "origin", origin]);
+        let wt = root.join("wt");
+        host_git_ok(
+            &f,
+            &ws,
+            &["worktree", "add", "-q", wt.to_str().expect("utf8")],
+        );
+        assert!(ws.join(".git/modules/sub/HEAD").is_file() && ws.join("sub/.git").is_file());
+        assert!(ws.join(".git/worktrees/wt/commondir").is_file());
+        f
+    }
+
+    /// `warden run` with the fixture's policy and environment.
+    fn run(&self, argv: &[&str]) -> Output {
+        let mut cmd = Command::new(WARDEN);
+        cmd.args(["run", "--policy"])
+            .arg(&self.policy)
+            .arg("--")
+            .args(argv);
+        self.env(&mut cmd);
+        cmd.output().expect("warden run")
+    }
+}
+
+/// Like [`contrast`], in a real repository.
+fn contrast_repo(script: &str, effect: impl Fn(&Fixture) -> bool) {
+    let f = Fixture::with_repo();
+    let o = f.host(script);
+    assert!(
+        effect(&f),
+        "control: the probe must work on the host: {script}\n{}",
+        text(&o)
+    );
+    let f = Fixture::with_repo();
+    let o = f.sandbox(script);
+    assert!(
+        !effect(&f),
+        "ESCAPE inside the sandbox: {script}\n{}",
+        text(&o)
+    );
+}
+
+/// Issue 12, item 2. The attack: copy the repository into `.git/modules/x`, give the copy a
+/// `core.fsmonitor` command and a remote, and write `modules/x` into `.git/commondir`; the
+/// user's next `git status` on the host takes its configuration from the copy and runs the
+/// command. Before (main at 1a02414), only `.git/config` and `.git/hooks/` were read-only in the
+/// sandbox: `.git/modules/` and `.git/commondir` were writable, Warden warned about nothing, and
+/// the host's `git status` ran the planted command. Now `.git/modules/` is read-only, and a
+/// `commondir` that appears is moved aside after the run and reported; the variant that puts
+/// the copy in a writable data directory (`.git/refs/x`) ends the same way.
+#[test]
+fn the_commondir_redirection_through_warden_run_is_refused() {
+    for target in ["modules/x", "refs/x"] {
+        let attack = |f: &Fixture| {
+            let marker = f.out.join("pwned");
+            format!(
+                "c=$(mktemp -d) && cp -R .git/. \"$c/\"\n\
+                 mkdir -p .git/{target} && cp -R \"$c/.\" .git/{target}/\n\
+                 printf '[core]\\n\\tfsmonitor = \"touch {m}; false\"\\n[remote \"evil\"]\\n\\turl = https://evil.invalid/x\\n' >> .git/{target}/config\n\
+                 echo {target} > .git/commondir\nexit 0\n",
+                m = marker.display()
+            )
+        };
+        let pwned = |f: &Fixture| {
+            host_git(f, &f.ws, &["status", "--short"]);
+            f.out.join("pwned").exists()
+        };
+        let f = Fixture::with_repo();
+        std::fs::write(f.ws.join("attack.sh"), attack(&f)).expect("write");
+        let o = f.host("sh attack.sh");
+        assert!(pwned(&f), "control ({target}): {}", text(&o));
+
+        let f = Fixture::with_repo();
+        std::fs::write(f.ws.join("attack.sh"), attack(&f)).expect("write");
+        let o = f.run(&["sh", "attack.sh"]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "the attack did not run: {}",
+            text(&o)
+        );
+        assert!(
+            !pwned(&f),
+            "ESCAPE through warden run ({target}): {}",
+            text(&o)
+        );
+        assert!(!f.ws.join(".git/commondir").exists());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("warning: ")
+                && err.contains(".git/commondir (\"")
+                && err.contains("moved aside"),
+            "not reported ({target}): {err}"
+        );
+        // The outcome record keeps the warning.
+        let log = read(&f.ws.join(".warden/audit/audit.jsonl"));
+        assert!(
+            log.lines()
+                .any(|l| l.contains("moved aside") && l.contains("commondir")),
+            "not in the outcome record: {log}"
+        );
+        // The repository still works on the host.
+        host_git_ok(&f, &f.ws, &["log", "--oneline", "-1"]);
+    }
+}
+
+/// Every control path of `.git` (and of a submodule's and a linked worktree's repository
+/// directory) stays as it was, whether it existed or not. Before, all of these but
+/// `.git/config` and `.git/hooks/` were writable.
+#[test]
+fn git_control_paths_are_read_only_in_the_sandbox() {
+    let has = |rel: &'static str, needle: &'static str| {
+        move |f: &Fixture| read(&f.ws.join(rel)).contains(needle)
+    };
+    let exists = |rel: &'static str| move |f: &Fixture| f.ws.join(rel).exists();
+    contrast_repo(
+        "printf '[core]\\n\\tfsmonitor = evil\\n' > .git/config.worktree",
+        has(".git/config.worktree", "evil"),
+    );
+    contrast_repo(
+        "echo '* filter=evil' >> .git/info/attributes",
+        has(".git/info/attributes", "evil"),
+    );
+    contrast_repo(
+        "echo evil >> .git/info/exclude",
+        has(".git/info/exclude", "evil"),
+    );
+    contrast_repo(
+        "printf '[core]\\n\\tfsmonitor = evil\\n' >> .git/modules/sub/config",
+        has(".git/modules/sub/config", "evil"),
+    );
+    contrast_repo(
+        "echo evil > .git/modules/sub/hooks/post-checkout",
+        exists(".git/modules/sub/hooks/post-checkout"),
+    );
+    contrast_repo(
+        "mkdir -p .git/modules/y/hooks && echo evil > .git/modules/y/hooks/post-checkout",
+        exists(".git/modules/y/hooks/post-checkout"),
+    );
+    contrast_repo(
+        "echo /tmp/evil > .git/worktrees/wt/commondir",
+        has(".git/worktrees/wt/commondir", "evil"),
+    );
+    contrast_repo(
+        "echo /tmp/evil/.git > .git/worktrees/wt/gitdir",
+        has(".git/worktrees/wt/gitdir", "evil"),
+    );
+    contrast_repo("mkdir -p .git/worktrees/new", exists(".git/worktrees/new"));
+    contrast_repo(
+        "echo /tmp/evil > .git/objects/info/alternates",
+        has(".git/objects/info/alternates", "evil"),
+    );
+    contrast_repo("echo 'gitdir: ../evil' > sub/.git", has("sub/.git", "evil"));
+    contrast_repo(
+        "mkdir -p .git/remotes && echo 'URL: https://evil.invalid/' > .git/remotes/origin",
+        exists(".git/remotes/origin"),
+    );
+    contrast_repo(
+        "mv .git/modules .git/modules-old",
+        exists(".git/modules-old"),
+    );
+    // Created inside a submodule's repository directory, a `commondir` is moved aside too.
+    contrast_repo(
+        "echo x > .git/modules/sub/commondir",
+        exists(".git/modules/sub/commondir"),
+    );
+}
+
+/// What cannot be refused in advance is reported after the run: a new entry git does not know,
+/// a rebase left with `exec` lines in its todo (run by the user's `git rebase --continue`), and
+/// a gitlink to a nested repository the command made (whose configuration the user's `git
+/// status` runs). Before, none of these was reported.
+#[test]
+fn git_metadata_that_got_through_is_reported() {
+    let warned_after = |setup: &dyn Fn(&Fixture), script: &str, needle: &str| {
+        let f = Fixture::with_repo();
+        setup(&f);
+        let o = f.sandbox(script);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(
+            err.contains("warning: the command changed git metadata") && err.contains(needle),
+            "not reported ({needle}): {script}\n{}",
+            text(&o)
+        );
+    };
+    let warned = |script: &str, needle: &str| warned_after(&|_| {}, script, needle);
+    warned("echo x > .git/something-new", ".git/something-new");
+    warned(
+        "git -c sequence.editor='sed -i 1ibreak' rebase -q -i HEAD~1 >/dev/null 2>&1; \
+         echo 'exec touch pwned' >> .git/rebase-merge/git-rebase-todo",
+        "exec touch pwned",
+    );
+    warned(
+        "mkdir nested && cd nested && git init -q && git config core.fsmonitor 'touch pwned' && \
+         git -c user.name=a -c user.email=a@example.invalid commit -q --allow-empty -m n && \
+         cd .. && git add nested 2>/dev/null",
+        "new nested repositories linked in .git/index (nested: config core.fsmonitor)",
+    );
+    // A submodule `.gitmodules` lists that is not checked out: a repository the command puts
+    // there is entered by `git status` just the same, though the index does not change.
+    let unpopulated = |f: &Fixture| {
+        let head = host_git_ok(f, &f.ws, &["rev-parse", "HEAD"]);
+        let info = format!("160000,{},later", head.trim());
+        host_git_ok(f, &f.ws, &["update-index", "--add", "--cacheinfo", &info]);
+        let gm = f.ws.join(".gitmodules");
+        let extra = "[submodule \"later\"]\n\tpath = later\n\turl = ./later\n";
+        std::fs::write(&gm, read(&gm) + extra).expect("write");
+    };
+    warned_after(
+        &unpopulated,
+        "mkdir -p later && cd later && git init -q && git config core.fsmonitor 'touch pwned'",
+        "(later: config core.fsmonitor)",
+    );
+}
+
+/// Positive control: everyday git work in a real repository still works in the sandbox, and
+/// leaves no warning.
+#[test]
+fn everyday_git_works_in_the_sandbox() {
+    let f = Fixture::with_repo();
+    // A linked worktree inside the workspace can be worked in too.
+    host_git_ok(&f, &f.ws, &["worktree", "add", "-q", "inner"]);
+    let script = "set -e\n\
+        echo two > two.txt && git add two.txt && git commit -q -m two\n\
+        git branch feat && git checkout -q -b topic\n\
+        echo three > three.txt && git add three.txt && git commit -q -m three\n\
+        echo wip >> mine.txt && git stash -q && git stash list | grep -q stash\n\
+        git fetch -q origin\n\
+        git checkout -q main && echo four > four.txt && git add four.txt && git commit -q -m four\n\
+        git checkout -q topic && git rebase -q main\n\
+        git tag v1 && git gc -q 2>/dev/null && git repack -adq 2>/dev/null\n\
+        git commit -q --allow-empty -m after-gc\n\
+        git -C sub commit -q --allow-empty -m in-submodule\n\
+        git -C inner commit -q --allow-empty -m in-worktree\n\
+        echo done\n";
+    let o = f.sandbox(script);
+    assert!(
+        o.status.success() && text(&o).contains("done"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("warning"), "{}", text(&o));
+    let log = host_git_ok(&f, &f.ws, &["log", "--format=%s", "topic"]);
+    assert_eq!(
+        log.lines().collect::<Vec<_>>(),
+        ["after-gc", "three", "four", "two", "submodule", "first"]
+    );
+    host_git_ok(&f, &f.ws, &["rev-parse", "--verify", "-q", "feat"]);
+    host_git_ok(
+        &f,
+        &f.ws,
+        &["rev-parse", "--verify", "-q", "refs/remotes/origin/main"],
+    );
+    host_git_ok(&f, &f.ws, &["rev-parse", "--verify", "-q", "refs/stash"]);
+    host_git_ok(&f, &f.ws, &["rev-parse", "--verify", "-q", "v1"]);
+    host_git_ok(&f, &f.ws, &["fsck", "--no-progress"]);
+    let sub = host_git_ok(&f, &f.ws.join("sub"), &["log", "--format=%s", "-1"]);
+    assert_eq!(sub.trim(), "in-submodule");
+    let inner = host_git_ok(
+        &f,
+        &f.ws,
+        &["log", "--format=%s", "-1", "refs/heads/inner", "--"],
+    );
+    assert_eq!(inner.trim(), "in-worktree");
+    // `git worktree add` and `git config` write control paths: refused.
+    let o =
+        f.sandbox("git worktree add -q ../elsewhere; git worktree add -q inside; git config x.y z");
+    assert!(!f.ws.join("inside").join(".git").exists(), "{}", text(&o));
+    assert!(
+        !read(&f.ws.join(".git/config")).contains("x]"),
+        "{}",
+        text(&o)
+    );
+}
+
 #[test]
 fn host_processes_are_invisible_and_unsignalable() {
     let spawn_sleep = || Command::new("sleep").arg("300").spawn().expect("sleep");

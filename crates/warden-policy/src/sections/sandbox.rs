@@ -21,7 +21,8 @@ pub struct SandboxConfig {
     /// Extra paths (outside the workspace) the sandbox may write, e.g. a shared build cache.
     pub writable_paths: Vec<String>,
     /// Extra paths inside the workspace that stay read-only, added to the built-in list
-    /// (`.git/hooks/`, `.git/config`, `.warden/`). One that is missing is created empty first
+    /// (`.warden/`; in `.git` everything but git's data is read-only anyway, see
+    /// docs/git-metadata.md). One that is missing is created empty first
     /// (where its parent directory exists) so it can be protected: a directory when the entry
     /// ends in `/`, else a file — e.g. `.envrc` (direnv runs it) or `.vscode/`.
     pub readonly_workspace_paths: Vec<String>,

@@ -687,7 +687,13 @@ impl Governor {
             }
             r
         };
-        let confined = confined.and_then(|c| paths::check_writable(&c, &readonly).map(|()| c));
+        let confined = confined.and_then(|c| {
+            // Git metadata the sandbox keeps read-only (everything in `.git` but git's data).
+            if warden_sandbox::is_git_control_path(&c.rel) {
+                return Err(PathError::ReadOnly(c.rel.display().to_string()));
+            }
+            paths::check_writable(&c, &readonly).map(|()| c)
+        });
         (shown, confined)
     }
 
