@@ -443,6 +443,7 @@ fn audited_execute(r: &Value, allow_degraded: bool) -> Value {
     if let Err(e) = rec.outcome(&intent, &record) {
         stderr_line!("warden worker: audit log: {:?}", e.report);
     }
+    rec.seal();
     outcome
 }
 

@@ -96,6 +96,8 @@ pub fn run(args: RunArgs) -> CmdResult {
     // Ships this run's records (and any backlog) to the OTLP collector while the action runs,
     // with one last attempt on the way out, whichever way `run` returns.
     let _export = ExportOnExit(recorder.spawn_exporter());
+    // Seals the log's head once this run's last record is written (dropped before `_export`).
+    let _seal = recorder.seal_on_drop();
     let meta = IntentMeta {
         rationale: args.rationale.clone(),
         agent: args.agent.clone(),
