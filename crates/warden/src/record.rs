@@ -553,6 +553,11 @@ impl ApprovalAudit {
         let mut body = warden_audit::records::intent_body(&action, &decision, &info);
         body.insert("action".into(), r.action.clone());
         body.insert("action_text".into(), r.action_text.clone().into());
+        // What the filer claimed, and where the server's own reading differed.
+        body.insert("claimed".into(), serde_json::json!(r.claimed));
+        if !r.discrepancies.is_empty() {
+            body.insert("discrepancies".into(), serde_json::json!(r.discrepancies));
+        }
         body.insert("cwd".into(), r.cwd.clone().into());
         body.insert("workspace".into(), r.workspace.clone().into());
         body.insert("request_id".into(), r.id.clone().into());

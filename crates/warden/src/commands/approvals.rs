@@ -147,6 +147,15 @@ fn print_request(v: &Value) {
             println!("  - {}", r.as_str().unwrap_or_default());
         }
     }
+    // Where the filer's claims differ from the server's own reading of the action.
+    for d in v
+        .get("discrepancies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        println!("warning  {}", d.as_str().unwrap_or_default());
+    }
     if let Some(r) = v.get("rationale").and_then(Value::as_str) {
         println!("rationale {r}");
     }

@@ -1,0 +1,194 @@
+//! How a person reads an action: one line, rendered from the action itself, never from text an
+//! agent supplied. Words are shell-quoted so that the line means exactly one argv, and
+//! characters a reader cannot see (control characters, line breaks, bidirectional overrides,
+//! zero-width and other invisible or look-alike-space characters) are written as escapes, so
+//! that what is shown is what runs.
+
+use crate::Action;
+
+impl Action {
+    /// The action as one unambiguous line: an exec argv as shell words (`git push origin main`,
+    /// `sh -c 'echo hi; rm -rf x'`), a shell string as the `sh -c` that runs it, reads, writes,
+    /// requests and tool calls with their operands quoted the same way.
+    pub fn display_text(&self) -> String {
+        match self {
+            Action::Exec { argv, .. } => join_words(argv.iter().map(String::as_str)),
+            Action::Shell { script, .. } => format!("sh -c {}", quote_word(script)),
+            Action::Read { path } => format!("read {}", quote_word(&path.to_string_lossy())),
+            Action::Write { path } => format!("write {}", quote_word(&path.to_string_lossy())),
+            Action::Net {
+                host,
+                port,
+                method,
+                path,
+            } => {
+                let mut target = host.clone();
+                if let Some(p) = port {
+                    target.push_str(&format!(":{p}"));
+                }
+                if let Some(p) = path {
+                    target.push_str(p);
+                }
+                format!(
+                    "{} {}",
+                    quote_word(method.as_deref().unwrap_or("CONNECT")),
+                    quote_word(&target)
+                )
+            }
+            Action::Tool { name, arguments } => {
+                let args = serde_json::to_string(arguments).unwrap_or_default();
+                format!("tool {} {}", quote_word(name), quote_word(&args))
+            }
+        }
+    }
+}
+
+/// Shell words joined by spaces, each quoted by [`quote_word`].
+pub fn join_words<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
+    words
+        .into_iter()
+        .map(quote_word)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One shell word that a POSIX shell (bash for the `$'…'` form) reads back as exactly `w`:
+/// plain words as they are, others in single quotes, and words holding a character a reader
+/// cannot see in bash's `$'…'` with that character escaped.
+pub fn quote_word(w: &str) -> String {
+    if !w.is_empty() && w.chars().all(is_plain) {
+        return w.to_owned();
+    }
+    if w.chars().any(is_hidden) {
+        let mut out = String::from("$'");
+        for c in w.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if is_hidden(c) && (c as u32) < 0x80 => {
+                    out.push_str(&format!("\\x{:02x}", c as u32));
+                }
+                c if is_hidden(c) && (c as u32) <= 0xFFFF => {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                }
+                c if is_hidden(c) => out.push_str(&format!("\\U{:08x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        return out;
+    }
+    format!("'{}'", w.replace('\'', "'\\''"))
+}
+
+/// Characters a shell word may hold unquoted without changing its meaning.
+fn is_plain(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c)
+}
+
+/// Characters a reader cannot see or tell apart from others on screen: control characters
+/// (line breaks, carriage returns, escapes), spaces other than U+0020, and the invisible
+/// format characters — bidirectional embeddings, overrides and isolates, zero-width spaces and
+/// joiners, word joiners, the byte-order mark, variation selectors, tag characters — plus
+/// private-use characters, which have no agreed look.
+fn is_hidden(c: char) -> bool {
+    if c == ' ' {
+        return false;
+    }
+    c.is_control()
+        || c.is_whitespace()
+        || matches!(
+            c as u32,
+            0x00AD
+                | 0x034F
+                | 0x061C
+                | 0x115F..=0x1160
+                | 0x17B4..=0x17B5
+                | 0x180B..=0x180F
+                | 0x200B..=0x200F
+                | 0x202A..=0x202E
+                | 0x2060..=0x206F
+                | 0x3164
+                | 0xE000..=0xF8FF
+                | 0xFE00..=0xFE0F
+                | 0xFEFF
+                | 0xFFA0
+                | 0xFFF0..=0xFFFB
+                | 0x1BCA0..=0x1BCA3
+                | 0x1D173..=0x1D17A
+                | 0xE0000..=0xE0FFF
+                | 0xF0000..=0x10FFFF
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exec(argv: &[&str]) -> String {
+        Action::Exec {
+            argv: argv.iter().map(|s| (*s).to_owned()).collect(),
+            cwd: None,
+        }
+        .display_text()
+    }
+
+    #[test]
+    fn plain_words_stay_as_they_are() {
+        assert_eq!(
+            exec(&["git", "push", "origin", "main"]),
+            "git push origin main"
+        );
+        assert_eq!(exec(&["cargo", "test", "--", "-q"]), "cargo test -- -q");
+    }
+
+    #[test]
+    fn words_with_spaces_and_quotes_are_one_word_each() {
+        // Joined with spaces, these two argvs used to read the same.
+        assert_eq!(
+            exec(&["git", "push origin", "main"]),
+            "git 'push origin' main"
+        );
+        assert_eq!(
+            exec(&["git", "push", "origin", "main"]),
+            "git push origin main"
+        );
+        assert_eq!(exec(&["echo", "it's"]), "echo 'it'\\''s'");
+        assert_eq!(exec(&["echo", ""]), "echo ''");
+        assert_eq!(
+            exec(&["sh", "-c", "echo HIDDEN; rm -rf x"]),
+            "sh -c 'echo HIDDEN; rm -rf x'"
+        );
+    }
+
+    #[test]
+    fn invisible_characters_are_escaped() {
+        // A line break or carriage return could push the real command out of sight.
+        assert_eq!(
+            exec(&["sh", "-c", "git push origin main\necho HIDDEN"]),
+            "sh -c $'git push origin main\\necho HIDDEN'"
+        );
+        assert_eq!(exec(&["echo", "safe\rrm"]), "echo $'safe\\rrm'");
+        // A right-to-left override reorders what follows on screen.
+        assert_eq!(exec(&["cat", "a\u{202e}txt.sh"]), "cat $'a\\u202etxt.sh'");
+        // Zero-width and look-alike spaces.
+        assert_eq!(exec(&["rm", "a\u{200b}b"]), "rm $'a\\u200bb'");
+        assert_eq!(exec(&["rm", "a\u{a0}b"]), "rm $'a\\u00a0b'");
+        assert_eq!(exec(&["echo", "\u{1b}[2K"]), "echo $'\\x1b[2K'");
+        assert_eq!(exec(&["echo", "tag\u{e0041}"]), "echo $'tag\\U000e0041'");
+        // Visible non-ASCII text is kept readable.
+        assert_eq!(exec(&["echo", "café"]), "echo 'café'");
+    }
+
+    #[test]
+    fn shell_strings_show_the_shell_that_runs_them() {
+        let a = Action::Shell {
+            script: "make && make check".into(),
+            cwd: None,
+        };
+        assert_eq!(a.display_text(), "sh -c 'make && make check'");
+    }
+}
