@@ -438,12 +438,13 @@ async fn create_request(
             ));
         }
     };
-    let action: Action = serde_json::from_value(nr.action.clone()).map_err(|e| {
-        err(
-            StatusCode::BAD_REQUEST,
-            format!("`action` is not an action Warden knows: {e}"),
-        )
-    })?;
+    let action: Action = serde_json::from_value(integral_floats_as_integers(nr.action.clone()))
+        .map_err(|e| {
+            err(
+                StatusCode::BAD_REQUEST,
+                format!("`action` is not an action Warden knows: {e}"),
+            )
+        })?;
     let (workspace, cwd) = (
         std::path::Path::new(&nr.workspace),
         std::path::Path::new(&nr.cwd),
@@ -544,6 +545,25 @@ async fn create_request(
         return Ok((StatusCode::CREATED, Json(load(&s, &id)?)));
     }
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// JSON numbers like `443.0` as the integers they are (JSON Schema, and so the API document,
+/// counts them as integers; serde's integer fields would refuse them).
+fn integral_floats_as_integers(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as V;
+    match v {
+        V::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => V::from(f as i64),
+            _ => V::Number(n),
+        },
+        V::Array(a) => V::Array(a.into_iter().map(integral_floats_as_integers).collect()),
+        V::Object(o) => V::Object(
+            o.into_iter()
+                .map(|(k, v)| (k, integral_floats_as_integers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// A request's classification as the server settles it.
