@@ -63,25 +63,45 @@ pub fn quote_word(w: &str) -> String {
         let mut out = String::from("$'");
         for c in w.chars() {
             match c {
-                '\\' => out.push_str("\\\\"),
                 '\'' => out.push_str("\\'"),
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                '\r' => out.push_str("\\r"),
-                c if is_hidden(c) && (c as u32) < 0x80 => {
-                    out.push_str(&format!("\\x{:02x}", c as u32));
-                }
-                c if is_hidden(c) && (c as u32) <= 0xFFFF => {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
-                }
-                c if is_hidden(c) => out.push_str(&format!("\\U{:08x}", c as u32)),
-                c => out.push(c),
+                c => push_escaped(&mut out, c),
             }
         }
         out.push('\'');
         return out;
     }
     format!("'{}'", w.replace('\'', "'\\''"))
+}
+
+/// Free text (a rationale, a reason, a path) with every character a reader cannot see written
+/// as an escape (`\n`, `\x1b`, `\u202e`, …; a backslash as `\\`), so that it cannot hide,
+/// reorder or overwrite what is printed around it.
+pub fn visible(text: &str) -> String {
+    if !text.chars().any(|c| is_hidden(c) || c == '\\') {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        push_escaped(&mut out, c);
+    }
+    out
+}
+
+/// Push `c`, as an escape when it is a backslash or a character a reader cannot see (the
+/// escapes bash's `$'…'` reads back).
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        c if is_hidden(c) && (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+        c if is_hidden(c) && (c as u32) <= 0xFFFF => {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        }
+        c if is_hidden(c) => out.push_str(&format!("\\U{:08x}", c as u32)),
+        c => out.push(c),
+    }
 }
 
 /// Characters a shell word may hold unquoted without changing its meaning.
@@ -181,6 +201,13 @@ mod tests {
         assert_eq!(exec(&["echo", "tag\u{e0041}"]), "echo $'tag\\U000e0041'");
         // Visible non-ASCII text is kept readable.
         assert_eq!(exec(&["echo", "café"]), "echo 'café'");
+    }
+
+    #[test]
+    fn free_text_shows_its_invisible_characters() {
+        assert_eq!(visible("fix the build"), "fix the build");
+        assert_eq!(visible("ok\x1b[2K\rapprove me"), "ok\\x1b[2K\\rapprove me");
+        assert_eq!(visible("a\u{202e}b\\n"), "a\\u202eb\\\\n");
     }
 
     #[test]
