@@ -113,7 +113,8 @@ pub struct NewRequest {
     /// The action as the filer would have it read (a claim; never displayed as the action).
     #[serde(default)]
     pub action_text: String,
-    /// The action as structured JSON (bound by the digest): a `warden_policy::Action`.
+    /// The action as structured JSON (bound by the digest): a `warden_policy::Action`, plus any
+    /// further facts bound into it (shown with it, not classified).
     pub action: serde_json::Value,
     pub cwd: String,
     pub workspace: String,

@@ -438,13 +438,16 @@ async fn create_request(
             ));
         }
     };
-    let action: Action = serde_json::from_value(integral_floats_as_integers(nr.action.clone()))
-        .map_err(|e| {
-            err(
-                StatusCode::BAD_REQUEST,
-                format!("`action` is not an action Warden knows: {e}"),
-            )
-        })?;
+    let (action, extras) =
+        warden_policy::display::split_action(&integral_floats_as_integers(nr.action.clone()))
+            .map_err(|e| {
+                err(
+                    StatusCode::BAD_REQUEST,
+                    format!("`action` is not an action Warden knows: {e}"),
+                )
+            })?;
+    // What the approver reads: rendered from the action itself, with any facts bound into it.
+    let shown = warden_policy::display::display_with_extras(&action, &extras);
     let (workspace, cwd) = (
         std::path::Path::new(&nr.workspace),
         std::path::Path::new(&nr.cwd),
@@ -463,7 +466,7 @@ async fn create_request(
         reasons: nr.reasons.clone(),
         action_text: nr.action_text.clone(),
     };
-    let judged = judge(&action, claimed_tier, &claimed, &ours);
+    let judged = judge(&shown, claimed_tier, &claimed, &ours);
     let route = resolve_route(&s.cfg, &judged.category)
         .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let now = now_ms();
@@ -479,7 +482,7 @@ async fn create_request(
         rule: judged.rule,
         reasons: judged.reasons,
         rationale: nr.rationale,
-        action_text: action.display_text(),
+        action_text: shown,
         claimed,
         discrepancies: judged.discrepancies.clone(),
         action: nr.action,
@@ -583,9 +586,8 @@ struct Judged {
 /// the action run unasked (`auto`) — otherwise the server's category routes it, so that a
 /// claim can never steer an action the organisation wants approved to other approvers. Every
 /// difference between the claims and the server's reading is listed.
-fn judge(action: &Action, claimed_tier: Tier, claimed: &Claimed, ours: &Decision) -> Judged {
+fn judge(shown: &str, claimed_tier: Tier, claimed: &Claimed, ours: &Decision) -> Judged {
     let mut notes = Vec::new();
-    let shown = action.display_text();
     if !claimed.action_text.is_empty() && claimed.action_text != shown {
         notes.push(format!(
             "the filed action text {:?} is not how the action reads; shown as rendered from the action: {shown}",

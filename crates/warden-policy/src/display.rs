@@ -5,6 +5,7 @@
 //! that what is shown is what runs.
 
 use crate::Action;
+use std::collections::BTreeMap;
 
 impl Action {
     /// The action as one unambiguous line: an exec argv as shell words (`git push origin main`,
@@ -41,6 +42,60 @@ impl Action {
             }
         }
     }
+}
+
+/// The fields each kind of [`Action`] has (checked against the type by a test).
+fn known_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "exec" => &["kind", "argv", "cwd"],
+        "shell" => &["kind", "script", "cwd"],
+        "read" | "write" => &["kind", "path"],
+        "net" => &["kind", "host", "port", "method", "path"],
+        "tool" => &["kind", "name", "arguments"],
+        _ => &["kind"],
+    }
+}
+
+/// An action filed as JSON, with any fields beyond its kind's own kept apart: a filer may bind
+/// further facts into the action (e.g. the digest of a request body), which classification does
+/// not read but a reader must see ([`display_with_extras`]).
+pub fn split_action(
+    v: &serde_json::Value,
+) -> Result<(Action, BTreeMap<String, serde_json::Value>), serde_json::Error> {
+    let mut known = serde_json::Map::new();
+    let mut extras = BTreeMap::new();
+    if let Some(o) = v.as_object() {
+        let kind = o
+            .get("kind")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        for (k, val) in o {
+            if known_fields(kind).contains(&k.as_str()) {
+                known.insert(k.clone(), val.clone());
+            } else {
+                extras.insert(k.clone(), val.clone());
+            }
+        }
+    }
+    let action = if v.is_object() {
+        serde_json::from_value(serde_json::Value::Object(known))?
+    } else {
+        serde_json::from_value(v.clone())?
+    };
+    Ok((action, extras))
+}
+
+/// [`Action::display_text`] followed by each extra field as ` [name=JSON]`, invisible
+/// characters escaped.
+pub fn display_with_extras(
+    action: &Action,
+    extras: &BTreeMap<String, serde_json::Value>,
+) -> String {
+    let mut out = action.display_text();
+    for (k, v) in extras {
+        out.push_str(&format!(" [{}={}]", visible(k), visible(&v.to_string())));
+    }
+    out
 }
 
 /// Shell words joined by spaces, each quoted by [`quote_word`].
@@ -208,6 +263,42 @@ mod tests {
         assert_eq!(visible("fix the build"), "fix the build");
         assert_eq!(visible("ok\x1b[2K\rapprove me"), "ok\\x1b[2K\\rapprove me");
         assert_eq!(visible("a\u{202e}b\\n"), "a\\u202eb\\\\n");
+    }
+
+    #[test]
+    fn every_kind_accepts_exactly_its_known_fields() {
+        let full = [
+            serde_json::json!({"kind": "exec", "argv": ["a"], "cwd": "/"}),
+            serde_json::json!({"kind": "shell", "script": "a", "cwd": "/"}),
+            serde_json::json!({"kind": "read", "path": "/a"}),
+            serde_json::json!({"kind": "write", "path": "/a"}),
+            serde_json::json!({"kind": "net", "host": "h", "port": 1, "method": "GET", "path": "/"}),
+            serde_json::json!({"kind": "tool", "name": "t", "arguments": {}}),
+        ];
+        for v in full {
+            let kind = v["kind"].as_str().unwrap();
+            let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+            assert_eq!(keys.len(), known_fields(kind).len(), "{kind}");
+            assert!(
+                keys.iter().all(|k| known_fields(kind).contains(k)),
+                "{kind}"
+            );
+            let (_, extras) = split_action(&v).unwrap();
+            assert!(extras.is_empty(), "{kind}");
+        }
+    }
+
+    #[test]
+    fn extra_fields_are_kept_apart_and_shown() {
+        let v =
+            serde_json::json!({"kind": "net", "host": "h", "method": "POST", "body_sha256": "ab"});
+        let (a, extras) = split_action(&v).unwrap();
+        assert_eq!(
+            display_with_extras(&a, &extras),
+            "POST h [body_sha256=\"ab\"]"
+        );
+        assert!(split_action(&serde_json::json!({"kind": "exec"})).is_err());
+        assert!(split_action(&serde_json::json!({})).is_err());
     }
 
     #[test]

@@ -1196,6 +1196,18 @@ fn the_server_shows_what_will_run_not_what_the_agent_says(b: &Backend) {
         &claim(&ws, shell, "async", "credential-access", "r", ""),
     );
     assert_eq!(v["action_text"], "sh -c 'make && make check'", "{v}");
+    // Facts bound into the action beyond its kind's fields (a request body's digest) are shown.
+    let post = json!({"kind": "net", "host": "127.0.0.1", "port": 80, "method": "POST",
+        "path": "/submit", "body_sha256": "ab12"});
+    let v = file_raw(
+        &s,
+        &agent,
+        &claim(&ws, post, "async", "credential-access", "r", ""),
+    );
+    assert_eq!(
+        v["action_text"], "POST 127.0.0.1:80/submit [body_sha256=\"ab12\"]",
+        "{v}"
+    );
     // The server's audit log holds the rendered text, the claim and the discrepancy.
     let intent = (0..b.replicas())
         .flat_map(|r| log_records(&dir.path().join(format!("audit-{r}.jsonl"))))
