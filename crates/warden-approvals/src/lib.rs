@@ -12,9 +12,9 @@ pub mod store_pg;
 pub mod token;
 
 pub use digest::action_digest;
-pub use model::{Event, NewRequest, RequestView, Role, Status, Vote};
+pub use model::{Claimed, Event, NewRequest, RequestView, Role, Status, Vote};
 pub use routing::{ResolvedRoute, resolve_route};
-pub use server::{EventSink, ServeOptions, ServerError, serve_blocking};
+pub use server::{Classifier, EventSink, ServeOptions, ServerError, serve_blocking};
 
 pub use store::{SqliteStore, Store, StoreError};
 pub use store_pg::PgStore;

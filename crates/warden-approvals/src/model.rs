@@ -96,7 +96,9 @@ impl Status {
     }
 }
 
-/// What an agent files.
+/// What an agent files. Its `tier`, `category`, `rule`, `reasons` and `action_text` are claims:
+/// the server shows the action as it renders it and classifies it with its own policy (see
+/// `server::create_request`), keeping the claims in [`RequestView::claimed`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequest {
@@ -108,13 +110,25 @@ pub struct NewRequest {
     pub reasons: Vec<String>,
     #[serde(default)]
     pub rationale: Option<String>,
-    /// The action as the user reads it.
+    /// The action as the filer would have it read (a claim; never displayed as the action).
+    #[serde(default)]
     pub action_text: String,
-    /// The action as structured JSON (bound by the digest).
+    /// The action as structured JSON (bound by the digest): a `warden_policy::Action`, plus any
+    /// further facts bound into it (shown with it, not classified).
     pub action: serde_json::Value,
     pub cwd: String,
     pub workspace: String,
     pub policy_digest: String,
+}
+
+/// The classification and text a request was filed with, as the filer claimed them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claimed {
+    pub tier: String,
+    pub category: String,
+    pub rule: String,
+    pub reasons: Vec<String>,
+    pub action_text: String,
 }
 
 /// One approver's verdict.
@@ -127,7 +141,8 @@ pub struct Vote {
     pub at: i64,
 }
 
-/// A stored request, as served by the API.
+/// A stored request, as served by the API. `tier`, `category`, `rule`, `reasons` and
+/// `action_text` are the server's own: rendered from `action` and classified by its policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestView {
     pub id: String,
@@ -137,7 +152,15 @@ pub struct RequestView {
     pub rule: String,
     pub reasons: Vec<String>,
     pub rationale: Option<String>,
+    /// The action as it will run, rendered by the server (see `Action::display_text`).
     pub action_text: String,
+    /// What the filer claimed.
+    #[serde(default)]
+    pub claimed: Claimed,
+    /// Where the claims differ from the server's rendering and classification, and what the
+    /// server did about it (empty when they agree).
+    #[serde(default)]
+    pub discrepancies: Vec<String>,
     pub action: serde_json::Value,
     pub cwd: String,
     pub workspace: String,
@@ -178,6 +201,9 @@ pub enum Event {
         category: String,
         action_digest: String,
         groups: Vec<String>,
+        /// See [`RequestView::discrepancies`].
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        discrepancies: Vec<String>,
     },
     /// An approver voted.
     Voted {

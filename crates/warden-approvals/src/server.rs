@@ -7,7 +7,7 @@
 //! before `approval_ttl` passes. Async execution: the agent (or `warden approvals worker`) consumes
 //! the approval — the compare-and-set from `approved` to `consumed` is what makes it run once.
 
-use crate::model::{Event, NewRequest, RequestView, Role, Status, TokenRecord, Vote};
+use crate::model::{Claimed, Event, NewRequest, RequestView, Role, Status, TokenRecord, Vote};
 use crate::routing::{in_group, resolve_route};
 use crate::store::{Store, Transition};
 use crate::token;
@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::broadcast;
 use warden_policy::sections::ApprovalsConfig;
+use warden_policy::{Action, Decision, Tier};
 
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -33,6 +34,12 @@ pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// Callback receiving every event (the binary hands these to the audit log).
 pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// The server's own classification of a filed action in its workspace and working directory
+/// (both absolute): the organisation's governance file, applied by the binary (this crate
+/// uses the policy's types, never its classification).
+pub type Classifier =
+    Arc<dyn Fn(&Action, &std::path::Path, &std::path::Path) -> Decision + Send + Sync>;
 
 /// How to run the server.
 pub struct ServeOptions {
@@ -45,6 +52,8 @@ pub struct ServeOptions {
     /// Admin token to create on first start (else a random one is generated and printed once).
     pub bootstrap_token: Option<String>,
     pub events: EventSink,
+    /// Classifies every filed action; its tier, category and rule decide routing.
+    pub classifier: Classifier,
     /// Told the bound address and, on first start, the bootstrap admin token.
     pub on_ready: Box<dyn FnOnce(std::net::SocketAddr, Option<String>) + Send>,
 }
@@ -70,6 +79,7 @@ struct AppState {
     cfg: ApprovalsConfig,
     ttl: Duration,
     events: EventSink,
+    classifier: Classifier,
     bus: broadcast::Sender<Event>,
 }
 
@@ -118,6 +128,7 @@ async fn serve(opts: ServeOptions) -> Result<(), ServerError> {
         cfg: opts.approvals,
         ttl: opts.approval_ttl,
         events: opts.events,
+        classifier: opts.classifier,
         bus,
     });
     let listener = tokio::net::TcpListener::bind(&opts.listen)
@@ -417,13 +428,46 @@ async fn create_request(
         ));
     }
     let nr: NewRequest = parse_json(&body)?;
-    if nr.tier != "sync" && nr.tier != "async" {
+    let claimed_tier = match nr.tier.as_str() {
+        "async" => Tier::Async,
+        "sync" => Tier::Sync,
+        _ => {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "tier must be `sync` or `async`",
+            ));
+        }
+    };
+    let (action, extras) =
+        warden_policy::display::split_action(&integral_floats_as_integers(nr.action.clone()))
+            .map_err(|e| {
+                err(
+                    StatusCode::BAD_REQUEST,
+                    format!("`action` is not an action Warden knows: {e}"),
+                )
+            })?;
+    // What the approver reads: rendered from the action itself, with any facts bound into it.
+    let shown = warden_policy::display::display_with_extras(&action, &extras);
+    let (workspace, cwd) = (
+        std::path::Path::new(&nr.workspace),
+        std::path::Path::new(&nr.cwd),
+    );
+    if !workspace.is_absolute() || !cwd.is_absolute() {
         return Err(err(
             StatusCode::BAD_REQUEST,
-            "tier must be `sync` or `async`",
+            "`workspace` and `cwd` must be absolute paths",
         ));
     }
-    let route = resolve_route(&s.cfg, &nr.category)
+    let ours = (s.classifier)(&action, workspace, cwd);
+    let claimed = Claimed {
+        tier: nr.tier.clone(),
+        category: nr.category.clone(),
+        rule: nr.rule.clone(),
+        reasons: nr.reasons.clone(),
+        action_text: nr.action_text.clone(),
+    };
+    let judged = judge(&shown, claimed_tier, &claimed, &ours);
+    let route = resolve_route(&s.cfg, &judged.category)
         .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let now = now_ms();
     let id =
@@ -433,12 +477,14 @@ async fn create_request(
     let view = RequestView {
         id: id.clone(),
         created_at: now,
-        tier: nr.tier,
-        category: nr.category,
-        rule: nr.rule,
-        reasons: nr.reasons,
+        tier: judged.tier.as_str().into(),
+        category: judged.category,
+        rule: judged.rule,
+        reasons: judged.reasons,
         rationale: nr.rationale,
-        action_text: nr.action_text,
+        action_text: shown,
+        claimed,
+        discrepancies: judged.discrepancies.clone(),
         action: nr.action,
         cwd: nr.cwd,
         workspace: nr.workspace,
@@ -472,9 +518,131 @@ async fn create_request(
             category: view.category.clone(),
             action_digest: digest,
             groups: route.groups,
+            discrepancies: judged.discrepancies,
         },
     );
+    if judged.tier == Tier::Deny {
+        // Refused: filed (so that it is on record, with why) and denied at once; no vote can
+        // approve it.
+        let reason = format!(
+            "refused: the server's policy denies this action (rule {})",
+            view.rule
+        );
+        let t = Transition {
+            reason: Some(reason.clone()),
+            decided_at: Some(now),
+            ..Transition::default()
+        };
+        if s.store
+            .transition(&id, Status::Pending, Status::Denied, &t)?
+        {
+            emit(
+                &s,
+                Event::Decided {
+                    id: id.clone(),
+                    status: Status::Denied,
+                    reason: Some(reason),
+                },
+            );
+        }
+        return Ok((StatusCode::CREATED, Json(load(&s, &id)?)));
+    }
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// JSON numbers like `443.0` as the integers they are (JSON Schema, and so the API document,
+/// counts them as integers; serde's integer fields would refuse them).
+fn integral_floats_as_integers(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as V;
+    match v {
+        V::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => V::from(f as i64),
+            _ => V::Number(n),
+        },
+        V::Array(a) => V::Array(a.into_iter().map(integral_floats_as_integers).collect()),
+        V::Object(o) => V::Object(
+            o.into_iter()
+                .map(|(k, v)| (k, integral_floats_as_integers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// A request's classification as the server settles it.
+struct Judged {
+    tier: Tier,
+    category: String,
+    rule: String,
+    reasons: Vec<String>,
+    discrepancies: Vec<String>,
+}
+
+/// Settle a filed request's classification. The server's own reading decides whenever it asks
+/// for at least the attention claimed: a lower claim is raised to it (the request still reaches
+/// a person, now the right one, and shows why) and a `deny` refuses it. A claim stricter than
+/// the server's reading (a repository layer may ask for more than the organisation does) keeps
+/// its tier; it keeps its category, rule and reasons too only when the server would have let
+/// the action run unasked (`auto`) — otherwise the server's category routes it, so that a
+/// claim can never steer an action the organisation wants approved to other approvers. Every
+/// difference between the claims and the server's reading is listed.
+fn judge(shown: &str, claimed_tier: Tier, claimed: &Claimed, ours: &Decision) -> Judged {
+    let mut notes = Vec::new();
+    if !claimed.action_text.is_empty() && claimed.action_text != shown {
+        notes.push(format!(
+            "the filed action text {:?} is not how the action reads; shown as rendered from the action: {shown}",
+            claimed.action_text
+        ));
+    }
+    let server_wins = ours.tier >= claimed_tier;
+    if ours.tier > claimed_tier {
+        notes.push(format!(
+            "filed as {claimed_tier}, but the server's policy classifies it {} (rule {}): {}",
+            ours.tier,
+            ours.rule,
+            if ours.tier == Tier::Deny {
+                "refused"
+            } else {
+                "raised"
+            }
+        ));
+    } else if ours.tier < claimed_tier {
+        notes.push(format!(
+            "filed as {claimed_tier}; the server's policy classifies it {} (rule {}): the stricter filed tier is kept",
+            ours.tier, ours.rule
+        ));
+    }
+    if !server_wins && ours.tier == Tier::Auto {
+        return Judged {
+            tier: claimed_tier,
+            category: claimed.category.clone(),
+            rule: claimed.rule.clone(),
+            reasons: claimed.reasons.clone(),
+            discrepancies: notes,
+        };
+    }
+    if claimed.category != ours.category {
+        notes.push(format!(
+            "filed with category {:?}; the server's policy says {:?}, which routes it",
+            claimed.category, ours.category
+        ));
+    }
+    if claimed.rule != ours.rule {
+        notes.push(format!(
+            "filed with rule {:?}; the server's policy matched {:?}",
+            claimed.rule, ours.rule
+        ));
+    }
+    if claimed.reasons != ours.reasons {
+        notes.push("the filed reasons differ from the server's policy and are not shown".into());
+    }
+    Judged {
+        tier: ours.tier.max(claimed_tier),
+        category: ours.category.clone(),
+        rule: ours.rule.clone(),
+        reasons: ours.reasons.clone(),
+        discrepancies: notes,
+    }
 }
 
 #[derive(Deserialize)]

@@ -347,6 +347,8 @@ mod tests {
             reasons: vec![],
             rationale: None,
             action_text: "t".into(),
+            claimed: crate::model::Claimed::default(),
+            discrepancies: vec![],
             action: serde_json::json!({}),
             cwd: "/".into(),
             workspace: "/".into(),

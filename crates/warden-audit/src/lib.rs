@@ -4,6 +4,7 @@
 //! The crate knows nothing of the command line or the other layers: it receives structured
 //! records (built from `warden-policy` types by [`records`]) and hands structured results back.
 
+pub mod anchor;
 pub mod canonical;
 mod error;
 pub mod log;
@@ -14,8 +15,9 @@ pub mod records;
 pub mod redact;
 pub mod verify;
 
+pub use anchor::Anchor;
 pub use error::{AuditError, Result};
-pub use log::{Appended, AuditLog, LogOptions};
+pub use log::{Appended, AuditLog, LogOptions, Sealed};
 pub use note::{Checkpoint, NoteSigner, NoteVerifier};
 pub use otlp::{Cursor, Exporter, ExporterHandle, OtlpSettings, Protocol};
 pub use records::{IntentId, IntentInfo, NetworkInfo, OutcomeInfo};

@@ -51,6 +51,17 @@ pub struct Appended {
     pub ts_ns: u64,
 }
 
+/// A sealed head (see [`AuditLog::seal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// The seal's checkpoint record.
+    pub appended: Appended,
+    /// The checkpoint record's own note (over the records before it).
+    pub checkpoint: String,
+    /// The (signed, if a key is set) note over every record up to and including the seal.
+    pub head: String,
+}
+
 /// How the log behaves.
 #[derive(Debug, Default)]
 pub struct LogOptions {
@@ -60,6 +71,10 @@ pub struct LogOptions {
     pub signer: Option<NoteSigner>,
     /// The checkpoint origin line.
     pub origin: String,
+    /// Where [`AuditLog::seal`] keeps the log's head anchor (see [`crate::anchor`]): a file
+    /// outside the log's directory, which whoever can cut the log's end must not be able to
+    /// write. Without one, a seal still appends its checkpoint but anchors nothing outside.
+    pub anchor: Option<std::path::PathBuf>,
 }
 
 enum Entry {
@@ -70,6 +85,9 @@ enum Entry {
         checkpoint_kind: bool,
     },
     Checkpoint,
+    /// A checkpoint that seals the head: marked `"seal": true`, and its submitter gets the note
+    /// over every record including the checkpoint itself (see [`AuditLog::seal`]).
+    Seal,
 }
 
 /// What a submitter gets back: the record (and checkpoint note) with the write generation that
@@ -77,7 +95,16 @@ enum Entry {
 type TicketResult = std::result::Result<(Written, u64), String>;
 
 /// A written record and, for a checkpoint, its note.
-type Written = (Appended, Option<String>);
+type Written = (Appended, Notes);
+
+/// The notes a checkpoint or seal submitter gets back.
+#[derive(Default)]
+struct Notes {
+    /// The checkpoint record's note (over the records before it).
+    checkpoint: Option<String>,
+    /// For a seal: the note over every record up to and including it.
+    head: Option<String>,
+}
 
 /// Who submitted a queued entry.
 struct Waiter {
@@ -415,6 +442,11 @@ impl AuditLog {
         Ok(log)
     }
 
+    /// Name the head anchor [`AuditLog::seal`] stores its notes in (see [`LogOptions::anchor`]).
+    pub fn set_anchor(&mut self, anchor: std::path::PathBuf) {
+        self.opts.anchor = Some(anchor);
+    }
+
     /// The log file's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -458,8 +490,26 @@ impl AuditLog {
 
     /// Append a checkpoint record now and return it with its (signed, if a key is set) note.
     pub fn checkpoint(&self) -> Result<(Appended, String)> {
-        let (a, note) = self.submit(Entry::Checkpoint, true)?;
-        Ok((a, note.unwrap_or_default()))
+        let (a, notes) = self.submit(Entry::Checkpoint, true)?;
+        Ok((a, notes.checkpoint.unwrap_or_default()))
+    }
+
+    /// Seal the log's head: append a checkpoint record (signed when a key is set) durably, then
+    /// store the note over every record up to and including it in the head anchor (when
+    /// [`LogOptions::anchor`] names one), so that `verify` can tell records cut off the end of
+    /// the log — which a prefix of a valid log would otherwise hide. Call it when a unit of work
+    /// (a `warden run`, a worker's action) has written its last record.
+    pub fn seal(&self) -> Result<Sealed> {
+        let (appended, notes) = self.submit(Entry::Seal, true)?;
+        let head = notes.head.unwrap_or_default();
+        if let Some(path) = &self.opts.anchor {
+            crate::anchor::store(path, &head)?;
+        }
+        Ok(Sealed {
+            appended,
+            checkpoint: notes.checkpoint.unwrap_or_default(),
+            head,
+        })
     }
 
     /// Everything about a record that does not depend on its place in the chain, done in the
@@ -861,29 +911,39 @@ impl AuditLog {
         let first_seq = tail.seq;
         let every = self.opts.checkpoint_every;
         let records = entries.len() as u64;
-        let wants_leaves = entries.iter().any(|e| matches!(e.1, Entry::Checkpoint))
+        let wants_leaves = entries
+            .iter()
+            .any(|e| matches!(e.1, Entry::Checkpoint | Entry::Seal))
             || (every > 0 && (tail.seq + 2 * records) / every > tail.seq / every);
         if wants_leaves {
             self.load_leaves(sh)?;
         }
         let ts = now_ns();
         for (ticket, entry) in entries {
-            let mut note_out = None;
+            let mut notes = Notes::default();
+            let seal = matches!(entry, Entry::Seal);
             let (template, checkpoint_kind) = match entry {
                 // Redaction and encoding already happened in the submitting thread.
                 Entry::Record {
                     template,
                     checkpoint_kind,
                 } => (template, checkpoint_kind),
-                Entry::Checkpoint => {
-                    let (body, note) = self.checkpoint_body(sh, tail.seq)?;
-                    note_out = Some(note);
+                Entry::Checkpoint | Entry::Seal => {
+                    let (mut body, note) = self.checkpoint_body(sh, tail.seq)?;
+                    if seal {
+                        body.insert("seal".into(), true.into());
+                    }
+                    notes.checkpoint = Some(note);
                     (RecordTemplate::new("checkpoint", &body)?, true)
                 }
             };
             let appended = Self::emit(sh, &mut tail, template, ts, buf);
+            if seal {
+                // The head: the tree over every record, the seal's own included.
+                notes.head = Some(self.checkpoint_body(sh, tail.seq)?.1);
+            }
             if ticket != INTERNAL {
-                results.push((ticket, (appended, note_out)));
+                results.push((ticket, (appended, notes)));
             }
             if every > 0 && !checkpoint_kind && tail.seq % every == 0 && sh.leaves.is_some() {
                 let (body, _) = self.checkpoint_body(sh, tail.seq)?;

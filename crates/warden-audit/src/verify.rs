@@ -20,6 +20,9 @@ pub struct VerifyOptions {
     pub key: Option<NoteVerifier>,
     /// A checkpoint (signed note or body) saved earlier, which the log must extend.
     pub against: Option<String>,
+    /// The log's head anchor (see [`crate::anchor`]), which the log must extend; once the log
+    /// holds a seal, a missing anchor is a problem too.
+    pub anchor: Option<crate::anchor::Anchor>,
 }
 
 /// One problem found.
@@ -66,6 +69,12 @@ pub struct VerifyReport {
     pub head: String,
     /// Checkpoints found in the log (and signature-verified, when a key was given).
     pub checkpoints: u64,
+    /// Records after the last checkpoint (all of them when there is none): what no checkpoint
+    /// covers yet. 0 for a log whose last record is a seal.
+    pub after_last_checkpoint: u64,
+    /// Records covered by the head anchor that was checked, if one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchored: Option<u64>,
     /// Problems, first broken record first.
     pub problems: Vec<Problem>,
     /// Intents with no outcome.
@@ -91,6 +100,8 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<VerifyReport> {
     let mut closed: BTreeMap<u64, String> = BTreeMap::new();
     let mut checkpoints = 0u64;
     let mut records = 0u64;
+    let mut last_checkpoint = 0u64;
+    let mut last_seal: Option<u64> = None;
     for (i, raw) in lines.iter().enumerate() {
         let line = i as u64 + 1;
         let mut push =
@@ -178,6 +189,10 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<VerifyReport> {
             },
             "checkpoint" => {
                 checkpoints += 1;
+                last_checkpoint = records;
+                if v.get("seal").and_then(Value::as_bool) == Some(true) {
+                    last_seal = Some(seq);
+                }
                 check_checkpoint(&v, seq, &leaves, opts, &mut push);
             }
             _ => {}
@@ -194,7 +209,37 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<VerifyReport> {
         });
     }
     if let Some(saved) = &opts.against {
-        check_against(saved, &leaves, opts, lines.len() as u64, &mut problems);
+        check_against(
+            saved,
+            "the saved checkpoint",
+            &leaves,
+            opts,
+            lines.len() as u64,
+            &mut problems,
+        );
+    }
+    let mut anchored = None;
+    if let Some(anchor) = &opts.anchor {
+        let nlines = lines.len() as u64;
+        match &anchor.note {
+            Some(note) => {
+                let what = format!("the sealed head (anchor {})", anchor.path.display());
+                check_against(note, &what, &leaves, opts, nlines, &mut problems);
+                anchored = Checkpoint::parse(note).ok().map(|cp| cp.size);
+            }
+            None => {
+                if let Some(seal) = last_seal {
+                    problems.push(Problem {
+                        line: nlines,
+                        seq: None,
+                        message: format!(
+                            "the log was sealed (record {seal}) but its head anchor {} is missing: records may have been cut off the end",
+                            anchor.path.display()
+                        ),
+                    });
+                }
+            }
+        }
     }
     let outcome_unknown = open
         .into_iter()
@@ -205,6 +250,8 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<VerifyReport> {
         records,
         head: prev,
         checkpoints,
+        after_last_checkpoint: records - last_checkpoint,
+        anchored,
         problems,
         outcome_unknown,
         root: b64(&merkle::root(&leaves)),
@@ -259,6 +306,7 @@ fn check_checkpoint(
 
 fn check_against(
     saved: &str,
+    what: &str,
     leaves: &[Hash],
     opts: &VerifyOptions,
     nlines: u64,
@@ -275,7 +323,7 @@ fn check_against(
         && key.open(saved).is_err()
     {
         push(format!(
-            "the saved checkpoint's signature does not verify with key {}",
+            "{what}'s signature does not verify with key {}",
             key.name()
         ));
         return;
@@ -283,14 +331,14 @@ fn check_against(
     let cp = match Checkpoint::parse(saved) {
         Ok(cp) => cp,
         Err(e) => {
-            push(format!("the saved checkpoint is malformed: {e}"));
+            push(format!("{what} is malformed: {e}"));
             return;
         }
     };
     let n = leaves.len() as u64;
     if cp.size > n {
         push(format!(
-            "log truncated: the saved checkpoint covers {} records but the log has {n} (records {}..={} missing)",
+            "log truncated: {what} covers {} records but the log has {n} (records {}..={} missing)",
             cp.size,
             n + 1,
             cp.size
@@ -303,7 +351,7 @@ fn check_against(
         // Name the first record that differs when it can be found: it cannot without the old
         // records, so name the range.
         push(format!(
-            "log rewritten: records 1..={} no longer match the saved checkpoint's root",
+            "log rewritten: records 1..={} no longer match the root of {what}",
             cp.size
         ));
         return;
@@ -312,7 +360,7 @@ fn check_against(
         let root2 = merkle::root(leaves);
         let proof = merkle::consistency_proof(leaves, m).unwrap_or_default();
         if !merkle::verify_consistency(cp.size, n, &proof, &cp.root, &root2) {
-            push("consistency proof from the saved checkpoint does not verify".into());
+            push(format!("consistency proof from {what} does not verify"));
         }
     }
 }

@@ -22,6 +22,7 @@ fn concurrent_writers_on_several_handles_keep_one_chain() {
         checkpoint_every: 50,
         signer: s,
         origin: "o".into(),
+        anchor: None,
     };
     let a = Arc::new(AuditLog::open(&path, opts(Some(signer))).unwrap());
     let b = Arc::new(AuditLog::open(&path, opts(None)).unwrap());

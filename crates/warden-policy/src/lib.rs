@@ -3,6 +3,7 @@
 
 mod action;
 mod classify;
+pub mod display;
 mod error;
 mod file;
 mod load;

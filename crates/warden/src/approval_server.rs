@@ -268,6 +268,11 @@ impl Approver for ServerApprover {
         *LAST_FILED
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((id.clone(), self.digest()));
+        // Refused at once by the server's own policy: denied, never deferred.
+        if v.get("status").and_then(Value::as_str) == Some("denied") {
+            return answer_from(&Client::new(&self.server, &self.token), &v, &self.digest())
+                .map_err(ClientError::into_cli);
+        }
         match req.decision.tier {
             Tier::Async => Ok(ApprovalAnswer::Deferred {
                 ticket: Some(id.clone()),

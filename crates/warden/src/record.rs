@@ -162,6 +162,19 @@ pub fn origin(workspace: &Path, cfg: &AuditConfig) -> String {
     })
 }
 
+/// Where the head anchor of the log at `log` is kept: under Warden's own state
+/// (`~/.config/warden/heads/`, next to the signing key), outside every workspace and never
+/// writable from inside the sandbox, named by a digest of the log's canonical path.
+pub fn anchor_path(log: &Path) -> PathBuf {
+    use sha2::Digest as _;
+    let canonical = std::fs::canonicalize(log).unwrap_or_else(|_| log.to_path_buf());
+    let digest = sha2::Sha256::digest(canonical.as_os_str().as_encoded_bytes());
+    let name: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    crate::policy_load::home()
+        .join(".config/warden/heads")
+        .join(format!("{name}.checkpoint"))
+}
+
 /// Load the signer key at `path` if it exists.
 pub fn load_signer(path: &Path) -> Result<Option<NoteSigner>, CliError> {
     match std::fs::read_to_string(path) {
@@ -189,8 +202,12 @@ pub fn open_log(
         checkpoint_every: cfg.checkpoint_every.unwrap_or(1000),
         signer: load_signer(&key_path(cfg))?,
         origin: origin(workspace, cfg),
+        anchor: None,
     };
-    AuditLog::open(&path, opts).map_err(audit_err)
+    let mut log = AuditLog::open(&path, opts).map_err(audit_err)?;
+    // Named once the file exists, so that its canonical path is the one `verify` will see.
+    log.set_anchor(anchor_path(&path));
+    Ok(log)
 }
 
 fn hostname() -> Option<String> {
@@ -342,6 +359,19 @@ impl Recorder {
             .map_err(audit_err)
     }
 
+    /// Seal the log's head (a checkpoint, and its note stored in the head anchor): the last
+    /// record of a unit of work. A failure is reported, not fatal: the action has already run.
+    pub fn seal(&self) {
+        if let Err(e) = self.log.seal() {
+            stderr_line!("warden: audit log: cannot seal the head: {e}");
+        }
+    }
+
+    /// A guard that seals the log when dropped, whichever way the caller returns.
+    pub fn seal_on_drop(&self) -> SealOnDrop<'_> {
+        SealOnDrop(self)
+    }
+
     /// Start the background OTLP exporter of this log when an endpoint is configured
     /// (`[audit.otlp]` or `OTEL_EXPORTER_OTLP_*`). Call `shutdown()` on the handle before
     /// exiting to flush what was written.
@@ -419,6 +449,16 @@ impl Recorder {
             Some(true),
             &[("request_id", request_id), ("action_digest", action_digest)],
         )
+    }
+}
+
+/// Seals a [`Recorder`]'s log when dropped (see [`Recorder::seal_on_drop`]).
+#[derive(Debug)]
+pub struct SealOnDrop<'a>(&'a Recorder);
+
+impl Drop for SealOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.seal();
     }
 }
 
@@ -528,6 +568,11 @@ impl ApprovalAudit {
         let mut body = warden_audit::records::intent_body(&action, &decision, &info);
         body.insert("action".into(), r.action.clone());
         body.insert("action_text".into(), r.action_text.clone().into());
+        // What the filer claimed, and where the server's own reading differed.
+        body.insert("claimed".into(), serde_json::json!(r.claimed));
+        if !r.discrepancies.is_empty() {
+            body.insert("discrepancies".into(), serde_json::json!(r.discrepancies));
+        }
         body.insert("cwd".into(), r.cwd.clone().into());
         body.insert("workspace".into(), r.workspace.clone().into());
         body.insert("request_id".into(), r.id.clone().into());

@@ -390,6 +390,9 @@ on_both_backends!(
     api_rejects_hostile_input_with_clear_4xx,
     every_step_is_an_approval_record_in_a_verifiable_audit_log,
     an_unwatched_request_expires_on_its_own,
+    the_server_shows_what_will_run_not_what_the_agent_says,
+    a_claim_below_the_servers_classification_is_raised_and_routed_by_the_server,
+    an_action_the_servers_policy_denies_is_refused_on_filing,
 );
 
 /// The arguments of `warden approvals request --tier TIER --category CATEGORY FLAGS -- ARGV`.
@@ -522,10 +525,9 @@ fn denied_and_timed_out_sync_requests_never_proceed(b: &Backend) {
     assert!(!o.status.success());
 
     let t0 = Instant::now();
-    let o = s.cli(
-        &agent,
-        &request("sync", "quick", &[], &["kubectl", "apply"]),
-    );
+    // `auto` by the server's own policy, so the filed category (2 s timeout) routes it: a
+    // `kubectl apply` would be routed by the server's classification (30 min) instead.
+    let o = s.cli(&agent, &request("sync", "quick", &[], &["make", "deploy"]));
     assert_eq!(
         o.status.code(),
         Some(77),
@@ -721,7 +723,9 @@ fn webhook_fires_on_routing_and_decision(b: &Backend) {
     let s = b.start(dir.path(), &[]);
     let agent = s.token("agent", "bot", "");
     let h = s.token("approver", "hank", "hooked");
-    let id = s.file_async(&agent, "hooked", &[], &["git", "push"]);
+    // `auto` by the server's own policy, so the filed category routes it (a `git push` would be
+    // routed by the server's classification instead).
+    let id = s.file_async(&agent, "hooked", &[], &["make", "deploy"]);
     let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(first.starts_with("POST /hook"), "{first}");
     let body: Value = serde_json::from_str(first.split("\r\n\r\n").nth(1).unwrap()).unwrap();
@@ -749,12 +753,21 @@ fn api_rejects_hostile_input_with_clear_4xx(b: &Backend) {
     let (st, v) = s.api("GET", "/requests", None, None);
     assert_eq!(st, 401);
     assert!(v["error"].as_str().unwrap().contains("Bearer"));
-    let good = json!({"tier":"sync","category":"c","rule":"r","action_text":"t","action":{},"cwd":"/","workspace":"/","policy_digest":""});
+    let good = json!({"tier":"sync","category":"c","rule":"r","action_text":"t","action":{"kind":"exec","argv":["echo","t"]},"cwd":"/","workspace":"/","policy_digest":""});
     let mut bad_tier = good.clone();
     bad_tier["tier"] = json!("auto");
     let bad_tier = bad_tier.to_string();
+    // The server renders and classifies the action itself: one it cannot read is refused.
+    let mut no_action = good.clone();
+    no_action["action"] = json!({});
+    let no_action = no_action.to_string();
+    let mut relative = good.clone();
+    relative["cwd"] = json!("src");
+    let relative = relative.to_string();
     #[rustfmt::skip] // one case a line
-    let malformed: [ApiCase<'_>; 6] = [
+    let malformed: [ApiCase<'_>; 8] = [
+        ("POST", "/requests", Some(&agent), no_action.as_bytes(), 400, "action of no known kind"),
+        ("POST", "/requests", Some(&agent), relative.as_bytes(), 400, "relative cwd"),
         ("GET", "/requests", Some("wdn_forged"), b"", 401, "forged token"),
         ("GET", "/requests", Some(""), b"", 401, "empty token"),
         ("POST", "/requests", Some(&agent), b"{not json", 400, "not JSON"),
@@ -843,7 +856,9 @@ fn escalation_group_may_decide_only_after_the_delay(b: &Backend) {
     let (_dir, s) = b.start_fresh(&[]);
     let agent = s.token("agent", "bot", "");
     let boss = s.token("approver", "boss", "cto");
-    let id = s.file_async(&agent, "escalating", &[], &["terraform", "apply"]);
+    // An action the server's own policy runs unasked (`auto`), so the filed category routes it:
+    // a `terraform apply` would be routed by the server's classification instead.
+    let id = s.file_async(&agent, "escalating", &[], &["make", "deploy"]);
     let o = s.cli(&boss, &["approve", &id]);
     assert!(!o.status.success(), "escalation group before the delay");
     std::thread::sleep(Duration::from_millis(1300));
@@ -1074,4 +1089,259 @@ fn an_unwatched_request_expires_on_its_own(b: &Backend) {
     assert!(t0.elapsed() >= Duration::from_millis(1500), "expired early");
     let (_, v) = s.api("GET", &format!("/requests/{slow}"), Some(ADMIN), None);
     assert_eq!(v["status"], "pending");
+}
+
+/// Files `body` (a request as JSON) as `token` straight through the API, as a hostile agent
+/// would; returns the server's view.
+fn file_raw(s: &Server, token: &str, body: &Value) -> Value {
+    let (st, v) = s.api(
+        "POST",
+        "/requests",
+        Some(token),
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(st, 201, "{v}");
+    v
+}
+
+/// A request for `action` in workspace `ws` claiming `tier`, `category`, `rule`, `reasons` and
+/// `text`.
+fn claim(ws: &Path, action: Value, tier: &str, category: &str, rule: &str, text: &str) -> Value {
+    let ws = ws.to_str().unwrap();
+    json!({"tier": tier, "category": category, "rule": rule,
+        "reasons": ["a harmless push of reviewed commits"], "action_text": text,
+        "action": action, "cwd": ws, "workspace": ws, "policy_digest": "p"})
+}
+
+fn the_server_shows_what_will_run_not_what_the_agent_says(b: &Backend) {
+    // Before: the server stored the agent's `action_text` as given; `approvals show` and the web
+    // UI showed `git push origin main` while the worker ran `sh -c 'echo HIDDEN > pwned'`.
+    let (dir, s) = b.start_fresh(&["--audit-log", "audit-{replica}.jsonl"]);
+    let (agent, alice) = s.bot_and_alice();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(ws.join(".git")).unwrap();
+    let hidden = json!({"kind": "exec", "argv": ["sh", "-c", "echo HIDDEN > pwned"]});
+    let v = file_raw(
+        &s,
+        &agent,
+        &claim(
+            &ws,
+            hidden,
+            "async",
+            "credential-access",
+            "vcs.git-push",
+            "git push origin main",
+        ),
+    );
+    let id = v["id"].as_str().unwrap().to_owned();
+    assert_eq!(v["action_text"], "sh -c 'echo HIDDEN > pwned'", "{v}");
+    assert_eq!(v["claimed"]["action_text"], "git push origin main", "{v}");
+    let notes = v["discrepancies"].to_string();
+    assert!(notes.contains("git push origin main"), "{v}");
+    // What the approver reads, on the command line and through the API the web UI uses.
+    let o = s.cli(&alice, &["show", &id]);
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        shown.contains("action   sh -c 'echo HIDDEN > pwned'"),
+        "{shown}"
+    );
+    assert!(!shown.contains("action   git push"), "{shown}");
+    assert!(
+        shown.contains("warning  the filed action text \"git push origin main\""),
+        "{shown}"
+    );
+    let (_, pending) = s.api("GET", "/requests?status=pending", Some(&alice), None);
+    assert_eq!(pending[0]["action_text"], "sh -c 'echo HIDDEN > pwned'");
+    let o = s.cli(&alice, &["list"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("sh -c 'echo HIDDEN > pwned'"));
+    // Approved as shown, it runs as shown.
+    assert!(s.cli(&alice, &["approve", &id]).status.success());
+    let o = s.cli(&agent, &["worker", "--once"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(ws.join("pwned")).unwrap(),
+        "HIDDEN\n"
+    );
+    // A line break would have pushed the real command out of a one-line view: it is escaped.
+    let two_lines = json!({"kind": "exec",
+        "argv": ["sh", "-c", "git push origin main\necho HIDDEN > pwned"]});
+    let v = file_raw(
+        &s,
+        &agent,
+        &claim(
+            &ws,
+            two_lines,
+            "async",
+            "credential-access",
+            "r",
+            "git push origin main",
+        ),
+    );
+    assert_eq!(
+        v["action_text"], "sh -c $'git push origin main\\necho HIDDEN > pwned'",
+        "{v}"
+    );
+    // So is a right-to-left override, and a shell-string action shows the `sh -c` that runs it.
+    let bidi = json!({"kind": "exec", "argv": ["cat", "notes\u{202e}vne.txt"]});
+    let v = file_raw(
+        &s,
+        &agent,
+        &claim(&ws, bidi, "async", "credential-access", "r", ""),
+    );
+    assert_eq!(v["action_text"], "cat $'notes\\u202evne.txt'", "{v}");
+    let shell = json!({"kind": "shell", "script": "make && make check"});
+    let v = file_raw(
+        &s,
+        &agent,
+        &claim(&ws, shell, "async", "credential-access", "r", ""),
+    );
+    assert_eq!(v["action_text"], "sh -c 'make && make check'", "{v}");
+    // Facts bound into the action beyond its kind's fields (a request body's digest) are shown.
+    let post = json!({"kind": "net", "host": "127.0.0.1", "port": 80, "method": "POST",
+        "path": "/submit", "body_sha256": "ab12"});
+    let v = file_raw(
+        &s,
+        &agent,
+        &claim(&ws, post, "async", "credential-access", "r", ""),
+    );
+    assert_eq!(
+        v["action_text"], "POST 127.0.0.1:80/submit [body_sha256=\"ab12\"]",
+        "{v}"
+    );
+    // The server's audit log holds the rendered text, the claim and the discrepancy.
+    let intent = (0..b.replicas())
+        .flat_map(|r| log_records(&dir.path().join(format!("audit-{r}.jsonl"))))
+        .find(|r| r["kind"] == "intent" && r["request_id"] == id.as_str())
+        .expect("the request's intent record");
+    assert_eq!(
+        intent["action_text"], "sh -c 'echo HIDDEN > pwned'",
+        "{intent}"
+    );
+    assert_eq!(
+        intent["claimed"]["action_text"], "git push origin main",
+        "{intent}"
+    );
+    assert!(
+        intent["discrepancies"]
+            .to_string()
+            .contains("git push origin main")
+    );
+}
+
+fn a_claim_below_the_servers_classification_is_raised_and_routed_by_the_server(b: &Backend) {
+    // Before: the server took the agent's tier, category, rule and reasons as given: a
+    // `terraform apply` filed as `async` in category `quick` was routed to `security` with a
+    // 2 s timeout, showing the agent's rule and its reassuring reasons.
+    let (dir, s) = b.start_fresh(&["--audit-log", "audit-{replica}.jsonl"]);
+    let (agent, alice) = s.bot_and_alice();
+    let pat = s.token("approver", "pat", "platform");
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(ws.join(".git")).unwrap();
+    let apply = json!({"kind": "exec", "argv": ["terraform", "apply"]});
+    let v = file_raw(
+        &s,
+        &agent,
+        &claim(
+            &ws,
+            apply,
+            "async",
+            "quick",
+            "docs.harmless",
+            "terraform apply",
+        ),
+    );
+    let id = v["id"].as_str().unwrap().to_owned();
+    // The server's own classification: tier, category, rule, reasons, and so the route.
+    assert_eq!(v["tier"], "sync", "{v}");
+    assert_eq!(v["category"], "infrastructure-change", "{v}");
+    assert_eq!(v["rule"], "infra.terraform", "{v}");
+    assert_eq!(v["groups"], json!(["platform"]), "{v}");
+    assert!(!v["reasons"].to_string().contains("harmless"), "{v}");
+    assert_eq!(v["claimed"]["tier"], "async");
+    assert_eq!(v["claimed"]["category"], "quick");
+    assert_eq!(v["claimed"]["rule"], "docs.harmless");
+    let notes = v["discrepancies"].to_string();
+    assert!(
+        notes.contains("filed as async, but the server's policy classifies it sync"),
+        "{v}"
+    );
+    assert!(notes.contains("raised"), "{v}");
+    assert!(notes.contains("docs.harmless"), "{v}");
+    // Routed accordingly: the claimed route's approvers cannot decide it; platform's can.
+    let o = s.cli(&alice, &["approve", &id]);
+    assert!(!o.status.success(), "the claimed route's group decided it");
+    let vote = json!({"action_digest": v["action_digest"]}).to_string();
+    let (st, r) = s.api(
+        "POST",
+        &format!("/requests/{id}/approve"),
+        Some(&alice),
+        Some(vote.as_bytes()),
+    );
+    assert_eq!(st, 403, "{r}");
+    assert!(
+        r["error"].as_str().unwrap().contains("not in the groups"),
+        "{r}"
+    );
+    // A sync request is not the worker's: approved, it waits for its agent, never runs unasked.
+    assert!(s.cli(&pat, &["approve", &id]).status.success());
+    let o = s.cli(&agent, &["worker", "--once"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(s.status(&agent, &id)["status"], "approved");
+    // Recorded: the events file and the server's audit log carry the discrepancy.
+    let requested = s
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "requested" && e["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(requested["tier"], "sync");
+    assert!(requested["discrepancies"].to_string().contains("raised"));
+    let intent = (0..b.replicas())
+        .flat_map(|r| log_records(&dir.path().join(format!("audit-{r}.jsonl"))))
+        .find(|r| r["kind"] == "intent" && r["request_id"] == id.as_str())
+        .expect("the request's intent record");
+    assert_eq!(intent["tier"], "sync", "{intent}");
+    assert_eq!(intent["claimed"]["tier"], "async", "{intent}");
+    assert!(
+        intent["discrepancies"].to_string().contains("raised"),
+        "{intent}"
+    );
+    // A stricter claim than the server's reading keeps its tier (a repository may ask for more)
+    // but cannot steer routing away from what the server's policy wants approved.
+    let push = json!({"kind": "exec", "argv": ["git", "push", "origin", "main"]});
+    let v = file_raw(
+        &s,
+        &agent,
+        &claim(&ws, push, "sync", "quick", "r", "git push origin main"),
+    );
+    assert_eq!(v["tier"], "sync", "{v}");
+    assert_eq!(v["category"], "vcs-publish", "{v}");
+    assert_eq!(v["rule"], "vcs.git-push", "{v}");
+}
+
+fn an_action_the_servers_policy_denies_is_refused_on_filing(b: &Backend) {
+    // Before: `rm -rf /` filed as `async` was routed and could be approved and run by a worker.
+    let (dir, s) = b.start_fresh(&[]);
+    let (agent, alice) = s.bot_and_alice();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(ws.join(".git")).unwrap();
+    let rm = json!({"kind": "exec", "argv": ["rm", "-rf", "/"]});
+    let v = file_raw(&s, &agent, &claim(&ws, rm, "async", "quick", "r", "ls"));
+    let id = v["id"].as_str().unwrap();
+    assert_eq!(v["status"], "denied", "{v}");
+    assert_eq!(v["tier"], "deny", "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("refused: the server's policy denies")
+    );
+    assert!(!s.cli(&alice, &["approve", id]).status.success());
+    // The command line is told at once (77), not deferred.
+    let o = s.cli(&agent, &request("async", "quick", &[], &["rm", "-rf", "/"]));
+    assert_eq!(
+        o.status.code(),
+        Some(77),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -85,7 +85,7 @@ fn approver_logs_in_sees_routed_request_approves_it_and_the_waiting_run_proceeds
         .args([
             "sh",
             "-c",
-            "cat .env && echo '<script>alert(1)</script> ran' > marker",
+            "cat .env && echo \"<script>alert(1)</script> ran\" > marker",
         ])
         .env("WARDEN_SERVER", &url)
         .env("WARDEN_TOKEN", &bot)
@@ -136,8 +136,10 @@ fn approver_logs_in_sees_routed_request_approves_it_and_the_waiting_run_proceeds
     }
     let reqs = wait_for(&s, ".req", 1);
     let shown = s.text(&reqs[0]);
+    // The server shows the `sh -c` word single-quoted (its rendering of the argv), so the
+    // script's own quotes are double quotes here.
     assert!(
-        shown.contains("echo '<script>alert(1)</script> ran'"),
+        shown.contains("sh -c 'cat .env && echo \"<script>alert(1)</script> ran\" > marker'"),
         "action shown verbatim, not as HTML: {shown}"
     );
     assert!(shown.contains("credential-access"), "{shown}");

@@ -251,10 +251,16 @@ fn a_fully_rechained_forgery_is_caught_by_checkpoints_and_signatures() {
     l[40] = c.to_string();
     rechain(&mut l, 40);
     write_lines(&ws.log(), &l);
-    let (code, out) = verify(&ws, &[]);
+    let (code, out) = verify(&ws, &["--no-anchor"]);
     assert_eq!(
         code, 0,
-        "without a key the forgery is self-consistent: {out}"
+        "without a key or the head anchor the forgery is self-consistent: {out}"
+    );
+    // The head anchor `audit checkpoint` moved holds the true root.
+    assert_verify_fails_naming(
+        &ws,
+        &[],
+        "log rewritten: records 1..=41 no longer match the root of the sealed head",
     );
     assert_verify_fails_naming(
         &ws,
@@ -296,8 +302,10 @@ fn reordered_records_are_named() {
 fn a_truncated_log_is_caught_by_the_saved_checkpoint() {
     let (ws, key, cp) = setup();
     tamper(&ws, |l| l.truncate(35));
-    // The remaining chain is intact: only the saved checkpoint can tell.
-    assert_eq!(verify(&ws, &[]).0, 0);
+    // The remaining chain is intact: only a checkpoint kept outside the log can tell — the saved
+    // one, or the head anchor that `audit checkpoint` (a seal) moved.
+    assert_eq!(verify(&ws, &["--no-anchor"]).0, 0);
+    assert_verify_fails_naming(&ws, &[], "log truncated: the sealed head (anchor ");
     assert_verify_fails_naming(
         &ws,
         &["--key", &key, "--against", cp.to_str().unwrap()],
@@ -496,5 +504,161 @@ fn sigkilled_writers_leave_a_verifiable_log() {
     eprintln!(
         "{kills} kills, {records} records, {} outcome unknown",
         r["outcome_unknown"].as_array().unwrap().len()
+    );
+}
+
+// The head anchor: every `warden run` seals the log (a checkpoint, and its note kept under
+// `~/.config/warden/heads/`), so records cut off the log's end no longer go unnoticed.
+
+/// `warden run -- true` in `ws`, `n` times.
+fn runs(ws: &Ws, n: usize) {
+    for _ in 0..n {
+        let (code, _, err) = ws.run(&["run", "--", "true"]);
+        assert_eq!(code, 0, "{err}");
+    }
+}
+
+/// Cut the log to its first `keep` records and remove its `.sync` mark, as an attacker with
+/// write access to the workspace's `.warden/audit/` would.
+fn cut(ws: &Ws, keep: usize) {
+    tamper(ws, |l| l.truncate(keep));
+    let mut sync = ws.log().into_os_string();
+    sync.push(".sync");
+    std::fs::remove_file(sync).unwrap();
+}
+
+#[test]
+fn an_untouched_log_after_runs_verifies_with_nothing_after_its_last_checkpoint() {
+    let ws = Ws::new();
+    runs(&ws, 2);
+    // intent, outcome, seal; twice.
+    assert_eq!(lines(&ws.log()).len(), 6);
+    let (code, out) = verify(&ws, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("ok: 6 records, 2 checkpoints, 0 after the last checkpoint"),
+        "{out}"
+    );
+    assert!(
+        out.contains("head anchored: the log extends its sealed head of 6 records"),
+        "{out}"
+    );
+    let (code, out, _) = ws.run(&["audit", "verify", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["after_last_checkpoint"], 0, "{r}");
+    assert_eq!(r["anchored"], 6, "{r}");
+    // The seal is a checkpoint record marked as such, signed when a key exists (none here).
+    let last: Value = serde_json::from_str(lines(&ws.log()).last().unwrap()).unwrap();
+    assert_eq!(last["kind"], "checkpoint");
+    assert_eq!(last["seal"], true);
+    assert_eq!(last["size"], 5);
+}
+
+#[test]
+fn records_cut_off_after_a_run_are_named() {
+    // Before: no checkpoint until the 1000th record, so the intent alone was a valid log:
+    // `verify` passed (reporting only an unknown outcome) with the outcome cut off.
+    let ws = Ws::new();
+    runs(&ws, 1);
+    cut(&ws, 1);
+    assert_verify_fails_naming(&ws, &[], "log truncated: the sealed head (anchor ");
+    assert_verify_fails_naming(
+        &ws,
+        &[],
+        "covers 3 records but the log has 1 (records 2..=3 missing)",
+    );
+}
+
+#[test]
+fn whole_runs_cut_off_after_several_runs_are_named() {
+    // Before: cutting at a run boundary left a log that verified with nothing to report.
+    let ws = Ws::new();
+    runs(&ws, 3);
+    cut(&ws, 6);
+    assert_verify_fails_naming(
+        &ws,
+        &[],
+        "covers 9 records but the log has 6 (records 7..=9 missing)",
+    );
+    // A saved copy of the anchor checks the same; without any anchor the cut goes unseen.
+    assert_eq!(verify(&ws, &["--no-anchor"]).0, 0);
+}
+
+#[test]
+fn a_removed_anchor_of_a_sealed_log_is_named() {
+    // Before: there was no anchor; the cut log verified.
+    let ws = Ws::new();
+    runs(&ws, 2);
+    cut(&ws, 3);
+    let heads = ws.home.path().join(".config/warden/heads");
+    for e in std::fs::read_dir(&heads).unwrap() {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    assert_verify_fails_naming(
+        &ws,
+        &[],
+        "the log was sealed (record 3) but its head anchor",
+    );
+}
+
+#[test]
+fn a_rewritten_record_after_runs_is_named() {
+    // Before: an edited record was named by its hash (still is); a forger who re-chained the
+    // records and recomputed the unsigned checkpoints got a log that verified.
+    let ws = Ws::new();
+    runs(&ws, 2);
+    let pristine = lines(&ws.log());
+    tamper(&ws, |l| edit_record(l, 1, |v| v["exit_code"] = 1.into()));
+    assert_verify_fails_naming(
+        &ws,
+        &[],
+        "record 2 (line 2): hash does not match the record's content (record edited)",
+    );
+    // The full forgery: outcome rewritten, chain and (unsigned) checkpoints recomputed.
+    write_lines(&ws.log(), &pristine);
+    tamper(&ws, |l| {
+        edit_record(l, 1, |v| v["exit_code"] = 1.into());
+        for i in 1..l.len() {
+            rechain(l, i);
+            let v: Value = serde_json::from_str(&l[i]).unwrap();
+            if v["kind"] == "checkpoint" {
+                let size = v["size"].as_u64().unwrap() as usize;
+                let leaves: Vec<_> = l[..size]
+                    .iter()
+                    .map(|x| {
+                        let r: Value = serde_json::from_str(x).unwrap();
+                        let h = hex::decode(r["hash"].as_str().unwrap()).unwrap();
+                        warden_audit::merkle::leaf_hash(&h)
+                    })
+                    .collect();
+                let root = warden_audit::merkle::root(&leaves);
+                let cp = warden_audit::Checkpoint {
+                    origin: v["origin"].as_str().unwrap().to_owned(),
+                    size: size as u64,
+                    root,
+                };
+                edit_record(l, i, |v| {
+                    use base64::Engine as _;
+                    v["note"] = cp.body().into();
+                    v["root"] = base64::engine::general_purpose::STANDARD
+                        .encode(root)
+                        .into();
+                });
+                rechain(l, i);
+            }
+        }
+    });
+    // The log alone holds together now.
+    assert_eq!(
+        verify(&ws, &["--no-anchor"]).0,
+        0,
+        "{}",
+        verify(&ws, &["--no-anchor"]).1
+    );
+    assert_verify_fails_naming(
+        &ws,
+        &[],
+        "log rewritten: records 1..=6 no longer match the root of the sealed head",
     );
 }

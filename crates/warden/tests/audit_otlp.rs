@@ -25,6 +25,7 @@ fn opts() -> LogOptions {
         checkpoint_every: 0,
         signer: None,
         origin: "warden/test".into(),
+        anchor: None,
     }
 }
 

@@ -189,6 +189,7 @@ fn session() -> Ws {
             checkpoint_every: 0,
             signer: None,
             origin: "warden/ws".into(),
+            anchor: None,
         },
     )
     .unwrap();

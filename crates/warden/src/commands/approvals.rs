@@ -132,48 +132,69 @@ fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
+/// Field `k` of `v` for a terminal: the server renders the action itself, but rationale,
+/// reasons, paths and comments are free text from others; invisible characters are escaped so
+/// that none can hide, reorder or overwrite what is printed around it.
+fn shown(v: &Value, k: &str) -> String {
+    warden_policy::display::visible(str_of(v, k))
+}
+
 fn print_request(v: &Value) {
-    println!("request  {}", str_of(v, "id"));
-    println!("status   {}", str_of(v, "status"));
+    println!("request  {}", shown(v, "id"));
+    println!("status   {}", shown(v, "status"));
+    // Rendered by the server from the action, its invisible characters already escaped.
     println!("action   {}", str_of(v, "action_text"));
     println!(
         "tier     {}  category {}  rule {}",
-        str_of(v, "tier"),
-        str_of(v, "category"),
-        str_of(v, "rule")
+        shown(v, "tier"),
+        shown(v, "category"),
+        shown(v, "rule")
     );
     if let Some(r) = v.get("reasons").and_then(Value::as_array) {
         for r in r {
-            println!("  - {}", r.as_str().unwrap_or_default());
+            println!(
+                "  - {}",
+                warden_policy::display::visible(r.as_str().unwrap_or_default())
+            );
         }
     }
+    // Where the filer's claims differ from the server's own reading of the action (the server
+    // writes these, quoting what the filer claimed).
+    for d in v
+        .get("discrepancies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        println!("warning  {}", d.as_str().unwrap_or_default());
+    }
     if let Some(r) = v.get("rationale").and_then(Value::as_str) {
-        println!("rationale {r}");
+        println!("rationale {}", warden_policy::display::visible(r));
     }
     println!(
         "requester {}  workspace {}  cwd {}",
-        str_of(v, "requester"),
-        str_of(v, "workspace"),
-        str_of(v, "cwd")
+        shown(v, "requester"),
+        shown(v, "workspace"),
+        shown(v, "cwd")
     );
     println!(
         "groups   {}  quorum {}",
         v.get("groups").map(Value::to_string).unwrap_or_default(),
         v.get("quorum").map(Value::to_string).unwrap_or_default()
     );
-    println!("digest   {}", str_of(v, "action_digest"));
+    println!("digest   {}", shown(v, "action_digest"));
     if let Some(votes) = v.get("votes").and_then(Value::as_array) {
         for x in votes {
             println!(
                 "vote     {} {} {}",
-                str_of(x, "approver"),
-                str_of(x, "verdict"),
-                str_of(x, "comment")
+                shown(x, "approver"),
+                shown(x, "verdict"),
+                shown(x, "comment")
             );
         }
     }
     if let Some(r) = v.get("reason").and_then(Value::as_str) {
-        println!("reason   {r}");
+        println!("reason   {}", warden_policy::display::visible(r));
     }
     if let Some(o) = v.get("outcome").filter(|o| !o.is_null()) {
         println!("outcome  {o}");
@@ -205,10 +226,10 @@ pub fn run(args: ApprovalsArgs) -> CmdResult {
                 for r in v.as_array().into_iter().flatten() {
                     println!(
                         "{}  {:8}  {:5}  {:12}  {}",
-                        str_of(r, "id"),
-                        str_of(r, "status"),
-                        str_of(r, "tier"),
-                        str_of(r, "category"),
+                        shown(r, "id"),
+                        shown(r, "status"),
+                        shown(r, "tier"),
+                        shown(r, "category"),
                         str_of(r, "action_text")
                     );
                 }
@@ -443,6 +464,7 @@ fn audited_execute(r: &Value, allow_degraded: bool) -> Value {
     if let Err(e) = rec.outcome(&intent, &record) {
         stderr_line!("warden worker: audit log: {:?}", e.report);
     }
+    rec.seal();
     outcome
 }
 

@@ -41,7 +41,8 @@ pub enum AuditCommand {
     Show(ShowArgs),
     /// Create the Ed25519 checkpoint signing key (outside the workspace, mode 0600).
     Keygen(KeygenArgs),
-    /// Append a checkpoint now and print its signed note (save it to check later with --against).
+    /// Seal the log now: append a checkpoint, move the head anchor to it, and print the
+    /// checkpoint's signed note (save it to check later with --against).
     Checkpoint(CheckpointArgs),
     /// Truncate a torn final line left by a crash (recording that) and report.
     Recover,
@@ -64,6 +65,14 @@ pub struct VerifyArgs {
     /// A checkpoint note saved earlier; the log must still contain exactly what it covered.
     #[arg(long, value_name = "FILE")]
     pub against: Option<PathBuf>,
+    /// The head anchor to check the log against (default: the one Warden keeps for this log
+    /// under `~/.config/warden/heads/`, written by every seal).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_anchor")]
+    pub anchor: Option<PathBuf>,
+    /// Do not check the head anchor (e.g. an auditor handed only the log): records cut off the
+    /// log's end then go unnoticed unless --against covers them.
+    #[arg(long)]
+    pub no_anchor: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -228,7 +237,21 @@ fn verify(c: &Ctx, a: VerifyArgs) -> CmdResult {
         ),
         None => None,
     };
-    let report = warden_audit::verify(&c.log, &VerifyOptions { key, against }).map_err(fail)?;
+    let anchor = if a.no_anchor {
+        None
+    } else {
+        let path = match &a.anchor {
+            Some(p) => policy_load::absolute(p)?,
+            None => record::anchor_path(&c.log),
+        };
+        Some(warden_audit::Anchor::load(&path).map_err(fail)?)
+    };
+    let opts = VerifyOptions {
+        key,
+        against,
+        anchor,
+    };
+    let report = warden_audit::verify(&c.log, &opts).map_err(fail)?;
     if a.json {
         let text = serde_json::to_string_pretty(&report).map_err(fail)?;
         println!("{text}");
@@ -245,9 +268,19 @@ fn verify(c: &Ctx, a: VerifyArgs) -> CmdResult {
         }
         if report.ok {
             println!(
-                "ok: {} records, {} checkpoints, head {}, root {}",
-                report.records, report.checkpoints, report.head, report.root
+                "ok: {} records, {} checkpoints, {} after the last checkpoint, head {}, root {}",
+                report.records,
+                report.checkpoints,
+                report.after_last_checkpoint,
+                report.head,
+                report.root
             );
+            match report.anchored {
+                Some(n) => {
+                    println!("head anchored: the log extends its sealed head of {n} records")
+                }
+                None => println!("head not anchored: records cut off the end would go unnoticed"),
+            }
         }
     }
     match report.problems.first() {
@@ -532,7 +565,9 @@ fn write_secret(path: &Path, text: &str) -> Result<(), CliError> {
 
 fn checkpoint(c: &Ctx, a: CheckpointArgs) -> CmdResult {
     let log = record::open_log(&c.workspace, &c.cfg, Some(&c.log))?;
-    let (rec, note) = log.checkpoint().map_err(fail)?;
+    // A seal: the checkpoint record, and the head anchor moved to it.
+    let sealed = log.seal().map_err(fail)?;
+    let (rec, note) = (sealed.appended, sealed.checkpoint);
     if let Some(out) = &a.out {
         std::fs::write(out, &note).map_err(|e| fail(format!("write {}: {e}", out.display())))?;
     }

@@ -791,6 +791,8 @@ fn post_tool_use(args: &ClaudeCodeArgs, input: &HookInput) -> CmdResult {
             .approval(&intent, "granted", Some("claude-code prompt"))?;
     }
     s.recorder.outcome(&intent, &outcome_of(input, &call))?;
+    // The tool call's last record: seal the log's head.
+    s.recorder.seal();
     std::fs::remove_file(&path)
         .map_err(|e| CliError::failure(miette::miette!("cannot remove {}: {e}", path.display())))?;
     Ok(ExitCode::SUCCESS)

@@ -66,14 +66,13 @@ pub fn run(args: RunArgs) -> CmdResult {
     // by piece costs a measurable share of a short run.
     let policy =
         std::mem::ManuallyDrop::new(policy_load::load(args.policy.as_deref(), &ctx.workspace)?);
-    let (action, argv, text) = match (&args.shell, args.rest.is_empty()) {
+    let (action, argv) = match (&args.shell, args.rest.is_empty()) {
         (Some(s), _) => (
             Action::Shell {
                 script: s.clone(),
                 cwd: Some(ctx.cwd.clone()),
             },
             vec!["/bin/sh".to_owned(), "-c".to_owned(), s.clone()],
-            s.clone(),
         ),
         (None, false) => (
             Action::Exec {
@@ -81,7 +80,6 @@ pub fn run(args: RunArgs) -> CmdResult {
                 cwd: Some(ctx.cwd.clone()),
             },
             args.rest.clone(),
-            args.rest.join(" "),
         ),
         (None, true) => {
             return Err(CliError::bad_input(miette::miette!(
@@ -96,6 +94,8 @@ pub fn run(args: RunArgs) -> CmdResult {
     // Ships this run's records (and any backlog) to the OTLP collector while the action runs,
     // with one last attempt on the way out, whichever way `run` returns.
     let _export = ExportOnExit(recorder.spawn_exporter());
+    // Seals the log's head once this run's last record is written (dropped before `_export`).
+    let _seal = recorder.seal_on_drop();
     let meta = IntentMeta {
         rationale: args.rationale.clone(),
         agent: args.agent.clone(),
@@ -171,6 +171,9 @@ pub fn run(args: RunArgs) -> CmdResult {
                 Duration::from_secs(policy.config().sandbox.prompt_timeout_secs.unwrap_or(60));
             let approver = approver_for(&action, &ctx, &policy, timeout);
             recorder.approval(&intent, "requested", None)?;
+            // What a person is asked about: rendered from the action, quoted and with
+            // invisible characters escaped, so that it reads as exactly what will run.
+            let text = action.display_text();
             let req = ApprovalRequest {
                 action_text: &text,
                 decision: &decision,

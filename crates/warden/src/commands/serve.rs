@@ -21,8 +21,9 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8420")]
     pub listen: String,
-    /// Governance file whose `[approvals]` section routes requests (default: the layered policy
-    /// of the current directory's workspace).
+    /// Governance file that classifies every filed action (its tier, category and rule decide
+    /// routing, whatever the filer claims) and whose `[approvals]` section routes requests
+    /// (default: the layered policy of the current directory's workspace).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// How long a granted approval stays usable, e.g. `10m`.
@@ -103,10 +104,23 @@ pub fn run(args: ServeArgs) -> CmdResult {
     });
     // A token the operator chose is never echoed: it is a secret and they already have it.
     let token_supplied = args.admin_token.is_some();
+    let approvals = policy.config().approvals.clone();
+    let policy = Arc::new(policy);
+    // The server's own reading of every filed action, as the sandboxed run would be classified.
+    let classifier: warden_approvals::Classifier = Arc::new(move |action, workspace, cwd| {
+        let ctx = warden_policy::Context {
+            workspace: warden_policy::normalise_path(workspace),
+            cwd: warden_policy::normalise_path(cwd),
+            home: policy_load::home(),
+            sandboxed: true,
+        };
+        policy.classify(action, &ctx)
+    });
     let opts = ServeOptions {
         listen: args.listen,
         store,
-        approvals: policy.config().approvals.clone(),
+        approvals,
+        classifier,
         approval_ttl: ttl,
         bootstrap_token: args.admin_token,
         events: sink,

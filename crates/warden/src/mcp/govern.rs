@@ -352,6 +352,8 @@ impl Governor {
         ticket: Option<String>,
         act: impl FnOnce(&Policy) -> Acted,
     ) -> Reply {
+        // The call's last record seals the log's head, whichever way it ends.
+        let _seal = self.recorder.seal_on_drop();
         let call_id = self.next_call_id();
         let policy = match self.policy() {
             Ok(p) => p,

@@ -1,0 +1,144 @@
+//! The head anchor: the note of a log's latest seal, kept in a file outside the log. A prefix of
+//! a valid log is itself a valid log, so records cut off its end (with any checkpoint among
+//! them) leave nothing in the log to notice; the anchor remembers how far the log reached and
+//! its root, and `verify` checks that the log still extends it.
+//!
+//! The anchor only moves forward: of two seals racing to store theirs, the larger tree wins.
+
+use crate::error::{AuditError, Result};
+use crate::note::Checkpoint;
+use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+
+/// A log's head anchor as `verify` is given it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    /// Where the anchor file is (named in problems).
+    pub path: PathBuf,
+    /// Its note, or `None` when there is no such file.
+    pub note: Option<String>,
+}
+
+impl Anchor {
+    /// Read the anchor at `path` (a missing file is an anchor without a note).
+    pub fn load(path: &Path) -> Result<Self> {
+        let note = match std::fs::read_to_string(path) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(AuditError::io("read", path, e)),
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            note,
+        })
+    }
+}
+
+/// Store `note` as the anchor at `path` unless the anchor there already covers at least as many
+/// records. Written to a temporary file, synced, then renamed over the old one, under a lock so
+/// that concurrent seals never move the anchor backwards.
+pub fn store(path: &Path, note: &str) -> Result<()> {
+    let new =
+        Checkpoint::parse(note).map_err(|e| AuditError::Invalid(format!("seal note: {e}")))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| AuditError::io("create", dir, e))?;
+    }
+    let with = |ext: &str| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(ext);
+        PathBuf::from(p)
+    };
+    let lock_path = with(".lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(|e| AuditError::io("open", &lock_path, e))?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| AuditError::io("lock", &lock_path, e.into()))?;
+    if let Ok(old) = std::fs::read_to_string(path)
+        && let Ok(old) = Checkpoint::parse(&old)
+        && old.origin == new.origin
+        && old.size >= new.size
+    {
+        return Ok(());
+    }
+    let tmp = with(".tmp");
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| AuditError::io("create", &tmp, e))?;
+    f.write_all(note.as_bytes())
+        .and_then(|()| f.sync_data())
+        .map_err(|e| AuditError::io("write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| AuditError::io("rename", path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(size: u64) -> String {
+        Checkpoint {
+            origin: "warden/t".into(),
+            size,
+            root: [size as u8; 32],
+        }
+        .body()
+    }
+
+    #[test]
+    fn the_anchor_only_moves_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("heads/log.checkpoint");
+        assert_eq!(Anchor::load(&path).unwrap().note, None);
+        store(&path, &note(5)).unwrap();
+        // A slower seal of a smaller tree, racing the first, must not move it back.
+        store(&path, &note(3)).unwrap();
+        assert_eq!(Anchor::load(&path).unwrap().note, Some(note(5)));
+        store(&path, &note(8)).unwrap();
+        assert_eq!(Anchor::load(&path).unwrap().note, Some(note(8)));
+    }
+
+    #[test]
+    fn a_seal_stores_the_note_over_the_whole_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let anchor = dir.path().join("anchor");
+        let log = crate::AuditLog::open(
+            &path,
+            crate::LogOptions {
+                origin: "warden/t".into(),
+                anchor: Some(anchor.clone()),
+                ..crate::LogOptions::default()
+            },
+        )
+        .unwrap();
+        log.append("note", serde_json::Map::new()).unwrap();
+        let sealed = log.seal().unwrap();
+        assert_eq!(sealed.appended.seq, 2);
+        assert!(sealed.checkpoint.contains("\n1\n"), "{}", sealed.checkpoint);
+        assert!(sealed.head.contains("\n2\n"), "{}", sealed.head);
+        let opts = crate::VerifyOptions {
+            anchor: Some(Anchor::load(&anchor).unwrap()),
+            ..crate::VerifyOptions::default()
+        };
+        let r = crate::verify(&path, &opts).unwrap();
+        assert!(r.ok, "{r:?}");
+        assert_eq!((r.after_last_checkpoint, r.anchored), (0, Some(2)));
+        log.append("note", serde_json::Map::new()).unwrap();
+        let r = crate::verify(&path, &opts).unwrap();
+        assert_eq!(r.after_last_checkpoint, 1);
+    }
+}
