@@ -22,6 +22,7 @@ impl Action {
                 port,
                 method,
                 path,
+                service,
             } => {
                 let mut target = host.clone();
                 if let Some(p) = port {
@@ -30,11 +31,15 @@ impl Action {
                 if let Some(p) = path {
                     target.push_str(p);
                 }
-                format!(
+                let mut line = format!(
                     "{} {}",
                     quote_word(method.as_deref().unwrap_or("CONNECT")),
                     quote_word(&target)
-                )
+                );
+                if let Some(s) = service {
+                    line.push_str(&format!(" [service={}]", quote_word(s)));
+                }
+                line
             }
             Action::Tool { name, arguments } => {
                 let args = serde_json::to_string(arguments).unwrap_or_default();
@@ -50,7 +55,7 @@ fn known_fields(kind: &str) -> &'static [&'static str] {
         "exec" => &["kind", "argv", "cwd"],
         "shell" => &["kind", "script", "cwd"],
         "read" | "write" => &["kind", "path"],
-        "net" => &["kind", "host", "port", "method", "path"],
+        "net" => &["kind", "host", "port", "method", "path", "service"],
         "tool" => &["kind", "name", "arguments"],
         _ => &["kind"],
     }
