@@ -524,6 +524,9 @@ fn logs_of_the_previous_record_format_still_verify_and_report() {
         assert_eq!(code, 0, "{log}: {out}{err}");
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["records"], records, "{log}: {v}");
+        // Every line reads as a typed record.
+        let typed = warden_audit::read_entries(&copy).unwrap();
+        assert_eq!(typed.len(), records, "{log}: {typed:#?}");
     }
     let copy = ws.path().join("workspace.jsonl");
     let (code, out, err) = ws.run(&["report", "--json", "--log", copy.to_str().unwrap()]);
