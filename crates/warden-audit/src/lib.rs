@@ -19,7 +19,7 @@ pub use log::{Appended, AuditLog, LogOptions};
 pub use note::{Checkpoint, NoteSigner, NoteVerifier};
 pub use otlp::{Cursor, Exporter, ExporterHandle, OtlpSettings, Protocol};
 pub use records::{
-    Approval, ApprovalEvent, Disposition, Entry, Intent, IntentId, IntentInfo, Nested, NestedAnswer,
-    NestedLayer, Network, NetworkInfo, Outcome, OutcomeInfo, Record, read_entries,
+    Approval, ApprovalEvent, Disposition, Entry, Intent, IntentId, IntentInfo, Nested,
+    NestedAnswer, NestedLayer, Network, NetworkInfo, Outcome, OutcomeInfo, Record, read_entries,
 };
 pub use verify::{InclusionProof, VerifyOptions, VerifyReport, inclusion_proof, verify};

@@ -47,6 +47,13 @@ pub enum ApprovalAnswer {
         /// Why.
         reason: String,
     },
+    /// The agent's own prompt asks a person (the agent's protocol has one, e.g. Claude Code's
+    /// `ask`): the action may be performed if they allow it, and the agent reporting that it ran
+    /// is the grant.
+    Delegated {
+        /// Why a person is asked.
+        reason: String,
+    },
     /// Parked for asynchronous approval.
     Deferred {
         /// The request filed, when there is one.
@@ -63,6 +70,8 @@ pub struct Answered {
     pub answer: ApprovalAnswer,
     /// The approval server's request (id, action digest), recorded with the approval events.
     pub filed: Option<(String, String)>,
+    /// A grant that was given earlier for this exact action (and is used now), not asked now.
+    pub earlier: bool,
 }
 
 impl From<ApprovalAnswer> for Answered {
@@ -70,6 +79,7 @@ impl From<ApprovalAnswer> for Answered {
         Self {
             answer,
             filed: None,
+            earlier: false,
         }
     }
 }

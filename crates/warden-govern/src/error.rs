@@ -7,6 +7,9 @@ pub enum GovernError {
     /// The audit log could not be opened or written: nothing runs unrecorded.
     #[error("audit log: {0}")]
     Audit(#[from] warden_audit::AuditError),
+    /// The intent could not be made durable: the action is not run.
+    #[error("refusing to run: the intent could not be recorded: {0}")]
+    Intent(warden_audit::AuditError),
     /// The audit configuration is unusable (a signing key, the OTLP settings).
     #[error("audit configuration: {0}")]
     AuditConfig(String),

@@ -236,12 +236,13 @@ pub fn start(
     let network = policy.config().network.clone();
     let workspace = profile.workspace.clone();
     let listen = warden_proxy::Listen::Unix(socket.clone());
-    let wake = std::os::unix::net::UnixListener::bind(dir.0.join("wake.sock")).map_err(|source| {
-        GovernError::Io {
-            what: "cannot create the proxy wake-up socket",
-            source,
-        }
-    })?;
+    let wake =
+        std::os::unix::net::UnixListener::bind(dir.0.join("wake.sock")).map_err(|source| {
+            GovernError::Io {
+                what: "cannot create the proxy wake-up socket",
+                source,
+            }
+        })?;
     profile.proxy = Some(ProxyEndpoint {
         socket,
         port: cfg.proxy_port.unwrap_or(3128),
@@ -261,6 +262,9 @@ pub fn start(
         } else {
             Output::Piped
         },
+        // Output kept in memory means a caller that is not a terminal (an MCP server, whose
+        // stdin is its protocol stream).
+        null_stdin: matches!(output, OutputMode::Capture { .. }),
         init_exe: Some(init_exe),
         gated,
         fallback_exe: Some(main_exe),

@@ -13,7 +13,7 @@ mod error;
 pub mod execute;
 pub mod record;
 
-pub use approve::{ApprovalAnswer, ApprovalRequest, Answered, Approver, UnattendedApprover};
+pub use approve::{Answered, ApprovalAnswer, ApprovalRequest, Approver, UnattendedApprover};
 pub use error::{GovernError, Result};
 pub use execute::{Execution, OutputMode};
 pub use record::{IntentMeta, IntentRef, NetworkRecord, Outcome, Recorder};
@@ -29,6 +29,14 @@ pub struct Settings {
     pub allow_degraded: bool,
     /// Where a command's output goes.
     pub output: OutputMode,
+}
+
+/// What the approval step decided.
+enum Gate {
+    Auto,
+    Granted(Granted),
+    Delegated(String),
+    Refused(Verdict),
 }
 
 /// One action to govern.
@@ -47,6 +55,12 @@ pub struct ActionRequest {
     /// Extra fields of the intent: the approval server request the action comes from
     /// (request id, action digest), for the worker.
     pub request: Option<(String, String)>,
+    /// The action as a person reads it, when the agent's words say it better than
+    /// [`action_text`] (e.g. `Read /path`).
+    pub text: Option<String>,
+    /// A reason the entry point found to refuse the action before classification (e.g. a path
+    /// outside the workspace): recorded with the intent, never performed.
+    pub refusal: Option<String>,
 }
 
 impl ActionRequest {
@@ -59,6 +73,8 @@ impl ActionRequest {
             bound: None,
             ticket: None,
             request: None,
+            text: None,
+            refusal: None,
         }
     }
 }
@@ -66,15 +82,18 @@ impl ActionRequest {
 /// Who refused an action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refuser {
-    /// The governance file (tier `deny`, or a refusal found before classification).
+    /// The governance file (tier `deny`).
     Policy,
+    /// The entry point, before classification ([`ActionRequest::refusal`]).
+    Guard,
     /// A person.
     Person(String),
     /// Nobody decided in time (default deny).
     Timeout,
 }
 
-/// What happened to a governed action.
+/// What happened to a governed action. Reasons are as the policy or the approver gave them;
+/// [`Verdict::line`] is the one-line account the outcome record keeps.
 #[derive(Debug, Clone)]
 pub enum Verdict {
     /// It ran; its execution (status, duration, output digests, network records).
@@ -100,6 +119,41 @@ pub enum Verdict {
     },
 }
 
+impl Verdict {
+    /// The one-line account of a verdict about an action classified as `decision`:
+    /// `denied by policy (rule R): why`, `denied: tier T: why`, `deferred (ticket I): tier T:
+    /// why`; for `Ran`, its exit status.
+    pub fn line(&self, decision: &Decision) -> String {
+        let tier = decision.tier;
+        match self {
+            Verdict::Ran(e) => match (e.exit_code, e.signal) {
+                (_, Some(s)) => format!("ran: killed by signal {s}"),
+                (Some(c), None) => format!("ran: exit status {c}"),
+                (None, None) => "ran".into(),
+            },
+            Verdict::Denied {
+                by: Refuser::Policy,
+                reason,
+            } => format!("denied by policy (rule {}): {reason}", decision.rule),
+            Verdict::Denied {
+                by: Refuser::Guard,
+                reason,
+            } => format!("denied: {reason}"),
+            Verdict::Denied { reason, .. } | Verdict::Unavailable { reason } => {
+                format!("denied: tier {tier}: {reason}")
+            }
+            Verdict::Deferred {
+                ticket: Some(t),
+                reason,
+            } => format!("deferred (ticket {t}): tier {tier}: {reason}"),
+            Verdict::Deferred {
+                ticket: None,
+                reason,
+            } => format!("deferred: tier {tier}: {reason}"),
+        }
+    }
+}
+
 /// An action that was cleared to run: the context nested decisions are made in.
 #[derive(Debug, Clone)]
 pub struct RunningAction {
@@ -116,6 +170,19 @@ pub struct RunningAction {
     pub context: Context,
     /// The agent's stated rationale.
     pub rationale: Option<String>,
+    /// The approval that cleared it, when a person did.
+    pub approval: Option<Granted>,
+}
+
+/// Who cleared an action that needed approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted {
+    /// The approver(s).
+    pub by: String,
+    /// The approval server's request, when there was one.
+    pub request: Option<String>,
+    /// Whether the grant was given earlier for this exact action (not asked now).
+    pub earlier: bool,
 }
 
 /// The result of [`Governor::clear`].
@@ -123,6 +190,14 @@ pub struct RunningAction {
 pub enum Clearance {
     /// Go ahead; perform it (or [`Governor::run`] it) and [`Governor::finish`] it.
     Cleared(RunningAction),
+    /// The agent's own prompt asks a person ([`ApprovalAnswer::Delegated`]); if the agent
+    /// reports that it ran, record the grant with [`Governor::granted_by_agent`].
+    Delegated {
+        /// The action, at its own tier should it run.
+        running: RunningAction,
+        /// Why a person is asked.
+        reason: String,
+    },
     /// Not to be performed; the outcome is already recorded.
     Refused {
         /// The intent record.
@@ -256,7 +331,9 @@ impl Governor {
     }
 
     fn intent_of(&self, req: &ActionRequest, decision: &Decision) -> warden_audit::Intent {
-        let mut i = self.recorder.intent_record(&req.action, decision, &req.meta);
+        let mut i = self
+            .recorder
+            .intent_record(&req.action, decision, &req.meta);
         if let Some((id, digest)) = &req.request {
             i.sandboxed = Some(true);
             i.request_id = Some(id.clone());
@@ -266,26 +343,11 @@ impl Governor {
     }
 
     /// Record `verdict` as the outcome of a refused action.
-    fn refused(&self, intent: &IntentRef, verdict: &Verdict) -> Result<()> {
-        let (disposition, ticket, note) = match verdict {
-            Verdict::Denied { by, reason } => {
-                let note = match by {
-                    Refuser::Policy => reason.clone(),
-                    _ => format!("denied: {reason}"),
-                };
-                (Disposition::Denied, None, note)
-            }
-            Verdict::Deferred { ticket, reason } => (
-                Disposition::Deferred,
-                ticket.clone(),
-                match ticket {
-                    Some(t) => format!("deferred (ticket {t}): {reason}"),
-                    None => format!("deferred: {reason}"),
-                },
-            ),
-            Verdict::Unavailable { reason } => {
-                (Disposition::Unavailable, None, format!("denied: {reason}"))
-            }
+    fn refused(&self, intent: &IntentRef, decision: &Decision, verdict: &Verdict) -> Result<()> {
+        let (disposition, ticket) = match verdict {
+            Verdict::Denied { .. } => (Disposition::Denied, None),
+            Verdict::Deferred { ticket, .. } => (Disposition::Deferred, ticket.clone()),
+            Verdict::Unavailable { .. } => (Disposition::Unavailable, None),
             Verdict::Ran(_) => return Ok(()),
         };
         self.recorder.outcome(
@@ -293,7 +355,7 @@ impl Governor {
             &Outcome {
                 disposition: Some(disposition),
                 ticket,
-                notes: vec![note],
+                notes: vec![verdict.line(decision)],
                 ..Outcome::default()
             },
         )
@@ -306,8 +368,8 @@ impl Governor {
         ctx: &Context,
         decision: &Decision,
         intent: &IntentRef,
-    ) -> Result<Option<Verdict>> {
-        let text = action_text(&req.action);
+    ) -> Result<Gate> {
+        let text = req.text.clone().unwrap_or_else(|| action_text(&req.action));
         let ask = ApprovalRequest {
             action: &req.action,
             bound: req.bound.as_ref(),
@@ -322,14 +384,31 @@ impl Governor {
             self.recorder
                 .approval(intent, ApprovalEvent::Requested, None, None)?;
         }
-        let answered = self.approver.request(&ask).map_err(GovernError::Approval)?;
+        let answered = match self.approver.request(&ask) {
+            Ok(a) => a,
+            Err(e) => {
+                // Nothing dangles: the intent gets its outcome before the error goes up.
+                let _ = self.recorder.outcome(
+                    intent,
+                    &Outcome {
+                        disposition: Some(Disposition::NotRun),
+                        notes: vec![format!("did not run: the approver failed: {e}")],
+                        ..Outcome::default()
+                    },
+                );
+                return Err(GovernError::Approval(e));
+            }
+        };
         let filed = answered.filed.as_ref();
-        let tier = decision.tier;
         Ok(match answered.answer {
             ApprovalAnswer::Granted { by } => {
                 self.recorder
                     .approval(intent, ApprovalEvent::Granted, Some(&by), filed)?;
-                None
+                Gate::Granted(Granted {
+                    by,
+                    request: answered.filed.as_ref().map(|(id, _)| id.clone()),
+                    earlier: answered.earlier,
+                })
             }
             ApprovalAnswer::Denied { by, reason } => {
                 let (event, refuser) = match &by {
@@ -338,22 +417,20 @@ impl Governor {
                 };
                 self.recorder
                     .approval(intent, event, by.as_deref(), filed)?;
-                Some(Verdict::Denied {
+                Gate::Refused(Verdict::Denied {
                     by: refuser,
-                    reason: format!("tier {tier}: {reason}"),
+                    reason,
                 })
             }
             ApprovalAnswer::Unavailable { reason } => {
                 self.recorder
                     .approval(intent, ApprovalEvent::Unavailable, None, filed)?;
-                Some(Verdict::Unavailable {
-                    reason: format!("tier {tier}: {reason}"),
-                })
+                Gate::Refused(Verdict::Unavailable { reason })
             }
-            ApprovalAnswer::Deferred { ticket, reason } => Some(Verdict::Deferred {
-                ticket,
-                reason: format!("tier {tier}: {reason}"),
-            }),
+            ApprovalAnswer::Deferred { ticket, reason } => {
+                Gate::Refused(Verdict::Deferred { ticket, reason })
+            }
+            ApprovalAnswer::Delegated { reason } => Gate::Delegated(reason),
         })
     }
 
@@ -363,57 +440,60 @@ impl Governor {
     pub fn clear(&self, req: &ActionRequest) -> Result<Clearance> {
         let ctx = self.request_context(req);
         let decision = self.policy.classify(&req.action, &ctx);
-        let intent = self.recorder.append_intent(self.intent_of(req, &decision))?;
-        self.clear_recorded(req, ctx, decision, intent, None)
+        let intent = self
+            .recorder
+            .append_intent(self.intent_of(req, &decision))?;
+        self.clear_recorded(req, ctx, decision, intent)
     }
 
-    /// [`Governor::clear`] for an action whose intent is already recorded; `refusal` is a
-    /// reason found before classification (e.g. a path outside the workspace).
-    pub fn clear_recorded(
+    /// [`Governor::clear`] for an action whose intent is already recorded.
+    fn clear_recorded(
         &self,
         req: &ActionRequest,
         ctx: Context,
         decision: Decision,
         intent: IntentRef,
-        refusal: Option<String>,
     ) -> Result<Clearance> {
-        let verdict = if let Some(reason) = refusal {
-            Some(Verdict::Denied {
-                by: Refuser::Policy,
-                reason,
+        let gate = if let Some(reason) = &req.refusal {
+            Gate::Refused(Verdict::Denied {
+                by: Refuser::Guard,
+                reason: reason.clone(),
             })
         } else {
             match decision.tier {
-                Tier::Auto => None,
-                Tier::Deny => Some(Verdict::Denied {
+                Tier::Auto => Gate::Auto,
+                Tier::Deny => Gate::Refused(Verdict::Denied {
                     by: Refuser::Policy,
-                    reason: format!(
-                        "denied by policy (rule {}): {}",
-                        decision.rule,
-                        first_reason(&decision)
-                    ),
+                    reason: first_reason(&decision),
                 }),
                 Tier::Async | Tier::Sync => self.approve(req, &ctx, &decision, &intent)?,
             }
         };
-        match verdict {
-            Some(verdict) => {
-                self.refused(&intent, &verdict)?;
-                Ok(Clearance::Refused {
+        let running = |approval| RunningAction {
+            intent: intent.clone(),
+            granted: decision.tier,
+            action: req.action.clone(),
+            decision: decision.clone(),
+            context: ctx.clone(),
+            rationale: req.meta.rationale.clone(),
+            approval,
+        };
+        Ok(match gate {
+            Gate::Refused(verdict) => {
+                self.refused(&intent, &decision, &verdict)?;
+                Clearance::Refused {
                     intent,
                     decision,
                     verdict,
-                })
+                }
             }
-            None => Ok(Clearance::Cleared(RunningAction {
-                intent,
-                granted: decision.tier,
-                action: req.action.clone(),
-                decision,
-                context: ctx,
-                rationale: req.meta.rationale.clone(),
-            })),
-        }
+            Gate::Auto => Clearance::Cleared(running(None)),
+            Gate::Granted(g) => Clearance::Cleared(running(Some(g))),
+            Gate::Delegated(reason) => Clearance::Delegated {
+                running: running(None),
+                reason,
+            },
+        })
     }
 
     /// Run a cleared action's `argv` in the sandbox and record its network decisions and
@@ -429,11 +509,7 @@ impl Governor {
         self.record_execution(&running.intent, exec)
     }
 
-    fn record_execution(
-        &self,
-        intent: &IntentRef,
-        exec: Result<Execution>,
-    ) -> Result<Execution> {
+    fn record_execution(&self, intent: &IntentRef, exec: Result<Execution>) -> Result<Execution> {
         match exec {
             Ok(exec) => {
                 for n in &exec.network {
@@ -456,6 +532,40 @@ impl Governor {
         }
     }
 
+    /// Admit an action an approval already cleared elsewhere (the worker running a request the
+    /// approval server granted): its intent (naming `req.request`) and then the approval records
+    /// `approvals` builds for it, all durable; it runs at its own tier.
+    pub fn admit(
+        &self,
+        req: &ActionRequest,
+        approvals: impl FnOnce(&IntentRef) -> Vec<warden_audit::Approval>,
+    ) -> Result<RunningAction> {
+        let ctx = self.request_context(req);
+        let decision = self.policy.classify(&req.action, &ctx);
+        let intent = self
+            .recorder
+            .append_intent(self.intent_of(req, &decision))?;
+        for a in approvals(&intent) {
+            self.recorder.approval_record(a)?;
+        }
+        Ok(RunningAction {
+            intent,
+            granted: decision.tier,
+            action: req.action.clone(),
+            decision,
+            context: ctx,
+            rationale: req.meta.rationale.clone(),
+            approval: None,
+        })
+    }
+
+    /// Record that a person allowed a [`Clearance::Delegated`] action at the agent's own prompt
+    /// (`by` names the prompt), as the agent reported it ran.
+    pub fn granted_by_agent(&self, intent: &IntentRef, by: &str) -> Result<()> {
+        self.recorder
+            .approval(intent, ApprovalEvent::Granted, Some(by), None)
+    }
+
     /// Record the outcome of a cleared action the caller performed itself.
     pub fn finish(&self, running: &RunningAction, outcome: &Outcome) -> Result<()> {
         self.recorder.outcome(&running.intent, outcome)
@@ -468,7 +578,7 @@ impl Governor {
         let ctx = self.request_context(req);
         let decision = self.policy.classify(&req.action, &ctx);
         let record = self.intent_of(req, &decision);
-        if decision.tier == Tier::Auto && req.request.is_none() {
+        if decision.tier == Tier::Auto && req.request.is_none() && req.refusal.is_none() {
             let profile = execute::profile_for(&self.policy, &ctx, argv);
             // The sandbox is started from this thread, which outlives it (its init dies with
             // the thread that spawned it).
@@ -507,7 +617,7 @@ impl Governor {
             });
         }
         let intent = self.recorder.append_intent(record)?;
-        match self.clear_recorded(req, ctx, decision, intent, None)? {
+        match self.clear_recorded(req, ctx, decision, intent)? {
             Clearance::Refused {
                 intent,
                 decision,
@@ -517,6 +627,16 @@ impl Governor {
                 intent,
                 verdict,
             }),
+            Clearance::Delegated { running, reason } => {
+                // Governed end to end, there is no agent prompt to ask: nobody could be asked.
+                let verdict = Verdict::Unavailable { reason };
+                self.refused(&running.intent, &running.decision, &verdict)?;
+                Ok(Governed {
+                    decision: running.decision,
+                    intent: running.intent,
+                    verdict,
+                })
+            }
             Clearance::Cleared(running) => {
                 let exec = self.run(&running, argv)?;
                 Ok(Governed {
@@ -586,7 +706,9 @@ impl Governor {
         // Above the granted tier: the approver sees the whole action at the nested tier, naming
         // what it tried.
         let mut escalated = decision.clone();
-        escalated.reasons.insert(0, format!("`{parent}` ran `{child}`"));
+        escalated
+            .reasons
+            .insert(0, format!("`{parent}` ran `{child}`"));
         let text = format!("{parent} (ran: {child})");
         let ask = ApprovalRequest {
             action: &running.action,
@@ -605,12 +727,9 @@ impl Governor {
                 ApprovalAnswer::Deferred { ticket, .. } => ticket,
                 _ => None,
             };
-            let seq = self.recorder.nested(record(
-                NestedAnswer::Refuse,
-                None,
-                None,
-                ticket.clone(),
-            ))?;
+            let seq =
+                self.recorder
+                    .nested(record(NestedAnswer::Refuse, None, None, ticket.clone()))?;
             let reason = format!(
                 "`{child}` needs asynchronous approval (tier async above the granted {}, rule {}): {why}",
                 running.granted, decision.rule
@@ -624,14 +743,18 @@ impl Governor {
         let (answer, by, reason) = match answered.map(|a| a.answer) {
             Ok(ApprovalAnswer::Granted { by }) => (NestedAnswer::Proceed, Some(by), why),
             Ok(ApprovalAnswer::Denied { by, reason }) => (NestedAnswer::Deny, by, reason),
-            Ok(ApprovalAnswer::Unavailable { reason } | ApprovalAnswer::Deferred { reason, .. }) => {
-                (NestedAnswer::Deny, None, reason)
-            }
-            Err(e) => (NestedAnswer::Deny, None, format!("the approver failed: {e}")),
+            Ok(
+                ApprovalAnswer::Unavailable { reason }
+                | ApprovalAnswer::Deferred { reason, .. }
+                | ApprovalAnswer::Delegated { reason },
+            ) => (NestedAnswer::Deny, None, reason),
+            Err(e) => (
+                NestedAnswer::Deny,
+                None,
+                format!("the approver failed: {e}"),
+            ),
         };
-        let seq = self
-            .recorder
-            .nested(record(answer, Some(held), by, None))?;
+        let seq = self.recorder.nested(record(answer, Some(held), by, None))?;
         Ok(verdict(answer, reason, None, seq))
     }
 }

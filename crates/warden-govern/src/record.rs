@@ -167,9 +167,9 @@ pub fn origin(workspace: &Path, cfg: &AuditConfig) -> String {
 /// Load the signer key at `path` if it exists.
 pub fn load_signer(path: &Path) -> Result<Option<NoteSigner>> {
     match std::fs::read_to_string(path) {
-        Ok(text) => NoteSigner::parse(&text).map(Some).map_err(|e| {
-            GovernError::AuditConfig(format!("signing key {}: {e}", path.display()))
-        }),
+        Ok(text) => NoteSigner::parse(&text)
+            .map(Some)
+            .map_err(|e| GovernError::AuditConfig(format!("signing key {}: {e}", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(GovernError::Io {
             what: "cannot read the audit signing key",
@@ -281,7 +281,10 @@ impl Recorder {
 
     /// Append a prepared intent record, durably.
     pub fn append_intent(&self, intent: warden_audit::Intent) -> Result<IntentRef> {
-        let a = self.log.append_record(Record::Intent(Box::new(intent)))?;
+        let a = self
+            .log
+            .append_record(Record::Intent(Box::new(intent)))
+            .map_err(GovernError::Intent)?;
         Ok(IntentRef {
             seq: a.seq,
             hash: a.hash,
@@ -362,9 +365,13 @@ pub fn outcome_record(intent: &IntentRef, outcome: &Outcome) -> warden_audit::Ou
     let ran = outcome.exit_code.is_some() || outcome.signal.is_some();
     warden_audit::Outcome {
         intent: intent.clone(),
-        disposition: outcome
-            .disposition
-            .or(ran.then_some(Disposition::Ran)),
+        // Every outcome written now says how the action ended; a caller that gives nothing
+        // either ran it (an exit status) or did not.
+        disposition: Some(outcome.disposition.unwrap_or(if ran {
+            Disposition::Ran
+        } else {
+            Disposition::NotRun
+        })),
         ticket: outcome.ticket.clone(),
         exit_code: outcome.exit_code,
         signal: outcome.signal,

@@ -14,11 +14,7 @@ struct Person {
 
 impl Approver for Person {
     fn request(&self, req: &ApprovalRequest<'_>) -> std::result::Result<Answered, String> {
-        let _ = self
-            .asked
-            .lock()
-            .unwrap()
-            .send(req.action_text.to_owned());
+        let _ = self.asked.lock().unwrap().send(req.action_text.to_owned());
         let answer = self
             .answers
             .lock()
@@ -137,7 +133,11 @@ fn nested_operations_are_judged_against_the_granted_tier_and_recorded_as_childre
         assert_eq!(n.granted, Tier::Auto);
         assert_eq!(n.layer, NestedLayer::Exec);
     }
-    assert_eq!(recs[4].1.held, Some(recs[3].0), "the hold's end names the hold");
+    assert_eq!(
+        recs[4].1.held,
+        Some(recs[3].0),
+        "the hold's end names the hold"
+    );
     assert_eq!(cred.record, recs[4].0);
 }
 

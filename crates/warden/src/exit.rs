@@ -44,3 +44,13 @@ impl CliError {
 
 /// What every command returns.
 pub type CmdResult = Result<ExitCode, CliError>;
+
+impl From<warden_govern::GovernError> for CliError {
+    fn from(e: warden_govern::GovernError) -> Self {
+        if e.is_bad_input() {
+            Self::bad_input(miette::miette!("{e}"))
+        } else {
+            Self::failure(miette::miette!("{e}"))
+        }
+    }
+}

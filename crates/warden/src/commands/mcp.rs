@@ -2,13 +2,7 @@
 //! `list_dir`, `http_request`, `approval_status`) all take the governed path, for any
 //! MCP-capable agent. Over stdio by default, or streamable HTTP with `--listen`.
 
-#[path = "../mcp/govern.rs"]
-mod govern;
-#[path = "../mcp/paths.rs"]
-mod paths;
-#[path = "../mcp/server.rs"]
-mod server;
-
+use crate::agents::mcp::{server, tools};
 use crate::exit::{CliError, CmdResult};
 use crate::policy_load;
 use rmcp::ServiceExt;
@@ -56,7 +50,7 @@ pub fn run(args: McpArgs) -> CmdResult {
         Some(p) => Some(policy_load::absolute(p)?),
         None => None,
     };
-    let gov = Arc::new(govern::Governor::new(
+    let gov = Arc::new(tools::Tools::new(
         &ctx.workspace,
         policy_file,
         args.allow_degraded,
@@ -85,7 +79,7 @@ pub fn run(args: McpArgs) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve_stdio(gov: Arc<govern::Governor>) -> Result<(), CliError> {
+async fn serve_stdio(gov: Arc<tools::Tools>) -> Result<(), CliError> {
     let service = server::WardenTools::new(gov)
         .serve(rmcp::transport::stdio())
         .await
@@ -98,7 +92,7 @@ async fn serve_stdio(gov: Arc<govern::Governor>) -> Result<(), CliError> {
 }
 
 async fn serve_http(
-    gov: Arc<govern::Governor>,
+    gov: Arc<tools::Tools>,
     addr: std::net::SocketAddr,
     token: Option<String>,
 ) -> Result<(), CliError> {
