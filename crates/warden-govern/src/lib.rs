@@ -31,6 +31,9 @@ pub struct Settings {
     pub output: OutputMode,
 }
 
+/// How a refused action's outcome note is worded (from its classification and verdict).
+pub type Note<'a> = dyn Fn(&Decision, &Verdict) -> String + 'a;
+
 /// What the approval step decided.
 enum Gate {
     Auto,
@@ -342,8 +345,14 @@ impl Governor {
         i
     }
 
-    /// Record `verdict` as the outcome of a refused action.
-    fn refused(&self, intent: &IntentRef, decision: &Decision, verdict: &Verdict) -> Result<()> {
+    /// Record `verdict` as the outcome of a refused action, noted as `note` words it.
+    fn refused(
+        &self,
+        intent: &IntentRef,
+        decision: &Decision,
+        verdict: &Verdict,
+        note: &Note<'_>,
+    ) -> Result<()> {
         let (disposition, ticket) = match verdict {
             Verdict::Denied { .. } => (Disposition::Denied, None),
             Verdict::Deferred { ticket, .. } => (Disposition::Deferred, ticket.clone()),
@@ -355,7 +364,7 @@ impl Governor {
             &Outcome {
                 disposition: Some(disposition),
                 ticket,
-                notes: vec![verdict.line(decision)],
+                notes: vec![note(decision, verdict)],
                 ..Outcome::default()
             },
         )
@@ -438,12 +447,18 @@ impl Governor {
     /// refusal's outcome is recorded here; a cleared action's is the caller's (through
     /// [`Governor::finish`] or [`Governor::run`]).
     pub fn clear(&self, req: &ActionRequest) -> Result<Clearance> {
+        self.clear_answering(req, &|d, v| v.line(d))
+    }
+
+    /// [`Governor::clear`], with a refusal's outcome noted in the words `note` gives (what the
+    /// agent was told) instead of [`Verdict::line`].
+    pub fn clear_answering(&self, req: &ActionRequest, note: &Note<'_>) -> Result<Clearance> {
         let ctx = self.request_context(req);
         let decision = self.policy.classify(&req.action, &ctx);
         let intent = self
             .recorder
             .append_intent(self.intent_of(req, &decision))?;
-        self.clear_recorded(req, ctx, decision, intent)
+        self.clear_recorded(req, ctx, decision, intent, note)
     }
 
     /// [`Governor::clear`] for an action whose intent is already recorded.
@@ -453,6 +468,7 @@ impl Governor {
         ctx: Context,
         decision: Decision,
         intent: IntentRef,
+        note: &Note<'_>,
     ) -> Result<Clearance> {
         let gate = if let Some(reason) = &req.refusal {
             Gate::Refused(Verdict::Denied {
@@ -480,7 +496,7 @@ impl Governor {
         };
         Ok(match gate {
             Gate::Refused(verdict) => {
-                self.refused(&intent, &decision, &verdict)?;
+                self.refused(&intent, &decision, &verdict, note)?;
                 Clearance::Refused {
                     intent,
                     decision,
@@ -617,7 +633,7 @@ impl Governor {
             });
         }
         let intent = self.recorder.append_intent(record)?;
-        match self.clear_recorded(req, ctx, decision, intent)? {
+        match self.clear_recorded(req, ctx, decision, intent, &|d, v| v.line(d))? {
             Clearance::Refused {
                 intent,
                 decision,
@@ -630,7 +646,9 @@ impl Governor {
             Clearance::Delegated { running, reason } => {
                 // Governed end to end, there is no agent prompt to ask: nobody could be asked.
                 let verdict = Verdict::Unavailable { reason };
-                self.refused(&running.intent, &running.decision, &verdict)?;
+                self.refused(&running.intent, &running.decision, &verdict, &|d, v| {
+                    v.line(d)
+                })?;
                 Ok(Governed {
                     decision: running.decision,
                     intent: running.intent,

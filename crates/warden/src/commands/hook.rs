@@ -339,7 +339,10 @@ fn pre_tool_use(args: &ClaudeCodeArgs, input: &HookInput) -> CmdResult {
         }
     };
     // The intent is durable before Claude Code hears anything: no answer without its record.
-    let cleared = match g.clear(&req) {
+    // A refusal's outcome notes what Claude was told.
+    let note =
+        |d: &Decision, v: &Verdict| format!("did not run: {}", refusal_reason(d, v, is_bash));
+    let cleared = match g.clear_answering(&req, &note) {
         Ok(c) => c,
         Err(warden_govern::GovernError::Approval(e)) => {
             // Recorded as not run by the governor; the call is denied, never allowed.
@@ -400,29 +403,7 @@ fn pre_tool_use(args: &ClaudeCodeArgs, input: &HookInput) -> CmdResult {
             decision,
             verdict,
         } => {
-            let d = describe(&decision);
-            let reason = match &verdict {
-                Verdict::Denied { by, reason } => match by {
-                    Refuser::Policy | Refuser::Guard => {
-                        format!("warden: {}", verdict.line(&decision))
-                    }
-                    Refuser::Person(b) => format!("warden: {d} — not approved by {b}: {reason}"),
-                    Refuser::Timeout => format!("warden: {d} — not approved: {reason}"),
-                },
-                Verdict::Unavailable { reason } => format!("warden: {d} — not approved: {reason}"),
-                Verdict::Deferred { ticket, reason } => {
-                    let id = ticket.clone().unwrap_or_default();
-                    let how = if is_bash {
-                        "once approved, `warden approvals worker` runs it in the sandbox exactly once; its result: "
-                    } else {
-                        "once approved, make the same tool call again and Warden will let it through; its state: "
-                    };
-                    format!(
-                        "warden: deferred for asynchronous approval, ticket {id}: {d} — {reason}. Do not retry now; go on with other work. {how}`warden approvals status {id}`"
-                    )
-                }
-                Verdict::Ran(_) => format!("warden: {d}"),
-            };
+            let reason = refusal_reason(&decision, &verdict, is_bash);
             (intent, Answer::Deny { reason }, false)
         }
     };
@@ -443,6 +424,31 @@ fn pre_tool_use(args: &ClaudeCodeArgs, input: &HookInput) -> CmdResult {
     }
     println!("{}", answer.to_json());
     Ok(ExitCode::SUCCESS)
+}
+
+/// What Claude is told when Warden refuses a tool call.
+fn refusal_reason(decision: &Decision, verdict: &Verdict, is_bash: bool) -> String {
+    let d = describe(decision);
+    match verdict {
+        Verdict::Denied { by, reason } => match by {
+            Refuser::Policy | Refuser::Guard => format!("warden: {}", verdict.line(decision)),
+            Refuser::Person(b) => format!("warden: {d} — not approved by {b}: {reason}"),
+            Refuser::Timeout => format!("warden: {d} — not approved: {reason}"),
+        },
+        Verdict::Unavailable { reason } => format!("warden: {d} — not approved: {reason}"),
+        Verdict::Deferred { ticket, reason } => {
+            let id = ticket.clone().unwrap_or_default();
+            let how = if is_bash {
+                "once approved, `warden approvals worker` runs it in the sandbox exactly once; its result: "
+            } else {
+                "once approved, make the same tool call again and Warden will let it through; its state: "
+            };
+            format!(
+                "warden: deferred for asynchronous approval, ticket {id}: {d} — {reason}. Do not retry now; go on with other work. {how}`warden approvals status {id}`"
+            )
+        }
+        Verdict::Ran(_) => format!("warden: {d}"),
+    }
 }
 
 fn first_line(s: &str) -> String {
