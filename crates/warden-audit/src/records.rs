@@ -16,7 +16,7 @@ pub struct IntentId {
     #[serde(rename = "intent_seq")]
     pub seq: u64,
     /// The intent's record hash.
-    #[serde(rename = "intent_hash")]
+    #[serde(rename = "intent_hash", default)]
     pub hash: String,
 }
 
@@ -80,13 +80,17 @@ impl Record {
 pub struct Intent {
     /// The action as classified.
     pub action: Action,
-    /// The agent's tool name (`Bash`, an MCP tool, …); [`tool_name`] of the action by default.
+    /// The agent's tool name (`Bash`, an MCP tool, …); [`tool_name`] of the action by default
+    /// (empty in records of writers that did not name it).
+    #[serde(default)]
     pub tool: String,
     /// The decided tier.
     pub tier: Tier,
     /// The deciding rule's category.
+    #[serde(default)]
     pub category: String,
     /// The deciding rule.
+    #[serde(default)]
     pub rule: String,
     /// Why, deciding part first.
     #[serde(default)]
@@ -261,10 +265,12 @@ pub struct Network {
     #[serde(flatten)]
     pub intent: IntentId,
     /// `http`, `connect`, `socks5`, …
+    #[serde(default)]
     pub protocol: String,
     /// Destination host.
     pub host: String,
     /// Destination port.
+    #[serde(default)]
     pub port: u16,
     /// HTTP method, when visible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -272,6 +278,7 @@ pub struct Network {
     /// Whether the connection was allowed.
     pub allowed: bool,
     /// The deciding network rule.
+    #[serde(default)]
     pub rule: String,
 }
 
@@ -346,8 +353,12 @@ pub enum Disposition {
     Deferred,
     /// It needed a person and nobody could be asked; not run.
     Unavailable,
-    /// It could not be started (the sandbox, the kernel), or it was handed elsewhere.
+    /// It could not be started or failed before it did anything (the sandbox, the kernel,
+    /// a file tool's error).
     NotRun,
+    /// Handed to another process whose own log records how it went (the approval server's
+    /// log, when `warden run` used a sync approval).
+    Elsewhere,
 }
 
 /// An `outcome` record.
@@ -407,12 +418,15 @@ impl Outcome {
                 .and_then(|r| r.split_once(')'))
                 .map(|(t, _)| t.to_owned());
             (Disposition::Deferred, ticket)
-        } else if note.starts_with("denied") {
+        } else if note.starts_with("denied") || note.starts_with("not run") {
             // The first format wrote a person's denial, an expiry and "nobody could be asked"
             // alike; the `approval` record before it tells them apart.
             (Disposition::Denied, None)
-        } else {
+        } else if note.starts_with("did not run") {
             (Disposition::NotRun, None)
+        } else {
+            // An agent's own report without an exit status, or an action handed elsewhere.
+            (Disposition::Elsewhere, None)
         }
     }
 }
@@ -444,7 +458,8 @@ pub struct Entry {
     /// Wall-clock time of the append, ns since the epoch.
     #[serde(default)]
     pub ts_ns: u64,
-    /// This record's hash.
+    /// This record's hash (integrity is `warden audit verify`'s business, not a reader's).
+    #[serde(default)]
     pub hash: String,
     /// The record.
     #[serde(flatten)]
@@ -699,5 +714,10 @@ mod tests {
             o(&["did not run: x"], None).disposition().0,
             Disposition::NotRun
         );
+        assert_eq!(
+            o(&["not run: denied by bob"], None).disposition().0,
+            Disposition::Denied
+        );
+        assert_eq!(o(&[], None).disposition().0, Disposition::Elsewhere);
     }
 }

@@ -196,7 +196,7 @@ impl ApprovalAudit {
             E::Consumed { by, .. } => {
                 let sync = r.tier == "sync";
                 let close = sync.then(|| Outcome {
-                    disposition: Some(Disposition::NotRun),
+                    disposition: Some(Disposition::Elsewhere),
                     notes: vec![format!(
                         "approval used by {by}; the action runs under `warden run`, whose workspace log records its outcome"
                     )],

@@ -503,6 +503,8 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// response as one JSON text, a failure's error.
 fn outcome_of(input: &HookInput, call: &PendingCall) -> Outcome {
     let mut out = Outcome {
+        // Claude Code performed the call (it reports no exit status; a failure is in the notes).
+        disposition: Some(warden_govern::Disposition::Ran),
         duration: Duration::from_millis(
             input
                 .duration_ms

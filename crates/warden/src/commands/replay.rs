@@ -4,7 +4,7 @@
 
 use crate::exit::{CliError, CmdResult};
 use crate::policy_load;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read as _;
@@ -219,11 +219,11 @@ fn action_cwd(action: &Action) -> Option<PathBuf> {
 
 /// The agent's own tool name an intent record carries (`Bash`, `Edit`, an MCP tool), or `None`
 /// when its `tool` is only the fallback Warden derives from the action kind (`shell`, `read`, …).
-pub fn agent_tool(record: &Value, action: &Action) -> Option<String> {
-    let tool = record.get("tool").and_then(Value::as_str)?;
-    let given =
-        matches!(action, Action::Tool { .. }) || tool != warden_audit::records::tool_name(action);
-    given.then(|| tool.to_owned())
+pub fn agent_tool(intent: &warden_audit::Intent) -> Option<String> {
+    let given = !intent.tool.is_empty()
+        && (matches!(intent.action, Action::Tool { .. })
+            || intent.tool != warden_audit::records::tool_name(&intent.action));
+    given.then(|| intent.tool.clone())
 }
 
 /// An audit-log line: `intent` records are actions, every other record kind is skipped. The
@@ -233,26 +233,29 @@ fn audit_line(
     line: usize,
     tool_calls: &mut BTreeMap<String, usize>,
 ) -> Result<Vec<TracedAction>, String> {
-    let Some(mut rec) = json_object(raw)? else {
+    let Some(rec) = json_object(raw)? else {
         return Ok(Vec::new());
     };
     if rec.get("kind").and_then(Value::as_str) != Some("intent") {
         return Ok(Vec::new());
     }
-    let action = rec
-        .remove("action")
-        .ok_or_else(|| "intent record without an `action`".to_owned())?;
-    let action: Action = serde_json::from_value(action)
+    if !rec.contains_key("action") {
+        return Err("intent record without an `action`".to_owned());
+    }
+    let entry = warden_audit::Entry::deserialize(&Value::Object(rec))
         .map_err(|e| format!("intent record with an unreadable action: {e}"))?;
-    let action = checked(action)?;
-    if let Some(tool) = agent_tool(&Value::Object(rec.clone()), &action) {
+    let warden_audit::Record::Intent(intent) = entry.record else {
+        return Ok(Vec::new());
+    };
+    let action = checked(intent.action.clone())?;
+    if let Some(tool) = agent_tool(&intent) {
         *tool_calls.entry(tool).or_default() += 1;
     }
     Ok(vec![TracedAction {
         line,
         cwd: action_cwd(&action),
         action,
-        sandboxed: rec.get("sandboxed").and_then(Value::as_bool),
+        sandboxed: intent.sandboxed,
     }])
 }
 
