@@ -264,7 +264,8 @@ fn first_reason(d: &Decision) -> String {
     d.reasons.first().cloned().unwrap_or_else(|| d.rule.clone())
 }
 
-/// The action as a person reads it.
+/// The action as a person reads it, in one line (a tool call by its name only: its arguments
+/// may be long or hold secrets).
 pub fn action_text(action: &Action) -> String {
     match action {
         Action::Exec { argv, .. } => argv.join(" "),
@@ -282,7 +283,7 @@ pub fn action_text(action: &Action) -> String {
             port.map(|p| format!(":{p}")).unwrap_or_default(),
             path.as_deref().unwrap_or("")
         ),
-        Action::Tool { name, arguments } => format!("{name} {arguments}"),
+        Action::Tool { name, .. } => format!("tool {name}"),
     }
 }
 

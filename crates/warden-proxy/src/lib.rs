@@ -87,6 +87,7 @@
 //! ([`warden_policy::sections::NetworkConfig`]); everything else is its own.
 
 mod addr;
+mod client;
 mod config;
 mod discover;
 mod error;

@@ -83,9 +83,8 @@ pub enum ApprovalsCommand {
         /// Pause between scans when idle, in seconds.
         #[arg(long, default_value_t = 5)]
         interval: u64,
-        /// Passed to `warden sandbox`.
-        #[arg(long)]
-        allow_degraded: bool,
+        #[command(flatten)]
+        degraded: super::flags::Degraded,
     },
 }
 
@@ -259,8 +258,8 @@ pub fn run(args: ApprovalsArgs) -> CmdResult {
         ApprovalsCommand::Worker {
             once,
             interval,
-            allow_degraded,
-        } => return worker(&c, once, interval, allow_degraded),
+            degraded,
+        } => return worker(&c, once, interval, degraded.allow_degraded),
     }
     Ok(ExitCode::SUCCESS)
 }

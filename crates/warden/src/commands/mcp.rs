@@ -31,9 +31,8 @@ pub struct McpArgs {
     /// Bearer token HTTP clients must present (required to listen on a non-loopback address).
     #[arg(long, env = "WARDEN_MCP_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Run commands even if this kernel cannot enforce the whole sandbox profile.
-    #[arg(long)]
-    pub allow_degraded: bool,
+    #[command(flatten)]
+    pub degraded: super::flags::Degraded,
     /// Most bytes of file content, command output or response body in one tool result.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     pub max_output: usize,
@@ -53,7 +52,7 @@ pub fn run(args: McpArgs) -> CmdResult {
     let gov = Arc::new(tools::Tools::new(
         &ctx.workspace,
         policy_file,
-        args.allow_degraded,
+        args.degraded.allow_degraded,
         args.max_output,
     )?);
     if let Some(addr) = args.listen

@@ -355,27 +355,8 @@ fn jsonl_line(raw: &str, line: usize) -> Result<Vec<TracedAction>, String> {
     }])
 }
 
-/// How a person reads an action in one line.
-pub fn action_text(action: &Action) -> String {
-    match action {
-        Action::Exec { argv, .. } => argv.join(" "),
-        Action::Shell { script, .. } => script.clone(),
-        Action::Read { path } => format!("read {}", path.display()),
-        Action::Write { path } => format!("write {}", path.display()),
-        Action::Net {
-            host,
-            port,
-            method,
-            path,
-        } => format!(
-            "{} {host}{}{}",
-            method.as_deref().unwrap_or("CONNECT"),
-            port.map(|p| format!(":{p}")).unwrap_or_default(),
-            path.as_deref().unwrap_or("")
-        ),
-        Action::Tool { name, .. } => format!("tool {name}"),
-    }
-}
+/// How a person reads an action in one line (the governed path's wording).
+pub use warden_govern::action_text;
 
 /// Builds the classification context of each action, finding each recorded directory's
 /// workspace once.

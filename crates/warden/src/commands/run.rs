@@ -5,7 +5,6 @@
 use crate::approval;
 use crate::exit::{CliError, CmdResult, DEFERRED, DENIED};
 use crate::policy_load;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,15 +22,8 @@ use warden_policy::Action;
 --allow-degraded); 2 for bad input."
 )]
 pub struct RunArgs {
-    /// Governance file to use as the repository layer (default: <workspace>/.warden/policy.toml).
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    /// Workspace root (default: the nearest directory with `.git` or `.warden`).
-    #[arg(long, value_name = "DIR")]
-    pub workspace: Option<PathBuf>,
-    /// Directory the action starts in (default: the current directory).
-    #[arg(long, value_name = "DIR")]
-    pub cwd: Option<PathBuf>,
+    #[command(flatten)]
+    pub placement: super::flags::Placement,
     /// The agent's stated reason for the action (recorded in the intent).
     #[arg(long, value_name = "TEXT")]
     pub rationale: Option<String>,
@@ -47,9 +39,8 @@ pub struct RunArgs {
     /// The agent's tool that asked (recorded in the intent; e.g. an MCP tool's name).
     #[arg(long, value_name = "NAME")]
     pub tool: Option<String>,
-    /// Run even if this kernel cannot enforce everything the sandbox profile asks for.
-    #[arg(long)]
-    pub allow_degraded: bool,
+    #[command(flatten)]
+    pub degraded: super::flags::Degraded,
     /// Run a shell string with `/bin/sh -c` instead of an argv.
     #[arg(long, value_name = "S", conflicts_with = "rest")]
     pub shell: Option<String>,
@@ -64,8 +55,9 @@ pub struct RunArgs {
 
 /// Run `warden run`.
 pub fn run(args: RunArgs) -> CmdResult {
-    let ctx = policy_load::context(args.workspace.as_deref(), args.cwd.as_deref(), true)?;
-    let policy = policy_load::load(args.policy.as_deref(), &ctx.workspace)?;
+    let at = &args.placement;
+    let ctx = policy_load::context(at.workspace.as_deref(), at.cwd.as_deref(), true)?;
+    let policy = policy_load::load(at.policy.as_deref(), &ctx.workspace)?;
     let action = match (&args.shell, args.rest.is_empty()) {
         (Some(s), _) => Action::Shell {
             script: s.clone(),
@@ -89,7 +81,7 @@ pub fn run(args: RunArgs) -> CmdResult {
     let _export = ExportOnExit(recorder.spawn_exporter());
     let timeout = Duration::from_secs(policy.config().sandbox.prompt_timeout_secs.unwrap_or(60));
     let settings = Settings {
-        allow_degraded: args.allow_degraded,
+        allow_degraded: args.degraded.allow_degraded,
         output: OutputMode::Stream,
     };
     let governor = Governor::new(

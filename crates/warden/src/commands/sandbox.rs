@@ -3,7 +3,6 @@
 
 use crate::exit::CmdResult;
 use crate::policy_load;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use warden_govern::execute::{self, Execution, OutputMode};
 
@@ -14,19 +13,10 @@ use warden_govern::execute::{self, Execution, OutputMode};
 cannot be set up or the kernel cannot enforce the profile (see --allow-degraded); 2 for bad input."
 )]
 pub struct SandboxArgs {
-    /// Governance file to use as the repository layer (default: <workspace>/.warden/policy.toml).
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    /// Workspace root, writable inside the sandbox (default: the nearest directory with `.git`
-    /// or `.warden`).
-    #[arg(long, value_name = "DIR")]
-    pub workspace: Option<PathBuf>,
-    /// Directory the command starts in (default: the current directory).
-    #[arg(long, value_name = "DIR")]
-    pub cwd: Option<PathBuf>,
-    /// Run even if this kernel cannot enforce everything the profile asks for.
-    #[arg(long)]
-    pub allow_degraded: bool,
+    #[command(flatten)]
+    pub placement: super::flags::Placement,
+    #[command(flatten)]
+    pub degraded: super::flags::Degraded,
     /// The command to run, after `--`.
     #[arg(
         trailing_var_arg = true,
@@ -51,13 +41,19 @@ pub(crate) fn print_warnings(exec: &Execution) {
 
 /// Run `warden sandbox`.
 pub fn run(args: SandboxArgs) -> CmdResult {
-    let ctx = policy_load::context(args.workspace.as_deref(), args.cwd.as_deref(), true)?;
+    let at = &args.placement;
+    let ctx = policy_load::context(at.workspace.as_deref(), at.cwd.as_deref(), true)?;
     // Never freed: the process ends with this command, and freeing the compiled policy piece
     // by piece costs a measurable share of a short run.
     let policy =
-        std::mem::ManuallyDrop::new(policy_load::load(args.policy.as_deref(), &ctx.workspace)?);
+        std::mem::ManuallyDrop::new(policy_load::load(at.policy.as_deref(), &ctx.workspace)?);
     let profile = execute::profile_for(&policy, &ctx, args.rest);
-    let exec = execute::execute(&policy, profile, args.allow_degraded, OutputMode::Inherit)?;
+    let exec = execute::execute(
+        &policy,
+        profile,
+        args.degraded.allow_degraded,
+        OutputMode::Inherit,
+    )?;
     print_warnings(&exec);
     Ok(ExitCode::from(exec.shell_code()))
 }
