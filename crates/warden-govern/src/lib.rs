@@ -7,6 +7,16 @@
 //!
 //! No command-line wording lives here: verdicts and errors are types; the binary turns them
 //! into exit codes, stderr lines and agent answers.
+//!
+//! An entry point (a new agent's hook, say) writes only its protocol: the payload → [`Action`]
+//! mapping, an [`Approver`] if the agent has a prompt of its own ([`ApprovalAnswer::Delegated`])
+//! or the approval server's, and the answer format. It builds a [`Governor`] and either calls
+//! [`Governor::govern`] (run a command end to end) or [`Governor::clear`] (decide; the agent
+//! performs the action) and then [`Governor::finish`] with the outcome the agent reports.
+//!
+//! Nested decisions ([`Governor::nested`]) are for the runtime layers: the sandbox supervisor's
+//! exec notifications and the proxy's requests, inside a [`RunningAction`]. The governor is
+//! `Send + Sync`; a held (sync) decision blocks only its caller.
 
 mod approve;
 mod error;

@@ -281,7 +281,14 @@ impl Tools {
             Err(e) => return error(format!("refused: {e}")),
         };
         let why = governed.verdict.line(&governed.decision);
-        let mut s = json!({ "tool_call_id": call_id });
+        let d = &governed.decision;
+        let mut s = json!({
+            "tool_call_id": call_id,
+            "tier": d.tier.as_str(),
+            "category": d.category,
+            "rule": d.rule,
+            "reasons": d.reasons,
+        });
         let obj = s.as_object_mut().expect("object");
         match governed.verdict {
             Verdict::Ran(exec) => {
