@@ -212,6 +212,37 @@ pub struct Started {
     events: Arc<Mutex<Vec<NetworkRecord>>>,
     dir: SocketDir,
     started: Instant,
+    /// Records which discovery-relevant workspace files the command writes (see
+    /// `warden_proxy::ConfigWatch`); `None` when that state could not be set up.
+    watch: Option<warden_proxy::ConfigWatch>,
+    /// A gated sandbox's watch, still being set up alongside the sandbox; settled before the
+    /// command may start.
+    watch_setup: Option<WatchSetup>,
+}
+
+type WatchBegun = (
+    Option<warden_proxy::ConfigWatch>,
+    warden_proxy::WorkspaceConfig,
+);
+
+/// The watch being set up, and where the proxy waits for what it may believe.
+struct WatchSetup {
+    thread: std::thread::JoinHandle<WatchBegun>,
+    to_proxy: std::sync::mpsc::Sender<warden_proxy::WorkspaceConfig>,
+}
+
+impl WatchSetup {
+    /// Waits for the watch, hands its snapshot to the proxy, returns the watch and its notes.
+    /// A failed set-up trusts no workspace file.
+    fn settle(self) -> (Option<warden_proxy::ConfigWatch>, Vec<String>) {
+        let (watch, trusted) = self.thread.join().unwrap_or_else(|_| {
+            let none = warden_proxy::WorkspaceConfig::default();
+            (None, none)
+        });
+        let notes = trusted.notes().to_vec();
+        let _ = self.to_proxy.send(trusted);
+        (watch, notes)
+    }
 }
 
 /// Start the egress proxy's wake-up socket and `profile` in the sandbox. With `gated`, the
@@ -235,6 +266,29 @@ pub fn start(
     // this thread through `wake.sock`, then waits for `proxy.sock`.
     let network = policy.config().network.clone();
     let workspace = profile.workspace.clone();
+    // What discovery may believe of the workspace's own files (`.npmrc`, `.cargo/config.toml`,
+    // `.git/config`, …) is fixed before the command can write any of them (alongside the
+    // sandbox's set-up when gated, settled before the command starts); what it writes is
+    // recorded as tainted when it ends, so no later run believes it either.
+    let (to_proxy, trusted_rx) = std::sync::mpsc::channel();
+    let watch_setup = WatchSetup {
+        thread: {
+            let workspace = workspace.clone();
+            std::thread::spawn(move || {
+                warden_proxy::ConfigWatch::begin(
+                    &workspace,
+                    &warden_proxy::DiscoveryEnv::from_process(),
+                )
+            })
+        },
+        to_proxy,
+    };
+    let (watch_setup, watch, watch_notes) = if gated {
+        (Some(watch_setup), None, Vec::new())
+    } else {
+        let (w, notes) = watch_setup.settle();
+        (None, w, notes)
+    };
     let listen = warden_proxy::Listen::Unix(socket.clone());
     let wake =
         std::os::unix::net::UnixListener::bind(dir.0.join("wake.sock")).map_err(|source| {
@@ -275,8 +329,11 @@ pub fn start(
     let proxy_thread = std::thread::spawn(move || -> Result<warden_proxy::ProxyHandle, String> {
         wake.accept().map_err(|e| format!("proxy wake-up: {e}"))?;
         drop(wake);
-        let proxy_cfg = warden_proxy::ProxyConfig::from_network_config(&network, &workspace)
-            .map_err(|e| format!("the [network] section cannot be used: {e}"))?;
+        // No snapshot (the run was withdrawn): believe no workspace file.
+        let trusted = trusted_rx.recv().unwrap_or_default();
+        let proxy_cfg =
+            warden_proxy::ProxyConfig::from_network_config_trusting(&network, &workspace, &trusted)
+                .map_err(|e| format!("the [network] section cannot be used: {e}"))?;
         warden_proxy::spawn(listen, proxy_cfg, sink)
             .map_err(|e| format!("cannot start the egress proxy: {e}"))
     });
@@ -285,6 +342,7 @@ pub fn start(
         ..Default::default()
     };
     exec.notes.extend(init_note);
+    exec.notes.extend(watch_notes);
     if !running.removed_env.is_empty() {
         exec.notes.push(format!(
             "environment scrubbed: {}",
@@ -299,12 +357,19 @@ pub fn start(
         events,
         dir,
         started: Instant::now(),
+        watch,
+        watch_setup,
     })
 }
 
 impl Started {
     /// Let a gated command start.
     pub fn release(&mut self) -> Result<()> {
+        if let Some(setup) = self.watch_setup.take() {
+            let (watch, notes) = setup.settle();
+            self.watch = watch;
+            self.exec.notes.extend(notes);
+        }
         self.running.release()?;
         self.started = Instant::now();
         Ok(())
@@ -313,6 +378,13 @@ impl Started {
     /// Withdraw a gated command before it starts and tear the sandbox down.
     pub fn abort(self) {
         self.running.abort();
+        let watch = match self.watch_setup {
+            Some(setup) => setup.settle().0,
+            None => self.watch,
+        };
+        if let Some(w) = watch {
+            let _ = w.end();
+        }
     }
 
     /// Stream or capture (counting and hashing) the command's output until it ends, then stop
@@ -326,7 +398,15 @@ impl Started {
             events,
             dir,
             started,
+            mut watch,
+            watch_setup,
         } = self;
+        // Never released (nothing ran), but settle the watch all the same.
+        if let Some(setup) = watch_setup {
+            let (w, notes) = setup.settle();
+            watch = w;
+            exec.notes.extend(notes);
+        }
         let keep = match output {
             OutputMode::Capture { limit } => limit,
             _ => 0,
@@ -371,6 +451,9 @@ impl Started {
         }
         drop(dir);
         exec.network = events.lock().map(|v| v.clone()).unwrap_or_default();
+        if let Some(w) = watch {
+            exec.notes.extend(w.end());
+        }
         let info = info?;
         exec.exit_code = info.code;
         exec.signal = info.signal;

@@ -5,6 +5,7 @@
 use crate::discover::{self, DiscoveryEnv};
 use crate::error::ProxyError;
 use crate::pattern::{Host, HostPattern, Target, sanitize};
+use crate::workspace_trust::WorkspaceConfig;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -168,18 +169,14 @@ pub struct ProxyConfig {
     pub limits: Limits,
 }
 
-/// Where registry discovery is cached: `$XDG_CACHE_HOME/warden` or `~/.cache/warden`.
-fn default_cache_dir(env: &DiscoveryEnv) -> Option<std::path::PathBuf> {
-    let _ = env;
-    std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| std::path::PathBuf::from(h).join(".cache"))
-        })
-        .map(|d| d.join("warden"))
+/// Where the host part of registry discovery is cached: `.warden/discovery/cache` of the
+/// workspace, which sandboxed commands cannot write (`.warden/` is read-only inside) — a cache
+/// they could write would let them add allowed hosts. Per workspace, so a new workspace pays
+/// the probes once.
+fn cache_dir(workspace: &Path) -> std::path::PathBuf {
+    workspace
+        .join(crate::workspace_trust::STATE_DIR)
+        .join("cache")
 }
 
 impl ProxyConfig {
@@ -191,23 +188,37 @@ impl ProxyConfig {
     /// Builds the configuration from the `[network]` section: built-in denies, the section's own
     /// `deny`/`allow`/`rule` entries, then (unless switched off) the built-in forges, the
     /// registries discovered from this machine's package-manager configuration and the
-    /// workspace's git remote hosts. Discovery reads the real process environment.
+    /// workspace's git remote hosts. Discovery reads the real process environment and believes
+    /// the workspace's files as [`WorkspaceConfig::current`] does (not what a sandboxed
+    /// command wrote).
     pub fn from_network_config(
         cfg: &NetworkConfig,
         workspace: &Path,
     ) -> Result<ProxyConfig, ProxyError> {
         let env = DiscoveryEnv::from_process();
-        let cache = default_cache_dir(&env);
-        Self::build(cfg, workspace, &env, cache.as_deref())
+        let trusted = WorkspaceConfig::current(workspace, &env);
+        Self::build(cfg, workspace, &env, Some(&cache_dir(workspace)), &trusted)
     }
 
-    /// [`ProxyConfig::from_network_config`] with an explicit discovery environment.
+    /// [`ProxyConfig::from_network_config`] for a sandboxed run: workspace files only as
+    /// `trusted` holds them (the snapshot [`crate::ConfigWatch::begin`] took before the run).
+    pub fn from_network_config_trusting(
+        cfg: &NetworkConfig,
+        workspace: &Path,
+        trusted: &WorkspaceConfig,
+    ) -> Result<ProxyConfig, ProxyError> {
+        let env = DiscoveryEnv::from_process();
+        Self::build(cfg, workspace, &env, Some(&cache_dir(workspace)), trusted)
+    }
+
+    /// [`ProxyConfig::from_network_config`] with an explicit discovery environment (no cache).
     pub fn from_network_config_with(
         cfg: &NetworkConfig,
         workspace: &Path,
         env: &DiscoveryEnv,
     ) -> Result<ProxyConfig, ProxyError> {
-        Self::build(cfg, workspace, env, None)
+        let trusted = WorkspaceConfig::current(workspace, env);
+        Self::build(cfg, workspace, env, None, &trusted)
     }
 
     fn build(
@@ -215,6 +226,7 @@ impl ProxyConfig {
         workspace: &Path,
         env: &DiscoveryEnv,
         cache: Option<&Path>,
+        trusted: &WorkspaceConfig,
     ) -> Result<ProxyConfig, ProxyError> {
         let defaults = Defaults::load()?;
         let mut c = ProxyConfig::new();
@@ -262,12 +274,14 @@ impl ProxyConfig {
         let mut found = Vec::new();
         if cfg.discover_registries.unwrap_or(true) {
             found.extend(match cache {
-                Some(dir) => discover::discover_registries_cached(workspace, env, dir),
-                None => discover::discover_registries(workspace, env),
+                Some(dir) => discover::discover_registries_cached(workspace, env, dir, trusted),
+                None => discover::discover_registries_trusting(workspace, env, trusted),
             });
         }
         if cfg.discover_git_remotes.unwrap_or(true) {
-            found.extend(discover::discover_git_remotes(workspace, env));
+            found.extend(discover::discover_git_remotes_trusting(
+                workspace, env, trusted,
+            ));
         }
         for d in found {
             let pattern = match d.host.parse::<IpAddr>() {

@@ -73,6 +73,15 @@
 //! false` to drop) and the workspace's git remotes ([`discover_git_remotes`]). Every rule
 //! records its source ([`Rule::source`]) so `warden` can show why a host is allowed.
 //!
+//! Discovery runs on the host and runs nothing of the workspace: probed tools are found on
+//! `PATH` entries outside it and run in a fresh private directory with a filtered environment
+//! ([`PROBE_ENV_DROPPED`]); git remotes are parsed from the configuration files. Workspace files
+//! (which sandboxed commands write) are believed only as a [`WorkspaceConfig`] snapshot holds
+//! them: for a sandboxed run, [`ConfigWatch::begin`] takes it before the run and
+//! [`ConfigWatch::end`] records what the run wrote as tainted, so a sandboxed command can never
+//! widen what it or a later run may reach (see `workspace_trust.rs`). Only the host part of
+//! registry discovery is cached ([`discover_registries_cached`]).
+//!
 //! # Events
 //!
 //! Exactly one [`NetworkEvent`] per request (plain HTTP) or tunnel (CONNECT, SOCKS5), emitted
@@ -99,15 +108,18 @@ mod pattern;
 mod server;
 mod socks;
 mod splice;
+mod workspace_trust;
 
 pub use addr::non_public_reason;
 pub use config::{DEFAULTS_TOML, Defaults, Limits, ProxyConfig, Rule, RuleAction, Verdict};
 pub use discover::{
-    DiscoveredHost, DiscoveryEnv, REGISTRY_CACHE_TTL, discover, discover_git_remotes,
-    discover_registries, discover_registries_cached, git_url_host_port, url_host_port,
+    DiscoveredHost, DiscoveryEnv, PROBE_ENV_DROPPED, REGISTRY_CACHE_TTL, discover,
+    discover_git_remotes, discover_git_remotes_trusting, discover_registries,
+    discover_registries_cached, discover_registries_trusting, git_url_host_port, url_host_port,
 };
 pub use error::ProxyError;
 pub use event::{NetworkEvent, Protocol};
 pub use gate::EventSink;
 pub use pattern::{DEFAULT_PORTS, Host, HostPattern, PortSpec, Target};
 pub use server::{Listen, ProxyHandle, spawn};
+pub use workspace_trust::{ConfigWatch, STATE_DIR as DISCOVERY_STATE_DIR, WorkspaceConfig};

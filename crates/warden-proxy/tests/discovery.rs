@@ -190,7 +190,11 @@ fn without_a_crates_io_replacement_the_cache_names_the_default_index() {
     fs::create_dir_all(ch.join("registry/index/not-a-hash-dir")).unwrap();
     let mut env = DiscoveryEnv::empty();
     env.set_var("CARGO_HOME", ch.display().to_string());
-    let found = discover_registries(dir.path(), &env);
+    // The workspace is elsewhere: a cache directory inside it is not believed (see
+    // discovery_trust.rs).
+    let ws = dir.path().join("ws");
+    fs::create_dir_all(&ws).unwrap();
+    let found = discover_registries(&ws, &env);
     let idx = find(&found, "idx.cargo-default.invalid", 443).expect("index host from cache dir");
     assert!(idx.source.contains("registry cache"));
     assert!(
@@ -409,7 +413,8 @@ fn cached_discovery_reuses_results_until_an_input_changes() {
     std::fs::write(&cfg, "[source.crates-io]\nreplace-with = \"m\"\n[source.m]\nregistry = \"sparse+https://first.invalid/index/\"\n").unwrap();
     let mut env = DiscoveryEnv::empty();
     env.set_var("HOME", home.path().to_str().unwrap());
-    let first = discover_registries_cached(ws.path(), &env, cache.path());
+    let trusted = warden_proxy::WorkspaceConfig::current(ws.path(), &env);
+    let first = discover_registries_cached(ws.path(), &env, cache.path(), &trusted);
     assert!(first.iter().any(|h| h.host == "first.invalid"), "{first:?}");
     assert_eq!(
         std::fs::read_dir(cache.path()).unwrap().count(),
@@ -428,7 +433,7 @@ fn cached_discovery_reuses_results_until_an_input_changes() {
         .unwrap()
         .replace("first.invalid", "cached.invalid");
     std::fs::write(&entry, text).unwrap();
-    let second = discover_registries_cached(ws.path(), &env, cache.path());
+    let second = discover_registries_cached(ws.path(), &env, cache.path(), &trusted);
     assert!(
         second.iter().any(|h| h.host == "cached.invalid"),
         "{second:?}"
@@ -437,7 +442,7 @@ fn cached_discovery_reuses_results_until_an_input_changes() {
     // Changing the configuration changes the key: discovery runs again.
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(&cfg, "[source.crates-io]\nreplace-with = \"m\"\n[source.m]\nregistry = \"sparse+https://second.invalid/index/\"\n").unwrap();
-    let third = discover_registries_cached(ws.path(), &env, cache.path());
+    let third = discover_registries_cached(ws.path(), &env, cache.path(), &trusted);
     assert!(
         third.iter().any(|h| h.host == "second.invalid"),
         "{third:?}"

@@ -792,3 +792,169 @@ fn through_warden_run_the_whole_path_holds_too() {
         "ESCAPE: tcp through warden run"
     );
 }
+
+/// `warden run` with a policy that discovers registries and git remotes (no forges), in the
+/// fixture's workspace, with `extra` variables; returns the output.
+fn run_discovering(f: &Fixture, argv: &[&str], extra: &[(&str, String)]) -> Output {
+    let policy = f.ws.parent().expect("root").join("discovering.toml");
+    std::fs::write(&policy, "[network]\nforges = false\n").expect("write");
+    let mut cmd = Command::new(WARDEN);
+    cmd.args(["run", "--policy"])
+        .arg(&policy)
+        .arg("--")
+        .args(argv);
+    f.env(&mut cmd);
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("warden run")
+}
+
+/// Item 1 of the hardening issue: a sandboxed command plants code where host-side discovery
+/// would pick it up — a `pip` package in the workspace (imported by `python3 -c` run with the
+/// workspace as working directory) and interpreters on a `PATH` entry inside the workspace (an
+/// activated `.venv/bin`). The next run that starts the proxy must not run any of it on the
+/// host. Before the fix, that run's discovery imported `pip/__init__.py` and ran the planted
+/// `python3`/`npm`/`git`, which wrote the marker outside the workspace.
+#[test]
+fn workspace_code_never_runs_on_the_host_through_discovery() {
+    let f = Fixture::new();
+    let plant = format!(
+        "mkdir -p pip .venv/bin && \
+         echo 'open(\"{out}/pip-package\", \"w\").write(\"ran\")' > pip/__init__.py && \
+         for t in python3 python pip npm node git go gem unzip mvn; do \
+           printf '#!/bin/sh\\ntouch {out}/path-%s\\nexit 1\\n' $t > .venv/bin/$t; chmod +x .venv/bin/$t; \
+         done && printf 'module x\\n\\ngo 1.99.1\\n\\ntoolchain go1.99.1\\n' > go.mod",
+        out = f.out.display()
+    );
+    std::fs::write(f.ws.join("plant.sh"), &plant).expect("write");
+    // Control: the planted package runs when Python starts in the workspace on the host.
+    let o = f.host("python3 -c 'import sys' && sh plant.sh && python3 -c 'import pip' ; true");
+    assert!(
+        f.out.join("pip-package").exists(),
+        "control: the planted package must run on the host: {}",
+        text(&o)
+    );
+    std::fs::remove_file(f.out.join("pip-package")).expect("rm");
+    for e in std::fs::read_dir(&f.ws).expect("ls").flatten() {
+        let n = e.file_name();
+        if n == "pip" || n == ".venv" {
+            std::fs::remove_dir_all(e.path()).expect("rm");
+        }
+    }
+
+    let o = run_discovering(&f, &["sh", "plant.sh"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(f.ws.join("pip/__init__.py").exists(), "{}", text(&o));
+    // The next runs start the proxy (their command makes a request), so discovery runs: once
+    // with the caller's PATH, once with the workspace's `.venv/bin` first on it (a different
+    // cache key, so the probes run again).
+    std::fs::write(
+        f.ws.join("fetch.sh"),
+        "curl -s -m 20 http://probe.canary.invalid/ ; exit 0\n",
+    )
+    .expect("write");
+    let ran = || -> Vec<String> {
+        std::fs::read_dir(&f.out)
+            .expect("ls")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "file")
+            .collect()
+    };
+    let o = run_discovering(&f, &["sh", "fetch.sh"], &[]);
+    assert!(
+        text(&o).contains("default-deny"),
+        "the proxy ran and refused: {}",
+        text(&o)
+    );
+    assert!(
+        ran().is_empty(),
+        "ESCAPE: workspace code ran on the host: {:?}",
+        ran()
+    );
+    let path = format!(
+        "{}:{}",
+        f.ws.join(".venv/bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = run_discovering(
+        &f,
+        &["sh", "fetch.sh"],
+        &[
+            ("PATH", path),
+            ("VIRTUAL_ENV", f.ws.join(".venv").display().to_string()),
+        ],
+    );
+    assert!(
+        text(&o).contains("default-deny"),
+        "the proxy ran and refused: {}",
+        text(&o)
+    );
+    assert!(
+        ran().is_empty(),
+        "ESCAPE: workspace code ran on the host: {:?}",
+        ran()
+    );
+}
+
+/// Item 3 of the hardening issue: a sandboxed command writes `.npmrc` naming a registry (a
+/// script, so the write is not seen by classification), and the next run may not reach that
+/// host because of it; the writing run is warned about. Before the fix, discovery read the
+/// `.npmrc` as it found it and the second run's proxy allowed the host (it then failed only to
+/// resolve the `.invalid` name). A person editing the file outside the sandbox trusts it again.
+#[test]
+fn a_sandboxed_command_cannot_widen_the_allowlist_of_later_runs() {
+    let f = Fixture::new();
+    std::fs::write(
+        f.ws.join("widen.sh"),
+        "printf 'registry=http://widen.canary.invalid/\\n' > .npmrc\n",
+    )
+    .expect("write");
+    std::fs::write(
+        f.ws.join("fetch.sh"),
+        "curl -s -m 20 http://widen.canary.invalid/ ; exit 0\n",
+    )
+    .expect("write");
+    let wrote = run_discovering(&f, &["sh", "widen.sh"], &[]);
+    assert_eq!(wrote.status.code(), Some(0), "{}", text(&wrote));
+    let o = run_discovering(&f, &["sh", "fetch.sh"], &[]);
+    assert!(
+        text(&o).contains("default-deny") && !text(&o).contains("cannot resolve"),
+        "ESCAPE: a sandboxed command widened the allowlist: {}",
+        text(&o)
+    );
+    assert!(
+        text(&wrote).contains("warning: the command wrote .npmrc")
+            && text(&wrote).contains("widen.canary.invalid:80"),
+        "the writing run is warned: {}",
+        text(&wrote)
+    );
+    // Within one run too: a file written before the proxy starts does not count.
+    std::fs::write(
+        f.ws.join("both.sh"),
+        "printf 'registry=http://same-run.canary.invalid/\\n' > .npmrc\n\
+         curl -s -m 20 http://same-run.canary.invalid/ ; exit 0\n",
+    )
+    .expect("write");
+    let o = run_discovering(&f, &["sh", "both.sh"], &[]);
+    assert!(
+        text(&o).contains("default-deny") && !text(&o).contains("cannot resolve"),
+        "ESCAPE: a sandboxed command widened its own allowlist: {}",
+        text(&o)
+    );
+
+    // Positive control: the person edits the file outside the sandbox; now it is believed
+    // (the proxy allows the host and only fails to resolve the `.invalid` name).
+    std::fs::write(
+        f.ws.join(".npmrc"),
+        "# reviewed\nregistry=http://widen.canary.invalid/\n",
+    )
+    .expect("write");
+    let o = run_discovering(&f, &["sh", "fetch.sh"], &[]);
+    assert!(
+        !text(&o).contains("default-deny"),
+        "a file edited outside the sandbox is honoured: {}",
+        text(&o)
+    );
+}
