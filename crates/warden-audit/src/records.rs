@@ -280,6 +280,21 @@ pub struct Network {
     /// The deciding network rule.
     #[serde(default)]
     pub rule: String,
+    /// URL path, query stripped and secrets redacted, when visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Git smart-HTTP service, when the request is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// `plain`, `intercepted`, `passthrough` or `opaque`: how much of the traffic was seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handling: Option<String>,
+    /// The request's tier under the governance file, when judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    /// The governance rule that judged the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged_by: Option<String>,
 }
 
 /// Which runtime layer asked for a nested decision.
@@ -581,6 +596,16 @@ pub struct NetworkInfo {
     pub allowed: bool,
     /// The deciding network rule.
     pub rule: String,
+    /// URL path, query stripped and secrets redacted, when visible.
+    pub path: Option<String>,
+    /// Git smart-HTTP service, when the request is one.
+    pub service: Option<String>,
+    /// `plain`, `intercepted`, `passthrough` or `opaque`: how much of the traffic was seen.
+    pub handling: Option<String>,
+    /// The request's tier under the governance file, when judged.
+    pub tier: Option<String>,
+    /// The governance rule that judged the request.
+    pub judged_by: Option<String>,
 }
 
 impl NetworkInfo {
@@ -594,6 +619,11 @@ impl NetworkInfo {
             method: self.method.clone(),
             allowed: self.allowed,
             rule: self.rule.clone(),
+            path: self.path.clone(),
+            service: self.service.clone(),
+            handling: self.handling.clone(),
+            tier: self.tier.clone(),
+            judged_by: self.judged_by.clone(),
         }
     }
 }

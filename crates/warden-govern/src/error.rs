@@ -28,6 +28,9 @@ pub enum GovernError {
         #[source]
         source: std::io::Error,
     },
+    /// The `[network]` section cannot be used for this run (a credential, the interception CA).
+    #[error("{0}")]
+    Network(String),
     /// The approver could not be asked (e.g. the approval server is unreachable).
     #[error("approval: {0}")]
     Approval(String),

@@ -301,6 +301,39 @@ pub fn start(
         socket,
         port: cfg.proxy_port.unwrap_or(3128),
     });
+    // Brokered credentials: the sandbox's variable holds a placeholder, the secret stays here
+    // (in the proxy, which swaps it into requests to the credential's hosts).
+    let credentials = warden_proxy::load_credentials(&network.credential, &profile.home, |k| {
+        profile
+            .env
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    })
+    .map_err(|e| GovernError::Network(format!("[network] credential: {e}")))?;
+    for c in &credentials {
+        profile.env.retain(|(k, _)| k != &c.env_name);
+        profile
+            .env
+            .push((c.env_name.clone(), c.placeholder.clone()));
+        profile.env_pass.push(c.env_name.clone());
+    }
+    // HTTPS interception: a CA for this run only, its key in this process's memory; the
+    // sandbox trusts it through a bundle (system roots + its certificate) in the run's private
+    // directory.
+    let ca = if network.intercept.unwrap_or(true) {
+        let ca = warden_proxy::CertificateAuthority::generate()
+            .map_err(|e| GovernError::Network(e.to_string()))?;
+        let bundle = dir.0.join("ca-bundle.pem");
+        std::fs::write(&bundle, ca.trust_bundle_pem()).map_err(|source| GovernError::Io {
+            what: "cannot write the sandbox's CA bundle",
+            source,
+        })?;
+        profile.ca_bundle = Some(bundle);
+        Some(Arc::new(ca))
+    } else {
+        None
+    };
 
     // The small stand-alone init installed next to `warden` when it is trustworthy (a much
     // smaller executable to load inside every sandbox), else this binary.
@@ -331,9 +364,11 @@ pub fn start(
         drop(wake);
         // No snapshot (the run was withdrawn): believe no workspace file.
         let trusted = trusted_rx.recv().unwrap_or_default();
-        let proxy_cfg =
+        let mut proxy_cfg =
             warden_proxy::ProxyConfig::from_network_config_trusting(&network, &workspace, &trusted)
                 .map_err(|e| format!("the [network] section cannot be used: {e}"))?;
+        proxy_cfg.ca = ca;
+        proxy_cfg.credentials = credentials;
         warden_proxy::spawn(listen, proxy_cfg, sink)
             .map_err(|e| format!("cannot start the egress proxy: {e}"))
     });

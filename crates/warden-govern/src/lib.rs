@@ -287,6 +287,7 @@ pub fn action_text(action: &Action) -> String {
             port,
             method,
             path,
+            ..
         } => format!(
             "{} {host}{}{}",
             method.as_deref().unwrap_or("CONNECT"),

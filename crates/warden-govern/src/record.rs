@@ -59,7 +59,7 @@ pub struct Outcome {
 }
 
 /// One network decision made by the egress proxy on behalf of an action.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NetworkRecord {
     /// `http`, `connect`, `socks5`, …
     pub protocol: String,
@@ -73,6 +73,16 @@ pub struct NetworkRecord {
     pub allowed: bool,
     /// The deciding network rule.
     pub rule: String,
+    /// URL path (query stripped, secrets redacted), when visible.
+    pub path: Option<String>,
+    /// Git smart-HTTP service, when the request is one.
+    pub service: Option<String>,
+    /// `plain`, `intercepted`, `passthrough` or `opaque`: how much of the traffic was seen.
+    pub handling: String,
+    /// The request's tier under the governance file, when judged.
+    pub tier: Option<String>,
+    /// The governance rule that judged the request.
+    pub judged_by: Option<String>,
 }
 
 /// Collected network decisions and the proxy sink that collects them, for an action's
@@ -92,6 +102,11 @@ pub fn network_collector() -> (
                 method: e.method,
                 allowed: e.allowed,
                 rule: e.rule,
+                path: e.path,
+                service: e.service,
+                handling: e.handling.to_string(),
+                tier: e.tier.map(|t| t.to_string()),
+                judged_by: e.judged_by,
             });
         }
     });
@@ -331,6 +346,11 @@ impl Recorder {
             method: event.method.clone(),
             allowed: event.allowed,
             rule: event.rule.clone(),
+            path: event.path.clone(),
+            service: event.service.clone(),
+            handling: Some(event.handling.clone()),
+            tier: event.tier.clone(),
+            judged_by: event.judged_by.clone(),
         };
         self.log
             .append_record_lazy(Record::Network(info.record(intent)))?;

@@ -30,8 +30,13 @@ pub enum Action {
         port: Option<u16>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         method: Option<String>,
+        /// The URL path without its query (`/o/r.git/info/refs`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         path: Option<String>,
+        /// Git smart-HTTP service (`git-upload-pack`, `git-receive-pack`) when the request is
+        /// one; see [`crate::http_request_facts`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
     },
     /// A tool call (e.g. an MCP tool) with JSON arguments.
     Tool {

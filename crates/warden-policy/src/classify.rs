@@ -351,8 +351,16 @@ impl Policy {
                 port,
                 method,
                 path,
+                service,
             } => {
-                let v = self.classify_net(host, *port, method.as_deref(), trace);
+                let facts = crate::matcher::NetFacts {
+                    host,
+                    port: *port,
+                    method: method.as_deref(),
+                    path: path.as_deref(),
+                    service: service.as_deref(),
+                };
+                let v = self.classify_net(&facts, trace);
                 let mut argv = vec!["net".to_owned()];
                 argv.extend(method.clone());
                 argv.push(match port {
@@ -722,19 +730,13 @@ impl Policy {
         })
     }
 
-    fn classify_net(
-        &self,
-        host: &str,
-        port: Option<u16>,
-        method: Option<&str>,
-        trace: &mut Trace,
-    ) -> Verdict {
+    fn classify_net(&self, facts: &crate::matcher::NetFacts<'_>, trace: &mut Trace) -> Verdict {
         let mut result: Option<Verdict> = None;
         let mut overrides: Option<Verdict> = None;
         for set in [&self.rules, &self.floors] {
             for &i in &set.net {
                 let r = set.get(i);
-                if r.matches_net(host, port, method) {
+                if r.matches_net(facts) {
                     trace.note(|| format!("rule `{}` matches → {}", r.id, r.tier));
                     if r.override_ {
                         overrides = Some(strictest(overrides, Verdict::from_rule(r)));

@@ -152,6 +152,11 @@ pub struct RuleSpec {
     pub method: Vec<String>,
     /// Ports of a network action.
     pub port: Vec<u16>,
+    /// URL path globs of a network action (query excluded; `*` stays within a segment, `**`
+    /// crosses segments), e.g. `/api/v1/crates/new`, `/**/git-receive-pack`.
+    pub url_path: Vec<String>,
+    /// Git smart-HTTP services of a network action (`git-upload-pack`, `git-receive-pack`).
+    pub service: Vec<String>,
     /// Tool-name globs of a tool action.
     pub tool: Vec<String>,
 }
@@ -191,7 +196,7 @@ pub struct TestCase {
     /// A path written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write: Option<String>,
-    /// A network request `METHOD host[:port]` or just `host`.
+    /// A network request `METHOD host[:port][/path[?query]]` or just `host`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub net: Option<String>,
     /// A tool name.

@@ -7,6 +7,7 @@ mod error;
 mod file;
 mod load;
 mod matcher;
+mod net;
 mod paths;
 pub mod sections;
 mod testing;
@@ -18,6 +19,7 @@ pub use classify::{CommandDecision, Decision};
 pub use error::{PolicyError, PolicyErrors};
 pub use file::{PolicyFile, RuleSpec, TestCase};
 pub use load::{Layer, Policy, PolicySource, TestFailure};
+pub use net::{HttpRequestFacts, http_request_facts};
 pub use paths::normalise as normalise_path;
 pub use tier::Tier;
 

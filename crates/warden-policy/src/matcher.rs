@@ -186,6 +186,8 @@ pub(crate) struct CompiledRule {
     host: Option<WordSet>,
     method: Vec<String>,
     port: Vec<u16>,
+    url_path: Option<PathSet>,
+    service: Vec<String>,
     tool: Option<WordSet>,
 }
 
@@ -210,7 +212,11 @@ pub(crate) fn rule_kind(spec: &RuleSpec) -> Result<RuleKind, String> {
             RuleKind::Path,
         ),
         (
-            !spec.host.is_empty() || !spec.method.is_empty() || !spec.port.is_empty(),
+            !spec.host.is_empty()
+                || !spec.method.is_empty()
+                || !spec.port.is_empty()
+                || !spec.url_path.is_empty()
+                || !spec.service.is_empty(),
             RuleKind::Net,
         ),
         (!spec.tool.is_empty(), RuleKind::Tool),
@@ -372,6 +378,15 @@ impl CompiledRule {
             host: opt_words("host", &spec.host, true)?,
             method,
             port: spec.port.clone(),
+            url_path: match spec.url_path.as_slice() {
+                [] => None,
+                list => Some(PathSet::new(list).map_err(|(i, e)| RuleCompileError {
+                    key: "url_path",
+                    index: Some(i),
+                    message: e.to_string(),
+                })?),
+            },
+            service: spec.service.clone(),
             tool: opt_words("tool", &spec.tool, false)?,
         })
     }
@@ -407,6 +422,8 @@ impl CompiledRule {
             host: None,
             method: Vec::new(),
             port: Vec::new(),
+            url_path: None,
+            service: Vec::new(),
             tool: WordSet::new(&["*".to_owned()], false).ok(),
         }
     }
@@ -480,7 +497,14 @@ impl CompiledRule {
     }
 
     /// Match a network rule.
-    pub(crate) fn matches_net(&self, host: &str, port: Option<u16>, method: Option<&str>) -> bool {
+    pub(crate) fn matches_net(&self, req: &NetFacts<'_>) -> bool {
+        let NetFacts {
+            host,
+            port,
+            method,
+            path,
+            service,
+        } = *req;
         if let Some(set) = &self.host
             && !set.is_match(host)
         {
@@ -498,6 +522,18 @@ impl CompiledRule {
                 _ => return false,
             }
         }
+        if let Some(set) = &self.url_path {
+            match path {
+                Some(p) if set.is_match(p) => {}
+                _ => return false,
+            }
+        }
+        if !self.service.is_empty() {
+            match service {
+                Some(s) if self.service.iter().any(|x| x == s) => {}
+                _ => return false,
+            }
+        }
         true
     }
 
@@ -505,6 +541,16 @@ impl CompiledRule {
     pub(crate) fn matches_tool(&self, name: &str) -> bool {
         self.tool.as_ref().is_some_and(|s| s.is_match(name))
     }
+}
+
+/// What a network rule is matched against.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NetFacts<'a> {
+    pub host: &'a str,
+    pub port: Option<u16>,
+    pub method: Option<&'a str>,
+    pub path: Option<&'a str>,
+    pub service: Option<&'a str>,
 }
 
 /// One command as rules see it.

@@ -47,16 +47,28 @@ impl TestCase {
                 Some((m, t)) => (Some(m.to_ascii_uppercase()), t),
                 None => (None, n.as_str()),
             };
-            let (host, port) = match target.rsplit_once(':') {
+            let (authority, path_and_query) = match target.find('/') {
+                Some(i) => (&target[..i], Some(&target[i..])),
+                None => (target, None),
+            };
+            let (host, port) = match authority.rsplit_once(':') {
                 Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_owned(), p.parse().ok()),
-                _ => (target.to_owned(), None),
+                _ => (authority.to_owned(), None),
+            };
+            let (path, service) = match path_and_query {
+                Some(pq) => {
+                    let f = crate::http_request_facts(pq);
+                    (Some(f.path), f.service)
+                }
+                None => (None, None),
             };
             return Some((
                 Action::Net {
                     host,
                     port,
                     method,
-                    path: None,
+                    path,
+                    service,
                 },
                 format!("net {n}"),
             ));

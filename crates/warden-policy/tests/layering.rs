@@ -244,6 +244,7 @@ fn net_tool_read_write_actions() {
         port: Some(443),
         method: Some(m.into()),
         path: None,
+        service: None,
     };
     assert_eq!(p.classify(&net("GET"), &c).tier, Tier::Auto);
     assert_eq!(p.classify(&net("DELETE"), &c).tier, Tier::Async);

@@ -27,6 +27,9 @@ pub struct Defaults {
     pub forges: Vec<String>,
     /// Patterns always denied.
     pub deny: Vec<String>,
+    /// Hosts tunnelled without interception.
+    #[serde(default)]
+    pub passthrough: Vec<String>,
 }
 
 impl Defaults {
@@ -163,6 +166,13 @@ impl Default for Limits {
 #[derive(Debug, Clone, Default)]
 pub struct ProxyConfig {
     rules: Vec<Rule>,
+    passthrough: Vec<HostPattern>,
+    /// Extra upstream trust anchors (`[network] upstream_ca`).
+    pub upstream_ca: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Brokered secrets (`[[network.credential]]`, see [`crate::load_credentials`]).
+    pub credentials: Vec<crate::credentials::Credential>,
+    /// The run's CA; when set, tunnels are intercepted (except passthrough hosts).
+    pub ca: Option<std::sync::Arc<crate::ca::CertificateAuthority>>,
     private_exceptions: Vec<HostPattern>,
     resolve_overrides: HashMap<String, Vec<IpAddr>>,
     /// Limits and timeouts.
@@ -258,6 +268,14 @@ impl ProxyConfig {
         for p in &cfg.allow_private {
             c.allow_private(p)?;
         }
+        for p in defaults.passthrough.iter().chain(&cfg.passthrough) {
+            c.passthrough(p)?;
+        }
+        for f in &cfg.upstream_ca {
+            let path = workspace.join(f);
+            let certs = crate::ca::read_pem_certs(&path).map_err(ProxyError::UpstreamCa)?;
+            c.upstream_ca.extend(certs);
+        }
         if cfg.forges.unwrap_or(true) {
             for p in &defaults.forges {
                 c.push(
@@ -348,6 +366,18 @@ impl ProxyConfig {
         let t = Target::parse(pattern)?;
         self.private_exceptions.push(t.host);
         Ok(self)
+    }
+
+    /// Tunnels `pattern`'s hosts without interception (judged by host alone).
+    pub fn passthrough(&mut self, pattern: &str) -> Result<&mut Self, ProxyError> {
+        let t = Target::parse(pattern)?;
+        self.passthrough.push(t.host);
+        Ok(self)
+    }
+
+    /// Whether tunnels to `host` are passed through uninspected.
+    pub fn is_passthrough(&self, host: &Host) -> bool {
+        self.passthrough.iter().any(|p| p.matches(host))
     }
 
     /// Makes `host` resolve to `addrs` instead of asking the system resolver (tests, pinning).
@@ -478,7 +508,7 @@ mod tests {
         let d = Defaults::load().unwrap();
         assert!(d.version >= 1);
         assert!(!d.forges.is_empty());
-        for p in d.forges.iter().chain(&d.deny) {
+        for p in d.forges.iter().chain(&d.deny).chain(&d.passthrough) {
             Target::parse(p).unwrap_or_else(|e| panic!("{p}: {e}"));
         }
     }

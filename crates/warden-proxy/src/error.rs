@@ -39,6 +39,14 @@ pub enum ProxyError {
     #[error("cannot start the proxy runtime: {0}")]
     #[diagnostic(code(warden::network::runtime))]
     Runtime(#[source] io::Error),
+    /// A `[network] upstream_ca` file cannot be read or holds no certificate.
+    #[error("invalid [network] upstream_ca: {0}")]
+    #[diagnostic(code(warden::network::upstream_ca))]
+    UpstreamCa(String),
+    /// TLS interception could not be set up.
+    #[error("cannot set up TLS interception: {0}")]
+    #[diagnostic(code(warden::network::intercept))]
+    Intercept(String),
     /// The embedded defaults file does not parse (a build defect, caught by tests).
     #[error("built-in network defaults are invalid: {0}")]
     #[diagnostic(code(warden::network::defaults))]

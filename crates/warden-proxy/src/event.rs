@@ -15,6 +15,34 @@ pub enum Protocol {
     Connect,
     /// A SOCKS5 `CONNECT`; opaque.
     Socks5,
+    /// A request inside a `CONNECT` or SOCKS5 tunnel whose TLS the proxy intercepted.
+    Https,
+}
+
+/// How much of the traffic the proxy sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Handling {
+    /// A plain-HTTP request: method and path visible.
+    Plain,
+    /// A tunnel whose TLS the proxy terminates: each request inside is judged on its own.
+    Intercepted,
+    /// A tunnel to a `[network] passthrough` host: judged by host alone, never intercepted.
+    Passthrough,
+    /// A tunnel the proxy cannot see into (no interception, or not TLS on a port other than
+    /// 443): judged by host alone.
+    Opaque,
+}
+
+impl fmt::Display for Handling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Handling::Plain => "plain",
+            Handling::Intercepted => "intercepted",
+            Handling::Passthrough => "passthrough",
+            Handling::Opaque => "opaque",
+        })
+    }
 }
 
 impl fmt::Display for Protocol {
@@ -23,6 +51,7 @@ impl fmt::Display for Protocol {
             Protocol::Http => "http",
             Protocol::Connect => "connect",
             Protocol::Socks5 => "socks5",
+            Protocol::Https => "https",
         })
     }
 }
@@ -37,8 +66,19 @@ pub struct NetworkEvent {
     pub host: String,
     /// Requested port.
     pub port: u16,
-    /// HTTP method, when visible (plain HTTP only).
+    /// HTTP method, when visible (plain HTTP and intercepted HTTPS).
     pub method: Option<String>,
+    /// URL path with the query stripped and token-like segments redacted, when visible.
+    pub path: Option<String>,
+    /// Git smart-HTTP service (`git-upload-pack`, `git-receive-pack`), when the request is one.
+    pub service: Option<String>,
+    /// Whether the proxy saw the request or only a tunnel.
+    pub handling: Handling,
+    /// Tier the judge gave the request (the governance file's classification), when judged.
+    pub tier: Option<warden_policy::Tier>,
+    /// The governance rule the judge decided by, when judged (`rule` stays the deciding rule
+    /// of the host allowlist, or the judge's rule when the judge refused).
+    pub judged_by: Option<String>,
     /// Whether the connection was made.
     pub allowed: bool,
     /// Identifier of the deciding rule, e.g. `allow:example.com`, `deny:*.example.com`,

@@ -3,7 +3,8 @@
 
 use crate::addr::non_public_reason;
 use crate::config::ProxyConfig;
-use crate::event::{NetworkEvent, Protocol};
+use crate::event::{Handling, NetworkEvent, Protocol};
+use crate::judge::{Judge, Judgement, NetRequest};
 use crate::pattern::Host;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -19,6 +20,10 @@ pub(crate) struct Ctx {
     pub on_event: EventSink,
     /// Open tunnels, ended when the proxy stops.
     pub tunnels: Arc<crate::splice::Tunnels>,
+    /// Judges each request (or tunnel) the host allowlist admits.
+    pub judge: Arc<dyn Judge>,
+    /// TLS interception, when the run has a CA.
+    pub intercept: Option<Arc<crate::mitm::Interceptor>>,
 }
 
 /// Why a connection was not made.
@@ -52,6 +57,11 @@ impl Ctx {
             host: crate::pattern::sanitize(host),
             port,
             method: None,
+            path: None,
+            service: None,
+            handling: Handling::Opaque,
+            tier: None,
+            judged_by: None,
             allowed: false,
             rule: "bad-request".into(),
             reason,
@@ -59,28 +69,61 @@ impl Ctx {
         });
     }
 
+    /// How a tunnel to `host` is handled: passthrough hosts and runs without a CA are opaque
+    /// to the proxy; every other tunnel is intercepted.
+    pub fn tunnel_handling(&self, host: &Host) -> Handling {
+        match &self.intercept {
+            None => Handling::Opaque,
+            Some(_) if self.config.is_passthrough(host) => Handling::Passthrough,
+            Some(_) => Handling::Intercepted,
+        }
+    }
+
+    /// Emits the event of a request the proxy refused on its own (a protocol violation such as
+    /// a Host that names another host, or an upstream that failed verification).
+    pub fn refused(&self, req: &NetRequest, rule: &str, reason: &str) {
+        self.emit(event_of(req, false, rule, reason, None, None));
+    }
+
+    /// Judges a request inside an intercepted tunnel (the host allowlist admitted the tunnel
+    /// already) and emits its event. `Err` carries the refusal to answer with.
+    pub async fn judge_request(&self, req: &NetRequest, host_rule: &str) -> Result<(), Refused> {
+        let j = self.judge.judge(req).await;
+        match j {
+            Judgement::Proceed { .. } => {
+                self.emit(event_of(req, true, host_rule, "", Some(&j), None));
+                Ok(())
+            }
+            Judgement::Refuse {
+                ref rule,
+                ref reason,
+                ..
+            } => {
+                self.emit(event_of(req, false, rule, reason, Some(&j), None));
+                Err(Refused {
+                    kind: Refusal::Denied,
+                    rule: rule.clone(),
+                    reason: reason.clone(),
+                })
+            }
+        }
+    }
+
     /// Decides, resolves, guards and connects. Emits exactly one event. On refusal no upstream
     /// connection has been attempted (for `Denied`/`Unresolvable`).
+    ///
+    /// A plain request or a tunnel the proxy will not see into is also put to the judge here,
+    /// after the host allowlist and before any connection; an intercepted tunnel is not (each
+    /// request inside it is, see [`Ctx::judge_request`]).
     pub async fn open(
         &self,
-        protocol: Protocol,
         host: &Host,
-        port: u16,
-        method: Option<&str>,
+        req: &NetRequest,
     ) -> Result<(TcpStream, SocketAddr), Refused> {
-        let event =
-            |allowed: bool, rule: &str, reason: &str, resolved: Option<IpAddr>| NetworkEvent {
-                protocol,
-                host: host.as_text(),
-                port,
-                method: method.map(str::to_string),
-                allowed,
-                rule: rule.to_string(),
-                reason: reason.to_string(),
-                resolved,
-            };
-        let refuse = |kind, rule: &str, reason: String, resolved| {
-            self.emit(event(false, rule, &reason, resolved));
+        let port = req.port;
+        let mut judgement: Option<Judgement> = None;
+        let refuse = |kind, rule: &str, reason: String, resolved, j: Option<&Judgement>| {
+            self.emit(event_of(req, false, rule, &reason, j, resolved));
             Err(Refused {
                 kind,
                 rule: rule.to_string(),
@@ -88,10 +131,18 @@ impl Ctx {
             })
         };
 
-        let verdict = self.config.decide(host, port, method);
+        let verdict = self.config.decide(host, port, req.method.as_deref());
         if !verdict.allowed {
-            return refuse(Refusal::Denied, &verdict.rule, verdict.reason, None);
+            return refuse(Refusal::Denied, &verdict.rule, verdict.reason, None, None);
         }
+        if req.handling != Handling::Intercepted {
+            let j = self.judge.judge(req).await;
+            if let Judgement::Refuse { rule, reason, .. } = &j {
+                return refuse(Refusal::Denied, rule, reason.clone(), None, Some(&j));
+            }
+            judgement = Some(j);
+        }
+        let j = judgement.as_ref();
 
         let addrs = match self.resolve(host, port).await {
             Ok(a) if !a.is_empty() => a,
@@ -101,6 +152,7 @@ impl Ctx {
                     "resolve-failed",
                     format!("{host} has no addresses"),
                     None,
+                    j,
                 );
             }
             Err(e) => {
@@ -109,6 +161,7 @@ impl Ctx {
                     "resolve-failed",
                     format!("cannot resolve {host}: {e}"),
                     None,
+                    j,
                 );
             }
         };
@@ -138,6 +191,7 @@ impl Ctx {
                     "{host} resolves to {ip} ({why}); add it to [network] allow_private to permit it"
                 ),
                 Some(ip),
+                j,
             );
         }
 
@@ -152,7 +206,14 @@ impl Ctx {
             {
                 Ok(Ok(stream)) => {
                     let _ = stream.set_nodelay(true);
-                    self.emit(event(true, &verdict.rule, &verdict.reason, Some(ip)));
+                    self.emit(event_of(
+                        req,
+                        true,
+                        &verdict.rule,
+                        &verdict.reason,
+                        j,
+                        Some(ip),
+                    ));
                     return Ok((stream, sa));
                 }
                 Ok(Err(e)) => last_err = format!("{sa}: {e}"),
@@ -167,6 +228,7 @@ impl Ctx {
                 verdict.rule
             ),
             None,
+            j,
         )
     }
 
@@ -185,5 +247,33 @@ impl Ctx {
                 }
             }
         }
+    }
+}
+
+/// The event of one decision about `req`.
+fn event_of(
+    req: &NetRequest,
+    allowed: bool,
+    rule: &str,
+    reason: &str,
+    judgement: Option<&Judgement>,
+    resolved: Option<IpAddr>,
+) -> NetworkEvent {
+    NetworkEvent {
+        protocol: req.protocol,
+        host: req.host.clone(),
+        port: req.port,
+        method: req.method.clone(),
+        path: req.path.clone(),
+        service: req.service.clone(),
+        handling: req.handling,
+        tier: judgement.and_then(Judgement::tier),
+        judged_by: judgement
+            .map(|j| j.rule().to_owned())
+            .filter(|r| !r.is_empty()),
+        allowed,
+        rule: rule.to_string(),
+        reason: reason.to_string(),
+        resolved,
     }
 }

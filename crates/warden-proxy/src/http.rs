@@ -1,10 +1,11 @@
 //! The HTTP side of the listener: plain-HTTP forwarding (absolute-form requests, where the
 //! method is visible to policy) and `CONNECT` tunnels, both through the policy gate.
 
-use crate::client::{ClientStream, Rewind, TUNNEL_BUF};
-use crate::event::Protocol;
+use crate::event::{Handling, Protocol};
 use crate::gate::{Ctx, Refusal, Refused};
+use crate::judge::{NetRequest, request_facts};
 use crate::pattern::{Host, sanitize};
+use crate::server::{ClientStream, Rewind, TUNNEL_BUF};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::Incoming;
@@ -58,13 +59,29 @@ where
         ctx.bad_request(Protocol::Connect, &raw, 0, reason.clone());
         return plain(StatusCode::BAD_REQUEST, "bad-request", &reason);
     };
-    let upstream = match ctx.open(Protocol::Connect, &host, port, None).await {
+    let handling = ctx.tunnel_handling(&host);
+    let net = NetRequest {
+        protocol: Protocol::Connect,
+        handling,
+        host: host.as_text(),
+        port,
+        method: None,
+        path: None,
+        service: None,
+        credentials: Vec::new(),
+        credential_tier: None,
+    };
+    let upstream = match ctx.open(&host, &net).await {
         Ok((s, _)) => s,
         Err(r) => return refusal(&r),
     };
     tokio::spawn(async move {
         if let Ok(upgraded) = hyper::upgrade::on(req).await {
-            tunnel::<S>(upgraded, upstream, &ctx).await;
+            if handling == Handling::Intercepted {
+                intercepted::<S>(upgraded, upstream, host, port, ctx).await;
+            } else {
+                tunnel::<S>(upgraded, upstream, &ctx).await;
+            }
         }
     });
     Response::new(empty())
@@ -78,7 +95,7 @@ where
 {
     match upgraded.downcast::<TokioIo<Rewind<S>>>() {
         Ok(parts) => {
-            crate::client::tunnel(parts.io.into_inner(), &parts.read_buf, upstream, ctx).await
+            crate::server::tunnel(parts.io.into_inner(), &parts.read_buf, upstream, ctx).await
         }
         Err(upgraded) => {
             let mut client = TokioIo::new(upgraded);
@@ -93,7 +110,30 @@ where
     }
 }
 
-async fn forward(req: Request<Incoming>, ctx: Arc<Ctx>) -> Response<Body> {
+/// Hands an intercepted tunnel to [`crate::mitm`] (on our own stream type, always in practice).
+async fn intercepted<S>(
+    upgraded: hyper::upgrade::Upgraded,
+    upstream: TcpStream,
+    host: Host,
+    port: u16,
+    ctx: Arc<Ctx>,
+) where
+    S: ClientStream,
+{
+    if let Ok(parts) = upgraded.downcast::<TokioIo<Rewind<S>>>() {
+        crate::mitm::serve_tunnel(
+            parts.io.into_inner(),
+            &parts.read_buf,
+            upstream,
+            host,
+            port,
+            ctx,
+        )
+        .await;
+    }
+}
+
+async fn forward(mut req: Request<Incoming>, ctx: Arc<Ctx>) -> Response<Body> {
     let uri = req.uri().clone();
     match uri.scheme_str() {
         Some("http") => {}
@@ -118,8 +158,41 @@ async fn forward(req: Request<Incoming>, ctx: Arc<Ctx>) -> Response<Body> {
         ctx.bad_request(Protocol::Http, &uri.to_string(), 0, reason.clone());
         return plain(StatusCode::BAD_REQUEST, "bad-request", &reason);
     };
+    // The host contacted (and judged) is the URI's; the Host header is rewritten to it below.
     let method = req.method().as_str().to_string();
-    let upstream = match ctx.open(Protocol::Http, &host, port, Some(&method)).await {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let (path, service) = request_facts(
+        &method,
+        uri.path_and_query().map_or("/", |p| p.as_str()),
+        content_type,
+    );
+    let mut net = NetRequest {
+        protocol: Protocol::Http,
+        handling: Handling::Plain,
+        host: host.as_text(),
+        port,
+        method: Some(method),
+        path: Some(path),
+        service,
+        credentials: Vec::new(),
+        credential_tier: None,
+    };
+    let target = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    match crate::credentials::swap(&ctx.config.credentials, &host, &target, req.headers_mut()) {
+        Ok(c) => {
+            net.credentials = c.swapped;
+            net.credential_tier = c.tier;
+        }
+        Err(x) => {
+            let reason = crate::credentials::exfiltration_reason(&x);
+            ctx.refused(&net, "credential-exfiltration", &reason);
+            return plain(StatusCode::FORBIDDEN, "credential-exfiltration", &reason);
+        }
+    }
+    let upstream = match ctx.open(&host, &net).await {
         Ok((s, _)) => s,
         Err(r) => return refusal(&r),
     };
@@ -166,7 +239,7 @@ fn authority_of(uri: &Uri, default_port: Option<u16>) -> Option<(Host, u16)> {
     Some((host, port))
 }
 
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -198,7 +271,7 @@ fn empty() -> Body {
         .boxed()
 }
 
-fn plain(status: StatusCode, rule: &str, reason: &str) -> Response<Body> {
+pub(crate) fn plain(status: StatusCode, rule: &str, reason: &str) -> Response<Body> {
     let body = format!("warden: {reason} (rule `{rule}`)\n");
     let mut resp = Response::new(Full::new(Bytes::from(body)).map_err(|n| match n {}).boxed());
     *resp.status_mut() = status;

@@ -84,26 +84,64 @@
 //!
 //! # Events
 //!
-//! Exactly one [`NetworkEvent`] per request (plain HTTP) or tunnel (CONNECT, SOCKS5), emitted
-//! before any payload byte moves: host, port, method (plain HTTP only), protocol, allowed or
+//! Exactly one [`NetworkEvent`] per request (plain HTTP, and each request inside an
+//! intercepted tunnel) or tunnel (CONNECT, SOCKS5), emitted before any payload byte moves:
+//! host, port, method, path and git service (when visible), handling, protocol, allowed or
 //! not, the deciding rule id, a reason and the address connected to (or refused by the guard).
 //! Malformed requests are refused (400, or the matching SOCKS5 error) and reported with rule
 //! `bad-request`; connections that never get as far as a request produce no event.
 //!
+//! # Requests as judged actions
+//!
+//! [`spawn_judged`] takes a [`Judge`]: after the host allowlist admits a plain-HTTP request or
+//! a tunnel the proxy cannot see into, and before any upstream connection, the judge gets a
+//! [`NetRequest`] (host actually contacted, port, method, path without its query, git
+//! smart-HTTP service, handling, brokered credentials) and answers [`Judgement::Proceed`] or
+//! [`Judgement::Refuse`] (403 with a one-line body). In `warden` the judge is the governor's
+//! nested decision in the running action's granted tier; [`spawn`] uses [`ProceedAll`].
+//!
+//! # HTTPS interception
+//!
+//! With [`ProxyConfig::ca`] set (a [`CertificateAuthority`] generated per run, in memory), a
+//! tunnel whose first bytes are a TLS ClientHello is intercepted: the client gets a leaf of
+//! that CA for the tunnel's host (minted once per host, cached for the run), the upstream is
+//! reached over TLS verified against the system trust store (`SSL_CERT_FILE`/`SSL_CERT_DIR`
+//! honoured) plus [`ProxyConfig::upstream_ca`] — a failure is answered 502 with the reason,
+//! never downgraded — and HTTP/1.1 or HTTP/2 (whichever ALPN both sides agree on) is served
+//! request by request, each judged. The TLS server name, `Host`, an absolute URI and
+//! `:authority` must all name the tunnel's host (else refused: `sni-mismatch`,
+//! `host-mismatch`); heads over [`MAX_REQUEST_HEAD`] are refused (431); non-TLS bytes in a
+//! tunnel to port 443 are refused (`not-tls`). `[network] passthrough` hosts are tunnelled
+//! untouched and judged by host alone. The sandbox trusts the CA through
+//! [`CertificateAuthority::trust_bundle_pem`] (system roots + the CA).
+//!
+//! # Credentials
+//!
+//! [`ProxyConfig::credentials`] ([`load_credentials`] from `[[network.credential]]`): the
+//! sandbox holds a placeholder ([`placeholder_for`]: the token's prefix and length kept); the
+//! proxy swaps it for the secret in request headers (also inside `Authorization: Basic`) only
+//! for the credential's hosts, tells the judge which credentials a request carries and the
+//! least tier they need, and refuses a placeholder sent anywhere else (`credential-exfiltration`).
+//!
 //! # Dependency choice
 //!
-//! This crate depends on `warden-policy` only for the `[network]` section type
-//! ([`warden_policy::sections::NetworkConfig`]); everything else is its own.
+//! This crate depends on `warden-policy` for the `[network]` section type
+//! ([`warden_policy::sections::NetworkConfig`]), [`warden_policy::Tier`] and the request facts
+//! rules match on ([`warden_policy::http_request_facts`]). TLS is rustls (ring), certificates
+//! rcgen, HTTP hyper.
 
 mod addr;
-mod client;
+mod ca;
 mod config;
+mod credentials;
 mod discover;
 mod error;
 mod event;
 mod gate;
 mod host_local;
 mod http;
+mod judge;
+mod mitm;
 mod pattern;
 mod server;
 mod socks;
@@ -111,15 +149,19 @@ mod splice;
 mod workspace_trust;
 
 pub use addr::non_public_reason;
+pub use ca::{CaError, CertificateAuthority, Leaf, SYSTEM_BUNDLE_PATHS, read_pem_certs};
 pub use config::{DEFAULTS_TOML, Defaults, Limits, ProxyConfig, Rule, RuleAction, Verdict};
+pub use credentials::{Credential, load_credentials, placeholder_for};
 pub use discover::{
     DiscoveredHost, DiscoveryEnv, PROBE_ENV_DROPPED, REGISTRY_CACHE_TTL, discover,
     discover_git_remotes, discover_git_remotes_trusting, discover_registries,
     discover_registries_cached, discover_registries_trusting, git_url_host_port, url_host_port,
 };
 pub use error::ProxyError;
-pub use event::{NetworkEvent, Protocol};
+pub use event::{Handling, NetworkEvent, Protocol};
 pub use gate::EventSink;
+pub use judge::{Judge, JudgeFuture, Judgement, NetRequest, ProceedAll};
+pub use mitm::MAX_REQUEST_HEAD;
 pub use pattern::{DEFAULT_PORTS, Host, HostPattern, PortSpec, Target};
-pub use server::{Listen, ProxyHandle, spawn};
+pub use server::{Listen, ProxyHandle, spawn, spawn_judged};
 pub use workspace_trust::{ConfigWatch, STATE_DIR as DISCOVERY_STATE_DIR, WorkspaceConfig};

@@ -2,10 +2,10 @@
 //! IPv4 / domain / IPv6 address types. Refusals use reply 0x02 ("connection not allowed by
 //! ruleset") and are decided before any upstream connection is attempted.
 
-use crate::client::{ClientStream, Rewind};
 use crate::event::Protocol;
 use crate::gate::{Ctx, Refusal};
 use crate::pattern::Host;
+use crate::server::{ClientStream, Rewind};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -45,7 +45,19 @@ pub(crate) async fn serve<S: ClientStream>(mut io: Rewind<S>, ctx: Arc<Ctx>) {
             return;
         }
     };
-    let upstream = match ctx.open(Protocol::Socks5, &host, port, None).await {
+    let handling = ctx.tunnel_handling(&host);
+    let net = crate::judge::NetRequest {
+        protocol: Protocol::Socks5,
+        handling,
+        host: host.as_text(),
+        port,
+        method: None,
+        path: None,
+        service: None,
+        credentials: Vec::new(),
+        credential_tier: None,
+    };
+    let upstream = match ctx.open(&host, &net).await {
         Ok((s, _)) => s,
         Err(r) => {
             let code = match r.kind {
@@ -62,7 +74,11 @@ pub(crate) async fn serve<S: ClientStream>(mut io: Rewind<S>, ctx: Arc<Ctx>) {
     if reply(&mut io, OK, bound).await.is_err() {
         return;
     }
-    crate::client::tunnel(io, &[], upstream, &ctx).await;
+    if handling == crate::event::Handling::Intercepted {
+        crate::mitm::serve_tunnel(io, &[], upstream, host, port, ctx).await;
+    } else {
+        crate::server::tunnel(io, &[], upstream, &ctx).await;
+    }
 }
 
 async fn negotiate<S>(io: &mut S) -> io::Result<Option<Request>>

@@ -208,7 +208,10 @@ fn without_a_crates_io_replacement_the_cache_names_the_default_index() {
 fn tools_are_asked_when_present() {
     // Real npm and pip (if installed) read the fake HOME / PIP_CONFIG_FILE.
     let path = std::env::var("PATH").unwrap_or_default();
-    let f = fake_machine(&path);
+    let mut f = fake_machine(&path);
+    // This test asks whether the tools answer, not how fast: pip behind a pyenv shim takes
+    // ~1.5 s to start, so the default 2 s probe timeout flakes on a loaded machine.
+    f.env.probe_timeout = Duration::from_secs(30);
     let found = discover_registries(&f.ws, &f.env);
     if works("npm") {
         let by_tool = found

@@ -71,6 +71,28 @@ pub fn scrub_env(env: &[(String, String)], scrub: &[String], pass: &[String]) ->
     report
 }
 
+/// Variables naming the CA bundle TLS clients trust, set to the sandbox's bundle when it has
+/// one (OpenSSL, curl, Python requests, Node, git, pip, cargo, the AWS SDKs).
+pub const CA_BUNDLE_VARS: &[&str] = &[
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "GIT_SSL_CAINFO",
+    "PIP_CERT",
+    "CARGO_HTTP_CAINFO",
+    "AWS_CA_BUNDLE",
+    "DENO_CERT",
+];
+
+/// [`CA_BUNDLE_VARS`], each set to `bundle`.
+pub(crate) fn ca_vars(bundle: &str) -> Vec<(String, String)> {
+    CA_BUNDLE_VARS
+        .iter()
+        .map(|k| ((*k).to_owned(), bundle.to_owned()))
+        .collect()
+}
+
 /// The proxy variables set inside the sandbox for a relay on `127.0.0.1:port`.
 pub(crate) fn proxy_vars(port: u16, connect_helper: Option<&str>) -> Vec<(String, String)> {
     let http = format!("http://127.0.0.1:{port}");

@@ -20,6 +20,9 @@ pub(crate) struct Plan {
     pub(crate) secrets: Vec<PathBuf>,
     /// Host directory holding (now or soon) the proxy's socket `proxy.sock`; bound at /run/warden.
     pub(crate) proxy_dir: Option<PathBuf>,
+    /// Host PEM bundle mounted over the standard bundle files and at [`CA_BUNDLE_INSIDE`].
+    #[serde(default)]
+    pub(crate) ca_bundle: Option<PathBuf>,
     /// `kernel.pid_max` of the new PID namespace (Linux >= 6.14 namespaces it), bounding the
     /// number of tasks in the sandbox.
     pub(crate) pid_max: Option<u64>,
@@ -29,6 +32,35 @@ pub(crate) struct Plan {
 pub(crate) const PROXY_DIR_INSIDE: &str = "/run/warden";
 /// Where the proxy socket appears inside the sandbox.
 pub(crate) const PROXY_SOCKET_INSIDE: &str = "/run/warden/proxy.sock";
+/// Where the trusted CA bundle appears inside the sandbox (the CA variables name it).
+pub(crate) const CA_BUNDLE_INSIDE: &str = "/run/warden-ca.pem";
+
+/// The system bundle files (those that exist and are not links) replaced by the sandbox's.
+const SYSTEM_CA_BUNDLES: &[&str] = &[
+    "etc/ssl/certs/ca-certificates.crt",
+    "etc/pki/tls/certs/ca-bundle.crt",
+    "etc/ssl/ca-bundle.pem",
+    "etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "etc/ssl/cert.pem",
+];
+
+/// Binds the CA bundle read-only at [`CA_BUNDLE_INSIDE`] and over each system bundle file.
+fn mount_ca_bundle(bundle: &Path, newroot: &Path) -> Result<(), String> {
+    let src = under("/oldroot", bundle);
+    let inside = under(&newroot.to_string_lossy(), Path::new(CA_BUNDLE_INSIDE));
+    ctx(std::fs::write(&inside, b""), || {
+        format!("create {}", inside.display())
+    })?;
+    let system = SYSTEM_CA_BUNDLES.iter().map(|p| newroot.join(p));
+    for t in
+        std::iter::once(inside.clone()).chain(system.filter(|t| t.is_file() && !t.is_symlink()))
+    {
+        bind(&src, &t)?;
+        setattr(&t, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV, false)?;
+    }
+    Ok(())
+}
+
 /// A socket the supervisor may listen on to start the proxy on first use (see
 /// [`crate::ProxyEndpoint`]); the relay connects to it once when `proxy.sock` is absent.
 pub(crate) const WAKE_SOCKET_INSIDE: &str = "/run/warden/wake.sock";
@@ -231,6 +263,9 @@ pub(crate) fn build(plan: &Plan) -> Result<Vec<String>, String> {
         })?;
         bind(&under("/oldroot", dir), &t)?;
         setattr(&t, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV, false)?;
+    }
+    if let Some(bundle) = &plan.ca_bundle {
+        mount_ca_bundle(bundle, newroot)?;
     }
     // 9. Fresh procfs (for the new PID namespace) with its kernel knobs read-only, and sysfs
     //    (for the new network namespace), read-only.

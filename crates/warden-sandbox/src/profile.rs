@@ -106,6 +106,11 @@ pub struct SandboxProfile {
     pub env_pass: Vec<String>,
     /// The egress proxy, if the sandbox has network through it.
     pub proxy: Option<ProxyEndpoint>,
+    /// A PEM bundle on the host that the sandbox trusts instead of the system's (the system
+    /// roots plus the egress proxy's per-run interception CA): mounted read-only over the
+    /// standard bundle files and named by the CA variables (`SSL_CERT_FILE`, …).
+    #[serde(default)]
+    pub ca_bundle: Option<PathBuf>,
     /// Resource limits.
     pub limits: Limits,
     /// Lowest acceptable Landlock ABI version (0: Landlock not required).
@@ -146,6 +151,7 @@ impl SandboxProfile {
                 .collect(),
             env_pass: Vec::new(),
             proxy: None,
+            ca_bundle: None,
             limits: Limits::default(),
             landlock_min_abi: 1,
             use_cgroup: true,

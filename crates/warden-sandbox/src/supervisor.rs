@@ -235,6 +235,12 @@ fn plan(profile: &SandboxProfile) -> Result<mounts::Plan, SandboxError> {
         readonly,
         secrets,
         proxy_dir,
+        ca_bundle: match &profile.ca_bundle {
+            Some(b) => Some(canonical(b).ok_or_else(|| {
+                SandboxError::Profile(format!("the CA bundle {} does not exist", b.display()))
+            })?),
+            None => None,
+        },
         pid_max: None,
     })
 }
@@ -331,6 +337,10 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
     if let Some(p) = &profile.proxy {
         let helper = exe.to_str().filter(|_| !exe.starts_with("/tmp"));
         cmd_env.extend(env::proxy_vars(p.port, helper));
+    }
+    if profile.ca_bundle.is_some() {
+        cmd_env.retain(|(k, _)| !env::CA_BUNDLE_VARS.contains(&k.as_str()));
+        cmd_env.extend(env::ca_vars(mounts::CA_BUNDLE_INSIDE));
     }
 
     let action_cgroup = if profile.use_cgroup && caps.cgroup2 {

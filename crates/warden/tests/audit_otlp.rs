@@ -106,6 +106,7 @@ fn scenario(ws: &Path, log_path: &Path) {
         method: None,
         allowed: true,
         rule: "forges".into(),
+        ..Default::default()
     };
     log.append("network", network_body(&b, &net)).unwrap();
     outcome(&log, &b, 0);

@@ -378,8 +378,10 @@ fn the_report_figures_match_the_session_that_was_run() {
     assert_eq!(
         r["network"],
         json!([
-            {"host": "127.0.0.1", "allowed": 1, "denied": 0},
-            {"host": "blocked.invalid", "allowed": 0, "denied": 1},
+            {"host": "127.0.0.1", "allowed": 1, "denied": 0,
+             "methods": {"GET": {"allowed": 1, "denied": 0}}},
+            {"host": "blocked.invalid", "allowed": 0, "denied": 1,
+             "methods": {"GET": {"allowed": 0, "denied": 1}}},
         ])
     );
     let kinds: BTreeMap<String, u64> =

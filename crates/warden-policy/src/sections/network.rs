@@ -58,6 +58,46 @@ pub struct NetworkConfig {
     /// Largest number of simultaneous client connections the proxy serves. Default: 512.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<u32>,
+    /// Intercept HTTPS in the sandbox (a per-run CA, trusted only inside) so that each request
+    /// is visible to the governance file, not just its host. Default: true.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intercept: Option<bool>,
+    /// Host patterns whose HTTPS is tunnelled without interception (clients that pin
+    /// certificates): judged by host alone, reported as `passthrough`.
+    pub passthrough: Vec<String>,
+    /// PEM files of certificate authorities the proxy trusts for upstream servers, besides the
+    /// system's trust store (relative paths are relative to the workspace).
+    pub upstream_ca: Vec<String>,
+    /// Secrets the proxy adds to requests so that they never enter the sandbox
+    /// (`[[network.credential]]`).
+    pub credential: Vec<NetworkCredential>,
+}
+
+/// A secret held outside the sandbox (`[[network.credential]]`): inside, its variable holds a
+/// placeholder of the same shape; the proxy swaps the placeholder for the real value in the
+/// headers of requests to `hosts` (only), and refuses a request carrying it anywhere else.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkCredential {
+    /// Identifier reported in records.
+    pub id: String,
+    /// Host patterns the credential is for (same syntax as `allow`).
+    pub hosts: Vec<String>,
+    /// The variable of Warden's caller holding the secret; the sandbox gets the same variable
+    /// holding the placeholder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    /// A file (outside the sandbox) holding the secret; the placeholder goes into `env_as`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The variable that holds the placeholder inside the sandbox when the secret comes from
+    /// `file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env_as: Option<String>,
+    /// The least granted tier at which a request may carry the credential (e.g. `async` for a
+    /// token that can push); default `auto`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<crate::tier::Tier>,
 }
 
 /// One detailed network rule (`[[network.rule]]`).

@@ -13,7 +13,10 @@
 //!   degraded sandbox, `warning: …` a warning).
 //! - `network`: host, allowed.
 //! - `approval`: its event; each request counts once however many records describe it, and
-//!   its first decision counts.
+//!   its first decision counts. Approval records that name no intent are not Warden's own
+//!   (other tools' server-side records, keyed by `request_id`/`request`/`ticket`/`id`, with their
+//!   own event words): read as such and joined to the action whose deferred outcome names that
+//!   request as its ticket.
 
 #[path = "report/html.rs"]
 mod html;
@@ -143,6 +146,16 @@ pub struct HostCount {
     pub host: String,
     pub allowed: usize,
     pub denied: usize,
+    /// Requests by HTTP method (`tunnel` for a connection whose requests were not seen):
+    /// allowed and denied.
+    pub methods: BTreeMap<String, MethodCount>,
+}
+
+/// Requests of one method to one host.
+#[derive(Debug, Default, Serialize)]
+pub struct MethodCount {
+    pub allowed: usize,
+    pub denied: usize,
 }
 
 /// Something a person should look at.
@@ -200,6 +213,8 @@ struct Intent {
     outcome: Option<warden_audit::Outcome>,
     net_allowed: Vec<String>,
     net_denied: Vec<String>,
+    /// (host, method or `tunnel`, allowed) of each network record.
+    net_methods: Vec<(String, String, bool)>,
     /// Approver groups, when the intent names them (the approval server's log does).
     groups: Vec<String>,
     /// The agent's tool name, when the intent names one.
@@ -220,6 +235,46 @@ struct Request {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum RequestKey {
     Intent(u64),
+    /// A request known only by server-side approval records that name no intent (written by
+    /// hand or by tools before the approval server kept its own log of intents).
+    Server(String),
+}
+
+fn str_field(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn groups_field(v: &Value) -> Vec<String> {
+    match v.get("groups").or_else(|| v.get("group")) {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The event of an approval record that names no intent (not one of Warden's typed records):
+/// such records came from other tools, which named events their own way.
+fn foreign_approval_event(v: &Value) -> Option<&'static str> {
+    let word = |e: &str| match e {
+        "requested" | "request" => Some("requested"),
+        "granted" | "approved" => Some("granted"),
+        "denied" | "rejected" => Some("denied"),
+        "expired" | "expiry" | "timeout" | "timed_out" => Some("expired"),
+        "unavailable" => Some("unavailable"),
+        _ => None,
+    };
+    match v.get("event").and_then(Value::as_str)? {
+        "decided" | "decision" => ["status", "verdict", "decision"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(Value::as_str))
+            .and_then(word)
+            .filter(|e| *e != "requested"),
+        e => word(e),
+    }
 }
 
 /// The event as the report counts it: `requested`, or a decision (`granted`, `denied`,
@@ -317,6 +372,43 @@ pub fn build(
             }
         };
         records += 1;
+        if v.get("kind").and_then(Value::as_str) == Some("approval")
+            && v.get("intent_seq").is_none()
+        {
+            // Server-side records naming only their request: joined to the action whose
+            // deferred outcome names it as its ticket, below.
+            let ts = v.get("ts_ns").and_then(Value::as_u64).unwrap_or(0);
+            let (Some(id), Some(event)) = (
+                ["request_id", "request", "ticket", "id"]
+                    .iter()
+                    .find_map(|k| str_field(&v, k)),
+                foreign_approval_event(&v),
+            ) else {
+                continue;
+            };
+            let r = requests
+                .entry(RequestKey::Server(id))
+                .or_insert_with(|| Request {
+                    first_ns: ts,
+                    ..Default::default()
+                });
+            let g = groups_field(&v);
+            if r.groups.is_empty() && !g.is_empty() {
+                r.groups = g;
+            }
+            if r.category.is_none() {
+                r.category = str_field(&v, "category");
+            }
+            match event {
+                "requested" => {
+                    r.requested_ns.get_or_insert(ts);
+                }
+                e => {
+                    r.decision.get_or_insert((e, ts, str_field(&v, "by")));
+                }
+            }
+            continue;
+        }
         let Some(entry) = Entry::from_value(&v) else {
             continue;
         };
@@ -365,6 +457,8 @@ pub fn build(
             Record::Network(n) => {
                 if let Some(i) = intents.get_mut(&n.intent.seq) {
                     let host = n.host.to_ascii_lowercase();
+                    let method = n.method.clone().unwrap_or_else(|| "tunnel".into());
+                    i.net_methods.push((host.clone(), method, n.allowed));
                     if n.allowed {
                         i.net_allowed.push(host);
                     } else {
@@ -419,6 +513,7 @@ pub fn build(
             }
             i.net_allowed.extend(run.net_allowed);
             i.net_denied.extend(run.net_denied);
+            i.net_methods.extend(run.net_methods);
             if i.groups.is_empty() {
                 i.groups = run.groups;
             }
@@ -427,6 +522,20 @@ pub fn build(
             merge_request(&mut requests, first, r);
         }
     }
+
+    // A deferred `warden run` names its server request: the server's records and the run's
+    // are one request.
+    let tickets: Vec<(u64, String)> = intents
+        .values()
+        .filter_map(|i| Some((i.seq, i.outcome.as_ref().and_then(ticket_of)?)))
+        .collect();
+    for (seq, ticket) in tickets {
+        if let Some(server) = requests.remove(&RequestKey::Server(ticket)) {
+            merge_request(&mut requests, seq, server);
+        }
+    }
+    // Server-side requests with no action in the log are windowed by their own time.
+    requests.retain(|k, r| matches!(k, RequestKey::Intent(_)) || r.first_ns >= cutoff);
 
     let total = intents.len();
     let count_tier = |t: &str| intents.values().filter(|i| i.tier == t).count();
@@ -536,6 +645,17 @@ pub fn build(
             hosts.entry(h).or_default().1 += 1;
         }
     }
+    let mut methods: BTreeMap<&str, BTreeMap<String, MethodCount>> = BTreeMap::new();
+    for i in intents.values() {
+        for (h, m, allowed) in &i.net_methods {
+            let c = methods.entry(h).or_default().entry(m.clone()).or_default();
+            if *allowed {
+                c.allowed += 1;
+            } else {
+                c.denied += 1;
+            }
+        }
+    }
     let network_allowed = hosts.values().map(|c| c.0).sum();
     let network_denied = hosts.values().map(|c| c.1).sum();
     let mut network: Vec<HostCount> = hosts
@@ -544,6 +664,7 @@ pub fn build(
             host: host.into(),
             allowed,
             denied,
+            methods: methods.remove(host).unwrap_or_default(),
         })
         .collect();
     network.sort_by(|a, b| {
@@ -950,6 +1071,9 @@ fn render_text(r: &Report) -> String {
                 "  {:<40} {:>7} {:>7}\n",
                 h.host, h.allowed, h.denied
             ));
+            for (m, c) in &h.methods {
+                out.push_str(&format!("    {:<38} {:>7} {:>7}\n", m, c.allowed, c.denied));
+            }
         }
     }
     out.push_str(&format!("\nincidents: {}\n", r.incidents.len()));

@@ -149,6 +149,7 @@ pub fn tool_action(tool: &str, input: &Value, cwd: Option<&Path>) -> Result<Acti
                 port: Some(port),
                 method: Some("GET".into()),
                 path,
+                service: None,
             }
         }
         _ => Action::Tool {

@@ -741,6 +741,7 @@ impl Tools {
             port: Some(port),
             method: Some(method.clone()),
             path: path.clone(),
+            service: None,
         };
         let planned = Planned {
             tool: "http_request",
@@ -867,6 +868,8 @@ fn send_via_proxy(
                 method: Some(method.to_owned()),
                 allowed: false,
                 rule: verdict.rule.clone(),
+                handling: "plain".into(),
+                ..Default::default()
             };
             return (
                 Err(format!(
