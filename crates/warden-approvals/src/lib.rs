@@ -10,6 +10,7 @@ pub mod server;
 pub mod store;
 pub mod store_pg;
 pub mod token;
+pub mod voting;
 
 pub use digest::action_digest;
 pub use model::{Claimed, Event, NewRequest, RequestView, Role, Status, Vote};

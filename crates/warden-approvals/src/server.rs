@@ -1,16 +1,18 @@
 //! The HTTP JSON API (axum): agents file and wait, approvers decide, admins mint tokens; plus the
 //! OpenAPI document, the embedded web UI, an SSE event stream, and Slack-compatible webhooks.
 //!
-//! Decisions: any single `deny` vetoes; `approve` votes from distinct eligible approvers count
-//! toward the quorum; a pending request past its deadline expires (for `sync`: denied). An approved
+//! Decisions (the rules are `voting`'s): any single `deny` vetoes; `approve` votes from distinct
+//! eligible approvers count toward the quorum; a pending request past its deadline expires (for
+//! `sync`: denied). An approved
 //! request must be consumed, with the matching action digest, by the agent that filed it, once,
 //! before `approval_ttl` passes. Async execution: the agent (or `warden approvals worker`) consumes
 //! the approval — the compare-and-set from `approved` to `consumed` is what makes it run once.
 
 use crate::model::{Claimed, Event, NewRequest, RequestView, Role, Status, TokenRecord, Vote};
-use crate::routing::{in_group, resolve_route};
+use crate::routing::resolve_route;
 use crate::store::{Store, Transition};
 use crate::token;
+use crate::voting::{self, Verdict};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -275,22 +277,8 @@ fn query<T>(q: Q<T>) -> ApiResult<T> {
     })
 }
 
-/// Groups that may decide `r` now (escalation group once its time has come).
-fn eligible_groups(r: &RequestView, now: i64) -> Vec<String> {
-    let mut g = r.groups.clone();
-    if let (Some(e), Some(at)) = (&r.escalate_to, r.escalate_at)
-        && now >= at
-    {
-        g.push(e.clone());
-    }
-    g
-}
-
 fn may_decide(state: &AppState, who: &TokenRecord, r: &RequestView, now: i64) -> bool {
-    who.role != Role::Agent
-        && eligible_groups(r, now)
-            .iter()
-            .any(|g| in_group(&state.cfg, &who.name, &who.groups, g))
+    voting::may_decide(&state.cfg, who, r, now)
 }
 
 fn may_see(state: &AppState, who: &TokenRecord, r: &RequestView, now: i64) -> bool {
@@ -739,54 +727,6 @@ struct VoteBody {
     comment: Option<String>,
 }
 
-fn check_vote(s: &AppState, who: &TokenRecord, r: &RequestView) -> ApiResult<()> {
-    if who.role == Role::Agent {
-        return Err(err(
-            StatusCode::FORBIDDEN,
-            "agent tokens cannot decide requests",
-        ));
-    }
-    if !r.allow_self_approval && who.name == r.requester {
-        return Err(err(
-            StatusCode::FORBIDDEN,
-            "separation of duties: the requester may not decide their own request",
-        ));
-    }
-    if !may_decide(s, who, r, now_ms()) {
-        return Err(err(
-            StatusCode::FORBIDDEN,
-            format!(
-                "`{}` is not in the groups this request is routed to ({})",
-                who.name,
-                r.groups.join(", ")
-            ),
-        ));
-    }
-    if r.status != Status::Pending {
-        return Err(err(
-            StatusCode::CONFLICT,
-            format!("request is already {}", r.status.as_str()),
-        ));
-    }
-    Ok(())
-}
-
-/// What an approver says about a request.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Verdict {
-    Approve,
-    Deny,
-}
-
-impl Verdict {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Approve => "approve",
-            Self::Deny => "deny",
-        }
-    }
-}
-
 async fn approve(
     state: St,
     h: HeaderMap,
@@ -817,25 +757,19 @@ async fn decide(
     let who = auth(&s, &h)?;
     let vb: VoteBody = parse_json(&body)?;
     let r = refresh(&s, load(&s, &id)?)?;
-    check_vote(&s, &who, &r)?;
-    // A denial never authorises anything, so it needs no digest; an approval must name one.
-    match (&vb.action_digest, verdict) {
-        (_, Verdict::Deny) => {}
-        (Some(d), Verdict::Approve) if *d == r.action_digest => {}
-        (Some(_), Verdict::Approve) => {
-            return Err(err(
-                StatusCode::CONFLICT,
-                "action digest mismatch: the approval is for a different action",
-            ));
-        }
-        (None, Verdict::Approve) => {
-            return Err(err(
-                StatusCode::BAD_REQUEST,
-                "`action_digest` (of the action being approved) is required",
-            ));
-        }
-    }
     let now = now_ms();
+    voting::check_vote(&s.cfg, &who, &r, now, verdict, vb.action_digest.as_deref()).map_err(
+        |e| {
+            let code = match e {
+                voting::Refusal::Decided(_) | voting::Refusal::DigestMismatch => {
+                    StatusCode::CONFLICT
+                }
+                voting::Refusal::DigestMissing => StatusCode::BAD_REQUEST,
+                _ => StatusCode::FORBIDDEN,
+            };
+            err(code, e.to_string())
+        },
+    )?;
     let vote = Vote {
         approver: who.name.clone(),
         verdict: verdict.as_str().into(),
@@ -856,35 +790,15 @@ async fn decide(
             verdict: verdict.as_str().into(),
         },
     );
-    let (to, t) = match verdict {
-        Verdict::Deny => (
-            Status::Denied,
-            Transition {
-                reason: Some(format!(
-                    "denied by {}{}",
-                    who.name,
-                    vb.comment.map(|c| format!(": {c}")).unwrap_or_default()
-                )),
-                decided_at: Some(now),
-                ..Transition::default()
-            },
-        ),
-        Verdict::Approve => {
-            let r = load(&s, &id)?;
-            let approvals = r.votes.iter().filter(|v| v.verdict == "approve").count();
-            if u32::try_from(approvals).unwrap_or(u32::MAX) < r.quorum {
-                return Ok(Json(r));
-            }
-            (
-                Status::Approved,
-                Transition {
-                    reason: Some(format!("approved by {approvals} of {} needed", r.quorum)),
-                    decided_at: Some(now),
-                    approval_expires_at: Some(now.saturating_add(ms(s.ttl))),
-                    ..Transition::default()
-                },
-            )
-        }
+    let r = load(&s, &id)?;
+    let Some((to, reason)) = voting::outcome(&r, verdict, &who.name, vb.comment.as_deref()) else {
+        return Ok(Json(r));
+    };
+    let t = Transition {
+        reason: Some(reason),
+        decided_at: Some(now),
+        approval_expires_at: (to == Status::Approved).then(|| now.saturating_add(ms(s.ttl))),
+        ..Transition::default()
     };
     if s.store.transition(&id, Status::Pending, to, &t)? {
         emit(

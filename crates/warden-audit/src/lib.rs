@@ -20,5 +20,8 @@ pub use error::{AuditError, Result};
 pub use log::{Appended, AuditLog, LogOptions, Sealed};
 pub use note::{Checkpoint, NoteSigner, NoteVerifier};
 pub use otlp::{Cursor, Exporter, ExporterHandle, OtlpSettings, Protocol};
-pub use records::{IntentId, IntentInfo, NetworkInfo, OutcomeInfo};
+pub use records::{
+    Approval, ApprovalEvent, Disposition, Entry, Intent, IntentId, IntentInfo, Nested,
+    NestedAnswer, NestedLayer, Network, NetworkInfo, Outcome, OutcomeInfo, Record, read_entries,
+};
 pub use verify::{InclusionProof, VerifyOptions, VerifyReport, inclusion_proof, verify};

@@ -488,6 +488,18 @@ impl AuditLog {
         self.submit(entry, false).map(|(a, _)| a)
     }
 
+    /// Append a typed record and return once durable (see [`AuditLog::append`]).
+    pub fn append_record(&self, record: crate::Record) -> Result<Appended> {
+        let (kind, body) = record.into_body();
+        self.append(kind, body)
+    }
+
+    /// Append a typed record without waiting for `fdatasync` (see [`AuditLog::append_lazy`]).
+    pub fn append_record_lazy(&self, record: crate::Record) -> Result<Appended> {
+        let (kind, body) = record.into_body();
+        self.append_lazy(kind, body)
+    }
+
     /// Append a checkpoint record now and return it with its (signed, if a key is set) note.
     pub fn checkpoint(&self) -> Result<(Appended, String)> {
         let (a, notes) = self.submit(Entry::Checkpoint, true)?;

@@ -161,7 +161,7 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<VerifyReport> {
                 let tool = v.get("tool").and_then(Value::as_str).map(str::to_owned);
                 open.insert(seq, (stored.clone(), tool));
             }
-            "outcome" | "approval" | "network" => match intent_ref() {
+            "outcome" | "approval" | "network" | "nested" => match intent_ref() {
                 None => push(Some(seq), format!("{kind} record does not name its intent")),
                 Some((is, ih)) => {
                     let known = open.get(&is).map(|(h, _)| h == &ih).unwrap_or(false)

@@ -208,3 +208,66 @@ fn mixed_durable_and_lazy_appends_all_return_and_chain() {
     let report = verify(&path, &VerifyOptions::default()).unwrap();
     assert!(report.ok, "{:?}", report.problems);
 }
+
+/// A nested decision (an exec or request inside a running action) must name an intent that
+/// precedes it, like an outcome: one naming a forged intent is reported by `verify`.
+#[test]
+fn a_nested_record_must_name_an_intent_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let log = AuditLog::open(&path, LogOptions::default()).unwrap();
+    let action = warden_policy::Action::Exec {
+        argv: vec!["make".into(), "test".into()],
+        cwd: None,
+    };
+    let ctx = warden_policy::Context {
+        workspace: dir.path().into(),
+        cwd: dir.path().into(),
+        home: "/nonexistent".into(),
+        sandboxed: true,
+    };
+    let policy = warden_policy::Policy::builtin();
+    let decision = policy.classify(&action, &ctx);
+    let intent = log
+        .append(
+            "intent",
+            warden_audit::records::intent_body(&action, &decision, &Default::default()),
+        )
+        .unwrap();
+    let push = warden_policy::Action::Exec {
+        argv: vec!["git".into(), "push".into()],
+        cwd: None,
+    };
+    let nested = |hash: &str| {
+        let d = policy.classify(&push, &ctx);
+        warden_audit::Record::Nested(warden_audit::Nested {
+            intent: warden_audit::IntentId {
+                seq: intent.seq,
+                hash: hash.to_owned(),
+            },
+            layer: warden_audit::NestedLayer::Exec,
+            action: push.clone(),
+            tier: d.tier,
+            granted: decision.tier,
+            rule: d.rule,
+            category: d.category,
+            reasons: d.reasons,
+            answer: warden_audit::NestedAnswer::Refuse,
+            held: None,
+            by: None,
+            ticket: None,
+        })
+    };
+    log.append_record(nested(&intent.hash)).unwrap();
+    assert!(verify(&path, &VerifyOptions::default()).unwrap().ok);
+    log.append_record(nested(&"0".repeat(64))).unwrap();
+    let report = verify(&path, &VerifyOptions::default()).unwrap();
+    assert!(!report.ok);
+    assert!(
+        report.problems[0]
+            .message
+            .contains("nested names intent 1 which does not precede it"),
+        "{:?}",
+        report.problems
+    );
+}

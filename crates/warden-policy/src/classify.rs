@@ -6,12 +6,12 @@ use crate::load::Policy;
 use crate::matcher::{CommandView, program_basename};
 use crate::paths::{PathForms, is_within, resolve};
 use crate::tier::Tier;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use warden_shell::{Analysis, Command};
 
 /// The classification of one action.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     /// The strictest tier over every part of the action.
     pub tier: Tier,
@@ -26,7 +26,7 @@ pub struct Decision {
 }
 
 /// The classification of one analysed command.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommandDecision {
     /// The command's argv (for an opaque part: its source text).
     pub argv: Vec<String>,
@@ -35,13 +35,13 @@ pub struct CommandDecision {
     pub category: String,
     pub reason: String,
     /// Wrappers peeled to reach it (`sudo`, `bash -c`, …).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wrappers: Vec<String>,
     /// Byte range in the original shell text, when there was one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span: Option<[usize; 2]>,
     /// Whether this part could not be analysed.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub opaque: bool,
 }
 

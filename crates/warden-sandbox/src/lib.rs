@@ -92,7 +92,7 @@ pub use workspace_secrets::{BUILTIN_WORKSPACE_SECRETS, WorkspaceSecrets};
 pub enum SandboxError {
     /// The kernel lacks features the profile asks for, and degraded mode was not allowed.
     #[error(
-        "this kernel cannot enforce the sandbox profile: {}; rerun with --allow-degraded to run anyway",
+        "this kernel cannot enforce the sandbox profile: {}; running anyway needs a degraded run to be allowed explicitly",
         .0.join("; ")
     )]
     Degraded(Vec<String>),

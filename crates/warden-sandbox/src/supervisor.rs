@@ -30,6 +30,9 @@ pub struct SpawnOptions {
     pub allow_degraded: bool,
     /// stdout/stderr handling.
     pub output: Output,
+    /// Give the command an empty stdin (`/dev/null`) instead of the caller's, e.g. when the
+    /// caller's stdin is a protocol stream (an MCP server's) the command must not read.
+    pub null_stdin: bool,
     /// The executable that dispatches [`INIT_ARG`] to [`crate::init_main`]; default: this program.
     /// See [`choose_init`] for the small stand-alone init.
     pub init_exe: Option<PathBuf>,
@@ -456,7 +459,11 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
     }
     cmd.env_clear()
         .env(SPEC_ENV, spec_json)
-        .stdin(Stdio::inherit());
+        .stdin(if opts.null_stdin {
+            Stdio::null()
+        } else {
+            Stdio::inherit()
+        });
     match opts.output {
         Output::Inherit => cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit()),
         Output::Piped => cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),

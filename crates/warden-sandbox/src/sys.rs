@@ -1,4 +1,6 @@
-//! Thin, checked wrappers over the Linux syscalls the sandbox needs (the only `unsafe` code).
+//! Thin, checked wrappers over the Linux syscalls the sandbox needs: most of the crate's
+//! `unsafe` blocks live here (the rest are in `init.rs`, around `fork`/`exec`, and `lib.rs`),
+//! each with a `// SAFETY:` comment.
 
 use std::ffi::CString;
 use std::io;

@@ -1,45 +1,11 @@
-//! The approval step of `warden run` for `async` and `sync` actions, behind a small trait so the
-//! approvals server can plug in later. Today: an attended terminal gets a yes/no prompt (default
-//! no, with a timeout); an unattended run defers `async` actions and denies `sync` ones.
+//! The approvers the binary brings to the governed path: a yes/no prompt on an attended
+//! terminal (default no, with a timeout), the approval server when `WARDEN_SERVER` and
+//! `WARDEN_TOKEN` name one, else the unattended answer (`async` deferred, `sync` unavailable).
 
-use crate::exit::CliError;
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::Duration;
-use warden_policy::{Decision, Tier};
-
-/// What the approver is asked.
-#[derive(Debug)]
-pub struct ApprovalRequest<'a> {
-    /// The action, as the user would read it (argv joined, or the shell text).
-    pub action_text: &'a str,
-    /// The classification that asked for approval.
-    pub decision: &'a Decision,
-    /// The agent's stated rationale.
-    pub rationale: Option<&'a str>,
-}
-
-/// The approver's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApprovalAnswer {
-    /// Run it.
-    Granted { by: String },
-    /// Do not run it (exit 77).
-    Denied { by: Option<String>, reason: String },
-    /// Nobody could be asked (no approval server, no terminal): not run (exit 77). Recorded as
-    /// `unavailable`, not `expired`: no approver ever saw the request.
-    Unavailable { reason: String },
-    /// Parked for asynchronous approval (exit 75).
-    Deferred {
-        ticket: Option<String>,
-        reason: String,
-    },
-}
-
-/// Something that can approve actions.
-pub trait Approver {
-    /// Ask for approval of `req`; may block (a prompt) up to the approver's own timeout.
-    fn request(&self, req: &ApprovalRequest<'_>) -> Result<ApprovalAnswer, CliError>;
-}
+pub use warden_govern::{Answered, ApprovalAnswer, ApprovalRequest, Approver, UnattendedApprover};
 
 /// Prompts on the controlling terminal (stdin and stderr are TTYs).
 #[derive(Debug)]
@@ -49,7 +15,7 @@ pub struct TerminalApprover {
 }
 
 impl Approver for TerminalApprover {
-    fn request(&self, req: &ApprovalRequest<'_>) -> Result<ApprovalAnswer, CliError> {
+    fn request(&self, req: &ApprovalRequest<'_>) -> Result<Answered, String> {
         let d = req.decision;
         stderr_line!(
             "warden: `{}` needs approval: tier {} ({}), rule {}",
@@ -72,59 +38,52 @@ impl Approver for TerminalApprover {
             let _ = tx.send(line);
         });
         let user = std::env::var("USER").unwrap_or_else(|_| "terminal".to_owned());
-        match rx.recv_timeout(self.timeout) {
+        Ok(match rx.recv_timeout(self.timeout) {
             Ok(line) if matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") => {
-                Ok(ApprovalAnswer::Granted { by: user })
+                ApprovalAnswer::Granted { by: user }
             }
-            Ok(_) => Ok(ApprovalAnswer::Denied {
+            Ok(_) => ApprovalAnswer::Denied {
                 by: Some(user),
                 reason: "not approved at the prompt".into(),
-            }),
+            },
             Err(_) => {
                 stderr_line!();
-                Ok(ApprovalAnswer::Denied {
+                ApprovalAnswer::Denied {
                     by: None,
                     reason: format!(
                         "no answer within {} s (default: deny)",
                         self.timeout.as_secs()
                     ),
-                })
+                }
             }
         }
-    }
-}
-
-/// No human at hand: `async` is deferred, `sync` is denied.
-#[derive(Debug)]
-pub struct UnattendedApprover;
-
-impl Approver for UnattendedApprover {
-    fn request(&self, req: &ApprovalRequest<'_>) -> Result<ApprovalAnswer, CliError> {
-        let why = req
-            .decision
-            .reasons
-            .first()
-            .cloned()
-            .unwrap_or_else(|| req.decision.rule.clone());
-        Ok(match req.decision.tier {
-            Tier::Async => ApprovalAnswer::Deferred {
-                ticket: None,
-                reason: format!(
-                    "needs asynchronous approval ({why}); no approval server is configured and no terminal is attached"
-                ),
-            },
-            _ => ApprovalAnswer::Unavailable {
-                reason: format!("needs approval by a person ({why}) and no terminal is attached"),
-            },
-        })
+        .into())
     }
 }
 
 /// The approver for this process: a terminal prompt when attended, else unattended rules.
-pub fn default_approver(timeout: Duration) -> Box<dyn Approver> {
+pub fn default_approver(timeout: Duration) -> Arc<dyn Approver> {
     if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-        Box::new(TerminalApprover { timeout })
+        Arc::new(TerminalApprover { timeout })
     } else {
-        Box::new(UnattendedApprover)
+        Arc::new(UnattendedApprover)
+    }
+}
+
+/// The approval server named by `WARDEN_SERVER` and `WARDEN_TOKEN`, if both are set.
+pub fn server_from_env() -> Option<crate::approval_server::ServerApprovals> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    Some(crate::approval_server::ServerApprovals {
+        server: var("WARDEN_SERVER")?,
+        token: var("WARDEN_TOKEN")?,
+    })
+}
+
+/// The approval server when the environment names one (each request bound to its exact
+/// action, cwd, workspace and policy digest), else `fallback`.
+pub fn approver(fallback: Arc<dyn Approver>) -> Arc<dyn Approver> {
+    match server_from_env() {
+        Some(s) => Arc::new(s),
+        None => fallback,
     }
 }

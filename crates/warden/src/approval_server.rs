@@ -2,7 +2,7 @@
 //! and `ServerApprover`, the `Approver` that files a request with `warden serve` and (for `sync`)
 //! blocks on the server's long-poll until a person decides.
 
-use crate::approval::{ApprovalAnswer, ApprovalRequest, Approver};
+use crate::approval::{Answered, ApprovalAnswer, ApprovalRequest, Approver};
 use crate::exit::CliError;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -134,18 +134,6 @@ impl Client {
     }
 }
 
-/// The request this process last filed with the server and its action digest. `warden run`
-/// files at most one per process; its audit records name it (see `Recorder::approval`).
-static LAST_FILED: std::sync::Mutex<Option<(String, String)>> = std::sync::Mutex::new(None);
-
-/// The (request id, action digest) this process last filed, if any.
-pub fn last_filed() -> Option<(String, String)> {
-    LAST_FILED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone()
-}
-
 /// Files approval requests with `warden serve`.
 #[derive(Debug, Clone)]
 pub struct ServerApprover {
@@ -257,31 +245,79 @@ fn answer_from(client: &Client, v: &Value, digest: &str) -> Result<ApprovalAnswe
     }
 }
 
-impl Approver for ServerApprover {
-    fn request(&self, req: &ApprovalRequest<'_>) -> Result<ApprovalAnswer, CliError> {
-        let v = self.file(req).map_err(ClientError::into_cli)?;
+impl ServerApprover {
+    /// File `req` (or, with a ticket, use that request) and answer: `async` is deferred with the
+    /// request's id as ticket, `sync` waits for the decision.
+    pub fn ask(&self, req: &ApprovalRequest<'_>) -> Result<Answered, ClientError> {
+        if let Some(t) = req.ticket {
+            return Ok(Answered {
+                answer: self.await_and_consume(t)?,
+                filed: Some((t.to_owned(), self.digest())),
+                earlier: false,
+            });
+        }
+        let v = self.file(req)?;
         let id = v
             .get("id")
             .and_then(Value::as_str)
-            .ok_or_else(|| ClientError::Malformed(v.to_string()).into_cli())?
+            .ok_or_else(|| ClientError::Malformed(v.to_string()))?
             .to_owned();
-        *LAST_FILED
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((id.clone(), self.digest()));
+        let filed = Some((id.clone(), self.digest()));
         // Refused at once by the server's own policy: denied, never deferred.
         if v.get("status").and_then(Value::as_str) == Some("denied") {
-            return answer_from(&Client::new(&self.server, &self.token), &v, &self.digest())
-                .map_err(ClientError::into_cli);
+            return Ok(Answered {
+                answer: answer_from(&Client::new(&self.server, &self.token), &v, &self.digest())?,
+                filed,
+                earlier: false,
+            });
         }
-        match req.decision.tier {
-            Tier::Async => Ok(ApprovalAnswer::Deferred {
+        let answer = match req.decision.tier {
+            Tier::Async => ApprovalAnswer::Deferred {
                 ticket: Some(id.clone()),
                 reason: format!(
                     "filed for asynchronous approval as request {id}; routed to {}",
                     v.get("groups").map(Value::to_string).unwrap_or_default()
                 ),
-            }),
-            _ => self.await_and_consume(&id).map_err(ClientError::into_cli),
+            },
+            _ => self.await_and_consume(&id)?,
+        };
+        Ok(Answered {
+            answer,
+            filed,
+            earlier: false,
+        })
+    }
+}
+
+/// The approval server as the governed path's approver: each request is bound to its own
+/// action (or what the caller binds it to), cwd, workspace and policy digest.
+#[derive(Debug, Clone)]
+pub struct ServerApprovals {
+    /// Server root URL.
+    pub server: String,
+    /// Agent token.
+    pub token: String,
+}
+
+impl ServerApprovals {
+    /// The per-action approver for `req`.
+    pub fn for_request(&self, req: &ApprovalRequest<'_>) -> ServerApprover {
+        ServerApprover {
+            server: self.server.clone(),
+            token: self.token.clone(),
+            workspace: req.context.workspace.display().to_string(),
+            cwd: req.context.cwd.display().to_string(),
+            action: req
+                .bound
+                .cloned()
+                .unwrap_or_else(|| serde_json::to_value(req.action).unwrap_or_default()),
+            policy_digest: req.policy_digest.to_owned(),
         }
+    }
+}
+
+impl Approver for ServerApprovals {
+    fn request(&self, req: &ApprovalRequest<'_>) -> Result<Answered, String> {
+        self.for_request(req).ask(req).map_err(|e| e.to_string())
     }
 }

@@ -44,3 +44,20 @@ impl CliError {
 
 /// What every command returns.
 pub type CmdResult = Result<ExitCode, CliError>;
+
+impl From<warden_govern::GovernError> for CliError {
+    fn from(e: warden_govern::GovernError) -> Self {
+        use warden_govern::GovernError as G;
+        if e.is_bad_input() {
+            return Self::bad_input(miette::miette!("{e}"));
+        }
+        // The libraries name no flags: the command line adds its own.
+        if matches!(e, G::Sandbox(warden_sandbox::SandboxError::Degraded(_))) {
+            return Self::failure(miette::miette!(
+                help = "rerun with --allow-degraded to run anyway (recorded in the outcome)",
+                "{e}"
+            ));
+        }
+        Self::failure(miette::miette!("{e}"))
+    }
+}

@@ -1345,3 +1345,104 @@ fn an_action_the_servers_policy_denies_is_refused_on_filing(b: &Backend) {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// A one-response HTTP origin on loopback that answers every request with `body`.
+fn loopback_origin(body: &'static str) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let mut r = std::io::BufReader::new(s);
+            loop {
+                let mut h = String::new();
+                if std::io::BufRead::read_line(&mut r, &mut h).unwrap_or(0) == 0
+                    || h.trim().is_empty()
+                {
+                    break;
+                }
+            }
+            let mut s = r.into_inner();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// An approved `async` action run by the worker goes through the governed path like any run:
+/// its outcome in the workspace log carries the digest of its output, and the fetch it made
+/// through the egress proxy (to a loopback origin the workspace policy allows) is a `network`
+/// record of its intent. (Before, the worker ran the action as a child `warden sandbox`: the
+/// outcome had an exit code only, and no network records.)
+#[test]
+fn the_worker_records_output_digest_and_network_like_any_run() {
+    let (dir, s) = Backend { pg: None }.start_fresh(&[]);
+    let (agent, alice) = s.bot_and_alice();
+    let port = loopback_origin("fetched through the proxy\n");
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(ws.join(".git")).unwrap();
+    std::fs::create_dir_all(ws.join(".warden")).unwrap();
+    std::fs::write(
+        ws.join(".warden/policy.toml"),
+        format!(
+            "version = 1\n[network]\nallow = [\"127.0.0.1:{port}\"]\nallow_private = [\"127.0.0.1\"]\n\
+             discover_registries = false\ndiscover_git_remotes = false\n"
+        ),
+    )
+    .unwrap();
+    let w = ws.to_str().unwrap();
+    // `--noproxy ''`: curl would otherwise go direct to a loopback address, which inside the
+    // sandbox is the sandbox's own.
+    let script = format!(
+        "curl -sSf --noproxy '' -m 20 http://127.0.0.1:{port}/report > got.txt && echo fetched"
+    );
+    let id = s.file_async(
+        &agent,
+        "credential-access",
+        &["--workspace", w, "--cwd", w],
+        &["sh", "-c", &script],
+    );
+    assert!(s.cli(&alice, &["approve", &id]).status.success());
+    let o = s.cli(&agent, &["worker", "--once"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(ws.join("got.txt")).unwrap(),
+        "fetched through the proxy\n",
+        "worker: {}\nlog: {}",
+        String::from_utf8_lossy(&o.stderr),
+        std::fs::read_to_string(ws.join(".warden/audit/audit.jsonl")).unwrap_or_default()
+    );
+
+    let log = ws.join(".warden/audit/audit.jsonl");
+    audit_verify(&ws, &log);
+    let recs = log_records(&log);
+    let intent = recs
+        .iter()
+        .find(|r| r["kind"] == "intent" && r["request_id"] == id.as_str())
+        .expect("the worker's intent");
+    let of_intent = |kind: &str| -> Vec<&Value> {
+        recs.iter()
+            .filter(|r| r["kind"] == kind && r["intent_seq"] == intent["seq"])
+            .collect()
+    };
+    let outcome = of_intent("outcome");
+    assert_eq!(outcome.len(), 1, "{recs:#?}");
+    let outcome = outcome[0];
+    assert_eq!(outcome["disposition"], "ran", "{outcome}");
+    assert_eq!(outcome["exit_code"], 0, "{outcome}");
+    assert_eq!(outcome["stdout_bytes"], "fetched\n".len(), "{outcome}");
+    assert_eq!(
+        outcome["stdout_sha256"],
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest("fetched\n")),
+        "{outcome}"
+    );
+    let net = of_intent("network");
+    assert!(
+        net.iter()
+            .any(|n| n["allowed"] == true && n["host"] == "127.0.0.1" && n["port"] == port),
+        "{recs:#?}"
+    );
+}

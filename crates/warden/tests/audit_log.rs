@@ -662,3 +662,53 @@ fn a_rewritten_record_after_runs_is_named() {
         "log rewritten: records 1..=6 no longer match the root of the sealed head",
     );
 }
+
+/// Logs written by the record format before typed records (`tests/data/audit-v1/`, made with
+/// the `warden` of commit 1a02414: runs that ran, were denied, deferred, unavailable, approved
+/// through a server and run by its worker, a network denial and a signed checkpoint; and that
+/// server's own log) still verify with their key, and `warden report` still reads them the same.
+#[test]
+fn logs_of_the_previous_record_format_still_verify_and_report() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/audit-v1");
+    let ws = Ws::new();
+    let key = data.join("verifier.pub");
+    for (log, records) in [("workspace.jsonl", 27), ("server.jsonl", 13)] {
+        // A copy: verify may write nothing, but the fixture must never be the file under test.
+        let copy = ws.path().join(log);
+        std::fs::copy(data.join(log), &copy).unwrap();
+        let (code, out, err) = ws.run(&[
+            "audit",
+            "verify",
+            "--json",
+            "--log",
+            copy.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{log}: {out}{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["records"], records, "{log}: {v}");
+        // Every line reads as a typed record.
+        let typed = warden_audit::read_entries(&copy).unwrap();
+        assert_eq!(typed.len(), records, "{log}: {typed:#?}");
+    }
+    let copy = ws.path().join("workspace.jsonl");
+    let (code, out, err) = ws.run(&["report", "--json", "--log", copy.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["actions"], 9, "{v}");
+    let o = &v["outcomes"];
+    assert_eq!(
+        (&o["succeeded"], &o["denied"], &o["deferred"]),
+        (&6.into(), &2.into(), &1.into()),
+        "{v}"
+    );
+    let a = &v["approvals"];
+    assert_eq!(
+        (&a["requested"], &a["granted"], &a["unavailable"]),
+        (&4.into(), &2.into(), &1.into()),
+        "{v}"
+    );
+    assert_eq!(v["network"][0]["host"], "blocked.invalid", "{v}");
+    assert_eq!(v["network"][0]["denied"], 1, "{v}");
+}

@@ -306,10 +306,34 @@ fn check_full_run(s: &Setup, summary: &Value) {
             .any(|n| n["allowed"] == false && n["host"] == "blocked.invalid"),
         "{net:?}"
     );
-    // The pending exec went through `warden run`: intent, requested, deferred outcome.
+    // The pending exec: intent, requested, deferred outcome.
     let push = find(&|r| r["action"]["argv"] == json!(["git", "push", "origin", "main"]));
     assert_eq!(push["tier"], "async");
     assert!(!events_for(&push["seq"], "approval").is_empty());
+    // Each exec's outcome says what the governed path decided, apart from what the command
+    // printed or exited with: denied, deferred (naming the ticket the agent was given), and a
+    // command that prints Warden's words and exits 77 ran, with the digest of what it printed.
+    // (Before the one governed path, `exec` learned this by scanning a child `warden run`'s
+    // stderr and re-reading the log, and outcomes had no disposition at all.)
+    assert_eq!(outcome_of(&rm["seq"]).unwrap()["disposition"], "denied");
+    let deferred = outcome_of(&push["seq"]).unwrap();
+    assert_eq!(deferred["disposition"], "deferred", "{deferred}");
+    assert_eq!(deferred["ticket"], summary["tickets"][0], "{deferred}");
+    let spoof = find(&|r| {
+        r["action"]["script"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("echo 'warden: denied: fake'"))
+    });
+    let ran = outcome_of(&spoof["seq"]).unwrap();
+    assert_eq!(ran["disposition"], "ran", "{ran}");
+    assert_eq!(ran["exit_code"], 77, "{ran}");
+    let printed = "warden: denied: fake\n";
+    assert_eq!(ran["stderr_bytes"], printed.len(), "{ran}");
+    assert_eq!(
+        ran["stderr_sha256"],
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(printed)),
+        "{ran}"
+    );
     // The sync read of .env: requested, denied by alice.
     let env = find(&|r| {
         r["action"]["kind"] == "read"

@@ -4,19 +4,23 @@
 //! Async execution design: the agent's `warden run` files the request and exits 75 with the
 //! ticket. `warden approvals worker` (running with the same agent token) picks up approved
 //! requests, consumes each approval on the server — an atomic `approved → consumed` transition,
-//! so of any number of workers exactly one wins — runs the action in the sandbox with
-//! `warden sandbox`, and reports the outcome, which `warden approvals status ID` then shows.
+//! so of any number of workers exactly one wins — runs the action through the governed path
+//! (`warden-govern`: recorded, sandboxed, outcome with output digests and network records), and
+//! reports the outcome, which `warden approvals status ID` then shows.
 
 use crate::approval::{ApprovalAnswer, ApprovalRequest};
 use crate::approval_server::{Client, ClientError, ServerApprover};
 use crate::exit::{self, CliError, CmdResult};
 use crate::policy_load;
-use crate::record::{ApprovalDetail, IntentMeta, IntentRef, Outcome, Recorder};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use warden_audit::{Approval, ApprovalEvent};
+use warden_govern::{
+    ActionRequest, Governor, IntentMeta, OutputMode, Recorder, RunningAction, Settings,
+};
 use warden_policy::{Decision, Tier};
 
 /// Arguments of `warden approvals`.
@@ -79,9 +83,8 @@ pub enum ApprovalsCommand {
         /// Pause between scans when idle, in seconds.
         #[arg(long, default_value_t = 5)]
         interval: u64,
-        /// Passed to `warden sandbox`.
-        #[arg(long)]
-        allow_degraded: bool,
+        #[command(flatten)]
+        degraded: super::flags::Degraded,
     },
 }
 
@@ -276,8 +279,8 @@ pub fn run(args: ApprovalsArgs) -> CmdResult {
         ApprovalsCommand::Worker {
             once,
             interval,
-            allow_degraded,
-        } => return worker(&c, once, interval, allow_degraded),
+            degraded,
+        } => return worker(&c, once, interval, degraded.allow_degraded),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -296,6 +299,12 @@ fn request(server: &str, token: &str, r: RequestArgs) -> CmdResult {
     let workspace = match r.workspace {
         Some(w) => abs_or_cwd(Some(w))?,
         None => cwd.clone(),
+    };
+    let context = warden_policy::Context {
+        workspace: PathBuf::from(&workspace),
+        cwd: PathBuf::from(&cwd),
+        home: policy_load::home(),
+        sandboxed: true,
     };
     let approver = ServerApprover {
         server: server.to_owned(),
@@ -320,12 +329,21 @@ fn request(server: &str, token: &str, r: RequestArgs) -> CmdResult {
             commands: vec![],
         };
         let text = r.argv.join(" ");
+        let action = warden_policy::Action::Exec {
+            argv: r.argv.clone(),
+            cwd: None,
+        };
         let req = ApprovalRequest {
+            action: &action,
+            bound: None,
+            context: &context,
             action_text: &text,
             decision: &decision,
             rationale: r.rationale.as_deref(),
+            policy_digest: &approver.policy_digest,
+            ticket: None,
         };
-        crate::approval::Approver::request(&approver, &req)?
+        approver.ask(&req).map_err(cli)?.answer
     };
     Ok(match answer {
         ApprovalAnswer::Granted { by } => {
@@ -339,7 +357,7 @@ fn request(server: &str, token: &str, r: RequestArgs) -> CmdResult {
             );
             ExitCode::from(exit::DENIED)
         }
-        ApprovalAnswer::Unavailable { reason } => {
+        ApprovalAnswer::Unavailable { reason } | ApprovalAnswer::Delegated { reason } => {
             stderr_line!("warden: denied: {reason}");
             ExitCode::from(exit::DENIED)
         }
@@ -384,12 +402,14 @@ fn worker(c: &Client, once: bool, interval: u64, allow_degraded: bool) -> CmdRes
     }
 }
 
-/// Run the consumed request `r` with the workspace's audit log around it: an intent record
-/// (naming the request id and action digest) made durable before the action starts, the
-/// `approval` records of the grant and of its use, then the outcome. No intent, no run.
+/// Run the consumed request `r` through the governed path: an intent record (naming the request
+/// id and action digest) made durable before the action starts, the `approval` records of the
+/// grant and of its use, then the action in the sandbox and its outcome (output digests, network
+/// records) like any run. No intent, no run.
 fn audited_execute(r: &Value, allow_degraded: bool) -> Value {
     let ws = std::path::Path::new(str_of(r, "workspace"));
-    let recorded = (|| -> Result<(Recorder, IntentRef), CliError> {
+    let (id, digest) = (str_of(r, "id"), str_of(r, "action_digest"));
+    let prepared = (|| -> Result<(Governor, RunningAction, Vec<String>), CliError> {
         let policy = policy_load::load(None, ws)?;
         let ctx =
             policy_load::context(Some(ws), Some(std::path::Path::new(str_of(r, "cwd"))), true)?;
@@ -401,18 +421,32 @@ fn audited_execute(r: &Value, allow_degraded: bool) -> Value {
                 "the request's action is not one Warden knows: {e}"
             ))
         })?;
-        let decision = policy.classify(&action, &ctx);
-        let rec = Recorder::open(ws, &policy)?;
-        let meta = IntentMeta {
-            rationale: r
-                .get("rationale")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            agent: Some(str_of(r, "requester").to_owned()),
-            ..IntentMeta::default()
+        let argv = warden_govern::argv_of(&action).ok_or_else(|| {
+            CliError::bad_input(miette::miette!("action has no runnable command"))
+        })?;
+        let recorder = Recorder::open(ws, &policy)?;
+        let governor = Governor::new(
+            std::sync::Arc::new(policy),
+            ctx,
+            recorder,
+            std::sync::Arc::new(crate::approval::UnattendedApprover),
+            Settings {
+                allow_degraded,
+                output: OutputMode::Stream,
+            },
+        );
+        let req = ActionRequest {
+            meta: IntentMeta {
+                rationale: r
+                    .get("rationale")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                agent: Some(str_of(r, "requester").to_owned()),
+                ..IntentMeta::default()
+            },
+            request: Some((id.to_owned(), digest.to_owned())),
+            ..ActionRequest::new(action)
         };
-        let (id, digest) = (str_of(r, "id"), str_of(r, "action_digest"));
-        let intent = rec.request_intent(&action, &decision, &meta, id, digest)?;
         let approvers: Vec<&str> = r
             .get("votes")
             .and_then(Value::as_array)
@@ -421,96 +455,39 @@ fn audited_execute(r: &Value, allow_degraded: bool) -> Value {
             .filter(|v| str_of(v, "verdict") == "approve")
             .map(|v| str_of(v, "approver"))
             .collect();
-        let detail = |event: &str, by: String, decision: &str| ApprovalDetail {
-            event: event.into(),
-            by: Some(by),
-            request_id: Some(id.to_owned()),
-            action_digest: Some(digest.to_owned()),
-            decision: Some(decision.into()),
-            reason: r.get("reason").and_then(Value::as_str).map(str::to_owned),
-            ..ApprovalDetail::default()
-        };
-        rec.approval_detail(&intent, &detail("granted", approvers.join(","), "approved"))?;
-        rec.approval_detail(
-            &intent,
-            &detail("consumed", str_of(r, "requester").to_owned(), "consumed"),
-        )?;
-        Ok((rec, intent))
+        let running = governor.admit(&req, |intent| {
+            let detail = |event, by: String, decision: &str| Approval {
+                by: Some(by),
+                request_id: Some(id.to_owned()),
+                action_digest: Some(digest.to_owned()),
+                decision: Some(decision.into()),
+                reason: r.get("reason").and_then(Value::as_str).map(str::to_owned),
+                ..Approval::new(intent, event, None)
+            };
+            vec![
+                detail(ApprovalEvent::Granted, approvers.join(","), "approved"),
+                detail(
+                    ApprovalEvent::Consumed,
+                    str_of(r, "requester").to_owned(),
+                    "consumed",
+                ),
+            ]
+        })?;
+        Ok((governor, running, argv))
     })();
-    let (rec, intent) = match recorded {
+    let (governor, running, argv) = match prepared {
         Ok(x) => x,
         Err(e) => {
-            return json!({"ran": false, "error": format!("not run: the intent could not be recorded: {:?}", e.report)});
+            return json!({"ran": false, "error": format!("not run: {:?}", e.report)});
         }
     };
-    let t0 = std::time::Instant::now();
-    let outcome = execute(r, allow_degraded);
-    let code = outcome
-        .get("exit_code")
-        .and_then(Value::as_i64)
-        .and_then(|c| i32::try_from(c).ok());
-    let record = Outcome {
-        exit_code: code,
-        duration: t0.elapsed(),
-        notes: match outcome.get("error").and_then(Value::as_str) {
-            Some(e) => vec![format!("not run: {e}")],
-            None => vec![format!(
-                "executed by the worker after approval {}",
-                str_of(r, "id")
-            )],
-        },
-        ..Outcome::default()
-    };
-    if let Err(e) = rec.outcome(&intent, &record) {
-        stderr_line!("warden worker: audit log: {:?}", e.report);
+    let ran = governor.run(&running, argv);
+    // The worker's run of this action is done: seal the log's head.
+    if let Err(e) = governor.recorder().seal() {
+        stderr_line!("warden worker: audit log: cannot seal the head: {e}");
     }
-    rec.seal();
-    outcome
-}
-
-fn execute(r: &Value, allow_degraded: bool) -> Value {
-    let action = r.get("action").cloned().unwrap_or(Value::Null);
-    let argv: Vec<String> = match action.get("kind").and_then(Value::as_str) {
-        Some("exec") => action
-            .get("argv")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        Some("shell") => vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            action
-                .get("script")
-                .or_else(|| action.get("text"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .into(),
-        ],
-        _ => vec![],
-    };
-    if argv.is_empty() {
-        return json!({"ran": false, "error": "action has no runnable command"});
-    }
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
-        Err(e) => return json!({"ran": false, "error": e.to_string()}),
-    };
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("sandbox")
-        .arg("--workspace")
-        .arg(str_of(r, "workspace"))
-        .arg("--cwd")
-        .arg(str_of(r, "cwd"));
-    if allow_degraded {
-        cmd.arg("--allow-degraded");
-    }
-    cmd.arg("--").args(&argv);
-    match cmd.status() {
-        Ok(st) => json!({"ran": true, "exit_code": st.code()}),
+    match ran {
+        Ok(exec) => json!({"ran": true, "exit_code": exec.exit_code}),
         Err(e) => json!({"ran": false, "error": e.to_string()}),
     }
 }

@@ -653,14 +653,13 @@ fn stress(c: Ctx, a: StressArgs) -> CmdResult {
                 };
                 let id = rec
                     .intent(&action, &decision, &meta)
-                    .map_err(|e| format!("{:?}", e.report))?;
+                    .map_err(|e| e.to_string())?;
                 let outcome = Outcome {
                     exit_code: Some(0),
                     duration: Duration::from_micros(10),
                     ..Default::default()
                 };
-                rec.outcome(&id, &outcome)
-                    .map_err(|e| format!("{:?}", e.report))?;
+                rec.outcome(&id, &outcome).map_err(|e| e.to_string())?;
                 i += 1;
             }
             Ok(i)

@@ -4,24 +4,29 @@
 //!
 //! One command serves both events and dispatches on `hook_event_name`. Any failure answers exit
 //! status 2, the protocol's blocking error (stderr is shown to Claude): a hook that cannot decide
-//! must never let the tool run by default.
+//! must never let the tool run by default. The protocol itself (payload → action, the answer,
+//! the rewritten Bash command) is `agents::claude_code`; the decision is `warden-govern`'s.
 
-use crate::approval::{ApprovalAnswer, ApprovalRequest, Approver};
-use crate::approval_server::{Client, ServerApprover};
+use crate::agents::claude_code::{
+    self as protocol, AGENT, Answer, HookInput, Rewrite, Wrap, redact,
+};
+use crate::approval::{Answered, ApprovalAnswer, ApprovalRequest, Approver};
+use crate::approval_server::{Client, ServerApprovals, ServerApprover};
 use crate::exit::{BAD_INPUT, CliError, CmdResult};
 use crate::policy_load;
-use crate::record::{IntentMeta, IntentRef, Outcome, Recorder};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use warden_policy::{Action, Context, Decision, Policy, Tier};
-
-/// The agent name written into every record this hook makes.
-pub const AGENT: &str = "claude-code";
+use warden_govern::{
+    ActionRequest, Clearance, Governor, IntentMeta, IntentRef, Outcome, OutputMode, Recorder,
+    Refuser, Settings, Verdict,
+};
+use warden_policy::{Context, Decision, Tier};
 
 /// Subcommands of `warden hook`.
 #[derive(clap::Subcommand, Debug)]
@@ -55,27 +60,6 @@ pub fn run(cmd: HookCommand) -> CmdResult {
             report: e.report,
         }),
     }
-}
-
-/// The fields of a hook payload Warden reads (others are ignored: the protocol grows).
-#[derive(Debug, Deserialize)]
-struct HookInput {
-    session_id: String,
-    cwd: PathBuf,
-    hook_event_name: String,
-    tool_name: String,
-    tool_input: Map<String, Value>,
-    #[serde(default)]
-    tool_use_id: Option<String>,
-    #[serde(default)]
-    tool_response: Option<Value>,
-    /// PostToolUseFailure: what went wrong.
-    #[serde(default)]
-    error: Option<Value>,
-    #[serde(default)]
-    is_interrupt: Option<bool>,
-    #[serde(default)]
-    duration_ms: Option<u64>,
 }
 
 fn malformed(msg: impl std::fmt::Display) -> CliError {
@@ -121,155 +105,6 @@ fn parse_input(text: &str) -> Result<HookInput, CliError> {
         return Err(malformed("`session_id` and `tool_name` must not be empty"));
     }
     Ok(input)
-}
-
-/// Mask secrets in text shown to Claude or the user.
-fn redact(s: &str) -> String {
-    let mut found = warden_audit::redact::Redactions::new();
-    warden_audit::redact::redact_str(s, &mut found)
-}
-
-/// A string field of the tool's input.
-fn field<'a>(input: &'a HookInput, name: &str) -> Result<&'a str, CliError> {
-    match input.tool_input.get(name) {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s),
-        Some(Value::String(_)) => Err(malformed(format!(
-            "{}: `tool_input.{name}` is empty",
-            input.tool_name
-        ))),
-        Some(_) => Err(malformed(format!(
-            "{}: `tool_input.{name}` must be a string",
-            input.tool_name
-        ))),
-        None => Err(malformed(format!(
-            "{}: `tool_input.{name}` is missing",
-            input.tool_name
-        ))),
-    }
-}
-
-/// A file path of the tool's input, made absolute against the hook's `cwd`.
-fn path_field(input: &HookInput, name: &str) -> Result<PathBuf, CliError> {
-    let p = Path::new(field(input, name)?);
-    Ok(warden_policy::normalise_path(&input.cwd.join(p)))
-}
-
-/// The action a tool call amounts to, and whether it will run inside Warden's sandbox (only
-/// shell commands do: Claude Code performs its file and web tools itself).
-fn action_of(input: &HookInput) -> Result<(Action, bool), CliError> {
-    let tool = input.tool_name.as_str();
-    Ok(match tool {
-        "Bash" => {
-            let script = field(input, "command")?;
-            if script.contains('\0') {
-                return Err(malformed("Bash: the command contains a NUL byte"));
-            }
-            (
-                Action::Shell {
-                    script: script.to_owned(),
-                    cwd: Some(input.cwd.clone()),
-                },
-                true,
-            )
-        }
-        "Read" => (
-            Action::Read {
-                path: path_field(input, "file_path")?,
-            },
-            false,
-        ),
-        "NotebookRead" => (
-            Action::Read {
-                path: path_field(input, "notebook_path")?,
-            },
-            false,
-        ),
-        "Edit" | "Write" | "MultiEdit" => (
-            Action::Write {
-                path: path_field(input, "file_path")?,
-            },
-            false,
-        ),
-        "NotebookEdit" => (
-            Action::Write {
-                path: path_field(input, "notebook_path")?,
-            },
-            false,
-        ),
-        "WebFetch" => (net_action(input, field(input, "url")?)?, false),
-        _ => (
-            // MCP tools (`mcp__server__tool`), WebSearch (run by the model provider, not here)
-            // and any tool Warden does not know: the governance file's tool rules decide.
-            Action::Tool {
-                name: tool.to_owned(),
-                arguments: Value::Object(input.tool_input.clone()),
-            },
-            false,
-        ),
-    })
-}
-
-/// A GET to the URL's host.
-fn net_action(input: &HookInput, url: &str) -> Result<Action, CliError> {
-    let bad = || {
-        malformed(format!(
-            "{}: `tool_input.url` is not an absolute http(s) URL",
-            input.tool_name
-        ))
-    };
-    let uri: ureq::http::Uri = url.parse().map_err(|_| bad())?;
-    let scheme = uri.scheme_str().ok_or_else(bad)?.to_ascii_lowercase();
-    let host = uri.host().filter(|h| !h.is_empty()).ok_or_else(bad)?;
-    let default_port = match scheme.as_str() {
-        "https" => 443,
-        "http" => 80,
-        _ => return Err(bad()),
-    };
-    Ok(Action::Net {
-        host: host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase(),
-        port: Some(uri.port_u16().unwrap_or(default_port)),
-        method: Some("GET".into()),
-        path: uri.path_and_query().map(|p| p.path().to_owned()),
-        service: None,
-    })
-}
-
-/// The decision sent back to Claude Code.
-#[derive(Debug)]
-enum Answer {
-    Allow {
-        reason: String,
-        updated: Option<Map<String, Value>>,
-    },
-    Ask {
-        reason: String,
-        updated: Option<Map<String, Value>>,
-    },
-    Deny {
-        reason: String,
-    },
-}
-
-impl Answer {
-    fn to_json(&self) -> Value {
-        let (decision, reason, updated) = match self {
-            Answer::Allow { reason, updated } => ("allow", reason, updated.as_ref()),
-            Answer::Ask { reason, updated } => ("ask", reason, updated.as_ref()),
-            Answer::Deny { reason } => ("deny", reason, None),
-        };
-        let mut out = json!({
-            "hookEventName": "PreToolUse",
-            "permissionDecision": decision,
-            "permissionDecisionReason": redact(reason),
-        });
-        if let Some(u) = updated {
-            out["updatedInput"] = Value::Object(u.clone());
-        }
-        json!({ "hookSpecificOutput": out })
-    }
 }
 
 /// What PostToolUse needs to find the intent of a tool call, kept under `.warden/` because every
@@ -331,11 +166,16 @@ impl Drop for ExportOnExit {
     }
 }
 
+/// The shell Claude Code's Bash tool would have used: bash where there is one.
+fn bash_path() -> Option<&'static str> {
+    ["/bin/bash", "/usr/bin/bash"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+}
+
 /// Everything a hook call needs about where it runs.
 struct Setup {
-    ctx: Context,
-    policy: std::mem::ManuallyDrop<Policy>,
-    recorder: Recorder,
+    governor: Governor,
 }
 
 fn setup(args: &ClaudeCodeArgs, input: &HookInput, sandboxed: bool) -> Result<Setup, CliError> {
@@ -350,27 +190,56 @@ fn setup(args: &ClaudeCodeArgs, input: &HookInput, sandboxed: bool) -> Result<Se
         home: policy_load::home(),
         sandboxed,
     };
-    // Never freed: the process ends with this hook call.
-    let policy =
-        std::mem::ManuallyDrop::new(policy_load::load(args.policy.as_deref(), &ctx.workspace)?);
+    let policy = policy_load::load(args.policy.as_deref(), &ctx.workspace)?;
     let recorder = Recorder::open(&ctx.workspace, &policy)?;
-    Ok(Setup {
+    // With an approval server, it decides (an `async` request approved since it was deferred is
+    // used for the retry); without, Claude Code's own prompt asks the person.
+    let approver: Arc<dyn Approver> = match crate::approval::server_from_env() {
+        Some(server) => Arc::new(HookServer(server)),
+        None => Arc::new(ClaudeCodePrompt),
+    };
+    let governor = Governor::new(
+        Arc::new(policy),
         ctx,
-        policy,
         recorder,
-    })
+        approver,
+        Settings {
+            allow_degraded: false,
+            output: OutputMode::Stream,
+        },
+    );
+    Ok(Setup { governor })
 }
 
-/// Quote `s` for a POSIX shell (and bash/zsh): single quotes, each `'` written as `'\''`.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+/// No approval server: Claude Code's own permission prompt asks the person.
+struct ClaudeCodePrompt;
+
+impl Approver for ClaudeCodePrompt {
+    fn request(&self, _: &ApprovalRequest<'_>) -> Result<Answered, String> {
+        Ok(ApprovalAnswer::Delegated {
+            reason: "needs a person's approval (no approval server is configured: set WARDEN_SERVER and WARDEN_TOKEN to route it)".into(),
+        }
+        .into())
+    }
 }
 
-/// The shell Claude Code's Bash tool would have used: bash where there is one.
-fn bash_path() -> Option<&'static str> {
-    ["/bin/bash", "/usr/bin/bash"]
-        .into_iter()
-        .find(|p| Path::new(p).is_file())
+/// The approval server, reusing an `async` approval granted since the call was deferred.
+struct HookServer(ServerApprovals);
+
+impl Approver for HookServer {
+    fn request(&self, req: &ApprovalRequest<'_>) -> Result<Answered, String> {
+        let approver = self.0.for_request(req);
+        if req.decision.tier == Tier::Async
+            && let Some((id, by)) = consume_earlier_approval(&approver)
+        {
+            return Ok(Answered {
+                answer: ApprovalAnswer::Granted { by },
+                filed: Some((id, approver.digest())),
+                earlier: true,
+            });
+        }
+        approver.ask(req).map_err(|e| e.to_string())
+    }
 }
 
 fn warden_exe() -> Result<String, CliError> {
@@ -385,59 +254,39 @@ fn warden_exe() -> Result<String, CliError> {
     })
 }
 
-/// How a Bash command is wrapped so that it runs sandboxed.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Wrap {
-    /// `warden run`: classified again, recorded, sandboxed (for `auto`: nothing to approve).
-    Run,
-    /// `warden sandbox`: already approved by a person, so only isolated (running it through
-    /// `warden run` would ask for the same approval a second time).
-    Sandbox,
-}
-
-/// The Bash tool input with `command` replaced by the same command under Warden.
+/// The Bash tool input rewritten to run under Warden as `wrap` says.
 fn rewrite_bash(
     args: &ClaudeCodeArgs,
     input: &HookInput,
     ctx: &Context,
     wrap: Wrap,
-) -> Result<Map<String, Value>, CliError> {
-    let command = field(input, "command")?;
-    let q = |s: &str| sh_quote(s);
-    let mut parts = vec![q(&warden_exe()?)];
-    match wrap {
-        Wrap::Run => {
-            parts.extend(["run".into(), "--agent".into(), AGENT.into()]);
-            parts.extend(["--session".into(), q(&input.session_id)]);
-            if let Some(id) = &input.tool_use_id {
-                parts.extend(["--tool-call-id".into(), q(id)]);
-            }
-            if let Some(Value::String(d)) = input.tool_input.get("description") {
-                parts.extend(["--rationale".into(), q(d)]);
-            }
-        }
-        Wrap::Sandbox => parts.push("sandbox".into()),
-    }
-    let ws = ctx
+) -> Result<serde_json::Map<String, Value>, CliError> {
+    let warden = warden_exe()?;
+    let workspace = ctx
         .workspace
         .to_str()
         .ok_or_else(|| CliError::failure(miette::miette!("the workspace path is not UTF-8")))?;
-    parts.extend(["--workspace".into(), q(ws)]);
-    if let Some(p) = &args.policy {
-        let p = policy_load::absolute(p)?;
-        let p = p.to_str().ok_or_else(|| {
-            CliError::failure(miette::miette!("the governance file path is not UTF-8"))
-        })?;
-        parts.extend(["--policy".into(), q(p)]);
-    }
-    match bash_path() {
-        Some(bash) => parts.extend(["--".into(), bash.into(), "-c".into(), q(command)]),
-        None if wrap == Wrap::Run => parts.extend(["--shell".into(), q(command)]),
-        None => parts.extend(["--".into(), "/bin/sh".into(), "-c".into(), q(command)]),
-    }
-    let mut updated = input.tool_input.clone();
-    updated.insert("command".into(), Value::String(parts.join(" ")));
-    Ok(updated)
+    let policy = match &args.policy {
+        Some(p) => Some(
+            policy_load::absolute(p)?
+                .to_str()
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    CliError::failure(miette::miette!("the governance file path is not UTF-8"))
+                })?,
+        ),
+        None => None,
+    };
+    Ok(protocol::rewrite_bash(
+        input,
+        &Rewrite {
+            warden: &warden,
+            workspace,
+            policy: policy.as_deref(),
+            bash: bash_path(),
+        },
+        wrap,
+    ))
 }
 
 fn first_reason(d: &Decision) -> String {
@@ -454,158 +303,109 @@ fn describe(d: &Decision) -> String {
     )
 }
 
-/// The text a person reads for the action (the Bash command, the path, the URL, the tool).
-fn action_text(input: &HookInput, action: &Action) -> String {
-    match action {
-        Action::Shell { script, .. } => script.clone(),
-        Action::Read { path } => format!("{} {}", input.tool_name, path.display()),
-        Action::Write { path } => format!("{} {}", input.tool_name, path.display()),
-        Action::Net { .. } | Action::Exec { .. } => {
-            let url = input
-                .tool_input
-                .get("url")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            format!("{} {url}", input.tool_name)
-        }
-        Action::Tool { name, .. } => name.clone(),
-    }
-}
-
 fn pre_tool_use(args: &ClaudeCodeArgs, input: &HookInput) -> CmdResult {
-    let (action, sandboxed) = action_of(input)?;
-    let s = setup(args, input, sandboxed)?;
-    let _export = ExportOnExit(s.recorder.spawn_exporter());
-    let decision = s.policy.classify(&action, &s.ctx);
+    let payload = Value::Object(input.tool_input.clone());
+    let action = protocol::tool_action(&input.tool_name, &payload, Some(&input.cwd))
+        .map_err(|e| malformed(e.hook_message()))?;
+    let is_bash = protocol::runs_sandboxed(&action);
+    let s = setup(args, input, is_bash)?;
+    let g = &s.governor;
+    let _export = ExportOnExit(g.recorder().spawn_exporter());
     let rationale = input
         .tool_input
         .get("description")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let meta = IntentMeta {
-        rationale: rationale.clone(),
-        agent: Some(AGENT.into()),
-        session: Some(input.session_id.clone()),
-        tool_call_id: input.tool_use_id.clone(),
-        tool: Some(input.tool_name.clone()),
+    let req = ActionRequest {
+        meta: IntentMeta {
+            rationale,
+            agent: Some(AGENT.into()),
+            session: Some(input.session_id.clone()),
+            tool_call_id: input.tool_use_id.clone(),
+            tool: Some(input.tool_name.clone()),
+        },
+        text: Some(protocol::action_text(
+            &input.tool_name,
+            &input.tool_input,
+            &action,
+        )),
+        ..ActionRequest::new(action)
     };
-    // Durable before Claude Code hears anything: no answer without its record.
-    let intent = s.recorder.intent(&action, &decision, &meta)?;
-    let is_bash = matches!(action, Action::Shell { .. });
-    let sandboxed_bash = |wrap: Wrap| -> Result<Option<Map<String, Value>>, CliError> {
+    let sandboxed_bash = |wrap: Wrap| -> Result<Option<serde_json::Map<String, Value>>, CliError> {
         if is_bash {
-            rewrite_bash(args, input, &s.ctx, wrap).map(Some)
+            rewrite_bash(args, input, g.context(), wrap).map(Some)
         } else {
             Ok(None)
         }
     };
-    let refuse = |reason: String| -> Result<Answer, CliError> {
-        s.recorder.outcome(
-            &intent,
-            &Outcome {
-                notes: vec![format!("did not run: {reason}")],
-                ..Default::default()
-            },
-        )?;
-        Ok(Answer::Deny { reason })
+    // The intent is durable before Claude Code hears anything: no answer without its record.
+    // A refusal's outcome notes what Claude was told.
+    let note =
+        |d: &Decision, v: &Verdict| format!("did not run: {}", refusal_reason(d, v, is_bash));
+    let cleared = match g.clear_answering(&req, &note) {
+        Ok(c) => c,
+        Err(warden_govern::GovernError::Approval(e)) => {
+            // Recorded as not run by the governor; the call is denied, never allowed.
+            let decision = g.policy().classify(&req.action, g.context());
+            let answer = Answer::Deny {
+                reason: format!(
+                    "warden: {} — the approval server failed, so the call is denied: {}",
+                    describe(&decision),
+                    first_line(&e)
+                ),
+            };
+            println!("{}", answer.to_json());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(e.into()),
     };
-    let mut asked = false;
-    let answer = match decision.tier {
-        Tier::Auto => Answer::Allow {
-            reason: if is_bash {
-                format!(
-                    "warden: {} — runs sandboxed under `warden run`",
-                    describe(&decision)
-                )
-            } else {
-                format!("warden: {}", describe(&decision))
-            },
-            updated: sandboxed_bash(Wrap::Run)?,
-        },
-        Tier::Deny => refuse(format!(
-            "warden: denied by policy (rule {}): {}",
-            decision.rule,
-            first_reason(&decision)
-        ))?,
-        Tier::Async | Tier::Sync => match server_approver(&s, &action) {
-            None => {
-                s.recorder.approval(&intent, "requested", None)?;
-                asked = true;
-                Answer::Ask {
-                    reason: format!(
-                        "warden: {} — needs a person's approval (no approval server is configured: set WARDEN_SERVER and WARDEN_TOKEN to route it)",
-                        describe(&decision)
-                    ),
-                    updated: sandboxed_bash(Wrap::Sandbox)?,
+    let (intent, answer, asked) = match cleared {
+        Clearance::Cleared(running) => {
+            let d = &running.decision;
+            let answer = match &running.approval {
+                None => Answer::Allow {
+                    reason: if is_bash {
+                        format!(
+                            "warden: {} — runs sandboxed under `warden run`",
+                            describe(d)
+                        )
+                    } else {
+                        format!("warden: {}", describe(d))
+                    },
+                    updated: sandboxed_bash(Wrap::Run)?,
+                },
+                Some(granted) => {
+                    let via = match (&granted.request, granted.earlier) {
+                        (Some(id), true) => format!(" (request {id}, approved earlier)"),
+                        _ => String::new(),
+                    };
+                    Answer::Allow {
+                        reason: format!(
+                            "warden: {} — approved by {}{via}",
+                            describe(d),
+                            granted.by
+                        ),
+                        updated: sandboxed_bash(Wrap::Sandbox)?,
+                    }
                 }
-            }
-            Some(approver) => {
-                let text = action_text(input, &action);
-                let req = ApprovalRequest {
-                    action_text: &text,
-                    decision: &decision,
-                    rationale: rationale.as_deref(),
-                };
-                let reused = if decision.tier == Tier::Async {
-                    consume_earlier_approval(&approver)
-                } else {
-                    None
-                };
-                s.recorder.approval(&intent, "requested", None)?;
-                let result = match reused {
-                    Some((id, by)) => Ok((ApprovalAnswer::Granted { by }, Some(id))),
-                    None => approver.request(&req).map(|a| (a, None)),
-                };
-                match result {
-                    Ok((ApprovalAnswer::Granted { by }, reused)) => {
-                        s.recorder.approval(&intent, "granted", Some(&by))?;
-                        let via = reused
-                            .map(|id| format!(" (request {id}, approved earlier)"))
-                            .unwrap_or_default();
-                        Answer::Allow {
-                            reason: format!(
-                                "warden: {} — approved by {by}{via}",
-                                describe(&decision)
-                            ),
-                            updated: sandboxed_bash(Wrap::Sandbox)?,
-                        }
-                    }
-                    Ok((ApprovalAnswer::Denied { by, reason }, _)) => {
-                        let event = if by.is_some() { "denied" } else { "expired" };
-                        s.recorder.approval(&intent, event, by.as_deref())?;
-                        let who = by.map(|b| format!(" by {b}")).unwrap_or_default();
-                        refuse(format!(
-                            "warden: {} — not approved{who}: {reason}",
-                            describe(&decision)
-                        ))?
-                    }
-                    Ok((ApprovalAnswer::Unavailable { reason }, _)) => {
-                        s.recorder.approval(&intent, "unavailable", None)?;
-                        refuse(format!(
-                            "warden: {} — not approved: {reason}",
-                            describe(&decision)
-                        ))?
-                    }
-                    Ok((ApprovalAnswer::Deferred { ticket, reason }, _)) => {
-                        let id = ticket.unwrap_or_default();
-                        let how = if is_bash {
-                            "once approved, `warden approvals worker` runs it in the sandbox exactly once; its result: "
-                        } else {
-                            "once approved, make the same tool call again and Warden will let it through; its state: "
-                        };
-                        refuse(format!(
-                            "warden: deferred for asynchronous approval, ticket {id}: {} — {reason}. Do not retry now; go on with other work. {how}`warden approvals status {id}`",
-                            describe(&decision)
-                        ))?
-                    }
-                    Err(e) => refuse(format!(
-                        "warden: {} — the approval server failed, so the call is denied: {}",
-                        describe(&decision),
-                        first_line(&format!("{:?}", e.report))
-                    ))?,
-                }
-            }
-        },
+            };
+            (running.intent, answer, false)
+        }
+        Clearance::Delegated { running, reason } => {
+            let answer = Answer::Ask {
+                reason: format!("warden: {} — {reason}", describe(&running.decision)),
+                updated: sandboxed_bash(Wrap::Sandbox)?,
+            };
+            (running.intent, answer, true)
+        }
+        Clearance::Refused {
+            intent,
+            decision,
+            verdict,
+        } => {
+            let reason = refusal_reason(&decision, &verdict, is_bash);
+            (intent, Answer::Deny { reason }, false)
+        }
     };
     if !matches!(answer, Answer::Deny { .. })
         && let Some(id) = &input.tool_use_id
@@ -618,12 +418,37 @@ fn pre_tool_use(args: &ClaudeCodeArgs, input: &HookInput) -> CmdResult {
             asked,
         };
         save_pending(
-            &pending_path(&s.ctx.workspace, &input.session_id, id),
+            &pending_path(&g.context().workspace, &input.session_id, id),
             &call,
         )?;
     }
     println!("{}", answer.to_json());
     Ok(ExitCode::SUCCESS)
+}
+
+/// What Claude is told when Warden refuses a tool call.
+fn refusal_reason(decision: &Decision, verdict: &Verdict, is_bash: bool) -> String {
+    let d = describe(decision);
+    match verdict {
+        Verdict::Denied { by, reason } => match by {
+            Refuser::Policy | Refuser::Guard => format!("warden: {}", verdict.line(decision)),
+            Refuser::Person(b) => format!("warden: {d} — not approved by {b}: {reason}"),
+            Refuser::Timeout => format!("warden: {d} — not approved: {reason}"),
+        },
+        Verdict::Unavailable { reason } => format!("warden: {d} — not approved: {reason}"),
+        Verdict::Deferred { ticket, reason } => {
+            let id = ticket.clone().unwrap_or_default();
+            let how = if is_bash {
+                "once approved, `warden approvals worker` runs it in the sandbox exactly once; its result: "
+            } else {
+                "once approved, make the same tool call again and Warden will let it through; its state: "
+            };
+            format!(
+                "warden: deferred for asynchronous approval, ticket {id}: {d} — {reason}. Do not retry now; go on with other work. {how}`warden approvals status {id}`"
+            )
+        }
+        Verdict::Ran(_) => format!("warden: {d}"),
+    }
 }
 
 fn first_line(s: &str) -> String {
@@ -632,20 +457,6 @@ fn first_line(s: &str) -> String {
         .find(|l| !l.is_empty())
         .unwrap_or_default()
         .to_owned()
-}
-
-/// The approval server from `WARDEN_SERVER` and `WARDEN_TOKEN`, bound to this exact action.
-fn server_approver(s: &Setup, action: &Action) -> Option<ServerApprover> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let (server, token) = (var("WARDEN_SERVER")?, var("WARDEN_TOKEN")?);
-    Some(ServerApprover {
-        server,
-        token,
-        workspace: s.ctx.workspace.display().to_string(),
-        cwd: s.ctx.cwd.display().to_string(),
-        action: serde_json::to_value(action).unwrap_or_default(),
-        policy_digest: s.policy.digest().to_owned(),
-    })
 }
 
 /// An `async` request for this exact action approved since it was deferred: consume it (the
@@ -692,6 +503,8 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// response as one JSON text, a failure's error.
 fn outcome_of(input: &HookInput, call: &PendingCall) -> Outcome {
     let mut out = Outcome {
+        // Claude Code performed the call (it reports no exit status; a failure is in the notes).
+        disposition: Some(warden_govern::Disposition::Ran),
         duration: Duration::from_millis(
             input
                 .duration_ms
@@ -756,7 +569,7 @@ fn post_tool_use(args: &ClaudeCodeArgs, input: &HookInput) -> CmdResult {
             ))
         })?;
     let s = setup(args, input, false)?;
-    let path = pending_path(&s.ctx.workspace, &input.session_id, id);
+    let path = pending_path(&s.governor.context().workspace, &input.session_id, id);
     let call: PendingCall = match std::fs::read_to_string(&path) {
         Ok(t) => serde_json::from_str(&t).map_err(|e| {
             CliError::failure(miette::miette!(
@@ -780,19 +593,21 @@ fn post_tool_use(args: &ClaudeCodeArgs, input: &HookInput) -> CmdResult {
             )));
         }
     };
-    let _export = ExportOnExit(s.recorder.spawn_exporter());
+    let g = &s.governor;
+    let _export = ExportOnExit(g.recorder().spawn_exporter());
     let intent = IntentRef {
         seq: call.intent_seq,
         hash: call.intent_hash.clone(),
     };
     if call.asked {
         // Claude Code ran a call its prompt asked about: the person at the prompt allowed it.
-        s.recorder
-            .approval(&intent, "granted", Some("claude-code prompt"))?;
+        g.granted_by_agent(&intent, "claude-code prompt")?;
     }
-    s.recorder.outcome(&intent, &outcome_of(input, &call))?;
+    g.recorder().outcome(&intent, &outcome_of(input, &call))?;
     // The tool call's last record: seal the log's head.
-    s.recorder.seal();
+    if let Err(e) = g.recorder().seal() {
+        stderr_line!("warden: audit log: cannot seal the head: {e}");
+    }
     std::fs::remove_file(&path)
         .map_err(|e| CliError::failure(miette::miette!("cannot remove {}: {e}", path.display())))?;
     Ok(ExitCode::SUCCESS)
@@ -801,26 +616,6 @@ fn post_tool_use(args: &ClaudeCodeArgs, input: &HookInput) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quoting_survives_the_shell() {
-        for s in [
-            "plain",
-            "it's",
-            "''",
-            "a'b'c",
-            "$HOME `id` $(id) \\n \" ! *",
-            "line1\nline2",
-            "",
-        ] {
-            let o = std::process::Command::new("/bin/sh")
-                .arg("-c")
-                .arg(format!("printf %s {}", sh_quote(s)))
-                .output()
-                .expect("sh");
-            assert_eq!(String::from_utf8_lossy(&o.stdout), s);
-        }
-    }
 
     #[test]
     fn pending_paths_stay_in_their_directory() {

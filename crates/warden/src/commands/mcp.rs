@@ -2,13 +2,7 @@
 //! `list_dir`, `http_request`, `approval_status`) all take the governed path, for any
 //! MCP-capable agent. Over stdio by default, or streamable HTTP with `--listen`.
 
-#[path = "../mcp/govern.rs"]
-mod govern;
-#[path = "../mcp/paths.rs"]
-mod paths;
-#[path = "../mcp/server.rs"]
-mod server;
-
+use crate::agents::mcp::{server, tools};
 use crate::exit::{CliError, CmdResult};
 use crate::policy_load;
 use rmcp::ServiceExt;
@@ -37,9 +31,8 @@ pub struct McpArgs {
     /// Bearer token HTTP clients must present (required to listen on a non-loopback address).
     #[arg(long, env = "WARDEN_MCP_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Run commands even if this kernel cannot enforce the whole sandbox profile.
-    #[arg(long)]
-    pub allow_degraded: bool,
+    #[command(flatten)]
+    pub degraded: super::flags::Degraded,
     /// Most bytes of file content, command output or response body in one tool result.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     pub max_output: usize,
@@ -56,10 +49,10 @@ pub fn run(args: McpArgs) -> CmdResult {
         Some(p) => Some(policy_load::absolute(p)?),
         None => None,
     };
-    let gov = Arc::new(govern::Governor::new(
+    let gov = Arc::new(tools::Tools::new(
         &ctx.workspace,
         policy_file,
-        args.allow_degraded,
+        args.degraded.allow_degraded,
         args.max_output,
     )?);
     if let Some(addr) = args.listen
@@ -85,7 +78,7 @@ pub fn run(args: McpArgs) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve_stdio(gov: Arc<govern::Governor>) -> Result<(), CliError> {
+async fn serve_stdio(gov: Arc<tools::Tools>) -> Result<(), CliError> {
     let service = server::WardenTools::new(gov)
         .serve(rmcp::transport::stdio())
         .await
@@ -98,7 +91,7 @@ async fn serve_stdio(gov: Arc<govern::Governor>) -> Result<(), CliError> {
 }
 
 async fn serve_http(
-    gov: Arc<govern::Governor>,
+    gov: Arc<tools::Tools>,
     addr: std::net::SocketAddr,
     token: Option<String>,
 ) -> Result<(), CliError> {

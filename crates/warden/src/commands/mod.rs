@@ -1,8 +1,10 @@
-//! One module per subcommand; each owns its clap arguments and its `run`.
+//! One module per subcommand; each owns its clap arguments and its `run` (flags several share
+//! are `flags`'s).
 
 pub mod approvals;
 pub mod audit;
 pub mod check;
+pub mod flags;
 pub mod hook;
 pub mod init;
 pub mod mcp;

@@ -4,7 +4,7 @@
 
 use crate::exit::{CliError, CmdResult};
 use crate::policy_load;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read as _;
@@ -219,11 +219,11 @@ fn action_cwd(action: &Action) -> Option<PathBuf> {
 
 /// The agent's own tool name an intent record carries (`Bash`, `Edit`, an MCP tool), or `None`
 /// when its `tool` is only the fallback Warden derives from the action kind (`shell`, `read`, …).
-pub fn agent_tool(record: &Value, action: &Action) -> Option<String> {
-    let tool = record.get("tool").and_then(Value::as_str)?;
-    let given =
-        matches!(action, Action::Tool { .. }) || tool != warden_audit::records::tool_name(action);
-    given.then(|| tool.to_owned())
+pub fn agent_tool(intent: &warden_audit::Intent) -> Option<String> {
+    let given = !intent.tool.is_empty()
+        && (matches!(intent.action, Action::Tool { .. })
+            || intent.tool != warden_audit::records::tool_name(&intent.action));
+    given.then(|| intent.tool.clone())
 }
 
 /// An audit-log line: `intent` records are actions, every other record kind is skipped. The
@@ -233,115 +233,38 @@ fn audit_line(
     line: usize,
     tool_calls: &mut BTreeMap<String, usize>,
 ) -> Result<Vec<TracedAction>, String> {
-    let Some(mut rec) = json_object(raw)? else {
+    let Some(rec) = json_object(raw)? else {
         return Ok(Vec::new());
     };
     if rec.get("kind").and_then(Value::as_str) != Some("intent") {
         return Ok(Vec::new());
     }
-    let action = rec
-        .remove("action")
-        .ok_or_else(|| "intent record without an `action`".to_owned())?;
-    let action: Action = serde_json::from_value(action)
+    if !rec.contains_key("action") {
+        return Err("intent record without an `action`".to_owned());
+    }
+    let entry = warden_audit::Entry::deserialize(&Value::Object(rec))
         .map_err(|e| format!("intent record with an unreadable action: {e}"))?;
-    let action = checked(action)?;
-    if let Some(tool) = agent_tool(&Value::Object(rec.clone()), &action) {
+    let warden_audit::Record::Intent(intent) = entry.record else {
+        return Ok(Vec::new());
+    };
+    let action = checked(intent.action.clone())?;
+    if let Some(tool) = agent_tool(&intent) {
         *tool_calls.entry(tool).or_default() += 1;
     }
     Ok(vec![TracedAction {
         line,
         cwd: action_cwd(&action),
         action,
-        sandboxed: rec.get("sandboxed").and_then(Value::as_bool),
+        sandboxed: intent.sandboxed,
     }])
 }
 
-/// The string field `key` of a tool input, or an error naming the tool and field.
-fn input_str(input: &Value, tool: &str, key: &str) -> Result<String, String> {
-    input
-        .get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| format!("{tool} tool_use without a string `input.{key}`"))
-}
-
-/// The action a Claude Code tool call asks for, as `warden hook claude-code` classifies it:
-/// shell for `Bash`, read and write for the file tools, a GET for `WebFetch`, and a tool call
-/// (decided by the governance file's tool rules) for MCP tools and every other tool.
+/// The action a Claude Code tool call asks for, mapped exactly as `warden hook claude-code`
+/// maps it (paths as the transcript wrote them; the line's `cwd` is the context).
 pub fn claude_tool_action(name: &str, input: &Value) -> Result<Action, String> {
-    let action = match name {
-        "Bash" => Action::Shell {
-            script: input_str(input, name, "command")?,
-            cwd: None,
-        },
-        "Read" => Action::Read {
-            path: input_str(input, name, "file_path")?.into(),
-        },
-        "NotebookRead" => Action::Read {
-            path: input_str(input, name, "notebook_path")?.into(),
-        },
-        "Edit" | "Write" | "MultiEdit" => Action::Write {
-            path: input_str(input, name, "file_path")?.into(),
-        },
-        "NotebookEdit" => Action::Write {
-            path: input_str(input, name, "notebook_path")?.into(),
-        },
-        "WebFetch" => {
-            let url = input_str(input, name, "url")?;
-            let (host, port, path) = split_url(&url)
-                .ok_or_else(|| format!("WebFetch url {url:?} is not an absolute http(s) URL"))?;
-            Action::Net {
-                host,
-                port: Some(port),
-                method: Some("GET".into()),
-                path,
-                service: None,
-            }
-        }
-        n => Action::Tool {
-            name: n.to_owned(),
-            arguments: input.clone(),
-        },
-    };
+    let action = crate::agents::claude_code::tool_action(name, input, None)
+        .map_err(|e| e.transcript_message())?;
     checked(action)
-}
-
-/// Host, port and path (without query) of an absolute http(s) URL.
-fn split_url(url: &str) -> Option<(String, u16, Option<String>)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let default_port = match scheme.to_ascii_lowercase().as_str() {
-        "http" => 80,
-        "https" => 443,
-        _ => return None,
-    };
-    let (authority, path) = match rest.find(['/', '?', '#']) {
-        Some(i) => (&rest[..i], rest[i..].split(['?', '#']).next()),
-        None => (rest, None),
-    };
-    let path = path.filter(|p| !p.is_empty()).map(str::to_owned);
-    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        let (h, after) = v6.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p.parse().ok()?),
-            None => None,
-        };
-        (h, port)
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p.parse().ok()?)),
-            None => (hostport, None),
-        }
-    };
-    if host.is_empty() {
-        return None;
-    }
-    Some((
-        host.to_ascii_lowercase(),
-        port.unwrap_or(default_port),
-        path.or_else(|| Some("/".into())),
-    ))
 }
 
 /// A Claude Code transcript line: every `tool_use` block of its message is an action.
@@ -432,28 +355,8 @@ fn jsonl_line(raw: &str, line: usize) -> Result<Vec<TracedAction>, String> {
     }])
 }
 
-/// How a person reads an action in one line.
-pub fn action_text(action: &Action) -> String {
-    match action {
-        Action::Exec { argv, .. } => argv.join(" "),
-        Action::Shell { script, .. } => script.clone(),
-        Action::Read { path } => format!("read {}", path.display()),
-        Action::Write { path } => format!("write {}", path.display()),
-        Action::Net {
-            host,
-            port,
-            method,
-            path,
-            ..
-        } => format!(
-            "{} {host}{}{}",
-            method.as_deref().unwrap_or("CONNECT"),
-            port.map(|p| format!(":{p}")).unwrap_or_default(),
-            path.as_deref().unwrap_or("")
-        ),
-        Action::Tool { name, .. } => format!("tool {name}"),
-    }
-}
+/// How a person reads an action in one line (the governed path's wording).
+pub use warden_govern::action_text;
 
 /// Builds the classification context of each action, finding each recorded directory's
 /// workspace once.
@@ -952,26 +855,6 @@ fn render_text(s: &Summary, max_list: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_split_into_host_port_and_path() {
-        assert_eq!(
-            split_url("https://User@Docs.Example.invalid:8443/a?b"),
-            Some(("docs.example.invalid".into(), 8443, Some("/a".into())))
-        );
-        assert_eq!(
-            split_url("http://[::1]/x#f"),
-            Some(("::1".into(), 80, Some("/x".into())))
-        );
-        assert_eq!(
-            split_url("https://example.invalid"),
-            Some(("example.invalid".into(), 443, Some("/".into())))
-        );
-        assert_eq!(split_url("nohost"), None);
-        assert_eq!(split_url("https:///path"), None);
-        assert_eq!(split_url("ftp://example.invalid/x"), None);
-        assert_eq!(split_url("https://example.invalid:99999/"), None);
-    }
 
     #[test]
     fn formats_are_detected_from_the_first_line() {

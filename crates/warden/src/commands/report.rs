@@ -2,20 +2,21 @@
 //! automatically and how many were surfaced, how approvals went and how long people took, which
 //! rules surface most, which hosts the network reached or was refused, and every incident.
 //!
-//! Records read (fields read defensively; unknown fields and kinds are ignored):
-//! - `intent`: `seq`, `ts_ns`, `tier`, `category`, `rule`, `action`, and `groups` and
-//!   `request_id` when present (the approval server's log). An intent naming a request an
-//!   earlier intent filed is that action run after approval: it completes the earlier one.
-//! - `outcome` (by `intent_seq`): `exit_code`, `signal`, `notes` (`denied…`, `not run…`,
-//!   `deferred…`, `did not run…` say why it did not run; `not enforced…` marks a degraded
-//!   sandbox).
-//! - `network` (by `intent_seq`): `host`, `allowed`.
-//! - `approval` (any kind starting so): `event` (`requested`; `granted`/`approved`; `denied`;
-//!   `expired`/`timeout`; or `decided` with `status`), `ts_ns`, optional `by`,
-//!   `group`/`groups`, `category`; tied to its action by `intent_seq`, else by
-//!   `request_id`/`request`/`ticket`/`id` (server-side records), which joins the action whose
-//!   outcome says `deferred (ticket ID)`. Each request counts once however many records
-//!   describe it; its first decision counts.
+//! Records are read as `warden-audit`'s typed records (lines of other kinds are counted and
+//! skipped):
+//! - `intent`: its tier, category, rule, action, and `groups` and `request_id` when present
+//!   (the approval server's log). An intent naming a request an earlier intent filed (by its
+//!   approval records or its deferred outcome's ticket) is that action run after approval: it
+//!   completes the earlier one.
+//! - `outcome`: its disposition (ran with an exit status or signal, denied, deferred with its
+//!   ticket, unavailable, not run) and the notes a person reads (`not enforced…` marks a
+//!   degraded sandbox, `warning: …` a warning).
+//! - `network`: host, allowed.
+//! - `approval`: its event; each request counts once however many records describe it, and
+//!   its first decision counts. Approval records that name no intent are not Warden's own
+//!   (other tools' server-side records, keyed by `request_id`/`request`/`ticket`/`id`, with their
+//!   own event words): read as such and joined to the action whose deferred outcome names that
+//!   request as its ticket.
 
 #[path = "report/html.rs"]
 mod html;
@@ -27,6 +28,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use warden_audit::{ApprovalEvent, Disposition, Entry, Record};
 use warden_policy::sections::ApprovalsConfig;
 
 /// Arguments of `warden report`.
@@ -208,7 +210,7 @@ struct Intent {
     category: String,
     rule: String,
     action: String,
-    outcome: Option<Value>,
+    outcome: Option<warden_audit::Outcome>,
     net_allowed: Vec<String>,
     net_denied: Vec<String>,
     /// (host, method or `tunnel`, allowed) of each network record.
@@ -233,6 +235,8 @@ struct Request {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum RequestKey {
     Intent(u64),
+    /// A request known only by server-side approval records that name no intent (written by
+    /// hand or by tools before the approval server kept its own log of intents).
     Server(String),
 }
 
@@ -252,10 +256,9 @@ fn groups_field(v: &Value) -> Vec<String> {
     }
 }
 
-/// The event an approval record describes: `requested`, `granted`, `denied`, `expired` or
-/// `unavailable` (nobody could be asked: no approval server and no terminal).
-/// A `decided` record (as the approval server's events are named) says which in `status`.
-fn approval_event(v: &Value) -> Option<&'static str> {
+/// The event of an approval record that names no intent (not one of Warden's typed records):
+/// such records came from other tools, which named events their own way.
+fn foreign_approval_event(v: &Value) -> Option<&'static str> {
     let word = |e: &str| match e {
         "requested" | "request" => Some("requested"),
         "granted" | "approved" => Some("granted"),
@@ -274,18 +277,24 @@ fn approval_event(v: &Value) -> Option<&'static str> {
     }
 }
 
-/// The approval-server request id `warden run` noted for a deferred action
-/// (`deferred (ticket ID): …`).
-fn ticket_of(outcome: &Value) -> Option<String> {
-    let note = outcome.get("notes")?.as_array()?.first()?.as_str()?;
-    let rest = note.strip_prefix("deferred (ticket ")?;
-    rest.split_once(')').map(|(id, _)| id.to_owned())
+/// The event as the report counts it: `requested`, or a decision (`granted`, `denied`,
+/// `expired`, `unavailable`); votes, uses and executions are not decisions.
+fn approval_event(e: ApprovalEvent) -> Option<&'static str> {
+    match e {
+        ApprovalEvent::Requested => Some("requested"),
+        ApprovalEvent::Granted => Some("granted"),
+        ApprovalEvent::Denied => Some("denied"),
+        ApprovalEvent::Expired => Some("expired"),
+        ApprovalEvent::Unavailable => Some("unavailable"),
+        ApprovalEvent::Vote | ApprovalEvent::Consumed | ApprovalEvent::Executed => None,
+    }
 }
 
-fn action_text(v: Option<&Value>) -> String {
-    match v.and_then(|a| serde_json::from_value::<warden_policy::Action>(a.clone()).ok()) {
-        Some(a) => super::replay::action_text(&a),
-        None => v.map(Value::to_string).unwrap_or_default(),
+/// The approval-server request a deferred action was parked as.
+fn ticket_of(outcome: &warden_audit::Outcome) -> Option<String> {
+    match outcome.disposition() {
+        (Disposition::Deferred, ticket) => ticket,
+        _ => None,
     }
 }
 
@@ -363,23 +372,57 @@ pub fn build(
             }
         };
         records += 1;
-        let ts = v.get("ts_ns").and_then(Value::as_u64).unwrap_or(0);
-        let intent_seq = v.get("intent_seq").and_then(Value::as_u64);
-        match v.get("kind").and_then(Value::as_str) {
-            Some("intent") => {
-                let Some(seq) = v.get("seq").and_then(Value::as_u64) else {
-                    unreadable += 1;
-                    continue;
-                };
+        if v.get("kind").and_then(Value::as_str) == Some("approval")
+            && v.get("intent_seq").is_none()
+        {
+            // Server-side records naming only their request: joined to the action whose
+            // deferred outcome names it as its ticket, below.
+            let ts = v.get("ts_ns").and_then(Value::as_u64).unwrap_or(0);
+            let (Some(id), Some(event)) = (
+                ["request_id", "request", "ticket", "id"]
+                    .iter()
+                    .find_map(|k| str_field(&v, k)),
+                foreign_approval_event(&v),
+            ) else {
+                continue;
+            };
+            let r = requests
+                .entry(RequestKey::Server(id))
+                .or_insert_with(|| Request {
+                    first_ns: ts,
+                    ..Default::default()
+                });
+            let g = groups_field(&v);
+            if r.groups.is_empty() && !g.is_empty() {
+                r.groups = g;
+            }
+            if r.category.is_none() {
+                r.category = str_field(&v, "category");
+            }
+            match event {
+                "requested" => {
+                    r.requested_ns.get_or_insert(ts);
+                }
+                e => {
+                    r.decision.get_or_insert((e, ts, str_field(&v, "by")));
+                }
+            }
+            continue;
+        }
+        let Some(entry) = Entry::from_value(&v) else {
+            continue;
+        };
+        let ts = entry.ts_ns;
+        match entry.record {
+            Record::Intent(i) => {
+                let seq = entry.seq;
                 if ts < cutoff {
                     continue;
                 }
-                if let Some(first) = str_field(&v, "request_id").and_then(|r| filed_by.get(&r)) {
+                if let Some(first) = i.request_id.as_ref().and_then(|r| filed_by.get(r)) {
                     resumed.push((seq, *first));
-                } else if let (Some(session), Some(call)) =
-                    (str_field(&v, "session"), str_field(&v, "tool_call_id"))
-                {
-                    match first_of_call.entry((session, call)) {
+                } else if let (Some(session), Some(call)) = (&i.session, &i.tool_call_id) {
+                    match first_of_call.entry((session.clone(), call.clone())) {
                         std::collections::hash_map::Entry::Occupied(e) => {
                             resumed.push((seq, *e.get()));
                         }
@@ -393,83 +436,65 @@ pub fn build(
                     Intent {
                         seq,
                         ts_ns: ts,
-                        tier: str_field(&v, "tier").unwrap_or_else(|| "unknown".into()),
-                        category: str_field(&v, "category").unwrap_or_default(),
-                        rule: str_field(&v, "rule").unwrap_or_default(),
-                        action: action_text(v.get("action")),
-                        groups: groups_field(&v),
-                        tool: v
-                            .get("action")
-                            .and_then(|a| serde_json::from_value(a.clone()).ok())
-                            .and_then(|a| super::replay::agent_tool(&v, &a)),
+                        tier: i.tier.as_str().to_owned(),
+                        category: i.category.clone(),
+                        rule: i.rule.clone(),
+                        action: super::replay::action_text(&i.action),
+                        groups: i.groups.clone().unwrap_or_default(),
+                        tool: super::replay::agent_tool(&i),
                         ..Default::default()
                     },
                 );
             }
-            Some("outcome") => {
-                if let Some(i) = intent_seq.and_then(|s| intents.get_mut(&s)) {
-                    if let Some(ticket) = ticket_of(&v) {
+            Record::Outcome(o) => {
+                if let Some(i) = intents.get_mut(&o.intent.seq) {
+                    if let Some(ticket) = ticket_of(&o) {
                         filed_by.entry(ticket).or_insert(i.seq);
                     }
-                    i.outcome.get_or_insert(v);
+                    i.outcome.get_or_insert(o);
                 }
             }
-            Some("network") => {
-                if let Some(i) = intent_seq.and_then(|s| intents.get_mut(&s)) {
-                    let host = str_field(&v, "host")
-                        .unwrap_or_default()
-                        .to_ascii_lowercase();
-                    let allowed = v.get("allowed").and_then(Value::as_bool) == Some(true);
-                    let method = str_field(&v, "method").unwrap_or_else(|| "tunnel".into());
-                    i.net_methods.push((host.clone(), method, allowed));
-                    if allowed {
+            Record::Network(n) => {
+                if let Some(i) = intents.get_mut(&n.intent.seq) {
+                    let host = n.host.to_ascii_lowercase();
+                    let method = n.method.clone().unwrap_or_else(|| "tunnel".into());
+                    i.net_methods.push((host.clone(), method, n.allowed));
+                    if n.allowed {
                         i.net_allowed.push(host);
                     } else {
                         i.net_denied.push(host);
                     }
                 }
             }
-            Some(k) if k.starts_with("approval") => {
-                if let (Some(seq), Some(rid)) = (intent_seq, str_field(&v, "request_id")) {
-                    filed_by.entry(rid).or_insert(seq);
+            Record::Approval(a) => {
+                let seq = a.intent.seq;
+                if let Some(rid) = &a.request_id {
+                    filed_by.entry(rid.clone()).or_insert(seq);
                 }
-                let key = match intent_seq {
-                    Some(s) if intents.contains_key(&s) => RequestKey::Intent(s),
-                    // An action from before the window.
-                    Some(_) => continue,
-                    None => match ["request_id", "request", "ticket", "id"]
-                        .iter()
-                        .find_map(|k| str_field(&v, k))
-                    {
-                        Some(id) => RequestKey::Server(id),
-                        None => continue,
-                    },
-                };
-                let Some(event) = approval_event(&v) else {
+                // An action from before the window.
+                if !intents.contains_key(&seq) {
+                    continue;
+                }
+                let Some(event) = approval_event(a.event) else {
                     continue;
                 };
-                let r = requests.entry(key).or_insert_with(|| Request {
-                    intent: intent_seq,
-                    first_ns: ts,
-                    ..Default::default()
-                });
-                let g = groups_field(&v);
-                if r.groups.is_empty() && !g.is_empty() {
-                    r.groups = g;
-                }
-                if r.category.is_none() {
-                    r.category = str_field(&v, "category");
-                }
+                let r = requests
+                    .entry(RequestKey::Intent(seq))
+                    .or_insert_with(|| Request {
+                        intent: Some(seq),
+                        first_ns: ts,
+                        ..Default::default()
+                    });
                 match event {
                     "requested" => {
                         r.requested_ns.get_or_insert(ts);
                     }
                     e => {
-                        r.decision.get_or_insert((e, ts, str_field(&v, "by")));
+                        r.decision.get_or_insert((e, ts, a.by.clone()));
                     }
                 }
             }
-            _ => {}
+            Record::Nested(_) | Record::Checkpoint(_) => {}
         }
     }
     // An action run after approval is the action that was deferred, and a hook-recorded tool
@@ -489,11 +514,15 @@ pub fn build(
             i.net_allowed.extend(run.net_allowed);
             i.net_denied.extend(run.net_denied);
             i.net_methods.extend(run.net_methods);
+            if i.groups.is_empty() {
+                i.groups = run.groups;
+            }
         }
         if let Some(r) = requests.remove(&RequestKey::Intent(later)) {
             merge_request(&mut requests, first, r);
         }
     }
+
     // A deferred `warden run` names its server request: the server's records and the run's
     // are one request.
     let tickets: Vec<(u64, String)> = intents
@@ -674,19 +703,7 @@ pub fn build(
                 kinds.push("outcome-unknown");
             }
             Some(o) => {
-                let notes: Vec<String> = o
-                    .get("notes")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let first = notes.first().map(String::as_str).unwrap_or("");
-                let exit = o.get("exit_code").and_then(Value::as_i64);
-                let signal = o.get("signal").and_then(Value::as_i64);
+                let notes = &o.notes;
                 if notes.iter().any(|n| n.starts_with("not enforced")) {
                     outcomes.degraded += 1;
                     kinds.push("degraded");
@@ -697,35 +714,39 @@ pub fn build(
                     .iter()
                     .cloned()
                     .partition(|n| n.starts_with("warning: "));
-                let refused = first.starts_with("denied") || first.starts_with("not run");
-                if exit.is_none() && signal.is_none() && refused {
-                    outcomes.denied += 1;
-                    if kinds.is_empty() {
-                        kinds.push("denied-by-approver");
+                let first = notes.first().cloned().unwrap_or_default();
+                match o.disposition().0 {
+                    Disposition::Denied | Disposition::Unavailable => {
+                        outcomes.denied += 1;
+                        if kinds.is_empty() {
+                            kinds.push("denied-by-approver");
+                        }
+                        detail.push(first);
                     }
-                    detail.push(first.to_owned());
-                } else if exit.is_none() && signal.is_none() && first.starts_with("deferred") {
-                    outcomes.deferred += 1;
-                } else if exit.is_none() && signal.is_none() && first.starts_with("did not run") {
-                    outcomes.did_not_run += 1;
-                    kinds.push("did-not-run");
-                    detail.push(first.to_owned());
-                } else if let Some(s) = signal {
-                    outcomes.failed += 1;
-                    kinds.push("failed");
-                    detail.push(format!("killed by signal {s}"));
-                    detail.extend(others);
-                } else if let Some(c) = exit {
-                    if c == 0 {
-                        outcomes.succeeded += 1;
-                    } else {
-                        outcomes.failed += 1;
-                        kinds.push("failed");
-                        detail.push(format!("exit {c}"));
-                        detail.extend(others);
+                    Disposition::Deferred => outcomes.deferred += 1,
+                    Disposition::NotRun => {
+                        outcomes.did_not_run += 1;
+                        kinds.push("did-not-run");
+                        detail.push(first);
                     }
-                } else {
-                    outcomes.other += 1;
+                    Disposition::Elsewhere => outcomes.other += 1,
+                    Disposition::Ran => match (o.exit_code, o.signal) {
+                        (_, Some(s)) => {
+                            outcomes.failed += 1;
+                            kinds.push("failed");
+                            detail.push(format!("killed by signal {s}"));
+                            detail.extend(others);
+                        }
+                        (Some(0), None) => outcomes.succeeded += 1,
+                        (Some(c), None) => {
+                            outcomes.failed += 1;
+                            kinds.push("failed");
+                            detail.push(format!("exit {c}"));
+                            detail.extend(others);
+                        }
+                        // Performed by the agent, which reports no exit status.
+                        (None, None) => outcomes.other += 1,
+                    },
                 }
                 if !warnings.is_empty() {
                     kinds.push("warning");
@@ -1157,22 +1178,31 @@ mod tests {
 
     #[test]
     fn server_records_join_the_deferred_run_that_names_their_ticket() {
+        // A workspace log's deferred run, then the approval server's records of the request it
+        // filed (its intent names the request and its groups) and of another request.
         let lines: Vec<Vec<u8>> = [
             serde_json::json!({"seq": 1, "ts_ns": 1_000_000_000u64, "kind": "intent", "tier": "async",
                 "category": "vcs-publish", "rule": "vcs.git-push",
                 "action": {"kind": "shell", "script": "git push"}}),
             serde_json::json!({"seq": 2, "ts_ns": 1_001_000_000u64, "kind": "approval", "intent_seq": 1,
                 "event": "requested"}),
-            serde_json::json!({"seq": 3, "ts_ns": 1_002_000_000u64, "kind": "approval", "event": "requested",
-                "id": "t-9", "groups": ["release"]}),
-            serde_json::json!({"seq": 4, "ts_ns": 1_003_000_000u64, "kind": "outcome", "intent_seq": 1,
+            serde_json::json!({"seq": 3, "ts_ns": 1_003_000_000u64, "kind": "outcome", "intent_seq": 1,
+                "disposition": "deferred", "ticket": "t-9",
                 "notes": ["deferred (ticket t-9): tier async: filed"]}),
-            serde_json::json!({"seq": 5, "ts_ns": 1_005_000_000u64, "kind": "approval", "event": "voted",
-                "id": "t-9", "verdict": "approve"}),
-            serde_json::json!({"seq": 6, "ts_ns": 1_501_000_000u64, "kind": "approval", "event": "decided",
-                "id": "t-9", "status": "approved"}),
-            serde_json::json!({"seq": 7, "ts_ns": 1_600_000_000u64, "kind": "approval", "event": "decided",
-                "id": "other", "status": "denied", "groups": ["security"]}),
+            serde_json::json!({"seq": 4, "ts_ns": 1_002_000_000u64, "kind": "intent", "tier": "async",
+                "category": "vcs-publish", "rule": "vcs.git-push", "request_id": "t-9",
+                "groups": ["release"], "action": {"kind": "shell", "script": "git push"}}),
+            serde_json::json!({"seq": 5, "ts_ns": 1_002_000_000u64, "kind": "approval", "intent_seq": 4,
+                "event": "requested", "request_id": "t-9"}),
+            serde_json::json!({"seq": 6, "ts_ns": 1_005_000_000u64, "kind": "approval", "intent_seq": 4,
+                "event": "vote", "decision": "approve", "request_id": "t-9"}),
+            serde_json::json!({"seq": 7, "ts_ns": 1_501_000_000u64, "kind": "approval", "intent_seq": 4,
+                "event": "granted", "request_id": "t-9"}),
+            serde_json::json!({"seq": 8, "ts_ns": 1_600_000_000u64, "kind": "intent", "tier": "sync",
+                "category": "credential-access", "rule": "cred.files", "request_id": "other",
+                "groups": ["security"], "action": {"kind": "read", "path": "/home/u/.ssh/id_rsa"}}),
+            serde_json::json!({"seq": 9, "ts_ns": 1_600_000_000u64, "kind": "approval", "intent_seq": 8,
+                "event": "denied", "request_id": "other"}),
         ]
         .iter()
         .map(|v| v.to_string().into_bytes())

@@ -1,18 +1,10 @@
 //! `warden sandbox`: run a command in the sandbox with no classification (e.g. to wrap a whole
-//! agent), and the shared machinery `warden run` uses to execute an approved action: profile from
-//! the governance file, egress proxy, sandbox, streamed and hashed output.
+//! agent), through the same isolation `warden-govern` gives every governed action.
 
-use crate::exit::{CliError, CmdResult};
+use crate::exit::CmdResult;
 use crate::policy_load;
-use crate::record::NetworkRecord;
-use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use warden_policy::{Context, Policy};
-use warden_sandbox::{Output, ProxyEndpoint, SandboxError, SandboxProfile, SpawnOptions};
+use warden_govern::execute::{self, Execution, OutputMode};
 
 /// Arguments of `warden sandbox`.
 #[derive(clap::Args, Debug)]
@@ -21,19 +13,10 @@ use warden_sandbox::{Output, ProxyEndpoint, SandboxError, SandboxProfile, SpawnO
 cannot be set up or the kernel cannot enforce the profile (see --allow-degraded); 2 for bad input."
 )]
 pub struct SandboxArgs {
-    /// Governance file to use as the repository layer (default: <workspace>/.warden/policy.toml).
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    /// Workspace root, writable inside the sandbox (default: the nearest directory with `.git`
-    /// or `.warden`).
-    #[arg(long, value_name = "DIR")]
-    pub workspace: Option<PathBuf>,
-    /// Directory the command starts in (default: the current directory).
-    #[arg(long, value_name = "DIR")]
-    pub cwd: Option<PathBuf>,
-    /// Run even if this kernel cannot enforce everything the profile asks for.
-    #[arg(long)]
-    pub allow_degraded: bool,
+    #[command(flatten)]
+    pub placement: super::flags::Placement,
+    #[command(flatten)]
+    pub degraded: super::flags::Degraded,
     /// The command to run, after `--`.
     #[arg(
         trailing_var_arg = true,
@@ -44,450 +27,33 @@ pub struct SandboxArgs {
     pub rest: Vec<String>,
 }
 
-/// The environment of this process, as UTF-8 pairs (others are dropped).
-fn host_env() -> Vec<(String, String)> {
-    std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect()
-}
-
-/// Build the sandbox profile for `argv` from the governance file's `[sandbox]` section.
-pub(crate) fn profile_for(policy: &Policy, ctx: &Context, argv: Vec<String>) -> SandboxProfile {
-    let cfg = &policy.config().sandbox;
-    let mut p = SandboxProfile::new(argv, ctx.workspace.clone(), ctx.home.clone(), host_env());
-    p.cwd = ctx.cwd.clone();
-    p.secret_paths.extend(cfg.secret_paths.iter().cloned());
-    p.writable.extend(cfg.writable_paths.iter().cloned());
-    p.readonly_in_workspace
-        .extend(cfg.readonly_workspace_paths.iter().cloned());
-    if cfg.env_scrub_replace_builtin == Some(true) {
-        p.env_scrub = cfg.env_scrub.clone();
-    } else {
-        p.env_scrub.extend(cfg.env_scrub.iter().cloned());
-    }
-    p.env_pass.extend(cfg.env_pass.iter().cloned());
-    if let Some(abi) = cfg.landlock_min_abi {
-        p.landlock_min_abi = abi;
-    }
-    let l = &cfg.limits;
-    let nz = |v: Option<u64>, d: Option<u64>| match v {
-        Some(0) => None,
-        Some(x) => Some(x),
-        None => d,
-    };
-    let defaults = warden_sandbox::Limits::default();
-    p.limits.processes = nz(l.processes, defaults.processes);
-    p.limits.open_files = nz(l.open_files, defaults.open_files);
-    p.limits.memory_bytes = nz(
-        l.memory_mb.map(|m| m.saturating_mul(1 << 20)),
-        defaults.memory_bytes,
-    );
-    p.limits.cpu_seconds = nz(l.cpu_seconds, defaults.cpu_seconds);
-    p.limits.core_dump_bytes = l.core_dump_mb.map(|m| m.saturating_mul(1 << 20));
-    p
-}
-
-/// What an execution produced.
-#[derive(Debug, Default)]
-pub(crate) struct Execution {
-    pub exit_code: Option<i32>,
-    pub signal: Option<i32>,
-    pub duration: Duration,
-    pub stdout_bytes: u64,
-    pub stdout_sha256: Option<String>,
-    pub stderr_bytes: u64,
-    pub stderr_sha256: Option<String>,
-    pub notes: Vec<String>,
-    pub network: Vec<NetworkRecord>,
-}
-
-impl Execution {
-    /// Tells the person at the terminal what the outcome record also keeps: what this kernel
-    /// did not enforce, and warnings (e.g. a repository the command created with hooks).
-    pub(crate) fn print_warnings(&self) {
-        for n in &self.notes {
-            if n.starts_with("not enforced") {
-                stderr_line!("warden: degraded sandbox: {n}");
-            } else if n.starts_with("warning: ") {
-                stderr_line!("warden: {n}");
-            }
-        }
-    }
-
-    pub(crate) fn shell_code(&self) -> u8 {
-        match (self.exit_code, self.signal) {
-            (_, Some(s)) => (128 + s).clamp(0, 255) as u8,
-            (Some(c), None) => c.clamp(0, 255) as u8,
-            (None, None) => 1,
-        }
-    }
-}
-
-fn pump(mut from: impl Read, mut to: impl Write) -> (u64, String) {
-    let mut hasher = Sha256::new();
-    let mut n = 0u64;
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(k) => {
-                hasher.update(&buf[..k]);
-                n += k as u64;
-                let _ = to.write_all(&buf[..k]);
-                let _ = to.flush();
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => break,
-        }
-    }
-    let hex: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    (n, hex)
-}
-
-/// A private directory for the proxy's socket, removed on drop.
-struct SocketDir(PathBuf);
-
-impl SocketDir {
-    fn new() -> Result<Self, CliError> {
-        use std::os::unix::fs::DirBuilderExt;
-        // On a memory file system when there is one: creating and removing this directory and
-        // its sockets on every run costs a journalled disk file system noticeably more.
-        let base = warden_sandbox::scratch_base();
-        for i in 0..100u32 {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let dir = base.join(format!("warden-{}-{nanos:x}-{i}", std::process::id()));
-            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-                Ok(()) => return Ok(Self(dir)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(CliError::failure(miette::miette!(
-                        "cannot create a directory for the proxy socket: {e}"
-                    )));
-                }
-            }
-        }
-        Err(CliError::failure(miette::miette!(
-            "cannot create a directory for the proxy socket"
-        )))
-    }
-}
-
-impl Drop for SocketDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A sandbox started by [`start`]: its command runs (or, gated, waits for [`Started::release`]).
-pub(crate) struct Started {
-    running: warden_sandbox::Running,
-    exec: Execution,
-    proxy_thread: std::thread::JoinHandle<Result<warden_proxy::ProxyHandle, String>>,
-    events: Arc<Mutex<Vec<NetworkRecord>>>,
-    dir: SocketDir,
-    started: Instant,
-    /// Records which discovery-relevant workspace files the command writes (see
-    /// `warden_proxy::ConfigWatch`); `None` when that state could not be set up.
-    watch: Option<warden_proxy::ConfigWatch>,
-    /// A gated sandbox's watch, still being set up alongside the sandbox; settled before the
-    /// command may start.
-    watch_setup: Option<WatchSetup>,
-}
-
-type WatchBegun = (
-    Option<warden_proxy::ConfigWatch>,
-    warden_proxy::WorkspaceConfig,
-);
-
-/// The watch being set up, and where the proxy waits for what it may believe.
-struct WatchSetup {
-    thread: std::thread::JoinHandle<WatchBegun>,
-    to_proxy: std::sync::mpsc::Sender<warden_proxy::WorkspaceConfig>,
-}
-
-impl WatchSetup {
-    /// Waits for the watch, hands its snapshot to the proxy, returns the watch and its notes.
-    /// A failed set-up trusts no workspace file.
-    fn settle(self) -> (Option<warden_proxy::ConfigWatch>, Vec<String>) {
-        let (watch, trusted) = self.thread.join().unwrap_or_else(|_| {
-            let none = warden_proxy::WorkspaceConfig::default();
-            (None, none)
-        });
-        let notes = trusted.notes().to_vec();
-        let _ = self.to_proxy.send(trusted);
-        (watch, notes)
-    }
-}
-
-/// Start the egress proxy's wake-up socket and `profile` in the sandbox. With `gated`, the
-/// sandbox is fully prepared but its command starts only on [`Started::release`], so the set-up
-/// can overlap the caller's own work (e.g. making the intent durable).
-pub(crate) fn start(
-    policy: &Policy,
-    mut profile: SandboxProfile,
-    allow_degraded: bool,
-    piped: bool,
-    gated: bool,
-) -> Result<Started, CliError> {
-    let cfg = &policy.config().sandbox;
-    // A missing `.warden/` (governance file, audit log) is created by the sandbox itself, as a
-    // read-only placeholder (see `SandboxProfile::readonly_in_workspace`).
-    let dir = SocketDir::new()?;
-    let socket = dir.0.join("proxy.sock");
-    let (events, sink) = crate::record::network_collector();
-    // The proxy's configuration discovers registries and git remotes (it may run package
-    // managers), so it starts only when the sandbox first connects: the sandbox's relay wakes
-    // this thread through `wake.sock`, then waits for `proxy.sock`.
-    let network = policy.config().network.clone();
-    let workspace = profile.workspace.clone();
-    // What discovery may believe of the workspace's own files (`.npmrc`, `.cargo/config.toml`,
-    // `.git/config`, …) is fixed before the command can write any of them (alongside the
-    // sandbox's set-up when gated, settled before the command starts); what it writes is
-    // recorded as tainted when it ends, so no later run believes it either.
-    let (to_proxy, trusted_rx) = std::sync::mpsc::channel();
-    let watch_setup = WatchSetup {
-        thread: {
-            let workspace = workspace.clone();
-            std::thread::spawn(move || {
-                warden_proxy::ConfigWatch::begin(
-                    &workspace,
-                    &warden_proxy::DiscoveryEnv::from_process(),
-                )
-            })
-        },
-        to_proxy,
-    };
-    let (watch_setup, watch, watch_notes) = if gated {
-        (Some(watch_setup), None, Vec::new())
-    } else {
-        let (w, notes) = watch_setup.settle();
-        (None, w, notes)
-    };
-    let listen = warden_proxy::Listen::Unix(socket.clone());
-    let wake = std::os::unix::net::UnixListener::bind(dir.0.join("wake.sock")).map_err(|e| {
-        CliError::failure(miette::miette!(
-            "cannot create the proxy wake-up socket: {e}"
-        ))
-    })?;
-    profile.proxy = Some(ProxyEndpoint {
-        socket,
-        port: cfg.proxy_port.unwrap_or(3128),
-    });
-    // Brokered credentials: the sandbox's variable holds a placeholder, the secret stays here
-    // (in the proxy, which swaps it into requests to the credential's hosts).
-    let credentials = warden_proxy::load_credentials(&network.credential, &profile.home, |k| {
-        profile
-            .env
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-    })
-    .map_err(|e| CliError::failure(miette::miette!("[network] credential: {e}")))?;
-    for c in &credentials {
-        profile.env.retain(|(k, _)| k != &c.env_name);
-        profile
-            .env
-            .push((c.env_name.clone(), c.placeholder.clone()));
-        profile.env_pass.push(c.env_name.clone());
-    }
-    // HTTPS interception: a CA for this run only, its key in this process's memory; the
-    // sandbox trusts it through a bundle (system roots + its certificate) in the run's private
-    // directory.
-    let ca = if network.intercept.unwrap_or(true) {
-        let ca = warden_proxy::CertificateAuthority::generate()
-            .map_err(|e| CliError::failure(miette::miette!("{e}")))?;
-        let bundle = dir.0.join("ca-bundle.pem");
-        std::fs::write(&bundle, ca.trust_bundle_pem()).map_err(|e| {
-            CliError::failure(miette::miette!("cannot write the sandbox's CA bundle: {e}"))
-        })?;
-        profile.ca_bundle = Some(bundle);
-        Some(Arc::new(ca))
-    } else {
-        None
-    };
-
-    // The small stand-alone init installed next to `warden` when it is trustworthy (a much
-    // smaller executable to load inside every sandbox), else this binary.
-    let main_exe = std::env::current_exe().map_err(|e| {
-        CliError::failure(miette::miette!("cannot locate the warden executable: {e}"))
-    })?;
-    let (init_exe, init_note) = warden_sandbox::choose_init(&main_exe);
-    let opts = SpawnOptions {
-        allow_degraded,
-        output: if piped {
-            Output::Piped
+/// Tells the person at the terminal what the outcome record also keeps: what this kernel did
+/// not enforce, and warnings (e.g. a repository the command created with hooks).
+pub(crate) fn print_warnings(exec: &Execution) {
+    for n in exec.warnings() {
+        if n.starts_with("not enforced") {
+            stderr_line!("warden: degraded sandbox: {n}");
         } else {
-            Output::Inherit
-        },
-        init_exe: Some(init_exe),
-        gated,
-        fallback_exe: Some(main_exe),
-        exec: None,
-    };
-    let running = warden_sandbox::spawn(&profile, &opts).map_err(sandbox_error)?;
-    // Started after the sandbox, off its start-up path: a connection to `wake.sock` waits in
-    // the listen queue until this thread accepts it.
-    let proxy_thread = std::thread::spawn(move || -> Result<warden_proxy::ProxyHandle, String> {
-        wake.accept().map_err(|e| format!("proxy wake-up: {e}"))?;
-        drop(wake);
-        // No snapshot (the run was withdrawn): believe no workspace file.
-        let trusted = trusted_rx.recv().unwrap_or_default();
-        let mut proxy_cfg =
-            warden_proxy::ProxyConfig::from_network_config_trusting(&network, &workspace, &trusted)
-                .map_err(|e| format!("the [network] section cannot be used: {e}"))?;
-        proxy_cfg.ca = ca;
-        proxy_cfg.credentials = credentials;
-        warden_proxy::spawn(listen, proxy_cfg, sink)
-            .map_err(|e| format!("cannot start the egress proxy: {e}"))
-    });
-    let mut exec = Execution {
-        notes: running.notes.clone(),
-        ..Default::default()
-    };
-    exec.notes.extend(init_note);
-    exec.notes.extend(watch_notes);
-    if !running.removed_env.is_empty() {
-        exec.notes.push(format!(
-            "environment scrubbed: {}",
-            running.removed_env.join(", ")
-        ));
-    }
-    Ok(Started {
-        running,
-        exec,
-        proxy_thread,
-        events,
-        dir,
-        started: Instant::now(),
-        watch,
-        watch_setup,
-    })
-}
-
-impl Started {
-    /// Let a gated command start.
-    pub(crate) fn release(&mut self) -> Result<(), CliError> {
-        if let Some(setup) = self.watch_setup.take() {
-            let (watch, notes) = setup.settle();
-            self.watch = watch;
-            self.exec.notes.extend(notes);
+            stderr_line!("warden: {n}");
         }
-        self.running.release().map_err(sandbox_error)?;
-        self.started = Instant::now();
-        Ok(())
-    }
-
-    /// Withdraw a gated command before it starts and tear the sandbox down.
-    pub(crate) fn abort(self) {
-        self.running.abort();
-        let watch = match self.watch_setup {
-            Some(setup) => setup.settle().0,
-            None => self.watch,
-        };
-        if let Some(w) = watch {
-            let _ = w.end();
-        }
-    }
-
-    /// Stream (and, when piped, count and hash) the command's output until it ends, then stop
-    /// the proxy.
-    pub(crate) fn finish(self) -> Result<Execution, CliError> {
-        let Self {
-            mut running,
-            mut exec,
-            proxy_thread,
-            events,
-            dir,
-            started,
-            mut watch,
-            watch_setup,
-        } = self;
-        // Never released (nothing ran), but settle the watch all the same.
-        if let Some(setup) = watch_setup {
-            let (w, notes) = setup.settle();
-            watch = w;
-            exec.notes.extend(notes);
-        }
-        let out_t = running
-            .stdout
-            .take()
-            .map(|o| std::thread::spawn(move || pump(o, std::io::stdout())));
-        let err_t = running
-            .stderr
-            .take()
-            .map(|e| std::thread::spawn(move || pump(e, std::io::stderr())));
-        let info = running.wait();
-        if let Some(t) = out_t
-            && let Ok((n, h)) = t.join()
-        {
-            exec.stdout_bytes = n;
-            exec.stdout_sha256 = Some(h);
-        }
-        if let Some(t) = err_t
-            && let Ok((n, h)) = t.join()
-        {
-            exec.stderr_bytes = n;
-            exec.stderr_sha256 = Some(h);
-        }
-        exec.duration = started.elapsed();
-        // A proxy never woken (or still starting) served nobody; leave its thread to die with
-        // the process.
-        if proxy_thread.is_finished() {
-            match proxy_thread.join() {
-                Ok(Ok(proxy)) => proxy.shutdown(),
-                Ok(Err(e)) => exec.notes.push(format!("network unavailable: {e}")),
-                Err(_) => exec
-                    .notes
-                    .push("network unavailable: the proxy thread panicked".into()),
-            }
-        }
-        drop(dir);
-        exec.network = events.lock().map(|v| v.clone()).unwrap_or_default();
-        if let Some(w) = watch {
-            exec.notes.extend(w.end());
-        }
-        let info = info.map_err(sandbox_error)?;
-        exec.exit_code = info.code;
-        exec.signal = info.signal;
-        exec.notes.extend(info.notes);
-        Ok(exec)
-    }
-}
-
-/// Start the egress proxy, run `profile` in the sandbox, stream (and, with `piped`, count and
-/// hash) its output, and stop the proxy.
-pub(crate) fn execute(
-    policy: &Policy,
-    profile: SandboxProfile,
-    allow_degraded: bool,
-    piped: bool,
-) -> Result<Execution, CliError> {
-    start(policy, profile, allow_degraded, piped, false)?.finish()
-}
-
-fn sandbox_error(e: SandboxError) -> CliError {
-    match e {
-        SandboxError::Profile(_) => CliError::bad_input(miette::miette!("{e}")),
-        _ => CliError::failure(miette::miette!("{e}")),
     }
 }
 
 /// Run `warden sandbox`.
 pub fn run(args: SandboxArgs) -> CmdResult {
-    let ctx = policy_load::context(args.workspace.as_deref(), args.cwd.as_deref(), true)?;
+    let at = &args.placement;
+    let ctx = policy_load::context(at.workspace.as_deref(), at.cwd.as_deref(), true)?;
     // Never freed: the process ends with this command, and freeing the compiled policy piece
     // by piece costs a measurable share of a short run.
     let policy =
-        std::mem::ManuallyDrop::new(policy_load::load(args.policy.as_deref(), &ctx.workspace)?);
-    let profile = profile_for(&policy, &ctx, args.rest);
-    let exec = execute(&policy, profile, args.allow_degraded, false)?;
-    exec.print_warnings();
+        std::mem::ManuallyDrop::new(policy_load::load(at.policy.as_deref(), &ctx.workspace)?);
+    let profile = execute::profile_for(&policy, &ctx, args.rest);
+    let exec = execute::execute(
+        &policy,
+        profile,
+        args.degraded.allow_degraded,
+        OutputMode::Inherit,
+    )?;
+    print_warnings(&exec);
     Ok(ExitCode::from(exec.shell_code()))
 }

@@ -3,7 +3,7 @@
 //! merged into whatever the file already holds (other hooks and settings are kept; running it
 //! twice adds nothing; a file that is not valid JSON is reported and left untouched).
 
-use crate::commands::hook::sh_quote;
+use super::sh_quote;
 use crate::exit::{CliError, CmdResult};
 use serde_json::{Map, Value, json};
 use std::path::Path;

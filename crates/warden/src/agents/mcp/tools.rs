@@ -1,21 +1,25 @@
-//! The governed path behind every MCP tool: classify → record the intent (durable) → approve →
-//! act confined (the sandbox via `warden run` for `exec`, workspace-confined file access, the
-//! egress proxy for HTTP) → record the outcome. Blocking code; the server runs it off the
-//! async executor.
+//! MCP's tools: each call becomes an action (and what an approval is bound to), goes through the
+//! governed path of `warden-govern` (classify → record the intent, durable → approve → act
+//! confined → record the outcome), and its verdict becomes the tool's reply. `exec` runs in the
+//! sandbox in process; file tools act confined to the workspace; `http_request` goes through the
+//! egress proxy. Blocking code; the server runs it off the async executor.
 
 use super::paths::{self, Confined, PathError};
-use crate::approval::{ApprovalAnswer, ApprovalRequest, Approver};
-use crate::approval_server::{Client, ServerApprover};
+use crate::approval::{Answered, ApprovalAnswer, ApprovalRequest, Approver};
+use crate::approval_server::{Client, ServerApprovals};
 use crate::exit::CliError;
-use crate::record::{IntentMeta, IntentRef, NetworkRecord, Outcome, Recorder};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use warden_policy::{Action, Context, Decision, Policy, Tier};
+use warden_govern::{
+    ActionRequest, Clearance, GovernError, Governor, IntentMeta, NetworkRecord, Outcome,
+    OutputMode, Recorder, Settings, Verdict,
+};
+use warden_policy::{Action, Context, Policy};
 
 /// What a tool answers: readable text, structured content, and whether it is an error.
 #[derive(Debug, Clone)]
@@ -43,23 +47,15 @@ impl Reply {
     }
 }
 
-/// The approval server `warden mcp` files requests with.
-#[derive(Debug, Clone)]
-pub struct ApprovalServer {
-    pub url: String,
-    pub token: String,
-}
-
 /// Everything the tools share: the workspace, the policy's location, the audit log.
 #[derive(Debug)]
-pub struct Governor {
+pub struct Tools {
     /// Canonical workspace root.
     pub workspace: PathBuf,
     pub policy_file: Option<PathBuf>,
     pub recorder: Recorder,
-    pub exe: PathBuf,
     pub allow_degraded: bool,
-    pub approvals: Option<ApprovalServer>,
+    pub approvals: Option<ServerApprovals>,
     /// Most bytes of file content, command output or response body put into one reply.
     pub max_bytes: usize,
     calls: AtomicU64,
@@ -89,7 +85,53 @@ fn report(e: &CliError) -> String {
     format!("{}", e.report)
 }
 
-impl Governor {
+/// `warden mcp`'s approver: the approval server (a ticket given back is checked to be pending
+/// or for this very action before it is used), or, without one, nobody: MCP has no prompt.
+struct McpApprover(Option<ServerApprovals>);
+
+impl Approver for McpApprover {
+    fn request(&self, req: &ApprovalRequest<'_>) -> Result<Answered, String> {
+        let d = req.decision;
+        let Some(server) = &self.0 else {
+            return Ok(ApprovalAnswer::Unavailable {
+                reason: format!(
+                    "needs approval (tier {}, rule {}: {}); no approval server is configured (set WARDEN_SERVER and WARDEN_TOKEN for `warden mcp`) and MCP has no interactive prompt",
+                    d.tier,
+                    d.rule,
+                    d.reasons.first().cloned().unwrap_or_default()
+                ),
+            }
+            .into());
+        };
+        let approver = server.for_request(req);
+        if let Some(t) = req.ticket {
+            // A ticket filed earlier for this very action: still pending → still pending;
+            // decided → consume it (the server checks the action digest).
+            let client = Client::new(&server.server, &server.token);
+            let v = client
+                .get(&format!("/requests/{t}"))
+                .map_err(|e| format!("ticket {t}: {e}"))?;
+            if v.get("status").and_then(Value::as_str) == Some("pending") {
+                return Ok(ApprovalAnswer::Deferred {
+                    ticket: Some(t.to_owned()),
+                    reason: "still waiting for an approver".into(),
+                }
+                .into());
+            }
+            if v.get("action_digest").and_then(Value::as_str) != Some(approver.digest().as_str()) {
+                return Ok(ApprovalAnswer::Unavailable {
+                    reason: format!(
+                        "ticket {t} was filed for a different action (or policy): refusing to use it"
+                    ),
+                }
+                .into());
+            }
+        }
+        approver.ask(req).map_err(|e| e.to_string())
+    }
+}
+
+impl Tools {
     /// Set up for `workspace` (canonicalised here).
     pub fn new(
         workspace: &Path,
@@ -102,21 +144,12 @@ impl Governor {
         })?;
         let policy = crate::policy_load::load(policy_file.as_deref(), &workspace)?;
         let recorder = Recorder::open(&workspace, &policy)?;
-        let exe = std::env::current_exe().map_err(|e| {
-            CliError::failure(miette::miette!("cannot find the warden executable: {e}"))
-        })?;
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        let approvals = match (var("WARDEN_SERVER"), var("WARDEN_TOKEN")) {
-            (Some(url), Some(token)) => Some(ApprovalServer { url, token }),
-            _ => None,
-        };
         Ok(Self {
             workspace,
             policy_file,
             recorder,
-            exe,
             allow_degraded,
-            approvals,
+            approvals: crate::approval::server_from_env(),
             max_bytes,
             calls: AtomicU64::new(0),
         })
@@ -132,9 +165,25 @@ impl Governor {
         format!("mcp-{}-{nanos:x}-{n}", std::process::id())
     }
 
-    /// The policy as it is now (reloaded per call, as `warden run` does for `exec`).
+    /// The policy as it is now (reloaded per call, as `warden run` does).
     fn policy(&self) -> Result<Policy, CliError> {
         crate::policy_load::load(self.policy_file.as_deref(), &self.workspace)
+    }
+
+    /// The governed path for one call, with the policy as it is now.
+    fn governor(&self) -> Result<Governor, CliError> {
+        Ok(Governor::new(
+            Arc::new(self.policy()?),
+            self.context(),
+            self.recorder.clone(),
+            Arc::new(McpApprover(self.approvals.clone())),
+            Settings {
+                allow_degraded: self.allow_degraded,
+                output: OutputMode::Capture {
+                    limit: self.max_bytes,
+                },
+            },
+        ))
     }
 
     fn context(&self) -> Context {
@@ -165,7 +214,9 @@ impl Governor {
 
     // ---- exec ---------------------------------------------------------------------------
 
-    /// `exec`: the whole path is `warden run` (classify, record, approve, sandbox, record).
+    /// `exec`: the governed path in process — classified, recorded, approved, run in the sandbox
+    /// with its output captured. The reply tells a refusal from the command's own exit status by
+    /// the verdict, never by what the command printed.
     pub fn exec(
         &self,
         argv: Option<Vec<String>>,
@@ -174,7 +225,8 @@ impl Governor {
         rationale: Option<String>,
     ) -> Reply {
         let call_id = self.next_call_id();
-        let base = json!({ "tool_call_id": call_id });
+        let error =
+            |text: String| Reply::err(text, json!({"status": "error", "tool_call_id": call_id}));
         let cwd = match cwd.as_deref().map(|c| paths::confine(&self.workspace, c)) {
             None => self.workspace.clone(),
             Some(Ok(c)) => c.abs,
@@ -185,119 +237,74 @@ impl Governor {
                 );
             }
         };
-        let mut cmd = Command::new(&self.exe);
-        cmd.arg("run")
-            .arg("--agent")
-            .arg("mcp")
-            .arg("--tool-call-id")
-            .arg(&call_id)
-            .arg("--tool")
-            .arg("exec")
-            .arg("--workspace")
-            .arg(&self.workspace)
-            .arg("--cwd")
-            .arg(&cwd);
-        if let Some(p) = &self.policy_file {
-            cmd.arg("--policy").arg(p);
-        }
-        if let Some(r) = &rationale {
-            cmd.arg("--rationale").arg(r);
-        }
-        if self.allow_degraded {
-            cmd.arg("--allow-degraded");
-        }
-        match (argv, shell) {
-            (Some(a), None) if !a.is_empty() && !a[0].is_empty() => {
-                cmd.arg("--").args(a);
-            }
-            (None, Some(s)) if !s.trim().is_empty() => {
-                cmd.arg("--shell").arg(s);
-            }
+        let action = match (argv, shell) {
+            (Some(a), None) if !a.is_empty() && !a[0].is_empty() => Action::Exec {
+                argv: a,
+                cwd: Some(cwd.clone()),
+            },
+            (None, Some(s)) if !s.trim().is_empty() => Action::Shell {
+                script: s,
+                cwd: Some(cwd.clone()),
+            },
             _ => {
-                return Reply::err(
+                return error(
                     "give exactly one of `argv` (a non-empty list) or `command` (a shell string)"
                         .into(),
-                    json!({"status": "error", "tool_call_id": call_id}),
-                );
-            }
-        }
-        if let Some(a) = &self.approvals {
-            cmd.env("WARDEN_SERVER", &a.url)
-                .env("WARDEN_TOKEN", &a.token);
-        }
-        cmd.current_dir(&cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let out = match cmd.output() {
-            Ok(o) => o,
-            Err(e) => {
-                return Reply::err(
-                    format!("cannot start warden run: {e}"),
-                    json!({"status": "error", "tool_call_id": call_id}),
                 );
             }
         };
-        let code = out.status.code();
-        let (stdout, out_cut) = self.truncate(&out.stdout);
-        let (stderr, err_cut) = self.truncate(&out.stderr);
-        // `warden run` explains every non-run case on its last `warden: ` line of stderr.
-        let last = stderr
-            .lines()
-            .rev()
-            .find(|l| l.starts_with("warden: "))
-            .map(|l| l.trim_start_matches("warden: ").to_owned());
-        // The command's own exit status may be 77 or 75 and its stderr may say anything: only
-        // an outcome in the audit log without an exit status means `warden run` refused it.
-        let refused = matches!(code, Some(77 | 75)) && !self.ran_per_audit(&call_id);
-        let last = last.filter(|_| refused);
-        let mut s = base;
+        let governor = match self.governor() {
+            Ok(g) => g,
+            Err(e) => {
+                return error(format!(
+                    "refused: the governance file cannot be loaded: {}",
+                    report(&e)
+                ));
+            }
+        };
+        let req = ActionRequest {
+            meta: IntentMeta {
+                rationale,
+                agent: Some("mcp".into()),
+                session: None,
+                tool_call_id: Some(call_id.clone()),
+                tool: Some("exec".into()),
+            },
+            context: Some(Context {
+                cwd,
+                ..self.context()
+            }),
+            ..ActionRequest::new(action)
+        };
+        let governed = match governor.govern(&req) {
+            Ok(g) => g,
+            Err(e) => return error(format!("refused: {e}")),
+        };
+        let why = governed.verdict.line(&governed.decision);
+        let d = &governed.decision;
+        let mut s = json!({
+            "tool_call_id": call_id,
+            "tier": d.tier.as_str(),
+            "category": d.category,
+            "rule": d.rule,
+            "reasons": d.reasons,
+        });
         let obj = s.as_object_mut().expect("object");
-        match (code, last) {
-            (Some(77), Some(why)) if why.starts_with("denied") => {
-                obj.insert("status".into(), "denied".into());
-                obj.insert("reason".into(), why.clone().into());
-                let text = if why.starts_with("denied:") {
-                    why
-                } else {
-                    format!("denied: {why}")
-                };
-                Reply::err(text, s)
-            }
-            (Some(75), Some(why)) if why.starts_with("deferred") => {
-                let ticket = why
-                    .split_once("(ticket ")
-                    .and_then(|(_, r)| r.split_once(')'))
-                    .map(|(t, _)| t.to_owned());
-                let Some(t) = ticket else {
-                    // No approval server: nothing would ever pick the action up.
-                    let why = format!(
-                        "needs approval ({why}); no approval server is configured (set WARDEN_SERVER and WARDEN_TOKEN for `warden mcp`)"
-                    );
-                    obj.insert("status".into(), "denied".into());
-                    obj.insert("reason".into(), why.clone().into());
-                    return Reply::err(format!("denied: {why}"), s);
-                };
-                obj.insert("status".into(), "pending".into());
-                obj.insert("reason".into(), why.clone().into());
-                obj.insert("ticket".into(), t.clone().into());
-                Reply::ok(
-                    format!(
-                        "pending approval: ticket {t}. {why}. Ask `approval_status` with this ticket; an approved command is run by `warden approvals worker`."
-                    ),
-                    s,
-                )
-            }
-            _ => {
+        match governed.verdict {
+            Verdict::Ran(exec) => {
+                let code = i32::from(exec.shell_code());
+                let (stdout, out_cut) = self.truncate(&exec.stdout);
+                let (stderr, err_cut) = self.truncate(&exec.stderr);
+                let cut = out_cut
+                    || err_cut
+                    || exec.stdout_bytes > exec.stdout.len() as u64
+                    || exec.stderr_bytes > exec.stderr.len() as u64;
                 obj.insert("status".into(), "ran".into());
                 obj.insert("exit_code".into(), code.into());
                 obj.insert("stdout".into(), stdout.clone().into());
                 obj.insert("stderr".into(), stderr.clone().into());
-                obj.insert("truncated".into(), (out_cut || err_cut).into());
-                let mut text = format!(
-                    "exit code {}\n",
-                    code.map_or("none".into(), |c| c.to_string())
-                );
+                obj.insert("truncated".into(), cut.into());
+                let mut text = format!("exit code {code}\n");
                 if !stdout.is_empty() {
                     text.push_str(&format!("--- stdout ---\n{stdout}"));
                     if !stdout.ends_with('\n') {
@@ -308,37 +315,35 @@ impl Governor {
                     text.push_str(&format!("--- stderr ---\n{stderr}"));
                 }
                 Reply {
-                    is_error: code != Some(0),
+                    is_error: code != 0,
                     text,
                     structured: s,
                 }
             }
-        }
-    }
-
-    /// Whether the audit log shows that the call `call_id` ran (its outcome has an exit status
-    /// or a signal). Read from the end: the call was just recorded.
-    fn ran_per_audit(&self, call_id: &str) -> bool {
-        let Ok(text) = std::fs::read_to_string(self.recorder.log_path()) else {
-            return false;
-        };
-        let mut outcome: Option<Value> = None;
-        let mut seen = Vec::new();
-        for line in text.lines().rev() {
-            let Ok(r) = serde_json::from_str::<Value>(line) else {
-                continue;
-            };
-            if r["kind"] == "intent" && r["tool_call_id"] == call_id {
-                outcome = seen
-                    .into_iter()
-                    .find(|o: &Value| o["intent_seq"] == r["seq"]);
-                break;
+            Verdict::Deferred {
+                ticket: Some(t), ..
+            } => {
+                obj.insert("status".into(), "pending".into());
+                obj.insert("reason".into(), why.clone().into());
+                obj.insert("ticket".into(), t.clone().into());
+                Reply::ok(
+                    format!(
+                        "pending approval: ticket {t}. {why}. Ask `approval_status` with this ticket; an approved command is run by `warden approvals worker`."
+                    ),
+                    s,
+                )
             }
-            if r["kind"] == "outcome" {
-                seen.push(r);
+            Verdict::Denied { .. } | Verdict::Unavailable { .. } | Verdict::Deferred { .. } => {
+                obj.insert("status".into(), "denied".into());
+                obj.insert("reason".into(), why.clone().into());
+                let text = if why.starts_with("denied") {
+                    why
+                } else {
+                    format!("denied: {why}")
+                };
+                Reply::err(text, s)
             }
         }
-        outcome.is_some_and(|o| !o["exit_code"].is_null() || !o["signal"].is_null())
     }
 
     // ---- the shared governed path for file and HTTP tools -------------------------------
@@ -355,36 +360,32 @@ impl Governor {
         // The call's last record seals the log's head, whichever way it ends.
         let _seal = self.recorder.seal_on_drop();
         let call_id = self.next_call_id();
-        let policy = match self.policy() {
-            Ok(p) => p,
+        let error =
+            |text: String| Reply::err(text, json!({"status": "error", "tool_call_id": call_id}));
+        let governor = match self.governor() {
+            Ok(g) => g,
             Err(e) => {
-                return Reply::err(
-                    format!(
-                        "refused: the governance file cannot be loaded: {}",
-                        report(&e)
-                    ),
-                    json!({"status": "error", "tool_call_id": call_id}),
-                );
+                return error(format!(
+                    "refused: the governance file cannot be loaded: {}",
+                    report(&e)
+                ));
             }
         };
-        let ctx = self.context();
-        let decision = policy.classify(&planned.action, &ctx);
-        let meta = IntentMeta {
-            rationale: rationale.clone(),
-            agent: Some("mcp".into()),
-            session: None,
-            tool_call_id: Some(call_id.clone()),
-            tool: Some(planned.tool.into()),
+        let req = ActionRequest {
+            meta: IntentMeta {
+                rationale,
+                agent: Some("mcp".into()),
+                session: None,
+                tool_call_id: Some(call_id.clone()),
+                tool: Some(planned.tool.into()),
+            },
+            bound: Some(planned.bound),
+            ticket,
+            text: Some(planned.text),
+            refusal: planned.refused,
+            ..ActionRequest::new(planned.action)
         };
-        let intent = match self.recorder.intent(&planned.action, &decision, &meta) {
-            Ok(i) => i,
-            Err(e) => {
-                return Reply::err(
-                    format!("refused: the intent could not be recorded: {}", report(&e)),
-                    json!({"status": "error", "tool_call_id": call_id}),
-                );
-            }
-        };
+        let decision = governor.policy().classify(&req.action, governor.context());
         let mut s = json!({
             "tool_call_id": call_id,
             "tier": decision.tier.as_str(),
@@ -392,69 +393,60 @@ impl Governor {
             "rule": decision.rule,
             "reasons": decision.reasons,
         });
-        let why = decision
-            .reasons
-            .first()
-            .cloned()
-            .unwrap_or_else(|| decision.rule.clone());
-        if let Some(refusal) = planned.refused {
-            return self.refuse(&intent, s, format!("denied: {refusal}"));
-        }
-        match decision.tier {
-            Tier::Auto => {}
-            Tier::Deny => {
-                return self.refuse(
-                    &intent,
-                    s,
-                    format!("denied by policy (rule {}): {why}", decision.rule),
-                );
-            }
-            Tier::Async | Tier::Sync => {
-                match self.approve(
-                    &planned,
-                    &decision,
-                    &intent,
-                    rationale.as_deref(),
-                    ticket,
-                    &ctx,
-                    &policy,
-                ) {
-                    Gate::Go => {}
-                    Gate::Refused(reason) => return self.refuse(&intent, s, reason),
-                    Gate::Pending { ticket, reason } => {
-                        let note = format!("deferred (ticket {ticket}): {reason}");
-                        let _ = self.recorder.outcome(
-                            &intent,
-                            &Outcome {
-                                notes: vec![note.clone()],
-                                ..Default::default()
-                            },
-                        );
+        let denied = |mut s: Value, reason: String| {
+            let obj = s.as_object_mut().expect("object");
+            obj.insert("status".into(), "denied".into());
+            obj.insert("reason".into(), reason.clone().into());
+            let text = if reason.starts_with("denied") {
+                reason
+            } else {
+                format!("denied: {reason}")
+            };
+            Reply::err(text, s)
+        };
+        let running = match governor.clear(&req) {
+            Ok(Clearance::Cleared(running)) => running,
+            Ok(Clearance::Refused {
+                decision, verdict, ..
+            }) => {
+                let why = verdict.line(&decision);
+                return match verdict {
+                    Verdict::Deferred {
+                        ticket: Some(ticket),
+                        reason,
+                    } => {
                         let obj = s.as_object_mut().expect("object");
                         obj.insert("status".into(), "pending".into());
                         obj.insert("ticket".into(), ticket.clone().into());
                         obj.insert("reason".into(), reason.clone().into());
-                        return Reply::ok(
+                        Reply::ok(
                             format!(
                                 "pending approval: ticket {ticket} (tier {}, rule {}). {reason}. Ask `approval_status` with this ticket; once approved, call this tool again with the same arguments and `ticket` set.",
                                 decision.tier, decision.rule
                             ),
                             s,
-                        );
+                        )
                     }
-                }
+                    _ => denied(s, why),
+                };
             }
-        }
+            // MCP has no prompt of its own: its approver never delegates.
+            Ok(Clearance::Delegated { reason, .. }) => return denied(s, reason),
+            Err(GovernError::Approval(e)) => {
+                return denied(s, format!("the approval server failed: {e}"));
+            }
+            Err(e) => return error(format!("refused: {e}")),
+        };
         let started = Instant::now();
-        let (result, network) = act(&policy);
+        let (result, network) = act(governor.policy());
         for n in &network {
-            let _ = self.recorder.network(&intent, n);
+            let _ = governor.recorder().network(&running.intent, n);
         }
         match result {
             Ok((result, text, mut outcome)) => {
                 outcome.duration = started.elapsed();
-                if let Err(e) = self.recorder.outcome(&intent, &outcome) {
-                    stderr_line!("warden mcp: outcome not recorded: {}", report(&e));
+                if let Err(e) = governor.finish(&running, &outcome) {
+                    stderr_line!("warden mcp: outcome not recorded: {e}");
                 }
                 let obj = s.as_object_mut().expect("object");
                 obj.insert("status".into(), "ok".into());
@@ -469,115 +461,12 @@ impl Governor {
                     notes: vec![format!("failed: {msg}")],
                     ..Default::default()
                 };
-                let _ = self.recorder.outcome(&intent, &outcome);
+                let _ = governor.finish(&running, &outcome);
                 let obj = s.as_object_mut().expect("object");
                 obj.insert("status".into(), "error".into());
                 obj.insert("reason".into(), msg.clone().into());
                 Reply::err(msg, s)
             }
-        }
-    }
-
-    fn refuse(&self, intent: &IntentRef, mut s: Value, reason: String) -> Reply {
-        let _ = self.recorder.outcome(
-            intent,
-            &Outcome {
-                notes: vec![reason.clone()],
-                ..Default::default()
-            },
-        );
-        let obj = s.as_object_mut().expect("object");
-        obj.insert("status".into(), "denied".into());
-        obj.insert("reason".into(), reason.clone().into());
-        let text = if reason.starts_with("denied") {
-            reason
-        } else {
-            format!("denied: {reason}")
-        };
-        Reply::err(text, s)
-    }
-
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one call site; the pieces are all distinct"
-    )]
-    fn approve(
-        &self,
-        planned: &Planned,
-        decision: &Decision,
-        intent: &IntentRef,
-        rationale: Option<&str>,
-        ticket: Option<String>,
-        ctx: &Context,
-        policy: &Policy,
-    ) -> Gate {
-        let Some(server) = &self.approvals else {
-            return Gate::Refused(format!(
-                "needs approval (tier {}, rule {}: {}); no approval server is configured (set WARDEN_SERVER and WARDEN_TOKEN for `warden mcp`) and MCP has no interactive prompt",
-                decision.tier,
-                decision.rule,
-                decision.reasons.first().cloned().unwrap_or_default()
-            ));
-        };
-        let approver = ServerApprover {
-            server: server.url.clone(),
-            token: server.token.clone(),
-            workspace: ctx.workspace.display().to_string(),
-            cwd: ctx.cwd.display().to_string(),
-            action: planned.bound.clone(),
-            policy_digest: policy.digest().to_owned(),
-        };
-        let answer = if let Some(t) = ticket {
-            // A ticket filed earlier for this very action: still pending → still pending;
-            // decided → consume it (the server checks the action digest).
-            let client = Client::new(&server.url, &server.token);
-            match client.get(&format!("/requests/{t}")) {
-                Ok(v) if v.get("status").and_then(Value::as_str) == Some("pending") => {
-                    return Gate::Pending {
-                        ticket: t,
-                        reason: "still waiting for an approver".into(),
-                    };
-                }
-                Ok(v)
-                    if v.get("action_digest").and_then(Value::as_str)
-                        != Some(approver.digest().as_str()) =>
-                {
-                    return Gate::Refused(format!(
-                        "ticket {t} was filed for a different action (or policy): refusing to use it"
-                    ));
-                }
-                Ok(_) => {}
-                Err(e) => return Gate::Refused(format!("ticket {t}: {e}")),
-            }
-            approver.await_and_consume(&t).map_err(|e| e.to_string())
-        } else {
-            let _ = self.recorder.approval(intent, "requested", None);
-            let req = ApprovalRequest {
-                action_text: &planned.text,
-                decision,
-                rationale,
-            };
-            approver.request(&req).map_err(|e| report(&e))
-        };
-        match answer {
-            Ok(ApprovalAnswer::Granted { by }) => {
-                let _ = self.recorder.approval(intent, "granted", Some(&by));
-                Gate::Go
-            }
-            Ok(ApprovalAnswer::Denied { by, reason }) => {
-                let event = if by.is_some() { "denied" } else { "expired" };
-                let _ = self.recorder.approval(intent, event, by.as_deref());
-                Gate::Refused(format!("denied: tier {}: {reason}", decision.tier))
-            }
-            Ok(ApprovalAnswer::Unavailable { reason }) => {
-                let _ = self.recorder.approval(intent, "unavailable", None);
-                Gate::Refused(format!("denied: tier {}: {reason}", decision.tier))
-            }
-            Ok(ApprovalAnswer::Deferred { ticket, reason }) => Gate::Pending {
-                ticket: ticket.unwrap_or_default(),
-                reason,
-            },
-            Err(e) => Gate::Refused(format!("the approval server failed: {e}")),
         }
     }
 
@@ -899,7 +788,7 @@ impl Governor {
                 json!({"status": "error"}),
             );
         }
-        let client = Client::new(&server.url, &server.token);
+        let client = Client::new(&server.server, &server.token);
         match client.get(&format!("/requests/{ticket}")) {
             Ok(v) => {
                 let get = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
@@ -942,12 +831,6 @@ type Acted = (Result<(Value, String, Outcome), String>, Vec<NetworkRecord>);
 /// Wrap a result of an action that makes no network connection.
 fn local(r: Result<(Value, String, Outcome), String>) -> Acted {
     (r, Vec::new())
-}
-
-enum Gate {
-    Go,
-    Refused(String),
-    Pending { ticket: String, reason: String },
 }
 
 /// The arguments of `http_request`.
@@ -1005,7 +888,7 @@ fn send_via_proxy(
             );
         }
     }
-    let (events, sink) = crate::record::network_collector();
+    let (events, sink) = warden_govern::record::network_collector();
     let listen = warden_proxy::Listen::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     let proxy = match warden_proxy::spawn(listen, cfg, sink) {
         Ok(p) => p,

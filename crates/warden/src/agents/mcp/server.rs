@@ -1,8 +1,8 @@
 //! The MCP face of the governed tools: `rmcp` tool definitions (names, descriptions, JSON input
-//! schemas) that hand each call to the [`Governor`] on a blocking thread and turn its reply into
+//! schemas) that hand each call to the [`Tools`] on a blocking thread and turn its reply into
 //! MCP content (text) plus structured content.
 
-use super::govern::{Governor, HttpRequest, Reply};
+use super::tools::{HttpRequest, Reply, Tools};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{CallToolResult, ContentBlock, ServerCapabilities, ServerConfig};
 use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
@@ -104,10 +104,10 @@ pub struct StatusArgs {
     pub ticket: String,
 }
 
-/// The MCP server: one per connection (stdio) or session (HTTP), sharing one [`Governor`].
+/// The MCP server: one per connection (stdio) or session (HTTP), sharing one [`Tools`].
 #[derive(Clone)]
 pub struct WardenTools {
-    gov: Arc<Governor>,
+    gov: Arc<Tools>,
     tool_router: ToolRouter<Self>,
 }
 
@@ -124,7 +124,7 @@ fn to_result(r: Reply) -> CallToolResult {
 impl WardenTools {
     async fn blocking(
         &self,
-        f: impl FnOnce(&Governor) -> Reply + Send + 'static,
+        f: impl FnOnce(&Tools) -> Reply + Send + 'static,
     ) -> Result<CallToolResult, ErrorData> {
         let gov = Arc::clone(&self.gov);
         tokio::task::spawn_blocking(move || f(&gov))
@@ -137,7 +137,7 @@ impl WardenTools {
 #[tool_router]
 impl WardenTools {
     /// A server for `gov`.
-    pub fn new(gov: Arc<Governor>) -> Self {
+    pub fn new(gov: Arc<Tools>) -> Self {
         Self {
             gov,
             tool_router: Self::tool_router(),

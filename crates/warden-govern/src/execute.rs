@@ -1,0 +1,510 @@
+//! Isolation of one action: the sandbox profile from the governance file, the egress proxy
+//! (started only when the sandbox first connects), the sandbox itself, and the command's output
+//! streamed or captured, counted and hashed; the proxy's decisions collected for the audit log.
+
+use crate::error::{GovernError, Result};
+use crate::record::NetworkRecord;
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use warden_policy::{Context, Policy};
+use warden_sandbox::{Output, ProxyEndpoint, SandboxProfile, SpawnOptions};
+
+/// Where the command's output goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// The command writes to this process's stdout/stderr directly (not counted or hashed).
+    Inherit,
+    /// Streamed through to this process's stdout/stderr, counted and hashed.
+    Stream,
+    /// Kept in memory (at most `limit` bytes of each stream; the rest counted and hashed).
+    Capture {
+        /// Most bytes kept per stream.
+        limit: usize,
+    },
+}
+
+/// What an execution produced.
+#[derive(Debug, Default, Clone)]
+pub struct Execution {
+    /// Exit status, when it exited.
+    pub exit_code: Option<i32>,
+    /// Terminating signal, when killed.
+    pub signal: Option<i32>,
+    /// Wall-clock time from the command's start to its end.
+    pub duration: Duration,
+    /// Bytes of stdout.
+    pub stdout_bytes: u64,
+    /// Hex SHA-256 of stdout.
+    pub stdout_sha256: Option<String>,
+    /// Bytes of stderr.
+    pub stderr_bytes: u64,
+    /// Hex SHA-256 of stderr.
+    pub stderr_sha256: Option<String>,
+    /// Captured stdout ([`OutputMode::Capture`]).
+    pub stdout: Vec<u8>,
+    /// Captured stderr ([`OutputMode::Capture`]).
+    pub stderr: Vec<u8>,
+    /// What the kernel did not enforce, warnings, scrubbed variables.
+    pub notes: Vec<String>,
+    /// The egress proxy's decisions.
+    pub network: Vec<NetworkRecord>,
+}
+
+impl Execution {
+    /// The status a shell would report: the exit code, 128+N for signal N, else 1.
+    pub fn shell_code(&self) -> u8 {
+        match (self.exit_code, self.signal) {
+            (_, Some(s)) => (128 + s).clamp(0, 255) as u8,
+            (Some(c), None) => c.clamp(0, 255) as u8,
+            (None, None) => 1,
+        }
+    }
+
+    /// The notes a person at a terminal should see: what the kernel did not enforce, warnings.
+    pub fn warnings(&self) -> impl Iterator<Item = &str> {
+        self.notes
+            .iter()
+            .map(String::as_str)
+            .filter(|n| n.starts_with("not enforced") || n.starts_with("warning: "))
+    }
+
+    /// The outcome record of this execution.
+    pub fn outcome(&self) -> crate::Outcome {
+        crate::Outcome {
+            disposition: None,
+            ticket: None,
+            exit_code: self.exit_code,
+            signal: self.signal,
+            duration: self.duration,
+            stdout_bytes: self.stdout_bytes,
+            stdout_sha256: self.stdout_sha256.clone(),
+            stderr_bytes: self.stderr_bytes,
+            stderr_sha256: self.stderr_sha256.clone(),
+            notes: self.notes.clone(),
+        }
+    }
+}
+
+/// The environment of this process, as UTF-8 pairs (others are dropped).
+fn host_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+/// Build the sandbox profile for `argv` from the governance file's `[sandbox]` section.
+pub fn profile_for(policy: &Policy, ctx: &Context, argv: Vec<String>) -> SandboxProfile {
+    let cfg = &policy.config().sandbox;
+    let mut p = SandboxProfile::new(argv, ctx.workspace.clone(), ctx.home.clone(), host_env());
+    p.cwd = ctx.cwd.clone();
+    p.secret_paths.extend(cfg.secret_paths.iter().cloned());
+    p.writable.extend(cfg.writable_paths.iter().cloned());
+    p.readonly_in_workspace
+        .extend(cfg.readonly_workspace_paths.iter().cloned());
+    if cfg.env_scrub_replace_builtin == Some(true) {
+        p.env_scrub = cfg.env_scrub.clone();
+    } else {
+        p.env_scrub.extend(cfg.env_scrub.iter().cloned());
+    }
+    p.env_pass.extend(cfg.env_pass.iter().cloned());
+    if let Some(abi) = cfg.landlock_min_abi {
+        p.landlock_min_abi = abi;
+    }
+    let l = &cfg.limits;
+    let nz = |v: Option<u64>, d: Option<u64>| match v {
+        Some(0) => None,
+        Some(x) => Some(x),
+        None => d,
+    };
+    let defaults = warden_sandbox::Limits::default();
+    p.limits.processes = nz(l.processes, defaults.processes);
+    p.limits.open_files = nz(l.open_files, defaults.open_files);
+    p.limits.memory_bytes = nz(
+        l.memory_mb.map(|m| m.saturating_mul(1 << 20)),
+        defaults.memory_bytes,
+    );
+    p.limits.cpu_seconds = nz(l.cpu_seconds, defaults.cpu_seconds);
+    p.limits.core_dump_bytes = l.core_dump_mb.map(|m| m.saturating_mul(1 << 20));
+    p
+}
+
+/// Copy `from` to `to` (or keep up to `keep` bytes when `to` is `None`), counting and hashing.
+fn pump(mut from: impl Read, mut to: Option<Box<dyn Write + Send>>, keep: usize) -> Pumped {
+    let mut hasher = Sha256::new();
+    let mut n = 0u64;
+    let mut kept = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => {
+                hasher.update(&buf[..k]);
+                n += k as u64;
+                match &mut to {
+                    Some(to) => {
+                        let _ = to.write_all(&buf[..k]);
+                        let _ = to.flush();
+                    }
+                    None => {
+                        let room = keep.saturating_sub(kept.len());
+                        kept.extend_from_slice(&buf[..k.min(room)]);
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (n, hex, kept)
+}
+
+type Pumped = (u64, String, Vec<u8>);
+
+/// A private directory for the proxy's socket, removed on drop.
+struct SocketDir(PathBuf);
+
+impl SocketDir {
+    fn new() -> Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        // On a memory file system when there is one: creating and removing this directory and
+        // its sockets on every run costs a journalled disk file system noticeably more.
+        let base = warden_sandbox::scratch_base();
+        let what = "cannot create a directory for the proxy socket";
+        for i in 0..100u32 {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let dir = base.join(format!("warden-{}-{nanos:x}-{i}", std::process::id()));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => return Ok(Self(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(source) => return Err(GovernError::Io { what, source }),
+            }
+        }
+        Err(GovernError::Io {
+            what,
+            source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+        })
+    }
+}
+
+impl Drop for SocketDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A sandbox started by [`start`]: its command runs (or, gated, waits for [`Started::release`]).
+pub struct Started {
+    running: warden_sandbox::Running,
+    exec: Execution,
+    output: OutputMode,
+    proxy_thread: std::thread::JoinHandle<Result<warden_proxy::ProxyHandle, String>>,
+    events: Arc<Mutex<Vec<NetworkRecord>>>,
+    dir: SocketDir,
+    started: Instant,
+    /// Records which discovery-relevant workspace files the command writes (see
+    /// `warden_proxy::ConfigWatch`); `None` when that state could not be set up.
+    watch: Option<warden_proxy::ConfigWatch>,
+    /// A gated sandbox's watch, still being set up alongside the sandbox; settled before the
+    /// command may start.
+    watch_setup: Option<WatchSetup>,
+}
+
+type WatchBegun = (
+    Option<warden_proxy::ConfigWatch>,
+    warden_proxy::WorkspaceConfig,
+);
+
+/// The watch being set up, and where the proxy waits for what it may believe.
+struct WatchSetup {
+    thread: std::thread::JoinHandle<WatchBegun>,
+    to_proxy: std::sync::mpsc::Sender<warden_proxy::WorkspaceConfig>,
+}
+
+impl WatchSetup {
+    /// Waits for the watch, hands its snapshot to the proxy, returns the watch and its notes.
+    /// A failed set-up trusts no workspace file.
+    fn settle(self) -> (Option<warden_proxy::ConfigWatch>, Vec<String>) {
+        let (watch, trusted) = self.thread.join().unwrap_or_else(|_| {
+            let none = warden_proxy::WorkspaceConfig::default();
+            (None, none)
+        });
+        let notes = trusted.notes().to_vec();
+        let _ = self.to_proxy.send(trusted);
+        (watch, notes)
+    }
+}
+
+/// Start the egress proxy's wake-up socket and `profile` in the sandbox. With `gated`, the
+/// sandbox is fully prepared but its command starts only on [`Started::release`], so the set-up
+/// can overlap the caller's own work (e.g. making the intent durable).
+pub fn start(
+    policy: &Policy,
+    mut profile: SandboxProfile,
+    allow_degraded: bool,
+    output: OutputMode,
+    gated: bool,
+) -> Result<Started> {
+    let cfg = &policy.config().sandbox;
+    // A missing `.warden/` (governance file, audit log) is created by the sandbox itself, as a
+    // read-only placeholder (see `SandboxProfile::readonly_in_workspace`).
+    let dir = SocketDir::new()?;
+    let socket = dir.0.join("proxy.sock");
+    let (events, sink) = crate::record::network_collector();
+    // The proxy's configuration discovers registries and git remotes (it may run package
+    // managers), so it starts only when the sandbox first connects: the sandbox's relay wakes
+    // this thread through `wake.sock`, then waits for `proxy.sock`.
+    let network = policy.config().network.clone();
+    let workspace = profile.workspace.clone();
+    // What discovery may believe of the workspace's own files (`.npmrc`, `.cargo/config.toml`,
+    // `.git/config`, …) is fixed before the command can write any of them (alongside the
+    // sandbox's set-up when gated, settled before the command starts); what it writes is
+    // recorded as tainted when it ends, so no later run believes it either.
+    let (to_proxy, trusted_rx) = std::sync::mpsc::channel();
+    let watch_setup = WatchSetup {
+        thread: {
+            let workspace = workspace.clone();
+            std::thread::spawn(move || {
+                warden_proxy::ConfigWatch::begin(
+                    &workspace,
+                    &warden_proxy::DiscoveryEnv::from_process(),
+                )
+            })
+        },
+        to_proxy,
+    };
+    let (watch_setup, watch, watch_notes) = if gated {
+        (Some(watch_setup), None, Vec::new())
+    } else {
+        let (w, notes) = watch_setup.settle();
+        (None, w, notes)
+    };
+    let listen = warden_proxy::Listen::Unix(socket.clone());
+    let wake =
+        std::os::unix::net::UnixListener::bind(dir.0.join("wake.sock")).map_err(|source| {
+            GovernError::Io {
+                what: "cannot create the proxy wake-up socket",
+                source,
+            }
+        })?;
+    profile.proxy = Some(ProxyEndpoint {
+        socket,
+        port: cfg.proxy_port.unwrap_or(3128),
+    });
+    // Brokered credentials: the sandbox's variable holds a placeholder, the secret stays here
+    // (in the proxy, which swaps it into requests to the credential's hosts).
+    let credentials = warden_proxy::load_credentials(&network.credential, &profile.home, |k| {
+        profile
+            .env
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    })
+    .map_err(|e| GovernError::Network(format!("[network] credential: {e}")))?;
+    for c in &credentials {
+        profile.env.retain(|(k, _)| k != &c.env_name);
+        profile
+            .env
+            .push((c.env_name.clone(), c.placeholder.clone()));
+        profile.env_pass.push(c.env_name.clone());
+    }
+    // HTTPS interception: a CA for this run only, its key in this process's memory; the
+    // sandbox trusts it through a bundle (system roots + its certificate) in the run's private
+    // directory.
+    let ca = if network.intercept.unwrap_or(true) {
+        let ca = warden_proxy::CertificateAuthority::generate()
+            .map_err(|e| GovernError::Network(e.to_string()))?;
+        let bundle = dir.0.join("ca-bundle.pem");
+        std::fs::write(&bundle, ca.trust_bundle_pem()).map_err(|source| GovernError::Io {
+            what: "cannot write the sandbox's CA bundle",
+            source,
+        })?;
+        profile.ca_bundle = Some(bundle);
+        Some(Arc::new(ca))
+    } else {
+        None
+    };
+
+    // The small stand-alone init installed next to `warden` when it is trustworthy (a much
+    // smaller executable to load inside every sandbox), else this binary.
+    let main_exe = std::env::current_exe().map_err(|source| GovernError::Io {
+        what: "cannot locate the warden executable",
+        source,
+    })?;
+    let (init_exe, init_note) = warden_sandbox::choose_init(&main_exe);
+    let opts = SpawnOptions {
+        allow_degraded,
+        output: if output == OutputMode::Inherit {
+            Output::Inherit
+        } else {
+            Output::Piped
+        },
+        // Output kept in memory means a caller that is not a terminal (an MCP server, whose
+        // stdin is its protocol stream).
+        null_stdin: matches!(output, OutputMode::Capture { .. }),
+        init_exe: Some(init_exe),
+        gated,
+        exec: None,
+        fallback_exe: Some(main_exe),
+    };
+    let running = warden_sandbox::spawn(&profile, &opts)?;
+    // Started after the sandbox, off its start-up path: a connection to `wake.sock` waits in
+    // the listen queue until this thread accepts it.
+    let proxy_thread = std::thread::spawn(move || -> Result<warden_proxy::ProxyHandle, String> {
+        wake.accept().map_err(|e| format!("proxy wake-up: {e}"))?;
+        drop(wake);
+        // No snapshot (the run was withdrawn): believe no workspace file.
+        let trusted = trusted_rx.recv().unwrap_or_default();
+        let mut proxy_cfg =
+            warden_proxy::ProxyConfig::from_network_config_trusting(&network, &workspace, &trusted)
+                .map_err(|e| format!("the [network] section cannot be used: {e}"))?;
+        proxy_cfg.ca = ca;
+        proxy_cfg.credentials = credentials;
+        warden_proxy::spawn(listen, proxy_cfg, sink)
+            .map_err(|e| format!("cannot start the egress proxy: {e}"))
+    });
+    let mut exec = Execution {
+        notes: running.notes.clone(),
+        ..Default::default()
+    };
+    exec.notes.extend(init_note);
+    exec.notes.extend(watch_notes);
+    if !running.removed_env.is_empty() {
+        exec.notes.push(format!(
+            "environment scrubbed: {}",
+            running.removed_env.join(", ")
+        ));
+    }
+    Ok(Started {
+        running,
+        exec,
+        output,
+        proxy_thread,
+        events,
+        dir,
+        started: Instant::now(),
+        watch,
+        watch_setup,
+    })
+}
+
+impl Started {
+    /// Let a gated command start.
+    pub fn release(&mut self) -> Result<()> {
+        if let Some(setup) = self.watch_setup.take() {
+            let (watch, notes) = setup.settle();
+            self.watch = watch;
+            self.exec.notes.extend(notes);
+        }
+        self.running.release()?;
+        self.started = Instant::now();
+        Ok(())
+    }
+
+    /// Withdraw a gated command before it starts and tear the sandbox down.
+    pub fn abort(self) {
+        self.running.abort();
+        let watch = match self.watch_setup {
+            Some(setup) => setup.settle().0,
+            None => self.watch,
+        };
+        if let Some(w) = watch {
+            let _ = w.end();
+        }
+    }
+
+    /// Stream or capture (counting and hashing) the command's output until it ends, then stop
+    /// the proxy.
+    pub fn finish(self) -> Result<Execution> {
+        let Self {
+            mut running,
+            mut exec,
+            output,
+            proxy_thread,
+            events,
+            dir,
+            started,
+            mut watch,
+            watch_setup,
+        } = self;
+        // Never released (nothing ran), but settle the watch all the same.
+        if let Some(setup) = watch_setup {
+            let (w, notes) = setup.settle();
+            watch = w;
+            exec.notes.extend(notes);
+        }
+        let keep = match output {
+            OutputMode::Capture { limit } => limit,
+            _ => 0,
+        };
+        let capture = matches!(output, OutputMode::Capture { .. });
+        let out_t = running.stdout.take().map(|o| {
+            let to: Option<Box<dyn Write + Send>> =
+                (!capture).then(|| Box::new(std::io::stdout()) as _);
+            std::thread::spawn(move || pump(o, to, keep))
+        });
+        let err_t = running.stderr.take().map(|e| {
+            let to: Option<Box<dyn Write + Send>> =
+                (!capture).then(|| Box::new(std::io::stderr()) as _);
+            std::thread::spawn(move || pump(e, to, keep))
+        });
+        let info = running.wait();
+        if let Some(t) = out_t
+            && let Ok((n, h, kept)) = t.join()
+        {
+            exec.stdout_bytes = n;
+            exec.stdout_sha256 = Some(h);
+            exec.stdout = kept;
+        }
+        if let Some(t) = err_t
+            && let Ok((n, h, kept)) = t.join()
+        {
+            exec.stderr_bytes = n;
+            exec.stderr_sha256 = Some(h);
+            exec.stderr = kept;
+        }
+        exec.duration = started.elapsed();
+        // A proxy never woken (or still starting) served nobody; leave its thread to die with
+        // the process.
+        if proxy_thread.is_finished() {
+            match proxy_thread.join() {
+                Ok(Ok(proxy)) => proxy.shutdown(),
+                Ok(Err(e)) => exec.notes.push(format!("network unavailable: {e}")),
+                Err(_) => exec
+                    .notes
+                    .push("network unavailable: the proxy thread panicked".into()),
+            }
+        }
+        drop(dir);
+        exec.network = events.lock().map(|v| v.clone()).unwrap_or_default();
+        if let Some(w) = watch {
+            exec.notes.extend(w.end());
+        }
+        let info = info?;
+        exec.exit_code = info.code;
+        exec.signal = info.signal;
+        exec.notes.extend(info.notes);
+        Ok(exec)
+    }
+}
+
+/// Start the egress proxy, run `profile` in the sandbox, pass on its output as `output` says,
+/// and stop the proxy.
+pub fn execute(
+    policy: &Policy,
+    profile: SandboxProfile,
+    allow_degraded: bool,
+    output: OutputMode,
+) -> Result<Execution> {
+    start(policy, profile, allow_degraded, output, false)?.finish()
+}

@@ -1,0 +1,192 @@
+//! Nested decisions against the built-in policy, a real audit log and approvers that answer as
+//! a person would (a held exec must not stop other decisions).
+
+use super::*;
+use std::sync::mpsc;
+use std::time::Duration;
+use warden_audit::{Entry, Record};
+
+/// An approver whose answers a test gives through a channel, standing in for a person.
+struct Person {
+    asked: std::sync::Mutex<mpsc::Sender<String>>,
+    answers: std::sync::Mutex<mpsc::Receiver<ApprovalAnswer>>,
+}
+
+impl Approver for Person {
+    fn request(&self, req: &ApprovalRequest<'_>) -> std::result::Result<Answered, String> {
+        let _ = self.asked.lock().unwrap().send(req.action_text.to_owned());
+        let answer = self
+            .answers
+            .lock()
+            .unwrap()
+            .recv()
+            .map_err(|e| e.to_string())?;
+        Ok(answer.into())
+    }
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    gov: Arc<Governor>,
+    running: RunningAction,
+}
+
+fn setup(approver: Arc<dyn Approver>) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    let policy = Arc::new(Policy::builtin());
+    let ctx = Context {
+        workspace: ws.clone(),
+        cwd: ws.clone(),
+        home: ws.join("home"),
+        sandboxed: true,
+    };
+    let recorder = Recorder::open(&ws, &policy).unwrap();
+    let gov = Arc::new(Governor::new(
+        policy,
+        ctx,
+        recorder,
+        approver,
+        Settings {
+            allow_degraded: false,
+            output: OutputMode::Capture { limit: 1 << 16 },
+        },
+    ));
+    let req = ActionRequest::new(Action::Exec {
+        argv: vec!["make".into(), "test".into()],
+        cwd: None,
+    });
+    let Clearance::Cleared(running) = gov.clear(&req).unwrap() else {
+        panic!("`make test` is auto in the built-in policy");
+    };
+    assert_eq!(running.granted, Tier::Auto);
+    Setup {
+        _dir: dir,
+        gov,
+        running,
+    }
+}
+
+fn exec(argv: &[&str]) -> Action {
+    Action::Exec {
+        argv: argv.iter().map(|s| (*s).to_owned()).collect(),
+        cwd: None,
+    }
+}
+
+fn nested_records(gov: &Governor) -> Vec<(u64, warden_audit::Nested)> {
+    warden_audit::read_entries(gov.recorder().log_path())
+        .unwrap()
+        .into_iter()
+        .filter_map(|e: Entry| match e.record {
+            Record::Nested(n) => Some((e.seq, n)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn nested_operations_are_judged_against_the_granted_tier_and_recorded_as_children() {
+    let s = setup(Arc::new(UnattendedApprover));
+    let ok = s
+        .gov
+        .nested(&s.running, NestedLayer::Exec, &exec(&["cc", "-c", "a.c"]))
+        .unwrap();
+    assert_eq!(ok.answer, NestedAnswer::Proceed);
+    let push = s
+        .gov
+        .nested(
+            &s.running,
+            NestedLayer::Exec,
+            &exec(&["git", "push", "origin", "main"]),
+        )
+        .unwrap();
+    assert_eq!(push.answer, NestedAnswer::Refuse, "{push:?}");
+    assert!(push.reason.contains("git push"), "{}", push.reason);
+    let rm = s
+        .gov
+        .nested(&s.running, NestedLayer::Exec, &exec(&["rm", "-rf", "/"]))
+        .unwrap();
+    assert_eq!(rm.answer, NestedAnswer::Deny);
+    // Sync with nobody to ask: held, then denied; both durable records.
+    let cred = s
+        .gov
+        .nested(&s.running, NestedLayer::Exec, &exec(&["cat", ".env"]))
+        .unwrap();
+    assert_eq!(cred.answer, NestedAnswer::Deny);
+
+    let recs = nested_records(&s.gov);
+    let answers: Vec<_> = recs.iter().map(|(_, n)| n.answer).collect();
+    assert_eq!(
+        answers,
+        [
+            NestedAnswer::Proceed,
+            NestedAnswer::Refuse,
+            NestedAnswer::Deny,
+            NestedAnswer::Hold,
+            NestedAnswer::Deny
+        ]
+    );
+    for (_, n) in &recs {
+        assert_eq!(n.intent, s.running.intent, "child of the action's intent");
+        assert_eq!(n.granted, Tier::Auto);
+        assert_eq!(n.layer, NestedLayer::Exec);
+    }
+    assert_eq!(
+        recs[4].1.held,
+        Some(recs[3].0),
+        "the hold's end names the hold"
+    );
+    assert_eq!(cred.record, recs[4].0);
+}
+
+#[test]
+fn a_held_operation_waits_for_a_person_without_stopping_other_decisions() {
+    let (asked_tx, asked) = mpsc::channel();
+    let (answer, answers) = mpsc::channel();
+    let s = setup(Arc::new(Person {
+        asked: std::sync::Mutex::new(asked_tx),
+        answers: std::sync::Mutex::new(answers),
+    }));
+    let hold = {
+        let gov = Arc::clone(&s.gov);
+        let running = s.running.clone();
+        std::thread::spawn(move || gov.nested(&running, NestedLayer::Exec, &exec(&["cat", ".env"])))
+    };
+    let text = asked.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(text.contains("cat .env"), "{text}");
+    // While a person has not answered, other operations are decided at once.
+    for _ in 0..20 {
+        let v = s
+            .gov
+            .nested(&s.running, NestedLayer::Exec, &exec(&["ls"]))
+            .unwrap();
+        assert_eq!(v.answer, NestedAnswer::Proceed);
+    }
+    assert!(!hold.is_finished(), "the hold waits for its answer");
+    // The hold is durable before anyone is asked.
+    assert!(
+        nested_records(&s.gov)
+            .iter()
+            .any(|(_, n)| n.answer == NestedAnswer::Hold)
+    );
+    answer
+        .send(ApprovalAnswer::Granted { by: "alice".into() })
+        .unwrap();
+    let v = hold.join().unwrap().unwrap();
+    assert_eq!(v.answer, NestedAnswer::Proceed);
+    let last = nested_records(&s.gov)
+        .into_iter()
+        .rfind(|(_, n)| n.held.is_some())
+        .unwrap();
+    assert_eq!(last.1.by.as_deref(), Some("alice"));
+    assert_eq!(last.1.answer, NestedAnswer::Proceed);
+}
+
+#[test]
+fn the_governor_is_shareable_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Governor>();
+    shareable::<RunningAction>();
+}
