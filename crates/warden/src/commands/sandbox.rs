@@ -64,7 +64,7 @@ fn warden_private_paths(policy: &Policy) -> Vec<String> {
         "XDG_STATE_HOME",
     ]
     .into_iter()
-    .filter_map(|v| std::env::var_os(v))
+    .filter_map(std::env::var_os)
     .map(PathBuf::from)
     .filter(|d| d.is_absolute())
     .map(|d| d.join("warden"));
