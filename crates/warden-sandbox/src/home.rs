@@ -128,12 +128,13 @@ pub(crate) fn plan(
         })
         .collect();
 
-    // Entries relative to HOME, from the data file, the governance file and the environment.
-    let mut entries: Vec<(PathBuf, PathBuf)> = Vec::new(); // (lexical home, relative)
-    for (lexical, _) in &homes {
+    // Entries relative to HOME, from the data file, the governance file and the environment,
+    // each with the index of its home in `homes`.
+    let mut entries: Vec<(usize, PathBuf)> = Vec::new();
+    for h in 0..homes.len() {
         for e in &profile.home_visible {
             if let Some(rel) = home_relative(e) {
-                entries.push((lexical.clone(), rel.to_path_buf()));
+                entries.push((h, rel.to_path_buf()));
             }
         }
     }
@@ -151,25 +152,27 @@ pub(crate) fn plan(
         )
         .filter(|p| p.is_absolute());
     for p in env_dirs {
-        for (lexical, canon) in &homes {
+        for (h, (lexical, canon)) in homes.iter().enumerate() {
             let rel = p
                 .strip_prefix(lexical)
                 .or_else(|_| p.strip_prefix(canon))
                 .ok()
                 .filter(|r| plain(r));
             if let Some(rel) = rel {
-                entries.push((lexical.clone(), rel.to_path_buf()));
+                entries.push((h, rel.to_path_buf()));
             }
         }
     }
-    for (lexical, rel) in entries {
-        let Some(home_canon) = canonical(&lexical) else {
-            continue;
-        };
+    for (h, rel) in entries {
+        let (lexical, home_canon) = &homes[h];
         let location = home_canon.join(&rel);
         let Some(v) = view_of(&location) else {
             continue;
         };
+        // Most listed entries do not exist on a given machine: one lstat rules them out.
+        if std::fs::symlink_metadata(&location).is_err() {
+            continue;
+        }
         let Some(source) = canonical(&lexical.join(&rel)) else {
             continue;
         };
@@ -210,8 +213,8 @@ pub(crate) fn plan(
     // one) is masked there too: the bind shows the target's contents at the listed name.
     let mut secret_locations = Vec::new();
     for s in secrets {
-        for (lexical, _) in &homes {
-            let (Ok(rel), Some(home_canon)) = (s.strip_prefix(lexical), canonical(lexical)) else {
+        for (lexical, home_canon) in &homes {
+            let Ok(rel) = s.strip_prefix(lexical) else {
                 continue;
             };
             let location = home_canon.join(rel);
