@@ -76,7 +76,7 @@ fn homes(profile: &SandboxProfile) -> (Vec<(PathBuf, PathBuf)>, Vec<String>) {
         };
         if dir == Path::new("/") {
             notes.push(format!(
-                "not enforced: hiding the home directory ({} is /)",
+                "not enforced: hiding the home directory (the home {} is the root directory)",
                 lexical.display()
             ));
             continue;
