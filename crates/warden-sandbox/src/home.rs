@@ -89,8 +89,8 @@ fn homes(profile: &SandboxProfile) -> (Vec<(PathBuf, PathBuf)>, Vec<String>) {
 }
 
 /// Resolve what of each home stays visible. `ws` is the canonical workspace, `writable` the
-/// canonical writable paths, `cwd` the canonical working directory, `secrets` the expanded
-/// secret paths (before canonicalisation).
+/// canonical writable paths, `cwd` the canonical working directory, `secrets` the canonical
+/// secret paths.
 pub(crate) fn plan(
     profile: &SandboxProfile,
     ws: &Path,
@@ -176,8 +176,11 @@ pub(crate) fn plan(
         let Some(source) = canonical(&lexical.join(&rel)) else {
             continue;
         };
-        // A listed name that resolves to the home itself or above would show all of it.
-        if dirs.iter().any(|d| d.starts_with(&source)) {
+        // A listed name that resolves to the home itself or above would show all of it; one
+        // that is (inside) a secret stays hidden: secret paths mask on top of the list.
+        if dirs.iter().any(|d| d.starts_with(&source))
+            || secrets.iter().any(|c| source.starts_with(c))
+        {
             continue;
         }
         if !views[v].visible.iter().any(|(l, _)| *l == location) {
@@ -185,8 +188,16 @@ pub(crate) fn plan(
         }
     }
     for view in &mut views {
-        // Parents first, so a child's mount point is found inside its parent's bind.
+        // Parents first; an entry inside another one is shown by its parent's bind already
+        // (binding it again would have to follow whatever symlinks the parent holds).
         view.visible.sort();
+        let mut kept: Vec<(PathBuf, PathBuf)> = Vec::new();
+        for (location, source) in view.visible.drain(..) {
+            if !kept.iter().any(|(l, _)| location.starts_with(l)) {
+                kept.push((location, source));
+            }
+        }
+        view.visible = kept;
     }
 
     for p in std::iter::once(ws).chain(writable.iter().map(PathBuf::as_path)) {
@@ -209,17 +220,20 @@ pub(crate) fn plan(
         }
     }
 
-    // A secret reachable under a listed entry's name (the entry is a symlink, or lies below
-    // one) is masked there too: the bind shows the target's contents at the listed name.
+    // A secret inside a listed entry is masked where the entry shows it too: the entry's bind
+    // shows its source's contents under the listed name (a symlinked `~/.cargo` shows
+    // `/data/cargo/credentials.toml` as `~/.cargo/credentials.toml`). Both paths are free of
+    // symlinks (canonical below the bind, real directories of the tmpfs above it).
     let mut secret_locations = Vec::new();
-    for s in secrets {
-        for (lexical, home_canon) in &homes {
-            let Ok(rel) = s.strip_prefix(lexical) else {
-                continue;
-            };
-            let location = home_canon.join(rel);
-            if canonical(s).as_ref() != Some(&location) && view_of(&location).is_some() {
-                secret_locations.push(location);
+    for view in &views {
+        for (location, source) in &view.visible {
+            for c in secrets {
+                if let Ok(rel) = c.strip_prefix(source) {
+                    let shown = location.join(rel);
+                    if shown != *c && !secret_locations.contains(&shown) {
+                        secret_locations.push(shown);
+                    }
+                }
             }
         }
     }

@@ -322,7 +322,7 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         &plan.workspace,
         &plan.writable,
         &cwd,
-        &profile.existing_secrets(),
+        &plan.secrets,
     );
     plan.homes = home.views;
     plan.secrets.extend(home.secret_locations);

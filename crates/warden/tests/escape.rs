@@ -371,6 +371,44 @@ fn listed_home_entries_stay_visible() {
     assert!(!t.contains("WROTE-HOME"), "the home is writable: {t}");
 }
 
+/// A listed entry that is a symlink (`~/.cargo` -> elsewhere in the home, a dotfile manager's
+/// absolute link under a listed `~/.config`) shows its target at the listed name, with the secret
+/// paths inside it still masked there and a secret-listed entry not shown at all. (The old code
+/// showed the whole home, so it had no such binds; this guards the new ones.)
+#[test]
+fn symlinked_home_entries_keep_their_secrets_masked() {
+    let f = Fixture::new();
+    let real = f.home.join("real-cargo");
+    std::fs::create_dir_all(real.join("bin")).expect("mkdir");
+    std::fs::write(real.join("bin/tool"), "cargo-bin\n").expect("write");
+    std::fs::write(real.join("credentials.toml"), format!("{CANARY} cargo\n")).expect("write");
+    std::os::unix::fs::symlink(&real, f.home.join(".cargo")).expect("symlink");
+    let dot = f.out.join("dotfiles");
+    std::fs::create_dir_all(&dot).expect("mkdir");
+    std::fs::write(dot.join("gitconfig"), "[user]\n\tname = linked\n").expect("write");
+    std::fs::create_dir_all(f.home.join(".config/git")).expect("mkdir");
+    std::os::unix::fs::symlink(dot.join("gitconfig"), f.home.join(".config/git/config"))
+        .expect("symlink");
+    std::fs::write(f.home.join(".bashrc"), format!("export T={CANARY}\n")).expect("write");
+    std::fs::write(
+        &f.policy,
+        "[network]\ndiscover_registries = false\ndiscover_git_remotes = false\nforges = false\n\
+         [sandbox]\nhome_visible = [\"~/.config\"]\nsecret_paths = [\"~/.bashrc\"]\n",
+    )
+    .expect("write");
+    let script = "cat ~/.cargo/bin/tool ~/.cargo/credentials.toml ~/real-cargo/credentials.toml \
+                  ~/.config/git/config ~/.bashrc";
+    let o = f.host(script);
+    assert_eq!(text(&o).matches(CANARY).count(), 3, "control: {}", text(&o));
+    let o = f.sandbox(script);
+    let t = text(&o);
+    assert!(
+        t.contains("cargo-bin") && t.contains("name = linked"),
+        "{t}"
+    );
+    assert!(!t.contains(CANARY), "ESCAPE: {t}");
+}
+
 /// The workspace inside the home (~/src/proj) stays writable and visible, the rest of the home
 /// is not; so does a workspace whose working directory is a subdirectory.
 #[test]
