@@ -260,16 +260,17 @@ pub(crate) fn mount(view: &HomeView) -> Result<(), String> {
         let target = under("/newroot", location);
         ensure_mountpoint(&src, &target)?;
         bind(&src, &target)?;
-        setattr(
-            &target,
-            crate::sys::ATTR_RDONLY | crate::sys::ATTR_NOSUID | crate::sys::ATTR_NODEV,
-            true,
-        )?;
     }
     for p in &view.mountpoints {
         ensure_mountpoint(&under("/oldroot", p), &under("/newroot", p))?;
     }
-    setattr(&t, crate::sys::ATTR_RDONLY, false)
+    // One recursive call seals the tmpfs and every entry bound into it (the workspace and
+    // writable paths are bound later, on top, with their own attributes).
+    setattr(
+        &t,
+        crate::sys::ATTR_RDONLY | crate::sys::ATTR_NOSUID | crate::sys::ATTR_NODEV,
+        true,
+    )
 }
 
 #[cfg(test)]
