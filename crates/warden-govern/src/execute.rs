@@ -95,12 +95,37 @@ fn host_env() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Warden's own files that no sandboxed command may read, whatever the lists say: the checkpoint
+/// signing key (wherever `[audit] signing_key` puts it; with it a command could sign forged
+/// checkpoints) and Warden's configuration and cache directories under the XDG variables (the
+/// `~/` defaults are built into the sandbox's secret paths).
+fn warden_private_paths(policy: &Policy) -> Vec<String> {
+    let key = crate::record::key_path(&policy.config().audit);
+    let xdg = [
+        "XDG_CONFIG_HOME",
+        "XDG_CACHE_HOME",
+        "XDG_DATA_HOME",
+        "XDG_STATE_HOME",
+    ]
+    .into_iter()
+    .filter_map(std::env::var_os)
+    .map(PathBuf::from)
+    .filter(|d| d.is_absolute())
+    .map(|d| d.join("warden"));
+    std::iter::once(key)
+        .chain(xdg)
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
+}
+
 /// Build the sandbox profile for `argv` from the governance file's `[sandbox]` section.
 pub fn profile_for(policy: &Policy, ctx: &Context, argv: Vec<String>) -> SandboxProfile {
     let cfg = &policy.config().sandbox;
     let mut p = SandboxProfile::new(argv, ctx.workspace.clone(), ctx.home.clone(), host_env());
     p.cwd = ctx.cwd.clone();
     p.secret_paths.extend(cfg.secret_paths.iter().cloned());
+    p.secret_paths.extend(warden_private_paths(policy));
+    p.home_visible.extend(cfg.home_visible.iter().cloned());
     p.writable.extend(cfg.writable_paths.iter().cloned());
     p.readonly_in_workspace
         .extend(cfg.readonly_workspace_paths.iter().cloned());
@@ -379,12 +404,6 @@ pub fn start(
     };
     exec.notes.extend(init_note);
     exec.notes.extend(watch_notes);
-    if !running.removed_env.is_empty() {
-        exec.notes.push(format!(
-            "environment scrubbed: {}",
-            running.removed_env.join(", ")
-        ));
-    }
     Ok(Started {
         running,
         exec,

@@ -1,7 +1,7 @@
 //! Linux isolation for one Warden action: user, mount, PID, IPC, UTS, cgroup and network
 //! namespaces, a pivot_root onto a read-only view of the system with the workspace writable and
-//! secrets masked, Landlock, seccomp, dropped capabilities, resource limits and a scrubbed
-//! environment. A [`SandboxProfile`] is the only input; [`spawn`] runs it and [`probe`] reports what
+//! secrets masked, the home directory showing only the listed toolchains and configuration,
+//! Landlock, seccomp, dropped capabilities, resource limits and an environment passed by list. A [`SandboxProfile`] is the only input; [`spawn`] runs it and [`probe`] reports what
 //! this kernel can enforce, so callers can refuse instead of silently weakening.
 //!
 //! Process tree: the supervisor (the calling process, host namespaces) forks a child that unshares
@@ -53,6 +53,7 @@ mod env;
 mod exec_filter;
 mod exec_supervisor;
 mod git_metadata;
+mod home;
 mod init;
 mod mounts;
 mod new_repository;
@@ -65,7 +66,11 @@ mod supervisor;
 mod sys;
 mod workspace_secrets;
 
-pub use env::{BUILTIN_ENV_SCRUB, EnvReport, env_name_matches, scrub_env};
+pub use env::{
+    BUILTIN_ENV_PASS, BUILTIN_ENV_SCRUB, Dropped, EnvReport, env_name_matches, filter_env,
+    has_url_password,
+};
+pub use home::BUILTIN_HOME_VISIBLE;
 pub use exec_supervisor::{
     EXEC_ENV_OF_INTEREST, ExecCounts, ExecDecider, ExecEvent, ExecGovernance, ExecSyscall,
     ExecVerdict, PendingExec, builtin_exec_env,

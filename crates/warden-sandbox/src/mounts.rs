@@ -1,6 +1,7 @@
 //! The sandbox's filesystem view, built by PID 1 in the new mount namespace: a tmpfs base,
 //! pivot_root onto it, a read-only, nosuid, nodev recursive bind of the host root, private
-//! tmpfs over /tmp, /var/tmp, /run and /dev/shm, a minimal /dev, the workspace (and extra
+//! tmpfs over /tmp, /var/tmp, /run and /dev/shm, a minimal /dev, the home directory empty but
+//! for the listed toolchains and configuration (see `home.rs`), the workspace (and extra
 //! writable paths) bound writable, repository metadata bound read-only again, secrets covered by
 //! empty, unreadable mounts, a fresh procfs and sysfs for the new PID and network namespaces, and a
 //! final pivot_root that detaches the host root entirely.
@@ -24,6 +25,8 @@ pub(crate) struct Plan {
     /// Host PEM bundle mounted over the standard bundle files and at [`CA_BUNDLE_INSIDE`].
     #[serde(default)]
     pub(crate) ca_bundle: Option<PathBuf>,
+    /// Home directories shown deny-by-default (see `home.rs`), built before the workspace.
+    pub(crate) homes: Vec<crate::home::HomeView>,
     /// `kernel.pid_max` of the new PID namespace (Linux >= 6.14 namespaces it), bounding the
     /// number of tasks in the sandbox.
     pub(crate) pid_max: Option<u64>,
@@ -66,7 +69,7 @@ fn mount_ca_bundle(bundle: &Path, newroot: &Path) -> Result<(), String> {
 /// [`crate::ProxyEndpoint`]); the relay connects to it once when `proxy.sock` is absent.
 pub(crate) const WAKE_SOCKET_INSIDE: &str = "/run/warden/wake.sock";
 
-fn under(root: &str, p: &Path) -> PathBuf {
+pub(crate) fn under(root: &str, p: &Path) -> PathBuf {
     let rel = p.strip_prefix("/").unwrap_or(p);
     Path::new(root).join(rel)
 }
@@ -75,27 +78,27 @@ fn ctx<T>(r: std::io::Result<T>, what: impl FnOnce() -> String) -> Result<T, Str
     r.map_err(|e| format!("{}: {e}", what()))
 }
 
-fn tmpfs(target: &Path, flags: libc::c_ulong, data: &str) -> Result<(), String> {
+pub(crate) fn tmpfs(target: &Path, flags: libc::c_ulong, data: &str) -> Result<(), String> {
     ctx(
         sys::mount(Some("tmpfs"), target, Some("tmpfs"), flags, Some(data)),
         || format!("mount tmpfs on {}", target.display()),
     )
 }
 
-fn bind(src: &Path, target: &Path) -> Result<(), String> {
+pub(crate) fn bind(src: &Path, target: &Path) -> Result<(), String> {
     ctx(sys::bind(src, target), || {
         format!("bind {} on {}", src.display(), target.display())
     })
 }
 
-fn setattr(target: &Path, set: u64, recursive: bool) -> Result<(), String> {
+pub(crate) fn setattr(target: &Path, set: u64, recursive: bool) -> Result<(), String> {
     ctx(sys::setattr(target, set, recursive), || {
         format!("set mount attributes on {}", target.display())
     })
 }
 
 /// Make sure `target` exists as a mount point of the same kind as `src`.
-fn ensure_mountpoint(src: &Path, target: &Path) -> Result<(), String> {
+pub(crate) fn ensure_mountpoint(src: &Path, target: &Path) -> Result<(), String> {
     if std::fs::symlink_metadata(target).is_ok() {
         return Ok(());
     }
@@ -220,6 +223,10 @@ pub(crate) fn build(plan: &Plan) -> Result<Vec<String>, String> {
                 &format!("mode={mode}"),
             )?;
         }
+    }
+    // 4b. The home directories: empty but for the listed entries (see `home.rs`).
+    for h in &plan.homes {
+        crate::home::mount(h)?;
     }
     // 5. The workspace and extra writable paths.
     for w in std::iter::once(&plan.workspace).chain(&plan.writable) {

@@ -30,6 +30,12 @@ pub const BUILTIN_SECRET_PATHS: &[&str] = &[
     "~/.config/op",
     "~/.gem/credentials",
     "~/.m2/settings-security.xml",
+    // Warden's own: the checkpoint signing key and discovery cache (never visible, even if a
+    // list names a parent).
+    "~/.config/warden",
+    "~/.cache/warden",
+    "~/.local/share/warden",
+    "~/.local/state/warden",
     "/etc/shadow",
     "/etc/gshadow",
     "/etc/ssh/ssh_host_*",
@@ -90,8 +96,14 @@ pub struct SandboxProfile {
     pub cwd: PathBuf,
     /// The workspace: writable, apart from `readonly_in_workspace`.
     pub workspace: PathBuf,
-    /// The user's home directory, used to expand `~` in path lists.
+    /// The user's home directory, used to expand `~` in path lists. Inside the sandbox it (and
+    /// the password database's home of the caller) shows only `home_visible`.
     pub home: PathBuf,
+    /// What of the home directory stays visible (read-only unless also `writable`): `~/…`
+    /// entries, each one file or directory; other forms are ignored. Default:
+    /// `data/home-visible.toml`. Toolchain directories named by its `from_env` variables and
+    /// absolute `PATH` entries inside the home are visible too.
+    pub home_visible: Vec<String>,
     /// Further writable paths (absolute or `~/…`).
     pub writable: Vec<String>,
     /// Unreadable paths (absolute or `~/…`, trailing `*` globs the last component).
@@ -100,11 +112,15 @@ pub struct SandboxProfile {
     /// parent directory exists is created first, empty, so that it can be protected: as a
     /// directory when the entry ends in `/`, else as a file.
     pub readonly_in_workspace: Vec<String>,
-    /// The environment the command would have had (normally the caller's); it is scrubbed.
+    /// The environment the command would have had (normally the caller's); it is filtered.
     pub env: Vec<(String, String)>,
-    /// Name patterns removed from `env` (see [`crate::env_name_matches`]).
+    /// Name patterns (see [`crate::env_name_matches`]) of the variables passed from `env`;
+    /// everything else is dropped. Default: [`crate::BUILTIN_ENV_PASS`].
+    pub env_allow: Vec<String>,
+    /// Name patterns removed from `env` even when `env_allow` lists them.
     pub env_scrub: Vec<String>,
-    /// Name patterns kept even if a scrub pattern matches.
+    /// Name patterns passed whatever `env_allow` and the masks (`env_scrub`, a password in a URL
+    /// value) say: the governance file's explicit, reviewed choice.
     pub env_pass: Vec<String>,
     /// The egress proxy, if the sandbox has network through it.
     pub proxy: Option<ProxyEndpoint>,
@@ -135,7 +151,8 @@ pub struct SandboxProfile {
 }
 
 impl SandboxProfile {
-    /// A profile with the built-in secrets, read-only paths and scrub list, for `argv` in
+    /// A profile with the built-in secrets, visible home entries, read-only paths, pass list and
+    /// scrub list, for `argv` in
     /// `workspace` (also the working directory), with the given environment.
     pub fn new(
         argv: Vec<String>,
@@ -148,6 +165,10 @@ impl SandboxProfile {
             cwd: workspace.clone(),
             workspace,
             home,
+            home_visible: crate::home::BUILTIN_HOME_VISIBLE
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             writable: Vec::new(),
             secret_paths: BUILTIN_SECRET_PATHS
                 .iter()
@@ -158,6 +179,10 @@ impl SandboxProfile {
                 .map(|s| (*s).to_owned())
                 .collect(),
             env,
+            env_allow: crate::env::BUILTIN_ENV_PASS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             env_scrub: crate::env::BUILTIN_ENV_SCRUB
                 .iter()
                 .map(|s| (*s).to_owned())

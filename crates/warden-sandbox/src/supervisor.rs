@@ -126,9 +126,10 @@ pub struct Running {
     pub stdout: Option<ChildStdout>,
     /// The command's stderr, with [`Output::Piped`].
     pub stderr: Option<ChildStderr>,
-    /// What is not enforced (degraded mode) or was adjusted, for the outcome record.
+    /// What is not enforced (degraded mode) or was adjusted, for the outcome record, including
+    /// one naming the environment variables dropped (see [`crate::EnvReport::note`]).
     pub notes: Vec<String>,
-    /// Names of the environment variables removed (values are never kept).
+    /// Names of the environment variables dropped (values are never kept).
     pub removed_env: Vec<String>,
     /// Write end of the start gate while the command waits for [`Running::release`].
     gate: Option<std::fs::File>,
@@ -259,6 +260,7 @@ fn plan(
                 })?),
                 None => None,
             },
+            homes: Vec::new(),
             pid_max: None,
         },
         search_note.into_iter().collect(),
@@ -342,13 +344,23 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
             .iter()
             .map(|g| format!("not enforced: Landlock {g}")),
     );
-    let (plan, plan_notes, git_watch) = plan(profile)?;
+    let (mut plan, plan_notes, git_watch) = plan(profile)?;
     notes.extend(plan_notes);
     let absent_git =
         Some(plan.workspace.join(".git")).filter(|g| std::fs::symlink_metadata(g).is_err());
     let cwd = canonical(&profile.cwd).ok_or_else(|| {
         SandboxError::Profile(format!("cwd {} does not exist", profile.cwd.display()))
     })?;
+    let home = crate::home::plan(
+        profile,
+        &plan.workspace,
+        &plan.writable,
+        &cwd,
+        &plan.secrets,
+    );
+    plan.homes = home.views;
+    plan.secrets.extend(home.secret_locations);
+    notes.extend(home.notes);
 
     let exe = match &opts.init_exe {
         Some(e) => e.clone(),
@@ -356,8 +368,15 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
             std::env::current_exe().map_err(SandboxError::io("locate the warden executable"))?
         }
     };
-    let scrubbed = env::scrub_env(&profile.env, &profile.env_scrub, &profile.env_pass);
-    let mut cmd_env = scrubbed.kept;
+    let filtered = env::filter_env(
+        &profile.env,
+        &profile.env_allow,
+        &profile.env_scrub,
+        &profile.env_pass,
+    );
+    notes.extend(filtered.note());
+    let removed_env = filtered.removed.iter().map(|(k, _)| k.clone()).collect();
+    let mut cmd_env = filtered.kept;
     cmd_env.push(("WARDEN_SANDBOXED".into(), "1".into()));
     if let Some(p) = &profile.proxy {
         let helper = exe.to_str().filter(|_| !exe.starts_with("/tmp"));
@@ -396,7 +415,6 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
     };
     // Root is exempt from RLIMIT_NPROC; the PID namespace's own pid_max bounds the task count
     // cheaply (a cgroup migration costs an RCU grace period), for limits it can express.
-    let mut plan = plan;
     if action_cgroup.is_none() && sys::euid() == 0 {
         plan.pid_max = profile
             .limits
@@ -497,7 +515,7 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         child,
         status,
         notes,
-        removed_env: scrubbed.removed,
+        removed_env,
         gate,
         _cgroup: action_cgroup,
         absent_git,

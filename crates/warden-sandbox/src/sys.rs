@@ -258,6 +258,25 @@ pub(crate) fn euid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// The home directory the password database (through NSS) gives `uid`, if any.
+pub(crate) fn passwd_home(uid: u32) -> Option<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: `passwd` is plain old data that getpwuid_r fills in; all-zero is a valid value.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer refers to memory we own for the duration of the call, and `buf`'s
+    // length is passed; the strings in `pw` point into `buf`, which outlives their use below.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc != 0 || result.is_null() || pw.pw_dir.is_null() {
+        return None;
+    }
+    // SAFETY: getpwuid_r succeeded, so `pw_dir` is a NUL-terminated string inside `buf`.
+    let dir = unsafe { std::ffi::CStr::from_ptr(pw.pw_dir) };
+    let dir = std::path::Path::new(std::ffi::OsStr::from_bytes(dir.to_bytes()));
+    (!dir.as_os_str().is_empty()).then(|| dir.to_path_buf())
+}
+
 pub(crate) fn fork() -> io::Result<i32> {
     // SAFETY: called only from single-threaded stages of the sandbox (the freshly exec'd init),
     // where the child may use any function.

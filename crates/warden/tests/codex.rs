@@ -264,8 +264,9 @@ fn the_codex_cli_reads_the_configuration_and_starts_warden_mcp() {
 }
 
 /// The alternative to the MCP route: Codex itself inside Warden's sandbox. Its CODEX_HOME is made
-/// writable and its API key passed through by the governance file; its model endpoint (a
-/// `.invalid` host here) is reached only through Warden's egress proxy, which refuses it.
+/// writable, and the variable and its API key passed through, by the governance file; its model
+/// endpoint (a `.invalid` host here) is reached only through Warden's egress proxy, which refuses
+/// it.
 #[test]
 fn codex_inside_the_sandbox_reaches_the_network_only_through_the_proxy() {
     let f = fixture();
@@ -273,7 +274,7 @@ fn codex_inside_the_sandbox_reaches_the_network_only_through_the_proxy() {
     std::fs::write(
         f.repo.join(".warden/policy.toml"),
         format!(
-            "version = 1\n[sandbox]\nwritable_paths = [\"{}\"]\nenv_pass = [\"OPENAI_API_KEY\"]\n\
+            "version = 1\n[sandbox]\nwritable_paths = [\"{}\"]\nenv_pass = [\"OPENAI_API_KEY\", \"CODEX_HOME\"]\n\
              [network]\nforges = false\ndiscover_registries = false\ndiscover_git_remotes = false\n",
             f.codex_home.display()
         ),

@@ -18,6 +18,46 @@ use std::time::{Duration, Instant};
 const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
 const CANARY: &str = "canary-7f3e1d";
 
+/// Credential files of tools no built-in secret path names (the denylist missed them), and
+/// Warden's own checkpoint signing key: planted in every fixture's home. The old sandbox showed
+/// the whole home read-only minus the denylist, so an `auto` script read every one of them.
+const HOME_CREDENTIALS: [&str; 7] = [
+    ".codex/auth.json",
+    ".claude/.credentials.json",
+    ".pgpass",
+    ".my.cnf",
+    ".config/containers/auth.json",
+    WARDEN_KEY,
+    "notes/private.txt",
+];
+
+/// Warden's checkpoint signing key (a real one: `warden run` uses it), named after the canary.
+const WARDEN_KEY: &str = ".config/warden/audit.key";
+
+/// The bytes of a signing key made by `warden audit keygen --name CANARY` (once per test run).
+fn warden_key() -> &'static [u8] {
+    static KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let home = tempfile::Builder::new()
+            .prefix("escape-key-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("tempdir");
+        // Run from a workspace of its own: keygen refuses to write a key into the workspace.
+        let cwd = home.path().join("w");
+        std::fs::create_dir_all(cwd.join(".warden")).expect("mkdir");
+        let o = Command::new(WARDEN)
+            .args(["audit", "keygen", "--name", CANARY])
+            .env("HOME", home.path())
+            .current_dir(&cwd)
+            .output()
+            .expect("keygen");
+        assert!(o.status.success(), "{}", text(&o));
+        let key = std::fs::read(home.path().join(WARDEN_KEY)).expect("key");
+        assert!(String::from_utf8_lossy(&key).contains(CANARY));
+        key
+    })
+}
+
 /// A workspace, a fake home with planted secrets, and an outside directory, all under the cargo
 /// target directory (not under /tmp, so the outside paths are *visible* in the sandbox, read-only).
 struct Fixture {
@@ -66,15 +106,23 @@ impl Fixture {
             ".pypirc",
             ".gnupg/private-keys-v1.d/key",
             ".config/gh/hosts.yml",
-        ] {
+        ]
+        .into_iter()
+        .chain(HOME_CREDENTIALS)
+        {
             let p = home.join(s);
             std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            std::fs::write(&p, format!("{CANARY} {s}\n")).expect("write");
+            if s == WARDEN_KEY {
+                std::fs::write(&p, warden_key()).expect("write");
+            } else {
+                std::fs::write(&p, format!("{CANARY} {s}\n")).expect("write");
+            }
         }
         let policy = root.path().join("policy.toml");
         std::fs::write(
             &policy,
             "[network]\ndiscover_registries = false\ndiscover_git_remotes = false\nforges = false\n\
+             [sandbox]\nenv_pass = [\"OUT\"]\n\
              [sandbox.limits]\nprocesses = 777\nopen_files = 1234\n",
         )
         .expect("write");
@@ -182,6 +230,381 @@ fn planted_secrets_in_home_are_unreadable() {
     contrast("grep -r canary \"$HOME\" 2>/dev/null", |_, o| {
         text(o).contains(CANARY)
     });
+}
+
+/// Item 4 of the hardening issue: HOME is deny-by-default. The old sandbox bound the whole home
+/// read-only and masked a denylist, so each of these `cat`s printed the canary (the control on
+/// the host shows the probe works); now only listed entries are there.
+#[test]
+fn home_credentials_of_unlisted_tools_are_invisible() {
+    for s in HOME_CREDENTIALS {
+        contrast(&format!("cat \"$HOME/{s}\""), |_, o| {
+            text(o).contains(CANARY)
+        });
+        // Not even the name is there (the old code showed every name).
+        contrast(&format!("ls -a \"$HOME/{s}\""), |_, o| {
+            o.status.success() && text(o).contains(s.rsplit('/').next().unwrap_or(s))
+        });
+    }
+    // Listing the home shows only listed entries.
+    let o = Fixture::new().sandbox("ls -A \"$HOME\"");
+    let names = String::from_utf8_lossy(&o.stdout).into_owned();
+    for hidden in [
+        ".codex", ".claude", ".pgpass", ".my.cnf", "notes", ".ssh", ".aws",
+    ] {
+        assert!(
+            !names.lines().any(|l| l == hidden),
+            "{hidden} visible: {names}"
+        );
+    }
+}
+
+/// Warden's own signing key and state stay invisible even when the governance file lists their
+/// parents (`~/.config`) or themselves, and wherever `[audit] signing_key` puts the key. Old
+/// code: `~/.config/warden/audit.key` was readable by any `auto` script, which could then sign
+/// forged checkpoints.
+#[test]
+fn wardens_own_key_and_state_are_never_visible() {
+    let f = Fixture::new();
+    let elsewhere = f.out.join("keys/audit.key");
+    std::fs::create_dir_all(elsewhere.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&elsewhere, format!("{CANARY} custom key\n")).expect("write");
+    std::fs::create_dir_all(f.home.join(".cache/warden")).expect("mkdir");
+    std::fs::write(
+        f.home.join(".cache/warden/registries.json"),
+        format!("{CANARY} cache\n"),
+    )
+    .expect("write");
+    std::fs::write(
+        &f.policy,
+        format!(
+            "{}[sandbox]\nhome_visible = [\"~/.config\", \"~/.config/warden\", \"~/.cache\"]\n\
+             [audit]\nsigning_key = \"{}\"\n",
+            "[network]\ndiscover_registries = false\ndiscover_git_remotes = false\nforges = false\n",
+            elsewhere.display()
+        ),
+    )
+    .expect("write");
+    let script = format!(
+        "cat \"$HOME/.config/warden/audit.key\" \"$HOME/.cache/warden/registries.json\" {}; \
+         ls \"$HOME/.config\"; cat \"$HOME/.config/containers/auth.json\"",
+        elsewhere.display()
+    );
+    let o = f.host(&script);
+    assert_eq!(text(&o).matches(CANARY).count(), 4, "control: {}", text(&o));
+    let o = f.sandbox(&script);
+    let t = text(&o);
+    // ~/.config itself is listed now, so its other files show (the governance file's choice)...
+    assert!(
+        t.contains(&format!("{CANARY} .config/containers/auth.json")),
+        "{t}"
+    );
+    // ... but never Warden's key, cache or the configured key file.
+    assert_eq!(
+        t.matches(CANARY).count(),
+        1,
+        "ESCAPE: Warden's own files read: {t}"
+    );
+}
+
+/// What builds need stays: listed toolchains, caches and git configuration, the governance
+/// file's `home_visible`, and a toolchain named by a listed variable. Secret files inside a
+/// listed directory stay masked.
+#[test]
+fn listed_home_entries_stay_visible() {
+    let f = Fixture::new();
+    for (p, body) in [
+        (".cargo/bin/tool", "cargo-bin\n"),
+        (".cargo/credentials.toml", CANARY),
+        (".rustup/settings.toml", "rustup\n"),
+        (".npm/_cacache/index", "npm-cache\n"),
+        (".cache/pip/http/x", "pip-cache\n"),
+        (".gitconfig", "[user]\n\tname = t\n"),
+        (".config/git/ignore", "git-ignore\n"),
+        (".local/bin/tool", "local-bin\n"),
+        (".mytool/config", "my-tool\n"),
+        ("custom-go/pkg/mod/x", "gopath\n"),
+    ] {
+        let path = f.home.join(p);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, body).expect("write");
+    }
+    std::fs::write(
+        &f.policy,
+        "[network]\ndiscover_registries = false\ndiscover_git_remotes = false\nforges = false\n\
+         [sandbox]\nhome_visible = [\"~/.mytool\"]\n",
+    )
+    .expect("write");
+    let mut cmd = Command::new(WARDEN);
+    cmd.args(["sandbox", "--policy"]).arg(&f.policy).args([
+        "--",
+        "sh",
+        "-c",
+        "cat ~/.cargo/bin/tool ~/.rustup/settings.toml ~/.npm/_cacache/index ~/.cache/pip/http/x \
+         ~/.config/git/ignore ~/.local/bin/tool ~/.mytool/config \"$GOPATH/pkg/mod/x\"; \
+         git config --global user.name; cat ~/.cargo/credentials.toml; \
+         echo x > ~/.cargo/bin/new && echo WROTE-HOME",
+    ]);
+    f.env(&mut cmd);
+    let o = cmd
+        .env("GOPATH", f.home.join("custom-go"))
+        .output()
+        .expect("warden");
+    let t = text(&o);
+    for want in [
+        "cargo-bin",
+        "rustup",
+        "npm-cache",
+        "pip-cache",
+        "git-ignore",
+        "local-bin",
+        "my-tool",
+        "gopath",
+        "\nt\n",
+    ] {
+        assert!(t.contains(want), "{want} not visible: {t}");
+    }
+    assert!(
+        !t.contains(CANARY),
+        "ESCAPE: credentials inside ~/.cargo: {t}"
+    );
+    assert!(!t.contains("WROTE-HOME"), "the home is writable: {t}");
+}
+
+/// A listed entry that is a symlink (`~/.cargo` -> elsewhere in the home, a dotfile manager's
+/// absolute link under a listed `~/.config`) shows its target at the listed name, with the secret
+/// paths inside it still masked there and a secret-listed entry not shown at all. (The old code
+/// showed the whole home, so it had no such binds; this guards the new ones.)
+#[test]
+fn symlinked_home_entries_keep_their_secrets_masked() {
+    let f = Fixture::new();
+    let real = f.home.join("real-cargo");
+    std::fs::create_dir_all(real.join("bin")).expect("mkdir");
+    std::fs::write(real.join("bin/tool"), "cargo-bin\n").expect("write");
+    std::fs::write(real.join("credentials.toml"), format!("{CANARY} cargo\n")).expect("write");
+    std::os::unix::fs::symlink(&real, f.home.join(".cargo")).expect("symlink");
+    let dot = f.out.join("dotfiles");
+    std::fs::create_dir_all(&dot).expect("mkdir");
+    std::fs::write(dot.join("gitconfig"), "[user]\n\tname = linked\n").expect("write");
+    std::fs::create_dir_all(f.home.join(".config/git")).expect("mkdir");
+    std::os::unix::fs::symlink(dot.join("gitconfig"), f.home.join(".config/git/config"))
+        .expect("symlink");
+    std::fs::write(f.home.join(".bashrc"), format!("export T={CANARY}\n")).expect("write");
+    std::fs::write(
+        &f.policy,
+        "[network]\ndiscover_registries = false\ndiscover_git_remotes = false\nforges = false\n\
+         [sandbox]\nhome_visible = [\"~/.config\"]\nsecret_paths = [\"~/.bashrc\"]\n",
+    )
+    .expect("write");
+    let script = "cat ~/.cargo/bin/tool ~/.cargo/credentials.toml ~/real-cargo/credentials.toml \
+                  ~/.config/git/config ~/.bashrc";
+    let o = f.host(script);
+    assert_eq!(text(&o).matches(CANARY).count(), 3, "control: {}", text(&o));
+    let o = f.sandbox(script);
+    let t = text(&o);
+    assert!(
+        t.contains("cargo-bin") && t.contains("name = linked"),
+        "{t}"
+    );
+    assert!(!t.contains(CANARY), "ESCAPE: {t}");
+}
+
+/// The workspace inside the home (~/src/proj) stays writable and visible, the rest of the home
+/// is not; so does a workspace whose working directory is a subdirectory.
+#[test]
+fn a_workspace_inside_the_home_stays_mounted() {
+    let f = Fixture::new();
+    let ws = f.home.join("src/proj");
+    std::fs::create_dir_all(ws.join("sub")).expect("mkdir");
+    std::fs::write(ws.join("mine.txt"), "mine\n").expect("write");
+    let mut cmd = Command::new(WARDEN);
+    cmd.args(["sandbox", "--policy"])
+        .arg(&f.policy)
+        .arg("--workspace")
+        .arg(&ws)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "pwd; cat ../mine.txt && echo ok > ../made.txt; cat ~/.codex/auth.json; ls -A ~/src",
+        ]);
+    f.env(&mut cmd);
+    let o = cmd.current_dir(ws.join("sub")).output().expect("warden");
+    let t = text(&o);
+    assert!(o.status.success() || t.contains("No such file"), "{t}");
+    assert!(
+        t.contains(&format!("{}\n", ws.join("sub").display())),
+        "{t}"
+    );
+    assert!(t.contains("mine\n"), "{t}");
+    assert_eq!(read(&ws.join("made.txt")), "ok\n", "{t}");
+    assert!(!t.contains(CANARY), "ESCAPE: {t}");
+}
+
+/// The home the password database gives the caller is hidden too, so a wrong `HOME` does not
+/// expose the real one. Old code: the real home was entirely visible (only denylisted paths of
+/// `$HOME` masked). Here the real home may hold anything; every name shown must come from a
+/// list (the built-in one, or a directory on PATH / named by a toolchain variable).
+#[test]
+fn the_real_home_is_hidden_when_home_points_elsewhere() {
+    let real = Command::new("sh")
+        .args(["-c", "getent passwd \"$(id -u)\" | cut -d: -f6"])
+        .output()
+        .expect("getent");
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
+    if real.is_empty() || real == "/" || !Path::new(&real).is_dir() {
+        eprintln!("skipped: no usable home in the password database");
+        return;
+    }
+    let f = Fixture::new();
+    let o = f.sandbox(&format!("ls -A {real}"));
+    let shown = String::from_utf8_lossy(&o.stdout).into_owned();
+    let path = std::env::var("PATH").unwrap_or_default();
+    let from_env: Vec<String> = std::env::split_paths(&path)
+        .chain(
+            [
+                "CARGO_HOME",
+                "RUSTUP_HOME",
+                "GOPATH",
+                "NVM_DIR",
+                "PYENV_ROOT",
+                "VIRTUAL_ENV",
+            ]
+            .iter()
+            .filter_map(std::env::var_os)
+            .map(PathBuf::from),
+        )
+        .filter_map(|p| {
+            p.strip_prefix(&real)
+                .ok()
+                .and_then(|r| r.components().next())
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        })
+        .collect();
+    for name in shown.lines().filter(|l| !l.is_empty()) {
+        let listed = warden_sandbox::BUILTIN_HOME_VISIBLE
+            .iter()
+            .any(|e| e.trim_start_matches("~/").split('/').next() == Some(name));
+        assert!(
+            listed || from_env.iter().any(|n| n == name),
+            "{real}/{name} visible though nothing lists it: {shown}"
+        );
+    }
+}
+
+/// Item 5 of the hardening issue: the environment is allow-by-list. Old code scrubbed a
+/// denylist of name patterns, so all of these but PGPASSWORD (`*PASSWORD*`) reached the command.
+#[test]
+fn unlisted_environment_variables_do_not_reach_the_command() {
+    let secrets = [
+        (
+            "DATABASE_URL",
+            format!("postgres://app:{CANARY}@db.invalid/app"),
+        ),
+        ("MYSQL_PWD", CANARY.to_owned()),
+        ("PGPASSWORD", CANARY.to_owned()),
+        ("CI_JOB_JWT", CANARY.to_owned()),
+        ("DOCKER_AUTH_CONFIG", CANARY.to_owned()),
+        (
+            "SLACK_WEBHOOK_URL",
+            format!("https://hooks.invalid/{CANARY}"),
+        ),
+        ("COOKIE", CANARY.to_owned()),
+        ("JWT", CANARY.to_owned()),
+        // A listed name whose value carries a password in a URL.
+        (
+            "PIP_INDEX_URL",
+            format!("https://u:{CANARY}@pypi.invalid/simple"),
+        ),
+        // env_pass wins over the secret-name mask.
+        ("MY_TOOL_TOKEN", "passed-on-purpose".to_owned()),
+        ("MY_TOOL_SETTING", "passed-setting".to_owned()),
+        ("LANG", "C.UTF-8".to_owned()),
+        ("TZ", "UTC".to_owned()),
+        ("CARGO_HOME", "/opt/cargo-listed".to_owned()),
+    ];
+    let run = |host: bool| {
+        let f = Fixture::new();
+        std::fs::write(
+            &f.policy,
+            "[network]\ndiscover_registries = false\ndiscover_git_remotes = false\nforges = false\n\
+             [sandbox]\nenv_pass = [\"MY_TOOL_*\"]\n",
+        )
+        .expect("write");
+        let script = "env; echo \"$DATABASE_URL$MYSQL_PWD$PGPASSWORD$CI_JOB_JWT$DOCKER_AUTH_CONFIG$SLACK_WEBHOOK_URL$COOKIE$JWT\"";
+        let mut cmd = if host {
+            let mut c = Command::new("sh");
+            c.args(["-c", script]);
+            c
+        } else {
+            let mut c = Command::new(WARDEN);
+            c.args(["run", "--policy"])
+                .arg(&f.policy)
+                .args(["--", "sh", "-c", script]);
+            c
+        };
+        f.env(&mut cmd);
+        for (k, v) in &secrets {
+            cmd.env(k, v);
+        }
+        let o = cmd.output().expect("run");
+        let log = read(&f.ws.join(".warden/audit/audit.jsonl"));
+        (o, log)
+    };
+    let (o, _) = run(true);
+    assert!(text(&o).contains(CANARY), "control: {}", text(&o));
+    let (o, log) = run(false);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        !t.contains(CANARY),
+        "ESCAPE: a secret variable reached the command: {t}"
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let names: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .collect();
+    for (gone, _) in &secrets[..9] {
+        assert!(!names.contains(gone), "{gone} reached the command: {t}");
+    }
+    for kept in [
+        "MY_TOOL_TOKEN",
+        "MY_TOOL_SETTING",
+        "LANG",
+        "TZ",
+        "CARGO_HOME",
+        "PATH",
+        "HOME",
+    ] {
+        assert!(names.contains(&kept), "{kept} missing inside: {t}");
+    }
+    // The outcome record names what was dropped (names only, never values).
+    let outcome = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["kind"] == "outcome")
+        .expect("an outcome record");
+    let notes = outcome["notes"].to_string();
+    for (gone, _) in &secrets[..9] {
+        assert!(
+            notes.contains(gone),
+            "{gone} not named in the outcome: {notes}"
+        );
+    }
+    assert!(
+        notes.contains("password in value: PIP_INDEX_URL"),
+        "{notes}"
+    );
+    assert!(
+        !log.contains(CANARY),
+        "a value reached the audit log: {log}"
+    );
+    // Quiet on the terminal: the list goes to the record, not to stderr.
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("environment dropped"),
+        "{t}"
+    );
 }
 
 #[test]

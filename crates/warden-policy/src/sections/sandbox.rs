@@ -26,10 +26,21 @@ pub struct SandboxConfig {
     /// (where its parent directory exists) so it can be protected: a directory when the entry
     /// ends in `/`, else a file — e.g. `.envrc` (direnv runs it) or `.vscode/`.
     pub readonly_workspace_paths: Vec<String>,
+    /// Extra entries of the home directory the sandbox shows (read-only unless also in
+    /// `writable_paths`), as `~/…` paths, added to the built-in list (toolchains such as
+    /// `~/.cargo`, `~/.rustup`, `~/.nvm`; caches such as `~/.npm`, `~/.cache/pip`; shell start-up
+    /// files and git configuration). Everything else in the home directory is invisible; secret
+    /// paths and Warden's own files stay masked even when listed.
+    pub home_visible: Vec<String>,
     /// Extra environment variable name patterns (`*` wildcards, case-insensitive) removed from
-    /// the action's environment, added to the built-in list (`*TOKEN*`, `*SECRET*`, `AWS_*`, ...).
+    /// the action's environment even when passed by the built-in list, added to the built-in
+    /// secret-name patterns (`*TOKEN*`, `*SECRET*`, `AWS_*`, ...).
     pub env_scrub: Vec<String>,
-    /// Environment variable names (or `*` patterns) kept even if a scrub pattern matches.
+    /// Environment variable names (or `*` patterns) passed to the action besides the built-in
+    /// list (locale, terminal, PATH, HOME, toolchain and build variables); every other variable
+    /// is dropped and named in the outcome record. A name listed here is passed even when it
+    /// looks secret (a scrub pattern matches, or its value is a URL with a password): the
+    /// governance file's explicit choice wins.
     pub env_pass: Vec<String>,
     /// Replace the built-in scrub list instead of extending it (not recommended). Default: false.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,7 +102,7 @@ mod tests {
         );
         let repo = src(
             Layer::Repository,
-            "[sandbox]\nsecret_paths = [\"~/.repo-secret\"]\nproxy_port = 5000\nenv_pass = [\"CI_TOKEN\"]\n",
+            "[sandbox]\nsecret_paths = [\"~/.repo-secret\"]\nproxy_port = 5000\nenv_pass = [\"CI_TOKEN\"]\nhome_visible = [\"~/.tool\"]\n",
         );
         let p = Policy::load(&[org, repo]).expect("loads");
         let s = &p.config().sandbox;
@@ -99,6 +110,7 @@ mod tests {
         assert_eq!(s.proxy_port, Some(5000));
         assert_eq!(s.limits.processes, Some(100));
         assert_eq!(s.env_pass, ["CI_TOKEN"]);
+        assert_eq!(s.home_visible, ["~/.tool"]);
     }
 
     #[test]
