@@ -2,6 +2,8 @@
 //! strictest tier wins, with the deciding rule, its category and the reasons a person reads.
 
 use crate::action::{Action, Context};
+#[cfg(doc)]
+use crate::file::ProgramSpec;
 use crate::load::Policy;
 use crate::matcher::{CommandView, program_basename};
 use crate::paths::{PathForms, is_within, resolve};
@@ -453,6 +455,22 @@ impl Policy {
         if cmd.argv.is_empty() {
             return;
         }
+        // A command run on another machine or in a container (`ssh HOST CMD`, `docker exec`):
+        // judged as unsandboxed, with nothing of it inside our workspace, starting in the home
+        // directory, and at least `async` because it acts outside any sandbox of ours.
+        let remote_ctx;
+        let (ctx, start_cwd) = match &cmd.remote {
+            Some(_) => {
+                remote_ctx = Context {
+                    workspace: PathBuf::from(REMOTE_WORKSPACE),
+                    cwd: ctx.home.clone(),
+                    home: ctx.home.clone(),
+                    sandboxed: false,
+                };
+                (&remote_ctx, remote_ctx.home.as_path())
+            }
+            None => (ctx, start_cwd),
+        };
         let mut cwd = match &cmd.cwd {
             Some(c) => resolve(c, start_cwd, &ctx.home),
             None => start_cwd.to_path_buf(),
@@ -493,7 +511,30 @@ impl Policy {
         };
         let mut view = CommandView::new(&argv, cmd.elevated, &self.merged.programs, &self.aliases);
         view.resolver = Some(&forms);
-        let v = self.verdict_for_view(&view, cmd, &forms, ctx, trace);
+        let mut v = self.verdict_for_view(&view, cmd, &forms, ctx, trace);
+        if v.tier < Tier::Deny && self.asks_for_help(&view) {
+            trace.note(|| format!("`{}` is asked for help or its version only", view.program));
+            v = Verdict::new(
+                Tier::Auto,
+                "builtin.help",
+                "read",
+                format!(
+                    "`{}` prints help or its version and does nothing else",
+                    view.program
+                ),
+            );
+        }
+        if let Some(target) = &cmd.remote {
+            trace.note(|| format!("runs on another machine or container: {target}"));
+            if v.tier < Tier::Async {
+                v = Verdict::new(
+                    Tier::Async,
+                    "builtin.remote",
+                    "remote-exec",
+                    format!("runs through {target}, outside any sandbox of this machine"),
+                );
+            }
+        }
         out.push(to_command(
             argv.clone(),
             v,
@@ -501,6 +542,34 @@ impl Policy {
             Some(cmd.span),
             false,
         ));
+    }
+
+    /// Whether the command carries one of its program's `help_flags` (see [`ProgramSpec`]).
+    fn asks_for_help(&self, view: &CommandView<'_>) -> bool {
+        let Some(spec) = self.merged.programs.get(&view.program) else {
+            return false;
+        };
+        if spec.help_flags.is_empty() {
+            return false;
+        }
+        let args = &view.argv[1..];
+        for (i, a) in args.iter().enumerate() {
+            if a == "--" {
+                return false;
+            }
+            if view.not_options.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let last = i + 1 == args.len();
+            if spec
+                .help_flags
+                .iter()
+                .any(|f| f == a && (f.starts_with('-') || last))
+            {
+                return true;
+            }
+        }
+        false
     }
 
     fn verdict_for_view(
@@ -667,15 +736,23 @@ impl Policy {
                 && !self.defaults.scratch.is_match(&path.to_string_lossy())
             {
                 trace.note(|| format!("write to {} is outside the workspace", path.display()));
-                ordinary.push((
+                let v = if ctx.workspace == Path::new(REMOTE_WORKSPACE) {
+                    // A write on another machine or in a container changes that system.
+                    Verdict::new(
+                        self.defaults.write_outside_workspace.max(Tier::Sync),
+                        "builtin.remote-write",
+                        "system-change",
+                        format!("writes {} on another machine or container", path.display()),
+                    )
+                } else {
                     Verdict::new(
                         self.defaults.write_outside_workspace,
                         "builtin.write-outside-workspace",
                         "write-outside-workspace",
                         format!("writes {} outside the workspace", path.display()),
-                    ),
-                    false,
-                ));
+                    )
+                };
+                ordinary.push((v, false));
             }
             for h in &self.high_risk {
                 if candidates.iter().any(|c| h.globs.is_match(c)) {
@@ -780,6 +857,10 @@ impl Policy {
         })
     }
 }
+
+/// The workspace a remote command is judged against: a path under a file, so no real path lies
+/// within it and every write of a remote command counts as outside the workspace.
+const REMOTE_WORKSPACE: &str = "/dev/null/remote-workspace";
 
 /// The starting points of a `find` command line (`.` when none is given).
 fn find_start_paths(argv: &[String]) -> Vec<String> {
