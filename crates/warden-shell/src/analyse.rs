@@ -870,6 +870,22 @@ impl Ctx {
                 let mut inner = scope.clone();
                 self.seq(env, n, &mut inner);
             }
+            "compound_statement" if node_text(env.src, n) == "{}" => {
+                // tree-sitter-bash reads `{}` as an empty group; bash reads the word `{}` and
+                // runs a program of that name (what `bash -c {}` does with a literal `{}`).
+                let span = env.map.span(n.start_byte(), n.end_byte());
+                let mut w = W::lit("{}", span);
+                w.map = Some(env.map.sub(n.start_byte()));
+                wrappers::exec(
+                    self,
+                    vec![w],
+                    span,
+                    Io::default(),
+                    scope,
+                    env.inh.clone(),
+                    env.depth,
+                );
+            }
             "program" | "compound_statement" | "do_group" | "list" | "else_clause"
             | "elif_clause" | "case_item" | "negated_command" | "ERROR" => {
                 self.seq(env, n, scope);
