@@ -583,6 +583,41 @@ pub(crate) fn exec(
         );
         return;
     }
+    if matches!(
+        first.v.as_str(),
+        "for"
+            | "do"
+            | "done"
+            | "then"
+            | "fi"
+            | "elif"
+            | "else"
+            | "while"
+            | "until"
+            | "if"
+            | "case"
+            | "esac"
+            | "in"
+            | "select"
+            | "function"
+            | "{"
+            | "}"
+            | "!"
+            | "[["
+    ) {
+        // A reserved word in command position: the parser misread a compound command
+        // (tree-sitter-bash on `while ! for …; do …; done; do …; done`), so nothing it
+        // reported about this part can be trusted.
+        cx.opaque(
+            span,
+            format!(
+                "shell syntax the parser misread (`{}` as a command)",
+                first.v
+            ),
+            &argv(&words).join(" "),
+        );
+        return;
+    }
     let name = basename(&first.v).to_string();
     if cx.change_dir(&words, scope) {
         return;
@@ -723,6 +758,14 @@ pub(crate) fn exec(
             let mut inh2 = inh.with(name.clone());
             inh2.elevated |= wr.kind == Kind::Elevate;
             let mut start = start;
+            if name == "time" {
+                // The `time` keyword times a whole simple command, assignments included.
+                while start < words.len() && !words[start].dynamic && is_assignment(&words[start].v)
+                {
+                    assignment_operand(cx, &words[start], scope, &inh2, next);
+                    start += 1;
+                }
+            }
             if wr.kind == Kind::Elevate {
                 // `sudo NAME=value cmd`: sudo sets the variable for the command.
                 while start < words.len() && !words[start].dynamic && is_assignment(&words[start].v)
