@@ -5,6 +5,7 @@ use crate::action::{Action, Context};
 #[cfg(doc)]
 use crate::file::ProgramSpec;
 use crate::load::Policy;
+use crate::lookahead::{self, NoFiles, WorkspaceReader};
 use crate::matcher::{CommandView, program_basename};
 use crate::paths::{PathForms, is_within, resolve};
 use crate::tier::Tier;
@@ -45,6 +46,10 @@ pub struct CommandDecision {
     /// Whether this part could not be analysed.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub opaque: bool,
+    /// For a command found by lookahead: the file and line it comes from (`deploy.sh:3`,
+    /// `package.json scripts.test:5`, `Makefile:12`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// One candidate verdict; the strictest wins, the first among equals.
@@ -84,7 +89,7 @@ fn strictest(a: Option<Verdict>, b: Verdict) -> Verdict {
 fn combine(
     ordinary: Vec<(Verdict, bool)>,
     floor: Option<Verdict>,
-    trace: &mut Trace,
+    trace: &mut Trace<'_>,
     fallback: impl FnOnce() -> Verdict,
 ) -> Verdict {
     let any_override = ordinary.iter().any(|(_, o)| *o);
@@ -107,12 +112,27 @@ fn combine(
     result
 }
 
-/// Records the match trace for `warden policy explain`.
-pub(crate) struct Trace(Option<Vec<String>>);
+/// The state of one classification: the match trace for `warden policy explain` (when asked
+/// for), and lookahead's file reader, byte budget and the files being read (cycle guard).
+pub(crate) struct Trace<'r> {
+    notes: Option<Vec<String>>,
+    files: &'r dyn WorkspaceReader,
+    budget: usize,
+    reading: Vec<String>,
+}
 
-impl Trace {
+impl<'r> Trace<'r> {
+    fn new(notes: bool, files: &'r dyn WorkspaceReader) -> Self {
+        Self {
+            notes: notes.then(Vec::new),
+            files,
+            budget: lookahead::MAX_TOTAL,
+            reading: Vec::new(),
+        }
+    }
+
     fn note(&mut self, f: impl FnOnce() -> String) {
-        if let Some(t) = &mut self.0 {
+        if let Some(t) = &mut self.notes {
             t.push(f());
         }
     }
@@ -293,17 +313,40 @@ fn expand_git(argv: &[String]) -> GitExpansion {
 impl Policy {
     /// Classify one action. Pure: no file system, network or clock access.
     pub fn classify(&self, action: &Action, ctx: &Context) -> Decision {
-        self.classify_inner(action, ctx, &mut Trace(None))
+        self.classify_inner(action, ctx, &mut Trace::new(false, &NoFiles))
+    }
+
+    /// Classify with lookahead: scripts and named tasks of the workspace that the action runs
+    /// (`bash deploy.sh`, `./x.sh`, `source env.sh`, `npm test`, `make deploy`) are read
+    /// through `files` and their commands judged as part of the action, their reasons naming
+    /// file and line. Still pure: all reading goes through `files`.
+    pub fn classify_with(
+        &self,
+        action: &Action,
+        ctx: &Context,
+        files: &dyn WorkspaceReader,
+    ) -> Decision {
+        self.classify_inner(action, ctx, &mut Trace::new(false, files))
+    }
+
+    /// [`Policy::explain`] with lookahead (see [`Policy::classify_with`]).
+    pub fn explain_with(
+        &self,
+        action: &Action,
+        ctx: &Context,
+        files: &dyn WorkspaceReader,
+    ) -> (Decision, Vec<String>) {
+        let mut trace = Trace::new(true, files);
+        let d = self.classify_inner(action, ctx, &mut trace);
+        (d, trace.notes.unwrap_or_default())
     }
 
     /// Classify and return the match trace a person reads in `warden policy explain`.
     pub fn explain(&self, action: &Action, ctx: &Context) -> (Decision, Vec<String>) {
-        let mut trace = Trace(Some(Vec::new()));
-        let d = self.classify_inner(action, ctx, &mut trace);
-        (d, trace.0.unwrap_or_default())
+        self.explain_with(action, ctx, &NoFiles)
     }
 
-    fn classify_inner(&self, action: &Action, ctx: &Context, trace: &mut Trace) -> Decision {
+    fn classify_inner(&self, action: &Action, ctx: &Context, trace: &mut Trace<'_>) -> Decision {
         let mut commands = Vec::new();
         match action {
             Action::Exec { argv, cwd } => {
@@ -388,7 +431,7 @@ impl Policy {
         cwd: &Path,
         ctx: &Context,
         depth: usize,
-        trace: &mut Trace,
+        trace: &mut Trace<'_>,
         out: &mut Vec<CommandDecision>,
     ) {
         for o in &analysis.opaque {
@@ -449,7 +492,7 @@ impl Policy {
         start_cwd: &Path,
         ctx: &Context,
         depth: usize,
-        trace: &mut Trace,
+        trace: &mut Trace<'_>,
         out: &mut Vec<CommandDecision>,
     ) {
         if cmd.argv.is_empty() {
@@ -535,6 +578,7 @@ impl Policy {
                 );
             }
         }
+        let target = lookahead::target(&argv, &view.program, view.raw_program, &cwd);
         out.push(to_command(
             argv.clone(),
             v,
@@ -542,6 +586,75 @@ impl Policy {
             Some(cmd.span),
             false,
         ));
+        if let Some(t) = target
+            && cmd.remote.is_none()
+        {
+            self.lookahead(&t, cmd, ctx, depth, trace, out);
+        }
+    }
+
+    /// Reads what `cmd` runs from the workspace and classifies it as part of the action.
+    fn lookahead(
+        &self,
+        t: &lookahead::Target,
+        cmd: &Command,
+        ctx: &Context,
+        depth: usize,
+        trace: &mut Trace<'_>,
+        out: &mut Vec<CommandDecision>,
+    ) {
+        if trace.reading.len() >= lookahead::MAX_LOOKAHEAD_DEPTH {
+            trace.note(|| "lookahead: nested too deeply, not followed".into());
+            return;
+        }
+        let pieces = match lookahead::pieces(t, trace.files, &ctx.workspace, &mut trace.budget) {
+            Ok(p) => p,
+            Err(why) if why.is_empty() => return,
+            Err(why) => {
+                trace.note(|| format!("lookahead: {} not read: {why}", t.describe()));
+                if !why.starts_with("no such file") && !why.starts_with("no Makefile") {
+                    // The command keeps its own tier; the note says what was not seen.
+                    out.push(to_command(
+                        vec![t.describe()],
+                        Verdict::new(
+                            Tier::Auto,
+                            "builtin.lookahead-unread",
+                            "lookahead",
+                            format!("not read ahead ({why}); judged by the command alone"),
+                        ),
+                        cmd.wrappers.clone(),
+                        Some(cmd.span),
+                        false,
+                    ));
+                }
+                return;
+            }
+        };
+        for p in pieces {
+            if trace.reading.iter().any(|r| *r == p.file) {
+                trace.note(|| format!("lookahead: {} runs itself; not followed again", p.file));
+                continue;
+            }
+            trace.note(|| format!("lookahead: reading {} from line {}", p.file, p.line));
+            trace.reading.push(p.file.clone());
+            let analysis = warden_shell::analyse_shell(&p.text);
+            let before = out.len();
+            self.classify_analysis(&analysis, Some(&p.text), &p.cwd, ctx, depth + 1, trace, out);
+            trace.reading.pop();
+            for c in &mut out[before..] {
+                if c.source.is_none() {
+                    let at = c.span.map_or(0, |[s, _]| s.min(p.text.len()));
+                    let line = p.line
+                        + p.text.as_bytes()[..at]
+                            .iter()
+                            .filter(|&&b| b == b'\n')
+                            .count();
+                    c.source = Some(format!("{}:{line}", p.file));
+                }
+                c.span = Some([cmd.span.start, cmd.span.end]);
+                c.wrappers.insert(0, format!("lookahead {}", p.file));
+            }
+        }
     }
 
     /// Whether the command carries one of its program's `help_flags` (see [`ProgramSpec`]).
@@ -578,7 +691,7 @@ impl Policy {
         cmd: &Command,
         forms: &PathForms<'_>,
         ctx: &Context,
-        trace: &mut Trace,
+        trace: &mut Trace<'_>,
     ) -> Verdict {
         // Ordinary rules: every match counts, unless an override rule matches.
         let mut ordinary: Vec<(Verdict, bool)> = Vec::new();
@@ -703,7 +816,7 @@ impl Policy {
         is_write: bool,
         forms: &PathForms<'_>,
         ctx: &Context,
-        trace: &mut Trace,
+        trace: &mut Trace<'_>,
     ) -> (Vec<(Verdict, bool)>, Option<Verdict>) {
         let candidates = forms.forms_of(path);
         let mut ordinary = Vec::new();
@@ -772,7 +885,7 @@ impl Policy {
         path: &Path,
         is_write: bool,
         ctx: &Context,
-        trace: &mut Trace,
+        trace: &mut Trace<'_>,
     ) -> Verdict {
         let abs = resolve(&path.to_string_lossy(), &ctx.cwd, &ctx.home);
         let forms = PathForms {
@@ -804,7 +917,7 @@ impl Policy {
         host: &str,
         port: Option<u16>,
         method: Option<&str>,
-        trace: &mut Trace,
+        trace: &mut Trace<'_>,
     ) -> Verdict {
         let mut result: Option<Verdict> = None;
         let mut overrides: Option<Verdict> = None;
@@ -836,7 +949,7 @@ impl Policy {
         v
     }
 
-    fn classify_tool(&self, name: &str, trace: &mut Trace) -> Verdict {
+    fn classify_tool(&self, name: &str, trace: &mut Trace<'_>) -> Verdict {
         let mut result: Option<Verdict> = None;
         for set in [&self.rules, &self.floors] {
             for &i in &set.tool {
@@ -947,6 +1060,7 @@ fn to_command(
         wrappers,
         span: span.map(|s| [s.start, s.end]),
         opaque,
+        source: None,
     }
 }
 
@@ -972,7 +1086,15 @@ fn summarise(commands: Vec<CommandDecision>) -> Decision {
         if c.tier < tier && tier > Tier::Auto && c.tier == Tier::Auto {
             continue;
         }
-        let line = format!("{}: {} [{}]", shorten(&c.argv.join(" ")), c.reason, c.rule);
+        let line = match &c.source {
+            Some(src) => format!(
+                "{src}: {}: {} [{}]",
+                shorten(&c.argv.join(" ")),
+                c.reason,
+                c.rule
+            ),
+            None => format!("{}: {} [{}]", shorten(&c.argv.join(" ")), c.reason, c.rule),
+        };
         if !reasons.contains(&line) {
             reasons.push(line);
         }

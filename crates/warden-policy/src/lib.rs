@@ -6,6 +6,8 @@ mod classify;
 mod error;
 mod file;
 mod load;
+mod lookahead;
+mod makefile;
 mod matcher;
 mod paths;
 pub mod sections;
@@ -18,6 +20,7 @@ pub use classify::{CommandDecision, Decision};
 pub use error::{PolicyError, PolicyErrors};
 pub use file::{PolicyFile, RuleSpec, TestCase};
 pub use load::{Layer, Policy, PolicySource, TestFailure};
+pub use lookahead::{MAX_FILE as LOOKAHEAD_MAX_FILE, MemoryWorkspace, WorkspaceReader};
 pub use paths::normalise as normalise_path;
 pub use tier::Tier;
 
