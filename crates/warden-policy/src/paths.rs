@@ -61,7 +61,12 @@ fn within_other_home<'p>(abs: &'p Path, home: &Path) -> Option<&'p Path> {
     if let Ok(rel) = abs.strip_prefix("/root") {
         return Some(rel);
     }
-    let homes = home.parent().filter(|p| *p != Path::new("/"))?;
+    // Only the conventional places of homes: a sibling of this home elsewhere (a workspace
+    // next to a test home) is no home.
+    let homes = home
+        .parent()
+        .filter(|p| *p == Path::new("/home") || *p == Path::new("/Users"))
+        .unwrap_or(Path::new("/home"));
     let rel = abs.strip_prefix(homes).ok()?;
     let mut parts = rel.components();
     parts.next()?;
@@ -118,10 +123,13 @@ impl PathForms<'_> {
                 format!("@workspace/{}", rel.display())
             });
         }
-        let rel = abs
-            .strip_prefix(self.home)
-            .ok()
-            .or_else(|| within_other_home(abs, self.home));
+        let rel = abs.strip_prefix(self.home).ok().or_else(|| {
+            if abs.starts_with(self.workspace) {
+                None
+            } else {
+                within_other_home(abs, self.home)
+            }
+        });
         if let Some(rel) = rel {
             out.push(if rel.as_os_str().is_empty() {
                 "~".to_owned()
