@@ -631,7 +631,7 @@ impl Policy {
             }
         };
         for p in pieces {
-            if trace.reading.iter().any(|r| *r == p.file) {
+            if trace.reading.contains(&p.file) {
                 trace.note(|| format!("lookahead: {} runs itself; not followed again", p.file));
                 continue;
             }

@@ -104,13 +104,13 @@ impl Makefile {
                 }
                 continue;
             }
-            if let Some(recipe) = line.strip_prefix('\t') {
-                if !current.is_empty() {
-                    for &r in &current {
-                        mk.rules[r].recipe.push((n, recipe.to_string()));
-                    }
-                    continue;
+            if let Some(recipe) = line.strip_prefix('\t')
+                && !current.is_empty()
+            {
+                for &r in &current {
+                    mk.rules[r].recipe.push((n, recipe.to_string()));
                 }
+                continue;
             }
             let t = strip_comment(&line).trim();
             if t.is_empty() {
