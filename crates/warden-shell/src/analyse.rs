@@ -1191,16 +1191,20 @@ impl Ctx {
                 let mut quoted = false;
                 let mut body_text: Option<(usize, usize)> = None;
                 let mut body_node = None;
+                let mut start_end: Option<usize> = None;
+                let mut end_start: Option<usize> = None;
                 for ch in Self::children(r) {
                     match ch.kind() {
                         "heredoc_start" => {
                             let t = node_text(env.src, ch);
                             quoted = t.contains(['\'', '"', '\\']);
+                            start_end = Some(ch.end_byte());
                         }
                         "heredoc_body" => {
                             body_text = Some((ch.start_byte(), ch.end_byte()));
                             body_node = Some(ch);
                         }
+                        "heredoc_end" => end_start = Some(ch.start_byte()),
                         "file_redirect" | "herestring_redirect" => {
                             self.redirect(env, ch, io, extra, cont, scope);
                         }
@@ -1208,12 +1212,39 @@ impl Ctx {
                         _ => {}
                     }
                 }
-                if let (Some((s, e)), Some(bn)) = (body_text, body_node) {
+                // tree-sitter-bash reads a first body line that starts with a backslash as
+                // words of the redirection (and drops it from the body): the body is taken
+                // from the source, from the line after `<<DELIM` to the delimiter line.
+                let line_after = start_end.and_then(|e| {
+                    env.src
+                        .get(e..)
+                        .and_then(|t| t.find('\n'))
+                        .map(|p| e + p + 1)
+                });
+                let whole = match (line_after, body_text, end_start) {
+                    (Some(s), Some((bs, be)), _) if s < bs => Some((s, be)),
+                    (_, Some(b), _) => Some(b),
+                    (Some(s), None, Some(e)) if s <= e => Some((s, e)),
+                    _ => None,
+                };
+                if let Some((s, e)) = whole {
                     let text = env.src.get(s..e).unwrap_or("").to_string();
-                    let dynamic = !quoted && has_expansion(bn);
-                    if dynamic {
+                    let prefix = body_text.map_or(text.as_str(), |(bs, _)| {
+                        env.src.get(s..bs.max(s)).unwrap_or("")
+                    });
+                    let prefix_dynamic = !quoted && prefix.contains(['$', '`']);
+                    let dynamic =
+                        !quoted && (body_node.is_some_and(has_expansion) || prefix_dynamic);
+                    if let Some(bn) = body_node.filter(|_| dynamic) {
                         // Its substitutions run in this shell unless a shell consumes the body.
                         cont.push(bn);
+                    }
+                    if prefix_dynamic && !prefix.is_empty() {
+                        self.opaque(
+                            env.map.span(s, s + prefix.len()),
+                            "heredoc line the parser misread holds an expansion",
+                            prefix,
+                        );
                     }
                     io.stdin = Stdin::Text {
                         text,

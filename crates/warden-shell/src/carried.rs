@@ -307,6 +307,9 @@ pub(crate) fn carried(
             docker(cx, name, words, span, inh, depth);
         }
         "kubectl" | "oc" => kubectl(cx, name, words, span, inh, depth),
+        "psql" | "mysql" | "mariadb" | "sqlite3" | "duckdb" => {
+            sql(cx, name, words, scope, inh, depth)
+        }
         "gcloud" => gcloud(cx, words, inh, depth),
         "vagrant" => vagrant(cx, words, inh, depth),
         "lxc" | "incus" | "multipass" => container_exec(cx, name, words, span, inh, depth),
@@ -1117,6 +1120,75 @@ fn skip_options(words: &[W], mut i: usize, value_opts: &[&str]) -> usize {
         }
     }
     i.min(words.len())
+}
+
+/// SQL client meta-commands that run a shell command on this machine (`\\! cmd`, `\\o |cmd`,
+/// mysql's `system cmd`, sqlite's `.system cmd` / `.once |cmd`), and `COPY … PROGRAM 'cmd'`,
+/// which the database server runs (remote).
+fn sql(cx: &mut Ctx, name: &str, words: &[W], scope: &Scope, inh: &Inh, depth: usize) {
+    let mut texts: Vec<&W> = Vec::new();
+    let mut owned: Vec<W> = Vec::new();
+    let mut operands = 0;
+    let mut i = 1;
+    while i < words.len() {
+        let w = &words[i];
+        let v = w.v.as_str();
+        if let Some(body) = v.strip_prefix("--warden-stdin=") {
+            owned.push(lit_like(body, w));
+        } else if let Some(c) = v
+            .strip_prefix("--command=")
+            .or_else(|| v.strip_prefix("--execute="))
+        {
+            owned.push(lit_like(c, w));
+        } else if matches!(v, "-c" | "-e" | "--command" | "--execute" | "-cmd") {
+            if let Some(n) = words.get(i + 1) {
+                texts.push(n);
+            }
+            i += 1;
+        } else if name == "sqlite3" && !v.starts_with('-') {
+            // `sqlite3 [options] DB [SQL…]`: operands after the database are statements.
+            operands += 1;
+            if operands > 1 {
+                texts.push(w);
+            }
+        }
+        i += 1;
+    }
+    texts.extend(owned.iter());
+    for t in texts {
+        if t.dynamic {
+            continue;
+        }
+        for line in t.v.lines() {
+            let l = line.trim_start();
+            let shell = l
+                .strip_prefix("\\!")
+                .or_else(|| l.strip_prefix("system "))
+                .or_else(|| l.strip_prefix(".system "))
+                .or_else(|| l.strip_prefix(".shell "))
+                .or_else(|| {
+                    ["\\o", "\\g", "\\out", ".output", ".once"]
+                        .iter()
+                        .find_map(|p| l.strip_prefix(p))
+                        .and_then(|r| r.trim_start().strip_prefix('|'))
+                });
+            if let Some(cmd) = shell {
+                let c = lit_like(cmd.trim(), t);
+                cx.carried_shell(&c, &format!("{name} \\!"), scope, inh, depth);
+            }
+            let upper = l.to_ascii_uppercase();
+            if let Some(p) = upper.find(" PROGRAM ")
+                && upper.trim_start().starts_with("COPY")
+            {
+                let rest = l[p + 9..].trim_start();
+                if let Some(q) = rest.strip_prefix('\'') {
+                    let cmd = q.split('\'').next().unwrap_or("");
+                    let c = lit_like(cmd, t);
+                    cx.remote_shell(&c, &format!("{name} server (COPY PROGRAM)"), inh, depth);
+                }
+            }
+        }
+    }
 }
 
 fn docker(cx: &mut Ctx, name: &str, words: &[W], span: Span, inh: &Inh, depth: usize) {

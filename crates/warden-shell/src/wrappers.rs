@@ -633,7 +633,9 @@ pub(crate) fn exec(
             av.push(format!("--warden-stdin={text}"));
             dyn_ |= *dynamic;
         }
-        cx.emit(av, span, &inh, &io, dyn_, scope, Vec::new());
+        cx.emit(av.clone(), span, &inh, &io, dyn_, scope, Vec::new());
+        let ws: Vec<W> = av.into_iter().map(|a| W::lit(a, span)).collect();
+        carried::carried(cx, &name, &ws, span, scope, &inh, depth);
         return;
     }
     if name == "trap" {

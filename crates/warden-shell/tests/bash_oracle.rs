@@ -665,7 +665,7 @@ fn gen_line(r: &mut Rng, depth: u32) -> String {
     }
     let a = gen_line(r, depth - 1);
     let b = gen_line(r, depth - 1);
-    match r.next() % 22 {
+    match r.next() % 23 {
         0 => format!("{a} && {b}"),
         1 => format!("{a} || {b}"),
         2 => format!("{a} | {b}"),
@@ -687,6 +687,8 @@ fn gen_line(r: &mut Rng, depth: u32) -> String {
         18 => format!("{a} 2>&1 | {b} > out.txt"),
         19 => format!("while ! {a}; do {b}; done"),
         20 => format!("trap {} EXIT; {b}", quote(&a)),
+        // A first body line that starts with a backslash (tree-sitter-bash drops it).
+        21 => format!("bash <<'EOF'\n\\{a}\n{b}\nEOF"),
         _ => format!("eval {}", quote(&a)),
     }
 }
