@@ -641,14 +641,14 @@ impl Policy {
             let before = out.len();
             self.classify_analysis(&analysis, Some(&p.text), &p.cwd, ctx, depth + 1, trace, out);
             trace.reading.pop();
+            // Byte offsets where lines start, to name each command's line.
+            let starts: Vec<usize> = std::iter::once(0)
+                .chain(p.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect();
             for c in &mut out[before..] {
                 if c.source.is_none() {
-                    let at = c.span.map_or(0, |[s, _]| s.min(p.text.len()));
-                    let line = p.line
-                        + p.text.as_bytes()[..at]
-                            .iter()
-                            .filter(|&&b| b == b'\n')
-                            .count();
+                    let at = c.span.map_or(0, |[s, _]| s);
+                    let line = p.line + starts.partition_point(|&s| s <= at).saturating_sub(1);
                     c.source = Some(format!("{}:{line}", p.file));
                 }
                 c.span = Some([cmd.span.start, cmd.span.end]);
