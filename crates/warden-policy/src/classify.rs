@@ -588,6 +588,7 @@ impl Policy {
         ));
         if let Some(t) = target
             && cmd.remote.is_none()
+            && out.last().is_none_or(|c| c.rule != "builtin.help")
         {
             self.lookahead(&t, cmd, ctx, depth, trace, out);
         }

@@ -310,6 +310,14 @@ fn is_package_manager_command(w: &str) -> bool {
 }
 
 fn make(argv: &[String], cwd: &Path) -> Option<Target> {
+    if argv.iter().any(|a| {
+        matches!(
+            a.as_str(),
+            "-h" | "--help" | "-v" | "--version" | "-p" | "--print-data-base"
+        )
+    }) {
+        return None;
+    }
     let mut dir = cwd.to_path_buf();
     let mut file = None;
     let mut goals = Vec::new();
