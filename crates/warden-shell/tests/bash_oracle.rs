@@ -17,7 +17,7 @@
 //!
 //! The stub is this test binary itself (`harness = false`): started with `WARDEN_ORACLE_LOG`
 //! set it appends one record to that file and exits. The default run takes the whole corpus
-//! and generated lines for about 20 s in all; `WARDEN_ORACLE_SECS=N` runs generated lines for
+//! and generated lines for about 25 s in all (at least 5 s of generated lines); `WARDEN_ORACLE_SECS=N` runs generated lines for
 //! N seconds instead, `WARDEN_ORACLE_SEED` fixes the generator's seed.
 
 use std::collections::BTreeSet;
@@ -79,8 +79,13 @@ fn main() {
     let executed_lines = oracle.check_all(&corpus, &mut failures);
     let corpus_secs = started.elapsed().as_secs_f64();
 
-    let budget = Duration::from_secs(secs.unwrap_or(0))
-        .max(Duration::from_secs(20).saturating_sub(started.elapsed()));
+    // Generated lines: the given seconds, else what is left of ~25 s and at least 5 s.
+    let budget = match secs {
+        Some(n) => Duration::from_secs(n),
+        None => Duration::from_secs(25)
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_secs(5)),
+    };
     let gen_start = Instant::now();
     let mut rng = Rng(seed);
     let mut generated = 0;
