@@ -17,8 +17,9 @@
 //!
 //! The stub is this test binary itself (`harness = false`): started with `WARDEN_ORACLE_LOG`
 //! set it appends one record to that file and exits. The default run takes the whole corpus
-//! and generated lines for about 25 s in all (at least 5 s of generated lines); `WARDEN_ORACLE_SECS=N` runs generated lines for
-//! N seconds instead, `WARDEN_ORACLE_SEED` fixes the generator's seed.
+//! and generated lines for about 25 s in all (at least 5 s of generated lines);
+//! `WARDEN_ORACLE_SECS=N` runs generated lines for N seconds instead, `WARDEN_ORACLE_SEED`
+//! fixes the generator's seed.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
