@@ -613,7 +613,10 @@ impl Policy {
             Err(why) if why.is_empty() => return,
             Err(why) => {
                 trace.note(|| format!("lookahead: {} not read: {why}", t.describe()));
-                if !why.starts_with("no such file") && !why.starts_with("no Makefile") {
+                if !why.starts_with("no such file")
+                    && !why.starts_with("no Makefile")
+                    && !why.starts_with(lookahead::NOT_IN_WORKSPACE)
+                {
                     // The command keeps its own tier; the note says what was not seen.
                     out.push(to_command(
                         vec![t.describe()],

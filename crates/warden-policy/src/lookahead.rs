@@ -57,6 +57,10 @@ impl WorkspaceReader for MemoryWorkspace {
     }
 }
 
+/// The error of a target outside the workspace (`/usr/bin/git`): not read, and not worth a
+/// note in the decision.
+pub(crate) const NOT_IN_WORKSPACE: &str = "not in the workspace";
+
 /// Largest file read for lookahead.
 pub const MAX_FILE: usize = 256 * 1024;
 /// Most bytes read for one classification, over every file.
@@ -412,7 +416,7 @@ pub(crate) fn pieces(
 ) -> Result<Vec<Piece>, String> {
     let mut read = |path: &Path| -> Result<String, String> {
         if !crate::paths::is_within(path, workspace) {
-            return Err(format!("{} is outside the workspace", path.display()));
+            return Err(format!("{NOT_IN_WORKSPACE}: {}", path.display()));
         }
         let limit = MAX_FILE.min(*budget);
         let text = reader.read(path, limit)?;

@@ -195,3 +195,9 @@ fn explain_shows_the_lookahead_trace() {
             .any(|c| c["source"] == "deploy.sh:3")
     );
 }
+
+#[test]
+fn programs_outside_the_workspace_add_no_note() {
+    let d = check(&MemoryWorkspace::new(), "/usr/bin/git status");
+    assert_eq!(d.commands.len(), 1, "{:?}", d.commands);
+}
