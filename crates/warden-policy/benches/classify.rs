@@ -5,7 +5,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::path::PathBuf;
-use warden_policy::{Action, Context, Policy};
+use warden_policy::{Action, Context, MemoryWorkspace, Policy};
 
 /// A mix weighted like an agent session: mostly reads, builds, tests and git, some wrappers
 /// and compounds, a few surfaced actions.
@@ -63,6 +63,36 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("exec_git_push", |b| {
         b.iter(|| black_box(policy.classify(black_box(&argv), &ctx)))
+    });
+    group.finish();
+
+    // Lookahead (issue 16): `bash deploy.sh` with a 200-line script read from memory and
+    // classified line by line. The issue's target: at most 1 ms.
+    let lines = [
+        "set -euo pipefail",
+        "echo \"building $VERSION\"",
+        "cargo build --release",
+        "cp target/release/app dist/app",
+        "git tag -a \"v$VERSION\" -m release",
+        "if [ -f .env.example ]; then cat .env.example; fi",
+        "docker build -t app:latest .",
+        "kubectl -n prod apply -f deploy.yaml",
+        "find dist -name '*.tmp' -delete",
+        "rsync -a dist/ build/",
+    ];
+    let script: String = (0..200)
+        .map(|i| format!("{}\n", lines[i % lines.len()]))
+        .collect();
+    let files = MemoryWorkspace::new().with("/work/ws/deploy.sh", script);
+    let run = Action::Shell {
+        script: "bash deploy.sh".into(),
+        cwd: None,
+    };
+    assert!(policy.classify_with(&run, &ctx, &files).commands.len() > 200);
+    let mut group = c.benchmark_group("lookahead");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("script_200_lines", |b| {
+        b.iter(|| black_box(policy.classify_with(black_box(&run), &ctx, &files)))
     });
     group.finish();
     c.bench_function("policy_load_builtin", |b| {

@@ -2,7 +2,10 @@
 //! strictest tier wins, with the deciding rule, its category and the reasons a person reads.
 
 use crate::action::{Action, Context};
+#[cfg(doc)]
+use crate::file::ProgramSpec;
 use crate::load::Policy;
+use crate::lookahead::{self, NoFiles, WorkspaceReader};
 use crate::matcher::{CommandView, program_basename};
 use crate::paths::{PathForms, is_within, resolve};
 use crate::tier::Tier;
@@ -43,6 +46,10 @@ pub struct CommandDecision {
     /// Whether this part could not be analysed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub opaque: bool,
+    /// For a command found by lookahead: the file and line it comes from (`deploy.sh:3`,
+    /// `package.json scripts.test:5`, `Makefile:12`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// One candidate verdict; the strictest wins, the first among equals.
@@ -82,7 +89,7 @@ fn strictest(a: Option<Verdict>, b: Verdict) -> Verdict {
 fn combine(
     ordinary: Vec<(Verdict, bool)>,
     floor: Option<Verdict>,
-    trace: &mut Trace,
+    trace: &mut Trace<'_>,
     fallback: impl FnOnce() -> Verdict,
 ) -> Verdict {
     let any_override = ordinary.iter().any(|(_, o)| *o);
@@ -105,12 +112,27 @@ fn combine(
     result
 }
 
-/// Records the match trace for `warden policy explain`.
-pub(crate) struct Trace(Option<Vec<String>>);
+/// The state of one classification: the match trace for `warden policy explain` (when asked
+/// for), and lookahead's file reader, byte budget and the files being read (cycle guard).
+pub(crate) struct Trace<'r> {
+    notes: Option<Vec<String>>,
+    files: &'r dyn WorkspaceReader,
+    budget: usize,
+    reading: Vec<String>,
+}
 
-impl Trace {
+impl<'r> Trace<'r> {
+    fn new(notes: bool, files: &'r dyn WorkspaceReader) -> Self {
+        Self {
+            notes: notes.then(Vec::new),
+            files,
+            budget: lookahead::MAX_TOTAL,
+            reading: Vec::new(),
+        }
+    }
+
     fn note(&mut self, f: impl FnOnce() -> String) {
-        if let Some(t) = &mut self.0 {
+        if let Some(t) = &mut self.notes {
             t.push(f());
         }
     }
@@ -291,17 +313,40 @@ fn expand_git(argv: &[String]) -> GitExpansion {
 impl Policy {
     /// Classify one action. Pure: no file system, network or clock access.
     pub fn classify(&self, action: &Action, ctx: &Context) -> Decision {
-        self.classify_inner(action, ctx, &mut Trace(None))
+        self.classify_inner(action, ctx, &mut Trace::new(false, &NoFiles))
+    }
+
+    /// Classify with lookahead: scripts and named tasks of the workspace that the action runs
+    /// (`bash deploy.sh`, `./x.sh`, `source env.sh`, `npm test`, `make deploy`) are read
+    /// through `files` and their commands judged as part of the action, their reasons naming
+    /// file and line. Still pure: all reading goes through `files`.
+    pub fn classify_with(
+        &self,
+        action: &Action,
+        ctx: &Context,
+        files: &dyn WorkspaceReader,
+    ) -> Decision {
+        self.classify_inner(action, ctx, &mut Trace::new(false, files))
+    }
+
+    /// [`Policy::explain`] with lookahead (see [`Policy::classify_with`]).
+    pub fn explain_with(
+        &self,
+        action: &Action,
+        ctx: &Context,
+        files: &dyn WorkspaceReader,
+    ) -> (Decision, Vec<String>) {
+        let mut trace = Trace::new(true, files);
+        let d = self.classify_inner(action, ctx, &mut trace);
+        (d, trace.notes.unwrap_or_default())
     }
 
     /// Classify and return the match trace a person reads in `warden policy explain`.
     pub fn explain(&self, action: &Action, ctx: &Context) -> (Decision, Vec<String>) {
-        let mut trace = Trace(Some(Vec::new()));
-        let d = self.classify_inner(action, ctx, &mut trace);
-        (d, trace.0.unwrap_or_default())
+        self.explain_with(action, ctx, &NoFiles)
     }
 
-    fn classify_inner(&self, action: &Action, ctx: &Context, trace: &mut Trace) -> Decision {
+    fn classify_inner(&self, action: &Action, ctx: &Context, trace: &mut Trace<'_>) -> Decision {
         let mut commands = Vec::new();
         match action {
             Action::Exec { argv, cwd } => {
@@ -394,7 +439,7 @@ impl Policy {
         cwd: &Path,
         ctx: &Context,
         depth: usize,
-        trace: &mut Trace,
+        trace: &mut Trace<'_>,
         out: &mut Vec<CommandDecision>,
     ) {
         for o in &analysis.opaque {
@@ -455,12 +500,28 @@ impl Policy {
         start_cwd: &Path,
         ctx: &Context,
         depth: usize,
-        trace: &mut Trace,
+        trace: &mut Trace<'_>,
         out: &mut Vec<CommandDecision>,
     ) {
         if cmd.argv.is_empty() {
             return;
         }
+        // A command run on another machine or in a container (`ssh HOST CMD`, `docker exec`):
+        // judged as unsandboxed, with nothing of it inside our workspace, starting in the home
+        // directory, and at least `async` because it acts outside any sandbox of ours.
+        let remote_ctx;
+        let (ctx, start_cwd) = match &cmd.remote {
+            Some(_) => {
+                remote_ctx = Context {
+                    workspace: PathBuf::from(REMOTE_WORKSPACE),
+                    cwd: ctx.home.clone(),
+                    home: ctx.home.clone(),
+                    sandboxed: false,
+                };
+                (&remote_ctx, remote_ctx.home.as_path())
+            }
+            None => (ctx, start_cwd),
+        };
         let mut cwd = match &cmd.cwd {
             Some(c) => resolve(c, start_cwd, &ctx.home),
             None => start_cwd.to_path_buf(),
@@ -501,7 +562,31 @@ impl Policy {
         };
         let mut view = CommandView::new(&argv, cmd.elevated, &self.merged.programs, &self.aliases);
         view.resolver = Some(&forms);
-        let v = self.verdict_for_view(&view, cmd, &forms, ctx, trace);
+        let mut v = self.verdict_for_view(&view, cmd, &forms, ctx, trace);
+        if v.tier < Tier::Deny && self.asks_for_help(&view) {
+            trace.note(|| format!("`{}` is asked for help or its version only", view.program));
+            v = Verdict::new(
+                Tier::Auto,
+                "builtin.help",
+                "read",
+                format!(
+                    "`{}` prints help or its version and does nothing else",
+                    view.program
+                ),
+            );
+        }
+        if let Some(target) = &cmd.remote {
+            trace.note(|| format!("runs on another machine or container: {target}"));
+            if v.tier < Tier::Async {
+                v = Verdict::new(
+                    Tier::Async,
+                    "builtin.remote",
+                    "remote-exec",
+                    format!("runs through {target}, outside any sandbox of this machine"),
+                );
+            }
+        }
+        let target = lookahead::target(&argv, &view.program, view.raw_program, &cwd);
         out.push(to_command(
             argv.clone(),
             v,
@@ -509,6 +594,107 @@ impl Policy {
             Some(cmd.span),
             false,
         ));
+        if let Some(t) = target
+            && cmd.remote.is_none()
+            && out.last().is_none_or(|c| c.rule != "builtin.help")
+        {
+            self.lookahead(&t, cmd, ctx, depth, trace, out);
+        }
+    }
+
+    /// Reads what `cmd` runs from the workspace and classifies it as part of the action.
+    fn lookahead(
+        &self,
+        t: &lookahead::Target,
+        cmd: &Command,
+        ctx: &Context,
+        depth: usize,
+        trace: &mut Trace<'_>,
+        out: &mut Vec<CommandDecision>,
+    ) {
+        if trace.reading.len() >= lookahead::MAX_LOOKAHEAD_DEPTH {
+            trace.note(|| "lookahead: nested too deeply, not followed".into());
+            return;
+        }
+        let pieces = match lookahead::pieces(t, trace.files, &ctx.workspace, &mut trace.budget) {
+            Ok(p) => p,
+            Err(why) if why.is_empty() => return,
+            Err(why) => {
+                trace.note(|| format!("lookahead: {} not read: {why}", t.describe()));
+                if !why.starts_with("no such file")
+                    && !why.starts_with("no Makefile")
+                    && !why.starts_with(lookahead::NOT_IN_WORKSPACE)
+                {
+                    // The command keeps its own tier; the note says what was not seen.
+                    out.push(to_command(
+                        vec![t.describe()],
+                        Verdict::new(
+                            Tier::Auto,
+                            "builtin.lookahead-unread",
+                            "lookahead",
+                            format!("not read ahead ({why}); judged by the command alone"),
+                        ),
+                        cmd.wrappers.clone(),
+                        Some(cmd.span),
+                        false,
+                    ));
+                }
+                return;
+            }
+        };
+        for p in pieces {
+            if trace.reading.contains(&p.file) {
+                trace.note(|| format!("lookahead: {} runs itself; not followed again", p.file));
+                continue;
+            }
+            trace.note(|| format!("lookahead: reading {} from line {}", p.file, p.line));
+            trace.reading.push(p.file.clone());
+            let analysis = warden_shell::analyse_shell(&p.text);
+            let before = out.len();
+            self.classify_analysis(&analysis, Some(&p.text), &p.cwd, ctx, depth + 1, trace, out);
+            trace.reading.pop();
+            // Byte offsets where lines start, to name each command's line.
+            let starts: Vec<usize> = std::iter::once(0)
+                .chain(p.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect();
+            for c in &mut out[before..] {
+                if c.source.is_none() {
+                    let at = c.span.map_or(0, |[s, _]| s);
+                    let line = p.line + starts.partition_point(|&s| s <= at).saturating_sub(1);
+                    c.source = Some(format!("{}:{line}", p.file));
+                }
+                c.span = Some([cmd.span.start, cmd.span.end]);
+                c.wrappers.insert(0, format!("lookahead {}", p.file));
+            }
+        }
+    }
+
+    /// Whether the command carries one of its program's `help_flags` (see [`ProgramSpec`]).
+    fn asks_for_help(&self, view: &CommandView<'_>) -> bool {
+        let Some(spec) = self.merged.programs.get(&view.program) else {
+            return false;
+        };
+        if spec.help_flags.is_empty() {
+            return false;
+        }
+        let args = &view.argv[1..];
+        for (i, a) in args.iter().enumerate() {
+            if a == "--" {
+                return false;
+            }
+            if view.not_options.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let last = i + 1 == args.len();
+            if spec
+                .help_flags
+                .iter()
+                .any(|f| f == a && (f.starts_with('-') || last))
+            {
+                return true;
+            }
+        }
+        false
     }
 
     fn verdict_for_view(
@@ -517,7 +703,7 @@ impl Policy {
         cmd: &Command,
         forms: &PathForms<'_>,
         ctx: &Context,
-        trace: &mut Trace,
+        trace: &mut Trace<'_>,
     ) -> Verdict {
         // Ordinary rules: every match counts, unless an override rule matches.
         let mut ordinary: Vec<(Verdict, bool)> = Vec::new();
@@ -642,7 +828,7 @@ impl Policy {
         is_write: bool,
         forms: &PathForms<'_>,
         ctx: &Context,
-        trace: &mut Trace,
+        trace: &mut Trace<'_>,
     ) -> (Vec<(Verdict, bool)>, Option<Verdict>) {
         let candidates = forms.forms_of(path);
         let mut ordinary = Vec::new();
@@ -675,15 +861,23 @@ impl Policy {
                 && !self.defaults.scratch.is_match(&path.to_string_lossy())
             {
                 trace.note(|| format!("write to {} is outside the workspace", path.display()));
-                ordinary.push((
+                let v = if ctx.workspace == Path::new(REMOTE_WORKSPACE) {
+                    // A write on another machine or in a container changes that system.
+                    Verdict::new(
+                        self.defaults.write_outside_workspace.max(Tier::Sync),
+                        "builtin.remote-write",
+                        "system-change",
+                        format!("writes {} on another machine or container", path.display()),
+                    )
+                } else {
                     Verdict::new(
                         self.defaults.write_outside_workspace,
                         "builtin.write-outside-workspace",
                         "write-outside-workspace",
                         format!("writes {} outside the workspace", path.display()),
-                    ),
-                    false,
-                ));
+                    )
+                };
+                ordinary.push((v, false));
             }
             for h in &self.high_risk {
                 if candidates.iter().any(|c| h.globs.is_match(c)) {
@@ -703,7 +897,7 @@ impl Policy {
         path: &Path,
         is_write: bool,
         ctx: &Context,
-        trace: &mut Trace,
+        trace: &mut Trace<'_>,
     ) -> Verdict {
         let abs = resolve(&path.to_string_lossy(), &ctx.cwd, &ctx.home);
         let forms = PathForms {
@@ -730,7 +924,11 @@ impl Policy {
         })
     }
 
-    fn classify_net(&self, facts: &crate::matcher::NetFacts<'_>, trace: &mut Trace) -> Verdict {
+    fn classify_net(
+        &self,
+        facts: &crate::matcher::NetFacts<'_>,
+        trace: &mut Trace<'_>,
+    ) -> Verdict {
         let mut result: Option<Verdict> = None;
         let mut overrides: Option<Verdict> = None;
         for set in [&self.rules, &self.floors] {
@@ -761,7 +959,7 @@ impl Policy {
         v
     }
 
-    fn classify_tool(&self, name: &str, trace: &mut Trace) -> Verdict {
+    fn classify_tool(&self, name: &str, trace: &mut Trace<'_>) -> Verdict {
         let mut result: Option<Verdict> = None;
         for set in [&self.rules, &self.floors] {
             for &i in &set.tool {
@@ -782,6 +980,10 @@ impl Policy {
         })
     }
 }
+
+/// The workspace a remote command is judged against: a path under a file, so no real path lies
+/// within it and every write of a remote command counts as outside the workspace.
+const REMOTE_WORKSPACE: &str = "/dev/null/remote-workspace";
 
 /// The starting points of a `find` command line (`.` when none is given).
 fn find_start_paths(argv: &[String]) -> Vec<String> {
@@ -868,6 +1070,7 @@ fn to_command(
         wrappers,
         span: span.map(|s| [s.start, s.end]),
         opaque,
+        source: None,
     }
 }
 
@@ -893,7 +1096,15 @@ fn summarise(commands: Vec<CommandDecision>) -> Decision {
         if c.tier < tier && tier > Tier::Auto && c.tier == Tier::Auto {
             continue;
         }
-        let line = format!("{}: {} [{}]", shorten(&c.argv.join(" ")), c.reason, c.rule);
+        let line = match &c.source {
+            Some(src) => format!(
+                "{src}: {}: {} [{}]",
+                shorten(&c.argv.join(" ")),
+                c.reason,
+                c.rule
+            ),
+            None => format!("{}: {} [{}]", shorten(&c.argv.join(" ")), c.reason, c.rule),
+        };
         if !reasons.contains(&line) {
             reasons.push(line);
         }

@@ -96,6 +96,19 @@ pub struct ProgramSpec {
     pub value_options: Vec<String>,
     /// Other program names that behave the same (e.g. `tofu` for `terraform`).
     pub aliases: Vec<String>,
+    /// Options that take the next word as their value wherever they stand (find's
+    /// `-name PATTERN`): the value is never read as a flag, a positional word or a path.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub value_args: Vec<String>,
+    /// Options followed by a command that ends at `;` or `+` (find's `-exec CMD ;`): the
+    /// command's words are not the program's own flags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub command_args: Vec<String>,
+    /// Words that make the program print help or its version and do nothing else, wherever
+    /// they stand before `--` (`--help`, `-h`); a word without a leading `-` (aws's `help`)
+    /// counts only as the last argument. Such a command is `auto` unless a `deny` rule matches.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub help_flags: Vec<String>,
 }
 
 /// A classification rule. Exactly one kind of matcher is used: a program (`program` with

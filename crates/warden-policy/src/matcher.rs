@@ -88,8 +88,12 @@ impl FlagPattern {
         }
     }
 
-    /// Whether this pattern is present among `args` (the arguments after the program).
-    pub(crate) fn present(&self, args: &[String]) -> bool {
+    /// Whether this pattern is present among `args` (the arguments after the program);
+    /// `skip[i]` marks words that are not the program's own options (values of `value_args`,
+    /// commands of `command_args`). With `affirmative`, `--flag=false` (or `0`/`no`/`off`)
+    /// does not count as the flag: a rule that a flag *excludes* must not be escaped by
+    /// spelling the flag off.
+    pub(crate) fn present(&self, args: &[String], skip: &[bool], affirmative: bool) -> bool {
         if let Self::EndOfOptions = self {
             return args.iter().any(|a| a == "--");
         }
@@ -98,7 +102,19 @@ impl FlagPattern {
             if arg == "--" {
                 return false;
             }
-            if !arg.starts_with('-') || arg == "-" {
+            if !arg.starts_with('-') || arg == "-" || skip.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            if affirmative
+                && let Self::Long(name) = self
+                && let Some(v) = arg
+                    .strip_prefix(name.as_str())
+                    .and_then(|r| r.strip_prefix('='))
+                && matches!(
+                    v.to_ascii_lowercase().as_str(),
+                    "false" | "0" | "no" | "off" | "none"
+                )
+            {
                 continue;
             }
             let hit = match self {
@@ -447,10 +463,12 @@ impl CompiledRule {
             return false;
         }
         let args = &cmd.argv[1..];
-        if !self.any_flag.is_empty() && !self.any_flag.iter().any(|f| f.present(args)) {
+        let skip = &cmd.not_options;
+        if !self.any_flag.is_empty() && !self.any_flag.iter().any(|f| f.present(args, skip, false))
+        {
             return false;
         }
-        if self.no_flag.iter().any(|f| f.present(args)) {
+        if self.no_flag.iter().any(|f| f.present(args, skip, true)) {
             return false;
         }
         if let Some(set) = &self.any_arg {
@@ -475,7 +493,12 @@ impl CompiledRule {
             // everything, so the rule fails closed.
             match cell.get_or_init(|| Regex::new(source).ok()) {
                 Some(re) => {
-                    if !args.iter().any(|a| re.is_match(a)) {
+                    let values = &cmd.option_values;
+                    if !args
+                        .iter()
+                        .enumerate()
+                        .any(|(i, a)| !values.get(i).copied().unwrap_or(false) && re.is_match(a))
+                    {
                         return false;
                     }
                 }
@@ -564,6 +587,11 @@ pub(crate) struct CommandView<'a> {
     /// Non-option words after the program, options and their values skipped.
     pub positionals: Vec<&'a str>,
     pub elevated: bool,
+    /// Per word of `argv[1..]`: not one of the program's own options (a `value_args` value or
+    /// a `command_args` command).
+    pub not_options: Vec<bool>,
+    /// Per word of `argv[1..]`: the value of a `value_args` option.
+    pub option_values: Vec<bool>,
     /// How to resolve positional words as paths (set by the classifier).
     pub resolver: Option<&'a crate::paths::PathForms<'a>>,
     path_cache: std::cell::OnceCell<Vec<(usize, Vec<String>)>>,
@@ -582,12 +610,39 @@ impl<'a> CommandView<'a> {
             .cloned()
             .unwrap_or_else(|| base.to_owned());
         let spec = programs.get(&program);
+        let n = argv.len().saturating_sub(1);
+        let mut not_options = Vec::new();
+        let mut option_values = Vec::new();
+        if let Some(s) = spec.filter(|s| !s.value_args.is_empty() || !s.command_args.is_empty()) {
+            not_options = vec![false; n];
+            option_values = vec![false; n];
+            let mut k = 1;
+            while k < argv.len() {
+                let a = argv[k].as_str();
+                if s.value_args.iter().any(|o| o == a) && k + 1 < argv.len() {
+                    not_options[k] = true;
+                    option_values[k] = true;
+                    k += 2;
+                } else if s.command_args.iter().any(|o| o == a) {
+                    k += 1;
+                    while k < argv.len() && argv[k] != ";" && argv[k] != "+" {
+                        not_options[k - 1] = true;
+                        k += 1;
+                    }
+                    k += 1;
+                } else {
+                    k += 1;
+                }
+            }
+        }
         let mut positionals = Vec::new();
         let mut i = 1;
         let mut options_done = false;
         while i < argv.len() {
             let a = argv[i].as_str();
-            if options_done || !a.starts_with('-') || a == "-" {
+            if option_values.get(i - 1).copied().unwrap_or(false) {
+                // The value of a `value_args` option: not a positional word.
+            } else if options_done || !a.starts_with('-') || a == "-" {
                 positionals.push(a);
             } else if a == "--" {
                 options_done = true;
@@ -606,6 +661,8 @@ impl<'a> CommandView<'a> {
             argv,
             positionals,
             elevated,
+            not_options,
+            option_values,
             resolver: None,
             path_cache: std::cell::OnceCell::new(),
         }

@@ -9,6 +9,17 @@ pub fn resolve(raw: &str, cwd: &Path, home: &Path) -> PathBuf {
         home.to_path_buf()
     } else if let Some(rest) = raw.strip_prefix("~/") {
         home.join(rest)
+    } else if let Some(rest) = raw.strip_prefix('~') {
+        // `~+` is the working directory, `~user` that user's home (tilde expansion); anything
+        // else after `~` is a literal name.
+        let (user, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        if user == "+" {
+            cwd.join(tail)
+        } else if is_user_name(user) {
+            other_home(user, home).join(tail)
+        } else {
+            PathBuf::from(raw)
+        }
     } else {
         PathBuf::from(raw)
     };
@@ -18,6 +29,48 @@ pub fn resolve(raw: &str, cwd: &Path, home: &Path) -> PathBuf {
         cwd.join(expanded)
     };
     normalise(&joined)
+}
+
+/// A name `~name` expands for (POSIX portable user names).
+fn is_user_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Another user's home, without asking the system (policy is pure): `/root` for root, this
+/// user's home for their own name, otherwise a sibling of this home (`/home/alice`,
+/// `/Users/alice`).
+fn other_home(user: &str, home: &Path) -> PathBuf {
+    if user == "root" {
+        return PathBuf::from("/root");
+    }
+    if home.file_name().is_some_and(|n| n == user) {
+        return home.to_path_buf();
+    }
+    match home.parent() {
+        Some(p) if p != Path::new("/") && !p.as_os_str().is_empty() => p.join(user),
+        _ => Path::new("/home").join(user),
+    }
+}
+
+/// The part of `abs` below some user's home other than `home` (`/home/alice/.ssh` →
+/// `.ssh`), so that rules about `~/…` apply to every user's home.
+fn within_other_home<'p>(abs: &'p Path, home: &Path) -> Option<&'p Path> {
+    if let Ok(rel) = abs.strip_prefix("/root") {
+        return Some(rel);
+    }
+    // Only the conventional places of homes: a sibling of this home elsewhere (a workspace
+    // next to a test home) is no home.
+    let homes = home
+        .parent()
+        .filter(|p| *p == Path::new("/home") || *p == Path::new("/Users"))
+        .unwrap_or(Path::new("/home"));
+    let rel = abs.strip_prefix(homes).ok()?;
+    let mut parts = rel.components();
+    parts.next()?;
+    Some(parts.as_path())
 }
 
 /// Fold `.` and `..` components without touching the file system.
@@ -70,7 +123,14 @@ impl PathForms<'_> {
                 format!("@workspace/{}", rel.display())
             });
         }
-        if let Ok(rel) = abs.strip_prefix(self.home) {
+        let rel = abs.strip_prefix(self.home).ok().or_else(|| {
+            if abs.starts_with(self.workspace) {
+                None
+            } else {
+                within_other_home(abs, self.home)
+            }
+        });
+        if let Some(rel) = rel {
             out.push(if rel.as_os_str().is_empty() {
                 "~".to_owned()
             } else {
@@ -99,5 +159,32 @@ mod tests {
         assert!(is_within(&resolve("a/b", cwd, home), Path::new("/ws")));
         assert!(!is_within(&resolve("../../x", cwd, home), Path::new("/ws")));
         assert!(!is_within(Path::new("/wsx"), Path::new("/ws")));
+    }
+
+    #[test]
+    fn other_users_homes() {
+        let cwd = Path::new("/ws");
+        let home = Path::new("/home/u");
+        assert_eq!(resolve("~bob/x", cwd, home), Path::new("/home/bob/x"));
+        assert_eq!(resolve("~bob", cwd, home), Path::new("/home/bob"));
+        assert_eq!(resolve("~root/.ssh", cwd, home), Path::new("/root/.ssh"));
+        assert_eq!(resolve("~u/a", cwd, home), Path::new("/home/u/a"));
+        assert_eq!(resolve("~+/a", cwd, home), Path::new("/ws/a"));
+        assert_eq!(resolve("~$x", cwd, home), Path::new("/ws/~$x"));
+        let forms = PathForms {
+            cwd,
+            home,
+            workspace: cwd,
+        };
+        assert!(
+            forms
+                .forms("~bob/.ssh/id_rsa")
+                .contains(&"~/.ssh/id_rsa".to_owned())
+        );
+        assert!(
+            forms
+                .forms("/root/.aws/credentials")
+                .contains(&"~/.aws/credentials".to_owned())
+        );
     }
 }

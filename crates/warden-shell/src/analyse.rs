@@ -141,6 +141,8 @@ pub(crate) struct Inh {
     pub(crate) wrappers: Vec<String>,
     pub(crate) elevated: bool,
     pub(crate) dynamic: bool,
+    /// Set when the commands run on another machine or in a container (`ssh HOST`, …).
+    pub(crate) remote: Option<String>,
 }
 
 impl Inh {
@@ -427,6 +429,11 @@ fn fast_words(text: &str) -> Option<Vec<Vec<W>>> {
         }
         if words.is_empty()
             && (v.contains('=')
+                // Declarations may assign a variable that carries code (`export PAGER=…`).
+                || matches!(
+                    v.as_str(),
+                    "export" | "declare" | "typeset" | "local" | "readonly"
+                )
                 || RESERVED.contains(&v.as_str())
                 || !bytes[start].is_ascii_alphabetic() && !b"./_".contains(&bytes[start])
                 || !v
@@ -625,6 +632,7 @@ impl Ctx {
             dynamic: dynamic || inh.dynamic || io.dynamic,
             elevated: inh.elevated,
             cwd: scope.cwd.clone(),
+            remote: inh.remote.clone(),
         });
     }
 
@@ -715,6 +723,9 @@ impl Ctx {
 
     /// A top-level `X=value` or `export X=value`: record a constant when allowed.
     fn assignment(&mut self, env: &Env<'_, '_>, n: Node<'_>, scope: &mut Scope) {
+        if self.carried_assignment(env, n, scope) {
+            return;
+        }
         let name = n
             .child_by_field_name("name")
             .filter(|c| c.kind() == "variable_name")
@@ -742,6 +753,44 @@ impl Ctx {
             // Not a constant after all: forget it for the rest of the text.
             None => self.constants.retain(|c| *c != name),
         }
+    }
+
+    /// `NAME=value` (before a command, as a statement, or exported) where NAME carries code
+    /// (`GIT_SSH_COMMAND`, `PAGER`, `BASH_ENV`, …): the value is analysed. Returns whether
+    /// the assignment was such a one.
+    fn carried_assignment(&mut self, env: &Env<'_, '_>, n: Node<'_>, scope: &mut Scope) -> bool {
+        let Some(name) = n
+            .child_by_field_name("name")
+            .filter(|c| c.kind() == "variable_name")
+            .map(|c| node_text(env.src, c))
+        else {
+            return false;
+        };
+        if !crate::carried::carries_code(name) {
+            return false;
+        }
+        let span = env.map.span(n.start_byte(), n.end_byte());
+        let value = match n.child_by_field_name("value") {
+            Some(v) => {
+                let ws = self.word(env, v, scope);
+                match ws.as_slice() {
+                    [w] => w.clone(),
+                    _ => {
+                        let mut w = W::lit(
+                            ws.iter()
+                                .map(|w| w.v.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                            span,
+                        );
+                        w.dynamic = ws.iter().any(|w| w.dynamic);
+                        w
+                    }
+                }
+            }
+            None => W::lit("", span),
+        };
+        self.carried_variable(name, &value, scope, env.inh, env.depth)
     }
 
     fn report_errors(&mut self, root: Node<'_>, src: &str, map: Map) {
@@ -821,6 +870,22 @@ impl Ctx {
                 let mut inner = scope.clone();
                 self.seq(env, n, &mut inner);
             }
+            "compound_statement" if node_text(env.src, n) == "{}" => {
+                // tree-sitter-bash reads `{}` as an empty group; bash reads the word `{}` and
+                // runs a program of that name (what `bash -c {}` does with a literal `{}`).
+                let span = env.map.span(n.start_byte(), n.end_byte());
+                let mut w = W::lit("{}", span);
+                w.map = Some(env.map.sub(n.start_byte()));
+                wrappers::exec(
+                    self,
+                    vec![w],
+                    span,
+                    Io::default(),
+                    scope,
+                    env.inh.clone(),
+                    env.depth,
+                );
+            }
             "program" | "compound_statement" | "do_group" | "list" | "else_clause"
             | "elif_clause" | "case_item" | "negated_command" | "ERROR" => {
                 self.seq(env, n, scope);
@@ -848,11 +913,23 @@ impl Ctx {
                     }
                 }
             }
-            "test_command"
-            | "declaration_command"
-            | "unset_command"
-            | "variable_assignment"
-            | "variable_assignments" => self.subs(env, n, scope),
+            "variable_assignment" => {
+                if !self.carried_assignment(env, n, scope) {
+                    self.subs(env, n, scope);
+                }
+            }
+            "declaration_command" | "variable_assignments" => {
+                for ch in Self::children(n) {
+                    if ch.kind() == "variable_assignment" {
+                        if !self.carried_assignment(env, ch, scope) {
+                            self.subs(env, ch, scope);
+                        }
+                    } else if ch.is_named() {
+                        self.subs(env, ch, scope);
+                    }
+                }
+            }
+            "test_command" | "unset_command" => self.subs(env, n, scope),
             "comment" | "heredoc_body" | "heredoc_end" | "heredoc_start" => {}
             _ if !n.is_named() => {}
             other => {
@@ -1114,16 +1191,20 @@ impl Ctx {
                 let mut quoted = false;
                 let mut body_text: Option<(usize, usize)> = None;
                 let mut body_node = None;
+                let mut start_end: Option<usize> = None;
+                let mut end_start: Option<usize> = None;
                 for ch in Self::children(r) {
                     match ch.kind() {
                         "heredoc_start" => {
                             let t = node_text(env.src, ch);
                             quoted = t.contains(['\'', '"', '\\']);
+                            start_end = Some(ch.end_byte());
                         }
                         "heredoc_body" => {
                             body_text = Some((ch.start_byte(), ch.end_byte()));
                             body_node = Some(ch);
                         }
+                        "heredoc_end" => end_start = Some(ch.start_byte()),
                         "file_redirect" | "herestring_redirect" => {
                             self.redirect(env, ch, io, extra, cont, scope);
                         }
@@ -1131,12 +1212,39 @@ impl Ctx {
                         _ => {}
                     }
                 }
-                if let (Some((s, e)), Some(bn)) = (body_text, body_node) {
+                // tree-sitter-bash reads a first body line that starts with a backslash as
+                // words of the redirection (and drops it from the body): the body is taken
+                // from the source, from the line after `<<DELIM` to the delimiter line.
+                let line_after = start_end.and_then(|e| {
+                    env.src
+                        .get(e..)
+                        .and_then(|t| t.find('\n'))
+                        .map(|p| e + p + 1)
+                });
+                let whole = match (line_after, body_text, end_start) {
+                    (Some(s), Some((bs, be)), _) if s < bs => Some((s, be)),
+                    (_, Some(b), _) => Some(b),
+                    (Some(s), None, Some(e)) if s <= e => Some((s, e)),
+                    _ => None,
+                };
+                if let Some((s, e)) = whole {
                     let text = env.src.get(s..e).unwrap_or("").to_string();
-                    let dynamic = !quoted && has_expansion(bn);
-                    if dynamic {
+                    let prefix = body_text.map_or(text.as_str(), |(bs, _)| {
+                        env.src.get(s..bs.max(s)).unwrap_or("")
+                    });
+                    let prefix_dynamic = !quoted && prefix.contains(['$', '`']);
+                    let dynamic =
+                        !quoted && (body_node.is_some_and(has_expansion) || prefix_dynamic);
+                    if let Some(bn) = body_node.filter(|_| dynamic) {
                         // Its substitutions run in this shell unless a shell consumes the body.
                         cont.push(bn);
+                    }
+                    if prefix_dynamic && !prefix.is_empty() {
+                        self.opaque(
+                            env.map.span(s, s + prefix.len()),
+                            "heredoc line the parser misread holds an expansion",
+                            prefix,
+                        );
                     }
                     io.stdin = Stdin::Text {
                         text,
@@ -1195,7 +1303,10 @@ impl Ctx {
             i += 1;
             let field = n.field_name_for_child((i - 1) as u32);
             match (ch.kind(), field) {
-                ("variable_assignment", _) => self.subs(env, ch, scope),
+                ("variable_assignment", _) if !self.carried_assignment(env, ch, scope) => {
+                    self.subs(env, ch, scope);
+                }
+                ("variable_assignment", _) => {}
                 ("command_name", _) => {
                     has_name = true;
                     let inner = ch.named_child(0).unwrap_or(ch);

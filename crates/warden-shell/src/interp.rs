@@ -156,21 +156,33 @@ pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Embedded> {
                 }
             }
             Tok::Punct('|') if lang == Lang::Awk => {
-                if let Some(Tok::Str(s, lit)) = toks.get(i + 1) {
-                    out.push(if *lit {
+                let prev = i.checked_sub(1).and_then(|p| toks.get(p));
+                // gawk's two-way pipe `|&`.
+                let j = if matches!(toks.get(i + 1), Some(Tok::Punct('&'))) {
+                    i + 2
+                } else {
+                    i + 1
+                };
+                let next = toks.get(j);
+                let logical_or = matches!(prev, Some(Tok::Punct('|')))
+                    || matches!(toks.get(i + 1), Some(Tok::Punct('|')));
+                let lit_or_not = |s: &String, lit: bool| {
+                    if lit {
                         Embedded::Shell(s.clone())
                     } else {
                         Embedded::NonLiteral(s.clone())
-                    });
-                } else if let (Some(Tok::Ident(g)), Some(Tok::Str(s, lit))) =
-                    (toks.get(i + 1), i.checked_sub(1).and_then(|p| toks.get(p)))
-                    && g == "getline"
-                {
-                    out.push(if *lit {
-                        Embedded::Shell(s.clone())
-                    } else {
-                        Embedded::NonLiteral(s.clone())
-                    });
+                    }
+                };
+                match (logical_or, next, prev) {
+                    (true, _, _) => {}
+                    (false, Some(Tok::Str(s, lit)), _) => out.push(lit_or_not(s, *lit)),
+                    (false, Some(Tok::Ident(g)), Some(Tok::Str(s, lit))) if g == "getline" => {
+                        out.push(lit_or_not(s, *lit));
+                    }
+                    // `print | cmd`, `cmd | getline` with `cmd` a variable or expression.
+                    _ => out.push(Embedded::NonLiteral(
+                        "awk pipe to a computed command".into(),
+                    )),
                 }
             }
             _ => {}

@@ -10,6 +10,10 @@
 //!   the table of peeled wrappers is [`WRAPPERS`];
 //! - commands are reported in execution order as far as it is static; `find` comes before the
 //!   commands of its `-exec`; substitutions come before the command that uses their output;
+//! - code carried in variables and options (`GIT_SSH_COMMAND`, `git -c core.pager`, `sed e`,
+//!   `ssh -o ProxyCommand`, …) is reported under a wrapper label naming the carrier; commands
+//!   sent to another machine or container (`ssh HOST CMD`, `docker exec`, `kubectl exec`) carry
+//!   [`Command::remote`];
 //! - SQL clients ([`SQL_CLIENTS`]) fed a heredoc / here-string get `--warden-stdin=<body>` as a
 //!   last argument; a bare redirection (`> f`) and `$(< f)` are reported as the command `:`;
 //! - the analyser is pure, never panics, and bounds its work: input over [`MAX_INPUT`] bytes,
@@ -47,6 +51,10 @@ pub struct Command {
     /// Directory the command runs in when the text changed it with a literal `cd` or `git -C`-style
     /// wrapper before it (absolute, or relative to the starting directory).
     pub cwd: Option<String>,
+    /// Where the command runs when that is another machine or container (`ssh HOST`,
+    /// `docker exec C`, `kubectl exec P`, …): outside any sandbox of this machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
 }
 
 /// A part of the text whose effect cannot be determined statically.
@@ -70,6 +78,7 @@ pub struct Analysis {
 pub const MAX_DEPTH: usize = 16;
 
 mod analyse;
+mod carried;
 mod interp;
 mod words;
 mod wrappers;

@@ -322,62 +322,6 @@ fn sequence_inner(inner: &[Piece]) -> Option<Option<Vec<String>>> {
     ))
 }
 
-/// Splits text into words the way `env -S` and simple joined argv do: whitespace separated,
-/// honouring single and double quotes and backslashes.
-pub(crate) fn split_words(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                for n in chars.by_ref() {
-                    if n == '\'' {
-                        break;
-                    }
-                    cur.push(n);
-                }
-            }
-            '"' => {
-                in_word = true;
-                while let Some(n) = chars.next() {
-                    match n {
-                        '"' => break,
-                        '\\' => {
-                            if let Some(m) = chars.next() {
-                                cur.push(m);
-                            }
-                        }
-                        _ => cur.push(n),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                if let Some(n) = chars.next() {
-                    cur.push(n);
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    out.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        out.push(cur);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,14 +354,6 @@ mod tests {
         assert_eq!(
             brace_expand(&pieces("{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}")),
             None
-        );
-    }
-
-    #[test]
-    fn split() {
-        assert_eq!(
-            split_words(r#"a 'b c' "d\"e" f\ g"#),
-            ["a", "b c", "d\"e", "f g"]
         );
     }
 }

@@ -6,26 +6,28 @@
 //! |---|---|
 //! | `sudo`, `doas`, `pkexec`, `run0` | options (`-u user`, `-g grp`, `-E`, `-n`, `--`, …); sets `elevated`; `-D dir` sets `cwd` |
 //! | `su -c STRING` | STRING analysed as shell text; sets `elevated` |
-//! | `env` | `-i`, `-u NAME`, `-C dir` (sets `cwd`), `-S STRING` (split), `--`, `VAR=x` |
-//! | `timeout`, `nice`, `nohup`, `stdbuf`, `time`, `setsid`, `ionice`, `chrt`, `taskset`, `caffeinate`, `chroot`, `unshare`, `nsenter`, `builtin`, `exec`, `command`, `busybox` | options and fixed operands (`timeout DURATION`, `chroot DIR`, `chrt PRIO`, `taskset MASK`) |
+//! | `env` | `-`, `-i`, `-0`, `-v`, `-u NAME`, `-C dir` (sets `cwd`), `-P path`, `-L`/`-U user`, `-S STRING` (split as GNU env does and read again as options), `--`, `VAR=x` (code-carrying variables analysed) |
+//! | `timeout`, `nice`, `nohup`, `stdbuf`, `time`, `setsid`, `ionice`, `chrt`, `taskset`, `caffeinate`, `chroot`, `unshare`, `nsenter`, `builtin`, `exec`, `command`, `busybox`, `sshpass`, `strace`, `ltrace`, `eatmydata`, `fakeroot`, `tini`, `dumb-init`, `dbus-run-session`, `unbuffer`, `chronic`, `ifne`, `xvfb-run`, `gosu`, `su-exec` | options and fixed operands (`timeout DURATION`, `chroot DIR`, `chrt PRIO`, `taskset MASK`, `gosu USER`); `sudo NAME=value cmd` assignments |
 //! | `bash`/`sh`/`zsh`/`dash`/`ksh`/`mksh`/`ash`/`fish` `-c STRING` | STRING analysed as shell text (a dynamic STRING is opaque); with no operand the heredoc / here-string / piped script is analysed |
 //! | `eval ARGS` | ARGS joined analysed as shell text, in the current shell (a `cd` leaks out) |
 //! | `watch ARGS` | ARGS joined analysed as shell text (`-x`: as argv) |
 //! | `flock FILE cmd` / `flock FILE -c STRING` | the command / the string |
 //! | `script -c STRING` | the string |
-//! | `xargs cmd…`, `parallel cmd… ::: …` | the command, marked `dynamic` (parallel's command is a shell string) |
-//! | `find … -exec/-execdir/-ok/-okdir cmd … ;` | the command, marked `dynamic`; `find` itself is also reported |
+//! | `xargs cmd…` | the command, marked `dynamic`; words holding the replacement string (`-I R`, `-J R`, `-i`, `--replace`) are run-time values, so a shell fed one is opaque |
+//! | `parallel cmd… ::: …`, `sem cmd…` | the command is shell text; with `:::` values in the line each job's command is analysed as formed (replacement strings filled, quoted as parallel does); otherwise replacement strings are run-time values |
+//! | `find … -exec/-execdir/-ok/-okdir cmd … ;` | the command, marked `dynamic` (words holding `{}` are run-time values); `find` itself is also reported |
 //! | `python -c`, `node -e/-p`, `deno eval`, `bun -e`, `perl -e/-E`, `ruby -e`, `php -r`, `lua -e`, `awk PROGRAM` | the interpreter is reported as is, and the process starts inside the code are reported too |
 //! | `psql`, `mysql`, `mariadb`, `sqlite3`, `duckdb`, `clickhouse-client` | not peeled: a heredoc / here-string body is appended as `--warden-stdin=<body>` |
 //! | `trap 'HANDLER' SIG` | HANDLER analysed as shell text |
 //! | `coproc [NAME] cmd` | peeled approximately (the grammar does not know it) and reported opaque too |
 //! | `cd`, `pushd`, `popd` (also via `builtin`/`command`) | not reported; a literal directory becomes `cwd` of what follows |
 //! | `tee FILES`, `time -o FILE`, `find -fprint FILE` | the files are added to `writes` |
-//! | `ssh`, `source FILE`, `bash FILE` | not peeled (remote / file content); `source <(…)` and `bash <(…)` are also opaque |
+//! | `source FILE`, `bash FILE` | not peeled (file content; see lookahead in warden-policy); `source <(…)` and `bash <(…)` are also opaque |
+//! | `ssh`, `docker exec`, `kubectl exec`, `gcloud … ssh`, `vagrant ssh -c`, `lxc`/`incus`/`multipass exec`, options holding commands (`git -c`, `ssh -o ProxyCommand`, `rsync -e`, `tar --to-command`, `sed e`, `vim -c`, …) | reported as is, then the carried commands (see `carried.rs`; remote ones with `remote` set) |
 
 use crate::analyse::{Ctx, Inh, Io, Scope, Stdin, W};
+use crate::carried;
 use crate::interp::Lang;
-use crate::words;
 use crate::{MAX_DEPTH, Span};
 
 /// How a wrapper's remaining words are treated once its options are skipped.
@@ -78,7 +80,8 @@ pub static WRAPPERS: &[Wrapper] = &[
     Wrapper {
         names: &["sudo"],
         kind: Kind::Elevate,
-        short_arg: "ugCDhprtTU",
+        // Not `h`: `-h` alone is help, and a host is only taken as `--host=…`.
+        short_arg: "ugCDprtTU",
         long_arg: &[
             "--user",
             "--group",
@@ -103,8 +106,19 @@ pub static WRAPPERS: &[Wrapper] = &[
     Wrapper {
         names: &["pkexec", "run0"],
         kind: Kind::Elevate,
-        short_arg: "",
-        long_arg: &["--user", "--unit", "--property", "--description", "--chdir"],
+        short_arg: "ugD",
+        long_arg: &[
+            "--user",
+            "--group",
+            "--unit",
+            "--property",
+            "--description",
+            "--chdir",
+            "--setenv",
+            "--nice",
+            "--slice",
+            "--machine",
+        ],
         operands: 0,
     },
     Wrapper {
@@ -123,15 +137,10 @@ pub static WRAPPERS: &[Wrapper] = &[
     Wrapper {
         names: &["env"],
         kind: Kind::Env,
-        short_arg: "uCSP",
-        long_arg: &[
-            "--unset",
-            "--chdir",
-            "--split-string",
-            "--default-signal",
-            "--ignore-signal",
-            "--block-signal",
-        ],
+        // GNU: `-u`, `-C`, `-S`; BSD: `-P altpath`, `-L`/`-U user[/class]`. The `--*-signal`
+        // options take a value only as `--opt=SIG`.
+        short_arg: "uCSPLU",
+        long_arg: &["--unset", "--chdir", "--split-string"],
         operands: 0,
     },
     Wrapper {
@@ -149,7 +158,21 @@ pub static WRAPPERS: &[Wrapper] = &[
         operands: 0,
     },
     Wrapper {
-        names: &["nohup", "builtin", "busybox", "setsid", "caffeinate"],
+        names: &[
+            "nohup",
+            "builtin",
+            "busybox",
+            "setsid",
+            "eatmydata",
+            "fakeroot",
+        ],
+        kind: Kind::Prefix,
+        short_arg: "",
+        long_arg: &[],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["caffeinate"],
         kind: Kind::Prefix,
         short_arg: "tw",
         long_arg: &[],
@@ -247,7 +270,8 @@ pub static WRAPPERS: &[Wrapper] = &[
     Wrapper {
         names: &["xargs"],
         kind: Kind::Xargs,
-        short_arg: "adEILnPs",
+        // GNU and BSD (`-J replstr`, `-R max`, `-S size`).
+        short_arg: "adEILnPsJRS",
         long_arg: &[
             "--arg-file",
             "--delimiter",
@@ -260,10 +284,21 @@ pub static WRAPPERS: &[Wrapper] = &[
         operands: 0,
     },
     Wrapper {
-        names: &["parallel"],
+        names: &["parallel", "sem"],
         kind: Kind::Parallel,
-        short_arg: "jSadInNLsX",
+        short_arg: "jSadInNLsECP",
         long_arg: &[
+            "--id",
+            "--semaphoretimeout",
+            "--st",
+            "--colsep",
+            "--env",
+            "--tagstring",
+            "--sshloginfile",
+            "--slf",
+            "--basefile",
+            "--return",
+            "--ssh",
             "--jobs",
             "--sshlogin",
             "--arg-file",
@@ -276,6 +311,55 @@ pub static WRAPPERS: &[Wrapper] = &[
             "--timeout",
             "--retries",
             "--delay",
+        ],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["sshpass"],
+        kind: Kind::Prefix,
+        short_arg: "pfdP",
+        long_arg: &[],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["strace", "ltrace"],
+        kind: Kind::Prefix,
+        short_arg: "abeEIoOpPsSuUX",
+        long_arg: &[],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["gosu", "su-exec"],
+        kind: Kind::Elevate,
+        short_arg: "",
+        long_arg: &[],
+        operands: 1,
+    },
+    Wrapper {
+        names: &[
+            "tini",
+            "dumb-init",
+            "dbus-run-session",
+            "unbuffer",
+            "chronic",
+            "ifne",
+        ],
+        kind: Kind::Prefix,
+        short_arg: "pe",
+        long_arg: &[],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["xvfb-run"],
+        kind: Kind::Prefix,
+        short_arg: "nsfepw",
+        long_arg: &[
+            "--server-num",
+            "--server-args",
+            "--auth-file",
+            "--error-file",
+            "--xauth-protocol",
+            "--wait",
         ],
         operands: 0,
     },
@@ -460,7 +544,7 @@ fn attach(cx: &mut Ctx, first: usize, words: &[W], span: Span, io: &Io, scope: &
 }
 
 /// Joins words into one shell string (for `eval`, `watch`, `parallel`).
-fn joined(words: &[W], span: Span) -> W {
+pub(crate) fn joined(words: &[W], span: Span) -> W {
     let v: Vec<&str> = words.iter().map(|w| w.v.as_str()).collect();
     let mut w = W::lit(v.join(" "), span);
     w.dynamic = dynamic(words);
@@ -499,6 +583,41 @@ pub(crate) fn exec(
         );
         return;
     }
+    if matches!(
+        first.v.as_str(),
+        "for"
+            | "do"
+            | "done"
+            | "then"
+            | "fi"
+            | "elif"
+            | "else"
+            | "while"
+            | "until"
+            | "if"
+            | "case"
+            | "esac"
+            | "in"
+            | "select"
+            | "function"
+            | "{"
+            | "}"
+            | "!"
+            | "[["
+    ) {
+        // A reserved word in command position: the parser misread a compound command
+        // (tree-sitter-bash on `while ! for …; do …; done; do …; done`), so nothing it
+        // reported about this part can be trusted.
+        cx.opaque(
+            span,
+            format!(
+                "shell syntax the parser misread (`{}` as a command)",
+                first.v
+            ),
+            &argv(&words).join(" "),
+        );
+        return;
+    }
     let name = basename(&first.v).to_string();
     if cx.change_dir(&words, scope) {
         return;
@@ -514,13 +633,20 @@ pub(crate) fn exec(
             av.push(format!("--warden-stdin={text}"));
             dyn_ |= *dynamic;
         }
-        cx.emit(av, span, &inh, &io, dyn_, scope, Vec::new());
+        cx.emit(av.clone(), span, &inh, &io, dyn_, scope, Vec::new());
+        let ws: Vec<W> = av.into_iter().map(|a| W::lit(a, span)).collect();
+        carried::carried(cx, &name, &ws, span, scope, &inh, depth);
         return;
     }
     if name == "trap" {
-        // `trap 'cmd' SIGNAL`: the handler is shell text run later by this shell.
-        match words.get(1) {
-            Some(h) if !h.v.starts_with('-') && h.v != "-" && words.len() > 2 => {
+        // `trap [--] 'cmd' SIGNAL…`: the handler is shell text run later by this shell.
+        let at = if words.get(1).is_some_and(|w| w.v == "--") {
+            2
+        } else {
+            1
+        };
+        match words.get(at) {
+            Some(h) if !h.v.starts_with('-') && h.v != "-" && words.len() > at + 1 => {
                 let h = h.clone();
                 let inh2 = inh.with("trap");
                 let first = cx.shell_string(&h, scope, &inh2, depth, "trap handler");
@@ -590,9 +716,10 @@ pub(crate) fn exec(
     }
     let Some(wr) = lookup(&name) else {
         emit_plain(cx, &words, span, &io, scope, &inh);
+        carried::carried(cx, &name, &words, span, scope, &inh, depth);
         return;
     };
-    let (mut i, opts) = skip_opts(&words, 1, wr.short_arg, wr.long_arg);
+    let (i, opts) = skip_opts(&words, 1, wr.short_arg, wr.long_arg);
     let next = depth + 1;
     match wr.kind {
         Kind::Prefix | Kind::Elevate | Kind::CommandBuiltin => {
@@ -632,6 +759,27 @@ pub(crate) fn exec(
             }
             let mut inh2 = inh.with(name.clone());
             inh2.elevated |= wr.kind == Kind::Elevate;
+            let mut start = start;
+            if name == "time" {
+                // The `time` keyword times a whole simple command, assignments included.
+                while start < words.len() && !words[start].dynamic && is_assignment(&words[start].v)
+                {
+                    assignment_operand(cx, &words[start], scope, &inh2, next);
+                    start += 1;
+                }
+            }
+            if wr.kind == Kind::Elevate {
+                // `sudo NAME=value cmd`: sudo sets the variable for the command.
+                while start < words.len() && !words[start].dynamic && is_assignment(&words[start].v)
+                {
+                    assignment_operand(cx, &words[start], scope, &inh2, next);
+                    start += 1;
+                }
+                if start >= words.len() {
+                    emit_plain(cx, &words, span, &inner_io, scope, &inh2);
+                    return;
+                }
+            }
             if matches!(name.as_str(), "builtin" | "command") {
                 // Builtins run in this shell: `builtin cd x` changes its directory.
                 exec(
@@ -659,34 +807,19 @@ pub(crate) fn exec(
                 next,
             );
         }
-        Kind::Env => {
-            let mut rest: Vec<W> = Vec::new();
-            if let Some(s) = value(&opts, &["-S", "--split-string"]) {
-                rest.extend(words::split_words(&s.v).into_iter().map(|v| {
-                    let mut w = W::lit(v, s.span);
-                    w.dynamic = s.dynamic;
-                    w
-                }));
-            }
-            while i < words.len() && !words[i].dynamic && is_assignment(&words[i].v) {
-                i += 1;
-            }
-            rest.extend(words[i..].iter().cloned());
-            if rest.is_empty() {
-                emit_plain(cx, &words, span, &io, scope, &inh);
-                return;
-            }
-            let mut inner_scope = scope.clone();
-            if let Some(d) = value(&opts, &["-C", "--chdir"]) {
-                inner_scope.cwd = Some(join_cwd(scope, d));
-            }
-            exec(cx, rest, span, io, &mut inner_scope, inh.with("env"), next);
-        }
+        Kind::Env => env(cx, &words, span, io, scope, &inh, next),
         Kind::Su => {
             let mut inh2 = inh.clone();
             inh2.elevated = true;
-            // `su user -c cmd`: options may follow the user operand.
-            let (_, more) = skip_opts(&words, (i + 1).min(words.len()), wr.short_arg, wr.long_arg);
+            // `su - user -c cmd`, `su user -c cmd`: options may follow `-` and the user.
+            let _ = i;
+            let mut more: Opts = Vec::new();
+            let mut k = 1;
+            while k < words.len() {
+                let (j, o) = skip_opts(&words, k, wr.short_arg, wr.long_arg);
+                more.extend(o);
+                k = j.max(k + 1);
+            }
             let cmd =
                 value(&opts, &["-c", "--command"]).or_else(|| value(&more, &["-c", "--command"]));
             match cmd {
@@ -705,33 +838,27 @@ pub(crate) fn exec(
             if rest.is_empty() {
                 rest.push(W::lit("echo", span));
             }
+            // The replacement string (`-I R`, `-J R`, `-i[R]`, `--replace[=R]`): every word
+            // holding it is only known at run time (a shell string holding it is opaque).
+            let mut replace: Option<String> = value(&opts, &["-I", "-J"]).map(|w| w.v.clone());
+            for w in &words[1..i] {
+                if w.v == "--replace" || w.v == "-i" {
+                    replace = Some("{}".into());
+                } else if let Some(r) = w.v.strip_prefix("--replace=") {
+                    replace = Some(r.to_string());
+                } else if let Some(r) = w.v.strip_prefix("-i") {
+                    replace = Some(r.to_string());
+                }
+            }
+            if let Some(r) = replace.filter(|r| !r.is_empty()) {
+                mark_placeholders(&mut rest, &[r.as_str()]);
+            }
             let mut inh2 = inh.with("xargs");
             inh2.dynamic = true;
             let mut inner = scope.clone();
             exec(cx, rest, span, io, &mut inner, inh2, next);
         }
-        Kind::Parallel => {
-            let end = words[i..]
-                .iter()
-                .position(|w| w.v.starts_with(":::"))
-                .map_or(words.len(), |p| p + i);
-            let mut inh2 = inh.with("parallel");
-            inh2.dynamic = true;
-            if end > i {
-                let cmd = joined(&words[i..end], span);
-                let first = cx.shell_string(&cmd, scope, &inh2, depth, "parallel command");
-                attach(cx, first, &words, span, &io, scope, &inh);
-            } else {
-                // `parallel ::: 'cmd1' 'cmd2'`: each argument is a command.
-                for w in words.iter().skip(end + 1) {
-                    if w.v.starts_with(":::") {
-                        continue;
-                    }
-                    let first = cx.shell_string(w, scope, &inh2, depth, "parallel command");
-                    attach(cx, first, &words, span, &io, scope, &inh);
-                }
-            }
-        }
+        Kind::Parallel => parallel(cx, &name, &words, i, &opts, span, &io, scope, &inh, depth),
         Kind::Find => find(cx, &words, span, io, scope, &inh, depth),
         Kind::Eval => {
             if words.len() < 2 {
@@ -1170,6 +1297,523 @@ fn find(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh,
         let mut inh2 = inh.with(format!("find {flag}"));
         inh2.dynamic = true;
         let mut inner = scope.clone();
+        let mut cmd = cmd;
+        mark_placeholders(&mut cmd, &["{}"]);
         exec(cx, cmd, span, Io::default(), &mut inner, inh2, depth + 1);
+    }
+}
+
+/// Marks every word holding one of `placeholders` as known only at run time.
+fn mark_placeholders(words: &mut [W], placeholders: &[&str]) {
+    for w in words {
+        if placeholders.iter().any(|p| w.v.contains(p)) {
+            w.dynamic = true;
+        }
+    }
+}
+
+/// A GNU parallel replacement string at the start of `s` (`{}`, `{.}`, `{/}`, `{//}`, `{/.}`,
+/// `{#}`, `{%}`, `{3}`, `{3.}`, `{= perl =}`, or the `-I` string); returns its length.
+fn parallel_placeholder(s: &str, custom: Option<&str>) -> Option<usize> {
+    if let Some(c) = custom
+        && !c.is_empty()
+        && s.starts_with(c)
+    {
+        return Some(c.len());
+    }
+    let rest = s.strip_prefix('{')?;
+    if let Some(perl) = rest.strip_prefix('=') {
+        return perl.find("=}").map(|e| e + 4);
+    }
+    let close = rest.find('}')?;
+    let inner = &rest[..close];
+    let digits = inner.trim_start_matches(|c: char| c.is_ascii_digit());
+    let ok = matches!(digits, "" | "." | "/" | "//" | "/." | "#" | "%")
+        && !(inner.is_empty() && close != 0)
+        && (digits.len() == inner.len() || !digits.starts_with(['#', '%']));
+    ok.then_some(close + 2)
+}
+
+/// Quotes a value the way GNU parallel does before putting it in the command line.
+fn shell_quote(v: &str) -> String {
+    format!("'{}'", v.replace('\'', r"'\''"))
+}
+
+/// What a GNU parallel replacement string stands for, given the input values of one job.
+fn parallel_value(ph: &str, values: &[String], job: usize) -> Option<String> {
+    let inner = ph.strip_prefix('{')?.strip_suffix('}')?;
+    if inner.starts_with('=') {
+        return None;
+    }
+    let digits: String = inner.chars().take_while(char::is_ascii_digit).collect();
+    let op = &inner[digits.len()..];
+    let pick = |v: &str| -> String {
+        let base = v.rsplit('/').next().unwrap_or(v);
+        let strip_ext = |s: &str| -> String {
+            match s.rfind('.') {
+                Some(p) if p > 0 && !s[p..].contains('/') => s[..p].to_string(),
+                _ => s.to_string(),
+            }
+        };
+        match op {
+            "." => strip_ext(v),
+            "/" => base.to_string(),
+            "//" => v
+                .rsplit_once('/')
+                .map_or(".".to_string(), |(d, _)| d.to_string()),
+            "/." => strip_ext(base),
+            _ => v.to_string(),
+        }
+    };
+    match op {
+        "#" => return Some(job.to_string()),
+        "%" => return Some("1".to_string()),
+        _ => {}
+    }
+    if digits.is_empty() {
+        let all: Vec<String> = values.iter().map(|v| shell_quote(&pick(v))).collect();
+        Some(all.join(" "))
+    } else {
+        let n: usize = digits.parse().ok()?;
+        values.get(n.checked_sub(1)?).map(|v| shell_quote(&pick(v)))
+    }
+}
+
+/// Replaces the replacement strings in `cmd` by `f(placeholder)`; appends `tail` when none.
+fn parallel_fill(
+    cmd: &str,
+    custom: Option<&str>,
+    mut f: impl FnMut(&str) -> Option<String>,
+    tail: impl FnOnce() -> String,
+) -> Option<String> {
+    let mut out = String::with_capacity(cmd.len() + 16);
+    let mut found = false;
+    let mut i = 0;
+    while i < cmd.len() {
+        let rest = &cmd[i..];
+        if let Some(len) = parallel_placeholder(rest, custom) {
+            let ph = &rest[..len];
+            let v = if Some(ph) == custom { f("{}")? } else { f(ph)? };
+            out.push_str(&v);
+            found = true;
+            i += len;
+            continue;
+        }
+        let c = rest.chars().next()?;
+        out.push(c);
+        i += c.len_utf8();
+    }
+    if !found {
+        out.push(' ');
+        out.push_str(&tail());
+    }
+    Some(out)
+}
+
+/// The most jobs a `parallel … ::: …` line is expanded into before it is analysed as a
+/// command run on values known only at run time.
+const MAX_PARALLEL_JOBS: usize = 64;
+
+/// GNU parallel and `sem`: the command is shell text run once per input; with `:::` values
+/// written in the line, each job's command is analysed as the text it forms.
+#[expect(clippy::too_many_arguments, reason = "mirrors exec's parameters")]
+fn parallel(
+    cx: &mut Ctx,
+    name: &str,
+    words: &[W],
+    i: usize,
+    opts: &Opts,
+    span: Span,
+    io: &Io,
+    scope: &Scope,
+    inh: &Inh,
+    depth: usize,
+) {
+    let mut inh2 = inh.with(name);
+    if let Some(h) = value(opts, &["-S", "--sshlogin", "--slf", "--sshloginfile"]) {
+        inh2.remote = Some(format!("parallel -S {}", h.v));
+    }
+    let is_sep = |w: &W| matches!(w.v.as_str(), ":::" | ":::+" | "::::" | "::::+");
+    let end = if name == "sem" {
+        words.len()
+    } else {
+        words[i..]
+            .iter()
+            .position(is_sep)
+            .map_or(words.len(), |p| p + i)
+    };
+    // Input sources: `:::` values (`:::+` linked to the previous source), `::::` files.
+    let mut groups: Vec<(bool, Vec<W>)> = Vec::new();
+    let mut from_files = false;
+    for w in &words[end..] {
+        match w.v.as_str() {
+            ":::" => groups.push((false, Vec::new())),
+            ":::+" => groups.push((true, Vec::new())),
+            "::::" | "::::+" => {
+                from_files = true;
+                groups.push((false, Vec::new()));
+            }
+            _ => {
+                if let Some(g) = groups.last_mut() {
+                    g.1.push(w.clone());
+                }
+            }
+        }
+    }
+    let custom = value(opts, &["-I"]).map(|w| w.v.clone());
+    if end == i {
+        // `parallel ::: 'cmd1' 'cmd2'`: each argument is a command (read from a file with
+        // `::::`, the commands are only known at run time).
+        inh2.dynamic = from_files;
+        for w in groups.iter().flat_map(|g| &g.1) {
+            let first = cx.shell_string(w, scope, &inh2, depth, "parallel command");
+            attach(cx, first, words, span, io, scope, inh);
+        }
+        return;
+    }
+    let cmd = joined(&words[i..end], span);
+    if name == "sem" || has(opts, &["--semaphore"]) {
+        // A semaphore runs its command once, as written.
+        let first = cx.shell_string(&cmd, scope, &inh2, depth, "sem command");
+        attach(cx, first, words, span, io, scope, inh);
+        return;
+    }
+    let literal = !groups.is_empty()
+        && !from_files
+        && !cmd.dynamic
+        && !has(opts, &["-a", "--arg-file", "--pipe", "--pipepart"])
+        && groups.iter().all(|g| g.1.iter().all(|w| !w.dynamic));
+    if literal {
+        // Jobs: the product of the sources, a linked source pairing with the one before.
+        let mut jobs: Vec<Vec<String>> = vec![Vec::new()];
+        let mut ok = true;
+        for (linked, vals) in &groups {
+            if *linked {
+                for (k, job) in jobs.iter_mut().enumerate() {
+                    job.push(
+                        vals.get(k % vals.len().max(1))
+                            .map_or(String::new(), |w| w.v.clone()),
+                    );
+                }
+                continue;
+            }
+            let mut next = Vec::new();
+            for job in &jobs {
+                for v in vals {
+                    let mut j = job.clone();
+                    j.push(v.v.clone());
+                    next.push(j);
+                }
+            }
+            jobs = next;
+            if jobs.len() > MAX_PARALLEL_JOBS {
+                ok = false;
+                break;
+            }
+        }
+        let texts: Option<Vec<String>> = ok
+            .then(|| {
+                jobs.iter()
+                    .enumerate()
+                    .map(|(n, vals)| {
+                        parallel_fill(
+                            &cmd.v,
+                            custom.as_deref(),
+                            |ph| parallel_value(ph, vals, n + 1),
+                            || {
+                                vals.iter()
+                                    .map(|v| shell_quote(v))
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            },
+                        )
+                    })
+                    .collect()
+            })
+            .flatten();
+        if let Some(texts) = texts {
+            for t in texts {
+                let w = W::lit(t, span);
+                let first = cx.shell_string(&w, scope, &inh2, depth, "parallel command");
+                attach(cx, first, words, span, io, scope, inh);
+            }
+            return;
+        }
+    }
+    // Values known only at run time: each replacement string (or the appended arguments)
+    // becomes a quoted run-time value, so a shell fed one (`parallel sh -c {}`) is opaque.
+    inh2.dynamic = true;
+    let mut seen: Vec<String> = Vec::new();
+    let text = parallel_fill(
+        &cmd.v,
+        custom.as_deref(),
+        |ph| {
+            let n = seen.iter().position(|p| p == ph).unwrap_or_else(|| {
+                seen.push(ph.to_string());
+                seen.len() - 1
+            });
+            Some(format!("\"$__WARDEN_PARALLEL_{n}\""))
+        },
+        || "\"$__WARDEN_PARALLEL_ARGS\"".to_string(),
+    );
+    let Some(text) = text else {
+        cx.opaque(span, "parallel command built at run time", &cmd.v);
+        return;
+    };
+    let w = W::lit(text, cmd.span);
+    let first = cx.shell_string(&w, scope, &inh2, depth, "parallel command");
+    // Show the replacement strings as written.
+    let restore = |s: &mut String| {
+        for (n, ph) in seen.iter().enumerate() {
+            *s = s.replace(&format!("$__WARDEN_PARALLEL_{n}"), ph);
+        }
+        *s = s.replace("$__WARDEN_PARALLEL_ARGS", "{}");
+    };
+    for c in &mut cx.out.commands[first..] {
+        for a in &mut c.argv {
+            if a.contains("$__WARDEN_PARALLEL_") {
+                restore(a);
+            }
+        }
+    }
+    for o in &mut cx.out.opaque {
+        if o.text.contains("$__WARDEN_PARALLEL_") {
+            restore(&mut o.text);
+        }
+    }
+    attach(cx, first, words, span, io, scope, inh);
+}
+
+/// `env`: options (GNU, BSD), `-S STRING` split into words and read again, `NAME=value`
+/// assignments, then the command.
+fn env(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh, next: usize) {
+    let mut ws: Vec<W> = words[1..].to_vec();
+    let mut cwd: Option<W> = None;
+    let mut i = 0;
+    let mut splits = 0;
+    'opts: while i < ws.len() {
+        let w = ws[i].clone();
+        let v = w.v.as_str();
+        if w.dynamic || !v.starts_with('-') {
+            break;
+        }
+        if v == "-" {
+            // `env -`: the same as `-i`.
+            i += 1;
+            continue;
+        }
+        if v == "--" {
+            i += 1;
+            break;
+        }
+        let mut split: Option<(W, usize)> = None;
+        if let Some(long) = v.strip_prefix("--") {
+            let (lname, lval) = match long.split_once('=') {
+                Some((a, b)) => (a, Some(W::lit(b, w.span))),
+                None => (long, None),
+            };
+            let takes = matches!(lname, "unset" | "chdir" | "split-string");
+            let (val, n) = match (takes, lval) {
+                (true, Some(x)) => (Some(x), 1),
+                (true, None) => (ws.get(i + 1).cloned(), 2),
+                (false, _) => (None, 1),
+            };
+            match lname {
+                "chdir" => cwd = val,
+                "split-string" => {
+                    if let Some(x) = val {
+                        split = Some((x, n));
+                    }
+                }
+                _ => {}
+            }
+            if split.is_none() {
+                i += n;
+                continue;
+            }
+        } else {
+            let chars: Vec<char> = v[1..].chars().collect();
+            let mut took = 1;
+            for (k, c) in chars.iter().enumerate() {
+                if "uCSPLU".contains(*c) {
+                    let rest: String = chars[k + 1..].iter().collect();
+                    let val = if rest.is_empty() {
+                        took = 2;
+                        ws.get(i + 1).cloned()
+                    } else {
+                        let mut x = W::lit(rest, w.span);
+                        x.dynamic = w.dynamic;
+                        Some(x)
+                    };
+                    match c {
+                        'C' => cwd = val,
+                        'S' => {
+                            if let Some(x) = val {
+                                split = Some((x, took));
+                            }
+                        }
+                        _ => {}
+                    }
+                    break;
+                }
+            }
+            if split.is_none() {
+                i += took;
+                continue;
+            }
+        }
+        if let Some((s, n)) = split {
+            // The string's words replace the option and are read again as options,
+            // assignments and the command (`env -S '-i A=1 cmd args'`).
+            splits += 1;
+            if s.dynamic || splits > 8 {
+                cx.opaque(span, "env -S string computed at run time", &s.v);
+                return;
+            }
+            let Some(parts) = split_env_string(&s.v) else {
+                cx.opaque(span, "env -S string refers to variables", &s.v);
+                return;
+            };
+            let new: Vec<W> = parts.into_iter().map(|p| W::lit(p, s.span)).collect();
+            ws.splice(i..(i + n).min(ws.len()), new);
+            continue 'opts;
+        }
+    }
+    let env_inh = inh.with("env");
+    while i < ws.len() && !ws[i].dynamic && is_assignment(&ws[i].v) {
+        assignment_operand(cx, &ws[i], scope, &env_inh, next);
+        i += 1;
+    }
+    let rest: Vec<W> = ws[i..].to_vec();
+    if rest.is_empty() {
+        emit_plain(cx, words, span, &io, scope, inh);
+        return;
+    }
+    let mut inner_scope = scope.clone();
+    if let Some(d) = cwd {
+        inner_scope.cwd = Some(join_cwd(scope, &d));
+    }
+    exec(cx, rest, span, io, &mut inner_scope, env_inh, next);
+}
+
+/// Splits an `env -S` string the way GNU env does: whitespace separates, `'…'` is literal,
+/// `"…"` and unquoted text take backslash escapes (`\_` a space, `\c` ends the string), `#`
+/// starting a word comments out the rest. `None` when it refers to a variable (`${NAME}`).
+fn split_env_string(s: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for n in chars.by_ref() {
+                    if n == '\'' {
+                        break;
+                    }
+                    cur.push(n);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(n) = chars.next() {
+                    match n {
+                        '"' => break,
+                        '\\' => match chars.next() {
+                            Some('_') => cur.push(' '),
+                            Some('n') => cur.push('\n'),
+                            Some('t') => cur.push('\t'),
+                            Some('c') => return Some(finish(out, cur, true)),
+                            Some(m) => cur.push(m),
+                            None => {}
+                        },
+                        '$' => return None,
+                        _ => cur.push(n),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some('_') if in_word => {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+                Some('_') => {}
+                Some('c') => return Some(finish(out, cur, in_word)),
+                Some('n') => {
+                    in_word = true;
+                    cur.push('\n');
+                }
+                Some('t') => {
+                    in_word = true;
+                    cur.push('\t');
+                }
+                Some(m) => {
+                    in_word = true;
+                    cur.push(m);
+                }
+                None => {}
+            },
+            '$' => return None,
+            '#' if !in_word => return Some(finish(out, cur, false)),
+            c if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    Some(finish(out, cur, in_word))
+}
+
+fn finish(mut out: Vec<String>, cur: String, in_word: bool) -> Vec<String> {
+    if in_word {
+        out.push(cur);
+    }
+    out
+}
+
+/// A `NAME=value` operand of `env` or `sudo`: a variable that carries code is analysed.
+fn assignment_operand(cx: &mut Ctx, w: &W, scope: &Scope, inh: &Inh, depth: usize) {
+    if let Some((name, value)) = w.v.split_once('=') {
+        let mut v = W::lit(value, w.span);
+        v.dynamic = w.dynamic;
+        cx.carried_variable(name, &v, scope, inh, depth);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_split_string() {
+        assert_eq!(
+            split_env_string(r#"a 'b c' "d\"e" f\ g"#),
+            Some(vec!["a".into(), "b c".into(), "d\"e".into(), "f g".into()])
+        );
+        assert_eq!(
+            split_env_string(r"PATH=/usr/bin git\_x #c"),
+            Some(vec!["PATH=/usr/bin".into(), "git".into(), "x".into()])
+        );
+        assert_eq!(split_env_string("echo ${HOME}"), None);
+    }
+
+    #[test]
+    fn parallel_replacement_strings() {
+        assert_eq!(parallel_placeholder("{}", None), Some(2));
+        assert_eq!(parallel_placeholder("{/.}x", None), Some(4));
+        assert_eq!(parallel_placeholder("{2}", None), Some(3));
+        assert_eq!(parallel_placeholder("{= s/a/b/ =}", None), Some(12));
+        assert_eq!(parallel_placeholder("{a}", None), None);
+        assert_eq!(
+            parallel_value("{.}", &["dir/a.txt".into()], 1),
+            Some("'dir/a'".into())
+        );
     }
 }

@@ -449,7 +449,11 @@ fn xargs_parallel_find_are_dynamic() {
     assert_eq!(c.wrappers, v(&["xargs", "sh -c"]));
     assert!(c.dynamic);
     assert!(only("xargs", &["echo"]).dynamic);
-    let c = only("parallel -j4 rm ::: a b", &["rm"]);
+    // Issue 16: values written after `:::` form the commands that run (they were a dynamic
+    // `rm` before).
+    let a = analyse_shell("parallel -j4 rm ::: a b");
+    assert!(!find(&a, &["rm", "a"]).dynamic && !find(&a, &["rm", "b"]).dynamic);
+    let c = only("ls | parallel -j4 rm", &["rm", "{}"]);
     assert!(c.dynamic);
     let a = analyse_shell("parallel ::: 'git push' 'rm x'");
     assert!(has(&a, &["git", "push"]) && has(&a, &["rm", "x"]));
@@ -469,11 +473,16 @@ fn xargs_parallel_find_are_dynamic() {
 }
 
 #[test]
-fn ssh_is_not_peeled() {
+fn ssh_reports_itself_and_its_remote_command() {
+    // Issue 16: the remote command was not analysed before (ssh was reported alone); it runs
+    // on another machine, so it is reported with `remote` set.
     assert_eq!(
         cmds("ssh host git push"),
-        vec![v(&["ssh", "host", "git", "push"])]
+        vec![v(&["ssh", "host", "git", "push"]), v(&["git", "push"])]
     );
+    let a = analyse_shell("ssh host git push");
+    assert_eq!(a.commands[0].remote, None);
+    assert_eq!(a.commands[1].remote.as_deref(), Some("ssh host"));
 }
 
 #[test]

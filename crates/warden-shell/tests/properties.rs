@@ -256,3 +256,201 @@ fn a_trailing_test_operator_word_takes_the_same_path_both_ways() {
         assert_eq!(analyse_shell(s), analyse_shell_parsed(s), "{s:?}");
     }
 }
+
+/// Issue 16, item 4: every simple command of the parse tree shows up in `commands[]` (a
+/// command or an opaque part inside its span), unless the analysis as a whole is opaque.
+/// `cd`/`pushd`/`popd` are the exception: they change the scope instead of being reported.
+mod no_command_vanishes {
+    use super::*;
+
+    const PROGRAMS: &[&str] = &[
+        "git",
+        "ls",
+        "rm",
+        "cat",
+        "make",
+        "npm",
+        "kubectl",
+        "terraform",
+        "curl",
+        "echo",
+        "printf",
+        "true",
+        "python3",
+        "tar",
+        "sed",
+        "awk",
+        "ssh",
+        "docker",
+        "find",
+        "grep",
+        "cd",
+        "./x.sh",
+        "/usr/bin/env",
+        "sort",
+        "wc",
+        "head",
+        "test",
+        "[",
+        ":",
+        "bash -c",
+        "sh -c",
+    ];
+    const ARGS: &[&str] = &[
+        "push", "-rf", "status", "x", "'a b'", "\"$X\"", "$(date)", "-n", "--", "{}", "f.txt",
+        "~/y", "-c", "*.rs", "\\;", "-exec", "2>&1", ">out", "<in",
+    ];
+    const WRAPPERS: &[&str] = &[
+        "sudo ",
+        "env A=1 ",
+        "timeout 5 ",
+        "nohup ",
+        "nice -n 5 ",
+        "xargs ",
+        "command ",
+        "exec ",
+        "time ",
+        "builtin ",
+        "stdbuf -oL ",
+        "setsid ",
+        "env -i ",
+        "env - ",
+        // Before issue 16, `xargs -I{} bash -c {}` and `parallel sh -c {}` vanished entirely.
+        "xargs -I{} ",
+        "parallel ",
+        "env -S 'A=1' ",
+        "find . -exec ",
+    ];
+
+    fn simple() -> impl Strategy<Value = String> {
+        (
+            prop::sample::select(WRAPPERS.to_vec()).prop_map(str::to_string),
+            any::<bool>(),
+            prop::sample::select(PROGRAMS),
+            prop::collection::vec(prop::sample::select(ARGS), 0..4),
+        )
+            .prop_map(|(w, wrap, p, args)| {
+                let mut s = if wrap { w } else { String::new() };
+                s.push_str(p);
+                for a in args {
+                    s.push(' ');
+                    s.push_str(a);
+                }
+                s
+            })
+    }
+
+    fn script() -> impl Strategy<Value = String> {
+        simple().prop_recursive(4, 24, 3, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a} && {b}")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a} || {b}")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a} | {b}")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}; {b}")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}\n{b}")),
+                inner.clone().prop_map(|a| format!("( {a} )")),
+                inner.clone().prop_map(|a| format!("{{ {a}; }}")),
+                inner.clone().prop_map(|a| format!("echo $({a})")),
+                inner.clone().prop_map(|a| format!("X=`{a}`")),
+                inner.clone().prop_map(|a| format!("if {a}; then {a}; fi")),
+                inner
+                    .clone()
+                    .prop_map(|a| format!("while {a}; do {a}; done")),
+                inner
+                    .clone()
+                    .prop_map(|a| format!("for i in 1 2; do {a}; done")),
+                inner
+                    .clone()
+                    .prop_map(|a| format!("case $x in a) {a};; esac")),
+                inner.clone().prop_map(|a| format!("f() {{ {a}; }}")),
+                inner.clone().prop_map(|a| format!("{a} &")),
+                inner.clone().prop_map(|a| format!("! {a}")),
+                inner.clone().prop_map(|a| format!("diff <({a}) f")),
+            ]
+        })
+    }
+
+    /// Spans of the `command` nodes that name a program (`cd` and friends left out).
+    fn simple_commands(text: &str) -> Vec<(usize, usize, String)> {
+        let mut p = tree_sitter::Parser::new();
+        p.set_language(&tree_sitter_bash::LANGUAGE.into())
+            .expect("bash grammar");
+        let tree = p.parse(text, None).expect("parse");
+        let mut out = Vec::new();
+        let mut stack = vec![tree.root_node()];
+        while let Some(n) = stack.pop() {
+            if n.kind() == "command"
+                && let Some(name) = n.child_by_field_name("name")
+            {
+                let name = text[name.byte_range()].to_string();
+                if !matches!(name.as_str(), "cd" | "pushd" | "popd") {
+                    // The body of a backquote substitution holding a backslash is unescaped
+                    // and parsed again, so its commands carry the substitution's span.
+                    // Arguments after a redirection belong to the command, though the
+                    // grammar ends the `command` node before the redirection.
+                    let mut region = (n.start_byte(), n.end_byte());
+                    let mut up = n.parent();
+                    while let Some(p) = up.filter(|p| {
+                        matches!(p.kind(), "pipeline" | "list" | "redirected_statement")
+                    }) {
+                        if p.kind() == "redirected_statement" {
+                            region.1 = p.end_byte();
+                        }
+                        up = p.parent();
+                    }
+                    let mut up = n.parent();
+                    while let Some(p) = up {
+                        let t = &text[p.byte_range()];
+                        if p.kind() == "command_substitution"
+                            && t.starts_with('`')
+                            && t.contains('\\')
+                        {
+                            region = (p.start_byte(), p.end_byte());
+                        }
+                        up = p.parent();
+                    }
+                    out.push((region.0, region.1, name));
+                }
+            }
+            let mut c = n.walk();
+            stack.extend(n.children(&mut c));
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        #[test]
+        fn every_simple_command_is_reported(s in script()) {
+            let a = analyse_shell(&s);
+            check_invariants(&s, &a);
+            // Only an opaque part covering the command excuses it (an opaque part elsewhere
+            // does not); an input the analyser refused as a whole covers everything.
+            for (start, end, name) in simple_commands(&s) {
+                let inside = |sp: warden_shell::Span| sp.start >= start && sp.end <= end;
+                let overlaps = |sp: warden_shell::Span| sp.start < end.max(start + 1) && sp.end > start;
+                // `sudo cd x` and `command cd x` still change (or fail to change) directory.
+                let words: Vec<&str> = s[start..end].split_whitespace().collect();
+                let via_cd = words.contains(&"cd");
+                // `bash -c a=b`: the script only assigns a variable; nothing is executed.
+                let is_assignment = |w: &str| {
+                    w.split_once('=')
+                        .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric()))
+                };
+                let assigns_only = words.iter().position(|w| *w == "-c").is_some_and(|c| {
+                    words[c + 1..]
+                        .iter()
+                        .find(|w| !w.starts_with('-'))
+                        .is_some_and(|w| is_assignment(w))
+                });
+                prop_assert!(
+                    via_cd || assigns_only
+                        || a.commands.iter().any(|c| inside(c.span))
+                        || a.opaque.iter().any(|o| overlaps(o.span)),
+                    "`{}` at {}..{} vanished from {:?}: {:#?}", name, start, end, s, a
+                );
+            }
+        }
+    }
+}

@@ -401,3 +401,70 @@ fn init_writes_a_policy_that_lints_and_tests_clean() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
     assert!(warden(&["init", "--force"], ws.path()).status.success());
 }
+
+/// Issue 16: `warden check` reads the scripts and tasks an action runs from the workspace
+/// (before, `bash deploy.sh` was `auto` whatever deploy.sh said); files reached through a
+/// symlink out of the workspace and secret files are not read.
+#[test]
+fn check_reads_workspace_scripts_ahead() {
+    let ws = workspace();
+    std::fs::write(
+        ws.path().join("deploy.sh"),
+        "#!/bin/sh\nset -e\nterraform apply -auto-approve\n",
+    )
+    .unwrap();
+    std::fs::write(
+        ws.path().join("package.json"),
+        r#"{"scripts": {"pretest": "git push", "test": "true"}}"#,
+    )
+    .unwrap();
+    std::fs::write(ws.path().join(".env"), "git push --force\n").unwrap();
+    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::write(outside.path().join("x.sh"), "terraform destroy\n").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("x.sh"), ws.path().join("link.sh")).unwrap();
+
+    let v = json(&warden(
+        &["check", "--json", "--shell", "bash deploy.sh"],
+        ws.path(),
+    ));
+    assert_eq!(v["tier"], "sync");
+    assert!(
+        v["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("deploy.sh:3: terraform apply"),
+        "{v}"
+    );
+    assert!(
+        v["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["source"] == "deploy.sh:3")
+    );
+
+    let v = json(&warden(
+        &["check", "--json", "--shell", "npm test"],
+        ws.path(),
+    ));
+    assert_eq!(v["tier"], "async", "{v}");
+
+    let v = json(&warden(
+        &["check", "--json", "--shell", "bash link.sh"],
+        ws.path(),
+    ));
+    assert_eq!(v["tier"], "auto", "{v}");
+    // `.env` is not read ahead (its values would reach the decision); reading it is
+    // credential access anyway.
+    let v = json(&warden(
+        &["check", "--json", "--shell", "source .env"],
+        ws.path(),
+    ));
+    assert_eq!(v["tier"], "sync", "{v}");
+    assert!(v["reasons"].to_string().contains("cred.files"), "{v}");
+    assert!(!v.to_string().contains("--force"), "{v}");
+
+    let out = warden(&["policy", "explain", "--shell", "./deploy.sh"], ws.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("lookahead: reading deploy.sh"), "{text}");
+}

@@ -1,0 +1,560 @@
+//! Lookahead: a command that runs a script or a named task living in the workspace (`bash
+//! deploy.sh`, `./x.sh`, `source env.sh`, `npm test`, `yarn build`, `make deploy`) is judged
+//! together with what that file says it will run. Real agents, refused a command, write it
+//! into a script and run the script; the runtime exec layer still enforces, but the early
+//! decision and the approver's request should already name `deploy.sh:3: terraform apply`.
+//!
+//! Policy stays pure: files are read through a [`WorkspaceReader`] the caller provides, with a
+//! size bound; nothing is executed (Makefiles are parsed here, `$(shell …)` is analysed as the
+//! command it is, never run). A file that cannot be read, or is too large, leaves the command
+//! at its own tier with a note.
+
+use std::path::{Path, PathBuf};
+
+/// Reads files of the workspace for lookahead. Implemented by the caller (policy does no I/O).
+pub trait WorkspaceReader {
+    /// The text of the file at `path` (absolute), at most `limit` bytes; `Err` says why not
+    /// (missing, unreadable, larger than `limit`, not UTF-8).
+    fn read(&self, path: &Path, limit: usize) -> Result<String, String>;
+}
+
+/// No lookahead: every read fails quietly (what [`crate::Policy::classify`] uses).
+pub(crate) struct NoFiles;
+
+impl WorkspaceReader for NoFiles {
+    fn read(&self, _: &Path, _: usize) -> Result<String, String> {
+        Err(String::new())
+    }
+}
+
+/// Files held in memory (tests, benchmarks, callers that already have the texts).
+#[derive(Debug, Default, Clone)]
+pub struct MemoryWorkspace {
+    files: Vec<(PathBuf, String)>,
+}
+
+impl MemoryWorkspace {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a file.
+    pub fn with(mut self, path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        let path = path.into();
+        self.files.retain(|(p, _)| *p != path);
+        self.files.push((path, text.into()));
+        self
+    }
+}
+
+impl WorkspaceReader for MemoryWorkspace {
+    fn read(&self, path: &Path, limit: usize) -> Result<String, String> {
+        match self.files.iter().find(|(p, _)| p == path) {
+            Some((_, t)) if t.len() > limit => Err(format!("larger than {limit} bytes")),
+            Some((_, t)) => Ok(t.clone()),
+            None => Err("no such file".into()),
+        }
+    }
+}
+
+/// The error of a target outside the workspace (`/usr/bin/git`): not read, and not worth a
+/// note in the decision.
+pub(crate) const NOT_IN_WORKSPACE: &str = "not in the workspace";
+
+/// Largest file read for lookahead.
+pub const MAX_FILE: usize = 256 * 1024;
+/// Most bytes read for one classification, over every file.
+pub(crate) const MAX_TOTAL: usize = 1024 * 1024;
+/// Nesting of lookahead (a script that runs a script …).
+pub(crate) const MAX_LOOKAHEAD_DEPTH: usize = 4;
+
+/// One piece of shell text a looked-ahead file will run.
+#[derive(Debug, Clone)]
+pub(crate) struct Piece {
+    /// The shell text.
+    pub text: String,
+    /// Where it comes from, for reasons: `deploy.sh`, `package.json`, `Makefile`.
+    pub file: String,
+    /// Line of the file where `text` starts (1-based).
+    pub line: usize,
+    /// Directory the text runs in.
+    pub cwd: PathBuf,
+}
+
+/// What a command asks to run from the workspace.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Target {
+    /// A shell script run or sourced (`bash x.sh`, `. x.sh`, `./x.sh` with a shell shebang).
+    Script { path: PathBuf, needs_shebang: bool },
+    /// package.json scripts, in the order they run.
+    Npm { dir: PathBuf, scripts: Vec<String> },
+    /// Make goals (empty: the default goal); `dry_run` keeps only `$(shell …)` and `+` lines.
+    Make {
+        dir: PathBuf,
+        file: Option<PathBuf>,
+        goals: Vec<String>,
+        vars: Vec<(String, String)>,
+        dry_run: bool,
+    },
+}
+
+impl Target {
+    /// The file this target reads, for notes.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Target::Script { path, .. } => path.display().to_string(),
+            Target::Npm { dir, .. } => dir.join("package.json").display().to_string(),
+            Target::Make { dir, file, .. } => file
+                .clone()
+                .unwrap_or_else(|| dir.join("Makefile"))
+                .display()
+                .to_string(),
+        }
+    }
+}
+
+fn join(dir: &Path, p: &str) -> PathBuf {
+    crate::paths::normalise(&dir.join(p))
+}
+
+const SHELLS: &[&str] = &["bash", "sh", "zsh", "dash", "ksh", "mksh", "ash"];
+
+/// The workspace target of a command (`argv`, canonical `program`, raw basename), if any.
+pub(crate) fn target(argv: &[String], program: &str, raw: &str, cwd: &Path) -> Option<Target> {
+    let first = argv.first()?;
+    if SHELLS.contains(&program) {
+        // `bash [options] FILE args`: the first operand is the script (no `-c`, no `-s`).
+        let mut i = 1;
+        while i < argv.len() {
+            let a = argv[i].as_str();
+            if a == "--" {
+                i += 1;
+                break;
+            }
+            if !a.starts_with('-') && !a.starts_with('+') {
+                break;
+            }
+            if a.starts_with('-') && !a.starts_with("--") && (a.contains('c') || a.contains('s')) {
+                return None;
+            }
+            if matches!(a, "-o" | "+o" | "-O" | "+O" | "--rcfile" | "--init-file") {
+                i += 1;
+            }
+            i += 1;
+        }
+        let script = argv.get(i)?;
+        return Some(Target::Script {
+            path: join(cwd, script),
+            needs_shebang: false,
+        });
+    }
+    if matches!(program, "source" | ".") {
+        return argv.get(1).map(|s| Target::Script {
+            path: join(cwd, s),
+            needs_shebang: false,
+        });
+    }
+    if first.contains('/') {
+        return Some(Target::Script {
+            path: join(cwd, first),
+            needs_shebang: true,
+        });
+    }
+    match program {
+        "npm" => npm(argv, raw, cwd),
+        "make" => make(argv, cwd),
+        _ => None,
+    }
+}
+
+/// npm / yarn / pnpm / bun: which package.json scripts a command runs.
+fn npm(argv: &[String], raw: &str, cwd: &Path) -> Option<Target> {
+    let mut dir = cwd.to_path_buf();
+    let mut words: Vec<&str> = Vec::new();
+    let mut ignore_scripts = false;
+    let mut i = 1;
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        if a == "--" {
+            break;
+        }
+        if matches!(a, "--prefix" | "-C" | "--dir" | "--cwd") {
+            if let Some(d) = argv.get(i + 1) {
+                dir = join(cwd, d);
+            }
+            i += 2;
+            continue;
+        }
+        if let Some(d) = a
+            .strip_prefix("--prefix=")
+            .or_else(|| a.strip_prefix("--dir="))
+            .or_else(|| a.strip_prefix("--cwd="))
+        {
+            dir = join(cwd, d);
+        } else if matches!(a, "-w" | "--workspace" | "--filter" | "-F") {
+            // A workspace package elsewhere: not followed.
+            return None;
+        } else if a == "--ignore-scripts" {
+            ignore_scripts = true;
+        } else if !a.starts_with('-') {
+            words.push(a);
+        }
+        i += 1;
+    }
+    let with_hooks = |name: &str| {
+        vec![
+            format!("pre{name}"),
+            name.to_string(),
+            format!("post{name}"),
+        ]
+    };
+    let scripts: Vec<String> = match (raw, words.as_slice()) {
+        (_, ["run" | "run-script" | "rum" | "urn", name, ..]) => with_hooks(name),
+        (_, ["test" | "tst" | "t", ..]) => with_hooks("test"),
+        (_, ["start", ..]) => with_hooks("start"),
+        (_, ["stop", ..]) => with_hooks("stop"),
+        (_, ["restart", ..]) => with_hooks("restart"),
+        (_, ["install" | "i" | "ci" | "clean-install" | "isntall"]) | ("yarn", []) => [
+            "preinstall",
+            "install",
+            "postinstall",
+            "prepublish",
+            "preprepare",
+            "prepare",
+            "postprepare",
+        ]
+        .map(String::from)
+        .to_vec(),
+        (_, ["publish", ..]) => [
+            "prepublishOnly",
+            "prepack",
+            "prepare",
+            "postpack",
+            "publish",
+            "postpublish",
+        ]
+        .map(String::from)
+        .to_vec(),
+        (_, ["pack", ..]) => ["prepack", "prepare", "postpack"]
+            .map(String::from)
+            .to_vec(),
+        (_, ["version", ..]) => with_hooks("version"),
+        // `yarn build`, `pnpm lint`, `bun dev`: a script of that name, when there is one.
+        ("yarn" | "pnpm" | "bun", [name, ..]) if !is_package_manager_command(name) => {
+            with_hooks(name)
+        }
+        _ => return None,
+    };
+    let scripts = if ignore_scripts {
+        // Only the script asked for by name runs; lifecycle hooks are skipped.
+        scripts
+            .into_iter()
+            .filter(|s| words.iter().any(|w| w == s))
+            .collect()
+    } else {
+        scripts
+    };
+    Some(Target::Npm { dir, scripts })
+}
+
+fn is_package_manager_command(w: &str) -> bool {
+    matches!(
+        w,
+        "add"
+            | "remove"
+            | "rm"
+            | "install"
+            | "i"
+            | "upgrade"
+            | "up"
+            | "update"
+            | "outdated"
+            | "info"
+            | "why"
+            | "list"
+            | "ls"
+            | "link"
+            | "unlink"
+            | "init"
+            | "create"
+            | "dlx"
+            | "exec"
+            | "x"
+            | "config"
+            | "cache"
+            | "audit"
+            | "global"
+            | "import"
+            | "login"
+            | "logout"
+            | "pack"
+            | "publish"
+            | "patch"
+            | "store"
+            | "prune"
+            | "dedupe"
+            | "licenses"
+            | "workspace"
+            | "workspaces"
+            | "bin"
+            | "help"
+            | "set"
+            | "plugin"
+            | "node"
+            | "constraints"
+            | "self-update"
+            | "setup"
+            | "env"
+            | "fetch"
+            | "rebuild"
+            | "root"
+            | "server"
+            | "ci"
+    )
+}
+
+fn make(argv: &[String], cwd: &Path) -> Option<Target> {
+    if argv.iter().any(|a| {
+        matches!(
+            a.as_str(),
+            "-h" | "--help" | "-v" | "--version" | "-p" | "--print-data-base"
+        )
+    }) {
+        return None;
+    }
+    let mut dir = cwd.to_path_buf();
+    let mut file = None;
+    let mut goals = Vec::new();
+    let mut vars = Vec::new();
+    let mut dry_run = false;
+    let mut i = 1;
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        let value = |n: &str| -> Option<(String, usize)> {
+            if a == n {
+                return argv.get(i + 1).map(|v| (v.clone(), 2));
+            }
+            a.strip_prefix(n)
+                .map(|r| r.strip_prefix('=').unwrap_or(r))
+                .filter(|r| !r.is_empty())
+                .map(|r| (r.to_string(), 1))
+        };
+        if let Some((d, n)) = value("-C").or_else(|| value("--directory")) {
+            dir = join(&dir, &d);
+            i += n;
+            continue;
+        }
+        if let Some((f, n)) = value("-f")
+            .or_else(|| value("--file"))
+            .or_else(|| value("--makefile"))
+        {
+            file = Some(f);
+            i += n;
+            continue;
+        }
+        if matches!(
+            a,
+            "-j" | "-l" | "-o" | "-W" | "-I" | "--jobs" | "--load-average"
+        ) {
+            i += 2;
+            continue;
+        }
+        if matches!(
+            a,
+            "-n" | "--dry-run" | "--just-print" | "--recon" | "-q" | "--question"
+        ) {
+            dry_run = true;
+        } else if a.starts_with('-') {
+            // `-jN`, `-k`, `-s`, `--no-print-directory`, …
+        } else if let Some((k, v)) = a.split_once('=') {
+            vars.push((
+                k.trim_end_matches([':', '?', '+']).to_string(),
+                v.to_string(),
+            ));
+        } else {
+            goals.push(a.to_string());
+        }
+        i += 1;
+    }
+    let file = file.map(|f| join(&dir, &f));
+    Some(Target::Make {
+        dir,
+        file,
+        goals,
+        vars,
+        dry_run,
+    })
+}
+
+/// Whether a script's first line makes it a shell script (no `#!` counts: the shell runs it).
+fn shell_shebang(text: &str) -> bool {
+    let Some(first) = text.lines().next() else {
+        return true;
+    };
+    let Some(rest) = first.strip_prefix("#!") else {
+        return true;
+    };
+    let mut words = rest.split_whitespace();
+    let Some(interp) = words.next() else {
+        return false;
+    };
+    let mut name = interp.rsplit('/').next().unwrap_or(interp);
+    if name == "env" {
+        name = words
+            .find(|w| !w.starts_with('-') && !w.contains('='))
+            .unwrap_or("");
+    }
+    SHELLS.contains(&name)
+}
+
+/// Reads a target's files and returns the shell text they will run, or why not.
+pub(crate) fn pieces(
+    t: &Target,
+    reader: &dyn WorkspaceReader,
+    workspace: &Path,
+    budget: &mut usize,
+) -> Result<Vec<Piece>, String> {
+    let mut read = |path: &Path| -> Result<String, String> {
+        if !crate::paths::is_within(path, workspace) {
+            return Err(format!("{NOT_IN_WORKSPACE}: {}", path.display()));
+        }
+        let limit = MAX_FILE.min(*budget);
+        let text = reader.read(path, limit)?;
+        *budget = budget.saturating_sub(text.len());
+        Ok(text)
+    };
+    let rel = |p: &Path| -> String {
+        p.strip_prefix(workspace)
+            .map(|r| r.display().to_string())
+            .unwrap_or_else(|_| p.display().to_string())
+    };
+    match t {
+        Target::Script {
+            path,
+            needs_shebang,
+        } => {
+            let text = read(path)?;
+            if *needs_shebang && !shell_shebang(&text) {
+                return Ok(Vec::new());
+            }
+            let cwd = path.parent().unwrap_or(workspace).to_path_buf();
+            Ok(vec![Piece {
+                text,
+                file: rel(path),
+                line: 1,
+                cwd,
+            }])
+        }
+        Target::Npm { dir, scripts } => {
+            let path = dir.join("package.json");
+            let text = read(&path)?;
+            let json: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| format!("package.json: {e}"))?;
+            let table = json.get("scripts").and_then(|s| s.as_object());
+            let mut out = Vec::new();
+            for name in scripts {
+                if let Some(body) = table.and_then(|t| t.get(name)).and_then(|b| b.as_str()) {
+                    let needle = format!("\"{name}\"");
+                    let at = text
+                        .find("\"scripts\"")
+                        .and_then(|s| text[s..].find(&needle).map(|p| p + s))
+                        .unwrap_or(0);
+                    out.push(Piece {
+                        text: body.to_string(),
+                        file: format!("{} scripts.{name}", rel(&path)),
+                        line: text[..at].matches('\n').count() + 1,
+                        cwd: dir.clone(),
+                    });
+                }
+            }
+            Ok(out)
+        }
+        Target::Make {
+            dir,
+            file,
+            goals,
+            vars,
+            dry_run,
+        } => {
+            let (path, text) = match file {
+                Some(f) => (f.clone(), read(f)?),
+                None => {
+                    let mut found = Err("no Makefile".to_string());
+                    for name in ["GNUmakefile", "makefile", "Makefile"] {
+                        let p = dir.join(name);
+                        match read(&p) {
+                            Ok(t) => {
+                                found = Ok((p, t));
+                                break;
+                            }
+                            Err(e) => found = Err(e),
+                        }
+                    }
+                    found?
+                }
+            };
+            let mk = crate::makefile::Makefile::parse(&text, vars);
+            Ok(mk
+                .commands(goals, *dry_run)
+                .into_iter()
+                .map(|(line, text)| Piece {
+                    text,
+                    file: rel(&path),
+                    line,
+                    cwd: dir.clone(),
+                })
+                .collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn targets() {
+        let cwd = Path::new("/w");
+        assert_eq!(
+            target(&argv("bash -e deploy.sh x"), "bash", "bash", cwd),
+            Some(Target::Script {
+                path: "/w/deploy.sh".into(),
+                needs_shebang: false
+            })
+        );
+        assert_eq!(target(&argv("bash -c x"), "bash", "bash", cwd), None);
+        assert_eq!(target(&argv("bash"), "bash", "bash", cwd), None);
+        assert!(matches!(
+            target(&argv("./x.sh"), "x.sh", "x.sh", cwd),
+            Some(Target::Script {
+                needs_shebang: true,
+                ..
+            })
+        ));
+        assert_eq!(
+            target(&argv("npm run build"), "npm", "npm", cwd),
+            Some(Target::Npm {
+                dir: "/w".into(),
+                scripts: vec!["prebuild".into(), "build".into(), "postbuild".into()]
+            })
+        );
+        assert_eq!(target(&argv("yarn add x"), "npm", "yarn", cwd), None);
+        assert!(matches!(
+            target(&argv("make -C sub deploy X=1"), "make", "make", cwd),
+            Some(Target::Make { ref goals, ref dir, .. }) if goals == &["deploy"] && dir == Path::new("/w/sub")
+        ));
+    }
+
+    #[test]
+    fn shebangs() {
+        assert!(shell_shebang("#!/bin/bash\nx"));
+        assert!(shell_shebang("#!/usr/bin/env bash\n"));
+        assert!(shell_shebang("#!/usr/bin/env -S bash -e\n"));
+        assert!(shell_shebang("echo no shebang"));
+        assert!(!shell_shebang("#!/usr/bin/env python3\n"));
+    }
+}

@@ -1,0 +1,203 @@
+//! Lookahead (issue 16, item 2): scripts and named tasks of the workspace that an action runs
+//! are read (through the caller's reader, bounded, never executed) and their commands judged
+//! as part of the action, with reasons naming file and line. Before this, every case below was
+//! `auto` whatever the file said.
+
+use std::path::PathBuf;
+use warden_policy::{Action, Context, Decision, MemoryWorkspace, Policy, Tier};
+
+fn ctx() -> Context {
+    Context {
+        workspace: PathBuf::from("/ws"),
+        cwd: PathBuf::from("/ws"),
+        home: PathBuf::from("/home/dev"),
+        sandboxed: true,
+    }
+}
+
+fn check(files: &MemoryWorkspace, shell: &str) -> Decision {
+    Policy::builtin().classify_with(
+        &Action::Shell {
+            script: shell.into(),
+            cwd: None,
+        },
+        &ctx(),
+        files,
+    )
+}
+
+fn has_reason(d: &Decision, needle: &str) -> bool {
+    d.reasons.iter().any(|r| r.contains(needle))
+}
+
+const DEPLOY: &str = "#!/bin/bash\nset -e\nterraform apply -auto-approve\necho done\n";
+
+#[test]
+fn a_script_run_by_a_shell_is_read_and_its_lines_named() {
+    let files = MemoryWorkspace::new().with("/ws/deploy.sh", DEPLOY);
+    for line in [
+        "bash deploy.sh",
+        "sh ./deploy.sh",
+        "bash -e deploy.sh arg",
+        "./deploy.sh",
+        "source deploy.sh",
+        ". ./deploy.sh",
+    ] {
+        let d = check(&files, line);
+        assert_eq!(d.tier, Tier::Sync, "{line}: {:?}", d.reasons);
+        assert!(
+            has_reason(&d, "deploy.sh:3: terraform apply -auto-approve"),
+            "{line}: {:?}",
+            d.reasons
+        );
+    }
+    // Without lookahead (plain classify) the same lines are auto: the old behaviour.
+    let d = Policy::builtin().classify(
+        &Action::Shell {
+            script: "bash deploy.sh".into(),
+            cwd: None,
+        },
+        &ctx(),
+    );
+    assert_eq!(d.tier, Tier::Auto);
+}
+
+#[test]
+fn only_shell_scripts_are_read_when_run_by_path() {
+    let files = MemoryWorkspace::new()
+        .with(
+            "/ws/tool.py",
+            "#!/usr/bin/env python3\nimport os\n# git push\n",
+        )
+        .with("/ws/plain", "git push\n");
+    assert_eq!(check(&files, "./tool.py").tier, Tier::Auto);
+    // No shebang: the shell runs it as a shell script.
+    assert_eq!(check(&files, "./plain").tier, Tier::Async);
+}
+
+#[test]
+fn nested_scripts_are_followed_and_cycles_stop() {
+    let files = MemoryWorkspace::new()
+        .with("/ws/a.sh", "echo a\n./b.sh\n")
+        .with("/ws/b.sh", "#!/bin/sh\n\ngit push --force\n./a.sh\n");
+    let d = check(&files, "bash a.sh");
+    assert_eq!(d.tier, Tier::Sync);
+    assert!(
+        has_reason(&d, "b.sh:3: git push --force"),
+        "{:?}",
+        d.reasons
+    );
+}
+
+#[test]
+fn package_json_scripts_with_their_pre_and_post_hooks() {
+    let pkg = r#"{
+  "name": "app",
+  "scripts": {
+    "pretest": "git push origin HEAD",
+    "test": "vitest run",
+    "build": "tsc && npm publish",
+    "deploy": "bash deploy.sh",
+    "prepare": "husky install"
+  }
+}"#;
+    let files = MemoryWorkspace::new()
+        .with("/ws/package.json", pkg)
+        .with("/ws/deploy.sh", DEPLOY);
+    let d = check(&files, "npm test");
+    assert_eq!(d.tier, Tier::Async, "{:?}", d.reasons);
+    assert!(
+        has_reason(&d, "package.json scripts.pretest:4: git push origin HEAD"),
+        "{:?}",
+        d.reasons
+    );
+    assert_eq!(check(&files, "npm run build").tier, Tier::Sync);
+    assert_eq!(check(&files, "yarn build").tier, Tier::Sync);
+    assert_eq!(check(&files, "pnpm run build").tier, Tier::Sync);
+    assert_eq!(check(&files, "bun run build").tier, Tier::Sync);
+    // A script that runs a script: followed.
+    let d = check(&files, "npm run deploy");
+    assert!(
+        has_reason(&d, "deploy.sh:3: terraform apply"),
+        "{:?}",
+        d.reasons
+    );
+    assert_eq!(d.tier, Tier::Sync);
+    // `yarn add` is the package manager's own command.
+    assert_eq!(check(&files, "yarn add lodash").tier, Tier::Auto);
+    assert_eq!(check(&files, "npm run lint").tier, Tier::Auto);
+}
+
+#[test]
+fn make_recipes_of_the_goal_and_its_prerequisites() {
+    let mk = "TF = terraform\n\nall: build\n\nbuild:\n\tcargo build\n\nrelease: build\n\t@$(TF) apply -auto-approve\n\tcargo publish\n";
+    let files = MemoryWorkspace::new().with("/ws/Makefile", mk);
+    assert_eq!(check(&files, "make").tier, Tier::Auto);
+    assert_eq!(check(&files, "make build").tier, Tier::Auto);
+    let d = check(&files, "make release");
+    assert_eq!(d.tier, Tier::Sync);
+    assert!(
+        has_reason(&d, "Makefile:9: terraform apply -auto-approve"),
+        "{:?}",
+        d.reasons
+    );
+    assert!(
+        has_reason(&d, "Makefile:10: cargo publish"),
+        "{:?}",
+        d.reasons
+    );
+    // A dry run prints the recipes; only `$(shell …)` and `+` lines run.
+    assert_eq!(check(&files, "make -n release").tier, Tier::Auto);
+    let files = MemoryWorkspace::new().with("/ws/sub/makefile", "x:\n\tgit push\n");
+    assert_eq!(check(&files, "make -C sub x").tier, Tier::Async);
+    assert_eq!(check(&files, "cd sub && make x").tier, Tier::Async);
+}
+
+#[test]
+fn unreadable_or_too_large_keeps_the_command_tier_with_a_note() {
+    let big = "echo x\n".repeat(60_000);
+    let files = MemoryWorkspace::new().with("/ws/big.sh", format!("{big}git push\n"));
+    let d = check(&files, "bash big.sh");
+    assert_eq!(d.tier, Tier::Auto);
+    assert!(has_reason(&d, "not read ahead"), "{:?}", d.reasons);
+    // Missing files and files outside the workspace are not read.
+    let d = check(
+        &MemoryWorkspace::new().with("/etc/x.sh", "git push\n"),
+        "bash /etc/x.sh",
+    );
+    assert_eq!(d.tier, Tier::Auto);
+}
+
+#[test]
+fn explain_shows_the_lookahead_trace() {
+    let files = MemoryWorkspace::new().with("/ws/deploy.sh", DEPLOY);
+    let (d, trace) = Policy::builtin().explain_with(
+        &Action::Shell {
+            script: "bash deploy.sh".into(),
+            cwd: None,
+        },
+        &ctx(),
+        &files,
+    );
+    assert_eq!(d.tier, Tier::Sync);
+    assert!(
+        trace
+            .iter()
+            .any(|t| t.contains("lookahead: reading deploy.sh")),
+        "{trace:?}"
+    );
+    let json = serde_json::to_value(&d).expect("json");
+    assert!(
+        json["commands"]
+            .as_array()
+            .expect("commands")
+            .iter()
+            .any(|c| c["source"] == "deploy.sh:3")
+    );
+}
+
+#[test]
+fn programs_outside_the_workspace_add_no_note() {
+    let d = check(&MemoryWorkspace::new(), "/usr/bin/git status");
+    assert_eq!(d.commands.len(), 1, "{:?}", d.commands);
+}
