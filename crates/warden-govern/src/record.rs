@@ -443,7 +443,10 @@ impl Drop for SealOnDrop<'_> {
         if let Err(e) = self.0.seal() {
             use std::io::Write as _;
             // A closed stderr must not turn a finished action into a panic.
-            let _ = writeln!(std::io::stderr(), "warden: audit log: cannot seal the head: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "warden: audit log: cannot seal the head: {e}"
+            );
         }
     }
 }

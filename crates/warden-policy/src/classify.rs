@@ -924,11 +924,7 @@ impl Policy {
         })
     }
 
-    fn classify_net(
-        &self,
-        facts: &crate::matcher::NetFacts<'_>,
-        trace: &mut Trace<'_>,
-    ) -> Verdict {
+    fn classify_net(&self, facts: &crate::matcher::NetFacts<'_>, trace: &mut Trace<'_>) -> Verdict {
         let mut result: Option<Verdict> = None;
         let mut overrides: Option<Verdict> = None;
         for set in [&self.rules, &self.floors] {

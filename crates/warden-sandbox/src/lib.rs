@@ -70,7 +70,6 @@ pub use env::{
     BUILTIN_ENV_PASS, BUILTIN_ENV_SCRUB, Dropped, EnvReport, env_name_matches, filter_env,
     has_url_password,
 };
-pub use home::BUILTIN_HOME_VISIBLE;
 pub use exec_supervisor::{
     EXEC_ENV_OF_INTEREST, ExecCounts, ExecDecider, ExecEvent, ExecGovernance, ExecSyscall,
     ExecVerdict, PendingExec, builtin_exec_env,
@@ -79,6 +78,7 @@ pub use git_metadata::{
     GIT_DATA_DIRS, GIT_DATA_FILES, GIT_PLACEHOLDERS, is_data_name as is_git_data_name,
     is_git_control_path,
 };
+pub use home::BUILTIN_HOME_VISIBLE;
 pub use init::{INIT_ARG, init_main};
 pub use probe::{Capabilities, Feature, PRETEND_MISSING_ENV, probe};
 pub use profile::{
