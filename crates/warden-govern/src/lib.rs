@@ -274,10 +274,33 @@ fn first_reason(d: &Decision) -> String {
     d.reasons.first().cloned().unwrap_or_else(|| d.rule.clone())
 }
 
-/// The action as a person reads it, in one line: [`Action::display_text`] (quoted, invisible
-/// characters escaped, so it reads as exactly what will run), but a tool call by its name only
-/// (its arguments may be long or hold secrets).
+/// The action as a person reads it, in one line (a tool call by its name only: its arguments
+/// may be long or hold secrets).
 pub fn action_text(action: &Action) -> String {
+    match action {
+        Action::Exec { argv, .. } => argv.join(" "),
+        Action::Shell { script, .. } => script.clone(),
+        Action::Read { path } => format!("read {}", path.display()),
+        Action::Write { path } => format!("write {}", path.display()),
+        Action::Net {
+            host,
+            port,
+            method,
+            path,
+            ..
+        } => format!(
+            "{} {host}{}{}",
+            method.as_deref().unwrap_or("CONNECT"),
+            port.map(|p| format!(":{p}")).unwrap_or_default(),
+            path.as_deref().unwrap_or("")
+        ),
+        Action::Tool { name, .. } => format!("tool {name}"),
+    }
+}
+
+/// The action as an approver is asked about it: [`Action::display_text`] (quoted, invisible
+/// characters escaped, so it reads as exactly what will run), a tool call by its name only.
+pub fn approval_text(action: &Action) -> String {
     match action {
         Action::Tool { name, .. } => format!("tool {name}"),
         other => other.display_text(),
@@ -376,7 +399,10 @@ impl Governor {
         decision: &Decision,
         intent: &IntentRef,
     ) -> Result<Gate> {
-        let text = req.text.clone().unwrap_or_else(|| action_text(&req.action));
+        let text = req
+            .text
+            .clone()
+            .unwrap_or_else(|| approval_text(&req.action));
         let ask = ApprovalRequest {
             action: &req.action,
             bound: req.bound.as_ref(),
@@ -697,8 +723,8 @@ impl Governor {
             }
         };
         let why = first_reason(&decision);
-        let parent = action_text(&running.action);
-        let child = action_text(nested);
+        let parent = approval_text(&running.action);
+        let child = approval_text(nested);
         let verdict = |answer, reason: String, ticket, seq| NestedVerdict {
             answer,
             decision: decision.clone(),

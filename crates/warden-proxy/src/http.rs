@@ -1,11 +1,11 @@
 //! The HTTP side of the listener: plain-HTTP forwarding (absolute-form requests, where the
 //! method is visible to policy) and `CONNECT` tunnels, both through the policy gate.
 
+use crate::client::{ClientStream, Rewind, TUNNEL_BUF};
 use crate::event::{Handling, Protocol};
 use crate::gate::{Ctx, Refusal, Refused};
 use crate::judge::{NetRequest, request_facts};
 use crate::pattern::{Host, sanitize};
-use crate::server::{ClientStream, Rewind, TUNNEL_BUF};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::Incoming;
@@ -95,7 +95,7 @@ where
 {
     match upgraded.downcast::<TokioIo<Rewind<S>>>() {
         Ok(parts) => {
-            crate::server::tunnel(parts.io.into_inner(), &parts.read_buf, upstream, ctx).await
+            crate::client::tunnel(parts.io.into_inner(), &parts.read_buf, upstream, ctx).await
         }
         Err(upgraded) => {
             let mut client = TokioIo::new(upgraded);

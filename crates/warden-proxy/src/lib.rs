@@ -132,6 +132,7 @@
 
 mod addr;
 mod ca;
+mod client;
 mod config;
 mod credentials;
 mod discover;

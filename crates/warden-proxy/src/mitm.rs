@@ -6,12 +6,12 @@
 //! absolute URI or `:authority` naming another host is refused, never followed.
 
 use crate::ca::CertificateAuthority;
+use crate::client::{ClientStream, Rewind};
 use crate::event::{Handling, Protocol};
 use crate::gate::Ctx;
 use crate::http::{plain, strip_hop_by_hop};
 use crate::judge::{NetRequest, request_facts};
 use crate::pattern::Host;
-use crate::server::{ClientStream, Rewind};
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -172,7 +172,7 @@ pub(crate) async fn serve_tunnel<S: ClientStream>(
     }
     let host_rule = ctx.config.decide(&host, port, None).rule;
     if ctx.judge_request(&req, &host_rule).await.is_ok() {
-        crate::server::tunnel(client, &[], upstream, &ctx).await;
+        crate::client::tunnel(client, &[], upstream, &ctx).await;
     }
 }
 

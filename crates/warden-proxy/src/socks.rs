@@ -2,10 +2,10 @@
 //! IPv4 / domain / IPv6 address types. Refusals use reply 0x02 ("connection not allowed by
 //! ruleset") and are decided before any upstream connection is attempted.
 
+use crate::client::{ClientStream, Rewind};
 use crate::event::Protocol;
 use crate::gate::{Ctx, Refusal};
 use crate::pattern::Host;
-use crate::server::{ClientStream, Rewind};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -77,7 +77,7 @@ pub(crate) async fn serve<S: ClientStream>(mut io: Rewind<S>, ctx: Arc<Ctx>) {
     if handling == crate::event::Handling::Intercepted {
         crate::mitm::serve_tunnel(io, &[], upstream, host, port, ctx).await;
     } else {
-        crate::server::tunnel(io, &[], upstream, &ctx).await;
+        crate::client::tunnel(io, &[], upstream, &ctx).await;
     }
 }
 

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use tree_sitter::{Node, Parser, Tree};
 
 use crate::interp::{self, Embedded, Lang};
+use crate::state::{Ctx, Inh, Io, Map, Scope, Stdin, W};
 use crate::words::{self, Piece};
 use crate::wrappers;
 use crate::{Analysis, Command, MAX_DEPTH, Opaque, Span};
@@ -57,130 +58,6 @@ fn parse(text: &str) -> Option<Tree> {
         p.reset();
         p.parse(text, None)
     })
-}
-
-/// How byte offsets of the text being analysed map onto the original top-level text.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Map {
-    /// The text is a verbatim slice of the original starting at this offset.
-    Offset(usize),
-    /// The text was derived (unquoted, decoded, joined); everything maps to this span.
-    Fixed(Span),
-}
-
-impl Map {
-    pub(crate) fn span(self, start: usize, end: usize) -> Span {
-        match self {
-            Map::Offset(b) => Span {
-                start: b + start,
-                end: b + end,
-            },
-            Map::Fixed(s) => s,
-        }
-    }
-    fn sub(self, start: usize) -> Map {
-        match self {
-            Map::Offset(b) => Map::Offset(b + start),
-            f @ Map::Fixed(_) => f,
-        }
-    }
-}
-
-/// A word after static evaluation.
-#[derive(Debug, Clone)]
-pub(crate) struct W {
-    pub(crate) v: String,
-    pub(crate) dynamic: bool,
-    pub(crate) span: Span,
-    /// Set when `v` is a verbatim slice of the original text (so nested text keeps exact spans).
-    pub(crate) map: Option<Map>,
-}
-
-impl W {
-    pub(crate) fn lit(v: impl Into<String>, span: Span) -> W {
-        W {
-            v: v.into(),
-            dynamic: false,
-            span,
-            map: None,
-        }
-    }
-    pub(crate) fn text_map(&self) -> Map {
-        self.map.unwrap_or(Map::Fixed(self.span))
-    }
-}
-
-/// What a command's standard input is, as far as it can be known.
-#[derive(Debug, Clone, Default)]
-pub(crate) enum Stdin {
-    #[default]
-    Terminal,
-    /// A heredoc / here-string / literal pipe producer; `dynamic` when it holds expansions.
-    Text {
-        text: String,
-        map: Map,
-        dynamic: bool,
-        heredoc_unquoted: bool,
-    },
-    /// Fed by a pipe whose content is unknown (e.g. `curl … | sh`).
-    Pipe,
-}
-
-/// Redirections and input of one command.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Io {
-    pub(crate) writes: Vec<String>,
-    pub(crate) reads: Vec<String>,
-    pub(crate) stdin: Stdin,
-    pub(crate) dynamic: bool,
-}
-
-/// Properties inherited from the wrappers peeled so far.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Inh {
-    pub(crate) wrappers: Vec<String>,
-    pub(crate) elevated: bool,
-    pub(crate) dynamic: bool,
-    /// Set when the commands run on another machine or in a container (`ssh HOST`, …).
-    pub(crate) remote: Option<String>,
-}
-
-impl Inh {
-    pub(crate) fn with(&self, wrapper: impl Into<String>) -> Inh {
-        let mut n = self.clone();
-        n.wrappers.push(wrapper.into());
-        n
-    }
-}
-
-/// Shell state that sequential commands share.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Scope {
-    pub(crate) cwd: Option<String>,
-    dirstack: Vec<Option<String>>,
-    /// Variables known to hold a constant (see [`propagatable`]); shared with subshells, not
-    /// with child shells.
-    consts: Vec<(String, String)>,
-}
-
-impl Scope {
-    /// The scope a child shell (`bash -c`, a script on stdin) starts with: same directory, no
-    /// shell variables.
-    pub(crate) fn child_shell(&self) -> Scope {
-        Scope {
-            cwd: self.cwd.clone(),
-            dirstack: Vec::new(),
-            consts: Vec::new(),
-        }
-    }
-
-    fn constant(&self, name: &str) -> Option<&str> {
-        self.consts
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 /// Words that can assign a variable whose name is not written literally (or run code that
@@ -277,19 +154,6 @@ fn has_dot_command(text: &str) -> bool {
             && b.get(i + 1).is_none_or(|n| n.is_ascii_whitespace())
             && (i == 0 || !b[i - 1].is_ascii_alphanumeric() && !b"./_-~".contains(&b[i - 1]))
     })
-}
-
-/// Collects the analysis of one call.
-pub(crate) struct Ctx {
-    pub(crate) out: Analysis,
-    nested_bytes: usize,
-    recursion: usize,
-    full: bool,
-    /// Top-level variables that may be propagated as constants (see [`propagatable`]).
-    constants: Vec<String>,
-    /// Set by the wrapper peeler when a shell analysed an unquoted heredoc body as its script
-    /// (so the body's substitutions are not reported twice).
-    pub(crate) heredoc_consumed: bool,
 }
 
 /// Analyse shell source text.

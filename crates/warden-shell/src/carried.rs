@@ -11,7 +11,7 @@
 //! `ssh -o ProxyCommand`, `ssh HOST`, …); a carrier whose value is only known at run time, or
 //! that runs text computed at run time (`sed 's/x/y/e'`), is opaque.
 
-use crate::analyse::{Ctx, Inh, Io, Scope, W};
+use crate::state::{Ctx, Inh, Io, Scope, W};
 use crate::wrappers;
 use crate::{MAX_DEPTH, Span};
 

@@ -80,6 +80,7 @@ pub const MAX_DEPTH: usize = 16;
 mod analyse;
 mod carried;
 mod interp;
+mod state;
 mod words;
 mod wrappers;
 

@@ -25,9 +25,9 @@
 //! | `source FILE`, `bash FILE` | not peeled (file content; see lookahead in warden-policy); `source <(…)` and `bash <(…)` are also opaque |
 //! | `ssh`, `docker exec`, `kubectl exec`, `gcloud … ssh`, `vagrant ssh -c`, `lxc`/`incus`/`multipass exec`, options holding commands (`git -c`, `ssh -o ProxyCommand`, `rsync -e`, `tar --to-command`, `sed e`, `vim -c`, …) | reported as is, then the carried commands (see `carried.rs`; remote ones with `remote` set) |
 
-use crate::analyse::{Ctx, Inh, Io, Scope, Stdin, W};
 use crate::carried;
 use crate::interp::Lang;
+use crate::state::{Ctx, Inh, Io, Scope, Stdin, W};
 use crate::{MAX_DEPTH, Span};
 
 /// How a wrapper's remaining words are treated once its options are skipped.
