@@ -9,7 +9,9 @@ pub mod server;
 
 pub mod store;
 pub mod store_pg;
+pub mod tls;
 pub mod token;
+pub mod webhook;
 
 pub use digest::action_digest;
 pub use model::{Event, NewRequest, RequestView, Role, Status, Vote};

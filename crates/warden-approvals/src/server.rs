@@ -47,6 +47,9 @@ pub struct ServeOptions {
     pub events: EventSink,
     /// Told the bound address and, on first start, the bootstrap admin token.
     pub on_ready: Box<dyn FnOnce(std::net::SocketAddr, Option<String>) + Send>,
+    /// Terminate TLS with this configuration (`--tls-cert`/`--tls-key`); `None` serves plain
+    /// HTTP (for loopback, or behind a TLS-terminating reverse proxy).
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 /// Server start-up failures.
@@ -129,7 +132,13 @@ async fn serve(opts: ServeOptions) -> Result<(), ServerError> {
     let addr = listener.local_addr()?;
     tokio::spawn(sweeper(state.clone()));
     (opts.on_ready)(addr, bootstrap);
-    axum::serve(listener, router(state)).await?;
+    match opts.tls {
+        Some(cfg) => {
+            let tls = crate::tls::TlsListener::new(listener, cfg)?;
+            axum::serve(tls, router(state)).await?;
+        }
+        None => axum::serve(listener, router(state)).await?,
+    }
     Ok(())
 }
 
@@ -918,34 +927,11 @@ fn webhooks(state: &AppState, ev: &Event) {
     }
 }
 
-/// Minimal HTTP/1.1 POST for `http://host:port/path` webhooks; succeeds on a 2xx answer.
-async fn post_webhook(url: &str, body: &str) -> Result<(), std::io::Error> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidInput, "unsupported webhook URL");
-    let rest = url.strip_prefix("http://").ok_or_else(bad)?;
-    let (hostport, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let mut conn = tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio::net::TcpStream::connect(hostport),
-    )
-    .await
-    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timeout"))??;
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    conn.write_all(req.as_bytes()).await?;
-    let mut buf = [0u8; 32];
-    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+/// POST a webhook (`http://` or `https://`, see `webhook.rs`); succeeds on a 2xx answer.
+async fn post_webhook(url: &str, body: &str) -> Result<(), String> {
+    let (url, body) = (url.to_owned(), body.to_owned());
+    tokio::task::spawn_blocking(move || crate::webhook::post_json(&url, &body, &[]))
         .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "read timeout"))??;
-    let head = String::from_utf8_lossy(&buf[..n]);
-    if head.starts_with("HTTP/1.1 2") || head.starts_with("HTTP/1.0 2") {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(format!("webhook answered {head}")))
-    }
+        .map_err(|e| e.to_string())?
+        .map(drop)
 }

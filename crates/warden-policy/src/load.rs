@@ -645,6 +645,24 @@ fn parse_layer(
             }
         }
     }
+    for (name, group) in &file.approvals.groups {
+        if let Some(url) = &group.webhook
+            && let Err(why) = crate::sections::approvals::check_webhook_url(url)
+        {
+            err(
+                &[
+                    Seg::Key("approvals"),
+                    Seg::Key("groups"),
+                    Seg::Key(name),
+                    Seg::Key("webhook"),
+                ],
+                why,
+                Some(
+                    "a Slack incoming webhook looks like `https://<slack host>/services/…`".into(),
+                ),
+            );
+        }
+    }
     for (i, h) in file.high_risk.iter().enumerate() {
         if h.id.trim().is_empty() {
             err(

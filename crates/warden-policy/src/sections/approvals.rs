@@ -49,3 +49,55 @@ pub struct Route {
     /// Whether the requester may approve their own request (never, by default).
     pub allow_self_approval: bool,
 }
+
+/// Why a webhook URL cannot work, or `Ok` when it can: an absolute `http://` or `https://` URL
+/// with a host, an optional numeric port, no user name or password (a secret there would be
+/// logged by proxies), no fragment and no whitespace.
+pub fn check_webhook_url(url: &str) -> Result<(), String> {
+    let rest = if let Some(r) = url.strip_prefix("https://") {
+        r
+    } else if let Some(r) = url.strip_prefix("http://") {
+        r
+    } else {
+        return Err(format!(
+            "webhook URL `{url}` must start with `https://` (or `http://`)"
+        ));
+    };
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("webhook URL contains whitespace or control characters".into());
+    }
+    if url.contains('#') {
+        return Err("webhook URL must not have a `#fragment`".into());
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err("webhook URL must not carry a user name or password".into());
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((h, "")) => (h, None),
+            Some((h, rest)) if rest.starts_with(':') => (h, Some(&rest[1..])),
+            _ => return Err(format!("webhook URL has an invalid host `{authority}`")),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("webhook URL has no host".into());
+    }
+    if !host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+    {
+        return Err(format!("webhook URL has an invalid host `{host}`"));
+    }
+    if let Some(p) = port
+        && p.parse::<u16>().map_or(true, |n| n == 0)
+    {
+        return Err(format!("webhook URL has an invalid port `{p}`"));
+    }
+    Ok(())
+}
