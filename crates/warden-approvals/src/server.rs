@@ -398,6 +398,13 @@ async fn create_token(
             "name must be 1..200 characters",
         ));
     }
+    // `reviewer:<name>` votes come from the configured reviewer only.
+    if nt.name.starts_with("reviewer:") {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "names starting with `reviewer:` are reserved for the external reviewer",
+        ));
+    }
     let tok =
         token::generate().map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     s.store.insert_token(&TokenRecord {
@@ -483,7 +490,56 @@ async fn create_request(
             groups: route.groups,
         },
     );
+    if let Some(rv) = &s.cfg.reviewer
+        && crate::reviewer::applies(rv, &view.tier)
+    {
+        tokio::spawn(review_request(s.clone(), rv.clone(), view.clone()));
+    }
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Ask the external reviewer about a new request and record its answer as a vote by
+/// `reviewer:<name>`: approve and deny count as any vote (quorum, veto); escalate (and every
+/// failure) is recorded as an `escalate` vote that decides nothing, leaving it to people.
+async fn review_request(
+    s: Arc<AppState>,
+    rv: warden_policy::sections::approvals::Reviewer,
+    view: RequestView,
+) {
+    use crate::reviewer::Decision;
+    let review = crate::reviewer::review(&rv, &view).await;
+    let voter = crate::reviewer::voter(&rv);
+    // Only while it is still pending and for the very action the reviewer was shown.
+    let Ok(r) = load(&s, &view.id).and_then(|r| refresh(&s, r)) else {
+        return;
+    };
+    if r.status != Status::Pending || r.action_digest != view.action_digest {
+        return;
+    }
+    let comment = Some(review.reason).filter(|c| !c.is_empty());
+    let _ = match review.decision {
+        Decision::Approve => record_vote(&s, &view.id, &voter, Verdict::Approve, comment),
+        Decision::Deny => record_vote(&s, &view.id, &voter, Verdict::Deny, comment),
+        Decision::Escalate => {
+            let vote = Vote {
+                approver: voter.clone(),
+                verdict: "escalate".into(),
+                comment,
+                at: now_ms(),
+            };
+            if matches!(s.store.add_vote(&view.id, &vote), Ok(true)) {
+                emit(
+                    &s,
+                    Event::Voted {
+                        id: view.id.clone(),
+                        approver: voter,
+                        verdict: "escalate".into(),
+                    },
+                );
+            }
+            Ok(r)
+        }
+    };
 }
 
 #[derive(Deserialize)]
@@ -676,24 +732,38 @@ async fn decide(
             ));
         }
     }
+    record_vote(&s, &id, &who.name, verdict, vb.comment).map(Json)
+}
+
+/// Record one vote by `voter` on pending request `id` (its right to vote already checked) and
+/// apply it: a deny vetoes; approvals from distinct voters count toward the quorum. Shared by
+/// the HTTP endpoints and the external reviewer.
+fn record_vote(
+    s: &AppState,
+    id: &str,
+    voter: &str,
+    verdict: Verdict,
+    comment: Option<String>,
+) -> ApiResult<RequestView> {
+    let id = id.to_owned();
     let now = now_ms();
     let vote = Vote {
-        approver: who.name.clone(),
+        approver: voter.to_owned(),
         verdict: verdict.as_str().into(),
-        comment: vb.comment.clone(),
+        comment: comment.clone(),
         at: now,
     };
     if !s.store.add_vote(&id, &vote)? {
         return Err(err(
             StatusCode::CONFLICT,
-            format!("`{}` already voted", who.name),
+            format!("`{}` already voted", voter),
         ));
     }
     emit(
-        &s,
+        s,
         Event::Voted {
             id: id.clone(),
-            approver: who.name.clone(),
+            approver: voter.to_owned(),
             verdict: verdict.as_str().into(),
         },
     );
@@ -703,18 +773,18 @@ async fn decide(
             Transition {
                 reason: Some(format!(
                     "denied by {}{}",
-                    who.name,
-                    vb.comment.map(|c| format!(": {c}")).unwrap_or_default()
+                    voter,
+                    comment.map(|c| format!(": {c}")).unwrap_or_default()
                 )),
                 decided_at: Some(now),
                 ..Transition::default()
             },
         ),
         Verdict::Approve => {
-            let r = load(&s, &id)?;
+            let r = load(s, &id)?;
             let approvals = r.votes.iter().filter(|v| v.verdict == "approve").count();
             if u32::try_from(approvals).unwrap_or(u32::MAX) < r.quorum {
-                return Ok(Json(r));
+                return Ok(r);
             }
             (
                 Status::Approved,
@@ -729,7 +799,7 @@ async fn decide(
     };
     if s.store.transition(&id, Status::Pending, to, &t)? {
         emit(
-            &s,
+            s,
             Event::Decided {
                 id: id.clone(),
                 status: to,
@@ -737,7 +807,7 @@ async fn decide(
             },
         );
     }
-    Ok(Json(load(&s, &id)?))
+    load(s, &id)
 }
 
 #[derive(Deserialize)]

@@ -663,6 +663,37 @@ fn parse_layer(
             );
         }
     }
+    if let Some(r) = &file.approvals.reviewer {
+        let at = |k| [Seg::Key("approvals"), Seg::Key("reviewer"), Seg::Key(k)];
+        if r.command.first().is_none_or(|p| p.trim().is_empty()) {
+            err(
+                &at("command"),
+                "the reviewer needs a `command` (program and arguments)".into(),
+                None,
+            );
+        }
+        if r.max_tier == Tier::Deny {
+            err(
+                &at("max_tier"),
+                "a reviewer may never decide `deny`-tier actions".into(),
+                Some("use `async` or `sync`".into()),
+            );
+        }
+        if !crate::sections::approvals::is_duration(&r.timeout) {
+            err(
+                &at("timeout"),
+                format!("invalid duration `{}` (use e.g. `30s`, `2m`)", r.timeout),
+                None,
+            );
+        }
+        if r.name.trim().is_empty() || r.name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            err(
+                &at("name"),
+                "the reviewer's name must be a non-empty word".into(),
+                None,
+            );
+        }
+    }
     for (i, h) in file.high_risk.iter().enumerate() {
         if h.id.trim().is_empty() {
             err(

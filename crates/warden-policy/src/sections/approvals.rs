@@ -13,6 +13,41 @@ pub struct ApprovalsConfig {
     /// Routes from categories to groups; the most specific matching route applies (exact before
     /// glob), the later one on a tie, so a repository route overrides the built-in default.
     pub route: Vec<Route>,
+    /// A program that reviews requests before people do (`[approvals.reviewer]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviewer: Option<Reviewer>,
+}
+
+/// An external reviewer: a program that gets each request as JSON on stdin and answers
+/// `{"decision": "approve"|"deny"|"escalate", "reason": "…"}`. Its answer is a vote by
+/// `reviewer:<name>`; an error, a timeout or a malformed answer escalates to people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reviewer {
+    /// Name in votes (`reviewer:<name>`).
+    #[serde(default = "default_reviewer_name")]
+    pub name: String,
+    /// The program and its arguments (no shell).
+    pub command: Vec<String>,
+    /// The highest tier it may review (`async` or `sync`); stricter requests go to people only.
+    /// A `deny`-tier action is never reviewed.
+    #[serde(default = "default_reviewer_tier")]
+    pub max_tier: crate::tier::Tier,
+    /// How long it may take, e.g. `30s`; then it is killed and the request escalates.
+    #[serde(default = "default_reviewer_timeout")]
+    pub timeout: String,
+}
+
+fn default_reviewer_name() -> String {
+    "command".into()
+}
+
+fn default_reviewer_tier() -> crate::tier::Tier {
+    crate::tier::Tier::Async
+}
+
+fn default_reviewer_timeout() -> String {
+    "30s".into()
 }
 
 /// A named group of approvers.
@@ -100,4 +135,15 @@ pub fn check_webhook_url(url: &str) -> Result<(), String> {
         return Err(format!("webhook URL has an invalid port `{p}`"));
     }
     Ok(())
+}
+
+/// Whether `s` is a duration the approval server reads (`500ms`, `30s`, `15m`, `2h`, `1d`, or a
+/// bare number of seconds).
+pub fn is_duration(s: &str) -> bool {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    !num.is_empty()
+        && num.parse::<u64>().is_ok()
+        && matches!(unit, "" | "ms" | "s" | "m" | "h" | "d")
 }
