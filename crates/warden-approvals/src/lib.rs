@@ -7,6 +7,7 @@ pub mod model;
 pub mod reviewer;
 pub mod routing;
 pub mod server;
+pub mod slack;
 
 pub mod store;
 pub mod store_pg;

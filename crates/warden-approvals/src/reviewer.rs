@@ -111,7 +111,13 @@ async fn run(cfg: &Reviewer, request: &RequestView) -> Result<Review, String> {
 
 /// Parse `{"decision": "approve"|"deny"|"escalate", "reason": "…"}`; anything else is an error.
 pub fn parse_answer(out: &[u8]) -> Result<Review, String> {
-    let a: Answer = serde_json::from_slice(out).map_err(|e| format!("malformed answer ({e})"))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(out).map_err(|e| format!("malformed answer ({e})"))?;
+    // Only an object: serde would also read a struct from an array (`["approve"]`).
+    if !v.is_object() {
+        return Err("malformed answer (not a JSON object)".into());
+    }
+    let a: Answer = serde_json::from_value(v).map_err(|e| format!("malformed answer ({e})"))?;
     let decision = match a.decision.as_str() {
         "approve" => Decision::Approve,
         "deny" => Decision::Deny,

@@ -157,6 +157,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/requests/{id}/consume", post(consume))
         .route("/requests/{id}/outcome", post(outcome))
         .route("/events", get(events))
+        .route("/integrations/slack/interactions", post(slack_interaction))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(drain_oversized))
         .with_state(state)
@@ -217,6 +218,7 @@ type ApiResult<T> = Result<T, ApiError>;
 fn emit(state: &AppState, ev: Event) {
     (state.events)(&ev);
     webhooks(state, &ev);
+    slack_notify(state, &ev);
     let _ = state.bus.send(ev);
 }
 
@@ -1004,4 +1006,130 @@ async fn post_webhook(url: &str, body: &str) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .map(drop)
+}
+
+/// Post a Slack message with Approve / Deny buttons for a new request to each of its groups
+/// that has a Slack destination.
+fn slack_notify(state: &AppState, ev: &Event) {
+    let (Event::Requested { id, groups, .. }, Some(app)) = (ev, &state.cfg.slack) else {
+        return;
+    };
+    let dests: Vec<_> = groups
+        .iter()
+        .filter_map(|g| state.cfg.groups.get(g).and_then(|g| g.slack.clone()))
+        .collect();
+    if dests.is_empty() {
+        return;
+    }
+    let Ok(Some(r)) = state.store.get_request(id) else {
+        return;
+    };
+    let msg = crate::slack::request_message(&r);
+    for dest in dests {
+        let (app, msg) = (app.clone(), msg.clone());
+        tokio::spawn(async move {
+            for attempt in 0..4u32 {
+                let (app, dest, msg) = (app.clone(), dest.clone(), msg.clone());
+                let sent =
+                    tokio::task::spawn_blocking(move || crate::slack::post(&app, &dest, &msg))
+                        .await;
+                if matches!(sent, Ok(Ok(()))) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+            }
+        });
+    }
+}
+
+/// Replays of signed Slack requests seen by this process.
+static SLACK_SEEN: std::sync::LazyLock<crate::slack::ReplayGuard> =
+    std::sync::LazyLock::new(Default::default);
+
+/// A button click from Slack: verified with the app's signing secret (fresh, never replayed),
+/// mapped to an approver, and voted like any vote (group membership, separation of duties,
+/// quorum), bound to the action digest the message showed. The message is then updated
+/// through the click's `response_url`.
+async fn slack_interaction(
+    State(s): St,
+    h: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<serde_json::Value>> {
+    let app = s
+        .cfg
+        .slack
+        .clone()
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, "Slack is not configured"))?;
+    let secret = std::env::var(&app.signing_secret_env)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            err(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the Slack signing secret is not set",
+            )
+        })?;
+    let bytes = body.map_err(|r| err(r.status(), "cannot read the body"))?;
+    let hdr = |k: &str| h.get(k).and_then(|v| v.to_str().ok());
+    let sig = hdr("x-slack-signature");
+    let now = now_ms() / 1000;
+    crate::slack::verify(
+        secret.as_bytes(),
+        hdr("x-slack-request-timestamp"),
+        sig,
+        &bytes,
+        now,
+    )
+    .and_then(|()| SLACK_SEEN.first_use(sig.unwrap_or_default(), now))
+    .map_err(|e| err(StatusCode::UNAUTHORIZED, e.to_string()))?;
+    let click = crate::slack::parse_click(&bytes).map_err(|e| err(StatusCode::BAD_REQUEST, e))?;
+    let identity = crate::slack::identity(&app, &click.user_id);
+    let slack_member = format!("slack:{}", click.user_id);
+    // A token-like record for the Slack user: its groups are those naming it as `slack:<id>`.
+    let who = TokenRecord {
+        hash: String::new(),
+        name: identity.clone(),
+        role: Role::Approver,
+        groups: s
+            .cfg
+            .groups
+            .iter()
+            .filter(|(_, g)| g.members.contains(&slack_member))
+            .map(|(n, _)| n.clone())
+            .collect(),
+        created_at: 0,
+    };
+    let r = refresh(&s, load(&s, &click.request_id)?)?;
+    let voted = check_vote(&s, &who, &r).and_then(|()| {
+        if click.digest != r.action_digest {
+            return Err(err(
+                StatusCode::CONFLICT,
+                "action digest mismatch: the message was for a different action",
+            ));
+        }
+        let verdict = if click.action == "approve" {
+            Verdict::Approve
+        } else {
+            Verdict::Deny
+        };
+        record_vote(&s, &r.id, &identity, verdict, Some("via Slack".into()))
+    });
+    // Tell the clicker: the updated message, or why the click was refused (only to them).
+    if let Some(url) = click.response_url.filter(|u| u.starts_with("https://")) {
+        let msg = match &voted {
+            Ok(now) => crate::slack::outcome_message(now),
+            Err(e) => serde_json::json!({
+                "response_type": "ephemeral",
+                "replace_original": false,
+                "text": format!("Warden refused your vote: {}", e.1),
+            }),
+        };
+        tokio::task::spawn_blocking(move || {
+            let _ = crate::webhook::post_json(&url, &msg.to_string(), &[]);
+        });
+    }
+    let r = voted?;
+    Ok(Json(
+        serde_json::json!({"id": r.id, "status": r.status.as_str()}),
+    ))
 }

@@ -694,6 +694,66 @@ fn parse_layer(
             );
         }
     }
+    for (name, group) in &file.approvals.groups {
+        let Some(d) = &group.slack else { continue };
+        let at = |k| {
+            [
+                Seg::Key("approvals"),
+                Seg::Key("groups"),
+                Seg::Key(name),
+                Seg::Key("slack"),
+                Seg::Key(k),
+            ]
+        };
+        let env_ok = |v: &Option<String>| {
+            v.as_deref()
+                .is_none_or(crate::sections::approvals::is_env_name)
+        };
+        match (&d.webhook_env, &d.bot_token_env, &d.channel) {
+            (Some(_), None, None) | (None, Some(_), Some(_)) => {}
+            _ => err(
+                &at("webhook_env"),
+                format!(
+                    "group `{name}`: a Slack destination is either `webhook_env` or `bot_token_env` with `channel`"
+                ),
+                None,
+            ),
+        }
+        for (k, v) in [
+            ("webhook_env", &d.webhook_env),
+            ("bot_token_env", &d.bot_token_env),
+        ] {
+            if !env_ok(v) {
+                err(
+                    &at(k),
+                    format!(
+                        "`{k}` names an environment variable (e.g. `SLACK_WEBHOOK`), not a secret"
+                    ),
+                    Some("secrets are never written in the governance file".into()),
+                );
+            }
+        }
+        if file.approvals.slack.is_none() {
+            err(
+                &at("webhook_env"),
+                "Slack buttons need `[approvals.slack]` with `signing_secret_env`".into(),
+                None,
+            );
+        }
+    }
+    if let Some(app) = &file.approvals.slack {
+        let at = |k| [Seg::Key("approvals"), Seg::Key("slack"), Seg::Key(k)];
+        if !crate::sections::approvals::is_env_name(&app.signing_secret_env) {
+            err(
+                &at("signing_secret_env"),
+                "`signing_secret_env` names an environment variable, not a secret".into(),
+                None,
+            );
+        }
+        if let Err(why) = crate::sections::approvals::check_webhook_url(&app.api_url) {
+            err(&at("api_url"), why, None);
+        }
+    }
     for (i, h) in file.high_risk.iter().enumerate() {
         if h.id.trim().is_empty() {
             err(

@@ -204,6 +204,11 @@ fn escalate_timeout_garbage_and_failure_leave_it_to_people() {
             "#!/bin/sh\necho '{\"decision\":\"yes\"}'\n".to_owned(),
             "unknown decision",
         ),
+        // An array serde would read as the struct's fields: still not an answer.
+        (
+            "#!/bin/sh\necho '[\"approve\"]'\n".to_owned(),
+            "not a JSON object",
+        ),
         (
             "#!/bin/sh\necho '{\"decision\":\"approve\"}'\nexit 3\n".to_owned(),
             "exited with",

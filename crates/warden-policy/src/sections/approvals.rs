@@ -16,6 +16,51 @@ pub struct ApprovalsConfig {
     /// A program that reviews requests before people do (`[approvals.reviewer]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reviewer: Option<Reviewer>,
+    /// The Slack app whose buttons approvers click (`[approvals.slack]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slack: Option<SlackApp>,
+}
+
+/// The Slack app: where its signing secret comes from and who its users are. Secrets are named
+/// by environment variables, never written in the file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlackApp {
+    /// Environment variable holding the app's signing secret (verifies button clicks).
+    pub signing_secret_env: String,
+    /// Base URL of Slack's Web API (for `chat.postMessage` with a bot token).
+    #[serde(default = "default_slack_api")]
+    pub api_url: String,
+    /// Slack user id → approver identity (e.g. `U0123ABC = "alice@example.com"`), so separation
+    /// of duties and group membership see the same person; unmapped users are `slack:<id>`.
+    #[serde(default)]
+    pub users: BTreeMap<String, String>,
+}
+
+fn default_slack_api() -> String {
+    "https://slack.com/api".into()
+}
+
+/// Where a group's Slack messages go: an incoming webhook, or a bot token and a channel.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SlackDestination {
+    /// Environment variable holding the incoming-webhook URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_env: Option<String>,
+    /// Environment variable holding a bot token (`chat:write`), used with `channel`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bot_token_env: Option<String>,
+    /// Channel id for the bot token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+}
+
+/// Whether `name` looks like an environment variable name.
+pub fn is_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// An external reviewer: a program that gets each request as JSON on stdin and answers
@@ -59,6 +104,9 @@ pub struct ApproverGroup {
     /// Webhook notified when a request is routed to this group (Slack-compatible JSON).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook: Option<String>,
+    /// Slack message with Approve / Deny buttons for each request routed to this group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slack: Option<SlackDestination>,
 }
 
 /// A route: which groups decide requests of some categories, and how.
