@@ -316,3 +316,62 @@ fn a_secret_written_in_the_file_or_a_half_destination_is_refused_at_load() {
         assert!(err.contains(why) && err.contains("policy.toml:"), "{err}");
     }
 }
+
+/// The bot-token destination: `chat.postMessage` on the configured Web API base over HTTPS, with
+/// the token from its environment variable as a bearer token and the channel in the body.
+#[test]
+fn a_bot_token_destination_posts_with_chat_post_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = tls::make_pki(dir.path(), "slack-api");
+    let api = tls::https_receiver(&pki, r#"{"ok":true,"channel":"C0TEST","ts":"1.2"}"#);
+    let policy = format!(
+        r#"
+[approvals.slack]
+signing_secret_env = "SLACK_SIGNING_SECRET"
+api_url = "https://127.0.0.1:{}/api"
+[approvals.groups.security]
+members = ["slack:UALICE"]
+[approvals.groups.security.slack]
+bot_token_env = "SLACK_BOT_TOKEN"
+channel = "C0TEST"
+[[approvals.route]]
+category = ["*"]
+groups = ["security"]
+"#,
+        api.port
+    );
+    std::fs::write(dir.path().join("policy.toml"), policy).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+    cmd.current_dir(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--policy", "policy.toml"])
+        .args(["--db", "sqlite:a.db"])
+        .env("WARDEN_ADMIN_TOKEN", ADMIN)
+        .env("WARDEN_CA_FILE", &pki.ca)
+        .env("SLACK_SIGNING_SECRET", SECRET)
+        .env("SLACK_BOT_TOKEN", "xoxb-test-token")
+        .stdout(Stdio::null());
+    let s = serve::start_and_read(cmd, "warden serve: listening on ");
+    let agent = serve::create_token(&s.url, ADMIN, "agent", "agent-1", "");
+    let o = serve::approvals_cli(
+        &s.url,
+        &agent,
+        &["request", "--tier", "async", "--category", "deploy", "--", "make", "deploy"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(o.status.code(), Some(75), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = api.rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(got.head.starts_with("POST /api/chat.postMessage "), "{}", got.head);
+    assert!(
+        got.head
+            .lines()
+            .any(|l| l.eq_ignore_ascii_case("authorization: Bearer xoxb-test-token")),
+        "{}",
+        got.head
+    );
+    let body: Value = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(body["channel"], "C0TEST");
+    assert!(all_text(&body).contains("make deploy"), "{body:#}");
+    // Delivered once: the API said ok.
+    assert!(api.rx.recv_timeout(Duration::from_secs(2)).is_err());
+}
