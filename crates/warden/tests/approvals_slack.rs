@@ -343,7 +343,13 @@ groups = ["security"]
     std::fs::write(dir.path().join("policy.toml"), policy).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
     cmd.current_dir(dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--policy", "policy.toml"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--policy",
+            "policy.toml",
+        ])
         .args(["--db", "sqlite:a.db"])
         .env("WARDEN_ADMIN_TOKEN", ADMIN)
         .env("WARDEN_CA_FILE", &pki.ca)
@@ -355,13 +361,31 @@ groups = ["security"]
     let o = serve::approvals_cli(
         &s.url,
         &agent,
-        &["request", "--tier", "async", "--category", "deploy", "--", "make", "deploy"],
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "deploy",
+            "--",
+            "make",
+            "deploy",
+        ],
     )
     .output()
     .unwrap();
-    assert_eq!(o.status.code(), Some(75), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let got = api.rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    assert!(got.head.starts_with("POST /api/chat.postMessage "), "{}", got.head);
+    assert!(
+        got.head.starts_with("POST /api/chat.postMessage "),
+        "{}",
+        got.head
+    );
     assert!(
         got.head
             .lines()
