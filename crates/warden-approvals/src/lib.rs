@@ -4,6 +4,7 @@
 
 pub mod digest;
 pub mod model;
+pub mod oidc;
 pub mod reviewer;
 pub mod routing;
 pub mod server;

@@ -158,6 +158,8 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/requests/{id}/outcome", post(outcome))
         .route("/events", get(events))
         .route("/integrations/slack/interactions", post(slack_interaction))
+        .route("/auth/login", get(sso_login))
+        .route("/auth/callback", get(sso_callback))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(drain_oversized))
         .with_state(state)
@@ -1132,4 +1134,83 @@ async fn slack_interaction(
     Ok(Json(
         serde_json::json!({"id": r.id, "status": r.status.as_str()}),
     ))
+}
+
+/// The single sign-on state of this server process (`[approvals.oidc]`), made on first use.
+static SSO: std::sync::OnceLock<Option<Arc<crate::oidc::Sso>>> = std::sync::OnceLock::new();
+
+fn sso(s: &AppState) -> ApiResult<Arc<crate::oidc::Sso>> {
+    SSO.get_or_init(|| {
+        s.cfg
+            .oidc
+            .clone()
+            .map(|c| Arc::new(crate::oidc::Sso::new(c)))
+    })
+    .clone()
+    .ok_or_else(|| err(StatusCode::NOT_FOUND, "single sign-on is not configured"))
+}
+
+/// Start single sign-on: redirect to the OpenID provider.
+async fn sso_login(State(s): St) -> ApiResult<Response> {
+    let sso = sso(&s)?;
+    let url = tokio::task::spawn_blocking(move || sso.begin())
+        .await
+        .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| err(StatusCode::BAD_GATEWAY, e))?;
+    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response())
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    /// The issuer (RFC 9207), when the provider sends it: must be ours (mix-up defence).
+    iss: Option<String>,
+}
+
+/// The provider's redirect back: validate the login and hand the browser an approver token
+/// for the verified email, with the groups the provider lists. The token travels in the URL
+/// fragment, which browsers never send to a server; the UI moves it to session storage.
+async fn sso_callback(State(s): St, q: Q<CallbackQuery>) -> ApiResult<Response> {
+    let sso = sso(&s)?;
+    let q = query(q)?;
+    if let Some(e) = q.error {
+        return Err(err(
+            StatusCode::UNAUTHORIZED,
+            format!("sign-in failed: {e}"),
+        ));
+    }
+    if let Some(iss) = &q.iss
+        && s.cfg.oidc.as_ref().is_some_and(|o| o.issuer != *iss)
+    {
+        return Err(err(
+            StatusCode::UNAUTHORIZED,
+            "the response names another issuer",
+        ));
+    }
+    let (Some(code), Some(state)) = (q.code, q.state) else {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "`code` and `state` are required",
+        ));
+    };
+    let person = tokio::task::spawn_blocking(move || sso.finish(&code, &state))
+        .await
+        .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| err(StatusCode::UNAUTHORIZED, e))?;
+    let tok =
+        token::generate().map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    s.store.insert_token(&TokenRecord {
+        hash: token::hash(&tok),
+        name: person.email,
+        role: Role::Approver,
+        groups: person.groups,
+        created_at: now_ms(),
+    })?;
+    Ok((
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, format!("/#token={tok}"))],
+    )
+        .into_response())
 }

@@ -754,6 +754,23 @@ fn parse_layer(
             err(&at("api_url"), why, None);
         }
     }
+    if let Some(o) = &file.approvals.oidc {
+        let at = |k| [Seg::Key("approvals"), Seg::Key("oidc"), Seg::Key(k)];
+        for (k, url) in [("issuer", &o.issuer), ("redirect_url", &o.redirect_url)] {
+            if let Err(why) = crate::sections::approvals::check_webhook_url(url) {
+                err(&at(k), format!("`{k}`: {why}"), None);
+            }
+        }
+        if let Some(v) = &o.client_secret_env
+            && !crate::sections::approvals::is_env_name(v)
+        {
+            err(
+                &at("client_secret_env"),
+                "`client_secret_env` names an environment variable, not a secret".into(),
+                None,
+            );
+        }
+    }
     for (i, h) in file.high_risk.iter().enumerate() {
         if h.id.trim().is_empty() {
             err(

@@ -19,6 +19,39 @@ pub struct ApprovalsConfig {
     /// The Slack app whose buttons approvers click (`[approvals.slack]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slack: Option<SlackApp>,
+    /// Single sign-on for the web UI with an OpenID provider (`[approvals.oidc]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<Oidc>,
+}
+
+/// OpenID Connect sign-in for the web UI (authorization code flow with PKCE). The `email` claim
+/// (verified) is the approver's identity; `groups_claim` gives their groups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Oidc {
+    /// The provider's issuer URL (discovery: `{issuer}/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// This server's client id at the provider.
+    pub client_id: String,
+    /// Environment variable holding the client secret (none: a public client, PKCE only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_env: Option<String>,
+    /// Where the provider sends people back: `https://<this server>/auth/callback`.
+    pub redirect_url: String,
+    /// The ID-token claim listing the person's groups.
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    /// Scopes to ask for besides `openid` (e.g. `["email", "groups"]`).
+    #[serde(default = "default_oidc_scopes")]
+    pub scopes: Vec<String>,
+}
+
+fn default_groups_claim() -> String {
+    "groups".into()
+}
+
+fn default_oidc_scopes() -> Vec<String> {
+    vec!["email".into()]
 }
 
 /// The Slack app: where its signing secret comes from and who its users are. Secrets are named
