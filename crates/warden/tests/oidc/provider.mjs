@@ -10,7 +10,7 @@ const GROUPS = {
   'mallory@example.com': ['other'],
 };
 
-const provider = new Provider(`http://127.0.0.1:${process.env.ISSUER_PORT || port}`, {
+const provider = new Provider(`http://127.0.0.1:${port}`, {
   clients: [{
     client_id: 'warden',
     client_secret: process.env.CLIENT_SECRET,
