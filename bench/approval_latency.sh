@@ -15,6 +15,7 @@
 #       anchor: the same connections doing authenticated `GET /whoami`, requests per second.
 #
 #   bench/approval_latency.sh [SAMPLES] [DECISIONS]     (default 150 samples, 600 decisions)
+#   BENCH_BACKENDS="sqlite sqlite-https" bench/approval_latency.sh   (only those backends)
 #   Needs root or a user that can run PostgreSQL's initdb (scripts/setup-approvals.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -97,6 +98,9 @@ def start_server(name, db, extra):
     return p, addr, d
 
 def run_backend(name, db, extra):
+    # BENCH_BACKENDS="sqlite sqlite-https" measures only those.
+    if os.environ.get("BENCH_BACKENDS") and name not in os.environ["BENCH_BACKENDS"].split():
+        return
     proc, addr, d = start_server(name, db, extra)
     try:
         admin = Api(addr, ADMIN)
@@ -215,6 +219,6 @@ ossl("x509", "-req", "-in", "req.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CA
      "-extfile", "ext.cnf", "-out", "cert.pem")
 TLS["ca"] = os.path.join(pki, "ca.pem")
 TLS["ctx"] = ssl.create_default_context(cafile=TLS["ca"])
-run_backend("sqlite over https", "sqlite:approvals.db",
+run_backend("sqlite-https", "sqlite:approvals.db",
             ["--tls-cert", os.path.join(pki, "cert.pem"), "--tls-key", os.path.join(pki, "key.pem")])
 PY
