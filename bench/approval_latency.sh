@@ -9,10 +9,13 @@
 #       anchors: the loopback HTTP round trip of `GET /healthz` on the same server, and the
 #       start-up of `warden run` for an `auto` action (spawn -> action start), which the approved
 #       run has to go through too (sandbox set-up) once its approval arrives.
+#     The SQLite backend is measured a second time over HTTPS (`--tls-cert`/`--tls-key`, a CA
+#     made here with openssl, trusted through WARDEN_CA_FILE): the same p99 target applies.
 #  2. Decisions per second: N pending requests approved by T concurrent approver connections.
 #       anchor: the same connections doing authenticated `GET /whoami`, requests per second.
 #
 #   bench/approval_latency.sh [SAMPLES] [DECISIONS]     (default 150 samples, 600 decisions)
+#   BENCH_BACKENDS="sqlite sqlite-https" bench/approval_latency.sh   (only those backends)
 #   Needs root or a user that can run PostgreSQL's initdb (scripts/setup-approvals.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +45,7 @@ as_pg "$pgbin/pg_ctl" -w -D "$work/pg/data" -l "$work/pg/log" \
     -o "-p $pgport -k $work/pg -c listen_addresses=127.0.0.1" start >/dev/null
 
 python3 - "$warden" "$work" "$samples" "$decisions" "postgres://postgres@127.0.0.1:$pgport/postgres" <<'PY'
-import http.client, json, os, statistics, subprocess, sys, threading, time
+import http.client, json, os, ssl, statistics, subprocess, sys, threading, time
 
 warden, work, samples, decisions, pg_url = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 ADMIN = "wdn_bench_admin_token"
@@ -55,11 +58,16 @@ groups = ["security"]
 timeout = "300s"
 """
 
+TLS = {}  # set for the HTTPS run: {"ca": path, "ctx": ssl context}
+
 class Api:
-    """One keep-alive HTTP connection to the server."""
+    """One keep-alive HTTP(S) connection to the server."""
     def __init__(self, addr, token):
         host, port = addr.rsplit(":", 1)
-        self.c = http.client.HTTPConnection(host, int(port), timeout=60)
+        if TLS:
+            self.c = http.client.HTTPSConnection(host, int(port), timeout=60, context=TLS["ctx"])
+        else:
+            self.c = http.client.HTTPConnection(host, int(port), timeout=60)
         self.h = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
     def call(self, method, path, body=None):
         self.c.request(method, path, body=None if body is None else json.dumps(body), headers=self.h)
@@ -83,13 +91,16 @@ def start_server(name, db, extra):
         line = p.stderr.readline()
         if not line:
             sys.exit(f"{name}: server did not start")
-        if "listening on http://" in line:
-            addr = line.strip().rsplit("http://", 1)[1]
+        if "listening on http" in line:
+            addr = line.strip().rsplit("://", 1)[1]
             break
     threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True).start()
     return p, addr, d
 
 def run_backend(name, db, extra):
+    # BENCH_BACKENDS="sqlite sqlite-https" measures only those.
+    if os.environ.get("BENCH_BACKENDS") and name not in os.environ["BENCH_BACKENDS"].split():
+        return
     proc, addr, d = start_server(name, db, extra)
     try:
         admin = Api(addr, ADMIN)
@@ -100,7 +111,10 @@ def run_backend(name, db, extra):
         os.makedirs(os.path.join(ws, ".git"), exist_ok=True)
         with open(os.path.join(ws, ".env"), "w") as f:
             f.write("SECRET=x\n")
-        env = {**os.environ, "WARDEN_SERVER": "http://" + addr, "WARDEN_TOKEN": agent_tok}
+        scheme = "https://" if TLS else "http://"
+        env = {**os.environ, "WARDEN_SERVER": scheme + addr, "WARDEN_TOKEN": agent_tok}
+        if TLS:
+            env["WARDEN_CA_FILE"] = TLS["ca"]
 
         # Anchor: loopback round trip.
         rtt = []
@@ -189,4 +203,22 @@ def run_backend(name, db, extra):
 run_backend("sqlite", "sqlite:approvals.db", [])
 run_backend("sqlite+audit-log", "sqlite:approvals.db", ["--audit-log", "audit.jsonl"])
 run_backend("postgresql", pg_url, [])
+
+# The same SQLite server over HTTPS: a CA and a 127.0.0.1 certificate made with openssl.
+pki = os.path.join(work, "pki")
+os.makedirs(pki)
+def ossl(*args):
+    subprocess.run(["openssl", *args], cwd=pki, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+     "-subj", "/CN=warden bench CA", "-keyout", "ca.key", "-out", "ca.pem")
+ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
+     "-keyout", "key.pem", "-out", "req.csr")
+with open(os.path.join(pki, "ext.cnf"), "w") as f:
+    f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+ossl("x509", "-req", "-in", "req.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1",
+     "-extfile", "ext.cnf", "-out", "cert.pem")
+TLS["ca"] = os.path.join(pki, "ca.pem")
+TLS["ctx"] = ssl.create_default_context(cafile=TLS["ca"])
+run_backend("sqlite-https", "sqlite:approvals.db",
+            ["--tls-cert", os.path.join(pki, "cert.pem"), "--tls-key", os.path.join(pki, "key.pem")])
 PY

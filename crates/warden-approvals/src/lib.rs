@@ -4,13 +4,18 @@
 
 pub mod digest;
 pub mod model;
+pub mod oidc;
+pub mod reviewer;
 pub mod routing;
 pub mod server;
+pub mod slack;
 
 pub mod store;
 pub mod store_pg;
+pub mod tls;
 pub mod token;
 pub mod voting;
+pub mod webhook;
 
 pub use digest::action_digest;
 pub use model::{Claimed, Event, NewRequest, RequestView, Role, Status, Vote};

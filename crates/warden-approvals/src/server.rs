@@ -58,6 +58,9 @@ pub struct ServeOptions {
     pub classifier: Classifier,
     /// Told the bound address and, on first start, the bootstrap admin token.
     pub on_ready: Box<dyn FnOnce(std::net::SocketAddr, Option<String>) + Send>,
+    /// Terminate TLS with this configuration (`--tls-cert`/`--tls-key`); `None` serves plain
+    /// HTTP (for loopback, or behind a TLS-terminating reverse proxy).
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 /// Server start-up failures.
@@ -142,7 +145,13 @@ async fn serve(opts: ServeOptions) -> Result<(), ServerError> {
     let addr = listener.local_addr()?;
     tokio::spawn(sweeper(state.clone()));
     (opts.on_ready)(addr, bootstrap);
-    axum::serve(listener, router(state)).await?;
+    match opts.tls {
+        Some(cfg) => {
+            let tls = crate::tls::TlsListener::new(listener, cfg)?;
+            axum::serve(tls, router(state)).await?;
+        }
+        None => axum::serve(listener, router(state)).await?,
+    }
     Ok(())
 }
 
@@ -161,6 +170,9 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/requests/{id}/consume", post(consume))
         .route("/requests/{id}/outcome", post(outcome))
         .route("/events", get(events))
+        .route("/integrations/slack/interactions", post(slack_interaction))
+        .route("/auth/login", get(sso_login))
+        .route("/auth/callback", get(sso_callback))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(drain_oversized))
         .with_state(state)
@@ -221,6 +233,7 @@ type ApiResult<T> = Result<T, ApiError>;
 fn emit(state: &AppState, ev: Event) {
     (state.events)(&ev);
     webhooks(state, &ev);
+    slack_notify(state, &ev);
     let _ = state.bus.send(ev);
 }
 
@@ -388,6 +401,13 @@ async fn create_token(
             "name must be 1..200 characters",
         ));
     }
+    // `reviewer:<name>` votes come from the configured reviewer only.
+    if nt.name.starts_with("reviewer:") {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "names starting with `reviewer:` are reserved for the external reviewer",
+        ));
+    }
     let tok =
         token::generate().map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     s.store.insert_token(&TokenRecord {
@@ -535,6 +555,11 @@ async fn create_request(
         }
         return Ok((StatusCode::CREATED, Json(load(&s, &id)?)));
     }
+    if let Some(rv) = &s.cfg.reviewer
+        && crate::reviewer::applies(rv, &view.tier)
+    {
+        tokio::spawn(review_request(s.clone(), rv.clone(), view.clone()));
+    }
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -631,6 +656,50 @@ fn judge(shown: &str, claimed_tier: Tier, claimed: &Claimed, ours: &Decision) ->
         reasons: ours.reasons.clone(),
         discrepancies: notes,
     }
+}
+
+/// Ask the external reviewer about a new request and record its answer as a vote by
+/// `reviewer:<name>`: approve and deny count as any vote (quorum, veto); escalate (and every
+/// failure) is recorded as an `escalate` vote that decides nothing, leaving it to people.
+async fn review_request(
+    s: Arc<AppState>,
+    rv: warden_policy::sections::approvals::Reviewer,
+    view: RequestView,
+) {
+    use crate::reviewer::Decision;
+    let review = crate::reviewer::review(&rv, &view).await;
+    let voter = crate::reviewer::voter(&rv);
+    // Only while it is still pending and for the very action the reviewer was shown.
+    let Ok(r) = load(&s, &view.id).and_then(|r| refresh(&s, r)) else {
+        return;
+    };
+    if r.status != Status::Pending || r.action_digest != view.action_digest {
+        return;
+    }
+    let comment = Some(review.reason).filter(|c| !c.is_empty());
+    let _ = match review.decision {
+        Decision::Approve => record_vote(&s, &view.id, &voter, Verdict::Approve, comment),
+        Decision::Deny => record_vote(&s, &view.id, &voter, Verdict::Deny, comment),
+        Decision::Escalate => {
+            let vote = Vote {
+                approver: voter.clone(),
+                verdict: "escalate".into(),
+                comment,
+                at: now_ms(),
+            };
+            if matches!(s.store.add_vote(&view.id, &vote), Ok(true)) {
+                emit(
+                    &s,
+                    Event::Voted {
+                        id: view.id.clone(),
+                        approver: voter,
+                        verdict: "escalate".into(),
+                    },
+                );
+            }
+            Ok(r)
+        }
+    };
 }
 
 #[derive(Deserialize)]
@@ -757,42 +826,64 @@ async fn decide(
     let who = auth(&s, &h)?;
     let vb: VoteBody = parse_json(&body)?;
     let r = refresh(&s, load(&s, &id)?)?;
+    check_vote(&s, &who, &r, verdict, vb.action_digest.as_deref())?;
+    record_vote(&s, &id, &who.name, verdict, vb.comment).map(Json)
+}
+
+/// Whether `who` may cast `verdict` on `r` now, naming `digest` as the action approved (the
+/// rules are in [`voting`]; this maps a refusal to its HTTP status).
+fn check_vote(
+    s: &AppState,
+    who: &TokenRecord,
+    r: &RequestView,
+    verdict: Verdict,
+    digest: Option<&str>,
+) -> ApiResult<()> {
+    voting::check_vote(&s.cfg, who, r, now_ms(), verdict, digest).map_err(|e| {
+        let code = match e {
+            voting::Refusal::Decided(_) | voting::Refusal::DigestMismatch => StatusCode::CONFLICT,
+            voting::Refusal::DigestMissing => StatusCode::BAD_REQUEST,
+            _ => StatusCode::FORBIDDEN,
+        };
+        err(code, e.to_string())
+    })
+}
+
+/// Record one vote by `voter` on pending request `id` (its right to vote already checked) and
+/// apply it by the [`voting`] rules: a deny vetoes; approvals from distinct voters count toward
+/// the quorum. Shared by the HTTP endpoints, Slack and the external reviewer.
+fn record_vote(
+    s: &AppState,
+    id: &str,
+    voter: &str,
+    verdict: Verdict,
+    comment: Option<String>,
+) -> ApiResult<RequestView> {
+    let id = id.to_owned();
     let now = now_ms();
-    voting::check_vote(&s.cfg, &who, &r, now, verdict, vb.action_digest.as_deref()).map_err(
-        |e| {
-            let code = match e {
-                voting::Refusal::Decided(_) | voting::Refusal::DigestMismatch => {
-                    StatusCode::CONFLICT
-                }
-                voting::Refusal::DigestMissing => StatusCode::BAD_REQUEST,
-                _ => StatusCode::FORBIDDEN,
-            };
-            err(code, e.to_string())
-        },
-    )?;
     let vote = Vote {
-        approver: who.name.clone(),
+        approver: voter.to_owned(),
         verdict: verdict.as_str().into(),
-        comment: vb.comment.clone(),
+        comment: comment.clone(),
         at: now,
     };
     if !s.store.add_vote(&id, &vote)? {
         return Err(err(
             StatusCode::CONFLICT,
-            format!("`{}` already voted", who.name),
+            format!("`{}` already voted", voter),
         ));
     }
     emit(
-        &s,
+        s,
         Event::Voted {
             id: id.clone(),
-            approver: who.name.clone(),
+            approver: voter.to_owned(),
             verdict: verdict.as_str().into(),
         },
     );
-    let r = load(&s, &id)?;
-    let Some((to, reason)) = voting::outcome(&r, verdict, &who.name, vb.comment.as_deref()) else {
-        return Ok(Json(r));
+    let r = load(s, &id)?;
+    let Some((to, reason)) = voting::outcome(&r, verdict, voter, comment.as_deref()) else {
+        return Ok(r);
     };
     let t = Transition {
         reason: Some(reason),
@@ -802,7 +893,7 @@ async fn decide(
     };
     if s.store.transition(&id, Status::Pending, to, &t)? {
         emit(
-            &s,
+            s,
             Event::Decided {
                 id: id.clone(),
                 status: to,
@@ -810,7 +901,7 @@ async fn decide(
             },
         );
     }
-    Ok(Json(load(&s, &id)?))
+    load(s, &id)
 }
 
 #[derive(Deserialize)]
@@ -1000,34 +1091,217 @@ fn webhooks(state: &AppState, ev: &Event) {
     }
 }
 
-/// Minimal HTTP/1.1 POST for `http://host:port/path` webhooks; succeeds on a 2xx answer.
-async fn post_webhook(url: &str, body: &str) -> Result<(), std::io::Error> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidInput, "unsupported webhook URL");
-    let rest = url.strip_prefix("http://").ok_or_else(bad)?;
-    let (hostport, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let mut conn = tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio::net::TcpStream::connect(hostport),
-    )
-    .await
-    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timeout"))??;
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    conn.write_all(req.as_bytes()).await?;
-    let mut buf = [0u8; 32];
-    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+/// POST a webhook (`http://` or `https://`, see `webhook.rs`); succeeds on a 2xx answer.
+async fn post_webhook(url: &str, body: &str) -> Result<(), String> {
+    let (url, body) = (url.to_owned(), body.to_owned());
+    tokio::task::spawn_blocking(move || crate::webhook::post_json(&url, &body, &[]))
         .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "read timeout"))??;
-    let head = String::from_utf8_lossy(&buf[..n]);
-    if head.starts_with("HTTP/1.1 2") || head.starts_with("HTTP/1.0 2") {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(format!("webhook answered {head}")))
+        .map_err(|e| e.to_string())?
+        .map(drop)
+}
+
+/// Post a Slack message with Approve / Deny buttons for a new request to each of its groups
+/// that has a Slack destination.
+fn slack_notify(state: &AppState, ev: &Event) {
+    let (Event::Requested { id, groups, .. }, Some(app)) = (ev, &state.cfg.slack) else {
+        return;
+    };
+    let dests: Vec<_> = groups
+        .iter()
+        .filter_map(|g| state.cfg.groups.get(g).and_then(|g| g.slack.clone()))
+        .collect();
+    if dests.is_empty() {
+        return;
     }
+    let Ok(Some(r)) = state.store.get_request(id) else {
+        return;
+    };
+    let msg = crate::slack::request_message(&r);
+    for dest in dests {
+        let (app, msg) = (app.clone(), msg.clone());
+        tokio::spawn(async move {
+            for attempt in 0..4u32 {
+                let (app, dest, msg) = (app.clone(), dest.clone(), msg.clone());
+                let sent =
+                    tokio::task::spawn_blocking(move || crate::slack::post(&app, &dest, &msg))
+                        .await;
+                if matches!(sent, Ok(Ok(()))) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+            }
+        });
+    }
+}
+
+/// Replays of signed Slack requests seen by this process.
+static SLACK_SEEN: std::sync::LazyLock<crate::slack::ReplayGuard> =
+    std::sync::LazyLock::new(Default::default);
+
+/// A button click from Slack: verified with the app's signing secret (fresh, never replayed),
+/// mapped to an approver, and voted like any vote (group membership, separation of duties,
+/// quorum), bound to the action digest the message showed. The message is then updated
+/// through the click's `response_url`.
+async fn slack_interaction(
+    State(s): St,
+    h: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<serde_json::Value>> {
+    let app = s
+        .cfg
+        .slack
+        .clone()
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, "Slack is not configured"))?;
+    let secret = std::env::var(&app.signing_secret_env)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            err(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the Slack signing secret is not set",
+            )
+        })?;
+    let bytes = body.map_err(|r| err(r.status(), "cannot read the body"))?;
+    let hdr = |k: &str| h.get(k).and_then(|v| v.to_str().ok());
+    let sig = hdr("x-slack-signature");
+    let now = now_ms() / 1000;
+    crate::slack::verify(
+        secret.as_bytes(),
+        hdr("x-slack-request-timestamp"),
+        sig,
+        &bytes,
+        now,
+    )
+    .and_then(|()| SLACK_SEEN.first_use(sig.unwrap_or_default(), now))
+    .map_err(|e| err(StatusCode::UNAUTHORIZED, e.to_string()))?;
+    let click = crate::slack::parse_click(&bytes).map_err(|e| err(StatusCode::BAD_REQUEST, e))?;
+    let identity = crate::slack::identity(&app, &click.user_id);
+    let slack_member = format!("slack:{}", click.user_id);
+    // A token-like record for the Slack user: its groups are those naming it as `slack:<id>`.
+    let who = TokenRecord {
+        hash: String::new(),
+        name: identity.clone(),
+        role: Role::Approver,
+        groups: s
+            .cfg
+            .groups
+            .iter()
+            .filter(|(_, g)| g.members.contains(&slack_member))
+            .map(|(n, _)| n.clone())
+            .collect(),
+        created_at: 0,
+    };
+    let r = refresh(&s, load(&s, &click.request_id)?)?;
+    let verdict = if click.action == "approve" {
+        Verdict::Approve
+    } else {
+        Verdict::Deny
+    };
+    let voted = check_vote(&s, &who, &r, verdict, Some(&click.digest)).and_then(|()| {
+        // A deny is bound to the message's action too.
+        if click.digest != r.action_digest {
+            return Err(err(
+                StatusCode::CONFLICT,
+                "action digest mismatch: the message was for a different action",
+            ));
+        }
+        record_vote(&s, &r.id, &identity, verdict, Some("via Slack".into()))
+    });
+    // Tell the clicker: the updated message, or why the click was refused (only to them).
+    if let Some(url) = click.response_url.filter(|u| u.starts_with("https://")) {
+        let msg = match &voted {
+            Ok(now) => crate::slack::outcome_message(now),
+            Err(e) => serde_json::json!({
+                "response_type": "ephemeral",
+                "replace_original": false,
+                "text": format!("Warden refused your vote: {}", e.1),
+            }),
+        };
+        tokio::task::spawn_blocking(move || {
+            let _ = crate::webhook::post_json(&url, &msg.to_string(), &[]);
+        });
+    }
+    let r = voted?;
+    Ok(Json(
+        serde_json::json!({"id": r.id, "status": r.status.as_str()}),
+    ))
+}
+
+/// The single sign-on state of this server process (`[approvals.oidc]`), made on first use.
+static SSO: std::sync::OnceLock<Option<Arc<crate::oidc::Sso>>> = std::sync::OnceLock::new();
+
+fn sso(s: &AppState) -> ApiResult<Arc<crate::oidc::Sso>> {
+    SSO.get_or_init(|| {
+        s.cfg
+            .oidc
+            .clone()
+            .map(|c| Arc::new(crate::oidc::Sso::new(c)))
+    })
+    .clone()
+    .ok_or_else(|| err(StatusCode::NOT_FOUND, "single sign-on is not configured"))
+}
+
+/// Start single sign-on: redirect to the OpenID provider.
+async fn sso_login(State(s): St) -> ApiResult<Response> {
+    let sso = sso(&s)?;
+    let url = tokio::task::spawn_blocking(move || sso.begin())
+        .await
+        .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| err(StatusCode::BAD_GATEWAY, e))?;
+    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response())
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    /// The issuer (RFC 9207), when the provider sends it: must be ours (mix-up defence).
+    iss: Option<String>,
+}
+
+/// The provider's redirect back: validate the login and hand the browser an approver token
+/// for the verified email, with the groups the provider lists. The token travels in the URL
+/// fragment, which browsers never send to a server; the UI moves it to session storage.
+async fn sso_callback(State(s): St, q: Q<CallbackQuery>) -> ApiResult<Response> {
+    let sso = sso(&s)?;
+    let q = query(q)?;
+    if let Some(e) = q.error {
+        return Err(err(
+            StatusCode::UNAUTHORIZED,
+            format!("sign-in failed: {e}"),
+        ));
+    }
+    if let Some(iss) = &q.iss
+        && s.cfg.oidc.as_ref().is_some_and(|o| o.issuer != *iss)
+    {
+        return Err(err(
+            StatusCode::UNAUTHORIZED,
+            "the response names another issuer",
+        ));
+    }
+    let (Some(code), Some(state)) = (q.code, q.state) else {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "`code` and `state` are required",
+        ));
+    };
+    let person = tokio::task::spawn_blocking(move || sso.finish(&code, &state))
+        .await
+        .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| err(StatusCode::UNAUTHORIZED, e))?;
+    let tok =
+        token::generate().map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    s.store.insert_token(&TokenRecord {
+        hash: token::hash(&tok),
+        name: person.email,
+        role: Role::Approver,
+        groups: person.groups,
+        created_at: now_ms(),
+    })?;
+    Ok((
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, format!("/#token={tok}"))],
+    )
+        .into_response())
 }

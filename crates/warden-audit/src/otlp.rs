@@ -657,7 +657,8 @@ impl Exporter {
 
     /// An exporter with an explicit cursor.
     pub fn with_cursor(log: &Path, cursor: Cursor, settings: OtlpSettings) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        // `https://` collectors are verified against the system store plus `WARDEN_CA_FILE`.
+        let agent: ureq::Agent = warden_tls::agent_builder()
             .timeout_global(Some(settings.timeout))
             .http_status_as_error(false)
             .build()

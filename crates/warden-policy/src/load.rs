@@ -645,6 +645,132 @@ fn parse_layer(
             }
         }
     }
+    for (name, group) in &file.approvals.groups {
+        if let Some(url) = &group.webhook
+            && let Err(why) = crate::sections::approvals::check_webhook_url(url)
+        {
+            err(
+                &[
+                    Seg::Key("approvals"),
+                    Seg::Key("groups"),
+                    Seg::Key(name),
+                    Seg::Key("webhook"),
+                ],
+                why,
+                Some(
+                    "a Slack incoming webhook looks like `https://<slack host>/services/…`".into(),
+                ),
+            );
+        }
+    }
+    if let Some(r) = &file.approvals.reviewer {
+        let at = |k| [Seg::Key("approvals"), Seg::Key("reviewer"), Seg::Key(k)];
+        if r.command.first().is_none_or(|p| p.trim().is_empty()) {
+            err(
+                &at("command"),
+                "the reviewer needs a `command` (program and arguments)".into(),
+                None,
+            );
+        }
+        if r.max_tier == Tier::Deny {
+            err(
+                &at("max_tier"),
+                "a reviewer may never decide `deny`-tier actions".into(),
+                Some("use `async` or `sync`".into()),
+            );
+        }
+        if !crate::sections::approvals::is_duration(&r.timeout) {
+            err(
+                &at("timeout"),
+                format!("invalid duration `{}` (use e.g. `30s`, `2m`)", r.timeout),
+                None,
+            );
+        }
+        if r.name.trim().is_empty() || r.name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            err(
+                &at("name"),
+                "the reviewer's name must be a non-empty word".into(),
+                None,
+            );
+        }
+    }
+    for (name, group) in &file.approvals.groups {
+        let Some(d) = &group.slack else { continue };
+        let at = |k| {
+            [
+                Seg::Key("approvals"),
+                Seg::Key("groups"),
+                Seg::Key(name),
+                Seg::Key("slack"),
+                Seg::Key(k),
+            ]
+        };
+        let env_ok = |v: &Option<String>| {
+            v.as_deref()
+                .is_none_or(crate::sections::approvals::is_env_name)
+        };
+        match (&d.webhook_env, &d.bot_token_env, &d.channel) {
+            (Some(_), None, None) | (None, Some(_), Some(_)) => {}
+            _ => err(
+                &at("webhook_env"),
+                format!(
+                    "group `{name}`: a Slack destination is either `webhook_env` or `bot_token_env` with `channel`"
+                ),
+                None,
+            ),
+        }
+        for (k, v) in [
+            ("webhook_env", &d.webhook_env),
+            ("bot_token_env", &d.bot_token_env),
+        ] {
+            if !env_ok(v) {
+                err(
+                    &at(k),
+                    format!(
+                        "`{k}` names an environment variable (e.g. `SLACK_WEBHOOK`), not a secret"
+                    ),
+                    Some("secrets are never written in the governance file".into()),
+                );
+            }
+        }
+        if file.approvals.slack.is_none() {
+            err(
+                &at("webhook_env"),
+                "Slack buttons need `[approvals.slack]` with `signing_secret_env`".into(),
+                None,
+            );
+        }
+    }
+    if let Some(app) = &file.approvals.slack {
+        let at = |k| [Seg::Key("approvals"), Seg::Key("slack"), Seg::Key(k)];
+        if !crate::sections::approvals::is_env_name(&app.signing_secret_env) {
+            err(
+                &at("signing_secret_env"),
+                "`signing_secret_env` names an environment variable, not a secret".into(),
+                None,
+            );
+        }
+        if let Err(why) = crate::sections::approvals::check_webhook_url(&app.api_url) {
+            err(&at("api_url"), why, None);
+        }
+    }
+    if let Some(o) = &file.approvals.oidc {
+        let at = |k| [Seg::Key("approvals"), Seg::Key("oidc"), Seg::Key(k)];
+        for (k, url) in [("issuer", &o.issuer), ("redirect_url", &o.redirect_url)] {
+            if let Err(why) = crate::sections::approvals::check_webhook_url(url) {
+                err(&at(k), format!("`{k}`: {why}"), None);
+            }
+        }
+        if let Some(v) = &o.client_secret_env
+            && !crate::sections::approvals::is_env_name(v)
+        {
+            err(
+                &at("client_secret_env"),
+                "`client_secret_env` names an environment variable, not a secret".into(),
+                None,
+            );
+        }
+    }
     for (i, h) in file.high_risk.iter().enumerate() {
         if h.id.trim().is_empty() {
             err(

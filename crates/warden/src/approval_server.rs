@@ -43,9 +43,10 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for `base` (e.g. `http://127.0.0.1:8420`) authenticating with `token`.
+    /// A client for `base` (e.g. `http://127.0.0.1:8420` or `https://…`) authenticating with
+    /// `token`; `https://` is verified against the system trust store plus `WARDEN_CA_FILE`.
     pub fn new(base: &str, token: &str) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let agent: ureq::Agent = warden_tls::agent_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(90)))
             .build()

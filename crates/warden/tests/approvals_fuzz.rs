@@ -19,6 +19,8 @@ members = []
 category = ["*"]
 groups = ["security"]
 timeout = "1s"
+[approvals.slack]
+signing_secret_env = "SLACK_SIGNING_SECRET"
 "#;
 
 fn schemathesis() -> std::path::PathBuf {
@@ -47,6 +49,7 @@ fn api_fuzzed_from_its_openapi_document_with_schemathesis() {
         .args(["serve", "--db", "sqlite:fuzz.db", "--listen", "127.0.0.1:0"])
         .args(["--policy", "policy.toml", "--audit-log", "audit.jsonl"])
         .env("WARDEN_ADMIN_TOKEN", ADMIN)
+        .env("SLACK_SIGNING_SECRET", "fuzz-signing-secret")
         .env("RUST_BACKTRACE", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -110,8 +113,9 @@ fn api_fuzzed_from_its_openapi_document_with_schemathesis() {
         "schemathesis found problems (exit {:?}):\n{report}",
         out.status.code()
     );
-    // It really ran: operations were tested and test cases generated.
-    assert!(report.contains("Tested: 11"), "{report}");
+    // It really ran: operations (the Slack and single sign-on endpoints included) were tested and
+    // test cases generated.
+    assert!(report.contains("Tested: 14"), "{report}");
     assert!(report.contains("generated"), "{report}");
     // What the fuzzer filed was audited, and the log is a valid hash chain.
     let o = Command::new(WARDEN)

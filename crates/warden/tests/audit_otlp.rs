@@ -4,6 +4,8 @@
 //! encoding, deterministic ids, and a collector that goes down and comes back mid-run.
 
 mod audit_support;
+#[path = "support/tls.rs"]
+mod tls;
 
 use audit_support::*;
 use serde_json::Value;
@@ -535,4 +537,54 @@ fn warden_run_exports_its_own_span_and_decision_in_the_background() {
             .exists(),
         "the cursor moved"
     );
+}
+
+/// OTLP over `https://`: a collector with a certificate from a private CA receives and decodes
+/// everything when `WARDEN_CA_FILE` names that CA; without it (or with another CA) the export
+/// fails and the cursor stays put. (The old exporter's ureq had no TLS at all.)
+#[test]
+fn export_over_https_trusts_the_configured_ca_and_refuses_an_unknown_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = tls::make_pki(dir.path(), "collector");
+    let other = tls::make_pki(dir.path(), "other");
+    let rx = Receiver::start_tls(&dir.path().join("rx.jsonl"), &pki.cert, &pki.key);
+    let url = format!("https://127.0.0.1:{}", rx.port);
+    for ca in [None, Some(&other.ca)] {
+        let ws = Ws::new();
+        scenario(ws.path(), &ws.log());
+        let mut c = ws.cmd(&["audit", "export", "--otlp", &url]);
+        c.env_remove("WARDEN_CA_FILE");
+        if let Some(ca) = ca {
+            c.env("WARDEN_CA_FILE", ca);
+        }
+        let out = c.output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "exported to an untrusted collector"
+        );
+        assert!(
+            !ws.path()
+                .join(".warden/audit/audit.jsonl.otlp-cursor")
+                .exists()
+        );
+    }
+    assert!(rx.requests().is_empty(), "an untrusted export arrived");
+    let ws = Ws::new();
+    scenario(ws.path(), &ws.log());
+    let out = ws
+        .cmd(&["audit", "export", "--otlp", &url])
+        .env("WARDEN_CA_FILE", &pki.ca)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("exported 11 records"), "{stdout}");
+    let reqs = rx.requests();
+    assert!(reqs.iter().all(|r| r.get("error").is_none()), "{reqs:#?}");
+    check_export(&reqs, &ws.log());
 }

@@ -8,10 +8,13 @@ answered 400 and recorded as an error. Each decoded request is appended to OUT a
 {"path", "content_type", "request"} (the request as protobuf's canonical JSON mapping).
 
 Usage: audit_receiver.py OUT [PORT]   (prints the bound port on stdout, then serves)
+With RECEIVER_TLS_CERT and RECEIVER_TLS_KEY set it serves HTTPS.
 """
 import base64
 import gzip
 import json
+import os
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -116,5 +119,10 @@ class Handler(BaseHTTPRequestHandler):
 ThreadingHTTPServer.allow_reuse_address = True
 ThreadingHTTPServer.daemon_threads = True
 server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+if os.environ.get("RECEIVER_TLS_CERT"):
+    # Serve HTTPS (an OTLP collector behind TLS) with the given certificate and key.
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.environ["RECEIVER_TLS_CERT"], os.environ["RECEIVER_TLS_KEY"])
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
 print(server.server_address[1], flush=True)
 server.serve_forever()

@@ -602,11 +602,11 @@ fn unlisted_environment_variables_do_not_reach_the_command() {
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .map(|mut r| {
-            if r["kind"] == "checkpoint" {
-                if let Some(o) = r.as_object_mut() {
-                    o.remove("key");
-                    o.remove("note");
-                }
+            if r["kind"] == "checkpoint"
+                && let Some(o) = r.as_object_mut()
+            {
+                o.remove("key");
+                o.remove("note");
             }
             r.to_string()
         })

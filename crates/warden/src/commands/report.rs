@@ -122,6 +122,9 @@ pub struct Approvals {
     pub pending: usize,
     /// Granted or denied by a person (expiries are not decisions); nearest-rank percentiles.
     pub time_to_decision: Vec<DecisionTimes>,
+    /// Votes of external reviewers (`reviewer:<name>` → decision → count).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub reviewer_votes: BTreeMap<String, BTreeMap<String, usize>>,
 }
 
 /// A surfaced rule and how often it decided.
@@ -353,6 +356,8 @@ pub fn build(
     let mut records = 0usize;
     let mut intents: BTreeMap<u64, Intent> = BTreeMap::new();
     let mut requests: BTreeMap<RequestKey, Request> = BTreeMap::new();
+    // Votes by external reviewers (`reviewer:<name>`), by reviewer and decision.
+    let mut reviewer_votes: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     let cutoff = since_ns.unwrap_or(0);
     // Approval-server request id → the first intent that filed it (by its approval records or
     // its `deferred (ticket ID)` outcome); a later intent naming the same request is that
@@ -475,6 +480,16 @@ pub fn build(
                 if !intents.contains_key(&seq) {
                     continue;
                 }
+                if a.event == ApprovalEvent::Vote
+                    && let Some(by) = a.by.clone().filter(|b| b.starts_with("reviewer:"))
+                {
+                    let decision = a.decision.clone().unwrap_or_default();
+                    *reviewer_votes
+                        .entry(by)
+                        .or_default()
+                        .entry(decision)
+                        .or_default() += 1;
+                }
                 let Some(event) = approval_event(a.event) else {
                     continue;
                 };
@@ -555,7 +570,10 @@ pub fn build(
     };
 
     // Approvals.
-    let mut approvals = Approvals::default();
+    let mut approvals = Approvals {
+        reviewer_votes,
+        ..Approvals::default()
+    };
     let mut times: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for r in requests.values() {
         if r.requested_ns.is_some() || r.decision.is_some() {
@@ -1036,6 +1054,10 @@ fn render_text(r: &Report) -> String {
         "\napprovals: {} requested, {} granted, {} denied, {} expired{unavailable}, {} pending\n",
         a.requested, a.granted, a.denied, a.expired, a.pending
     ));
+    for (reviewer, votes) in &a.reviewer_votes {
+        let list: Vec<String> = votes.iter().map(|(d, n)| format!("{n} {d}")).collect();
+        out.push_str(&format!("  {reviewer}: {}\n", list.join(", ")));
+    }
     if !a.time_to_decision.is_empty() {
         out.push_str("time to decision (granted or denied):\n");
         for t in &a.time_to_decision {

@@ -37,6 +37,13 @@ pub struct ServeArgs {
     /// checks it). Signing key and checkpoint interval come from the policy's `[audit]` section.
     #[arg(long, value_name = "PATH")]
     pub audit_log: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key). Without it the server speaks
+    /// plain HTTP: keep it on loopback or behind a TLS-terminating reverse proxy.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Admin token to create on first start (else a random one is printed once on stdout).
     #[arg(long, env = "WARDEN_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -102,6 +109,14 @@ pub fn run(args: ServeArgs) -> CmdResult {
             }
         }
     });
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            warden_tls::server_config(cert, key)
+                .map_err(|e| CliError::bad_input(miette::miette!("TLS: {e}")))?,
+        ),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     // A token the operator chose is never echoed: it is a secret and they already have it.
     let token_supplied = args.admin_token.is_some();
     let approvals = policy.config().approvals.clone();
@@ -132,9 +147,10 @@ pub fn run(args: ServeArgs) -> CmdResult {
                 Some(t) => println!("admin token (shown once): {t}"),
                 None => {}
             }
-            stderr_line!("warden serve: listening on http://{addr}");
+            stderr_line!("warden serve: listening on {scheme}://{addr}");
             let _ = std::io::stdout().flush();
         }),
+        tls,
     };
     warden_approvals::serve_blocking(opts)
         .map_err(|e| CliError::failure(miette::miette!("{e}")))?;

@@ -101,8 +101,20 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start(out: &Path, port: u16) -> Self {
+        Self::start_with(out, port, None)
+    }
+    /// A receiver serving HTTPS with certificate chain `cert` and its `key` (PEM files).
+    pub fn start_tls(out: &Path, cert: &Path, key: &Path) -> Self {
+        Self::start_with(out, 0, Some((cert, key)))
+    }
+    fn start_with(out: &Path, port: u16, tls: Option<(&Path, &Path)>) -> Self {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/audit_receiver.py");
-        let mut child = Command::new(python())
+        let mut cmd = Command::new(python());
+        if let Some((cert, key)) = tls {
+            cmd.env("RECEIVER_TLS_CERT", cert)
+                .env("RECEIVER_TLS_KEY", key);
+        }
+        let mut child = cmd
             .arg(&script)
             .arg(out)
             .arg(port.to_string())

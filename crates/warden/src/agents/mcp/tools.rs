@@ -912,7 +912,7 @@ fn send(
     max: usize,
 ) -> Result<(Value, String, Outcome), String> {
     let proxy = ureq::Proxy::new(proxy_url).map_err(|e| format!("proxy: {e}"))?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let agent: ureq::Agent = warden_tls::agent_builder()
         .http_status_as_error(false)
         .proxy(Some(proxy))
         .max_redirects(0)
