@@ -142,10 +142,10 @@ fn slack_buttons_vote_with_verified_signatures_membership_and_quorum() {
             "--rationale",
             "ship the fix",
             "--",
-            "git",
-            "push",
-            "origin",
-            "main",
+            // An action the server's own policy runs `auto`, so the filed category routes it
+            // (the server classifies a `git push` itself and routes it by its own category).
+            "make",
+            "deploy",
         ],
     )
     .output()
@@ -170,7 +170,7 @@ fn slack_buttons_vote_with_verified_signatures_membership_and_quorum() {
     let msg: Value = serde_json::from_slice(&posted.body).unwrap();
     let text = all_text(&msg);
     for want in [
-        "git push origin main",
+        "make deploy",
         "Tier: async",
         "Category: deploy",
         "Rule: ",

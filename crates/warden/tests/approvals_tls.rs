@@ -208,8 +208,9 @@ fn webhooks_are_delivered_over_https_and_never_to_an_untrusted_endpoint() {
             "--category",
             "hooked",
             "--",
-            "git",
-            "push",
+            // The server's policy runs it `auto`, so the filed category routes it.
+            "make",
+            "deploy",
         ],
     );
     assert_eq!(
