@@ -21,11 +21,13 @@
 mod approve;
 mod error;
 pub mod execute;
+mod nested_exec;
 pub mod record;
 
 pub use approve::{Answered, ApprovalAnswer, ApprovalRequest, Approver, UnattendedApprover};
 pub use error::{GovernError, Result};
 pub use execute::{Execution, OutputMode};
+pub use nested_exec::NestedRefusal;
 pub use record::{IntentMeta, IntentRef, NetworkRecord, Outcome, Recorder};
 pub use warden_audit::{ApprovalEvent, Disposition, NestedAnswer, NestedLayer};
 
@@ -250,7 +252,8 @@ pub struct NestedVerdict {
 }
 
 /// The one governed path, for one workspace and policy. `Send + Sync`: share it in an `Arc`
-/// with the sandbox supervisor's thread and the proxy's tasks.
+/// with the sandbox supervisor's thread and the proxy's tasks (or clone it: its parts are shared).
+#[derive(Clone)]
 pub struct Governor {
     policy: Arc<Policy>,
     context: Context,
@@ -512,14 +515,23 @@ impl Governor {
 
     /// Run a cleared action's `argv` in the sandbox and record its network decisions and
     /// outcome. A sandbox that cannot start is recorded as not run and returned as the error.
+    /// Every program the command runs after its own is a nested decision at the action's
+    /// granted tier; the refused ones are in [`Execution::nested`].
     pub fn run(&self, running: &RunningAction, argv: Vec<String>) -> Result<Execution> {
         let profile = execute::profile_for(&self.policy, &running.context, argv);
+        let gate = nested_exec::NestedGate::new(self.clone());
+        gate.set_running(running.clone());
         let exec = execute::execute(
             &self.policy,
             profile,
             self.settings.allow_degraded,
             self.settings.output,
-        );
+            Some(gate.exec_governance()),
+        )
+        .map(|mut e| {
+            e.nested = gate.refused();
+            e
+        });
         self.record_execution(&running.intent, exec)
     }
 
@@ -594,6 +606,9 @@ impl Governor {
         let record = self.intent_of(req, &decision);
         if decision.tier == Tier::Auto && req.request.is_none() && req.refusal.is_none() {
             let profile = execute::profile_for(&self.policy, &ctx, argv);
+            // Nested execs are judged in the action's context once its intent is durable; the
+            // command (and so any nested exec) starts only after that.
+            let gate = nested_exec::NestedGate::new(self.clone());
             // The sandbox is started from this thread, which outlives it (its init dies with
             // the thread that spawned it).
             let (intent, started) = std::thread::scope(|scope| {
@@ -604,6 +619,7 @@ impl Governor {
                     self.settings.allow_degraded,
                     self.settings.output,
                     true,
+                    Some(gate.exec_governance()),
                 );
                 let intent = intent.join().unwrap_or_else(|_| {
                     Err(GovernError::Approval("the intent recorder panicked".into()))
@@ -619,9 +635,22 @@ impl Governor {
                     return Err(e);
                 }
             };
+            gate.set_running(RunningAction {
+                intent: intent.clone(),
+                granted: Tier::Auto,
+                action: req.action.clone(),
+                decision: decision.clone(),
+                context: ctx.clone(),
+                rationale: req.meta.rationale.clone(),
+                approval: None,
+            });
             let exec = started.and_then(|mut s| {
                 s.release()?;
                 s.finish()
+            });
+            let exec = exec.map(|mut e| {
+                e.nested = gate.refused();
+                e
             });
             let exec = self.record_execution(&intent, exec)?;
             return Ok(Governed {

@@ -118,7 +118,7 @@ pub(crate) fn exit_status(governed: &Governed) -> u8 {
     match &governed.verdict {
         Verdict::Ran(exec) => {
             super::sandbox::print_warnings(exec);
-            exec.shell_code()
+            nested_status(exec)
         }
         Verdict::Denied { .. } | Verdict::Unavailable { .. } => {
             stderr_line!("warden: {line}");
@@ -128,6 +128,29 @@ pub(crate) fn exit_status(governed: &Governed) -> u8 {
             stderr_line!("warden: {line}");
             DEFERRED
         }
+    }
+}
+
+/// The status of a command that ran: its own, but never 0 when a nested operation was refused
+/// inside it (DESIGN.md's contract): 77 when one was denied (or a hold refused), else 75 (each
+/// refusal filed a request to re-run the action at the higher tier). The refusals are listed on
+/// stderr, after the command's own output.
+fn nested_status(exec: &warden_govern::Execution) -> u8 {
+    for n in &exec.nested {
+        stderr_line!("warden: {}", n.line());
+    }
+    let code = exec.shell_code();
+    if code != 0 || exec.nested.is_empty() {
+        return code;
+    }
+    if exec
+        .nested
+        .iter()
+        .any(|n| n.answer != warden_govern::NestedAnswer::Refuse)
+    {
+        DENIED
+    } else {
+        DEFERRED
     }
 }
 

@@ -53,6 +53,7 @@ pub fn run(args: SandboxArgs) -> CmdResult {
         profile,
         args.degraded.allow_degraded,
         OutputMode::Inherit,
+        None,
     )?;
     print_warnings(&exec);
     Ok(ExitCode::from(exec.shell_code()))

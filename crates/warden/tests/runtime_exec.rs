@@ -1,0 +1,291 @@
+//! Runtime enforcement, exec layer, end to end through the real `warden run`: every program a
+//! governed action runs inside its sandbox is judged at the action's granted tier (DESIGN.md,
+//! "Runtime enforcement"). A script, a Makefile recipe and a Python `subprocess` each trying
+//! `git push` to a bare repository inside the workspace are refused (the ref never appears), the
+//! run exits 75 with the reason, and the audit log holds a `nested` record child of the
+//! intent; a stand-in `terraform apply` (sync, unattended) is refused and exits 77; a script
+//! running many `auto` programs runs unchanged.
+//!
+//! Before this layer was wired (`SpawnOptions { exec: None, .. }` in warden-govern), every one
+//! of these pushes landed and `warden run` exited 0.
+
+#![cfg(target_os = "linux")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
+
+/// A workspace (a git repository with one commit and a bare `remote.git` inside it) outside
+/// `/tmp`, which the default policy treats as scratch.
+struct Ws {
+    root: tempfile::TempDir,
+    ws: PathBuf,
+}
+
+fn git(dir: &Path, args: &[&str]) -> Output {
+    Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git")
+}
+
+fn ws() -> Ws {
+    let root = tempfile::Builder::new()
+        .prefix("rtexec-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("tempdir");
+    let ws = root.path().join("ws");
+    std::fs::create_dir_all(&ws).expect("mkdir");
+    assert!(
+        git(&ws, &["init", "-q", "--bare", "remote.git"])
+            .status
+            .success()
+    );
+    assert!(git(&ws, &["init", "-q", "."]).status.success());
+    let commit = git(
+        &ws,
+        &[
+            "-c",
+            "user.email=t@example.invalid",
+            "-c",
+            "user.name=t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "one",
+        ],
+    );
+    assert!(commit.status.success(), "{commit:?}");
+    assert!(
+        git(&ws, &["remote", "add", "origin", "./remote.git"])
+            .status
+            .success()
+    );
+    Ws { root, ws }
+}
+
+impl Ws {
+    fn write(&self, rel: &str, text: &str) {
+        let p = self.ws.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, text).expect("write");
+    }
+
+    fn executable(&self, rel: &str, text: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        self.write(rel, text);
+        let p = self.ws.join(rel);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+
+    fn run(&self, argv: &[&str]) -> Output {
+        let policy = self.root.path().join("policy.toml");
+        std::fs::write(
+            &policy,
+            "[network]\ndiscover_registries = false\ndiscover_git_remotes = false\nforges = false\n",
+        )
+        .expect("policy");
+        let mut args = vec!["run", "--policy", policy.to_str().expect("utf8"), "--"];
+        args.extend_from_slice(argv);
+        Command::new(WARDEN)
+            .args(&args)
+            .current_dir(&self.ws)
+            .env("HOME", self.root.path())
+            .env_remove("WARDEN_ORG_POLICY")
+            .env_remove("WARDEN_SERVER")
+            .stdin(Stdio::null())
+            .output()
+            .expect("warden")
+    }
+
+    /// The refs of the bare repository (empty when nothing was pushed).
+    fn pushed_refs(&self) -> String {
+        let out = git(&self.ws.join("remote.git"), &["for-each-ref"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn records(&self) -> Vec<serde_json::Value> {
+        let log = std::fs::read_to_string(self.ws.join(".warden/audit/audit.jsonl")).expect("log");
+        log.lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect()
+    }
+
+    /// The `nested` records, each checked to be a child of the run's (only) intent.
+    fn nested(&self) -> Vec<serde_json::Value> {
+        let records = self.records();
+        let intents: Vec<_> = records.iter().filter(|r| r["kind"] == "intent").collect();
+        assert_eq!(intents.len(), 1, "{records:#?}");
+        let nested: Vec<_> = records
+            .iter()
+            .filter(|r| r["kind"] == "nested")
+            .cloned()
+            .collect();
+        for n in &nested {
+            assert_eq!(n["intent_seq"], intents[0]["seq"], "{n}");
+            assert_eq!(n["intent_hash"], intents[0]["hash"], "{n}");
+            assert_eq!(n["layer"], "exec", "{n}");
+            assert_eq!(n["granted"], "auto", "{n}");
+        }
+        // Nested records come before the outcome.
+        let outcome = records
+            .iter()
+            .position(|r| r["kind"] == "outcome")
+            .expect("outcome");
+        assert!(
+            records[..outcome]
+                .iter()
+                .filter(|r| r["kind"] == "nested")
+                .count()
+                == nested.len()
+        );
+        nested
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A nested `git push` was refused asynchronously: exit 75, reason on stderr, no ref, a
+/// `refuse` record naming the push.
+fn assert_push_refused(w: &Ws, out: &Output) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(75), "stderr: {err}");
+    assert!(w.pushed_refs().is_empty(), "pushed: {}", w.pushed_refs());
+    assert!(err.contains("git refused"), "{err}");
+    assert!(err.contains("vcs.git-push"), "{err}");
+    assert!(err.contains("warden: refused `git push"), "{err}");
+    let nested = w.nested();
+    let push = nested
+        .iter()
+        .find(|n| n["action"]["argv"][1] == "push" || n["rule"] == "vcs.git-push")
+        .unwrap_or_else(|| panic!("no nested push record: {nested:#?}"));
+    assert_eq!(push["answer"], "refuse", "{push}");
+    assert_eq!(push["tier"], "async", "{push}");
+    assert_eq!(push["rule"], "vcs.git-push", "{push}");
+}
+
+#[test]
+fn a_script_cannot_push_from_inside_an_auto_action() {
+    let w = ws();
+    w.write(
+        "deploy.sh",
+        "ls >/dev/null\ngit push origin HEAD:refs/heads/main\necho done\n",
+    );
+    // `sh deploy.sh` is `auto`; the script's last command succeeds, so without the exec layer
+    // the run would exit 0 with the branch pushed.
+    let out = w.run(&["sh", "deploy.sh"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("done"));
+    assert_push_refused(&w, &out);
+}
+
+#[test]
+fn a_makefile_recipe_cannot_push() {
+    if Command::new("make").arg("--version").output().is_err() {
+        eprintln!("skipped: no make");
+        return;
+    }
+    let w = ws();
+    w.write(
+        "Makefile",
+        "release:\n\t-git push origin HEAD:refs/heads/main\n\t@echo built\n",
+    );
+    let out = w.run(&["make", "release"]);
+    assert_push_refused(&w, &out);
+}
+
+#[test]
+fn a_python_subprocess_cannot_push() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: no python3");
+        return;
+    }
+    let w = ws();
+    w.write(
+        "tool.py",
+        "import subprocess\nr = subprocess.run(['git', 'push', 'origin', 'HEAD:refs/heads/main'])\nprint('returncode', r.returncode)\n",
+    );
+    let out = w.run(&["python3", "tool.py"]);
+    // Python turns EACCES into PermissionError: the script fails, but Warden's answer (75) is
+    // what the caller sees only when the command exited 0; here it raised.
+    if out.status.code() == Some(1) {
+        assert!(stderr(&out).contains("PermissionError"), "{}", stderr(&out));
+        assert!(w.pushed_refs().is_empty());
+        let nested = w.nested();
+        assert!(
+            nested
+                .iter()
+                .any(|n| n["rule"] == "vcs.git-push" && n["answer"] == "refuse")
+        );
+    } else {
+        panic!("unexpected status: {:?} {}", out.status, stderr(&out));
+    }
+}
+
+#[test]
+fn a_python_subprocess_push_that_is_caught_still_exits_75() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: no python3");
+        return;
+    }
+    let w = ws();
+    w.write(
+        "tool.py",
+        "import subprocess\ntry:\n    subprocess.run(['git', 'push', 'origin', 'HEAD:refs/heads/main'])\nexcept PermissionError as e:\n    print('caught', e)\n",
+    );
+    let out = w.run(&["python3", "tool.py"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("caught"));
+    assert_push_refused(&w, &out);
+}
+
+#[test]
+fn a_sync_program_is_refused_unattended_and_exits_77() {
+    let w = ws();
+    // A stand-in `terraform` on PATH that would leave a marker.
+    w.executable("bin/terraform", "#!/bin/sh\ntouch applied.marker\n");
+    w.write(
+        "infra.sh",
+        "PATH=\"$PWD/bin:$PATH\"\nterraform apply -auto-approve\necho finished\n",
+    );
+    let out = w.run(&["sh", "infra.sh"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(77), "{err}");
+    assert!(!w.ws.join("applied.marker").exists());
+    assert!(err.contains("warden: refused `terraform apply"), "{err}");
+    let nested = w.nested();
+    // Held (durably) while nobody could be asked, then denied: two records, the second naming
+    // the first.
+    let tf: Vec<_> = nested
+        .iter()
+        .filter(|n| n["action"]["argv"][0] == "terraform")
+        .collect();
+    assert_eq!(tf.len(), 2, "{nested:#?}");
+    assert_eq!(tf[0]["tier"], "sync");
+    assert_eq!(tf[0]["answer"], "hold", "{}", tf[0]);
+    assert_eq!(tf[1]["answer"], "deny", "{}", tf[1]);
+    assert_eq!(tf[1]["held"], tf[0]["seq"], "{}", tf[1]);
+}
+
+#[test]
+fn a_script_running_many_auto_programs_runs_unchanged() {
+    let w = ws();
+    w.write("data.txt", "alpha\nbeta\ngamma\n");
+    w.write(
+        "build.sh",
+        "n=0\nwhile [ $n -lt 60 ]; do\n  /bin/true\n  cat data.txt | grep -c a >/dev/null\n  n=$(expr $n + 1)\ndone\nwc -l < data.txt\n",
+    );
+    let out = w.run(&["sh", "build.sh"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3");
+    assert!(!stderr(&out).contains("refused"), "{}", stderr(&out));
+    let nested = w.nested();
+    // 60 × (true, cat, grep, expr) + wc: each judged, each proceeding.
+    assert!(nested.len() >= 241, "{}", nested.len());
+    assert!(nested.iter().all(|n| n["answer"] == "proceed"));
+}
