@@ -693,6 +693,34 @@ impl Governor {
         }
     }
 
+    /// Run a whole agent that has no hook (`warden sandbox --govern -- AGENT …`): the agent
+    /// process is the action, recorded as one intent and cleared at granted tier `auto` whatever
+    /// its own command line classifies as (a person started it); every program it runs is a
+    /// nested decision at that tier, the refused ones in the verdict's [`Execution::nested`].
+    pub fn govern_agent(&self, req: &ActionRequest) -> Result<Governed> {
+        let argv = argv_of(&req.action).ok_or(GovernError::NothingToRun)?;
+        let ctx = self.request_context(req);
+        let decision = self.policy.classify(&req.action, &ctx);
+        let intent = self
+            .recorder
+            .append_intent(self.intent_of(req, &decision))?;
+        let running = RunningAction {
+            intent: intent.clone(),
+            granted: Tier::Auto,
+            action: req.action.clone(),
+            decision: decision.clone(),
+            context: ctx,
+            rationale: req.meta.rationale.clone(),
+            approval: None,
+        };
+        let exec = self.run(&running, argv)?;
+        Ok(Governed {
+            decision,
+            intent,
+            verdict: Verdict::Ran(Box::new(exec)),
+        })
+    }
+
     /// Decide an operation `nested` (an exec, a request) that the running action `running`
     /// attempts, as `layer` saw it. At most the granted tier: proceed. Above it, `sync`: held
     /// until the approver answers (this call blocks; other calls on the same governor do not

@@ -289,3 +289,112 @@ fn a_script_running_many_auto_programs_runs_unchanged() {
     assert!(nested.len() >= 241, "{}", nested.len());
     assert!(nested.iter().all(|n| n["answer"] == "proceed"));
 }
+
+/// docs/whole-agent.md, executed: its stand-in agent (the block after `<!-- agent.sh -->`) is
+/// written to a fresh repository, then its other ```sh blocks run in order with bash (the
+/// built `warden` first on `PATH`), and the printed output is checked against the ```text block
+/// that follows the run (`…` matching anything within a line).
+#[test]
+fn the_whole_agent_walkthrough_runs_as_documented() {
+    const DOC: &str = include_str!("../../../docs/whole-agent.md");
+    let blocks = |lang: &str| -> Vec<(usize, String)> {
+        let fence = format!("```{lang}\n");
+        DOC.match_indices(&fence)
+            .map(|(at, _)| {
+                let body = &DOC[at + fence.len()..];
+                let end = body.find("```").expect("closed block");
+                (at, body[..end].to_owned())
+            })
+            .collect()
+    };
+    let agent_at = DOC.find("<!-- agent.sh -->").expect("agent marker");
+    let sh = blocks("sh");
+    let (agent, steps): (Vec<_>, Vec<_>) = sh
+        .into_iter()
+        .partition(|(at, _)| DOC[agent_at..*at].trim() == "<!-- agent.sh -->" && *at > agent_at);
+    assert_eq!(agent.len(), 1);
+    assert_eq!(steps.len(), 3, "setup, run, audit tail");
+    let w = ws();
+    w.executable("agent.sh", &agent[0].1);
+    let bin_dir = Path::new(WARDEN).parent().expect("bin dir");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let bash = |script: &str| {
+        Command::new("bash")
+            .args(["-c", &format!("exec 2>&1\n{script}")])
+            .current_dir(&w.ws)
+            .env("PATH", &path)
+            .env("HOME", w.root.path())
+            .env_remove("WARDEN_ORG_POLICY")
+            .env_remove("WARDEN_SERVER")
+            .stdin(Stdio::null())
+            .output()
+            .expect("bash")
+    };
+    let setup = bash(&steps[0].1);
+    assert!(setup.status.success(), "{setup:?}");
+    let run = bash(&steps[1].1);
+    // The expected output: the first ```text block after the run's block.
+    let expected = blocks("text")
+        .into_iter()
+        .find(|(at, _)| *at > steps[1].0)
+        .expect("expected output")
+        .1;
+    let got = String::from_utf8_lossy(&run.stdout).into_owned();
+    let got_lines: Vec<&str> = got.lines().collect();
+    let want_lines: Vec<&str> = expected.lines().collect();
+    assert_eq!(got_lines.len(), want_lines.len(), "got:\n{got}");
+    for (g, want) in got_lines.iter().zip(&want_lines) {
+        let parts: Vec<&str> = want.split('…').collect();
+        let mut rest = *g;
+        let mut ok = rest.starts_with(parts[0]);
+        if ok {
+            rest = &rest[parts[0].len()..];
+            for p in &parts[1..] {
+                match rest.find(p) {
+                    Some(i) => rest = &rest[i + p.len()..],
+                    None => ok = false,
+                }
+            }
+            if parts.len() == 1 {
+                ok = rest.is_empty();
+            }
+        }
+        assert!(ok, "line {g:?} does not match {want:?}\ngot:\n{got}");
+    }
+    assert_eq!(run.status.code(), Some(77), "{got}");
+    assert!(!w.ws.join("terraform.ran").exists());
+    assert!(!w.ws.join("mkfs.ran").exists());
+    // `warden audit tail --json`: the agent's intent and its nested children.
+    let tail = bash(&steps[2].1);
+    assert!(tail.status.success(), "{tail:?}");
+    let nested = w.nested();
+    let answers: Vec<(String, String)> = nested
+        .iter()
+        .map(|n| {
+            (
+                n["action"]["argv"][0].as_str().unwrap_or("").to_owned(),
+                n["answer"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let pairs: Vec<(&str, &str)> = answers
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("ls", "proceed"),
+            ("terraform", "hold"),
+            ("terraform", "deny"),
+            ("mkfs.ext4", "deny")
+        ],
+        "{nested:#?}"
+    );
+    let tail_text = String::from_utf8_lossy(&tail.stdout);
+    assert!(tail_text.contains("\"nested\""), "{tail_text}");
+}

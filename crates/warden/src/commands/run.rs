@@ -135,7 +135,7 @@ pub(crate) fn exit_status(governed: &Governed) -> u8 {
 /// inside it (DESIGN.md's contract): 77 when one was denied (or a hold refused), else 75 (each
 /// refusal filed a request to re-run the action at the higher tier). The refusals are listed on
 /// stderr, after the command's own output.
-fn nested_status(exec: &warden_govern::Execution) -> u8 {
+pub(crate) fn nested_status(exec: &warden_govern::Execution) -> u8 {
     for n in &exec.nested {
         stderr_line!("warden: {}", n.line());
     }
