@@ -275,7 +275,8 @@ impl WatchSetup {
 /// Start the egress proxy's wake-up socket and `profile` in the sandbox. With `gated`, the
 /// sandbox is fully prepared but its command starts only on [`Started::release`], so the set-up
 /// can overlap the caller's own work (e.g. making the intent durable). With `exec`, every
-/// program the command runs after its own is put to that governance.
+/// program the command runs after its own is put to that governance; with `judge`, every
+/// request through the egress proxy is put to that judge.
 pub fn start(
     policy: &Policy,
     mut profile: SandboxProfile,
@@ -283,6 +284,7 @@ pub fn start(
     output: OutputMode,
     gated: bool,
     exec: Option<ExecGovernance>,
+    judge: Option<Arc<dyn warden_proxy::Judge>>,
 ) -> Result<Started> {
     let cfg = &policy.config().sandbox;
     // A missing `.warden/` (governance file, audit log) is created by the sandbox itself, as a
@@ -399,7 +401,8 @@ pub fn start(
                 .map_err(|e| format!("the [network] section cannot be used: {e}"))?;
         proxy_cfg.ca = ca;
         proxy_cfg.credentials = credentials;
-        warden_proxy::spawn(listen, proxy_cfg, sink)
+        let judge = judge.unwrap_or_else(|| Arc::new(warden_proxy::ProceedAll));
+        warden_proxy::spawn_judged(listen, proxy_cfg, sink, judge)
             .map_err(|e| format!("cannot start the egress proxy: {e}"))
     });
     let mut exec = Execution {
@@ -523,13 +526,14 @@ impl Started {
 
 /// Start the egress proxy, run `profile` in the sandbox, pass on its output as `output` says,
 /// and stop the proxy. With `exec`, every program the command runs after its own is put to that
-/// governance.
+/// governance; with `judge`, every request through the proxy to that judge.
 pub fn execute(
     policy: &Policy,
     profile: SandboxProfile,
     allow_degraded: bool,
     output: OutputMode,
     exec: Option<ExecGovernance>,
+    judge: Option<Arc<dyn warden_proxy::Judge>>,
 ) -> Result<Execution> {
-    start(policy, profile, allow_degraded, output, false, exec)?.finish()
+    start(policy, profile, allow_degraded, output, false, exec, judge)?.finish()
 }

@@ -527,6 +527,7 @@ impl Governor {
             self.settings.allow_degraded,
             self.settings.output,
             Some(gate.exec_governance()),
+            Some(gate.net_judge()),
         )
         .map(|mut e| {
             e.nested = gate.refused();
@@ -620,6 +621,7 @@ impl Governor {
                     self.settings.output,
                     true,
                     Some(gate.exec_governance()),
+                    Some(gate.net_judge()),
                 );
                 let intent = intent.join().unwrap_or_else(|_| {
                     Err(GovernError::Approval("the intent recorder panicked".into()))
@@ -733,7 +735,26 @@ impl Governor {
         layer: NestedLayer,
         nested: &Action,
     ) -> Result<NestedVerdict> {
-        let decision = self.policy.classify(nested, &running.context);
+        self.nested_at_least(running, layer, nested, None)
+    }
+
+    /// [`Governor::nested`], with the operation's tier raised to at least `floor` (the tier a
+    /// brokered credential it carries asks for, `why` saying so) before it is compared with the
+    /// granted tier.
+    pub fn nested_at_least(
+        &self,
+        running: &RunningAction,
+        layer: NestedLayer,
+        nested: &Action,
+        floor: Option<(Tier, String)>,
+    ) -> Result<NestedVerdict> {
+        let mut decision = self.policy.classify(nested, &running.context);
+        if let Some((tier, why)) = floor
+            && tier > decision.tier
+        {
+            decision.tier = tier;
+            decision.reasons.insert(0, why);
+        }
         let record = |answer: NestedAnswer,
                       held: Option<u64>,
                       by: Option<String>,

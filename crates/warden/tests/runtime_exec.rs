@@ -92,8 +92,19 @@ impl Ws {
         .expect("policy");
         let mut args = vec!["run", "--policy", policy.to_str().expect("utf8"), "--"];
         args.extend_from_slice(argv);
+        self.warden(&args)
+    }
+
+    /// `warden run -- ARGV` under the workspace's own `.warden/policy.toml`.
+    fn run_ws_policy(&self, argv: &[&str]) -> Output {
+        let mut args = vec!["run", "--"];
+        args.extend_from_slice(argv);
+        self.warden(&args)
+    }
+
+    fn warden(&self, args: &[&str]) -> Output {
         Command::new(WARDEN)
-            .args(&args)
+            .args(args)
             .current_dir(&self.ws)
             .env("HOME", self.root.path())
             .env_remove("WARDEN_ORG_POLICY")
@@ -114,6 +125,25 @@ impl Ws {
         log.lines()
             .map(|l| serde_json::from_str(l).expect("json"))
             .collect()
+    }
+
+    /// Every `nested` record of the log, each checked to name an intent of the log.
+    fn nested_any(&self) -> Vec<serde_json::Value> {
+        let records = self.records();
+        let nested: Vec<_> = records
+            .iter()
+            .filter(|r| r["kind"] == "nested")
+            .cloned()
+            .collect();
+        for n in &nested {
+            assert!(
+                records.iter().any(|r| r["kind"] == "intent"
+                    && r["seq"] == n["intent_seq"]
+                    && r["hash"] == n["intent_hash"]),
+                "{n}"
+            );
+        }
+        nested
     }
 
     /// The `nested` records, each checked to be a child of the run's (only) intent.
@@ -397,4 +427,112 @@ fn the_whole_agent_walkthrough_runs_as_documented() {
     );
     let tail_text = String::from_utf8_lossy(&tail.stdout);
     assert!(tail_text.contains("\"nested\""), "{tail_text}");
+}
+
+/// A loopback origin answering every request `200 ok`, keeping each request's raw bytes.
+fn recording_origin() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let _ = c.set_read_timeout(Some(std::time::Duration::from_millis(500)));
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Read the head and whatever body follows within the timeout.
+            while let Ok(n) = c.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                raw.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&raw);
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if raw.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            keep.lock()
+                .expect("lock")
+                .push(String::from_utf8_lossy(&raw).into_owned());
+            let _ = c.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n",
+            );
+        }
+    });
+    (port, seen)
+}
+
+/// The network layer: a request the classifier could not see in the command text (a POST
+/// hidden in a curl config file; `curl -K post.cfg` is `auto`) is judged at the proxy as a
+/// `net` action at the action's granted tier: refused with 403 and a one-line reason, its body
+/// never reaching the origin, and `warden run` exits 75 (async: a re-run request). A GET to the
+/// same allowed host passes. Before this layer was wired (the proxy spawned with `ProceedAll`),
+/// the POST's body arrived and the run exited 0.
+#[test]
+fn a_hidden_post_is_refused_at_the_proxy_and_a_get_passes() {
+    let w = ws();
+    let (port, seen) = recording_origin();
+    std::fs::create_dir_all(w.ws.join(".warden")).expect("mkdir");
+    std::fs::write(
+        w.ws.join(".warden/policy.toml"),
+        format!(
+            "version = 1\n[network]\nallow = [\"127.0.0.1:{port}\"]\nallow_private = [\"127.0.0.1\"]\n\
+             discover_registries = false\ndiscover_git_remotes = false\nforges = false\n"
+        ),
+    )
+    .expect("policy");
+    let cfg = |data: bool| {
+        format!(
+            "url = \"http://127.0.0.1:{port}/upload\"\nnoproxy = \"\"\nmax-time = 20\nsilent\nshow-error\n{}",
+            if data {
+                "data = \"secret-body-123\"\n"
+            } else {
+                ""
+            }
+        )
+    };
+    w.write("post.cfg", &cfg(true));
+    w.write("get.cfg", &cfg(false));
+    w.write("post.sh", "curl -K post.cfg\necho posted\n");
+    w.write("get.sh", "curl -K get.cfg\necho fetched\n");
+
+    let out = w.run_ws_policy(&["sh", "post.sh"]);
+    let err = stderr(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(75), "{stdout}\n{err}");
+    // The 403's body, as curl printed it: one line saying why.
+    assert!(stdout.contains("warden: refused"), "{stdout}");
+    assert!(err.contains("warden: refused `"), "{err}");
+    let got = seen.lock().expect("lock").clone();
+    assert!(
+        got.iter().all(|r| !r.contains("secret-body-123")),
+        "the body reached the origin: {got:?}"
+    );
+    let nested = w.nested_any();
+    let post = nested
+        .iter()
+        .find(|n| n["layer"] == "net")
+        .unwrap_or_else(|| panic!("no net record: {nested:#?}"));
+    assert_eq!(post["action"]["method"], "POST", "{post}");
+    assert_eq!(post["answer"], "refuse", "{post}");
+    assert_eq!(post["tier"], "async", "{post}");
+
+    let out = w.run_ws_policy(&["sh", "get.sh"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", stderr(&out));
+    assert!(stdout.contains("ok\nfetched"), "{stdout}");
+    let got = seen.lock().expect("lock").clone();
+    assert!(got.iter().any(|r| r.starts_with("GET /upload")), "{got:?}");
 }

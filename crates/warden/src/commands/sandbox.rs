@@ -68,6 +68,7 @@ pub fn run(args: SandboxArgs) -> CmdResult {
         args.degraded.allow_degraded,
         OutputMode::Inherit,
         None,
+        None,
     )?;
     print_warnings(&exec);
     Ok(ExitCode::from(exec.shell_code()))
