@@ -536,3 +536,68 @@ fn a_hidden_post_is_refused_at_the_proxy_and_a_get_passes() {
     let got = seen.lock().expect("lock").clone();
     assert!(got.iter().any(|r| r.starts_with("GET /upload")), "{got:?}");
 }
+
+/// `warden report` counts the nested decisions (how many, held, refused, by rule) and lists
+/// the action whose nested operations were refused as a `nested-refused` incident.
+#[test]
+fn the_report_counts_nested_decisions_and_lists_refusals_as_incidents() {
+    let w = ws();
+    w.executable("bin/terraform", "#!/bin/sh\ntouch applied.marker\n");
+    w.write(
+        "ship.sh",
+        "PATH=\"$PWD/bin:$PATH\"\nls >/dev/null\ngit push origin HEAD:refs/heads/main\nterraform apply\necho shipped\n",
+    );
+    let out = w.run(&["sh", "ship.sh"]);
+    assert_eq!(out.status.code(), Some(77), "{}", stderr(&out));
+    let report = |json: bool| {
+        let mut args = vec!["report"];
+        if json {
+            args.push("--json");
+        }
+        let o = w.warden(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let r: serde_json::Value = serde_json::from_str(&report(true)).expect("json");
+    let n = &r["nested"];
+    // ls and git proceeded/refused, terraform held then denied: 3 decisions, 1 hold.
+    assert_eq!(n["decisions"], 3, "{n:#}");
+    assert_eq!(n["by_layer"]["exec"], 3, "{n:#}");
+    assert_eq!(n["held"], 1, "{n:#}");
+    assert_eq!(n["refused"], 2, "{n:#}");
+    let rule = |id: &str| {
+        n["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .find(|x| x["rule"] == id)
+            .unwrap_or_else(|| panic!("{id}: {n:#}"))
+            .clone()
+    };
+    assert_eq!(rule("vcs.git-push")["refused"], 1);
+    assert_eq!(rule("infra.terraform")["held"], 1);
+    assert_eq!(rule("infra.terraform")["refused"], 1);
+    let incident = r["incidents"]
+        .as_array()
+        .expect("incidents")
+        .iter()
+        .find(|i| {
+            i["kinds"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "nested-refused"))
+        })
+        .unwrap_or_else(|| panic!("no nested-refused incident: {r:#}"))
+        .clone();
+    let detail = incident["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("git push origin") && detail.contains("vcs.git-push"),
+        "{detail}"
+    );
+    assert!(detail.contains("terraform apply"), "{detail}");
+    assert_eq!(r["incident_counts"]["nested-refused"], 1, "{r:#}");
+    let text = report(false);
+    assert!(
+        text.contains("inside actions: 3 decisions (exec 3), 1 held for a person, 2 refused"),
+        "{text}"
+    );
+}
