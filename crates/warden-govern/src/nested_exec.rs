@@ -10,6 +10,9 @@ use warden_policy::{Action, Tier};
 use warden_proxy::{Judge, JudgeFuture, Judgement, NetRequest};
 use warden_sandbox::{ExecDecider, ExecEvent, ExecGovernance, ExecVerdict, PendingExec};
 
+/// The rule and tier a nested operation was judged by.
+type Judged = (String, Tier);
+
 /// A nested operation the runtime layers refused (or held and then refused) inside an action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NestedRefusal {
@@ -72,7 +75,7 @@ impl NestedGate {
         layer: NestedLayer,
         nested: &Action,
         floor: Option<(Tier, String)>,
-    ) -> std::result::Result<(String, Tier), (String, Option<(String, Tier)>)> {
+    ) -> std::result::Result<Judged, (String, Option<Judged>)> {
         let text = action_text(nested);
         let Some(running) = self.running.get() else {
             // Cannot happen through `start` (the command is gated until the action is set);

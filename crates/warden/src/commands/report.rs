@@ -866,7 +866,7 @@ pub fn build(
         .collect();
     nested
         .rules
-        .sort_by(|a, b| (b.held + b.refused).cmp(&(a.held + a.refused)));
+        .sort_by_key(|x| std::cmp::Reverse(x.held + x.refused));
     nested.rules.truncate(top);
     let mut agent_tools: BTreeMap<String, usize> = BTreeMap::new();
     for t in intents.values().filter_map(|i| i.tool.clone()) {
