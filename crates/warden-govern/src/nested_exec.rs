@@ -115,7 +115,7 @@ impl NestedGate {
     }
 
     /// [`NestedGate::decide`] without a floor, answering only proceed or the reason.
-    pub(crate) fn judge(&self, layer: NestedLayer, nested: &Action) -> Result<(), String> {
+    pub(crate) fn proceeds(&self, layer: NestedLayer, nested: &Action) -> Result<(), String> {
         self.decide(layer, nested, None)
             .map(|_| ())
             .map_err(|(why, _)| why)
@@ -148,7 +148,7 @@ impl ExecDecider for NestedGate {
             argv: exec.argv.clone(),
             cwd: Some(exec.cwd.clone()),
         };
-        match self.judge(NestedLayer::Exec, &action) {
+        match self.proceeds(NestedLayer::Exec, &action) {
             Ok(()) => ExecVerdict::Proceed,
             Err(reason) => ExecVerdict::Refuse { reason },
         }
