@@ -4,7 +4,10 @@
 //! `git push` to a bare repository inside the workspace are refused (the ref never appears), the
 //! run exits 75 with the reason, and the audit log holds a `nested` record child of the
 //! intent; a stand-in `terraform apply` (sync, unattended) is refused and exits 77; a script
-//! running many `auto` programs runs unchanged.
+//! running many `auto` programs runs unchanged. Also here: whole-agent mode (`warden sandbox
+//! --govern`, docs/whole-agent.md executed), the network layer (a POST the command text hides is
+//! refused at the proxy, a GET passes), `warden report`'s nested counts, and a kernel without
+//! exec notification.
 //!
 //! Before this layer was wired (`SpawnOptions { exec: None, .. }` in warden-govern), every one
 //! of these pushes landed and `warden run` exited 0.
@@ -599,5 +602,44 @@ fn the_report_counts_nested_decisions_and_lists_refusals_as_incidents() {
     assert!(
         text.contains("inside actions: 3 decisions (exec 3), 1 held for a person, 2 refused"),
         "{text}"
+    );
+}
+
+/// A kernel without seccomp user notification (pretended with warden-sandbox's documented test
+/// hook) cannot govern nested execs: `warden run` refuses to run with the reason, unless
+/// `--allow-degraded`, which runs and says what was not enforced.
+#[test]
+fn without_exec_notification_a_run_is_refused_unless_degraded_is_allowed() {
+    let w = ws();
+    w.write("ok.sh", "echo ran\n");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "sh", "ok.sh"]);
+        Command::new(WARDEN)
+            .args(&args)
+            .current_dir(&w.ws)
+            .env("HOME", w.root.path())
+            .env("WARDEN_SANDBOX_PRETEND_MISSING", "exec_notify")
+            .env_remove("WARDEN_ORG_POLICY")
+            .stdin(Stdio::null())
+            .output()
+            .expect("warden")
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("seccomp user notification"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("ran"));
+    let out = run(&["--allow-degraded"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ran"));
+    assert!(
+        stderr(&out).contains("not enforced: seccomp user notification"),
+        "{}",
+        stderr(&out)
     );
 }

@@ -16,8 +16,10 @@ use warden_policy::Action;
 /// Arguments of `warden run`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Exit status: the command's own (128+N when killed by signal N); 77 when denied \
-(by policy or an approver); 75 when deferred for asynchronous approval; 1 when Warden itself fails \
+    after_help = "Exit status: the command's own (128+N when killed by signal N), but 77 or 75 \
+instead of 0 when a program it ran or a request it sent was refused (denied, or a re-run request \
+filed); 77 when denied (by policy or an approver); 75 when deferred for asynchronous approval; 1 \
+when Warden itself fails \
 (e.g. the intent cannot be recorded, or the kernel cannot enforce the sandbox without \
 --allow-degraded); 2 for bad input."
 )]
