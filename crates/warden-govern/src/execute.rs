@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use warden_policy::{Context, Policy};
-use warden_sandbox::{Output, ProxyEndpoint, SandboxProfile, SpawnOptions};
+use warden_sandbox::{ExecGovernance, Output, ProxyEndpoint, SandboxProfile, SpawnOptions};
 
 /// Where the command's output goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,8 @@ pub struct Execution {
     pub notes: Vec<String>,
     /// The egress proxy's decisions.
     pub network: Vec<NetworkRecord>,
+    /// Nested operations (execs) the runtime layers refused inside the command.
+    pub nested: Vec<crate::NestedRefusal>,
 }
 
 impl Execution {
@@ -272,13 +274,17 @@ impl WatchSetup {
 
 /// Start the egress proxy's wake-up socket and `profile` in the sandbox. With `gated`, the
 /// sandbox is fully prepared but its command starts only on [`Started::release`], so the set-up
-/// can overlap the caller's own work (e.g. making the intent durable).
+/// can overlap the caller's own work (e.g. making the intent durable). With `exec`, every
+/// program the command runs after its own is put to that governance; with `judge`, every
+/// request through the egress proxy is put to that judge.
 pub fn start(
     policy: &Policy,
     mut profile: SandboxProfile,
     allow_degraded: bool,
     output: OutputMode,
     gated: bool,
+    exec: Option<ExecGovernance>,
+    judge: Option<Arc<dyn warden_proxy::Judge>>,
 ) -> Result<Started> {
     let cfg = &policy.config().sandbox;
     // A missing `.warden/` (governance file, audit log) is created by the sandbox itself, as a
@@ -379,7 +385,7 @@ pub fn start(
         null_stdin: matches!(output, OutputMode::Capture { .. }),
         init_exe: Some(init_exe),
         gated,
-        exec: None,
+        exec,
         fallback_exe: Some(main_exe),
     };
     let running = warden_sandbox::spawn(&profile, &opts)?;
@@ -395,7 +401,8 @@ pub fn start(
                 .map_err(|e| format!("the [network] section cannot be used: {e}"))?;
         proxy_cfg.ca = ca;
         proxy_cfg.credentials = credentials;
-        warden_proxy::spawn(listen, proxy_cfg, sink)
+        let judge = judge.unwrap_or_else(|| Arc::new(warden_proxy::ProceedAll));
+        warden_proxy::spawn_judged(listen, proxy_cfg, sink, judge)
             .map_err(|e| format!("cannot start the egress proxy: {e}"))
     });
     let mut exec = Execution {
@@ -518,12 +525,15 @@ impl Started {
 }
 
 /// Start the egress proxy, run `profile` in the sandbox, pass on its output as `output` says,
-/// and stop the proxy.
+/// and stop the proxy. With `exec`, every program the command runs after its own is put to that
+/// governance; with `judge`, every request through the proxy to that judge.
 pub fn execute(
     policy: &Policy,
     profile: SandboxProfile,
     allow_degraded: bool,
     output: OutputMode,
+    exec: Option<ExecGovernance>,
+    judge: Option<Arc<dyn warden_proxy::Judge>>,
 ) -> Result<Execution> {
-    start(policy, profile, allow_degraded, output, false)?.finish()
+    start(policy, profile, allow_degraded, output, false, exec, judge)?.finish()
 }

@@ -21,11 +21,13 @@
 mod approve;
 mod error;
 pub mod execute;
+mod nested_exec;
 pub mod record;
 
 pub use approve::{Answered, ApprovalAnswer, ApprovalRequest, Approver, UnattendedApprover};
 pub use error::{GovernError, Result};
 pub use execute::{Execution, OutputMode};
+pub use nested_exec::NestedRefusal;
 pub use record::{IntentMeta, IntentRef, NetworkRecord, Outcome, Recorder};
 pub use warden_audit::{ApprovalEvent, Disposition, NestedAnswer, NestedLayer};
 
@@ -250,7 +252,8 @@ pub struct NestedVerdict {
 }
 
 /// The one governed path, for one workspace and policy. `Send + Sync`: share it in an `Arc`
-/// with the sandbox supervisor's thread and the proxy's tasks.
+/// with the sandbox supervisor's thread and the proxy's tasks (or clone it: its parts are shared).
+#[derive(Clone)]
 pub struct Governor {
     policy: Arc<Policy>,
     context: Context,
@@ -538,14 +541,24 @@ impl Governor {
 
     /// Run a cleared action's `argv` in the sandbox and record its network decisions and
     /// outcome. A sandbox that cannot start is recorded as not run and returned as the error.
+    /// Every program the command runs after its own is a nested decision at the action's
+    /// granted tier; the refused ones are in [`Execution::nested`].
     pub fn run(&self, running: &RunningAction, argv: Vec<String>) -> Result<Execution> {
         let profile = execute::profile_for(&self.policy, &running.context, argv);
+        let gate = nested_exec::NestedGate::new(self.clone());
+        gate.set_running(running.clone());
         let exec = execute::execute(
             &self.policy,
             profile,
             self.settings.allow_degraded,
             self.settings.output,
-        );
+            Some(gate.exec_governance()),
+            Some(gate.net_judge()),
+        )
+        .map(|mut e| {
+            e.nested = gate.refused();
+            e
+        });
         self.record_execution(&running.intent, exec)
     }
 
@@ -620,6 +633,9 @@ impl Governor {
         let record = self.intent_of(req, &decision);
         if decision.tier == Tier::Auto && req.request.is_none() && req.refusal.is_none() {
             let profile = execute::profile_for(&self.policy, &ctx, argv);
+            // Nested execs are judged in the action's context once its intent is durable; the
+            // command (and so any nested exec) starts only after that.
+            let gate = nested_exec::NestedGate::new(self.clone());
             // The sandbox is started from this thread, which outlives it (its init dies with
             // the thread that spawned it).
             let (intent, started) = std::thread::scope(|scope| {
@@ -630,6 +646,8 @@ impl Governor {
                     self.settings.allow_degraded,
                     self.settings.output,
                     true,
+                    Some(gate.exec_governance()),
+                    Some(gate.net_judge()),
                 );
                 let intent = intent.join().unwrap_or_else(|_| {
                     Err(GovernError::Approval("the intent recorder panicked".into()))
@@ -645,9 +663,22 @@ impl Governor {
                     return Err(e);
                 }
             };
+            gate.set_running(RunningAction {
+                intent: intent.clone(),
+                granted: Tier::Auto,
+                action: req.action.clone(),
+                decision: decision.clone(),
+                context: ctx.clone(),
+                rationale: req.meta.rationale.clone(),
+                approval: None,
+            });
             let exec = started.and_then(|mut s| {
                 s.release()?;
                 s.finish()
+            });
+            let exec = exec.map(|mut e| {
+                e.nested = gate.refused();
+                e
             });
             let exec = self.record_execution(&intent, exec)?;
             return Ok(Governed {
@@ -690,6 +721,34 @@ impl Governor {
         }
     }
 
+    /// Run a whole agent that has no hook (`warden sandbox --govern -- AGENT …`): the agent
+    /// process is the action, recorded as one intent and cleared at granted tier `auto` whatever
+    /// its own command line classifies as (a person started it); every program it runs is a
+    /// nested decision at that tier, the refused ones in the verdict's [`Execution::nested`].
+    pub fn govern_agent(&self, req: &ActionRequest) -> Result<Governed> {
+        let argv = argv_of(&req.action).ok_or(GovernError::NothingToRun)?;
+        let ctx = self.request_context(req);
+        let decision = self.policy.classify(&req.action, &ctx);
+        let intent = self
+            .recorder
+            .append_intent(self.intent_of(req, &decision))?;
+        let running = RunningAction {
+            intent: intent.clone(),
+            granted: Tier::Auto,
+            action: req.action.clone(),
+            decision: decision.clone(),
+            context: ctx,
+            rationale: req.meta.rationale.clone(),
+            approval: None,
+        };
+        let exec = self.run(&running, argv)?;
+        Ok(Governed {
+            decision,
+            intent,
+            verdict: Verdict::Ran(Box::new(exec)),
+        })
+    }
+
     /// Decide an operation `nested` (an exec, a request) that the running action `running`
     /// attempts, as `layer` saw it. At most the granted tier: proceed. Above it, `sync`: held
     /// until the approver answers (this call blocks; other calls on the same governor do not
@@ -702,7 +761,26 @@ impl Governor {
         layer: NestedLayer,
         nested: &Action,
     ) -> Result<NestedVerdict> {
-        let decision = self.policy.classify(nested, &running.context);
+        self.nested_at_least(running, layer, nested, None)
+    }
+
+    /// [`Governor::nested`], with the operation's tier raised to at least `floor` (the tier a
+    /// brokered credential it carries asks for, `why` saying so) before it is compared with the
+    /// granted tier.
+    pub fn nested_at_least(
+        &self,
+        running: &RunningAction,
+        layer: NestedLayer,
+        nested: &Action,
+        floor: Option<(Tier, String)>,
+    ) -> Result<NestedVerdict> {
+        let mut decision = self.policy.classify(nested, &running.context);
+        if let Some((tier, why)) = floor
+            && tier > decision.tier
+        {
+            decision.tier = tier;
+            decision.reasons.insert(0, why);
+        }
         let record = |answer: NestedAnswer,
                       held: Option<u64>,
                       by: Option<String>,

@@ -190,3 +190,65 @@ fn the_governor_is_shareable_across_threads() {
     shareable::<Governor>();
     shareable::<RunningAction>();
 }
+
+/// The proxy's judge: a request carrying a brokered credential whose tier is above the granted
+/// tier is refused even when the request itself is `auto` (a GET), and the record says why; the
+/// same GET without the credential proceeds. A request judged `async` is refused with 403's
+/// reason and a filed re-run request.
+#[test]
+fn a_request_carrying_a_credential_above_the_granted_tier_is_refused() {
+    use warden_proxy::{Handling, Judge, Judgement, NetRequest, Protocol};
+    let s = setup(Arc::new(UnattendedApprover));
+    let gate = nested_exec::NestedGate::new((*s.gov).clone());
+    gate.set_running(s.running.clone());
+    let request = |method: &str, tier: Option<Tier>| NetRequest {
+        protocol: Protocol::Http,
+        handling: Handling::Plain,
+        host: "api.example.invalid".into(),
+        port: 443,
+        method: Some(method.into()),
+        path: Some("/repos".into()),
+        service: None,
+        credentials: tier.map(|_| vec!["forge-token".into()]).unwrap_or_default(),
+        credential_tier: tier,
+    };
+    let judge = |r: &NetRequest| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(gate.judge(r))
+    };
+    assert!(matches!(
+        judge(&request("GET", None)),
+        Judgement::Proceed { .. }
+    ));
+    match judge(&request("GET", Some(Tier::Async))) {
+        Judgement::Refuse { tier, reason, .. } => {
+            assert_eq!(tier, Some(Tier::Async));
+            assert!(reason.contains("forge-token"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    match judge(&request("POST", None)) {
+        Judgement::Refuse { tier, reason, .. } => {
+            assert_eq!(tier, Some(Tier::Async));
+            assert!(reason.starts_with("warden: refused"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let records = nested_records(&s.gov);
+    let answers: Vec<_> = records
+        .iter()
+        .map(|(_, n)| (n.layer, n.answer, n.tier))
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            (NestedLayer::Net, NestedAnswer::Proceed, Tier::Auto),
+            (NestedLayer::Net, NestedAnswer::Refuse, Tier::Async),
+            (NestedLayer::Net, NestedAnswer::Refuse, Tier::Async),
+        ]
+    );
+    assert!(records[1].1.reasons[0].contains("forge-token"));
+    assert_eq!(gate.refused().len(), 2);
+}

@@ -1541,13 +1541,16 @@ fn exit_status_and_signals_pass_through() {
 
 #[test]
 fn through_warden_run_the_whole_path_holds_too() {
-    // `sh probe.sh` classifies `auto` (an unknown script in the sandbox), so this exercises
-    // classify → record → sandbox with the same attacks.
+    // `bash probe.sh` classifies `auto` (an unknown script in the sandbox), so this exercises
+    // classify → record → sandbox with the same attacks. The probe uses shell built-ins only
+    // (no nested exec): the exec layer would refuse `cat ~/.ssh/id_rsa` and `bash -c …` before
+    // they ran, and this test is about the sandbox underneath it.
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = l.local_addr().expect("addr").port();
     let probe = format!(
-        "cat \"$HOME/.ssh/id_rsa\"\necho \"token=$GITHUB_TOKEN\"\necho pwned > \"$OUT/file\"\n\
-         echo evil > .git/hooks/post-checkout\nbash -c 'echo {CANARY} > /dev/tcp/127.0.0.1/{port}'\nexit 0\n"
+        "while IFS= read -r l || [ -n \"$l\" ]; do echo \"$l\"; done < \"$HOME/.ssh/id_rsa\"\n\
+         echo \"token=$GITHUB_TOKEN\"\necho pwned > \"$OUT/file\"\n\
+         echo evil > .git/hooks/post-checkout\necho {CANARY} > /dev/tcp/127.0.0.1/{port}\nexit 0\n"
     );
     let effects = |f: &Fixture, o: &Output| {
         [
@@ -1559,7 +1562,7 @@ fn through_warden_run_the_whole_path_holds_too() {
     };
     let f = Fixture::new();
     std::fs::write(f.ws.join("probe.sh"), &probe).expect("write");
-    let o = f.host("sh probe.sh");
+    let o = f.host("bash probe.sh");
     assert_eq!(effects(&f, &o), [true; 4], "control: {}", text(&o));
     assert!(
         String::from_utf8_lossy(&received_tcp(&l, Duration::from_secs(3))).contains(CANARY),
@@ -1571,7 +1574,7 @@ fn through_warden_run_the_whole_path_holds_too() {
     let mut cmd = Command::new(WARDEN);
     cmd.args(["run", "--policy"])
         .arg(&f.policy)
-        .args(["--", "sh", "probe.sh"]);
+        .args(["--", "bash", "probe.sh"]);
     f.env(&mut cmd);
     let o = cmd.output().expect("warden run");
     assert_eq!(

@@ -267,7 +267,18 @@ fn an_upstream_the_proxy_cannot_verify_is_refused_inside_with_the_reason() {
 #[test]
 fn git_clone_and_push_over_intercepted_https_are_recorded_as_requests() {
     let Some(e) = setup() else { return };
-    let p = e.policy(true);
+    // The push runs inside an `auto` action (`sh script.sh`): the runtime layers would refuse it
+    // (exec and request, tier async above the granted auto; see runtime_exec.rs). This workspace
+    // declares pushes to its loopback test forge `auto`, so the push runs and its intercepted
+    // requests are what this test checks.
+    let p = e.policy_with(
+        true,
+        "[[rule]]\nid = \"test.push-to-test-forge\"\ntier = \"auto\"\ncategory = \"vcs-publish\"\n\
+         reason = \"pushes to the loopback test forge\"\noverride = true\nprogram = [\"git\"]\n\
+         subcommand = [\"push\"]\n\
+         [[rule]]\nid = \"test.push-to-test-forge-http\"\ntier = \"auto\"\ncategory = \"vcs-publish\"\n\
+         reason = \"pushes to the loopback test forge\"\noverride = true\nservice = [\"git-receive-pack\"]\n",
+    );
     let repo = e.url("/git/repo.git");
     let script = format!(
         "git clone -q {repo} c && cat c/README && cd c && echo more > more.txt && git add more.txt && \

@@ -681,9 +681,12 @@ fn a_repository_planted_by_an_auto_action_is_a_warning_incident() {
     let w = Ws::new();
     std::fs::remove_dir_all(w.ws().join(".git")).unwrap();
     std::fs::create_dir_all(w.ws().join(".warden")).unwrap();
+    // The hook is written by make itself (`$(file …)`), not by a `sh -c` it runs: the exec
+    // layer would refuse that shell (writing a git hook is above the granted `auto`), and this
+    // test is about what the sandbox reports of a repository that did get planted.
     std::fs::write(
         w.ws().join("Makefile"),
-        "all:\n\tgit init -q && echo 'touch /tmp/x' > .git/hooks/post-checkout\n",
+        "all: hook\nhook: init\n\t$(file >.git/hooks/post-checkout,touch /tmp/x)\ninit:\n\tgit init -q\n",
     )
     .unwrap();
     let o = w.run(&["run", "--", "make", "-s"]);

@@ -12,6 +12,9 @@
 //!   ticket, unavailable, not run) and the notes a person reads (`not enforced…` marks a
 //!   degraded sandbox, `warning: …` a warning).
 //! - `network`: host, allowed.
+//! - `nested`: the runtime layers' decisions inside a running action (a program it ran, a
+//!   request it sent): counted (how many, how many held for a person, how many refused, by
+//!   rule), and each refused one named in its action's `nested-refused` incident.
 //! - `approval`: its event; each request counts once however many records describe it, and
 //!   its first decision counts. Approval records that name no intent are not Warden's own
 //!   (other tools' server-side records, keyed by `request_id`/`request`/`ticket`/`id`, with their
@@ -161,13 +164,38 @@ pub struct MethodCount {
     pub denied: usize,
 }
 
+/// The runtime layers' decisions inside running actions (`nested` records).
+#[derive(Debug, Default, Serialize)]
+pub struct NestedCounts {
+    /// Decisions (a held operation counts once, by its final answer).
+    pub decisions: usize,
+    /// Of those, by layer (`exec`, `net`).
+    pub by_layer: BTreeMap<String, usize>,
+    /// Held for a person (tier `sync` above the granted tier).
+    pub held: usize,
+    /// Refused (async: a re-run request filed; deny; a hold refused or unanswered).
+    pub refused: usize,
+    /// Rules that held or refused, most frequent first.
+    pub rules: Vec<NestedRuleCount>,
+}
+
+/// A rule that held or refused nested operations.
+#[derive(Debug, Serialize)]
+pub struct NestedRuleCount {
+    pub rule: String,
+    pub tier: String,
+    pub held: usize,
+    pub refused: usize,
+}
+
 /// Something a person should look at.
 #[derive(Debug, Serialize)]
 pub struct Incident {
     pub seq: u64,
     pub time: String,
     /// `denied-by-policy`, `denied-by-approver`, `approval-expired`, `approval-unavailable`,
-    /// `failed`, `did-not-run`, `degraded`, `network-denied`, `outcome-unknown`, `warning`.
+    /// `failed`, `did-not-run`, `degraded`, `network-denied`, `nested-refused`,
+    /// `outcome-unknown`, `warning`.
     pub kinds: Vec<&'static str>,
     pub tier: String,
     pub rule: String,
@@ -199,6 +227,7 @@ pub struct Report {
     pub network: Vec<HostCount>,
     pub network_allowed: usize,
     pub network_denied: usize,
+    pub nested: NestedCounts,
     pub incident_counts: BTreeMap<&'static str, usize>,
     pub incidents: Vec<Incident>,
     /// Actions by the agent's tool name (`Bash`, `Edit`, an MCP tool), for intents naming one.
@@ -218,6 +247,8 @@ struct Intent {
     net_denied: Vec<String>,
     /// (host, method or `tunnel`, allowed) of each network record.
     net_methods: Vec<(String, String, bool)>,
+    /// The nested operations refused inside it: `text (rule R, tier T)`.
+    nested_refused: Vec<String>,
     /// Approver groups, when the intent names them (the approval server's log does).
     groups: Vec<String>,
     /// The agent's tool name, when the intent names one.
@@ -368,6 +399,9 @@ pub fn build(
     // the call and then runs it under `warden run` with the same ids, which is one action.
     let mut first_of_call: std::collections::HashMap<(String, String), u64> =
         std::collections::HashMap::new();
+    let mut nested = NestedCounts::default();
+    // rule → (tier, held, refused)
+    let mut nested_rules: BTreeMap<String, (String, usize, usize)> = BTreeMap::new();
     for raw in lines {
         let v: Value = match serde_json::from_slice(raw) {
             Ok(v @ Value::Object(_)) => v,
@@ -509,7 +543,44 @@ pub fn build(
                     }
                 }
             }
-            Record::Nested(_) | Record::Checkpoint(_) => {}
+            Record::Nested(n) => {
+                // An action from before the window.
+                let Some(i) = intents.get_mut(&n.intent.seq) else {
+                    continue;
+                };
+                let held = n.answer == warden_audit::NestedAnswer::Hold;
+                let refused = matches!(
+                    n.answer,
+                    warden_audit::NestedAnswer::Refuse | warden_audit::NestedAnswer::Deny
+                );
+                if held {
+                    nested.held += 1;
+                } else {
+                    nested.decisions += 1;
+                    let layer = serde_json::to_value(n.layer)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    *nested.by_layer.entry(layer).or_default() += 1;
+                }
+                if refused {
+                    nested.refused += 1;
+                    i.nested_refused.push(format!(
+                        "{} (rule {}, tier {})",
+                        super::replay::action_text(&n.action),
+                        n.rule,
+                        n.tier.as_str()
+                    ));
+                }
+                if held || refused {
+                    let e = nested_rules
+                        .entry(n.rule.clone())
+                        .or_insert_with(|| (n.tier.as_str().to_owned(), 0, 0));
+                    e.1 += usize::from(held);
+                    e.2 += usize::from(refused);
+                }
+            }
+            Record::Checkpoint(_) => {}
         }
     }
     // An action run after approval is the action that was deferred, and a hook-recorded tool
@@ -780,6 +851,10 @@ pub fn build(
                 hosts.into_iter().collect::<Vec<_>>().join(", ")
             ));
         }
+        if !i.nested_refused.is_empty() {
+            kinds.push("nested-refused");
+            detail.push(format!("refused inside: {}", i.nested_refused.join(", ")));
+        }
         if kinds.is_empty() {
             continue;
         }
@@ -798,6 +873,19 @@ pub fn build(
         });
     }
 
+    nested.rules = nested_rules
+        .into_iter()
+        .map(|(rule, (tier, held, refused))| NestedRuleCount {
+            rule,
+            tier,
+            held,
+            refused,
+        })
+        .collect();
+    nested
+        .rules
+        .sort_by_key(|x| std::cmp::Reverse(x.held + x.refused));
+    nested.rules.truncate(top);
     let mut agent_tools: BTreeMap<String, usize> = BTreeMap::new();
     for t in intents.values().filter_map(|i| i.tool.clone()) {
         *agent_tools.entry(t).or_default() += 1;
@@ -818,6 +906,7 @@ pub fn build(
         network,
         network_allowed,
         network_denied,
+        nested,
         incident_counts,
         incidents,
         agent_tools,
@@ -1096,6 +1185,23 @@ fn render_text(r: &Report) -> String {
             for (m, c) in &h.methods {
                 out.push_str(&format!("    {:<38} {:>7} {:>7}\n", m, c.allowed, c.denied));
             }
+        }
+    }
+    let n = &r.nested;
+    if n.decisions > 0 {
+        let layers: Vec<String> = n.by_layer.iter().map(|(k, c)| format!("{k} {c}")).collect();
+        out.push_str(&format!(
+            "\ninside actions: {} decisions ({}), {} held for a person, {} refused\n",
+            n.decisions,
+            layers.join(", "),
+            n.held,
+            n.refused
+        ));
+        for x in &n.rules {
+            out.push_str(&format!(
+                "  {:<40} {:>5} held {:>5} refused  ({})\n",
+                x.rule, x.held, x.refused, x.tier
+            ));
         }
     }
     out.push_str(&format!("\nincidents: {}\n", r.incidents.len()));

@@ -16,8 +16,10 @@ use warden_policy::Action;
 /// Arguments of `warden run`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Exit status: the command's own (128+N when killed by signal N); 77 when denied \
-(by policy or an approver); 75 when deferred for asynchronous approval; 1 when Warden itself fails \
+    after_help = "Exit status: the command's own (128+N when killed by signal N), but 77 or 75 \
+instead of 0 when a program it ran or a request it sent was refused (denied, or a re-run request \
+filed); 77 when denied (by policy or an approver); 75 when deferred for asynchronous approval; 1 \
+when Warden itself fails \
 (e.g. the intent cannot be recorded, or the kernel cannot enforce the sandbox without \
 --allow-degraded); 2 for bad input."
 )]
@@ -118,7 +120,7 @@ pub(crate) fn exit_status(governed: &Governed) -> u8 {
     match &governed.verdict {
         Verdict::Ran(exec) => {
             super::sandbox::print_warnings(exec);
-            exec.shell_code()
+            nested_status(exec)
         }
         Verdict::Denied { .. } | Verdict::Unavailable { .. } => {
             stderr_line!("warden: {line}");
@@ -128,6 +130,29 @@ pub(crate) fn exit_status(governed: &Governed) -> u8 {
             stderr_line!("warden: {line}");
             DEFERRED
         }
+    }
+}
+
+/// The status of a command that ran: its own, but never 0 when a nested operation was refused
+/// inside it (DESIGN.md's contract): 77 when one was denied (or a hold refused), else 75 (each
+/// refusal filed a request to re-run the action at the higher tier). The refusals are listed on
+/// stderr, after the command's own output.
+pub(crate) fn nested_status(exec: &warden_govern::Execution) -> u8 {
+    for n in &exec.nested {
+        stderr_line!("warden: {}", n.line());
+    }
+    let code = exec.shell_code();
+    if code != 0 || exec.nested.is_empty() {
+        return code;
+    }
+    if exec
+        .nested
+        .iter()
+        .any(|n| n.answer != warden_govern::NestedAnswer::Refuse)
+    {
+        DENIED
+    } else {
+        DEFERRED
     }
 }
 

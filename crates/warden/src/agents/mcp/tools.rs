@@ -314,8 +314,18 @@ impl Tools {
                 if !stderr.is_empty() {
                     text.push_str(&format!("--- stderr ---\n{stderr}"));
                 }
+                // Programs the command ran that Warden refused (above the granted tier).
+                let refused: Vec<String> = exec.nested.iter().map(|n| n.line()).collect();
+                if !refused.is_empty() {
+                    text.push_str("--- refused inside ---\n");
+                    for line in &refused {
+                        text.push_str(line);
+                        text.push('\n');
+                    }
+                    obj.insert("refused_nested".into(), refused.clone().into());
+                }
                 Reply {
-                    is_error: code != 0,
+                    is_error: code != 0 || !refused.is_empty(),
                     text,
                     structured: s,
                 }

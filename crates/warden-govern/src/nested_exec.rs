@@ -1,0 +1,207 @@
+//! The runtime layers' answers: every program a governed action runs inside its sandbox
+//! (seccomp user notification, `warden-sandbox`) and every request it sends through the egress
+//! proxy (`warden-proxy`'s [`Judge`]) is put to [`Governor::nested`] in the running action's
+//! context and granted tier, and the refused ones are kept for the action's verdict, so the
+//! caller can report them after the command ends (DESIGN.md, "Runtime enforcement").
+
+use crate::{Governor, NestedAnswer, NestedLayer, RunningAction, action_text};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use warden_policy::{Action, Tier};
+use warden_proxy::{Judge, JudgeFuture, Judgement, NetRequest};
+use warden_sandbox::{ExecDecider, ExecEvent, ExecGovernance, ExecVerdict, PendingExec};
+
+/// The rule and tier a nested operation was judged by.
+type Judged = (String, Tier);
+
+/// A nested operation the runtime layers refused (or held and then refused) inside an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NestedRefusal {
+    /// Which layer saw it.
+    pub layer: NestedLayer,
+    /// The operation as a person reads it.
+    pub text: String,
+    /// `Refuse` (async: a request to re-run the action was filed) or `Deny`.
+    pub answer: NestedAnswer,
+    /// Why, one line.
+    pub reason: String,
+    /// The request filed to re-run the action at the higher tier (async).
+    pub ticket: Option<String>,
+}
+
+/// The nested decisions of one running action: which action (set once it is cleared and its
+/// intent is durable, before its command starts) and what was refused.
+pub(crate) struct NestedGate {
+    governor: Governor,
+    running: OnceLock<RunningAction>,
+    refused: Mutex<Vec<NestedRefusal>>,
+    /// Itself, for the proxy's judge to hand to a blocking thread.
+    me: Weak<NestedGate>,
+}
+
+impl NestedGate {
+    pub(crate) fn new(governor: Governor) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
+            governor,
+            running: OnceLock::new(),
+            refused: Mutex::new(Vec::new()),
+            me: me.clone(),
+        })
+    }
+
+    /// The action the nested operations belong to (first call wins).
+    pub(crate) fn set_running(&self, running: RunningAction) {
+        let _ = self.running.set(running);
+    }
+
+    /// The exec governance for the sandbox of this action.
+    pub(crate) fn exec_governance(self: &Arc<Self>) -> ExecGovernance {
+        ExecGovernance::new(Arc::clone(self) as Arc<dyn ExecDecider>)
+    }
+
+    /// What was refused so far.
+    pub(crate) fn refused(&self) -> Vec<NestedRefusal> {
+        self.refused.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// The judge for the egress proxy of this action.
+    pub(crate) fn net_judge(self: &Arc<Self>) -> Arc<dyn Judge> {
+        Arc::clone(self) as Arc<dyn Judge>
+    }
+
+    /// Decide `nested` as `layer` saw it: `Ok(rule, tier)` to proceed, else the one-line reason
+    /// (with the rule and tier). `floor`: the least tier it counts as (a credential it carries).
+    pub(crate) fn decide(
+        &self,
+        layer: NestedLayer,
+        nested: &Action,
+        floor: Option<(Tier, String)>,
+    ) -> std::result::Result<Judged, (String, Option<Judged>)> {
+        let text = action_text(nested);
+        let Some(running) = self.running.get() else {
+            // Cannot happen through `start` (the command is gated until the action is set);
+            // refusing is the safe answer if it ever did.
+            return Err(("the action is not cleared yet".into(), None));
+        };
+        let (refusal, judged) = match self.governor.nested_at_least(running, layer, nested, floor) {
+            Ok(v) if v.answer == NestedAnswer::Proceed => {
+                return Ok((v.decision.rule, v.decision.tier));
+            }
+            Ok(v) => (
+                NestedRefusal {
+                    layer,
+                    text,
+                    answer: v.answer,
+                    reason: v.reason,
+                    ticket: v.ticket,
+                },
+                Some((v.decision.rule, v.decision.tier)),
+            ),
+            Err(e) => (
+                NestedRefusal {
+                    layer,
+                    text,
+                    answer: NestedAnswer::Deny,
+                    reason: format!("the decision could not be recorded: {e}"),
+                    ticket: None,
+                },
+                None,
+            ),
+        };
+        let line = refusal.why();
+        if let Ok(mut v) = self.refused.lock() {
+            v.push(refusal);
+        }
+        Err((line, judged))
+    }
+
+    /// [`NestedGate::decide`] without a floor, answering only proceed or the reason.
+    pub(crate) fn proceeds(&self, layer: NestedLayer, nested: &Action) -> Result<(), String> {
+        self.decide(layer, nested, None)
+            .map(|_| ())
+            .map_err(|(why, _)| why)
+    }
+}
+
+impl NestedRefusal {
+    /// Why, with the ticket filed: `why (re-run request filed: ticket T)`.
+    pub fn why(&self) -> String {
+        match &self.ticket {
+            Some(t) => format!("{} (re-run request filed: ticket {t})", self.reason),
+            None => self.reason.clone(),
+        }
+    }
+
+    /// One line for the person after the command ended: `refused `git push`: why …`.
+    pub fn line(&self) -> String {
+        format!("refused `{}`: {}", self.text, self.why())
+    }
+}
+
+impl ExecDecider for NestedGate {
+    fn decide(&self, exec: &ExecEvent, _pending: &PendingExec<'_>) -> ExecVerdict {
+        if exec.truncated {
+            return ExecVerdict::Refuse {
+                reason: "its arguments are too large to judge".into(),
+            };
+        }
+        let action = Action::Exec {
+            argv: exec.argv.clone(),
+            cwd: Some(exec.cwd.clone()),
+        };
+        match self.proceeds(NestedLayer::Exec, &action) {
+            Ok(()) => ExecVerdict::Proceed,
+            Err(reason) => ExecVerdict::Refuse { reason },
+        }
+    }
+}
+
+impl Judge for NestedGate {
+    fn judge<'a>(&'a self, request: &'a NetRequest) -> JudgeFuture<'a> {
+        let action = Action::Net {
+            host: request.host.clone(),
+            port: Some(request.port),
+            method: request.method.clone(),
+            path: request.path.clone(),
+            service: request.service.clone(),
+        };
+        // A brokered credential may be released only at its own tier or above.
+        let floor = request.credential_tier.map(|t| {
+            (
+                t,
+                format!(
+                    "carries the credential {} (tier {t})",
+                    request.credentials.join(", ")
+                ),
+            )
+        });
+        Box::pin(async move {
+            // The decision writes a durable record and may wait for a person: off the proxy's
+            // async workers. The gate lives as long as the proxy (an `Arc` in the judge).
+            let judged = match (tokio::runtime::Handle::try_current(), self.me.upgrade()) {
+                (Ok(_), Some(gate)) => tokio::task::spawn_blocking(move || {
+                    gate.decide(NestedLayer::Net, &action, floor)
+                })
+                .await
+                .unwrap_or_else(|_| Err(("the decision failed".into(), None))),
+                _ => self.decide(NestedLayer::Net, &action, floor),
+            };
+            match judged {
+                Ok((rule, tier)) => Judgement::Proceed {
+                    rule,
+                    tier: Some(tier),
+                },
+                Err((reason, judged)) => {
+                    let (rule, tier) = match judged {
+                        Some((r, t)) => (r, Some(t)),
+                        None => (String::new(), None),
+                    };
+                    Judgement::Refuse {
+                        rule,
+                        tier,
+                        reason: format!("warden: refused: {reason}"),
+                    }
+                }
+            }
+        })
+    }
+}
