@@ -398,7 +398,15 @@ fn init_writes_a_policy_that_lints_and_tests_clean() {
     assert_eq!(v["tier"], "sync");
     let again = warden(&["init"], ws.path());
     assert_eq!(again.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    // miette wraps the message to the terminal width, and the workspace path (under the
+    // checkout's target directory) can be long enough to push "already exists" onto the next
+    // line behind a `│`: compare the words.
+    let words: Vec<String> = String::from_utf8_lossy(&again.stderr)
+        .split_whitespace()
+        .filter(|w| *w != "│")
+        .map(str::to_owned)
+        .collect();
+    assert!(words.join(" ").contains("already exists"), "{words:?}");
     assert!(warden(&["init", "--force"], ws.path()).status.success());
 }
 
