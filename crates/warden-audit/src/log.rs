@@ -28,7 +28,7 @@ use rustix::fs::{FlockOperation, flock};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -224,6 +224,86 @@ struct SyncMark {
     /// handle's truncating leader ([`SyncMark::lower_to`]) from writing between its own
     /// syncer's reading of the log length and writing of the mark.
     in_process: Mutex<()>,
+}
+
+/// `<log>.leaves`: the Merkle leaf hashes of a prefix of the log, so that a checkpoint (every
+/// run's seal) reads only the records after it. Layout: the log's byte length covered (u64 LE),
+/// the number of leaves (u64 LE), then the 32-byte leaves. Leaves are appended before the
+/// header moves, so a crash leaves a consistent (older) header. A cache only: one that does not
+/// fit the log (longer than it, not ending at a line, unreadable) is ignored and rebuilt, and
+/// one that lies yields checkpoints `warden audit verify` refuses, since it recomputes every
+/// root from the log itself.
+struct LeafCache;
+
+impl LeafCache {
+    const HEADER: u64 = 16;
+
+    fn path(log_path: &Path) -> PathBuf {
+        let mut name = log_path.as_os_str().to_owned();
+        name.push(".leaves");
+        PathBuf::from(name)
+    }
+
+    /// (bytes of the log covered, their leaves); (0, []) when the cache does not fit.
+    fn read(path: &Path, log: &File, log_len: u64) -> (u64, Vec<merkle::Hash>) {
+        let fits = || -> Option<(u64, Vec<merkle::Hash>)> {
+            let f = File::open(path).ok()?;
+            let mut head = [0u8; 16];
+            f.read_exact_at(&mut head, 0).ok()?;
+            let covered = u64::from_le_bytes(head[..8].try_into().ok()?);
+            let count = u64::from_le_bytes(head[8..].try_into().ok()?);
+            if covered > log_len || count > covered {
+                return None;
+            }
+            let mut raw = vec![0u8; usize::try_from(count).ok()?.checked_mul(32)?];
+            f.read_exact_at(&mut raw, Self::HEADER).ok()?;
+            let leaves: Vec<merkle::Hash> = raw
+                .chunks_exact(32)
+                .map(|c| c.try_into().unwrap_or([0u8; 32]))
+                .collect();
+            if covered > 0 {
+                // The last covered line must be the record whose leaf is cached last: its hash
+                // chains over every record before it, so the whole prefix is the one cached.
+                let mut last = [0u8; 1];
+                log.read_exact_at(&mut last, covered - 1).ok()?;
+                if last[0] != b'\n' {
+                    return None;
+                }
+                let start = find_last_newline(log, covered - 1).ok()?;
+                let mut line = vec![0u8; usize::try_from(covered - 1 - start).ok()?];
+                log.read_exact_at(&mut line, start).ok()?;
+                let (_, hash) = parse_seq_hash(&line, path).ok()?;
+                if leaves.last() != Some(&merkle::leaf_hash(&hex_hash(&hash).ok()?)) {
+                    return None;
+                }
+            } else if count > 0 {
+                return None;
+            }
+            Some((covered, leaves))
+        };
+        fits().unwrap_or_default()
+    }
+
+    /// Record `new` leaves after the first `at`, covering `covered` bytes of the log. Best effort:
+    /// a cache that cannot be written only costs the next reader a full read.
+    fn extend(path: &Path, at: usize, new: &[merkle::Hash], covered: u64) {
+        let write = || -> std::io::Result<()> {
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o640)
+                .open(path)?;
+            let body: Vec<u8> = new.iter().flatten().copied().collect();
+            f.write_all_at(&body, Self::HEADER + 32 * at as u64)?;
+            let mut head = [0u8; 16];
+            head[..8].copy_from_slice(&covered.to_le_bytes());
+            head[8..].copy_from_slice(&((at + new.len()) as u64).to_le_bytes());
+            f.write_all_at(&head, 0)
+        };
+        let _ = write();
+    }
 }
 
 impl SyncMark {
@@ -890,17 +970,21 @@ impl AuditLog {
             return Ok(());
         }
         let len = sh.tail.as_ref().map_or(0, |t| t.len);
-        let mut f = &self.file;
-        f.seek(SeekFrom::Start(0))
-            .map_err(|e| AuditError::io("seek", &self.path, e))?;
-        let mut buf = Vec::with_capacity(len as usize);
-        f.take(len)
-            .read_to_end(&mut buf)
+        // Leaves of a prefix of the log, from the cache beside it: every run seals the log, and
+        // parsing every line each time made a run's cost grow with the log.
+        let cache = LeafCache::path(&self.path);
+        let (covered, mut leaves) = LeafCache::read(&cache, &self.file, len);
+        let mut buf = vec![0u8; (len - covered) as usize];
+        self.file
+            .read_exact_at(&mut buf, covered)
             .map_err(|e| AuditError::io("read", &self.path, e))?;
-        let mut leaves = Vec::new();
+        let cached = leaves.len();
         for line in buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             let (_, hash) = parse_seq_hash(line, &self.path)?;
             leaves.push(merkle::leaf_hash(&hex_hash(&hash)?));
+        }
+        if leaves.len() > cached {
+            LeafCache::extend(&cache, cached, &leaves[cached..], len);
         }
         sh.leaves = Some(leaves);
         sh.frontier = None;
@@ -1102,6 +1186,54 @@ mod tests {
 
     fn len(path: &Path) -> u64 {
         std::fs::metadata(path).unwrap().len()
+    }
+
+    /// Every run's seal reads only the records after the leaf cache; each seal's root must still
+    /// be the tree over the whole log, with a fresh handle per "run", and a cache that no longer
+    /// fits the log (rewritten records of the same length, a corrupted leaf) is not believed.
+    #[test]
+    fn seals_from_the_leaf_cache_match_the_whole_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let cache = LeafCache::path(&path);
+        let opts = || LogOptions {
+            origin: "test/leaf-cache".into(),
+            ..LogOptions::default()
+        };
+        let verify = || {
+            let r = crate::verify::verify(&path, &crate::verify::VerifyOptions::default()).unwrap();
+            assert!(r.ok, "{:?}", r.problems);
+            r
+        };
+        for run in 0..5 {
+            let log = AuditLog::open(&path, opts()).unwrap();
+            for _ in 0..3 {
+                log.append("t", Map::new()).unwrap();
+            }
+            log.seal().unwrap();
+            // A new log keeps its leaves in memory; the first reader of an existing one
+            // writes the cache.
+            assert_eq!(cache.exists(), run > 0, "run {run}");
+            verify();
+        }
+        // A corrupted last leaf: ignored (the cache's last leaf must be the last covered
+        // record's), so the next seal is still right.
+        let mut raw = std::fs::read(&cache).unwrap();
+        let n = raw.len();
+        raw[n - 1] ^= 0xff;
+        std::fs::write(&cache, &raw).unwrap();
+        let log = AuditLog::open(&path, opts()).unwrap();
+        log.append("t", Map::new()).unwrap();
+        log.seal().unwrap();
+        verify();
+        // A cache that covers more than the log (cut short): ignored.
+        let mut raw = std::fs::read(&cache).unwrap();
+        raw[..8].copy_from_slice(&(len(&path) * 2).to_le_bytes());
+        std::fs::write(&cache, &raw).unwrap();
+        let log = AuditLog::open(&path, opts()).unwrap();
+        log.seal().unwrap();
+        let r = verify();
+        assert_eq!(r.after_last_checkpoint, 0);
     }
 
     #[test]
