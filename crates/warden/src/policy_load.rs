@@ -75,13 +75,8 @@ pub fn find_workspace(cwd: &Path) -> PathBuf {
     cwd.to_path_buf()
 }
 
-/// The user's home directory.
-pub fn home() -> PathBuf {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/root"))
-}
+/// The user's home directory (the governed path's own reading of it).
+pub use warden_govern::record::home;
 
 /// Build the classification context from optional `--workspace` and `--cwd` flags.
 pub fn context(

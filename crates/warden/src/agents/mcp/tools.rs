@@ -263,13 +263,7 @@ impl Tools {
             }
         };
         let req = ActionRequest {
-            meta: IntentMeta {
-                rationale,
-                agent: Some("mcp".into()),
-                session: None,
-                tool_call_id: Some(call_id.clone()),
-                tool: Some("exec".into()),
-            },
+            meta: mcp_meta(rationale, &call_id, "exec"),
             context: Some(Context {
                 cwd,
                 ..self.context()
@@ -382,13 +376,7 @@ impl Tools {
             }
         };
         let req = ActionRequest {
-            meta: IntentMeta {
-                rationale,
-                agent: Some("mcp".into()),
-                session: None,
-                tool_call_id: Some(call_id.clone()),
-                tool: Some(planned.tool.into()),
-            },
+            meta: mcp_meta(rationale, &call_id, planned.tool),
             bound: Some(planned.bound),
             ticket,
             text: Some(planned.text),
@@ -985,4 +973,15 @@ fn send(
         format!("HTTP {status}\n{text_body}"),
         outcome,
     ))
+}
+
+/// Who asked, for an MCP tool call's intent: the agent is `mcp`, the call its id.
+fn mcp_meta(rationale: Option<String>, call_id: &str, tool: &str) -> IntentMeta {
+    IntentMeta {
+        rationale,
+        agent: Some("mcp".into()),
+        session: None,
+        tool_call_id: Some(call_id.to_owned()),
+        tool: Some(tool.to_owned()),
+    }
 }
