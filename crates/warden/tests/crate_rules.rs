@@ -10,10 +10,22 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("warden-shell", &[]),
     ("warden-tls", &[]),
     ("warden-policy", &["warden-shell"]),
-    ("warden-audit", &["warden-policy", "warden-shell", "warden-tls"]),
-    ("warden-sandbox", &["warden-policy", "warden-shell", "warden-tls"]),
-    ("warden-proxy", &["warden-policy", "warden-shell", "warden-tls"]),
-    ("warden-approvals", &["warden-policy", "warden-shell", "warden-tls"]),
+    (
+        "warden-audit",
+        &["warden-policy", "warden-shell", "warden-tls"],
+    ),
+    (
+        "warden-sandbox",
+        &["warden-policy", "warden-shell", "warden-tls"],
+    ),
+    (
+        "warden-proxy",
+        &["warden-policy", "warden-shell", "warden-tls"],
+    ),
+    (
+        "warden-approvals",
+        &["warden-policy", "warden-shell", "warden-tls"],
+    ),
     (
         "warden-govern",
         &[
@@ -107,7 +119,10 @@ fn every_crate_depends_only_on_the_crates_design_allows() {
             }
         }
         if name != "warden-sandbox" {
-            for dep in deps.iter().filter(|d| ISOLATION_CRATES.contains(&d.as_str())) {
+            for dep in deps
+                .iter()
+                .filter(|d| ISOLATION_CRATES.contains(&d.as_str()))
+            {
                 problems.push(format!("{name} uses the isolation crate {dep}"));
             }
         }
@@ -120,7 +135,11 @@ fn every_crate_depends_only_on_the_crates_design_allows() {
             }
         }
     }
-    assert!(problems.is_empty(), "layering broken:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "layering broken:\n{}",
+        problems.join("\n")
+    );
     // The table must not silently lose a crate that exists.
     assert!(crates.len() >= 9, "found only {:?}", crates.keys());
 }
