@@ -3,7 +3,8 @@
 # CA, upstream verified), against a direct TLS connection and against mitmproxy doing the same
 # interception, all to one loopback TLS upstream in one run; and the time to first byte of new
 # HTTPS connections (direct, through the proxy with a cached leaf, to a host seen the first
-# time). Prints MiB/s, ratios and milliseconds; see crates/warden-proxy/examples/intercept_bench.rs.
+# time). Prints MiB/s, ratios (with direct / mitmproxy, the most any interceptor could score against
+# mitmproxy in that run) and milliseconds; see crates/warden-proxy/examples/intercept_bench.rs.
 #   bench/intercept.sh [MIB] [CONNECTIONS]     (default 256 MiB, 50 connections)
 #   NO_MITMPROXY=1 skips installing and running mitmproxy.
 set -euo pipefail
