@@ -562,6 +562,45 @@ fn a_script_post_is_held_for_a_person_then_released_or_refused() {
     );
     assert_eq!(held[1]["by"], "alice", "{held:#?}");
     assert_eq!(held[1]["action"]["method"], "POST", "{held:#?}");
+
+    // `warden report`: each held request is an incident saying how the hold ended, in the JSON,
+    // the text and the HTML page (which also counts the nested decisions).
+    let report = |args: &[&str]| {
+        let o = Command::new(WARDEN)
+            .arg("report")
+            .args(args)
+            .current_dir(&e.ws)
+            .env("HOME", e.root.path())
+            .output()
+            .expect("warden report");
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{err}");
+        out
+    };
+    let r: serde_json::Value = serde_json::from_str(&report(&["--json"])).expect("json");
+    assert_eq!(r["incident_counts"]["nested-held"], 2, "{r:#}");
+    let details: Vec<&str> = r["incidents"]
+        .as_array()
+        .expect("incidents")
+        .iter()
+        .filter(|i| i["kinds"].as_array().is_some_and(|k| k.iter().any(|k| k == "nested-held")))
+        .filter_map(|i| i["detail"].as_str())
+        .collect();
+    let post = format!("POST 127.0.0.1:{}/echo (rule test.post-needs-a-person)", e.port);
+    assert!(
+        details.iter().any(|d| d.contains(&format!("held for a person: {post}: approved by alice"))),
+        "{details:#?}"
+    );
+    assert!(
+        details.iter().any(|d| d.contains(&format!("held for a person: {post}: denied by alice"))),
+        "{details:#?}"
+    );
+    assert!(report(&[]).contains("nested-held 2"), "the text report's incident counts");
+    let page = e.root.path().join("report.html");
+    report(&["--html", page.to_str().expect("utf8")]);
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert!(html.contains("<h2>Inside actions</h2>"), "{html}");
+    assert!(html.contains("<td>POST</td>"), "{html}");
 }
 
 /// The audit log's records of `kind`, each as its body.
