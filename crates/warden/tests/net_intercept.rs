@@ -835,3 +835,40 @@ fn pip_and_npm_install_from_a_local_index_over_intercepted_https() {
         );
     }
 }
+
+/// A request's record names its method and path with the query stripped and tokens in the path
+/// masked (a GitHub token by the proxy itself, an AWS key by the audit log's redaction), along
+/// with its tier, the rule that judged it and how it was handled; the log holds neither token
+/// nor the query's secret.
+#[test]
+fn a_request_record_has_its_path_redacted_and_its_query_stripped() {
+    let Some(e) = setup() else { return };
+    const GH: &str = "ghp_pathsecretpathsecretpathsecret0123";
+    const AWS: &str = "AKIAPATHSECRET7EXAMP";
+    let p = e.policy(true);
+    let script = format!(
+        "curl -sS \"{}\"; echo",
+        e.url(&format!("/v1/{GH}/keys/{AWS}/show?password=querysecret42"))
+    );
+    let o = e.warden("run", &p, &script);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert_eq!(out, "GET \n", "the request went through: {err}");
+    let net = records(&e, "network");
+    let r = net
+        .iter()
+        .find(|n| n["method"] == "GET" && n["path"].as_str().is_some_and(|p| p.starts_with("/v1/")))
+        .unwrap_or_else(|| panic!("no record of the request: {net:#?}"));
+    let path = r["path"].as_str().expect("path");
+    assert!(path.starts_with("/v1/[redacted]/keys/"), "{path}");
+    assert!(path.ends_with("/show"), "query stripped: {path}");
+    assert!(!path.contains("AKIA"), "{path}");
+    assert_eq!(r["allowed"], true, "{r:#}");
+    assert_eq!(r["handling"], "intercepted", "{r:#}");
+    assert_eq!(r["tier"], "auto", "{r:#}");
+    assert!(r["judged_by"].as_str().is_some_and(|j| !j.is_empty()), "{r:#}");
+    let log = std::fs::read_to_string(e.ws.join(".warden/audit/audit.jsonl")).expect("log");
+    for secret in ["pathsecret", "AKIAPATHSECRET", "querysecret42"] {
+        assert!(!log.contains(secret), "{secret} is in the log");
+    }
+}
