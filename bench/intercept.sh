@@ -5,7 +5,7 @@
 # HTTPS connections (direct, through the proxy with a cached leaf, to a host seen the first
 # time). Prints MiB/s, ratios (with direct / mitmproxy, the most any interceptor could score against
 # mitmproxy in that run) and milliseconds; see crates/warden-proxy/examples/intercept_bench.rs.
-#   bench/intercept.sh [MIB] [CONNECTIONS]     (default 256 MiB, 50 connections)
+#   bench/intercept.sh [MIB] [CONNECTIONS] [ROUNDS]   (default 256 MiB, 50 connections, 5 rounds)
 #   NO_MITMPROXY=1 skips installing and running mitmproxy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,4 +15,4 @@ if [ -z "${NO_MITMPROXY:-}" ]; then
     export MITMDUMP
 fi
 cargo build --quiet --release -p warden-proxy --example intercept_bench
-"$CARGO_TARGET_DIR/release/examples/intercept_bench" "${1:-256}" "${2:-50}"
+"$CARGO_TARGET_DIR/release/examples/intercept_bench" "${1:-256}" "${2:-50}" "${3:-5}"

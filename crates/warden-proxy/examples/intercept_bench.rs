@@ -5,7 +5,8 @@
 //! to first byte of new HTTPS connections: direct, through the proxy to a host it has a leaf
 //! for (cached), and to a host it sees for the first time (a leaf minted).
 //!
-//! `intercept_bench [MIB] [CONNECTIONS]` (default 256 MiB, 50 connections per TTFB arm).
+//! `intercept_bench [MIB] [CONNECTIONS] [ROUNDS]` (default 256 MiB, 50 connections per TTFB
+//! arm, 5 rounds of transfers with the arms interleaved; the median per arm is reported).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
@@ -271,6 +272,11 @@ async fn main() -> Result<(), Err> {
     let args: Vec<String> = std::env::args().collect();
     let mib: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(256);
     let conns: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(50);
+    let rounds: usize = args
+        .get(3)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5)
+        .max(1);
     let bytes = mib << 20;
     let payload = Bytes::from(vec![7u8; bytes]);
 
@@ -334,21 +340,39 @@ async fn main() -> Result<(), Err> {
         }
     }
 
-    println!("intercepted HTTPS, one {mib} MiB transfer per arm (HTTP/1.1, loopback)");
-    let mut speeds = std::collections::BTreeMap::new();
+    println!(
+        "intercepted HTTPS, {mib} MiB transfers, the arms interleaved over {rounds} rounds, median per arm (HTTP/1.1, loopback)"
+    );
     for (name, route) in &arms {
         // Warm-up: the proxy's leaf for localhost, the upstream's connection path.
-        let warm = request(route, "localhost", None).await;
-        if let Err(e) = warm {
+        if let Err(e) = request(route, "localhost", None).await {
             return Err(format!("{name}: {e}").into());
         }
-        let (_, t, n) = request(route, "localhost", None).await?;
-        if n != bytes {
-            return Err(format!("{name}: downloaded {n} bytes, not {bytes}").into());
+    }
+    // Interleaved, so a change in the machine's load falls on every arm alike.
+    let mut samples: std::collections::BTreeMap<&str, (Vec<f64>, Vec<f64>)> =
+        std::collections::BTreeMap::new();
+    for _ in 0..rounds {
+        for (name, route) in &arms {
+            let (_, t, n) = request(route, "localhost", None).await?;
+            if n != bytes {
+                return Err(format!("{name}: downloaded {n} bytes, not {bytes}").into());
+            }
+            let down = mib_per_s(n, t);
+            let (_, t, n) = request(route, "localhost", Some(payload.clone())).await?;
+            let s = samples.entry(*name).or_default();
+            s.0.push(down);
+            s.1.push(mib_per_s(n, t));
         }
-        let down = mib_per_s(n, t);
-        let (_, t, n) = request(route, "localhost", Some(payload.clone())).await?;
-        let upl = mib_per_s(n, t);
+    }
+    let mid = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut speeds = std::collections::BTreeMap::new();
+    for (name, _) in &arms {
+        let (d, u) = samples.remove(*name).unwrap_or_default();
+        let (down, upl) = (mid(d), mid(u));
         println!("  {name:<10} download {down:>8.0} MiB/s   upload {upl:>8.0} MiB/s");
         speeds.insert(*name, (down, upl));
     }
