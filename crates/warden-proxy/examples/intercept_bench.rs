@@ -306,11 +306,7 @@ async fn main() -> Result<(), Err> {
     let args: Vec<String> = std::env::args().collect();
     let mib: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(256);
     let conns: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(50);
-    let rounds: usize = args
-        .get(3)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(5)
-        .max(1);
+    let rounds: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(5).max(1);
     let bytes = mib << 20;
     let payload = Bytes::from(vec![7u8; bytes]);
 
@@ -454,8 +450,9 @@ async fn main() -> Result<(), Err> {
 
     let gib = (bytes * rounds) as f64 / f64::from(1u32 << 30);
     let per_gib = |name: &str| {
-        cpu.get(name)
-            .map_or("-".to_owned(), |c| format!("download {:.2} upload {:.2}", c.0 / gib, c.1 / gib))
+        cpu.get(name).map_or("-".to_owned(), |c| {
+            format!("download {:.2} upload {:.2}", c.0 / gib, c.1 / gib)
+        })
     };
     println!(
         "CPU seconds per GiB: warden's proxy threads {}; mitmproxy {}; direct, both TLS ends {}",

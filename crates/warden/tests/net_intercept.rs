@@ -481,7 +481,10 @@ fn a_script_post_is_held_for_a_person_then_released_or_refused() {
     );
     let agent = serve::create_token(&s.url, ADMIN, "agent", "bot", "");
     let alice = serve::create_token(&s.url, ADMIN, "approver", "alice", "ops");
-    let server_env = [("WARDEN_SERVER", s.url.as_str()), ("WARDEN_TOKEN", agent.as_str())];
+    let server_env = [
+        ("WARDEN_SERVER", s.url.as_str()),
+        ("WARDEN_TOKEN", agent.as_str()),
+    ];
     // The POST is in a curl config file, which the exec layer's classifier does not read
     // (`curl -K post.cfg` is `auto`): only the proxy sees the method.
     let post = |body: &str| {
@@ -519,7 +522,10 @@ fn a_script_post_is_held_for_a_person_then_released_or_refused() {
         child.try_wait().expect("wait").is_none(),
         "the request waits for the person"
     );
-    assert!(!e.requests().contains("POST"), "nothing forwarded while held");
+    assert!(
+        !e.requests().contains("POST"),
+        "nothing forwarded while held"
+    );
     let o = serve::approvals_cli(&s.url, &alice, &["approve", &id])
         .output()
         .expect("approve");
@@ -537,7 +543,10 @@ fn a_script_post_is_held_for_a_person_then_released_or_refused() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = finish(child, std::time::Duration::from_secs(60));
     let (out, err) = text(&o);
-    assert!(out.contains("warden: refused"), "the 403's reason: {out}{err}");
+    assert!(
+        out.contains("warden: refused"),
+        "the 403's reason: {out}{err}"
+    );
     assert!(!out.contains("denied-body-2"), "{out}");
     assert_eq!(
         e.requests().matches("POST /echo").count(),
@@ -551,15 +560,17 @@ fn a_script_post_is_held_for_a_person_then_released_or_refused() {
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|r| r["kind"] == "nested")
-        .map(|r| if r["body"].is_null() { r } else { r["body"].clone() })
+        .map(|r| {
+            if r["body"].is_null() {
+                r
+            } else {
+                r["body"].clone()
+            }
+        })
         .filter(|b| b["layer"] == "net" && b["tier"] == "sync")
         .collect();
     let answers: Vec<&str> = held.iter().filter_map(|b| b["answer"].as_str()).collect();
-    assert_eq!(
-        answers,
-        ["hold", "proceed", "hold", "deny"],
-        "{held:#?}"
-    );
+    assert_eq!(answers, ["hold", "proceed", "hold", "deny"], "{held:#?}");
     assert_eq!(held[1]["by"], "alice", "{held:#?}");
     assert_eq!(held[1]["action"]["method"], "POST", "{held:#?}");
 
@@ -583,19 +594,33 @@ fn a_script_post_is_held_for_a_person_then_released_or_refused() {
         .as_array()
         .expect("incidents")
         .iter()
-        .filter(|i| i["kinds"].as_array().is_some_and(|k| k.iter().any(|k| k == "nested-held")))
+        .filter(|i| {
+            i["kinds"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "nested-held"))
+        })
         .filter_map(|i| i["detail"].as_str())
         .collect();
-    let post = format!("POST 127.0.0.1:{}/echo (rule test.post-needs-a-person)", e.port);
+    let post = format!(
+        "POST 127.0.0.1:{}/echo (rule test.post-needs-a-person)",
+        e.port
+    );
     assert!(
-        details.iter().any(|d| d.contains(&format!("held for a person: {post}: approved by alice"))),
+        details
+            .iter()
+            .any(|d| d.contains(&format!("held for a person: {post}: approved by alice"))),
         "{details:#?}"
     );
     assert!(
-        details.iter().any(|d| d.contains(&format!("held for a person: {post}: denied by alice"))),
+        details
+            .iter()
+            .any(|d| d.contains(&format!("held for a person: {post}: denied by alice"))),
         "{details:#?}"
     );
-    assert!(report(&[]).contains("nested-held 2"), "the text report's incident counts");
+    assert!(
+        report(&[]).contains("nested-held 2"),
+        "the text report's incident counts"
+    );
     let page = e.root.path().join("report.html");
     report(&["--html", page.to_str().expect("utf8")]);
     let html = std::fs::read_to_string(&page).expect("page");
@@ -610,7 +635,13 @@ fn records(e: &Env, kind: &str) -> Vec<serde_json::Value> {
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|r| r["kind"] == kind)
-        .map(|r| if r["body"].is_null() { r } else { r["body"].clone() })
+        .map(|r| {
+            if r["body"].is_null() {
+                r
+            } else {
+                r["body"].clone()
+            }
+        })
         .collect()
 }
 
@@ -699,7 +730,11 @@ fn a_credential_with_a_tier_travels_only_in_an_action_approved_at_that_tier() {
         let o = c.output().expect("warden approvals");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     };
-    ok(&mut serve::approvals_cli(&s.url, &alice, &["approve", &ids[0]]));
+    ok(&mut serve::approvals_cli(
+        &s.url,
+        &alice,
+        &["approve", &ids[0]],
+    ));
     assert_eq!(e.requests(), "", "nothing sent before the worker runs it");
     ok(serve::approvals_cli(&s.url, &agent, &["worker", "--once"])
         .current_dir(&e.ws)
@@ -811,8 +846,7 @@ fn pip_and_npm_install_from_a_local_index_over_intercepted_https() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}{err}");
     assert_eq!(
-        out,
-        "pip installed over intercepted TLS\nnpm installed over intercepted TLS\n",
+        out, "pip installed over intercepted TLS\nnpm installed over intercepted TLS\n",
         "{err}"
     );
     let requests = e.requests();
@@ -866,7 +900,10 @@ fn a_request_record_has_its_path_redacted_and_its_query_stripped() {
     assert_eq!(r["allowed"], true, "{r:#}");
     assert_eq!(r["handling"], "intercepted", "{r:#}");
     assert_eq!(r["tier"], "auto", "{r:#}");
-    assert!(r["judged_by"].as_str().is_some_and(|j| !j.is_empty()), "{r:#}");
+    assert!(
+        r["judged_by"].as_str().is_some_and(|j| !j.is_empty()),
+        "{r:#}"
+    );
     let log = std::fs::read_to_string(e.ws.join(".warden/audit/audit.jsonl")).expect("log");
     for secret in ["pathsecret", "AKIAPATHSECRET", "querysecret42"] {
         assert!(!log.contains(secret), "{secret} is in the log");

@@ -1372,8 +1372,14 @@ mod tests {
         let h = &r.network[0];
         assert_eq!(h.host, "api.example.invalid");
         assert_eq!((h.methods["GET"].allowed, h.methods["GET"].denied), (1, 0));
-        assert_eq!((h.methods["POST"].allowed, h.methods["POST"].denied), (1, 1));
-        assert_eq!((r.nested.held, r.nested.refused, r.nested.decisions), (2, 1, 2));
+        assert_eq!(
+            (h.methods["POST"].allowed, h.methods["POST"].denied),
+            (1, 1)
+        );
+        assert_eq!(
+            (r.nested.held, r.nested.refused, r.nested.decisions),
+            (2, 1, 2)
+        );
         assert_eq!(r.incidents.len(), 1, "{:?}", r.incidents);
         let i = &r.incidents[0];
         assert_eq!(i.kinds, ["network-denied", "nested-held", "nested-refused"]);
