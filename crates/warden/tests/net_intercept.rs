@@ -424,12 +424,92 @@ fn a_brokered_credential_reaches_its_host_and_never_the_sandbox() {
 }
 
 /// A rule making a POST to the loopback server `sync`, routed to the `ops` group of a real
-/// `warden serve` (which reads the same file).
-const SYNC_POST: &str = "[[rule]]\nid = \"test.post-needs-a-person\"\ntier = \"sync\"\n\
-     category = \"external-write\"\nreason = \"writes to the loopback service\"\noverride = true\n\
-     host = [\"127.0.0.1\"]\nmethod = [\"POST\"]\n\
-     [approvals.groups.ops]\nmembers = []\n\
-     [[approvals.route]]\ncategory = [\"external-write\"]\ngroups = [\"ops\"]\ntimeout = \"60s\"\n";
+/// `warden serve` (which reads the same file) with the route's `timeout`.
+fn sync_post(timeout: &str) -> String {
+    format!(
+        "[[rule]]\nid = \"test.post-needs-a-person\"\ntier = \"sync\"\n\
+         category = \"external-write\"\nreason = \"writes to the loopback service\"\noverride = true\n\
+         host = [\"127.0.0.1\"]\nmethod = [\"POST\"]\n\
+         [approvals.groups.ops]\nmembers = []\n\
+         [[approvals.route]]\ncategory = [\"external-write\"]\ngroups = [\"ops\"]\ntimeout = \"{timeout}\"\n"
+    )
+}
+
+/// A real `warden serve` for [`sync_post`]'s policy, with an agent and an approver (alice, ops).
+struct HoldServer {
+    policy: PathBuf,
+    serve: serve::Running,
+    agent: String,
+    alice: String,
+}
+
+impl HoldServer {
+    fn start(e: &Env, timeout: &str) -> HoldServer {
+        let policy = e.policy_with(true, &sync_post(timeout));
+        let serve = serve::serve(
+            e.root.path(),
+            ADMIN,
+            [
+                "--listen",
+                "127.0.0.1:0",
+                "--policy",
+                policy.to_str().expect("utf8"),
+                "--db",
+                "sqlite:approvals.db",
+            ],
+        );
+        let agent = serve::create_token(&serve.url, ADMIN, "agent", "bot", "");
+        let alice = serve::create_token(&serve.url, ADMIN, "approver", "alice", "ops");
+        HoldServer {
+            policy,
+            serve,
+            agent,
+            alice,
+        }
+    }
+
+    /// `warden run` of a script POSTing `body` to the server, spawned, and the id of the
+    /// request it is held for. The POST is in a curl config file, which the exec layer's
+    /// classifier does not read (`curl -K post.cfg` is `auto`): only the proxy sees the method.
+    fn hold(&self, e: &Env, body: &str) -> (Child, String) {
+        let script = format!(
+            "printf 'url = \"{}\"\\ndata = \"{body}\"\\nsilent\\nshow-error\\n' > post.cfg\n\
+             curl -K post.cfg; echo; echo posted",
+            e.url("/echo")
+        );
+        let env = [
+            ("WARDEN_SERVER", self.serve.url.as_str()),
+            ("WARDEN_TOKEN", self.agent.as_str()),
+        ];
+        let child = e
+            .command("run", &self.policy, &script, &env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("warden run");
+        let t0 = std::time::Instant::now();
+        let id = loop {
+            if let Some(id) = pending(&self.serve.url, &self.alice).into_iter().next() {
+                break id;
+            }
+            if t0.elapsed() > std::time::Duration::from_secs(30) {
+                let o = finish(child, std::time::Duration::ZERO);
+                let (out, err) = text(&o);
+                panic!("no pending request: {out}{err}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        (child, id)
+    }
+
+    /// `warden approvals VERB ID …` as alice.
+    fn answer(&self, args: &[&str]) {
+        let o = serve::approvals_cli(&self.serve.url, &self.alice, args)
+            .output()
+            .expect("warden approvals");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
 
 /// The server's pending request ids, as `approver` sees them.
 fn pending(url: &str, approver: &str) -> Vec<String> {
@@ -466,57 +546,9 @@ fn finish(mut child: Child, limit: std::time::Duration) -> Output {
 #[test]
 fn a_script_post_is_held_for_a_person_then_released_or_refused() {
     let Some(e) = setup() else { return };
-    let p = e.policy_with(true, SYNC_POST);
-    let s = serve::serve(
-        e.root.path(),
-        ADMIN,
-        [
-            "--listen",
-            "127.0.0.1:0",
-            "--policy",
-            p.to_str().expect("utf8"),
-            "--db",
-            "sqlite:approvals.db",
-        ],
-    );
-    let agent = serve::create_token(&s.url, ADMIN, "agent", "bot", "");
-    let alice = serve::create_token(&s.url, ADMIN, "approver", "alice", "ops");
-    let server_env = [
-        ("WARDEN_SERVER", s.url.as_str()),
-        ("WARDEN_TOKEN", agent.as_str()),
-    ];
-    // The POST is in a curl config file, which the exec layer's classifier does not read
-    // (`curl -K post.cfg` is `auto`): only the proxy sees the method.
-    let post = |body: &str| {
-        format!(
-            "printf 'url = \"{}\"\\ndata = \"{body}\"\\nsilent\\nshow-error\\n' > post.cfg\n\
-             curl -K post.cfg; echo; echo posted",
-            e.url("/echo")
-        )
-    };
-    let hold = |body: &str| {
-        let child = e
-            .command("run", &p, &post(body), &server_env)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("warden run");
-        let t0 = std::time::Instant::now();
-        let id = loop {
-            if let Some(id) = pending(&s.url, &alice).into_iter().next() {
-                break id;
-            }
-            if t0.elapsed() > std::time::Duration::from_secs(30) {
-                let o = finish(child, std::time::Duration::ZERO);
-                let (out, err) = text(&o);
-                panic!("no pending request: {out}{err}");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        };
-        (child, id)
-    };
+    let h = HoldServer::start(&e, "60s");
 
-    let (mut child, id) = hold("released-body-1");
+    let (mut child, id) = h.hold(&e, "released-body-1");
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(
         child.try_wait().expect("wait").is_none(),
@@ -526,21 +558,15 @@ fn a_script_post_is_held_for_a_person_then_released_or_refused() {
         !e.requests().contains("POST"),
         "nothing forwarded while held"
     );
-    let o = serve::approvals_cli(&s.url, &alice, &["approve", &id])
-        .output()
-        .expect("approve");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    h.answer(&["approve", &id]);
     let o = finish(child, std::time::Duration::from_secs(60));
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert_eq!(out, "POST released-body-1\nposted\n", "{err}");
     assert!(e.requests().contains("POST /echo"), "{}", e.requests());
 
-    let (child, id) = hold("denied-body-2");
-    let o = serve::approvals_cli(&s.url, &alice, &["deny", &id, "--comment", "not today"])
-        .output()
-        .expect("deny");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (child, id) = h.hold(&e, "denied-body-2");
+    h.answer(&["deny", &id, "--comment", "not today"]);
     let o = finish(child, std::time::Duration::from_secs(60));
     let (out, err) = text(&o);
     assert!(
@@ -908,4 +934,48 @@ fn a_request_record_has_its_path_redacted_and_its_query_stripped() {
     for secret in ["pathsecret", "AKIAPATHSECRET", "querysecret42"] {
         assert!(!log.contains(secret), "{secret} is in the log");
     }
+}
+
+/// A held request nobody answers is refused when the route's timeout passes: the client gets
+/// 403 with the reason, nothing reaches the server, and the hold's record is answered `deny`
+/// by nobody, which `warden report` shows as a hold denied for want of an answer.
+#[test]
+fn a_held_post_nobody_answers_is_refused_at_the_routes_timeout() {
+    let Some(e) = setup() else { return };
+    let h = HoldServer::start(&e, "2s");
+    let (child, _id) = h.hold(&e, "unanswered-body-3");
+    let o = finish(child, std::time::Duration::from_secs(60));
+    let (out, err) = text(&o);
+    assert!(
+        out.contains("warden: refused"),
+        "the 403's reason: {out}{err}"
+    );
+    assert!(!out.contains("unanswered-body-3"), "{out}");
+    assert!(!e.requests().contains("POST"), "{}", e.requests());
+    let held: Vec<serde_json::Value> = records(&e, "nested")
+        .into_iter()
+        .filter(|b| b["layer"] == "net" && b["tier"] == "sync")
+        .collect();
+    let answers: Vec<&str> = held.iter().filter_map(|b| b["answer"].as_str()).collect();
+    assert_eq!(answers, ["hold", "deny"], "{held:#?}");
+    assert!(held[1]["by"].is_null(), "{held:#?}");
+
+    let o = Command::new(WARDEN)
+        .args(["report", "--json"])
+        .current_dir(&e.ws)
+        .env("HOME", e.root.path())
+        .output()
+        .expect("warden report");
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let incident = r["incidents"]
+        .as_array()
+        .and_then(|i| i.first())
+        .unwrap_or_else(|| panic!("no incident: {r:#}"))
+        .clone();
+    assert!(
+        incident["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("(rule test.post-needs-a-person): denied (no answer)")),
+        "{incident:#}"
+    );
 }
