@@ -581,18 +581,8 @@ fn a_script_post_is_held_for_a_person_then_released_or_refused() {
         e.requests()
     );
 
-    let audit = std::fs::read_to_string(e.ws.join(".warden/audit/audit.jsonl")).expect("audit");
-    let held: Vec<serde_json::Value> = audit
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|r| r["kind"] == "nested")
-        .map(|r| {
-            if r["body"].is_null() {
-                r
-            } else {
-                r["body"].clone()
-            }
-        })
+    let held: Vec<serde_json::Value> = records(&e, "nested")
+        .into_iter()
         .filter(|b| b["layer"] == "net" && b["tier"] == "sync")
         .collect();
     let answers: Vec<&str> = held.iter().filter_map(|b| b["answer"].as_str()).collect();
