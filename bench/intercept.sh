@@ -3,8 +3,11 @@
 # CA, upstream verified), against a direct TLS connection and against mitmproxy doing the same
 # interception, all to one loopback TLS upstream in one run; and the time to first byte of new
 # HTTPS connections (direct, through the proxy with a cached leaf, to a host seen the first
-# time). Prints MiB/s, ratios and milliseconds; see crates/warden-proxy/examples/intercept_bench.rs.
-#   bench/intercept.sh [MIB] [CONNECTIONS]     (default 256 MiB, 50 connections)
+# time). Prints MiB/s, ratios (with direct / mitmproxy, the most any interceptor could score against
+# mitmproxy in that run), the CPU seconds per GiB of each interceptor beside the direct arm's two
+# TLS ends (the floor: the cryptography an interceptor repeats; unlike throughput, not moved much
+# by the machine's load) and milliseconds; see crates/warden-proxy/examples/intercept_bench.rs.
+#   bench/intercept.sh [MIB] [CONNECTIONS] [ROUNDS]   (default 256 MiB, 50 connections, 5 rounds)
 #   NO_MITMPROXY=1 skips installing and running mitmproxy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +17,4 @@ if [ -z "${NO_MITMPROXY:-}" ]; then
     export MITMDUMP
 fi
 cargo build --quiet --release -p warden-proxy --example intercept_bench
-"$CARGO_TARGET_DIR/release/examples/intercept_bench" "${1:-256}" "${2:-50}"
+"$CARGO_TARGET_DIR/release/examples/intercept_bench" "${1:-256}" "${2:-50}" "${3:-5}"

@@ -3,9 +3,12 @@
 //! warden-proxy intercepting (per-run CA, upstream verified against a test CA), and through
 //! mitmproxy doing the same interception (when `MITMDUMP` names its `mitmdump`) — and the time
 //! to first byte of new HTTPS connections: direct, through the proxy to a host it has a leaf
-//! for (cached), and to a host it sees for the first time (a leaf minted).
+//! for (cached), and to a host it sees for the first time (a leaf minted). Also the CPU time
+//! each interceptor spends per GiB (warden-proxy's runtime threads, mitmproxy's process) beside
+//! the direct arm's (the client's and the upstream's TLS ends: the work an interceptor repeats).
 //!
-//! `intercept_bench [MIB] [CONNECTIONS]` (default 256 MiB, 50 connections per TTFB arm).
+//! `intercept_bench [MIB] [CONNECTIONS] [ROUNDS]` (default 256 MiB, 50 connections per TTFB
+//! arm, 5 rounds of transfers with the arms interleaved; the median per arm is reported).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
@@ -195,11 +198,18 @@ async fn request(
     };
     let ttfb = start.elapsed();
     let status = resp.status();
-    let body = resp.into_body().collect().await?.to_bytes();
     if !status.is_success() {
+        let body = resp.into_body().collect().await?.to_bytes();
         return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
     }
-    Ok((ttfb, start.elapsed(), body.len()))
+    // Counted, not collected: gathering 256 MiB into one buffer (allocation, page faults, a
+    // copy) cost the client as much as a TLS layer and capped every arm at the client's speed.
+    let mut body = resp.into_body();
+    let mut n = 0usize;
+    while let Some(frame) = body.frame().await {
+        n += frame?.data_ref().map_or(0, Bytes::len);
+    }
+    Ok((ttfb, start.elapsed(), n))
 }
 
 fn mib_per_s(bytes: usize, d: Duration) -> f64 {
@@ -209,6 +219,38 @@ fn mib_per_s(bytes: usize, d: Duration) -> f64 {
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+/// Seconds of CPU (user and system) in a `/proc/.../stat` line.
+fn stat_cpu(stat: &str) -> f64 {
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; the kernel
+    // counts them in USER_HZ, 100 on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds of this process's threads named `warden-proxy` (the proxy's runtime).
+fn proxy_threads_cpu() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|c| c.trim_end() == "warden-proxy")
+        })
+        .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+        .map(|s| stat_cpu(&s))
+        .sum()
+}
+
+/// CPU seconds of process `pid`, all its threads.
+fn process_cpu(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(0.0, |s| stat_cpu(&s))
 }
 
 /// A child process killed when dropped (also when the benchmark fails half-way).
@@ -264,6 +306,7 @@ async fn main() -> Result<(), Err> {
     let args: Vec<String> = std::env::args().collect();
     let mib: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(256);
     let conns: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(50);
+    let rounds: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(5).max(1);
     let bytes = mib << 20;
     let payload = Bytes::from(vec![7u8; bytes]);
 
@@ -327,21 +370,59 @@ async fn main() -> Result<(), Err> {
         }
     }
 
-    println!("intercepted HTTPS, one {mib} MiB transfer per arm (HTTP/1.1, loopback)");
-    let mut speeds = std::collections::BTreeMap::new();
+    println!(
+        "intercepted HTTPS, {mib} MiB transfers, the arms interleaved over {rounds} rounds, median per arm (HTTP/1.1, loopback)"
+    );
     for (name, route) in &arms {
         // Warm-up: the proxy's leaf for localhost, the upstream's connection path.
-        let warm = request(route, "localhost", None).await;
-        if let Err(e) = warm {
+        if let Err(e) = request(route, "localhost", None).await {
             return Err(format!("{name}: {e}").into());
         }
-        let (_, t, n) = request(route, "localhost", None).await?;
-        if n != bytes {
-            return Err(format!("{name}: downloaded {n} bytes, not {bytes}").into());
+    }
+    // Interleaved, so a change in the machine's load falls on every arm alike.
+    let mut samples: std::collections::BTreeMap<&str, (Vec<f64>, Vec<f64>)> =
+        std::collections::BTreeMap::new();
+    // The CPU time each interceptor spends (download, upload), which the machine's load does
+    // not change the way it changes throughput.
+    let mut cpu: std::collections::BTreeMap<&str, (f64, f64)> = std::collections::BTreeMap::new();
+    let mitm_pid = mitm_child.as_ref().map(|c: &KillOnDrop| c.0.id());
+    // For the direct arm, the whole process (the client's and the upstream's TLS ends): the
+    // same cryptography an interceptor does again, the floor of its CPU.
+    let cpu_of = |name: &str| match name {
+        "direct" => Some(process_cpu(std::process::id())),
+        "warden" => Some(proxy_threads_cpu()),
+        "mitmproxy" => mitm_pid.map(process_cpu),
+        _ => None,
+    };
+    for _ in 0..rounds {
+        for (name, route) in &arms {
+            let c0 = cpu_of(name);
+            let (_, t, n) = request(route, "localhost", None).await?;
+            if n != bytes {
+                return Err(format!("{name}: downloaded {n} bytes, not {bytes}").into());
+            }
+            let down = mib_per_s(n, t);
+            let c1 = cpu_of(name);
+            let (_, t, n) = request(route, "localhost", Some(payload.clone())).await?;
+            let c2 = cpu_of(name);
+            if let (Some(c0), Some(c1), Some(c2)) = (c0, c1, c2) {
+                let e = cpu.entry(*name).or_default();
+                e.0 += c1 - c0;
+                e.1 += c2 - c1;
+            }
+            let s = samples.entry(*name).or_default();
+            s.0.push(down);
+            s.1.push(mib_per_s(n, t));
         }
-        let down = mib_per_s(n, t);
-        let (_, t, n) = request(route, "localhost", Some(payload.clone())).await?;
-        let upl = mib_per_s(n, t);
+    }
+    let mid = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut speeds = std::collections::BTreeMap::new();
+    for (name, _) in &arms {
+        let (d, u) = samples.remove(*name).unwrap_or_default();
+        let (down, upl) = (mid(d), mid(u));
         println!("  {name:<10} download {down:>8.0} MiB/s   upload {upl:>8.0} MiB/s");
         speeds.insert(*name, (down, upl));
     }
@@ -357,6 +438,33 @@ async fn main() -> Result<(), Err> {
             "  warden / mitmproxy:  download {:.1}x  upload {:.1}x  (target >= 5x)",
             wd / md,
             wu / mu
+        );
+        // No interceptor can beat the direct connection it sits in: this is the most any
+        // could score against mitmproxy on this machine in this run.
+        println!(
+            "  direct / mitmproxy:  download {:.1}x  upload {:.1}x  (the ceiling of the line above)",
+            dd / md,
+            du / mu
+        );
+    }
+
+    let gib = (bytes * rounds) as f64 / f64::from(1u32 << 30);
+    let per_gib = |name: &str| {
+        cpu.get(name).map_or("-".to_owned(), |c| {
+            format!("download {:.2} upload {:.2}", c.0 / gib, c.1 / gib)
+        })
+    };
+    println!(
+        "CPU seconds per GiB: warden's proxy threads {}; mitmproxy {}; direct, both TLS ends {}",
+        per_gib("warden"),
+        per_gib("mitmproxy"),
+        per_gib("direct")
+    );
+    if let (Some(w), Some(m)) = (cpu.get("warden"), cpu.get("mitmproxy")) {
+        println!(
+            "  mitmproxy / warden CPU:  download {:.1}x  upload {:.1}x  (load-independent; target >= 5x)",
+            m.0 / w.0,
+            m.1 / w.1
         );
     }
 

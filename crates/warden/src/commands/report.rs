@@ -11,10 +11,11 @@
 //! - `outcome`: its disposition (ran with an exit status or signal, denied, deferred with its
 //!   ticket, unavailable, not run) and the notes a person reads (`not enforced…` marks a
 //!   degraded sandbox, `warning: …` a warning).
-//! - `network`: host, allowed.
+//! - `network`: host, method (`tunnel` for a connection whose requests were not seen), allowed.
 //! - `nested`: the runtime layers' decisions inside a running action (a program it ran, a
 //!   request it sent): counted (how many, how many held for a person, how many refused, by
-//!   rule), and each refused one named in its action's `nested-refused` incident.
+//!   rule); each refused one is named in its action's `nested-refused` incident and each one
+//!   held for a person, with how the hold ended, in its `nested-held` incident.
 //! - `approval`: its event; each request counts once however many records describe it, and
 //!   its first decision counts. Approval records that name no intent are not Warden's own
 //!   (other tools' server-side records, keyed by `request_id`/`request`/`ticket`/`id`, with their
@@ -194,8 +195,8 @@ pub struct Incident {
     pub seq: u64,
     pub time: String,
     /// `denied-by-policy`, `denied-by-approver`, `approval-expired`, `approval-unavailable`,
-    /// `failed`, `did-not-run`, `degraded`, `network-denied`, `nested-refused`,
-    /// `outcome-unknown`, `warning`.
+    /// `failed`, `did-not-run`, `degraded`, `network-denied`, `nested-held` (an operation
+    /// inside it waited for a person), `nested-refused`, `outcome-unknown`, `warning`.
     pub kinds: Vec<&'static str>,
     pub tier: String,
     pub rule: String,
@@ -249,6 +250,9 @@ struct Intent {
     net_methods: Vec<(String, String, bool)>,
     /// The nested operations refused inside it: `text (rule R, tier T)`.
     nested_refused: Vec<String>,
+    /// The nested operations held for a person inside it and how the hold ended:
+    /// `text (rule R): approved by P`.
+    nested_held: Vec<String>,
     /// Approver groups, when the intent names them (the approval server's log does).
     groups: Vec<String>,
     /// The agent's tool name, when the intent names one.
@@ -572,6 +576,23 @@ pub fn build(
                         n.tier.as_str()
                     ));
                 }
+                // The answer to a hold names the hold's record: what a person was asked and
+                // what became of it.
+                if n.held.is_some() {
+                    let ended = match (n.answer, &n.by) {
+                        (warden_audit::NestedAnswer::Proceed, Some(by)) => {
+                            format!("approved by {by}")
+                        }
+                        (warden_audit::NestedAnswer::Proceed, None) => "approved".to_owned(),
+                        (_, Some(by)) => format!("denied by {by}"),
+                        (_, None) => "denied (no answer)".to_owned(),
+                    };
+                    i.nested_held.push(format!(
+                        "{} (rule {}): {ended}",
+                        super::replay::action_text(&n.action),
+                        n.rule
+                    ));
+                }
                 if held || refused {
                     let e = nested_rules
                         .entry(n.rule.clone())
@@ -600,6 +621,8 @@ pub fn build(
             i.net_allowed.extend(run.net_allowed);
             i.net_denied.extend(run.net_denied);
             i.net_methods.extend(run.net_methods);
+            i.nested_refused.extend(run.nested_refused);
+            i.nested_held.extend(run.nested_held);
             if i.groups.is_empty() {
                 i.groups = run.groups;
             }
@@ -850,6 +873,10 @@ pub fn build(
                 "network denied: {}",
                 hosts.into_iter().collect::<Vec<_>>().join(", ")
             ));
+        }
+        if !i.nested_held.is_empty() {
+            kinds.push("nested-held");
+            detail.push(format!("held for a person: {}", i.nested_held.join(", ")));
         }
         if !i.nested_refused.is_empty() {
             kinds.push("nested-refused");
@@ -1302,6 +1329,91 @@ mod tests {
             )
         );
         assert!(page.contains("&lt;b&gt;evil&lt;/b&gt;"));
+    }
+
+    /// A run's requests are counted by host and method in every format; a request held for a
+    /// person is a `nested-held` incident saying how the hold ended (approved by whom, denied),
+    /// and the HTML page shows the methods and the nested counts too.
+    #[test]
+    fn requests_by_host_and_method_and_held_requests_as_incidents() {
+        let net = |seq: u64, method: &str, allowed: bool| {
+            serde_json::json!({"seq": seq, "ts_ns": seq, "kind": "network", "intent_seq": 1,
+                "protocol": "https", "host": "API.example.invalid", "port": 443, "method": method,
+                "path": "/v1/items", "allowed": allowed, "rule": "allow", "handling": "intercepted",
+                "tier": "sync", "judged_by": "test.post"})
+        };
+        let nested = |seq: u64, answer: &str, held: Option<u64>, by: Option<&str>| {
+            serde_json::json!({"seq": seq, "ts_ns": seq, "kind": "nested", "intent_seq": 1,
+                "layer": "net", "tier": "sync", "granted": "auto", "rule": "test.post",
+                "category": "external-write", "reasons": ["writes"], "answer": answer,
+                "held": held, "by": by,
+                "action": {"kind": "net", "host": "api.example.invalid", "port": 443,
+                    "method": "POST", "path": "/v1/items"}})
+        };
+        let lines: Vec<Vec<u8>> = [
+            serde_json::json!({"seq": 1, "ts_ns": 1, "kind": "intent", "tier": "auto",
+                "category": "", "rule": "default",
+                "action": {"kind": "shell", "script": "sh sync.sh"}}),
+            nested(2, "hold", None, None),
+            nested(3, "proceed", Some(2), Some("alice")),
+            nested(4, "hold", None, None),
+            nested(5, "deny", Some(4), Some("bob")),
+            net(6, "GET", true),
+            net(7, "POST", true),
+            net(8, "POST", false),
+            serde_json::json!({"seq": 9, "ts_ns": 9, "kind": "outcome", "intent_seq": 1,
+                "disposition": "ran", "exit_code": 0}),
+        ]
+        .iter()
+        .map(|v| v.to_string().into_bytes())
+        .collect();
+        let r = build("log", &lines, None, &ApprovalsConfig::default(), 10);
+        assert_eq!(r.network.len(), 1);
+        let h = &r.network[0];
+        assert_eq!(h.host, "api.example.invalid");
+        assert_eq!((h.methods["GET"].allowed, h.methods["GET"].denied), (1, 0));
+        assert_eq!(
+            (h.methods["POST"].allowed, h.methods["POST"].denied),
+            (1, 1)
+        );
+        assert_eq!(
+            (r.nested.held, r.nested.refused, r.nested.decisions),
+            (2, 1, 2)
+        );
+        assert_eq!(r.incidents.len(), 1, "{:?}", r.incidents);
+        let i = &r.incidents[0];
+        assert_eq!(i.kinds, ["network-denied", "nested-held", "nested-refused"]);
+        assert!(
+            i.detail.contains(
+                "held for a person: POST api.example.invalid:443/v1/items (rule test.post): approved by alice, \
+                 POST api.example.invalid:443/v1/items (rule test.post): denied by bob"
+            ),
+            "{}",
+            i.detail
+        );
+        assert_eq!(r.incident_counts["nested-held"], 1);
+
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(json["network"][0]["methods"]["POST"]["denied"], 1);
+        assert_eq!(json["incidents"][0]["kinds"][1], "nested-held");
+
+        let text = render_text(&r);
+        assert!(text.contains("api.example.invalid"), "{text}");
+        assert!(text.contains("    POST"), "{text}");
+        assert!(text.contains("nested-held"), "{text}");
+        assert!(text.contains("held for a person: "), "{text}");
+
+        let page = html::render(&r);
+        assert!(page.contains("<h2>Inside actions</h2>"), "{page}");
+        assert!(
+            page.contains("2 decisions (net 2), 2 held for a person, 1 refused."),
+            "{page}"
+        );
+        assert!(
+            page.contains("<tr><td><code>api.example.invalid</code></td><td>POST</td><td class=\"n\">1</td><td class=\"n\">1</td></tr>"),
+            "{page}"
+        );
+        assert!(page.contains("nested-held"), "{page}");
     }
 
     #[test]

@@ -248,6 +248,51 @@ pub fn render(r: &Report) -> String {
             })
             .collect();
         h.push_str(&bar_chart(&rows, 260));
+        h.push_str("<table><tr><th>host</th><th>method</th><th>allowed</th><th>denied</th></tr>");
+        for x in &r.network {
+            for (m, c) in &x.methods {
+                let _ = write!(
+                    h,
+                    "<tr><td><code>{}</code></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                    esc(&x.host),
+                    esc(m),
+                    c.allowed,
+                    c.denied
+                );
+            }
+        }
+        h.push_str("</table>");
+    }
+
+    let n = &r.nested;
+    if n.decisions > 0 {
+        let layers: Vec<String> = n
+            .by_layer
+            .iter()
+            .map(|(k, c)| format!("{} {c}", esc(k)))
+            .collect();
+        let _ = write!(
+            h,
+            "<h2>Inside actions</h2><p>{} decisions ({}), {} held for a person, {} refused.</p>",
+            n.decisions,
+            layers.join(", "),
+            n.held,
+            n.refused
+        );
+        if !n.rules.is_empty() {
+            h.push_str("<table><tr><th>rule</th><th>tier</th><th>held</th><th>refused</th></tr>");
+            for x in &n.rules {
+                let _ = write!(
+                    h,
+                    "<tr><td><code>{}</code></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                    esc(&x.rule),
+                    esc(&x.tier),
+                    x.held,
+                    x.refused
+                );
+            }
+            h.push_str("</table>");
+        }
     }
 
     let _ = write!(h, "<h2>Incidents ({})</h2>", r.incidents.len());
