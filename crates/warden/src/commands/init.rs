@@ -2,6 +2,7 @@
 
 use crate::exit::{CliError, CmdResult};
 use crate::policy_load;
+use clap::ValueEnum as _;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,6 +22,19 @@ pub struct InitArgs {
     /// Also put an agent under Warden: write its hook / MCP configuration into the repository.
     #[arg(long, value_enum, value_name = "AGENT")]
     pub agent: Option<Agent>,
+    /// How the agent is put under Warden: its own hooks (the default where it has them) or
+    /// Warden's MCP server in place of its shell tool (Codex only).
+    #[arg(long, value_enum, value_name = "MODE", requires = "agent")]
+    pub mode: Option<AgentMode>,
+}
+
+/// How `warden init --agent` governs the agent.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentMode {
+    /// The agent's own pre-tool hooks call `warden hook AGENT`.
+    Hook,
+    /// The agent uses Warden's MCP tools (`warden mcp`) instead of its own shell tool.
+    Mcp,
 }
 
 /// Agents `warden init --agent` can configure.
@@ -28,7 +42,8 @@ pub struct InitArgs {
 pub enum Agent {
     /// Claude Code: PreToolUse/PostToolUse hooks in `.claude/settings.json`.
     ClaudeCode,
-    /// Codex CLI: Warden's MCP server in Codex's `config.toml`, Codex's own shell tool off.
+    /// Codex CLI: PreToolUse/PermissionRequest/PostToolUse hooks in `.codex/hooks.json`
+    /// (with `--mode mcp`: Warden's MCP server in `.codex/config.toml`, Codex's shell tool off).
     Codex,
 }
 
@@ -225,9 +240,27 @@ pub fn run(args: InitArgs) -> CmdResult {
         } else {
             println!("kept {}", path.display());
         }
-        return match agent {
-            Agent::ClaudeCode => crate::agents::claude_code::init(&root, args.force),
-            Agent::Codex => crate::agents::codex::init(&root, args.force),
+        return match (agent, args.mode) {
+            (Agent::ClaudeCode, None | Some(AgentMode::Hook)) => {
+                crate::agents::claude_code::init(&root, args.force)
+            }
+            (Agent::Codex, None | Some(AgentMode::Hook)) => {
+                crate::agents::codex::init(&root, args.force)
+            }
+            (Agent::Codex, Some(AgentMode::Mcp)) => {
+                crate::agents::codex::mcp::init(&root, args.force)
+            }
+            (agent, Some(mode)) => Err(CliError::bad_input(miette::miette!(
+                help = "leave out --mode to use the agent's strongest route",
+                "`--mode {}` is not available for `--agent {}`",
+                mode.to_possible_value()
+                    .map(|v| v.get_name().to_owned())
+                    .unwrap_or_default(),
+                agent
+                    .to_possible_value()
+                    .map(|v| v.get_name().to_owned())
+                    .unwrap_or_default()
+            ))),
         };
     }
     if path.exists() && !args.force {
