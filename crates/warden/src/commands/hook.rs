@@ -14,7 +14,7 @@
 //! answer, the rewritten Bash command) are in `agents::`; the decision is `warden-govern`'s.
 
 use crate::agents::claude_code::{self as protocol, Answer, HookInput, Rewrite, Wrap, redact};
-use crate::agents::codex;
+use crate::agents::{codex, gemini};
 use crate::approval::{Answered, ApprovalAnswer, ApprovalRequest, Approver};
 use crate::approval_server::{Client, ServerApprovals, ServerApprover};
 use crate::exit::{BAD_INPUT, CliError, CmdResult};
@@ -51,6 +51,13 @@ the tool call and shows the message). Without an approval server (WARDEN_SERVER,
 that needs a person's approval is refused: Codex's hooks cannot hand it to Codex's own prompt."
     )]
     Codex(HookArgs),
+    /// Gemini CLI's BeforeTool / AfterTool hook: JSON on stdin, JSON on stdout.
+    #[command(
+        after_help = "Configure it with `warden init --agent gemini`. Exit status: 0 with the \
+decision as JSON on stdout; 2 when the input is malformed or Warden cannot decide (Gemini then blocks \
+the tool call). Without an approval server a call that needs a person's approval is refused."
+    )]
+    Gemini(HookArgs),
 }
 
 /// The agent whose hook protocol is spoken.
@@ -58,6 +65,7 @@ that needs a person's approval is refused: Codex's hooks cannot hand it to Codex
 enum Agent {
     ClaudeCode,
     Codex,
+    Gemini,
 }
 
 impl Agent {
@@ -66,6 +74,16 @@ impl Agent {
         match self {
             Agent::ClaudeCode => protocol::AGENT,
             Agent::Codex => codex::AGENT,
+            Agent::Gemini => gemini::AGENT,
+        }
+    }
+
+    /// The action a tool call asks for, in this agent's tool names.
+    fn tool_action(self, input: &HookInput) -> Result<warden_policy::Action, protocol::InputError> {
+        let payload = Value::Object(input.tool_input.clone());
+        match self {
+            Agent::Gemini => gemini::tool_action(&input.tool_name, &payload, &input.cwd),
+            _ => protocol::tool_action(&input.tool_name, &payload, Some(&input.cwd)),
         }
     }
 
@@ -74,6 +92,7 @@ impl Agent {
         match self {
             Agent::ClaudeCode => answer.to_json(),
             Agent::Codex => codex::pre_tool_use_json(answer),
+            Agent::Gemini => gemini::before_tool_json(answer),
         }
     }
 }
@@ -100,6 +119,7 @@ pub fn run(cmd: HookCommand) -> CmdResult {
     let (agent, args) = match &cmd {
         HookCommand::ClaudeCode(args) => (Agent::ClaudeCode, args),
         HookCommand::Codex(args) => (Agent::Codex, args),
+        HookCommand::Gemini(args) => (Agent::Gemini, args),
     };
     answer(&Hook { agent, args }).map_err(|e| CliError {
         // Exit 1 would be a non-blocking error, i.e. the tool would run undecided.
@@ -120,7 +140,19 @@ fn answer(h: &Hook<'_>) -> CmdResult {
     std::io::stdin()
         .read_to_string(&mut text)
         .map_err(|e| malformed(format!("cannot read standard input: {e}")))?;
-    let input = parse_input(&text)?;
+    let mut input = parse_input(&text)?;
+    if h.agent == Agent::Gemini {
+        // Gemini's events are Claude Code's under other names.
+        match gemini::event(&input.hook_event_name) {
+            Some(e) => input.hook_event_name = e.into(),
+            None => {
+                return Err(malformed(format!(
+                    "unsupported hook event `{}`: configure this command for BeforeTool and AfterTool",
+                    redact(&input.hook_event_name)
+                )));
+            }
+        }
+    }
     if h.agent == Agent::Codex && !governed_here(h, &input)? {
         // Codex's hooks are the user's, for every directory (see agents::codex): a workspace
         // without `.warden/` is not under Warden, so its calls are left to Codex as they were.
@@ -139,6 +171,7 @@ fn answer(h: &Hook<'_>) -> CmdResult {
             match h.agent {
                 Agent::ClaudeCode => "PreToolUse, PostToolUse and PostToolUseFailure",
                 Agent::Codex => "PreToolUse, PermissionRequest and PostToolUse",
+                Agent::Gemini => "BeforeTool and AfterTool",
             }
         ))),
     }
@@ -199,6 +232,21 @@ struct PendingCall {
     session: Option<String>,
     #[serde(default)]
     input_sha256: Option<String>,
+}
+
+/// The id a call's PreToolUse and PostToolUse share: the agent's tool call id; for Gemini, whose
+/// payloads carry none, the digest of the input as it runs (its AfterTool reports the rewritten
+/// input), so two identical calls in flight at once in one session share a state file.
+fn call_id(
+    agent: Agent,
+    input: &HookInput,
+    runs: &serde_json::Map<String, Value>,
+) -> Option<String> {
+    match (&input.tool_use_id, agent) {
+        (Some(id), _) if !id.is_empty() => Some(id.clone()),
+        (_, Agent::Gemini) => Some(format!("input:{}", input_digest(runs))),
+        _ => None,
+    }
 }
 
 /// The digest a call's tool input is matched by (serde_json writes an object's keys sorted).
@@ -282,7 +330,7 @@ fn setup(h: &Hook<'_>, input: &HookInput, sandboxed: bool) -> Result<Setup, CliE
     let approver: Arc<dyn Approver> = match (crate::approval::server_from_env(), h.agent) {
         (Some(server), _) => Arc::new(HookServer(server)),
         (None, Agent::ClaudeCode) => Arc::new(ClaudeCodePrompt),
-        (None, Agent::Codex) => Arc::new(NoApprover),
+        (None, Agent::Codex | Agent::Gemini) => Arc::new(NoApprover),
     };
     let governor = Governor::new(
         Arc::new(policy),
@@ -403,8 +451,9 @@ fn describe(d: &Decision) -> String {
 }
 
 fn pre_tool_use(h: &Hook<'_>, input: &HookInput) -> CmdResult {
-    let payload = Value::Object(input.tool_input.clone());
-    let action = protocol::tool_action(&input.tool_name, &payload, Some(&input.cwd))
+    let action = h
+        .agent
+        .tool_action(input)
         .map_err(|e| malformed(e.hook_message()))?;
     let is_bash = protocol::runs_sandboxed(&action);
     let s = setup(h, input, is_bash)?;
@@ -506,18 +555,18 @@ fn pre_tool_use(h: &Hook<'_>, input: &HookInput) -> CmdResult {
             (intent, Answer::Deny { reason }, false)
         }
     };
+    let runs = match &answer {
+        Answer::Allow {
+            updated: Some(u), ..
+        }
+        | Answer::Ask {
+            updated: Some(u), ..
+        } => u,
+        _ => &input.tool_input,
+    };
     if !matches!(answer, Answer::Deny { .. })
-        && let Some(id) = &input.tool_use_id
+        && let Some(id) = call_id(h.agent, input, runs)
     {
-        let runs = match &answer {
-            Answer::Allow {
-                updated: Some(u), ..
-            }
-            | Answer::Ask {
-                updated: Some(u), ..
-            } => u,
-            _ => &input.tool_input,
-        };
         let call = PendingCall {
             intent_seq: intent.seq,
             intent_hash: intent.hash.clone(),
@@ -528,7 +577,7 @@ fn pre_tool_use(h: &Hook<'_>, input: &HookInput) -> CmdResult {
             input_sha256: Some(input_digest(runs)),
         };
         save_pending(
-            &pending_path(h.agent, &g.context().workspace, &input.session_id, id),
+            &pending_path(h.agent, &g.context().workspace, &input.session_id, &id),
             &call,
         )?;
     }
@@ -677,8 +726,9 @@ fn outcome_of(input: &HookInput, call: &PendingCall) -> Outcome {
 /// decided, recorded and, for a command, sandboxed it); any other call takes the governed path
 /// now, so the approval server (or the policy) answers, never Codex's prompt alone.
 fn permission_request(h: &Hook<'_>, input: &HookInput) -> CmdResult {
-    let payload = Value::Object(input.tool_input.clone());
-    let action = protocol::tool_action(&input.tool_name, &payload, Some(&input.cwd))
+    let action = h
+        .agent
+        .tool_action(input)
         .map_err(|e| malformed(e.hook_message()))?;
     let s = setup(h, input, false)?;
     let g = &s.governor;
@@ -755,22 +805,18 @@ fn permission_request(h: &Hook<'_>, input: &HookInput) -> CmdResult {
 }
 
 fn post_tool_use(h: &Hook<'_>, input: &HookInput) -> CmdResult {
-    let id = input
-        .tool_use_id
-        .as_deref()
-        .filter(|i| !i.is_empty())
-        .ok_or_else(|| {
-            malformed(format!(
-                "{}: `tool_use_id` is missing",
-                input.hook_event_name
-            ))
-        })?;
+    let id = call_id(h.agent, input, &input.tool_input).ok_or_else(|| {
+        malformed(format!(
+            "{}: `tool_use_id` is missing",
+            input.hook_event_name
+        ))
+    })?;
     let s = setup(h, input, false)?;
     let path = pending_path(
         h.agent,
         &s.governor.context().workspace,
         &input.session_id,
-        id,
+        &id,
     );
     let call: PendingCall = match std::fs::read_to_string(&path) {
         Ok(t) => serde_json::from_str(&t).map_err(|e| {
@@ -784,7 +830,7 @@ fn post_tool_use(h: &Hook<'_>, input: &HookInput) -> CmdResult {
             // tie an outcome to, and nothing to block after the fact.
             stderr_line!(
                 "warden: no intent recorded for tool call {}; outcome not recorded",
-                redact(id)
+                redact(&id)
             );
             return Ok(ExitCode::SUCCESS);
         }

@@ -45,6 +45,8 @@ pub enum Agent {
     /// Codex CLI: PreToolUse/PermissionRequest/PostToolUse hooks in `.codex/hooks.json`
     /// (with `--mode mcp`: Warden's MCP server in `.codex/config.toml`, Codex's shell tool off).
     Codex,
+    /// Gemini CLI: BeforeTool/AfterTool hooks in `.gemini/settings.json`, the folder trusted.
+    Gemini,
 }
 
 /// An ecosystem found in the repository, with the commands its tests should show as `auto`.
@@ -246,6 +248,9 @@ pub fn run(args: InitArgs) -> CmdResult {
             }
             (Agent::Codex, None | Some(AgentMode::Hook)) => {
                 crate::agents::codex::init(&root, args.force)
+            }
+            (Agent::Gemini, None | Some(AgentMode::Hook)) => {
+                crate::agents::gemini::init(&root, args.force)
             }
             (Agent::Codex, Some(AgentMode::Mcp)) => {
                 crate::agents::codex::mcp::init(&root, args.force)
