@@ -14,7 +14,7 @@
 //! answer, the rewritten Bash command) are in `agents::`; the decision is `warden-govern`'s.
 
 use crate::agents::claude_code::{self as protocol, Answer, HookInput, Rewrite, Wrap, redact};
-use crate::agents::{codex, gemini};
+use crate::agents::{codex, copilot, gemini};
 use crate::approval::{Answered, ApprovalAnswer, ApprovalRequest, Approver};
 use crate::approval_server::{Client, ServerApprovals, ServerApprover};
 use crate::exit::{BAD_INPUT, CliError, CmdResult};
@@ -58,6 +58,13 @@ decision as JSON on stdout; 2 when the input is malformed or Warden cannot decid
 the tool call). Without an approval server a call that needs a person's approval is refused."
     )]
     Gemini(HookArgs),
+    /// GitHub Copilot CLI's preToolUse / postToolUse hook: JSON on stdin, JSON on stdout.
+    #[command(
+        after_help = "Configure it with `warden init --agent copilot`, which passes `--event` (Copilot's \
+payload does not name its event). Exit status: 0 with the decision as JSON on stdout; 2 when the input \
+is malformed or Warden cannot decide (Copilot then denies the tool call)."
+    )]
+    Copilot(HookArgs),
 }
 
 /// The agent whose hook protocol is spoken.
@@ -66,6 +73,7 @@ enum Agent {
     ClaudeCode,
     Codex,
     Gemini,
+    Copilot,
 }
 
 impl Agent {
@@ -75,6 +83,7 @@ impl Agent {
             Agent::ClaudeCode => protocol::AGENT,
             Agent::Codex => codex::AGENT,
             Agent::Gemini => gemini::AGENT,
+            Agent::Copilot => copilot::AGENT,
         }
     }
 
@@ -83,6 +92,7 @@ impl Agent {
         let payload = Value::Object(input.tool_input.clone());
         match self {
             Agent::Gemini => gemini::tool_action(&input.tool_name, &payload, &input.cwd),
+            Agent::Copilot => copilot::tool_action(&input.tool_name, &payload, &input.cwd),
             _ => protocol::tool_action(&input.tool_name, &payload, Some(&input.cwd)),
         }
     }
@@ -93,6 +103,7 @@ impl Agent {
             Agent::ClaudeCode => answer.to_json(),
             Agent::Codex => codex::pre_tool_use_json(answer),
             Agent::Gemini => gemini::before_tool_json(answer),
+            Agent::Copilot => copilot::pre_tool_use_json(answer),
         }
     }
 }
@@ -112,6 +123,9 @@ pub struct HookArgs {
     /// Workspace root (default: the nearest directory with `.git` or `.warden` above the hook's `cwd`).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// The hook event, for agents whose payload does not name it (Copilot: preToolUse, postToolUse).
+    #[arg(long, value_name = "EVENT")]
+    pub event: Option<String>,
 }
 
 /// Run `warden hook`.
@@ -120,6 +134,7 @@ pub fn run(cmd: HookCommand) -> CmdResult {
         HookCommand::ClaudeCode(args) => (Agent::ClaudeCode, args),
         HookCommand::Codex(args) => (Agent::Codex, args),
         HookCommand::Gemini(args) => (Agent::Gemini, args),
+        HookCommand::Copilot(args) => (Agent::Copilot, args),
     };
     answer(&Hook { agent, args }).map_err(|e| CliError {
         // Exit 1 would be a non-blocking error, i.e. the tool would run undecided.
@@ -140,7 +155,10 @@ fn answer(h: &Hook<'_>) -> CmdResult {
     std::io::stdin()
         .read_to_string(&mut text)
         .map_err(|e| malformed(format!("cannot read standard input: {e}")))?;
-    let mut input = parse_input(&text)?;
+    let mut input = match h.agent {
+        Agent::Copilot => parse_copilot(&text, h.args.event.as_deref())?,
+        _ => parse_input(&text)?,
+    };
     if h.agent == Agent::Gemini {
         // Gemini's events are Claude Code's under other names.
         match gemini::event(&input.hook_event_name) {
@@ -153,9 +171,10 @@ fn answer(h: &Hook<'_>) -> CmdResult {
             }
         }
     }
-    if h.agent == Agent::Codex && !governed_here(h, &input)? {
-        // Codex's hooks are the user's, for every directory (see agents::codex): a workspace
-        // without `.warden/` is not under Warden, so its calls are left to Codex as they were.
+    if matches!(h.agent, Agent::Codex | Agent::Copilot) && !governed_here(h, &input)? {
+        // These agents' hooks are the user's, for every directory (see agents::codex and
+        // agents::copilot): a workspace without `.warden/` is not under Warden, so its calls are
+        // left to the agent as they were.
         if input.hook_event_name != "PostToolUse" {
             println!("{{}}");
         }
@@ -172,6 +191,7 @@ fn answer(h: &Hook<'_>) -> CmdResult {
                 Agent::ClaudeCode => "PreToolUse, PostToolUse and PostToolUseFailure",
                 Agent::Codex => "PreToolUse, PermissionRequest and PostToolUse",
                 Agent::Gemini => "BeforeTool and AfterTool",
+                Agent::Copilot => "preToolUse and postToolUse",
             }
         ))),
     }
@@ -193,6 +213,32 @@ fn governed_here(h: &Hook<'_>, input: &HookInput) -> Result<bool, CliError> {
     Ok(h.args.workspace.is_some() || workspace_of(h, input)?.join(".warden").is_dir())
 }
 
+/// A Copilot payload, for the event the hook command names.
+fn parse_copilot(text: &str, event: Option<&str>) -> Result<HookInput, CliError> {
+    let event = event.ok_or_else(|| {
+        malformed("`--event` is missing: Copilot's payload does not name its event (run `warden init --agent copilot`)")
+    })?;
+    let claude = copilot::event(event).ok_or_else(|| {
+        malformed(format!(
+            "unsupported hook event `{}`: configure this command for preToolUse and postToolUse",
+            redact(event)
+        ))
+    })?;
+    if text.trim().is_empty() {
+        return Err(malformed("standard input is empty"));
+    }
+    let payload: copilot::Payload = serde_json::from_str(text).map_err(|e| {
+        malformed(format!(
+            "invalid hook payload (line {} column {}): {}",
+            e.line(),
+            e.column(),
+            redact(&e.to_string())
+        ))
+    })?;
+    let input = payload.into_hook_input(claude).map_err(malformed)?;
+    check_input(input)
+}
+
 fn parse_input(text: &str) -> Result<HookInput, CliError> {
     if text.trim().is_empty() {
         return Err(malformed("standard input is empty"));
@@ -206,6 +252,11 @@ fn parse_input(text: &str) -> Result<HookInput, CliError> {
             redact(&e.to_string())
         ))
     })?;
+    check_input(input)
+}
+
+/// What every payload must hold, whichever agent sent it.
+fn check_input(input: HookInput) -> Result<HookInput, CliError> {
     if !input.cwd.is_absolute() {
         return Err(malformed("`cwd` must be an absolute path"));
     }
@@ -244,7 +295,7 @@ fn call_id(
 ) -> Option<String> {
     match (&input.tool_use_id, agent) {
         (Some(id), _) if !id.is_empty() => Some(id.clone()),
-        (_, Agent::Gemini) => Some(format!("input:{}", input_digest(runs))),
+        (_, Agent::Gemini | Agent::Copilot) => Some(format!("input:{}", input_digest(runs))),
         _ => None,
     }
 }
@@ -329,7 +380,8 @@ fn setup(h: &Hook<'_>, input: &HookInput, sandboxed: bool) -> Result<Setup, CliE
     // whose hooks cannot hand a call to its prompt, nobody can: the call is refused.
     let approver: Arc<dyn Approver> = match (crate::approval::server_from_env(), h.agent) {
         (Some(server), _) => Arc::new(HookServer(server)),
-        (None, Agent::ClaudeCode) => Arc::new(ClaudeCodePrompt),
+        // Copilot's preToolUse has `ask`: its own prompt asks the person, as Claude Code's does.
+        (None, Agent::ClaudeCode | Agent::Copilot) => Arc::new(ClaudeCodePrompt),
         (None, Agent::Codex | Agent::Gemini) => Arc::new(NoApprover),
     };
     let governor = Governor::new(
@@ -702,6 +754,16 @@ fn outcome_of(input: &HookInput, call: &PendingCall) -> Outcome {
             let text = v.to_string();
             out.stdout_bytes = text.len() as u64;
             out.stdout_sha256 = Some(sha256_hex(text.as_bytes()));
+            // Copilot's `resultType`, Gemini's `error`: a call that failed says so.
+            if let Some(kind) = v.get("resultType").and_then(Value::as_str)
+                && kind != "success"
+            {
+                out.notes.push(format!("result: {}", redact(kind)));
+            }
+            if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
+                let err: String = err.to_string().chars().take(500).collect();
+                out.notes.push(format!("failed: {}", redact(&err)));
+            }
         }
         None => {}
     }

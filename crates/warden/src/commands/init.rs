@@ -47,6 +47,8 @@ pub enum Agent {
     Codex,
     /// Gemini CLI: BeforeTool/AfterTool hooks in `.gemini/settings.json`, the folder trusted.
     Gemini,
+    /// GitHub Copilot CLI: preToolUse/postToolUse hooks in the user's `~/.copilot/settings.json`.
+    Copilot,
 }
 
 /// An ecosystem found in the repository, with the commands its tests should show as `auto`.
@@ -251,6 +253,9 @@ pub fn run(args: InitArgs) -> CmdResult {
             }
             (Agent::Gemini, None | Some(AgentMode::Hook)) => {
                 crate::agents::gemini::init(&root, args.force)
+            }
+            (Agent::Copilot, None | Some(AgentMode::Hook)) => {
+                crate::agents::copilot::init(&root, args.force)
             }
             (Agent::Codex, Some(AgentMode::Mcp)) => {
                 crate::agents::codex::mcp::init(&root, args.force)

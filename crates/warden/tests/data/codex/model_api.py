@@ -48,7 +48,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         LOG.write(json.dumps({"path": self.path, "call": k, "outputs": outputs}) + "\n")
         LOG.flush()
         rid = "resp_%d" % k
-        chunks = [event("response.created", {"response": {"id": rid}})]
+        chunks = [event("response.created", {"response": {"id": rid, "status": "in_progress"}})]
         if k < len(SCRIPT):
             call = SCRIPT[k]
             if "input" in call:  # a freeform tool such as apply_patch
@@ -61,8 +61,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             item = {"type": "message", "role": "assistant", "id": "msg_%d" % k,
                     "content": [{"type": "output_text", "text": "done"}]}
         chunks.append(event("response.output_item.done", {"item": item}))
+        # The whole response again at the end, as the API sends it (clients differ in which they read).
         chunks.append(event("response.completed", {"response": {
-            "id": rid, "usage": {"input_tokens": 10, "input_tokens_details": None,
+            "id": rid, "object": "response", "status": "completed", "output": [item], "usage": {"input_tokens": 10, "input_tokens_details": None,
                                  "output_tokens": 5, "output_tokens_details": None,
                                  "total_tokens": 15}}}))
         self.send_body(b"".join(chunks), "text/event-stream")
