@@ -8,3 +8,4 @@ pub mod codex;
 pub mod copilot;
 pub mod gemini;
 pub mod mcp;
+pub mod opencode;

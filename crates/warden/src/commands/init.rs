@@ -23,7 +23,7 @@ pub struct InitArgs {
     #[arg(long, value_enum, value_name = "AGENT")]
     pub agent: Option<Agent>,
     /// How the agent is put under Warden: its own hooks (the default where it has them) or
-    /// Warden's MCP server in place of its shell tool (Codex only).
+    /// Warden's MCP server in place of its shell tool (Codex; OpenCode, which has no hooks).
     #[arg(long, value_enum, value_name = "MODE", requires = "agent")]
     pub mode: Option<AgentMode>,
 }
@@ -49,6 +49,8 @@ pub enum Agent {
     Gemini,
     /// GitHub Copilot CLI: preToolUse/postToolUse hooks in the user's `~/.copilot/settings.json`.
     Copilot,
+    /// OpenCode: Warden's MCP server in `opencode.json`, OpenCode's shell and write tools off.
+    Opencode,
 }
 
 /// An ecosystem found in the repository, with the commands its tests should show as `auto`.
@@ -256,6 +258,9 @@ pub fn run(args: InitArgs) -> CmdResult {
             }
             (Agent::Copilot, None | Some(AgentMode::Hook)) => {
                 crate::agents::copilot::init(&root, args.force)
+            }
+            (Agent::Opencode, None | Some(AgentMode::Mcp)) => {
+                crate::agents::opencode::init(&root, args.force)
             }
             (Agent::Codex, Some(AgentMode::Mcp)) => {
                 crate::agents::codex::mcp::init(&root, args.force)
