@@ -554,3 +554,20 @@ fn permission_requests_are_answered_from_warden_decisions() {
     assert_eq!(f.hook(&elsewhere, &[]), json!({}));
     assert_eq!(f.records().len(), n);
 }
+
+#[test]
+fn docs_codex_shows_what_is_tested() {
+    // docs/codex.md shows these exact commands; keep the page and this suite in step.
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/codex.md"),
+    )
+    .unwrap();
+    for cmd in [
+        "warden init --agent codex",
+        "warden init --agent codex --mode mcp",
+        "hooks/list",
+        "--dangerously-bypass-hook-trust",
+    ] {
+        assert!(doc.contains(cmd), "docs/codex.md lacks `{cmd}`");
+    }
+}

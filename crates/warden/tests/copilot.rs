@@ -332,3 +332,20 @@ fn the_real_copilot_cli_runs_its_tools_through_the_hook() {
         .unwrap();
     ok(&verify);
 }
+
+#[test]
+fn docs_copilot_shows_what_is_tested() {
+    // docs/copilot.md shows these exact commands; keep the page and this suite in step.
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/copilot.md"),
+    )
+    .unwrap();
+    for cmd in [
+        "warden init --agent copilot",
+        "hook copilot --event preToolUse",
+        "--allow-all-tools",
+        "COPILOT_OFFLINE=true",
+    ] {
+        assert!(doc.contains(cmd), "docs/copilot.md lacks `{cmd}`");
+    }
+}

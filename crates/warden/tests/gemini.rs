@@ -335,3 +335,20 @@ fn the_real_gemini_cli_runs_its_tools_through_the_hook() {
         .unwrap();
     ok(&verify);
 }
+
+#[test]
+fn docs_gemini_shows_what_is_tested() {
+    // docs/gemini.md shows these exact commands; keep the page and this suite in step.
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/gemini.md"),
+    )
+    .unwrap();
+    for cmd in [
+        "warden init --agent gemini",
+        "warden hook gemini",
+        "--approval-mode yolo",
+        "GOOGLE_GEMINI_BASE_URL",
+    ] {
+        assert!(doc.contains(cmd), "docs/gemini.md lacks `{cmd}`");
+    }
+}

@@ -107,3 +107,20 @@ fn init_configures_warden_mcp_and_opencode_connects_to_it() {
     assert_eq!(config["permission"]["bash"], "deny", "{config}");
     assert_eq!(config["permission"]["edit"], "deny", "{config}");
 }
+
+#[test]
+fn docs_opencode_shows_what_is_tested() {
+    // docs/opencode.md shows these exact commands; keep the page and this suite in step.
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/opencode.md"),
+    )
+    .unwrap();
+    for cmd in [
+        "warden init --agent opencode",
+        "opencode mcp list",
+        "opencode debug config",
+        "warden sandbox --govern",
+    ] {
+        assert!(doc.contains(cmd), "docs/opencode.md lacks `{cmd}`");
+    }
+}
