@@ -352,3 +352,21 @@ fn docs_gemini_shows_what_is_tested() {
         assert!(doc.contains(cmd), "docs/gemini.md lacks `{cmd}`");
     }
 }
+
+#[test]
+fn a_mode_the_agent_lacks_is_refused_before_anything_is_written() {
+    let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let o = Command::new(WARDEN)
+        .args(["init", "--agent", "gemini", "--mode", "mcp", "--dir"])
+        .arg(root.path())
+        .env("HOME", root.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("`--mode mcp` is not available"));
+    assert_eq!(
+        std::fs::read_dir(root.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}

@@ -240,43 +240,35 @@ pub fn run(args: InitArgs) -> CmdResult {
     }
     let path = policy_load::repo_policy_path(&root);
     if let Some(agent) = args.agent {
+        // Which route, decided before anything is written.
+        let install: fn(&Path, bool) -> CmdResult = match (agent, args.mode) {
+            (Agent::ClaudeCode, None | Some(AgentMode::Hook)) => crate::agents::claude_code::init,
+            (Agent::Codex, None | Some(AgentMode::Hook)) => crate::agents::codex::init,
+            (Agent::Codex, Some(AgentMode::Mcp)) => crate::agents::codex::mcp::init,
+            (Agent::Gemini, None | Some(AgentMode::Hook)) => crate::agents::gemini::init,
+            (Agent::Copilot, None | Some(AgentMode::Hook)) => crate::agents::copilot::init,
+            (Agent::Opencode, None | Some(AgentMode::Mcp)) => crate::agents::opencode::init,
+            (agent, Some(mode)) => {
+                return Err(CliError::bad_input(miette::miette!(
+                    help = "leave out --mode to use the agent's strongest route",
+                    "`--mode {}` is not available for `--agent {}`",
+                    mode.to_possible_value()
+                        .map(|v| v.get_name().to_owned())
+                        .unwrap_or_default(),
+                    agent
+                        .to_possible_value()
+                        .map(|v| v.get_name().to_owned())
+                        .unwrap_or_default()
+                )));
+            }
+        };
         // With --agent an existing policy is kept: the agent's configuration is the point.
         if !path.exists() || args.force {
             write_policy(&root, &path, &text)?;
         } else {
             println!("kept {}", path.display());
         }
-        return match (agent, args.mode) {
-            (Agent::ClaudeCode, None | Some(AgentMode::Hook)) => {
-                crate::agents::claude_code::init(&root, args.force)
-            }
-            (Agent::Codex, None | Some(AgentMode::Hook)) => {
-                crate::agents::codex::init(&root, args.force)
-            }
-            (Agent::Gemini, None | Some(AgentMode::Hook)) => {
-                crate::agents::gemini::init(&root, args.force)
-            }
-            (Agent::Copilot, None | Some(AgentMode::Hook)) => {
-                crate::agents::copilot::init(&root, args.force)
-            }
-            (Agent::Opencode, None | Some(AgentMode::Mcp)) => {
-                crate::agents::opencode::init(&root, args.force)
-            }
-            (Agent::Codex, Some(AgentMode::Mcp)) => {
-                crate::agents::codex::mcp::init(&root, args.force)
-            }
-            (agent, Some(mode)) => Err(CliError::bad_input(miette::miette!(
-                help = "leave out --mode to use the agent's strongest route",
-                "`--mode {}` is not available for `--agent {}`",
-                mode.to_possible_value()
-                    .map(|v| v.get_name().to_owned())
-                    .unwrap_or_default(),
-                agent
-                    .to_possible_value()
-                    .map(|v| v.get_name().to_owned())
-                    .unwrap_or_default()
-            ))),
-        };
+        return install(&root, args.force);
     }
     if path.exists() && !args.force {
         return Err(CliError::bad_input(miette::miette!(

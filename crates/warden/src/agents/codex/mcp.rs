@@ -42,7 +42,7 @@ pub fn init(root: &Path, force: bool) -> CmdResult {
     if fresh {
         warden.decor_mut().set_prefix(
             "\n# Warden's governed tools (exec, read_file, write_file, edit_file, list_dir,\n\
-             # http_request, approval_status); written by `warden init --agent codex`.\n",
+             # http_request, approval_status); written by `warden init --agent codex --mode mcp`.\n",
         );
     }
     set(
