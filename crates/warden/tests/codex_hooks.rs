@@ -571,3 +571,45 @@ fn docs_codex_shows_what_is_tested() {
         assert!(doc.contains(cmd), "docs/codex.md lacks `{cmd}`");
     }
 }
+
+#[test]
+fn no_command_text_escapes_the_quoting_of_codexs_rewrite() {
+    // The rewrite Codex runs (`/bin/bash -lc '<updatedInput.command>'`) must hand Warden exactly
+    // the model's command as the last word, whatever quotes or substitutions it holds.
+    let f = fixture();
+    let hostile = [
+        "'",
+        r"'\''",
+        "'; echo escaped; '",
+        "$(echo escaped) `echo escaped` ${HOME}",
+        "a\nb\r\nc",
+        "trailing backslash \\",
+        "echo 'it'\\''s' \"a'b\" > quoted.txt",
+        "printf '%s\\n' \"$HOME\" '$(id)'",
+    ];
+    let mut rewritten_count = 0;
+    for (i, cmd) in hostile.iter().enumerate() {
+        let got = f.hook(
+            &f.payload("PreToolUse", Some(&format!("call_q{i}")), cmd),
+            &[],
+        );
+        let Some(rewritten) = got["hookSpecificOutput"]["updatedInput"]["command"].as_str() else {
+            continue;
+        };
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!("set -- {rewritten}; printf '%s\\0' \"$@\""))
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let words: Vec<&[u8]> = o.stdout.split(|b| *b == 0).collect();
+        let words = &words[..words.len() - 1];
+        assert_eq!(words[words.len() - 1], cmd.as_bytes(), "{cmd:?}");
+        assert_eq!(words[words.len() - 2], b"-c", "{cmd:?}");
+        rewritten_count += 1;
+    }
+    assert!(
+        rewritten_count >= 3,
+        "most hostile commands are auto and rewritten"
+    );
+}
