@@ -1,4 +1,5 @@
-//! `warden init --agent codex`: the configuration written and merged (comments and unrelated
+//! `warden init --agent codex --mode mcp` (the MCP route; the hook route is codex_hooks.rs): the
+//! configuration written and merged (comments and unrelated
 //! keys kept, idempotent, bad files refused), and read back by the real Codex CLI (installed by
 //! `scripts/setup-mcp.sh`) without a model: `codex mcp get`, `codex features list`, and
 //! `codex debug prompt-input`, for which Codex starts `warden mcp` and completes the MCP handshake.
@@ -30,7 +31,7 @@ fn fixture() -> Fixture {
 
 fn init(f: &Fixture, extra: &[&str]) -> Output {
     Command::new(WARDEN)
-        .args(["init", "--agent", "codex", "--dir"])
+        .args(["init", "--agent", "codex", "--mode", "mcp", "--dir"])
         .arg(&f.repo)
         .args(extra)
         .env("CODEX_HOME", &f.codex_home)

@@ -5,4 +5,7 @@
 
 pub mod claude_code;
 pub mod codex;
+pub mod copilot;
+pub mod gemini;
 pub mod mcp;
+pub mod opencode;

@@ -2,6 +2,7 @@
 
 use crate::exit::{CliError, CmdResult};
 use crate::policy_load;
+use clap::ValueEnum as _;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,6 +22,19 @@ pub struct InitArgs {
     /// Also put an agent under Warden: write its hook / MCP configuration into the repository.
     #[arg(long, value_enum, value_name = "AGENT")]
     pub agent: Option<Agent>,
+    /// How the agent is put under Warden: its own hooks (the default where it has them) or
+    /// Warden's MCP server in place of its shell tool (Codex; OpenCode, which has no hooks).
+    #[arg(long, value_enum, value_name = "MODE", requires = "agent")]
+    pub mode: Option<AgentMode>,
+}
+
+/// How `warden init --agent` governs the agent.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentMode {
+    /// The agent's own pre-tool hooks call `warden hook AGENT`.
+    Hook,
+    /// The agent uses Warden's MCP tools (`warden mcp`) instead of its own shell tool.
+    Mcp,
 }
 
 /// Agents `warden init --agent` can configure.
@@ -28,8 +42,15 @@ pub struct InitArgs {
 pub enum Agent {
     /// Claude Code: PreToolUse/PostToolUse hooks in `.claude/settings.json`.
     ClaudeCode,
-    /// Codex CLI: Warden's MCP server in Codex's `config.toml`, Codex's own shell tool off.
+    /// Codex CLI: PreToolUse/PermissionRequest/PostToolUse hooks in `.codex/hooks.json`
+    /// (with `--mode mcp`: Warden's MCP server in `.codex/config.toml`, Codex's shell tool off).
     Codex,
+    /// Gemini CLI: BeforeTool/AfterTool hooks in `.gemini/settings.json`, the folder trusted.
+    Gemini,
+    /// GitHub Copilot CLI: preToolUse/postToolUse hooks in the user's `~/.copilot/settings.json`.
+    Copilot,
+    /// OpenCode: Warden's MCP server in `opencode.json`, OpenCode's shell and write tools off.
+    Opencode,
 }
 
 /// An ecosystem found in the repository, with the commands its tests should show as `auto`.
@@ -219,16 +240,35 @@ pub fn run(args: InitArgs) -> CmdResult {
     }
     let path = policy_load::repo_policy_path(&root);
     if let Some(agent) = args.agent {
+        // Which route, decided before anything is written.
+        let install: fn(&Path, bool) -> CmdResult = match (agent, args.mode) {
+            (Agent::ClaudeCode, None | Some(AgentMode::Hook)) => crate::agents::claude_code::init,
+            (Agent::Codex, None | Some(AgentMode::Hook)) => crate::agents::codex::init,
+            (Agent::Codex, Some(AgentMode::Mcp)) => crate::agents::codex::mcp::init,
+            (Agent::Gemini, None | Some(AgentMode::Hook)) => crate::agents::gemini::init,
+            (Agent::Copilot, None | Some(AgentMode::Hook)) => crate::agents::copilot::init,
+            (Agent::Opencode, None | Some(AgentMode::Mcp)) => crate::agents::opencode::init,
+            (agent, Some(mode)) => {
+                return Err(CliError::bad_input(miette::miette!(
+                    help = "leave out --mode to use the agent's strongest route",
+                    "`--mode {}` is not available for `--agent {}`",
+                    mode.to_possible_value()
+                        .map(|v| v.get_name().to_owned())
+                        .unwrap_or_default(),
+                    agent
+                        .to_possible_value()
+                        .map(|v| v.get_name().to_owned())
+                        .unwrap_or_default()
+                )));
+            }
+        };
         // With --agent an existing policy is kept: the agent's configuration is the point.
         if !path.exists() || args.force {
             write_policy(&root, &path, &text)?;
         } else {
             println!("kept {}", path.display());
         }
-        return match agent {
-            Agent::ClaudeCode => crate::agents::claude_code::init(&root, args.force),
-            Agent::Codex => crate::agents::codex::init(&root, args.force),
-        };
+        return install(&root, args.force);
     }
     if path.exists() && !args.force {
         return Err(CliError::bad_input(miette::miette!(

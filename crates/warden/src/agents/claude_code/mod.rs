@@ -285,6 +285,8 @@ pub struct Rewrite<'a> {
     pub policy: Option<&'a str>,
     /// The shell Claude Code's Bash tool would have used (bash where there is one).
     pub bash: Option<&'a str>,
+    /// The agent named in `warden run --agent` (Codex's hook uses this rewrite too).
+    pub agent: &'a str,
 }
 
 /// The Bash tool input with `command` replaced by the same command under Warden.
@@ -298,7 +300,7 @@ pub fn rewrite_bash(input: &HookInput, r: &Rewrite<'_>, wrap: Wrap) -> Map<Strin
     let mut parts = vec![q(r.warden)];
     match wrap {
         Wrap::Run => {
-            parts.extend(["run".into(), "--agent".into(), AGENT.into()]);
+            parts.extend(["run".into(), "--agent".into(), r.agent.into()]);
             parts.extend(["--session".into(), q(&input.session_id)]);
             if let Some(id) = &input.tool_use_id {
                 parts.extend(["--tool-call-id".into(), q(id)]);

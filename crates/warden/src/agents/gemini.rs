@@ -1,0 +1,294 @@
+//! Gemini CLI: its hook protocol (BeforeTool / AfterTool in `settings.json`; the payload carries
+//! `session_id`, `cwd`, `tool_name`, `tool_input`, and for AfterTool `tool_response`, but no tool
+//! call id), the mapping of its tools onto actions, the answers it accepts, and `warden init
+//! --agent gemini`, which installs the hook in the project's `.gemini/settings.json` and trusts the
+//! folder (Gemini runs a project's hooks only in a trusted folder).
+//!
+//! What Gemini CLI 0.61 does with a BeforeTool answer (read from its bundle,
+//! `executeToolWithHooks`): `decision` `deny`/`block` refuses the call with the reason shown to
+//! the model; `hookSpecificOutput.tool_input` is merged into the call's parameters (so the shell
+//! command can be rewritten); there is no `ask`. The hook runs after Gemini's own confirmation,
+//! so with Gemini's approval mode `default` a person confirms first and Warden decides after.
+//! AfterTool sees the parameters as run (rewritten), which is how its outcome is tied to the
+//! intent (see `warden hook gemini`).
+
+use super::claude_code::{self, Answer, InputError, redact, sh_quote};
+use crate::exit::{CliError, CmdResult};
+use serde_json::{Map, Value, json};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use warden_policy::Action;
+
+/// The agent name written into every record the hook makes.
+pub const AGENT: &str = "gemini";
+
+/// What marks a hook command as Warden's.
+const MARK: &str = " hook gemini";
+
+/// The events Warden answers, with their timeouts in milliseconds (Gemini's unit): a `sync`
+/// BeforeTool waits for a person.
+const EVENTS: [(&str, u64); 2] = [("BeforeTool", 3_600_000), ("AfterTool", 60_000)];
+
+/// The hook event in Claude Code's words, which the shared hook path speaks.
+pub fn event(name: &str) -> Option<&'static str> {
+    match name {
+        "BeforeTool" => Some("PreToolUse"),
+        "AfterTool" => Some("PostToolUse"),
+        _ => None,
+    }
+}
+
+/// The action a Gemini tool call asks for: shell for `run_shell_command`, reads for the file and
+/// directory readers, writes for `write_file` and `replace`, and a tool call (decided by the
+/// governance file's tool rules) for everything else, MCP tools included.
+pub fn tool_action(tool: &str, input: &Value, cwd: &Path) -> Result<Action, InputError> {
+    let dir = |names: &[&str]| -> PathBuf {
+        let p = names
+            .iter()
+            .find_map(|n| input.get(*n).and_then(Value::as_str))
+            .filter(|p| !p.is_empty());
+        warden_policy::normalise_path(&p.map_or_else(|| cwd.to_path_buf(), |p| cwd.join(p)))
+    };
+    let as_claude = |name: &str| claude_code::tool_action(name, input, Some(cwd));
+    match tool {
+        "run_shell_command" => as_claude("Bash"),
+        "read_file" => as_claude("Read"),
+        "write_file" => as_claude("Write"),
+        "replace" => as_claude("Edit"),
+        "list_directory" => Ok(Action::Read {
+            path: dir(&["dir_path", "path"]),
+        }),
+        "glob" | "search_file_content" | "grep_search" => Ok(Action::Read {
+            path: dir(&["dir_path", "path"]),
+        }),
+        _ => Ok(Action::Tool {
+            name: tool.to_owned(),
+            arguments: input.clone(),
+        }),
+    }
+}
+
+/// The BeforeTool answer (secrets in the reason masked).
+pub fn before_tool_json(answer: &Answer) -> Value {
+    match answer {
+        Answer::Allow { reason, updated } => {
+            let mut out = json!({ "decision": "allow", "reason": redact(reason) });
+            if let Some(u) = updated {
+                out["hookSpecificOutput"] = json!({ "hookEventName": "BeforeTool", "tool_input": Value::Object(u.clone()) });
+            }
+            out
+        }
+        Answer::Ask { reason, .. } | Answer::Deny { reason } => {
+            json!({ "decision": "deny", "reason": redact(reason) })
+        }
+    }
+}
+
+fn is_warden_hook(h: &Value) -> bool {
+    h.get("command")
+        .and_then(Value::as_str)
+        .is_some_and(|c| c.trim_end().ends_with(MARK))
+}
+
+/// Merge Warden's hooks into a Gemini `settings.json` document; returns whether anything changed.
+pub fn merge(doc: &mut Value, command: &str, force: bool) -> Result<bool, String> {
+    let root = doc
+        .as_object_mut()
+        .ok_or("the top level is not a JSON object")?;
+    let hooks = root
+        .entry("hooks")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .ok_or("`hooks` is not a JSON object")?;
+    let mut changed = false;
+    for (event, timeout) in EVENTS {
+        let groups = hooks
+            .entry(event)
+            .or_insert_with(|| Value::Array(vec![]))
+            .as_array_mut()
+            .ok_or_else(|| format!("`hooks.{event}` is not a JSON array"))?;
+        let mut found = false;
+        for group in groups.iter_mut() {
+            let Some(list) = group.get_mut("hooks").and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for h in list.iter_mut().filter(|h| is_warden_hook(h)) {
+                found = true;
+                if force && h.get("command").and_then(Value::as_str) != Some(command) {
+                    h["command"] = command.into();
+                    changed = true;
+                }
+            }
+        }
+        if !found {
+            groups.push(json!({
+                "matcher": ".*",
+                "hooks": [{ "type": "command", "name": "warden", "command": command, "timeout": timeout }],
+            }));
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
+
+fn read_json(path: &Path) -> Result<Value, CliError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().is_empty() => Ok(json!({})),
+        Ok(text) => serde_json::from_str::<Value>(&text).map_err(|e| {
+            CliError::bad_input(miette::miette!(
+                help = "fix the file (or move it away) and run `warden init --agent gemini` again; it was not changed",
+                "{} is not valid JSON (line {} column {}): {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(json!({})),
+        Err(e) => Err(CliError::failure(miette::miette!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+fn write_json(path: &Path, doc: &Value) -> Result<(), CliError> {
+    let fail = |e: std::io::Error| {
+        CliError::failure(miette::miette!("cannot write {}: {e}", path.display()))
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let mut text = serde_json::to_string_pretty(doc).unwrap_or_default();
+    text.push('\n');
+    let tmp = dir.join(".warden-tmp.json");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(fail)?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// Gemini's user directory: `$GEMINI_CLI_HOME/.gemini` if set, else `~/.gemini`.
+pub fn gemini_dir() -> PathBuf {
+    std::env::var_os("GEMINI_CLI_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(crate::policy_load::home)
+        .join(".gemini")
+}
+
+/// Write Gemini CLI's configuration for the repository at `root`.
+pub fn init(root: &Path, force: bool) -> CmdResult {
+    let root = std::fs::canonicalize(root).map_err(|e| {
+        CliError::failure(miette::miette!("cannot resolve {}: {e}", root.display()))
+    })?;
+    let exe = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .map_err(|e| {
+            CliError::failure(miette::miette!("cannot find Warden's own executable: {e}"))
+        })?;
+    let exe = exe.to_str().ok_or_else(|| {
+        CliError::failure(miette::miette!(
+            "Warden's own path is not UTF-8: {}",
+            exe.display()
+        ))
+    })?;
+    let command = format!("{}{MARK}", sh_quote(exe));
+
+    let settings = root.join(".gemini").join("settings.json");
+    let mut doc = read_json(&settings)?;
+    let changed = merge(&mut doc, &command, force).map_err(|msg| {
+        CliError::bad_input(miette::miette!(
+            help = "Gemini's settings put hooks under {{\"hooks\": {{\"BeforeTool\": [{{\"matcher\": …, \"hooks\": [...]}}]}}}}; the file was not changed",
+            "{}: {msg}",
+            settings.display()
+        ))
+    })?;
+    if changed {
+        write_json(&settings, &doc)?;
+    } else {
+        println!("unchanged {}", settings.display());
+    }
+
+    // Gemini runs a project's hooks only in a folder the user trusts.
+    let trusted = gemini_dir().join("trustedFolders.json");
+    let mut folders = read_json(&trusted)?;
+    let map = folders.as_object_mut().ok_or_else(|| {
+        CliError::bad_input(miette::miette!(
+            "{}: the top level is not a JSON object",
+            trusted.display()
+        ))
+    })?;
+    let key = root.to_string_lossy().into_owned();
+    match map.get(&key).and_then(Value::as_str) {
+        Some("TRUST_FOLDER") | Some("TRUST_PARENT") => {
+            println!("unchanged {}", trusted.display());
+        }
+        Some(other) if !force => {
+            stderr_line!(
+                "warden: Gemini marks {key} {other}, so it runs no project hooks there; \
+                 trust it in Gemini or rerun with --force"
+            );
+        }
+        _ => {
+            map.insert(key, "TRUST_FOLDER".into());
+            write_json(&trusted, &folders)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tools_map_onto_actions() {
+        let cwd = Path::new("/w");
+        assert!(matches!(
+            tool_action("run_shell_command", &json!({"command": "ls"}), cwd),
+            Ok(Action::Shell { .. })
+        ));
+        assert_eq!(
+            tool_action(
+                "write_file",
+                &json!({"file_path": "a.txt", "content": "x"}),
+                cwd
+            ),
+            Ok(Action::Write {
+                path: "/w/a.txt".into()
+            })
+        );
+        assert_eq!(
+            tool_action("glob", &json!({"pattern": "*.rs"}), cwd),
+            Ok(Action::Read { path: "/w".into() })
+        );
+        assert!(matches!(
+            tool_action("mcp_x_y", &json!({}), cwd),
+            Ok(Action::Tool { .. })
+        ));
+    }
+
+    #[test]
+    fn answers_are_in_the_shapes_gemini_reads() {
+        let deny = before_tool_json(&Answer::Deny {
+            reason: "no".into(),
+        });
+        assert_eq!(deny, json!({"decision": "deny", "reason": "no"}));
+        let allow = before_tool_json(&Answer::Allow {
+            reason: "ok".into(),
+            updated: Some(Map::from_iter([("command".into(), "x".into())])),
+        });
+        assert_eq!(allow["hookSpecificOutput"]["tool_input"]["command"], "x");
+    }
+
+    #[test]
+    fn merge_is_idempotent() {
+        let mut doc = json!({"theme": "x"});
+        assert_eq!(merge(&mut doc, "'/w' hook gemini", false), Ok(true));
+        let once = doc.clone();
+        assert_eq!(merge(&mut doc, "'/w' hook gemini", false), Ok(false));
+        assert_eq!(doc, once);
+        assert_eq!(doc["theme"], "x");
+        assert!(merge(&mut json!({"hooks": []}), "c", false).is_err());
+    }
+}
