@@ -117,6 +117,46 @@ impl Rule {
     }
 }
 
+/// Where an allow or deny rule came from, for showing a person why a host is (not) reachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleOrigin {
+    /// The built-in deny list ([`DEFAULTS_TOML`]).
+    BuiltinDeny,
+    /// The built-in list of public code forges ([`DEFAULTS_TOML`]).
+    ForgeList,
+    /// The governance file's `[network]` section (`allow`, `deny`, `[[network.rule]]`).
+    Policy,
+    /// A package registry discovered from this machine's package-manager configuration.
+    DiscoveredRegistry,
+    /// A git remote of the workspace.
+    GitRemote,
+    /// Added by a caller of [`ProxyConfig::push`] with an identifier of its own.
+    Other,
+}
+
+impl Rule {
+    /// Where this rule came from, read from the identifier [`ProxyConfig`] gives every rule it
+    /// builds (`builtin-deny:`, `forge:`, `allow:`/`deny:`/`rule:`/a policy id, `registry:KIND:`,
+    /// `git-remote:`).
+    pub fn origin(&self) -> RuleOrigin {
+        let id = self.id.as_str();
+        if id.starts_with("builtin-deny:") {
+            RuleOrigin::BuiltinDeny
+        } else if id.starts_with("forge:") {
+            RuleOrigin::ForgeList
+        } else if id.starts_with("registry:") {
+            RuleOrigin::DiscoveredRegistry
+        } else if id.starts_with("git-remote:") {
+            RuleOrigin::GitRemote
+        } else if self.source == "policy" {
+            RuleOrigin::Policy
+        } else {
+            RuleOrigin::Other
+        }
+    }
+}
+
 enum MethodMatch {
     Yes,
     No,

@@ -70,6 +70,8 @@ enum Command {
     Replay(commands::replay::ReplayArgs),
     /// Governance report from the audit log: tiers, approvals, rules, network, incidents.
     Report(commands::report::ReportArgs),
+    /// What this machine enforces for this workspace, which agent hooks are live, and why not.
+    Doctor(commands::doctor::DoctorArgs),
 }
 
 impl Command {
@@ -86,7 +88,8 @@ impl Command {
             | Command::Approvals(_)
             | Command::Hook(_)
             | Command::Replay(_)
-            | Command::Report(_) => true,
+            | Command::Report(_)
+            | Command::Doctor(_) => true,
             Command::Run(_) | Command::Sandbox(_) | Command::Serve(_) | Command::Mcp(_) => false,
         }
     }
@@ -124,6 +127,7 @@ fn main() -> ExitCode {
         Command::Mcp(args) => commands::mcp::run(args),
         Command::Replay(args) => commands::replay::run(args),
         Command::Report(args) => commands::report::run(args),
+        Command::Doctor(args) => commands::doctor::run(args),
     };
     match result {
         Ok(code) => code,

@@ -5,4 +5,5 @@
 
 pub mod claude_code;
 pub mod codex;
+pub mod installed;
 pub mod mcp;
