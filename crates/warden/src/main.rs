@@ -72,6 +72,10 @@ enum Command {
     Report(commands::report::ReportArgs),
     /// What this machine enforces for this workspace, which agent hooks are live, and why not.
     Doctor(commands::doctor::DoctorArgs),
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions(commands::completions::CompletionsArgs),
+    /// Print the manual page (or write every page into --dir).
+    Man(commands::completions::ManArgs),
 }
 
 impl Command {
@@ -89,7 +93,9 @@ impl Command {
             | Command::Hook(_)
             | Command::Replay(_)
             | Command::Report(_)
-            | Command::Doctor(_) => true,
+            | Command::Doctor(_)
+            | Command::Completions(_)
+            | Command::Man(_) => true,
             Command::Run(_) | Command::Sandbox(_) | Command::Serve(_) | Command::Mcp(_) => false,
         }
     }
@@ -128,6 +134,8 @@ fn main() -> ExitCode {
         Command::Replay(args) => commands::replay::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Doctor(args) => commands::doctor::run(args),
+        Command::Completions(args) => commands::completions::completions(args),
+        Command::Man(args) => commands::completions::man(args),
     };
     match result {
         Ok(code) => code,
