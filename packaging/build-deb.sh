@@ -2,13 +2,14 @@
 # Builds the Debian package of `warden`: the binaries (`warden`, `warden-sandbox-init`), the
 # manual pages and shell completions generated from the built binary's own command-line
 # definitions, then `cargo deb --no-build`. Prints the path of the .deb on the last line.
-#   packaging/build-deb.sh [PROFILE]     (default: release; the package test uses `dev`)
+#   packaging/build-deb.sh [PROFILE]     (default: $WARDEN_DEB_PROFILE, else release; the
+#                                         package test uses `dev`)
 # WARDEN_DEB_NO_BUILD=1 packages binaries already built (the test, run by `cargo test`, which
 # has built them).
 # Needs cargo-deb (scripts/setup-package.sh installs it).
 set -eu
 cd "$(dirname "$0")/.."
-profile=${1:-release}
+profile=${1:-${WARDEN_DEB_PROFILE:-release}}
 target=${CARGO_TARGET_DIR:-$PWD/target}
 case "$profile" in
 dev | test) out=debug ;;

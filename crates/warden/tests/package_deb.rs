@@ -1,6 +1,6 @@
-//! The Debian package, built and installed on this machine: `packaging/build-deb.sh` (cargo-deb)
-//! packages the binaries this test run built, `dpkg -i` installs it, and the installed set is
-//! exercised — `warden` with its small `warden-sandbox-init` (PID 1 of the sandboxes), the man
+//! The Debian package, built and installed on this machine by docs/rollout.md's install block
+//! (`packaging/build-deb.sh` runs cargo-deb on the binaries this test run built, `dpkg -i`
+//! installs the result), and the installed set exercised — `warden` with its small `warden-sandbox-init` (PID 1 of the sandboxes), the man
 //! pages and completions, `/etc/warden/policy.toml` as a conffile (a local edit survives a
 //! reinstall and `dpkg -r`; `--purge` removes it), and the `warden-serve` unit: started under
 //! systemd when systemd is PID 1, else checked with `systemd-analyze verify` and its command
@@ -97,6 +97,27 @@ impl Drop for Installed {
     }
 }
 
+/// The most recently written `warden_*.deb` in `dir`.
+fn newest_deb(dir: &Path) -> String {
+    let mut debs: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
+        .expect("target/debian")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("warden_") && n.ends_with(".deb"))
+        })
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .collect();
+    debs.sort();
+    debs.pop()
+        .expect("a .deb was built")
+        .1
+        .display()
+        .to_string()
+}
+
 #[test]
 fn the_debian_package_installs_everything_warden_run_needs() {
     if let Some(why) = cannot_run() {
@@ -111,19 +132,31 @@ fn the_debian_package_installs_everything_warden_run_needs() {
         Some(other) => other,
         None => panic!("unexpected binary path {WARDEN}"),
     };
-    let built = run(Command::new("sh")
-        .arg(repo_root().join("packaging/build-deb.sh"))
-        .arg(profile)
-        .env("CARGO_TARGET_DIR", target)
-        .env("WARDEN_DEB_NO_BUILD", "1"));
-    let deb = String::from_utf8_lossy(&built.stdout)
+    // docs/rollout.md's install block, as written (it builds and installs the package), with
+    // the binaries this run built instead of a release build.
+    let doc = include_str!("../../../docs/rollout.md");
+    let block = doc
+        .split("```sh package\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/rollout.md has a ```sh package block");
+    let _cleanup = Installed;
+    let mut ran = 0;
+    for command in block
         .lines()
-        .last()
-        .expect("the .deb path")
-        .trim()
-        .to_owned();
-    assert!(deb.ends_with(".deb") && Path::new(&deb).is_file(), "{deb}");
-
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        run(Command::new("bash")
+            .args(["-c", command])
+            .current_dir(repo_root())
+            .env("CARGO_TARGET_DIR", target)
+            .env("WARDEN_DEB_PROFILE", profile)
+            .env("WARDEN_DEB_NO_BUILD", "1"));
+        ran += 1;
+    }
+    assert!(ran >= 1, "the install block is empty");
+    let deb = newest_deb(&target.join("debian"));
     // What the package holds, before installing anything.
     let listing = run(Command::new("dpkg-deb").args(["-c", &deb]));
     let listing = String::from_utf8_lossy(&listing.stdout);
@@ -146,9 +179,6 @@ fn the_debian_package_installs_everything_warden_run_needs() {
     }
     let conffiles = run(Command::new("dpkg-deb").args(["-I", &deb, "conffiles"]));
     assert_eq!(String::from_utf8_lossy(&conffiles.stdout).trim(), POLICY);
-
-    let _cleanup = Installed;
-    run(Command::new("dpkg").args(["-i", &deb]));
 
     // The installed binary, with its small init beside it: the sandbox's PID 1.
     let version = run(Command::new("/usr/bin/warden").arg("--version"));
