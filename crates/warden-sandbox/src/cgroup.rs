@@ -23,7 +23,7 @@ pub(crate) fn v2_available() -> bool {
 pub(crate) fn v1_pids_available() -> bool {
     let in_pids = std::fs::read_to_string("/proc/self/cgroup").is_ok_and(|own| {
         own.lines().any(|l| {
-            l.splitn(3, ':')
+            l.split(':')
                 .nth(1)
                 .is_some_and(|ctrl| ctrl.split(',').any(|c| c == "pids"))
         })

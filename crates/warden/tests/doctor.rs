@@ -9,7 +9,6 @@
 #[allow(dead_code, reason = "shared support; this file uses part of it")]
 #[path = "support/serve.rs"]
 mod serve;
-#[allow(dead_code, reason = "shared support; this file uses part of it")]
 #[path = "support/tls.rs"]
 mod tls;
 
