@@ -554,6 +554,45 @@ mod tests {
     }
 
     #[test]
+    fn every_built_rule_says_where_it_came_from() {
+        let ws = tempfile::tempdir().unwrap();
+        std::fs::create_dir(ws.path().join(".git")).unwrap();
+        std::fs::write(
+            ws.path().join(".git/config"),
+            "[remote \"origin\"]\n\turl = https://git.corp.invalid/team/repo.git\n",
+        )
+        .unwrap();
+        let net = NetworkConfig {
+            allow: vec!["mirror.corp.invalid:443".into()],
+            deny: vec!["evil.corp.invalid".into()],
+            discover_registries: Some(false),
+            ..NetworkConfig::default()
+        };
+        let c =
+            ProxyConfig::from_network_config_with(&net, ws.path(), &DiscoveryEnv::empty()).unwrap();
+        let origin_of = |target: &str| {
+            c.rules()
+                .iter()
+                .find(|r| r.target.to_string().starts_with(target))
+                .map(Rule::origin)
+        };
+        assert_eq!(origin_of("mirror.corp.invalid"), Some(RuleOrigin::Policy));
+        assert_eq!(origin_of("evil.corp.invalid"), Some(RuleOrigin::Policy));
+        assert_eq!(origin_of("git.corp.invalid"), Some(RuleOrigin::GitRemote));
+        assert!(
+            c.rules()
+                .iter()
+                .any(|r| r.origin() == RuleOrigin::ForgeList)
+        );
+        assert!(
+            c.rules()
+                .iter()
+                .any(|r| r.origin() == RuleOrigin::BuiltinDeny)
+        );
+        assert!(c.rules().iter().all(|r| r.origin() != RuleOrigin::Other));
+    }
+
+    #[test]
     fn default_is_deny() {
         let c = ProxyConfig::new();
         let v = c.decide(&h("example.test"), 443, None);
