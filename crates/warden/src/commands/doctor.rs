@@ -1010,7 +1010,10 @@ fn render(r: &Report) -> String {
                 "    {} {} runs {}",
                 mark(i.points_at_this_warden && i.uses_this_policy),
                 i.place,
-                i.program.as_deref().unwrap_or("(missing program)")
+                i.program.clone().unwrap_or_else(|| format!(
+                    "{} (which does not exist)",
+                    i.argv.first().map_or("", String::as_str)
+                ))
             );
         }
     }
