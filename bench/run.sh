@@ -15,7 +15,7 @@ repo="$PWD"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
 bash scripts/setup-sandbox.sh --bench >/dev/null
-cargo build --quiet --release -p warden -p warden-sandbox
+cargo build --quiet --release -p warden   # warden and warden-sandbox-init
 warden="$CARGO_TARGET_DIR/release/warden"
 test -x "$CARGO_TARGET_DIR/release/warden-sandbox-init" || {
     echo "warden-sandbox-init was not built" >&2

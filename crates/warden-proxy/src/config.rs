@@ -117,6 +117,46 @@ impl Rule {
     }
 }
 
+/// Where an allow or deny rule came from, for showing a person why a host is (not) reachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleOrigin {
+    /// The built-in deny list ([`DEFAULTS_TOML`]).
+    BuiltinDeny,
+    /// The built-in list of public code forges ([`DEFAULTS_TOML`]).
+    ForgeList,
+    /// The governance file's `[network]` section (`allow`, `deny`, `[[network.rule]]`).
+    Policy,
+    /// A package registry discovered from this machine's package-manager configuration.
+    DiscoveredRegistry,
+    /// A git remote of the workspace.
+    GitRemote,
+    /// Added by a caller of [`ProxyConfig::push`] with an identifier of its own.
+    Other,
+}
+
+impl Rule {
+    /// Where this rule came from, read from the identifier [`ProxyConfig`] gives every rule it
+    /// builds (`builtin-deny:`, `forge:`, `allow:`/`deny:`/`rule:`/a policy id, `registry:KIND:`,
+    /// `git-remote:`).
+    pub fn origin(&self) -> RuleOrigin {
+        let id = self.id.as_str();
+        if id.starts_with("builtin-deny:") {
+            RuleOrigin::BuiltinDeny
+        } else if id.starts_with("forge:") {
+            RuleOrigin::ForgeList
+        } else if id.starts_with("registry:") {
+            RuleOrigin::DiscoveredRegistry
+        } else if id.starts_with("git-remote:") {
+            RuleOrigin::GitRemote
+        } else if self.source == "policy" {
+            RuleOrigin::Policy
+        } else {
+            RuleOrigin::Other
+        }
+    }
+}
+
 enum MethodMatch {
     Yes,
     No,
@@ -511,6 +551,45 @@ mod tests {
         for p in d.forges.iter().chain(&d.deny).chain(&d.passthrough) {
             Target::parse(p).unwrap_or_else(|e| panic!("{p}: {e}"));
         }
+    }
+
+    #[test]
+    fn every_built_rule_says_where_it_came_from() {
+        let ws = tempfile::tempdir().unwrap();
+        std::fs::create_dir(ws.path().join(".git")).unwrap();
+        std::fs::write(
+            ws.path().join(".git/config"),
+            "[remote \"origin\"]\n\turl = https://git.corp.invalid/team/repo.git\n",
+        )
+        .unwrap();
+        let net = NetworkConfig {
+            allow: vec!["mirror.corp.invalid:443".into()],
+            deny: vec!["evil.corp.invalid".into()],
+            discover_registries: Some(false),
+            ..NetworkConfig::default()
+        };
+        let c =
+            ProxyConfig::from_network_config_with(&net, ws.path(), &DiscoveryEnv::empty()).unwrap();
+        let origin_of = |target: &str| {
+            c.rules()
+                .iter()
+                .find(|r| r.target.to_string().starts_with(target))
+                .map(Rule::origin)
+        };
+        assert_eq!(origin_of("mirror.corp.invalid"), Some(RuleOrigin::Policy));
+        assert_eq!(origin_of("evil.corp.invalid"), Some(RuleOrigin::Policy));
+        assert_eq!(origin_of("git.corp.invalid"), Some(RuleOrigin::GitRemote));
+        assert!(
+            c.rules()
+                .iter()
+                .any(|r| r.origin() == RuleOrigin::ForgeList)
+        );
+        assert!(
+            c.rules()
+                .iter()
+                .any(|r| r.origin() == RuleOrigin::BuiltinDeny)
+        );
+        assert!(c.rules().iter().all(|r| r.origin() != RuleOrigin::Other));
     }
 
     #[test]

@@ -151,7 +151,9 @@ mod workspace_trust;
 
 pub use addr::non_public_reason;
 pub use ca::{CaError, CertificateAuthority, Leaf, SYSTEM_BUNDLE_PATHS, read_pem_certs};
-pub use config::{DEFAULTS_TOML, Defaults, Limits, ProxyConfig, Rule, RuleAction, Verdict};
+pub use config::{
+    DEFAULTS_TOML, Defaults, Limits, ProxyConfig, Rule, RuleAction, RuleOrigin, Verdict,
+};
 pub use credentials::{Credential, load_credentials, placeholder_for};
 pub use discover::{
     DiscoveredHost, DiscoveryEnv, PROBE_ENV_DROPPED, REGISTRY_CACHE_TTL, discover,

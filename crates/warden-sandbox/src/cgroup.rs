@@ -18,6 +18,23 @@ pub(crate) fn v2_available() -> bool {
     has("pids") && has("memory")
 }
 
+/// Does this process sit in a cgroup v1 `pids` hierarchy mounted at /sys/fs/cgroup/pids (what
+/// [`ActionCgroup::create_v1_pids`] needs to bound root's process count)?
+pub(crate) fn v1_pids_available() -> bool {
+    let in_pids = std::fs::read_to_string("/proc/self/cgroup").is_ok_and(|own| {
+        own.lines().any(|l| {
+            l.split(':')
+                .nth(1)
+                .is_some_and(|ctrl| ctrl.split(',').any(|c| c == "pids"))
+        })
+    });
+    in_pids
+        && Path::new(CGROUP_ROOT)
+            .join("pids")
+            .join("cgroup.procs")
+            .exists()
+}
+
 /// A cgroup created for one action; removed on drop.
 #[derive(Debug)]
 pub(crate) struct ActionCgroup {

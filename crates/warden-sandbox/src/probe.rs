@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Test hook: a comma-separated list of features (`landlock`, `seccomp`, `cgroup2`, `userns`,
-/// `exec_notify`) the
+/// Test hook: a comma-separated list of features (`landlock`, `seccomp`, `cgroup2`, `cgroup1`,
+/// `userns`, `exec_notify`) the
 /// probe pretends are missing, to exercise the degraded-kernel refusal on any machine.
 pub const PRETEND_MISSING_ENV: &str = "WARDEN_SANDBOX_PRETEND_MISSING";
 
@@ -35,6 +35,10 @@ pub struct Capabilities {
     pub seccomp: bool,
     /// A cgroup v2 hierarchy with `pids` and `memory` is mounted at /sys/fs/cgroup.
     pub cgroup2: bool,
+    /// A cgroup v1 `pids` hierarchy holds this process (bounds root's process count when there is
+    /// no usable cgroup v2).
+    #[serde(default)]
+    pub cgroup1_pids: bool,
     /// seccomp user notification with `CONTINUE` (Linux 5.5) on a supported architecture: the
     /// programs a command runs can be governed.
     #[serde(default)]
@@ -48,37 +52,63 @@ pub struct Capabilities {
 impl Capabilities {
     /// What is missing for governing nested execs (empty when exec notification works).
     pub fn missing_for_exec_governance(&self) -> Vec<String> {
-        if self.exec_notify {
-            Vec::new()
-        } else {
-            vec![
-                "seccomp user notification is unavailable (Linux 5.5+ on x86_64, aarch64 or \
-                 riscv64): the programs the command runs cannot be governed"
-                    .to_owned(),
-            ]
-        }
+        self.missing_features(None, true)
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect()
     }
 
     /// Human-readable list of what `profile` asks for that this kernel cannot enforce.
     pub fn missing_for(&self, profile: &crate::SandboxProfile) -> Vec<String> {
+        self.missing_features(Some(profile), false)
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect()
+    }
+
+    /// What a spawn would refuse (unless degraded mode is allowed), each with the feature it
+    /// lacks: the isolation `profile` asks for when given, and exec notification when the
+    /// command's programs are to be governed.
+    pub fn missing_features(
+        &self,
+        profile: Option<&crate::SandboxProfile>,
+        exec_governance: bool,
+    ) -> Vec<(Feature, String)> {
         let mut out = Vec::new();
-        if !self.user_namespaces {
-            out.push(
-                "user namespaces are unavailable (no namespace isolation possible)".to_owned(),
-            );
+        if let Some(profile) = profile {
+            if !self.user_namespaces {
+                out.push((
+                    Feature::UserNamespaces,
+                    "user namespaces are unavailable (no namespace isolation possible)".to_owned(),
+                ));
+            }
+            if profile.landlock_min_abi > 0 && self.landlock_abi < profile.landlock_min_abi {
+                out.push((
+                    Feature::Landlock,
+                    if self.landlock_abi == 0 {
+                        "Landlock is unavailable".to_owned()
+                    } else {
+                        format!(
+                            "Landlock ABI {} is below the required {}",
+                            self.landlock_abi, profile.landlock_min_abi
+                        )
+                    },
+                ));
+            }
+            if !self.seccomp {
+                out.push((
+                    Feature::Seccomp,
+                    "seccomp filters are unavailable".to_owned(),
+                ));
+            }
         }
-        if profile.landlock_min_abi > 0 && self.landlock_abi < profile.landlock_min_abi {
-            out.push(if self.landlock_abi == 0 {
-                "Landlock is unavailable".to_owned()
-            } else {
-                format!(
-                    "Landlock ABI {} is below the required {}",
-                    self.landlock_abi, profile.landlock_min_abi
-                )
-            });
-        }
-        if !self.seccomp {
-            out.push("seccomp filters are unavailable".to_owned());
+        if exec_governance && !self.exec_notify {
+            out.push((
+                Feature::ExecNotify,
+                "seccomp user notification is unavailable (Linux 5.5+ on x86_64, aarch64 or \
+                 riscv64): the programs the command runs cannot be governed"
+                    .to_owned(),
+            ));
         }
         out
     }
@@ -105,6 +135,7 @@ pub fn probe() -> Capabilities {
     };
     let seccomp = !masked("seccomp") && crate::sys::seccomp_available();
     let cgroup2 = !masked("cgroup2") && crate::cgroup::v2_available();
+    let cgroup1_pids = !masked("cgroup1") && crate::cgroup::v1_pids_available();
     let exec_notify = !masked("exec_notify") && crate::exec_filter::available();
     let mut landlock_gaps = Vec::new();
     for (abi, what) in [
@@ -122,6 +153,7 @@ pub fn probe() -> Capabilities {
         landlock_abi,
         seccomp,
         cgroup2,
+        cgroup1_pids,
         exec_notify,
         landlock_gaps,
         pretended_missing: pretend,

@@ -56,7 +56,7 @@ fn run(ws: &Path, script: &str, decider: Arc<TestDecider>) -> Ran {
     );
     let opts = SpawnOptions {
         output: Output::Piped,
-        init_exe: Some(env!("CARGO_BIN_EXE_warden-sandbox-init").into()),
+        init_exe: Some(env!("CARGO_BIN_EXE_warden-sandbox-test-init").into()),
         exec: Some(ExecGovernance::new(decider)),
         ..Default::default()
     };
@@ -394,7 +394,7 @@ fn without_user_notification_exec_governance_is_refused_unless_degraded() {
     );
     let opts = SpawnOptions {
         output: Output::Piped,
-        init_exe: Some(env!("CARGO_BIN_EXE_warden-sandbox-init").into()),
+        init_exe: Some(env!("CARGO_BIN_EXE_warden-sandbox-test-init").into()),
         exec: Some(ExecGovernance::new(decider(|_, _| ExecVerdict::Refuse {
             reason: "refused".into(),
         }))),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use warden_sandbox::{Output, Running, SandboxProfile, SpawnOptions, choose_init, spawn};
 
-const INIT: &str = env!("CARGO_BIN_EXE_warden-sandbox-init");
+const INIT: &str = env!("CARGO_BIN_EXE_warden-sandbox-test-init");
 
 fn profile(ws: &Path, script: &str) -> SandboxProfile {
     SandboxProfile::new(

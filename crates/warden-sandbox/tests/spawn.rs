@@ -14,7 +14,7 @@ fn run(ws: &std::path::Path, script: &str) -> (i32, String, String) {
     );
     let opts = SpawnOptions {
         output: Output::Piped,
-        init_exe: Some(env!("CARGO_BIN_EXE_warden-sandbox-init").into()),
+        init_exe: Some(env!("CARGO_BIN_EXE_warden-sandbox-test-init").into()),
         ..Default::default()
     };
     let mut r = spawn(&p, &opts).expect("spawn");
@@ -57,7 +57,7 @@ fn profile(ws: &std::path::Path, script: &str) -> SandboxProfile {
 fn opts() -> SpawnOptions {
     SpawnOptions {
         output: Output::Piped,
-        init_exe: Some(env!("CARGO_BIN_EXE_warden-sandbox-init").into()),
+        init_exe: Some(env!("CARGO_BIN_EXE_warden-sandbox-test-init").into()),
         ..Default::default()
     }
 }

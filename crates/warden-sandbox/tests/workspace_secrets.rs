@@ -9,7 +9,7 @@ use warden_sandbox::{Output, SandboxProfile, SpawnOptions, WorkspaceSecrets, spa
 fn run(profile: &SandboxProfile) -> (i32, String, String, Vec<String>) {
     let opts = SpawnOptions {
         output: Output::Piped,
-        init_exe: Some(env!("CARGO_BIN_EXE_warden-sandbox-init").into()),
+        init_exe: Some(env!("CARGO_BIN_EXE_warden-sandbox-test-init").into()),
         ..Default::default()
     };
     let mut r = spawn(profile, &opts).expect("spawn");
@@ -127,7 +127,7 @@ fn only_the_granted_outside_file_is_writable() {
     let mut p = profile(&ws, "true");
     p.writable_files.push(link);
     let opts = SpawnOptions {
-        init_exe: Some(env!("CARGO_BIN_EXE_warden-sandbox-init").into()),
+        init_exe: Some(env!("CARGO_BIN_EXE_warden-sandbox-test-init").into()),
         ..Default::default()
     };
     assert!(spawn(&p, &opts).is_err());

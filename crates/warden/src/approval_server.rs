@@ -46,9 +46,14 @@ impl Client {
     /// A client for `base` (e.g. `http://127.0.0.1:8420` or `https://…`) authenticating with
     /// `token`; `https://` is verified against the system trust store plus `WARDEN_CA_FILE`.
     pub fn new(base: &str, token: &str) -> Self {
+        Self::with_timeout(base, token, Duration::from_secs(90))
+    }
+
+    /// [`Client::new`] with another limit for each whole request (e.g. a quick health check).
+    pub fn with_timeout(base: &str, token: &str, timeout: Duration) -> Self {
         let agent: ureq::Agent = warden_tls::agent_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(90)))
+            .timeout_global(Some(timeout))
             .build()
             .into();
         Self {

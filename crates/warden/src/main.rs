@@ -70,6 +70,12 @@ enum Command {
     Replay(commands::replay::ReplayArgs),
     /// Governance report from the audit log: tiers, approvals, rules, network, incidents.
     Report(commands::report::ReportArgs),
+    /// What this machine enforces for this workspace, which agent hooks are live, and why not.
+    Doctor(commands::doctor::DoctorArgs),
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions(commands::completions::CompletionsArgs),
+    /// Print the manual page (or write every page into --dir).
+    Man(commands::completions::ManArgs),
 }
 
 impl Command {
@@ -86,7 +92,10 @@ impl Command {
             | Command::Approvals(_)
             | Command::Hook(_)
             | Command::Replay(_)
-            | Command::Report(_) => true,
+            | Command::Report(_)
+            | Command::Doctor(_)
+            | Command::Completions(_)
+            | Command::Man(_) => true,
             Command::Run(_) | Command::Sandbox(_) | Command::Serve(_) | Command::Mcp(_) => false,
         }
     }
@@ -124,6 +133,9 @@ fn main() -> ExitCode {
         Command::Mcp(args) => commands::mcp::run(args),
         Command::Replay(args) => commands::replay::run(args),
         Command::Report(args) => commands::report::run(args),
+        Command::Doctor(args) => commands::doctor::run(args),
+        Command::Completions(args) => commands::completions::completions(args),
+        Command::Man(args) => commands::completions::man(args),
     };
     match result {
         Ok(code) => code,

@@ -30,7 +30,7 @@ fn the_small_init() -> PathBuf {
     let init = Path::new(WARDEN).with_file_name("warden-sandbox-init");
     assert!(
         init.exists(),
-        "{} is missing: build it with `cargo build -p warden-sandbox` (`cargo test --workspace` does)",
+        "{} is missing: build it with `cargo build -p warden` (`cargo test -p warden` does)",
         init.display()
     );
     init

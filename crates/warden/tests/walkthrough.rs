@@ -288,7 +288,8 @@ fn walk() {
     assert_eq!(
         steps,
         [
-            "install",
+            // One `cargo install` brings `warden` and `warden-sandbox-init` (the second
+            // install of warden-sandbox the guide needed before is gone).
             "install",
             "init",
             "serve",

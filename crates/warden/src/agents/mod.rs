@@ -7,5 +7,6 @@ pub mod claude_code;
 pub mod codex;
 pub mod copilot;
 pub mod gemini;
+pub mod installed;
 pub mod mcp;
 pub mod opencode;

@@ -4,6 +4,8 @@
 pub mod approvals;
 pub mod audit;
 pub mod check;
+pub mod completions;
+pub mod doctor;
 pub mod flags;
 pub mod hook;
 pub mod init;
