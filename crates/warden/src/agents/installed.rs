@@ -15,12 +15,18 @@ pub struct Invocation {
     pub argv: Vec<String>,
 }
 
-/// An agent and the configuration file that puts it under Warden.
+/// An agent and one configuration file that puts it under Warden.
 #[derive(Debug)]
 pub struct AgentConfig {
     /// The name `warden init --agent` takes.
     pub agent: &'static str,
-    /// The configuration file, given the workspace.
+    /// The arguments of `warden init` that write this file (e.g. `--agent codex --mode mcp`).
+    pub init: &'static str,
+    /// Whether this is the agent's usual route: a file of a secondary route (Codex's MCP server)
+    /// that holds no Warden command says nothing, while the usual route's file does (the agent
+    /// then works ungoverned).
+    pub primary: bool,
+    /// The configuration file, given the workspace (user-wide files ignore it).
     pub path: fn(&Path) -> PathBuf,
     /// The Warden command lines in the file's text (an error says why it cannot be read).
     pub invocations: fn(&str) -> Result<Vec<Invocation>, String>,
@@ -29,19 +35,57 @@ pub struct AgentConfig {
     pub required: &'static [&'static str],
 }
 
-/// Every agent `warden doctor` looks for.
+/// Every agent `warden doctor` looks for: the files `warden init --agent` writes.
 pub const AGENTS: &[AgentConfig] = &[
     AgentConfig {
         agent: "claude-code",
+        init: "--agent claude-code",
+        primary: true,
         path: |ws| ws.join(".claude").join("settings.json"),
-        invocations: claude_code_hooks,
+        invocations: |t| hook_commands(t, "command", true),
+        required: &["hooks.PreToolUse"],
+    },
+    // Codex 0.169 runs hooks only from the user's `$CODEX_HOME/hooks.json`.
+    AgentConfig {
+        agent: "codex",
+        init: "--agent codex",
+        primary: true,
+        path: |_| super::codex::config::codex_home().join("hooks.json"),
+        invocations: |t| hook_commands(t, "command", true),
         required: &["hooks.PreToolUse"],
     },
     AgentConfig {
         agent: "codex",
+        init: "--agent codex --mode mcp",
+        primary: false,
         path: |ws| ws.join(".codex").join("config.toml"),
         invocations: codex_mcp_server,
         required: &["mcp_servers.warden"],
+    },
+    AgentConfig {
+        agent: "gemini",
+        init: "--agent gemini",
+        primary: true,
+        path: |ws| ws.join(".gemini").join("settings.json"),
+        invocations: |t| hook_commands(t, "command", true),
+        required: &["hooks.BeforeTool"],
+    },
+    // Copilot's repository hooks need a folder trust it keeps to itself: the user's file.
+    AgentConfig {
+        agent: "copilot",
+        init: "--agent copilot",
+        primary: true,
+        path: |_| super::copilot::copilot_dir().join("settings.json"),
+        invocations: |t| hook_commands(t, "bash", false),
+        required: &["hooks.preToolUse"],
+    },
+    AgentConfig {
+        agent: "opencode",
+        init: "--agent opencode",
+        primary: true,
+        path: |ws| ws.join("opencode.json"),
+        invocations: opencode_mcp_server,
+        required: &["mcp.warden"],
     },
 ];
 
@@ -64,8 +108,10 @@ fn is_warden(argv: &[String]) -> bool {
     program_is_warden || calls_a_hook
 }
 
-/// Claude Code's `.claude/settings.json`: every hook command of every event that runs Warden.
-fn claude_code_hooks(text: &str) -> Result<Vec<Invocation>, String> {
+/// A JSON settings file's `hooks` object, keyed by event: every hook command that runs Warden.
+/// Claude Code, Codex (`hooks.json`) and Gemini CLI nest the commands in matcher groups
+/// (`hooks.EVENT[].hooks[].command`); Copilot lists them directly (`hooks.EVENT[].bash`).
+fn hook_commands(text: &str, key: &str, grouped: bool) -> Result<Vec<Invocation>, String> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
@@ -74,21 +120,56 @@ fn claude_code_hooks(text: &str) -> Result<Vec<Invocation>, String> {
     let Some(hooks) = doc.get("hooks").and_then(Value::as_object) else {
         return Ok(out);
     };
-    for (event, groups) in hooks {
-        for group in groups.as_array().into_iter().flatten() {
-            let list = group.get("hooks").and_then(Value::as_array);
-            for h in list.into_iter().flatten() {
-                let Some(command) = h.get("command").and_then(Value::as_str) else {
-                    continue;
-                };
-                let argv = words(command)?;
-                if is_warden(&argv) {
-                    out.push(Invocation {
-                        place: format!("hooks.{event}"),
-                        argv,
-                    });
-                }
+    for (event, entries) in hooks {
+        let entries = entries.as_array().into_iter().flatten();
+        let handlers: Vec<&Value> = if grouped {
+            entries
+                .filter_map(|g| g.get("hooks").and_then(Value::as_array))
+                .flatten()
+                .collect()
+        } else {
+            entries.collect()
+        };
+        for h in handlers {
+            let Some(command) = h.get(key).and_then(Value::as_str) else {
+                continue;
+            };
+            let argv = words(command)?;
+            if is_warden(&argv) {
+                out.push(Invocation {
+                    place: format!("hooks.{event}"),
+                    argv,
+                });
             }
+        }
+    }
+    Ok(out)
+}
+
+/// OpenCode's `opencode.json`: the `mcp.*` local servers whose command runs Warden.
+fn opencode_mcp_server(text: &str) -> Result<Vec<Invocation>, String> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let doc: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let mut out = Vec::new();
+    let Some(servers) = doc.get("mcp").and_then(Value::as_object) else {
+        return Ok(out);
+    };
+    for (name, server) in servers {
+        let argv: Vec<String> = server
+            .get("command")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+        if is_warden(&argv) {
+            out.push(Invocation {
+                place: format!("mcp.{name}"),
+                argv,
+            });
         }
     }
     Ok(out)
@@ -141,12 +222,12 @@ mod tests {
         let text = r#"{"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [
             {"type": "command", "command": "'/opt/my dir/warden' hook claude-code --policy p.toml"},
             {"type": "command", "command": "lint.sh"}]}]}}"#;
-        let found = claude_code_hooks(text).expect("parses");
+        let found = hook_commands(text, "command", true).expect("parses");
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].place, "hooks.PreToolUse");
         assert_eq!(found[0].argv[0], "/opt/my dir/warden");
         assert_eq!(flag_value(&found[0].argv, "--policy"), Some("p.toml"));
-        assert!(claude_code_hooks("{").is_err());
+        assert!(hook_commands("{", "command", true).is_err());
     }
 
     #[test]
@@ -156,5 +237,30 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].place, "mcp_servers.warden");
         assert_eq!(flag_value(&found[0].argv, "--workspace"), Some("/w"));
+    }
+
+    #[test]
+    fn copilot_hooks_and_opencode_servers_running_warden_are_found() {
+        let copilot = r#"{"hooks": {"preToolUse": [{"type": "command", "bash": "/usr/bin/warden hook copilot --event preToolUse"},
+            {"type": "command", "bash": "echo hi"}]}}"#;
+        let found = hook_commands(copilot, "bash", false).expect("parses");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].place, "hooks.preToolUse");
+        let opencode = r#"{"mcp": {"warden": {"type": "local", "command": ["/usr/bin/warden", "mcp", "--workspace", "/w"]},
+            "docs": {"type": "remote", "url": "http://h.invalid"}}}"#;
+        let found = opencode_mcp_server(opencode).expect("parses");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].place, "mcp.warden");
+        assert_eq!(flag_value(&found[0].argv, "--workspace"), Some("/w"));
+    }
+
+    #[test]
+    fn every_agent_init_knows_has_a_row() {
+        for agent in ["claude-code", "codex", "gemini", "copilot", "opencode"] {
+            assert!(
+                AGENTS.iter().any(|a| a.agent == agent && a.primary),
+                "{agent} has no primary row"
+            );
+        }
     }
 }

@@ -438,9 +438,9 @@ fn check_agent(
     let path = (cfg.path)(workspace);
     let check = format!("agent.{}", cfg.agent);
     let reinstall = format!(
-        "run `{} init --agent {} --force` in {}",
+        "run `{} init {} --force` in {}",
         exe.display(),
-        cfg.agent,
+        cfg.init,
         workspace.display()
     );
     let mut info = AgentInfo {
@@ -478,6 +478,10 @@ fn check_agent(
             return info;
         }
     };
+    if found.is_empty() && !cfg.primary {
+        // A secondary route's file (Codex's project config) written for other reasons.
+        return info;
+    }
     if found.is_empty() {
         info.status = "not-governed";
         problems.warn(
@@ -488,9 +492,9 @@ fn check_agent(
                 cfg.agent
             ),
             format!(
-                "run `{} init --agent {}` in {}",
+                "run `{} init {}` in {}",
                 exe.display(),
-                cfg.agent,
+                cfg.init,
                 workspace.display()
             ),
         );
