@@ -472,6 +472,7 @@ fn warden_run_waits_for_the_server_then_runs(b: &Backend) {
     let run = |args: &[&str]| {
         Command::new(WARDEN)
             .current_dir(&ws)
+            .env("HOME", serve::test_home())
             .arg("run")
             .args(args)
             .env("WARDEN_SERVER", s.any_url())
@@ -872,6 +873,7 @@ fn escalation_group_may_decide_only_after_the_delay(b: &Backend) {
 fn audit_verify(cwd: &Path, log: &Path) -> Value {
     let o = Command::new(WARDEN)
         .current_dir(cwd)
+        .env("HOME", serve::test_home())
         .args(["audit", "verify", "--json", "--log"])
         .arg(log)
         .output()
@@ -907,6 +909,7 @@ fn every_step_is_an_approval_record_in_a_verifiable_audit_log(b: &Backend) {
     // 1. sync, approved: `warden run` waits, then runs.
     let mut run = Command::new(WARDEN)
         .current_dir(&ws)
+        .env("HOME", serve::test_home())
         .args(["run", "--", "cat", ".env"])
         .env("WARDEN_SERVER", s.any_url())
         .env("WARDEN_TOKEN", &agent)
