@@ -111,6 +111,67 @@ mod tests {
         assert_eq!(Anchor::load(&path).unwrap().note, Some(note(8)));
     }
 
+    /// The gap the declaration closes: a log cut before its first end-of-run seal (a run killed
+    /// before it sealed, or an attacker cutting early), with its anchor file deleted. Before the
+    /// declaration, no seal was left in the log and there was no anchor, so the cut log
+    /// verified (the control below shows exactly that for an undeclared log).
+    #[test]
+    fn a_log_cut_before_its_first_seal_without_its_anchor_does_not_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let anchor = dir.path().join("heads/anchor");
+        let open = |p: &Path| {
+            crate::AuditLog::open(
+                p,
+                crate::LogOptions {
+                    origin: "warden/t".into(),
+                    anchor: Some(anchor.clone()),
+                    ..crate::LogOptions::default()
+                },
+            )
+            .unwrap()
+        };
+        let log = open(&path);
+        let declared = log.declare_anchored().unwrap().expect("declared");
+        assert_eq!(declared.appended.seq, 1);
+        // Declared once: a second handle (the next run) writes nothing.
+        assert!(open(&path).declare_anchored().unwrap().is_none());
+        assert_eq!(Anchor::load(&anchor).unwrap().note, Some(declared.head));
+        for _ in 0..3 {
+            log.append("note", serde_json::Map::new()).unwrap();
+        }
+        drop(log);
+        let lines: Vec<String> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let opts = || crate::VerifyOptions {
+            anchor: Some(Anchor::load(&anchor).unwrap()),
+            ..crate::VerifyOptions::default()
+        };
+        for keep in 1..=lines.len() {
+            std::fs::write(&path, lines[..keep].join("\n") + "\n").unwrap();
+            let _ = std::fs::remove_file(&anchor);
+            let r = crate::verify(&path, &opts()).unwrap();
+            assert!(!r.ok, "cut to {keep} records without the anchor verified");
+            assert!(
+                r.problems[0]
+                    .message
+                    .contains("the log was sealed (record 1) but its head anchor"),
+                "{:?}",
+                r.problems
+            );
+        }
+        // Control: the same cut of a log never declared (the old behaviour) verifies.
+        let old = dir.path().join("old.jsonl");
+        let log = crate::AuditLog::open(&old, crate::LogOptions::default()).unwrap();
+        log.append("note", serde_json::Map::new()).unwrap();
+        drop(log);
+        let r = crate::verify(&old, &opts()).unwrap();
+        assert!(r.ok, "{:?}", r.problems);
+    }
+
     #[test]
     fn a_seal_stores_the_note_over_the_whole_log() {
         let dir = tempfile::tempdir().unwrap();

@@ -86,8 +86,10 @@ enum Entry {
     },
     Checkpoint,
     /// A checkpoint that seals the head: marked `"seal": true`, and its submitter gets the note
-    /// over every record including the checkpoint itself (see [`AuditLog::seal`]).
-    Seal,
+    /// over every record including the checkpoint itself (see [`AuditLog::seal`]). With
+    /// `only_first`, written only as the log's first record, else nothing is written (see
+    /// [`AuditLog::declare_anchored`]).
+    Seal { only_first: bool },
 }
 
 /// What a submitter gets back: the record (and checkpoint note) with the write generation that
@@ -611,7 +613,7 @@ impl AuditLog {
     /// the log — which a prefix of a valid log would otherwise hide. Call it when a unit of work
     /// (a `warden run`, a worker's action) has written its last record.
     pub fn seal(&self) -> Result<Sealed> {
-        let (appended, notes) = self.submit(Entry::Seal, true)?;
+        let (appended, notes) = self.submit(Entry::Seal { only_first: false }, true)?;
         let head = notes.head.unwrap_or_default();
         if let Some(path) = &self.opts.anchor {
             crate::anchor::store(path, &head)?;
@@ -621,6 +623,39 @@ impl AuditLog {
             checkpoint: notes.checkpoint.unwrap_or_default(),
             head,
         })
+    }
+
+    /// Declare a new log anchored: when the log is still empty, its first record is a seal (and
+    /// the anchor is stored at once). A log that was ever written through an anchored handle then
+    /// holds a seal in every non-empty prefix, so `verify` requires the anchor whatever was cut
+    /// off the end; without it, a log cut before its first end-of-run seal, with the anchor file
+    /// deleted, was a valid unanchored log. Checked under the file lock, so of several processes
+    /// opening a new log exactly one writes it, before any other record. Returns the seal when
+    /// this call wrote it. (An empty log with its anchor deleted still verifies: there is nothing
+    /// left to declare anything.)
+    pub fn declare_anchored(&self) -> Result<Option<Sealed>> {
+        let Some(path) = &self.opts.anchor else {
+            return Ok(None);
+        };
+        // The common case, a log with records, costs one `fstat`.
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| AuditError::io("stat", &self.path, e))?
+            .len();
+        if len > 0 {
+            return Ok(None);
+        }
+        let (appended, notes) = self.submit(Entry::Seal { only_first: true }, true)?;
+        let Some(head) = notes.head else {
+            return Ok(None);
+        };
+        crate::anchor::store(path, &head)?;
+        Ok(Some(Sealed {
+            appended,
+            checkpoint: notes.checkpoint.unwrap_or_default(),
+            head,
+        }))
     }
 
     /// Everything about a record that does not depend on its place in the chain, done in the
@@ -1031,7 +1066,7 @@ impl AuditLog {
         let records = entries.len() as u64;
         let wants_tree = entries
             .iter()
-            .any(|e| matches!(e.1, Entry::Checkpoint | Entry::Seal))
+            .any(|e| matches!(e.1, Entry::Checkpoint | Entry::Seal { .. }))
             || (every > 0 && (tail.seq + 2 * records) / every > tail.seq / every);
         if wants_tree {
             self.load_frontier(sh)?;
@@ -1039,14 +1074,26 @@ impl AuditLog {
         let ts = now_ns();
         for (ticket, entry) in entries {
             let mut notes = Notes::default();
-            let seal = matches!(entry, Entry::Seal);
+            if matches!(entry, Entry::Seal { only_first: true }) && tail.seq > 0 {
+                // Someone else wrote the log's first records: nothing to declare.
+                if ticket != INTERNAL {
+                    let current = Appended {
+                        seq: tail.seq,
+                        hash: tail.hash.clone(),
+                        ts_ns: ts,
+                    };
+                    results.push((ticket, (current, notes)));
+                }
+                continue;
+            }
+            let seal = matches!(entry, Entry::Seal { .. });
             let (template, checkpoint_kind) = match entry {
                 // Redaction and encoding already happened in the submitting thread.
                 Entry::Record {
                     template,
                     checkpoint_kind,
                 } => (template, checkpoint_kind),
-                Entry::Checkpoint | Entry::Seal => {
+                Entry::Checkpoint | Entry::Seal { .. } => {
                     let (mut body, note) = self.checkpoint_body(sh, tail.seq)?;
                     if seal {
                         body.insert("seal".into(), true.into());
@@ -1330,6 +1377,27 @@ mod tests {
         let report = crate::verify(&path, &Default::default()).unwrap();
         assert!(report.ok, "{:?}", report.problems);
         assert_eq!(report.after_last_checkpoint, 0, "{}", sealed.head);
+    }
+
+    /// The anchored declaration is written only as the first record: submitted to a log another
+    /// handle wrote first (the race `declare_anchored`'s length check cannot see), it writes
+    /// nothing and returns no note.
+    #[test]
+    fn the_declaration_is_only_ever_the_first_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path, LogOptions::default()).unwrap();
+        log.append("t", Map::new()).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let (a, notes) = log.submit(Entry::Seal { only_first: true }, true).unwrap();
+        assert_eq!(a.seq, 1);
+        assert!(notes.head.is_none() && notes.checkpoint.is_none());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        let fresh = dir.path().join("fresh.jsonl");
+        let log = AuditLog::open(&fresh, LogOptions::default()).unwrap();
+        let (a, notes) = log.submit(Entry::Seal { only_first: true }, true).unwrap();
+        assert_eq!(a.seq, 1);
+        assert!(notes.head.is_some());
     }
 
     #[test]
