@@ -637,17 +637,18 @@ fn a_rewritten_record_after_runs_is_named() {
     // records and recomputed the unsigned checkpoints got a log that verified.
     let ws = Ws::new();
     runs(&ws, 2);
+    // Record 3 (line 3) is the first run's outcome (record 1 declares the log anchored).
     let pristine = lines(&ws.log());
-    tamper(&ws, |l| edit_record(l, 1, |v| v["exit_code"] = 1.into()));
+    tamper(&ws, |l| edit_record(l, 2, |v| v["exit_code"] = 1.into()));
     assert_verify_fails_naming(
         &ws,
         &[],
-        "record 2 (line 2): hash does not match the record's content (record edited)",
+        "record 3 (line 3): hash does not match the record's content (record edited)",
     );
     // The full forgery: outcome rewritten, chain and (unsigned) checkpoints recomputed.
     write_lines(&ws.log(), &pristine);
     tamper(&ws, |l| {
-        edit_record(l, 1, |v| v["exit_code"] = 1.into());
+        edit_record(l, 2, |v| v["exit_code"] = 1.into());
         for i in 1..l.len() {
             rechain(l, i);
             let v: Value = serde_json::from_str(&l[i]).unwrap();
@@ -688,7 +689,7 @@ fn a_rewritten_record_after_runs_is_named() {
     assert_verify_fails_naming(
         &ws,
         &[],
-        "log rewritten: records 1..=6 no longer match the root of the sealed head",
+        "log rewritten: records 1..=7 no longer match the root of the sealed head",
     );
 }
 
