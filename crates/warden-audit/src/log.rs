@@ -89,7 +89,9 @@ enum Entry {
     /// over every record including the checkpoint itself (see [`AuditLog::seal`]). With
     /// `only_first`, written only as the log's first record, else nothing is written (see
     /// [`AuditLog::declare_anchored`]).
-    Seal { only_first: bool },
+    Seal {
+        only_first: bool,
+    },
 }
 
 /// What a submitter gets back: the record (and checkpoint note) with the write generation that
@@ -1311,7 +1313,11 @@ mod tests {
         raw[n..].copy_from_slice(&sum);
         std::fs::write(&cache, &raw).unwrap();
         let (covered, frontier) = FrontierCache::read(&cache, &file, len(&path));
-        assert_eq!((covered, frontier.len()), (0, 0), "another record's leaf believed");
+        assert_eq!(
+            (covered, frontier.len()),
+            (0, 0),
+            "another record's leaf believed"
+        );
         let log = AuditLog::open(&path, opts()).unwrap();
         log.seal().unwrap();
         verify();

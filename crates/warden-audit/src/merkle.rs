@@ -421,7 +421,12 @@ mod tests {
             assert_eq!(resumed.root(), f.root(), "resumed at {n}");
             if let Some(next) = leaves.get(n) {
                 resumed.push(*next);
-                assert_eq!(resumed.root(), root(&leaves[..=n]), "resumed, size {}", n + 1);
+                assert_eq!(
+                    resumed.root(),
+                    root(&leaves[..=n]),
+                    "resumed, size {}",
+                    n + 1
+                );
             }
         }
         assert!(Frontier::from_nodes(3, vec![[0; 32]]).is_none());

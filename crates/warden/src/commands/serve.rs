@@ -106,7 +106,10 @@ pub fn run(args: ServeArgs) -> CmdResult {
             loop {
                 std::thread::sleep(SEAL_EVERY);
                 if let Err(e) = audit.seal_if_written() {
-                    stderr_line!("warden serve: audit log: cannot seal the head: {:?}", e.report);
+                    stderr_line!(
+                        "warden serve: audit log: cannot seal the head: {:?}",
+                        e.report
+                    );
                 }
             }
         });
