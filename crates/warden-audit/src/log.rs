@@ -21,7 +21,7 @@
 
 use crate::canonical::RecordTemplate;
 use crate::error::{AuditError, Result};
-use crate::merkle::{self, Hash};
+use crate::merkle;
 use crate::note::{Checkpoint, NoteSigner};
 use crate::redact::{Redactions, redact_value_in_place};
 use rustix::fs::{FlockOperation, flock};
@@ -86,8 +86,12 @@ enum Entry {
     },
     Checkpoint,
     /// A checkpoint that seals the head: marked `"seal": true`, and its submitter gets the note
-    /// over every record including the checkpoint itself (see [`AuditLog::seal`]).
-    Seal,
+    /// over every record including the checkpoint itself (see [`AuditLog::seal`]). With
+    /// `only_first`, written only as the log's first record, else nothing is written (see
+    /// [`AuditLog::declare_anchored`]).
+    Seal {
+        only_first: bool,
+    },
 }
 
 /// What a submitter gets back: the record (and checkpoint note) with the write generation that
@@ -139,17 +143,14 @@ struct Tail {
 #[derive(Default)]
 struct Chain {
     tail: Option<Tail>,
-    /// Merkle leaves of every record, loaded on first need and kept while the tail is known.
-    leaves: Option<Vec<Hash>>,
-    /// The right edge of the tree over a prefix of `leaves` (caught up lazily); reset whenever
-    /// `leaves` is replaced.
+    /// The right edge of the Merkle tree over every record (all a checkpoint's root needs),
+    /// loaded on first need and kept while the tail is known.
     frontier: Option<merkle::Frontier>,
 }
 
 impl Chain {
     fn forget(&mut self) {
         self.tail = None;
-        self.leaves = None;
         self.frontier = None;
     }
 }
@@ -226,44 +227,53 @@ struct SyncMark {
     in_process: Mutex<()>,
 }
 
-/// `<log>.leaves`: the Merkle leaf hashes of a prefix of the log, so that a checkpoint (every
-/// run's seal) reads only the records after it. Layout: the log's byte length covered (u64 LE),
-/// the number of leaves (u64 LE), then the 32-byte leaves. Leaves are appended before the
-/// header moves, so a crash leaves a consistent (older) header. A cache only: one that does not
-/// fit the log (longer than it, not ending at a line, unreadable) is ignored and rebuilt, and
-/// one that lies yields checkpoints `warden audit verify` refuses, since it recomputes every
-/// root from the log itself.
-struct LeafCache;
+/// `<log>.frontier`: the right edge of the Merkle tree over a prefix of the log (at most 64
+/// subtree roots, see [`merkle::Frontier`]), so that a checkpoint (every run's seal) reads only
+/// the records after it, and neither reads nor hashes anything in proportion to the log's length.
+/// Layout: the log's byte length covered (u64 LE), the number of records covered (u64 LE), the
+/// leaf hash of the last covered record, the frontier's nodes (32 bytes each, one per set bit of
+/// the count), and a SHA-256 of everything before it (a torn or damaged write is not believed).
+/// A cache only: one that does not fit the log (longer than it, not ending at a line whose record
+/// has that number and leaf) is ignored and rebuilt, and one that lies yields checkpoints
+/// `warden audit verify` refuses, since it recomputes every root from the log itself.
+struct FrontierCache;
 
-impl LeafCache {
-    const HEADER: u64 = 16;
+impl FrontierCache {
+    const HEADER: usize = 48;
 
     fn path(log_path: &Path) -> PathBuf {
         let mut name = log_path.as_os_str().to_owned();
-        name.push(".leaves");
+        name.push(".frontier");
         PathBuf::from(name)
     }
 
-    /// (bytes of the log covered, their leaves); (0, []) when the cache does not fit.
-    fn read(path: &Path, log: &File, log_len: u64) -> (u64, Vec<merkle::Hash>) {
-        let fits = || -> Option<(u64, Vec<merkle::Hash>)> {
-            let f = File::open(path).ok()?;
-            let mut head = [0u8; 16];
-            f.read_exact_at(&mut head, 0).ok()?;
-            let covered = u64::from_le_bytes(head[..8].try_into().ok()?);
-            let count = u64::from_le_bytes(head[8..].try_into().ok()?);
+    /// (bytes of the log covered, the frontier over their records); (0, empty) when the cache
+    /// does not fit.
+    fn read(path: &Path, log: &File, log_len: u64) -> (u64, merkle::Frontier) {
+        let fits = || -> Option<(u64, merkle::Frontier)> {
+            let raw = std::fs::read(path).ok()?;
+            let (body, sum) = raw.split_at_checked(raw.len().checked_sub(32)?)?;
+            if Sha256::digest(body).as_slice() != sum || body.len() < Self::HEADER {
+                return None;
+            }
+            let word = |i: usize| Some(u64::from_le_bytes(body.get(i..i + 8)?.try_into().ok()?));
+            let (covered, count) = (word(0)?, word(8)?);
+            let last_leaf = &body[16..Self::HEADER];
             if covered > log_len || count > covered {
                 return None;
             }
-            let mut raw = vec![0u8; usize::try_from(count).ok()?.checked_mul(32)?];
-            f.read_exact_at(&mut raw, Self::HEADER).ok()?;
-            let leaves: Vec<merkle::Hash> = raw
+            let nodes: Vec<merkle::Hash> = body[Self::HEADER..]
                 .chunks_exact(32)
                 .map(|c| c.try_into().unwrap_or([0u8; 32]))
                 .collect();
+            if body[Self::HEADER..].len() % 32 != 0 {
+                return None;
+            }
+            let frontier = merkle::Frontier::from_nodes(usize::try_from(count).ok()?, nodes)?;
             if covered > 0 {
-                // The last covered line must be the record whose leaf is cached last: its hash
-                // chains over every record before it, so the whole prefix is the one cached.
+                // The last covered line must be the record numbered `count` whose leaf is
+                // cached: its hash chains over every record before it, so the whole prefix is
+                // the one the frontier was built over.
                 let mut last = [0u8; 1];
                 log.read_exact_at(&mut last, covered - 1).ok()?;
                 if last[0] != b'\n' {
@@ -272,37 +282,50 @@ impl LeafCache {
                 let start = find_last_newline(log, covered - 1).ok()?;
                 let mut line = vec![0u8; usize::try_from(covered - 1 - start).ok()?];
                 log.read_exact_at(&mut line, start).ok()?;
-                let (_, hash) = parse_seq_hash(&line, path).ok()?;
-                if leaves.last() != Some(&merkle::leaf_hash(&hex_hash(&hash).ok()?)) {
+                let (seq, hash) = parse_seq_hash(&line, path).ok()?;
+                if seq != count || last_leaf != merkle::leaf_hash(&hex_hash(&hash).ok()?) {
                     return None;
                 }
             } else if count > 0 {
                 return None;
             }
-            Some((covered, leaves))
+            Some((covered, frontier))
         };
         fits().unwrap_or_default()
     }
 
-    /// Record `new` leaves after the first `at`, covering `covered` bytes of the log. Best effort:
-    /// a cache that cannot be written only costs the next reader a full read.
-    fn extend(path: &Path, at: usize, new: &[merkle::Hash], covered: u64) {
+    /// Record `frontier`, over the records in the first `covered` bytes of the log, the last of
+    /// which has leaf `last_leaf`. Best effort: a cache that cannot be written only costs the
+    /// next reader a full read.
+    fn write(path: &Path, frontier: &merkle::Frontier, last_leaf: &merkle::Hash, covered: u64) {
+        let mut body = Vec::with_capacity(Self::HEADER + 32 * 65);
+        body.extend_from_slice(&covered.to_le_bytes());
+        body.extend_from_slice(&(frontier.len() as u64).to_le_bytes());
+        body.extend_from_slice(last_leaf);
+        for node in frontier.nodes() {
+            body.extend_from_slice(node);
+        }
+        let sum = Sha256::digest(&body);
+        body.extend_from_slice(&sum);
         let write = || -> std::io::Result<()> {
             let f = OpenOptions::new()
-                .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
                 .mode(0o640)
                 .open(path)?;
-            let body: Vec<u8> = new.iter().flatten().copied().collect();
-            f.write_all_at(&body, Self::HEADER + 32 * at as u64)?;
-            let mut head = [0u8; 16];
-            head[..8].copy_from_slice(&covered.to_le_bytes());
-            head[8..].copy_from_slice(&((at + new.len()) as u64).to_le_bytes());
-            f.write_all_at(&head, 0)
+            f.write_all_at(&body, 0)?;
+            f.set_len(body.len() as u64)
         };
         let _ = write();
+    }
+
+    /// The cache of earlier versions beside the log at `log_path` (every leaf, 32 bytes a
+    /// record), not read any more.
+    fn remove_old(log_path: &Path) {
+        let mut name = log_path.as_os_str().to_owned();
+        name.push(".leaves");
+        let _ = std::fs::remove_file(PathBuf::from(name));
     }
 }
 
@@ -592,7 +615,7 @@ impl AuditLog {
     /// the log — which a prefix of a valid log would otherwise hide. Call it when a unit of work
     /// (a `warden run`, a worker's action) has written its last record.
     pub fn seal(&self) -> Result<Sealed> {
-        let (appended, notes) = self.submit(Entry::Seal, true)?;
+        let (appended, notes) = self.submit(Entry::Seal { only_first: false }, true)?;
         let head = notes.head.unwrap_or_default();
         if let Some(path) = &self.opts.anchor {
             crate::anchor::store(path, &head)?;
@@ -602,6 +625,39 @@ impl AuditLog {
             checkpoint: notes.checkpoint.unwrap_or_default(),
             head,
         })
+    }
+
+    /// Declare a new log anchored: when the log is still empty, its first record is a seal (and
+    /// the anchor is stored at once). A log that was ever written through an anchored handle then
+    /// holds a seal in every non-empty prefix, so `verify` requires the anchor whatever was cut
+    /// off the end; without it, a log cut before its first end-of-run seal, with the anchor file
+    /// deleted, was a valid unanchored log. Checked under the file lock, so of several processes
+    /// opening a new log exactly one writes it, before any other record. Returns the seal when
+    /// this call wrote it. (An empty log with its anchor deleted still verifies: there is nothing
+    /// left to declare anything.)
+    pub fn declare_anchored(&self) -> Result<Option<Sealed>> {
+        let Some(path) = &self.opts.anchor else {
+            return Ok(None);
+        };
+        // The common case, a log with records, costs one `fstat`.
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| AuditError::io("stat", &self.path, e))?
+            .len();
+        if len > 0 {
+            return Ok(None);
+        }
+        let (appended, notes) = self.submit(Entry::Seal { only_first: true }, true)?;
+        let Some(head) = notes.head else {
+            return Ok(None);
+        };
+        crate::anchor::store(path, &head)?;
+        Ok(Some(Sealed {
+            appended,
+            checkpoint: notes.checkpoint.unwrap_or_default(),
+            head,
+        }))
     }
 
     /// Everything about a record that does not depend on its place in the chain, done in the
@@ -909,8 +965,8 @@ impl AuditLog {
             }
         }
         match sh.tail.clone() {
-            Some(t) if t.len < len && sh.leaves.is_none() => {
-                // Others appended, and only the last record matters (no leaves to extend).
+            Some(t) if t.len < len && sh.frontier.is_none() => {
+                // Others appended, and only the last record matters (no tree to extend).
                 let start = find_last_newline(&self.file, len - 1)
                     .map_err(|e| AuditError::io("read", &self.path, e))?
                     .max(t.len);
@@ -930,8 +986,8 @@ impl AuditLog {
                 let mut tail = t;
                 for line in buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                     let (seq, hash) = parse_seq_hash(line, &self.path)?;
-                    if let Some(l) = sh.leaves.as_mut() {
-                        l.push(merkle::leaf_hash(&hex_hash(&hash)?));
+                    if let Some(f) = sh.frontier.as_mut() {
+                        f.push(merkle::leaf_hash(&hex_hash(&hash)?));
                     }
                     tail.seq = seq;
                     tail.hash = hash;
@@ -940,7 +996,6 @@ impl AuditLog {
                 sh.tail = Some(tail);
             }
             _ => {
-                sh.leaves = None;
                 sh.frontier = None;
                 if len == 0 {
                     sh.tail = Some(Tail {
@@ -948,8 +1003,7 @@ impl AuditLog {
                         seq: 0,
                         hash: GENESIS.into(),
                     });
-                    sh.leaves = Some(Vec::new());
-                    sh.frontier = None;
+                    sh.frontier = Some(merkle::Frontier::default());
                 } else {
                     let start = find_last_newline(&self.file, len - 1)
                         .map_err(|e| AuditError::io("read", &self.path, e))?;
@@ -965,29 +1019,34 @@ impl AuditLog {
         Ok(())
     }
 
-    fn load_leaves(&self, sh: &mut Chain) -> Result<()> {
-        if sh.leaves.is_some() {
+    fn load_frontier(&self, sh: &mut Chain) -> Result<()> {
+        if sh.frontier.is_some() {
             return Ok(());
         }
         let len = sh.tail.as_ref().map_or(0, |t| t.len);
-        // Leaves of a prefix of the log, from the cache beside it: every run seals the log, and
-        // parsing every line each time made a run's cost grow with the log.
-        let cache = LeafCache::path(&self.path);
-        let (covered, mut leaves) = LeafCache::read(&cache, &self.file, len);
+        // The tree's right edge over a prefix of the log, from the cache beside it: every run
+        // seals the log, and reading or hashing every record each time made a run's cost grow
+        // with the log.
+        let cache = FrontierCache::path(&self.path);
+        let (covered, mut frontier) = FrontierCache::read(&cache, &self.file, len);
         let mut buf = vec![0u8; (len - covered) as usize];
         self.file
             .read_exact_at(&mut buf, covered)
             .map_err(|e| AuditError::io("read", &self.path, e))?;
-        let cached = leaves.len();
+        let mut last_leaf = None;
         for line in buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             let (_, hash) = parse_seq_hash(line, &self.path)?;
-            leaves.push(merkle::leaf_hash(&hex_hash(&hash)?));
+            let leaf = merkle::leaf_hash(&hex_hash(&hash)?);
+            frontier.push(leaf);
+            last_leaf = Some(leaf);
         }
-        if leaves.len() > cached {
-            LeafCache::extend(&cache, cached, &leaves[cached..], len);
+        if let Some(leaf) = last_leaf {
+            FrontierCache::write(&cache, &frontier, &leaf, len);
+            if covered == 0 {
+                FrontierCache::remove_old(&self.path);
+            }
         }
-        sh.leaves = Some(leaves);
-        sh.frontier = None;
+        sh.frontier = Some(frontier);
         Ok(())
     }
 
@@ -1007,24 +1066,36 @@ impl AuditLog {
         let first_seq = tail.seq;
         let every = self.opts.checkpoint_every;
         let records = entries.len() as u64;
-        let wants_leaves = entries
+        let wants_tree = entries
             .iter()
-            .any(|e| matches!(e.1, Entry::Checkpoint | Entry::Seal))
+            .any(|e| matches!(e.1, Entry::Checkpoint | Entry::Seal { .. }))
             || (every > 0 && (tail.seq + 2 * records) / every > tail.seq / every);
-        if wants_leaves {
-            self.load_leaves(sh)?;
+        if wants_tree {
+            self.load_frontier(sh)?;
         }
         let ts = now_ns();
         for (ticket, entry) in entries {
             let mut notes = Notes::default();
-            let seal = matches!(entry, Entry::Seal);
+            if matches!(entry, Entry::Seal { only_first: true }) && tail.seq > 0 {
+                // Someone else wrote the log's first records: nothing to declare.
+                if ticket != INTERNAL {
+                    let current = Appended {
+                        seq: tail.seq,
+                        hash: tail.hash.clone(),
+                        ts_ns: ts,
+                    };
+                    results.push((ticket, (current, notes)));
+                }
+                continue;
+            }
+            let seal = matches!(entry, Entry::Seal { .. });
             let (template, checkpoint_kind) = match entry {
                 // Redaction and encoding already happened in the submitting thread.
                 Entry::Record {
                     template,
                     checkpoint_kind,
                 } => (template, checkpoint_kind),
-                Entry::Checkpoint | Entry::Seal => {
+                Entry::Checkpoint | Entry::Seal { .. } => {
                     let (mut body, note) = self.checkpoint_body(sh, tail.seq)?;
                     if seal {
                         body.insert("seal".into(), true.into());
@@ -1041,7 +1112,7 @@ impl AuditLog {
             if ticket != INTERNAL {
                 results.push((ticket, (appended, notes)));
             }
-            if every > 0 && !checkpoint_kind && tail.seq % every == 0 && sh.leaves.is_some() {
+            if every > 0 && !checkpoint_kind && tail.seq % every == 0 && sh.frontier.is_some() {
                 let (body, _) = self.checkpoint_body(sh, tail.seq)?;
                 let template = RecordTemplate::new("checkpoint", &body)?;
                 Self::emit(sh, &mut tail, template, ts, buf);
@@ -1066,8 +1137,8 @@ impl AuditLog {
     ) -> Appended {
         let seq = tail.seq + 1;
         let h = template.finish(&tail.hash, seq, ts, buf);
-        if let Some(l) = sh.leaves.as_mut() {
-            l.push(merkle::leaf_hash(&h));
+        if let Some(f) = sh.frontier.as_mut() {
+            f.push(merkle::leaf_hash(&h));
         }
         tail.seq = seq;
         tail.hash = hex::encode(h);
@@ -1079,21 +1150,16 @@ impl AuditLog {
     }
 
     fn checkpoint_body(&self, sh: &mut Chain, size: u64) -> Result<(Map<String, Value>, String)> {
-        let leaves = sh
-            .leaves
-            .as_ref()
-            .ok_or_else(|| AuditError::Corrupt("leaves not loaded".into()))?;
-        let size_us =
-            usize::try_from(size).map_err(|_| AuditError::Corrupt("tree too large".into()))?;
-        let size_us = size_us.min(leaves.len());
-        let frontier = sh.frontier.get_or_insert_with(merkle::Frontier::default);
-        let root = if frontier.len() <= size_us {
-            for leaf in &leaves[frontier.len()..size_us] {
-                frontier.push(*leaf);
+        // Checkpoints are always over every record so far: the frontier's tree.
+        let root = match &sh.frontier {
+            Some(f) if f.len() as u64 == size => f.root(),
+            Some(f) => {
+                return Err(AuditError::Corrupt(format!(
+                    "checkpoint of {size} records over a tree of {}",
+                    f.len()
+                )));
             }
-            frontier.root()
-        } else {
-            merkle::root(&leaves[..size_us])
+            None => return Err(AuditError::Corrupt("tree not loaded".into())),
         };
         let cp = Checkpoint {
             origin: self.opts.origin.clone(),
@@ -1188,14 +1254,14 @@ mod tests {
         std::fs::metadata(path).unwrap().len()
     }
 
-    /// Every run's seal reads only the records after the leaf cache; each seal's root must still
-    /// be the tree over the whole log, with a fresh handle per "run", and a cache that no longer
-    /// fits the log (rewritten records of the same length, a corrupted leaf) is not believed.
+    /// Every run's seal reads only the records after the frontier cache; each seal's root must
+    /// still be the tree over the whole log, with a fresh handle per "run", and a cache that no
+    /// longer fits the log (a damaged byte, a cache longer than the log) is not believed.
     #[test]
-    fn seals_from_the_leaf_cache_match_the_whole_log() {
+    fn seals_from_the_frontier_cache_match_the_whole_log() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
-        let cache = LeafCache::path(&path);
+        let cache = FrontierCache::path(&path);
         let opts = || LogOptions {
             origin: "test/leaf-cache".into(),
             ..LogOptions::default()
@@ -1211,29 +1277,133 @@ mod tests {
                 log.append("t", Map::new()).unwrap();
             }
             log.seal().unwrap();
-            // A new log keeps its leaves in memory; the first reader of an existing one
+            // A new log keeps its tree in memory; the first reader of an existing one
             // writes the cache.
             assert_eq!(cache.exists(), run > 0, "run {run}");
             verify();
         }
-        // A corrupted last leaf: ignored (the cache's last leaf must be the last covered
-        // record's), so the next seal is still right.
+        // A damaged node: ignored (the checksum), so the next seal is still right.
         let mut raw = std::fs::read(&cache).unwrap();
-        let n = raw.len();
-        raw[n - 1] ^= 0xff;
+        raw[FrontierCache::HEADER] ^= 0xff;
         std::fs::write(&cache, &raw).unwrap();
         let log = AuditLog::open(&path, opts()).unwrap();
         log.append("t", Map::new()).unwrap();
         log.seal().unwrap();
         verify();
-        // A cache that covers more than the log (cut short): ignored.
+        // A cache that covers more than the log (cut short), checksum and all: ignored.
         let mut raw = std::fs::read(&cache).unwrap();
         raw[..8].copy_from_slice(&(len(&path) * 2).to_le_bytes());
+        let n = raw.len() - 32;
+        let sum = Sha256::digest(&raw[..n]);
+        raw[n..].copy_from_slice(&sum);
         std::fs::write(&cache, &raw).unwrap();
         let log = AuditLog::open(&path, opts()).unwrap();
         log.seal().unwrap();
         let r = verify();
         assert_eq!(r.after_last_checkpoint, 0);
+        // The cache as written fits the log; one whose last leaf is not the last covered
+        // record's (a cache of another log with as many records) does not, checksum and all.
+        let file = File::open(&path).unwrap();
+        let (covered, frontier) = FrontierCache::read(&cache, &file, len(&path));
+        assert!(covered > 0 && !frontier.is_empty());
+        let mut raw = std::fs::read(&cache).unwrap();
+        raw[20] ^= 0xff;
+        let n = raw.len() - 32;
+        let sum = Sha256::digest(&raw[..n]);
+        raw[n..].copy_from_slice(&sum);
+        std::fs::write(&cache, &raw).unwrap();
+        let (covered, frontier) = FrontierCache::read(&cache, &file, len(&path));
+        assert_eq!(
+            (covered, frontier.len()),
+            (0, 0),
+            "another record's leaf believed"
+        );
+        let log = AuditLog::open(&path, opts()).unwrap();
+        log.seal().unwrap();
+        verify();
+    }
+
+    /// What makes a run's cost independent of the log's length: with the cache in place, a seal
+    /// reads only the records after it, and the cache itself is a few hundred bytes whatever the
+    /// log's length. Here every record it covers is overwritten with garbage of the same length,
+    /// and the next seal still succeeds, with the root the tree over the real records had. (The
+    /// leaf cache before it also skipped the covered records, but held 32 bytes a record, all
+    /// read and hashed into the tree on each run: ~1 ms per 1,300 records; its size is what the
+    /// bound below would have caught. bench/run_log_size.sh measures the time.)
+    #[test]
+    fn a_seal_reads_only_the_records_after_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let opts = || LogOptions {
+            origin: "test/frontier".into(),
+            ..LogOptions::default()
+        };
+        let log = AuditLog::open(&path, opts()).unwrap();
+        for _ in 0..100 {
+            log.append_lazy("t", Map::new()).unwrap();
+        }
+        log.append("t", Map::new()).unwrap();
+        drop(log);
+        // A second handle seals: it reads the whole log once and writes the cache.
+        AuditLog::open(&path, opts()).unwrap().seal().unwrap();
+        let intact = std::fs::read(&path).unwrap();
+        let report = crate::verify(&path, &Default::default()).unwrap();
+        assert!(report.ok, "{:?}", report.problems);
+        // Garble every covered record but the last (whose hash the cache is checked against;
+        // the seal's checkpoint after it is not covered).
+        let (covered, _) = FrontierCache::read(
+            &FrontierCache::path(&path),
+            &File::open(&path).unwrap(),
+            len(&path),
+        );
+        assert!(covered > 0, "no cache written");
+        // 101 records: 4 subtree roots (101 = 64 + 32 + 4 + 1), not 101 leaves.
+        assert_eq!(
+            len(&FrontierCache::path(&path)),
+            (FrontierCache::HEADER + 4 * 32 + 32) as u64
+        );
+        let covered = usize::try_from(covered).unwrap();
+        let last_start = intact[..covered - 1]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .unwrap()
+            + 1;
+        let mut garbled = intact.clone();
+        for b in &mut garbled[..last_start] {
+            if *b != b'\n' {
+                *b = b'#';
+            }
+        }
+        std::fs::write(&path, &garbled).unwrap();
+        let sealed = AuditLog::open(&path, opts()).unwrap().seal().unwrap();
+        // Put the real records back: the new seal's checkpoint is right over them.
+        let mut fixed = intact;
+        fixed.extend_from_slice(&std::fs::read(&path).unwrap()[garbled.len()..]);
+        std::fs::write(&path, &fixed).unwrap();
+        let report = crate::verify(&path, &Default::default()).unwrap();
+        assert!(report.ok, "{:?}", report.problems);
+        assert_eq!(report.after_last_checkpoint, 0, "{}", sealed.head);
+    }
+
+    /// The anchored declaration is written only as the first record: submitted to a log another
+    /// handle wrote first (the race `declare_anchored`'s length check cannot see), it writes
+    /// nothing and returns no note.
+    #[test]
+    fn the_declaration_is_only_ever_the_first_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path, LogOptions::default()).unwrap();
+        log.append("t", Map::new()).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let (a, notes) = log.submit(Entry::Seal { only_first: true }, true).unwrap();
+        assert_eq!(a.seq, 1);
+        assert!(notes.head.is_none() && notes.checkpoint.is_none());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        let fresh = dir.path().join("fresh.jsonl");
+        let log = AuditLog::open(&fresh, LogOptions::default()).unwrap();
+        let (a, notes) = log.submit(Entry::Seal { only_first: true }, true).unwrap();
+        assert_eq!(a.seq, 1);
+        assert!(notes.head.is_some());
     }
 
     #[test]

@@ -92,6 +92,26 @@ impl Frontier {
             Some(&(_, last)) => it.fold(last, |acc, (_, left)| node_hash(left, &acc)),
         }
     }
+
+    /// The roots of the perfect subtrees, largest (leftmost) first: one per set bit of
+    /// [`Frontier::len`]. With the length, all a later [`Frontier::push`] needs (so a frontier
+    /// can be stored and resumed without the leaves).
+    pub fn nodes(&self) -> impl Iterator<Item = &Hash> {
+        self.stack.iter().map(|(_, h)| h)
+    }
+
+    /// The frontier of a tree of `len` leaves whose [`Frontier::nodes`] were `nodes`; `None`
+    /// when their number is not the number of set bits of `len`.
+    pub fn from_nodes(len: usize, nodes: Vec<Hash>) -> Option<Self> {
+        if nodes.len() != len.count_ones() as usize {
+            return None;
+        }
+        let heights = (0..usize::BITS).rev().filter(|b| len >> b & 1 == 1);
+        Some(Self {
+            stack: heights.zip(nodes).collect(),
+            len,
+        })
+    }
 }
 
 /// PATH(m, D[n]): the inclusion proof of leaf `index` in the tree of all `leaves`.
@@ -396,6 +416,19 @@ mod tests {
             f.push(leaves[n - 1]);
             assert_eq!(f.len(), n);
             assert_eq!(f.root(), root(&leaves[..n]), "size {n}");
+            // Stored and resumed from its nodes, it goes on to the same roots.
+            let mut resumed = Frontier::from_nodes(n, f.nodes().copied().collect()).unwrap();
+            assert_eq!(resumed.root(), f.root(), "resumed at {n}");
+            if let Some(next) = leaves.get(n) {
+                resumed.push(*next);
+                assert_eq!(
+                    resumed.root(),
+                    root(&leaves[..=n]),
+                    "resumed, size {}",
+                    n + 1
+                );
+            }
         }
+        assert!(Frontier::from_nodes(3, vec![[0; 32]]).is_none());
     }
 }

@@ -208,6 +208,9 @@ pub fn open_log(workspace: &Path, cfg: &AuditConfig, path: Option<&Path>) -> Res
     let mut log = AuditLog::open(&path, opts)?;
     // Named once the file exists, so that its canonical path is the one `verify` will see.
     log.set_anchor(anchor_path(&path));
+    // A new log's first record declares it anchored (a seal), so no cut of it verifies without
+    // its anchor.
+    log.declare_anchored()?;
     Ok(log)
 }
 

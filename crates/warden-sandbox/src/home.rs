@@ -1,7 +1,7 @@
 //! HOME is deny-by-default inside the sandbox: a denylist of credential files always misses the
 //! next tool's (`~/.codex/auth.json`, `~/.pgpass`, ...), so the sandbox's home directory is an
 //! empty, read-only tmpfs into which only the listed entries are bound, read-only: the versioned
-//! list `data/home-visible.toml` (toolchains, package caches, shell and git configuration) plus the
+//! list `data/home-visible.toml` (toolchains, package caches, git configuration) plus the
 //! governance file's `home_visible`, the toolchain directories named by listed variables, and the
 //! absolute `PATH` entries inside HOME. Writable paths and the workspace are bound on top later
 //! as before; secret paths are masked on top of everything, also where a listed entry shows them
@@ -313,6 +313,17 @@ mod tests {
             "~/.gradle/gradle.properties",
             "~/.bundle",
             "~/.docker",
+            // Shell start-up files: tokens are often exported there.
+            "~/.profile",
+            "~/.bash_profile",
+            "~/.bash_login",
+            "~/.bashrc",
+            "~/.zshenv",
+            "~/.zprofile",
+            "~/.zshrc",
+            "~/.zlogin",
+            "~/.kshrc",
+            "~/.config/fish",
         ] {
             assert!(!HOME_VISIBLE.contains(&never), "{never} must not be listed");
         }

@@ -41,6 +41,8 @@ pub struct ApprovalAudit {
     /// Request id → its intent in this log, and whether an outcome closed it.
     intents: std::sync::Mutex<std::collections::HashMap<String, (IntentRef, bool)>>,
     host: Option<String>,
+    /// Whether records were written since the last seal (see [`ApprovalAudit::seal_if_written`]).
+    unsealed: std::sync::atomic::AtomicBool,
 }
 
 impl ApprovalAudit {
@@ -71,7 +73,24 @@ impl ApprovalAudit {
             log,
             intents: std::sync::Mutex::new(intents),
             host: hostname(),
+            unsealed: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Seal the log's head (a checkpoint, its note stored in the anchor outside the log) if
+    /// records were written since the last seal; returns whether it sealed. `warden serve` calls
+    /// it every second, so records cut off the log's end are noticed by `warden audit verify`
+    /// for all but the last second's.
+    pub fn seal_if_written(&self) -> Result<bool, CliError> {
+        use std::sync::atomic::Ordering;
+        if !self.unsealed.swap(false, Ordering::AcqRel) {
+            return Ok(false);
+        }
+        if let Err(e) = self.log.seal() {
+            self.unsealed.store(true, Ordering::Release);
+            return Err(audit_err(e));
+        }
+        Ok(true)
     }
 
     /// The intent of request `r` in this log, written now if this log has none yet.
@@ -256,6 +275,8 @@ impl ApprovalAudit {
                 .append_record(Record::Outcome(outcome_record(&intent, &outcome)))
                 .map_err(audit_err)?;
         }
+        self.unsealed
+            .store(true, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 }

@@ -472,6 +472,7 @@ fn warden_run_waits_for_the_server_then_runs(b: &Backend) {
     let run = |args: &[&str]| {
         Command::new(WARDEN)
             .current_dir(&ws)
+            .env("HOME", serve::test_home())
             .arg("run")
             .args(args)
             .env("WARDEN_SERVER", s.any_url())
@@ -872,6 +873,7 @@ fn escalation_group_may_decide_only_after_the_delay(b: &Backend) {
 fn audit_verify(cwd: &Path, log: &Path) -> Value {
     let o = Command::new(WARDEN)
         .current_dir(cwd)
+        .env("HOME", serve::test_home())
         .args(["audit", "verify", "--json", "--log"])
         .arg(log)
         .output()
@@ -907,6 +909,7 @@ fn every_step_is_an_approval_record_in_a_verifiable_audit_log(b: &Backend) {
     // 1. sync, approved: `warden run` waits, then runs.
     let mut run = Command::new(WARDEN)
         .current_dir(&ws)
+        .env("HOME", serve::test_home())
         .args(["run", "--", "cat", ".env"])
         .env("WARDEN_SERVER", s.any_url())
         .env("WARDEN_TOKEN", &agent)
@@ -1445,4 +1448,60 @@ fn the_worker_records_output_digest_and_network_like_any_run() {
             .any(|n| n["allowed"] == true && n["host"] == "127.0.0.1" && n["port"] == port),
         "{recs:#?}"
     );
+}
+
+/// `warden serve --audit-log` seals its log's head within a second of each write, so records cut
+/// off the log's end are named by `warden audit verify`. Before: the server's log was never
+/// sealed, so cutting its last records (here a denial's) left a shorter log that verified. (The
+/// log's first record, the seal declaring it anchored, alone would not tell: the cut log still
+/// extends that.)
+#[test]
+fn the_servers_audit_log_is_sealed_so_a_cut_end_is_named() {
+    let (dir, s) = Backend { pg: None }.start_fresh(&["--audit-log", "server-audit.jsonl"]);
+    let (agent, alice) = s.bot_and_alice();
+    let id = s.file_async(&agent, "credential-access", &[], &["cat", "id_rsa"]);
+    assert!(s.cli(&alice, &["deny", &id]).status.success());
+    let log = dir.path().join("server-audit.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let recs = log_records(&log);
+        let denied = recs
+            .iter()
+            .position(|r| r["kind"] == "approval" && r["decision"] == "denied");
+        let sealed = recs.last().is_some_and(|r| r["seal"] == true);
+        if let Some(denied) = denied
+            && sealed
+            && denied + 1 < recs.len()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never sealed: {recs:#?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(s);
+    audit_verify(dir.path(), &log);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let denied = lines
+        .iter()
+        .position(|l| l.contains("\"decision\":\"denied\""))
+        .unwrap();
+    // Cut from the denial on, and drop the `.sync` mark, as someone with write access to the
+    // log's directory would.
+    std::fs::write(&log, lines[..denied].join("\n") + "\n").unwrap();
+    let _ = std::fs::remove_file(dir.path().join("server-audit.jsonl.sync"));
+    let o = Command::new(WARDEN)
+        .current_dir(dir.path())
+        .env("HOME", serve::test_home())
+        .args(["audit", "verify", "--log"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!o.status.success(), "the cut log verified: {out}");
+    assert!(out.contains("log truncated: the sealed head"), "{out}");
 }

@@ -49,6 +49,8 @@ fn api_fuzzed_from_its_openapi_document_with_schemathesis() {
         .args(["serve", "--db", "sqlite:fuzz.db", "--listen", "127.0.0.1:0"])
         .args(["--policy", "policy.toml", "--audit-log", "audit.jsonl"])
         .env("WARDEN_ADMIN_TOKEN", ADMIN)
+        // Its own HOME: the server's anchors (~/.config/warden/heads) stay out of the real one.
+        .env("HOME", dir.path())
         .env("SLACK_SIGNING_SECRET", "fuzz-signing-secret")
         .env("RUST_BACKTRACE", "1")
         .stdout(Stdio::null())
@@ -120,6 +122,7 @@ fn api_fuzzed_from_its_openapi_document_with_schemathesis() {
     // What the fuzzer filed was audited, and the log is a valid hash chain.
     let o = Command::new(WARDEN)
         .current_dir(dir.path())
+        .env("HOME", dir.path())
         .args(["audit", "verify", "--log", "audit.jsonl"])
         .output()
         .unwrap();

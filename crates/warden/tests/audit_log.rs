@@ -26,8 +26,8 @@ fn setup() -> (Ws, String, std::path::PathBuf) {
     assert_eq!(code, 0, "{err}");
     assert!(note.starts_with("warden/"), "{note}");
     assert!(
-        note.contains("\n40\n"),
-        "checkpoint covers the 40 records before it: {note}"
+        note.contains("\n41\n"),
+        "checkpoint covers the 41 records before it (the log's first, a seal declaring it anchored, and 40 written): {note}"
     );
     assert!(note.contains("\n\n\u{2014} test-log "), "{note}");
     (ws, pubkey.trim().to_owned(), cp)
@@ -110,13 +110,13 @@ fn an_untouched_log_verifies_with_key_and_saved_checkpoint() {
     let (ws, key, cp) = setup();
     let (code, out) = verify(&ws, &["--key", &key, "--against", cp.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("ok: 41 records, 1 checkpoints"), "{out}");
+    assert!(out.contains("ok: 42 records, 2 checkpoints"), "{out}");
     // JSON report.
     let (code, out, _) = ws.run(&["audit", "verify", "--json"]);
     assert_eq!(code, 0);
     let r: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(r["ok"], true);
-    assert_eq!(r["records"], 41);
+    assert_eq!(r["records"], 42);
     // tail and show.
     let (code, out, _) = ws.run(&["audit", "tail", "-n", "3"]);
     assert_eq!(code, 0);
@@ -128,7 +128,15 @@ fn an_untouched_log_verifies_with_key_and_saved_checkpoint() {
         out.lines()
             .all(|l| serde_json::from_str::<Value>(l).is_ok())
     );
+    // Record 1 is the seal that declares the log anchored; record 2 the first intent.
     let (code, out, _) = ws.run(&["audit", "show", "1"]);
+    assert_eq!(code, 0);
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (&r["kind"], &r["seal"], &r["size"]),
+        (&"checkpoint".into(), &true.into(), &0.into())
+    );
+    let (code, out, _) = ws.run(&["audit", "show", "2"]);
     assert_eq!(code, 0);
     let r: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(r["kind"], "intent");
@@ -185,7 +193,7 @@ fn inclusion_proofs_verify_against_a_saved_checkpoint() {
         assert_eq!(r["hash"], p["record_hash"]);
     }
     // Beyond the tree: bad input.
-    assert_eq!(ws.run(&["audit", "proof", "41", "--size", "40"]).0, 2);
+    assert_eq!(ws.run(&["audit", "proof", "42", "--size", "41"]).0, 2);
 }
 
 #[test]
@@ -227,10 +235,10 @@ fn a_fully_rechained_forgery_is_caught_by_checkpoints_and_signatures() {
     assert_verify_fails_naming(
         &ws,
         &[],
-        "record 41 (line 41): checkpoint root does not match",
+        "record 42 (line 42): checkpoint root does not match",
     );
     // The forger also recomputes the checkpoint's root and note body, but cannot re-sign.
-    let leaves: Vec<[u8; 32]> = l[..40]
+    let leaves: Vec<[u8; 32]> = l[..41]
         .iter()
         .map(|x| {
             let v: Value = serde_json::from_str(x).unwrap();
@@ -238,7 +246,7 @@ fn a_fully_rechained_forgery_is_caught_by_checkpoints_and_signatures() {
         })
         .collect();
     let root = warden_audit::merkle::root(&leaves);
-    let mut c: Value = serde_json::from_str(&l[40]).unwrap();
+    let mut c: Value = serde_json::from_str(&l[41]).unwrap();
     let old_root = c["root"].as_str().unwrap().to_owned();
     use base64::Engine as _;
     let new_root = base64::engine::general_purpose::STANDARD.encode(root);
@@ -248,8 +256,8 @@ fn a_fully_rechained_forgery_is_caught_by_checkpoints_and_signatures() {
         .unwrap()
         .replace(&old_root, &new_root)
         .into();
-    l[40] = c.to_string();
-    rechain(&mut l, 40);
+    l[41] = c.to_string();
+    rechain(&mut l, 41);
     write_lines(&ws.log(), &l);
     let (code, out) = verify(&ws, &["--no-anchor"]);
     assert_eq!(
@@ -260,17 +268,17 @@ fn a_fully_rechained_forgery_is_caught_by_checkpoints_and_signatures() {
     assert_verify_fails_naming(
         &ws,
         &[],
-        "log rewritten: records 1..=41 no longer match the root of the sealed head",
+        "log rewritten: records 1..=42 no longer match the root of the sealed head",
     );
     assert_verify_fails_naming(
         &ws,
         &["--key", &key],
-        "record 41 (line 41): checkpoint signature does not verify",
+        "record 42 (line 42): checkpoint signature does not verify",
     );
     assert_verify_fails_naming(
         &ws,
         &["--against", cp.to_str().unwrap()],
-        "log rewritten: records 1..=40",
+        "log rewritten: records 1..=41",
     );
 }
 
@@ -309,7 +317,7 @@ fn a_truncated_log_is_caught_by_the_saved_checkpoint() {
     assert_verify_fails_naming(
         &ws,
         &["--key", &key, "--against", cp.to_str().unwrap()],
-        "log truncated: the saved checkpoint covers 40 records but the log has 35 (records 36..=40 missing)",
+        "log truncated: the saved checkpoint covers 41 records but the log has 35 (records 36..=41 missing)",
     );
 }
 
@@ -334,7 +342,7 @@ fn forged_checkpoints_are_rejected() {
     assert_verify_fails_naming(
         &ws,
         &["--key", &key],
-        "record 42 (line 42): checkpoint signature does not verify",
+        "record 43 (line 43): checkpoint signature does not verify",
     );
     // A saved checkpoint forged with another key, or with its size edited after signing.
     let forged = ws.home.path().join("forged");
@@ -347,7 +355,7 @@ fn forged_checkpoints_are_rejected() {
     );
     let edited = std::fs::read_to_string(&cp)
         .unwrap()
-        .replacen("\n40\n", "\n39\n", 1);
+        .replacen("\n41\n", "\n40\n", 1);
     std::fs::write(&forged, edited).unwrap();
     let (code, out) = verify(&ws, &against_forged);
     assert_eq!(code, 1, "{out}");
@@ -380,7 +388,7 @@ fn a_torn_tail_is_truncated_on_open_and_recorded() {
     let (ws, _, _) = setup();
     let before = std::fs::read(ws.log()).unwrap();
     let mut torn = before.clone();
-    torn.extend_from_slice(b"{\"seq\":42,\"kind\":\"intent\",\"action\":{\"ar");
+    torn.extend_from_slice(b"{\"seq\":43,\"kind\":\"intent\",\"action\":{\"ar");
     std::fs::write(ws.log(), &torn).unwrap();
     assert_verify_fails_naming(&ws, &[], "torn final line");
     let (code, out, err) = ws.run(&["audit", "recover"]);
@@ -389,7 +397,7 @@ fn a_torn_tail_is_truncated_on_open_and_recorded() {
     let l = lines(&ws.log());
     let last: Value = serde_json::from_str(l.last().unwrap()).unwrap();
     assert_eq!(last["kind"], "recovery");
-    assert_eq!(last["seq"], 42);
+    assert_eq!(last["seq"], 43);
     assert_eq!(last["truncated_bytes"], 39);
     assert_eq!(verify(&ws, &[]).0, 0);
 }
@@ -531,28 +539,28 @@ fn cut(ws: &Ws, keep: usize) {
 fn an_untouched_log_after_runs_verifies_with_nothing_after_its_last_checkpoint() {
     let ws = Ws::new();
     runs(&ws, 2);
-    // intent, outcome, seal; twice.
-    assert_eq!(lines(&ws.log()).len(), 6);
+    // The seal declaring the new log anchored; then intent, outcome, seal; twice.
+    assert_eq!(lines(&ws.log()).len(), 7);
     let (code, out) = verify(&ws, &[]);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("ok: 6 records, 2 checkpoints, 0 after the last checkpoint"),
+        out.contains("ok: 7 records, 3 checkpoints, 0 after the last checkpoint"),
         "{out}"
     );
     assert!(
-        out.contains("head anchored: the log extends its sealed head of 6 records"),
+        out.contains("head anchored: the log extends its sealed head of 7 records"),
         "{out}"
     );
     let (code, out, _) = ws.run(&["audit", "verify", "--json"]);
     assert_eq!(code, 0, "{out}");
     let r: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(r["after_last_checkpoint"], 0, "{r}");
-    assert_eq!(r["anchored"], 6, "{r}");
+    assert_eq!(r["anchored"], 7, "{r}");
     // The seal is a checkpoint record marked as such, signed when a key exists (none here).
     let last: Value = serde_json::from_str(lines(&ws.log()).last().unwrap()).unwrap();
     assert_eq!(last["kind"], "checkpoint");
     assert_eq!(last["seal"], true);
-    assert_eq!(last["size"], 5);
+    assert_eq!(last["size"], 6);
 }
 
 #[test]
@@ -561,12 +569,13 @@ fn records_cut_off_after_a_run_are_named() {
     // `verify` passed (reporting only an unknown outcome) with the outcome cut off.
     let ws = Ws::new();
     runs(&ws, 1);
-    cut(&ws, 1);
+    // (The declaring seal and the intent.)
+    cut(&ws, 2);
     assert_verify_fails_naming(&ws, &[], "log truncated: the sealed head (anchor ");
     assert_verify_fails_naming(
         &ws,
         &[],
-        "covers 3 records but the log has 1 (records 2..=3 missing)",
+        "covers 4 records but the log has 2 (records 3..=4 missing)",
     );
 }
 
@@ -575,11 +584,11 @@ fn whole_runs_cut_off_after_several_runs_are_named() {
     // Before: cutting at a run boundary left a log that verified with nothing to report.
     let ws = Ws::new();
     runs(&ws, 3);
-    cut(&ws, 6);
+    cut(&ws, 7);
     assert_verify_fails_naming(
         &ws,
         &[],
-        "covers 9 records but the log has 6 (records 7..=9 missing)",
+        "covers 10 records but the log has 7 (records 8..=10 missing)",
     );
     // A saved copy of the anchor checks the same; without any anchor the cut goes unseen.
     assert_eq!(verify(&ws, &["--no-anchor"]).0, 0);
@@ -590,7 +599,7 @@ fn a_removed_anchor_of_a_sealed_log_is_named() {
     // Before: there was no anchor; the cut log verified.
     let ws = Ws::new();
     runs(&ws, 2);
-    cut(&ws, 3);
+    cut(&ws, 4);
     let heads = ws.home.path().join(".config/warden/heads");
     for e in std::fs::read_dir(&heads).unwrap() {
         std::fs::remove_file(e.unwrap().path()).unwrap();
@@ -598,7 +607,27 @@ fn a_removed_anchor_of_a_sealed_log_is_named() {
     assert_verify_fails_naming(
         &ws,
         &[],
-        "the log was sealed (record 3) but its head anchor",
+        "the log was sealed (record 4) but its head anchor",
+    );
+}
+
+#[test]
+fn a_log_cut_before_its_first_run_sealed_without_its_anchor_is_named() {
+    // Before: the first seal came at the end of the first run, so the log cut to the first
+    // run's intent (the run killed before its seal, or the outcome cut off) with the anchor file
+    // deleted held no seal and had no anchor: it verified. Now the log's first record is a seal
+    // declaring it anchored.
+    let ws = Ws::new();
+    runs(&ws, 1);
+    cut(&ws, 2);
+    let heads = ws.home.path().join(".config/warden/heads");
+    for e in std::fs::read_dir(&heads).unwrap() {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    assert_verify_fails_naming(
+        &ws,
+        &[],
+        "the log was sealed (record 1) but its head anchor",
     );
 }
 
@@ -608,17 +637,18 @@ fn a_rewritten_record_after_runs_is_named() {
     // records and recomputed the unsigned checkpoints got a log that verified.
     let ws = Ws::new();
     runs(&ws, 2);
+    // Record 3 (line 3) is the first run's outcome (record 1 declares the log anchored).
     let pristine = lines(&ws.log());
-    tamper(&ws, |l| edit_record(l, 1, |v| v["exit_code"] = 1.into()));
+    tamper(&ws, |l| edit_record(l, 2, |v| v["exit_code"] = 1.into()));
     assert_verify_fails_naming(
         &ws,
         &[],
-        "record 2 (line 2): hash does not match the record's content (record edited)",
+        "record 3 (line 3): hash does not match the record's content (record edited)",
     );
     // The full forgery: outcome rewritten, chain and (unsigned) checkpoints recomputed.
     write_lines(&ws.log(), &pristine);
     tamper(&ws, |l| {
-        edit_record(l, 1, |v| v["exit_code"] = 1.into());
+        edit_record(l, 2, |v| v["exit_code"] = 1.into());
         for i in 1..l.len() {
             rechain(l, i);
             let v: Value = serde_json::from_str(&l[i]).unwrap();
@@ -659,7 +689,7 @@ fn a_rewritten_record_after_runs_is_named() {
     assert_verify_fails_naming(
         &ws,
         &[],
-        "log rewritten: records 1..=6 no longer match the root of the sealed head",
+        "log rewritten: records 1..=7 no longer match the root of the sealed head",
     );
 }
 

@@ -409,6 +409,58 @@ fn symlinked_home_entries_keep_their_secrets_masked() {
     assert!(!t.contains(CANARY), "ESCAPE: {t}");
 }
 
+/// Shell start-up files are hidden by default: people export tokens in `~/.bashrc`, `~/.profile`,
+/// `~/.zshrc`, ..., and a login shell inside the sandbox (`bash -lc`) would read them, as would
+/// `cat`. Old code: `data/home-visible.toml` listed them, so an `auto` script read the token from
+/// `~/.bashrc` (and `bash -ic 'echo $T'` exported it). A governance file may still list one.
+#[test]
+fn shell_start_up_files_are_hidden_by_default() {
+    const RC_FILES: [&str; 7] = [
+        ".profile",
+        ".bash_profile",
+        ".bash_login",
+        ".bashrc",
+        ".zshenv",
+        ".zprofile",
+        ".zshrc",
+    ];
+    let f = Fixture::new();
+    for rc in RC_FILES {
+        std::fs::write(f.home.join(rc), format!("export T={CANARY}-{rc}\n")).expect("write");
+    }
+    let script = format!(
+        "for f in {}; do cat \"$HOME/$f\"; done; bash -ic 'echo \"rc:$T\"' 2>/dev/null; \
+         bash -lc 'echo \"login:$T\"' 2>/dev/null",
+        RC_FILES.join(" ")
+    );
+    let o = f.host(&script);
+    assert!(
+        text(&o).matches(CANARY).count() > RC_FILES.len(),
+        "control: {}",
+        text(&o)
+    );
+    let o = f.sandbox(&script);
+    let t = text(&o);
+    assert!(
+        !t.contains(CANARY),
+        "ESCAPE: a shell start-up file read: {t}"
+    );
+    // A governance file that lists one shows it (the user's choice).
+    std::fs::write(
+        &f.policy,
+        "[network]\ndiscover_registries = false\ndiscover_git_remotes = false\nforges = false\n\
+         [sandbox]\nhome_visible = [\"~/.bashrc\"]\n",
+    )
+    .expect("write");
+    let o = f.sandbox("cat \"$HOME/.bashrc\" \"$HOME/.profile\"");
+    let t = text(&o);
+    assert!(
+        t.contains(&format!("{CANARY}-.bashrc")),
+        "listed ~/.bashrc not shown: {t}"
+    );
+    assert!(!t.contains(&format!("{CANARY}-.profile")), "ESCAPE: {t}");
+}
+
 /// The workspace inside the home (~/src/proj) stays writable and visible, the rest of the home
 /// is not; so does a workspace whose working directory is a subdirectory.
 #[test]

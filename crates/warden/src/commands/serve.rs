@@ -11,6 +11,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use warden_approvals::{Event, PgStore, ServeOptions, SqliteStore, Store, routing::parse_duration};
 
+/// How often `--audit-log` is sealed while records are being written.
+const SEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Arguments of `warden serve`.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -35,6 +38,8 @@ pub struct ServeArgs {
     /// Write every request, vote, decision, expiry, use and execution as `approval` records to
     /// this hash-chained audit log (the format of `warden audit`; `warden audit verify --log PATH`
     /// checks it). Signing key and checkpoint interval come from the policy's `[audit]` section.
+    /// Its head is sealed within a second of every write (the note kept under
+    /// `~/.config/warden/heads/`), so records cut off its end are named by `verify`.
     #[arg(long, value_name = "PATH")]
     pub audit_log: Option<PathBuf>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key). Without it the server speaks
@@ -86,9 +91,29 @@ pub fn run(args: ServeArgs) -> CmdResult {
         None => None,
     };
     let audit = match &args.audit_log {
-        Some(p) => Some(ApprovalAudit::open(p, &workspace, &policy.config().audit)?),
+        Some(p) => Some(Arc::new(ApprovalAudit::open(
+            p,
+            &workspace,
+            &policy.config().audit,
+        )?)),
         None => None,
     };
+    if let Some(audit) = &audit {
+        // The log's head is sealed (anchored outside the log) within a second of each write, so
+        // records cut off its end do not go unnoticed; a quiet server seals nothing.
+        let audit = Arc::clone(audit);
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(SEAL_EVERY);
+                if let Err(e) = audit.seal_if_written() {
+                    stderr_line!(
+                        "warden serve: audit log: cannot seal the head: {:?}",
+                        e.report
+                    );
+                }
+            }
+        });
+    }
     let sink_store = store.clone();
     let sink = Arc::new(move |ev: &Event| {
         if let Some(f) = &events_file {

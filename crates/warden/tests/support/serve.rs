@@ -2,7 +2,9 @@
 //! stops it the same way: spawned with the admin token, stderr read until
 //! "warden serve: listening on URL" (the rest drained on a thread so the server never blocks on
 //! a full pipe), killed and reaped on drop. Also the `warden approvals` command line that talks to
-//! it and token creation through that command line.
+//! it and token creation through that command line. Every process started here gets a temporary
+//! HOME of the test binary's own ([`test_home`]), so the anchors a seal writes under
+//! `~/.config/warden/heads` (the worker's runs, the server's audit log) never reach the real one.
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
@@ -10,6 +12,19 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
+
+/// A HOME for every Warden process of this test binary: empty, under the target's temporary
+/// directory, removed with it (kept for the process's lifetime, shared by its tests).
+pub fn test_home() -> &'static Path {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| {
+        tempfile::Builder::new()
+            .prefix("serve-home-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("temporary HOME")
+    })
+    .path()
+}
 
 /// A server process that printed where it listens, killed and reaped when dropped.
 pub struct Running {
@@ -30,6 +45,7 @@ pub fn serve<A: AsRef<OsStr>>(
         .arg("serve")
         .args(args)
         .env("WARDEN_ADMIN_TOKEN", admin)
+        .env("HOME", test_home())
         .stdout(Stdio::null());
     start_and_read(cmd, "warden serve: listening on ")
 }
@@ -74,7 +90,8 @@ pub fn approvals_cli(url: &str, token: &str, args: &[&str]) -> Command {
     c.arg("approvals")
         .args(args)
         .env("WARDEN_SERVER", url)
-        .env("WARDEN_TOKEN", token);
+        .env("WARDEN_TOKEN", token)
+        .env("HOME", test_home());
     c
 }
 
