@@ -42,7 +42,7 @@ pub enum AgentMode {
 pub enum Agent {
     /// Claude Code: PreToolUse/PostToolUse hooks in `.claude/settings.json`.
     ClaudeCode,
-    /// Codex CLI: PreToolUse/PermissionRequest/PostToolUse hooks in `.codex/hooks.json`
+    /// Codex CLI: PreToolUse/PermissionRequest/PostToolUse hooks in `$CODEX_HOME/hooks.json`
     /// (with `--mode mcp`: Warden's MCP server in `.codex/config.toml`, Codex's shell tool off).
     Codex,
     /// Gemini CLI: BeforeTool/AfterTool hooks in `.gemini/settings.json`, the folder trusted.
