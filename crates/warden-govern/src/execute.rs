@@ -6,7 +6,7 @@ use crate::error::{GovernError, Result};
 use crate::record::NetworkRecord;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use warden_policy::{Context, Policy};
@@ -227,6 +227,47 @@ impl SocketDir {
 impl Drop for SocketDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        if let Some(base) = self.0.parent() {
+            sweep_stale_socket_dirs(base, std::time::Duration::from_secs(3600));
+        }
+    }
+}
+
+/// Remove the socket directories of runs that were killed before they could clean up (a
+/// SIGKILLed `warden run` leaves `warden-PID-…` behind on the memory file system): ours, named
+/// for a process that no longer exists, and untouched for `min_age` (a process of another PID
+/// namespace sharing the directory must not lose a live run's sockets).
+fn sweep_stale_socket_dirs(base: &Path, min_age: std::time::Duration) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("warden-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(meta) = entry.path().symlink_metadata() else {
+            continue;
+        };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age >= min_age);
+        if meta.is_dir()
+            && Some(meta.uid()) == me
+            && old
+            && !Path::new("/proc").join(pid.to_string()).exists()
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -536,4 +577,45 @@ pub fn execute(
     judge: Option<Arc<dyn warden_proxy::Judge>>,
 ) -> Result<Execution> {
     start(policy, profile, allow_degraded, output, false, exec, judge)?.finish()
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::sweep_stale_socket_dirs;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn only_old_directories_of_dead_runs_are_swept() {
+        let base = tempfile::tempdir().expect("temp dir");
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let dead = child.id();
+        child.wait().expect("wait");
+        let live = std::process::id();
+        let make = |name: &str, old: bool| {
+            let dir = base.path().join(name);
+            std::fs::create_dir(&dir).expect("mkdir");
+            std::fs::write(dir.join("wake.sock"), b"").expect("file");
+            if old {
+                let then = SystemTime::now() - Duration::from_secs(7200);
+                std::fs::File::open(&dir)
+                    .and_then(|f| f.set_modified(then))
+                    .expect("age the directory");
+            }
+            dir
+        };
+        let dead_old = make(&format!("warden-{dead}-1a-0"), true);
+        let dead_new = make(&format!("warden-{dead}-1b-0"), false);
+        let live_old = make(&format!("warden-{live}-1c-0"), true);
+        let other = make("someone-else-1-0", true);
+        sweep_stale_socket_dirs(base.path(), Duration::from_secs(3600));
+        assert!(!dead_old.exists(), "a killed run's old directory is swept");
+        assert!(
+            dead_new.exists(),
+            "a recent one is left (another PID namespace?)"
+        );
+        assert!(live_old.exists(), "a live process's directory is left");
+        assert!(other.exists(), "what is not ours by name is left");
+    }
 }

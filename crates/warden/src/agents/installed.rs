@@ -50,7 +50,7 @@ pub const AGENTS: &[AgentConfig] = &[
         agent: "codex",
         init: "--agent codex",
         primary: true,
-        path: |_| super::codex::config::codex_home().join("hooks.json"),
+        path: |_| super::codex::codex_home().join("hooks.json"),
         invocations: |t| hook_commands(t, "command", true),
         required: &["hooks.PreToolUse"],
     },

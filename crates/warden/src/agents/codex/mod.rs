@@ -12,6 +12,7 @@ mod config;
 mod hooks;
 pub mod mcp;
 
+pub use config::codex_home;
 pub use hooks::init;
 
 use super::claude_code::{Answer, redact};
