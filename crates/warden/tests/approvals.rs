@@ -1478,6 +1478,34 @@ fn the_servers_audit_log_is_sealed_so_a_cut_end_is_named() {
         assert!(Instant::now() < deadline, "never sealed: {recs:#?}");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The anchor is stored just after the seal record (without an fsync of its own): wait until
+    // it covers the denial before stopping the server, which a kill in between would leave
+    // lagging — by design, and not what this test is about.
+    let anchored = |out: &str| {
+        out.split("sealed head of ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<usize>().ok())
+    };
+    loop {
+        let o = Command::new(WARDEN)
+            .current_dir(dir.path())
+            .env("HOME", serve::test_home())
+            .args(["audit", "verify", "--log"])
+            .arg(&log)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        let denied = log_records(&log)
+            .iter()
+            .position(|r| r["kind"] == "approval" && r["decision"] == "denied")
+            .unwrap();
+        if anchored(&out).is_some_and(|n| n > denied + 1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the anchor never covered the denial: {out}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     drop(s);
     audit_verify(dir.path(), &log);
     let text = std::fs::read_to_string(&log).unwrap();

@@ -550,7 +550,10 @@ fn permission_requests_are_answered_from_warden_decisions() {
     // Warden stays out of the way (no answer, no record).
     let n = f.records().len();
     let mut elsewhere = f.payload("PreToolUse", Some("call_d"), "self-destruct --now");
-    elsewhere["cwd"] = json!(f.home);
+    // Not under the fixture's root: that sits in the checkout's target dir, and a `.warden/` in
+    // a directory above (a developer's own checkout governed by Warden) would be found.
+    let outside = tempfile::tempdir().unwrap();
+    elsewhere["cwd"] = json!(outside.path());
     assert_eq!(f.hook(&elsewhere, &[]), json!({}));
     assert_eq!(f.records().len(), n);
 }
