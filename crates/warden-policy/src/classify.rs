@@ -117,7 +117,7 @@ fn combine(
 pub(crate) struct Trace<'r> {
     notes: Option<Vec<String>>,
     files: &'r dyn WorkspaceReader,
-    budget: usize,
+    budget: lookahead::Budget,
     reading: Vec<String>,
 }
 
@@ -126,7 +126,7 @@ impl<'r> Trace<'r> {
         Self {
             notes: notes.then(Vec::new),
             files,
-            budget: lookahead::MAX_TOTAL,
+            budget: lookahead::Budget::default(),
             reading: Vec::new(),
         }
     }
