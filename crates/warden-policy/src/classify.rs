@@ -830,7 +830,8 @@ impl Policy {
         ctx: &Context,
         trace: &mut Trace<'_>,
     ) -> (Vec<(Verdict, bool)>, Option<Verdict>) {
-        let candidates = forms.forms_of(path);
+        let forms_text = forms.forms_of(path);
+        let candidates = crate::wordglob::SplitPath::all(&forms_text);
         let mut ordinary = Vec::new();
         let mut floor: Option<Verdict> = None;
         for &i in &self.rules.path {
@@ -880,7 +881,7 @@ impl Policy {
                 ordinary.push((v, false));
             }
             for h in &self.high_risk {
-                if candidates.iter().any(|c| h.globs.is_match(c)) {
+                if candidates.iter().any(|c| h.globs.is_match_split(c)) {
                     trace.note(|| format!("high-risk path `{}` → at least {}", h.id, h.tier));
                     floor = Some(strictest(
                         floor,
