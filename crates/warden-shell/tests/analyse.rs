@@ -945,3 +945,31 @@ fn constants_are_not_trusted_when_they_could_change() {
         );
     }
 }
+
+/// tree-sitter-bash drops a lone `-` before a numbered redirect (the bytes are in no node);
+/// bash passes it. Found by the bash oracle: `make - 2>/dev/null x` was `make x`, and
+/// `- 2>/dev/null x` was a command named `x`.
+#[test]
+fn words_the_parser_skips_are_recovered() {
+    assert_eq!(cmds("make - 2>/dev/null x"), vec![v(&["make", "-", "x"])]);
+    assert_eq!(cmds("make - 2>&1 x"), vec![v(&["make", "-", "x"])]);
+    assert_eq!(
+        cmds("make a - 2>/dev/null x - 10>&1 y"),
+        vec![v(&["make", "a", "-", "x", "-", "y"])]
+    );
+    assert_eq!(cmds("- 2>/dev/null x"), vec![v(&["-", "x"])]);
+    assert_eq!(cmds("X=1 - 2>/dev/null x"), vec![v(&["-", "x"])]);
+    assert_eq!(
+        cmds("a | - 2>/dev/null x"),
+        vec![v(&["a"]), v(&["-", "x"])]
+    );
+    assert_eq!(
+        cmds("bash -c 'cat - 2>/dev/null a'"),
+        vec![v(&["cat", "-", "a"])]
+    );
+    // Words after a bare redirection are a command (bash runs `x y`).
+    assert_eq!(cmds(">f x y"), vec![v(&["x", "y"])]);
+    let a = analyse_shell("make - 2>/dev/null x");
+    check_invariants("make - 2>/dev/null x", &a);
+    assert!(a.opaque.is_empty());
+}
