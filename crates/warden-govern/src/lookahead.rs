@@ -141,12 +141,16 @@ mod tests {
             Err("no such file".into())
         );
         // A claimed workspace without a marker reads nothing; with one, it reads.
-        assert!(WorkspaceFiles::claimed(ws.path())
-            .read(&ws.path().join("a.sh"), 100)
-            .is_err());
+        assert!(
+            WorkspaceFiles::claimed(ws.path())
+                .read(&ws.path().join("a.sh"), 100)
+                .is_err()
+        );
         std::fs::create_dir(ws.path().join(".git")).expect("mkdir");
-        assert!(WorkspaceFiles::claimed(ws.path())
-            .read(&ws.path().join("a.sh"), 100)
-            .is_ok());
+        assert!(
+            WorkspaceFiles::claimed(ws.path())
+                .read(&ws.path().join("a.sh"), 100)
+                .is_ok()
+        );
     }
 }

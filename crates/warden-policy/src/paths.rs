@@ -207,11 +207,30 @@ mod tests {
     #[test]
     fn text_forms_agree_with_component_forms() {
         let paths = [
-            "/", "/w", "/w/a", "/wx", "/wx/a", "/home", "/home/u", "/home/u/.ssh/id",
-            "/home/alice", "/home/alice/.aws/c", "/root", "/root/.ssh", "/rootx/a", "/Users/bob/x",
-            "/home/u/w/a", "/etc/passwd",
+            "/",
+            "/w",
+            "/w/a",
+            "/wx",
+            "/wx/a",
+            "/home",
+            "/home/u",
+            "/home/u/.ssh/id",
+            "/home/alice",
+            "/home/alice/.aws/c",
+            "/root",
+            "/root/.ssh",
+            "/rootx/a",
+            "/Users/bob/x",
+            "/home/u/w/a",
+            "/etc/passwd",
         ];
-        for (ws, home) in [("/w", "/home/u"), ("/home/u/w", "/home/u"), ("/", "/root"), ("/w", "/Users/me"), ("/w", "/opt/h")] {
+        for (ws, home) in [
+            ("/w", "/home/u"),
+            ("/home/u/w", "/home/u"),
+            ("/", "/root"),
+            ("/w", "/Users/me"),
+            ("/w", "/opt/h"),
+        ] {
             let f = PathForms {
                 cwd: Path::new(ws),
                 home: Path::new(home),
@@ -219,7 +238,11 @@ mod tests {
             };
             for p in paths {
                 let p = Path::new(p);
-                assert_eq!(f.forms_of(p), forms_by_components(&f, p), "{p:?} ws {ws} home {home}");
+                assert_eq!(
+                    f.forms_of(p),
+                    forms_by_components(&f, p),
+                    "{p:?} ws {ws} home {home}"
+                );
             }
         }
     }

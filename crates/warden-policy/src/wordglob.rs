@@ -391,7 +391,8 @@ impl PathGlob {
     }
 
     fn is_match_split(&self, path: &str, parts: &[&str]) -> bool {
-        let all_match = |ws: &[WordGlob], ps: &[&str]| ws.iter().zip(ps).all(|(w, p)| w.is_match(p));
+        let all_match =
+            |ws: &[WordGlob], ps: &[&str]| ws.iter().zip(ps).all(|(w, p)| w.is_match(p));
         match &self.fast {
             PathShape::Tail(ws) => {
                 parts.len() >= ws.len() && all_match(ws, &parts[parts.len() - ws.len()..])

@@ -972,8 +972,7 @@ impl Ctx {
                 .unwrap_or(0);
             for r in &redirects {
                 if r.start_byte() >= prev_end {
-                    skipped_unreadable |=
-                        !skipped_words(env, prev_end, r.start_byte(), &mut extra);
+                    skipped_unreadable |= !skipped_words(env, prev_end, r.start_byte(), &mut extra);
                     prev_end = r.end_byte();
                 }
                 self.redirect(env, *r, &mut io, &mut extra, &mut cont, scope);
@@ -1197,8 +1196,13 @@ impl Ctx {
             .map(|p| p.end_byte())
             .or_else(|| {
                 // The root starts where the parser's first node does, after a skipped word.
-                n.parent()
-                    .map(|p| if p.parent().is_some() { p.start_byte() } else { 0 })
+                n.parent().map(|p| {
+                    if p.parent().is_some() {
+                        p.start_byte()
+                    } else {
+                        0
+                    }
+                })
             })
             .unwrap_or(0);
         let kids = Self::children(n);

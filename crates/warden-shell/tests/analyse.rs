@@ -959,10 +959,7 @@ fn words_the_parser_skips_are_recovered() {
     );
     assert_eq!(cmds("- 2>/dev/null x"), vec![v(&["-", "x"])]);
     assert_eq!(cmds("X=1 - 2>/dev/null x"), vec![v(&["-", "x"])]);
-    assert_eq!(
-        cmds("a | - 2>/dev/null x"),
-        vec![v(&["a"]), v(&["-", "x"])]
-    );
+    assert_eq!(cmds("a | - 2>/dev/null x"), vec![v(&["a"]), v(&["-", "x"])]);
     assert_eq!(
         cmds("bash -c 'cat - 2>/dev/null a'"),
         vec![v(&["cat", "-", "a"])]

@@ -435,7 +435,11 @@ fn exec_reads_scripts_ahead_and_refuses_before_running() {
         r#"{"scripts": {"pretest": "touch marker", "test": "true", "posttest": "git push origin main"}}"#,
     )
     .unwrap();
-    std::fs::write(s.ws.join("deploy.sh"), "touch marker\ngit push origin main\n").unwrap();
+    std::fs::write(
+        s.ws.join("deploy.sh"),
+        "touch marker\ngit push origin main\n",
+    )
+    .unwrap();
     let cfg = json!({
         "transport": "stdio",
         "scenario": "lookahead",

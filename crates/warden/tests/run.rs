@@ -156,7 +156,10 @@ fn a_script_run_by_name_is_read_ahead_and_escalates_before_anything_runs() {
     let o = w.run(&["run", "--", "bash", "deploy.sh"]);
     assert_refused(&o, 75, "deferred");
     assert!(err(&o).contains("deploy.sh:3"), "{}", err(&o));
-    assert!(!w.ws.join("marker").exists(), "the script ran before approval");
+    assert!(
+        !w.ws.join("marker").exists(),
+        "the script ran before approval"
+    );
     // A script that leaves the workspace through a symlink is not read: its own tier (auto).
     let outside = w.root.path().join("outside.sh");
     std::fs::write(&outside, "git push origin main\n").expect("write");
@@ -164,7 +167,10 @@ fn a_script_run_by_name_is_read_ahead_and_escalates_before_anything_runs() {
     let o = w.run(&["check", "--json", "--", "bash", "link.sh"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["tier"], "auto", "{v}");
-    assert!(v.to_string().contains("resolves outside the workspace"), "{v}");
+    assert!(
+        v.to_string().contains("resolves outside the workspace"),
+        "{v}"
+    );
 }
 
 /// Drive `warden run` through a pseudo-terminal (util-linux `script`), answering the prompt.

@@ -131,7 +131,11 @@ pub fn run(args: ServeArgs) -> CmdResult {
         };
         // With lookahead, but only through a directory marked as a workspace: the requester
         // names it, and what is read ahead shows in the reasons it gets back.
-        policy.classify_with(action, &ctx, &warden_govern::WorkspaceFiles::claimed(workspace))
+        policy.classify_with(
+            action,
+            &ctx,
+            &warden_govern::WorkspaceFiles::claimed(workspace),
+        )
     });
     let opts = ServeOptions {
         listen: args.listen,
