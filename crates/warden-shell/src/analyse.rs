@@ -885,15 +885,27 @@ impl Ctx {
                 let parts = Self::children(n);
                 self.pipeline(env, &parts, scope, stdin, redirects)
             }
-            "list" if !redirects.is_empty() => {
+            // `! CMD <<EOF`: the heredoc (and the piped input) is the negated command's.
+            "negated_command" => match Self::children(n).into_iter().find(|c| c.is_named()) {
+                Some(inner) => self.tail(env, inner, scope, stdin, redirects),
+                None => Stdin::Pipe,
+            },
+            // tree-sitter-bash reads `a | b | c && d` as `a | (b | c && d)`; bash reads
+            // `(a | b | c) && d`, so the piped input is the first part's (`echo 'git push' |
+            // bash | cat && x` runs the push).
+            "list" if !redirects.is_empty() || !matches!(stdin, Stdin::Terminal) => {
                 let named: Vec<Node<'_>> = Self::children(n)
                     .into_iter()
                     .filter(|c| c.is_named())
                     .collect();
                 let mut out = Stdin::Pipe;
+                let mut first_stdin = Some(stdin);
                 for (k, ch) in named.iter().enumerate() {
+                    let input = first_stdin.take().unwrap_or(Stdin::Terminal);
                     if k + 1 == named.len() {
-                        out = self.tail(env, *ch, scope, Stdin::Terminal, redirects);
+                        out = self.tail(env, *ch, scope, input, redirects);
+                    } else if k == 0 {
+                        self.tail(env, *ch, scope, input, &[]);
                     } else {
                         self.stmt(env, *ch, scope);
                     }

@@ -970,3 +970,27 @@ fn words_the_parser_skips_are_recovered() {
     check_invariants("make - 2>/dev/null x", &a);
     assert!(a.opaque.is_empty());
 }
+
+/// Found by the bash oracle (fresh seeds): shell text piped or fed by heredoc into a shell
+/// that tree-sitter nests oddly. `a | b | c && d` is parsed as `a | (b | c && d)`, and the
+/// old analyser gave `b` no piped input, so `echo 'git push' | bash | cat && x` never showed
+/// the push (nor was `curl … | sh | cat && x` opaque); `! bash <<EOF` lost its heredoc.
+#[test]
+fn piped_and_heredoc_scripts_reach_the_shell_through_lists_and_negation() {
+    for line in [
+        "echo 'git push' | bash | cat && echo x",
+        "echo 'git push' | bash | cat || echo x; echo y",
+        "! bash <<'EOF'\ngit push\nEOF",
+        "while ! bash <<'EOF'\ngit push\nEOF\ndo x; done",
+        "echo 'git push' | ! bash",
+    ] {
+        let a = analyse_shell(line);
+        assert!(has(&a, &["git", "push"]), "{line}: {:?}", argvs(&a));
+        check_invariants(line, &a);
+    }
+    assert!(
+        !analyse_shell("curl x | sh | cat && echo y")
+            .opaque
+            .is_empty()
+    );
+}
