@@ -60,6 +60,8 @@ if node and os.path.exists(node):
 import json, shlex, shutil, tempfile
 HYPERFINE = shutil.which("hyperfine")
 tools["bare /bin/true (process floor)"] = lambda argv: ["/bin/true"]
+# The warden binary doing nothing but start: what loading it costs before `check` does any work.
+tools["bare warden --version (binary floor)"] = lambda argv: [warden, "--version"]
 
 def sample(cmd, n):
     """Median seconds of `cmd` over n runs: hyperfine without a shell when installed (it
@@ -93,6 +95,9 @@ w = statistics.median(medians["warden"])
 print(f"warden check, median over commands: {w:.2f} ms per process (target <= 3 ms)")
 floor = statistics.median(medians["bare /bin/true (process floor)"])
 print(f"process floor (/bin/true): {floor:.2f} ms; warden's own work: {w - floor:.2f} ms")
+print(f"warden check / bin/true = {w / floor:.2f}x (target <= 3.5x)")
+bfloor = statistics.median(medians["bare warden --version (binary floor)"])
+print(f"binary floor (warden --version): {bfloor:.2f} ms = {bfloor / floor:.2f}x /bin/true; check's own work: {w - bfloor:.2f} ms")
 for t in tools:
     if t == "warden" or t.startswith("bare"):
         continue

@@ -21,12 +21,14 @@
 mod approve;
 mod error;
 pub mod execute;
+mod lookahead;
 mod nested_exec;
 pub mod record;
 
 pub use approve::{Answered, ApprovalAnswer, ApprovalRequest, Approver, UnattendedApprover};
 pub use error::{GovernError, Result};
 pub use execute::{Execution, OutputMode};
+pub use lookahead::{WorkspaceFiles, classify, explain};
 pub use nested_exec::NestedRefusal;
 pub use record::{IntentMeta, IntentRef, NetworkRecord, Outcome, Recorder};
 pub use warden_audit::{ApprovalEvent, Disposition, NestedAnswer, NestedLayer};
@@ -343,6 +345,12 @@ impl Governor {
         &self.policy
     }
 
+    /// Classify `action` in `ctx` as the governed path does: with lookahead through the
+    /// workspace's scripts, package.json and Makefiles (see [`classify`]).
+    pub fn classify(&self, action: &Action, ctx: &Context) -> Decision {
+        lookahead::classify(&self.policy, action, ctx)
+    }
+
     /// The default context (workspace, cwd, home).
     pub fn context(&self) -> &Context {
         &self.context
@@ -481,7 +489,7 @@ impl Governor {
     /// agent was told) instead of [`Verdict::line`].
     pub fn clear_answering(&self, req: &ActionRequest, note: &Note<'_>) -> Result<Clearance> {
         let ctx = self.request_context(req);
-        let decision = self.policy.classify(&req.action, &ctx);
+        let decision = self.classify(&req.action, &ctx);
         let intent = self
             .recorder
             .append_intent(self.intent_of(req, &decision))?;
@@ -594,7 +602,7 @@ impl Governor {
         approvals: impl FnOnce(&IntentRef) -> Vec<warden_audit::Approval>,
     ) -> Result<RunningAction> {
         let ctx = self.request_context(req);
-        let decision = self.policy.classify(&req.action, &ctx);
+        let decision = self.classify(&req.action, &ctx);
         let intent = self
             .recorder
             .append_intent(self.intent_of(req, &decision))?;
@@ -629,7 +637,7 @@ impl Governor {
     pub fn govern(&self, req: &ActionRequest) -> Result<Governed> {
         let argv = argv_of(&req.action).ok_or(GovernError::NothingToRun)?;
         let ctx = self.request_context(req);
-        let decision = self.policy.classify(&req.action, &ctx);
+        let decision = self.classify(&req.action, &ctx);
         let record = self.intent_of(req, &decision);
         if decision.tier == Tier::Auto && req.request.is_none() && req.refusal.is_none() {
             let profile = execute::profile_for(&self.policy, &ctx, argv);
@@ -728,7 +736,7 @@ impl Governor {
     pub fn govern_agent(&self, req: &ActionRequest) -> Result<Governed> {
         let argv = argv_of(&req.action).ok_or(GovernError::NothingToRun)?;
         let ctx = self.request_context(req);
-        let decision = self.policy.classify(&req.action, &ctx);
+        let decision = self.classify(&req.action, &ctx);
         let intent = self
             .recorder
             .append_intent(self.intent_of(req, &decision))?;
@@ -774,7 +782,7 @@ impl Governor {
         nested: &Action,
         floor: Option<(Tier, String)>,
     ) -> Result<NestedVerdict> {
-        let mut decision = self.policy.classify(nested, &running.context);
+        let mut decision = self.classify(nested, &running.context);
         if let Some((tier, why)) = floor
             && tier > decision.tier
         {

@@ -117,7 +117,7 @@ fn combine(
 pub(crate) struct Trace<'r> {
     notes: Option<Vec<String>>,
     files: &'r dyn WorkspaceReader,
-    budget: usize,
+    budget: lookahead::Budget,
     reading: Vec<String>,
 }
 
@@ -126,7 +126,7 @@ impl<'r> Trace<'r> {
         Self {
             notes: notes.then(Vec::new),
             files,
-            budget: lookahead::MAX_TOTAL,
+            budget: lookahead::Budget::default(),
             reading: Vec::new(),
         }
     }
@@ -830,7 +830,8 @@ impl Policy {
         ctx: &Context,
         trace: &mut Trace<'_>,
     ) -> (Vec<(Verdict, bool)>, Option<Verdict>) {
-        let candidates = forms.forms_of(path);
+        let forms_text = forms.forms_of(path);
+        let candidates = crate::wordglob::SplitPath::all(&forms_text);
         let mut ordinary = Vec::new();
         let mut floor: Option<Verdict> = None;
         for &i in &self.rules.path {
@@ -880,7 +881,7 @@ impl Policy {
                 ordinary.push((v, false));
             }
             for h in &self.high_risk {
-                if candidates.iter().any(|c| h.globs.is_match(c)) {
+                if candidates.iter().any(|c| h.globs.is_match_split(c)) {
                     trace.note(|| format!("high-risk path `{}` → at least {}", h.id, h.tier));
                     floor = Some(strictest(
                         floor,

@@ -65,8 +65,28 @@ pub(crate) const NOT_IN_WORKSPACE: &str = "not in the workspace";
 pub const MAX_FILE: usize = 256 * 1024;
 /// Most bytes read for one classification, over every file.
 pub(crate) const MAX_TOTAL: usize = 1024 * 1024;
+/// Most files read (or tried) for one classification.
+pub(crate) const MAX_FILES: usize = 64;
 /// Nesting of lookahead (a script that runs a script …).
 pub(crate) const MAX_LOOKAHEAD_DEPTH: usize = 4;
+
+/// What one classification may still read ahead.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    /// Bytes, over every file.
+    pub bytes: usize,
+    /// Files read or tried.
+    pub files: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self {
+            bytes: MAX_TOTAL,
+            files: MAX_FILES,
+        }
+    }
+}
 
 /// One piece of shell text a looked-ahead file will run.
 #[derive(Debug, Clone)]
@@ -412,15 +432,19 @@ pub(crate) fn pieces(
     t: &Target,
     reader: &dyn WorkspaceReader,
     workspace: &Path,
-    budget: &mut usize,
+    budget: &mut Budget,
 ) -> Result<Vec<Piece>, String> {
     let mut read = |path: &Path| -> Result<String, String> {
         if !crate::paths::is_within(path, workspace) {
             return Err(format!("{NOT_IN_WORKSPACE}: {}", path.display()));
         }
-        let limit = MAX_FILE.min(*budget);
+        if budget.files == 0 {
+            return Err(format!("more than {MAX_FILES} files read ahead"));
+        }
+        budget.files -= 1;
+        let limit = MAX_FILE.min(budget.bytes);
         let text = reader.read(path, limit)?;
-        *budget = budget.saturating_sub(text.len());
+        budget.bytes = budget.bytes.saturating_sub(text.len());
         Ok(text)
     };
     let rel = |p: &Path| -> String {

@@ -3,7 +3,7 @@
 
 use crate::file::{ProgramSpec, RuleSpec};
 use crate::tier::Tier;
-use crate::wordglob::{PathSet, WordGlob, WordSet};
+use crate::wordglob::{PathSet, SplitPath, WordGlob, WordSet};
 use regex_lite::Regex;
 use std::collections::BTreeMap;
 
@@ -510,10 +510,10 @@ impl CompiledRule {
 
     /// Match a path rule against one path access. `candidates` are the forms of the path to try
     /// (absolute, and `~/…` when under the home directory).
-    pub(crate) fn matches_path(&self, candidates: &[String], is_write: bool) -> bool {
+    pub(crate) fn matches_path(&self, candidates: &[SplitPath<'_>], is_write: bool) -> bool {
         let hit = |set: &Option<PathSet>| {
             set.as_ref()
-                .is_some_and(|s| candidates.iter().any(|c| s.is_match(c)))
+                .is_some_and(|s| candidates.iter().any(|c| s.is_match_split(c)))
         };
         let matched = hit(&self.paths) || (is_write && hit(&self.writes));
         matched && !hit(&self.except)

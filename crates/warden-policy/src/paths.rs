@@ -55,24 +55,6 @@ fn other_home(user: &str, home: &Path) -> PathBuf {
     }
 }
 
-/// The part of `abs` below some user's home other than `home` (`/home/alice/.ssh` →
-/// `.ssh`), so that rules about `~/…` apply to every user's home.
-fn within_other_home<'p>(abs: &'p Path, home: &Path) -> Option<&'p Path> {
-    if let Ok(rel) = abs.strip_prefix("/root") {
-        return Some(rel);
-    }
-    // Only the conventional places of homes: a sibling of this home elsewhere (a workspace
-    // next to a test home) is no home.
-    let homes = home
-        .parent()
-        .filter(|p| *p == Path::new("/home") || *p == Path::new("/Users"))
-        .unwrap_or(Path::new("/home"));
-    let rel = abs.strip_prefix(homes).ok()?;
-    let mut parts = rel.components();
-    parts.next()?;
-    Some(parts.as_path())
-}
-
 /// Fold `.` and `..` components without touching the file system.
 pub fn normalise(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -113,21 +95,103 @@ impl PathForms<'_> {
         self.forms_of(&resolve(raw, self.cwd, self.home))
     }
 
-    /// The forms of an already resolved path.
+    /// The forms of an already resolved path. Compared as text (the path is normalised):
+    /// this runs for every word of every command, and component-wise comparison cost a
+    /// sixth of a classification.
     pub fn forms_of(&self, abs: &Path) -> Vec<String> {
+        let text = abs.to_string_lossy();
+        let workspace = self.workspace.to_string_lossy();
+        let home = self.home.to_string_lossy();
+        let mut out = Vec::with_capacity(3);
+        out.push(text.clone().into_owned());
+        let in_workspace = below(&text, &workspace);
+        if let Some(rel) = in_workspace {
+            out.push(if rel.is_empty() {
+                "@workspace".to_owned()
+            } else {
+                format!("@workspace/{rel}")
+            });
+        }
+        let rel = below(&text, &home).or_else(|| {
+            if in_workspace.is_some() {
+                None
+            } else {
+                within_other_home_text(&text, self.home)
+            }
+        });
+        if let Some(rel) = rel {
+            out.push(if rel.is_empty() {
+                "~".to_owned()
+            } else {
+                format!("~/{rel}")
+            });
+        }
+        out
+    }
+}
+
+/// The part of normalised `path` below normalised `root` (`""` for `root` itself), as
+/// [`Path::strip_prefix`] would give it.
+fn below<'p>(path: &'p str, root: &str) -> Option<&'p str> {
+    let rest = path.strip_prefix(root.trim_end_matches('/'))?;
+    if rest.is_empty() {
+        Some(rest)
+    } else {
+        rest.strip_prefix('/')
+    }
+}
+
+/// The part of `abs` below some user's home other than `home` (`/home/alice/.ssh` →
+/// `.ssh`), so that rules about `~/…` apply to every user's home.
+fn within_other_home_text<'p>(abs: &'p str, home: &Path) -> Option<&'p str> {
+    if let Some(rel) = below(abs, "/root") {
+        return Some(rel);
+    }
+    // Only the conventional places of homes: a sibling of this home elsewhere (a workspace
+    // next to a test home) is no home.
+    let homes = home
+        .parent()
+        .filter(|p| *p == Path::new("/home") || *p == Path::new("/Users"))
+        .unwrap_or(Path::new("/home"));
+    let rel = below(abs, &homes.to_string_lossy())?;
+    if rel.is_empty() {
+        return None;
+    }
+    Some(rel.split_once('/').map_or("", |(_, rest)| rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The component-wise forms, as computed before they were compared as text.
+    fn forms_by_components(f: &PathForms<'_>, abs: &Path) -> Vec<String> {
+        fn other<'p>(abs: &'p Path, home: &Path) -> Option<&'p Path> {
+            if let Ok(rel) = abs.strip_prefix("/root") {
+                return Some(rel);
+            }
+            let homes = home
+                .parent()
+                .filter(|p| *p == Path::new("/home") || *p == Path::new("/Users"))
+                .unwrap_or(Path::new("/home"));
+            let rel = abs.strip_prefix(homes).ok()?;
+            let mut parts = rel.components();
+            parts.next()?;
+            Some(parts.as_path())
+        }
         let mut out = vec![abs.to_string_lossy().into_owned()];
-        if let Ok(rel) = abs.strip_prefix(self.workspace) {
+        if let Ok(rel) = abs.strip_prefix(f.workspace) {
             out.push(if rel.as_os_str().is_empty() {
                 "@workspace".to_owned()
             } else {
                 format!("@workspace/{}", rel.display())
             });
         }
-        let rel = abs.strip_prefix(self.home).ok().or_else(|| {
-            if abs.starts_with(self.workspace) {
+        let rel = abs.strip_prefix(f.home).ok().or_else(|| {
+            if abs.starts_with(f.workspace) {
                 None
             } else {
-                within_other_home(abs, self.home)
+                other(abs, f.home)
             }
         });
         if let Some(rel) = rel {
@@ -139,11 +203,49 @@ impl PathForms<'_> {
         }
         out
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    #[test]
+    fn text_forms_agree_with_component_forms() {
+        let paths = [
+            "/",
+            "/w",
+            "/w/a",
+            "/wx",
+            "/wx/a",
+            "/home",
+            "/home/u",
+            "/home/u/.ssh/id",
+            "/home/alice",
+            "/home/alice/.aws/c",
+            "/root",
+            "/root/.ssh",
+            "/rootx/a",
+            "/Users/bob/x",
+            "/home/u/w/a",
+            "/etc/passwd",
+        ];
+        for (ws, home) in [
+            ("/w", "/home/u"),
+            ("/home/u/w", "/home/u"),
+            ("/", "/root"),
+            ("/w", "/Users/me"),
+            ("/w", "/opt/h"),
+        ] {
+            let f = PathForms {
+                cwd: Path::new(ws),
+                home: Path::new(home),
+                workspace: Path::new(ws),
+            };
+            for p in paths {
+                let p = Path::new(p);
+                assert_eq!(
+                    f.forms_of(p),
+                    forms_by_components(&f, p),
+                    "{p:?} ws {ws} home {home}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn resolves_tilde_relative_and_dotdot() {

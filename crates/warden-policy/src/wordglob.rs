@@ -308,6 +308,10 @@ enum PathShape {
     Under(String),
     /// No wildcard at all.
     Exact(String),
+    /// `**/a/*.b`: the last segments match these (no other `**`), without walking every split.
+    Tail(Vec<WordGlob>),
+    /// `**/a/b/**`: some run of consecutive segments matches these (no other `**`).
+    Within(Vec<WordGlob>),
     General,
 }
 
@@ -341,11 +345,26 @@ impl PathGlob {
                 })
                 .collect()
         };
+        let words = |segs: &[PathSegment]| -> Option<Vec<WordGlob>> {
+            segs.iter()
+                .map(|s| match s {
+                    PathSegment::Word(w) => Some(w.clone()),
+                    PathSegment::AnyDepth => None,
+                })
+                .collect()
+        };
         let fast = match segments.as_slice() {
-            [PathSegment::AnyDepth, PathSegment::Word(w)] => w
-                .literal()
-                .map(PathShape::Basename)
-                .unwrap_or(PathShape::General),
+            [PathSegment::AnyDepth, PathSegment::Word(w)] if w.literal().is_some() => {
+                PathShape::Basename(w.literal().unwrap_or_default())
+            }
+            [PathSegment::AnyDepth, middle @ .., PathSegment::AnyDepth]
+                if !middle.is_empty() && words(middle).is_some() =>
+            {
+                PathShape::Within(words(middle).unwrap_or_default())
+            }
+            [PathSegment::AnyDepth, tail @ ..] if !tail.is_empty() && words(tail).is_some() => {
+                PathShape::Tail(words(tail).unwrap_or_default())
+            }
             [prefix @ .., PathSegment::AnyDepth] if !prefix.is_empty() => literal(prefix)
                 .map(|p| PathShape::Under(p.join("/")))
                 .unwrap_or(PathShape::General),
@@ -372,7 +391,13 @@ impl PathGlob {
     }
 
     fn is_match_split(&self, path: &str, parts: &[&str]) -> bool {
+        let all_match =
+            |ws: &[WordGlob], ps: &[&str]| ws.iter().zip(ps).all(|(w, p)| w.is_match(p));
         match &self.fast {
+            PathShape::Tail(ws) => {
+                parts.len() >= ws.len() && all_match(ws, &parts[parts.len() - ws.len()..])
+            }
+            PathShape::Within(ws) => parts.windows(ws.len()).any(|win| all_match(ws, win)),
             PathShape::Basename(b) => parts.last().is_some_and(|l| l == b),
             PathShape::Under(prefix) => {
                 let p = path.trim_end_matches('/');
@@ -415,8 +440,36 @@ impl PathSet {
     }
 
     pub(crate) fn is_match(&self, path: &str) -> bool {
-        let parts = PathGlob::split(path);
-        self.0.iter().any(|g| g.is_match_split(path, &parts))
+        self.is_match_split(&SplitPath::new(path))
+    }
+
+    /// [`PathSet::is_match`] of a path already split (a candidate matched against many sets).
+    pub(crate) fn is_match_split(&self, path: &SplitPath<'_>) -> bool {
+        self.0
+            .iter()
+            .any(|g| g.is_match_split(path.path, &path.parts))
+    }
+}
+
+/// A path and its segments as [`PathGlob`] matching sees them, split once for every set it is
+/// matched against.
+#[derive(Debug, Clone)]
+pub(crate) struct SplitPath<'a> {
+    path: &'a str,
+    parts: Vec<&'a str>,
+}
+
+impl<'a> SplitPath<'a> {
+    pub(crate) fn new(path: &'a str) -> Self {
+        Self {
+            path,
+            parts: PathGlob::split(path),
+        }
+    }
+
+    /// Each of `paths`, split.
+    pub(crate) fn all(paths: &'a [String]) -> Vec<Self> {
+        paths.iter().map(|p| Self::new(p)).collect()
     }
 }
 
@@ -471,6 +524,15 @@ mod path_tests {
             "**/id_rsa",
             "/etc/shadow",
             "/**",
+            "**/*.pem",
+            "**/.git/config",
+            "**/.git/hooks/**",
+            "**/migrations/**",
+            "**/.git/modules/**/config",
+            "**/schema/**.sql",
+            "**/*auth*.rs",
+            "**/.claude/settings*.json",
+            "~/.ssh/*.pub",
         ];
         let paths = [
             "/tmp",
@@ -488,6 +550,23 @@ mod path_tests {
             "/w/.envx",
             "/w/id_rsa",
             "/etc",
+            "/w/k.pem",
+            "k.pem",
+            "@workspace/a/.git/config",
+            "/.git/config",
+            ".git/config",
+            "/w/.git/hooks",
+            "/w/.git/hooks/x/y",
+            "/w/.git",
+            "/migrations",
+            "migrations/1.sql",
+            "/w/db/migrations",
+            "/w/.git/modules/m/config",
+            "/w/schema/x.sql",
+            "/src/oauth.rs",
+            "@workspace/.claude/settings.local.json",
+            "~/.ssh/id.pub",
+            "",
         ];
         for p in patterns {
             let g = PathGlob::new(p).unwrap();

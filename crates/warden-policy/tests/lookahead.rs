@@ -201,3 +201,27 @@ fn programs_outside_the_workspace_add_no_note() {
     let d = check(&MemoryWorkspace::new(), "/usr/bin/git status");
     assert_eq!(d.commands.len(), 1, "{:?}", d.commands);
 }
+
+/// One action reads at most 64 files ahead: a script that runs a hundred scripts is judged
+/// by the first 64 and a note, not read without end (the bound is per action, not per file).
+#[test]
+fn the_number_of_files_read_for_one_action_is_bounded() {
+    let mut files = MemoryWorkspace::new();
+    let mut all = String::new();
+    for i in 0..100 {
+        all.push_str(&format!("bash s{i}.sh\n"));
+        files = files.with(format!("/ws/s{i}.sh"), "echo hi\n");
+    }
+    files = files.with("/ws/s99.sh", "git push origin main\n");
+    files = files.with("/ws/all.sh", all);
+    let d = check(&files, "bash all.sh");
+    assert!(
+        has_reason(&d, "more than 64 files read ahead"),
+        "{:?}",
+        d.reasons
+    );
+    // s99.sh (the push) was beyond the bound: the action keeps the tier of what was read.
+    assert_eq!(d.tier, Tier::Auto, "{:?}", d.reasons);
+    // Read on its own, it is seen.
+    assert_eq!(check(&files, "bash s99.sh").tier, Tier::Async);
+}

@@ -885,15 +885,27 @@ impl Ctx {
                 let parts = Self::children(n);
                 self.pipeline(env, &parts, scope, stdin, redirects)
             }
-            "list" if !redirects.is_empty() => {
+            // `! CMD <<EOF`: the heredoc (and the piped input) is the negated command's.
+            "negated_command" => match Self::children(n).into_iter().find(|c| c.is_named()) {
+                Some(inner) => self.tail(env, inner, scope, stdin, redirects),
+                None => Stdin::Pipe,
+            },
+            // tree-sitter-bash reads `a | b | c && d` as `a | (b | c && d)`; bash reads
+            // `(a | b | c) && d`, so the piped input is the first part's (`echo 'git push' |
+            // bash | cat && x` runs the push).
+            "list" if !redirects.is_empty() || !matches!(stdin, Stdin::Terminal) => {
                 let named: Vec<Node<'_>> = Self::children(n)
                     .into_iter()
                     .filter(|c| c.is_named())
                     .collect();
                 let mut out = Stdin::Pipe;
+                let mut first_stdin = Some(stdin);
                 for (k, ch) in named.iter().enumerate() {
+                    let input = first_stdin.take().unwrap_or(Stdin::Terminal);
                     if k + 1 == named.len() {
-                        out = self.tail(env, *ch, scope, Stdin::Terminal, redirects);
+                        out = self.tail(env, *ch, scope, input, redirects);
+                    } else if k == 0 {
+                        self.tail(env, *ch, scope, input, &[]);
                     } else {
                         self.stmt(env, *ch, scope);
                     }
@@ -961,12 +973,40 @@ impl Ctx {
             };
             let mut extra = Vec::new();
             let mut cont = Vec::new();
+            // Words the parser skipped (`- 2>/dev/null x`: bash runs `-` with argument `x`).
+            // The skipped word can lie before this node (`- 2>/dev/null x`): from the end of
+            // whatever precedes it (`;`, `|`, the start of the text).
+            let mut skipped_unreadable = false;
+            let mut prev_end = n
+                .prev_sibling()
+                .map(|p| p.end_byte())
+                .or_else(|| n.parent().map(|p| p.start_byte()))
+                .unwrap_or(0);
             for r in &redirects {
+                if r.start_byte() >= prev_end {
+                    skipped_unreadable |= !skipped_words(env, prev_end, r.start_byte(), &mut extra);
+                    prev_end = r.end_byte();
+                }
                 self.redirect(env, *r, &mut io, &mut extra, &mut cont, scope);
             }
             let span = env.map.span(n.start_byte(), n.end_byte());
-            self.emit_redirections_only(span, env.inh, &io, scope);
-            self.continuations(env, &cont, scope, Stdin::Pipe, false);
+            if skipped_unreadable {
+                self.opaque(
+                    span,
+                    "the shell parser skipped part of the command",
+                    node_text(env.src, n),
+                );
+                return Stdin::Pipe;
+            }
+            if extra.is_empty() {
+                self.emit_redirections_only(span, env.inh, &io, scope);
+            } else {
+                // Words after the redirection are a command (`>f x` runs `x`).
+                self.heredoc_consumed = false;
+                wrappers::exec(self, extra, span, io, scope, env.inh.clone(), env.depth);
+            }
+            let consumed = std::mem::take(&mut self.heredoc_consumed);
+            self.continuations(env, &cont, scope, Stdin::Pipe, consumed);
             return Stdin::Pipe;
         };
         self.tail(env, body, scope, stdin, &redirects)
@@ -1160,11 +1200,39 @@ impl Ctx {
         let mut cont = Vec::new();
         let mut has_name = false;
         let mut last_end: Option<usize> = None;
+        // A word the parser skipped just before this command (`- 2>/dev/null x` is parsed as
+        // `2>/dev/null x`; bash runs `-`): recovered when it is plain words on the same line.
+        // Likewise between two parts of it (`X=1 - 2>/dev/null x`).
+        let mut before = n
+            .prev_sibling()
+            .map(|p| p.end_byte())
+            .or_else(|| {
+                // The root starts where the parser's first node does, after a skipped word.
+                n.parent().map(|p| {
+                    if p.parent().is_some() {
+                        p.start_byte()
+                    } else {
+                        0
+                    }
+                })
+            })
+            .unwrap_or(0);
         let kids = Self::children(n);
         let mut i = 0;
         while i < kids.len() {
             let ch = kids[i];
             i += 1;
+            if let Some(gap) = env.src.get(before..ch.start_byte())
+                && !gap.contains('\n')
+                && !gap.trim().is_empty()
+            {
+                let mut recovered = Vec::new();
+                if skipped_words(env, before, ch.start_byte(), &mut recovered) {
+                    has_name = true;
+                    words.extend(recovered);
+                }
+            }
+            before = ch.end_byte();
             let field = n.field_name_for_child((i - 1) as u32);
             match (ch.kind(), field) {
                 ("variable_assignment", _) if !self.carried_assignment(env, ch, scope) => {
@@ -1206,12 +1274,26 @@ impl Ctx {
                 _ => {}
             }
         }
+        // Words tree-sitter-bash skipped: a lone `-` before a numbered redirect
+        // (`make - 2>/dev/null x`) is in no node at all, though bash passes it.
+        let mut skipped_unreadable = false;
+        let mut prev_end = n.end_byte();
         for r in outer_redirects {
+            skipped_unreadable |= !skipped_words(env, prev_end, r.start_byte(), &mut extra);
+            prev_end = r.end_byte();
             self.redirect(env, *r, &mut io, &mut extra, &mut cont, scope);
         }
         words.extend(extra);
         let name_dynamic = words.first().is_none_or(|w| w.dynamic);
         let span = env.map.span(n.start_byte(), n.end_byte());
+        if skipped_unreadable {
+            self.opaque(
+                span,
+                "the shell parser skipped part of the command",
+                node_text(env.src, n),
+            );
+            return Stdin::Pipe;
+        }
         let output = literal_output(&words, &io, span);
         if !has_name {
             self.emit_redirections_only(span, env.inh, &io, scope);
@@ -1617,6 +1699,33 @@ impl Ctx {
 
 /// Appends the words of one word node; tree-sitter splits `gi\<newline>t` into two words
 /// while the shell removes the line continuation first, so such neighbours are joined.
+/// Recovers the words of `env.src[start..end]`, text between two nodes of one command that
+/// the parser put in no node, as the literal words bash reads there (pushed onto `words`).
+/// Only plain words are recovered; `false` when the text holds anything else.
+fn skipped_words(env: &Env<'_, '_>, start: usize, end: usize, words: &mut Vec<W>) -> bool {
+    let Some(gap) = env.src.get(start..end) else {
+        return true;
+    };
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-+=.,/:@%_^".contains(c);
+    let mut at = start;
+    for piece in gap.split_inclusive(char::is_whitespace) {
+        let word = piece.trim_end();
+        let word_start = at;
+        at += piece.len();
+        if word.is_empty() || word == "\\" && piece.ends_with('\n') {
+            continue;
+        }
+        if !word.chars().all(plain) {
+            return false;
+        }
+        words.push(W::lit(
+            word,
+            env.map.span(word_start, word_start + word.len()),
+        ));
+    }
+    true
+}
+
 fn join_words(
     src: &str,
     words: &mut Vec<W>,

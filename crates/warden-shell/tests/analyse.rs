@@ -945,3 +945,52 @@ fn constants_are_not_trusted_when_they_could_change() {
         );
     }
 }
+
+/// tree-sitter-bash drops a lone `-` before a numbered redirect (the bytes are in no node);
+/// bash passes it. Found by the bash oracle: `make - 2>/dev/null x` was `make x`, and
+/// `- 2>/dev/null x` was a command named `x`.
+#[test]
+fn words_the_parser_skips_are_recovered() {
+    assert_eq!(cmds("make - 2>/dev/null x"), vec![v(&["make", "-", "x"])]);
+    assert_eq!(cmds("make - 2>&1 x"), vec![v(&["make", "-", "x"])]);
+    assert_eq!(
+        cmds("make a - 2>/dev/null x - 10>&1 y"),
+        vec![v(&["make", "a", "-", "x", "-", "y"])]
+    );
+    assert_eq!(cmds("- 2>/dev/null x"), vec![v(&["-", "x"])]);
+    assert_eq!(cmds("X=1 - 2>/dev/null x"), vec![v(&["-", "x"])]);
+    assert_eq!(cmds("a | - 2>/dev/null x"), vec![v(&["a"]), v(&["-", "x"])]);
+    assert_eq!(
+        cmds("bash -c 'cat - 2>/dev/null a'"),
+        vec![v(&["cat", "-", "a"])]
+    );
+    // Words after a bare redirection are a command (bash runs `x y`).
+    assert_eq!(cmds(">f x y"), vec![v(&["x", "y"])]);
+    let a = analyse_shell("make - 2>/dev/null x");
+    check_invariants("make - 2>/dev/null x", &a);
+    assert!(a.opaque.is_empty());
+}
+
+/// Found by the bash oracle (fresh seeds): shell text piped or fed by heredoc into a shell
+/// that tree-sitter nests oddly. `a | b | c && d` is parsed as `a | (b | c && d)`, and the
+/// old analyser gave `b` no piped input, so `echo 'git push' | bash | cat && x` never showed
+/// the push (nor was `curl … | sh | cat && x` opaque); `! bash <<EOF` lost its heredoc.
+#[test]
+fn piped_and_heredoc_scripts_reach_the_shell_through_lists_and_negation() {
+    for line in [
+        "echo 'git push' | bash | cat && echo x",
+        "echo 'git push' | bash | cat || echo x; echo y",
+        "! bash <<'EOF'\ngit push\nEOF",
+        "while ! bash <<'EOF'\ngit push\nEOF\ndo x; done",
+        "echo 'git push' | ! bash",
+    ] {
+        let a = analyse_shell(line);
+        assert!(has(&a, &["git", "push"]), "{line}: {:?}", argvs(&a));
+        check_invariants(line, &a);
+    }
+    assert!(
+        !analyse_shell("curl x | sh | cat && echo y")
+            .opaque
+            .is_empty()
+    );
+}

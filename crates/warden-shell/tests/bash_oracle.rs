@@ -472,43 +472,44 @@ fn same_args(analysed: &[String], executed: &[String]) -> bool {
         .iter()
         .filter(|a| !a.starts_with("--warden-stdin="))
         .collect();
-    let mut i = 0;
-    for a in analysed {
-        let expanded = if a == "~" {
-            "/home/dev".to_string()
-        } else if let Some(r) = a.strip_prefix("~/") {
-            format!("/home/dev/{r}")
-        } else if a == "~+" {
-            "/work/ws".to_string()
-        } else if let Some(r) = a.strip_prefix("~+/") {
-            format!("/work/ws/{r}")
-        } else {
-            a.clone()
-        };
-        let Some(e) = executed.get(i) else {
-            return false;
-        };
-        if *e == expanded || *e == **a {
-            i += 1;
-            continue;
-        }
-        if (a.starts_with("<(") || a.starts_with(">(")) && e.starts_with("/dev/fd/") {
-            i += 1;
-            continue;
-        }
-        if expanded.contains(['*', '?', '[']) {
-            let n = executed[i..]
-                .iter()
-                .take_while(|e| glob_match(expanded.as_bytes(), e.as_bytes()))
-                .count();
-            if n > 0 {
-                i += n;
-                continue;
-            }
-        }
+    same_from(&analysed, executed)
+}
+
+/// [`same_args`] from the first remaining word. A glob may stand for any number of names it
+/// matches, so each count is tried (`*.txt *.txt` against `out.txt out.txt`: one name each;
+/// taking both for the first glob, as this once did, left the second with none).
+fn same_from(analysed: &[&String], executed: &[String]) -> bool {
+    let Some((a, rest)) = analysed.split_first() else {
+        return executed.is_empty();
+    };
+    let expanded = if *a == "~" {
+        "/home/dev".to_string()
+    } else if let Some(r) = a.strip_prefix("~/") {
+        format!("/home/dev/{r}")
+    } else if *a == "~+" {
+        "/work/ws".to_string()
+    } else if let Some(r) = a.strip_prefix("~+/") {
+        format!("/work/ws/{r}")
+    } else {
+        (*a).clone()
+    };
+    let Some(e) = executed.first() else {
         return false;
+    };
+    let one = *e == expanded
+        || *e == **a
+        || ((a.starts_with("<(") || a.starts_with(">(")) && e.starts_with("/dev/fd/"));
+    if one && same_from(rest, &executed[1..]) {
+        return true;
     }
-    i == executed.len()
+    if expanded.contains(['*', '?', '[']) {
+        let n = executed
+            .iter()
+            .take_while(|e| glob_match(expanded.as_bytes(), e.as_bytes()))
+            .count();
+        return (1..=n).rev().any(|k| same_from(rest, &executed[k..]));
+    }
+    false
 }
 
 /// Shell pattern matching as for file names: `*` and `?` do not match `/`, `[…]` a class.

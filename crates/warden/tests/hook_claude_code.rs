@@ -443,6 +443,30 @@ fn no_answer_without_a_durable_intent() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("audit log"));
 }
 
+/// Lookahead in the hook: `npm test` is judged with package.json's `pretest`/`test`/`posttest`
+/// scripts, so a push in `posttest` makes the call ask (or deny), naming the file and line. The
+/// old hook classified `npm test` alone and allowed it.
+#[test]
+fn npm_test_whose_posttest_pushes_is_not_allowed() {
+    let f = fx();
+    std::fs::write(
+        f.ws.join("package.json"),
+        "{\n  \"name\": \"x\",\n  \"scripts\": {\n    \"test\": \"node t.js\",\n    \"posttest\": \"git push origin main\"\n  }\n}\n",
+    )
+    .expect("write");
+    let got = answer(&f.hook(&bash_payload(&f, "toolu_npmtest", "npm test")));
+    assert!(matches!(decision(&got), "ask" | "deny"), "{got}");
+    assert!(reason(&got).contains("git push"), "{got}");
+    // Without the push, `npm test` is allowed as before.
+    std::fs::write(
+        f.ws.join("package.json"),
+        r#"{"scripts": {"test": "node t.js"}}"#,
+    )
+    .expect("write");
+    let got = answer(&f.hook(&bash_payload(&f, "toolu_npmtest2", "npm test")));
+    assert_eq!(decision(&got), "allow", "{got}");
+}
+
 #[test]
 fn secrets_in_echoed_reasons_are_redacted() {
     let f = fx();

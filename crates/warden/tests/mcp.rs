@@ -423,6 +423,34 @@ fn without_an_approval_server_surfaced_actions_are_refused() {
     assert!(outcome["notes"].to_string().contains("needs approval"));
 }
 
+/// Lookahead through MCP exec: `npm test` whose `posttest` pushes and `bash deploy.sh` whose
+/// second line pushes are refused (no approval server) before anything runs; the old exec tool
+/// classified the command alone (`auto`) and ran `touch marker`.
+#[test]
+fn exec_reads_scripts_ahead_and_refuses_before_running() {
+    require_sdk();
+    let s = setup();
+    std::fs::write(
+        s.ws.join("package.json"),
+        r#"{"scripts": {"pretest": "touch marker", "test": "true", "posttest": "git push origin main"}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        s.ws.join("deploy.sh"),
+        "touch marker\ngit push origin main\n",
+    )
+    .unwrap();
+    let cfg = json!({
+        "transport": "stdio",
+        "scenario": "lookahead",
+        "warden": WARDEN,
+        "workspace": s.ws,
+    });
+    let summary = client(&cfg, s.ws.parent().unwrap());
+    assert_eq!(summary["denied"], 2, "{summary}");
+    assert!(!s.ws.join("marker").exists(), "a refused action ran");
+}
+
 #[test]
 fn non_loopback_listen_without_a_token_is_refused() {
     let s = setup();

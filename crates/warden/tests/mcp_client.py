@@ -252,6 +252,16 @@ class Scenario:
         r = await self.call("read_file", {"path": "README.md"})
         check(not r.is_error and r.structured_content["content"] == "readme\n", "auto still works", r)
 
+    async def lookahead(self):
+        # package.json's posttest pushes: `npm test` is judged with it, so without an
+        # approval server it is refused before anything runs, naming the script.
+        r = await self.call("exec", {"argv": ["npm", "test"]})
+        check(r.is_error and r.structured_content["status"] == "denied", "npm test read ahead", r)
+        check("git push" in text_of(r), "names the push it found", r)
+        r = await self.call("exec", {"command": "bash deploy.sh"})
+        check(r.is_error and r.structured_content["status"] == "denied", "bash deploy.sh read ahead", r)
+        check("deploy.sh:2" in text_of(r), "names file and line", r)
+
 
 async def main(cfg):
     if cfg["transport"] == "stdio":
@@ -290,6 +300,8 @@ async def main(cfg):
             await sc.file_tools()
             await sc.http_tools()
             await sc.approvals_flow()
+        elif cfg["scenario"] == "lookahead":
+            await sc.lookahead()
         else:
             await sc.no_server()
     print(json.dumps(sc.summary))

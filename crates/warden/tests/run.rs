@@ -141,6 +141,38 @@ fn unattended_async_is_deferred_and_sync_is_denied() {
     assert!(!w.ws.join("marker").exists(), "an unapproved action ran");
 }
 
+/// Lookahead in the governed path: a script run by name is read before anything runs, so a
+/// `git push` inside it escalates the whole action (async: deferred, 75) and its first line
+/// never runs. The old code classified `bash deploy.sh` alone (`auto`), ran it, and only the
+/// runtime exec layer refused the push — after `touch marker` had run.
+#[test]
+fn a_script_run_by_name_is_read_ahead_and_escalates_before_anything_runs() {
+    let w = ws();
+    std::fs::write(
+        w.ws.join("deploy.sh"),
+        "#!/bin/sh\ntouch marker\ngit push origin main\n",
+    )
+    .expect("write");
+    let o = w.run(&["run", "--", "bash", "deploy.sh"]);
+    assert_refused(&o, 75, "deferred");
+    assert!(err(&o).contains("deploy.sh:3"), "{}", err(&o));
+    assert!(
+        !w.ws.join("marker").exists(),
+        "the script ran before approval"
+    );
+    // A script that leaves the workspace through a symlink is not read: its own tier (auto).
+    let outside = w.root.path().join("outside.sh");
+    std::fs::write(&outside, "git push origin main\n").expect("write");
+    std::os::unix::fs::symlink(&outside, w.ws.join("link.sh")).expect("symlink");
+    let o = w.run(&["check", "--json", "--", "bash", "link.sh"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["tier"], "auto", "{v}");
+    assert!(
+        v.to_string().contains("resolves outside the workspace"),
+        "{v}"
+    );
+}
+
 /// Drive `warden run` through a pseudo-terminal (util-linux `script`), answering the prompt.
 fn with_prompt(w: &Ws, answer: &str, shell: &str) -> Option<Output> {
     if Command::new("script").arg("--version").output().is_err() {

@@ -3,62 +3,9 @@
 use crate::exit::{CliError, CmdResult};
 use crate::policy_load;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use warden_policy::{Action, Decision, Policy, Tier, WorkspaceReader};
-
-/// Lookahead's reader: files of the workspace, read (never run) for `bash deploy.sh`,
-/// `npm test`, `make deploy`, …, bounded in size. A path that leaves the workspace once
-/// symlinks are resolved, and secret files (`.env`, keys), are not read, so their contents
-/// never reach a decision or the audit log.
-pub struct WorkspaceFiles {
-    root: PathBuf,
-}
-
-impl WorkspaceFiles {
-    pub fn new(workspace: &Path) -> Self {
-        Self {
-            root: std::fs::canonicalize(workspace).unwrap_or_else(|_| workspace.to_path_buf()),
-        }
-    }
-}
-
-impl WorkspaceReader for WorkspaceFiles {
-    fn read(&self, path: &Path, limit: usize) -> Result<String, String> {
-        let real = std::fs::canonicalize(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => "no such file".to_string(),
-            _ => e.to_string(),
-        })?;
-        if !real.starts_with(&self.root) {
-            return Err("resolves outside the workspace".into());
-        }
-        let name = real.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let secret =
-            (name.starts_with(".env") && !name.ends_with(".example") && !name.ends_with(".sample"))
-                || [".pem", ".key", ".p12", ".pfx"]
-                    .iter()
-                    .any(|x| name.ends_with(x))
-                || name.starts_with("id_");
-        if secret {
-            return Err("a secret file".into());
-        }
-        let meta = std::fs::metadata(&real).map_err(|e| e.to_string())?;
-        if !meta.is_file() {
-            return Err("not a regular file".into());
-        }
-        if meta.len() > limit as u64 {
-            return Err(format!("larger than {limit} bytes"));
-        }
-        let mut text = String::new();
-        std::fs::File::open(&real)
-            .and_then(|f| f.take(limit as u64 + 1).read_to_string(&mut text))
-            .map_err(|e| e.to_string())?;
-        if text.len() > limit {
-            return Err(format!("larger than {limit} bytes"));
-        }
-        Ok(text)
-    }
-}
+use warden_policy::{Action, Decision, Policy, Tier};
 
 /// Arguments of `warden check`.
 #[derive(clap::Args, Debug)]
@@ -211,7 +158,8 @@ pub fn run(args: CheckArgs) -> CmdResult {
     // by piece costs a measurable share of a short run.
     let policy =
         std::mem::ManuallyDrop::new(policy_load::load(args.policy.as_deref(), &ctx.workspace)?);
-    let decision = policy.classify_with(&parsed.action, &ctx, &WorkspaceFiles::new(&ctx.workspace));
+    // With lookahead, as the governed path classifies (warden_govern::classify).
+    let decision = warden_govern::classify(&policy, &parsed.action, &ctx);
     let rationale = args.rationale.or(parsed.rationale);
     if args.json {
         println!(

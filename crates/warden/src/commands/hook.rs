@@ -546,7 +546,7 @@ fn pre_tool_use(h: &Hook<'_>, input: &HookInput) -> CmdResult {
         Ok(c) => c,
         Err(warden_govern::GovernError::Approval(e)) => {
             // Recorded as not run by the governor; the call is denied, never allowed.
-            let decision = g.policy().classify(&req.action, g.context());
+            let decision = g.classify(&req.action, g.context());
             let answer = Answer::Deny {
                 reason: format!(
                     "warden: {} — the approval server failed, so the call is denied: {}",

@@ -197,8 +197,7 @@ fn explain(a: ExplainArgs) -> CmdResult {
     let parsed = action_from_flags(a.shell.as_deref(), a.action.as_deref(), &a.argv)?;
     let ctx = policy_load::context(a.workspace.as_deref(), a.cwd.as_deref(), !a.unsandboxed)?;
     let policy = policy_load::load(a.policy.as_deref(), &ctx.workspace)?;
-    let files = crate::commands::check::WorkspaceFiles::new(&ctx.workspace);
-    let (decision, trace) = policy.explain_with(&parsed.action, &ctx, &files);
+    let (decision, trace) = warden_govern::explain(&policy, &parsed.action, &ctx);
     if a.json {
         let mut v = serde_json::to_value(&decision).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {

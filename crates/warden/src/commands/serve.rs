@@ -154,7 +154,13 @@ pub fn run(args: ServeArgs) -> CmdResult {
             home: policy_load::home(),
             sandboxed: true,
         };
-        policy.classify(action, &ctx)
+        // With lookahead, but only through a directory marked as a workspace: the requester
+        // names it, and what is read ahead shows in the reasons it gets back.
+        policy.classify_with(
+            action,
+            &ctx,
+            &warden_govern::WorkspaceFiles::claimed(workspace),
+        )
     });
     let opts = ServeOptions {
         listen: args.listen,

@@ -383,7 +383,7 @@ impl Tools {
             refusal: planned.refused,
             ..ActionRequest::new(planned.action)
         };
-        let decision = governor.policy().classify(&req.action, governor.context());
+        let decision = governor.classify(&req.action, governor.context());
         let mut s = json!({
             "tool_call_id": call_id,
             "tier": decision.tier.as_str(),

@@ -1,0 +1,156 @@
+//! Lookahead's file reader for the governed path: every entry point (`warden run`, the agent
+//! hooks, MCP, the worker, the approval server, `warden check`) classifies with the scripts and
+//! named tasks of the workspace read ahead (`bash deploy.sh`, `npm test`, `make deploy`), so the
+//! early decision and the approver's request already name `deploy.sh:3: git push …`.
+//!
+//! Reading is bounded: each file by [`warden_policy::LOOKAHEAD_MAX_FILE`], one classification
+//! by the policy's total byte, file-count and nesting bounds. Only regular files inside the
+//! workspace once symlinks are resolved are read, never secret files (`.env`, keys), so their
+//! contents never reach a decision or the audit log. What is not read leaves the command at its
+//! own tier with a note (the policy's doing).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use warden_policy::{Action, Context, Decision, Policy, WorkspaceReader};
+
+/// Files of one workspace, read (never run) for lookahead.
+#[derive(Debug, Clone)]
+pub struct WorkspaceFiles {
+    /// The workspace with symlinks resolved; `None` reads nothing.
+    root: Option<PathBuf>,
+}
+
+impl WorkspaceFiles {
+    /// The files of `workspace`.
+    pub fn new(workspace: &Path) -> Self {
+        Self {
+            root: Some(
+                std::fs::canonicalize(workspace).unwrap_or_else(|_| workspace.to_path_buf()),
+            ),
+        }
+    }
+
+    /// The files of a workspace someone else named (a request filed with the approval server):
+    /// read only when it is a directory marked as a workspace (`.git` or `.warden`), so that a
+    /// requester cannot have the server read ahead through any directory of its host.
+    pub fn claimed(workspace: &Path) -> Self {
+        let marked = [".git", ".warden"]
+            .iter()
+            .any(|m| std::fs::symlink_metadata(workspace.join(m)).is_ok());
+        if marked {
+            Self::new(workspace)
+        } else {
+            Self { root: None }
+        }
+    }
+}
+
+/// Whether a file name is a secret's (its contents must not reach a decision).
+fn is_secret_name(name: &str) -> bool {
+    (name.starts_with(".env") && !name.ends_with(".example") && !name.ends_with(".sample"))
+        || [".pem", ".key", ".p12", ".pfx"]
+            .iter()
+            .any(|x| name.ends_with(x))
+        || name.starts_with("id_")
+}
+
+impl WorkspaceReader for WorkspaceFiles {
+    fn read(&self, path: &Path, limit: usize) -> Result<String, String> {
+        let Some(root) = &self.root else {
+            // Not an error worth a note: nothing of this workspace is read at all.
+            return Err(String::new());
+        };
+        let real = std::fs::canonicalize(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            _ => e.to_string(),
+        })?;
+        if !real.starts_with(root) {
+            return Err("resolves outside the workspace".into());
+        }
+        let name = real.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if is_secret_name(name) {
+            return Err("a secret file".into());
+        }
+        // Checked before opening: a FIFO or device would block or never end.
+        let meta = std::fs::metadata(&real).map_err(|e| e.to_string())?;
+        if !meta.is_file() {
+            return Err("not a regular file".into());
+        }
+        if meta.len() > limit as u64 {
+            return Err(format!("larger than {limit} bytes"));
+        }
+        let mut text = String::new();
+        std::fs::File::open(&real)
+            .and_then(|f| f.take(limit as u64 + 1).read_to_string(&mut text))
+            .map_err(|e| e.to_string())?;
+        if text.len() > limit {
+            return Err(format!("larger than {limit} bytes"));
+        }
+        Ok(text)
+    }
+}
+
+/// Classify `action` in `ctx` with lookahead through `ctx`'s workspace: the one way every
+/// entry point classifies an action it is about to govern.
+pub fn classify(policy: &Policy, action: &Action, ctx: &Context) -> Decision {
+    policy.classify_with(action, ctx, &WorkspaceFiles::new(&ctx.workspace))
+}
+
+/// [`classify`] with the match trace a person reads (`warden policy explain`).
+pub fn explain(policy: &Policy, action: &Action, ctx: &Context) -> (Decision, Vec<String>) {
+    policy.explain_with(action, ctx, &WorkspaceFiles::new(&ctx.workspace))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_only_regular_non_secret_files_inside() {
+        let ws = tempfile::tempdir().expect("tempdir");
+        let outside = tempfile::tempdir().expect("tempdir");
+        std::fs::write(ws.path().join("a.sh"), "git push\n").expect("write");
+        std::fs::write(ws.path().join(".env"), "TOKEN=x\n").expect("write");
+        std::fs::write(outside.path().join("b.sh"), "git push\n").expect("write");
+        std::os::unix::fs::symlink(outside.path().join("b.sh"), ws.path().join("b.sh"))
+            .expect("symlink");
+        std::fs::create_dir(ws.path().join("dir.sh")).expect("mkdir");
+        let files = WorkspaceFiles::new(ws.path());
+        assert_eq!(
+            files.read(&ws.path().join("a.sh"), 100).as_deref(),
+            Ok("git push\n")
+        );
+        assert_eq!(
+            files.read(&ws.path().join("b.sh"), 100),
+            Err("resolves outside the workspace".into())
+        );
+        assert_eq!(
+            files.read(&ws.path().join(".env"), 100),
+            Err("a secret file".into())
+        );
+        assert_eq!(
+            files.read(&ws.path().join("dir.sh"), 100),
+            Err("not a regular file".into())
+        );
+        assert_eq!(
+            files.read(&ws.path().join("a.sh"), 4),
+            Err("larger than 4 bytes".into())
+        );
+        assert_eq!(
+            files.read(&ws.path().join("nope.sh"), 100),
+            Err("no such file".into())
+        );
+        // A claimed workspace without a marker reads nothing; with one, it reads.
+        assert!(
+            WorkspaceFiles::claimed(ws.path())
+                .read(&ws.path().join("a.sh"), 100)
+                .is_err()
+        );
+        std::fs::create_dir(ws.path().join(".git")).expect("mkdir");
+        assert!(
+            WorkspaceFiles::claimed(ws.path())
+                .read(&ws.path().join("a.sh"), 100)
+                .is_ok()
+        );
+    }
+}
