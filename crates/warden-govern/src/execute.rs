@@ -6,11 +6,13 @@ use crate::error::{GovernError, Result};
 use crate::record::NetworkRecord;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use warden_policy::{Context, Policy};
-use warden_sandbox::{ExecGovernance, Output, ProxyEndpoint, SandboxProfile, SpawnOptions};
+use warden_policy::{Context, Decision, Policy, Tier};
+use warden_sandbox::{
+    ExecGovernance, Output, ProxyEndpoint, SandboxProfile, SpawnOptions, WorkspaceSecrets,
+};
 
 /// Where the command's output goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +139,7 @@ pub fn profile_for(policy: &Policy, ctx: &Context, argv: Vec<String>) -> Sandbox
         p.env_scrub.extend(cfg.env_scrub.iter().cloned());
     }
     p.env_pass.extend(cfg.env_pass.iter().cloned());
+    p.workspace_secrets = workspace_secrets(policy);
     if let Some(abi) = cfg.landlock_min_abi {
         p.landlock_min_abi = abi;
     }
@@ -156,6 +159,73 @@ pub fn profile_for(policy: &Policy, ctx: &Context, argv: Vec<String>) -> Sandbox
     p.limits.cpu_seconds = nz(l.cpu_seconds, defaults.cpu_seconds);
     p.limits.core_dump_bytes = l.core_dump_mb.map(|m| m.saturating_mul(1 << 20));
     p
+}
+
+/// The workspace's secret files (DESIGN.md, "An approval grants what it names"): the sandbox's
+/// shipped list plus the file-name globs of the governance file's credential rules (a
+/// `credential-access` rule's `**/NAME` paths and exceptions), so a team's own credential file
+/// names are masked as `cat` of them would be asked about.
+pub fn workspace_secrets(policy: &Policy) -> WorkspaceSecrets {
+    let mut out = WorkspaceSecrets::builtin();
+    let name_glob = |g: &String| -> Option<String> {
+        let name = g.strip_prefix("**/")?;
+        // Only plain names with `*` wildcards: the sandbox matches file names, not paths.
+        (!name.is_empty() && !name.contains(['/', '?', '[', ']', '{', '}', '!']) && name != "*")
+            .then(|| name.to_owned())
+    };
+    for rule in policy.config().rules.iter() {
+        let credential = rule.category.as_deref() == Some("credential-access")
+            && rule.tier.is_some_and(|t| t > Tier::Auto);
+        if !credential || !rule.program.is_empty() {
+            continue;
+        }
+        for (from, to) in [
+            (&rule.paths, &mut out.mask),
+            (&rule.except, &mut out.except),
+        ] {
+            for g in from.iter().filter_map(name_glob) {
+                if !to.contains(&g) {
+                    to.push(g);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Widen `profile` by exactly what clearing `decision` at tier `granted` granted: the
+/// workspace's secret files (masked by [`profile_for`]) stay masked unless the decision reads
+/// them, and the paths outside the workspace it writes become writable for this run, no others
+/// (DESIGN.md, "An approval grants what it names"). An action cleared at `auto` names no
+/// outside write unless the governance file made such a write `auto`; either way the sandbox
+/// allows what the cleared decision said. A decision above the granted tier (a whole agent run
+/// at `auto` whatever its command line says) grants nothing.
+pub fn grant(profile: &mut SandboxProfile, decision: &Decision, granted: Tier) {
+    if decision.tier > granted {
+        return;
+    }
+    let ws = std::fs::canonicalize(&profile.workspace).unwrap_or(profile.workspace.clone());
+    profile.readable_secrets = decision
+        .named
+        .reads
+        .iter()
+        .filter_map(|r| std::fs::canonicalize(r).ok())
+        .filter(|r| r.starts_with(&ws))
+        .collect();
+    profile.writable_files = decision
+        .named
+        .writes_outside
+        .iter()
+        // What can be opened up: an existing file or directory, or a new file in an existing
+        // directory. Anything else fails inside the run with the error it would have anyway.
+        .filter(|w| {
+            w.is_absolute()
+                && (std::fs::symlink_metadata(w).is_ok_and(|m| m.is_file() || m.is_dir())
+                    || (std::fs::symlink_metadata(w).is_err()
+                        && w.parent().is_some_and(Path::is_dir)))
+        })
+        .cloned()
+        .collect();
 }
 
 /// Copy `from` to `to` (or keep up to `keep` bytes when `to` is `None`), counting and hashing.

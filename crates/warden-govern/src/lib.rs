@@ -544,7 +544,8 @@ impl Governor {
     /// Every program the command runs after its own is a nested decision at the action's
     /// granted tier; the refused ones are in [`Execution::nested`].
     pub fn run(&self, running: &RunningAction, argv: Vec<String>) -> Result<Execution> {
-        let profile = execute::profile_for(&self.policy, &running.context, argv);
+        let mut profile = execute::profile_for(&self.policy, &running.context, argv);
+        execute::grant(&mut profile, &running.decision, running.granted);
         let gate = nested_exec::NestedGate::new(self.clone());
         gate.set_running(running.clone());
         let exec = execute::execute(
@@ -632,7 +633,8 @@ impl Governor {
         let decision = self.policy.classify(&req.action, &ctx);
         let record = self.intent_of(req, &decision);
         if decision.tier == Tier::Auto && req.request.is_none() && req.refusal.is_none() {
-            let profile = execute::profile_for(&self.policy, &ctx, argv);
+            let mut profile = execute::profile_for(&self.policy, &ctx, argv);
+            execute::grant(&mut profile, &decision, Tier::Auto);
             // Nested execs are judged in the action's context once its intent is durable; the
             // command (and so any nested exec) starts only after that.
             let gate = nested_exec::NestedGate::new(self.clone());
