@@ -588,10 +588,13 @@ impl Governor {
 
     /// Admit an action an approval already cleared elsewhere (the worker running a request the
     /// approval server granted): its intent (naming `req.request`) and then the approval records
-    /// `approvals` builds for it, all durable; it runs at its own tier.
+    /// `approvals` builds for it, all durable; it runs at its own tier or at `approved`, the
+    /// tier the request was approved at, whichever is higher (a request to re-run an `auto`
+    /// action because a nested operation needed `async` grants the action `async`).
     pub fn admit(
         &self,
         req: &ActionRequest,
+        approved: Tier,
         approvals: impl FnOnce(&IntentRef) -> Vec<warden_audit::Approval>,
     ) -> Result<RunningAction> {
         let ctx = self.request_context(req);
@@ -604,7 +607,7 @@ impl Governor {
         }
         Ok(RunningAction {
             intent,
-            granted: decision.tier,
+            granted: decision.tier.max(approved),
             action: req.action.clone(),
             decision,
             context: ctx,

@@ -456,7 +456,8 @@ fn audited_execute(r: &Value, allow_degraded: bool) -> Value {
             .filter(|v| str_of(v, "verdict") == "approve")
             .map(|v| str_of(v, "approver"))
             .collect();
-        let running = governor.admit(&req, |intent| {
+        // The worker runs `async` requests only: that is the tier they were approved at.
+        let running = governor.admit(&req, warden_policy::Tier::Async, |intent| {
             let detail = |event, by: String, decision: &str| Approval {
                 by: Some(by),
                 request_id: Some(id.to_owned()),
