@@ -55,9 +55,25 @@ pub struct Execution {
     pub network: Vec<NetworkRecord>,
     /// Nested operations (execs) the runtime layers refused inside the command.
     pub nested: Vec<crate::NestedRefusal>,
+    /// The reasons of the supervisor's refusal lines that reached this process's stderr through
+    /// the streamed output ([`OutputMode::Stream`]).
+    refusals_shown: Vec<String>,
 }
 
 impl Execution {
+    /// Take the refused nested operations, noting which already had their reason shown on this
+    /// process's stderr (the supervisor's line passed through the streamed output).
+    pub(crate) fn set_nested(&mut self, mut nested: Vec<crate::NestedRefusal>) {
+        for n in &mut nested {
+            let why = n.why().replace(['\n', '\r'], " ");
+            n.shown = self
+                .refusals_shown
+                .iter()
+                .any(|seen| why.starts_with(seen.as_str()));
+        }
+        self.nested = nested;
+    }
+
     /// The status a shell would report: the exit code, 128+N for signal N, else 1.
     pub fn shell_code(&self) -> u8 {
         match (self.exit_code, self.signal) {
@@ -228,8 +244,66 @@ pub fn grant(profile: &mut SandboxProfile, decision: &Decision, granted: Tier) {
         .collect();
 }
 
-/// Copy `from` to `to` (or keep up to `keep` bytes when `to` is `None`), counting and hashing.
-fn pump(mut from: impl Read, mut to: Option<Box<dyn Write + Send>>, keep: usize) -> Pumped {
+/// The reasons of the supervisor's `warden: PROGRAM refused: REASON` lines that passed through
+/// a stream to this process's own stderr, so the list after the command ends need not repeat
+/// them (it names the refusal and points above). Lines are looked at up to a bounded length.
+#[derive(Default)]
+struct RefusalLines {
+    partial: Vec<u8>,
+    overlong: bool,
+    seen: Vec<String>,
+}
+
+impl RefusalLines {
+    const MAX_LINE: usize = 4096;
+    const MAX_SEEN: usize = 1024;
+
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while let Some(i) = bytes.iter().position(|&b| b == b'\n') {
+            self.extend(&bytes[..i]);
+            if !self.overlong {
+                self.line();
+            }
+            self.partial.clear();
+            self.overlong = false;
+            bytes = &bytes[i + 1..];
+        }
+        self.extend(bytes);
+    }
+
+    fn extend(&mut self, bytes: &[u8]) {
+        if self.partial.len() + bytes.len() > Self::MAX_LINE {
+            self.overlong = true;
+            self.partial.clear();
+        } else if !self.overlong {
+            self.partial.extend_from_slice(bytes);
+        }
+    }
+
+    fn line(&mut self) {
+        let Ok(line) = std::str::from_utf8(&self.partial) else {
+            return;
+        };
+        let Some(rest) = line.strip_prefix("warden: ") else {
+            return;
+        };
+        if let Some((_, reason)) = rest.split_once(" refused: ")
+            && !reason.is_empty()
+            && self.seen.len() < Self::MAX_SEEN
+        {
+            self.seen.push(reason.to_owned());
+        }
+    }
+}
+
+/// Copy `from` to `to` (or keep up to `keep` bytes when `to` is `None`), counting and hashing;
+/// with `refusals`, noting the supervisor's refusal lines passed through.
+fn pump(
+    mut from: impl Read,
+    mut to: Option<Box<dyn Write + Send>>,
+    keep: usize,
+    mut refusals: Option<&mut RefusalLines>,
+) -> Pumped {
     let mut hasher = Sha256::new();
     let mut n = 0u64;
     let mut kept = Vec::new();
@@ -244,6 +318,9 @@ fn pump(mut from: impl Read, mut to: Option<Box<dyn Write + Send>>, keep: usize)
                     Some(to) => {
                         let _ = to.write_all(&buf[..k]);
                         let _ = to.flush();
+                        if let Some(r) = refusals.as_deref_mut() {
+                            r.feed(&buf[..k]);
+                        }
                     }
                     None => {
                         let room = keep.saturating_sub(kept.len());
@@ -547,12 +624,16 @@ impl Started {
         let out_t = running.stdout.take().map(|o| {
             let to: Option<Box<dyn Write + Send>> =
                 (!capture).then(|| Box::new(std::io::stdout()) as _);
-            std::thread::spawn(move || pump(o, to, keep))
+            std::thread::spawn(move || pump(o, to, keep, None))
         });
         let err_t = running.stderr.take().map(|e| {
             let to: Option<Box<dyn Write + Send>> =
                 (!capture).then(|| Box::new(std::io::stderr()) as _);
-            std::thread::spawn(move || pump(e, to, keep))
+            std::thread::spawn(move || {
+                let mut refusals = RefusalLines::default();
+                let pumped = pump(e, to, keep, Some(&mut refusals));
+                (pumped, refusals.seen)
+            })
         });
         let info = running.wait();
         if let Some(t) = out_t
@@ -563,11 +644,12 @@ impl Started {
             exec.stdout = kept;
         }
         if let Some(t) = err_t
-            && let Ok((n, h, kept)) = t.join()
+            && let Ok(((n, h, kept), seen)) = t.join()
         {
             exec.stderr_bytes = n;
             exec.stderr_sha256 = Some(h);
             exec.stderr = kept;
+            exec.refusals_shown = seen;
         }
         exec.duration = started.elapsed();
         // A proxy never woken (or still starting) served nobody; leave its thread to die with

@@ -557,7 +557,7 @@ impl Governor {
             Some(gate.net_judge()),
         )
         .map(|mut e| {
-            e.nested = gate.refused();
+            e.set_nested(gate.refused());
             e
         });
         self.record_execution(&running.intent, exec)
@@ -682,7 +682,7 @@ impl Governor {
                 s.finish()
             });
             let exec = exec.map(|mut e| {
-                e.nested = gate.refused();
+                e.set_nested(gate.refused());
                 e
             });
             let exec = self.record_execution(&intent, exec)?;

@@ -813,3 +813,49 @@ fn an_approved_rerun_pushes_exactly_once() {
         "{records:#?}"
     );
 }
+
+/// A refused nested exec's reason is printed once on `warden run`'s stderr: the supervisor's
+/// line (inside the command) passes through, and the list after the command ends names the
+/// refusal and points above instead of repeating it. A command that sends its stderr elsewhere
+/// hides the supervisor's line, so the closing list gives the full reason. (Before, the reason
+/// was printed twice: the supervisor's line and the closing list.)
+#[test]
+fn a_refused_nested_exec_is_explained_once() {
+    let w = ws();
+    w.write(
+        "deploy.sh",
+        "git push origin HEAD:refs/heads/main\necho done\n",
+    );
+    let out = w.run(&["sh", "deploy.sh"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert_eq!(
+        err.matches("needs asynchronous approval").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("warden: git refused: "), "{err}");
+    let closing = err
+        .lines()
+        .find(|l| l.starts_with("warden: refused `git push"))
+        .unwrap_or_else(|| panic!("no closing line: {err}"));
+    assert!(closing.contains("(why: above"), "{closing}");
+    // The supervisor's line comes first.
+    assert!(err.find("warden: git refused: ") < err.find("warden: refused `git push"));
+
+    // The command hides its stderr: the closing list explains.
+    w.write(
+        "quiet.sh",
+        "git push origin HEAD:refs/heads/main 2>/dev/null\necho done\n",
+    );
+    let out = w.run(&["sh", "quiet.sh"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert!(!err.contains("warden: git refused: "), "{err}");
+    assert_eq!(
+        err.matches("needs asynchronous approval").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("warden: refused `git push"), "{err}");
+}
