@@ -207,23 +207,17 @@ fn an_approved_outside_write_lands_at_the_named_path_only() {
     assert_eq!(status["outcome"]["ran"], true, "{status}");
     assert_eq!(status["outcome"]["exit_code"], 0, "{status}");
 
-    // Without the approval (the same write, run `auto` by a policy that would not ask): the
-    // sandbox does not widen for what was not cleared. The plain `warden sandbox` names nothing.
+    // `warden sandbox` (isolation of a command its caller cleared: the agent hook runs an
+    // approved Bash call this way) opens up the same named path and nothing else.
     let o = s
-        .warden(
-            &[
-                "sandbox",
-                "--",
-                "sh",
-                "-c",
-                &format!("echo w >> {}", out.display()),
-            ],
-            false,
-        )
+        .warden(&["sandbox", "--", "sh", "-c", &script], false)
         .output()
         .expect("warden sandbox");
-    assert_ne!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert_eq!(std::fs::read_to_string(&out).expect("out.txt"), "x\n");
+    let said = text(&o.stdout);
+    assert!(said.contains("named=0"), "{said}\n{}", text(&o.stderr));
+    assert!(!said.contains("other=0"), "{said}");
+    assert_eq!(std::fs::read_to_string(&out).expect("out.txt"), "x\nx\n");
+    assert!(!other.exists());
 }
 
 /// An approved run that fails is reported as failed, not `ran: true`: the server's outcome says
