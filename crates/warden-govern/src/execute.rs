@@ -235,7 +235,10 @@ pub fn grant(profile: &mut SandboxProfile, decision: &Decision, granted: Tier) {
         // What can be opened up: an existing file or directory, or a new file in an existing
         // directory. Anything else fails inside the run with the error it would have anyway.
         .filter(|w| {
+            // Kernel interfaces are never opened up: the sandbox has its own `/proc` and `/dev`.
+            let kernel = ["/proc", "/sys", "/dev"].iter().any(|k| w.starts_with(k));
             w.is_absolute()
+                && !kernel
                 && (std::fs::symlink_metadata(w).is_ok_and(|m| m.is_file() || m.is_dir())
                     || (std::fs::symlink_metadata(w).is_err()
                         && w.parent().is_some_and(Path::is_dir)))
