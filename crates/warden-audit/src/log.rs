@@ -31,7 +31,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The `prev` of the first record.
@@ -198,6 +198,9 @@ pub struct AuditLog {
     sync_mark: SyncMark,
     syncs: std::sync::atomic::AtomicU64,
     synced_records: std::sync::atomic::AtomicU64,
+    /// The background flush of buffered records (see [`AuditLog::append_record_buffered`]),
+    /// started on first use: it is sent each buffered record's deadline.
+    flusher: std::sync::OnceLock<std::sync::mpsc::Sender<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -476,6 +479,40 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| AuditError::io("sync directory", dir, e))
 }
 
+/// The background flush: waits for a buffered record's deadline, then flushes every record
+/// written by then (the deadlines received meanwhile are covered by the same flush). Ends when
+/// the log is dropped.
+fn flush_loop(log: &std::sync::Weak<AuditLog>, rx: &std::sync::mpsc::Receiver<std::time::Instant>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    while let Ok(mut due) = rx.recv() {
+        loop {
+            let now = std::time::Instant::now();
+            if now >= due {
+                break;
+            }
+            match rx.recv_timeout(due - now) {
+                Ok(d) => due = due.min(d),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        // Every deadline already sent belongs to a record already written: this flush covers it.
+        while rx.try_recv().is_ok() {}
+        let Some(log) = log.upgrade() else { return };
+        // A failed `fdatasync` poisons the handle; the next durable append reports it.
+        let _ = log.flush();
+    }
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        // Buffered records are durable at the latest when their log is closed.
+        if self.flusher.get().is_some() {
+            let _ = self.flush();
+        }
+    }
+}
+
 struct LockGuard<'a>(&'a File);
 
 impl Drop for LockGuard<'_> {
@@ -522,6 +559,7 @@ impl AuditLog {
             chain: Mutex::default(),
             syncs: Default::default(),
             synced_records: Default::default(),
+            flusher: std::sync::OnceLock::new(),
         };
         // Recover a torn tail now (records it as it goes).
         {
@@ -601,6 +639,70 @@ impl AuditLog {
     pub fn append_record_lazy(&self, record: crate::Record) -> Result<Appended> {
         let (kind, body) = record.into_body();
         self.append_lazy(kind, body)
+    }
+
+    /// Append a typed record without waiting for `fdatasync`, and have it made durable within
+    /// `within` by a background flush (one `fdatasync` for every record written by then, shared
+    /// with any other writer's). For records that may proceed before they are on disk but must
+    /// be there soon after: `[audit] nested = "buffered"`. A later durable append, a seal and
+    /// dropping the log make it durable too.
+    pub fn append_record_buffered(
+        self: &Arc<Self>,
+        record: crate::Record,
+        within: std::time::Duration,
+    ) -> Result<Appended> {
+        let (kind, body) = record.into_body();
+        self.append_buffered(kind, body, within)
+    }
+
+    /// [`AuditLog::append_record_buffered`] for a record of `kind` with `body`.
+    pub fn append_buffered(
+        self: &Arc<Self>,
+        kind: &str,
+        body: Map<String, Value>,
+        within: std::time::Duration,
+    ) -> Result<Appended> {
+        let appended = self.append_lazy(kind, body)?;
+        let due = std::time::Instant::now() + within;
+        let flusher = self.flusher.get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let log = Arc::downgrade(self);
+            // Without a thread the receiver is gone: every buffered record is then flushed by
+            // its own writer (the send below fails).
+            let _ = std::thread::Builder::new()
+                .name("audit-flush".into())
+                .spawn(move || flush_loop(&log, &rx));
+            tx
+        });
+        if flusher.send(due).is_err() {
+            self.flush()?;
+        }
+        Ok(appended)
+    }
+
+    /// Make every record written through this handle so far durable: one `fdatasync`, unless
+    /// one that started after they were written has completed (by any writer or process).
+    pub fn flush(&self) -> Result<()> {
+        let mut sh = self.lock_shared();
+        let generation = sh.written;
+        loop {
+            if let Some(msg) = &sh.poisoned {
+                return Err(AuditError::Corrupt(msg.clone()));
+            }
+            if sh.synced >= generation {
+                return Ok(());
+            }
+            if !sh.syncing {
+                self.sync(sh);
+                sh = self.lock_shared();
+                continue;
+            }
+            // Woken by the syncer once an `fdatasync` covering `generation` completed.
+            sh.sync_waiters.push((generation, std::thread::current()));
+            drop(sh);
+            std::thread::park();
+            sh = self.lock_shared();
+        }
     }
 
     /// Append a checkpoint record now and return it with its (signed, if a key is set) note.

@@ -9,8 +9,10 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use warden_policy::{Context, Policy};
-use warden_sandbox::{ExecGovernance, Output, ProxyEndpoint, SandboxProfile, SpawnOptions};
+use warden_policy::{Context, Decision, Policy, Tier};
+use warden_sandbox::{
+    ExecGovernance, Output, ProxyEndpoint, SandboxProfile, SpawnOptions, WorkspaceSecrets,
+};
 
 /// Where the command's output goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,9 +55,25 @@ pub struct Execution {
     pub network: Vec<NetworkRecord>,
     /// Nested operations (execs) the runtime layers refused inside the command.
     pub nested: Vec<crate::NestedRefusal>,
+    /// The reasons of the supervisor's refusal lines that reached this process's stderr through
+    /// the streamed output ([`OutputMode::Stream`]).
+    refusals_shown: Vec<String>,
 }
 
 impl Execution {
+    /// Take the refused nested operations, noting which already had their reason shown on this
+    /// process's stderr (the supervisor's line passed through the streamed output).
+    pub(crate) fn set_nested(&mut self, mut nested: Vec<crate::NestedRefusal>) {
+        for n in &mut nested {
+            let why = n.why().replace(['\n', '\r'], " ");
+            n.shown = self
+                .refusals_shown
+                .iter()
+                .any(|seen| why.starts_with(seen.as_str()));
+        }
+        self.nested = nested;
+    }
+
     /// The status a shell would report: the exit code, 128+N for signal N, else 1.
     pub fn shell_code(&self) -> u8 {
         match (self.exit_code, self.signal) {
@@ -137,6 +155,7 @@ pub fn profile_for(policy: &Policy, ctx: &Context, argv: Vec<String>) -> Sandbox
         p.env_scrub.extend(cfg.env_scrub.iter().cloned());
     }
     p.env_pass.extend(cfg.env_pass.iter().cloned());
+    p.workspace_secrets = workspace_secrets(policy);
     if let Some(abi) = cfg.landlock_min_abi {
         p.landlock_min_abi = abi;
     }
@@ -158,8 +177,136 @@ pub fn profile_for(policy: &Policy, ctx: &Context, argv: Vec<String>) -> Sandbox
     p
 }
 
-/// Copy `from` to `to` (or keep up to `keep` bytes when `to` is `None`), counting and hashing.
-fn pump(mut from: impl Read, mut to: Option<Box<dyn Write + Send>>, keep: usize) -> Pumped {
+/// The workspace's secret files (DESIGN.md, "An approval grants what it names"): the sandbox's
+/// shipped list plus the file-name globs of the governance file's credential rules (a
+/// `credential-access` rule's `**/NAME` paths and exceptions), so a team's own credential file
+/// names are masked as `cat` of them would be asked about.
+pub fn workspace_secrets(policy: &Policy) -> WorkspaceSecrets {
+    let mut out = WorkspaceSecrets::builtin();
+    let name_glob = |g: &String| -> Option<String> {
+        let name = g.strip_prefix("**/")?;
+        // Only plain names with `*` wildcards: the sandbox matches file names, not paths.
+        (!name.is_empty() && !name.contains(['/', '?', '[', ']', '{', '}', '!']) && name != "*")
+            .then(|| name.to_owned())
+    };
+    for rule in policy.config().rules.iter() {
+        let credential = rule.category.as_deref() == Some("credential-access")
+            && rule.tier.is_some_and(|t| t > Tier::Auto);
+        if !credential || !rule.program.is_empty() {
+            continue;
+        }
+        for (from, to) in [
+            (&rule.paths, &mut out.mask),
+            (&rule.except, &mut out.except),
+        ] {
+            for g in from.iter().filter_map(name_glob) {
+                if !to.contains(&g) {
+                    to.push(g);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Widen `profile` by exactly what clearing `decision` at tier `granted` granted: the
+/// workspace's secret files (masked by [`profile_for`]) stay masked unless the decision reads
+/// them, and the paths outside the workspace it writes become writable for this run, no others
+/// (DESIGN.md, "An approval grants what it names"). An action cleared at `auto` names no
+/// outside write unless the governance file made such a write `auto`; either way the sandbox
+/// allows what the cleared decision said. A decision above the granted tier (a whole agent run
+/// at `auto` whatever its command line says) grants nothing.
+pub fn grant(profile: &mut SandboxProfile, decision: &Decision, granted: Tier) {
+    if decision.tier > granted {
+        return;
+    }
+    let ws = std::fs::canonicalize(&profile.workspace).unwrap_or(profile.workspace.clone());
+    profile.readable_secrets = decision
+        .named
+        .reads
+        .iter()
+        .filter_map(|r| std::fs::canonicalize(r).ok())
+        .filter(|r| r.starts_with(&ws))
+        .collect();
+    profile.writable_files = decision
+        .named
+        .writes_outside
+        .iter()
+        // What can be opened up: an existing file or directory, or a new file in an existing
+        // directory. Anything else fails inside the run with the error it would have anyway.
+        .filter(|w| {
+            // Kernel interfaces are never opened up: the sandbox has its own `/proc` and `/dev`.
+            let kernel = ["/proc", "/sys", "/dev"].iter().any(|k| w.starts_with(k));
+            w.is_absolute()
+                && !kernel
+                && (std::fs::symlink_metadata(w).is_ok_and(|m| m.is_file() || m.is_dir())
+                    || (std::fs::symlink_metadata(w).is_err()
+                        && w.parent().is_some_and(Path::is_dir)))
+        })
+        .cloned()
+        .collect();
+}
+
+/// The reasons of the supervisor's `warden: PROGRAM refused: REASON` lines that passed through
+/// a stream to this process's own stderr, so the list after the command ends need not repeat
+/// them (it names the refusal and points above). Lines are looked at up to a bounded length.
+#[derive(Default)]
+struct RefusalLines {
+    partial: Vec<u8>,
+    overlong: bool,
+    seen: Vec<String>,
+}
+
+impl RefusalLines {
+    const MAX_LINE: usize = 4096;
+    const MAX_SEEN: usize = 1024;
+
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while let Some(i) = bytes.iter().position(|&b| b == b'\n') {
+            self.extend(&bytes[..i]);
+            if !self.overlong {
+                self.line();
+            }
+            self.partial.clear();
+            self.overlong = false;
+            bytes = &bytes[i + 1..];
+        }
+        self.extend(bytes);
+    }
+
+    fn extend(&mut self, bytes: &[u8]) {
+        if self.partial.len() + bytes.len() > Self::MAX_LINE {
+            self.overlong = true;
+            self.partial.clear();
+        } else if !self.overlong {
+            self.partial.extend_from_slice(bytes);
+        }
+    }
+
+    fn line(&mut self) {
+        let Ok(line) = std::str::from_utf8(&self.partial) else {
+            return;
+        };
+        let Some(rest) = line.strip_prefix("warden: ") else {
+            return;
+        };
+        if let Some((_, reason)) = rest.split_once(" refused: ")
+            && !reason.is_empty()
+            && self.seen.len() < Self::MAX_SEEN
+        {
+            self.seen.push(reason.to_owned());
+        }
+    }
+}
+
+/// Copy `from` to `to` (or keep up to `keep` bytes when `to` is `None`), counting and hashing;
+/// with `refusals`, noting the supervisor's refusal lines passed through.
+fn pump(
+    mut from: impl Read,
+    mut to: Option<Box<dyn Write + Send>>,
+    keep: usize,
+    mut refusals: Option<&mut RefusalLines>,
+) -> Pumped {
     let mut hasher = Sha256::new();
     let mut n = 0u64;
     let mut kept = Vec::new();
@@ -174,6 +321,9 @@ fn pump(mut from: impl Read, mut to: Option<Box<dyn Write + Send>>, keep: usize)
                     Some(to) => {
                         let _ = to.write_all(&buf[..k]);
                         let _ = to.flush();
+                        if let Some(r) = refusals.as_deref_mut() {
+                            r.feed(&buf[..k]);
+                        }
                     }
                     None => {
                         let room = keep.saturating_sub(kept.len());
@@ -518,12 +668,16 @@ impl Started {
         let out_t = running.stdout.take().map(|o| {
             let to: Option<Box<dyn Write + Send>> =
                 (!capture).then(|| Box::new(std::io::stdout()) as _);
-            std::thread::spawn(move || pump(o, to, keep))
+            std::thread::spawn(move || pump(o, to, keep, None))
         });
         let err_t = running.stderr.take().map(|e| {
             let to: Option<Box<dyn Write + Send>> =
                 (!capture).then(|| Box::new(std::io::stderr()) as _);
-            std::thread::spawn(move || pump(e, to, keep))
+            std::thread::spawn(move || {
+                let mut refusals = RefusalLines::default();
+                let pumped = pump(e, to, keep, Some(&mut refusals));
+                (pumped, refusals.seen)
+            })
         });
         let info = running.wait();
         if let Some(t) = out_t
@@ -534,11 +688,12 @@ impl Started {
             exec.stdout = kept;
         }
         if let Some(t) = err_t
-            && let Ok((n, h, kept)) = t.join()
+            && let Ok(((n, h, kept), seen)) = t.join()
         {
             exec.stderr_bytes = n;
             exec.stderr_sha256 = Some(h);
             exec.stderr = kept;
+            exec.refusals_shown = seen;
         }
         exec.duration = started.elapsed();
         // A proxy never woken (or still starting) served nobody; leave its thread to die with

@@ -552,7 +552,8 @@ impl Governor {
     /// Every program the command runs after its own is a nested decision at the action's
     /// granted tier; the refused ones are in [`Execution::nested`].
     pub fn run(&self, running: &RunningAction, argv: Vec<String>) -> Result<Execution> {
-        let profile = execute::profile_for(&self.policy, &running.context, argv);
+        let mut profile = execute::profile_for(&self.policy, &running.context, argv);
+        execute::grant(&mut profile, &running.decision, running.granted);
         let gate = nested_exec::NestedGate::new(self.clone());
         gate.set_running(running.clone());
         let exec = execute::execute(
@@ -564,7 +565,7 @@ impl Governor {
             Some(gate.net_judge()),
         )
         .map(|mut e| {
-            e.nested = gate.refused();
+            e.set_nested(gate.refused());
             e
         });
         self.record_execution(&running.intent, exec)
@@ -595,10 +596,13 @@ impl Governor {
 
     /// Admit an action an approval already cleared elsewhere (the worker running a request the
     /// approval server granted): its intent (naming `req.request`) and then the approval records
-    /// `approvals` builds for it, all durable; it runs at its own tier.
+    /// `approvals` builds for it, all durable; it runs at its own tier or at `approved`, the
+    /// tier the request was approved at, whichever is higher (a request to re-run an `auto`
+    /// action because a nested operation needed `async` grants the action `async`).
     pub fn admit(
         &self,
         req: &ActionRequest,
+        approved: Tier,
         approvals: impl FnOnce(&IntentRef) -> Vec<warden_audit::Approval>,
     ) -> Result<RunningAction> {
         let ctx = self.request_context(req);
@@ -611,7 +615,7 @@ impl Governor {
         }
         Ok(RunningAction {
             intent,
-            granted: decision.tier,
+            granted: decision.tier.max(approved),
             action: req.action.clone(),
             decision,
             context: ctx,
@@ -640,7 +644,8 @@ impl Governor {
         let decision = self.classify(&req.action, &ctx);
         let record = self.intent_of(req, &decision);
         if decision.tier == Tier::Auto && req.request.is_none() && req.refusal.is_none() {
-            let profile = execute::profile_for(&self.policy, &ctx, argv);
+            let mut profile = execute::profile_for(&self.policy, &ctx, argv);
+            execute::grant(&mut profile, &decision, Tier::Auto);
             // Nested execs are judged in the action's context once its intent is durable; the
             // command (and so any nested exec) starts only after that.
             let gate = nested_exec::NestedGate::new(self.clone());
@@ -685,7 +690,7 @@ impl Governor {
                 s.finish()
             });
             let exec = exec.map(|mut e| {
-                e.nested = gate.refused();
+                e.set_nested(gate.refused());
                 e
             });
             let exec = self.record_execution(&intent, exec)?;

@@ -26,6 +26,9 @@ pub struct NestedRefusal {
     pub reason: String,
     /// The request filed to re-run the action at the higher tier (async).
     pub ticket: Option<String>,
+    /// Its reason already reached the caller's stderr (the supervisor's line inside the
+    /// command passed through `warden run`'s streamed output): report it without repeating it.
+    pub shown: bool,
 }
 
 /// The nested decisions of one running action: which action (set once it is cleared and its
@@ -93,6 +96,7 @@ impl NestedGate {
                     answer: v.answer,
                     reason: v.reason,
                     ticket: v.ticket,
+                    shown: false,
                 },
                 Some((v.decision.rule, v.decision.tier)),
             ),
@@ -103,6 +107,7 @@ impl NestedGate {
                     answer: NestedAnswer::Deny,
                     reason: format!("the decision could not be recorded: {e}"),
                     ticket: None,
+                    shown: false,
                 },
                 None,
             ),
@@ -131,9 +136,20 @@ impl NestedRefusal {
         }
     }
 
-    /// One line for the person after the command ended: `refused `git push`: why …`.
+    /// One line for the person after the command ended: `refused `git push`: why …`; when the
+    /// reason was already shown, `refused `git push` (why: above[; ticket T])`, so it is printed
+    /// once.
     pub fn line(&self) -> String {
-        format!("refused `{}`: {}", self.text, self.why())
+        if self.shown {
+            let ticket = self
+                .ticket
+                .as_ref()
+                .map(|t| format!("; re-run request filed: ticket {t}"))
+                .unwrap_or_default();
+            format!("refused `{}` (why: above{ticket})", self.text)
+        } else {
+            format!("refused `{}`: {}", self.text, self.why())
+        }
     }
 }
 

@@ -236,11 +236,16 @@ pub fn hostname() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// How soon a buffered nested record is durable (`[audit] nested = "buffered"`).
+pub const NESTED_FLUSH_WITHIN: Duration = Duration::from_millis(50);
+
 /// Writes records for one workspace's audit log. Shareable across threads (clones share the
 /// open log and its group commit).
 #[derive(Debug, Clone)]
 pub struct Recorder {
     log: Arc<AuditLog>,
+    /// `[audit] nested = "buffered"`.
+    nested_buffered: bool,
     policy_digest: String,
     user: Option<String>,
     host: Option<String>,
@@ -263,6 +268,8 @@ impl Recorder {
             .map_err(|e| GovernError::AuditConfig(format!("[audit.otlp]: {e}")))?;
         Ok(Self {
             log: Arc::new(log),
+            nested_buffered: cfg.nested
+                == Some(warden_policy::sections::audit::NestedRecords::Buffered),
             policy_digest: policy.digest().to_owned(),
             user: std::env::var("USER")
                 .or_else(|_| std::env::var("LOGNAME"))
@@ -378,7 +385,19 @@ impl Recorder {
     }
 
     /// Append a nested decision, durably (the nested operation waits on it); returns its seq.
+    /// With `[audit] nested = "buffered"`, one that proceeds at the granted tier (never a held,
+    /// refused or escalated one) is only written, and made durable within
+    /// [`NESTED_FLUSH_WITHIN`] by a background flush.
     pub fn nested(&self, n: warden_audit::Nested) -> Result<u64> {
+        let escalated = n.answer != warden_audit::NestedAnswer::Proceed
+            || n.held.is_some()
+            || n.tier > n.granted;
+        if self.nested_buffered && !escalated {
+            return Ok(self
+                .log
+                .append_record_buffered(Record::Nested(n), NESTED_FLUSH_WITHIN)?
+                .seq);
+        }
         Ok(self.log.append_record(Record::Nested(n))?.seq)
     }
 

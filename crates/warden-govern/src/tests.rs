@@ -252,3 +252,91 @@ fn a_request_carrying_a_credential_above_the_granted_tier_is_refused() {
     assert!(records[1].1.reasons[0].contains("forge-token"));
     assert_eq!(gate.refused().len(), 2);
 }
+
+/// `[audit] nested = "buffered"`: a nested exec that proceeds at the granted tier is only
+/// written (durable soon after, by the background flush); a refused, denied or held one is
+/// durable before its answer, and makes the buffered ones before it durable with it.
+#[test]
+fn buffered_nested_records_never_buffer_an_escalated_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    let policy = Policy::load(&[
+        warden_policy::PolicySource::builtin(),
+        warden_policy::PolicySource {
+            name: "repo".into(),
+            text: "[audit]\nnested = \"buffered\"\n".into(),
+            layer: warden_policy::Layer::Repository,
+        },
+    ])
+    .unwrap();
+    assert!(
+        policy
+            .lint_warnings()
+            .iter()
+            .any(|w| w.contains("`audit.nested` is `buffered`"))
+    );
+    let policy = Arc::new(policy);
+    let ctx = Context {
+        workspace: ws.clone(),
+        cwd: ws.clone(),
+        home: ws.join("home"),
+        sandboxed: true,
+    };
+    let recorder = Recorder::open(&ws, &policy).unwrap();
+    let gov = Governor::new(
+        policy,
+        ctx,
+        recorder,
+        Arc::new(UnattendedApprover),
+        Settings {
+            allow_degraded: false,
+            output: OutputMode::Capture { limit: 1 << 16 },
+        },
+    );
+    let req = ActionRequest::new(exec(&["make", "test"]));
+    let Clearance::Cleared(running) = gov.clear(&req).unwrap() else {
+        panic!("`make test` is auto");
+    };
+    let log = gov.recorder().log();
+    let records = |log: &warden_audit::AuditLog| log.commit_stats().1;
+    let durable_before = records(log);
+    for _ in 0..5 {
+        let v = gov
+            .nested(&running, NestedLayer::Exec, &exec(&["cc", "-c", "a.c"]))
+            .unwrap();
+        assert_eq!(v.answer, NestedAnswer::Proceed);
+    }
+    // Escalated: durable on return, together with the five written before it (and the intent).
+    let push = gov
+        .nested(
+            &running,
+            NestedLayer::Exec,
+            &exec(&["git", "push", "origin", "main"]),
+        )
+        .unwrap();
+    assert_eq!(push.answer, NestedAnswer::Refuse);
+    assert!(
+        records(log) >= durable_before + 6,
+        "{:?}",
+        log.commit_stats()
+    );
+    let after_refusal = records(log);
+    let held = gov
+        .nested(&running, NestedLayer::Exec, &exec(&["cat", ".env"]))
+        .unwrap();
+    assert_eq!(held.answer, NestedAnswer::Deny);
+    assert_eq!(
+        records(log),
+        after_refusal + 2,
+        "the hold and its end, each durable"
+    );
+    // A proceeding one alone becomes durable through the background flush.
+    gov.nested(&running, NestedLayer::Exec, &exec(&["ls"]))
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while records(log) < after_refusal + 3 {
+        assert!(t0.elapsed() < Duration::from_secs(20), "never flushed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

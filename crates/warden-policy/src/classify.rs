@@ -26,6 +26,28 @@ pub struct Decision {
     pub reasons: Vec<String>,
     /// Each analysed command (or opaque part) with its own tier.
     pub commands: Vec<CommandDecision>,
+    /// The paths the action names, resolved: what clearing it grants its sandbox (DESIGN.md,
+    /// "An approval grants what it names"). Derived again by every classification, so not part
+    /// of the serialized decision.
+    #[serde(skip)]
+    pub named: NamedPaths,
+}
+
+/// The paths an action names, as classification resolved them (absolute, not canonical).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamedPaths {
+    /// Paths it writes outside the workspace (not scratch paths, not on another machine).
+    pub writes_outside: Vec<PathBuf>,
+    /// Paths it may read (every argument that could name one).
+    pub reads: Vec<PathBuf>,
+}
+
+impl NamedPaths {
+    fn add(list: &mut Vec<PathBuf>, p: &Path) {
+        if !list.iter().any(|q| q == p) {
+            list.push(p.to_path_buf());
+        }
+    }
 }
 
 /// The classification of one analysed command.
@@ -119,6 +141,7 @@ pub(crate) struct Trace<'r> {
     files: &'r dyn WorkspaceReader,
     budget: lookahead::Budget,
     reading: Vec<String>,
+    named: NamedPaths,
 }
 
 impl<'r> Trace<'r> {
@@ -128,6 +151,7 @@ impl<'r> Trace<'r> {
             files,
             budget: lookahead::Budget::default(),
             reading: Vec::new(),
+            named: NamedPaths::default(),
         }
     }
 
@@ -425,7 +449,9 @@ impl Policy {
                 ));
             }
         }
-        summarise(commands)
+        let mut decision = summarise(commands);
+        decision.named = std::mem::take(&mut trace.named);
+        decision
     }
 
     #[expect(
@@ -857,6 +883,9 @@ impl Policy {
                 floor = Some(strictest(floor, Verdict::from_rule(r)));
             }
         }
+        if !is_write && ctx.workspace != Path::new(REMOTE_WORKSPACE) {
+            NamedPaths::add(&mut trace.named.reads, path);
+        }
         if is_write {
             if !is_within(path, &ctx.workspace)
                 && !self.defaults.scratch.is_match(&path.to_string_lossy())
@@ -871,6 +900,7 @@ impl Policy {
                         format!("writes {} on another machine or container", path.display()),
                     )
                 } else {
+                    NamedPaths::add(&mut trace.named.writes_outside, path);
                     Verdict::new(
                         self.defaults.write_outside_workspace,
                         "builtin.write-outside-workspace",
@@ -1082,6 +1112,7 @@ fn summarise(commands: Vec<CommandDecision>) -> Decision {
             rule: "builtin.empty".into(),
             reasons: vec!["nothing to run".into()],
             commands,
+            named: NamedPaths::default(),
         };
     };
     let tier = top.tier;
@@ -1112,6 +1143,7 @@ fn summarise(commands: Vec<CommandDecision>) -> Decision {
         rule,
         reasons,
         commands,
+        named: NamedPaths::default(),
     }
 }
 

@@ -18,7 +18,7 @@ mod tier;
 mod wordglob;
 
 pub use action::{Action, Context};
-pub use classify::{CommandDecision, Decision};
+pub use classify::{CommandDecision, Decision, NamedPaths};
 pub use error::{PolicyError, PolicyErrors};
 pub use file::{PolicyFile, RuleSpec, TestCase};
 pub use load::{Layer, Policy, PolicySource, TestFailure};

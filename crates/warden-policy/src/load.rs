@@ -403,6 +403,14 @@ impl Policy {
                 ));
             }
         }
+        if self.merged.audit.nested == Some(crate::sections::audit::NestedRecords::Buffered) {
+            out.push(
+                "`audit.nested` is `buffered`: records of nested operations that proceed are made \
+                 durable within 50 ms, not before they run (a power failure can lose the last \
+                 ones; held and refused ones stay durable first)"
+                    .into(),
+            );
+        }
         let groups = &self.merged.approvals.groups;
         for (i, route) in self.merged.approvals.route.iter().enumerate() {
             for g in &route.groups {

@@ -145,7 +145,9 @@ pub struct SandboxProfile {
     #[serde(default)]
     pub readable_secrets: Vec<PathBuf>,
     /// Files outside the workspace this run may write, and no others of their directories: the
-    /// paths an approved decision named. A missing one is created empty first.
+    /// paths an approved decision named. A missing one is created empty first; one that is an
+    /// existing directory is writable as a whole (it is what was named). Symbolic links are
+    /// refused.
     #[serde(default)]
     pub writable_files: Vec<PathBuf>,
 }

@@ -97,13 +97,18 @@ pub(crate) fn find(
 
 /// Make `file` (outside the workspace, named by an approved decision) writable for one run:
 /// created empty when missing and its directory exists (a Landlock rule and a bind mount need
-/// an existing file: only that file is opened up, not its directory). Returns it canonical.
+/// an existing file: only that file is opened up, not its directory). A named path that is an
+/// existing directory (`cp a.txt /srv/drop/`) is opened up as that directory, as named. Returns
+/// it canonical.
 pub(crate) fn prepare_writable_file(file: &Path) -> Result<PathBuf, String> {
     if !file.is_absolute() {
         return Err(format!("writable file {} is not absolute", file.display()));
     }
+    if file.parent().is_none() {
+        return Err("the root directory cannot be made writable".into());
+    }
     match std::fs::symlink_metadata(file) {
-        Ok(m) if m.is_file() => {}
+        Ok(m) if m.is_file() || m.is_dir() => {}
         Ok(_) => {
             return Err(format!(
                 "writable file {} is not a regular file",

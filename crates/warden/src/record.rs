@@ -111,6 +111,7 @@ impl ApprovalAudit {
             rule: r.rule.clone(),
             reasons: r.reasons.clone(),
             commands: vec![],
+            named: Default::default(),
         };
         // The action as the agent filed it; a shape the policy layer does not know is kept as
         // a tool call of a neutral name whose arguments are the filed action.
@@ -236,15 +237,27 @@ impl ApprovalAudit {
                     .and_then(serde_json::Value::as_i64)
                     .and_then(|c| i32::try_from(c).ok());
                 let ran = outcome.get("ran").and_then(serde_json::Value::as_bool) == Some(true);
+                // Ran, but did not succeed: still a run (with its status), noted as failed.
+                let failed =
+                    outcome.get("failed").and_then(serde_json::Value::as_bool) == Some(true);
                 let close = Outcome {
-                    disposition: Some(if ran {
+                    disposition: Some(if ran || failed {
                         Disposition::Ran
                     } else {
                         Disposition::NotRun
                     }),
                     exit_code: code,
+                    signal: outcome
+                        .get("signal")
+                        .and_then(serde_json::Value::as_i64)
+                        .and_then(|s| i32::try_from(s).ok()),
                     notes: if ran {
                         vec![format!("executed by {} after approval", r.requester)]
+                    } else if failed {
+                        vec![format!(
+                            "executed by {} after approval and failed: {outcome}",
+                            r.requester
+                        )]
                     } else {
                         vec![format!("not run: {outcome}")]
                     },

@@ -643,3 +643,219 @@ fn without_exec_notification_a_run_is_refused_unless_degraded_is_allowed() {
         stderr(&out)
     );
 }
+
+/// An npm `posttest` script pushing: npm runs it as `sh -c 'git push …'`, an exec judged like
+/// any other: refused, no ref. npm reports the failed script and exits non-zero, which
+/// `warden run` passes on (it never exits 0 with a refusal).
+#[test]
+fn an_npm_posttest_script_cannot_push() {
+    if Command::new("npm").arg("--version").output().is_err() {
+        eprintln!("skipped: no npm");
+        return;
+    }
+    let w = ws();
+    w.write(
+        "package.json",
+        r#"{"name":"t","version":"1.0.0","scripts":{"test":"echo tested","posttest":"git push origin HEAD:refs/heads/main"}}"#,
+    );
+    let out = w.run(&["npm", "test", "--no-update-notifier"]);
+    let err = stderr(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("tested"),
+        "{err}"
+    );
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(w.pushed_refs().is_empty(), "pushed: {}", w.pushed_refs());
+    assert!(err.contains("vcs.git-push"), "{err}");
+    let nested = w.nested();
+    assert!(
+        nested
+            .iter()
+            .any(|n| n["rule"] == "vcs.git-push" && n["answer"] == "refuse"),
+        "{nested:#?}"
+    );
+}
+
+/// Node's `child_process.execSync('git push …')` (a `/bin/sh -c` underneath) is refused; the
+/// script catches the error and exits 0, so `warden run` exits 75.
+#[test]
+fn a_node_exec_sync_cannot_push() {
+    if Command::new("node").arg("--version").output().is_err() {
+        eprintln!("skipped: no node");
+        return;
+    }
+    let w = ws();
+    w.write(
+        "tool.js",
+        "const cp = require('child_process');\n\
+         try { cp.execSync('git push origin HEAD:refs/heads/main', {stdio: 'inherit'}); }\n\
+         catch (e) { console.log('caught', e.status); }\n",
+    );
+    let out = w.run(&["node", "tool.js"]);
+    let err = stderr(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("caught"),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert!(w.pushed_refs().is_empty(), "pushed: {}", w.pushed_refs());
+    assert!(err.contains("/bin/sh refused"), "{err}");
+    assert!(err.contains("vcs.git-push"), "{err}");
+    let nested = w.nested();
+    assert!(
+        nested
+            .iter()
+            .any(|n| n["rule"] == "vcs.git-push" && n["answer"] == "refuse"),
+        "{nested:#?}"
+    );
+}
+
+#[path = "support/serve.rs"]
+mod serve;
+
+/// "The same with the request approved in the server": an `auto` action's nested push is
+/// refused and files a request to re-run the whole action at `async` (naming the push); an
+/// approver approves it in a real `warden serve`; the worker re-runs the action at granted tier
+/// `async` and the push lands, exactly once (a second worker pass runs nothing). Before, the
+/// worker re-ran the action at its own tier (`auto`) and the push was refused again.
+#[test]
+fn an_approved_rerun_pushes_exactly_once() {
+    let w = ws();
+    w.write(
+        "deploy.sh",
+        "git push origin HEAD:refs/heads/main && echo pushed >> pushes.log\necho done\n",
+    );
+    let server_dir = w.root.path().join("server");
+    std::fs::create_dir_all(&server_dir).expect("server dir");
+    let admin = "wdn_test_admin_rtexec_0123456789";
+    let s = serve::serve(
+        &server_dir,
+        admin,
+        ["--db", "sqlite:approvals.db", "--listen", "127.0.0.1:0"],
+    );
+    let agent = serve::create_token(&s.url, admin, "agent", "bot", "");
+    let alice = serve::create_token(&s.url, admin, "approver", "alice", "maintainers,admins");
+    let policy = w.root.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[network]\ndiscover_registries = false\ndiscover_git_remotes = false\nforges = false\n",
+    )
+    .expect("policy");
+    std::fs::create_dir_all(w.ws.join(".warden")).expect(".warden");
+    std::fs::copy(&policy, w.ws.join(".warden/policy.toml")).expect("ws policy");
+    let out = Command::new(WARDEN)
+        .args(["run", "--", "sh", "deploy.sh"])
+        .current_dir(&w.ws)
+        .env("HOME", w.root.path())
+        .env("WARDEN_SERVER", &s.url)
+        .env("WARDEN_TOKEN", &agent)
+        .env_remove("WARDEN_ORG_POLICY")
+        .stdin(Stdio::null())
+        .output()
+        .expect("warden run");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert!(w.pushed_refs().is_empty());
+    let list = serve::approvals_cli(&s.url, &alice, &["--json", "list"])
+        .output()
+        .expect("list");
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).expect("json");
+    let reqs = list.as_array().expect("array");
+    assert_eq!(reqs.len(), 1, "{list:#}");
+    let id = reqs[0]["id"].as_str().expect("id");
+    assert!(err.contains(id), "the ticket is named: {err}");
+    assert_eq!(reqs[0]["tier"], "async", "{list:#}");
+    // The approver sees the whole action and what it ran.
+    assert_eq!(
+        reqs[0]["action"]["argv"],
+        serde_json::json!(["sh", "deploy.sh"])
+    );
+    let reasons = reqs[0]["reasons"].to_string();
+    assert!(reasons.contains("ran `git push"), "{reasons}");
+    let o = serve::approvals_cli(&s.url, &alice, &["approve", id])
+        .output()
+        .expect("approve");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let worker = || {
+        serve::approvals_cli(&s.url, &agent, &["worker", "--once"])
+            .current_dir(&w.ws)
+            .env("HOME", w.root.path())
+            .env_remove("WARDEN_ORG_POLICY")
+            .output()
+            .expect("worker")
+    };
+    let o = worker();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        w.pushed_refs().contains("refs/heads/main"),
+        "worker: {}",
+        stderr(&o)
+    );
+    let o = worker();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(w.ws.join("pushes.log")).expect("pushes.log"),
+        "pushed\n",
+        "the push ran exactly once"
+    );
+    // The worker's run: intent naming the request, nested push proceeding at granted async.
+    let records = w.records();
+    let intent = records
+        .iter()
+        .find(|r| r["kind"] == "intent" && r["request_id"] == id)
+        .expect("the worker's intent");
+    assert!(
+        records.iter().any(|r| r["kind"] == "nested"
+            && r["intent_seq"] == intent["seq"]
+            && r["rule"] == "vcs.git-push"
+            && r["answer"] == "proceed"
+            && r["granted"] == "async"),
+        "{records:#?}"
+    );
+}
+
+/// A refused nested exec's reason is printed once on `warden run`'s stderr: the supervisor's
+/// line (inside the command) passes through, and the list after the command ends names the
+/// refusal and points above instead of repeating it. A command that sends its stderr elsewhere
+/// hides the supervisor's line, so the closing list gives the full reason. (Before, the reason
+/// was printed twice: the supervisor's line and the closing list.)
+#[test]
+fn a_refused_nested_exec_is_explained_once() {
+    let w = ws();
+    w.write(
+        "deploy.sh",
+        "git push origin HEAD:refs/heads/main\necho done\n",
+    );
+    let out = w.run(&["sh", "deploy.sh"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert_eq!(
+        err.matches("needs asynchronous approval").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("warden: git refused: "), "{err}");
+    let closing = err
+        .lines()
+        .find(|l| l.starts_with("warden: refused `git push"))
+        .unwrap_or_else(|| panic!("no closing line: {err}"));
+    assert!(closing.contains("(why: above"), "{closing}");
+    // The supervisor's line comes first.
+    assert!(err.find("warden: git refused: ") < err.find("warden: refused `git push"));
+
+    // The command hides its stderr: the closing list explains.
+    w.write(
+        "quiet.sh",
+        "git push origin HEAD:refs/heads/main 2>/dev/null\necho done\n",
+    );
+    let out = w.run(&["sh", "quiet.sh"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert!(!err.contains("warden: git refused: "), "{err}");
+    assert_eq!(
+        err.matches("needs asynchronous approval").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("warden: refused `git push"), "{err}");
+}

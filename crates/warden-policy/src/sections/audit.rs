@@ -24,8 +24,29 @@ pub struct AuditConfig {
     /// The checkpoint origin line (the log's name in its checkpoints).
     /// Default: `warden/<workspace directory name>`.
     pub origin: Option<String>,
+    /// How the records of programs and requests an action runs *inside* it (`nested` records)
+    /// are made durable. `durable` (default): each is on disk (`fdatasync`, shared by concurrent
+    /// ones) before the nested operation proceeds. `buffered`: a nested operation that proceeds
+    /// at the action's granted tier waits only for its record to be written; it is made durable
+    /// within 50 ms (a background flush) and at the end of the run. A nested operation that is
+    /// held, refused or above the granted tier is always durable before it is answered. See
+    /// docs/audit-nested.md.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nested: Option<NestedRecords>,
     /// OpenTelemetry export of the log.
     pub otlp: OtlpConfig,
+}
+
+/// How `nested` audit records are made durable (`[audit] nested`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NestedRecords {
+    /// Durable before the nested operation proceeds.
+    #[default]
+    Durable,
+    /// Proceeding (not escalated) ones durable within a bounded delay; escalated ones durable
+    /// before the answer.
+    Buffered,
 }
 
 /// The `[audit.otlp]` section. The standard `OTEL_EXPORTER_OTLP_*` environment variables

@@ -327,6 +327,7 @@ fn request(server: &str, token: &str, r: RequestArgs) -> CmdResult {
             rule: r.rule,
             reasons: vec![],
             commands: vec![],
+            named: Default::default(),
         };
         let text = r.argv.join(" ");
         let action = warden_policy::Action::Exec {
@@ -455,7 +456,8 @@ fn audited_execute(r: &Value, allow_degraded: bool) -> Value {
             .filter(|v| str_of(v, "verdict") == "approve")
             .map(|v| str_of(v, "approver"))
             .collect();
-        let running = governor.admit(&req, |intent| {
+        // The worker runs `async` requests only: that is the tier they were approved at.
+        let running = governor.admit(&req, warden_policy::Tier::Async, |intent| {
             let detail = |event, by: String, decision: &str| Approval {
                 by: Some(by),
                 request_id: Some(id.to_owned()),
@@ -487,7 +489,30 @@ fn audited_execute(r: &Value, allow_degraded: bool) -> Value {
         stderr_line!("warden worker: audit log: cannot seal the head: {e}");
     }
     match ran {
-        Ok(exec) => json!({"ran": true, "exit_code": exec.exit_code}),
+        Ok(exec) => worker_outcome(&exec),
         Err(e) => json!({"ran": false, "error": e.to_string()}),
     }
+}
+
+/// What the worker reports of an execution: `ran: true` only when the action did what was
+/// approved (exit status 0, no nested operation refused); a failed run says it failed, with
+/// its status. (Before, an approved write the sandbox refused, "Read-only file system", was
+/// reported as `ran: true`.)
+fn worker_outcome(exec: &warden_govern::Execution) -> Value {
+    let status = super::run::status_of(exec);
+    if status == 0 {
+        return json!({"ran": true, "exit_code": exec.exit_code});
+    }
+    let why = match (exec.exit_code, exec.signal) {
+        (_, Some(s)) => format!("the action was killed by signal {s}"),
+        (Some(c), None) if c != 0 => format!("the action failed: exit status {c}"),
+        _ => "a nested operation was refused".to_owned(),
+    };
+    json!({
+        "ran": false,
+        "failed": true,
+        "exit_code": exec.exit_code,
+        "signal": exec.signal,
+        "error": why,
+    })
 }

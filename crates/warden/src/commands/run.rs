@@ -141,6 +141,11 @@ pub(crate) fn nested_status(exec: &warden_govern::Execution) -> u8 {
     for n in &exec.nested {
         stderr_line!("warden: {}", n.line());
     }
+    status_of(exec)
+}
+
+/// The status [`nested_status`] reports, printing nothing.
+pub(crate) fn status_of(exec: &warden_govern::Execution) -> u8 {
     let code = exec.shell_code();
     if code != 0 || exec.nested.is_empty() {
         return code;

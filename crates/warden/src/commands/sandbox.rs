@@ -61,7 +61,16 @@ pub fn run(args: SandboxArgs) -> CmdResult {
     if args.govern {
         return run_governed(args, ctx, std::mem::ManuallyDrop::into_inner(policy));
     }
-    let profile = execute::profile_for(&policy, &ctx, args.rest);
+    // Isolation alone: the caller cleared the command (a person, or the agent hook after an
+    // approval), so its sandbox opens up what the command names (the secret files it reads,
+    // the outside files it writes) and nothing else.
+    let action = warden_policy::Action::Exec {
+        argv: args.rest.clone(),
+        cwd: Some(ctx.cwd.clone()),
+    };
+    let decision = policy.classify(&action, &ctx);
+    let mut profile = execute::profile_for(&policy, &ctx, args.rest);
+    execute::grant(&mut profile, &decision, decision.tier);
     let exec = execute::execute(
         &policy,
         profile,
