@@ -119,6 +119,24 @@ pub struct NewRequest {
     pub cwd: String,
     pub workspace: String,
     pub policy_digest: String,
+    /// For a file write: the content it proposes, so the approver can read the change. Checked
+    /// against the digests bound into `action` (`content_sha256`, `new_sha256`, `old_sha256`).
+    #[serde(default)]
+    pub proposed: Option<Proposed>,
+    /// For an operation held inside a running action: that operation (`action` is then the
+    /// action it belongs to, the one an approval lets continue).
+    #[serde(default)]
+    pub nested_action: Option<serde_json::Value>,
+}
+
+/// The content a file write proposes: `after` is what will be written (a whole file, or the
+/// replacing text of an edit); `before` what it replaces, when known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proposed {
+    #[serde(default)]
+    pub before: Option<String>,
+    pub after: String,
 }
 
 /// The classification and text a request was filed with, as the filer claimed them.
@@ -187,6 +205,14 @@ pub struct RequestView {
     /// Outcome reported by whoever executed the action (e.g. exit status).
     pub outcome: Option<serde_json::Value>,
     pub votes: Vec<Vote>,
+    /// For a file write filed with its content: a unified diff of what will be written,
+    /// computed by the server from content it checked against the bound digests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    /// For a held nested operation: that operation as the server renders it (`action_text` is
+    /// then the action it belongs to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nested_text: Option<String>,
 }
 
 /// A structured event for the caller (the audit log).

@@ -474,7 +474,28 @@ async fn create_request(
         reasons: nr.reasons.clone(),
         action_text: nr.action_text.clone(),
     };
-    let judged = judge(&shown, claimed_tier, &claimed, &ours);
+    let mut judged = judge(&shown, claimed_tier, &claimed, &ours);
+    let diff = nr
+        .proposed
+        .as_ref()
+        .map(|p| proposed_diff(&action, &extras, p, &mut judged.discrepancies))
+        .transpose()?;
+    let nested_text = nr
+        .nested_action
+        .as_ref()
+        .map(|n| {
+            let (a, x) = warden_policy::display::split_action(&integral_floats_as_integers(
+                n.clone(),
+            ))
+            .map_err(|e| {
+                err(
+                    StatusCode::BAD_REQUEST,
+                    format!("`nested_action` is not an action Warden knows: {e}"),
+                )
+            })?;
+            Ok::<_, ApiError>(warden_policy::display::display_with_extras(&a, &x))
+        })
+        .transpose()?;
     let route = resolve_route(&s.cfg, &judged.category)
         .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let now = now_ms();
@@ -515,6 +536,8 @@ async fn create_request(
         consumed_at: None,
         outcome: None,
         votes: vec![],
+        diff,
+        nested_text,
     };
     s.store.insert_request(&view)?;
     emit(
@@ -561,6 +584,54 @@ async fn create_request(
         tokio::spawn(review_request(s.clone(), rv.clone(), view.clone()));
     }
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The unified diff a write's proposed content makes, after checking that content against every
+/// digest bound into the action (the approval binds those digests, so the diff shown is what
+/// will be written). Content no digest binds is still shown, with a discrepancy saying so.
+fn proposed_diff(
+    action: &Action,
+    extras: &std::collections::BTreeMap<String, serde_json::Value>,
+    p: &crate::model::Proposed,
+    notes: &mut Vec<String>,
+) -> ApiResult<String> {
+    use sha2::Digest as _;
+    let Action::Write { path } = action else {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "`proposed` content is only for `write` actions",
+        ));
+    };
+    let sha = |t: &str| hex::encode(sha2::Sha256::digest(t.as_bytes()));
+    let mut bound = false;
+    for (field, text) in [
+        ("content_sha256", Some(&p.after)),
+        ("new_sha256", Some(&p.after)),
+        ("old_sha256", p.before.as_ref()),
+    ] {
+        let Some(want) = extras.get(field) else {
+            continue;
+        };
+        if text.map(|t| sha(t)).as_deref() != want.as_str() {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                format!("`proposed` content does not match the action's `{field}`"),
+            ));
+        }
+        bound = true;
+    }
+    if !bound {
+        notes.push(
+            "the proposed content is not bound into the action (no content digest): the approval does not cover it".into(),
+        );
+    }
+    let name = path.display().to_string();
+    let before = p.before.as_deref().unwrap_or("");
+    Ok(similar::TextDiff::from_lines(before, p.after.as_str())
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{name}"), &format!("b/{name}"))
+        .to_string())
 }
 
 /// JSON numbers like `443.0` as the integers they are (JSON Schema, and so the API document,

@@ -368,6 +368,8 @@ mod tests {
             consumed_at: None,
             outcome: None,
             votes: vec![],
+            diff: None,
+            nested_text: None,
         }
     }
 
