@@ -213,6 +213,10 @@ pub struct RequestView {
     /// then the action it belongs to).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nested_text: Option<String>,
+    /// The explanation trace of the server's own classification: each analysed command with
+    /// its tier, rule, category and reason (the deciding rule's text among them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trace: Vec<warden_policy::CommandDecision>,
 }
 
 /// A structured event for the caller (the audit log).

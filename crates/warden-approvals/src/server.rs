@@ -538,6 +538,7 @@ async fn create_request(
         votes: vec![],
         diff,
         nested_text,
+        trace: ours.commands.clone(),
     };
     s.store.insert_request(&view)?;
     emit(
@@ -630,7 +631,7 @@ fn proposed_diff(
     Ok(similar::TextDiff::from_lines(before, p.after.as_str())
         .unified_diff()
         .context_radius(3)
-        .header(&format!("a/{name}"), &format!("b/{name}"))
+        .header(&format!("{name} (now)"), &format!("{name} (proposed)"))
         .to_string())
 }
 

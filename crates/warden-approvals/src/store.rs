@@ -370,6 +370,7 @@ mod tests {
             votes: vec![],
             diff: None,
             nested_text: None,
+            trace: vec![],
         }
     }
 
