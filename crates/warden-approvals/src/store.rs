@@ -29,6 +29,22 @@ pub struct Transition {
     pub consumed_at: Option<i64>,
 }
 
+/// A Slack message about a request whose outcome is written back once it is decided: one posted
+/// with a bot token (`channel` and `ts`, updated with `chat.update`), or one whose button was
+/// clicked (`response_url`, valid at Slack for 30 minutes). Unset parts are empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlackMessage {
+    /// The approver group whose destination it was posted to (empty for a click).
+    pub group: String,
+    pub channel: String,
+    pub ts: String,
+    pub response_url: String,
+}
+
+/// How long a Slack request signature is remembered, in seconds: twice the five minutes a
+/// timestamp may be away from now, so a signature is refused as stale before it is forgotten.
+pub const SLACK_SEEN_SECS: i64 = 600;
+
 /// The approval server's storage.
 pub trait Store: Send + Sync {
     /// How many tokens exist (zero on first start: bootstrap an admin).
@@ -61,6 +77,14 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Record the executor's outcome once, on a consumed request.
     fn set_outcome(&self, id: &str, outcome: &serde_json::Value) -> Result<bool, StoreError>;
+    /// Remember a Slack message about request `id` (the same one twice is kept once).
+    fn add_slack_message(&self, id: &str, m: &SlackMessage) -> Result<(), StoreError>;
+    /// The Slack messages remembered for request `id`, oldest first.
+    fn slack_messages(&self, id: &str) -> Result<Vec<SlackMessage>, StoreError>;
+    /// Record the signature of a verified Slack request made at `now` (unix seconds); `false`
+    /// if it was seen before — a replay, also across restarts and replicas sharing the
+    /// database. Signatures older than [`SLACK_SEEN_SECS`] are forgotten.
+    fn slack_first_use(&self, sig: &str, now: i64) -> Result<bool, StoreError>;
 }
 
 /// SQLite backend.
@@ -98,6 +122,19 @@ CREATE TABLE IF NOT EXISTS votes (
     comment TEXT,
     at INTEGER NOT NULL,
     PRIMARY KEY (request_id, approver)
+);
+CREATE TABLE IF NOT EXISTS slack_messages (
+    request_id TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    response_url TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (request_id, grp, channel, ts, response_url)
+);
+CREATE TABLE IF NOT EXISTS slack_seen (
+    sig TEXT PRIMARY KEY,
+    at INTEGER NOT NULL
 );
 ";
 
@@ -331,6 +368,43 @@ impl Store for SqliteStore {
         )?;
         Ok(n == 1)
     }
+
+    fn add_slack_message(&self, id: &str, m: &SlackMessage) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO slack_messages (request_id, grp, channel, ts, response_url, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, m.group, m.channel, m.ts, m.response_url, crate::server::now_ms()],
+        )?;
+        Ok(())
+    }
+
+    fn slack_messages(&self, id: &str) -> Result<Vec<SlackMessage>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT grp, channel, ts, response_url FROM slack_messages WHERE request_id = ?1 ORDER BY at",
+        )?;
+        let rows = st.query_map(params![id], |r| {
+            Ok(SlackMessage {
+                group: r.get(0)?,
+                channel: r.get(1)?,
+                ts: r.get(2)?,
+                response_url: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn slack_first_use(&self, sig: &str, now: i64) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM slack_seen WHERE at < ?1",
+            params![now - SLACK_SEEN_SECS],
+        )?;
+        let n = conn.execute(
+            "INSERT OR IGNORE INTO slack_seen (sig, at) VALUES (?1, ?2)",
+            params![sig, now],
+        )?;
+        Ok(n == 1)
+    }
 }
 
 #[cfg(test)]
@@ -416,6 +490,36 @@ mod tests {
         assert_eq!(r.outcome, Some(serde_json::json!({"exit_code": 0})));
         assert_eq!(r.votes.len(), 1);
         assert!(s.get_request("nope").unwrap().is_none());
+    }
+
+    #[test]
+    fn slack_signatures_are_refused_once_seen_even_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        {
+            let s = SqliteStore::open(&path).unwrap();
+            assert!(s.slack_first_use("v0=aa", 1000).unwrap());
+            assert!(!s.slack_first_use("v0=aa", 1001).unwrap());
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert!(
+            !s.slack_first_use("v0=aa", 1002).unwrap(),
+            "replay after a restart"
+        );
+        assert!(s.slack_first_use("v0=bb", 1002).unwrap());
+        // Forgotten only once it would be refused as stale anyway.
+        assert!(
+            s.slack_first_use("v0=aa", 1000 + SLACK_SEEN_SECS + 1)
+                .unwrap()
+        );
+        let m = SlackMessage {
+            response_url: "https://example.invalid/r".into(),
+            ..SlackMessage::default()
+        };
+        s.add_slack_message("r1", &m).unwrap();
+        s.add_slack_message("r1", &m).unwrap();
+        assert_eq!(s.slack_messages("r1").unwrap(), [m]);
+        assert!(s.slack_messages("r2").unwrap().is_empty());
     }
 
     #[test]

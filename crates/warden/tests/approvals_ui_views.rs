@@ -106,9 +106,8 @@ fn exercise(width: u32, height: u32, shot: &str) {
         ],
     );
     let url = server.url.clone();
-    let tok = |role: &str, name: &str, groups: &str| {
-        serve::create_token(&url, ADMIN, role, name, groups)
-    };
+    let tok =
+        |role: &str, name: &str, groups: &str| serve::create_token(&url, ADMIN, role, name, groups);
     let coder = tok("agent", "coder-bot", "");
     let deployer = tok("agent", "deploy-bot", "");
     let alice = tok("approver", "alice", "security,release");
@@ -211,7 +210,10 @@ fn exercise(width: u32, height: u32, shot: &str) {
     // The held operation and the action it belongs to.
     let held = s.text(&s.find_all(&format!(".req[data-id='{nested}'] .nested"))[0]);
     let parent = s.text(&s.find_all(&format!(".req[data-id='{nested}'] .parent"))[0]);
-    assert_eq!((held.as_str(), parent.as_str()), ("git push origin main", "make deploy"));
+    assert_eq!(
+        (held.as_str(), parent.as_str()),
+        ("git push origin main", "make deploy")
+    );
 
     // Markup stays text; the bidi override is shown as a code point, never applied.
     let card = s.text(&s.find_all(&format!(".req[data-id='{hostile}']"))[0]);
