@@ -48,6 +48,9 @@ pub struct TokenRecord {
     pub groups: Vec<String>,
     /// Creation time, unix ms.
     pub created_at: i64,
+    /// Unix ms from which the token is refused (a single sign-on session's end); `None`: never.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
 }
 
 /// Life cycle of a request.

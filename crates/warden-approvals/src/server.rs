@@ -124,6 +124,7 @@ async fn serve(opts: ServeOptions) -> Result<(), ServerError> {
             role: Role::Admin,
             groups: vec![crate::routing::FALLBACK_GROUP.into()],
             created_at: now_ms(),
+            expires_at: None,
         })?;
         bootstrap = Some(tok);
     }
@@ -259,6 +260,10 @@ fn auth(state: &AppState, headers: &HeaderMap) -> ApiResult<TokenRecord> {
         .trim();
     let hash = token::hash(tok);
     match state.store.find_token(&hash)? {
+        Some(t) if t.expires_at.is_some_and(|e| now_ms() >= e) => Err(err(
+            StatusCode::UNAUTHORIZED,
+            "the token has expired: sign in again",
+        )),
         Some(t) if token::verify(tok, &t.hash) => Ok(t),
         _ => Err(err(StatusCode::UNAUTHORIZED, "unknown token")),
     }
@@ -417,6 +422,7 @@ async fn create_token(
         role,
         groups: nt.groups.clone(),
         created_at: now_ms(),
+        expires_at: None,
     })?;
     Ok((
         StatusCode::CREATED,
@@ -1322,6 +1328,7 @@ async fn slack_interaction(
             .map(|(n, _)| n.clone())
             .collect(),
         created_at: 0,
+        expires_at: None,
     };
     let r = refresh(&s, load(&s, &click.request_id)?)?;
     // The clicked message is updated with the outcome whoever decides, wherever.
@@ -1448,6 +1455,7 @@ async fn sso_callback(State(s): St, q: Q<CallbackQuery>) -> ApiResult<Response> 
         role: Role::Approver,
         groups: person.groups,
         created_at: now_ms(),
+        expires_at: Some(person.expires_at),
     })?;
     Ok((
         StatusCode::SEE_OTHER,

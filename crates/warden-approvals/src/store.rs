@@ -138,12 +138,26 @@ CREATE TABLE IF NOT EXISTS slack_seen (
 );
 ";
 
+/// Bring a database made by an older version up to the schema (columns added since).
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let has_expiry: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('tokens') WHERE name = 'expires_at'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_expiry {
+        conn.execute_batch("ALTER TABLE tokens ADD COLUMN expires_at INTEGER")?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Open (creating if needed) the database file at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -153,6 +167,7 @@ impl SqliteStore {
     pub fn in_memory() -> Result<Self, StoreError> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -241,8 +256,8 @@ impl Store for SqliteStore {
         let groups =
             serde_json::to_string(&t.groups).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.conn().execute(
-            "INSERT INTO tokens (hash, name, role, groups_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![t.hash, t.name, t.role.as_str(), groups, t.created_at],
+            "INSERT INTO tokens (hash, name, role, groups_json, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![t.hash, t.name, t.role.as_str(), groups, t.created_at, t.expires_at],
         )?;
         Ok(())
     }
@@ -251,7 +266,7 @@ impl Store for SqliteStore {
         let row = self
             .conn()
             .query_row(
-                "SELECT hash, name, role, groups_json, created_at FROM tokens WHERE hash = ?1",
+                "SELECT hash, name, role, groups_json, created_at, expires_at FROM tokens WHERE hash = ?1",
                 params![hash],
                 |r| {
                     Ok((
@@ -260,11 +275,12 @@ impl Store for SqliteStore {
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
                         r.get::<_, i64>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
                     ))
                 },
             )
             .optional()?;
-        row.map(|(hash, name, role, groups, created_at)| {
+        row.map(|(hash, name, role, groups, created_at, expires_at)| {
             Ok(TokenRecord {
                 hash,
                 name,
@@ -272,6 +288,7 @@ impl Store for SqliteStore {
                 groups: serde_json::from_str(&groups)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 created_at,
+                expires_at,
             })
         })
         .transpose()
@@ -533,6 +550,7 @@ mod tests {
             role: Role::Approver,
             groups: vec!["security".into()],
             created_at: 0,
+            expires_at: None,
         })
         .unwrap();
         assert_eq!(s.token_count().unwrap(), 1);

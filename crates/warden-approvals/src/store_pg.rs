@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     groups_json TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
+ALTER TABLE tokens ADD COLUMN IF NOT EXISTS expires_at BIGINT;
 CREATE TABLE IF NOT EXISTS requests (
     id TEXT PRIMARY KEY,
     created_at BIGINT NOT NULL,
@@ -185,8 +186,8 @@ impl Store for PgStore {
             let groups =
                 serde_json::to_string(&t.groups).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             c.execute(
-                "INSERT INTO tokens (hash, name, role, groups_json, created_at) VALUES ($1, $2, $3, $4, $5)",
-                &[&t.hash, &t.name, &t.role.as_str(), &groups, &t.created_at],
+                "INSERT INTO tokens (hash, name, role, groups_json, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&t.hash, &t.name, &t.role.as_str(), &groups, &t.created_at, &t.expires_at],
             )?;
             Ok(())
         })
@@ -196,7 +197,7 @@ impl Store for PgStore {
         let hash = hash.to_owned();
         self.run(move |c| {
             let Some(r) = c.query_opt(
-                "SELECT hash, name, role, groups_json, created_at FROM tokens WHERE hash = $1",
+                "SELECT hash, name, role, groups_json, created_at, expires_at FROM tokens WHERE hash = $1",
                 &[&hash],
             )?
             else {
@@ -211,6 +212,7 @@ impl Store for PgStore {
                 groups: serde_json::from_str(&groups)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 created_at: r.try_get(4)?,
+                expires_at: r.try_get(5)?,
             }))
         })
     }
