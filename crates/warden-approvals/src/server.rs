@@ -485,8 +485,7 @@ async fn create_request(
     let diff = nr
         .proposed
         .as_ref()
-        .map(|p| proposed_diff(&action, &extras, p, &mut judged.discrepancies))
-        .transpose()?;
+        .and_then(|p| proposed_diff(&action, &extras, p, &mut judged.discrepancies));
     let nested_text = nr
         .nested_action
         .as_ref()
@@ -595,19 +594,19 @@ async fn create_request(
 
 /// The unified diff a write's proposed content makes, after checking that content against every
 /// digest bound into the action (the approval binds those digests, so the diff shown is what
-/// will be written). Content no digest binds is still shown, with a discrepancy saying so.
+/// will be written). Content that does not match a bound digest is not shown, nor is content
+/// for an action other than a write; content no digest binds is shown with a warning. Each of
+/// these is noted among the request's discrepancies.
 fn proposed_diff(
     action: &Action,
     extras: &std::collections::BTreeMap<String, serde_json::Value>,
     p: &crate::model::Proposed,
     notes: &mut Vec<String>,
-) -> ApiResult<String> {
+) -> Option<String> {
     use sha2::Digest as _;
     let Action::Write { path } = action else {
-        return Err(err(
-            StatusCode::BAD_REQUEST,
-            "`proposed` content is only for `write` actions",
-        ));
+        notes.push("content was filed with an action that is not a file write: not shown".into());
+        return None;
     };
     let sha = |t: &str| hex::encode(sha2::Sha256::digest(t.as_bytes()));
     let mut bound = false;
@@ -620,10 +619,10 @@ fn proposed_diff(
             continue;
         };
         if text.map(|t| sha(t)).as_deref() != want.as_str() {
-            return Err(err(
-                StatusCode::BAD_REQUEST,
-                format!("`proposed` content does not match the action's `{field}`"),
+            notes.push(format!(
+                "the filed content does not match the action's `{field}`: not shown"
             ));
+            return None;
         }
         bound = true;
     }
@@ -634,11 +633,13 @@ fn proposed_diff(
     }
     let name = path.display().to_string();
     let before = p.before.as_deref().unwrap_or("");
-    Ok(similar::TextDiff::from_lines(before, p.after.as_str())
-        .unified_diff()
-        .context_radius(3)
-        .header(&format!("{name} (now)"), &format!("{name} (proposed)"))
-        .to_string())
+    Some(
+        similar::TextDiff::from_lines(before, p.after.as_str())
+            .unified_diff()
+            .context_radius(3)
+            .header(&format!("{name} (now)"), &format!("{name} (proposed)"))
+            .to_string(),
+    )
 }
 
 /// JSON numbers like `443.0` as the integers they are (JSON Schema, and so the API document,

@@ -320,3 +320,91 @@ fn the_queue_works_at_a_phones_width() {
 fn the_queue_works_at_desktop_width() {
     exercise(1280, 900, "approvals-desktop");
 }
+
+/// The diff shown is only ever of content the approval binds: content that does not match the
+/// action's digest, or filed with an action that is not a write, is not shown (and the request
+/// says why); content no digest binds is shown with a warning.
+#[test]
+fn a_diff_is_shown_only_for_content_the_action_binds() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
+    let server = serve::serve(
+        dir.path(),
+        ADMIN,
+        [
+            "--db",
+            "sqlite:a.db",
+            "--listen",
+            "127.0.0.1:0",
+            "--policy",
+            "policy.toml",
+        ],
+    );
+    let url = server.url.clone();
+    let agent = serve::create_token(&url, ADMIN, "agent", "coder-bot", "");
+    let filed = |action: Value, proposed: Value| {
+        let (st, v) = call(
+            "POST",
+            &format!("{url}/requests"),
+            Some(&agent),
+            Some(
+                json!({"tier":"sync","category":"c","rule":"r","action":action,
+                "proposed":proposed,"cwd":"/w","workspace":"/w","policy_digest":"p"}),
+            ),
+        );
+        assert_eq!(st, 201, "{v}");
+        v
+    };
+    let honest = hex::encode(sha2::Sha256::digest(b"x = 2\n"));
+    let v = filed(
+        json!({"kind":"write","path":"/w/a.toml","content_sha256":honest}),
+        json!({"before":"x = 1\n","after":"x = 2\n"}),
+    );
+    assert_eq!(
+        v["diff"].as_str().unwrap(),
+        "--- /w/a.toml (now)\n+++ /w/a.toml (proposed)\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+    );
+    // The digest binds `x = 2`; the filer shows `x = 3`.
+    let v = filed(
+        json!({"kind":"write","path":"/w/a.toml","content_sha256":honest}),
+        json!({"after":"x = 3\n"}),
+    );
+    assert!(v.get("diff").is_none(), "{v}");
+    assert!(
+        v["discrepancies"]
+            .to_string()
+            .contains("does not match the action's `content_sha256`"),
+        "{v}"
+    );
+    // An edit: both the replaced and the replacing text are bound.
+    let (old, new) = ("port = 1", "port = 2");
+    let sha = |t: &str| hex::encode(sha2::Sha256::digest(t.as_bytes()));
+    let v = filed(
+        json!({"kind":"write","path":"/w/b.toml","old_sha256":sha(old),"new_sha256":sha(new)}),
+        json!({"before":"port = 9","after":new}),
+    );
+    assert!(v.get("diff").is_none(), "a forged `before`: {v}");
+    let v = filed(
+        json!({"kind":"write","path":"/w/b.toml","old_sha256":sha(old),"new_sha256":sha(new)}),
+        json!({"before":old,"after":new}),
+    );
+    assert!(v["diff"].as_str().unwrap().contains("+port = 2"), "{v}");
+    // Not a write; and content nothing binds.
+    let v = filed(json!({"kind":"exec","argv":["true"]}), json!({"after":"x"}));
+    assert!(v.get("diff").is_none(), "{v}");
+    assert!(
+        v["discrepancies"].to_string().contains("not a file write"),
+        "{v}"
+    );
+    let v = filed(
+        json!({"kind":"write","path":"/w/c.toml"}),
+        json!({"after":"y\n"}),
+    );
+    assert!(v["diff"].as_str().unwrap().contains("+y"), "{v}");
+    assert!(
+        v["discrepancies"]
+            .to_string()
+            .contains("not bound into the action"),
+        "{v}"
+    );
+}
