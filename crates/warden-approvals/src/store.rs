@@ -540,6 +540,36 @@ mod tests {
     }
 
     #[test]
+    fn a_database_from_before_token_expiry_is_migrated_and_its_tokens_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
+                    groups_json TEXT NOT NULL, created_at INTEGER NOT NULL);
+                 INSERT INTO tokens VALUES ('h1', 'alice', 'approver', '[\"g\"]', 5);",
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        let t = s.find_token("h1").unwrap().unwrap();
+        assert_eq!((t.name.as_str(), t.expires_at), ("alice", None));
+        s.insert_token(&TokenRecord {
+            hash: "h2".into(),
+            name: "bob@example.com".into(),
+            role: Role::Approver,
+            groups: vec![],
+            created_at: 6,
+            expires_at: Some(7),
+        })
+        .unwrap();
+        drop(s);
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.find_token("h2").unwrap().unwrap().expires_at, Some(7));
+    }
+
+    #[test]
     fn tokens_are_found_by_hash_only() {
         let s = SqliteStore::in_memory().unwrap();
         assert_eq!(s.token_count().unwrap(), 0);
