@@ -309,6 +309,9 @@ fn exercise(width: u32, height: u32, shot: &str) {
         "{decided}"
     );
     no_sideways_scroll(&s, width, "the decided view");
+    if let Ok(out) = std::env::var("WARDEN_UI_SCREENSHOTS") {
+        s.screenshot(&std::path::Path::new(&out).join(format!("{shot}-decided.png")));
+    }
 }
 
 #[test]
