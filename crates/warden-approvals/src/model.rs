@@ -48,6 +48,9 @@ pub struct TokenRecord {
     pub groups: Vec<String>,
     /// Creation time, unix ms.
     pub created_at: i64,
+    /// Unix ms from which the token is refused (a single sign-on session's end); `None`: never.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
 }
 
 /// Life cycle of a request.
@@ -119,6 +122,24 @@ pub struct NewRequest {
     pub cwd: String,
     pub workspace: String,
     pub policy_digest: String,
+    /// For a file write: the content it proposes, so the approver can read the change. Checked
+    /// against the digests bound into `action` (`content_sha256`, `new_sha256`, `old_sha256`).
+    #[serde(default)]
+    pub proposed: Option<Proposed>,
+    /// For an operation held inside a running action: that operation (`action` is then the
+    /// action it belongs to, the one an approval lets continue).
+    #[serde(default)]
+    pub nested_action: Option<serde_json::Value>,
+}
+
+/// The content a file write proposes: `after` is what will be written (a whole file, or the
+/// replacing text of an edit); `before` what it replaces, when known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proposed {
+    #[serde(default)]
+    pub before: Option<String>,
+    pub after: String,
 }
 
 /// The classification and text a request was filed with, as the filer claimed them.
@@ -187,6 +208,18 @@ pub struct RequestView {
     /// Outcome reported by whoever executed the action (e.g. exit status).
     pub outcome: Option<serde_json::Value>,
     pub votes: Vec<Vote>,
+    /// For a file write filed with its content: a unified diff of what will be written,
+    /// computed by the server from content it checked against the bound digests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    /// For a held nested operation: that operation as the server renders it (`action_text` is
+    /// then the action it belongs to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nested_text: Option<String>,
+    /// The explanation trace of the server's own classification: each analysed command with
+    /// its tier, rule, category and reason (the deciding rule's text among them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trace: Vec<warden_policy::CommandDecision>,
 }
 
 /// A structured event for the caller (the audit log).

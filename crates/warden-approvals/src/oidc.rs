@@ -14,6 +14,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use warden_policy::sections::approvals::Oidc;
 
+/// A sign-in's lifetime when the configured one cannot be read (the policy checks it on load).
+const DEFAULT_SESSION: Duration = Duration::from_secs(12 * 3600);
+
 /// How long a started login may take.
 const LOGIN_TTL: Duration = Duration::from_secs(600);
 
@@ -59,6 +62,9 @@ struct Pending {
 pub struct Person {
     pub email: String,
     pub groups: Vec<String>,
+    /// Unix ms when the sign-in ends: the ID token's expiry or the configured session
+    /// lifetime from now, whichever is sooner.
+    pub expires_at: i64,
 }
 
 /// The sign-in state of one server: the provider's metadata (discovered on first use) and the
@@ -189,6 +195,15 @@ impl Sso {
             serde_json::Value::String(g) => vec![g.clone()],
             _ => vec![],
         };
-        Ok(Person { email, groups })
+        let lifetime =
+            crate::routing::parse_duration(&self.cfg.session_lifetime).unwrap_or(DEFAULT_SESSION);
+        let by_lifetime = crate::server::now_ms()
+            .saturating_add(i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX));
+        let expires_at = claims.expiration().timestamp_millis().min(by_lifetime);
+        Ok(Person {
+            email,
+            groups,
+            expires_at,
+        })
     }
 }

@@ -124,6 +124,7 @@ async fn serve(opts: ServeOptions) -> Result<(), ServerError> {
             role: Role::Admin,
             groups: vec![crate::routing::FALLBACK_GROUP.into()],
             created_at: now_ms(),
+            expires_at: None,
         })?;
         bootstrap = Some(tok);
     }
@@ -234,6 +235,7 @@ fn emit(state: &AppState, ev: Event) {
     (state.events)(&ev);
     webhooks(state, &ev);
     slack_notify(state, &ev);
+    slack_outcome(state, &ev);
     let _ = state.bus.send(ev);
 }
 
@@ -258,6 +260,10 @@ fn auth(state: &AppState, headers: &HeaderMap) -> ApiResult<TokenRecord> {
         .trim();
     let hash = token::hash(tok);
     match state.store.find_token(&hash)? {
+        Some(t) if t.expires_at.is_some_and(|e| now_ms() >= e) => Err(err(
+            StatusCode::UNAUTHORIZED,
+            "the token has expired: sign in again",
+        )),
         Some(t) if token::verify(tok, &t.hash) => Ok(t),
         _ => Err(err(StatusCode::UNAUTHORIZED, "unknown token")),
     }
@@ -416,6 +422,7 @@ async fn create_token(
         role,
         groups: nt.groups.clone(),
         created_at: now_ms(),
+        expires_at: None,
     })?;
     Ok((
         StatusCode::CREATED,
@@ -474,7 +481,26 @@ async fn create_request(
         reasons: nr.reasons.clone(),
         action_text: nr.action_text.clone(),
     };
-    let judged = judge(&shown, claimed_tier, &claimed, &ours);
+    let mut judged = judge(&shown, claimed_tier, &claimed, &ours);
+    let diff = nr
+        .proposed
+        .as_ref()
+        .and_then(|p| proposed_diff(&action, &extras, p, &mut judged.discrepancies));
+    let nested_text = nr
+        .nested_action
+        .as_ref()
+        .map(|n| {
+            let (a, x) =
+                warden_policy::display::split_action(&integral_floats_as_integers(n.clone()))
+                    .map_err(|e| {
+                        err(
+                            StatusCode::BAD_REQUEST,
+                            format!("`nested_action` is not an action Warden knows: {e}"),
+                        )
+                    })?;
+            Ok::<_, ApiError>(warden_policy::display::display_with_extras(&a, &x))
+        })
+        .transpose()?;
     let route = resolve_route(&s.cfg, &judged.category)
         .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let now = now_ms();
@@ -515,6 +541,9 @@ async fn create_request(
         consumed_at: None,
         outcome: None,
         votes: vec![],
+        diff,
+        nested_text,
+        trace: ours.commands.clone(),
     };
     s.store.insert_request(&view)?;
     emit(
@@ -561,6 +590,56 @@ async fn create_request(
         tokio::spawn(review_request(s.clone(), rv.clone(), view.clone()));
     }
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The unified diff a write's proposed content makes, after checking that content against every
+/// digest bound into the action (the approval binds those digests, so the diff shown is what
+/// will be written). Content that does not match a bound digest is not shown, nor is content
+/// for an action other than a write; content no digest binds is shown with a warning. Each of
+/// these is noted among the request's discrepancies.
+fn proposed_diff(
+    action: &Action,
+    extras: &std::collections::BTreeMap<String, serde_json::Value>,
+    p: &crate::model::Proposed,
+    notes: &mut Vec<String>,
+) -> Option<String> {
+    use sha2::Digest as _;
+    let Action::Write { path } = action else {
+        notes.push("content was filed with an action that is not a file write: not shown".into());
+        return None;
+    };
+    let sha = |t: &str| hex::encode(sha2::Sha256::digest(t.as_bytes()));
+    let mut bound = false;
+    for (field, text) in [
+        ("content_sha256", Some(&p.after)),
+        ("new_sha256", Some(&p.after)),
+        ("old_sha256", p.before.as_ref()),
+    ] {
+        let Some(want) = extras.get(field) else {
+            continue;
+        };
+        if text.map(|t| sha(t)).as_deref() != want.as_str() {
+            notes.push(format!(
+                "the filed content does not match the action's `{field}`: not shown"
+            ));
+            return None;
+        }
+        bound = true;
+    }
+    if !bound {
+        notes.push(
+            "the proposed content is not bound into the action (no content digest): the approval does not cover it".into(),
+        );
+    }
+    let name = path.display().to_string();
+    let before = p.before.as_deref().unwrap_or("");
+    Some(
+        similar::TextDiff::from_lines(before, p.after.as_str())
+            .unified_diff()
+            .context_radius(3)
+            .header(&format!("{name} (now)"), &format!("{name} (proposed)"))
+            .to_string(),
+    )
 }
 
 /// JSON numbers like `443.0` as the integers they are (JSON Schema, and so the API document,
@@ -1108,7 +1187,10 @@ fn slack_notify(state: &AppState, ev: &Event) {
     };
     let dests: Vec<_> = groups
         .iter()
-        .filter_map(|g| state.cfg.groups.get(g).and_then(|g| g.slack.clone()))
+        .filter_map(|g| {
+            let dest = state.cfg.groups.get(g)?.slack.clone()?;
+            Some((g.clone(), dest))
+        })
         .collect();
     if dests.is_empty() {
         return;
@@ -1117,26 +1199,76 @@ fn slack_notify(state: &AppState, ev: &Event) {
         return;
     };
     let msg = crate::slack::request_message(&r);
-    for dest in dests {
-        let (app, msg) = (app.clone(), msg.clone());
-        tokio::spawn(async move {
-            for attempt in 0..4u32 {
-                let (app, dest, msg) = (app.clone(), dest.clone(), msg.clone());
-                let sent =
-                    tokio::task::spawn_blocking(move || crate::slack::post(&app, &dest, &msg))
-                        .await;
-                if matches!(sent, Ok(Ok(()))) {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+    for (group, dest) in dests {
+        let (app, msg, store, id) = (app.clone(), msg.clone(), state.store.clone(), id.clone());
+        slack_retry(move || {
+            // A bot's message is remembered, to be updated with the outcome.
+            if let Some((channel, ts)) = crate::slack::post(&app, &dest, &msg)? {
+                let m = crate::store::SlackMessage {
+                    group: group.clone(),
+                    channel,
+                    ts,
+                    ..Default::default()
+                };
+                store
+                    .add_slack_message(&id, &m)
+                    .map_err(|e| e.to_string())?;
             }
+            Ok(())
         });
     }
 }
 
-/// Replays of signed Slack requests seen by this process.
-static SLACK_SEEN: std::sync::LazyLock<crate::slack::ReplayGuard> =
-    std::sync::LazyLock::new(Default::default);
+/// Run a blocking Slack call off the executor, retried with back-off up to four times.
+fn slack_retry(f: impl Fn() -> Result<(), String> + Send + Sync + 'static) {
+    let f = Arc::new(f);
+    tokio::spawn(async move {
+        for attempt in 0..4u32 {
+            let f = f.clone();
+            if matches!(tokio::task::spawn_blocking(move || f()).await, Ok(Ok(()))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+        }
+    });
+}
+
+/// Once a request is decided or expires — in the web UI, the command line, Slack or by the
+/// clock — write the outcome into its Slack messages: those a bot posted (`chat.update`) and
+/// those whose buttons were clicked (`response_url`). A group whose incoming webhook posted a
+/// message nobody clicked (a webhook's message cannot be edited) gets the outcome as a new one.
+fn slack_outcome(state: &AppState, ev: &Event) {
+    let (Event::Decided { id, .. } | Event::Expired { id, .. }, Some(app)) = (ev, &state.cfg.slack)
+    else {
+        return;
+    };
+    let Ok(Some(r)) = state.store.get_request(id) else {
+        return;
+    };
+    let msgs = state.store.slack_messages(id).unwrap_or_default();
+    let msg = crate::slack::outcome_message(&r);
+    let clicked = msgs.iter().any(|m| !m.response_url.is_empty());
+    for m in msgs {
+        let dest = state.cfg.groups.get(&m.group).and_then(|g| g.slack.clone());
+        let (app, msg) = (app.clone(), msg.clone());
+        slack_retry(move || crate::slack::update(&app, dest.as_ref(), &m, &msg));
+    }
+    if clicked {
+        return;
+    }
+    for g in &r.groups {
+        let Some(dest) = state.cfg.groups.get(g).and_then(|g| g.slack.clone()) else {
+            continue;
+        };
+        if dest.webhook_env.is_some() {
+            let (app, mut msg) = (app.clone(), msg.clone());
+            if let Some(o) = msg.as_object_mut() {
+                o.remove("replace_original");
+            }
+            slack_retry(move || crate::slack::post(&app, &dest, &msg).map(drop));
+        }
+    }
+}
 
 /// A button click from Slack: verified with the app's signing secret (fresh, never replayed),
 /// mapped to an approver, and voted like any vote (group membership, separation of duties,
@@ -1172,8 +1304,15 @@ async fn slack_interaction(
         &bytes,
         now,
     )
-    .and_then(|()| SLACK_SEEN.first_use(sig.unwrap_or_default(), now))
     .map_err(|e| err(StatusCode::UNAUTHORIZED, e.to_string()))?;
+    // Seen signatures are kept in the store: a replay is refused after a restart too, and by
+    // every replica sharing the database.
+    if !s.store.slack_first_use(sig.unwrap_or_default(), now)? {
+        return Err(err(
+            StatusCode::UNAUTHORIZED,
+            crate::slack::VerifyError::Replay.to_string(),
+        ));
+    }
     let click = crate::slack::parse_click(&bytes).map_err(|e| err(StatusCode::BAD_REQUEST, e))?;
     let identity = crate::slack::identity(&app, &click.user_id);
     let slack_member = format!("slack:{}", click.user_id);
@@ -1190,8 +1329,23 @@ async fn slack_interaction(
             .map(|(n, _)| n.clone())
             .collect(),
         created_at: 0,
+        expires_at: None,
     };
     let r = refresh(&s, load(&s, &click.request_id)?)?;
+    // The clicked message is updated with the outcome whoever decides, wherever.
+    let response_url = click
+        .response_url
+        .clone()
+        .filter(|u| u.starts_with("https://"));
+    if let Some(url) = &response_url {
+        s.store.add_slack_message(
+            &r.id,
+            &crate::store::SlackMessage {
+                response_url: url.clone(),
+                ..Default::default()
+            },
+        )?;
+    }
     let verdict = if click.action == "approve" {
         Verdict::Approve
     } else {
@@ -1207,9 +1361,11 @@ async fn slack_interaction(
         }
         record_vote(&s, &r.id, &identity, verdict, Some("via Slack".into()))
     });
-    // Tell the clicker: the updated message, or why the click was refused (only to them).
-    if let Some(url) = click.response_url.filter(|u| u.starts_with("https://")) {
+    // Tell the clicker: the updated message while still pending (a decision updates every
+    // message through `slack_outcome`), or why the click was refused (only to them).
+    if let Some(url) = response_url {
         let msg = match &voted {
+            Ok(now) if now.status.is_decided() => serde_json::Value::Null,
             Ok(now) => crate::slack::outcome_message(now),
             Err(e) => serde_json::json!({
                 "response_type": "ephemeral",
@@ -1217,9 +1373,11 @@ async fn slack_interaction(
                 "text": format!("Warden refused your vote: {}", e.1),
             }),
         };
-        tokio::task::spawn_blocking(move || {
-            let _ = crate::webhook::post_json(&url, &msg.to_string(), &[]);
-        });
+        if !msg.is_null() {
+            tokio::task::spawn_blocking(move || {
+                let _ = crate::webhook::post_json(&url, &msg.to_string(), &[]);
+            });
+        }
     }
     let r = voted?;
     Ok(Json(
@@ -1298,6 +1456,7 @@ async fn sso_callback(State(s): St, q: Q<CallbackQuery>) -> ApiResult<Response> 
         role: Role::Approver,
         groups: person.groups,
         created_at: now_ms(),
+        expires_at: Some(person.expires_at),
     })?;
     Ok((
         StatusCode::SEE_OTHER,

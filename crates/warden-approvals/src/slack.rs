@@ -7,8 +7,6 @@ use crate::model::RequestView;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use std::collections::HashMap;
-use std::sync::Mutex;
 use warden_policy::sections::approvals::{SlackApp, SlackDestination};
 
 /// Oldest (or furthest in the future) a signed request may be, in seconds.
@@ -68,25 +66,6 @@ pub fn verify(
     mac(secret, ts, body)
         .verify_slice(&given)
         .map_err(|_| VerifyError::BadSignature)
-}
-
-/// Signatures seen in the last ten minutes: a captured click cannot be sent again (a timestamp
-/// outside the window is refused anyway, so older entries can go).
-#[derive(Default)]
-pub struct ReplayGuard {
-    seen: Mutex<HashMap<String, i64>>,
-}
-
-impl ReplayGuard {
-    /// Whether `sig` is new (and remember it).
-    pub fn first_use(&self, sig: &str, now: i64) -> Result<(), VerifyError> {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.retain(|_, at| now - *at <= 2 * MAX_AGE_SECS);
-        if seen.insert(sig.to_owned(), now).is_some() {
-            return Err(VerifyError::Replay);
-        }
-        Ok(())
-    }
 }
 
 /// A button click.
@@ -263,37 +242,77 @@ pub fn outcome_message(r: &RequestView) -> Value {
     json!({"replace_original": true, "text": head, "blocks": blocks})
 }
 
+fn env(name: &str) -> Result<String, String> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| format!("environment variable {name} is not set"))
+}
+
+/// Call Web API `method` with the bot token in `token_env`; the answer must say `ok`.
+fn web_api(app: &SlackApp, token_env: &str, method: &str, body: &Value) -> Result<Value, String> {
+    let token = env(token_env)?;
+    let url = format!("{}/{method}", app.api_url.trim_end_matches('/'));
+    let answer = crate::webhook::post_json(
+        &url,
+        &body.to_string(),
+        &[("Authorization", format!("Bearer {token}"))],
+    )?;
+    let v: Value = serde_json::from_str(&answer).unwrap_or(Value::Null);
+    if v["ok"] == true {
+        Ok(v)
+    } else {
+        Err(format!("{method} failed: {}", v["error"]))
+    }
+}
+
 /// Post `msg` to a group's destination (blocking: call from `spawn_blocking`). The secret
-/// (webhook URL or bot token) is read from its environment variable and never echoed.
-pub fn post(app: &SlackApp, dest: &SlackDestination, msg: &Value) -> Result<(), String> {
-    let env = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| format!("environment variable {name} is not set"))
-    };
+/// (webhook URL or bot token) is read from its environment variable and never echoed. A bot
+/// token's message comes back as its `(channel, ts)`, by which it can be updated later.
+pub fn post(
+    app: &SlackApp,
+    dest: &SlackDestination,
+    msg: &Value,
+) -> Result<Option<(String, String)>, String> {
     if let Some(var) = &dest.webhook_env {
         let url = env(var)?;
-        crate::webhook::post_json(&url, &msg.to_string(), &[]).map(drop)
+        crate::webhook::post_json(&url, &msg.to_string(), &[]).map(|_| None)
     } else if let (Some(var), Some(channel)) = (&dest.bot_token_env, &dest.channel) {
-        let token = env(var)?;
         let mut body = msg.clone();
         body["channel"] = json!(channel);
-        let url = format!("{}/chat.postMessage", app.api_url.trim_end_matches('/'));
-        let answer = crate::webhook::post_json(
-            &url,
-            &body.to_string(),
-            &[("Authorization", format!("Bearer {token}"))],
-        )?;
-        let v: Value = serde_json::from_str(&answer).unwrap_or(Value::Null);
-        if v["ok"] == true {
-            Ok(())
-        } else {
-            Err(format!("chat.postMessage failed: {}", v["error"]))
-        }
+        let v = web_api(app, var, "chat.postMessage", &body)?;
+        Ok(v["channel"]
+            .as_str()
+            .zip(v["ts"].as_str())
+            .map(|(c, t)| (c.to_owned(), t.to_owned())))
     } else {
         Err("no Slack destination".into())
     }
+}
+
+/// Replace a message posted earlier with `msg` (blocking): through the click's `response_url`,
+/// or with `chat.update` and the destination's bot token.
+pub fn update(
+    app: &SlackApp,
+    dest: Option<&SlackDestination>,
+    m: &crate::store::SlackMessage,
+    msg: &Value,
+) -> Result<(), String> {
+    if m.response_url.starts_with("https://") {
+        let mut body = msg.clone();
+        body["replace_original"] = json!(true);
+        return crate::webhook::post_json(&m.response_url, &body.to_string(), &[]).map(drop);
+    }
+    let var = dest
+        .and_then(|d| d.bot_token_env.as_ref())
+        .ok_or("no bot token to update the message with")?;
+    let mut body = msg.clone();
+    if let Some(o) = body.as_object_mut() {
+        o.remove("replace_original");
+    }
+    body["channel"] = json!(m.channel);
+    body["ts"] = json!(m.ts);
+    web_api(app, var, "chat.update", &body).map(drop)
 }
 
 #[cfg(test)]
@@ -378,14 +397,6 @@ mod tests {
             v(SECRET, Some(TS), Some("v0="), BODY, now),
             Err(VerifyError::BadSignature)
         );
-    }
-
-    #[test]
-    fn a_signature_is_accepted_once() {
-        let g = ReplayGuard::default();
-        assert_eq!(g.first_use(SIG, 100), Ok(()));
-        assert_eq!(g.first_use(SIG, 101), Err(VerifyError::Replay));
-        assert_eq!(g.first_use("v0=other", 101), Ok(()));
     }
 
     #[test]

@@ -29,6 +29,22 @@ pub struct Transition {
     pub consumed_at: Option<i64>,
 }
 
+/// A Slack message about a request whose outcome is written back once it is decided: one posted
+/// with a bot token (`channel` and `ts`, updated with `chat.update`), or one whose button was
+/// clicked (`response_url`, valid at Slack for 30 minutes). Unset parts are empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlackMessage {
+    /// The approver group whose destination it was posted to (empty for a click).
+    pub group: String,
+    pub channel: String,
+    pub ts: String,
+    pub response_url: String,
+}
+
+/// How long a Slack request signature is remembered, in seconds: twice the five minutes a
+/// timestamp may be away from now, so a signature is refused as stale before it is forgotten.
+pub const SLACK_SEEN_SECS: i64 = 600;
+
 /// The approval server's storage.
 pub trait Store: Send + Sync {
     /// How many tokens exist (zero on first start: bootstrap an admin).
@@ -61,6 +77,14 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Record the executor's outcome once, on a consumed request.
     fn set_outcome(&self, id: &str, outcome: &serde_json::Value) -> Result<bool, StoreError>;
+    /// Remember a Slack message about request `id` (the same one twice is kept once).
+    fn add_slack_message(&self, id: &str, m: &SlackMessage) -> Result<(), StoreError>;
+    /// The Slack messages remembered for request `id`, oldest first.
+    fn slack_messages(&self, id: &str) -> Result<Vec<SlackMessage>, StoreError>;
+    /// Record the signature of a verified Slack request made at `now` (unix seconds); `false`
+    /// if it was seen before — a replay, also across restarts and replicas sharing the
+    /// database. Signatures older than [`SLACK_SEEN_SECS`] are forgotten.
+    fn slack_first_use(&self, sig: &str, now: i64) -> Result<bool, StoreError>;
 }
 
 /// SQLite backend.
@@ -99,7 +123,33 @@ CREATE TABLE IF NOT EXISTS votes (
     at INTEGER NOT NULL,
     PRIMARY KEY (request_id, approver)
 );
+CREATE TABLE IF NOT EXISTS slack_messages (
+    request_id TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    response_url TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (request_id, grp, channel, ts, response_url)
+);
+CREATE TABLE IF NOT EXISTS slack_seen (
+    sig TEXT PRIMARY KEY,
+    at INTEGER NOT NULL
+);
 ";
+
+/// Bring a database made by an older version up to the schema (columns added since).
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let has_expiry: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('tokens') WHERE name = 'expires_at'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_expiry {
+        conn.execute_batch("ALTER TABLE tokens ADD COLUMN expires_at INTEGER")?;
+    }
+    Ok(())
+}
 
 impl SqliteStore {
     /// Open (creating if needed) the database file at `path`.
@@ -107,6 +157,7 @@ impl SqliteStore {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -116,6 +167,7 @@ impl SqliteStore {
     pub fn in_memory() -> Result<Self, StoreError> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -204,8 +256,8 @@ impl Store for SqliteStore {
         let groups =
             serde_json::to_string(&t.groups).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.conn().execute(
-            "INSERT INTO tokens (hash, name, role, groups_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![t.hash, t.name, t.role.as_str(), groups, t.created_at],
+            "INSERT INTO tokens (hash, name, role, groups_json, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![t.hash, t.name, t.role.as_str(), groups, t.created_at, t.expires_at],
         )?;
         Ok(())
     }
@@ -214,7 +266,7 @@ impl Store for SqliteStore {
         let row = self
             .conn()
             .query_row(
-                "SELECT hash, name, role, groups_json, created_at FROM tokens WHERE hash = ?1",
+                "SELECT hash, name, role, groups_json, created_at, expires_at FROM tokens WHERE hash = ?1",
                 params![hash],
                 |r| {
                     Ok((
@@ -223,11 +275,12 @@ impl Store for SqliteStore {
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
                         r.get::<_, i64>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
                     ))
                 },
             )
             .optional()?;
-        row.map(|(hash, name, role, groups, created_at)| {
+        row.map(|(hash, name, role, groups, created_at, expires_at)| {
             Ok(TokenRecord {
                 hash,
                 name,
@@ -235,6 +288,7 @@ impl Store for SqliteStore {
                 groups: serde_json::from_str(&groups)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 created_at,
+                expires_at,
             })
         })
         .transpose()
@@ -331,6 +385,43 @@ impl Store for SqliteStore {
         )?;
         Ok(n == 1)
     }
+
+    fn add_slack_message(&self, id: &str, m: &SlackMessage) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO slack_messages (request_id, grp, channel, ts, response_url, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, m.group, m.channel, m.ts, m.response_url, crate::server::now_ms()],
+        )?;
+        Ok(())
+    }
+
+    fn slack_messages(&self, id: &str) -> Result<Vec<SlackMessage>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT grp, channel, ts, response_url FROM slack_messages WHERE request_id = ?1 ORDER BY at",
+        )?;
+        let rows = st.query_map(params![id], |r| {
+            Ok(SlackMessage {
+                group: r.get(0)?,
+                channel: r.get(1)?,
+                ts: r.get(2)?,
+                response_url: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn slack_first_use(&self, sig: &str, now: i64) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM slack_seen WHERE at < ?1",
+            params![now - SLACK_SEEN_SECS],
+        )?;
+        let n = conn.execute(
+            "INSERT OR IGNORE INTO slack_seen (sig, at) VALUES (?1, ?2)",
+            params![sig, now],
+        )?;
+        Ok(n == 1)
+    }
 }
 
 #[cfg(test)]
@@ -368,6 +459,9 @@ mod tests {
             consumed_at: None,
             outcome: None,
             votes: vec![],
+            diff: None,
+            nested_text: None,
+            trace: vec![],
         }
     }
 
@@ -416,6 +510,66 @@ mod tests {
     }
 
     #[test]
+    fn slack_signatures_are_refused_once_seen_even_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        {
+            let s = SqliteStore::open(&path).unwrap();
+            assert!(s.slack_first_use("v0=aa", 1000).unwrap());
+            assert!(!s.slack_first_use("v0=aa", 1001).unwrap());
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert!(
+            !s.slack_first_use("v0=aa", 1002).unwrap(),
+            "replay after a restart"
+        );
+        assert!(s.slack_first_use("v0=bb", 1002).unwrap());
+        // Forgotten only once it would be refused as stale anyway.
+        assert!(
+            s.slack_first_use("v0=aa", 1000 + SLACK_SEEN_SECS + 1)
+                .unwrap()
+        );
+        let m = SlackMessage {
+            response_url: "https://example.invalid/r".into(),
+            ..SlackMessage::default()
+        };
+        s.add_slack_message("r1", &m).unwrap();
+        s.add_slack_message("r1", &m).unwrap();
+        assert_eq!(s.slack_messages("r1").unwrap(), [m]);
+        assert!(s.slack_messages("r2").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_database_from_before_token_expiry_is_migrated_and_its_tokens_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
+                    groups_json TEXT NOT NULL, created_at INTEGER NOT NULL);
+                 INSERT INTO tokens VALUES ('h1', 'alice', 'approver', '[\"g\"]', 5);",
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        let t = s.find_token("h1").unwrap().unwrap();
+        assert_eq!((t.name.as_str(), t.expires_at), ("alice", None));
+        s.insert_token(&TokenRecord {
+            hash: "h2".into(),
+            name: "bob@example.com".into(),
+            role: Role::Approver,
+            groups: vec![],
+            created_at: 6,
+            expires_at: Some(7),
+        })
+        .unwrap();
+        drop(s);
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.find_token("h2").unwrap().unwrap().expires_at, Some(7));
+    }
+
+    #[test]
     fn tokens_are_found_by_hash_only() {
         let s = SqliteStore::in_memory().unwrap();
         assert_eq!(s.token_count().unwrap(), 0);
@@ -426,6 +580,7 @@ mod tests {
             role: Role::Approver,
             groups: vec!["security".into()],
             created_at: 0,
+            expires_at: None,
         })
         .unwrap();
         assert_eq!(s.token_count().unwrap(), 1);

@@ -4,7 +4,9 @@
 //! as on SQLite, so replicas racing on one request cannot both win.
 
 use crate::model::{RequestView, Role, Status, TokenRecord, Vote};
-use crate::store::{RawRow, Store, StoreError, Transition, build_view};
+use crate::store::{
+    RawRow, SLACK_SEEN_SECS, SlackMessage, Store, StoreError, Transition, build_view,
+};
 use postgres::{Client, NoTls};
 use std::sync::Mutex;
 use std::sync::mpsc;
@@ -26,6 +28,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     groups_json TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
+ALTER TABLE tokens ADD COLUMN IF NOT EXISTS expires_at BIGINT;
 CREATE TABLE IF NOT EXISTS requests (
     id TEXT PRIMARY KEY,
     created_at BIGINT NOT NULL,
@@ -45,6 +48,19 @@ CREATE TABLE IF NOT EXISTS votes (
     comment TEXT,
     at BIGINT NOT NULL,
     PRIMARY KEY (request_id, approver)
+);
+CREATE TABLE IF NOT EXISTS slack_messages (
+    request_id TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    response_url TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    PRIMARY KEY (request_id, grp, channel, ts, response_url)
+);
+CREATE TABLE IF NOT EXISTS slack_seen (
+    sig TEXT PRIMARY KEY,
+    at BIGINT NOT NULL
 );
 SELECT pg_advisory_unlock(7415001);
 ";
@@ -170,8 +186,8 @@ impl Store for PgStore {
             let groups =
                 serde_json::to_string(&t.groups).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             c.execute(
-                "INSERT INTO tokens (hash, name, role, groups_json, created_at) VALUES ($1, $2, $3, $4, $5)",
-                &[&t.hash, &t.name, &t.role.as_str(), &groups, &t.created_at],
+                "INSERT INTO tokens (hash, name, role, groups_json, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&t.hash, &t.name, &t.role.as_str(), &groups, &t.created_at, &t.expires_at],
             )?;
             Ok(())
         })
@@ -181,7 +197,7 @@ impl Store for PgStore {
         let hash = hash.to_owned();
         self.run(move |c| {
             let Some(r) = c.query_opt(
-                "SELECT hash, name, role, groups_json, created_at FROM tokens WHERE hash = $1",
+                "SELECT hash, name, role, groups_json, created_at, expires_at FROM tokens WHERE hash = $1",
                 &[&hash],
             )?
             else {
@@ -196,6 +212,7 @@ impl Store for PgStore {
                 groups: serde_json::from_str(&groups)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 created_at: r.try_get(4)?,
+                expires_at: r.try_get(5)?,
             }))
         })
     }
@@ -307,6 +324,52 @@ impl Store for PgStore {
             let n = c.execute(
                 "UPDATE requests SET outcome = $2 WHERE id = $1 AND status = 'consumed' AND outcome IS NULL",
                 &[&id, &o],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn add_slack_message(&self, id: &str, m: &SlackMessage) -> Result<(), StoreError> {
+        let (id, m, at) = (id.to_owned(), m.clone(), crate::server::now_ms());
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO slack_messages (request_id, grp, channel, ts, response_url, at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                &[&id, &m.group, &m.channel, &m.ts, &m.response_url, &at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn slack_messages(&self, id: &str) -> Result<Vec<SlackMessage>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            let rows = c.query(
+                "SELECT grp, channel, ts, response_url FROM slack_messages WHERE request_id = $1 ORDER BY at",
+                &[&id],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    Ok(SlackMessage {
+                        group: r.try_get(0)?,
+                        channel: r.try_get(1)?,
+                        ts: r.try_get(2)?,
+                        response_url: r.try_get(3)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn slack_first_use(&self, sig: &str, now: i64) -> Result<bool, StoreError> {
+        let sig = sig.to_owned();
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM slack_seen WHERE at < $1",
+                &[&(now - SLACK_SEEN_SECS)],
+            )?;
+            let n = c.execute(
+                "INSERT INTO slack_seen (sig, at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&sig, &now],
             )?;
             Ok(n == 1)
         })

@@ -24,6 +24,11 @@ pub struct ApprovalRequest<'a> {
     pub policy_digest: &'a str,
     /// A ticket filed earlier for this very action, to use instead of filing a new request.
     pub ticket: Option<&'a str>,
+    /// For a file write: the content it proposes (`{"before", "after"}`), shown as a diff.
+    pub proposed: Option<&'a serde_json::Value>,
+    /// For an operation held inside a running action: that operation (`action` is then the
+    /// running action, the one an approval lets continue).
+    pub nested: Option<&'a Action>,
 }
 
 /// The approver's answer.

@@ -78,6 +78,9 @@ pub struct ActionRequest {
     /// A reason the entry point found to refuse the action before classification (e.g. a path
     /// outside the workspace): recorded with the intent, never performed.
     pub refusal: Option<String>,
+    /// For a file write: the content it proposes (`{"before", "after"}`), which the approver is
+    /// shown as a diff (checked by the approval server against the digests in `bound`).
+    pub proposed: Option<serde_json::Value>,
 }
 
 impl ActionRequest {
@@ -92,6 +95,7 @@ impl ActionRequest {
             request: None,
             text: None,
             refusal: None,
+            proposed: None,
         }
     }
 }
@@ -423,6 +427,8 @@ impl Governor {
             rationale: req.meta.rationale.as_deref(),
             policy_digest: self.policy.digest(),
             ticket: req.ticket.as_deref(),
+            proposed: req.proposed.as_ref(),
+            nested: None,
         };
         if req.ticket.is_none() {
             self.recorder
@@ -852,6 +858,8 @@ impl Governor {
             rationale: running.rationale.as_deref(),
             policy_digest: self.policy.digest(),
             ticket: None,
+            proposed: None,
+            nested: Some(nested),
         };
         if decision.tier == Tier::Async {
             // Filed first, so the durable record names the request it refers to.

@@ -671,6 +671,22 @@ fn parse_layer(
             );
         }
     }
+    if let Some(o) = &file.approvals.oidc
+        && !crate::sections::approvals::is_duration(&o.session_lifetime)
+    {
+        err(
+            &[
+                Seg::Key("approvals"),
+                Seg::Key("oidc"),
+                Seg::Key("session_lifetime"),
+            ],
+            format!(
+                "invalid duration `{}` (use e.g. `8h`, `30m`)",
+                o.session_lifetime
+            ),
+            None,
+        );
+    }
     if let Some(r) = &file.approvals.reviewer {
         let at = |k| [Seg::Key("approvals"), Seg::Key("reviewer"), Seg::Key(k)];
         if r.command.first().is_none_or(|p| p.trim().is_empty()) {

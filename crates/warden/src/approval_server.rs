@@ -169,7 +169,7 @@ impl ServerApprover {
     /// File the request; returns the server's view of it.
     pub fn file(&self, req: &ApprovalRequest<'_>) -> Result<Value, ClientError> {
         let d = req.decision;
-        let body = json!({
+        let mut body = json!({
             "tier": d.tier.to_string(),
             "category": d.category,
             "rule": d.rule,
@@ -181,6 +181,14 @@ impl ServerApprover {
             "workspace": self.workspace,
             "policy_digest": self.policy_digest,
         });
+        // Sent only when there is something to show, so that servers from before these fields
+        // (which refuse unknown ones) still take every other request.
+        if let Some(p) = req.proposed {
+            body["proposed"] = p.clone();
+        }
+        if let Some(n) = req.nested {
+            body["nested_action"] = serde_json::to_value(n).unwrap_or_default();
+        }
         let v = Client::new(&self.server, &self.token).post("/requests", &body)?;
         let ours = self.digest();
         let server = v

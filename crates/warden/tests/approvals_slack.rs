@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+#[path = "support/pg.rs"]
+mod pg;
 #[allow(dead_code, reason = "shared support; this file uses part of it")]
 #[path = "support/serve.rs"]
 mod serve;
@@ -398,4 +400,175 @@ groups = ["security"]
     assert!(all_text(&body).contains("make deploy"), "{body:#}");
     // Delivered once: the API said ok.
     assert!(api.rx.recv_timeout(Duration::from_secs(2)).is_err());
+
+    // Approved outside Slack (the command line here, as the web UI does over the same API):
+    // the posted message is updated in place with the outcome, by its channel and `ts`.
+    // (Before, only a click in Slack updated it: nothing reached chat.update.)
+    let id = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let alice = serve::create_token(&s.url, ADMIN, "approver", "alice", "security");
+    let o = serve::approvals_cli(&s.url, &alice, &["approve", &id])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = api.rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        got.head.starts_with("POST /api/chat.update "),
+        "{}",
+        got.head
+    );
+    assert!(
+        got.head
+            .lines()
+            .any(|l| l.eq_ignore_ascii_case("authorization: Bearer xoxb-test-token")),
+        "{}",
+        got.head
+    );
+    let body: Value = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(
+        (body["channel"].as_str(), body["ts"].as_str()),
+        (Some("C0TEST"), Some("1.2"))
+    );
+    let text = all_text(&body);
+    assert!(
+        text.contains("Warden: approved") && text.contains("alice approve"),
+        "{body:#}"
+    );
+    assert!(!text.contains("Approve\n"), "buttons left: {body:#}");
+}
+
+/// A decision in the web UI on a request whose incoming-webhook message nobody clicked: a
+/// webhook's message cannot be edited, so the outcome follows as a new message.
+#[test]
+fn a_decision_outside_slack_is_posted_to_an_unclicked_webhook_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = tls::make_pki(dir.path(), "slack");
+    let slack = tls::https_receiver(&pki, "ok");
+    std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
+    let hook = format!("https://127.0.0.1:{}/services/T000/B000/XXXX", slack.port);
+    let s = slack_server(dir.path(), &pki.ca, &hook, "sqlite:a.db");
+    let id = file_deploy(&s.url);
+    let first: Value =
+        serde_json::from_slice(&slack.rx.recv_timeout(Duration::from_secs(10)).unwrap().body)
+            .unwrap();
+    assert!(all_text(&first).contains("approval requested"), "{first:#}");
+    let bob = serve::create_token(&s.url, ADMIN, "approver", "bob", "security");
+    let o = serve::approvals_cli(&s.url, &bob, &["deny", &id, "--comment", "not on a Sunday"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = slack.rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        got.head.starts_with("POST /services/T000/B000/XXXX "),
+        "{}",
+        got.head
+    );
+    let msg: Value = serde_json::from_slice(&got.body).unwrap();
+    let text = all_text(&msg);
+    assert!(
+        text.contains("Warden: denied") && text.contains("not on a Sunday"),
+        "{msg:#}"
+    );
+    assert!(!text.contains("Approve\n"), "buttons left: {msg:#}");
+}
+
+/// `warden serve` with the Slack policy above, its webhook at `hook`, on database `db`.
+fn slack_server(
+    dir: &std::path::Path,
+    ca: &std::path::Path,
+    hook: &str,
+    db: &str,
+) -> serve::Running {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+    cmd.current_dir(dir)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--policy",
+            "policy.toml",
+        ])
+        .args(["--db", db])
+        .env("WARDEN_ADMIN_TOKEN", ADMIN)
+        .env("WARDEN_CA_FILE", ca)
+        .env("SLACK_SIGNING_SECRET", SECRET)
+        .env("SLACK_WEBHOOK_SECURITY", hook)
+        .stdout(Stdio::null());
+    serve::start_and_read(cmd, "warden serve: listening on ")
+}
+
+/// File `make deploy` (async, routed to `security`) as `agent-1`; its request id.
+fn file_deploy(url: &str) -> String {
+    let agent = serve::create_token(url, ADMIN, "agent", "agent-1", "");
+    let o = serve::approvals_cli(
+        url,
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "deploy",
+            "--",
+            "make",
+            "deploy",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap().trim().to_owned()
+}
+
+/// A captured click replayed after the server restarts, or to a second server on the same
+/// database, is refused: the signatures seen are kept in the store. (Before, they were kept in
+/// the process: a restarted or second server accepted the replay.)
+fn replay_is_refused_across_restarts_and_replicas(db: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = tls::make_pki(dir.path(), "slack");
+    let slack = tls::https_receiver(&pki, "ok");
+    std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
+    let hook = format!("https://127.0.0.1:{}/services/T000/B000/XXXX", slack.port);
+    let respond = format!("https://127.0.0.1:{}/actions/T000/1/respond", slack.port);
+    let first = slack_server(dir.path(), &pki.ca, &hook, db);
+    let id = file_deploy(&first.url);
+    let digest = show(&first.url, &id)["action_digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let click = click_body("UALICE", "approve", &format!("{id}:{digest}"), &respond);
+    let ts = now();
+    let sig = warden_approvals::slack::sign(SECRET.as_bytes(), &ts.to_string(), click.as_bytes());
+    let (st, v) = post(&first.url, &click, ts, &sig);
+    assert_eq!((st, v["status"].as_str()), (200, Some("pending")), "{v}");
+    // A second server on the same database refuses the replay.
+    let second = slack_server(dir.path(), &pki.ca, &hook, db);
+    let (st, v) = post(&second.url, &click, ts, &sig);
+    assert_eq!(st, 401, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("replay"), "{v}");
+    // So does the first one after a restart.
+    drop(first);
+    drop(second);
+    let again = slack_server(dir.path(), &pki.ca, &hook, db);
+    let (st, v) = post(&again.url, &click, ts, &sig);
+    assert_eq!(st, 401, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("replay"), "{v}");
+    // Alice's one vote stands.
+    let votes = show(&again.url, &id)["votes"].as_array().unwrap().len();
+    assert_eq!(votes, 1);
+}
+
+#[test]
+fn a_replayed_click_is_refused_after_a_restart_and_by_a_second_server_on_sqlite() {
+    replay_is_refused_across_restarts_and_replicas("sqlite:a.db");
+}
+
+#[test]
+fn a_replayed_click_is_refused_after_a_restart_and_by_a_second_server_on_postgres() {
+    let pg = pg::Pg::start();
+    replay_is_refused_across_restarts_and_replicas(&pg.url());
 }

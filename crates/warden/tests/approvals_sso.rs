@@ -103,12 +103,12 @@ fn post_from_page(s: &Session<'_>, path: &str, body: Value) -> i64 {
     v.as_i64().unwrap_or_else(|| panic!("{v}"))
 }
 
-#[test]
-fn people_sign_in_with_the_provider_and_only_the_routed_group_may_approve() {
-    let dir = tempfile::tempdir().unwrap();
+/// The provider and a `warden serve` signing people in through it, with `extra` lines in
+/// `[approvals.oidc]`; returns the server's URL and both processes (stopped when dropped).
+fn sso_server(dir: &Path, extra: &str) -> (String, Kill, serve::Running) {
     let (op_port, port) = (free_port(), free_port());
     let url = format!("http://127.0.0.1:{port}");
-    let _op = provider(op_port, &format!("{url}/auth/callback"));
+    let op = provider(op_port, &format!("{url}/auth/callback"));
     let policy = format!(
         r#"
 [approvals.groups.security]
@@ -123,17 +123,70 @@ client_id = "warden"
 client_secret_env = "WARDEN_OIDC_CLIENT_SECRET"
 redirect_url = "{url}/auth/callback"
 scopes = ["email", "groups"]
+{extra}
 "#
     );
-    std::fs::write(dir.path().join("policy.toml"), policy).unwrap();
+    std::fs::write(dir.join("policy.toml"), policy).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-    cmd.current_dir(dir.path())
+    cmd.current_dir(dir)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--policy", "policy.toml", "--db", "sqlite:a.db"])
         .env("WARDEN_ADMIN_TOKEN", ADMIN)
         .env("WARDEN_OIDC_CLIENT_SECRET", CLIENT_SECRET)
         .stdout(Stdio::null());
-    let _server = serve::start_and_read(cmd, "warden serve: listening on ");
+    let server = serve::start_and_read(cmd, "warden serve: listening on ");
+    (url, op, server)
+}
+
+/// A token minted at sign-in ends with the configured session lifetime (here shorter than the
+/// ID token's hour): refused afterwards, and the page asks to sign in again. (Before, such a
+/// token never expired.)
+#[test]
+fn a_sign_in_ends_with_its_session_lifetime() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _op, _server) = sso_server(dir.path(), "session_lifetime = \"5s\"");
+    let driver = Driver::start();
+    let s = Session::new(&driver, &dir.path().join("profile"));
+    sign_in(&s, &url, "alice@example.com");
+    // The token was minted before the page showed the identity: 5 s from here is past its end.
+    let t0 = Instant::now();
+    let token = s
+        .execute("return sessionStorage.getItem('warden-token')")
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (st, v) = call("GET", &format!("{url}/whoami"), Some(&token), None);
+    assert_eq!(
+        (st, v["name"].as_str()),
+        (200, Some("alice@example.com")),
+        "{v}"
+    );
+    std::thread::sleep(Duration::from_secs(6).saturating_sub(t0.elapsed()));
+    let (st, v) = call("GET", &format!("{url}/whoami"), Some(&token), None);
+    assert_eq!(st, 401, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("expired"), "{v}");
+    // The page drops the token and shows the sign-in again.
+    s.post("/refresh", json!({}));
+    wait1(&s, "#sso");
+    let t0 = Instant::now();
+    while s.execute("return document.getElementById('login').offsetParent !== null") != json!(true)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "sign-in not shown again"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        s.execute("return sessionStorage.getItem('warden-token')"),
+        Value::Null
+    );
+}
+
+#[test]
+fn people_sign_in_with_the_provider_and_only_the_routed_group_may_approve() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _op, _server) = sso_server(dir.path(), "");
     let agent = serve::create_token(&url, ADMIN, "agent", "agent-1", "");
     let (st, v) = call(
         "POST",

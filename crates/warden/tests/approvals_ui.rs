@@ -23,6 +23,7 @@ timeout = "120s"
 
 #[path = "support/serve.rs"]
 mod serve;
+#[allow(dead_code, reason = "shared support; this file uses part of it")]
 #[path = "support/webdriver.rs"]
 mod webdriver;
 use webdriver::{Driver, Kill, Session, call};

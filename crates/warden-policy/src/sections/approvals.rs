@@ -44,6 +44,14 @@ pub struct Oidc {
     /// Scopes to ask for besides `openid` (e.g. `["email", "groups"]`).
     #[serde(default = "default_oidc_scopes")]
     pub scopes: Vec<String>,
+    /// Longest a sign-in lasts (e.g. `8h`); the token minted at sign-in expires then, or when
+    /// the ID token does, whichever is sooner.
+    #[serde(default = "default_session_lifetime")]
+    pub session_lifetime: String,
+}
+
+fn default_session_lifetime() -> String {
+    "12h".into()
 }
 
 fn default_groups_claim() -> String {

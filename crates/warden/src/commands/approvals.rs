@@ -343,6 +343,8 @@ fn request(server: &str, token: &str, r: RequestArgs) -> CmdResult {
             rationale: r.rationale.as_deref(),
             policy_digest: &approver.policy_digest,
             ticket: None,
+            proposed: None,
+            nested: None,
         };
         approver.ask(&req).map_err(cli)?.answer
     };

@@ -153,6 +153,40 @@ impl<'a> Session<'a> {
         self.post(&format!("/element/{e}/click"), json!({}));
     }
 
+    /// Run `script` (a function body; `return` gives the value) in the page.
+    pub fn execute(&self, script: &str) -> Value {
+        self.post("/execute/sync", json!({ "script": script, "args": [] }))
+    }
+
+    /// Press and release each key of `keys` on the focused page, as a person typing.
+    pub fn press(&self, keys: &str) {
+        let mut actions = Vec::new();
+        for k in keys.chars() {
+            actions.push(json!({"type": "keyDown", "value": k.to_string()}));
+            actions.push(json!({"type": "keyUp", "value": k.to_string()}));
+        }
+        self.post(
+            "/actions",
+            json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]}),
+        );
+    }
+
+    /// Resize the window (headless: the viewport) to `width` × `height` CSS pixels.
+    pub fn set_size(&self, width: u32, height: u32) {
+        self.post("/window/rect", json!({ "width": width, "height": height }));
+    }
+
+    /// A PNG screenshot of the viewport, written to `path`.
+    pub fn screenshot(&self, path: &Path) {
+        use base64::Engine as _;
+        let (st, v) = call("GET", &self.url("/screenshot"), None, None);
+        assert_eq!(st, 200, "screenshot: {v}");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v["value"].as_str().expect("screenshot data"))
+            .expect("base64 screenshot");
+        std::fs::write(path, png).expect("write screenshot");
+    }
+
     /// Waits until the number of elements matching `css` is one `wanted` accepts, failing
     /// early if `give_up` says why.
     pub fn wait_for(

@@ -223,6 +223,7 @@ impl Drop for Shell {
     }
 }
 
+#[allow(dead_code, reason = "shared support; this file uses part of it")]
 #[path = "../support/webdriver.rs"]
 mod webdriver;
 pub use webdriver::{Driver, Kill, Session};

@@ -72,6 +72,20 @@ struct Planned {
     bound: Value,
     /// A refusal found before classification finished (e.g. a path escape): recorded, never run.
     refused: Option<String>,
+    /// For a file write: the content it proposes, shown to the approver as a diff.
+    proposed: Option<Value>,
+}
+
+/// Largest proposed content sent for the approver's diff (the approval server takes 64 KiB
+/// bodies); larger writes are shown by their digest only.
+const MAX_PROPOSED: usize = 16 * 1024;
+
+/// The content a write proposes, for the approver's diff, when it is small enough to send. The
+/// file's current content is never read for it (it may hold secrets): a whole-file write shows
+/// as all new lines, an edit as the text it replaces and the text replacing it.
+fn proposed(before: Option<&str>, after: &str) -> Option<Value> {
+    (before.map_or(0, str::len) + after.len() <= MAX_PROPOSED)
+        .then(|| json!({"before": before, "after": after}))
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -378,6 +392,7 @@ impl Tools {
         let req = ActionRequest {
             meta: mcp_meta(rationale, &call_id, planned.tool),
             bound: Some(planned.bound),
+            proposed: planned.proposed,
             ticket,
             text: Some(planned.text),
             refusal: planned.refused,
@@ -486,6 +501,7 @@ impl Tools {
             text: format!("read {}", shown.display()),
             bound: json!({"kind": "read", "path": shown}),
             refused: confined.as_ref().err().map(ToString::to_string),
+            proposed: None,
         };
         let ws = self.workspace.clone();
         self.governed(planned, rationale, ticket, move |_| {
@@ -539,6 +555,7 @@ impl Tools {
             ),
             bound: json!({"kind": "write", "path": shown, "content_sha256": digest}),
             refused: confined.as_ref().err().map(ToString::to_string),
+            proposed: proposed(None, content),
         };
         let ws = self.workspace.clone();
         let content = content.to_owned();
@@ -610,6 +627,7 @@ impl Tools {
                 "replace_all": replace_all,
             }),
             refused: confined.as_ref().err().map(ToString::to_string),
+            proposed: proposed(Some(old), new),
         };
         let ws = self.workspace.clone();
         let (old, new) = (old.to_owned(), new.to_owned());
@@ -669,6 +687,7 @@ impl Tools {
             text: format!("list {}", shown.display()),
             bound: json!({"kind": "read", "path": shown}),
             refused: confined.as_ref().err().map(ToString::to_string),
+            proposed: None,
         };
         let ws = self.workspace.clone();
         self.governed(planned, rationale, None, move |_| {
@@ -758,6 +777,7 @@ impl Tools {
             }),
             action,
             refused,
+            proposed: None,
         };
         let ws = self.workspace.clone();
         let max = self.max_bytes;
