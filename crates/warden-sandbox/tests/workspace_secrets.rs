@@ -156,6 +156,9 @@ fn the_shipped_list_names_the_usual_secret_files() {
         assert!(!s.is_secret(plain), "{plain}");
     }
     assert!(s.skip.iter().any(|d| d == "node_modules"));
-    assert!(s.skip.iter().any(|d| d == "target"), "a build tree is not walked on every run");
+    assert!(
+        s.skip.iter().any(|d| d == "target"),
+        "a build tree is not walked on every run"
+    );
     assert!(warden_sandbox::BUILTIN_WORKSPACE_SECRETS.contains("Version 1"));
 }

@@ -1405,7 +1405,10 @@ fn the_servers_audit_log_is_sealed_so_a_cut_end_is_named() {
         if anchored(&out).is_some_and(|n| n > denied + 1) {
             break;
         }
-        assert!(Instant::now() < deadline, "the anchor never covered the denial: {out}");
+        assert!(
+            Instant::now() < deadline,
+            "the anchor never covered the denial: {out}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     drop(s);
