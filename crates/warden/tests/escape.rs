@@ -335,6 +335,9 @@ fn listed_home_entries_stay_visible() {
          [sandbox]\nhome_visible = [\"~/.mytool\"]\n",
     )
     .expect("write");
+    // The write goes through a variable: `warden sandbox` opens up an outside path its command
+    // line names literally (the caller cleared that command: DESIGN.md, "An approval grants
+    // what it names"); what a script writes on its own must meet a read-only home.
     let mut cmd = Command::new(WARDEN);
     cmd.args(["sandbox", "--policy"]).arg(&f.policy).args([
         "--",
@@ -343,7 +346,7 @@ fn listed_home_entries_stay_visible() {
         "cat ~/.cargo/bin/tool ~/.rustup/settings.toml ~/.npm/_cacache/index ~/.cache/pip/http/x \
          ~/.config/git/ignore ~/.local/bin/tool ~/.mytool/config \"$GOPATH/pkg/mod/x\"; \
          git config --global user.name; cat ~/.cargo/credentials.toml; \
-         echo x > ~/.cargo/bin/new && echo WROTE-HOME",
+         d=~/.cargo/bin; echo x > \"$d/new\" && echo WROTE-HOME",
     ]);
     f.env(&mut cmd);
     let o = cmd
@@ -1086,12 +1089,12 @@ fn the_commondir_redirection_through_warden_run_is_refused() {
             f.out.join("pwned").exists()
         };
         let f = Fixture::with_repo();
-        std::fs::write(f.ws.join("attack.sh"), attack(&f)).expect("write");
+        std::fs::write(f.ws.join("attack.sh"), unread(&attack(&f))).expect("write");
         let o = f.host("sh attack.sh");
         assert!(pwned(&f), "control ({target}): {}", text(&o));
 
         let f = Fixture::with_repo();
-        std::fs::write(f.ws.join("attack.sh"), attack(&f)).expect("write");
+        std::fs::write(f.ws.join("attack.sh"), unread(&attack(&f))).expect("write");
         let o = f.run(&["sh", "attack.sh"]);
         assert_eq!(
             o.status.code(),
@@ -1613,7 +1616,7 @@ fn through_warden_run_the_whole_path_holds_too() {
         ]
     };
     let f = Fixture::new();
-    std::fs::write(f.ws.join("probe.sh"), &probe).expect("write");
+    std::fs::write(f.ws.join("probe.sh"), unread(&probe)).expect("write");
     let o = f.host("bash probe.sh");
     assert_eq!(effects(&f, &o), [true; 4], "control: {}", text(&o));
     assert!(
@@ -1622,7 +1625,7 @@ fn through_warden_run_the_whole_path_holds_too() {
     );
 
     let f = Fixture::new();
-    std::fs::write(f.ws.join("probe.sh"), &probe).expect("write");
+    std::fs::write(f.ws.join("probe.sh"), unread(&probe)).expect("write");
     let mut cmd = Command::new(WARDEN);
     cmd.args(["run", "--policy"])
         .arg(&f.policy)
@@ -1681,7 +1684,7 @@ fn workspace_code_never_runs_on_the_host_through_discovery() {
          done && printf 'module x\\n\\ngo 1.99.1\\n\\ntoolchain go1.99.1\\n' > go.mod",
         out = f.out.display()
     );
-    std::fs::write(f.ws.join("plant.sh"), &plant).expect("write");
+    std::fs::write(f.ws.join("plant.sh"), unread(&plant)).expect("write");
     // Control: the planted package runs when Python starts in the workspace on the host.
     let o = f.host("python3 -c 'import sys' && sh plant.sh && python3 -c 'import pip' ; true");
     assert!(
@@ -1762,7 +1765,7 @@ fn a_sandboxed_command_cannot_widen_the_allowlist_of_later_runs() {
     let f = Fixture::new();
     std::fs::write(
         f.ws.join("widen.sh"),
-        "printf 'registry=http://widen.canary.invalid/\\n' > .npmrc\n",
+        unread("printf 'registry=http://widen.canary.invalid/\\n' > .npmrc\n"),
     )
     .expect("write");
     std::fs::write(
@@ -1787,8 +1790,10 @@ fn a_sandboxed_command_cannot_widen_the_allowlist_of_later_runs() {
     // Within one run too: a file written before the proxy starts does not count.
     std::fs::write(
         f.ws.join("both.sh"),
-        "printf 'registry=http://same-run.canary.invalid/\\n' > .npmrc\n\
-         curl -s -m 20 http://same-run.canary.invalid/ ; exit 0\n",
+        unread(
+            "printf 'registry=http://same-run.canary.invalid/\\n' > .npmrc\n\
+             curl -s -m 20 http://same-run.canary.invalid/ ; exit 0\n",
+        ),
     )
     .expect("write");
     let o = run_discovering(&f, &["sh", "both.sh"], &[]);
@@ -1811,4 +1816,15 @@ fn a_sandboxed_command_cannot_widen_the_allowlist_of_later_runs() {
         "a file edited outside the sandbox is honoured: {}",
         text(&o)
     );
+}
+
+/// A script padded past the size lookahead reads ahead, so the early decision is the command's
+/// own tier (`sh x.sh` is `auto`) and the attack meets the sandbox, which is what these tests
+/// are about (lookahead alone would refuse most of them before they ran; the sandbox must hold
+/// for what it cannot see: a script generated or fetched at run time).
+fn unread(script: &str) -> String {
+    format!(
+        "{script}\n# {}\n",
+        "x".repeat(warden_policy::LOOKAHEAD_MAX_FILE + 1)
+    )
 }

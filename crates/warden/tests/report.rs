@@ -686,7 +686,12 @@ fn a_repository_planted_by_an_auto_action_is_a_warning_incident() {
     // test is about what the sandbox reports of a repository that did get planted.
     std::fs::write(
         w.ws().join("Makefile"),
-        "all: hook\nhook: init\n\t$(file >.git/hooks/post-checkout,touch /tmp/x)\ninit:\n\tgit init -q\n",
+        // Padded past what lookahead reads (the recipe's `$(file …)` is opaque to it, which
+        // would ask a person first): this test is about what the sandbox reports afterwards.
+        format!(
+            "all: hook\nhook: init\n\t$(file >.git/hooks/post-checkout,touch /tmp/x)\ninit:\n\tgit init -q\n# {}\n",
+            "x".repeat(warden_policy::LOOKAHEAD_MAX_FILE + 1)
+        ),
     )
     .unwrap();
     let o = w.run(&["run", "--", "make", "-s"]);

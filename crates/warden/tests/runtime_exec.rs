@@ -79,6 +79,20 @@ impl Ws {
         std::fs::write(&p, text).expect("write");
     }
 
+    /// A file the command runs that lookahead does not read: padded past the size lookahead
+    /// reads ahead (a comment, or an unused field of a JSON file), so the early decision is the
+    /// command's own tier. These tests are about the runtime layer, which must hold whatever the
+    /// early decision could not see (a script generated or fetched at run time, a large one).
+    fn write_unread(&self, rel: &str, text: &str) {
+        let pad = "x".repeat(warden_policy::LOOKAHEAD_MAX_FILE + 1);
+        let padded = if rel.ends_with(".json") {
+            text.replacen('{', &format!("{{\"_unread\": \"{pad}\","), 1)
+        } else {
+            format!("{text}# {pad}\n")
+        };
+        self.write(rel, &padded);
+    }
+
     fn executable(&self, rel: &str, text: &str) {
         use std::os::unix::fs::PermissionsExt;
         self.write(rel, text);
@@ -207,7 +221,7 @@ fn assert_push_refused(w: &Ws, out: &Output) {
 #[test]
 fn a_script_cannot_push_from_inside_an_auto_action() {
     let w = ws();
-    w.write(
+    w.write_unread(
         "deploy.sh",
         "ls >/dev/null\ngit push origin HEAD:refs/heads/main\necho done\n",
     );
@@ -225,7 +239,7 @@ fn a_makefile_recipe_cannot_push() {
         return;
     }
     let w = ws();
-    w.write(
+    w.write_unread(
         "Makefile",
         "release:\n\t-git push origin HEAD:refs/heads/main\n\t@echo built\n",
     );
@@ -282,7 +296,7 @@ fn a_sync_program_is_refused_unattended_and_exits_77() {
     let w = ws();
     // A stand-in `terraform` on PATH that would leave a marker.
     w.executable("bin/terraform", "#!/bin/sh\ntouch applied.marker\n");
-    w.write(
+    w.write_unread(
         "infra.sh",
         "PATH=\"$PWD/bin:$PATH\"\nterraform apply -auto-approve\necho finished\n",
     );
@@ -546,7 +560,7 @@ fn a_hidden_post_is_refused_at_the_proxy_and_a_get_passes() {
 fn the_report_counts_nested_decisions_and_lists_refusals_as_incidents() {
     let w = ws();
     w.executable("bin/terraform", "#!/bin/sh\ntouch applied.marker\n");
-    w.write(
+    w.write_unread(
         "ship.sh",
         "PATH=\"$PWD/bin:$PATH\"\nls >/dev/null\ngit push origin HEAD:refs/heads/main\nterraform apply\necho shipped\n",
     );
@@ -654,7 +668,7 @@ fn an_npm_posttest_script_cannot_push() {
         return;
     }
     let w = ws();
-    w.write(
+    w.write_unread(
         "package.json",
         r#"{"name":"t","version":"1.0.0","scripts":{"test":"echo tested","posttest":"git push origin HEAD:refs/heads/main"}}"#,
     );
@@ -721,7 +735,7 @@ mod serve;
 #[test]
 fn an_approved_rerun_pushes_exactly_once() {
     let w = ws();
-    w.write(
+    w.write_unread(
         "deploy.sh",
         "git push origin HEAD:refs/heads/main && echo pushed >> pushes.log\necho done\n",
     );
@@ -822,7 +836,7 @@ fn an_approved_rerun_pushes_exactly_once() {
 #[test]
 fn a_refused_nested_exec_is_explained_once() {
     let w = ws();
-    w.write(
+    w.write_unread(
         "deploy.sh",
         "git push origin HEAD:refs/heads/main\necho done\n",
     );
@@ -844,7 +858,7 @@ fn a_refused_nested_exec_is_explained_once() {
     assert!(err.find("warden: git refused: ") < err.find("warden: refused `git push"));
 
     // The command hides its stderr: the closing list explains.
-    w.write(
+    w.write_unread(
         "quiet.sh",
         "git push origin HEAD:refs/heads/main 2>/dev/null\necho done\n",
     );
