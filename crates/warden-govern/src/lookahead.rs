@@ -45,13 +45,12 @@ impl WorkspaceFiles {
     }
 }
 
-/// Whether a file name is a secret's (its contents must not reach a decision).
+/// Whether a file name is a secret's (its contents must not reach a decision): the same list
+/// the sandbox masks (`warden_sandbox::WorkspaceSecrets`, a versioned data file), parsed once.
 fn is_secret_name(name: &str) -> bool {
-    (name.starts_with(".env") && !name.ends_with(".example") && !name.ends_with(".sample"))
-        || [".pem", ".key", ".p12", ".pfx"]
-            .iter()
-            .any(|x| name.ends_with(x))
-        || name.starts_with("id_")
+    static SECRETS: std::sync::LazyLock<warden_sandbox::WorkspaceSecrets> =
+        std::sync::LazyLock::new(warden_sandbox::WorkspaceSecrets::builtin);
+    SECRETS.is_secret(name)
 }
 
 impl WorkspaceReader for WorkspaceFiles {

@@ -744,7 +744,13 @@ fn a_credential_with_a_tier_travels_only_in_an_action_approved_at_that_tier() {
     assert_eq!(ids.len(), 1, "{ids:?} {err}");
     let ok = |c: &mut Command| {
         let o = c.output().expect("warden approvals");
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{:?}\n{}{}",
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
     };
     ok(&mut serve::approvals_cli(
         &s.url,
