@@ -12,6 +12,7 @@
 //! (rewritten), which is how an outcome is tied to its intent (see `warden hook copilot`).
 
 use super::claude_code::{self, Answer, InputError, redact, sh_quote};
+use super::settings_file;
 use crate::exit::{CliError, CmdResult};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -116,47 +117,6 @@ pub fn pre_tool_use_json(answer: &Answer) -> Value {
     out
 }
 
-fn read_json(path: &Path) -> Result<Value, CliError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) if text.trim().is_empty() => Ok(json!({})),
-        Ok(text) => serde_json::from_str::<Value>(&text).map_err(|e| {
-            CliError::bad_input(miette::miette!(
-                help = "fix the file (or move it away) and run `warden init --agent copilot` again; it was not changed",
-                "{} is not valid JSON (line {} column {}): {e}",
-                path.display(),
-                e.line(),
-                e.column()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(json!({})),
-        Err(e) => Err(CliError::failure(miette::miette!(
-            "cannot read {}: {e}",
-            path.display()
-        ))),
-    }
-}
-
-/// Write `doc` to `path` (temporary file, then rename) unless it already holds exactly that.
-fn write_json(path: &Path, doc: &Value) -> Result<(), CliError> {
-    let mut text = serde_json::to_string_pretty(doc).unwrap_or_default();
-    text.push('\n');
-    if std::fs::read_to_string(path).is_ok_and(|t| t == text) {
-        println!("unchanged {}", path.display());
-        return Ok(());
-    }
-    let fail = |e: std::io::Error| {
-        CliError::failure(miette::miette!("cannot write {}: {e}", path.display()))
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    let tmp = dir.join(".warden-tmp.json");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(fail)?;
-    println!("wrote {}", path.display());
-    Ok(())
-}
-
 /// Copilot's user directory: `$COPILOT_HOME` if set, else `~/.copilot`.
 pub fn copilot_dir() -> PathBuf {
     std::env::var_os("COPILOT_HOME")
@@ -234,7 +194,9 @@ pub fn init(root: &Path, force: bool) -> CmdResult {
         ))
     })?;
     let settings = copilot_dir().join("settings.json");
-    let mut doc = read_json(&settings)?;
+    let mut doc = settings_file::read(&settings, &settings_file::fix_and_rerun("copilot"), || {
+        json!({})
+    })?;
     merge(&mut doc, exe, force).map_err(|msg| {
         CliError::bad_input(miette::miette!(
             help = "Copilot's settings put hooks under {{\"hooks\": {{\"preToolUse\": [{{\"type\": \"command\", \"bash\": …}}]}}}}; the file was not changed",
@@ -242,7 +204,11 @@ pub fn init(root: &Path, force: bool) -> CmdResult {
             settings.display()
         ))
     })?;
-    write_json(&settings, &doc)?;
+    if settings_file::write(&settings, &doc)? {
+        println!("wrote {}", settings.display());
+    } else {
+        println!("unchanged {}", settings.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

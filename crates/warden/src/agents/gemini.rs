@@ -13,6 +13,7 @@
 //! intent (see `warden hook gemini`).
 
 use super::claude_code::{self, Answer, InputError, redact, sh_quote};
+use super::settings_file;
 use crate::exit::{CliError, CmdResult};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
@@ -131,42 +132,6 @@ pub fn merge(doc: &mut Value, command: &str, force: bool) -> Result<bool, String
     Ok(changed)
 }
 
-fn read_json(path: &Path) -> Result<Value, CliError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) if text.trim().is_empty() => Ok(json!({})),
-        Ok(text) => serde_json::from_str::<Value>(&text).map_err(|e| {
-            CliError::bad_input(miette::miette!(
-                help = "fix the file (or move it away) and run `warden init --agent gemini` again; it was not changed",
-                "{} is not valid JSON (line {} column {}): {e}",
-                path.display(),
-                e.line(),
-                e.column()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(json!({})),
-        Err(e) => Err(CliError::failure(miette::miette!(
-            "cannot read {}: {e}",
-            path.display()
-        ))),
-    }
-}
-
-fn write_json(path: &Path, doc: &Value) -> Result<(), CliError> {
-    let fail = |e: std::io::Error| {
-        CliError::failure(miette::miette!("cannot write {}: {e}", path.display()))
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    let mut text = serde_json::to_string_pretty(doc).unwrap_or_default();
-    text.push('\n');
-    let tmp = dir.join(".warden-tmp.json");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(fail)?;
-    println!("wrote {}", path.display());
-    Ok(())
-}
-
 /// Gemini's user directory: `$GEMINI_CLI_HOME/.gemini` if set, else `~/.gemini`.
 pub fn gemini_dir() -> PathBuf {
     std::env::var_os("GEMINI_CLI_HOME")
@@ -195,7 +160,9 @@ pub fn init(root: &Path, force: bool) -> CmdResult {
     let command = format!("{}{MARK}", sh_quote(exe));
 
     let settings = root.join(".gemini").join("settings.json");
-    let mut doc = read_json(&settings)?;
+    let mut doc = settings_file::read(&settings, &settings_file::fix_and_rerun("gemini"), || {
+        json!({})
+    })?;
     let changed = merge(&mut doc, &command, force).map_err(|msg| {
         CliError::bad_input(miette::miette!(
             help = "Gemini's settings put hooks under {{\"hooks\": {{\"BeforeTool\": [{{\"matcher\": …, \"hooks\": [...]}}]}}}}; the file was not changed",
@@ -204,14 +171,18 @@ pub fn init(root: &Path, force: bool) -> CmdResult {
         ))
     })?;
     if changed {
-        write_json(&settings, &doc)?;
+        settings_file::write(&settings, &doc)?;
+        println!("wrote {}", settings.display());
     } else {
         println!("unchanged {}", settings.display());
     }
 
     // Gemini runs a project's hooks only in a folder the user trusts.
     let trusted = gemini_dir().join("trustedFolders.json");
-    let mut folders = read_json(&trusted)?;
+    let mut folders =
+        settings_file::read(&trusted, &settings_file::fix_and_rerun("gemini"), || {
+            json!({})
+        })?;
     let map = folders.as_object_mut().ok_or_else(|| {
         CliError::bad_input(miette::miette!(
             "{}: the top level is not a JSON object",
@@ -231,7 +202,8 @@ pub fn init(root: &Path, force: bool) -> CmdResult {
         }
         _ => {
             map.insert(key, "TRUST_FOLDER".into());
-            write_json(&trusted, &folders)?;
+            settings_file::write(&trusted, &folders)?;
+            println!("wrote {}", trusted.display());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -10,3 +10,4 @@ pub mod gemini;
 pub mod installed;
 pub mod mcp;
 pub mod opencode;
+pub mod settings_file;

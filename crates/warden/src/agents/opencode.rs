@@ -68,27 +68,12 @@ pub fn init(root: &Path, _force: bool) -> CmdResult {
         )));
     };
     let path = root.join("opencode.json");
-    let mut doc = match std::fs::read_to_string(&path) {
-        Ok(text) if text.trim().is_empty() => json!({}),
-        Ok(text) => serde_json::from_str::<Value>(&text).map_err(|e| {
-            CliError::bad_input(miette::miette!(
-                help = "opencode.json with comments (JSONC) is not merged: fix or move it, then run `warden init --agent opencode` again; it was not changed",
-                "{} is not valid JSON (line {} column {}): {e}",
-                path.display(),
-                e.line(),
-                e.column()
-            ))
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            json!({ "$schema": "https://opencode.ai/config.json" })
-        }
-        Err(e) => {
-            return Err(CliError::failure(miette::miette!(
-                "cannot read {}: {e}",
-                path.display()
-            )));
-        }
-    };
+    let mut doc = super::settings_file::read(
+        &path,
+        "opencode.json with comments (JSONC) is not merged: fix or move it, then run `warden init \
+         --agent opencode` again; it was not changed",
+        || json!({ "$schema": "https://opencode.ai/config.json" }),
+    )?;
     let notes = merge(&mut doc, exe, workspace).map_err(|msg| {
         CliError::bad_input(miette::miette!(
             help = "the file was not changed",
@@ -100,12 +85,7 @@ pub fn init(root: &Path, _force: bool) -> CmdResult {
         println!("unchanged {}", path.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    text.push('\n');
-    let tmp = root.join(".opencode.json.warden-tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| CliError::failure(miette::miette!("cannot write {}: {e}", path.display())))?;
+    super::settings_file::write(&path, &doc)?;
     println!("wrote {}", path.display());
     for n in &notes {
         println!("  {n}");

@@ -85,25 +85,11 @@ fn merge(doc: &mut Value, command: &str, force: bool) -> Result<bool, String> {
 /// Write this agent's configuration for the repository at `root`.
 pub fn init(root: &Path, force: bool) -> CmdResult {
     let path = root.join(".claude").join("settings.json");
-    let mut doc = match std::fs::read_to_string(&path) {
-        Ok(text) if text.trim().is_empty() => json!({}),
-        Ok(text) => serde_json::from_str::<Value>(&text).map_err(|e| {
-            CliError::bad_input(miette::miette!(
-                help = "fix the file (or move it away) and run `warden init --agent claude-code` again; it was not changed",
-                "{} is not valid JSON (line {} column {}): {e}",
-                path.display(),
-                e.line(),
-                e.column()
-            ))
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => json!({}),
-        Err(e) => {
-            return Err(CliError::failure(miette::miette!(
-                "cannot read {}: {e}",
-                path.display()
-            )));
-        }
-    };
+    let mut doc = super::super::settings_file::read(
+        &path,
+        &super::super::settings_file::fix_and_rerun("claude-code"),
+        || json!({}),
+    )?;
     let command = hook_command()?;
     let changed = merge(&mut doc, &command, force).map_err(|msg| {
         CliError::bad_input(miette::miette!(
@@ -116,18 +102,7 @@ pub fn init(root: &Path, force: bool) -> CmdResult {
         println!("kept {} (Warden's hooks are already there)", path.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let dir = path.parent().unwrap_or(root);
-    let fail = |e: std::io::Error| {
-        CliError::failure(miette::miette!("cannot write {}: {e}", path.display()))
-    };
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    text.push('\n');
-    // Temporary file then rename: a crash never leaves half a settings file.
-    let tmp = dir.join(".settings.json.warden-tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(fail)?;
+    super::super::settings_file::write(&path, &doc)?;
     println!(
         "wrote {}: Claude Code now asks `warden hook claude-code` before and after every tool call",
         path.display()
