@@ -186,3 +186,32 @@ fn every_module_says_why_it_exists_and_unsafe_stays_in_the_sandbox() {
     assert!(checked > 50, "only {checked} source files found");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The README's first command is `cargo run --release -p warden -- run -- …`: a package with more
+/// than one binary (warden ships `warden-sandbox-init` too) must say which one `cargo run` runs.
+#[test]
+fn the_readme_first_command_knows_which_binary_to_run() {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README");
+    let first = readme
+        .lines()
+        .find(|l| l.starts_with("cargo run"))
+        .expect("the README starts with a cargo run command");
+    assert!(
+        first.contains("-p warden ") && !first.contains("--bin"),
+        "{first}"
+    );
+    let manifest = std::fs::read_to_string(workspace_root().join("crates/warden/Cargo.toml"))
+        .expect("manifest");
+    let doc: toml_edit::DocumentMut = manifest.parse().expect("manifest parses");
+    let bins = doc
+        .get("bin")
+        .and_then(toml_edit::Item::as_array_of_tables)
+        .map_or(0, |b| b.len());
+    if bins > 1 {
+        assert_eq!(
+            doc["package"]["default-run"].as_str(),
+            Some("warden"),
+            "`cargo run -p warden` cannot choose among {bins} binaries"
+        );
+    }
+}
