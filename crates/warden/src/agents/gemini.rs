@@ -15,7 +15,7 @@
 use super::claude_code::{self, Answer, InputError, redact, sh_quote};
 use super::settings_file;
 use crate::exit::{CliError, CmdResult};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use warden_policy::Action;
@@ -93,43 +93,19 @@ fn is_warden_hook(h: &Value) -> bool {
 
 /// Merge Warden's hooks into a Gemini `settings.json` document; returns whether anything changed.
 pub fn merge(doc: &mut Value, command: &str, force: bool) -> Result<bool, String> {
-    let root = doc
-        .as_object_mut()
-        .ok_or("the top level is not a JSON object")?;
-    let hooks = root
-        .entry("hooks")
-        .or_insert_with(|| Value::Object(Map::new()))
-        .as_object_mut()
-        .ok_or("`hooks` is not a JSON object")?;
-    let mut changed = false;
-    for (event, timeout) in EVENTS {
-        let groups = hooks
-            .entry(event)
-            .or_insert_with(|| Value::Array(vec![]))
-            .as_array_mut()
-            .ok_or_else(|| format!("`hooks.{event}` is not a JSON array"))?;
-        let mut found = false;
-        for group in groups.iter_mut() {
-            let Some(list) = group.get_mut("hooks").and_then(Value::as_array_mut) else {
-                continue;
-            };
-            for h in list.iter_mut().filter(|h| is_warden_hook(h)) {
-                found = true;
-                if force && h.get("command").and_then(Value::as_str) != Some(command) {
-                    h["command"] = command.into();
-                    changed = true;
-                }
-            }
-        }
-        if !found {
-            groups.push(json!({
+    settings_file::merge_grouped_hooks(
+        doc,
+        &EVENTS,
+        command,
+        force,
+        is_warden_hook,
+        |command, timeout| {
+            json!({
                 "matcher": ".*",
                 "hooks": [{ "type": "command", "name": "warden", "command": command, "timeout": timeout }],
-            }));
-            changed = true;
-        }
-    }
-    Ok(changed)
+            })
+        },
+    )
 }
 
 /// Gemini's user directory: `$GEMINI_CLI_HOME/.gemini` if set, else `~/.gemini`.
@@ -248,7 +224,7 @@ mod tests {
         assert_eq!(deny, json!({"decision": "deny", "reason": "no"}));
         let allow = before_tool_json(&Answer::Allow {
             reason: "ok".into(),
-            updated: Some(Map::from_iter([("command".into(), "x".into())])),
+            updated: Some(serde_json::Map::from_iter([("command".into(), "x".into())])),
         });
         assert_eq!(allow["hookSpecificOutput"]["tool_input"]["command"], "x");
     }

@@ -59,3 +59,52 @@ pub fn write(path: &Path, doc: &Value) -> Result<bool, CliError> {
         .map_err(fail)?;
     Ok(true)
 }
+
+/// Merge Warden's hook into a settings document whose `hooks` object lists, per event, matcher
+/// groups of handlers (`hooks.EVENT[].hooks[].command`: Claude Code, Codex's hooks.json, Gemini
+/// CLI). For each `(event, timeout)` a handler `is_ours` already there is kept (with `force`,
+/// pointed at `command`), else `new_group(command, timeout)` is appended. Returns whether
+/// anything changed; an error names the part of the document that has the wrong shape.
+pub fn merge_grouped_hooks(
+    doc: &mut Value,
+    events: &[(&str, u64)],
+    command: &str,
+    force: bool,
+    is_ours: impl Fn(&Value) -> bool,
+    new_group: impl Fn(&str, u64) -> Value,
+) -> Result<bool, String> {
+    let root = doc
+        .as_object_mut()
+        .ok_or("the top level is not a JSON object")?;
+    let hooks = root
+        .entry("hooks")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()))
+        .as_object_mut()
+        .ok_or("`hooks` is not a JSON object")?;
+    let mut changed = false;
+    for &(event, timeout) in events {
+        let groups = hooks
+            .entry(event)
+            .or_insert_with(|| Value::Array(vec![]))
+            .as_array_mut()
+            .ok_or_else(|| format!("`hooks.{event}` is not a JSON array"))?;
+        let mut found = false;
+        for group in groups.iter_mut() {
+            let Some(list) = group.get_mut("hooks").and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for h in list.iter_mut().filter(|h| is_ours(h)) {
+                found = true;
+                if force && h.get("command").and_then(Value::as_str) != Some(command) {
+                    h["command"] = command.into();
+                    changed = true;
+                }
+            }
+        }
+        if !found {
+            groups.push(new_group(command, timeout));
+            changed = true;
+        }
+    }
+    Ok(changed)
+}

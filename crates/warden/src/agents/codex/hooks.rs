@@ -23,7 +23,7 @@
 use super::config::{bad, codex_home, fail, load, set, store, table, trust_project};
 use crate::agents::claude_code::sh_quote;
 use crate::exit::{CliError, CmdResult};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::ExitCode;
@@ -73,42 +73,19 @@ pub struct Placed {
 /// Merge Warden's hooks into `doc` (hooks.json); returns whether anything changed. With `force`
 /// an existing Warden hook is pointed at `command` (e.g. after moving the binary).
 pub fn merge(doc: &mut Value, command: &str, force: bool) -> Result<bool, String> {
-    let root = doc
-        .as_object_mut()
-        .ok_or("the top level is not a JSON object")?;
-    let hooks = root
-        .entry("hooks")
-        .or_insert_with(|| Value::Object(Map::new()))
-        .as_object_mut()
-        .ok_or("`hooks` is not a JSON object")?;
-    let mut changed = false;
-    for (event, _, timeout) in EVENTS {
-        let groups = hooks
-            .entry(event)
-            .or_insert_with(|| Value::Array(vec![]))
-            .as_array_mut()
-            .ok_or_else(|| format!("`hooks.{event}` is not a JSON array"))?;
-        let mut found = false;
-        for group in groups.iter_mut() {
-            let Some(list) = group.get_mut("hooks").and_then(Value::as_array_mut) else {
-                continue;
-            };
-            for h in list.iter_mut().filter(|h| is_warden_hook(h)) {
-                found = true;
-                if force && h.get("command").and_then(Value::as_str) != Some(command) {
-                    h["command"] = command.into();
-                    changed = true;
-                }
-            }
-        }
-        if !found {
-            groups.push(json!({
+    let events = EVENTS.map(|(event, _, timeout)| (event, timeout));
+    crate::agents::settings_file::merge_grouped_hooks(
+        doc,
+        &events,
+        command,
+        force,
+        is_warden_hook,
+        |command, timeout| {
+            json!({
                 "hooks": [{ "type": "command", "command": command, "timeout": timeout }],
-            }));
-            changed = true;
-        }
-    }
-    Ok(changed)
+            })
+        },
+    )
 }
 
 /// Warden's handlers running `command` in hooks.json, with the hash Codex trusts them by.
