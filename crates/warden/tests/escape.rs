@@ -8,6 +8,9 @@
 
 #![cfg(target_os = "linux")]
 
+#[path = "support/unread.rs"]
+mod unread;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
@@ -1089,12 +1092,12 @@ fn the_commondir_redirection_through_warden_run_is_refused() {
             f.out.join("pwned").exists()
         };
         let f = Fixture::with_repo();
-        std::fs::write(f.ws.join("attack.sh"), unread(&attack(&f))).expect("write");
+        std::fs::write(f.ws.join("attack.sh"), unread::script(&attack(&f))).expect("write");
         let o = f.host("sh attack.sh");
         assert!(pwned(&f), "control ({target}): {}", text(&o));
 
         let f = Fixture::with_repo();
-        std::fs::write(f.ws.join("attack.sh"), unread(&attack(&f))).expect("write");
+        std::fs::write(f.ws.join("attack.sh"), unread::script(&attack(&f))).expect("write");
         let o = f.run(&["sh", "attack.sh"]);
         assert_eq!(
             o.status.code(),
@@ -1616,7 +1619,7 @@ fn through_warden_run_the_whole_path_holds_too() {
         ]
     };
     let f = Fixture::new();
-    std::fs::write(f.ws.join("probe.sh"), unread(&probe)).expect("write");
+    std::fs::write(f.ws.join("probe.sh"), unread::script(&probe)).expect("write");
     let o = f.host("bash probe.sh");
     assert_eq!(effects(&f, &o), [true; 4], "control: {}", text(&o));
     assert!(
@@ -1625,7 +1628,7 @@ fn through_warden_run_the_whole_path_holds_too() {
     );
 
     let f = Fixture::new();
-    std::fs::write(f.ws.join("probe.sh"), unread(&probe)).expect("write");
+    std::fs::write(f.ws.join("probe.sh"), unread::script(&probe)).expect("write");
     let mut cmd = Command::new(WARDEN);
     cmd.args(["run", "--policy"])
         .arg(&f.policy)
@@ -1684,7 +1687,7 @@ fn workspace_code_never_runs_on_the_host_through_discovery() {
          done && printf 'module x\\n\\ngo 1.99.1\\n\\ntoolchain go1.99.1\\n' > go.mod",
         out = f.out.display()
     );
-    std::fs::write(f.ws.join("plant.sh"), unread(&plant)).expect("write");
+    std::fs::write(f.ws.join("plant.sh"), unread::script(&plant)).expect("write");
     // Control: the planted package runs when Python starts in the workspace on the host.
     let o = f.host("python3 -c 'import sys' && sh plant.sh && python3 -c 'import pip' ; true");
     assert!(
@@ -1765,7 +1768,7 @@ fn a_sandboxed_command_cannot_widen_the_allowlist_of_later_runs() {
     let f = Fixture::new();
     std::fs::write(
         f.ws.join("widen.sh"),
-        unread("printf 'registry=http://widen.canary.invalid/\\n' > .npmrc\n"),
+        unread::script("printf 'registry=http://widen.canary.invalid/\\n' > .npmrc\n"),
     )
     .expect("write");
     std::fs::write(
@@ -1790,7 +1793,7 @@ fn a_sandboxed_command_cannot_widen_the_allowlist_of_later_runs() {
     // Within one run too: a file written before the proxy starts does not count.
     std::fs::write(
         f.ws.join("both.sh"),
-        unread(
+        unread::script(
             "printf 'registry=http://same-run.canary.invalid/\\n' > .npmrc\n\
              curl -s -m 20 http://same-run.canary.invalid/ ; exit 0\n",
         ),
@@ -1816,15 +1819,4 @@ fn a_sandboxed_command_cannot_widen_the_allowlist_of_later_runs() {
         "a file edited outside the sandbox is honoured: {}",
         text(&o)
     );
-}
-
-/// A script padded past the size lookahead reads ahead, so the early decision is the command's
-/// own tier (`sh x.sh` is `auto`) and the attack meets the sandbox, which is what these tests
-/// are about (lookahead alone would refuse most of them before they ran; the sandbox must hold
-/// for what it cannot see: a script generated or fetched at run time).
-fn unread(script: &str) -> String {
-    format!(
-        "{script}\n# {}\n",
-        "x".repeat(warden_policy::LOOKAHEAD_MAX_FILE + 1)
-    )
 }

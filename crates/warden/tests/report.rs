@@ -7,6 +7,9 @@
 
 #![cfg(target_os = "linux")]
 
+#[path = "support/unread.rs"]
+mod unread;
+
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write as _};
@@ -688,9 +691,8 @@ fn a_repository_planted_by_an_auto_action_is_a_warning_incident() {
         w.ws().join("Makefile"),
         // Padded past what lookahead reads (the recipe's `$(file …)` is opaque to it, which
         // would ask a person first): this test is about what the sandbox reports afterwards.
-        format!(
-            "all: hook\nhook: init\n\t$(file >.git/hooks/post-checkout,touch /tmp/x)\ninit:\n\tgit init -q\n# {}\n",
-            "x".repeat(warden_policy::LOOKAHEAD_MAX_FILE + 1)
+        unread::script(
+            "all: hook\nhook: init\n\t$(file >.git/hooks/post-checkout,touch /tmp/x)\ninit:\n\tgit init -q\n",
         ),
     )
     .unwrap();

@@ -14,6 +14,9 @@
 
 #![cfg(target_os = "linux")]
 
+#[path = "support/unread.rs"]
+mod unread;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -84,11 +87,10 @@ impl Ws {
     /// command's own tier. These tests are about the runtime layer, which must hold whatever the
     /// early decision could not see (a script generated or fetched at run time, a large one).
     fn write_unread(&self, rel: &str, text: &str) {
-        let pad = "x".repeat(warden_policy::LOOKAHEAD_MAX_FILE + 1);
         let padded = if rel.ends_with(".json") {
-            text.replacen('{', &format!("{{\"_unread\": \"{pad}\","), 1)
+            unread::json(text)
         } else {
-            format!("{text}# {pad}\n")
+            unread::script(text)
         };
         self.write(rel, &padded);
     }
