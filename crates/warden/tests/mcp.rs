@@ -156,6 +156,10 @@ fn client(cfg: &Value, dir: &Path) -> Value {
         cfg["transport"].as_str().unwrap(),
         cfg["scenario"].as_str().unwrap()
     ));
+    // Each `warden mcp` the client starts gets a HOME of its own, so that the anchors it seals
+    // (`~/.config/warden/heads`) stay out of the real home of whoever runs the tests.
+    let mut cfg = cfg.clone();
+    cfg["home"] = test_home(dir).to_str().unwrap().into();
     std::fs::write(&path, cfg.to_string()).unwrap();
     let o = Command::new(python())
         .arg(CLIENT)
@@ -172,8 +176,16 @@ fn client(cfg: &Value, dir: &Path) -> Value {
     serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap()
 }
 
+/// The HOME every `warden` of a test runs with: `home` beside the workspace.
+fn test_home(root: &Path) -> PathBuf {
+    let home = root.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    home
+}
+
 fn audit(ws: &Path) -> Vec<Value> {
     let o = Command::new(WARDEN)
+        .env("HOME", test_home(ws.parent().unwrap()))
         .args(["audit", "--workspace"])
         .arg(ws)
         .arg("verify")
@@ -373,6 +385,13 @@ fn stdio_python_sdk_client_uses_every_tool_under_governance() {
     cfg["env"] = json!({"WARDEN_SERVER": a.url, "WARDEN_TOKEN": a.agent, "PATH": std::env::var("PATH").unwrap()});
     let summary = client(&cfg, s.ws.parent().unwrap());
     check_full_run(&s, &summary);
+    // The server sealed its runs under the test's HOME, not the real one.
+    let heads = test_home(s.ws.parent().unwrap()).join(".config/warden/heads");
+    assert!(
+        std::fs::read_dir(&heads).is_ok_and(|mut d| d.next().is_some()),
+        "no anchor under the test's HOME ({})",
+        heads.display()
+    );
 }
 
 #[test]
@@ -385,6 +404,7 @@ fn streamable_http_python_sdk_client_with_bearer_token() {
     cmd.arg("mcp")
         .arg("--workspace")
         .arg(&s.ws)
+        .env("HOME", test_home(s.ws.parent().unwrap()))
         .args(["--listen", "127.0.0.1:0"])
         .env("WARDEN_MCP_TOKEN", token)
         .env("WARDEN_SERVER", &a.url)
@@ -459,6 +479,7 @@ fn non_loopback_listen_without_a_token_is_refused() {
         .arg("--workspace")
         .arg(&s.ws)
         .args(["--listen", "0.0.0.0:0"])
+        .env("HOME", test_home(s.ws.parent().unwrap()))
         .env_remove("WARDEN_MCP_TOKEN")
         .output()
         .unwrap();

@@ -265,7 +265,7 @@ class Scenario:
 
 async def main(cfg):
     if cfg["transport"] == "stdio":
-        env = {"HOME": os.environ.get("HOME", "/root")}
+        env = {"HOME": cfg.get("home") or os.environ.get("HOME", "/root")}
         for k in ("WARDEN_SERVER", "WARDEN_TOKEN", "PATH"):
             if k in cfg.get("env", {}):
                 env[k] = cfg["env"][k]
