@@ -182,22 +182,12 @@ pub fn init(root: &Path, force: bool) -> CmdResult {
     let _ = std::fs::canonicalize(root).map_err(|e| {
         CliError::failure(miette::miette!("cannot resolve {}: {e}", root.display()))
     })?;
-    let exe = std::env::current_exe()
-        .and_then(std::fs::canonicalize)
-        .map_err(|e| {
-            CliError::failure(miette::miette!("cannot find Warden's own executable: {e}"))
-        })?;
-    let exe = exe.to_str().ok_or_else(|| {
-        CliError::failure(miette::miette!(
-            "Warden's own path is not UTF-8: {}",
-            exe.display()
-        ))
-    })?;
+    let exe = super::own_exe()?;
     let settings = copilot_dir().join("settings.json");
     let mut doc = settings_file::read(&settings, &settings_file::fix_and_rerun("copilot"), || {
         json!({})
     })?;
-    merge(&mut doc, exe, force).map_err(|msg| {
+    merge(&mut doc, &exe, force).map_err(|msg| {
         CliError::bad_input(miette::miette!(
             help = "Copilot's settings put hooks under {{\"hooks\": {{\"preToolUse\": [{{\"type\": \"command\", \"bash\": …}}]}}}}; the file was not changed",
             "{}: {msg}",

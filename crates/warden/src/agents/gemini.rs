@@ -12,7 +12,7 @@
 //! AfterTool sees the parameters as run (rewritten), which is how its outcome is tied to the
 //! intent (see `warden hook gemini`).
 
-use super::claude_code::{self, Answer, InputError, redact, sh_quote};
+use super::claude_code::{self, Answer, InputError, redact};
 use super::settings_file;
 use crate::exit::{CliError, CmdResult};
 use serde_json::{Value, json};
@@ -85,27 +85,14 @@ pub fn before_tool_json(answer: &Answer) -> Value {
     }
 }
 
-fn is_warden_hook(h: &Value) -> bool {
-    h.get("command")
-        .and_then(Value::as_str)
-        .is_some_and(|c| c.trim_end().ends_with(MARK))
-}
-
 /// Merge Warden's hooks into a Gemini `settings.json` document; returns whether anything changed.
 pub fn merge(doc: &mut Value, command: &str, force: bool) -> Result<bool, String> {
-    settings_file::merge_grouped_hooks(
-        doc,
-        &EVENTS,
-        command,
-        force,
-        is_warden_hook,
-        |command, timeout| {
-            json!({
-                "matcher": ".*",
-                "hooks": [{ "type": "command", "name": "warden", "command": command, "timeout": timeout }],
-            })
-        },
-    )
+    settings_file::merge_grouped_hooks(doc, &EVENTS, command, force, MARK, |command, timeout| {
+        json!({
+            "matcher": ".*",
+            "hooks": [{ "type": "command", "name": "warden", "command": command, "timeout": timeout }],
+        })
+    })
 }
 
 /// Gemini's user directory: `$GEMINI_CLI_HOME/.gemini` if set, else `~/.gemini`.
@@ -122,18 +109,7 @@ pub fn init(root: &Path, force: bool) -> CmdResult {
     let root = std::fs::canonicalize(root).map_err(|e| {
         CliError::failure(miette::miette!("cannot resolve {}: {e}", root.display()))
     })?;
-    let exe = std::env::current_exe()
-        .and_then(std::fs::canonicalize)
-        .map_err(|e| {
-            CliError::failure(miette::miette!("cannot find Warden's own executable: {e}"))
-        })?;
-    let exe = exe.to_str().ok_or_else(|| {
-        CliError::failure(miette::miette!(
-            "Warden's own path is not UTF-8: {}",
-            exe.display()
-        ))
-    })?;
-    let command = format!("{}{MARK}", sh_quote(exe));
+    let command = super::hook_command(MARK)?;
 
     let settings = root.join(".gemini").join("settings.json");
     let mut doc = settings_file::read(&settings, &settings_file::fix_and_rerun("gemini"), || {

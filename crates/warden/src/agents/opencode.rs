@@ -57,14 +57,11 @@ pub fn init(root: &Path, _force: bool) -> CmdResult {
     let root = std::fs::canonicalize(root).map_err(|e| {
         CliError::failure(miette::miette!("cannot resolve {}: {e}", root.display()))
     })?;
-    let exe = std::env::current_exe()
-        .and_then(std::fs::canonicalize)
-        .map_err(|e| {
-            CliError::failure(miette::miette!("cannot find Warden's own executable: {e}"))
-        })?;
-    let (Some(exe), Some(workspace)) = (exe.to_str(), root.to_str()) else {
+    let exe = super::own_exe()?;
+    let Some(workspace) = root.to_str() else {
         return Err(CliError::failure(miette::miette!(
-            "Warden's path or the workspace path is not UTF-8"
+            "the workspace path is not UTF-8: {}",
+            root.display()
         )));
     };
     let path = root.join("opencode.json");
@@ -74,7 +71,7 @@ pub fn init(root: &Path, _force: bool) -> CmdResult {
          --agent opencode` again; it was not changed",
         || json!({ "$schema": "https://opencode.ai/config.json" }),
     )?;
-    let notes = merge(&mut doc, exe, workspace).map_err(|msg| {
+    let notes = merge(&mut doc, &exe, workspace).map_err(|msg| {
         CliError::bad_input(miette::miette!(
             help = "the file was not changed",
             "{}: {msg}",

@@ -62,15 +62,16 @@ pub fn write(path: &Path, doc: &Value) -> Result<bool, CliError> {
 
 /// Merge Warden's hook into a settings document whose `hooks` object lists, per event, matcher
 /// groups of handlers (`hooks.EVENT[].hooks[].command`: Claude Code, Codex's hooks.json, Gemini
-/// CLI). For each `(event, timeout)` a handler `is_ours` already there is kept (with `force`,
-/// pointed at `command`), else `new_group(command, timeout)` is appended. Returns whether
+/// CLI). For each `(event, timeout)` a handler already there whose command ends with `mark`
+/// (Warden's, see [`super::hook_command`]) is kept (with `force`, pointed at `command`), else
+/// `new_group(command, timeout)` is appended. Returns whether
 /// anything changed; an error names the part of the document that has the wrong shape.
 pub fn merge_grouped_hooks(
     doc: &mut Value,
     events: &[(&str, u64)],
     command: &str,
     force: bool,
-    is_ours: impl Fn(&Value) -> bool,
+    mark: &str,
     new_group: impl Fn(&str, u64) -> Value,
 ) -> Result<bool, String> {
     let root = doc
@@ -92,6 +93,11 @@ pub fn merge_grouped_hooks(
         for group in groups.iter_mut() {
             let Some(list) = group.get_mut("hooks").and_then(Value::as_array_mut) else {
                 continue;
+            };
+            let is_ours = |h: &Value| {
+                h.get("command")
+                    .and_then(Value::as_str)
+                    .is_some_and(|c| c.trim_end().ends_with(mark))
             };
             for h in list.iter_mut().filter(|h| is_ours(h)) {
                 found = true;

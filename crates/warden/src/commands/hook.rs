@@ -440,18 +440,6 @@ impl Approver for HookServer {
     }
 }
 
-fn warden_exe() -> Result<String, CliError> {
-    let exe = std::env::current_exe().map_err(|e| {
-        CliError::failure(miette::miette!("cannot find Warden's own executable: {e}"))
-    })?;
-    exe.to_str().map(str::to_owned).ok_or_else(|| {
-        CliError::failure(miette::miette!(
-            "Warden's own path is not UTF-8: {}",
-            exe.display()
-        ))
-    })
-}
-
 /// The Bash tool input rewritten to run under Warden as `wrap` says.
 fn rewrite_bash(
     h: &Hook<'_>,
@@ -459,7 +447,7 @@ fn rewrite_bash(
     ctx: &Context,
     wrap: Wrap,
 ) -> Result<serde_json::Map<String, Value>, CliError> {
-    let warden = warden_exe()?;
+    let warden = crate::agents::own_exe()?;
     let workspace = ctx
         .workspace
         .to_str()

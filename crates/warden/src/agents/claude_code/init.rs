@@ -3,7 +3,6 @@
 //! merged into whatever the file already holds (other hooks and settings are kept; running it
 //! twice adds nothing; a file that is not valid JSON is reported and left untouched).
 
-use super::sh_quote;
 use crate::exit::{CliError, CmdResult};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -20,26 +19,6 @@ const EVENTS: [(&str, u64); 3] = [
 /// What marks a hook command as Warden's (whatever path the binary had when it was written).
 const MARK: &str = " hook claude-code";
 
-/// The hook command for this binary.
-fn hook_command() -> Result<String, CliError> {
-    let exe = std::env::current_exe().map_err(|e| {
-        CliError::failure(miette::miette!("cannot find Warden's own executable: {e}"))
-    })?;
-    let exe = exe.to_str().ok_or_else(|| {
-        CliError::failure(miette::miette!(
-            "Warden's own path is not UTF-8: {}",
-            exe.display()
-        ))
-    })?;
-    Ok(format!("{}{MARK}", sh_quote(exe)))
-}
-
-fn is_warden_hook(h: &Value) -> bool {
-    h.get("command")
-        .and_then(Value::as_str)
-        .is_some_and(|c| c.trim_end().ends_with(MARK))
-}
-
 /// Merge Warden's hooks into `doc`; returns whether anything changed. With `force` an existing
 /// Warden hook is pointed at `command` (e.g. after moving the binary).
 fn merge(doc: &mut Value, command: &str, force: bool) -> Result<bool, String> {
@@ -48,7 +27,7 @@ fn merge(doc: &mut Value, command: &str, force: bool) -> Result<bool, String> {
         &EVENTS,
         command,
         force,
-        is_warden_hook,
+        MARK,
         |command, timeout| {
             json!({
                 "matcher": "*",
@@ -66,7 +45,7 @@ pub fn init(root: &Path, force: bool) -> CmdResult {
         &super::super::settings_file::fix_and_rerun("claude-code"),
         || json!({}),
     )?;
-    let command = hook_command()?;
+    let command = crate::agents::hook_command(MARK)?;
     let changed = merge(&mut doc, &command, force).map_err(|msg| {
         CliError::bad_input(miette::miette!(
             help = "Claude Code's settings put hooks under {{\"hooks\": {{\"PreToolUse\": [{{\"matcher\": …, \"hooks\": [...]}}]}}}}; the file was not changed",

@@ -21,8 +21,7 @@
 //!   SHA-256 over the sorted, compact JSON of the hook's normalized identity.
 
 use super::config::{bad, codex_home, fail, load, set, store, table, trust_project};
-use crate::agents::claude_code::sh_quote;
-use crate::exit::{CliError, CmdResult};
+use crate::exit::CmdResult;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -38,28 +37,6 @@ pub const EVENTS: [(&str, &str, u64); 3] = [
 
 /// What marks a hook command as Warden's (whatever path the binary had when it was written).
 const MARK: &str = " hook codex";
-
-/// The hook command for this binary.
-fn hook_command() -> Result<String, CliError> {
-    let exe = std::env::current_exe()
-        .and_then(std::fs::canonicalize)
-        .map_err(|e| {
-            CliError::failure(miette::miette!("cannot find Warden's own executable: {e}"))
-        })?;
-    let exe = exe.to_str().ok_or_else(|| {
-        CliError::failure(miette::miette!(
-            "Warden's own path is not UTF-8: {}",
-            exe.display()
-        ))
-    })?;
-    Ok(format!("{}{MARK}", sh_quote(exe)))
-}
-
-fn is_warden_hook(h: &Value) -> bool {
-    h.get("command")
-        .and_then(Value::as_str)
-        .is_some_and(|c| c.trim_end().ends_with(MARK))
-}
 
 /// One of Warden's handlers in hooks.json, where Codex's trust record names it.
 #[derive(Debug, PartialEq, Eq)]
@@ -79,7 +56,7 @@ pub fn merge(doc: &mut Value, command: &str, force: bool) -> Result<bool, String
         &events,
         command,
         force,
-        is_warden_hook,
+        MARK,
         |command, timeout| {
             json!({
                 "hooks": [{ "type": "command", "command": command, "timeout": timeout }],
@@ -163,7 +140,7 @@ fn sorted(v: &Value) -> Value {
 pub fn init(root: &Path, force: bool) -> CmdResult {
     let root = std::fs::canonicalize(root).map_err(|e| fail(root, e))?;
     let root_text = root.to_string_lossy().into_owned();
-    let command = hook_command()?;
+    let command = crate::agents::hook_command(MARK)?;
 
     // 1. The hooks (the user's: Codex reads none from the project).
     let hooks_path = codex_home().join("hooks.json");

@@ -7,7 +7,7 @@
 //! `toml_edit`: comments, ordering and unrelated keys survive, and a second run changes nothing.
 
 use super::config::{codex_home, fail, load, set, store, strings, table, trust_project};
-use crate::exit::{CliError, CmdResult};
+use crate::exit::CmdResult;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -17,11 +17,7 @@ const PASSED_ENV: &[&str] = &["WARDEN_SERVER", "WARDEN_TOKEN", "WARDEN_ORG_POLIC
 /// Write Codex's configuration for the repository at `root`.
 pub fn init(root: &Path, force: bool) -> CmdResult {
     let root = std::fs::canonicalize(root).map_err(|e| fail(root, e))?;
-    let exe = std::env::current_exe()
-        .and_then(std::fs::canonicalize)
-        .map_err(|e| {
-            CliError::failure(miette::miette!("cannot find the warden executable: {e}"))
-        })?;
+    let exe = crate::agents::own_exe()?;
     let root_text = root.to_string_lossy().into_owned();
 
     // 1. The project layer: Warden's MCP server in, Codex's shell tool out.
@@ -45,12 +41,7 @@ pub fn init(root: &Path, force: bool) -> CmdResult {
              # http_request, approval_status); written by `warden init --agent codex --mode mcp`.\n",
         );
     }
-    set(
-        warden,
-        "command",
-        exe.to_string_lossy().into_owned(),
-        &mut notes,
-    );
+    set(warden, "command", exe, &mut notes);
     set(
         warden,
         "args",
