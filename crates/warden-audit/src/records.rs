@@ -590,7 +590,7 @@ pub fn approval_body(intent: &IntentId, event: &str, by: Option<&str>) -> Map<St
 }
 
 /// One egress-proxy decision.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NetworkInfo {
     /// `http`, `connect`, `socks5`, …
     pub protocol: String,

@@ -58,32 +58,9 @@ pub struct Outcome {
     pub notes: Vec<String>,
 }
 
-/// One network decision made by the egress proxy on behalf of an action.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct NetworkRecord {
-    /// `http`, `connect`, `socks5`, …
-    pub protocol: String,
-    /// Destination host.
-    pub host: String,
-    /// Destination port.
-    pub port: u16,
-    /// HTTP method, when visible.
-    pub method: Option<String>,
-    /// Whether it was allowed.
-    pub allowed: bool,
-    /// The deciding network rule.
-    pub rule: String,
-    /// URL path (query stripped, secrets redacted), when visible.
-    pub path: Option<String>,
-    /// Git smart-HTTP service, when the request is one.
-    pub service: Option<String>,
-    /// `plain`, `intercepted`, `passthrough` or `opaque`: how much of the traffic was seen.
-    pub handling: String,
-    /// The request's tier under the governance file, when judged.
-    pub tier: Option<String>,
-    /// The governance rule that judged the request.
-    pub judged_by: Option<String>,
-}
+/// One network decision made by the egress proxy on behalf of an action: the audit record's
+/// own payload, kept as the proxy reported it until the action's records are written.
+pub type NetworkRecord = NetworkInfo;
 
 /// Collected network decisions and the proxy sink that collects them, for an action's
 /// `network` records once it has ended.
@@ -104,7 +81,7 @@ pub fn network_collector() -> (
                 rule: e.rule,
                 path: e.path,
                 service: e.service,
-                handling: e.handling.to_string(),
+                handling: Some(e.handling.to_string()),
                 tier: e.tier.map(|t| t.to_string()),
                 judged_by: e.judged_by,
             });
@@ -366,21 +343,8 @@ impl Recorder {
     /// Append a network decision made while the action ran. Written at once but not waited on
     /// for `fdatasync` (the next durable record syncs it): only intents gate an action.
     pub fn network(&self, intent: &IntentRef, event: &NetworkRecord) -> Result<()> {
-        let info = NetworkInfo {
-            protocol: event.protocol.clone(),
-            host: event.host.clone(),
-            port: event.port,
-            method: event.method.clone(),
-            allowed: event.allowed,
-            rule: event.rule.clone(),
-            path: event.path.clone(),
-            service: event.service.clone(),
-            handling: Some(event.handling.clone()),
-            tier: event.tier.clone(),
-            judged_by: event.judged_by.clone(),
-        };
         self.log
-            .append_record_lazy(Record::Network(info.record(intent)))?;
+            .append_record_lazy(Record::Network(event.record(intent)))?;
         Ok(())
     }
 

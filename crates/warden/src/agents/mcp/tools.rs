@@ -76,6 +76,23 @@ struct Planned {
     proposed: Option<Value>,
 }
 
+impl Planned {
+    /// A read of `shown` by `tool` (`read_file`, `list_dir`), shown to the approver as
+    /// `VERB PATH`; `refused` when the path was refused before classification.
+    fn read(tool: &'static str, verb: &str, shown: &Path, refused: Option<String>) -> Planned {
+        Planned {
+            tool,
+            action: Action::Read {
+                path: shown.to_path_buf(),
+            },
+            text: format!("{verb} {}", shown.display()),
+            bound: json!({"kind": "read", "path": shown}),
+            refused,
+            proposed: None,
+        }
+    }
+}
+
 /// Largest proposed content sent for the approver's diff (the approval server takes 64 KiB
 /// bodies); larger writes are shown by their digest only.
 const MAX_PROPOSED: usize = 16 * 1024;
@@ -493,16 +510,8 @@ impl Tools {
         ticket: Option<String>,
     ) -> Reply {
         let (shown, confined) = self.resolve(path);
-        let planned = Planned {
-            tool: "read_file",
-            action: Action::Read {
-                path: shown.clone(),
-            },
-            text: format!("read {}", shown.display()),
-            bound: json!({"kind": "read", "path": shown}),
-            refused: confined.as_ref().err().map(ToString::to_string),
-            proposed: None,
-        };
+        let refused = confined.as_ref().err().map(ToString::to_string);
+        let planned = Planned::read("read_file", "read", &shown, refused);
         let ws = self.workspace.clone();
         self.governed(planned, rationale, ticket, move |_| {
             let act = || {
@@ -679,16 +688,8 @@ impl Tools {
     /// `list_dir`.
     pub fn list_dir(&self, path: &str, rationale: Option<String>) -> Reply {
         let (shown, confined) = self.resolve(path);
-        let planned = Planned {
-            tool: "list_dir",
-            action: Action::Read {
-                path: shown.clone(),
-            },
-            text: format!("list {}", shown.display()),
-            bound: json!({"kind": "read", "path": shown}),
-            refused: confined.as_ref().err().map(ToString::to_string),
-            proposed: None,
-        };
+        let refused = confined.as_ref().err().map(ToString::to_string);
+        let planned = Planned::read("list_dir", "list", &shown, refused);
         let ws = self.workspace.clone();
         self.governed(planned, rationale, None, move |_| {
             let act = || {
@@ -894,7 +895,7 @@ fn send_via_proxy(
                 method: Some(method.to_owned()),
                 allowed: false,
                 rule: verdict.rule.clone(),
-                handling: "plain".into(),
+                handling: Some("plain".into()),
                 ..Default::default()
             };
             return (
