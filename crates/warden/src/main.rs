@@ -79,24 +79,34 @@ enum Command {
 }
 
 impl Command {
-    /// Whether the command reads, decides and prints, so a reader that closes its pipe early
-    /// (`| head`) should end it quietly by SIGPIPE rather than make `println!` panic. The rest
-    /// serve clients or supervise an action, which must outlive a closed peer and still record
-    /// the outcome; they only write diagnostics to stderr.
+    /// Whether the command only reads, decides and prints, so a reader that closes its pipe
+    /// early (`| head`) should end it quietly by SIGPIPE rather than make `println!` panic. The
+    /// rest keep SIGPIPE ignored: they serve clients, talk to a server they must answer for, or
+    /// run an action — whose egress proxy and supervisor write into connections and pipes a
+    /// sandboxed program may close at any time, and which must still record its outcome (the
+    /// async worker was once killed that way, by a `curl | head` it ran).
     fn only_prints(&self) -> bool {
+        use commands::approvals::ApprovalsCommand;
+        use commands::audit::AuditCommand;
         match self {
             Command::Check(_)
             | Command::Policy(_)
             | Command::Init(_)
-            | Command::Audit(_)
-            | Command::Approvals(_)
-            | Command::Hook(_)
             | Command::Replay(_)
             | Command::Report(_)
             | Command::Doctor(_)
             | Command::Completions(_)
             | Command::Man(_) => true,
-            Command::Run(_) | Command::Sandbox(_) | Command::Serve(_) | Command::Mcp(_) => false,
+            Command::Audit(a) => !matches!(a.command, AuditCommand::Export(_)),
+            Command::Approvals(a) => !matches!(
+                a.command,
+                ApprovalsCommand::Worker { .. } | ApprovalsCommand::Request(_)
+            ),
+            Command::Run(_)
+            | Command::Sandbox(_)
+            | Command::Serve(_)
+            | Command::Mcp(_)
+            | Command::Hook(_) => false,
         }
     }
 }

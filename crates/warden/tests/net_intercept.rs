@@ -772,6 +772,88 @@ fn a_credential_with_a_tier_travels_only_in_an_action_approved_at_that_tier() {
     );
 }
 
+/// The async worker runs an approved action whose client hangs up in the middle of a response
+/// (`curl … | head -c 1`): the proxy in the worker's process then writes into a closed
+/// connection. Before the fix the worker, like every `warden approvals` subcommand, had
+/// SIGPIPE's default action restored (so that `warden approvals list | head` ends quietly) and
+/// was killed by the signal, leaving the approved action without an outcome; `warden run`, which
+/// keeps SIGPIPE ignored, never was. (Seen as a flaky `worker --once` killed by signal 13 in
+/// the test above, when the client's close raced the proxy's TLS close_notify.)
+#[test]
+fn the_worker_survives_a_client_that_hangs_up_mid_response() {
+    let Some(e) = setup() else { return };
+    let dir = e.ws.join(".warden");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let p = dir.join("policy.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[network]\ndiscover_registries = false\ndiscover_git_remotes = false\nforges = false\n\
+             allow = [\"127.0.0.1:{port}\"]\nallow_private = [\"127.0.0.1\"]\nupstream_ca = [\"{ca}\"]\n\
+             [[rule]]\nid = \"test.fetch\"\ntier = \"async\"\ncategory = \"deploy\"\n\
+             reason = \"fetches through the loopback forge\"\noverride = true\nprogram = [\"sh\"]\n\
+             arg_regex = \"^fetch[.]sh$\"\n\
+             [approvals.groups.ops]\nmembers = []\n\
+             [[approvals.route]]\ncategory = [\"deploy\"]\ngroups = [\"ops\"]\ntimeout = \"60s\"\n",
+            port = e.port,
+            ca = e.root.path().join("ca.pem").display()
+        ),
+    )
+    .expect("policy");
+    let call = format!(
+        "for i in 1 2 3; do curl -sS {} | head -c 1; echo; done; echo fetched",
+        e.url("/big")
+    );
+    let s = serve::serve(
+        e.root.path(),
+        ADMIN,
+        [
+            "--listen",
+            "127.0.0.1:0",
+            "--policy",
+            p.to_str().expect("utf8"),
+            "--db",
+            "sqlite:approvals.db",
+        ],
+    );
+    let agent = serve::create_token(&s.url, ADMIN, "agent", "bot", "");
+    let alice = serve::create_token(&s.url, ADMIN, "approver", "alice", "ops");
+    let server_env = [
+        ("WARDEN_SERVER", s.url.as_str()),
+        ("WARDEN_TOKEN", agent.as_str()),
+    ];
+    let o = e
+        .command_in("fetch.sh", "run", &p, &call, &server_env)
+        .output()
+        .expect("warden run");
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(75), "deferred: {out}{err}");
+    let ids = pending(&s.url, &alice);
+    assert_eq!(ids.len(), 1, "{ids:?} {err}");
+    let o = serve::approvals_cli(&s.url, &alice, &["approve", &ids[0]])
+        .output()
+        .expect("approve");
+    assert!(o.status.success(), "{o:?}");
+    let o = serve::approvals_cli(&s.url, &agent, &["worker", "--once"])
+        .current_dir(&e.ws)
+        .env("HOME", e.root.path())
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("WARDEN_ORG_POLICY")
+        .output()
+        .expect("worker");
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "worker: {:?}\n{out}{err}", o.status);
+    let status = serve::approvals_cli(&s.url, &alice, &["--json", "status", &ids[0]])
+        .output()
+        .expect("status");
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.contains("\"ran\":true"),
+        "the approved action ran to the end: {status}"
+    );
+    assert_eq!(e.requests().matches("GET /big").count(), 3, "three fetches");
+}
+
 /// A placeholder sent to a host its credential is not for is refused (403, the reason in the
 /// body), never reaches that host, and is recorded as an exfiltration attempt: a network record
 /// of the request (method, path without its query) refused by rule `credential-exfiltration`,

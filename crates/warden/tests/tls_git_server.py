@@ -1,4 +1,4 @@
-"""A loopback HTTPS server for the interception tests: GET /hello, POST /echo, git smart HTTP
+"""A loopback HTTPS server for the interception tests: GET /hello, GET /big (8 MiB), POST /echo, git smart HTTP
 under /git/ (through the real `git http-backend`, pushes enabled), a package index with one
 package `tinypkg` — PyPI's "simple" API under /simple/ (a wheel made here) and an npm registry
 under /npm/ (a packument and a tarball made here) — every request logged with its
@@ -147,6 +147,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 base = f"https://{self.headers.get('Host', '')}".encode()
                 data = data.replace(b"{BASE}", base)
             self.reply(200, [("Content-Type", kind)], data)
+        elif path == "/big":
+            # Larger than every buffer on the way: a client that hangs up early leaves the
+            # proxy writing into a closed connection.
+            self.reply(200, [], b"x" * (8 << 20))
         elif path == "/hello":
             self.reply(200, [], b"hello over intercepted TLS\n")
         else:
