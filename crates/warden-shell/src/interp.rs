@@ -1,7 +1,10 @@
 //! Inline interpreter code (`python -c`, `node -e`, `perl -e`, heredocs fed to interpreters):
 //! a light lexer finds the calls that start processes (`os.system`, `execSync`, `system`,
 //! backticks, …) and extracts their literal command, or reports that it is built at run time.
-//! This is deliberately not a full parser: it over-reports rather than misses.
+//! Calls that delete, move or copy files (`shutil.rmtree`, `FileUtils.rm_rf`, `fs.rmSync`,
+//! `unlink`, …) on literal paths are reported as the equivalent command (`rm -rf PATH`), so the
+//! policy's path rules judge where they land. This is deliberately not a full parser: it
+//! over-reports rather than misses.
 
 /// The language of a piece of inline code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,10 +57,102 @@ enum CallKind {
     PySpawn,
     /// Code of the same language.
     Code,
+    /// A file operation on the first `paths` literal arguments, reported as the command
+    /// `program` followed by those paths (`rm -rf PATH`, `mv FROM TO`). An argument computed at
+    /// run time is not reported: the sandbox confines what it reaches.
+    FileOp {
+        program: &'static [&'static str],
+        paths: usize,
+    },
+}
+
+const RM_RF: CallKind = CallKind::FileOp {
+    program: &["rm", "-rf"],
+    paths: 1,
+};
+const RM_F: CallKind = CallKind::FileOp {
+    program: &["rm", "-f"],
+    paths: 1,
+};
+const RMDIR: CallKind = CallKind::FileOp {
+    program: &["rmdir"],
+    paths: 1,
+};
+const MV: CallKind = CallKind::FileOp {
+    program: &["mv"],
+    paths: 2,
+};
+const CP_R: CallKind = CallKind::FileOp {
+    program: &["cp", "-r"],
+    paths: 2,
+};
+
+/// The file operations of each language's standard library (see [`CallKind::FileOp`]). Names
+/// that are common words elsewhere (`remove`, `rename`, `unlink`) count only when qualified by
+/// their module (`os.remove`, `fs.unlink`, `File.delete`).
+fn file_op(lang: Lang, name: &str, qualified: &str) -> Option<CallKind> {
+    let module = qualified.rsplit_once(['.', ':']).map_or("", |(m, _)| m);
+    let in_module = |names: &[&str]| names.iter().any(|m| module.ends_with(m));
+    match lang {
+        Lang::Python => match name {
+            "rmtree" => Some(RM_RF),
+            "remove" | "unlink" if in_module(&["os"]) => Some(RM_F),
+            "rmdir" | "removedirs" if in_module(&["os"]) => Some(RMDIR),
+            "rename" | "replace" | "renames" if in_module(&["os"]) => Some(MV),
+            "move" if in_module(&["shutil"]) => Some(MV),
+            "copy" | "copy2" | "copyfile" | "copytree" if in_module(&["shutil"]) => Some(CP_R),
+            _ => None,
+        },
+        Lang::Js => match name {
+            "rmSync" | "rmdirSync" => Some(RM_RF),
+            "rm" | "rmdir" if in_module(&["fs", "promises", ")"]) => Some(RM_RF),
+            "unlinkSync" => Some(RM_F),
+            "unlink" if in_module(&["fs", "promises", ")"]) => Some(RM_F),
+            "renameSync" => Some(MV),
+            "rename" if in_module(&["fs", "promises", ")"]) => Some(MV),
+            "copyFileSync" | "cpSync" => Some(CP_R),
+            _ => None,
+        },
+        Lang::Perl => match name {
+            "rmtree" | "remove_tree" => Some(RM_RF),
+            "unlink" => Some(RM_F),
+            "rmdir" => Some(RMDIR),
+            "rename" | "move" => Some(MV),
+            _ => None,
+        },
+        Lang::Ruby => match name {
+            "rm_rf" | "rm_r" | "remove_dir" | "remove_entry" | "remove_entry_secure" | "rmtree" => {
+                Some(RM_RF)
+            }
+            "rm" | "rm_f" | "remove" | "remove_file" if in_module(&["FileUtils"]) => Some(RM_F),
+            "delete" | "unlink" if in_module(&["File"]) => Some(RM_F),
+            "delete" | "rmdir" | "unlink" if in_module(&["Dir"]) => Some(RMDIR),
+            "mv" | "move" if in_module(&["FileUtils"]) => Some(MV),
+            "rename" if in_module(&["File"]) => Some(MV),
+            "cp" | "cp_r" | "copy" if in_module(&["FileUtils"]) => Some(CP_R),
+            _ => None,
+        },
+        Lang::Php => match name {
+            "unlink" => Some(RM_F),
+            "rmdir" => Some(RMDIR),
+            "rename" => Some(MV),
+            "copy" => Some(CP_R),
+            _ => None,
+        },
+        Lang::Lua => match name {
+            "remove" if in_module(&["os"]) => Some(RM_F),
+            "rename" if in_module(&["os"]) => Some(MV),
+            _ => None,
+        },
+        Lang::Awk => None,
+    }
 }
 
 fn call_kind(lang: Lang, name: &str, qualified: &str, code: &str) -> Option<CallKind> {
     use CallKind::*;
+    if let Some(op) = file_op(lang, name, qualified) {
+        return Some(op);
+    }
     match lang {
         Lang::Python => match name {
             "system" | "popen" | "getoutput" | "getstatusoutput" | "Popen" | "check_call"
@@ -296,6 +391,23 @@ fn classify(kind: CallKind, q: &str, args: &[Vec<Tok>], out: &mut Vec<Embedded>)
             }
             _ => out.push(nonlit()),
         },
+        CallKind::FileOp { program, paths } => {
+            let literal: Vec<&String> = vals
+                .iter()
+                .zip(args)
+                .filter(|(_, a)| !is_kw(a))
+                .take(paths)
+                .filter_map(|(v, _)| match v {
+                    Arg::Lit(s) => Some(s),
+                    _ => None,
+                })
+                .collect();
+            if literal.len() == paths {
+                let mut argv: Vec<String> = program.iter().map(|p| (*p).to_owned()).collect();
+                argv.extend(literal.into_iter().cloned());
+                out.push(Embedded::Argv(argv, false));
+            }
+        }
         CallKind::PyExec | CallKind::PySpawn => {
             let skip = usize::from(kind == CallKind::PySpawn);
             let rest: Vec<&Arg> = vals.iter().skip(skip).collect();
@@ -659,6 +771,54 @@ mod tests {
         assert_eq!(
             scan(Lang::Python, "import os; os.system('git ' + 'push')"),
             vec![Embedded::Shell("git push".into())]
+        );
+    }
+
+    #[test]
+    fn file_operations_on_literal_paths_are_the_equivalent_commands() {
+        let argv = |v: &[&str]| Embedded::Argv(v.iter().map(|s| (*s).to_owned()).collect(), false);
+        assert_eq!(
+            scan(
+                Lang::Python,
+                "import os, shutil; shutil.rmtree('/home/user'); os.remove('/etc/passwd'); \
+                 shutil.move('a', '/srv/b'); xs.remove('not a file'); os.remove(name)"
+            ),
+            vec![
+                argv(&["rm", "-rf", "/home/user"]),
+                argv(&["rm", "-f", "/etc/passwd"]),
+                argv(&["mv", "a", "/srv/b"]),
+            ]
+        );
+        assert_eq!(
+            scan(
+                Lang::Ruby,
+                "require 'fileutils'; FileUtils.rm_rf('/home/user'); File.delete '/etc/hosts'"
+            ),
+            vec![
+                argv(&["rm", "-rf", "/home/user"]),
+                argv(&["rm", "-f", "/etc/hosts"]),
+            ]
+        );
+        assert_eq!(
+            scan(
+                Lang::Js,
+                "const fs = require('fs'); fs.rmSync('/srv/data', {recursive: true}); \
+                 require('fs').unlinkSync('/etc/hosts'); arr.rm('x')"
+            ),
+            vec![
+                argv(&["rm", "-rf", "/srv/data"]),
+                argv(&["rm", "-f", "/etc/hosts"]),
+            ]
+        );
+        assert_eq!(
+            scan(
+                Lang::Perl,
+                "use File::Path; rmtree('/srv/x'); unlink '/etc/hosts'"
+            ),
+            vec![
+                argv(&["rm", "-rf", "/srv/x"]),
+                argv(&["rm", "-f", "/etc/hosts"])
+            ]
         );
     }
 
