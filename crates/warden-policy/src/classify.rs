@@ -242,6 +242,27 @@ fn implied_writes(view: &CommandView<'_>) -> Vec<String> {
             }
         }
         "curl" => option_value(&["-o", "--output"]).into_iter().collect(),
+        // Programs that write a file named by an option or a later operand.
+        "sort" | "base64" | "base32" | "basenc" => {
+            option_value(&["-o", "--output"]).into_iter().collect()
+        }
+        "git" => option_value(&["--output", "-o", "--output-directory"])
+            .into_iter()
+            .collect(),
+        // `uniq [IN [OUT]]`, `split [FILE [PREFIX]]`: the last of two or more operands (an
+        // option's value read as an operand only makes the input count as written too).
+        "uniq" | "split" => {
+            let p = pos();
+            if p.len() >= 2 {
+                p.last().cloned().into_iter().collect()
+            } else {
+                Vec::new()
+            }
+        }
+        "csplit" => option_value(&["-f", "--prefix"]).into_iter().collect(),
+        "tar" | "gtar" | "bsdtar" | "unzip" => option_value(&["-C", "--directory", "-d"])
+            .into_iter()
+            .collect(),
         "wget" => option_value(&["-O", "--output-document"])
             .into_iter()
             .collect(),

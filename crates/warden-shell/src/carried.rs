@@ -1,7 +1,8 @@
 //! Code carried where a plain reading of argv does not look: environment variables that name a
 //! command (`GIT_SSH_COMMAND`, `PAGER`, `EDITOR`, `BASH_ENV`, …), options whose value is a
 //! command (`git -c core.sshCommand=…`, `git rebase --exec`, `ssh -o ProxyCommand=…`, `rsync -e`,
-//! `tar --to-command`, `sed` `e`/`s///e`/`w FILE`, `vim -c ':!…'`, `zip -TT`, `man -P`), and
+//! `tar --to-command`, `sed` `e`/`s///e`/`w FILE`, `vim -c ':!…'`, `zip -TT`, `man -P`, `rg --pre`),
+//! and
 //! commands sent to another machine or container (`ssh HOST CMD`, `docker exec C CMD`,
 //! `kubectl exec P -- CMD`, `gcloud compute ssh --command CMD`, …), which are reported with
 //! `remote` set because they run outside any sandbox of this machine.
@@ -303,6 +304,18 @@ pub(crate) fn carried(
             depth,
         ),
         "man" => option_shell(cx, words, &["-P", "--pager"], "man -P", scope, inh, depth),
+        "rg" => option_programs(
+            cx,
+            words,
+            span,
+            &[
+                ("--pre", "rg --pre"),
+                ("--hostname-bin", "rg --hostname-bin"),
+            ],
+            scope,
+            inh,
+            depth,
+        ),
         "docker" | "podman" | "nerdctl" | "docker-compose" | "podman-compose" => {
             docker(cx, name, words, span, inh, depth);
         }
@@ -676,6 +689,44 @@ fn rsync(cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usize) {
                 }
             }
             i += took;
+            continue;
+        }
+        i += 1;
+    }
+}
+
+/// Options of `words` whose value is a program the command runs (with arguments of its own:
+/// `rg --pre PROG` runs `PROG FILE` for every file searched); each is analysed as an exec of
+/// that program, labelled by its carrier.
+fn option_programs(
+    cx: &mut Ctx,
+    words: &[W],
+    span: Span,
+    opts: &[(&str, &str)],
+    scope: &Scope,
+    inh: &Inh,
+    depth: usize,
+) {
+    let mut i = 1;
+    while i < words.len() {
+        if words[i].v == "--" {
+            break;
+        }
+        if let Some((v, n, label)) = opts
+            .iter()
+            .find_map(|(o, l)| option_value(words, i, o).map(|(v, n)| (v, n, *l)))
+        {
+            let mut inner = scope.clone();
+            wrappers::exec(
+                cx,
+                vec![v],
+                span,
+                Io::default(),
+                &mut inner,
+                inh.with(label),
+                depth + 1,
+            );
+            i += n;
             continue;
         }
         i += 1;

@@ -241,6 +241,26 @@ fn tee_writes() {
     assert!(c.elevated);
 }
 
+/// `rg --pre PROG` and `--hostname-bin PROG` run PROG (for every file searched): it is reported
+/// as a command of its own, labelled by its carrier, in both spellings.
+#[test]
+fn ripgrep_preprocessor_is_a_command() {
+    for s in [
+        "rg --pre ./decode.sh TODO src",
+        "rg --pre=./decode.sh TODO src",
+    ] {
+        let a = analyse_shell(s);
+        let c = find(&a, &["./decode.sh"]);
+        assert_eq!(c.wrappers, v(&["rg --pre"]), "{s}");
+    }
+    let a = analyse_shell("rg --hostname-bin /usr/local/bin/host x");
+    assert_eq!(
+        find(&a, &["/usr/local/bin/host"]).wrappers,
+        v(&["rg --hostname-bin"])
+    );
+    check_invariants("rg --pre", &analyse_shell("rg --pre"));
+}
+
 // ---------------------------------------------------------------- cd
 
 #[test]
