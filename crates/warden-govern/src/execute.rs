@@ -547,7 +547,7 @@ pub fn start(
         let ca = warden_proxy::CertificateAuthority::generate()
             .map_err(|e| GovernError::Network(e.to_string()))?;
         let bundle = dir.0.join("ca-bundle.pem");
-        std::fs::write(&bundle, ca.trust_bundle_pem()).map_err(|source| GovernError::Io {
+        ca.write_trust_bundle(&bundle).map_err(|source| GovernError::Io {
             what: "cannot write the sandbox's CA bundle",
             source,
         })?;

@@ -49,6 +49,10 @@ pub(crate) struct InitSpec {
     pub(crate) exec_notify_fd: Option<i32>,
 }
 
+/// The status line PID 1 writes, just before the command's status, once no other task of the
+/// sandbox is left (see `end_all`).
+pub(crate) const EMPTY_LINE: &str = "D";
+
 /// What the supervisor writes to the gate to let the command start.
 pub(crate) const GATE_GO: u8 = b'G';
 
@@ -158,6 +162,15 @@ pub fn init_main() -> ! {
         status_line(spec.status_fd, &format!("E {e}"));
         std::process::exit(1);
     }
+    // Opened while the host's /dev is still this stage's (PID 1 pivots the root of both): the
+    // stage's and PID 1's standard streams go here once the command has them, so the command's
+    // output ends (end of file for the supervisor) when the command's processes end.
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .ok();
+    let null_fd = null.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
     let pid = match sys::fork() {
         Ok(p) => p,
         Err(e) => {
@@ -169,7 +182,10 @@ pub fn init_main() -> ! {
         }
     };
     if pid == 0 {
-        std::process::exit(pid1(&spec));
+        std::process::exit(pid1(&spec, null_fd));
+    }
+    if let Some(null) = null_fd {
+        sys::redirect_stdio(null);
     }
     if spec.gate_fd >= 0 {
         // SAFETY: closing our copy of the inherited gate fd; PID 1 keeps its own.
@@ -227,10 +243,10 @@ fn enter_namespaces(spec: &InitSpec) -> Result<(), String> {
     Ok(())
 }
 
-fn pid1(spec: &InitSpec) -> i32 {
+fn pid1(spec: &InitSpec, null_fd: Option<i32>) -> i32 {
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
     let fd = spec.status_fd;
-    match run_pid1(spec) {
+    match run_pid1(spec, null_fd) {
         Ok(code) => code,
         Err(msg) => {
             status_line(fd, &format!("E {}", msg.replace('\n', " ")));
@@ -239,7 +255,7 @@ fn pid1(spec: &InitSpec) -> i32 {
     }
 }
 
-fn run_pid1(spec: &InitSpec) -> Result<i32, String> {
+fn run_pid1(spec: &InitSpec, null_fd: Option<i32>) -> Result<i32, String> {
     let fd = spec.status_fd;
     sys::sethostname(&spec.hostname).map_err(|e| format!("sethostname: {e}"))?;
     let notes = mounts::build(&spec.plan)?;
@@ -357,7 +373,12 @@ fn run_pid1(spec: &InitSpec) -> Result<i32, String> {
     if let Some(l) = listener {
         std::thread::spawn(move || relay(l));
     }
-    // Reap everything; the command's status decides ours.
+    if let Some(null) = null_fd {
+        sys::redirect_stdio(null);
+    }
+    // Reap everything; the command's status decides ours. It is reported only once every
+    // other task of the sandbox is gone too (see `end_all`): the supervisor may then go on
+    // without waiting for the namespaces to be torn down.
     loop {
         let mut st = 0;
         // SAFETY: `st` is a valid out-pointer.
@@ -370,6 +391,9 @@ fn run_pid1(spec: &InitSpec) -> Result<i32, String> {
             return Ok(1);
         }
         if r == pid {
+            if end_all() {
+                status_line(fd, EMPTY_LINE);
+            }
             if libc::WIFSIGNALED(st) {
                 let sig = libc::WTERMSIG(st);
                 status_line(fd, &format!("S {sig}"));
@@ -378,6 +402,29 @@ fn run_pid1(spec: &InitSpec) -> Result<i32, String> {
             let code = libc::WEXITSTATUS(st);
             status_line(fd, &format!("X {code}"));
             return Ok(code);
+        }
+    }
+}
+
+/// PID 1, once the command has ended: kill every other task of the PID namespace (what the
+/// command left running) and reap them all, until none is left. Leaving PID 1 would do the
+/// same, but only after the status line; done first, the status line means the sandbox is
+/// empty: nothing of it can still write to the workspace while the supervisor inspects it.
+/// Returns whether that succeeded (else the kernel does it when PID 1 exits).
+fn end_all() -> bool {
+    loop {
+        // SAFETY: kill(2) with integer arguments. -1: every process of this PID namespace but
+        // PID 1 itself; ESRCH once there is none (zombies count until reaped).
+        if unsafe { libc::kill(-1, libc::SIGKILL) } != 0 {
+            return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        }
+        loop {
+            let mut st = 0;
+            // SAFETY: `st` is a valid out-pointer.
+            let r = unsafe { libc::waitpid(-1, &mut st, 0) };
+            if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break;
+            }
         }
     }
 }

@@ -552,14 +552,30 @@ impl Running {
     /// unreleased gated command is withdrawn (it never starts).
     pub fn wait(mut self) -> Result<ExitInfo, SandboxError> {
         drop(self.gate.take());
-        let waited = self.child.wait();
-        SUPERVISED.store(0, Ordering::Relaxed);
-        sys::default_signals();
-        let st = waited.map_err(SandboxError::io("wait for the sandbox"))?;
-        // The init and PID 1 have exited: everything they wrote is in the pipe.
+        // PID 1 reports the command's status once nothing else of the sandbox is left (see
+        // `init::EMPTY_LINE`). Then the init's own exit, which tears the namespaces down
+        // (mounts, network), is not waited for: it goes on while this process inspects the
+        // workspace and records the outcome, and the init is reaped later. With a cgroup the
+        // init is waited for as before: the cgroup can be removed only once it is empty.
         let mut text = String::new();
-        let _ = sys::set_nonblocking(self.status.as_raw_fd());
-        let _ = self.status.read_to_string(&mut text);
+        let emptied = self._cgroup.is_none() && self.status_until_empty(&mut text);
+        let st = if emptied {
+            SUPERVISED.store(0, Ordering::Relaxed);
+            sys::default_signals();
+            reap_later(self.child);
+            None
+        } else {
+            let waited = self.child.wait();
+            SUPERVISED.store(0, Ordering::Relaxed);
+            sys::default_signals();
+            let st = waited.map_err(SandboxError::io("wait for the sandbox"))?;
+            // The init and PID 1 have exited: everything they wrote is in the pipe.
+            let _ = sys::set_nonblocking(self.status.as_raw_fd());
+            let mut rest = Vec::new();
+            let _ = self.status.read_to_end(&mut rest);
+            text.push_str(&String::from_utf8_lossy(&rest));
+            Some(st)
+        };
         let mut info = ExitInfo {
             code: None,
             signal: None,
@@ -597,7 +613,8 @@ impl Running {
         info.notes.extend(self.git_watch.report());
         if info.code.is_none() && info.signal.is_none() {
             use std::os::unix::process::ExitStatusExt;
-            return Err(SandboxError::Setup(match (st.code(), st.signal()) {
+            let (code, signal) = st.map_or((None, None), |st| (st.code(), st.signal()));
+            return Err(SandboxError::Setup(match (code, signal) {
                 (_, Some(s)) => {
                     format!("the sandbox was killed by signal {s} before the command ended")
                 }
@@ -610,9 +627,87 @@ impl Running {
     }
 }
 
+impl Running {
+    /// Reads the status pipe until PID 1 has reported the sandbox empty and the command's
+    /// status (true), or the init has exited or the pipe ended first (false); what was read is
+    /// in `text` either way. Watching the init through a pidfd as well means a copy of the
+    /// pipe's write end leaked into a process spawned meanwhile cannot hold this up.
+    fn status_until_empty(&mut self, text: &mut String) -> bool {
+        let Ok(pidfd) = sys::pidfd_open(self.child.id() as i32) else {
+            return false;
+        };
+        let fds = [
+            (self.status.as_raw_fd(), libc::POLLIN),
+            (std::os::fd::AsRawFd::as_raw_fd(&pidfd), libc::POLLIN),
+        ];
+        let mut read = Vec::new();
+        let mut emptied = false;
+        while let Ok(ready) = sys::poll(&fds, -1) {
+            if ready[0] != 0 {
+                let mut chunk = [0u8; 4096];
+                match self.status.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => read.extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                }
+                if reports_empty(&read) {
+                    emptied = true;
+                    break;
+                }
+            } else if ready[1] != 0 {
+                break;
+            }
+        }
+        text.push_str(&String::from_utf8_lossy(&read));
+        emptied
+    }
+}
+
+/// Do the complete lines of `status` hold PID 1's report that the sandbox is empty followed
+/// by the command's status?
+fn reports_empty(status: &[u8]) -> bool {
+    let complete = match status.iter().rposition(|&b| b == b'\n') {
+        Some(end) => &status[..end],
+        None => return false,
+    };
+    let mut empty = false;
+    for line in complete.split(|&b| b == b'\n') {
+        if line == crate::init::EMPTY_LINE.as_bytes() {
+            empty = true;
+        } else if empty && (line.starts_with(b"X ") || line.starts_with(b"S ")) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Sandbox inits whose command has been reported but whose own exit (the namespaces'
+/// teardown) was not waited for; reaped when they are done, at the next [`reap_later`].
+static UNREAPED: std::sync::Mutex<Vec<Child>> = std::sync::Mutex::new(Vec::new());
+
+/// Keep `child` until it has exited and is reaped (without blocking), with any earlier ones.
+fn reap_later(child: Child) {
+    if let Ok(mut unreaped) = UNREAPED.lock() {
+        unreaped.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+        unreaped.push(child);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The early status needs PID 1's "empty" line before the command's status, both complete.
+    #[test]
+    fn only_a_complete_status_after_the_empty_line_counts() {
+        assert!(reports_empty(b"N note\nD\nX 0\n"));
+        assert!(reports_empty(b"D\nS 9\n"));
+        assert!(!reports_empty(b"X 0\n"), "no empty line: other tasks may live");
+        assert!(!reports_empty(b"D\nX 0"), "an incomplete line");
+        assert!(!reports_empty(b"X 0\nD\n"), "the status before the empty line");
+        assert!(!reports_empty(b"D\nE failed\n"));
+    }
 
     /// Missing read-only paths become empty placeholders of the kind the entry names, only
     /// beneath real directories of the workspace; existing ones are left untouched.
