@@ -18,7 +18,7 @@ pub(crate) const FALLBACK_ARG: &str = "--fallback";
 
 /// Everything PID 1 needs, passed from the supervisor as JSON in [`SPEC_ENV`]. Unknown fields
 /// are refused, so an init from another build cannot silently ignore part of the spec.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct InitSpec {
     /// The supervisor's [`seccomp::BUILD_FINGERPRINT`]; the init refuses a different one.
@@ -47,6 +47,54 @@ pub(crate) struct InitSpec {
     /// installs the exec-notification filter just before its exec and sends the listener here.
     #[serde(default)]
     pub(crate) exec_notify_fd: Option<i32>,
+    /// Read end of a pipe carrying the rest of the spec: this one (in the environment) then
+    /// holds only what stage 1 needs to enter the namespaces, so the init can start while the
+    /// supervisor still resolves the profile; PID 1 reads the rest (until end of file) before
+    /// it builds anything, and gives up if it never comes.
+    #[serde(default)]
+    pub(crate) spec_fd: Option<i32>,
+}
+
+impl InitSpec {
+    /// This (early) spec completed by `late`: the command, its environment, the view and the
+    /// confinement from `late`; descriptors, cgroup and build from this one.
+    fn completed_by(self, late: InitSpec) -> InitSpec {
+        InitSpec {
+            argv: late.argv,
+            cwd: late.cwd,
+            env: late.env,
+            plan: late.plan,
+            landlock: late.landlock,
+            seccomp: late.seccomp,
+            limits: late.limits,
+            proxy_port: late.proxy_port,
+            hostname: late.hostname,
+            spec_fd: None,
+            ..self
+        }
+    }
+}
+
+/// PID 1: the full spec, reading its rest from `spec_fd` when the early one defers to it.
+fn full_spec(spec: &InitSpec) -> Result<InitSpec, String> {
+    let Some(fd) = spec.spec_fd else {
+        return Ok(spec.clone());
+    };
+    // SAFETY: `fd` is the spec pipe's read end, inherited for this purpose and owned by this
+    // process from here on (closed when the File drops).
+    let mut pipe = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let mut bytes = Vec::new();
+    pipe.read_to_end(&mut bytes)
+        .map_err(|e| format!("read the sandbox spec: {e}"))?;
+    if bytes.is_empty() {
+        return Err("the action was withdrawn before it started".into());
+    }
+    let late: InitSpec =
+        serde_json::from_slice(&bytes).map_err(|e| format!("the sandbox spec: {e}"))?;
+    if late.build != spec.build {
+        return Err("the sandbox spec is from another build".into());
+    }
+    Ok(spec.clone().completed_by(late))
 }
 
 /// The status line PID 1 writes, just before the command's status, once no other task of the
@@ -191,6 +239,10 @@ pub fn init_main() -> ! {
         // SAFETY: closing our copy of the inherited gate fd; PID 1 keeps its own.
         unsafe { libc::close(spec.gate_fd) };
     }
+    if let Some(fd) = spec.spec_fd {
+        // SAFETY: closing our copy of the inherited spec pipe; PID 1 keeps its own.
+        unsafe { libc::close(fd) };
+    }
     if let Some(fd) = spec.exec_notify_fd {
         // SAFETY: closing our copy of the inherited exec channel; PID 1 keeps its own.
         unsafe { libc::close(fd) };
@@ -246,7 +298,7 @@ fn enter_namespaces(spec: &InitSpec) -> Result<(), String> {
 fn pid1(spec: &InitSpec, null_fd: Option<i32>) -> i32 {
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
     let fd = spec.status_fd;
-    match run_pid1(spec, null_fd) {
+    match full_spec(spec).and_then(|spec| run_pid1(&spec, null_fd)) {
         Ok(code) => code,
         Err(msg) => {
             status_line(fd, &format!("E {}", msg.replace('\n', " ")));

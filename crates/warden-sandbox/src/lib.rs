@@ -88,7 +88,8 @@ pub use seccomp::{
     SECCOMP_POLICY, SeccompPolicy, baked_seccomp, build_fingerprint, compile_seccomp,
 };
 pub use supervisor::{
-    ExitInfo, INIT_BINARY_NAME, Output, Running, SpawnOptions, choose_init, scratch_base, spawn,
+    ExitInfo, INIT_BINARY_NAME, Launch, Output, Running, SpawnOptions, choose_init, launch,
+    scratch_base, spawn,
 };
 pub use workspace_secrets::{BUILTIN_WORKSPACE_SECRETS, WorkspaceSecrets};
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Resolved host paths (canonical, existing) the mount setup works from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Plan {
     pub(crate) workspace: PathBuf,
     pub(crate) writable: Vec<PathBuf>,
