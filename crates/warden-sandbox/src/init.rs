@@ -298,7 +298,18 @@ fn enter_namespaces(spec: &InitSpec) -> Result<(), String> {
 fn pid1(spec: &InitSpec, null_fd: Option<i32>) -> i32 {
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
     let fd = spec.status_fd;
-    match full_spec(spec).and_then(|spec| run_pid1(&spec, null_fd)) {
+    // What does not depend on the spec's rest is set up while the supervisor still resolves
+    // it: the base of the view and the loopback interface.
+    let ready = || -> Result<Vec<String>, String> {
+        let notes = mounts::build_base()?;
+        sys::loopback_up().map_err(|e| format!("bring up lo: {e}"))?;
+        Ok(notes)
+    };
+    let run = ready().and_then(|base_notes| {
+        let spec = full_spec(spec)?;
+        run_pid1(&spec, null_fd, base_notes)
+    });
+    match run {
         Ok(code) => code,
         Err(msg) => {
             status_line(fd, &format!("E {}", msg.replace('\n', " ")));
@@ -307,14 +318,13 @@ fn pid1(spec: &InitSpec, null_fd: Option<i32>) -> i32 {
     }
 }
 
-fn run_pid1(spec: &InitSpec, null_fd: Option<i32>) -> Result<i32, String> {
+fn run_pid1(spec: &InitSpec, null_fd: Option<i32>, base_notes: Vec<String>) -> Result<i32, String> {
     let fd = spec.status_fd;
     sys::sethostname(&spec.hostname).map_err(|e| format!("sethostname: {e}"))?;
-    let notes = mounts::build(&spec.plan)?;
-    for n in notes {
+    let notes = mounts::build_on_base(&spec.plan)?;
+    for n in base_notes.into_iter().chain(notes) {
         status_line(fd, &format!("N {n}"));
     }
-    sys::loopback_up().map_err(|e| format!("bring up lo: {e}"))?;
     // Keep the command (same uid) out of PID 1's /proc entries (environ, mem, fds).
     sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(|e| format!("make the init undumpable: {e}"))?;
     let listener = match spec.proxy_port {
