@@ -572,10 +572,11 @@ pub fn start(
         let ca = warden_proxy::CertificateAuthority::generate()
             .map_err(|e| GovernError::Network(e.to_string()))?;
         let bundle = dir.0.join("ca-bundle.pem");
-        ca.write_trust_bundle(&bundle).map_err(|source| GovernError::Io {
-            what: "cannot write the sandbox's CA bundle",
-            source,
-        })?;
+        ca.write_trust_bundle(&bundle)
+            .map_err(|source| GovernError::Io {
+                what: "cannot write the sandbox's CA bundle",
+                source,
+            })?;
         profile.ca_bundle = Some(bundle);
         Some(Arc::new(ca))
     } else {

@@ -241,12 +241,9 @@ impl<'a> Reader<'a> {
     /// The program `name` on the host `PATH` (never from the workspace).
     fn which(&self, name: &str) -> Option<PathBuf> {
         use std::os::unix::fs::PermissionsExt;
-        self.host_path()
-            .iter()
-            .map(|d| d.join(name))
-            .find(|p| {
-                fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            })
+        self.host_path().iter().map(|d| d.join(name)).find(|p| {
+            fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
     }
 
     /// The environment a probed tool gets: discovery's variables less those that load code

@@ -477,7 +477,10 @@ pub fn launch(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Launch, S
     for (fd, what) in [
         (Some(status_w.as_raw_fd()), "pass the status pipe"),
         (Some(spec_r.as_raw_fd()), "pass the spec pipe"),
-        (gate.as_ref().map(|(r, _)| r.as_raw_fd()), "pass the start gate"),
+        (
+            gate.as_ref().map(|(r, _)| r.as_raw_fd()),
+            "pass the start gate",
+        ),
         (
             exec_channel.as_ref().map(|(_, fd)| fd.as_raw_fd()),
             "pass the exec channel",
@@ -834,9 +837,15 @@ mod tests {
     fn only_a_complete_status_after_the_empty_line_counts() {
         assert!(reports_empty(b"N note\nD\nX 0\n"));
         assert!(reports_empty(b"D\nS 9\n"));
-        assert!(!reports_empty(b"X 0\n"), "no empty line: other tasks may live");
+        assert!(
+            !reports_empty(b"X 0\n"),
+            "no empty line: other tasks may live"
+        );
         assert!(!reports_empty(b"D\nX 0"), "an incomplete line");
-        assert!(!reports_empty(b"X 0\nD\n"), "the status before the empty line");
+        assert!(
+            !reports_empty(b"X 0\nD\n"),
+            "the status before the empty line"
+        );
         assert!(!reports_empty(b"D\nE failed\n"));
     }
 

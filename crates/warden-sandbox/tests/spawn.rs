@@ -248,5 +248,9 @@ fn nothing_the_command_left_running_writes_after_wait() {
     let at_end = size();
     assert!(at_end > 0, "the background writer never ran");
     std::thread::sleep(std::time::Duration::from_millis(300));
-    assert_eq!(size(), at_end, "a task of the sandbox wrote after wait returned");
+    assert_eq!(
+        size(),
+        at_end,
+        "a task of the sandbox wrote after wait returned"
+    );
 }
