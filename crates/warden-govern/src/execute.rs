@@ -478,6 +478,31 @@ pub fn start(
     judge: Option<Arc<dyn warden_proxy::Judge>>,
 ) -> Result<Started> {
     let cfg = &policy.config().sandbox;
+    // The small stand-alone init installed next to `warden` when it is trustworthy (a much
+    // smaller executable to load inside every sandbox), else this binary.
+    let main_exe = std::env::current_exe().map_err(|source| GovernError::Io {
+        what: "cannot locate the warden executable",
+        source,
+    })?;
+    let (init_exe, init_note) = warden_sandbox::choose_init(&main_exe);
+    let opts = SpawnOptions {
+        allow_degraded,
+        output: if output == OutputMode::Inherit {
+            Output::Inherit
+        } else {
+            Output::Piped
+        },
+        // Output kept in memory means a caller that is not a terminal (an MCP server, whose
+        // stdin is its protocol stream).
+        null_stdin: matches!(output, OutputMode::Capture { .. }),
+        init_exe: Some(init_exe),
+        gated,
+        exec,
+        fallback_exe: Some(main_exe),
+    };
+    // The init starts first and enters its namespaces while this thread prepares the rest
+    // (proxy socket, CA, credentials); `spawn` below hands it the finished profile.
+    let launch = warden_sandbox::launch(&profile, &opts)?;
     // A missing `.warden/` (governance file, audit log) is created by the sandbox itself, as a
     // read-only placeholder (see `SandboxProfile::readonly_in_workspace`).
     let dir = SocketDir::new()?;
@@ -547,39 +572,18 @@ pub fn start(
         let ca = warden_proxy::CertificateAuthority::generate()
             .map_err(|e| GovernError::Network(e.to_string()))?;
         let bundle = dir.0.join("ca-bundle.pem");
-        std::fs::write(&bundle, ca.trust_bundle_pem()).map_err(|source| GovernError::Io {
-            what: "cannot write the sandbox's CA bundle",
-            source,
-        })?;
+        ca.write_trust_bundle(&bundle)
+            .map_err(|source| GovernError::Io {
+                what: "cannot write the sandbox's CA bundle",
+                source,
+            })?;
         profile.ca_bundle = Some(bundle);
         Some(Arc::new(ca))
     } else {
         None
     };
 
-    // The small stand-alone init installed next to `warden` when it is trustworthy (a much
-    // smaller executable to load inside every sandbox), else this binary.
-    let main_exe = std::env::current_exe().map_err(|source| GovernError::Io {
-        what: "cannot locate the warden executable",
-        source,
-    })?;
-    let (init_exe, init_note) = warden_sandbox::choose_init(&main_exe);
-    let opts = SpawnOptions {
-        allow_degraded,
-        output: if output == OutputMode::Inherit {
-            Output::Inherit
-        } else {
-            Output::Piped
-        },
-        // Output kept in memory means a caller that is not a terminal (an MCP server, whose
-        // stdin is its protocol stream).
-        null_stdin: matches!(output, OutputMode::Capture { .. }),
-        init_exe: Some(init_exe),
-        gated,
-        exec,
-        fallback_exe: Some(main_exe),
-    };
-    let running = warden_sandbox::spawn(&profile, &opts)?;
+    let running = launch.spawn(&profile)?;
     // Started after the sandbox, off its start-up path: a connection to `wake.sock` waits in
     // the listen queue until this thread accepts it.
     let proxy_thread = std::thread::spawn(move || -> Result<warden_proxy::ProxyHandle, String> {

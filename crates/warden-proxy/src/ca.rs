@@ -116,6 +116,23 @@ impl CertificateAuthority {
         out.push_str(&self.cert_pem());
         out
     }
+
+    /// Write [`Self::trust_bundle_pem`] to a new file `to`, the system roots copied by the
+    /// kernel (`copy_file_range`) rather than read into memory and written back: a run starts
+    /// with this, and the system bundle is some 200 KiB.
+    pub fn write_trust_bundle(&self, to: &Path) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::FileExt;
+        let mut out = std::fs::File::create(to)?;
+        if let Some(mut system) = system_bundle_file() {
+            let copied = std::io::copy(&mut system, &mut out)?;
+            let mut last = [0u8; 1];
+            if copied > 0 && system.read_at(&mut last, copied - 1)? == 1 && last[0] != b'\n' {
+                out.write_all(b"\n")?;
+            }
+        }
+        out.write_all(self.cert_pem().as_bytes())
+    }
 }
 
 /// The standard locations of the system's PEM bundle, most common first.
@@ -130,11 +147,22 @@ pub const SYSTEM_BUNDLE_PATHS: &[&str] = &[
 /// The system PEM bundle: `SSL_CERT_FILE` of Warden's environment when set, else the first
 /// standard bundle file that exists.
 fn system_bundle_pem() -> Option<String> {
+    system_bundle_paths().find_map(|p| std::fs::read_to_string(&p).ok())
+}
+
+/// The system PEM bundle opened, chosen as [`system_bundle_pem`] chooses it.
+fn system_bundle_file() -> Option<std::fs::File> {
+    system_bundle_paths().find_map(|p| {
+        let f = std::fs::File::open(&p).ok()?;
+        f.metadata().is_ok_and(|m| m.is_file()).then_some(f)
+    })
+}
+
+fn system_bundle_paths() -> impl Iterator<Item = PathBuf> {
     let from_env = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
     from_env
         .into_iter()
         .chain(SYSTEM_BUNDLE_PATHS.iter().map(PathBuf::from))
-        .find_map(|p| std::fs::read_to_string(&p).ok())
 }
 
 /// The certificates of a PEM file (for `[network] upstream_ca`).
@@ -148,4 +176,25 @@ pub fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Strin
         return Err(format!("{}: no certificate in the file", path.display()));
     }
     Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bundle written for the sandbox is the same text as the one built in memory: the
+    /// system roots (newline-terminated) followed by this run's CA.
+    #[test]
+    fn the_written_bundle_is_the_system_roots_and_the_run_ca() {
+        let ca = CertificateAuthority::generate().expect("CA");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("bundle.pem");
+        ca.write_trust_bundle(&path).expect("write the bundle");
+        let written = std::fs::read_to_string(&path).expect("read it back");
+        assert_eq!(written, ca.trust_bundle_pem());
+        assert!(written.ends_with(&ca.cert_pem()));
+        if let Some(system) = system_bundle_pem() {
+            assert!(written.starts_with(system.trim_end_matches('\n')));
+        }
+    }
 }

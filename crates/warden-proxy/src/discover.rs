@@ -152,6 +152,8 @@ pub(crate) struct Reader<'a> {
     scope: Scope<'a>,
     /// A fresh, private, empty directory the probed tools run in (made on first use).
     probe_dir: std::sync::OnceLock<Option<tempfile::TempDir>>,
+    /// [`Reader::host_path`], worked out once (each `which` asks for it).
+    host_path: std::sync::OnceLock<Vec<PathBuf>>,
 }
 
 enum Scope<'a> {
@@ -172,6 +174,7 @@ impl<'a> Reader<'a> {
             ws: WorkspaceRoot::new(workspace),
             scope,
             probe_dir: std::sync::OnceLock::new(),
+            host_path: std::sync::OnceLock::new(),
         }
     }
 
@@ -223,25 +226,24 @@ impl<'a> Reader<'a> {
     }
 
     /// `PATH` without relative entries and entries inside the workspace.
-    fn host_path(&self) -> Vec<PathBuf> {
-        self.env
-            .var("PATH")
-            .unwrap_or_default()
-            .split(':')
-            .map(PathBuf::from)
-            .filter(|d| d.is_absolute() && !self.ws.contains(d))
-            .collect()
+    fn host_path(&self) -> &[PathBuf] {
+        self.host_path.get_or_init(|| {
+            self.env
+                .var("PATH")
+                .unwrap_or_default()
+                .split(':')
+                .map(PathBuf::from)
+                .filter(|d| d.is_absolute() && !self.ws.contains(d))
+                .collect()
+        })
     }
 
     /// The program `name` on the host `PATH` (never from the workspace).
     fn which(&self, name: &str) -> Option<PathBuf> {
         use std::os::unix::fs::PermissionsExt;
-        self.host_path()
-            .into_iter()
-            .map(|d| d.join(name))
-            .find(|p| {
-                fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            })
+        self.host_path().iter().map(|d| d.join(name)).find(|p| {
+            fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
     }
 
     /// The environment a probed tool gets: discovery's variables less those that load code

@@ -191,11 +191,32 @@ impl WorkspaceRoot {
         if let Some(r) = self.dirs.lock().ok().and_then(|m| m.get(d).cloned()) {
             return r;
         }
-        let r = match fs::canonicalize(d) {
-            Ok(c) => c,
-            Err(_) => match (d.parent(), d.file_name()) {
-                (Some(parent), Some(name)) => self.resolve_dir(parent).join(name),
-                _ => d.to_path_buf(),
+        // Top down, from the resolved (cached) parent: only a component that is a symbolic
+        // link needs resolving (`canonicalize` would read every component of the path again,
+        // for each of the many directories discovery asks about). A path with `.` or `..`
+        // components, or a relative one, is resolved by `canonicalize` as a whole.
+        let plain = d.is_absolute()
+            && d.components().all(|c| {
+                matches!(
+                    c,
+                    std::path::Component::RootDir | std::path::Component::Normal(_)
+                )
+            });
+        let r = match (d.parent(), d.file_name()) {
+            (Some(parent), Some(name)) if plain => {
+                let under = self.resolve_dir(parent).join(name);
+                if fs::symlink_metadata(&under).is_ok_and(|m| m.file_type().is_symlink()) {
+                    fs::canonicalize(&under).unwrap_or(under)
+                } else {
+                    under
+                }
+            }
+            _ => match fs::canonicalize(d) {
+                Ok(c) => c,
+                Err(_) => match (d.parent(), d.file_name()) {
+                    (Some(parent), Some(name)) => self.resolve_dir(parent).join(name),
+                    _ => d.to_path_buf(),
+                },
             },
         };
         if let Ok(mut m) = self.dirs.lock() {
@@ -505,4 +526,62 @@ fn hosts_shown(hosts: &[DiscoveredHost]) -> String {
     v.sort();
     v.dedup();
     v.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Directories resolve as `canonicalize` resolves them (symbolic links anywhere in the
+    /// path, nested links, links out of and into the workspace), and missing ones below a
+    /// linked directory resolve through the link: so a workspace file reached through any
+    /// link is still known as a workspace file.
+    #[test]
+    fn directories_resolve_like_canonicalize() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let r = fs::canonicalize(root.path()).expect("canonical");
+        let ws = r.join("ws");
+        fs::create_dir_all(ws.join("dotfiles/.config/pip")).expect("mkdir");
+        fs::create_dir_all(r.join("elsewhere/deep")).expect("mkdir");
+        std::os::unix::fs::symlink(ws.join("dotfiles"), r.join("home")).expect("link");
+        std::os::unix::fs::symlink(r.join("home"), r.join("home2")).expect("link to link");
+        std::os::unix::fs::symlink("../elsewhere", ws.join("out")).expect("relative link");
+        std::os::unix::fs::symlink(r.join("missing"), r.join("dangling")).expect("dangling");
+        let root_of = WorkspaceRoot::new(&ws);
+        for d in [
+            r.join("home"),
+            r.join("home/.config/pip"),
+            r.join("home2/.config"),
+            ws.join("out/deep"),
+            r.join("elsewhere/deep"),
+            ws.join("dotfiles/.config"),
+        ] {
+            assert_eq!(
+                root_of.resolve_dir(&d),
+                fs::canonicalize(&d).expect("exists"),
+                "{}",
+                d.display()
+            );
+        }
+        // Missing: resolved through the links above it.
+        assert_eq!(
+            root_of.resolve_dir(&r.join("home2/.config/absent/x")),
+            ws.join("dotfiles/.config/absent/x")
+        );
+        assert_eq!(
+            root_of.resolve_dir(&r.join("dangling/x")),
+            r.join("dangling/x")
+        );
+        // What that decides: a file under the linked home is a workspace file.
+        assert_eq!(
+            root_of.relative(&r.join("home2/.config/pip/pip.conf")),
+            Some(PathBuf::from("dotfiles/.config/pip/pip.conf"))
+        );
+        // Lexically inside is inside, wherever a link leads.
+        assert_eq!(
+            root_of.relative(&ws.join("out/deep/f")),
+            Some(PathBuf::from("out/deep/f"))
+        );
+        assert_eq!(root_of.relative(&r.join("elsewhere/f")), None);
+    }
 }

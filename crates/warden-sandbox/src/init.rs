@@ -18,7 +18,7 @@ pub(crate) const FALLBACK_ARG: &str = "--fallback";
 
 /// Everything PID 1 needs, passed from the supervisor as JSON in [`SPEC_ENV`]. Unknown fields
 /// are refused, so an init from another build cannot silently ignore part of the spec.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct InitSpec {
     /// The supervisor's [`seccomp::BUILD_FINGERPRINT`]; the init refuses a different one.
@@ -47,7 +47,59 @@ pub(crate) struct InitSpec {
     /// installs the exec-notification filter just before its exec and sends the listener here.
     #[serde(default)]
     pub(crate) exec_notify_fd: Option<i32>,
+    /// Read end of a pipe carrying the rest of the spec: this one (in the environment) then
+    /// holds only what stage 1 needs to enter the namespaces, so the init can start while the
+    /// supervisor still resolves the profile; PID 1 reads the rest (until end of file) before
+    /// it builds anything, and gives up if it never comes.
+    #[serde(default)]
+    pub(crate) spec_fd: Option<i32>,
 }
+
+impl InitSpec {
+    /// This (early) spec completed by `late`: the command, its environment, the view and the
+    /// confinement from `late`; descriptors, cgroup and build from this one.
+    fn completed_by(self, late: InitSpec) -> InitSpec {
+        InitSpec {
+            argv: late.argv,
+            cwd: late.cwd,
+            env: late.env,
+            plan: late.plan,
+            landlock: late.landlock,
+            seccomp: late.seccomp,
+            limits: late.limits,
+            proxy_port: late.proxy_port,
+            hostname: late.hostname,
+            spec_fd: None,
+            ..self
+        }
+    }
+}
+
+/// PID 1: the full spec, reading its rest from `spec_fd` when the early one defers to it.
+fn full_spec(spec: &InitSpec) -> Result<InitSpec, String> {
+    let Some(fd) = spec.spec_fd else {
+        return Ok(spec.clone());
+    };
+    // SAFETY: `fd` is the spec pipe's read end, inherited for this purpose and owned by this
+    // process from here on (closed when the File drops).
+    let mut pipe = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let mut bytes = Vec::new();
+    pipe.read_to_end(&mut bytes)
+        .map_err(|e| format!("read the sandbox spec: {e}"))?;
+    if bytes.is_empty() {
+        return Err("the action was withdrawn before it started".into());
+    }
+    let late: InitSpec =
+        serde_json::from_slice(&bytes).map_err(|e| format!("the sandbox spec: {e}"))?;
+    if late.build != spec.build {
+        return Err("the sandbox spec is from another build".into());
+    }
+    Ok(spec.clone().completed_by(late))
+}
+
+/// The status line PID 1 writes, just before the command's status, once no other task of the
+/// sandbox is left (see `end_all`).
+pub(crate) const EMPTY_LINE: &str = "D";
 
 /// What the supervisor writes to the gate to let the command start.
 pub(crate) const GATE_GO: u8 = b'G';
@@ -158,6 +210,15 @@ pub fn init_main() -> ! {
         status_line(spec.status_fd, &format!("E {e}"));
         std::process::exit(1);
     }
+    // Opened while the host's /dev is still this stage's (PID 1 pivots the root of both): the
+    // stage's and PID 1's standard streams go here once the command has them, so the command's
+    // output ends (end of file for the supervisor) when the command's processes end.
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .ok();
+    let null_fd = null.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
     let pid = match sys::fork() {
         Ok(p) => p,
         Err(e) => {
@@ -169,11 +230,18 @@ pub fn init_main() -> ! {
         }
     };
     if pid == 0 {
-        std::process::exit(pid1(&spec));
+        std::process::exit(pid1(&spec, null_fd));
+    }
+    if let Some(null) = null_fd {
+        sys::redirect_stdio(null);
     }
     if spec.gate_fd >= 0 {
         // SAFETY: closing our copy of the inherited gate fd; PID 1 keeps its own.
         unsafe { libc::close(spec.gate_fd) };
+    }
+    if let Some(fd) = spec.spec_fd {
+        // SAFETY: closing our copy of the inherited spec pipe; PID 1 keeps its own.
+        unsafe { libc::close(fd) };
     }
     if let Some(fd) = spec.exec_notify_fd {
         // SAFETY: closing our copy of the inherited exec channel; PID 1 keeps its own.
@@ -227,10 +295,21 @@ fn enter_namespaces(spec: &InitSpec) -> Result<(), String> {
     Ok(())
 }
 
-fn pid1(spec: &InitSpec) -> i32 {
+fn pid1(spec: &InitSpec, null_fd: Option<i32>) -> i32 {
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
     let fd = spec.status_fd;
-    match run_pid1(spec) {
+    // What does not depend on the spec's rest is set up while the supervisor still resolves
+    // it: the base of the view and the loopback interface.
+    let ready = || -> Result<Vec<String>, String> {
+        let notes = mounts::build_base()?;
+        sys::loopback_up().map_err(|e| format!("bring up lo: {e}"))?;
+        Ok(notes)
+    };
+    let run = ready().and_then(|base_notes| {
+        let spec = full_spec(spec)?;
+        run_pid1(&spec, null_fd, base_notes)
+    });
+    match run {
         Ok(code) => code,
         Err(msg) => {
             status_line(fd, &format!("E {}", msg.replace('\n', " ")));
@@ -239,14 +318,13 @@ fn pid1(spec: &InitSpec) -> i32 {
     }
 }
 
-fn run_pid1(spec: &InitSpec) -> Result<i32, String> {
+fn run_pid1(spec: &InitSpec, null_fd: Option<i32>, base_notes: Vec<String>) -> Result<i32, String> {
     let fd = spec.status_fd;
     sys::sethostname(&spec.hostname).map_err(|e| format!("sethostname: {e}"))?;
-    let notes = mounts::build(&spec.plan)?;
-    for n in notes {
+    let notes = mounts::build_on_base(&spec.plan)?;
+    for n in base_notes.into_iter().chain(notes) {
         status_line(fd, &format!("N {n}"));
     }
-    sys::loopback_up().map_err(|e| format!("bring up lo: {e}"))?;
     // Keep the command (same uid) out of PID 1's /proc entries (environ, mem, fds).
     sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(|e| format!("make the init undumpable: {e}"))?;
     let listener = match spec.proxy_port {
@@ -357,7 +435,12 @@ fn run_pid1(spec: &InitSpec) -> Result<i32, String> {
     if let Some(l) = listener {
         std::thread::spawn(move || relay(l));
     }
-    // Reap everything; the command's status decides ours.
+    if let Some(null) = null_fd {
+        sys::redirect_stdio(null);
+    }
+    // Reap everything; the command's status decides ours. It is reported only once every
+    // other task of the sandbox is gone too (see `end_all`): the supervisor may then go on
+    // without waiting for the namespaces to be torn down.
     loop {
         let mut st = 0;
         // SAFETY: `st` is a valid out-pointer.
@@ -370,6 +453,9 @@ fn run_pid1(spec: &InitSpec) -> Result<i32, String> {
             return Ok(1);
         }
         if r == pid {
+            if end_all() {
+                status_line(fd, EMPTY_LINE);
+            }
             if libc::WIFSIGNALED(st) {
                 let sig = libc::WTERMSIG(st);
                 status_line(fd, &format!("S {sig}"));
@@ -378,6 +464,29 @@ fn run_pid1(spec: &InitSpec) -> Result<i32, String> {
             let code = libc::WEXITSTATUS(st);
             status_line(fd, &format!("X {code}"));
             return Ok(code);
+        }
+    }
+}
+
+/// PID 1, once the command has ended: kill every other task of the PID namespace (what the
+/// command left running) and reap them all, until none is left. Leaving PID 1 would do the
+/// same, but only after the status line; done first, the status line means the sandbox is
+/// empty: nothing of it can still write to the workspace while the supervisor inspects it.
+/// Returns whether that succeeded (else the kernel does it when PID 1 exits).
+fn end_all() -> bool {
+    loop {
+        // SAFETY: kill(2) with integer arguments. -1: every process of this PID namespace but
+        // PID 1 itself; ESRCH once there is none (zombies count until reaped).
+        if unsafe { libc::kill(-1, libc::SIGKILL) } != 0 {
+            return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        }
+        loop {
+            let mut st = 0;
+            // SAFETY: `st` is a valid out-pointer.
+            let r = unsafe { libc::waitpid(-1, &mut st, 0) };
+            if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break;
+            }
         }
     }
 }

@@ -12,6 +12,14 @@
 //! `lo`, relays `127.0.0.1:<port>` to the egress proxy's Unix socket, then starts the command
 //! fully confined and reaps until it exits.
 //!
+//! Start-up overlaps: [`launch`] starts the init as soon as the kernel check is done, with only
+//! what entering the namespaces needs; while it enters them and PID 1 builds the part of the
+//! view every sandbox shares, the caller finishes the profile and [`Launch::spawn`] resolves it
+//! (paths, git metadata, home, environment) and hands the rest of the spec to PID 1 through a
+//! pipe. The end too: once the command has exited, PID 1 kills and reaps whatever it left
+//! running, then reports the status, and [`Running::wait`] returns on that report without
+//! waiting for the namespaces to be torn down (the init is reaped later).
+//!
 //! Limits: rlimits always (processes, open files, address space, CPU, core = 0). RLIMIT_NPROC is
 //! counted per (user namespace, uid) since Linux 5.14, so for an unprivileged caller it bounds
 //! exactly the sandbox's tasks; the kernel exempts the global root uid from it, so for a root
@@ -88,7 +96,8 @@ pub use seccomp::{
     SECCOMP_POLICY, SeccompPolicy, baked_seccomp, build_fingerprint, compile_seccomp,
 };
 pub use supervisor::{
-    ExitInfo, INIT_BINARY_NAME, Output, Running, SpawnOptions, choose_init, scratch_base, spawn,
+    ExitInfo, INIT_BINARY_NAME, Launch, Output, Running, SpawnOptions, choose_init, launch,
+    scratch_base, spawn,
 };
 pub use workspace_secrets::{BUILTIN_WORKSPACE_SECRETS, WorkspaceSecrets};
 

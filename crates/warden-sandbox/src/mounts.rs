@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Resolved host paths (canonical, existing) the mount setup works from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Plan {
     pub(crate) workspace: PathBuf,
     pub(crate) writable: Vec<PathBuf>,
@@ -118,8 +118,10 @@ pub(crate) fn ensure_mountpoint(src: &Path, target: &Path) -> Result<(), String>
     }
 }
 
-/// Build the view and pivot into it. Returns notes about things that could not be set up.
-pub(crate) fn build(plan: &Plan) -> Result<Vec<String>, String> {
+/// The part of the view that is the same for every sandbox (steps 1 to 4 below: the base,
+/// the read-only host root, `/dev`, the private temporary directories), which PID 1 builds
+/// while the supervisor still resolves the plan; [`build_on_base`] adds the rest.
+pub(crate) fn build_base() -> Result<Vec<String>, String> {
     let mut notes = Vec::new();
     let ms = |f: libc::c_ulong| f;
     ctx(
@@ -224,6 +226,15 @@ pub(crate) fn build(plan: &Plan) -> Result<Vec<String>, String> {
             )?;
         }
     }
+    Ok(notes)
+}
+
+/// The rest of the view on top of [`build_base`], then the pivot into it. Returns notes about
+/// things that could not be set up.
+pub(crate) fn build_on_base(plan: &Plan) -> Result<Vec<String>, String> {
+    let mut notes = Vec::new();
+    let ms = |f: libc::c_ulong| f;
+    let newroot = Path::new("/newroot");
     // 4b. The home directories: empty but for the listed entries (see `home.rs`).
     for h in &plan.homes {
         crate::home::mount(h)?;

@@ -324,8 +324,40 @@ pub(crate) fn create_placeholder(ws: &Path, rel: &str) -> Result<(), SandboxErro
     }
 }
 
-/// Check the kernel, then start `profile` in a new sandbox.
+/// Check the kernel, then start `profile` in a new sandbox ([`launch`], then
+/// [`Launch::spawn`]).
 pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, SandboxError> {
+    launch(profile, opts)?.spawn(profile)
+}
+
+/// A sandbox whose init is already starting: it enters its namespaces while the caller
+/// finishes the profile (its proxy, CA bundle, environment) and [`Launch::spawn`] resolves
+/// it; PID 1 waits for that spec before it builds anything. Dropped without `spawn`, the init
+/// is withdrawn (it never builds a view or runs anything) and reaped.
+#[derive(Debug)]
+pub struct Launch {
+    /// `None` once handed to the [`Running`] (or withdrawn).
+    child: Option<Child>,
+    status: Option<std::fs::File>,
+    /// Write end of the pipe PID 1 reads the full spec from.
+    spec: Option<std::fs::File>,
+    gate: Option<std::fs::File>,
+    cgroup: Option<cgroup::ActionCgroup>,
+    /// Our end of the exec channel, when the command's programs are governed.
+    exec_channel: Option<std::os::fd::OwnedFd>,
+    exec: Option<ExecGovernance>,
+    notes: Vec<String>,
+    caps: probe::Capabilities,
+    exe: PathBuf,
+    pid_max: Option<u64>,
+    /// What the launch was decided on, which the profile given to `spawn` must still say.
+    decided: (crate::Limits, bool, u32),
+}
+
+/// Check the kernel and start the sandbox's init for `profile`: it enters its namespaces
+/// while the caller finishes the profile; [`Launch::spawn`] hands it the rest. The profile's
+/// `limits`, `use_cgroup` and `landlock_min_abi` are decided here and must stay the same.
+pub fn launch(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Launch, SandboxError> {
     profile.validate()?;
     let caps = probe();
     let mut missing = caps.missing_for(profile);
@@ -344,49 +376,12 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
             .iter()
             .map(|g| format!("not enforced: Landlock {g}")),
     );
-    let (mut plan, plan_notes, git_watch) = plan(profile)?;
-    notes.extend(plan_notes);
-    let absent_git =
-        Some(plan.workspace.join(".git")).filter(|g| std::fs::symlink_metadata(g).is_err());
-    let cwd = canonical(&profile.cwd).ok_or_else(|| {
-        SandboxError::Profile(format!("cwd {} does not exist", profile.cwd.display()))
-    })?;
-    let home = crate::home::plan(
-        profile,
-        &plan.workspace,
-        &plan.writable,
-        &cwd,
-        &plan.secrets,
-    );
-    plan.homes = home.views;
-    plan.secrets.extend(home.secret_locations);
-    notes.extend(home.notes);
-
     let exe = match &opts.init_exe {
         Some(e) => e.clone(),
         None => {
             std::env::current_exe().map_err(SandboxError::io("locate the warden executable"))?
         }
     };
-    let filtered = env::filter_env(
-        &profile.env,
-        &profile.env_allow,
-        &profile.env_scrub,
-        &profile.env_pass,
-    );
-    notes.extend(filtered.note());
-    let removed_env = filtered.removed.iter().map(|(k, _)| k.clone()).collect();
-    let mut cmd_env = filtered.kept;
-    cmd_env.push(("WARDEN_SANDBOXED".into(), "1".into()));
-    if let Some(p) = &profile.proxy {
-        let helper = exe.to_str().filter(|_| !exe.starts_with("/tmp"));
-        cmd_env.extend(env::proxy_vars(p.port, helper));
-    }
-    if profile.ca_bundle.is_some() {
-        cmd_env.retain(|(k, _)| !env::CA_BUNDLE_VARS.contains(&k.as_str()));
-        cmd_env.extend(env::ca_vars(mounts::CA_BUNDLE_INSIDE));
-    }
-
     let action_cgroup = if profile.use_cgroup && caps.cgroup2 {
         match cgroup::ActionCgroup::create(&profile.limits) {
             Ok(c) => Some(c),
@@ -415,20 +410,23 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
     };
     // Root is exempt from RLIMIT_NPROC; the PID namespace's own pid_max bounds the task count
     // cheaply (a cgroup migration costs an RCU grace period), for limits it can express.
-    if action_cgroup.is_none() && sys::euid() == 0 {
-        plan.pid_max = profile
+    let pid_max = if action_cgroup.is_none() && sys::euid() == 0 {
+        profile
             .limits
             .processes
             .filter(|&n| n >= PID_MAX_MIN)
-            .map(|n| n + 1);
-    }
+            .map(|n| n + 1)
+    } else {
+        None
+    };
     let cgroup_procs = action_cgroup.as_ref().map(|c| c.procs_file());
-    // The status pipe's write end and the gate's read end go to the init (inherited: cleared
-    // of close-on-exec just before the spawn; the init marks every inherited fd close-on-exec
-    // again, so the command never gets them). The status is read after the init has exited,
-    // without blocking, so a copy of the write end leaked into a concurrently spawned process
-    // cannot hold this one up.
+    // The status pipe's write end, the gate's and the spec's read ends go to the init
+    // (inherited: cleared of close-on-exec just before the spawn; the init marks every
+    // inherited fd close-on-exec again, so the command never gets them). The status is read
+    // without waiting on the write end's end of file alone (see `status_until_empty`), so a
+    // copy leaked into a concurrently spawned process cannot hold this one up.
     let (status, status_w) = sys::pipe().map_err(SandboxError::io("create the status pipe"))?;
+    let (spec_r, spec_w) = sys::pipe().map_err(SandboxError::io("create the spec pipe"))?;
     let gate = if opts.gated {
         Some(sys::pipe().map_err(SandboxError::io("create the start gate"))?)
     } else {
@@ -437,34 +435,24 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
     // Exec governance: the command sends its seccomp listener over this socket pair (the init
     // gets the one end like the status pipe; the supervisor keeps the other).
     let exec_channel = match &opts.exec {
-        Some(governance) if caps.exec_notify => {
-            let (ours, theirs) =
-                sys::seqpacket_pair().map_err(SandboxError::io("create the exec channel"))?;
-            let supervisor = exec_supervisor::start(ours, governance.clone())
-                .map_err(SandboxError::io("start the exec supervisor"))?;
-            Some((supervisor, theirs))
+        Some(_) if caps.exec_notify => {
+            Some(sys::seqpacket_pair().map_err(SandboxError::io("create the exec channel"))?)
         }
         _ => None,
     };
-    let spec = InitSpec {
+    // What stage 1 needs to enter the namespaces; PID 1 reads the full spec from `spec_fd`.
+    let early = InitSpec {
         build: crate::seccomp::BUILD_FINGERPRINT.to_owned(),
         gate_fd: gate.as_ref().map_or(-1, |(r, _)| r.as_raw_fd()),
-        argv: profile.argv.clone(),
-        cwd,
-        env: cmd_env,
-        plan,
-        landlock: caps.landlock_abi > 0,
-        seccomp: caps.seccomp,
-        limits: profile.limits.clone(),
-        proxy_port: profile.proxy.as_ref().map(|p| p.port),
-        status_path: PathBuf::new(),
         status_fd: status_w.as_raw_fd(),
         supervisor_pid: std::process::id() as i32,
         cgroup_procs,
-        hostname: profile.hostname.clone(),
         exec_notify_fd: exec_channel.as_ref().map(|(_, fd)| fd.as_raw_fd()),
+        spec_fd: Some(spec_r.as_raw_fd()),
+        ..InitSpec::default()
     };
-    let spec_json = serde_json::to_string(&spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
+    let early_json =
+        serde_json::to_string(&early).map_err(|e| SandboxError::Setup(e.to_string()))?;
 
     // No pre_exec: the init enters the namespaces itself, so this spawn can use the cheap
     // posix_spawn path instead of forking the (possibly large, multi-threaded) caller. The init
@@ -476,7 +464,7 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         cmd.arg(crate::init::FALLBACK_ARG).arg(f);
     }
     cmd.env_clear()
-        .env(SPEC_ENV, spec_json)
+        .env(SPEC_ENV, early_json)
         .stdin(if opts.null_stdin {
             Stdio::null()
         } else {
@@ -486,22 +474,30 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
         Output::Inherit => cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit()),
         Output::Piped => cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
     };
-    sys::set_cloexec(status_w.as_raw_fd(), false)
-        .map_err(SandboxError::io("pass the status pipe"))?;
-    if let Some((r, _)) = &gate {
-        sys::set_cloexec(r.as_raw_fd(), false).map_err(SandboxError::io("pass the start gate"))?;
-    }
-    if let Some((_, fd)) = &exec_channel {
-        sys::set_cloexec(fd.as_raw_fd(), false)
-            .map_err(SandboxError::io("pass the exec channel"))?;
+    for (fd, what) in [
+        (Some(status_w.as_raw_fd()), "pass the status pipe"),
+        (Some(spec_r.as_raw_fd()), "pass the spec pipe"),
+        (
+            gate.as_ref().map(|(r, _)| r.as_raw_fd()),
+            "pass the start gate",
+        ),
+        (
+            exec_channel.as_ref().map(|(_, fd)| fd.as_raw_fd()),
+            "pass the exec channel",
+        ),
+    ] {
+        if let Some(fd) = fd {
+            sys::set_cloexec(fd, false).map_err(SandboxError::io(what))?;
+        }
     }
     let spawned = cmd.spawn();
-    let exec = exec_channel.map(|(supervisor, _theirs)| supervisor);
-    // The init has its own copies of the status pipe's write end and the gate's read end now
-    // (or never will).
+    // The init has its own copies of the status pipe's write end and the gate's and spec's
+    // read ends now (or never will).
     drop(status_w);
+    drop(spec_r);
     let gate = gate.map(|(_, w)| w);
-    let mut child = spawned.map_err(|e| {
+    let exec_channel = exec_channel.map(|(ours, _theirs)| ours);
+    let child = spawned.map_err(|e| {
         SandboxError::Setup(format!(
             "cannot start the sandbox init {}: {e}",
             exe.display()
@@ -509,19 +505,157 @@ pub fn spawn(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Running, S
     })?;
     SUPERVISED.store(child.id() as i32, Ordering::Relaxed);
     sys::forward_signals(forward);
-    Ok(Running {
-        stdout: child.stdout.take(),
-        stderr: child.stderr.take(),
-        child,
-        status,
-        notes,
-        removed_env,
+    Ok(Launch {
+        child: Some(child),
+        status: Some(status),
+        spec: Some(spec_w),
         gate,
-        _cgroup: action_cgroup,
-        absent_git,
-        exec,
-        git_watch,
+        cgroup: action_cgroup,
+        exec_channel,
+        exec: opts.exec.clone(),
+        notes,
+        caps,
+        exe,
+        pid_max,
+        decided: (
+            profile.limits.clone(),
+            profile.use_cgroup,
+            profile.landlock_min_abi,
+        ),
     })
+}
+
+impl Launch {
+    /// Process id of the sandbox's outer stage (in the caller's PID namespace).
+    pub fn id(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Resolve `profile` (the one given to [`launch`], finished) and hand it to the init.
+    pub fn spawn(mut self, profile: &SandboxProfile) -> Result<Running, SandboxError> {
+        profile.validate()?;
+        let decided = (
+            profile.limits.clone(),
+            profile.use_cgroup,
+            profile.landlock_min_abi,
+        );
+        if decided != self.decided {
+            return Err(SandboxError::Profile(
+                "the limits, cgroup use and Landlock minimum cannot change after the launch".into(),
+            ));
+        }
+        let caps = self.caps.clone();
+        let mut notes = std::mem::take(&mut self.notes);
+        let (mut plan, plan_notes, git_watch) = plan(profile)?;
+        notes.extend(plan_notes);
+        plan.pid_max = self.pid_max;
+        let absent_git =
+            Some(plan.workspace.join(".git")).filter(|g| std::fs::symlink_metadata(g).is_err());
+        let cwd = canonical(&profile.cwd).ok_or_else(|| {
+            SandboxError::Profile(format!("cwd {} does not exist", profile.cwd.display()))
+        })?;
+        let home = crate::home::plan(
+            profile,
+            &plan.workspace,
+            &plan.writable,
+            &cwd,
+            &plan.secrets,
+        );
+        plan.homes = home.views;
+        plan.secrets.extend(home.secret_locations);
+        notes.extend(home.notes);
+
+        let filtered = env::filter_env(
+            &profile.env,
+            &profile.env_allow,
+            &profile.env_scrub,
+            &profile.env_pass,
+        );
+        notes.extend(filtered.note());
+        let removed_env = filtered.removed.iter().map(|(k, _)| k.clone()).collect();
+        let mut cmd_env = filtered.kept;
+        cmd_env.push(("WARDEN_SANDBOXED".into(), "1".into()));
+        if let Some(p) = &profile.proxy {
+            let helper = self.exe.to_str().filter(|_| !self.exe.starts_with("/tmp"));
+            cmd_env.extend(env::proxy_vars(p.port, helper));
+        }
+        if profile.ca_bundle.is_some() {
+            cmd_env.retain(|(k, _)| !env::CA_BUNDLE_VARS.contains(&k.as_str()));
+            cmd_env.extend(env::ca_vars(mounts::CA_BUNDLE_INSIDE));
+        }
+        let exec = match (self.exec_channel.take(), self.exec.take()) {
+            (Some(ours), Some(governance)) => Some(
+                exec_supervisor::start(ours, governance)
+                    .map_err(SandboxError::io("start the exec supervisor"))?,
+            ),
+            _ => None,
+        };
+        // The rest of the spec (the descriptors and the cgroup went with the early one).
+        let spec = InitSpec {
+            build: crate::seccomp::BUILD_FINGERPRINT.to_owned(),
+            gate_fd: -1,
+            argv: profile.argv.clone(),
+            cwd,
+            env: cmd_env,
+            plan,
+            landlock: caps.landlock_abi > 0,
+            seccomp: caps.seccomp,
+            limits: profile.limits.clone(),
+            proxy_port: profile.proxy.as_ref().map(|p| p.port),
+            status_path: PathBuf::new(),
+            status_fd: -1,
+            supervisor_pid: std::process::id() as i32,
+            cgroup_procs: None,
+            hostname: profile.hostname.clone(),
+            exec_notify_fd: None,
+            spec_fd: None,
+        };
+        let spec_json =
+            serde_json::to_vec(&spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
+        {
+            use std::io::Write;
+            let mut w = self.spec.take().ok_or_else(|| {
+                SandboxError::Setup("the sandbox spec was already handed over".into())
+            })?;
+            // A failed write (the init died) surfaces in `wait` as the init's own report.
+            let _ = w.write_all(&spec_json);
+        }
+        let mut child = self
+            .child
+            .take()
+            .ok_or_else(|| SandboxError::Setup("the sandbox init is gone".into()))?;
+        let status = self
+            .status
+            .take()
+            .ok_or_else(|| SandboxError::Setup("the sandbox init is gone".into()))?;
+        Ok(Running {
+            stdout: child.stdout.take(),
+            stderr: child.stderr.take(),
+            child,
+            status,
+            notes,
+            removed_env,
+            gate: self.gate.take(),
+            _cgroup: self.cgroup.take(),
+            absent_git,
+            exec,
+            git_watch,
+        })
+    }
+}
+
+impl Drop for Launch {
+    fn drop(&mut self) {
+        // Never handed over: the init reads the end of its spec pipe and gives up before it
+        // builds anything; reap it.
+        drop(self.spec.take());
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            SUPERVISED.store(0, Ordering::Relaxed);
+            sys::default_signals();
+        }
+    }
 }
 
 impl Running {
@@ -552,14 +686,30 @@ impl Running {
     /// unreleased gated command is withdrawn (it never starts).
     pub fn wait(mut self) -> Result<ExitInfo, SandboxError> {
         drop(self.gate.take());
-        let waited = self.child.wait();
-        SUPERVISED.store(0, Ordering::Relaxed);
-        sys::default_signals();
-        let st = waited.map_err(SandboxError::io("wait for the sandbox"))?;
-        // The init and PID 1 have exited: everything they wrote is in the pipe.
+        // PID 1 reports the command's status once nothing else of the sandbox is left (see
+        // `init::EMPTY_LINE`). Then the init's own exit, which tears the namespaces down
+        // (mounts, network), is not waited for: it goes on while this process inspects the
+        // workspace and records the outcome, and the init is reaped later. With a cgroup the
+        // init is waited for as before: the cgroup can be removed only once it is empty.
         let mut text = String::new();
-        let _ = sys::set_nonblocking(self.status.as_raw_fd());
-        let _ = self.status.read_to_string(&mut text);
+        let emptied = self._cgroup.is_none() && self.status_until_empty(&mut text);
+        let st = if emptied {
+            SUPERVISED.store(0, Ordering::Relaxed);
+            sys::default_signals();
+            reap_later(self.child);
+            None
+        } else {
+            let waited = self.child.wait();
+            SUPERVISED.store(0, Ordering::Relaxed);
+            sys::default_signals();
+            let st = waited.map_err(SandboxError::io("wait for the sandbox"))?;
+            // The init and PID 1 have exited: everything they wrote is in the pipe.
+            let _ = sys::set_nonblocking(self.status.as_raw_fd());
+            let mut rest = Vec::new();
+            let _ = self.status.read_to_end(&mut rest);
+            text.push_str(&String::from_utf8_lossy(&rest));
+            Some(st)
+        };
         let mut info = ExitInfo {
             code: None,
             signal: None,
@@ -597,7 +747,8 @@ impl Running {
         info.notes.extend(self.git_watch.report());
         if info.code.is_none() && info.signal.is_none() {
             use std::os::unix::process::ExitStatusExt;
-            return Err(SandboxError::Setup(match (st.code(), st.signal()) {
+            let (code, signal) = st.map_or((None, None), |st| (st.code(), st.signal()));
+            return Err(SandboxError::Setup(match (code, signal) {
                 (_, Some(s)) => {
                     format!("the sandbox was killed by signal {s} before the command ended")
                 }
@@ -610,9 +761,93 @@ impl Running {
     }
 }
 
+impl Running {
+    /// Reads the status pipe until PID 1 has reported the sandbox empty and the command's
+    /// status (true), or the init has exited or the pipe ended first (false); what was read is
+    /// in `text` either way. Watching the init through a pidfd as well means a copy of the
+    /// pipe's write end leaked into a process spawned meanwhile cannot hold this up.
+    fn status_until_empty(&mut self, text: &mut String) -> bool {
+        let Ok(pidfd) = sys::pidfd_open(self.child.id() as i32) else {
+            return false;
+        };
+        let fds = [
+            (self.status.as_raw_fd(), libc::POLLIN),
+            (std::os::fd::AsRawFd::as_raw_fd(&pidfd), libc::POLLIN),
+        ];
+        let mut read = Vec::new();
+        let mut emptied = false;
+        while let Ok(ready) = sys::poll(&fds, -1) {
+            if ready[0] != 0 {
+                let mut chunk = [0u8; 4096];
+                match self.status.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => read.extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                }
+                if reports_empty(&read) {
+                    emptied = true;
+                    break;
+                }
+            } else if ready[1] != 0 {
+                break;
+            }
+        }
+        text.push_str(&String::from_utf8_lossy(&read));
+        emptied
+    }
+}
+
+/// Do the complete lines of `status` hold PID 1's report that the sandbox is empty followed
+/// by the command's status?
+fn reports_empty(status: &[u8]) -> bool {
+    let complete = match status.iter().rposition(|&b| b == b'\n') {
+        Some(end) => &status[..end],
+        None => return false,
+    };
+    let mut empty = false;
+    for line in complete.split(|&b| b == b'\n') {
+        if line == crate::init::EMPTY_LINE.as_bytes() {
+            empty = true;
+        } else if empty && (line.starts_with(b"X ") || line.starts_with(b"S ")) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Sandbox inits whose command has been reported but whose own exit (the namespaces'
+/// teardown) was not waited for; reaped when they are done, at the next [`reap_later`].
+static UNREAPED: std::sync::Mutex<Vec<Child>> = std::sync::Mutex::new(Vec::new());
+
+/// Keep `child` until it has exited and is reaped (without blocking), with any earlier ones.
+fn reap_later(child: Child) {
+    if let Ok(mut unreaped) = UNREAPED.lock() {
+        unreaped.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+        unreaped.push(child);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The early status needs PID 1's "empty" line before the command's status, both complete.
+    #[test]
+    fn only_a_complete_status_after_the_empty_line_counts() {
+        assert!(reports_empty(b"N note\nD\nX 0\n"));
+        assert!(reports_empty(b"D\nS 9\n"));
+        assert!(
+            !reports_empty(b"X 0\n"),
+            "no empty line: other tasks may live"
+        );
+        assert!(!reports_empty(b"D\nX 0"), "an incomplete line");
+        assert!(
+            !reports_empty(b"X 0\nD\n"),
+            "the status before the empty line"
+        );
+        assert!(!reports_empty(b"D\nE failed\n"));
+    }
 
     /// Missing read-only paths become empty placeholders of the kind the entry names, only
     /// beneath real directories of the workspace; existing ones are left untouched.

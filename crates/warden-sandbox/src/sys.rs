@@ -444,6 +444,14 @@ pub(crate) fn cloexec_from_3() {
     }
 }
 
+/// Make `fd` this process's stdin, stdout and stderr (failures ignored: best effort).
+pub(crate) fn redirect_stdio(fd: RawFd) {
+    for target in 0..=2 {
+        // SAFETY: dup2 with integer fds; `fd` is open and owned by the caller.
+        unsafe { libc::dup2(fd, target) };
+    }
+}
+
 /// Put `fd` in non-blocking mode.
 pub(crate) fn set_nonblocking(fd: i32) -> io::Result<()> {
     // SAFETY: fcntl on an integer fd.

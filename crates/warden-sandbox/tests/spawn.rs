@@ -226,3 +226,31 @@ fn large_process_limits_use_the_pid_namespaces_pid_max_as_root() {
         "450 processes were allowed under a limit of 400: {err}"
     );
 }
+
+/// When `wait` returns, nothing the command left running can still write to the workspace:
+/// the supervisor inspects it (git metadata, discovery files) and records the outcome right
+/// after, without waiting for the sandbox's namespaces to be torn down. (PID 1 kills and reaps
+/// every other task before it reports the command's status.)
+#[test]
+fn nothing_the_command_left_running_writes_after_wait() {
+    let ws = tempfile::tempdir().expect("tempdir");
+    let log = ws.path().join("bg.log");
+    // Many writers: the more tasks are left, the longer tearing them down takes, and the
+    // wider the window in which one would still write if the status came before that.
+    let script = "for i in $(seq 64); do (while :; do echo x >> bg.log; done) \
+                  </dev/null >/dev/null 2>&1 & done; while [ ! -s bg.log ]; do :; done; exit 3";
+    let mut r = spawn(&profile(ws.path(), script), &opts()).expect("spawn");
+    drop(r.stdout.take());
+    drop(r.stderr.take());
+    let info = r.wait().expect("wait");
+    assert_eq!(info.shell_code(), 3);
+    let size = || std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    let at_end = size();
+    assert!(at_end > 0, "the background writer never ran");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        size(),
+        at_end,
+        "a task of the sandbox wrote after wait returned"
+    );
+}
