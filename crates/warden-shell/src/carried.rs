@@ -778,26 +778,10 @@ fn tar(cx: &mut Ctx, words: &[W], span: Span, scope: &Scope, inh: &Inh, depth: u
             i += n;
             continue;
         }
-        if let Some((v, n, label)) = script_opts
-            .iter()
-            .find_map(|(o, l)| option_value(words, i, o).map(|(v, n)| (v, n, *l)))
-        {
-            // A script file run at each volume change.
-            let mut inner = scope.clone();
-            wrappers::exec(
-                cx,
-                vec![v],
-                span,
-                Io::default(),
-                &mut inner,
-                inh.with(label),
-                depth + 1,
-            );
-            i += n;
-            continue;
-        }
         i += 1;
     }
+    // A script file run at each volume change.
+    option_programs(cx, words, span, &script_opts, scope, inh, depth);
 }
 
 /// What a sed script does besides editing its stream.

@@ -661,6 +661,81 @@ fn records(e: &Env, kind: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// A real `warden serve` judging with `policy`, with an agent token and an approver `alice` of
+/// group `ops`.
+struct ApprovalServer {
+    server: serve::Running,
+    agent: String,
+    alice: String,
+}
+
+impl ApprovalServer {
+    fn start(e: &Env, policy: &Path) -> ApprovalServer {
+        let server = serve::serve(
+            e.root.path(),
+            ADMIN,
+            [
+                "--listen",
+                "127.0.0.1:0",
+                "--policy",
+                policy.to_str().expect("utf8"),
+                "--db",
+                "sqlite:approvals.db",
+            ],
+        );
+        let agent = serve::create_token(&server.url, ADMIN, "agent", "bot", "");
+        let alice = serve::create_token(&server.url, ADMIN, "approver", "alice", "ops");
+        ApprovalServer {
+            server,
+            agent,
+            alice,
+        }
+    }
+
+    /// `warden run` of `script` (in `file`, with `env` and the agent's token) is deferred for
+    /// approval (exit 75), and alice approves it; returns the request's id.
+    fn file_and_approve(
+        &self,
+        e: &Env,
+        file: &str,
+        policy: &Path,
+        script: &str,
+        env: &[(&str, &str)],
+    ) -> String {
+        let url = self.server.url.as_str();
+        let mut with_server = vec![
+            ("WARDEN_SERVER", url),
+            ("WARDEN_TOKEN", self.agent.as_str()),
+        ];
+        with_server.extend_from_slice(env);
+        let o = e
+            .command_in(file, "run", policy, script, &with_server)
+            .output()
+            .expect("warden run");
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(75), "deferred: {out}{err}");
+        let ids = pending(url, &self.alice);
+        assert_eq!(ids.len(), 1, "{ids:?} {err}");
+        let o = serve::approvals_cli(url, &self.alice, &["approve", &ids[0]])
+            .output()
+            .expect("warden approvals approve");
+        assert!(o.status.success(), "approve: {o:?}");
+        ids[0].clone()
+    }
+
+    /// `warden approvals worker --once` in the workspace with `env`: runs what was approved.
+    fn worker_once(&self, e: &Env, env: &[(&str, &str)]) -> Output {
+        serve::approvals_cli(&self.server.url, &self.agent, &["worker", "--once"])
+            .current_dir(&e.ws)
+            .env("HOME", e.root.path())
+            .envs(env.iter().copied())
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("WARDEN_ORG_POLICY")
+            .output()
+            .expect("warden approvals worker")
+    }
+}
+
 /// A credential's `tier` is checked end to end: a token that may only travel at `async` is not
 /// carried by a request of an action running at granted tier `auto` (the request is refused,
 /// the server never sees the secret, nor the placeholder); once a person approved the action at
@@ -715,55 +790,12 @@ fn a_credential_with_a_tier_travels_only_in_an_action_approved_at_that_tier() {
     assert_eq!(refused["answer"], "refuse", "{refused:#}");
 
     // Approved at async, run by the worker: the request carries the real secret.
-    let s = serve::serve(
-        e.root.path(),
-        ADMIN,
-        [
-            "--listen",
-            "127.0.0.1:0",
-            "--policy",
-            p.to_str().expect("utf8"),
-            "--db",
-            "sqlite:approvals.db",
-        ],
-    );
-    let agent = serve::create_token(&s.url, ADMIN, "agent", "bot", "");
-    let alice = serve::create_token(&s.url, ADMIN, "approver", "alice", "ops");
-    let server_env = [
-        ("WARDEN_SERVER", s.url.as_str()),
-        ("WARDEN_TOKEN", agent.as_str()),
-        ("GH_TOKEN", SECRET),
-    ];
-    let o = e
-        .command_in("release.sh", "run", &p, &call, &server_env)
-        .output()
-        .expect("warden run");
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(75), "deferred: {out}{err}");
-    let ids = pending(&s.url, &alice);
-    assert_eq!(ids.len(), 1, "{ids:?} {err}");
-    let ok = |c: &mut Command| {
-        let o = c.output().expect("warden approvals");
-        assert!(
-            o.status.success(),
-            "{:?}\n{}{}",
-            o.status,
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-    };
-    ok(&mut serve::approvals_cli(
-        &s.url,
-        &alice,
-        &["approve", &ids[0]],
-    ));
+    let a = ApprovalServer::start(&e, &p);
+    let _ = a.file_and_approve(&e, "release.sh", &p, &call, &[("GH_TOKEN", SECRET)]);
     assert_eq!(e.requests(), "", "nothing sent before the worker runs it");
-    ok(serve::approvals_cli(&s.url, &agent, &["worker", "--once"])
-        .current_dir(&e.ws)
-        .env("HOME", e.root.path())
-        .env("GH_TOKEN", SECRET)
-        .env_remove("SSL_CERT_FILE")
-        .env_remove("WARDEN_ORG_POLICY"));
+    let o = a.worker_once(&e, &[("GH_TOKEN", SECRET)]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "worker: {:?}\n{out}{err}", o.status);
     let requests = e.requests();
     assert_eq!(
         requests,
@@ -804,46 +836,12 @@ fn the_worker_survives_a_client_that_hangs_up_mid_response() {
         "for i in 1 2 3; do curl -sS {} | head -c 1; echo; done; echo fetched",
         e.url("/big")
     );
-    let s = serve::serve(
-        e.root.path(),
-        ADMIN,
-        [
-            "--listen",
-            "127.0.0.1:0",
-            "--policy",
-            p.to_str().expect("utf8"),
-            "--db",
-            "sqlite:approvals.db",
-        ],
-    );
-    let agent = serve::create_token(&s.url, ADMIN, "agent", "bot", "");
-    let alice = serve::create_token(&s.url, ADMIN, "approver", "alice", "ops");
-    let server_env = [
-        ("WARDEN_SERVER", s.url.as_str()),
-        ("WARDEN_TOKEN", agent.as_str()),
-    ];
-    let o = e
-        .command_in("fetch.sh", "run", &p, &call, &server_env)
-        .output()
-        .expect("warden run");
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(75), "deferred: {out}{err}");
-    let ids = pending(&s.url, &alice);
-    assert_eq!(ids.len(), 1, "{ids:?} {err}");
-    let o = serve::approvals_cli(&s.url, &alice, &["approve", &ids[0]])
-        .output()
-        .expect("approve");
-    assert!(o.status.success(), "{o:?}");
-    let o = serve::approvals_cli(&s.url, &agent, &["worker", "--once"])
-        .current_dir(&e.ws)
-        .env("HOME", e.root.path())
-        .env_remove("SSL_CERT_FILE")
-        .env_remove("WARDEN_ORG_POLICY")
-        .output()
-        .expect("worker");
+    let a = ApprovalServer::start(&e, &p);
+    let id = a.file_and_approve(&e, "fetch.sh", &p, &call, &[]);
+    let o = a.worker_once(&e, &[]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "worker: {:?}\n{out}{err}", o.status);
-    let status = serve::approvals_cli(&s.url, &alice, &["--json", "status", &ids[0]])
+    let status = serve::approvals_cli(&a.server.url, &a.alice, &["--json", "status", &id])
         .output()
         .expect("status");
     let status = String::from_utf8_lossy(&status.stdout);
