@@ -586,7 +586,7 @@ impl Policy {
             home: &ctx.home,
             workspace: &ctx.workspace,
         };
-        let mut view = CommandView::new(&argv, cmd.elevated, &self.merged.programs, &self.aliases);
+        let mut view = CommandView::new(&argv, cmd.elevated, &self.programs, &self.aliases);
         view.resolver = Some(&forms);
         let mut v = self.verdict_for_view(&view, cmd, &forms, ctx, trace);
         if v.tier < Tier::Deny && self.asks_for_help(&view) {
@@ -697,7 +697,7 @@ impl Policy {
 
     /// Whether the command carries one of its program's `help_flags` (see [`ProgramSpec`]).
     fn asks_for_help(&self, view: &CommandView<'_>) -> bool {
-        let Some(spec) = self.merged.programs.get(&view.program) else {
+        let Some(spec) = self.programs.get(&view.program) else {
             return false;
         };
         if spec.help_flags.is_empty() {
@@ -860,7 +860,7 @@ impl Policy {
         let candidates = crate::wordglob::SplitPath::all(&forms_text);
         let mut ordinary = Vec::new();
         let mut floor: Option<Verdict> = None;
-        for &i in &self.rules.path {
+        for &i in self.rules.path.iter() {
             let r = self.rules.get(i);
             if r.matches_path(&candidates, is_write) {
                 trace.note(|| {
@@ -877,7 +877,7 @@ impl Policy {
                 ordinary.push((Verdict::from_rule(r), r.override_));
             }
         }
-        for &i in &self.floors.path {
+        for &i in self.floors.path.iter() {
             let r = self.floors.get(i);
             if r.matches_path(&candidates, is_write) {
                 floor = Some(strictest(floor, Verdict::from_rule(r)));
@@ -959,7 +959,7 @@ impl Policy {
         let mut result: Option<Verdict> = None;
         let mut overrides: Option<Verdict> = None;
         for set in [&self.rules, &self.floors] {
-            for &i in &set.net {
+            for &i in set.net.iter() {
                 let r = set.get(i);
                 if r.matches_net(facts) {
                     trace.note(|| format!("rule `{}` matches → {}", r.id, r.tier));
@@ -989,7 +989,7 @@ impl Policy {
     fn classify_tool(&self, name: &str, trace: &mut Trace<'_>) -> Verdict {
         let mut result: Option<Verdict> = None;
         for set in [&self.rules, &self.floors] {
-            for &i in &set.tool {
+            for &i in set.tool.iter() {
                 let r = set.get(i);
                 if r.matches_tool(name) {
                     trace.note(|| format!("rule `{}` matches → {}", r.id, r.tier));

@@ -7,14 +7,7 @@ use crate::wordglob::{PathSet, SplitPath, WordGlob, WordSet};
 use regex_lite::Regex;
 use std::collections::BTreeMap;
 
-/// What a rule looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RuleKind {
-    Program,
-    Path,
-    Net,
-    Tool,
-}
+pub(crate) use crate::file::RuleKind;
 
 /// A glob for matching words (arguments, program names): `*` crosses `/`.
 pub(crate) fn word_glob(pattern: &str) -> Result<WordGlob, crate::wordglob::WordGlobError> {
@@ -221,34 +214,7 @@ pub(crate) fn validate_regex(spec: &RuleSpec) -> Result<(), RuleCompileError> {
 
 /// What kind of matcher a rule uses; exactly one kind is allowed.
 pub(crate) fn rule_kind(spec: &RuleSpec) -> Result<RuleKind, String> {
-    let kinds = [
-        (!spec.program.is_empty(), RuleKind::Program),
-        (
-            !spec.paths.is_empty() || !spec.writes.is_empty(),
-            RuleKind::Path,
-        ),
-        (
-            !spec.host.is_empty()
-                || !spec.method.is_empty()
-                || !spec.port.is_empty()
-                || !spec.url_path.is_empty()
-                || !spec.service.is_empty(),
-            RuleKind::Net,
-        ),
-        (!spec.tool.is_empty(), RuleKind::Tool),
-    ];
-    let mut present = kinds.iter().filter(|(p, _)| *p).map(|(_, k)| *k);
-    match (present.next(), present.next()) {
-        (Some(k), None) => Ok(k),
-        (None, _) => Err(format!(
-            "rule `{}` matches nothing: give `program`, `paths`/`writes`, `host`/`method`, or `tool`",
-            spec.id
-        )),
-        (Some(_), Some(_)) => Err(format!(
-            "rule `{}` mixes matcher kinds (program, paths, network, tool); split it into separate rules",
-            spec.id
-        )),
-    }
+    spec.kind()
 }
 
 /// Where a compile error sits inside a rule: the key and the index in its array.
