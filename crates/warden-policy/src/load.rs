@@ -108,7 +108,8 @@ pub(crate) struct RuleSet {
     specs: Specs,
     default_tier: Option<Tier>,
     default_category: &'static str,
-    compiled: Vec<OnceLock<CompiledRule>>,
+    /// Boxed: a slot per rule is touched at load, a compiled rule only when used.
+    compiled: Vec<OnceLock<Box<CompiledRule>>>,
     by_program: ProgramIndex,
     glob_programs: Vec<(WordGlob, usize)>,
     pub path: Cow<'static, [usize]>,
@@ -171,7 +172,7 @@ impl RuleSet {
                 CompiledRule::compile(spec, self.default_tier, self.default_category)
                     .unwrap_or_else(|e| CompiledRule::fail_closed(spec, &e.message))
             };
-            match &self.specs {
+            Box::new(match &self.specs {
                 Specs::Parsed(specs) => compile(&specs[i]),
                 Specs::Prebuilt(json) => match serde_json::from_str::<RuleSpec>(json[i]) {
                     Ok(spec) => compile(&spec),
@@ -183,7 +184,7 @@ impl RuleSet {
                         &format!("built-in policy: {e}"),
                     ),
                 },
-            }
+            })
         })
     }
 

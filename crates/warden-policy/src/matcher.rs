@@ -4,6 +4,7 @@
 use crate::file::{ProgramSpec, RuleSpec};
 use crate::tier::Tier;
 use crate::wordglob::{PathSet, SplitPath, WordGlob, WordSet};
+use crate::argregex::ArgRegex;
 use regex_lite::Regex;
 use std::collections::BTreeMap;
 
@@ -187,7 +188,7 @@ pub(crate) struct CompiledRule {
     any_arg: Option<WordSet>,
     any_path: Option<PathSet>,
     /// Compiled when the rest of the rule has matched: most rules never get that far.
-    arg_regex: Option<(String, std::sync::OnceLock<Option<Regex>>)>,
+    arg_regex: Option<ArgRegex>,
     elevated: Option<bool>,
     paths: Option<PathSet>,
     writes: Option<PathSet>,
@@ -328,10 +329,7 @@ impl CompiledRule {
         };
         let any_flag = flags("any_flag", &spec.any_flag)?;
         let no_flag = flags("no_flag", &spec.no_flag)?;
-        let arg_regex = spec
-            .arg_regex
-            .clone()
-            .map(|r| (r, std::sync::OnceLock::new()));
+        let arg_regex = spec.arg_regex.as_deref().map(ArgRegex::new);
         let method: Vec<String> = spec.method.iter().map(|m| m.to_ascii_uppercase()).collect();
         Ok(Self {
             id: spec.id.clone(),
@@ -454,17 +452,21 @@ impl CompiledRule {
                 return false;
             }
         }
-        if let Some((source, cell)) = &self.arg_regex {
-            // Validated at load (`validate_regex`); a regex that still fails to build matches
-            // everything, so the rule fails closed.
-            match cell.get_or_init(|| Regex::new(source).ok()) {
-                Some(re) => {
-                    let values = &cmd.option_values;
-                    if !args
-                        .iter()
-                        .enumerate()
-                        .any(|(i, a)| !values.get(i).copied().unwrap_or(false) && re.is_match(a))
-                    {
+        if let Some(re) = &self.arg_regex {
+            let values = &cmd.option_values;
+            let mut words = args
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !values.get(*i).copied().unwrap_or(false))
+                .map(|(_, a)| a);
+            // Most commands have no word that could match: decided without building it.
+            if !words.clone().any(|a| re.may_match(a)) {
+                return false;
+            }
+            // A regex that still fails to build matches everything, so the rule fails closed.
+            match re.regex() {
+                Some(built) => {
+                    if !words.any(|a| built.is_match(a)) {
                         return false;
                     }
                 }
