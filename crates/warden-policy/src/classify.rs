@@ -10,6 +10,7 @@ use crate::matcher::{CommandView, program_basename};
 use crate::paths::{PathForms, is_within, resolve};
 use crate::tier::Tier;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use warden_shell::{Analysis, Command};
 
@@ -43,8 +44,11 @@ pub struct NamedPaths {
 }
 
 impl NamedPaths {
-    fn add(list: &mut Vec<PathBuf>, p: &Path) {
-        if !list.iter().any(|q| q == p) {
+    /// Adds `p` to `list` once; `seen` holds what `list` holds (a script read ahead names
+    /// hundreds of paths, and a scan of the list per path would be quadratic).
+    fn add(list: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>, p: &Path) {
+        if !seen.contains(p) {
+            seen.insert(p.to_path_buf());
             list.push(p.to_path_buf());
         }
     }
@@ -142,6 +146,9 @@ pub(crate) struct Trace<'r> {
     budget: lookahead::Budget,
     reading: Vec<String>,
     named: NamedPaths,
+    /// The paths in `named.reads` and `named.writes_outside`.
+    named_reads: HashSet<PathBuf>,
+    named_writes: HashSet<PathBuf>,
 }
 
 impl<'r> Trace<'r> {
@@ -152,6 +159,8 @@ impl<'r> Trace<'r> {
             budget: lookahead::Budget::default(),
             reading: Vec::new(),
             named: NamedPaths::default(),
+            named_reads: HashSet::new(),
+            named_writes: HashSet::new(),
         }
     }
 
@@ -451,6 +460,8 @@ impl Policy {
         }
         let mut decision = summarise(commands);
         decision.named = std::mem::take(&mut trace.named);
+        trace.named_reads.clear();
+        trace.named_writes.clear();
         decision
     }
 
@@ -884,7 +895,7 @@ impl Policy {
             }
         }
         if !is_write && ctx.workspace != Path::new(REMOTE_WORKSPACE) {
-            NamedPaths::add(&mut trace.named.reads, path);
+            NamedPaths::add(&mut trace.named.reads, &mut trace.named_reads, path);
         }
         if is_write {
             if !is_within(path, &ctx.workspace)
@@ -900,7 +911,11 @@ impl Policy {
                         format!("writes {} on another machine or container", path.display()),
                     )
                 } else {
-                    NamedPaths::add(&mut trace.named.writes_outside, path);
+                    NamedPaths::add(
+                        &mut trace.named.writes_outside,
+                        &mut trace.named_writes,
+                        path,
+                    );
                     Verdict::new(
                         self.defaults.write_outside_workspace,
                         "builtin.write-outside-workspace",

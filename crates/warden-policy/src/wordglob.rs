@@ -174,15 +174,7 @@ impl WordGlob {
             .unwrap_or(Shape::General)
     }
 
-    /// The pattern's text when it has no wildcard at all.
-    pub(crate) fn literal(&self) -> Option<String> {
-        match &self.shape {
-            Shape::Exact(l) => Some(l.clone()),
-            _ => literal_of(&self.tokens),
-        }
-    }
-
-    /// [`WordGlob::literal`] of a case-sensitive glob, borrowed.
+    /// The pattern's text when it is case-sensitive and has no wildcard at all.
     fn exact(&self) -> Option<&str> {
         match &self.shape {
             Shape::Exact(l) => Some(l),
@@ -305,10 +297,10 @@ mod tests {
         assert!(WordGlob::new("ma[ke", false).is_err());
         assert!(WordGlob::new("x\\", false).is_err());
         assert_eq!(
-            WordGlob::new("git", false).unwrap().literal().as_deref(),
+            WordGlob::new("git", false).unwrap().exact(),
             Some("git")
         );
-        assert_eq!(WordGlob::new("g*t", false).unwrap().literal(), None);
+        assert_eq!(WordGlob::new("g*t", false).unwrap().exact(), None);
     }
 }
 
@@ -466,16 +458,25 @@ impl PathGlob {
     }
 }
 
-/// Several path globs; matches when any does.
+/// Several path globs; matches when any does. Each glob carries the first byte every path it
+/// matches starts with, when its pattern starts with a literal character (`/`, `~`,
+/// `@workspace`; relative patterns become `**/…`): a path is tried only against the globs of
+/// its own anchor and the unanchored ones.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct PathSet(Vec<PathGlob>);
+pub(crate) struct PathSet(Vec<(Option<u8>, PathGlob)>);
 
 impl PathSet {
     pub(crate) fn new(patterns: &[String]) -> Result<Self, (usize, WordGlobError)> {
         patterns
             .iter()
             .enumerate()
-            .map(|(i, p)| PathGlob::new(p).map_err(|e| (i, e)))
+            .map(|(i, p)| {
+                let anchor = p
+                    .bytes()
+                    .next()
+                    .filter(|b| b.is_ascii() && !matches!(b, b'*' | b'?' | b'[' | b'\\'));
+                PathGlob::new(p).map(|g| (anchor, g)).map_err(|e| (i, e))
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
     }
@@ -486,9 +487,12 @@ impl PathSet {
 
     /// [`PathSet::is_match`] of a path already split (a candidate matched against many sets).
     pub(crate) fn is_match_split(&self, path: &SplitPath<'_>) -> bool {
-        self.0
-            .iter()
-            .any(|g| g.is_match_split(path.path, &path.parts))
+        // The empty path is tried against every glob (`/` matches it).
+        let first = path.path.bytes().next();
+        self.0.iter().any(|(anchor, g)| {
+            (anchor.is_none() || first.is_none() || *anchor == first)
+                && g.is_match_split(path.path, &path.parts)
+        })
     }
 }
 
@@ -611,6 +615,7 @@ mod path_tests {
         ];
         for p in patterns {
             let g = PathGlob::new(p).unwrap();
+            let set = PathSet::new(&[p.to_owned()]).unwrap();
             for path in paths {
                 let parts = PathGlob::split(path);
                 assert_eq!(
@@ -618,6 +623,8 @@ mod path_tests {
                     PathGlob::match_from(&PathGlob::segments_of(p).unwrap(), &parts),
                     "{p} vs {path}"
                 );
+                // A set's anchor skips only globs that could not match.
+                assert_eq!(set.is_match(path), g.is_match(path), "set {p} vs {path}");
             }
         }
     }
