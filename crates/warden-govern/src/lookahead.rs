@@ -64,9 +64,9 @@ impl WorkspaceReader for WorkspaceFiles {
             // Not an error worth a note: nothing of this workspace is read at all.
             return Err(String::new());
         };
-        let root = self.root.get_or_init(|| {
-            std::fs::canonicalize(workspace).unwrap_or_else(|_| workspace.clone())
-        });
+        let root = self
+            .root
+            .get_or_init(|| std::fs::canonicalize(workspace).unwrap_or_else(|_| workspace.clone()));
         let real = std::fs::canonicalize(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => "no such file".to_string(),
             _ => e.to_string(),

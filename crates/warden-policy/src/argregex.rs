@@ -140,7 +140,10 @@ mod tests {
 
     #[test]
     fn required_characters_are_read_from_the_top_level_only() {
-        assert_eq!(required_chars("(?i)^(core\\.(pager|editor)|pager\\.)="), vec!['=']);
+        assert_eq!(
+            required_chars("(?i)^(core\\.(pager|editor)|pager\\.)="),
+            vec!['=']
+        );
         assert_eq!(required_chars("^db:(migrate|drop)"), vec![':', 'b', 'd']);
         assert_eq!(required_chars("(?i)^db:(migrate|drop)"), vec![':']);
         assert!(required_chars("^(rm|shred|unlink)$").is_empty());
@@ -189,7 +192,10 @@ mod tests {
             for w in words {
                 if built.is_match(w) {
                     checked += 1;
-                    assert!(re.may_match(w), "{source} matches {w} but the condition rejects it");
+                    assert!(
+                        re.may_match(w),
+                        "{source} matches {w} but the condition rejects it"
+                    );
                 }
             }
         }

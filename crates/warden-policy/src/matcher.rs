@@ -1,10 +1,10 @@
 //! Compiled rules: globs, flag patterns and regular expressions built once per policy, and the
 //! view of one command (program, positional words, flags) they are matched against.
 
+use crate::argregex::ArgRegex;
 use crate::file::{ProgramSpec, RuleSpec};
 use crate::tier::Tier;
 use crate::wordglob::{PathSet, SplitPath, WordGlob, WordSet};
-use crate::argregex::ArgRegex;
 use regex_lite::Regex;
 use std::collections::BTreeMap;
 

@@ -296,10 +296,7 @@ mod tests {
         );
         assert!(WordGlob::new("ma[ke", false).is_err());
         assert!(WordGlob::new("x\\", false).is_err());
-        assert_eq!(
-            WordGlob::new("git", false).unwrap().exact(),
-            Some("git")
-        );
+        assert_eq!(WordGlob::new("git", false).unwrap().exact(), Some("git"));
         assert_eq!(WordGlob::new("g*t", false).unwrap().exact(), None);
     }
 }
@@ -357,9 +354,8 @@ impl PathGlob {
 
     pub(crate) fn new(pattern: &str) -> Result<Self, WordGlobError> {
         let mut segments = Self::segments_of(pattern)?;
-        let all_words = |segs: &[PathSegment]| {
-            segs.iter().all(|s| matches!(s, PathSegment::Word(_)))
-        };
+        let all_words =
+            |segs: &[PathSegment]| segs.iter().all(|s| matches!(s, PathSegment::Word(_)));
         // The segments' word globs, moved out (only the general shape walks the segments).
         let take_words = |segs: Vec<PathSegment>, range: std::ops::Range<usize>| -> Vec<WordGlob> {
             segs.into_iter()
