@@ -103,4 +103,24 @@ for t in tools:
         continue
     c = statistics.median(medians[t])
     print(f"{t}: {c:.2f} ms per process; ratio {t} / warden = {c / w:.2f}x")
+
+# CPU time of each process (perf stat task-clock), which other work on a shared machine
+# disturbs far less than elapsed time.
+PERF = shutil.which("perf")
+if PERF:
+    def cpu_ms(cmd):
+        p = subprocess.run([PERF, "stat", "-x", ",", "-e", "task-clock", "-r", str(runs)] + cmd,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for line in p.stderr.splitlines():
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2].startswith("task-clock"):
+                return float(fields[0])
+        return None
+    true_cpu = cpu_ms(["/bin/true"])
+    version_cpu = cpu_ms([warden, "--version"])
+    check_cpu = [cpu_ms(tools["warden"](argv)) for argv in commands]
+    if true_cpu and version_cpu and all(check_cpu):
+        c = statistics.median(check_cpu)
+        print(f"CPU time (perf stat task-clock): warden check {c:.2f} ms, warden --version {version_cpu:.2f} ms, "
+              f"/bin/true {true_cpu:.2f} ms; check / true = {c / true_cpu:.2f}x, check's own work {c - version_cpu:.2f} ms")
 PY

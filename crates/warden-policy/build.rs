@@ -1,7 +1,10 @@
-//! Prepare the built-in default policy at build time: its SHA-256, and its parsed form as JSON
-//! (deserialising JSON costs a fifth of parsing the TOML, on every `warden` start). The
-//! governance file's types are compiled into this script from the crate's own sources, so the
-//! JSON always has their exact shape.
+//! Prepare the built-in default policy at build time: its SHA-256, its parsed form as JSON
+//! (deserialising JSON costs a fifth of parsing the TOML), and what a `warden check` process
+//! needs to classify with it without deserialising the whole file: the few sections
+//! classification reads, each rule's JSON on its own (deserialised when a command can match
+//! it) and the rule index by program name. The governance file's types and the index function
+//! are compiled into this script from the crate's own sources, so all of it always has their
+//! exact shape.
 
 #![allow(
     dead_code,
@@ -56,4 +59,49 @@ fn main() {
     let mut json = serde_json::to_value(&parsed).expect("the policy serialises");
     strip_nulls(&mut json);
     std::fs::write(out.join("default_policy.json"), json.to_string()).expect("OUT_DIR is writable");
+
+    let core = serde_json::json!({
+        "defaults": json["defaults"],
+        "programs": json["programs"],
+        "high_risk": json["high_risk"],
+    });
+    std::fs::write(out.join("default_core.json"), core.to_string()).expect("OUT_DIR is writable");
+    for (key, specs, file) in [
+        ("rule", &parsed.rules, "default_rules.rs"),
+        ("never_auto", &parsed.never_auto, "default_never_auto.rs"),
+    ] {
+        let items = json[key].as_array().cloned().unwrap_or_default();
+        std::fs::write(out.join(file), prebuilt_rules(&items, specs)).expect("OUT_DIR is writable");
+    }
+}
+
+/// A `PrebuiltRules` literal (see `src/load.rs`): each rule's JSON and the index of the rules.
+fn prebuilt_rules(items: &[serde_json::Value], specs: &[file::RuleSpec]) -> String {
+    use std::fmt::Write;
+    let index = file::RuleIndex::of(specs);
+    let list = |v: &[usize]| {
+        let items: Vec<String> = v.iter().map(usize::to_string).collect();
+        format!("&[{}]", items.join(", "))
+    };
+    let mut s = String::from("PrebuiltRules {\n    json: &[\n");
+    for item in items {
+        // Debug formatting of a str is a valid Rust string literal.
+        let _ = writeln!(s, "        {:?},", item.to_string());
+    }
+    s.push_str("    ],\n    by_program: &[\n");
+    for (name, rules) in &index.by_program {
+        let _ = writeln!(s, "        ({name:?}, {}),", list(rules));
+    }
+    s.push_str("    ],\n    glob_programs: &[\n");
+    for (pattern, i) in &index.glob_programs {
+        let _ = writeln!(s, "        ({pattern:?}, {i}),");
+    }
+    let _ = write!(
+        s,
+        "    ],\n    path: {},\n    net: {},\n    tool: {},\n}}\n",
+        list(&index.path),
+        list(&index.net),
+        list(&index.tool)
+    );
+    s
 }

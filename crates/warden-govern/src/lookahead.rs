@@ -16,17 +16,19 @@ use warden_policy::{Action, Context, Decision, Policy, WorkspaceReader};
 /// Files of one workspace, read (never run) for lookahead.
 #[derive(Debug, Clone)]
 pub struct WorkspaceFiles {
-    /// The workspace with symlinks resolved; `None` reads nothing.
-    root: Option<PathBuf>,
+    /// The workspace; `None` reads nothing.
+    workspace: Option<PathBuf>,
+    /// The workspace with symlinks resolved, when a first file is read: most actions read
+    /// nothing ahead, and resolving costs a system call per path component.
+    root: std::sync::OnceLock<PathBuf>,
 }
 
 impl WorkspaceFiles {
     /// The files of `workspace`.
     pub fn new(workspace: &Path) -> Self {
         Self {
-            root: Some(
-                std::fs::canonicalize(workspace).unwrap_or_else(|_| workspace.to_path_buf()),
-            ),
+            workspace: Some(workspace.to_path_buf()),
+            root: std::sync::OnceLock::new(),
         }
     }
 
@@ -40,7 +42,10 @@ impl WorkspaceFiles {
         if marked {
             Self::new(workspace)
         } else {
-            Self { root: None }
+            Self {
+                workspace: None,
+                root: std::sync::OnceLock::new(),
+            }
         }
     }
 }
@@ -55,10 +60,13 @@ fn is_secret_name(name: &str) -> bool {
 
 impl WorkspaceReader for WorkspaceFiles {
     fn read(&self, path: &Path, limit: usize) -> Result<String, String> {
-        let Some(root) = &self.root else {
+        let Some(workspace) = &self.workspace else {
             // Not an error worth a note: nothing of this workspace is read at all.
             return Err(String::new());
         };
+        let root = self
+            .root
+            .get_or_init(|| std::fs::canonicalize(workspace).unwrap_or_else(|_| workspace.clone()));
         let real = std::fs::canonicalize(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => "no such file".to_string(),
             _ => e.to_string(),

@@ -10,6 +10,7 @@ use crate::matcher::{CommandView, program_basename};
 use crate::paths::{PathForms, is_within, resolve};
 use crate::tier::Tier;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use warden_shell::{Analysis, Command};
 
@@ -43,8 +44,11 @@ pub struct NamedPaths {
 }
 
 impl NamedPaths {
-    fn add(list: &mut Vec<PathBuf>, p: &Path) {
-        if !list.iter().any(|q| q == p) {
+    /// Adds `p` to `list` once; `seen` holds what `list` holds (a script read ahead names
+    /// hundreds of paths, and a scan of the list per path would be quadratic).
+    fn add(list: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>, p: &Path) {
+        if !seen.contains(p) {
+            seen.insert(p.to_path_buf());
             list.push(p.to_path_buf());
         }
     }
@@ -142,6 +146,9 @@ pub(crate) struct Trace<'r> {
     budget: lookahead::Budget,
     reading: Vec<String>,
     named: NamedPaths,
+    /// The paths in `named.reads` and `named.writes_outside`.
+    named_reads: HashSet<PathBuf>,
+    named_writes: HashSet<PathBuf>,
 }
 
 impl<'r> Trace<'r> {
@@ -152,6 +159,8 @@ impl<'r> Trace<'r> {
             budget: lookahead::Budget::default(),
             reading: Vec::new(),
             named: NamedPaths::default(),
+            named_reads: HashSet::new(),
+            named_writes: HashSet::new(),
         }
     }
 
@@ -472,6 +481,8 @@ impl Policy {
         }
         let mut decision = summarise(commands);
         decision.named = std::mem::take(&mut trace.named);
+        trace.named_reads.clear();
+        trace.named_writes.clear();
         decision
     }
 
@@ -607,7 +618,7 @@ impl Policy {
             home: &ctx.home,
             workspace: &ctx.workspace,
         };
-        let mut view = CommandView::new(&argv, cmd.elevated, &self.merged.programs, &self.aliases);
+        let mut view = CommandView::new(&argv, cmd.elevated, &self.programs, &self.aliases);
         view.resolver = Some(&forms);
         let mut v = self.verdict_for_view(&view, cmd, &forms, ctx, trace);
         if v.tier < Tier::Deny && self.asks_for_help(&view) {
@@ -718,7 +729,7 @@ impl Policy {
 
     /// Whether the command carries one of its program's `help_flags` (see [`ProgramSpec`]).
     fn asks_for_help(&self, view: &CommandView<'_>) -> bool {
-        let Some(spec) = self.merged.programs.get(&view.program) else {
+        let Some(spec) = self.programs.get(&view.program) else {
             return false;
         };
         if spec.help_flags.is_empty() {
@@ -881,7 +892,7 @@ impl Policy {
         let candidates = crate::wordglob::SplitPath::all(&forms_text);
         let mut ordinary = Vec::new();
         let mut floor: Option<Verdict> = None;
-        for &i in &self.rules.path {
+        for &i in self.rules.path.iter() {
             let r = self.rules.get(i);
             if r.matches_path(&candidates, is_write) {
                 trace.note(|| {
@@ -898,14 +909,14 @@ impl Policy {
                 ordinary.push((Verdict::from_rule(r), r.override_));
             }
         }
-        for &i in &self.floors.path {
+        for &i in self.floors.path.iter() {
             let r = self.floors.get(i);
             if r.matches_path(&candidates, is_write) {
                 floor = Some(strictest(floor, Verdict::from_rule(r)));
             }
         }
         if !is_write && ctx.workspace != Path::new(REMOTE_WORKSPACE) {
-            NamedPaths::add(&mut trace.named.reads, path);
+            NamedPaths::add(&mut trace.named.reads, &mut trace.named_reads, path);
         }
         if is_write {
             if !is_within(path, &ctx.workspace)
@@ -921,7 +932,11 @@ impl Policy {
                         format!("writes {} on another machine or container", path.display()),
                     )
                 } else {
-                    NamedPaths::add(&mut trace.named.writes_outside, path);
+                    NamedPaths::add(
+                        &mut trace.named.writes_outside,
+                        &mut trace.named_writes,
+                        path,
+                    );
                     Verdict::new(
                         self.defaults.write_outside_workspace,
                         "builtin.write-outside-workspace",
@@ -980,7 +995,7 @@ impl Policy {
         let mut result: Option<Verdict> = None;
         let mut overrides: Option<Verdict> = None;
         for set in [&self.rules, &self.floors] {
-            for &i in &set.net {
+            for &i in set.net.iter() {
                 let r = set.get(i);
                 if r.matches_net(facts) {
                     trace.note(|| format!("rule `{}` matches → {}", r.id, r.tier));
@@ -1010,7 +1025,7 @@ impl Policy {
     fn classify_tool(&self, name: &str, trace: &mut Trace<'_>) -> Verdict {
         let mut result: Option<Verdict> = None;
         for set in [&self.rules, &self.floors] {
-            for &i in &set.tool {
+            for &i in set.tool.iter() {
                 let r = set.get(i);
                 if r.matches_tool(name) {
                     trace.note(|| format!("rule `{}` matches → {}", r.id, r.tier));

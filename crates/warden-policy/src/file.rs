@@ -228,3 +228,83 @@ pub struct TestCase {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
 }
+
+/// What a rule looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RuleKind {
+    Program,
+    Path,
+    Net,
+    Tool,
+}
+
+impl RuleSpec {
+    /// The one kind of matcher this rule uses, or why it has none or several.
+    pub(crate) fn kind(&self) -> Result<RuleKind, String> {
+        let kinds = [
+            (!self.program.is_empty(), RuleKind::Program),
+            (
+                !self.paths.is_empty() || !self.writes.is_empty(),
+                RuleKind::Path,
+            ),
+            (
+                !self.host.is_empty()
+                    || !self.method.is_empty()
+                    || !self.port.is_empty()
+                    || !self.url_path.is_empty()
+                    || !self.service.is_empty(),
+                RuleKind::Net,
+            ),
+            (!self.tool.is_empty(), RuleKind::Tool),
+        ];
+        let mut present = kinds.iter().filter(|(p, _)| *p).map(|(_, k)| *k);
+        match (present.next(), present.next()) {
+            (Some(k), None) => Ok(k),
+            (None, _) => Err(format!(
+                "rule `{}` matches nothing: give `program`, `paths`/`writes`, `host`/`method`, or `tool`",
+                self.id
+            )),
+            (Some(_), Some(_)) => Err(format!(
+                "rule `{}` mixes matcher kinds (program, paths, network, tool); split it into separate rules",
+                self.id
+            )),
+        }
+    }
+}
+
+/// Which rules may apply to what: program rules by literal program name (and the few named by
+/// a glob), then path, network and tool rules, each list in file order. Built at run time for
+/// a loaded file and at build time for the built-in default (`build.rs`), by this one function.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct RuleIndex {
+    pub by_program: BTreeMap<String, Vec<usize>>,
+    pub glob_programs: Vec<(String, usize)>,
+    pub path: Vec<usize>,
+    pub net: Vec<usize>,
+    pub tool: Vec<usize>,
+}
+
+impl RuleIndex {
+    pub(crate) fn of(specs: &[RuleSpec]) -> Self {
+        let mut index = Self::default();
+        for (i, r) in specs.iter().enumerate() {
+            match r.kind() {
+                Ok(RuleKind::Program) => {
+                    for p in &r.program {
+                        if p.contains(['*', '?', '[', '\\']) {
+                            index.glob_programs.push((p.clone(), i));
+                        } else {
+                            index.by_program.entry(p.clone()).or_default().push(i);
+                        }
+                    }
+                }
+                Ok(RuleKind::Path) => index.path.push(i),
+                Ok(RuleKind::Net) => index.net.push(i),
+                Ok(RuleKind::Tool) => index.tool.push(i),
+                // Validated at load; an invalid rule is never indexed.
+                Err(_) => {}
+            }
+        }
+        index
+    }
+}

@@ -2,6 +2,7 @@
 //! context to a risk tier, the deciding rule and the reasons, with no I/O of its own.
 
 mod action;
+mod argregex;
 mod classify;
 pub mod display;
 mod error;

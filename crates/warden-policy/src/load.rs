@@ -2,12 +2,15 @@
 //! organisation's locks, merge the layers, and compile the result into a ready `Policy`.
 
 use crate::error::{PolicyError, PolicyErrors};
-use crate::file::{Extends, PolicyFile, RuleSpec, TestCase};
-use crate::matcher::{CompiledRule, RuleKind, path_set, rule_kind, word_glob};
+use crate::file::{
+    Defaults, Extends, HighRiskSpec, PolicyFile, ProgramSpec, RuleIndex, RuleSpec, TestCase,
+};
+use crate::matcher::{CompiledRule, path_set, word_glob};
 use crate::tier::Tier;
 use crate::wordglob::PathSet;
 use crate::wordglob::WordGlob;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
@@ -50,20 +53,68 @@ impl PolicySource {
     }
 }
 
+/// The built-in default's rules as prepared at build time (`build.rs`): each rule's JSON, and
+/// the [`RuleIndex`] of them as static tables.
+#[derive(Debug)]
+pub(crate) struct PrebuiltRules {
+    json: &'static [&'static str],
+    by_program: &'static [(&'static str, &'static [usize])],
+    glob_programs: &'static [(&'static str, usize)],
+    path: &'static [usize],
+    net: &'static [usize],
+    tool: &'static [usize],
+}
+
+/// The built-in default's `[[rule]]` entries.
+static DEFAULT_RULES: PrebuiltRules = include!(concat!(env!("OUT_DIR"), "/default_rules.rs"));
+/// The built-in default's `[[never_auto]]` entries.
+static DEFAULT_NEVER_AUTO: PrebuiltRules =
+    include!(concat!(env!("OUT_DIR"), "/default_never_auto.rs"));
+
+/// Where a rule set's specs come from.
+#[derive(Debug)]
+enum Specs {
+    /// A loaded (and merged) file.
+    Parsed(Arc<Vec<RuleSpec>>),
+    /// The built-in default: a rule is deserialised from its JSON when it is first compiled.
+    Prebuilt(&'static [&'static str]),
+}
+
+/// Program rules by literal program name, sorted by name.
+#[derive(Debug)]
+enum ProgramIndex {
+    Parsed(Vec<(String, Vec<usize>)>),
+    Prebuilt(&'static [(&'static str, &'static [usize])]),
+}
+
+impl ProgramIndex {
+    fn get(&self, name: &str) -> &[usize] {
+        match self {
+            Self::Parsed(v) => v
+                .binary_search_by(|(p, _)| p.as_str().cmp(name))
+                .map_or(&[][..], |i| &v[i].1),
+            Self::Prebuilt(v) => v
+                .binary_search_by(|(p, _)| (*p).cmp(name))
+                .map_or(&[][..], |i| v[i].1),
+        }
+    }
+}
+
 /// Rules indexed for fast lookup. Each rule is compiled on first use: a `warden check` process
 /// classifies one action, so compiling every glob and regular expression of the policy up front
-/// would dominate its run time.
-#[derive(Debug, Default)]
+/// would dominate its run time (and for the built-in default, so would deserialising them).
+#[derive(Debug)]
 pub(crate) struct RuleSet {
-    specs: Arc<Vec<RuleSpec>>,
+    specs: Specs,
     default_tier: Option<Tier>,
     default_category: &'static str,
-    compiled: Vec<OnceLock<CompiledRule>>,
-    pub by_program: HashMap<String, Vec<usize>>,
-    pub glob_programs: Vec<(WordGlob, usize)>,
-    pub path: Vec<usize>,
-    pub net: Vec<usize>,
-    pub tool: Vec<usize>,
+    /// Boxed: a slot per rule is touched at load, a compiled rule only when used.
+    compiled: Vec<OnceLock<Box<CompiledRule>>>,
+    by_program: ProgramIndex,
+    glob_programs: Vec<(WordGlob, usize)>,
+    pub path: Cow<'static, [usize]>,
+    pub net: Cow<'static, [usize]>,
+    pub tool: Cow<'static, [usize]>,
 }
 
 impl RuleSet {
@@ -72,34 +123,44 @@ impl RuleSet {
         default_tier: Option<Tier>,
         default_category: &'static str,
     ) -> Self {
-        let mut set = Self {
-            specs: Arc::clone(specs),
+        let index = RuleIndex::of(specs);
+        Self {
+            specs: Specs::Parsed(Arc::clone(specs)),
             default_tier,
             default_category,
-            ..Self::default()
-        };
-        for (i, r) in specs.iter().enumerate() {
-            match rule_kind(r) {
-                Ok(RuleKind::Program) => {
-                    for p in &r.program {
-                        if p.contains(['*', '?', '[', '\\']) {
-                            if let Ok(g) = word_glob(p) {
-                                set.glob_programs.push((g, i));
-                            }
-                        } else {
-                            set.by_program.entry(p.clone()).or_default().push(i);
-                        }
-                    }
-                }
-                Ok(RuleKind::Path) => set.path.push(i),
-                Ok(RuleKind::Net) => set.net.push(i),
-                Ok(RuleKind::Tool) => set.tool.push(i),
-                // Validated at load; an invalid rule is never indexed.
-                Err(_) => {}
-            }
-            set.compiled.push(OnceLock::new());
+            compiled: (0..specs.len()).map(|_| OnceLock::new()).collect(),
+            by_program: ProgramIndex::Parsed(index.by_program.into_iter().collect()),
+            glob_programs: index
+                .glob_programs
+                .iter()
+                .filter_map(|(p, i)| word_glob(p).ok().map(|g| (g, *i)))
+                .collect(),
+            path: index.path.into(),
+            net: index.net.into(),
+            tool: index.tool.into(),
         }
-        set
+    }
+
+    fn prebuilt(
+        rules: &'static PrebuiltRules,
+        default_tier: Option<Tier>,
+        default_category: &'static str,
+    ) -> Self {
+        Self {
+            specs: Specs::Prebuilt(rules.json),
+            default_tier,
+            default_category,
+            compiled: (0..rules.json.len()).map(|_| OnceLock::new()).collect(),
+            by_program: ProgramIndex::Prebuilt(rules.by_program),
+            glob_programs: rules
+                .glob_programs
+                .iter()
+                .filter_map(|(p, i)| word_glob(p).ok().map(|g| (g, *i)))
+                .collect(),
+            path: Cow::Borrowed(rules.path),
+            net: Cow::Borrowed(rules.net),
+            tool: Cow::Borrowed(rules.tool),
+        }
     }
 
     /// The compiled rule at `i`. Every layer was validated when it was loaded (the built-in
@@ -107,9 +168,23 @@ impl RuleSet {
     /// fails closed: it matches everything it is asked about, at `sync` or stricter.
     pub(crate) fn get(&self, i: usize) -> &CompiledRule {
         self.compiled[i].get_or_init(|| {
-            let spec = &self.specs[i];
-            CompiledRule::compile(spec, self.default_tier, self.default_category)
-                .unwrap_or_else(|e| CompiledRule::fail_closed(spec, &e.message))
+            let compile = |spec: &RuleSpec| {
+                CompiledRule::compile(spec, self.default_tier, self.default_category)
+                    .unwrap_or_else(|e| CompiledRule::fail_closed(spec, &e.message))
+            };
+            Box::new(match &self.specs {
+                Specs::Parsed(specs) => compile(&specs[i]),
+                Specs::Prebuilt(json) => match serde_json::from_str::<RuleSpec>(json[i]) {
+                    Ok(spec) => compile(&spec),
+                    Err(e) => CompiledRule::fail_closed(
+                        &RuleSpec {
+                            id: format!("builtin-rule-{i}"),
+                            ..RuleSpec::default()
+                        },
+                        &format!("built-in policy: {e}"),
+                    ),
+                },
+            })
         })
     }
 
@@ -118,9 +193,7 @@ impl RuleSet {
     pub(crate) fn for_programs(&self, canonical: &str, raw: &str) -> Vec<usize> {
         let mut out: Vec<usize> = Vec::new();
         for name in [canonical, raw] {
-            if let Some(list) = self.by_program.get(name) {
-                out.extend(list);
-            }
+            out.extend(self.by_program.get(name));
             for (g, i) in &self.glob_programs {
                 if g.is_match(name) {
                     out.push(*i);
@@ -134,7 +207,7 @@ impl RuleSet {
 
     /// Every rule, compiled (for lint checks).
     pub(crate) fn all(&self) -> impl Iterator<Item = &CompiledRule> {
-        (0..self.specs.len()).map(|i| self.get(i))
+        (0..self.compiled.len()).map(|i| self.get(i))
     }
 }
 
@@ -164,7 +237,10 @@ pub(crate) struct ResolvedDefaults {
 /// A loaded, merged and compiled governance policy.
 #[derive(Debug)]
 pub struct Policy {
-    pub(crate) merged: PolicyFile,
+    /// The merged file; for the built-in default alone, deserialised when first asked for
+    /// (classification needs only the parts below).
+    merged: OnceLock<PolicyFile>,
+    pub(crate) programs: BTreeMap<String, ProgramSpec>,
     pub(crate) rules: RuleSet,
     pub(crate) floors: RuleSet,
     pub(crate) high_risk: Vec<HighRisk>,
@@ -172,8 +248,32 @@ pub struct Policy {
     pub(crate) aliases: BTreeMap<String, String>,
     digest: String,
     sources: Vec<String>,
+    /// The file each `[[test]]` case came from; empty for the built-in default alone.
     test_origins: Vec<String>,
 }
+
+/// The sections of the built-in default that classification reads (`build.rs`).
+#[derive(serde::Deserialize)]
+#[serde(default)]
+#[derive(Default)]
+struct PrebuiltCore {
+    defaults: Defaults,
+    programs: BTreeMap<String, ProgramSpec>,
+    high_risk: Vec<HighRiskSpec>,
+}
+
+/// What [`Policy::assemble`] compiles.
+struct Parts<'a> {
+    merged: OnceLock<PolicyFile>,
+    defaults: &'a Defaults,
+    programs: BTreeMap<String, ProgramSpec>,
+    high_risk: &'a [HighRiskSpec],
+    rules: RuleSet,
+    floors: RuleSet,
+}
+
+/// [`PrebuiltCore`] of the built-in default, as JSON.
+const DEFAULT_CORE_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/default_core.json"));
 
 /// A `[[test]]` case whose classification differs from what it expects.
 #[derive(Debug, Clone)]
@@ -200,6 +300,11 @@ impl Policy {
     /// Load layers in order (organisation, then repository). The built-in default is put first
     /// unless some layer says `extends = "none"`.
     pub fn load(sources: &[PolicySource]) -> Result<Self, PolicyErrors> {
+        match sources {
+            [] => return Self::prebuilt(&PolicySource::builtin()),
+            [only] if only.is_prebuilt_default() => return Self::prebuilt(only),
+            _ => {}
+        }
         let mut errors = Vec::new();
         let mut parsed: Vec<(PolicySource, PolicyFile, Option<toml::Table>)> = Vec::new();
         let mut locks: Vec<(String, String)> = Vec::new(); // (lock entry, file that set it)
@@ -233,10 +338,10 @@ impl Policy {
             test_origins.extend(file.tests.iter().map(|_| source.name.clone()));
             names.push(source.name.clone());
         }
-        let texts: Vec<&PolicySource> = parsed.iter().map(|(s, _, _)| s).collect();
         if parsed.len() == 1 {
             // One layer (usually the built-in default alone): nothing to merge.
-            let merged = parsed[0].1.clone();
+            let merged = std::mem::take(&mut parsed[0].1);
+            let texts: Vec<&PolicySource> = parsed.iter().map(|(s, _, _)| s).collect();
             return Self::compile(merged, names, &texts, test_origins);
         }
         let mut merged_table = toml::Table::new();
@@ -279,11 +384,68 @@ impl Policy {
                 });
             }
         };
+        let texts: Vec<&PolicySource> = parsed.iter().map(|(s, _, _)| s).collect();
         Self::compile(merged, names, &texts, test_origins)
+    }
+
+    /// The built-in default alone, from its build-time form: only the sections classification
+    /// reads are deserialised now, each rule when a command can first match it, and the whole
+    /// file when [`Policy::config`] is first called.
+    fn prebuilt(source: &PolicySource) -> Result<Self, PolicyErrors> {
+        let core: PrebuiltCore =
+            serde_json::from_str(DEFAULT_CORE_JSON).map_err(|e| PolicyErrors {
+                errors: vec![PolicyError::at(
+                    &source.name,
+                    "",
+                    None,
+                    format!("built-in policy: {e}"),
+                    None,
+                )],
+            })?;
+        Self::assemble(
+            Parts {
+                merged: OnceLock::new(),
+                defaults: &core.defaults,
+                programs: core.programs.clone(),
+                high_risk: &core.high_risk,
+                rules: RuleSet::prebuilt(&DEFAULT_RULES, None, "general"),
+                floors: RuleSet::prebuilt(&DEFAULT_NEVER_AUTO, Some(Tier::Sync), "never-auto"),
+            },
+            vec![source.name.clone()],
+            &[source],
+            Vec::new(),
+        )
     }
 
     fn compile(
         merged: PolicyFile,
+        sources: Vec<String>,
+        layers: &[&PolicySource],
+        test_origins: Vec<String>,
+    ) -> Result<Self, PolicyErrors> {
+        let rules = RuleSet::new(&merged.rules, None, "general");
+        let floors = RuleSet::new(&merged.never_auto, Some(Tier::Sync), "never-auto");
+        let programs = merged.programs.clone();
+        let defaults = merged.defaults.clone();
+        let high_risk = merged.high_risk.clone();
+        Self::assemble(
+            Parts {
+                merged: OnceLock::from(merged),
+                defaults: &defaults,
+                programs,
+                high_risk: &high_risk,
+                rules,
+                floors,
+            },
+            sources,
+            layers,
+            test_origins,
+        )
+    }
+
+    /// The compiled policy from its parts (one path for a loaded file and the prebuilt default).
+    fn assemble(
+        parts: Parts<'_>,
         sources: Vec<String>,
         layers: &[&PolicySource],
         test_origins: Vec<String>,
@@ -298,7 +460,7 @@ impl Policy {
             )],
         };
         let mut high_risk = Vec::new();
-        for h in &merged.high_risk {
+        for h in parts.high_risk {
             high_risk.push(HighRisk {
                 id: h.id.clone(),
                 globs: path_set(&h.paths).map_err(|(_, e)| fail(e.to_string()))?,
@@ -313,7 +475,7 @@ impl Policy {
                     .unwrap_or_else(|| format!("writes to a high-risk path (`{}`)", h.id)),
             });
         }
-        let d = &merged.defaults;
+        let d = parts.defaults;
         let defaults = ResolvedDefaults {
             opaque: d.opaque.unwrap_or(Tier::Sync),
             unknown_sandboxed: d.unknown_sandboxed.unwrap_or(Tier::Sync),
@@ -325,18 +487,17 @@ impl Policy {
             opaque_when_dynamic: d.opaque_when_dynamic.iter().cloned().collect(),
         };
         let mut aliases = BTreeMap::new();
-        for (name, spec) in &merged.programs {
+        for (name, spec) in &parts.programs {
             for a in &spec.aliases {
                 aliases.insert(a.clone(), name.clone());
             }
         }
         let digest = format!("sha256:{:x}", digest_sources(layers));
-        let rules = RuleSet::new(&merged.rules, None, "general");
-        let floors = RuleSet::new(&merged.never_auto, Some(Tier::Sync), "never-auto");
         Ok(Self {
-            merged,
-            rules,
-            floors,
+            merged: parts.merged,
+            programs: parts.programs,
+            rules: parts.rules,
+            floors: parts.floors,
             high_risk,
             defaults,
             aliases,
@@ -348,7 +509,13 @@ impl Policy {
 
     /// The merged governance file (sections for sandbox, network, audit, approvals).
     pub fn config(&self) -> &PolicyFile {
-        &self.merged
+        self.merged.get_or_init(|| {
+            // Only the built-in default alone is left unset, and its JSON is checked by this
+            // crate's tests (`the_prebuilt_default_equals_the_toml`).
+            prebuilt_default(&PolicySource::builtin()).unwrap_or_else(|e| {
+                panic!("the built-in default policy is invalid: {}", e[0].message)
+            })
+        })
     }
 
     /// `sha256:<hex>` over the canonical encoding of the merged policy.
@@ -387,10 +554,10 @@ impl Policy {
             }
         }
         for r in self
-            .merged
+            .config()
             .rules
             .iter()
-            .chain(self.merged.never_auto.iter())
+            .chain(self.config().never_auto.iter())
         {
             if looks_like_alternatives(&r.subcommand) {
                 let words: Vec<String> = r.subcommand.iter().map(|w| format!("{w:?}")).collect();
@@ -403,7 +570,7 @@ impl Policy {
                 ));
             }
         }
-        if self.merged.audit.nested == Some(crate::sections::audit::NestedRecords::Buffered) {
+        if self.config().audit.nested == Some(crate::sections::audit::NestedRecords::Buffered) {
             out.push(
                 "`audit.nested` is `buffered`: records of nested operations that proceed are made \
                  durable within 50 ms, not before they run (a power failure can lose the last \
@@ -411,8 +578,8 @@ impl Policy {
                     .into(),
             );
         }
-        let groups = &self.merged.approvals.groups;
-        for (i, route) in self.merged.approvals.route.iter().enumerate() {
+        let groups = &self.config().approvals.groups;
+        for (i, route) in self.config().approvals.route.iter().enumerate() {
             for g in &route.groups {
                 if !groups.contains_key(g) {
                     out.push(format!(
@@ -430,10 +597,15 @@ impl Policy {
 
     /// The `[[test]]` cases with the file each came from.
     pub fn tests(&self) -> impl Iterator<Item = (&str, &TestCase)> {
-        self.test_origins
-            .iter()
-            .map(String::as_str)
-            .zip(self.merged.tests.iter())
+        let prebuilt = self.test_origins.is_empty();
+        self.config().tests.iter().enumerate().map(move |(i, t)| {
+            let origin = if prebuilt {
+                self.sources.first().map_or("", String::as_str)
+            } else {
+                self.test_origins.get(i).map_or("", String::as_str)
+            };
+            (origin, t)
+        })
     }
 }
 
@@ -984,5 +1156,78 @@ impl<'a> SpanFinder<'a> {
             table = v.get_ref().as_table();
         }
         best
+    }
+}
+
+#[cfg(test)]
+mod prebuilt_tests {
+    use super::*;
+
+    #[test]
+    fn the_prebuilt_rules_and_index_are_the_default_files() {
+        let file: PolicyFile = toml::from_str(crate::DEFAULT_POLICY).expect("default parses");
+        for (prebuilt, specs) in [
+            (&DEFAULT_RULES, &file.rules),
+            (&DEFAULT_NEVER_AUTO, &file.never_auto),
+        ] {
+            let parsed: Vec<RuleSpec> = prebuilt
+                .json
+                .iter()
+                .map(|j| serde_json::from_str(j).expect("rule JSON"))
+                .collect();
+            assert_eq!(&parsed, specs.as_ref());
+            let index = RuleIndex::of(specs);
+            let by_program: Vec<(String, Vec<usize>)> = prebuilt
+                .by_program
+                .iter()
+                .map(|(p, v)| ((*p).to_owned(), v.to_vec()))
+                .collect();
+            assert_eq!(by_program, index.by_program.into_iter().collect::<Vec<_>>());
+            let globs: Vec<(String, usize)> = prebuilt
+                .glob_programs
+                .iter()
+                .map(|(p, i)| ((*p).to_owned(), *i))
+                .collect();
+            assert_eq!(globs, index.glob_programs);
+            assert_eq!(prebuilt.path, index.path);
+            assert_eq!(prebuilt.net, index.net);
+            assert_eq!(prebuilt.tool, index.tool);
+        }
+        let core: PrebuiltCore = serde_json::from_str(DEFAULT_CORE_JSON).expect("core JSON");
+        assert_eq!(core.defaults, file.defaults);
+        assert_eq!(core.programs, file.programs);
+        assert_eq!(core.high_risk, file.high_risk);
+    }
+
+    #[test]
+    fn the_prebuilt_default_compiles_like_the_parsed_one() {
+        // The same file through the parsing path (a builtin layer whose text differs by a
+        // trailing comment) and through the prebuilt one: every rule compiles the same, and
+        // every program finds the same rules.
+        let parsed = Policy::load(&[PolicySource {
+            name: "copy".into(),
+            text: format!("{}\n# copy\n", crate::DEFAULT_POLICY),
+            layer: Layer::Builtin,
+        }])
+        .expect("loads");
+        let prebuilt = Policy::builtin();
+        assert_eq!(parsed.config(), prebuilt.config());
+        assert_eq!(parsed.programs, prebuilt.programs);
+        assert_eq!(parsed.aliases, prebuilt.aliases);
+        for (a, b) in [
+            (&parsed.rules, &prebuilt.rules),
+            (&parsed.floors, &prebuilt.floors),
+        ] {
+            let ids = |s: &RuleSet| s.all().map(|r| format!("{r:?}")).collect::<Vec<_>>();
+            assert_eq!(ids(a), ids(b));
+            for spec in a.all() {
+                for p in &spec.program {
+                    assert_eq!(a.for_programs(p, p), b.for_programs(p, p), "{p}");
+                }
+            }
+            assert_eq!(a.path, b.path);
+            assert_eq!(a.net, b.net);
+            assert_eq!(a.tool, b.tool);
+        }
     }
 }

@@ -1,20 +1,14 @@
 //! Compiled rules: globs, flag patterns and regular expressions built once per policy, and the
 //! view of one command (program, positional words, flags) they are matched against.
 
+use crate::argregex::ArgRegex;
 use crate::file::{ProgramSpec, RuleSpec};
 use crate::tier::Tier;
 use crate::wordglob::{PathSet, SplitPath, WordGlob, WordSet};
 use regex_lite::Regex;
 use std::collections::BTreeMap;
 
-/// What a rule looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RuleKind {
-    Program,
-    Path,
-    Net,
-    Tool,
-}
+pub(crate) use crate::file::RuleKind;
 
 /// A glob for matching words (arguments, program names): `*` crosses `/`.
 pub(crate) fn word_glob(pattern: &str) -> Result<WordGlob, crate::wordglob::WordGlobError> {
@@ -194,7 +188,7 @@ pub(crate) struct CompiledRule {
     any_arg: Option<WordSet>,
     any_path: Option<PathSet>,
     /// Compiled when the rest of the rule has matched: most rules never get that far.
-    arg_regex: Option<(String, std::sync::OnceLock<Option<Regex>>)>,
+    arg_regex: Option<ArgRegex>,
     elevated: Option<bool>,
     paths: Option<PathSet>,
     writes: Option<PathSet>,
@@ -221,34 +215,7 @@ pub(crate) fn validate_regex(spec: &RuleSpec) -> Result<(), RuleCompileError> {
 
 /// What kind of matcher a rule uses; exactly one kind is allowed.
 pub(crate) fn rule_kind(spec: &RuleSpec) -> Result<RuleKind, String> {
-    let kinds = [
-        (!spec.program.is_empty(), RuleKind::Program),
-        (
-            !spec.paths.is_empty() || !spec.writes.is_empty(),
-            RuleKind::Path,
-        ),
-        (
-            !spec.host.is_empty()
-                || !spec.method.is_empty()
-                || !spec.port.is_empty()
-                || !spec.url_path.is_empty()
-                || !spec.service.is_empty(),
-            RuleKind::Net,
-        ),
-        (!spec.tool.is_empty(), RuleKind::Tool),
-    ];
-    let mut present = kinds.iter().filter(|(p, _)| *p).map(|(_, k)| *k);
-    match (present.next(), present.next()) {
-        (Some(k), None) => Ok(k),
-        (None, _) => Err(format!(
-            "rule `{}` matches nothing: give `program`, `paths`/`writes`, `host`/`method`, or `tool`",
-            spec.id
-        )),
-        (Some(_), Some(_)) => Err(format!(
-            "rule `{}` mixes matcher kinds (program, paths, network, tool); split it into separate rules",
-            spec.id
-        )),
-    }
+    spec.kind()
 }
 
 /// Where a compile error sits inside a rule: the key and the index in its array.
@@ -362,10 +329,7 @@ impl CompiledRule {
         };
         let any_flag = flags("any_flag", &spec.any_flag)?;
         let no_flag = flags("no_flag", &spec.no_flag)?;
-        let arg_regex = spec
-            .arg_regex
-            .clone()
-            .map(|r| (r, std::sync::OnceLock::new()));
+        let arg_regex = spec.arg_regex.as_deref().map(ArgRegex::new);
         let method: Vec<String> = spec.method.iter().map(|m| m.to_ascii_uppercase()).collect();
         Ok(Self {
             id: spec.id.clone(),
@@ -488,17 +452,21 @@ impl CompiledRule {
                 return false;
             }
         }
-        if let Some((source, cell)) = &self.arg_regex {
-            // Validated at load (`validate_regex`); a regex that still fails to build matches
-            // everything, so the rule fails closed.
-            match cell.get_or_init(|| Regex::new(source).ok()) {
-                Some(re) => {
-                    let values = &cmd.option_values;
-                    if !args
-                        .iter()
-                        .enumerate()
-                        .any(|(i, a)| !values.get(i).copied().unwrap_or(false) && re.is_match(a))
-                    {
+        if let Some(re) = &self.arg_regex {
+            let values = &cmd.option_values;
+            let mut words = args
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !values.get(*i).copied().unwrap_or(false))
+                .map(|(_, a)| a);
+            // Most commands have no word that could match: decided without building it.
+            if !words.clone().any(|a| re.may_match(a)) {
+                return false;
+            }
+            // A regex that still fails to build matches everything, so the rule fails closed.
+            match re.regex() {
+                Some(built) => {
+                    if !words.any(|a| built.is_match(a)) {
                         return false;
                     }
                 }

@@ -64,6 +64,16 @@ impl fmt::Display for WordGlobError {
 
 impl WordGlob {
     pub(crate) fn new(pattern: &str, case_insensitive: bool) -> Result<Self, WordGlobError> {
+        if !case_insensitive && !pattern.contains(['*', '?', '[', '\\']) {
+            // A plain word (most path segments and program names): matched by comparison
+            // alone, so it needs no tokens (compiling a policy's globs is start-up time).
+            return Ok(Self {
+                source: pattern.to_owned(),
+                tokens: Vec::new(),
+                case_insensitive,
+                shape: Shape::Exact(pattern.to_owned()),
+            });
+        }
         let fold = |c: char| {
             if case_insensitive {
                 c.to_ascii_lowercase()
@@ -164,9 +174,12 @@ impl WordGlob {
             .unwrap_or(Shape::General)
     }
 
-    /// The pattern's text when it has no wildcard at all.
-    pub(crate) fn literal(&self) -> Option<String> {
-        literal_of(&self.tokens)
+    /// The pattern's text when it is case-sensitive and has no wildcard at all.
+    fn exact(&self) -> Option<&str> {
+        match &self.shape {
+            Shape::Exact(l) => Some(l),
+            _ => None,
+        }
     }
 
     fn token_matches(&self, t: &Token, c: char) -> bool {
@@ -283,11 +296,8 @@ mod tests {
         );
         assert!(WordGlob::new("ma[ke", false).is_err());
         assert!(WordGlob::new("x\\", false).is_err());
-        assert_eq!(
-            WordGlob::new("git", false).unwrap().literal().as_deref(),
-            Some("git")
-        );
-        assert_eq!(WordGlob::new("g*t", false).unwrap().literal(), None);
+        assert_eq!(WordGlob::new("git", false).unwrap().exact(), Some("git"));
+        assert_eq!(WordGlob::new("g*t", false).unwrap().exact(), None);
     }
 }
 
@@ -295,6 +305,7 @@ mod tests {
 /// segment), and `**` as a whole segment for zero or more segments.
 #[derive(Debug, Clone)]
 pub(crate) struct PathGlob {
+    /// Kept for the general shape only (the others match without walking segments).
     segments: Vec<PathSegment>,
     fast: PathShape,
 }
@@ -322,7 +333,8 @@ enum PathSegment {
 }
 
 impl PathGlob {
-    pub(crate) fn new(pattern: &str) -> Result<Self, WordGlobError> {
+    /// The pattern's segments, as the general walk matches them.
+    fn segments_of(pattern: &str) -> Result<Vec<PathSegment>, WordGlobError> {
         let mut segments = Vec::new();
         for (i, seg) in pattern.split('/').enumerate() {
             if seg.is_empty() && i > 0 {
@@ -337,42 +349,59 @@ impl PathGlob {
                 segments.push(PathSegment::Word(WordGlob::new(seg, false)?));
             }
         }
-        let literal = |segs: &[PathSegment]| -> Option<Vec<String>> {
-            segs.iter()
-                .map(|s| match s {
-                    PathSegment::Word(w) => w.literal(),
+        Ok(segments)
+    }
+
+    pub(crate) fn new(pattern: &str) -> Result<Self, WordGlobError> {
+        let mut segments = Self::segments_of(pattern)?;
+        let all_words =
+            |segs: &[PathSegment]| segs.iter().all(|s| matches!(s, PathSegment::Word(_)));
+        // The segments' word globs, moved out (only the general shape walks the segments).
+        let take_words = |segs: Vec<PathSegment>, range: std::ops::Range<usize>| -> Vec<WordGlob> {
+            segs.into_iter()
+                .skip(range.start)
+                .take(range.len())
+                .filter_map(|s| match s {
+                    PathSegment::Word(w) => Some(w),
                     PathSegment::AnyDepth => None,
                 })
                 .collect()
         };
-        let words = |segs: &[PathSegment]| -> Option<Vec<WordGlob>> {
-            segs.iter()
-                .map(|s| match s {
-                    PathSegment::Word(w) => Some(w.clone()),
-                    PathSegment::AnyDepth => None,
-                })
-                .collect()
-        };
+        let n = segments.len();
         let fast = match segments.as_slice() {
-            [PathSegment::AnyDepth, PathSegment::Word(w)] if w.literal().is_some() => {
-                PathShape::Basename(w.literal().unwrap_or_default())
+            [PathSegment::AnyDepth, PathSegment::Word(w)] if w.exact().is_some() => {
+                PathShape::Basename(w.exact().unwrap_or_default().to_owned())
             }
             [PathSegment::AnyDepth, middle @ .., PathSegment::AnyDepth]
-                if !middle.is_empty() && words(middle).is_some() =>
+                if !middle.is_empty() && all_words(middle) =>
             {
-                PathShape::Within(words(middle).unwrap_or_default())
+                PathShape::Within(take_words(std::mem::take(&mut segments), 1..n - 1))
             }
-            [PathSegment::AnyDepth, tail @ ..] if !tail.is_empty() && words(tail).is_some() => {
-                PathShape::Tail(words(tail).unwrap_or_default())
+            [PathSegment::AnyDepth, tail @ ..] if !tail.is_empty() && all_words(tail) => {
+                PathShape::Tail(take_words(std::mem::take(&mut segments), 1..n))
             }
-            [prefix @ .., PathSegment::AnyDepth] if !prefix.is_empty() => literal(prefix)
+            [prefix @ .., PathSegment::AnyDepth] if !prefix.is_empty() => Self::literal(prefix)
                 .map(|p| PathShape::Under(p.join("/")))
                 .unwrap_or(PathShape::General),
-            segs => literal(segs)
+            segs => Self::literal(segs)
                 .map(|p| PathShape::Exact(p.join("/")))
                 .unwrap_or(PathShape::General),
         };
+        if !matches!(fast, PathShape::General) {
+            segments = Vec::new();
+        }
         Ok(Self { segments, fast })
+    }
+
+    /// The text of segments that are all literal words. Path globs are case-sensitive, so a
+    /// literal segment has the `Exact` shape.
+    fn literal(segs: &[PathSegment]) -> Option<Vec<&str>> {
+        segs.iter()
+            .map(|s| match s {
+                PathSegment::Word(w) => w.exact(),
+                PathSegment::AnyDepth => None,
+            })
+            .collect()
     }
 
     /// The segments of a path as matching sees them (empty segments dropped, a leading `/`
@@ -425,16 +454,25 @@ impl PathGlob {
     }
 }
 
-/// Several path globs; matches when any does.
+/// Several path globs; matches when any does. Each glob carries the first byte every path it
+/// matches starts with, when its pattern starts with a literal character (`/`, `~`,
+/// `@workspace`; relative patterns become `**/…`): a path is tried only against the globs of
+/// its own anchor and the unanchored ones.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct PathSet(Vec<PathGlob>);
+pub(crate) struct PathSet(Vec<(Option<u8>, PathGlob)>);
 
 impl PathSet {
     pub(crate) fn new(patterns: &[String]) -> Result<Self, (usize, WordGlobError)> {
         patterns
             .iter()
             .enumerate()
-            .map(|(i, p)| PathGlob::new(p).map_err(|e| (i, e)))
+            .map(|(i, p)| {
+                let anchor = p
+                    .bytes()
+                    .next()
+                    .filter(|b| b.is_ascii() && !matches!(b, b'*' | b'?' | b'[' | b'\\'));
+                PathGlob::new(p).map(|g| (anchor, g)).map_err(|e| (i, e))
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
     }
@@ -445,9 +483,12 @@ impl PathSet {
 
     /// [`PathSet::is_match`] of a path already split (a candidate matched against many sets).
     pub(crate) fn is_match_split(&self, path: &SplitPath<'_>) -> bool {
-        self.0
-            .iter()
-            .any(|g| g.is_match_split(path.path, &path.parts))
+        // The empty path is tried against every glob (`/` matches it).
+        let first = path.path.bytes().next();
+        self.0.iter().any(|(anchor, g)| {
+            (anchor.is_none() || first.is_none() || *anchor == first)
+                && g.is_match_split(path.path, &path.parts)
+        })
     }
 }
 
@@ -570,13 +611,16 @@ mod path_tests {
         ];
         for p in patterns {
             let g = PathGlob::new(p).unwrap();
+            let set = PathSet::new(&[p.to_owned()]).unwrap();
             for path in paths {
                 let parts = PathGlob::split(path);
                 assert_eq!(
                     g.is_match(path),
-                    PathGlob::match_from(&g.segments, &parts),
+                    PathGlob::match_from(&PathGlob::segments_of(p).unwrap(), &parts),
                     "{p} vs {path}"
                 );
+                // A set's anchor skips only globs that could not match.
+                assert_eq!(set.is_match(path), g.is_match(path), "set {p} vs {path}");
             }
         }
     }

@@ -140,4 +140,8 @@ pub(crate) struct Ctx {
     /// Set by the wrapper peeler when a shell analysed an unquoted heredoc body as its script
     /// (so the body's substitutions are not reported twice).
     pub(crate) heredoc_consumed: bool,
+    /// The statement a sequence is analysing (its node id) and where its previous sibling
+    /// ends: a node finds its previous sibling by walking its parent's children from the
+    /// first, which over a script of many statements is quadratic.
+    pub(crate) prev_sibling_end: Option<(usize, usize)>,
 }
