@@ -241,6 +241,14 @@ fn tee_writes() {
     assert!(c.elevated);
 }
 
+/// `! bash -c 2>&1 push`: the negation and the redirection before the script do not hide the
+/// command the script runs (the property test's own reading of the tree once missed it).
+#[test]
+fn negated_shell_with_a_redirection_before_its_script() {
+    let a = analyse_shell("! bash -c 2>&1 'git push'");
+    assert_eq!(find(&a, &["git", "push"]).wrappers, v(&["bash -c"]));
+}
+
 /// `rg --pre PROG` and `--hostname-bin PROG` run PROG (for every file searched): it is reported
 /// as a command of its own, labelled by its carrier, in both spellings.
 #[test]

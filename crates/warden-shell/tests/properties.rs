@@ -391,7 +391,12 @@ mod no_command_vanishes {
                     let mut region = (n.start_byte(), n.end_byte());
                     let mut up = n.parent();
                     while let Some(p) = up.filter(|p| {
-                        matches!(p.kind(), "pipeline" | "list" | "redirected_statement")
+                        // `! cmd 2>&1 arg`: the negation sits between the command and the
+                        // redirection its later arguments follow.
+                        matches!(
+                            p.kind(),
+                            "pipeline" | "list" | "redirected_statement" | "negated_command"
+                        )
                     }) {
                         if p.kind() == "redirected_statement" {
                             region.1 = p.end_byte();
