@@ -227,7 +227,11 @@ pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Embedded> {
             }
             Tok::Ident(q) => {
                 let name = q.rsplit(['.', ':']).next().unwrap_or(q);
-                if lang == Lang::Js && name == "require" {
+                if lang == Lang::Python
+                    && let Some(e) = pathlib_op(&toks, i, name)
+                {
+                    out.push(e);
+                } else if lang == Lang::Js && name == "require" {
                     if let Some(Tok::Punct('(')) = toks.get(i + 1) {
                         let (args, _) = call_args(&toks, i + 2);
                         if !matches!(args.first().map(Vec::as_slice), Some([Tok::Str(_, true)])) {
@@ -285,6 +289,43 @@ pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Embedded> {
         i += 1;
     }
     out
+}
+
+/// `Path('/srv/x').unlink()` and the other file operations of a `pathlib.Path` made from a
+/// literal (the method `name` at `toks[i]`): the equivalent command, as for [`file_op`].
+fn pathlib_op(toks: &[Tok], i: usize, name: &str) -> Option<Embedded> {
+    let program: &[&str] = match name {
+        "unlink" => &["rm", "-f"],
+        "rmdir" => &["rmdir"],
+        "write_text" | "write_bytes" | "touch" => &["touch"],
+        "rename" | "replace" => &["mv"],
+        _ => return None,
+    };
+    let [
+        Tok::Ident(class),
+        Tok::Punct('('),
+        Tok::Str(path, true),
+        Tok::Punct(')'),
+        Tok::Punct('.'),
+    ] = toks.get(i.checked_sub(5)?..i)?
+    else {
+        return None;
+    };
+    if !class.ends_with("Path") {
+        return None;
+    }
+    let mut argv: Vec<String> = program.iter().map(|p| (*p).to_owned()).collect();
+    argv.push(path.clone());
+    if argv[0] == "mv" {
+        let (args, _) = call_args(toks, i + 2);
+        match args.first().map(|a| arg_value(a)) {
+            Some(Arg::Lit(to)) if matches!(toks.get(i + 1), Some(Tok::Punct('('))) => {
+                argv.push(to);
+            }
+            _ => return None,
+        }
+    }
+    Some(Embedded::Argv(argv, false))
 }
 
 enum Arg {
@@ -787,6 +828,17 @@ mod tests {
                 argv(&["rm", "-rf", "/home/user"]),
                 argv(&["rm", "-f", "/etc/passwd"]),
                 argv(&["mv", "a", "/srv/b"]),
+            ]
+        );
+        assert_eq!(
+            scan(
+                Lang::Python,
+                "from pathlib import Path; Path('/etc/hosts').unlink(); \
+                 pathlib.Path('/srv/a').rename('/srv/b'); Path(p).unlink(); Path('x').open()"
+            ),
+            vec![
+                argv(&["rm", "-f", "/etc/hosts"]),
+                argv(&["mv", "/srv/a", "/srv/b"]),
             ]
         );
         assert_eq!(
