@@ -924,6 +924,42 @@ pub(crate) fn stat_in_root(dir: RawFd, path: &Path) -> io::Result<libc::stat> {
     Ok(st)
 }
 
+/// `struct sched_attr` (uapi, first version with utilisation clamps: 56 bytes).
+#[repr(C)]
+#[derive(Default)]
+struct SchedAttr {
+    size: u32,
+    sched_policy: u32,
+    sched_flags: u64,
+    sched_nice: i32,
+    sched_priority: u32,
+    sched_runtime: u64,
+    sched_deadline: u64,
+    sched_period: u64,
+    sched_util_min: u32,
+    sched_util_max: u32,
+}
+
+/// Give the calling thread a short custom slice (`sched_setattr` with `sched_runtime` under
+/// `SCHED_OTHER`/`SCHED_BATCH`, Linux 6.12+ EEVDF; no privilege needed): its virtual deadline
+/// comes early, so when woken it runs before tasks with the default slice rather than after
+/// their slice ends. Policy and nice value are kept. Returns whether the kernel took it (older
+/// kernels ignore the field or refuse it; nothing is changed then).
+pub(crate) fn set_short_slice(slice_ns: u64) -> bool {
+    let mut attr = SchedAttr::default();
+    let size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: `attr` is a valid, writable sched_attr of `size` bytes for the call.
+    let got = unsafe { libc::syscall(libc::SYS_sched_getattr, 0, &mut attr as *mut SchedAttr, size, 0) };
+    if got != 0 || !matches!(attr.sched_policy as i32, libc::SCHED_OTHER | libc::SCHED_BATCH) {
+        return false;
+    }
+    attr.size = size;
+    attr.sched_runtime = slice_ns;
+    attr.sched_flags = 0;
+    // SAFETY: `attr` is a valid sched_attr (filled by the kernel, one field changed).
+    unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) == 0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
