@@ -268,6 +268,8 @@ fn receive_listener(socket: &OwnedFd, stop: &std::fs::File) -> Option<OwnedFd> {
 struct Shared {
     listener: OwnedFd,
     governance: ExecGovernance,
+    /// `governance.env_of_interest`, compiled.
+    env_of_interest: EnvNames,
     /// Held by the one thread waiting for a notification; `true` once the listener has ended.
     receiving: Mutex<bool>,
     /// Threads not busy with a notification.
@@ -287,6 +289,7 @@ fn run_pool(listener: OwnedFd, governance: ExecGovernance) -> ExecCounts {
     let (tx, rx) = std::sync::mpsc::channel();
     let shared = Arc::new(Shared {
         listener,
+        env_of_interest: EnvNames::new(&governance.env_of_interest),
         governance,
         receiving: Mutex::new(false),
         idle: AtomicUsize::new(1),
@@ -384,7 +387,7 @@ fn handle(shared: &Shared, n: &libc::seccomp_notif) {
         let _ = sys::notif_send(fd, n.id, None);
         return;
     }
-    let read = match read_exec(pid, &n.data, &shared.governance.env_of_interest) {
+    let read = match read_exec(pid, &n.data, &shared.env_of_interest) {
         // A path that is not there fails in the kernel anyway: answer with its error at once
         // (rather than let it continue, which would race with the file being created). Failing
         // is safe whoever the pid names by now.
@@ -560,6 +563,55 @@ fn exec_args(data: &libc::seccomp_data) -> io::Result<ExecArgs> {
     }
 }
 
+/// Name patterns of variables (`*` wildcards, ASCII case-insensitive, as
+/// [`crate::env_name_matches`]) compiled once per sandbox: every exec's environment is matched
+/// against all of them, some fifty names by thirty patterns.
+struct EnvNames(Vec<Vec<Vec<u8>>>);
+
+impl EnvNames {
+    /// Each pattern as its literal pieces between the `*`s (lower case): `GIT_*` is
+    /// `["git_", ""]`, `*_PAGER` `["", "_pager"]`.
+    fn new(patterns: &[String]) -> Self {
+        Self(
+            patterns
+                .iter()
+                .map(|p| {
+                    p.split('*')
+                        .map(|piece| piece.to_ascii_lowercase().into_bytes())
+                        .collect()
+                })
+                .collect(),
+        )
+    }
+
+    fn matches(&self, name: &[u8]) -> bool {
+        let name = name.to_ascii_lowercase();
+        self.0.iter().any(|pieces| glob_pieces_match(pieces, &name))
+    }
+}
+
+/// Does `name` match the pattern whose literal pieces between `*`s are `pieces`? The first
+/// piece is a prefix, the last a suffix, the ones between found in order, each at its leftmost
+/// place (leftmost is always right when `*` is the only wildcard).
+fn glob_pieces_match(pieces: &[Vec<u8>], name: &[u8]) -> bool {
+    let [first, middle @ .., last] = pieces else {
+        // One piece: no `*`, the whole name.
+        return pieces.first().is_some_and(|p| p.as_slice() == name);
+    };
+    if name.len() < first.len() + last.len() || !name.starts_with(first) || !name.ends_with(last)
+    {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for piece in middle.iter().filter(|p| !p.is_empty()) {
+        match rest.windows(piece.len()).position(|w| w == piece.as_slice()) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 /// What reading an exec found.
 enum Read {
     /// A path that is not there (or no file) inside the sandbox: the errno the kernel would fail
@@ -573,7 +625,7 @@ enum Read {
 /// Read the exec of `data` from task `pid`: path and argv first, so that a path that is not
 /// there is answered before the environment is read (a compiler driver tries several
 /// directories for each program it runs).
-fn read_exec(pid: i32, data: &libc::seccomp_data, env_of_interest: &[String]) -> io::Result<Read> {
+fn read_exec(pid: i32, data: &libc::seccomp_data, env_of_interest: &EnvNames) -> io::Result<Read> {
     let a = exec_args(data)?;
     let mut command = Remote::new(pid);
     let (raw_path, argv, mut truncated) = read_path_and_argv(&mut command, &a)?;
@@ -596,13 +648,10 @@ fn read_exec(pid: i32, data: &libc::seccomp_data, env_of_interest: &[String]) ->
     let env_ptrs = read_pointers(&mut environment, a.envp, MAX_ARGS)?;
     truncated |= env_ptrs.1;
     let wanted = |prefix: &[u8]| {
-        let Some(eq) = prefix.iter().position(|&b| b == b'=') else {
-            return false;
-        };
-        let name = String::from_utf8_lossy(&prefix[..eq]);
-        env_of_interest
+        prefix
             .iter()
-            .any(|p| crate::env::env_name_matches(p, &name))
+            .position(|&b| b == b'=')
+            .is_some_and(|eq| env_of_interest.matches(&prefix[..eq]))
     };
     let (values, cut) = read_strings(
         &mut environment,
@@ -941,6 +990,28 @@ mod tests {
 
     fn me() -> i32 {
         std::process::id() as i32
+    }
+
+    #[test]
+    fn compiled_env_patterns_match_as_env_name_matches_does() {
+        let mut patterns = builtin_exec_env();
+        patterns.extend(["*", "A*B*C", "**x", "git_*_dir", "exact"].map(String::from));
+        let names = [
+            "GIT_DIR", "git_dir", "GIT_", "GIT", "XGIT_DIR", "PAGER", "GIT_PAGER", "MANPAGER",
+            "PAGERX", "PATH", "PATHS", "npm_lifecycle_event", "NPM_LIFECYCLE_EVENT",
+            "TF_CLI_ARGS", "TF_CLI_ARGS_apply", "HOME", "", "ABC", "AxBxC", "ACB", "x", "xx",
+            "GIT_WORK_DIR", "GIT__DIR", "exact", "EXACT", "exactly", "_EDITOR", "EDITOR",
+        ];
+        for p in &patterns {
+            let one = EnvNames::new(std::slice::from_ref(p));
+            for n in names {
+                assert_eq!(
+                    one.matches(n.as_bytes()),
+                    crate::env_name_matches(p, n),
+                    "pattern {p:?}, name {n:?}"
+                );
+            }
+        }
     }
 
     #[test]
