@@ -617,8 +617,8 @@ enum Read {
     /// A path that is not there (or no file) inside the sandbox: the errno the kernel would fail
     /// the exec with.
     Absent(i32),
-    /// The exec as the task asked for it, and the pages its path and argv were read from (read
-    /// again after the decision, [`unchanged`]).
+    /// The exec as the task asked for it, and the pages it was read from (read again after the
+    /// decision, [`unchanged`]).
     Exec(ExecEvent, Remote),
 }
 
@@ -627,8 +627,10 @@ enum Read {
 /// directories for each program it runs).
 fn read_exec(pid: i32, data: &libc::seccomp_data, env_of_interest: &EnvNames) -> io::Result<Read> {
     let a = exec_args(data)?;
-    let mut command = Remote::new(pid);
-    let (raw_path, argv, mut truncated) = read_path_and_argv(&mut command, &a)?;
+    let mut mem = Remote::new(pid);
+    // The pages of the path and of both pointer arrays in one call (strings follow in one more).
+    mem.fetch([a.path, a.argv, a.envp].into_iter().filter(|&p| p != 0))?;
+    let (raw_path, argv, mut truncated) = read_path_and_argv(&mut mem, &a)?;
     let relative = raw_path.first() != Some(&b'/');
     let read_cwd = || std::fs::read_link(format!("/proc/{pid}/cwd"));
     let mut cwd = if relative { Some(read_cwd()?) } else { None };
@@ -644,8 +646,7 @@ fn read_exec(pid: i32, data: &libc::seccomp_data, env_of_interest: &EnvNames) ->
         Some(c) => c,
         None => read_cwd()?,
     };
-    let mut environment = Remote::new(pid);
-    let env_ptrs = read_pointers(&mut environment, a.envp, MAX_ARGS)?;
+    let env_ptrs = read_pointers(&mut mem, a.envp, MAX_ARGS)?;
     truncated |= env_ptrs.1;
     let wanted = |prefix: &[u8]| {
         prefix
@@ -654,7 +655,7 @@ fn read_exec(pid: i32, data: &libc::seccomp_data, env_of_interest: &EnvNames) ->
             .is_some_and(|eq| env_of_interest.matches(&prefix[..eq]))
     };
     let (values, cut) = read_strings(
-        &mut environment,
+        &mut mem,
         &env_ptrs.0,
         128,
         MAX_ENV_VALUE,
@@ -683,7 +684,7 @@ fn read_exec(pid: i32, data: &libc::seccomp_data, env_of_interest: &EnvNames) ->
         env,
         truncated,
     };
-    Ok(Read::Exec(event, command))
+    Ok(Read::Exec(event, mem))
 }
 
 /// The path and argv bytes as the task passed them.
