@@ -5,11 +5,14 @@
 //! says whether it proceeds. The sandbox crate defines the question and the answer; what the
 //! answer is (tiers, approvals, records) belongs to the governor.
 //!
-//! Threads: a leader/follower pool. One thread at a time waits for the next notification; on
-//! receiving one it makes sure another thread waits (starting one if none is idle) and only then
-//! decides, so a decision that holds — a person is asked — never delays another exec. At most
-//! two threads stay idle. A task that dies while its exec is held is noticed
-//! ([`PendingExec::still_waiting`]); answering it is then a no-op.
+//! Threads: one *receiver* waits for the next notification and answers it itself (no other
+//! thread is woken for an exec, which on a virtual machine's two cores cost a quarter of the
+//! notification path), and one *standby* sleeps on a timer the receiver arms for
+//! [`HANDOFF_AFTER`] while it decides. A decision that takes longer — a person is asked, a disk
+//! is slow — lets the timer fire: the standby takes over receiving (leaving a new standby
+//! behind) and the held thread, once done, becomes the standby or ends. So a held exec delays
+//! another by at most [`HANDOFF_AFTER`], never by the hold. A task that dies while its exec is
+//! held is noticed ([`PendingExec::still_waiting`]); answering it is then a no-op.
 //!
 //! Answered without asking: the command's own exec (the action itself); a path that does not
 //! exist in the sandbox (a shell trying each `PATH` entry; failed with the kernel's own error,
@@ -27,7 +30,7 @@ use crate::{exec_filter, sys};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The environment variables handed to the decider (data file `policy/exec-env.txt`).
@@ -218,12 +221,13 @@ impl std::fmt::Debug for ExecSupervisor {
 /// Start supervising the sandbox whose command will send its listener over `socket`.
 pub(crate) fn start(socket: OwnedFd, governance: ExecGovernance) -> io::Result<ExecSupervisor> {
     let (stop_r, stop_w) = sys::pipe()?;
+    let handoff = sys::timerfd()?;
     let (tx, done) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("warden-exec".into())
         .spawn(move || {
             let counts = match receive_listener(&socket, &stop_r) {
-                Some(listener) => run_pool(listener, governance),
+                Some(listener) => run_pool(listener, governance, handoff),
                 None => ExecCounts::default(),
             };
             let _ = tx.send(counts);
@@ -265,15 +269,18 @@ fn receive_listener(socket: &OwnedFd, stop: &std::fs::File) -> Option<OwnedFd> {
     }
 }
 
+/// How long the receiver decides an exec before the standby takes over receiving.
+const HANDOFF_AFTER: std::time::Duration = std::time::Duration::from_micros(500);
+
 struct Shared {
     listener: OwnedFd,
     governance: ExecGovernance,
     /// `governance.env_of_interest`, compiled.
     env_of_interest: EnvNames,
-    /// Held by the one thread waiting for a notification; `true` once the listener has ended.
-    receiving: Mutex<bool>,
-    /// Threads not busy with a notification.
-    idle: AtomicUsize,
+    /// Which thread does what (see the module documentation).
+    roles: Mutex<Roles>,
+    /// Armed by the receiver while it decides; wakes the standby when it expires.
+    handoff: OwnedFd,
     /// The first notification is the command's own exec: it proceeds without asking.
     first: AtomicBool,
     action_pid: AtomicI32,
@@ -284,75 +291,152 @@ struct Shared {
     finished: Mutex<Option<std::sync::mpsc::Sender<()>>>,
 }
 
-fn run_pool(listener: OwnedFd, governance: ExecGovernance) -> ExecCounts {
+/// The threads' roles. Exactly one thread is the receiver at any time (only it waits for
+/// notifications); at most one is the standby.
+struct Roles {
+    /// The receiving thread's number.
+    receiver: u64,
+    /// The receiver is deciding an exec (the handoff timer is armed).
+    busy: bool,
+    /// A thread waits on the handoff timer.
+    standby: bool,
+    /// The listener has ended: every thread stops.
+    ended: bool,
+    /// The number for the next thread.
+    next: u64,
+}
+
+/// What a supervisor thread does next.
+enum Role {
+    Receiver,
+    Standby,
+}
+
+fn lock_roles(shared: &Shared) -> std::sync::MutexGuard<'_, Roles> {
+    shared.roles.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn run_pool(listener: OwnedFd, governance: ExecGovernance, handoff: OwnedFd) -> ExecCounts {
     sys::notif_sync_wakeups(listener.as_raw_fd());
     let (tx, rx) = std::sync::mpsc::channel();
     let shared = Arc::new(Shared {
         listener,
         env_of_interest: EnvNames::new(&governance.env_of_interest),
         governance,
-        receiving: Mutex::new(false),
-        idle: AtomicUsize::new(1),
+        roles: Mutex::new(Roles {
+            receiver: 0,
+            busy: false,
+            standby: true,
+            ended: false,
+            next: 2,
+        }),
+        handoff,
         first: AtomicBool::new(true),
         action_pid: AtomicI32::new(0),
         last_refusal: Mutex::new(None),
         counts: Mutex::new(ExecCounts::default()),
         finished: Mutex::new(Some(tx)),
     });
-    let s = shared.clone();
-    std::thread::Builder::new()
-        .name("warden-exec".into())
-        .spawn(move || worker(&s))
+    if spawn_worker(&shared, 1, Role::Standby).is_err() {
+        lock_roles(&shared).standby = false;
+    }
+    spawn_worker(&shared, 0, Role::Receiver)
         .map_err(|_| ())
-        .and_then(|_| rx.recv().map_err(|_| ()))
+        .and_then(|()| rx.recv().map_err(|_| ()))
         .ok();
     *shared.counts.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn worker(shared: &Arc<Shared>) {
+fn spawn_worker(shared: &Arc<Shared>, me: u64, role: Role) -> io::Result<()> {
+    let s = shared.clone();
+    std::thread::Builder::new()
+        .name("warden-exec".into())
+        .spawn(move || worker(&s, me, role))
+        .map(|_| ())
+}
+
+fn worker(shared: &Arc<Shared>, me: u64, mut role: Role) {
     sys::block_sigpipe_in_this_thread();
     // Every exec in the sandbox waits for this thread: run it as soon as it is woken, not after
     // the slice of whatever else (a compiler) is running on that CPU (see `SUPERVISOR_SLICE_NS`).
     sys::set_short_slice(SUPERVISOR_SLICE_NS);
     loop {
-        let notification = {
-            let mut ended = shared.receiving.lock().unwrap_or_else(|e| e.into_inner());
-            if *ended {
-                return;
-            }
-            match next_notification(shared.listener.as_raw_fd()) {
-                Some(n) => n,
-                None => {
-                    *ended = true;
-                    if let Some(tx) = shared
-                        .finished
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .take()
-                    {
-                        let _ = tx.send(());
-                    }
-                    return;
-                }
-            }
+        let next = match role {
+            Role::Receiver => receive(shared, me),
+            Role::Standby => stand_by(shared, me),
         };
-        if shared.idle.fetch_sub(1, Ordering::SeqCst) == 1 {
-            // Nobody is waiting for the next exec: start a thread that does, before deciding.
-            shared.idle.fetch_add(1, Ordering::SeqCst);
-            let s = shared.clone();
-            if std::thread::Builder::new()
-                .name("warden-exec".into())
-                .spawn(move || worker(&s))
-                .is_err()
+        match next {
+            Some(r) => role = r,
+            None => return,
+        }
+    }
+}
+
+/// As the receiver: answer notifications until the listener ends (`None`) or another thread
+/// took over receiving while this one decided (then: the standby's role if it is free).
+fn receive(shared: &Arc<Shared>, me: u64) -> Option<Role> {
+    let timer = shared.handoff.as_raw_fd();
+    loop {
+        let Some(notification) = next_notification(shared.listener.as_raw_fd()) else {
+            lock_roles(shared).ended = true;
+            // Wake the standby so that it ends too.
+            let _ = sys::timerfd_set(timer, std::time::Duration::from_nanos(1));
+            if let Some(tx) = shared
+                .finished
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
             {
-                shared.idle.fetch_sub(1, Ordering::SeqCst);
+                let _ = tx.send(());
             }
+            return None;
+        };
+        lock_roles(shared).busy = true;
+        if sys::timerfd_set(timer, HANDOFF_AFTER).is_err() {
+            // No timer: hand over at once rather than risk holding up every exec.
+            let _ = sys::timerfd_set(timer, std::time::Duration::from_nanos(1));
         }
         handle(shared, &notification);
-        if shared.idle.fetch_add(1, Ordering::SeqCst) >= 2 {
-            shared.idle.fetch_sub(1, Ordering::SeqCst);
-            return;
+        let mut roles = lock_roles(shared);
+        if roles.receiver == me {
+            roles.busy = false;
+            drop(roles);
+            // (Should it have expired meanwhile, the standby finds the receiver not busy.)
+            let _ = sys::timerfd_set(timer, std::time::Duration::ZERO);
+            continue;
         }
+        if roles.standby || roles.ended {
+            return None;
+        }
+        roles.standby = true;
+        return Some(Role::Standby);
+    }
+}
+
+/// As the standby: wait for the handoff timer; when the receiver is still deciding, become the
+/// receiver (leaving a new standby behind). `None` once the listener has ended.
+fn stand_by(shared: &Arc<Shared>, me: u64) -> Option<Role> {
+    let timer = shared.handoff.as_raw_fd();
+    loop {
+        if sys::poll(&[(timer, libc::POLLIN)], -1).is_err() {
+            // Cannot wait: leave the role to the next thread that can.
+            lock_roles(shared).standby = false;
+            return None;
+        }
+        sys::timerfd_drain(timer);
+        let mut roles = lock_roles(shared);
+        if roles.ended {
+            return None;
+        }
+        if !roles.busy {
+            continue;
+        }
+        roles.receiver = me;
+        roles.busy = false;
+        let next = roles.next;
+        roles.next += 1;
+        roles.standby = spawn_worker(shared, next, Role::Standby).is_ok();
+        return Some(Role::Receiver);
     }
 }
 

@@ -960,6 +960,41 @@ pub(crate) fn set_short_slice(slice_ns: u64) -> bool {
     unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) == 0 }
 }
 
+/// A `CLOCK_MONOTONIC` timerfd, close-on-exec and non-blocking.
+pub(crate) fn timerfd() -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: integer arguments only.
+    let fd = check(unsafe {
+        libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK)
+    })?;
+    // SAFETY: timerfd_create just returned this fresh fd; we own it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Arm the timerfd `fd` to expire once, `after` from now; a zero `after` disarms it.
+pub(crate) fn timerfd_set(fd: RawFd, after: std::time::Duration) -> io::Result<()> {
+    let spec = libc::itimerspec {
+        it_interval: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+        it_value: libc::timespec {
+            tv_sec: after.as_secs() as libc::time_t,
+            tv_nsec: after.subsec_nanos() as libc::c_long,
+        },
+    };
+    // SAFETY: `spec` is a valid itimerspec for the call; no old value is asked for.
+    check(unsafe { libc::timerfd_settime(fd, 0, &spec, std::ptr::null_mut()) })?;
+    Ok(())
+}
+
+/// Consume the expirations of the timerfd `fd` (non-blocking; none is fine).
+pub(crate) fn timerfd_drain(fd: RawFd) {
+    let mut n = [0u8; 8];
+    // SAFETY: reads at most 8 bytes into `n`, which we own.
+    let _ = unsafe { libc::read(fd, n.as_mut_ptr().cast(), n.len()) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
