@@ -112,7 +112,10 @@ fn a_stream_of_buffered_records_leaves_none_behind() {
     wait_synced(&log, n);
     let (syncs, records) = log.commit_stats();
     assert_eq!(records, n);
-    assert!(syncs >= 3 && syncs < n / 4, "{syncs} fdatasyncs for {n} records over 300 ms");
+    assert!(
+        syncs >= 3 && syncs < n / 4,
+        "{syncs} fdatasyncs for {n} records over 300 ms"
+    );
 }
 
 /// A record with a shorter bound than the flush already due gets its own, earlier flush.

@@ -682,13 +682,15 @@ fn glob_pieces_match(pieces: &[Vec<u8>], name: &[u8]) -> bool {
         // One piece: no `*`, the whole name.
         return pieces.first().is_some_and(|p| p.as_slice() == name);
     };
-    if name.len() < first.len() + last.len() || !name.starts_with(first) || !name.ends_with(last)
-    {
+    if name.len() < first.len() + last.len() || !name.starts_with(first) || !name.ends_with(last) {
         return false;
     }
     let mut rest = &name[first.len()..name.len() - last.len()];
     for piece in middle.iter().filter(|p| !p.is_empty()) {
-        match rest.windows(piece.len()).position(|w| w == piece.as_slice()) {
+        match rest
+            .windows(piece.len())
+            .position(|w| w == piece.as_slice())
+        {
             Some(at) => rest = &rest[at + piece.len()..],
             None => return false,
         }
@@ -1082,10 +1084,35 @@ mod tests {
         let mut patterns = builtin_exec_env();
         patterns.extend(["*", "A*B*C", "**x", "git_*_dir", "exact"].map(String::from));
         let names = [
-            "GIT_DIR", "git_dir", "GIT_", "GIT", "XGIT_DIR", "PAGER", "GIT_PAGER", "MANPAGER",
-            "PAGERX", "PATH", "PATHS", "npm_lifecycle_event", "NPM_LIFECYCLE_EVENT",
-            "TF_CLI_ARGS", "TF_CLI_ARGS_apply", "HOME", "", "ABC", "AxBxC", "ACB", "x", "xx",
-            "GIT_WORK_DIR", "GIT__DIR", "exact", "EXACT", "exactly", "_EDITOR", "EDITOR",
+            "GIT_DIR",
+            "git_dir",
+            "GIT_",
+            "GIT",
+            "XGIT_DIR",
+            "PAGER",
+            "GIT_PAGER",
+            "MANPAGER",
+            "PAGERX",
+            "PATH",
+            "PATHS",
+            "npm_lifecycle_event",
+            "NPM_LIFECYCLE_EVENT",
+            "TF_CLI_ARGS",
+            "TF_CLI_ARGS_apply",
+            "HOME",
+            "",
+            "ABC",
+            "AxBxC",
+            "ACB",
+            "x",
+            "xx",
+            "GIT_WORK_DIR",
+            "GIT__DIR",
+            "exact",
+            "EXACT",
+            "exactly",
+            "_EDITOR",
+            "EDITOR",
         ];
         for p in &patterns {
             let one = EnvNames::new(std::slice::from_ref(p));
@@ -1103,8 +1130,15 @@ mod tests {
     fn a_string_ending_just_before_unreadable_memory_reads_cleanly() {
         let g = Guarded::new();
         let at = g.put(b"last-string\0", 0);
-        let (s, cut) = read_strings(&mut Remote::new(me()), &[at], 256, 1 << 20, 1 << 20, &|_| true)
-            .expect("readable");
+        let (s, cut) = read_strings(
+            &mut Remote::new(me()),
+            &[at],
+            256,
+            1 << 20,
+            1 << 20,
+            &|_| true,
+        )
+        .expect("readable");
         assert_eq!(s, vec![Some(b"last-string".to_vec())]);
         assert!(!cut);
     }
@@ -1113,8 +1147,15 @@ mod tests {
     fn a_string_running_into_unreadable_memory_is_an_error() {
         let g = Guarded::new();
         let at = g.put(b"no-terminator", 0);
-        let e = read_strings(&mut Remote::new(me()), &[at], 256, 1 << 20, 1 << 20, &|_| true)
-            .expect_err("unterminated");
+        let e = read_strings(
+            &mut Remote::new(me()),
+            &[at],
+            256,
+            1 << 20,
+            1 << 20,
+            &|_| true,
+        )
+        .expect_err("unterminated");
         assert_eq!(e.raw_os_error(), Some(libc::EFAULT));
     }
 
@@ -1130,7 +1171,11 @@ mod tests {
         .expect("readable");
         assert_eq!(
             s,
-            vec![Some(b"PATH=/bin".to_vec()), None, Some(b"GIT_DIR=x".to_vec())]
+            vec![
+                Some(b"PATH=/bin".to_vec()),
+                None,
+                Some(b"GIT_DIR=x".to_vec())
+            ]
         );
         // At most two pages (the buffer may straddle one boundary), not one range per string.
         assert!(mem.pages.len() <= 2, "{}", mem.pages.len());

@@ -949,8 +949,21 @@ pub(crate) fn set_short_slice(slice_ns: u64) -> bool {
     let mut attr = SchedAttr::default();
     let size = std::mem::size_of::<SchedAttr>() as u32;
     // SAFETY: `attr` is a valid, writable sched_attr of `size` bytes for the call.
-    let got = unsafe { libc::syscall(libc::SYS_sched_getattr, 0, &mut attr as *mut SchedAttr, size, 0) };
-    if got != 0 || !matches!(attr.sched_policy as i32, libc::SCHED_OTHER | libc::SCHED_BATCH) {
+    let got = unsafe {
+        libc::syscall(
+            libc::SYS_sched_getattr,
+            0,
+            &mut attr as *mut SchedAttr,
+            size,
+            0,
+        )
+    };
+    if got != 0
+        || !matches!(
+            attr.sched_policy as i32,
+            libc::SCHED_OTHER | libc::SCHED_BATCH
+        )
+    {
         return false;
     }
     attr.size = size;
@@ -965,7 +978,10 @@ pub(crate) fn timerfd() -> io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     // SAFETY: integer arguments only.
     let fd = check(unsafe {
-        libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK)
+        libc::timerfd_create(
+            libc::CLOCK_MONOTONIC,
+            libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
+        )
     })?;
     // SAFETY: timerfd_create just returned this fresh fd; we own it.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
