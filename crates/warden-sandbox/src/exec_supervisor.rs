@@ -9,8 +9,9 @@
 //! thread is woken for an exec, which on a virtual machine's two cores cost a quarter of the
 //! notification path), and one *standby* sleeps on a timer the receiver arms for
 //! [`HANDOFF_AFTER`] while it decides. A decision that takes longer — a person is asked, a disk
-//! is slow — lets the timer fire: the standby takes over receiving (leaving a new standby
-//! behind) and the held thread, once done, becomes the standby or ends. So a held exec delays
+//! is slow — lets the timer fire: the standby takes over receiving and the held thread, once
+//! done, becomes the standby (a new one is started only for an exec received while it is still
+//! held). So a held exec delays
 //! another by at most [`HANDOFF_AFTER`], never by the hold. A task that dies while its exec is
 //! held is noticed ([`PendingExec::still_waiting`]); answering it is then a no-op.
 //!
@@ -391,7 +392,17 @@ fn receive(shared: &Arc<Shared>, me: u64) -> Option<Role> {
             }
             return None;
         };
-        lock_roles(shared).busy = true;
+        {
+            let mut roles = lock_roles(shared);
+            roles.busy = true;
+            // After a takeover the thread it replaced, once done, becomes the standby; while
+            // that one is still held (a person is asked), start another.
+            if !roles.standby {
+                let next = roles.next;
+                roles.next += 1;
+                roles.standby = spawn_worker(shared, next, Role::Standby).is_ok();
+            }
+        }
         if sys::timerfd_set(timer, HANDOFF_AFTER).is_err() {
             // No timer: hand over at once rather than risk holding up every exec.
             let _ = sys::timerfd_set(timer, std::time::Duration::from_nanos(1));
@@ -414,7 +425,8 @@ fn receive(shared: &Arc<Shared>, me: u64) -> Option<Role> {
 }
 
 /// As the standby: wait for the handoff timer; when the receiver is still deciding, become the
-/// receiver (leaving a new standby behind). `None` once the listener has ended.
+/// receiver (the replaced thread becomes the standby when done, see [`receive`]). `None` once
+/// the listener has ended.
 fn stand_by(shared: &Arc<Shared>, me: u64) -> Option<Role> {
     let timer = shared.handoff.as_raw_fd();
     loop {
@@ -433,9 +445,7 @@ fn stand_by(shared: &Arc<Shared>, me: u64) -> Option<Role> {
         }
         roles.receiver = me;
         roles.busy = false;
-        let next = roles.next;
-        roles.next += 1;
-        roles.standby = spawn_worker(shared, next, Role::Standby).is_ok();
+        roles.standby = false;
         return Some(Role::Receiver);
     }
 }

@@ -214,8 +214,9 @@ fn a_held_exec_does_not_delay_another() {
     assert_eq!(lines, ["free", "held"]);
 }
 
-/// Three execs held at once (each hold hands receiving on to the standby, which leaves a new
-/// one behind) delay neither each other nor the exec that releases them, nor the execs after.
+/// Three execs held at once (each hold hands receiving on to the standby, and a new standby is
+/// started for the next exec while the replaced thread is still held) delay neither each other
+/// nor the exec that releases them, nor the execs after.
 #[test]
 fn several_held_execs_at_once_delay_no_other() {
     if skip() {
