@@ -303,6 +303,9 @@ struct Roles {
     standby: bool,
     /// The listener has ended: every thread stops.
     ended: bool,
+    /// Notifications being handled right now (by the receiver, or by a thread it replaced):
+    /// the counts are final only once the listener has ended and this is back to zero.
+    in_flight: usize,
     /// The number for the next thread.
     next: u64,
 }
@@ -329,6 +332,7 @@ fn run_pool(listener: OwnedFd, governance: ExecGovernance, handoff: OwnedFd) -> 
             busy: false,
             standby: true,
             ended: false,
+            in_flight: 0,
             next: 2,
         }),
         handoff,
@@ -379,22 +383,17 @@ fn receive(shared: &Arc<Shared>, me: u64) -> Option<Role> {
     let timer = shared.handoff.as_raw_fd();
     loop {
         let Some(notification) = next_notification(shared.listener.as_raw_fd()) else {
-            lock_roles(shared).ended = true;
+            let mut roles = lock_roles(shared);
+            roles.ended = true;
             // Wake the standby so that it ends too.
             let _ = sys::timerfd_set(timer, std::time::Duration::from_nanos(1));
-            if let Some(tx) = shared
-                .finished
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take()
-            {
-                let _ = tx.send(());
-            }
+            report_if_finished(shared, &roles);
             return None;
         };
         {
             let mut roles = lock_roles(shared);
             roles.busy = true;
+            roles.in_flight += 1;
             // After a takeover the thread it replaced, once done, becomes the standby; while
             // that one is still held (a person is asked), start another.
             if !roles.standby {
@@ -409,6 +408,9 @@ fn receive(shared: &Arc<Shared>, me: u64) -> Option<Role> {
         }
         handle(shared, &notification);
         let mut roles = lock_roles(shared);
+        roles.in_flight -= 1;
+        // A thread replaced while it decided may finish after the listener ended.
+        report_if_finished(shared, &roles);
         if roles.receiver == me {
             roles.busy = false;
             drop(roles);
@@ -421,6 +423,22 @@ fn receive(shared: &Arc<Shared>, me: u64) -> Option<Role> {
         }
         roles.standby = true;
         return Some(Role::Standby);
+    }
+}
+
+/// Once the listener has ended and no notification is still being handled, hand the counts
+/// to [`run_pool`] (once): the sandbox's last execs were answered before it could end, but a
+/// thread replaced while deciding may not have counted its answer yet.
+fn report_if_finished(shared: &Shared, roles: &Roles) {
+    if roles.ended
+        && roles.in_flight == 0
+        && let Some(tx) = shared
+            .finished
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    {
+        let _ = tx.send(());
     }
 }
 
