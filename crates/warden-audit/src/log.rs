@@ -201,6 +201,8 @@ pub struct AuditLog {
     /// The background flush of buffered records (see [`AuditLog::append_record_buffered`]),
     /// started on first use: it is sent each buffered record's deadline.
     flusher: std::sync::OnceLock<std::sync::mpsc::Sender<std::time::Instant>>,
+    /// The earliest deadline sent to the flusher and not yet flushed for.
+    flush_due: Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -499,6 +501,9 @@ fn flush_loop(log: &std::sync::Weak<AuditLog>, rx: &std::sync::mpsc::Receiver<st
         // Every deadline already sent belongs to a record already written: this flush covers it.
         while rx.try_recv().is_ok() {}
         let Some(log) = log.upgrade() else { return };
+        // From here a buffered record arms a new deadline (one written before is covered by
+        // the flush below, which starts after this).
+        *log.flush_due.lock().unwrap_or_else(|p| p.into_inner()) = None;
         // A failed `fdatasync` poisons the handle; the next durable append reports it.
         let _ = log.flush();
     }
@@ -560,6 +565,7 @@ impl AuditLog {
             syncs: Default::default(),
             synced_records: Default::default(),
             flusher: std::sync::OnceLock::new(),
+            flush_due: Mutex::new(None),
         };
         // Recover a torn tail now (records it as it goes).
         {
@@ -664,6 +670,15 @@ impl AuditLog {
     ) -> Result<Appended> {
         let appended = self.append_lazy(kind, body)?;
         let due = std::time::Instant::now() + within;
+        {
+            // A flush already due no later than ours covers this record (written before it
+            // starts): no need to wake the flusher for every record of an exec storm.
+            let mut armed = self.flush_due.lock().unwrap_or_else(|p| p.into_inner());
+            if armed.is_some_and(|d| d <= due) {
+                return Ok(appended);
+            }
+            *armed = Some(due);
+        }
         let flusher = self.flusher.get_or_init(|| {
             let (tx, rx) = std::sync::mpsc::channel();
             let log = Arc::downgrade(self);

@@ -94,3 +94,39 @@ fn flush_makes_buffered_records_durable_at_once() {
     log.append("test", body(10)).expect("append");
     assert_eq!(log.commit_stats(), (2, 5));
 }
+
+/// The flusher is woken only when no earlier flush is due (not once per record): a steady stream
+/// of records still has every one durable, and the last within the bound of its own deadline.
+#[test]
+fn a_stream_of_buffered_records_leaves_none_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open(dir.path());
+    let t0 = Instant::now();
+    let mut n = 0;
+    while t0.elapsed() < Duration::from_millis(300) {
+        log.append_buffered("test", body(n), Duration::from_millis(50))
+            .expect("append");
+        n += 1;
+        std::thread::sleep(Duration::from_micros(300 + 700 * (n % 7)));
+    }
+    wait_synced(&log, n);
+    let (syncs, records) = log.commit_stats();
+    assert_eq!(records, n);
+    assert!(
+        syncs >= 3 && syncs < n / 4,
+        "{syncs} fdatasyncs for {n} records over 300 ms"
+    );
+}
+
+/// A record with a shorter bound than the flush already due gets its own, earlier flush.
+#[test]
+fn a_shorter_bound_than_the_armed_one_is_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open(dir.path());
+    log.append_buffered("test", body(1), Duration::from_secs(3600))
+        .expect("append");
+    log.append_buffered("test", body(2), Duration::from_millis(20))
+        .expect("append");
+    let waited = wait_synced(&log, 2);
+    assert!(waited < Duration::from_secs(10), "{waited:?}");
+}

@@ -820,8 +820,6 @@ impl Governor {
             }
         };
         let why = first_reason(&decision);
-        let parent = approval_text(&running.action);
-        let child = approval_text(nested);
         let verdict = |answer, reason: String, ticket, seq| NestedVerdict {
             answer,
             decision: decision.clone(),
@@ -844,6 +842,8 @@ impl Governor {
         }
         // Above the granted tier: the approver sees the whole action at the nested tier, naming
         // what it tried.
+        let parent = approval_text(&running.action);
+        let child = approval_text(nested);
         let mut escalated = decision.clone();
         escalated
             .reasons

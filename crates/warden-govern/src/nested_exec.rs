@@ -79,7 +79,8 @@ impl NestedGate {
         nested: &Action,
         floor: Option<(Tier, String)>,
     ) -> std::result::Result<Judged, (String, Option<Judged>)> {
-        let text = action_text(nested);
+        // Only a refusal needs the operation's text (not made for the thousands that proceed).
+        let text = || action_text(nested);
         let Some(running) = self.running.get() else {
             // Cannot happen through `start` (the command is gated until the action is set);
             // refusing is the safe answer if it ever did.
@@ -92,7 +93,7 @@ impl NestedGate {
             Ok(v) => (
                 NestedRefusal {
                     layer,
-                    text,
+                    text: text(),
                     answer: v.answer,
                     reason: v.reason,
                     ticket: v.ticket,
@@ -103,7 +104,7 @@ impl NestedGate {
             Err(e) => (
                 NestedRefusal {
                     layer,
-                    text,
+                    text: text(),
                     answer: NestedAnswer::Deny,
                     reason: format!("the decision could not be recorded: {e}"),
                     ticket: None,

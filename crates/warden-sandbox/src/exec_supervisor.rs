@@ -5,11 +5,15 @@
 //! says whether it proceeds. The sandbox crate defines the question and the answer; what the
 //! answer is (tiers, approvals, records) belongs to the governor.
 //!
-//! Threads: a leader/follower pool. One thread at a time waits for the next notification; on
-//! receiving one it makes sure another thread waits (starting one if none is idle) and only then
-//! decides, so a decision that holds — a person is asked — never delays another exec. At most
-//! two threads stay idle. A task that dies while its exec is held is noticed
-//! ([`PendingExec::still_waiting`]); answering it is then a no-op.
+//! Threads: one *receiver* waits for the next notification and answers it itself (no other
+//! thread is woken for an exec, which on a virtual machine's two cores cost a quarter of the
+//! notification path), and one *standby* sleeps on a timer the receiver arms for
+//! [`HANDOFF_AFTER`] while it decides. A decision that takes longer — a person is asked, a disk
+//! is slow — lets the timer fire: the standby takes over receiving and the held thread, once
+//! done, becomes the standby (a new one is started only for an exec received while it is still
+//! held). So a held exec delays
+//! another by at most [`HANDOFF_AFTER`], never by the hold. A task that dies while its exec is
+//! held is noticed ([`PendingExec::still_waiting`]); answering it is then a no-op.
 //!
 //! Answered without asking: the command's own exec (the action itself); a path that does not
 //! exist in the sandbox (a shell trying each `PATH` entry; failed with the kernel's own error,
@@ -27,7 +31,7 @@ use crate::{exec_filter, sys};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The environment variables handed to the decider (data file `policy/exec-env.txt`).
@@ -42,6 +46,12 @@ pub fn builtin_exec_env() -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// The scheduler slice of the supervisor's threads (the kernel's least, 0.1 ms; the default is
+/// several times that): a short slice means an early virtual deadline, so a woken supervisor
+/// thread is picked before a CPU-bound task's slice ends. It works for a few microseconds per
+/// exec, so the short slice costs the sandboxed programs nothing measurable.
+const SUPERVISOR_SLICE_NS: u64 = 100_000;
 
 /// Bounds on what is read from a task: more is marked [`ExecEvent::truncated`].
 const MAX_ARGS: usize = 1 << 17;
@@ -212,12 +222,13 @@ impl std::fmt::Debug for ExecSupervisor {
 /// Start supervising the sandbox whose command will send its listener over `socket`.
 pub(crate) fn start(socket: OwnedFd, governance: ExecGovernance) -> io::Result<ExecSupervisor> {
     let (stop_r, stop_w) = sys::pipe()?;
+    let handoff = sys::timerfd()?;
     let (tx, done) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("warden-exec".into())
         .spawn(move || {
             let counts = match receive_listener(&socket, &stop_r) {
-                Some(listener) => run_pool(listener, governance),
+                Some(listener) => run_pool(listener, governance, handoff),
                 None => ExecCounts::default(),
             };
             let _ = tx.send(counts);
@@ -259,13 +270,18 @@ fn receive_listener(socket: &OwnedFd, stop: &std::fs::File) -> Option<OwnedFd> {
     }
 }
 
+/// How long the receiver decides an exec before the standby takes over receiving.
+const HANDOFF_AFTER: std::time::Duration = std::time::Duration::from_micros(500);
+
 struct Shared {
     listener: OwnedFd,
     governance: ExecGovernance,
-    /// Held by the one thread waiting for a notification; `true` once the listener has ended.
-    receiving: Mutex<bool>,
-    /// Threads not busy with a notification.
-    idle: AtomicUsize,
+    /// `governance.env_of_interest`, compiled.
+    env_of_interest: EnvNames,
+    /// Which thread does what (see the module documentation).
+    roles: Mutex<Roles>,
+    /// Armed by the receiver while it decides; wakes the standby when it expires.
+    handoff: OwnedFd,
     /// The first notification is the command's own exec: it proceeds without asking.
     first: AtomicBool,
     action_pid: AtomicI32,
@@ -276,71 +292,179 @@ struct Shared {
     finished: Mutex<Option<std::sync::mpsc::Sender<()>>>,
 }
 
-fn run_pool(listener: OwnedFd, governance: ExecGovernance) -> ExecCounts {
+/// The threads' roles. Exactly one thread is the receiver at any time (only it waits for
+/// notifications); at most one is the standby.
+struct Roles {
+    /// The receiving thread's number.
+    receiver: u64,
+    /// The receiver is deciding an exec (the handoff timer is armed).
+    busy: bool,
+    /// A thread waits on the handoff timer.
+    standby: bool,
+    /// The listener has ended: every thread stops.
+    ended: bool,
+    /// Notifications being handled right now (by the receiver, or by a thread it replaced):
+    /// the counts are final only once the listener has ended and this is back to zero.
+    in_flight: usize,
+    /// The number for the next thread.
+    next: u64,
+}
+
+/// What a supervisor thread does next.
+enum Role {
+    Receiver,
+    Standby,
+}
+
+fn lock_roles(shared: &Shared) -> std::sync::MutexGuard<'_, Roles> {
+    shared.roles.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn run_pool(listener: OwnedFd, governance: ExecGovernance, handoff: OwnedFd) -> ExecCounts {
     sys::notif_sync_wakeups(listener.as_raw_fd());
     let (tx, rx) = std::sync::mpsc::channel();
     let shared = Arc::new(Shared {
         listener,
+        env_of_interest: EnvNames::new(&governance.env_of_interest),
         governance,
-        receiving: Mutex::new(false),
-        idle: AtomicUsize::new(1),
+        roles: Mutex::new(Roles {
+            receiver: 0,
+            busy: false,
+            standby: true,
+            ended: false,
+            in_flight: 0,
+            next: 2,
+        }),
+        handoff,
         first: AtomicBool::new(true),
         action_pid: AtomicI32::new(0),
         last_refusal: Mutex::new(None),
         counts: Mutex::new(ExecCounts::default()),
         finished: Mutex::new(Some(tx)),
     });
-    let s = shared.clone();
-    std::thread::Builder::new()
-        .name("warden-exec".into())
-        .spawn(move || worker(&s))
+    if spawn_worker(&shared, 1, Role::Standby).is_err() {
+        lock_roles(&shared).standby = false;
+    }
+    spawn_worker(&shared, 0, Role::Receiver)
         .map_err(|_| ())
-        .and_then(|_| rx.recv().map_err(|_| ()))
+        .and_then(|()| rx.recv().map_err(|_| ()))
         .ok();
     *shared.counts.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn worker(shared: &Arc<Shared>) {
+fn spawn_worker(shared: &Arc<Shared>, me: u64, role: Role) -> io::Result<()> {
+    let s = shared.clone();
+    std::thread::Builder::new()
+        .name("warden-exec".into())
+        .spawn(move || worker(&s, me, role))
+        .map(|_| ())
+}
+
+fn worker(shared: &Arc<Shared>, me: u64, mut role: Role) {
     sys::block_sigpipe_in_this_thread();
+    // Every exec in the sandbox waits for this thread: run it as soon as it is woken, not after
+    // the slice of whatever else (a compiler) is running on that CPU (see `SUPERVISOR_SLICE_NS`).
+    sys::set_short_slice(SUPERVISOR_SLICE_NS);
     loop {
-        let notification = {
-            let mut ended = shared.receiving.lock().unwrap_or_else(|e| e.into_inner());
-            if *ended {
-                return;
-            }
-            match next_notification(shared.listener.as_raw_fd()) {
-                Some(n) => n,
-                None => {
-                    *ended = true;
-                    if let Some(tx) = shared
-                        .finished
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .take()
-                    {
-                        let _ = tx.send(());
-                    }
-                    return;
-                }
-            }
+        let next = match role {
+            Role::Receiver => receive(shared, me),
+            Role::Standby => stand_by(shared, me),
         };
-        if shared.idle.fetch_sub(1, Ordering::SeqCst) == 1 {
-            // Nobody is waiting for the next exec: start a thread that does, before deciding.
-            shared.idle.fetch_add(1, Ordering::SeqCst);
-            let s = shared.clone();
-            if std::thread::Builder::new()
-                .name("warden-exec".into())
-                .spawn(move || worker(&s))
-                .is_err()
-            {
-                shared.idle.fetch_sub(1, Ordering::SeqCst);
+        match next {
+            Some(r) => role = r,
+            None => return,
+        }
+    }
+}
+
+/// As the receiver: answer notifications until the listener ends (`None`) or another thread
+/// took over receiving while this one decided (then: the standby's role if it is free).
+fn receive(shared: &Arc<Shared>, me: u64) -> Option<Role> {
+    let timer = shared.handoff.as_raw_fd();
+    loop {
+        let Some(notification) = next_notification(shared.listener.as_raw_fd()) else {
+            let mut roles = lock_roles(shared);
+            roles.ended = true;
+            // Wake the standby so that it ends too.
+            let _ = sys::timerfd_set(timer, std::time::Duration::from_nanos(1));
+            report_if_finished(shared, &roles);
+            return None;
+        };
+        {
+            let mut roles = lock_roles(shared);
+            roles.busy = true;
+            roles.in_flight += 1;
+            // After a takeover the thread it replaced, once done, becomes the standby; while
+            // that one is still held (a person is asked), start another.
+            if !roles.standby {
+                let next = roles.next;
+                roles.next += 1;
+                roles.standby = spawn_worker(shared, next, Role::Standby).is_ok();
             }
+        }
+        if sys::timerfd_set(timer, HANDOFF_AFTER).is_err() {
+            // No timer: hand over at once rather than risk holding up every exec.
+            let _ = sys::timerfd_set(timer, std::time::Duration::from_nanos(1));
         }
         handle(shared, &notification);
-        if shared.idle.fetch_add(1, Ordering::SeqCst) >= 2 {
-            shared.idle.fetch_sub(1, Ordering::SeqCst);
-            return;
+        let mut roles = lock_roles(shared);
+        roles.in_flight -= 1;
+        // A thread replaced while it decided may finish after the listener ended.
+        report_if_finished(shared, &roles);
+        if roles.receiver == me {
+            roles.busy = false;
+            drop(roles);
+            // (Should it have expired meanwhile, the standby finds the receiver not busy.)
+            let _ = sys::timerfd_set(timer, std::time::Duration::ZERO);
+            continue;
         }
+        if roles.standby || roles.ended {
+            return None;
+        }
+        roles.standby = true;
+        return Some(Role::Standby);
+    }
+}
+
+/// Once the listener has ended and no notification is still being handled, hand the counts
+/// to [`run_pool`] (once): the sandbox's last execs were answered before it could end, but a
+/// thread replaced while deciding may not have counted its answer yet.
+fn report_if_finished(shared: &Shared, roles: &Roles) {
+    if roles.ended
+        && roles.in_flight == 0
+        && let Some(tx) = shared
+            .finished
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    {
+        let _ = tx.send(());
+    }
+}
+
+/// As the standby: wait for the handoff timer; when the receiver is still deciding, become the
+/// receiver (the replaced thread becomes the standby when done, see [`receive`]). `None` once
+/// the listener has ended.
+fn stand_by(shared: &Arc<Shared>, me: u64) -> Option<Role> {
+    let timer = shared.handoff.as_raw_fd();
+    loop {
+        if sys::poll(&[(timer, libc::POLLIN)], -1).is_err() {
+            // Cannot wait: leave the role to the next thread that can.
+            lock_roles(shared).standby = false;
+            return None;
+        }
+        sys::timerfd_drain(timer);
+        let mut roles = lock_roles(shared);
+        if roles.ended {
+            return None;
+        }
+        if !roles.busy {
+            continue;
+        }
+        roles.receiver = me;
+        roles.busy = false;
+        roles.standby = false;
+        return Some(Role::Receiver);
     }
 }
 
@@ -375,27 +499,25 @@ fn handle(shared: &Shared, n: &libc::seccomp_notif) {
         let _ = sys::notif_send(fd, n.id, None);
         return;
     }
-    let read = read_exec(pid, &n.data, &shared.governance.env_of_interest);
+    let read = match read_exec(pid, &n.data, &shared.env_of_interest) {
+        // A path that is not there fails in the kernel anyway: answer with its error at once
+        // (rather than let it continue, which would race with the file being created). Failing
+        // is safe whoever the pid names by now.
+        Ok(Read::Absent(errno)) => {
+            count(shared, |c| c.absent += 1);
+            let _ = sys::notif_send(fd, n.id, Some(errno));
+            return;
+        }
+        Ok(Read::Exec(event, pages)) => Ok((event, pages)),
+        Err(e) => Err(e),
+    };
     // The pid is only meaningful while the notification is: a task killed (and its pid reused)
     // during the read makes what was read worthless.
     if !sys::notif_id_valid(fd, n.id) {
         count(shared, |c| c.vanished += 1);
         return;
     }
-    if let Ok(event) = &read {
-        // A path that is not there fails in the kernel anyway: answer with its error at once
-        // (rather than let it continue, which would race with the file being created).
-        // (Only for paths named from the working directory: an `execveat` of a directory or
-        // file descriptor, e.g. `fexecve` of a memfd, names something no path reaches.)
-        let by_path = exec_args(&n.data).is_ok_and(|a| a.dirfd.is_none_or(|d| d == libc::AT_FDCWD));
-        if let Some(errno) = by_path
-            .then(|| executable_in_task(pid, &event.path).err())
-            .flatten()
-        {
-            count(shared, |c| c.absent += 1);
-            let _ = sys::notif_send(fd, n.id, Some(errno));
-            return;
-        }
+    if let Ok((event, _)) = &read {
         let repeat = shared
             .last_refusal
             .lock()
@@ -414,7 +536,7 @@ fn handle(shared: &Shared, n: &libc::seccomp_notif) {
         Err(e) => ExecVerdict::Refuse {
             reason: format!("the exec's arguments could not be read ({e})"),
         },
-        Ok(event) => {
+        Ok((event, pages)) => {
             let pending = PendingExec {
                 shared,
                 id: n.id,
@@ -428,7 +550,7 @@ fn handle(shared: &Shared, n: &libc::seccomp_notif) {
             .unwrap_or_else(|_| ExecVerdict::Refuse {
                 reason: "the exec decider failed".into(),
             });
-            if verdict == ExecVerdict::Proceed && !unchanged(pid, &n.data, event) {
+            if verdict == ExecVerdict::Proceed && !unchanged(pid, &n.data, event, pages) {
                 count(shared, |c| c.changed += 1);
                 ExecVerdict::Refuse {
                     reason: "its program or arguments changed while it was being decided".into(),
@@ -441,7 +563,7 @@ fn handle(shared: &Shared, n: &libc::seccomp_notif) {
     let answered = match &verdict {
         ExecVerdict::Proceed => sys::notif_send(fd, n.id, None),
         ExecVerdict::Refuse { reason } => {
-            if let Ok(event) = &read {
+            if let Ok((event, _)) = &read {
                 *shared
                     .last_refusal
                     .lock()
@@ -451,7 +573,7 @@ fn handle(shared: &Shared, n: &libc::seccomp_notif) {
             let program = read
                 .as_ref()
                 .ok()
-                .and_then(|e| e.argv.first().cloned())
+                .and_then(|(e, _)| e.argv.first().cloned())
                 .unwrap_or_else(|| "a program".into());
             tell(fd, n.id, pid, &program, reason);
             sys::notif_send(fd, n.id, Some(libc::EACCES))
@@ -553,27 +675,107 @@ fn exec_args(data: &libc::seccomp_data) -> io::Result<ExecArgs> {
     }
 }
 
-fn read_exec(
-    pid: i32,
-    data: &libc::seccomp_data,
-    env_of_interest: &[String],
-) -> io::Result<ExecEvent> {
+/// Name patterns of variables (`*` wildcards, ASCII case-insensitive, as
+/// [`crate::env_name_matches`]) compiled once per sandbox: every exec's environment is matched
+/// against all of them, some fifty names by thirty patterns.
+struct EnvNames(Vec<Vec<Vec<u8>>>);
+
+impl EnvNames {
+    /// Each pattern as its literal pieces between the `*`s (lower case): `GIT_*` is
+    /// `["git_", ""]`, `*_PAGER` `["", "_pager"]`.
+    fn new(patterns: &[String]) -> Self {
+        Self(
+            patterns
+                .iter()
+                .map(|p| {
+                    p.split('*')
+                        .map(|piece| piece.to_ascii_lowercase().into_bytes())
+                        .collect()
+                })
+                .collect(),
+        )
+    }
+
+    fn matches(&self, name: &[u8]) -> bool {
+        let name = name.to_ascii_lowercase();
+        self.0.iter().any(|pieces| glob_pieces_match(pieces, &name))
+    }
+}
+
+/// Does `name` match the pattern whose literal pieces between `*`s are `pieces`? The first
+/// piece is a prefix, the last a suffix, the ones between found in order, each at its leftmost
+/// place (leftmost is always right when `*` is the only wildcard).
+fn glob_pieces_match(pieces: &[Vec<u8>], name: &[u8]) -> bool {
+    let [first, middle @ .., last] = pieces else {
+        // One piece: no `*`, the whole name.
+        return pieces.first().is_some_and(|p| p.as_slice() == name);
+    };
+    if name.len() < first.len() + last.len() || !name.starts_with(first) || !name.ends_with(last) {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for piece in middle.iter().filter(|p| !p.is_empty()) {
+        match rest
+            .windows(piece.len())
+            .position(|w| w == piece.as_slice())
+        {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// What reading an exec found.
+enum Read {
+    /// A path that is not there (or no file) inside the sandbox: the errno the kernel would fail
+    /// the exec with.
+    Absent(i32),
+    /// The exec as the task asked for it, and the pages it was read from (read again after the
+    /// decision, [`unchanged`]).
+    Exec(ExecEvent, Remote),
+}
+
+/// Read the exec of `data` from task `pid`: path and argv first, so that a path that is not
+/// there is answered before the environment is read (a compiler driver tries several
+/// directories for each program it runs).
+fn read_exec(pid: i32, data: &libc::seccomp_data, env_of_interest: &EnvNames) -> io::Result<Read> {
     let a = exec_args(data)?;
-    let (path, argv, mut truncated) = read_path_and_argv(pid, &a)?;
-    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))?;
-    let path = absolute_path(pid, &a, &cwd, &path)?;
-    let env_ptrs = read_pointers(pid, a.envp, MAX_ARGS)?;
+    let mut mem = Remote::new(pid);
+    // The pages of the path and of both pointer arrays in one call (strings follow in one more).
+    mem.fetch([a.path, a.argv, a.envp].into_iter().filter(|&p| p != 0))?;
+    let (raw_path, argv, mut truncated) = read_path_and_argv(&mut mem, &a)?;
+    let relative = raw_path.first() != Some(&b'/');
+    let read_cwd = || std::fs::read_link(format!("/proc/{pid}/cwd"));
+    let mut cwd = if relative { Some(read_cwd()?) } else { None };
+    let path = absolute_path(pid, &a, cwd.as_deref(), &raw_path)?;
+    // Only for paths named from the working directory: an `execveat` of a directory or file
+    // descriptor, e.g. `fexecve` of a memfd, names something no path reaches.
+    if a.dirfd.is_none_or(|d| d == libc::AT_FDCWD)
+        && let Err(errno) = executable_in_task(pid, &path)
+    {
+        return Ok(Read::Absent(errno));
+    }
+    let cwd = match cwd.take() {
+        Some(c) => c,
+        None => read_cwd()?,
+    };
+    let env_ptrs = read_pointers(&mut mem, a.envp, MAX_ARGS)?;
     truncated |= env_ptrs.1;
     let wanted = |prefix: &[u8]| {
-        let Some(eq) = prefix.iter().position(|&b| b == b'=') else {
-            return false;
-        };
-        let name = String::from_utf8_lossy(&prefix[..eq]);
-        env_of_interest
+        prefix
             .iter()
-            .any(|p| crate::env::env_name_matches(p, &name))
+            .position(|&b| b == b'=')
+            .is_some_and(|eq| env_of_interest.matches(&prefix[..eq]))
     };
-    let (values, cut) = read_strings(pid, &env_ptrs.0, 128, MAX_ENV_VALUE, usize::MAX, &wanted)?;
+    let (values, cut) = read_strings(
+        &mut mem,
+        &env_ptrs.0,
+        128,
+        MAX_ENV_VALUE,
+        usize::MAX,
+        &wanted,
+    )?;
     truncated |= cut;
     let env = values
         .into_iter()
@@ -584,7 +786,7 @@ fn read_exec(
             Some((k.to_owned(), v.to_owned()))
         })
         .collect();
-    Ok(ExecEvent {
+    let event = ExecEvent {
         pid: pid as u32,
         syscall: a.syscall,
         path,
@@ -595,18 +797,19 @@ fn read_exec(
         cwd,
         env,
         truncated,
-    })
+    };
+    Ok(Read::Exec(event, mem))
 }
 
 /// The path and argv bytes as the task passed them.
 type RawCommand = (Vec<u8>, Vec<Vec<u8>>, bool);
 
-fn read_path_and_argv(pid: i32, a: &ExecArgs) -> io::Result<RawCommand> {
-    let (argv_ptrs, mut truncated) = read_pointers(pid, a.argv, MAX_ARGS)?;
+fn read_path_and_argv(mem: &mut Remote, a: &ExecArgs) -> io::Result<RawCommand> {
+    let (argv_ptrs, mut truncated) = read_pointers(mem, a.argv, MAX_ARGS)?;
     let mut addrs = vec![a.path];
     addrs.extend(&argv_ptrs);
     let (mut strings, cut) = read_strings(
-        pid,
+        mem,
         &addrs,
         256,
         libc::PATH_MAX as usize + MAX_ARGV_BYTES,
@@ -618,11 +821,16 @@ fn read_path_and_argv(pid: i32, a: &ExecArgs) -> io::Result<RawCommand> {
     Ok((path, strings.into_iter().flatten().collect(), truncated))
 }
 
-/// Path and argv are what was decided on (read again after the decision).
-fn unchanged(pid: i32, data: &libc::seccomp_data, event: &ExecEvent) -> bool {
+/// Path and argv are what was decided on: read again after the decision (the pages they were
+/// read from in one call, more only if the pointers now lead elsewhere).
+fn unchanged(pid: i32, data: &libc::seccomp_data, event: &ExecEvent, before: &Remote) -> bool {
     use std::os::unix::ffi::OsStrExt;
     let Ok(a) = exec_args(data) else { return false };
-    let Ok((path, argv, _)) = read_path_and_argv(pid, &a) else {
+    let mut again = Remote::new(pid);
+    if again.fetch(before.readable_pages()).is_err() {
+        return false;
+    }
+    let Ok((path, argv, _)) = read_path_and_argv(&mut again, &a) else {
         return false;
     };
     // The working directory matters only for a relative path (read again only then).
@@ -630,7 +838,7 @@ fn unchanged(pid: i32, data: &libc::seccomp_data, event: &ExecEvent) -> bool {
         Path::new(std::ffi::OsStr::from_bytes(&path)) == event.path
     } else {
         std::fs::read_link(format!("/proc/{pid}/cwd"))
-            .and_then(|cwd| absolute_path(pid, &a, &cwd, &path))
+            .and_then(|cwd| absolute_path(pid, &a, Some(&cwd), &path))
             .is_ok_and(|p| p == event.path)
     };
     same_path
@@ -641,15 +849,20 @@ fn unchanged(pid: i32, data: &libc::seccomp_data, event: &ExecEvent) -> bool {
             .all(|(raw, seen)| String::from_utf8_lossy(raw) == seen.as_str())
 }
 
-fn absolute_path(pid: i32, a: &ExecArgs, cwd: &Path, raw: &[u8]) -> io::Result<PathBuf> {
+/// `raw` made absolute: against the `execveat` directory fd, else the working directory `cwd`
+/// (needed only when `raw` is relative).
+fn absolute_path(pid: i32, a: &ExecArgs, cwd: Option<&Path>, raw: &[u8]) -> io::Result<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
     let given = Path::new(std::ffi::OsStr::from_bytes(raw));
     if given.is_absolute() {
         return Ok(given.to_path_buf());
     }
-    let base = match a.dirfd {
-        Some(fd) if fd != libc::AT_FDCWD => std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))?,
-        _ => cwd.to_path_buf(),
+    let base = match (a.dirfd, cwd) {
+        (Some(fd), _) if fd != libc::AT_FDCWD => {
+            std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))?
+        }
+        (_, Some(cwd)) => cwd.to_path_buf(),
+        (_, None) => std::fs::read_link(format!("/proc/{pid}/cwd"))?,
     };
     if raw.is_empty() && a.flags & libc::AT_EMPTY_PATH as u64 != 0 {
         return Ok(base);
@@ -657,22 +870,98 @@ fn absolute_path(pid: i32, a: &ExecArgs, cwd: &Path, raw: &[u8]) -> io::Result<P
     Ok(base.join(given))
 }
 
+/// The calling task's memory, read a whole page at a time and kept for the rest of one read:
+/// an exec's strings (its argv, its environment) mostly share a few pages, and
+/// `process_vm_readv` pins every remote range it is given, so one range per page rather than one
+/// per string (some fifty for a usual environment) is most of what reading an exec costs.
+struct Remote {
+    pid: i32,
+    /// Page address → its bytes (`None`: unreadable).
+    pages: std::collections::HashMap<u64, Option<Box<[u8]>>>,
+}
+
+fn page_of(addr: u64) -> u64 {
+    addr & !(PAGE - 1)
+}
+
+impl Remote {
+    fn new(pid: i32) -> Self {
+        Self {
+            pid,
+            pages: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The pages read so far that could be read.
+    fn readable_pages(&self) -> Vec<u64> {
+        self.pages
+            .iter()
+            .filter(|(_, p)| p.is_some())
+            .map(|(&a, _)| a)
+            .collect()
+    }
+
+    /// Read the pages holding the addresses `wanted` that were not read yet, in as few calls as
+    /// the kernel's limit on ranges allows. A page that cannot be read is remembered as such.
+    fn fetch(&mut self, wanted: impl IntoIterator<Item = u64>) -> io::Result<()> {
+        const BATCH: usize = 1024;
+        let mut missing: Vec<u64> = wanted
+            .into_iter()
+            .map(page_of)
+            .filter(|p| !self.pages.contains_key(p))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        let mut rest = &missing[..];
+        let mut buf = Vec::new();
+        while !rest.is_empty() {
+            let batch = &rest[..rest.len().min(BATCH)];
+            buf.resize(batch.len() * PAGE as usize, 0);
+            let ranges: Vec<(u64, usize)> = batch.iter().map(|&p| (p, PAGE as usize)).collect();
+            let got = match sys::process_vm_read(self.pid, &mut buf, &ranges) {
+                Ok(n) => n,
+                Err(e) if e.raw_os_error() == Some(libc::EFAULT) => 0,
+                Err(e) => return Err(e),
+            };
+            // The kernel never splits a range: it stops at the first one it cannot read.
+            let whole = got / PAGE as usize;
+            for (i, &p) in batch[..whole].iter().enumerate() {
+                let at = i * PAGE as usize;
+                self.pages
+                    .insert(p, Some(buf[at..at + PAGE as usize].into()));
+            }
+            if let Some(&bad) = batch.get(whole) {
+                self.pages.insert(bad, None);
+            }
+            rest = &rest[(whole + 1).min(rest.len())..];
+        }
+        Ok(())
+    }
+
+    /// The bytes from `addr` to the end of its page, once fetched; EFAULT when unreadable.
+    fn tail(&self, addr: u64) -> io::Result<&[u8]> {
+        match self.pages.get(&page_of(addr)) {
+            Some(Some(page)) => Ok(&page[(addr % PAGE) as usize..]),
+            _ => Err(io::Error::from_raw_os_error(libc::EFAULT)),
+        }
+    }
+}
+
 /// A NULL-terminated pointer array at `addr` (NULL `addr`: empty), at most `max` entries (the
 /// second value says whether it was cut).
-fn read_pointers(pid: i32, mut addr: u64, max: usize) -> io::Result<(Vec<u64>, bool)> {
+fn read_pointers(mem: &mut Remote, mut addr: u64, max: usize) -> io::Result<(Vec<u64>, bool)> {
     let mut out = Vec::new();
     if addr == 0 {
         return Ok((out, false));
     }
-    let mut buf = vec![0u8; PAGE as usize + 8];
     loop {
-        // To the end of the page, but at least one pointer (an unaligned array may straddle).
-        let len = ((PAGE - addr % PAGE) as usize).max(8);
-        let got = sys::process_vm_read(pid, &mut buf, &[(addr, len)])?;
-        if got < 8 {
-            return Err(io::Error::from_raw_os_error(libc::EFAULT));
-        }
-        for chunk in buf[..got - got % 8].chunks_exact(8) {
+        mem.fetch([addr])?;
+        let tail = mem.tail(addr)?;
+        let whole = tail.len() - tail.len() % 8;
+        for chunk in tail[..whole].chunks_exact(8) {
             let p = u64::from_ne_bytes(chunk.try_into().unwrap_or_default());
             if p == 0 {
                 return Ok((out, false));
@@ -682,71 +971,65 @@ fn read_pointers(pid: i32, mut addr: u64, max: usize) -> io::Result<(Vec<u64>, b
             }
             out.push(p);
         }
-        addr += (got - got % 8) as u64;
+        addr += whole as u64;
+        if whole < tail.len() {
+            // An unaligned array: this pointer straddles two pages.
+            let mut word = [0u8; 8];
+            let first = tail.len() - whole;
+            word[..first].copy_from_slice(&tail[whole..]);
+            mem.fetch([addr + 7])?;
+            word[first..].copy_from_slice(&mem.tail(addr + first as u64)?[..8 - first]);
+            let p = u64::from_ne_bytes(word);
+            if p == 0 {
+                return Ok((out, false));
+            }
+            if out.len() == max {
+                return Ok((out, true));
+            }
+            out.push(p);
+            addr += 8;
+        }
     }
 }
 
-/// Read NUL-terminated strings at `addrs`, many per `process_vm_readv` call, in chunks that
-/// never cross a page (so a string ending just before unmapped memory reads cleanly). The first
-/// chunk of each is at most `first` bytes; `wanted` sees it and may drop the string (`None`).
-/// A string longer than `max_len`, or reading more than `budget` bytes in all, cuts (second
-/// value). An unreadable string is an error (the kernel would fail the exec with EFAULT).
+/// Read NUL-terminated strings at `addrs`, the pages of all that are still being read fetched
+/// together each round (see [`Remote`]). `wanted` sees the first at most `first` bytes of each
+/// (to the end of its first page) and may drop the string (`None`). A string longer than
+/// `max_len`, or reading more than `budget` bytes in all, cuts (second value). An unreadable
+/// string is an error (the kernel would fail the exec with EFAULT).
 fn read_strings(
-    pid: i32,
+    mem: &mut Remote,
     addrs: &[u64],
     first: usize,
     max_len: usize,
     budget: usize,
     wanted: &dyn Fn(&[u8]) -> bool,
 ) -> io::Result<(Vec<Option<Vec<u8>>>, bool)> {
-    const BATCH: usize = 1024;
     let mut out: Vec<Option<Vec<u8>>> = vec![Some(Vec::new()); addrs.len()];
-    // (index, next address, first chunk read yet)
-    let mut active: Vec<(usize, u64, bool)> = addrs
+    // (index, next address, first chunk read yet, finished)
+    let mut active: Vec<(usize, u64, bool, bool)> = addrs
         .iter()
         .enumerate()
-        .map(|(i, &a)| (i, a, false))
+        .map(|(i, &a)| (i, a, false, false))
         .collect();
-    let mut done = vec![false; addrs.len()];
     let mut cut = false;
     let mut total = 0usize;
-    let mut buf = Vec::new();
     while !active.is_empty() {
-        let batch: Vec<(usize, u64, bool)> = active.iter().take(BATCH).copied().collect();
-        let ranges: Vec<(u64, usize)> = batch
-            .iter()
-            .map(|&(_, addr, started)| {
-                let want = if started { PAGE as usize } else { first };
-                (addr, want.min((PAGE - addr % PAGE) as usize))
-            })
-            .collect();
-        let size: usize = ranges.iter().map(|r| r.1).sum();
-        buf.resize(size, 0);
-        let got = match sys::process_vm_read(pid, &mut buf, &ranges) {
-            Ok(n) => n,
-            Err(e) if e.raw_os_error() == Some(libc::EFAULT) => 0,
-            Err(e) => return Err(e),
-        };
-        let mut offset = 0;
-        let mut progressed = false;
-        for (j, &(idx, addr, started)) in batch.iter().enumerate() {
-            let len = ranges[j].1;
-            if offset + len > got {
-                if j == 0 {
-                    return Err(io::Error::from_raw_os_error(libc::EFAULT));
-                }
-                break;
-            }
-            progressed = true;
-            let data = &buf[offset..offset + len];
-            offset += len;
-            let Some(s) = out[idx].as_mut() else { continue };
+        mem.fetch(active.iter().map(|e| e.1))?;
+        for entry in &mut active {
+            let (idx, addr, started, _) = *entry;
+            let data = mem.tail(addr)?;
+            let Some(s) = out[idx].as_mut() else {
+                entry.3 = true;
+                continue;
+            };
             let end = data.iter().position(|&b| b == 0);
-            let take = &data[..end.unwrap_or(len)];
+            let take = &data[..end.unwrap_or(data.len())];
             s.extend_from_slice(take);
             total += take.len();
             let mut finished = end.is_some();
-            if !started && !wanted(s) {
+            if !started && !wanted(&s[..s.len().min(first)]) {
+                total -= take.len();
                 out[idx] = None;
                 finished = true;
             } else if s.len() > max_len {
@@ -754,17 +1037,12 @@ fn read_strings(
                 cut = true;
                 finished = true;
             }
-            // `batch` is the front of `active`, in order.
-            active[j] = (idx, addr + len as u64, true);
-            done[idx] = finished;
+            *entry = (idx, addr + data.len() as u64, true, finished);
         }
-        if !progressed {
-            return Err(io::Error::from_raw_os_error(libc::EFAULT));
-        }
-        active.retain(|e| !done[e.0]);
+        active.retain(|e| !e.3);
         if total > budget {
             cut = true;
-            for &(idx, _, _) in &active {
+            for &(idx, _, _, _) in &active {
                 if let Some(s) = out[idx].as_mut() {
                     s.clear();
                 }
@@ -773,4 +1051,186 @@ fn read_strings(
         }
     }
     Ok((out, cut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two pages of our own memory, the second one unreadable (`PROT_NONE`).
+    struct Guarded(*mut u8);
+
+    impl Guarded {
+        fn new() -> Self {
+            // SAFETY: an anonymous private mapping of two pages, owned by this value.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    2 * PAGE as usize,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(p, libc::MAP_FAILED);
+            // SAFETY: the second page of the mapping just made.
+            let r = unsafe {
+                libc::mprotect(
+                    p.cast::<u8>().add(PAGE as usize).cast(),
+                    PAGE as usize,
+                    libc::PROT_NONE,
+                )
+            };
+            assert_eq!(r, 0);
+            Self(p.cast())
+        }
+
+        /// Put `bytes` so that they end `from_end` bytes before the unreadable page; their
+        /// address.
+        fn put(&self, bytes: &[u8], from_end: usize) -> u64 {
+            let at = PAGE as usize - from_end - bytes.len();
+            // SAFETY: `at..at + len` lies within the first (writable) page.
+            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.0.add(at), bytes.len()) };
+            self.0 as u64 + at as u64
+        }
+    }
+
+    impl Drop for Guarded {
+        fn drop(&mut self) {
+            // SAFETY: the mapping made in `new`.
+            unsafe { libc::munmap(self.0.cast(), 2 * PAGE as usize) };
+        }
+    }
+
+    fn me() -> i32 {
+        std::process::id() as i32
+    }
+
+    #[test]
+    fn compiled_env_patterns_match_as_env_name_matches_does() {
+        let mut patterns = builtin_exec_env();
+        patterns.extend(["*", "A*B*C", "**x", "git_*_dir", "exact"].map(String::from));
+        let names = [
+            "GIT_DIR",
+            "git_dir",
+            "GIT_",
+            "GIT",
+            "XGIT_DIR",
+            "PAGER",
+            "GIT_PAGER",
+            "MANPAGER",
+            "PAGERX",
+            "PATH",
+            "PATHS",
+            "npm_lifecycle_event",
+            "NPM_LIFECYCLE_EVENT",
+            "TF_CLI_ARGS",
+            "TF_CLI_ARGS_apply",
+            "HOME",
+            "",
+            "ABC",
+            "AxBxC",
+            "ACB",
+            "x",
+            "xx",
+            "GIT_WORK_DIR",
+            "GIT__DIR",
+            "exact",
+            "EXACT",
+            "exactly",
+            "_EDITOR",
+            "EDITOR",
+        ];
+        for p in &patterns {
+            let one = EnvNames::new(std::slice::from_ref(p));
+            for n in names {
+                assert_eq!(
+                    one.matches(n.as_bytes()),
+                    crate::env_name_matches(p, n),
+                    "pattern {p:?}, name {n:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_string_ending_just_before_unreadable_memory_reads_cleanly() {
+        let g = Guarded::new();
+        let at = g.put(b"last-string\0", 0);
+        let (s, cut) = read_strings(
+            &mut Remote::new(me()),
+            &[at],
+            256,
+            1 << 20,
+            1 << 20,
+            &|_| true,
+        )
+        .expect("readable");
+        assert_eq!(s, vec![Some(b"last-string".to_vec())]);
+        assert!(!cut);
+    }
+
+    #[test]
+    fn a_string_running_into_unreadable_memory_is_an_error() {
+        let g = Guarded::new();
+        let at = g.put(b"no-terminator", 0);
+        let e = read_strings(
+            &mut Remote::new(me()),
+            &[at],
+            256,
+            1 << 20,
+            1 << 20,
+            &|_| true,
+        )
+        .expect_err("unterminated");
+        assert_eq!(e.raw_os_error(), Some(libc::EFAULT));
+    }
+
+    #[test]
+    fn strings_on_one_page_are_one_range_and_unwanted_ones_are_dropped() {
+        let page: Vec<u8> = b"PATH=/bin\0HOME=/root\0GIT_DIR=x\0".to_vec();
+        let base = page.as_ptr() as u64;
+        let addrs = [base, base + 10, base + 21];
+        let mut mem = Remote::new(me());
+        let (s, _) = read_strings(&mut mem, &addrs, 128, 1 << 20, usize::MAX, &|p| {
+            !p.starts_with(b"HOME=")
+        })
+        .expect("readable");
+        assert_eq!(
+            s,
+            vec![
+                Some(b"PATH=/bin".to_vec()),
+                None,
+                Some(b"GIT_DIR=x".to_vec())
+            ]
+        );
+        // At most two pages (the buffer may straddle one boundary), not one range per string.
+        assert!(mem.pages.len() <= 2, "{}", mem.pages.len());
+    }
+
+    #[test]
+    fn an_unaligned_pointer_array_across_pages_and_one_cut_by_unreadable_memory() {
+        // Pointers at an odd address, the second straddling the page boundary of a normal
+        // (two-page readable) buffer.
+        let mut buf = vec![0u8; 3 * PAGE as usize];
+        let boundary = (page_of(buf.as_ptr() as u64) + PAGE - buf.as_ptr() as u64) as usize;
+        let at = boundary + PAGE as usize - 12;
+        for (i, v) in [0x1111u64, 0x2222, 0].iter().enumerate() {
+            buf[at + 8 * i..at + 8 * i + 8].copy_from_slice(&v.to_ne_bytes());
+        }
+        let addr = buf.as_ptr() as u64 + at as u64;
+        let (ptrs, cut) = read_pointers(&mut Remote::new(me()), addr, 100).expect("readable");
+        assert_eq!((ptrs, cut), (vec![0x1111, 0x2222], false));
+        let (ptrs, cut) = read_pointers(&mut Remote::new(me()), addr, 1).expect("readable");
+        assert_eq!((ptrs, cut), (vec![0x1111], true));
+        // The same array without its terminating NULL, running into unreadable memory.
+        let g = Guarded::new();
+        let mut raw = Vec::new();
+        raw.extend_from_slice(&0x1111u64.to_ne_bytes());
+        raw.extend_from_slice(&0x2222u64.to_ne_bytes()[..4]);
+        let at = g.put(&raw, 0);
+        let e = read_pointers(&mut Remote::new(me()), at, 100).expect_err("unterminated");
+        assert_eq!(e.raw_os_error(), Some(libc::EFAULT));
+    }
 }

@@ -932,6 +932,93 @@ pub(crate) fn stat_in_root(dir: RawFd, path: &Path) -> io::Result<libc::stat> {
     Ok(st)
 }
 
+/// `struct sched_attr` (uapi, first version with utilisation clamps: 56 bytes).
+#[repr(C)]
+#[derive(Default)]
+struct SchedAttr {
+    size: u32,
+    sched_policy: u32,
+    sched_flags: u64,
+    sched_nice: i32,
+    sched_priority: u32,
+    sched_runtime: u64,
+    sched_deadline: u64,
+    sched_period: u64,
+    sched_util_min: u32,
+    sched_util_max: u32,
+}
+
+/// Give the calling thread a short custom slice (`sched_setattr` with `sched_runtime` under
+/// `SCHED_OTHER`/`SCHED_BATCH`, Linux 6.12+ EEVDF; no privilege needed): its virtual deadline
+/// comes early, so when woken it runs before tasks with the default slice rather than after
+/// their slice ends. Policy and nice value are kept. Returns whether the kernel took it (older
+/// kernels ignore the field or refuse it; nothing is changed then).
+pub(crate) fn set_short_slice(slice_ns: u64) -> bool {
+    let mut attr = SchedAttr::default();
+    let size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: `attr` is a valid, writable sched_attr of `size` bytes for the call.
+    let got = unsafe {
+        libc::syscall(
+            libc::SYS_sched_getattr,
+            0,
+            &mut attr as *mut SchedAttr,
+            size,
+            0,
+        )
+    };
+    if got != 0
+        || !matches!(
+            attr.sched_policy as i32,
+            libc::SCHED_OTHER | libc::SCHED_BATCH
+        )
+    {
+        return false;
+    }
+    attr.size = size;
+    attr.sched_runtime = slice_ns;
+    attr.sched_flags = 0;
+    // SAFETY: `attr` is a valid sched_attr (filled by the kernel, one field changed).
+    unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) == 0 }
+}
+
+/// A `CLOCK_MONOTONIC` timerfd, close-on-exec and non-blocking.
+pub(crate) fn timerfd() -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: integer arguments only.
+    let fd = check(unsafe {
+        libc::timerfd_create(
+            libc::CLOCK_MONOTONIC,
+            libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
+        )
+    })?;
+    // SAFETY: timerfd_create just returned this fresh fd; we own it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Arm the timerfd `fd` to expire once, `after` from now; a zero `after` disarms it.
+pub(crate) fn timerfd_set(fd: RawFd, after: std::time::Duration) -> io::Result<()> {
+    let spec = libc::itimerspec {
+        it_interval: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+        it_value: libc::timespec {
+            tv_sec: after.as_secs() as libc::time_t,
+            tv_nsec: after.subsec_nanos() as libc::c_long,
+        },
+    };
+    // SAFETY: `spec` is a valid itimerspec for the call; no old value is asked for.
+    check(unsafe { libc::timerfd_settime(fd, 0, &spec, std::ptr::null_mut()) })?;
+    Ok(())
+}
+
+/// Consume the expirations of the timerfd `fd` (non-blocking; none is fine).
+pub(crate) fn timerfd_drain(fd: RawFd) {
+    let mut n = [0u8; 8];
+    // SAFETY: reads at most 8 bytes into `n`, which we own.
+    let _ = unsafe { libc::read(fd, n.as_mut_ptr().cast(), n.len()) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

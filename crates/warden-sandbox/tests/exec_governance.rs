@@ -214,6 +214,57 @@ fn a_held_exec_does_not_delay_another() {
     assert_eq!(lines, ["free", "held"]);
 }
 
+/// Three execs held at once (each hold hands receiving on to the standby, and a new standby is
+/// started for the next exec while the replaced thread is still held) delay neither each other
+/// nor the exec that releases them, nor the execs after.
+#[test]
+fn several_held_execs_at_once_delay_no_other() {
+    if skip() {
+        return;
+    }
+    let ws = tempfile::tempdir().expect("tempdir");
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<()>();
+    let free_rx = Mutex::new(free_rx);
+    let free_tx = Mutex::new(free_tx);
+    let released = Arc::new(Mutex::new(Vec::new()));
+    let r = released.clone();
+    let d = decider(move |e, _| {
+        match e.argv.get(1).map(String::as_str) {
+            Some(h) if h.starts_with("held") => {
+                // Each held exec waits for its own token from the free one (at most 20 s).
+                let got = free_rx
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(20));
+                r.lock()
+                    .unwrap()
+                    .push(if got.is_ok() { "free" } else { "timeout" });
+            }
+            Some("free") => {
+                for _ in 0..3 {
+                    let _ = free_tx.lock().unwrap().send(());
+                }
+            }
+            _ => {}
+        }
+        ExecVerdict::Proceed
+    });
+    let t0 = Instant::now();
+    let ran = run(
+        ws.path(),
+        "/bin/echo held1 & /bin/echo held2 & /bin/echo held3 & /bin/sleep 0.3; /bin/echo free; \
+         wait; i=0; while [ $i -lt 50 ]; do /bin/true; i=$((i+1)); done; /bin/echo after",
+        d,
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(*released.lock().unwrap(), ["free", "free", "free"]);
+    let mut lines: Vec<&str> = ran.stdout.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["after", "free", "held1", "held2", "held3"]);
+    assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
+    assert_eq!(ran.execs.expect("counts").proceeded, 4 + 1 + 50 + 1);
+}
+
 #[test]
 fn a_task_killed_while_its_exec_is_held_hangs_nothing() {
     if skip() {
