@@ -5,9 +5,10 @@
 //! says whether it proceeds. The sandbox crate defines the question and the answer; what the
 //! answer is (tiers, approvals, records) belongs to the governor.
 //!
-//! Threads: one *receiver* waits for the next notification and answers it itself (no other
-//! thread is woken for an exec, which on a virtual machine's two cores cost a quarter of the
-//! notification path), and one *standby* sleeps on a timer the receiver arms for
+//! Threads: one *receiver* (at first the thread that received the listener) waits for the next
+//! notification and answers it itself (no other thread is woken for an exec, which on a virtual
+//! machine's two cores cost a quarter of the notification path), and one *standby*, started with
+//! the first exec that needs a decision, sleeps on a timer the receiver arms for
 //! [`HANDOFF_AFTER`] while it decides. A decision that takes longer — a person is asked, a disk
 //! is slow — lets the timer fire: the standby takes over receiving and the held thread, once
 //! done, becomes the standby (a new one is started only for an exec received while it is still
@@ -330,10 +331,10 @@ fn run_pool(listener: OwnedFd, governance: ExecGovernance, handoff: OwnedFd) -> 
         roles: Mutex::new(Roles {
             receiver: 0,
             busy: false,
-            standby: true,
+            standby: false,
             ended: false,
             in_flight: 0,
-            next: 2,
+            next: 1,
         }),
         handoff,
         first: AtomicBool::new(true),
@@ -342,13 +343,11 @@ fn run_pool(listener: OwnedFd, governance: ExecGovernance, handoff: OwnedFd) -> 
         counts: Mutex::new(ExecCounts::default()),
         finished: Mutex::new(Some(tx)),
     });
-    if spawn_worker(&shared, 1, Role::Standby).is_err() {
-        lock_roles(&shared).standby = false;
-    }
-    spawn_worker(&shared, 0, Role::Receiver)
-        .map_err(|_| ())
-        .and_then(|()| rx.recv().map_err(|_| ()))
-        .ok();
+    // This thread is the first receiver, and the standby is started with the first exec that
+    // needs a decision: the command's own exec (the only one of `warden run -- true`) is answered
+    // without waiting for any thread to start.
+    worker(&shared, 0, Role::Receiver);
+    let _ = rx.recv();
     *shared.counts.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -390,19 +389,22 @@ fn receive(shared: &Arc<Shared>, me: u64) -> Option<Role> {
             report_if_finished(shared, &roles);
             return None;
         };
+        // The command's own exec proceeds without a decision (see `handle`): nothing to hand over.
+        let decides = !shared.first.load(Ordering::SeqCst);
         {
             let mut roles = lock_roles(shared);
             roles.busy = true;
             roles.in_flight += 1;
-            // After a takeover the thread it replaced, once done, becomes the standby; while
-            // that one is still held (a person is asked), start another.
-            if !roles.standby {
+            // The first exec that is decided starts the standby; after a takeover the thread it
+            // replaced, once done, becomes the standby; while that one is still held (a person is
+            // asked), start another.
+            if decides && !roles.standby {
                 let next = roles.next;
                 roles.next += 1;
                 roles.standby = spawn_worker(shared, next, Role::Standby).is_ok();
             }
         }
-        if sys::timerfd_set(timer, HANDOFF_AFTER).is_err() {
+        if decides && sys::timerfd_set(timer, HANDOFF_AFTER).is_err() {
             // No timer: hand over at once rather than risk holding up every exec.
             let _ = sys::timerfd_set(timer, std::time::Duration::from_nanos(1));
         }
