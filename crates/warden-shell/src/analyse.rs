@@ -849,6 +849,20 @@ impl Ctx {
 
     /// A pipeline; `tail_redirects` belong to its last element (tree-sitter attaches
     /// `a | b > f` to the whole pipeline, the shell to `b`).
+    /// Where `n`'s previous sibling ends: from the sequence's own walk when it is the statement
+    /// that walk is at (tree-sitter's `prev_sibling` walks the parent's children from the first,
+    /// quadratic over a script's statements), else from tree-sitter.
+    fn prev_sibling_end_of(&self, n: Node<'_>) -> Option<usize> {
+        self.prev_sibling_end
+            .filter(|(id, _)| *id == n.id())
+            .map(|(_, end)| {
+                // The whole test suite (corpus, oracle, properties) checks the shortcut.
+                debug_assert_eq!(Some(end), n.prev_sibling().map(|p| p.end_byte()));
+                end
+            })
+            .or_else(|| n.prev_sibling().map(|p| p.end_byte()))
+    }
+
     fn pipeline(
         &mut self,
         env: &Env<'_, '_>,
@@ -984,14 +998,7 @@ impl Ctx {
             // whatever precedes it (`;`, `|`, the start of the text).
             let mut skipped_unreadable = false;
             let mut prev_end = self
-                .prev_sibling_end
-                .filter(|(id, _)| *id == n.id())
-                .map(|(_, end)| {
-                    // The whole test suite (corpus, oracle, properties) checks the shortcut.
-                    debug_assert_eq!(Some(end), n.prev_sibling().map(|p| p.end_byte()));
-                    end
-                })
-                .or_else(|| n.prev_sibling().map(|p| p.end_byte()))
+                .prev_sibling_end_of(n)
                 .or_else(|| n.parent().map(|p| p.start_byte()))
                 .unwrap_or(0);
             for r in &redirects {
@@ -1216,14 +1223,7 @@ impl Ctx {
         // `2>/dev/null x`; bash runs `-`): recovered when it is plain words on the same line.
         // Likewise between two parts of it (`X=1 - 2>/dev/null x`).
         let mut before = self
-            .prev_sibling_end
-            .filter(|(id, _)| *id == n.id())
-            .map(|(_, end)| {
-                // The whole test suite (corpus, oracle, properties) checks the shortcut.
-                debug_assert_eq!(Some(end), n.prev_sibling().map(|p| p.end_byte()));
-                end
-            })
-            .or_else(|| n.prev_sibling().map(|p| p.end_byte()))
+            .prev_sibling_end_of(n)
             .or_else(|| {
                 // The root starts where the parser's first node does, after a skipped word.
                 n.parent().map(|p| {
