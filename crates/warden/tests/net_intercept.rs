@@ -446,20 +446,11 @@ struct HoldServer {
 impl HoldServer {
     fn start(e: &Env, timeout: &str) -> HoldServer {
         let policy = e.policy_with(true, &sync_post(timeout));
-        let serve = serve::serve(
-            e.root.path(),
-            ADMIN,
-            [
-                "--listen",
-                "127.0.0.1:0",
-                "--policy",
-                policy.to_str().expect("utf8"),
-                "--db",
-                "sqlite:approvals.db",
-            ],
-        );
-        let agent = serve::create_token(&serve.url, ADMIN, "agent", "bot", "");
-        let alice = serve::create_token(&serve.url, ADMIN, "approver", "alice", "ops");
+        let ApprovalServer {
+            server: serve,
+            agent,
+            alice,
+        } = ApprovalServer::start(e, &policy);
         HoldServer {
             policy,
             serve,
@@ -661,6 +652,33 @@ fn records(e: &Env, kind: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The workspace's own governance file (the worker reads the policy from the workspace): the
+/// loopback server allowed and trusted, `more` (say, a credential), and `sh SCRIPT` classified
+/// `async` in category `deploy`, routed to group `ops`.
+fn workspace_policy_async_script(e: &Env, script: &str, more: &str) -> PathBuf {
+    let dir = e.ws.join(".warden");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let p = dir.join("policy.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[network]\ndiscover_registries = false\ndiscover_git_remotes = false\nforges = false\n\
+             allow = [\"127.0.0.1:{port}\"]\nallow_private = [\"127.0.0.1\"]\nupstream_ca = [\"{ca}\"]\n\
+             {more}\
+             [[rule]]\nid = \"test.script\"\ntier = \"async\"\ncategory = \"deploy\"\n\
+             reason = \"runs a script through the loopback forge\"\noverride = true\nprogram = [\"sh\"]\n\
+             arg_regex = \"^{script}$\"\n\
+             [approvals.groups.ops]\nmembers = []\n\
+             [[approvals.route]]\ncategory = [\"deploy\"]\ngroups = [\"ops\"]\ntimeout = \"60s\"\n",
+            port = e.port,
+            ca = e.root.path().join("ca.pem").display(),
+            script = script.replace('.', "[.]"),
+        ),
+    )
+    .expect("policy");
+    p
+}
+
 /// A real `warden serve` judging with `policy`, with an agent token and an approver `alice` of
 /// group `ops`.
 struct ApprovalServer {
@@ -745,26 +763,15 @@ impl ApprovalServer {
 fn a_credential_with_a_tier_travels_only_in_an_action_approved_at_that_tier() {
     let Some(e) = setup() else { return };
     const SECRET: &str = "ghp_tieredsecrettieredsecret0123456789";
-    let dir = e.ws.join(".warden");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    // In the workspace's own file: the worker reads the policy from the workspace.
-    let p = dir.join("policy.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "[network]\ndiscover_registries = false\ndiscover_git_remotes = false\nforges = false\n\
-             allow = [\"127.0.0.1:{port}\"]\nallow_private = [\"127.0.0.1\"]\nupstream_ca = [\"{ca}\"]\n\
-             [[network.credential]]\nid = \"forge\"\nhosts = [\"127.0.0.1:{port}\"]\nenv = \"GH_TOKEN\"\ntier = \"async\"\n\
-             [[rule]]\nid = \"test.release\"\ntier = \"async\"\ncategory = \"deploy\"\n\
-             reason = \"releases through the loopback forge\"\noverride = true\nprogram = [\"sh\"]\n\
-             arg_regex = \"^release[.]sh$\"\n\
-             [approvals.groups.ops]\nmembers = []\n\
-             [[approvals.route]]\ncategory = [\"deploy\"]\ngroups = [\"ops\"]\ntimeout = \"60s\"\n",
-            port = e.port,
-            ca = e.root.path().join("ca.pem").display()
+    let p = workspace_policy_async_script(
+        &e,
+        "release.sh",
+        &format!(
+            "[[network.credential]]\nid = \"forge\"\nhosts = [\"127.0.0.1:{port}\"]\n\
+             env = \"GH_TOKEN\"\ntier = \"async\"\n",
+            port = e.port
         ),
-    )
-    .expect("policy");
+    );
     let call = format!(
         "curl -sS -H \"Authorization: Bearer $GH_TOKEN\" {}; echo",
         e.url("/api")
@@ -814,24 +821,7 @@ fn a_credential_with_a_tier_travels_only_in_an_action_approved_at_that_tier() {
 #[test]
 fn the_worker_survives_a_client_that_hangs_up_mid_response() {
     let Some(e) = setup() else { return };
-    let dir = e.ws.join(".warden");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let p = dir.join("policy.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "[network]\ndiscover_registries = false\ndiscover_git_remotes = false\nforges = false\n\
-             allow = [\"127.0.0.1:{port}\"]\nallow_private = [\"127.0.0.1\"]\nupstream_ca = [\"{ca}\"]\n\
-             [[rule]]\nid = \"test.fetch\"\ntier = \"async\"\ncategory = \"deploy\"\n\
-             reason = \"fetches through the loopback forge\"\noverride = true\nprogram = [\"sh\"]\n\
-             arg_regex = \"^fetch[.]sh$\"\n\
-             [approvals.groups.ops]\nmembers = []\n\
-             [[approvals.route]]\ncategory = [\"deploy\"]\ngroups = [\"ops\"]\ntimeout = \"60s\"\n",
-            port = e.port,
-            ca = e.root.path().join("ca.pem").display()
-        ),
-    )
-    .expect("policy");
+    let p = workspace_policy_async_script(&e, "fetch.sh", "");
     let call = format!(
         "for i in 1 2 3; do curl -sS {} | head -c 1; echo; done; echo fetched",
         e.url("/big")
