@@ -125,7 +125,7 @@ fn curl_sees_refusals() {
         err.contains("not allowed") || err.contains("ruleset") || err.contains("(2)"),
         "{err}"
     );
-    assert_eq!(up.count(), 0);
+    assert_eq!(up.settled_count(0), 0);
 }
 
 #[test]

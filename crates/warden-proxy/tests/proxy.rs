@@ -162,7 +162,7 @@ fn denied_hosts_get_403_or_socks_0x02_and_upstream_sees_nothing() {
             .all(|e| !e.allowed && e.rule == "default-deny" && e.resolved.is_none())
     );
     assert_eq!(
-        up.count(),
+        up.settled_count(0),
         0,
         "a refused request must not reach the upstream"
     );
@@ -191,7 +191,7 @@ fn deny_beats_allow_and_normalisation_cannot_dodge_it() {
             "{spelling}"
         );
     }
-    assert_eq!(up.count(), 0);
+    assert_eq!(up.settled_count(0), 0);
     let mut s = connect(proxy);
     let (head, _) = http_connect(&mut s, &format!("ok.corp.test:{}", up.port()));
     assert_eq!(status(&head), 200);
@@ -243,7 +243,11 @@ fn private_addresses_are_refused_unless_explicitly_allowed() {
     }
     let mut s = connect(proxy);
     assert_eq!(socks_connect_domain(&mut s, "localhost", port), 2);
-    assert_eq!(up.count(), 0, "the guard must refuse before connecting");
+    assert_eq!(
+        up.settled_count(0),
+        0,
+        "the guard must refuse before connecting"
+    );
     let ev = events.wait_for(9);
     let meta = ev.iter().find(|e| e.host == "meta.test").unwrap();
     assert_eq!(meta.resolved, Some("169.254.169.254".parse().unwrap()));
@@ -297,11 +301,11 @@ fn mixed_resolution_connects_only_to_the_checked_address() {
         "only the exempt address is used"
     );
     assert_eq!(
-        trap.count(),
+        trap.settled_count(0),
         0,
         "the non-exempt address was never contacted"
     );
-    assert_eq!(up.count(), 1);
+    assert_eq!(up.settled_count(1), 1);
 }
 
 #[test]
@@ -324,7 +328,7 @@ fn subdomain_wildcard_excludes_apex_end_to_end() {
         let (head, _) = http_connect(&mut s, &format!("{host}:{}", up.port()));
         assert_eq!(status(&head), want, "{host}: {head}");
     }
-    assert_eq!(up.count(), 2);
+    assert_eq!(up.settled_count(2), 2);
 }
 
 #[test]
@@ -358,7 +362,7 @@ fn method_restrictions_apply_to_plain_http_and_block_tunnels() {
     let mut s = connect(proxy);
     let (head, _) = http_connect(&mut s, &t);
     assert_eq!(status(&head), 403, "a tunnel hides the method: {head}");
-    assert_eq!(up.count(), 1, "only the GET reached the upstream");
+    assert_eq!(up.settled_count(1), 1, "only the GET reached the upstream");
     let ev = events.wait_for(3);
     assert_eq!(ev[1].method.as_deref(), Some("POST"));
     assert!(!ev[1].allowed);
@@ -392,7 +396,7 @@ fn every_request_on_a_keep_alive_connection_is_judged() {
         403,
         "second request on the same connection: {head}"
     );
-    assert_eq!(up.count(), 1);
+    assert_eq!(up.settled_count(1), 1);
 }
 
 #[test]
@@ -472,7 +476,7 @@ fn malformed_and_unsupported_requests_are_refused() {
     // A name with a NUL byte inside never reaches the resolver.
     let mut s = connect(proxy);
     assert_eq!(socks_connect_domain(&mut s, "ok.test\0.evil", up.port()), 2);
-    assert_eq!(up.count(), 0);
+    assert_eq!(up.settled_count(0), 0);
 }
 
 #[test]
@@ -562,7 +566,7 @@ fn userinfo_in_the_target_cannot_smuggle_a_host() {
     let mut s = connect(proxy);
     let (head, _) = http_connect(&mut s, &format!("good.test:{port}@evil.test:{port}"));
     assert!(matches!(status(&head), 400 | 403), "{head}");
-    assert_eq!(up.count(), 1);
+    assert_eq!(up.settled_count(1), 1);
     let ev = events.wait_for(3);
     assert!(
         ev.iter()

@@ -40,7 +40,18 @@ impl Upstream {
         self.addr.port()
     }
 
-    pub fn count(&self) -> usize {
+    /// The connections accepted once the count has settled: the proxy answers its client as
+    /// soon as the kernel completes the upstream handshake, which can be before this server's
+    /// thread gets to `accept`, so a count read at once can lag. Waits (bounded) for `expected`
+    /// and then a little longer, so that an unexpected extra connection is counted too.
+    pub fn settled_count(&self, expected: usize) -> usize {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.accepted.load(Ordering::SeqCst) < expected
+            && std::time::Instant::now() < deadline
+        {
+            thread::sleep(Duration::from_millis(5));
+        }
+        thread::sleep(Duration::from_millis(100));
         self.accepted.load(Ordering::SeqCst)
     }
 
