@@ -136,6 +136,58 @@ impl SandboxError {
     }
 }
 
+/// What the Rust runtime's start-up does that Warden relies on, for a binary that starts at its
+/// own C `main` (`#![no_main]`) to skip the rest (chiefly reading `/proc/self/maps` to locate the
+/// main thread's stack guard, a sizeable part of a short-lived process's start-up):
+/// - the standard descriptors 0, 1 and 2 are open: any that is closed is opened on `/dev/null`,
+///   so that no file Warden opens later (an audit log, a lock) becomes "standard output" and
+///   receives what is printed; if that cannot be done the process aborts, as the runtime would;
+/// - `SIGPIPE` is ignored (a write to a closed pipe fails with `EPIPE` instead of killing the
+///   process; [`restore_default_sigpipe`] undoes it for commands that only print).
+pub fn runtime_start() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    loop {
+        // SAFETY: `fds` is a valid array of three `pollfd` for the duration of the call, and a
+        // zero timeout never blocks.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) };
+        if n >= 0 {
+            break;
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EINTR) => continue,
+            // No poll (some seccomp profiles refuse it): check each descriptor instead.
+            _ => {
+                for pfd in &mut fds {
+                    // SAFETY: `fcntl(F_GETFD)` only reads the descriptor's flags.
+                    let closed = unsafe { libc::fcntl(pfd.fd, libc::F_GETFD) } == -1
+                        && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF);
+                    pfd.revents = if closed { libc::POLLNVAL } else { 0 };
+                }
+                break;
+            }
+        }
+    }
+    for pfd in &fds {
+        if pfd.revents & libc::POLLNVAL != 0 {
+            // SAFETY: opening a constant NUL-terminated path; the lowest free descriptor is the
+            // closed standard one, which is the point.
+            let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+            if fd != pfd.fd {
+                std::process::abort();
+            }
+        }
+    }
+    // SAFETY: `signal(2)` with `SIG_IGN` installs no handler code; it sets the disposition the
+    // Rust runtime would have set.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
 /// Give `SIGPIPE` back its default disposition (end the process quietly), which the Rust
 /// runtime replaces with "ignore". For commands that only print: writing to a reader that has
 /// gone (`warden check … | head -c 1`) then ends them like any Unix filter instead of making

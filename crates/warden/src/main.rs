@@ -1,5 +1,7 @@
 //! The `warden` binary: parses flags, turns them into ready objects from the library crates,
 //! dispatches, and maps typed errors onto the exit codes of the command-line contract.
+// The C `main` below is the entry point: see it for what that saves and what it keeps.
+#![cfg_attr(not(test), no_main)]
 
 /// `eprintln!` that ignores a failed write: a closed or broken stderr (say, a reader that went
 /// away) must not turn a deny (77) or the command's own status into a panic (101).
@@ -111,14 +113,73 @@ impl Command {
     }
 }
 
-fn main() -> ExitCode {
+/// The command line, parsed. `check` and `hook` run before every action an agent takes, and
+/// building clap's whole tree of subcommands is a measurable part of their start-up; so their
+/// parser is built alone first. Anything that parser does not accept outright — an error, help,
+/// version — is parsed again by the whole tree, so every message is exactly the full parser's.
+fn parse_command_line() -> Result<Cli, clap::Error> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    hot_path_parse(&args).map_or_else(|| Cli::try_parse_from(&args), Ok)
+}
+
+/// `args` parsed by a tree holding only the subcommand `args[1]` names, when that is a hot
+/// path and the parse succeeds; `None` otherwise. The tree's settings only shape errors and
+/// help, which the full parser renders; a successful parse is the same either way
+/// (`tests::the_hot_path_parses_like_the_whole_tree`).
+fn hot_path_parse(args: &[std::ffi::OsString]) -> Option<Cli> {
+    use clap::{Args as _, FromArgMatches as _, Subcommand as _};
+    let sub = match args.get(1)?.to_str()? {
+        "check" => commands::check::CheckArgs::augment_args(clap::Command::new("check")),
+        "hook" => commands::hook::HookCommand::augment_subcommands(clap::Command::new("hook"))
+            .subcommand_required(true),
+        _ => return None,
+    };
+    let matches = clap::Command::new("warden")
+        .subcommand_required(true)
+        .subcommand(sub)
+        .try_get_matches_from(args)
+        .ok()?;
+    Cli::from_arg_matches(&matches).ok()
+}
+
+/// The process's entry point, called by the C runtime. Rust's own start-up (`fn main`) would
+/// also read `/proc/self/maps` and install stack-overflow handlers, a measurable share of the
+/// start-up of `warden check` and `warden hook`, which run before every action an agent takes,
+/// and of the sandbox's init. What Warden relies on from it is done by
+/// [`warden_sandbox::runtime_start`]; a panic still ends the process with status 101 after the
+/// panic message, and `process::exit` flushes standard output as a return from `fn main` would.
+/// (Arguments come from `std::env::args_os`, which the standard library captures for any
+/// binary on glibc.) The one difference: a stack overflow ends the process by SIGSEGV without
+/// Rust's one-line message.
+#[cfg(not(test))]
+#[allow(
+    unsafe_code,
+    reason = "the C entry point must have the unmangled name `main`"
+)]
+#[unsafe(no_mangle)]
+extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    warden_sandbox::runtime_start();
+    let code = std::panic::catch_unwind(warden_main).unwrap_or(ExitCode::from(101));
+    // `ExitCode` does not expose its number on stable Rust; it has equality.
+    let status = (0..=u8::MAX).find(|&c| ExitCode::from(c) == code);
+    std::process::exit(status.map_or(1, i32::from))
+}
+
+#[cfg_attr(
+    test,
+    allow(dead_code, reason = "the test harness has its own entry point")
+)]
+fn warden_main() -> ExitCode {
     if std::env::args_os()
         .nth(1)
         .is_some_and(|a| a == warden_sandbox::INIT_ARG)
     {
         warden_sandbox::init_main();
     }
-    let cli = match Cli::try_parse() {
+    let cli = match parse_command_line() {
         Ok(cli) => cli,
         Err(err) => {
             let code = if err.use_stderr() { exit::BAD_INPUT } else { 0 };
@@ -150,5 +211,104 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => err.report(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    /// Every argument vector the hot path accepts parses to the same `Cli` as the whole tree,
+    /// and whatever the whole tree refuses (or answers with help) the hot path leaves to it.
+    #[test]
+    fn the_hot_path_parses_like_the_whole_tree() {
+        let lines: &[&str] = &[
+            "check -- git push origin main",
+            "check --json -- rm -rf /",
+            "check --shell 'git status && ls'",
+            "check --json --shell ls --rationale why",
+            "check --action - --cwd /srv --workspace /srv/ws --unsandboxed",
+            "check --policy p.toml --json --action a.json",
+            "check --json",
+            "check git push",
+            "check -- --json",
+            "check --shell=ls",
+            "check --shell ls --action a.json",
+            "check --shell ls -- git push",
+            "check --nope",
+            "check --help",
+            "check -h",
+            "check --version",
+            "check --json --json -- ls",
+            "check --cwd",
+            "hook claude-code",
+            "hook codex --policy p.toml --workspace /w",
+            "hook copilot --event preToolUse",
+            "hook gemini --event",
+            "hook",
+            "hook nope",
+            "hook claude-code --help",
+            "hook claude-code extra",
+            "hook --help",
+            "run -- ls",
+        ];
+        let mut took_hot_path = 0;
+        for line in lines {
+            let mut args: Vec<OsString> = vec!["warden".into()];
+            args.extend(shell_words(line).into_iter().map(OsString::from));
+            let full = Cli::try_parse_from(&args);
+            match hot_path_parse(&args) {
+                Some(hot) => {
+                    took_hot_path += 1;
+                    let full = full.unwrap_or_else(|e| {
+                        panic!("{line}: the hot path accepted what the whole tree refuses: {e}")
+                    });
+                    assert_eq!(format!("{hot:?}"), format!("{full:?}"), "{line}");
+                }
+                None => {
+                    // Left to the whole tree: fine whatever it answers, but a line the whole
+                    // tree accepts for a hot subcommand should not have been left.
+                    if let Ok(cli) = full {
+                        assert!(
+                            !matches!(cli.command, Command::Check(_) | Command::Hook(_)),
+                            "{line}: the hot path refused what the whole tree accepts"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(
+            took_hot_path >= 12,
+            "only {took_hot_path} lines took the hot path"
+        );
+    }
+
+    /// Whitespace-separated words; single quotes group (enough for the lines above).
+    fn shell_words(line: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let (mut word, mut quoted, mut started) = (String::new(), false, false);
+        for c in line.chars() {
+            match c {
+                '\'' => {
+                    quoted = !quoted;
+                    started = true;
+                }
+                ' ' if !quoted => {
+                    if started {
+                        words.push(std::mem::take(&mut word));
+                    }
+                    started = false;
+                }
+                _ => {
+                    word.push(c);
+                    started = true;
+                }
+            }
+        }
+        if started {
+            words.push(word);
+        }
+        words
     }
 }

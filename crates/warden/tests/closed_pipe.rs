@@ -142,3 +142,41 @@ fn a_broken_stderr_keeps_the_exit_status() {
         assert_eq!(status.code(), Some(want), "{args:?}: {status:?}");
     }
 }
+
+/// Started with its standard output and error closed (`warden … >&- 2>&-`), Warden must not
+/// let a file it opens take descriptor 1 or 2 and receive what is printed. The Rust runtime
+/// guarantees this by opening `/dev/null` in their place; the binary starts at its own C `main`
+/// now (for start-up time), so `warden_sandbox::runtime_start` does it: without it, the command's
+/// output and Warden's own report would land in whatever file got the descriptor (the audit
+/// log), which `audit verify` then rejects.
+#[test]
+fn closed_standard_descriptors_never_alias_a_file_warden_opens() {
+    let root = workspace("closed-std-");
+    let ws = root.path();
+    // The printed text differs from the script's text, which the log records.
+    let printed = "PRINTED-42";
+    let script = "exec \"$WARDEN\" run --shell 'echo PRINTED-$((40+2)); echo PRINTED-$((40+2)) >&2' >&- 2>&-";
+    let status = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(ws)
+        .env("WARDEN", WARDEN)
+        .env("HOME", ws.join("home"))
+        .env_remove("WARDEN_ORG_POLICY")
+        .env_remove("WARDEN_SERVER")
+        .env_remove("WARDEN_TOKEN")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    let log = ws.join(".warden/audit/audit.jsonl");
+    let text = std::fs::read_to_string(&log).expect("the run wrote an audit log");
+    assert!(
+        !text.contains(printed),
+        "printed output landed in the audit log:\n{text}"
+    );
+    let verify = warden(ws, &["audit", "verify", "--log", log.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{verify:?}");
+}
