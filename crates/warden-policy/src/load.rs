@@ -191,8 +191,13 @@ impl RuleSet {
     /// Indices of program rules that may apply to a program known by its canonical name or
     /// the name it was invoked as, in file order.
     pub(crate) fn for_programs(&self, canonical: &str, raw: &str) -> Vec<usize> {
+        let names: &[&str] = if canonical == raw {
+            &[canonical]
+        } else {
+            &[canonical, raw]
+        };
         let mut out: Vec<usize> = Vec::new();
-        for name in [canonical, raw] {
+        for name in names {
             out.extend(self.by_program.get(name));
             for (g, i) in &self.glob_programs {
                 if g.is_match(name) {
