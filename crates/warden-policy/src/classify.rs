@@ -675,7 +675,7 @@ impl Policy {
             home: &ctx.home,
             workspace: &ctx.workspace,
         };
-        let mut view = CommandView::new(&argv, cmd.elevated, &self.programs, &self.aliases);
+        let mut view = CommandView::new(&argv, cmd.elevated, &self.programs);
         view.resolver = Some(&forms);
         let mut v = self.verdict_for_view(&view, cmd, &forms, ctx, trace);
         if v.tier < Tier::Deny && self.asks_for_help(&view) {
@@ -1045,7 +1045,7 @@ impl Policy {
                 };
                 ordinary.push((v, false));
             }
-            for h in &self.high_risk {
+            for h in self.high_risk.get() {
                 if candidates.iter().any(|c| h.globs.is_match_split(c)) {
                     trace.note(|| format!("high-risk path `{}` → at least {}", h.id, h.tier));
                     floor = Some(strictest(

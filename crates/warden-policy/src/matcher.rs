@@ -2,11 +2,10 @@
 //! view of one command (program, positional words, flags) they are matched against.
 
 use crate::argregex::ArgRegex;
-use crate::file::{ProgramSpec, RuleSpec};
+use crate::file::RuleSpec;
 use crate::tier::Tier;
 use crate::wordglob::{PathSet, SplitPath, WordGlob, WordSet};
 use regex_lite::Regex;
-use std::collections::BTreeMap;
 
 pub(crate) use crate::file::RuleKind;
 
@@ -569,14 +568,10 @@ impl<'a> CommandView<'a> {
     pub(crate) fn new(
         argv: &'a [String],
         elevated: bool,
-        programs: &BTreeMap<String, ProgramSpec>,
-        aliases: &BTreeMap<String, String>,
+        programs: &crate::load::Programs,
     ) -> Self {
         let base = program_basename(argv.first().map(String::as_str).unwrap_or(""));
-        let program = aliases
-            .get(base)
-            .cloned()
-            .unwrap_or_else(|| base.to_owned());
+        let program = programs.alias(base).unwrap_or(base).to_owned();
         let spec = programs.get(&program);
         let n = argv.len().saturating_sub(1);
         let mut not_options = Vec::new();

@@ -364,7 +364,37 @@ impl PathGlob {
         Ok(segments)
     }
 
+    /// The text of literal path segments as the general walk sees them: empty segments
+    /// dropped, except a leading one (the root).
+    fn literal_segments(pattern: &str) -> String {
+        let kept: Vec<&str> = pattern
+            .split('/')
+            .enumerate()
+            .filter(|(i, seg)| *i == 0 || !seg.is_empty())
+            .map(|(_, seg)| seg)
+            .collect();
+        kept.join("/")
+    }
+
+    /// Without a wildcard, or only a trailing `/**` after literal segments, the shape is plain
+    /// (`~/.aws`, `/etc/sudoers.d/**`): made without compiling each segment, as
+    /// [`PathGlob::new`] would find it (compiling a policy's globs is start-up time).
+    fn plain_shape(pattern: &str) -> Option<PathShape> {
+        let wild = |p: &str| p.contains(['*', '?', '[', '\\']);
+        if !wild(pattern) {
+            return Some(PathShape::Exact(Self::literal_segments(pattern)));
+        }
+        let prefix = pattern.strip_suffix("/**")?;
+        (!wild(prefix)).then(|| PathShape::Under(Self::literal_segments(prefix)))
+    }
+
     pub(crate) fn new(pattern: &str) -> Result<Self, WordGlobError> {
+        if let Some(fast) = Self::plain_shape(pattern) {
+            return Ok(Self {
+                segments: Vec::new(),
+                fast,
+            });
+        }
         let mut segments = Self::segments_of(pattern)?;
         let all_words =
             |segs: &[PathSegment]| segs.iter().all(|s| matches!(s, PathSegment::Word(_)));
@@ -490,6 +520,19 @@ impl PathSet {
                 .bytes()
                 .next()
                 .filter(|b| b.is_ascii() && !matches!(b, b'*' | b'?' | b'[' | b'\\'));
+            // `**/name` and `**/*.ext` with literal `name` and `ext`: straight into the tables.
+            let literal = |w: &str| !w.is_empty() && !w.contains(['*', '?', '[', '\\', '/']);
+            if let Some(name) = p.strip_prefix("**/").filter(|n| literal(n)) {
+                set.basenames.push(name.to_owned());
+                continue;
+            }
+            if let Some(ext) = p
+                .strip_prefix("**/*.")
+                .filter(|e| literal(e) && !e.contains('.'))
+            {
+                set.extensions.push(ext.to_owned());
+                continue;
+            }
             let g = PathGlob::new(p).map_err(|e| (i, e))?;
             match &g.fast {
                 PathShape::Basename(b) => set.basenames.push(b.clone()),
@@ -616,6 +659,13 @@ mod path_tests {
             "**/*auth*.rs",
             "**/.claude/settings*.json",
             "~/.ssh/*.pub",
+            "a//b",
+            "/a/",
+            "/tmp//x///**",
+            "~/x/",
+            "//",
+            "/**/",
+            "**/id_rsa/",
         ];
         let paths = [
             "/tmp",
@@ -650,6 +700,12 @@ mod path_tests {
             "@workspace/.claude/settings.local.json",
             "~/.ssh/id.pub",
             "",
+            "a/b",
+            "/a",
+            "/tmp/x",
+            "/tmp/x/y",
+            "~/x",
+            "/w/id_rsa",
         ];
         for p in patterns {
             let g = PathGlob::new(p).unwrap();
