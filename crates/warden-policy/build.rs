@@ -132,10 +132,14 @@ fn prebuilt_rules(items: &[serde_json::Value], specs: &[file::RuleSpec]) -> Stri
     }
     let _ = write!(
         s,
-        "    ],\n    path: {},\n    net: {},\n    tool: {},\n}}\n",
+        "    ],\n    path: {},\n    net: {},\n    tool: {},\n    first_subcommand: &[\n",
         list(&index.path),
         list(&index.net),
         list(&index.tool)
     );
+    for words in &index.first_subcommand {
+        let _ = writeln!(s, "        &{words:?},");
+    }
+    s.push_str("    ],\n}\n");
     s
 }

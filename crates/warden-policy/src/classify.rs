@@ -826,7 +826,11 @@ impl Policy {
         let mut ordinary: Vec<(Verdict, bool)> = Vec::new();
         let mut floor: Option<Verdict> = None;
         let mut program_known = false;
+        let first = view.positionals.first().copied();
         for i in self.rules.for_programs(&view.program, view.raw_program) {
+            if !self.rules.may_match_subcommand(i, first) {
+                continue;
+            }
             let r = self.rules.get(i);
             if r.matches_command(view) {
                 trace.note(|| format!("rule `{}` matches → {}", r.id, r.tier));
@@ -838,6 +842,9 @@ impl Policy {
             }
         }
         for i in self.floors.for_programs(&view.program, view.raw_program) {
+            if !self.floors.may_match_subcommand(i, first) {
+                continue;
+            }
             let r = self.floors.get(i);
             if r.matches_command(view) {
                 trace.note(|| format!("never-auto `{}` matches → at least {}", r.id, r.tier));

@@ -63,6 +63,7 @@ pub(crate) struct PrebuiltRules {
     path: &'static [usize],
     net: &'static [usize],
     tool: &'static [usize],
+    first_subcommand: &'static [&'static [&'static str]],
 }
 
 /// The name of the built-in default in messages.
@@ -212,6 +213,14 @@ pub(crate) struct RuleSet {
     pub path: Cow<'static, [usize]>,
     pub net: Cow<'static, [usize]>,
     pub tool: Cow<'static, [usize]>,
+    first_subcommand: FirstSubcommand,
+}
+
+/// [`RuleIndex::first_subcommand`], as loaded or as prebuilt.
+#[derive(Debug)]
+enum FirstSubcommand {
+    Parsed(Vec<Vec<String>>),
+    Prebuilt(&'static [&'static [&'static str]]),
 }
 
 impl RuleSet {
@@ -235,6 +244,7 @@ impl RuleSet {
             path: index.path.into(),
             net: index.net.into(),
             tool: index.tool.into(),
+            first_subcommand: FirstSubcommand::Parsed(index.first_subcommand),
         }
     }
 
@@ -257,6 +267,24 @@ impl RuleSet {
             path: Cow::Borrowed(rules.path),
             net: Cow::Borrowed(rules.net),
             tool: Cow::Borrowed(rules.tool),
+            first_subcommand: FirstSubcommand::Prebuilt(rules.first_subcommand),
+        }
+    }
+
+    /// Whether program rule `i` can match a command whose first positional word is `first`
+    /// (see [`RuleIndex::first_subcommand`]); asked before the rule is compiled.
+    pub(crate) fn may_match_subcommand(&self, i: usize, first: Option<&str>) -> bool {
+        let allowed = |words: &mut dyn Iterator<Item = &str>| {
+            let mut words = words.peekable();
+            words.peek().is_none() || first.is_some_and(|f| words.any(|w| w == f))
+        };
+        match &self.first_subcommand {
+            FirstSubcommand::Parsed(v) => v
+                .get(i)
+                .is_none_or(|w| allowed(&mut w.iter().map(String::as_str))),
+            FirstSubcommand::Prebuilt(v) => {
+                v.get(i).is_none_or(|w| allowed(&mut w.iter().copied()))
+            }
         }
     }
 
@@ -1295,10 +1323,13 @@ impl<'a> SpanFinder<'a> {
 #[cfg(test)]
 mod prebuilt_tests {
     use super::*;
+    use crate::matcher::CommandView;
+    use std::collections::BTreeSet;
 
     #[test]
     fn the_prebuilt_rules_and_index_are_the_default_files() {
         let file: PolicyFile = toml::from_str(crate::DEFAULT_POLICY).expect("default parses");
+        let mut constrained = 0;
         for (prebuilt, specs) in [
             (&DEFAULT_RULES, &file.rules),
             (&DEFAULT_NEVER_AUTO, &file.never_auto),
@@ -1325,11 +1356,54 @@ mod prebuilt_tests {
             assert_eq!(prebuilt.path, index.path);
             assert_eq!(prebuilt.net, index.net);
             assert_eq!(prebuilt.tool, index.tool);
+            let first: Vec<Vec<String>> = prebuilt
+                .first_subcommand
+                .iter()
+                .map(|w| w.iter().map(|s| (*s).to_owned()).collect())
+                .collect();
+            assert_eq!(first, index.first_subcommand);
+            constrained += first.iter().filter(|w| !w.is_empty()).count();
         }
+        // Most program rules name their subcommand literally.
+        assert!(constrained > 20, "{constrained}");
         let core: PrebuiltCore = serde_json::from_str(DEFAULT_CORE_JSON).expect("core JSON");
         assert_eq!(core.defaults, file.defaults);
         assert_eq!(Policy::builtin().programs.all().0, file.programs);
         assert_eq!(core.high_risk, file.high_risk);
+    }
+
+    #[test]
+    fn a_rule_skipped_by_its_first_subcommand_would_not_have_matched() {
+        // Every program rule, tried on its program with every first word any rule names (and
+        // none): whenever the index says the rule cannot match, matching agrees.
+        let policy = Policy::builtin();
+        let file: PolicyFile = toml::from_str(crate::DEFAULT_POLICY).expect("default parses");
+        let words: BTreeSet<&str> = file
+            .rules
+            .iter()
+            .chain(file.never_auto.iter())
+            .flat_map(|r| r.subcommand.iter().flat_map(|s| s.split('|')))
+            .collect();
+        let mut skipped = 0;
+        for set in [&policy.rules, &policy.floors] {
+            for i in 0..set.compiled.len() {
+                let rule = set.get(i);
+                for program in &rule.program {
+                    for first in words.iter().map(|w| Some(*w)).chain([None]) {
+                        let mut argv = vec![program.clone()];
+                        argv.extend(first.map(str::to_owned));
+                        argv.extend(["--force".to_owned(), "x".to_owned()]);
+                        let view = CommandView::new(&argv, false, &policy.programs);
+                        let positional = view.positionals.first().copied();
+                        if !set.may_match_subcommand(i, positional) {
+                            skipped += 1;
+                            assert!(!rule.matches_command(&view), "{} on {argv:?}", rule.id);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(skipped > 1000, "{skipped}");
     }
 
     #[test]
