@@ -69,9 +69,14 @@ fn main() {
 
     let core = serde_json::json!({
         "defaults": json["defaults"],
-        "high_risk": json["high_risk"],
     });
     std::fs::write(out.join("default_core.json"), core.to_string()).expect("OUT_DIR is writable");
+    // Deserialised when a first write is judged.
+    std::fs::write(
+        out.join("default_high_risk.json"),
+        json["high_risk"].to_string(),
+    )
+    .expect("OUT_DIR is writable");
     std::fs::write(out.join("default_programs.rs"), prebuilt_programs(&parsed))
         .expect("OUT_DIR is writable");
     for (key, specs, file) in [

@@ -357,14 +357,36 @@ pub(crate) struct HighRisk {
 /// one ever failed to compile here, its entry would match every path (fail closed).
 #[derive(Debug)]
 pub(crate) struct HighRiskPaths {
-    specs: Vec<HighRiskSpec>,
+    specs: HighRiskSpecs,
     compiled: OnceLock<Vec<HighRisk>>,
+}
+
+/// Where the high-risk entries come from.
+#[derive(Debug)]
+enum HighRiskSpecs {
+    Parsed(Vec<HighRiskSpec>),
+    /// The built-in default's, as JSON (`build.rs`).
+    Prebuilt(&'static str),
 }
 
 impl HighRiskPaths {
     pub(crate) fn get(&self) -> &[HighRisk] {
         self.compiled.get_or_init(|| {
-            self.specs
+            let specs = match &self.specs {
+                HighRiskSpecs::Parsed(specs) => Cow::Borrowed(specs.as_slice()),
+                // Checked by `the_prebuilt_rules_and_index_are_the_default_files`; if it ever
+                // failed, one entry would stand for every path (fail closed).
+                HighRiskSpecs::Prebuilt(json) => {
+                    Cow::Owned(serde_json::from_str(json).unwrap_or_else(|_| {
+                        vec![HighRiskSpec {
+                            id: "builtin.high-risk-unreadable".into(),
+                            paths: vec!["/**".into()],
+                            ..HighRiskSpec::default()
+                        }]
+                    }))
+                }
+            };
+            specs
                 .iter()
                 .map(|h| HighRisk {
                     id: h.id.clone(),
@@ -445,15 +467,18 @@ pub struct Policy {
 #[derive(Default)]
 struct PrebuiltCore {
     defaults: Defaults,
-    high_risk: Vec<HighRiskSpec>,
 }
+
+/// The built-in default's `[[high_risk]]` entries, as JSON (`build.rs`).
+const DEFAULT_HIGH_RISK_JSON: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/default_high_risk.json"));
 
 /// What [`Policy::assemble`] compiles.
 struct Parts<'a> {
     merged: OnceLock<PolicyFile>,
     defaults: &'a Defaults,
     programs: Programs,
-    high_risk: Vec<HighRiskSpec>,
+    high_risk: HighRiskSpecs,
     rules: RuleSet,
     floors: RuleSet,
 }
@@ -594,7 +619,7 @@ impl Policy {
                 merged: OnceLock::new(),
                 defaults: &core.defaults,
                 programs: Programs::prebuilt(&DEFAULT_PROGRAMS),
-                high_risk: core.high_risk,
+                high_risk: HighRiskSpecs::Prebuilt(DEFAULT_HIGH_RISK_JSON),
                 rules: RuleSet::prebuilt(&DEFAULT_RULES, None, "general"),
                 floors: RuleSet::prebuilt(&DEFAULT_NEVER_AUTO, Some(Tier::Sync), "never-auto"),
             },
@@ -614,7 +639,7 @@ impl Policy {
         let floors = RuleSet::new(&merged.never_auto, Some(Tier::Sync), "never-auto");
         let programs = Programs::parsed(merged.programs.clone());
         let defaults = merged.defaults.clone();
-        let high_risk = merged.high_risk.clone();
+        let high_risk = HighRiskSpecs::Parsed(merged.high_risk.clone());
         Self::assemble(
             Parts {
                 merged: OnceLock::from(merged),
@@ -1369,7 +1394,9 @@ mod prebuilt_tests {
         let core: PrebuiltCore = serde_json::from_str(DEFAULT_CORE_JSON).expect("core JSON");
         assert_eq!(core.defaults, file.defaults);
         assert_eq!(Policy::builtin().programs.all().0, file.programs);
-        assert_eq!(core.high_risk, file.high_risk);
+        let high_risk: Vec<HighRiskSpec> =
+            serde_json::from_str(DEFAULT_HIGH_RISK_JSON).expect("high-risk JSON");
+        assert_eq!(high_risk, file.high_risk);
     }
 
     #[test]
