@@ -294,7 +294,7 @@ impl RuleSet {
     pub(crate) fn get(&self, i: usize) -> &CompiledRule {
         self.compiled[i].get_or_init(|| {
             let compile = |spec: &RuleSpec| {
-                CompiledRule::compile(spec, self.default_tier, self.default_category)
+                CompiledRule::compile_deferred(spec, self.default_tier, self.default_category)
                     .unwrap_or_else(|e| CompiledRule::fail_closed(spec, &e.message))
             };
             Box::new(match &self.specs {
