@@ -149,9 +149,10 @@ pub(crate) struct Trace<'r> {
     /// The paths in `named.reads` and `named.writes_outside`.
     named_reads: HashSet<PathBuf>,
     named_writes: HashSet<PathBuf>,
-    /// What each path argument came to, by working directory and workspace: a script read
-    /// ahead names the same paths over and over (`dist/`, `build/`, `deploy.yaml`), and a
-    /// path's verdicts depend on nothing else. Not used while notes are taken.
+    /// What each path argument of a file read ahead came to, by working directory and
+    /// workspace: a script names the same paths over and over (`dist/`, `build/`,
+    /// `deploy.yaml`), and a path's verdicts depend on nothing else. Not used while notes are
+    /// taken.
     path_memo: Vec<PathMemo>,
 }
 
@@ -865,9 +866,9 @@ impl Policy {
             .iter()
             .map(String::as_str)
             .chain(possible_reads(view.argv));
-        let memo = trace
-            .notes
-            .is_none()
+        // Remembered for the commands of files read ahead (scripts name the same paths over
+        // and over); a single command line seldom repeats one, and remembering costs a copy.
+        let memo = (trace.notes.is_none() && !trace.reading.is_empty())
             .then(|| trace.path_memo_index(forms.cwd, &ctx.workspace));
         for (raw, is_write) in reads.map(|p| (p, false)).chain(writes.map(|p| (p, true))) {
             let (o, f) = self.path_access(raw, is_write, memo, forms, ctx, trace);
