@@ -50,6 +50,13 @@ fn main() {
         format!("{:?}", digest.as_slice()),
     )
     .expect("OUT_DIR is writable");
+    // The digest of a policy that is the built-in default alone (`Policy::digest`: the
+    // SHA-256 over each layer's SHA-256).
+    std::fs::write(
+        out.join("default_policy_digest.rs"),
+        format!("{:?}", format!("sha256:{:x}", Sha256::digest(digest))),
+    )
+    .expect("OUT_DIR is writable");
 
     // A default policy that does not parse must fail the build, with the parser's message.
     let parsed: file::PolicyFile = match toml::from_str(&text) {
@@ -62,10 +69,16 @@ fn main() {
 
     let core = serde_json::json!({
         "defaults": json["defaults"],
-        "programs": json["programs"],
-        "high_risk": json["high_risk"],
     });
     std::fs::write(out.join("default_core.json"), core.to_string()).expect("OUT_DIR is writable");
+    // Deserialised when a first write is judged.
+    std::fs::write(
+        out.join("default_high_risk.json"),
+        json["high_risk"].to_string(),
+    )
+    .expect("OUT_DIR is writable");
+    std::fs::write(out.join("default_programs.rs"), prebuilt_programs(&parsed))
+        .expect("OUT_DIR is writable");
     for (key, specs, file) in [
         ("rule", &parsed.rules, "default_rules.rs"),
         ("never_auto", &parsed.never_auto, "default_never_auto.rs"),
@@ -73,6 +86,32 @@ fn main() {
         let items = json[key].as_array().cloned().unwrap_or_default();
         std::fs::write(out.join(file), prebuilt_rules(&items, specs)).expect("OUT_DIR is writable");
     }
+}
+
+/// A `PrebuiltPrograms` literal (see `src/load.rs`): each `[programs.NAME]` entry's JSON by
+/// name, and the aliases with the program each stands for, both sorted by name.
+fn prebuilt_programs(parsed: &file::PolicyFile) -> String {
+    use std::fmt::Write;
+    let mut s = String::from("PrebuiltPrograms {\n    json: &[\n");
+    for (name, spec) in &parsed.programs {
+        let json = serde_json::to_string(spec).expect("a program spec serialises");
+        let _ = writeln!(s, "        ({name:?}, {json:?}),");
+    }
+    let mut aliases: Vec<(&str, &str)> = Vec::new();
+    for (name, spec) in &parsed.programs {
+        for a in &spec.aliases {
+            // Later entries win, as in `Policy::assemble`.
+            aliases.retain(|(x, _)| x != a);
+            aliases.push((a, name));
+        }
+    }
+    aliases.sort();
+    s.push_str("    ],\n    aliases: &[\n");
+    for (a, name) in aliases {
+        let _ = writeln!(s, "        ({a:?}, {name:?}),");
+    }
+    s.push_str("    ],\n}\n");
+    s
 }
 
 /// A `PrebuiltRules` literal (see `src/load.rs`): each rule's JSON and the index of the rules.
@@ -98,10 +137,14 @@ fn prebuilt_rules(items: &[serde_json::Value], specs: &[file::RuleSpec]) -> Stri
     }
     let _ = write!(
         s,
-        "    ],\n    path: {},\n    net: {},\n    tool: {},\n}}\n",
+        "    ],\n    path: {},\n    net: {},\n    tool: {},\n    first_subcommand: &[\n",
         list(&index.path),
         list(&index.net),
         list(&index.tool)
     );
+    for words in &index.first_subcommand {
+        let _ = writeln!(s, "        &{words:?},");
+    }
+    s.push_str("    ],\n}\n");
     s
 }

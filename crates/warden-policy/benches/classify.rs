@@ -83,7 +83,7 @@ fn bench(c: &mut Criterion) {
     let script: String = (0..200)
         .map(|i| format!("{}\n", lines[i % lines.len()]))
         .collect();
-    let files = MemoryWorkspace::new().with("/work/ws/deploy.sh", script);
+    let files = MemoryWorkspace::new().with("/work/ws/deploy.sh", script.clone());
     let run = Action::Shell {
         script: "bash deploy.sh".into(),
         cwd: None,
@@ -93,6 +93,36 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("script_200_lines", |b| {
         b.iter(|| black_box(policy.classify_with(black_box(&run), &ctx, &files)))
+    });
+    // The same lines, each naming paths of its own (hardly a path repeats): what the
+    // per-classification memo of path verdicts does not help with.
+    let distinct: String = (0..200)
+        .map(|i| {
+            let line = lines[i % lines.len()]
+                .replace("dist", &format!("dist{i}"))
+                .replace("deploy.yaml", &format!("deploy{i}.yaml"))
+                .replace(".env.example", &format!(".env.example{i}"))
+                .replace("app:latest", &format!("app{i}:latest"))
+                .replace("--release", &format!("--release --target-dir t{i}"))
+                .replace("release", &format!("release{i}"));
+            format!("{line}\n")
+        })
+        .collect();
+    let distinct_files = MemoryWorkspace::new().with("/work/ws/deploy.sh", distinct);
+    assert!(
+        policy
+            .classify_with(&run, &ctx, &distinct_files)
+            .commands
+            .len()
+            > 200
+    );
+    group.bench_function("script_200_distinct_lines", |b| {
+        b.iter(|| black_box(policy.classify_with(black_box(&run), &ctx, &distinct_files)))
+    });
+    // The same script's parts: the shell analysis alone (tree-sitter parse and walk), without
+    // matching rules; what is left of `script_200_lines` is classification.
+    group.bench_function("script_200_lines_analysis_only", |b| {
+        b.iter(|| black_box(warden_shell::analyse_shell(black_box(&script))))
     });
     group.finish();
     c.bench_function("policy_load_builtin", |b| {

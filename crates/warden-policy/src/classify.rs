@@ -10,7 +10,7 @@ use crate::matcher::{CommandView, program_basename};
 use crate::paths::{PathForms, is_within, resolve};
 use crate::tier::Tier;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use warden_shell::{Analysis, Command};
 
@@ -149,6 +149,38 @@ pub(crate) struct Trace<'r> {
     /// The paths in `named.reads` and `named.writes_outside`.
     named_reads: HashSet<PathBuf>,
     named_writes: HashSet<PathBuf>,
+    /// What each path argument of a file read ahead came to, by working directory and
+    /// workspace: a script names the same paths over and over (`dist/`, `build/`,
+    /// `deploy.yaml`), and a path's verdicts depend on nothing else. Not used while notes are
+    /// taken.
+    path_memo: Vec<PathMemo>,
+}
+
+/// [`Trace::path_memo`] for one working directory and workspace.
+struct PathMemo {
+    cwd: PathBuf,
+    workspace: PathBuf,
+    /// By the argument as written: its outcome as a read, and as a write.
+    reads: HashMap<String, PathOutcome>,
+    writes: HashMap<String, PathOutcome>,
+}
+
+/// What one path access came to: the resolved path, its verdicts and floor, and which list of
+/// [`NamedPaths`] it belongs to.
+#[derive(Clone)]
+struct PathOutcome {
+    path: PathBuf,
+    ordinary: Vec<(Verdict, bool)>,
+    floor: Option<Verdict>,
+    named: Named,
+}
+
+/// The list of [`NamedPaths`] a path access adds its path to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Named {
+    None,
+    Read,
+    WriteOutside,
 }
 
 impl<'r> Trace<'r> {
@@ -161,7 +193,37 @@ impl<'r> Trace<'r> {
             named: NamedPaths::default(),
             named_reads: HashSet::new(),
             named_writes: HashSet::new(),
+            path_memo: Vec::new(),
         }
+    }
+
+    /// Adds `path` to the list of [`NamedPaths`] that `named` says.
+    fn add_named(&mut self, path: &Path, named: Named) {
+        match named {
+            Named::None => {}
+            Named::Read => NamedPaths::add(&mut self.named.reads, &mut self.named_reads, path),
+            Named::WriteOutside => {
+                NamedPaths::add(&mut self.named.writes_outside, &mut self.named_writes, path)
+            }
+        }
+    }
+
+    /// The index of the path memo for `cwd` in `workspace` (made when there is none).
+    fn path_memo_index(&mut self, cwd: &Path, workspace: &Path) -> usize {
+        if let Some(i) = self
+            .path_memo
+            .iter()
+            .position(|m| m.cwd == cwd && m.workspace == workspace)
+        {
+            return i;
+        }
+        self.path_memo.push(PathMemo {
+            cwd: cwd.to_path_buf(),
+            workspace: workspace.to_path_buf(),
+            reads: HashMap::new(),
+            writes: HashMap::new(),
+        });
+        self.path_memo.len() - 1
     }
 
     fn note(&mut self, f: impl FnOnce() -> String) {
@@ -280,20 +342,16 @@ fn implied_writes(view: &CommandView<'_>) -> Vec<String> {
 }
 
 /// Every argument that might name a path the command reads.
-fn possible_reads(argv: &[String]) -> Vec<String> {
-    let mut out = Vec::new();
-    for a in &argv[1..] {
+fn possible_reads(argv: &[String]) -> impl Iterator<Item = &str> {
+    argv[1..].iter().filter_map(|a| {
         if !a.starts_with('-') {
-            if !a.is_empty() && !a.contains('\n') {
-                out.push(a.clone());
-            }
-        } else if let Some((_, v)) = a.split_once('=')
-            && (v.contains('/') || v.starts_with('~') || v.starts_with('.'))
-        {
-            out.push(v.to_owned());
+            (!a.is_empty() && !a.contains('\n')).then_some(a.as_str())
+        } else {
+            a.split_once('=')
+                .map(|(_, v)| v)
+                .filter(|v| v.contains('/') || v.starts_with('~') || v.starts_with('.'))
         }
-    }
-    out
+    })
 }
 
 /// `git` with its global options understood: `-C dir` moves the working directory, and
@@ -618,7 +676,7 @@ impl Policy {
             home: &ctx.home,
             workspace: &ctx.workspace,
         };
-        let mut view = CommandView::new(&argv, cmd.elevated, &self.programs, &self.aliases);
+        let mut view = CommandView::new(&argv, cmd.elevated, &self.programs);
         view.resolver = Some(&forms);
         let mut v = self.verdict_for_view(&view, cmd, &forms, ctx, trace);
         if v.tier < Tier::Deny && self.asks_for_help(&view) {
@@ -709,12 +767,14 @@ impl Policy {
             trace.reading.push(p.file.clone());
             let analysis = warden_shell::analyse_shell(&p.text);
             let before = out.len();
+            out.reserve(analysis.commands.len() + analysis.opaque.len());
             self.classify_analysis(&analysis, Some(&p.text), &p.cwd, ctx, depth + 1, trace, out);
             trace.reading.pop();
             // Byte offsets where lines start, to name each command's line.
             let starts: Vec<usize> = std::iter::once(0)
                 .chain(p.text.match_indices('\n').map(|(i, _)| i + 1))
                 .collect();
+            let wrapper = format!("lookahead {}", p.file);
             for c in &mut out[before..] {
                 if c.source.is_none() {
                     let at = c.span.map_or(0, |[s, _]| s);
@@ -722,7 +782,7 @@ impl Policy {
                     c.source = Some(format!("{}:{line}", p.file));
                 }
                 c.span = Some([cmd.span.start, cmd.span.end]);
-                c.wrappers.insert(0, format!("lookahead {}", p.file));
+                c.wrappers.insert(0, wrapper.clone());
             }
         }
     }
@@ -767,7 +827,11 @@ impl Policy {
         let mut ordinary: Vec<(Verdict, bool)> = Vec::new();
         let mut floor: Option<Verdict> = None;
         let mut program_known = false;
+        let first = view.positionals.first().copied();
         for i in self.rules.for_programs(&view.program, view.raw_program) {
+            if !self.rules.may_match_subcommand(i, first) {
+                continue;
+            }
             let r = self.rules.get(i);
             if r.matches_command(view) {
                 trace.note(|| format!("rule `{}` matches → {}", r.id, r.tier));
@@ -779,6 +843,9 @@ impl Policy {
             }
         }
         for i in self.floors.for_programs(&view.program, view.raw_program) {
+            if !self.floors.may_match_subcommand(i, first) {
+                continue;
+            }
             let r = self.floors.get(i);
             if r.matches_command(view) {
                 trace.note(|| format!("never-auto `{}` matches → at least {}", r.id, r.tier));
@@ -786,28 +853,25 @@ impl Policy {
             }
         }
 
-        // Paths the command touches.
-        let writes: Vec<PathBuf> = cmd
+        // Paths the command touches: reads, then writes.
+        let implied = implied_writes(view);
+        let writes = cmd
             .writes
             .iter()
-            .cloned()
-            .chain(implied_writes(view))
-            .filter(|w| !is_pseudo_device(w))
-            .map(|w| resolve(&w, forms.cwd, &ctx.home))
-            .collect();
-        let reads: Vec<PathBuf> = cmd
+            .chain(&implied)
+            .map(String::as_str)
+            .filter(|w| !is_pseudo_device(w));
+        let reads = cmd
             .reads
             .iter()
-            .cloned()
-            .chain(possible_reads(view.argv))
-            .map(|r| resolve(&r, forms.cwd, &ctx.home))
-            .collect();
-        for (path, is_write) in reads
-            .iter()
-            .map(|p| (p, false))
-            .chain(writes.iter().map(|p| (p, true)))
-        {
-            let (o, f) = self.path_verdicts(path, is_write, forms, ctx, trace);
+            .map(String::as_str)
+            .chain(possible_reads(view.argv));
+        // Remembered for the commands of files read ahead (scripts name the same paths over
+        // and over); a single command line seldom repeats one, and remembering costs a copy.
+        let memo = (trace.notes.is_none() && !trace.reading.is_empty())
+            .then(|| trace.path_memo_index(forms.cwd, &ctx.workspace));
+        for (raw, is_write) in reads.map(|p| (p, false)).chain(writes.map(|p| (p, true))) {
+            let (o, f) = self.path_access(raw, is_write, memo, forms, ctx, trace);
             ordinary.extend(o);
             if let Some(f) = f {
                 floor = Some(strictest(floor, f));
@@ -879,7 +943,53 @@ impl Policy {
         })
     }
 
-    /// Verdicts for one path access: ordinary (with override flags) and a floor.
+    /// Verdicts for a path argument `raw` of a command: ordinary (with override flags) and a
+    /// floor, from the memo at index `memo` of the trace when there is one.
+    fn path_access(
+        &self,
+        raw: &str,
+        is_write: bool,
+        memo: Option<usize>,
+        forms: &PathForms<'_>,
+        ctx: &Context,
+        trace: &mut Trace<'_>,
+    ) -> (Vec<(Verdict, bool)>, Option<Verdict>) {
+        let known = memo.and_then(|i| {
+            let m = &trace.path_memo[i];
+            if is_write { &m.writes } else { &m.reads }
+                .get(raw)
+                .cloned()
+        });
+        let outcome = match known {
+            Some(o) => o,
+            None => {
+                let path = resolve(raw, forms.cwd, &ctx.home);
+                let (ordinary, floor, named) =
+                    self.path_verdicts(&path, is_write, forms, ctx, trace);
+                let o = PathOutcome {
+                    path,
+                    ordinary,
+                    floor,
+                    named,
+                };
+                if let Some(i) = memo {
+                    let m = &mut trace.path_memo[i];
+                    if is_write {
+                        &mut m.writes
+                    } else {
+                        &mut m.reads
+                    }
+                    .insert(raw.to_owned(), o.clone());
+                }
+                o
+            }
+        };
+        trace.add_named(&outcome.path, outcome.named);
+        (outcome.ordinary, outcome.floor)
+    }
+
+    /// Verdicts for one path access: ordinary (with override flags), a floor, and the list
+    /// of named paths it belongs to.
     fn path_verdicts(
         &self,
         path: &Path,
@@ -887,7 +997,7 @@ impl Policy {
         forms: &PathForms<'_>,
         ctx: &Context,
         trace: &mut Trace<'_>,
-    ) -> (Vec<(Verdict, bool)>, Option<Verdict>) {
+    ) -> (Vec<(Verdict, bool)>, Option<Verdict>, Named) {
         let forms_text = forms.forms_of(path);
         let candidates = crate::wordglob::SplitPath::all(&forms_text);
         let mut ordinary = Vec::new();
@@ -915,8 +1025,9 @@ impl Policy {
                 floor = Some(strictest(floor, Verdict::from_rule(r)));
             }
         }
+        let mut named = Named::None;
         if !is_write && ctx.workspace != Path::new(REMOTE_WORKSPACE) {
-            NamedPaths::add(&mut trace.named.reads, &mut trace.named_reads, path);
+            named = Named::Read;
         }
         if is_write {
             if !is_within(path, &ctx.workspace)
@@ -932,11 +1043,7 @@ impl Policy {
                         format!("writes {} on another machine or container", path.display()),
                     )
                 } else {
-                    NamedPaths::add(
-                        &mut trace.named.writes_outside,
-                        &mut trace.named_writes,
-                        path,
-                    );
+                    named = Named::WriteOutside;
                     Verdict::new(
                         self.defaults.write_outside_workspace,
                         "builtin.write-outside-workspace",
@@ -946,7 +1053,7 @@ impl Policy {
                 };
                 ordinary.push((v, false));
             }
-            for h in &self.high_risk {
+            for h in self.high_risk.get() {
                 if candidates.iter().any(|c| h.globs.is_match_split(c)) {
                     trace.note(|| format!("high-risk path `{}` → at least {}", h.id, h.tier));
                     floor = Some(strictest(
@@ -956,7 +1063,7 @@ impl Policy {
                 }
             }
         }
-        (ordinary, floor)
+        (ordinary, floor, named)
     }
 
     fn classify_path_action(
@@ -972,7 +1079,8 @@ impl Policy {
             home: &ctx.home,
             workspace: &ctx.workspace,
         };
-        let (ordinary, floor) = self.path_verdicts(&abs, is_write, &forms, ctx, trace);
+        let (ordinary, floor, named) = self.path_verdicts(&abs, is_write, &forms, ctx, trace);
+        trace.add_named(&abs, named);
         combine(ordinary, floor, trace, || {
             Verdict::new(
                 Tier::Auto,

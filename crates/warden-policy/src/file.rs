@@ -282,14 +282,29 @@ pub(crate) struct RuleIndex {
     pub path: Vec<usize>,
     pub net: Vec<usize>,
     pub tool: Vec<usize>,
+    /// Per rule: the words its first `subcommand` pattern allows when they are all literal
+    /// (`apply|destroy`), else empty. A command whose first positional word is none of them
+    /// cannot match the rule, which then need not even be compiled.
+    pub first_subcommand: Vec<Vec<String>>,
 }
 
 impl RuleIndex {
     pub(crate) fn of(specs: &[RuleSpec]) -> Self {
-        let mut index = Self::default();
+        let mut index = Self {
+            first_subcommand: vec![Vec::new(); specs.len()],
+            ..Self::default()
+        };
         for (i, r) in specs.iter().enumerate() {
             match r.kind() {
                 Ok(RuleKind::Program) => {
+                    let words: Vec<&str> = r
+                        .subcommand
+                        .first()
+                        .map(|p| p.split('|').collect())
+                        .unwrap_or_default();
+                    if words.iter().all(|w| !w.contains(['*', '?', '[', '\\'])) {
+                        index.first_subcommand[i] = words.iter().map(|w| w.to_string()).collect();
+                    }
                     for p in &r.program {
                         if p.contains(['*', '?', '[', '\\']) {
                             index.glob_programs.push((p.clone(), i));

@@ -46,7 +46,7 @@ impl PolicySource {
     /// The built-in default policy as a source.
     pub fn builtin() -> Self {
         Self {
-            name: "<built-in default policy>".into(),
+            name: BUILTIN_NAME.into(),
             text: crate::DEFAULT_POLICY.into(),
             layer: Layer::Builtin,
         }
@@ -63,6 +63,104 @@ pub(crate) struct PrebuiltRules {
     path: &'static [usize],
     net: &'static [usize],
     tool: &'static [usize],
+    first_subcommand: &'static [&'static [&'static str]],
+}
+
+/// The name of the built-in default in messages.
+const BUILTIN_NAME: &str = "<built-in default policy>";
+
+/// The built-in default's `[programs.NAME]` entries as prepared at build time (`build.rs`):
+/// each program's JSON and the aliases, sorted by name.
+#[derive(Debug)]
+pub(crate) struct PrebuiltPrograms {
+    json: &'static [(&'static str, &'static str)],
+    aliases: &'static [(&'static str, &'static str)],
+}
+
+/// The built-in default's programs.
+static DEFAULT_PROGRAMS: PrebuiltPrograms =
+    include!(concat!(env!("OUT_DIR"), "/default_programs.rs"));
+
+/// Command knowledge by program name (`[programs.NAME]`). For the built-in default, a
+/// program's entry is deserialised when a command of it is first classified (a `warden check`
+/// process needs one or two of them).
+#[derive(Debug)]
+pub(crate) enum Programs {
+    Parsed {
+        specs: BTreeMap<String, ProgramSpec>,
+        /// Alias → the program it stands for.
+        aliases: BTreeMap<String, String>,
+    },
+    Prebuilt {
+        table: &'static PrebuiltPrograms,
+        specs: Vec<OnceLock<ProgramSpec>>,
+    },
+}
+
+impl Programs {
+    fn parsed(specs: BTreeMap<String, ProgramSpec>) -> Self {
+        let mut aliases = BTreeMap::new();
+        for (name, spec) in &specs {
+            for a in &spec.aliases {
+                aliases.insert(a.clone(), name.clone());
+            }
+        }
+        Self::Parsed { specs, aliases }
+    }
+
+    fn prebuilt(table: &'static PrebuiltPrograms) -> Self {
+        Self::Prebuilt {
+            table,
+            specs: (0..table.json.len()).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The entry of program `name`. The built-in default's entries are checked by this crate's
+    /// tests (`the_prebuilt_default_compiles_like_the_parsed_one`), so deserialising one cannot
+    /// fail; if it ever did, the program would be known by no entry.
+    pub(crate) fn get(&self, name: &str) -> Option<&ProgramSpec> {
+        match self {
+            Self::Parsed { specs, .. } => specs.get(name),
+            Self::Prebuilt { table, specs } => {
+                let i = table.json.binary_search_by(|(n, _)| (*n).cmp(name)).ok()?;
+                let spec = specs[i]
+                    .get_or_init(|| serde_json::from_str(table.json[i].1).unwrap_or_default());
+                Some(spec)
+            }
+        }
+    }
+
+    /// The program an alias stands for (`tofu` → `terraform`).
+    pub(crate) fn alias(&self, name: &str) -> Option<&str> {
+        match self {
+            Self::Parsed { aliases, .. } => aliases.get(name).map(String::as_str),
+            Self::Prebuilt { table, .. } => table
+                .aliases
+                .binary_search_by(|(a, _)| (*a).cmp(name))
+                .ok()
+                .map(|i| table.aliases[i].1),
+        }
+    }
+
+    /// Every entry, and every alias (for tests comparing the two forms).
+    #[cfg(test)]
+    fn all(&self) -> (BTreeMap<String, ProgramSpec>, BTreeMap<String, String>) {
+        match self {
+            Self::Parsed { specs, aliases } => (specs.clone(), aliases.clone()),
+            Self::Prebuilt { table, .. } => (
+                table
+                    .json
+                    .iter()
+                    .filter_map(|(n, _)| Some(((*n).to_owned(), self.get(n)?.clone())))
+                    .collect(),
+                table
+                    .aliases
+                    .iter()
+                    .map(|(a, n)| ((*a).to_owned(), (*n).to_owned()))
+                    .collect(),
+            ),
+        }
+    }
 }
 
 /// The built-in default's `[[rule]]` entries.
@@ -115,6 +213,14 @@ pub(crate) struct RuleSet {
     pub path: Cow<'static, [usize]>,
     pub net: Cow<'static, [usize]>,
     pub tool: Cow<'static, [usize]>,
+    first_subcommand: FirstSubcommand,
+}
+
+/// [`RuleIndex::first_subcommand`], as loaded or as prebuilt.
+#[derive(Debug)]
+enum FirstSubcommand {
+    Parsed(Vec<Vec<String>>),
+    Prebuilt(&'static [&'static [&'static str]]),
 }
 
 impl RuleSet {
@@ -138,6 +244,7 @@ impl RuleSet {
             path: index.path.into(),
             net: index.net.into(),
             tool: index.tool.into(),
+            first_subcommand: FirstSubcommand::Parsed(index.first_subcommand),
         }
     }
 
@@ -160,6 +267,24 @@ impl RuleSet {
             path: Cow::Borrowed(rules.path),
             net: Cow::Borrowed(rules.net),
             tool: Cow::Borrowed(rules.tool),
+            first_subcommand: FirstSubcommand::Prebuilt(rules.first_subcommand),
+        }
+    }
+
+    /// Whether program rule `i` can match a command whose first positional word is `first`
+    /// (see [`RuleIndex::first_subcommand`]); asked before the rule is compiled.
+    pub(crate) fn may_match_subcommand(&self, i: usize, first: Option<&str>) -> bool {
+        let allowed = |words: &mut dyn Iterator<Item = &str>| {
+            let mut words = words.peekable();
+            words.peek().is_none() || first.is_some_and(|f| words.any(|w| w == f))
+        };
+        match &self.first_subcommand {
+            FirstSubcommand::Parsed(v) => v
+                .get(i)
+                .is_none_or(|w| allowed(&mut w.iter().map(String::as_str))),
+            FirstSubcommand::Prebuilt(v) => {
+                v.get(i).is_none_or(|w| allowed(&mut w.iter().copied()))
+            }
         }
     }
 
@@ -169,7 +294,7 @@ impl RuleSet {
     pub(crate) fn get(&self, i: usize) -> &CompiledRule {
         self.compiled[i].get_or_init(|| {
             let compile = |spec: &RuleSpec| {
-                CompiledRule::compile(spec, self.default_tier, self.default_category)
+                CompiledRule::compile_deferred(spec, self.default_tier, self.default_category)
                     .unwrap_or_else(|e| CompiledRule::fail_closed(spec, &e.message))
             };
             Box::new(match &self.specs {
@@ -191,8 +316,13 @@ impl RuleSet {
     /// Indices of program rules that may apply to a program known by its canonical name or
     /// the name it was invoked as, in file order.
     pub(crate) fn for_programs(&self, canonical: &str, raw: &str) -> Vec<usize> {
+        let names: &[&str] = if canonical == raw {
+            &[canonical]
+        } else {
+            &[canonical, raw]
+        };
         let mut out: Vec<usize> = Vec::new();
-        for name in [canonical, raw] {
+        for name in names {
             out.extend(self.by_program.get(name));
             for (g, i) in &self.glob_programs {
                 if g.is_match(name) {
@@ -221,6 +351,86 @@ pub(crate) struct HighRisk {
     pub reason: String,
 }
 
+/// The high-risk entries, compiled when a write is first judged: most actions write nothing,
+/// and compiling the globs is a measurable share of a `warden check` process. Every layer's
+/// globs were checked when it was loaded (the built-in default's by this crate's tests); if
+/// one ever failed to compile here, its entry would match every path (fail closed).
+#[derive(Debug)]
+pub(crate) struct HighRiskPaths {
+    specs: HighRiskSpecs,
+    compiled: OnceLock<Vec<HighRisk>>,
+}
+
+/// Where the high-risk entries come from.
+#[derive(Debug)]
+enum HighRiskSpecs {
+    Parsed(Vec<HighRiskSpec>),
+    /// The built-in default's, as JSON (`build.rs`).
+    Prebuilt(&'static str),
+}
+
+impl HighRiskPaths {
+    pub(crate) fn get(&self) -> &[HighRisk] {
+        self.compiled.get_or_init(|| {
+            let specs = match &self.specs {
+                HighRiskSpecs::Parsed(specs) => Cow::Borrowed(specs.as_slice()),
+                // Checked by `the_prebuilt_rules_and_index_are_the_default_files`; if it ever
+                // failed, one entry would stand for every path (fail closed).
+                HighRiskSpecs::Prebuilt(json) => {
+                    Cow::Owned(serde_json::from_str(json).unwrap_or_else(|_| {
+                        vec![HighRiskSpec {
+                            id: "builtin.high-risk-unreadable".into(),
+                            paths: vec!["/**".into()],
+                            ..HighRiskSpec::default()
+                        }]
+                    }))
+                }
+            };
+            specs
+                .iter()
+                .map(|h| HighRisk {
+                    id: h.id.clone(),
+                    globs: path_set(&h.paths)
+                        .or_else(|_| path_set(&["/**".to_owned(), "**".to_owned()]))
+                        .unwrap_or_default(),
+                    tier: h.tier.unwrap_or(Tier::Sync),
+                    category: h
+                        .category
+                        .clone()
+                        .unwrap_or_else(|| "high-risk-path".into()),
+                    reason: h
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| format!("writes to a high-risk path (`{}`)", h.id)),
+                })
+                .collect()
+        })
+    }
+}
+
+/// Path globs compiled when first matched (see [`HighRiskPaths`]); patterns that ever failed
+/// to compile here would match nothing (for scratch paths, the strict side).
+#[derive(Debug)]
+pub(crate) struct LazyPathSet {
+    patterns: Vec<String>,
+    compiled: OnceLock<PathSet>,
+}
+
+impl LazyPathSet {
+    fn new(patterns: Vec<String>) -> Self {
+        Self {
+            patterns,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn is_match(&self, path: &str) -> bool {
+        self.compiled
+            .get_or_init(|| path_set(&self.patterns).unwrap_or_default())
+            .is_match(path)
+    }
+}
+
 /// Defaults with every value resolved.
 #[derive(Debug)]
 pub(crate) struct ResolvedDefaults {
@@ -230,7 +440,7 @@ pub(crate) struct ResolvedDefaults {
     pub write_outside_workspace: Tier,
     pub unknown_network: Tier,
     pub unknown_tool: Tier,
-    pub scratch: PathSet,
+    pub scratch: LazyPathSet,
     pub opaque_when_dynamic: HashSet<String>,
 }
 
@@ -240,12 +450,11 @@ pub struct Policy {
     /// The merged file; for the built-in default alone, deserialised when first asked for
     /// (classification needs only the parts below).
     merged: OnceLock<PolicyFile>,
-    pub(crate) programs: BTreeMap<String, ProgramSpec>,
+    pub(crate) programs: Programs,
     pub(crate) rules: RuleSet,
     pub(crate) floors: RuleSet,
-    pub(crate) high_risk: Vec<HighRisk>,
+    pub(crate) high_risk: HighRiskPaths,
     pub(crate) defaults: ResolvedDefaults,
-    pub(crate) aliases: BTreeMap<String, String>,
     digest: String,
     sources: Vec<String>,
     /// The file each `[[test]]` case came from; empty for the built-in default alone.
@@ -258,16 +467,18 @@ pub struct Policy {
 #[derive(Default)]
 struct PrebuiltCore {
     defaults: Defaults,
-    programs: BTreeMap<String, ProgramSpec>,
-    high_risk: Vec<HighRiskSpec>,
 }
+
+/// The built-in default's `[[high_risk]]` entries, as JSON (`build.rs`).
+const DEFAULT_HIGH_RISK_JSON: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/default_high_risk.json"));
 
 /// What [`Policy::assemble`] compiles.
 struct Parts<'a> {
     merged: OnceLock<PolicyFile>,
     defaults: &'a Defaults,
-    programs: BTreeMap<String, ProgramSpec>,
-    high_risk: &'a [HighRiskSpec],
+    programs: Programs,
+    high_risk: HighRiskSpecs,
     rules: RuleSet,
     floors: RuleSet,
 }
@@ -301,8 +512,8 @@ impl Policy {
     /// unless some layer says `extends = "none"`.
     pub fn load(sources: &[PolicySource]) -> Result<Self, PolicyErrors> {
         match sources {
-            [] => return Self::prebuilt(&PolicySource::builtin()),
-            [only] if only.is_prebuilt_default() => return Self::prebuilt(only),
+            [] => return Self::prebuilt(),
+            [only] if only.is_prebuilt_default() => return Self::prebuilt(),
             _ => {}
         }
         let mut errors = Vec::new();
@@ -391,11 +602,12 @@ impl Policy {
     /// The built-in default alone, from its build-time form: only the sections classification
     /// reads are deserialised now, each rule when a command can first match it, and the whole
     /// file when [`Policy::config`] is first called.
-    fn prebuilt(source: &PolicySource) -> Result<Self, PolicyErrors> {
+    /// Needs no [`PolicySource`] of the default: making one copies the whole text.
+    fn prebuilt() -> Result<Self, PolicyErrors> {
         let core: PrebuiltCore =
             serde_json::from_str(DEFAULT_CORE_JSON).map_err(|e| PolicyErrors {
                 errors: vec![PolicyError::at(
-                    &source.name,
+                    BUILTIN_NAME,
                     "",
                     None,
                     format!("built-in policy: {e}"),
@@ -406,13 +618,13 @@ impl Policy {
             Parts {
                 merged: OnceLock::new(),
                 defaults: &core.defaults,
-                programs: core.programs.clone(),
-                high_risk: &core.high_risk,
+                programs: Programs::prebuilt(&DEFAULT_PROGRAMS),
+                high_risk: HighRiskSpecs::Prebuilt(DEFAULT_HIGH_RISK_JSON),
                 rules: RuleSet::prebuilt(&DEFAULT_RULES, None, "general"),
                 floors: RuleSet::prebuilt(&DEFAULT_NEVER_AUTO, Some(Tier::Sync), "never-auto"),
             },
-            vec![source.name.clone()],
-            &[source],
+            vec![BUILTIN_NAME.to_owned()],
+            DEFAULT_POLICY_DIGEST.to_owned(),
             Vec::new(),
         )
     }
@@ -425,20 +637,20 @@ impl Policy {
     ) -> Result<Self, PolicyErrors> {
         let rules = RuleSet::new(&merged.rules, None, "general");
         let floors = RuleSet::new(&merged.never_auto, Some(Tier::Sync), "never-auto");
-        let programs = merged.programs.clone();
+        let programs = Programs::parsed(merged.programs.clone());
         let defaults = merged.defaults.clone();
-        let high_risk = merged.high_risk.clone();
+        let high_risk = HighRiskSpecs::Parsed(merged.high_risk.clone());
         Self::assemble(
             Parts {
                 merged: OnceLock::from(merged),
                 defaults: &defaults,
                 programs,
-                high_risk: &high_risk,
+                high_risk,
                 rules,
                 floors,
             },
             sources,
-            layers,
+            digest_sources(layers),
             test_origins,
         )
     }
@@ -447,34 +659,13 @@ impl Policy {
     fn assemble(
         parts: Parts<'_>,
         sources: Vec<String>,
-        layers: &[&PolicySource],
+        digest: String,
         test_origins: Vec<String>,
     ) -> Result<Self, PolicyErrors> {
-        let fail = |message: String| PolicyErrors {
-            errors: vec![PolicyError::at(
-                &sources.join(" + "),
-                "",
-                None,
-                message,
-                None,
-            )],
+        let high_risk = HighRiskPaths {
+            specs: parts.high_risk,
+            compiled: OnceLock::new(),
         };
-        let mut high_risk = Vec::new();
-        for h in parts.high_risk {
-            high_risk.push(HighRisk {
-                id: h.id.clone(),
-                globs: path_set(&h.paths).map_err(|(_, e)| fail(e.to_string()))?,
-                tier: h.tier.unwrap_or(Tier::Sync),
-                category: h
-                    .category
-                    .clone()
-                    .unwrap_or_else(|| "high-risk-path".into()),
-                reason: h
-                    .reason
-                    .clone()
-                    .unwrap_or_else(|| format!("writes to a high-risk path (`{}`)", h.id)),
-            });
-        }
         let d = parts.defaults;
         let defaults = ResolvedDefaults {
             opaque: d.opaque.unwrap_or(Tier::Sync),
@@ -483,16 +674,9 @@ impl Policy {
             write_outside_workspace: d.write_outside_workspace.unwrap_or(Tier::Async),
             unknown_network: d.unknown_network.unwrap_or(Tier::Sync),
             unknown_tool: d.unknown_tool.unwrap_or(Tier::Sync),
-            scratch: path_set(&d.scratch_paths).map_err(|(_, e)| fail(e.to_string()))?,
+            scratch: LazyPathSet::new(d.scratch_paths.clone()),
             opaque_when_dynamic: d.opaque_when_dynamic.iter().cloned().collect(),
         };
-        let mut aliases = BTreeMap::new();
-        for (name, spec) in &parts.programs {
-            for a in &spec.aliases {
-                aliases.insert(a.clone(), name.clone());
-            }
-        }
-        let digest = format!("sha256:{:x}", digest_sources(layers));
         Ok(Self {
             merged: parts.merged,
             programs: parts.programs,
@@ -500,7 +684,6 @@ impl Policy {
             floors: parts.floors,
             high_risk,
             defaults,
-            aliases,
             digest,
             sources,
             test_origins,
@@ -646,10 +829,13 @@ fn looks_like_alternatives(subcommand: &[String]) -> bool {
 
 /// SHA-256 of the built-in default policy, computed at build time.
 const DEFAULT_POLICY_SHA256: [u8; 32] = include!(concat!(env!("OUT_DIR"), "/default_digest.rs"));
+/// [`Policy::digest`] of the built-in default alone (`build.rs`; checked by
+/// `the_prebuilt_default_has_the_digest_of_its_text`).
+const DEFAULT_POLICY_DIGEST: &str = include!(concat!(env!("OUT_DIR"), "/default_policy_digest.rs"));
 
 /// The policy's digest: SHA-256 over each layer's SHA-256, in layer order (the built-in layer's
 /// own digest comes from the build).
-fn digest_sources(sources: &[&PolicySource]) -> impl std::fmt::LowerHex {
+fn digest_sources(sources: &[&PolicySource]) -> String {
     let mut h = Sha256::new();
     for s in sources {
         if s.layer == Layer::Builtin && s.text == crate::DEFAULT_POLICY {
@@ -658,7 +844,7 @@ fn digest_sources(sources: &[&PolicySource]) -> impl std::fmt::LowerHex {
             h.update(Sha256::digest(s.text.as_bytes()));
         }
     }
-    h.finalize()
+    format!("sha256:{:x}", h.finalize())
 }
 
 /// The built-in default as parsed at build time (a `PolicyFile`, or a `toml::Table` for merging);
@@ -1162,10 +1348,13 @@ impl<'a> SpanFinder<'a> {
 #[cfg(test)]
 mod prebuilt_tests {
     use super::*;
+    use crate::matcher::CommandView;
+    use std::collections::BTreeSet;
 
     #[test]
     fn the_prebuilt_rules_and_index_are_the_default_files() {
         let file: PolicyFile = toml::from_str(crate::DEFAULT_POLICY).expect("default parses");
+        let mut constrained = 0;
         for (prebuilt, specs) in [
             (&DEFAULT_RULES, &file.rules),
             (&DEFAULT_NEVER_AUTO, &file.never_auto),
@@ -1192,11 +1381,67 @@ mod prebuilt_tests {
             assert_eq!(prebuilt.path, index.path);
             assert_eq!(prebuilt.net, index.net);
             assert_eq!(prebuilt.tool, index.tool);
+            let first: Vec<Vec<String>> = prebuilt
+                .first_subcommand
+                .iter()
+                .map(|w| w.iter().map(|s| (*s).to_owned()).collect())
+                .collect();
+            assert_eq!(first, index.first_subcommand);
+            constrained += first.iter().filter(|w| !w.is_empty()).count();
         }
+        // Most program rules name their subcommand literally.
+        assert!(constrained > 20, "{constrained}");
         let core: PrebuiltCore = serde_json::from_str(DEFAULT_CORE_JSON).expect("core JSON");
         assert_eq!(core.defaults, file.defaults);
-        assert_eq!(core.programs, file.programs);
-        assert_eq!(core.high_risk, file.high_risk);
+        assert_eq!(Policy::builtin().programs.all().0, file.programs);
+        let high_risk: Vec<HighRiskSpec> =
+            serde_json::from_str(DEFAULT_HIGH_RISK_JSON).expect("high-risk JSON");
+        assert_eq!(high_risk, file.high_risk);
+    }
+
+    #[test]
+    fn a_rule_skipped_by_its_first_subcommand_would_not_have_matched() {
+        // Every program rule, tried on its program with every first word any rule names (and
+        // none): whenever the index says the rule cannot match, matching agrees.
+        let policy = Policy::builtin();
+        let file: PolicyFile = toml::from_str(crate::DEFAULT_POLICY).expect("default parses");
+        let words: BTreeSet<&str> = file
+            .rules
+            .iter()
+            .chain(file.never_auto.iter())
+            .flat_map(|r| r.subcommand.iter().flat_map(|s| s.split('|')))
+            .collect();
+        let mut skipped = 0;
+        for set in [&policy.rules, &policy.floors] {
+            for i in 0..set.compiled.len() {
+                let rule = set.get(i);
+                for program in &rule.program {
+                    for first in words.iter().map(|w| Some(*w)).chain([None]) {
+                        let mut argv = vec![program.clone()];
+                        argv.extend(first.map(str::to_owned));
+                        argv.extend(["--force".to_owned(), "x".to_owned()]);
+                        let view = CommandView::new(&argv, false, &policy.programs);
+                        let positional = view.positionals.first().copied();
+                        if !set.may_match_subcommand(i, positional) {
+                            skipped += 1;
+                            assert!(!rule.matches_command(&view), "{} on {argv:?}", rule.id);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(skipped > 1000, "{skipped}");
+    }
+
+    #[test]
+    fn the_prebuilt_default_has_the_digest_of_its_text() {
+        // The digest is the SHA-256 over each layer's SHA-256; the built-in default's is taken
+        // from build time, without a copy of its text.
+        let layer: [u8; 32] = Sha256::digest(crate::DEFAULT_POLICY.as_bytes()).into();
+        let expected = format!("sha256:{:x}", Sha256::digest(layer));
+        assert_eq!(Policy::builtin().digest(), expected);
+        let explicit = Policy::load(&[PolicySource::builtin()]).expect("loads");
+        assert_eq!(explicit.digest(), expected);
     }
 
     #[test]
@@ -1212,8 +1457,21 @@ mod prebuilt_tests {
         .expect("loads");
         let prebuilt = Policy::builtin();
         assert_eq!(parsed.config(), prebuilt.config());
-        assert_eq!(parsed.programs, prebuilt.programs);
-        assert_eq!(parsed.aliases, prebuilt.aliases);
+        assert_eq!(parsed.programs.all(), prebuilt.programs.all());
+        // High-risk paths and scratch paths, compiled when first used.
+        assert_eq!(
+            format!("{:?}", parsed.high_risk.get()),
+            format!("{:?}", prebuilt.high_risk.get())
+        );
+        assert!(!prebuilt.high_risk.get().is_empty());
+        for p in ["/tmp/x", "/dev/null", "/work/x"] {
+            assert_eq!(
+                parsed.defaults.scratch.is_match(p),
+                prebuilt.defaults.scratch.is_match(p)
+            );
+        }
+        assert!(prebuilt.defaults.scratch.is_match("/tmp/x"));
+        assert!(!prebuilt.programs.all().1.is_empty());
         for (a, b) in [
             (&parsed.rules, &prebuilt.rules),
             (&parsed.floors, &prebuilt.floors),

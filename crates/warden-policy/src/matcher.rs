@@ -2,11 +2,11 @@
 //! view of one command (program, positional words, flags) they are matched against.
 
 use crate::argregex::ArgRegex;
-use crate::file::{ProgramSpec, RuleSpec};
+use crate::file::RuleSpec;
 use crate::tier::Tier;
 use crate::wordglob::{PathSet, SplitPath, WordGlob, WordSet};
 use regex_lite::Regex;
-use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 pub(crate) use crate::file::RuleKind;
 
@@ -191,8 +191,8 @@ pub(crate) struct CompiledRule {
     arg_regex: Option<ArgRegex>,
     elevated: Option<bool>,
     paths: Option<PathSet>,
-    writes: Option<PathSet>,
-    except: Option<PathSet>,
+    writes: Option<DeferredPaths>,
+    except: Option<DeferredPaths>,
     host: Option<WordSet>,
     method: Vec<String>,
     port: Vec<u16>,
@@ -216,6 +216,53 @@ pub(crate) fn validate_regex(spec: &RuleSpec) -> Result<(), RuleCompileError> {
 /// What kind of matcher a rule uses; exactly one kind is allowed.
 pub(crate) fn rule_kind(spec: &RuleSpec) -> Result<RuleKind, String> {
     spec.kind()
+}
+
+/// Path globs of a rule that only some accesses need (`writes` for a write, `except` once the
+/// rule has matched), compiled when first needed: a `warden check` of a command that writes
+/// nothing then compiles neither. Deferred only for layers validated when they loaded; should
+/// a glob fail to compile here anyway, the set stands for every path when it widens the rule
+/// (`writes`) and for none when it narrows it (`except`): the strict side both times.
+#[derive(Debug, Clone)]
+struct DeferredPaths {
+    patterns: Vec<String>,
+    widens: bool,
+    set: OnceLock<PathSet>,
+}
+
+impl DeferredPaths {
+    fn new(
+        key: &'static str,
+        patterns: &[String],
+        defer: bool,
+        widens: bool,
+    ) -> Result<Option<Self>, RuleCompileError> {
+        if patterns.is_empty() {
+            return Ok(None);
+        }
+        let set = OnceLock::new();
+        if !defer {
+            let compiled = opt_paths(key, patterns)?.unwrap_or_default();
+            let _ = set.set(compiled);
+        }
+        Ok(Some(Self {
+            patterns: patterns.to_vec(),
+            widens,
+            set,
+        }))
+    }
+
+    fn get(&self) -> &PathSet {
+        self.set.get_or_init(|| {
+            path_set(&self.patterns).unwrap_or_else(|_| {
+                if self.widens {
+                    path_set(&["/**".to_owned(), "**".to_owned()]).unwrap_or_default()
+                } else {
+                    PathSet::default()
+                }
+            })
+        })
+    }
 }
 
 /// Where a compile error sits inside a rule: the key and the index in its array.
@@ -262,6 +309,26 @@ impl CompiledRule {
         spec: &RuleSpec,
         default_tier: Option<Tier>,
         default_category: &str,
+    ) -> Result<Self, RuleCompileError> {
+        Self::build(spec, default_tier, default_category, false)
+    }
+
+    /// [`CompiledRule::compile`] for matching: the `writes` and `except` globs are compiled
+    /// when a write is judged or the rule has matched (see [`DeferredPaths`]). For rules of a
+    /// layer that was validated when it loaded.
+    pub(crate) fn compile_deferred(
+        spec: &RuleSpec,
+        default_tier: Option<Tier>,
+        default_category: &str,
+    ) -> Result<Self, RuleCompileError> {
+        Self::build(spec, default_tier, default_category, true)
+    }
+
+    fn build(
+        spec: &RuleSpec,
+        default_tier: Option<Tier>,
+        default_category: &str,
+        defer: bool,
     ) -> Result<Self, RuleCompileError> {
         let err = |key, message: String| RuleCompileError {
             key,
@@ -353,8 +420,8 @@ impl CompiledRule {
             arg_regex,
             elevated: spec.elevated,
             paths: opt_paths("paths", &spec.paths)?,
-            writes: opt_paths("writes", &spec.writes)?,
-            except: opt_paths("except", &spec.except)?,
+            writes: DeferredPaths::new("writes", &spec.writes, defer, true)?,
+            except: DeferredPaths::new("except", &spec.except, defer, false)?,
             host: opt_words("host", &spec.host, true)?,
             method,
             port: spec.port.clone(),
@@ -479,12 +546,12 @@ impl CompiledRule {
     /// Match a path rule against one path access. `candidates` are the forms of the path to try
     /// (absolute, and `~/…` when under the home directory).
     pub(crate) fn matches_path(&self, candidates: &[SplitPath<'_>], is_write: bool) -> bool {
-        let hit = |set: &Option<PathSet>| {
-            set.as_ref()
-                .is_some_and(|s| candidates.iter().any(|c| s.is_match_split(c)))
+        let hit = |set: Option<&PathSet>| {
+            set.is_some_and(|s| candidates.iter().any(|c| s.is_match_split(c)))
         };
-        let matched = hit(&self.paths) || (is_write && hit(&self.writes));
-        matched && !hit(&self.except)
+        let matched = hit(self.paths.as_ref())
+            || (is_write && hit(self.writes.as_ref().map(DeferredPaths::get)));
+        matched && !hit(self.except.as_ref().map(DeferredPaths::get))
     }
 
     /// Match a network rule.
@@ -569,14 +636,10 @@ impl<'a> CommandView<'a> {
     pub(crate) fn new(
         argv: &'a [String],
         elevated: bool,
-        programs: &BTreeMap<String, ProgramSpec>,
-        aliases: &BTreeMap<String, String>,
+        programs: &crate::load::Programs,
     ) -> Self {
         let base = program_basename(argv.first().map(String::as_str).unwrap_or(""));
-        let program = aliases
-            .get(base)
-            .cloned()
-            .unwrap_or_else(|| base.to_owned());
+        let program = programs.alias(base).unwrap_or(base).to_owned();
         let spec = programs.get(&program);
         let n = argv.len().saturating_sub(1);
         let mut not_options = Vec::new();
@@ -654,4 +717,34 @@ impl<'a> CommandView<'a> {
 pub(crate) fn program_basename(argv0: &str) -> &str {
     let trimmed = argv0.trim_start_matches('\\');
     trimmed.rsplit('/').next().unwrap_or(trimmed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deferred_path_globs_fail_closed() {
+        let bad = ["bad/[x".to_owned()];
+        // Compiled at once (a layer being validated), a bad glob is an error.
+        assert!(DeferredPaths::new("writes", &bad, false, true).is_err());
+        let path = crate::wordglob::SplitPath::new("/etc/passwd");
+        // Deferred, it widens the rule to every path (`writes`) or narrows it by none (`except`).
+        let writes = DeferredPaths::new("writes", &bad, true, true)
+            .unwrap()
+            .unwrap();
+        assert!(writes.get().is_match_split(&path));
+        let except = DeferredPaths::new("except", &bad, true, false)
+            .unwrap()
+            .unwrap();
+        assert!(!except.get().is_match_split(&path));
+        // Good globs match the same either way.
+        let good = ["/etc/**".to_owned()];
+        for defer in [false, true] {
+            let set = DeferredPaths::new("writes", &good, defer, true)
+                .unwrap()
+                .unwrap();
+            assert!(set.get().is_match_split(&path));
+        }
+    }
 }

@@ -174,6 +174,15 @@ impl WordGlob {
             .unwrap_or(Shape::General)
     }
 
+    /// `ext` when the pattern is exactly `*.ext` (case-sensitive, `ext` literal without a dot):
+    /// a word matches it when the text after its last dot is `ext`.
+    fn extension(&self) -> Option<&str> {
+        match &self.shape {
+            Shape::Suffix(l) => l.strip_prefix('.').filter(|e| !e.contains('.')),
+            _ => None,
+        }
+    }
+
     /// The pattern's text when it is case-sensitive and has no wildcard at all.
     fn exact(&self) -> Option<&str> {
         match &self.shape {
@@ -209,26 +218,29 @@ impl WordGlob {
         }
     }
 
-    /// Linear-time backtracking over the last `*` only.
+    /// Linear-time backtracking over the last `*` only. Walks the word by byte offsets of its
+    /// characters (no copy of the word: this runs for every path of every command).
     fn general_match(&self, word: &str) -> bool {
-        let text: Vec<char> = word.chars().collect();
+        let char_at = |i: usize| word[i..].chars().next();
         let (mut ti, mut pi) = (0usize, 0usize);
         let mut star: Option<(usize, usize)> = None;
-        while ti < text.len() {
+        while let Some(c) = char_at(ti) {
             match self.tokens.get(pi) {
                 Some(Token::AnyRun) => {
                     star = Some((pi, ti));
                     pi += 1;
                 }
-                Some(t) if self.token_matches(t, text[ti]) => {
-                    ti += 1;
+                Some(t) if self.token_matches(t, c) => {
+                    ti += c.len_utf8();
                     pi += 1;
                 }
                 _ => match star {
                     Some((sp, st)) => {
+                        // The `*` takes one more character.
+                        let next = st + char_at(st).map_or(1, char::len_utf8);
                         pi = sp + 1;
-                        ti = st + 1;
-                        star = Some((sp, st + 1));
+                        ti = next;
+                        star = Some((sp, next));
                     }
                     None => return false,
                 },
@@ -352,7 +364,37 @@ impl PathGlob {
         Ok(segments)
     }
 
+    /// The text of literal path segments as the general walk sees them: empty segments
+    /// dropped, except a leading one (the root).
+    fn literal_segments(pattern: &str) -> String {
+        let kept: Vec<&str> = pattern
+            .split('/')
+            .enumerate()
+            .filter(|(i, seg)| *i == 0 || !seg.is_empty())
+            .map(|(_, seg)| seg)
+            .collect();
+        kept.join("/")
+    }
+
+    /// Without a wildcard, or only a trailing `/**` after literal segments, the shape is plain
+    /// (`~/.aws`, `/etc/sudoers.d/**`): made without compiling each segment, as
+    /// [`PathGlob::new`] would find it (compiling a policy's globs is start-up time).
+    fn plain_shape(pattern: &str) -> Option<PathShape> {
+        let wild = |p: &str| p.contains(['*', '?', '[', '\\']);
+        if !wild(pattern) {
+            return Some(PathShape::Exact(Self::literal_segments(pattern)));
+        }
+        let prefix = pattern.strip_suffix("/**")?;
+        (!wild(prefix)).then(|| PathShape::Under(Self::literal_segments(prefix)))
+    }
+
     pub(crate) fn new(pattern: &str) -> Result<Self, WordGlobError> {
+        if let Some(fast) = Self::plain_shape(pattern) {
+            return Ok(Self {
+                segments: Vec::new(),
+                fast,
+            });
+        }
         let mut segments = Self::segments_of(pattern)?;
         let all_words =
             |segs: &[PathSegment]| segs.iter().all(|s| matches!(s, PathSegment::Word(_)));
@@ -457,24 +499,55 @@ impl PathGlob {
 /// Several path globs; matches when any does. Each glob carries the first byte every path it
 /// matches starts with, when its pattern starts with a literal character (`/`, `~`,
 /// `@workspace`; relative patterns become `**/…`): a path is tried only against the globs of
-/// its own anchor and the unanchored ones.
+/// its own anchor and the unanchored ones. The two commonest shapes of credential and config
+/// lists, `**/name` and `**/*.ext`, are looked up by the path's last segment instead of tried
+/// one by one (every argument of every command is matched as a possible path).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct PathSet(Vec<(Option<u8>, PathGlob)>);
+pub(crate) struct PathSet {
+    /// Globs not in the lookup tables below.
+    globs: Vec<(Option<u8>, PathGlob)>,
+    /// `**/name`: the names, sorted.
+    basenames: Vec<String>,
+    /// `**/*.ext` (`ext` without a dot): the extensions, sorted.
+    extensions: Vec<String>,
+}
 
 impl PathSet {
     pub(crate) fn new(patterns: &[String]) -> Result<Self, (usize, WordGlobError)> {
-        patterns
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let anchor = p
-                    .bytes()
-                    .next()
-                    .filter(|b| b.is_ascii() && !matches!(b, b'*' | b'?' | b'[' | b'\\'));
-                PathGlob::new(p).map(|g| (anchor, g)).map_err(|e| (i, e))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Self)
+        let mut set = Self::default();
+        for (i, p) in patterns.iter().enumerate() {
+            let anchor = p
+                .bytes()
+                .next()
+                .filter(|b| b.is_ascii() && !matches!(b, b'*' | b'?' | b'[' | b'\\'));
+            // `**/name` and `**/*.ext` with literal `name` and `ext`: straight into the tables.
+            let literal = |w: &str| !w.is_empty() && !w.contains(['*', '?', '[', '\\', '/']);
+            if let Some(name) = p.strip_prefix("**/").filter(|n| literal(n)) {
+                set.basenames.push(name.to_owned());
+                continue;
+            }
+            if let Some(ext) = p
+                .strip_prefix("**/*.")
+                .filter(|e| literal(e) && !e.contains('.'))
+            {
+                set.extensions.push(ext.to_owned());
+                continue;
+            }
+            let g = PathGlob::new(p).map_err(|e| (i, e))?;
+            match &g.fast {
+                PathShape::Basename(b) => set.basenames.push(b.clone()),
+                PathShape::Tail(ws) if ws.len() == 1 && ws[0].extension().is_some() => {
+                    set.extensions
+                        .push(ws[0].extension().unwrap_or_default().to_owned());
+                }
+                _ => set.globs.push((anchor, g)),
+            }
+        }
+        set.basenames.sort_unstable();
+        set.basenames.dedup();
+        set.extensions.sort_unstable();
+        set.extensions.dedup();
+        Ok(set)
     }
 
     pub(crate) fn is_match(&self, path: &str) -> bool {
@@ -483,9 +556,21 @@ impl PathSet {
 
     /// [`PathSet::is_match`] of a path already split (a candidate matched against many sets).
     pub(crate) fn is_match_split(&self, path: &SplitPath<'_>) -> bool {
+        if let Some(last) = path.parts.last() {
+            let found =
+                |list: &[String], key: &str| list.binary_search_by(|x| x.as_str().cmp(key)).is_ok();
+            if found(&self.basenames, last) {
+                return true;
+            }
+            if let Some((_, ext)) = last.rsplit_once('.')
+                && found(&self.extensions, ext)
+            {
+                return true;
+            }
+        }
         // The empty path is tried against every glob (`/` matches it).
         let first = path.path.bytes().next();
-        self.0.iter().any(|(anchor, g)| {
+        self.globs.iter().any(|(anchor, g)| {
             (anchor.is_none() || first.is_none() || *anchor == first)
                 && g.is_match_split(path.path, &path.parts)
         })
@@ -574,6 +659,13 @@ mod path_tests {
             "**/*auth*.rs",
             "**/.claude/settings*.json",
             "~/.ssh/*.pub",
+            "a//b",
+            "/a/",
+            "/tmp//x///**",
+            "~/x/",
+            "//",
+            "/**/",
+            "**/id_rsa/",
         ];
         let paths = [
             "/tmp",
@@ -608,6 +700,12 @@ mod path_tests {
             "@workspace/.claude/settings.local.json",
             "~/.ssh/id.pub",
             "",
+            "a/b",
+            "/a",
+            "/tmp/x",
+            "/tmp/x/y",
+            "~/x",
+            "/w/id_rsa",
         ];
         for p in patterns {
             let g = PathGlob::new(p).unwrap();
@@ -623,5 +721,40 @@ mod path_tests {
                 assert_eq!(set.is_match(path), g.is_match(path), "set {p} vs {path}");
             }
         }
+        // A set of them all (with its lookup tables for `**/name` and `**/*.ext`) matches
+        // exactly when one of its globs does.
+        let all: Vec<String> = patterns
+            .iter()
+            .chain(&["**/*.", "**/a.b", "**/*.tar.gz", "**/x*.pem"])
+            .map(|p| p.to_string())
+            .collect();
+        let set = PathSet::new(&all).unwrap();
+        assert!(!set.basenames.is_empty() && !set.extensions.is_empty());
+        for path in paths.iter().chain(&[
+            "/w/x.",
+            "/w/.",
+            "/w/a.b",
+            "/w/c.a.b",
+            "/w/k.pem.bak",
+            "/w/pem",
+            "/w/x.tar.gz",
+            "/w/xy.pem",
+            "/w/é.pem",
+            "/w/x.pém",
+        ]) {
+            let any = all.iter().any(|p| PathGlob::new(p).unwrap().is_match(path));
+            assert_eq!(set.is_match(path), any, "set of all vs {path}");
+        }
+    }
+
+    #[test]
+    fn general_word_globs_walk_multibyte_text() {
+        let m = |p: &str, w: &str| WordGlob::new(p, false).unwrap().is_match(w);
+        assert!(m("a*b?c", "aébéc"));
+        assert!(m("*é*[!x]", "xxéyz"));
+        assert!(!m("*é*[!x]", "xxéyx"));
+        assert!(m("[é-ë]*?", "êa"));
+        assert!(m("a*b*c", "aaabbbccc"));
+        assert!(!m("a*b*c?", "abc"));
     }
 }

@@ -225,3 +225,40 @@ fn the_number_of_files_read_for_one_action_is_bounded() {
     // Read on its own, it is seen.
     assert_eq!(check(&files, "bash s99.sh").tier, Tier::Async);
 }
+
+/// A script names the same paths many times and classification remembers what each came to
+/// (per working directory); the decision, its named paths included, is the one worked out path
+/// by path, as `explain` does (it takes notes, so it never uses what was remembered).
+#[test]
+fn remembered_path_verdicts_give_the_same_decision() {
+    let script = "\
+cat .env
+cp target/app /opt/app
+cat .env
+cp target/app /opt/app
+cd sub
+cat .env
+cp x ../.warden/policy.toml
+ssh host 'cp a /etc/app'
+ssh host 'cp a /etc/app'
+cd /tmp && cat ~/.aws/credentials && cat .env
+tee db/migrations/1.sql < x
+tee db/migrations/1.sql < x
+rm -rf ../../
+";
+    let files = MemoryWorkspace::new().with("/ws/run.sh", script);
+    let action = Action::Shell {
+        script: "bash run.sh && cat .env".into(),
+        cwd: None,
+    };
+    let policy = Policy::builtin();
+    for sandboxed in [true, false] {
+        let ctx = Context { sandboxed, ..ctx() };
+        let d = policy.classify_with(&action, &ctx, &files);
+        let (explained, _) = policy.explain_with(&action, &ctx, &files);
+        assert_eq!(d, explained);
+        assert_eq!(d.named, explained.named);
+        assert!(d.commands.len() > 13, "{:#?}", d.commands);
+        assert!(!d.named.writes_outside.is_empty() && !d.named.reads.is_empty());
+    }
+}

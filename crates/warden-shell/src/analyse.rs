@@ -171,29 +171,127 @@ pub fn analyse_shell(text: &str) -> Analysis {
         return cx.out;
     }
     let mut scope = Scope::default();
-    if let Some(commands) = fast_words(text) {
-        // Sequential simple commands share the scope (a `cd` carries over), as in the parser.
-        for words in commands {
-            if let (Some(first), Some(last)) = (words.first(), words.last()) {
-                let span = Span {
-                    start: first.span.start,
-                    end: last.span.end,
-                };
-                wrappers::exec(
-                    &mut cx,
-                    words,
-                    span,
-                    Io::default(),
-                    &mut scope,
-                    Inh::default(),
-                    0,
-                );
-            }
-        }
+    if let Some(commands) = fast_words(text, 0) {
+        cx.fast_commands(commands, &mut scope);
         return cx.finish(text);
+    }
+    if let Some(a) = analyse_lines(text) {
+        return a;
     }
     cx.text(text, Map::Offset(0), &mut scope, &Inh::default(), 0);
     cx.finish(text)
+}
+
+/// [`analyse_shell`]'s line-by-line path alone (`None` when it declines the text). For tests
+/// that check it agrees with the whole-text parse and is taken.
+#[doc(hidden)]
+pub fn analyse_shell_by_lines(text: &str) -> Option<Analysis> {
+    if text.len() > MAX_INPUT {
+        return None;
+    }
+    analyse_lines(text)
+}
+
+/// A script of many lines (what lookahead reads) where lines of plain simple commands take the
+/// fast path and only the runs of other lines between them go through the parser, each run on
+/// its own: parsing is most of the analysis time, and most lines of a script are plain
+/// commands. The result is the whole-text parse's, or `None` (then the caller parses the whole
+/// text) whenever a split could change it: heredocs (their bodies are lines of another kind),
+/// a line continued with `\`, a top-level variable assignment (constants are decided over the
+/// whole text), a run that does not parse on its own without error (an `if` or a quote that
+/// spans a plain line). A property test checks it against the whole-text parse.
+fn analyse_lines(text: &str) -> Option<Analysis> {
+    if !text.contains('\n') || text.contains("<<") || may_assign(text) {
+        return None;
+    }
+    let mut cx = Ctx::new();
+    let mut scope = Scope::default();
+    // The run of lines waiting for the parser: its start, and whether it may be incomplete.
+    let mut run_start: Option<usize> = None;
+    let mut opened: i32 = 0;
+    let mut at = 0;
+    // The previous line goes on in the next (`\`, `|`, `&&`, `||` at its end).
+    let mut continued = false;
+    for line in text.split_inclusive('\n') {
+        let start = at;
+        at += line.len();
+        let body = line.strip_suffix('\n').unwrap_or(line);
+        if body.trim().is_empty() {
+            continue;
+        }
+        let was_continued = continued;
+        let tail = body.trim_end();
+        continued = tail.ends_with('\\') || tail.ends_with('|') || tail.ends_with("&&");
+        let fast = if was_continued {
+            None
+        } else {
+            fast_words(body, start).filter(|c| !c.is_empty())
+        };
+        match fast {
+            Some(commands) if opened <= 0 => {
+                if let Some(from) = run_start.take() {
+                    if !cx.top_run(&text[from..start], from, &mut scope) {
+                        return None;
+                    }
+                    opened = 0;
+                }
+                cx.fast_commands(commands, &mut scope);
+            }
+            _ => {
+                run_start.get_or_insert(start);
+                opened += block_balance(body);
+            }
+        }
+    }
+    if let Some(from) = run_start
+        && !cx.top_run(&text[from..], from, &mut scope)
+    {
+        return None;
+    }
+    Some(cx.finish(text))
+}
+
+/// Whether some line may assign a variable at the top level (`X=…`, `export X=…`, `a[1]=…`,
+/// `readonly …`): the constants of a text are decided over all of it, so such texts are not
+/// split. Errs on the side of `true`.
+fn may_assign(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim_start();
+        let first = l
+            .split(|c: char| c.is_whitespace() || c == ';')
+            .next()
+            .unwrap_or("");
+        first.contains('=')
+            || matches!(
+                first,
+                "export"
+                    | "declare"
+                    | "typeset"
+                    | "local"
+                    | "readonly"
+                    | "read"
+                    | "mapfile"
+                    | "readarray"
+            )
+    })
+}
+
+/// Openers minus closers of compound commands among a line's words before a comment (`if`/`fi`,
+/// `case`/`esac`, `for`/`while`/`until`/`select` … `done`, `{`/`}`, `(`/`)` alone): a guess at
+/// whether a run of lines is still open before a plain line, so that a plain line inside a
+/// block stays with it. The parse of the run decides; a wrong guess costs a second parse,
+/// never a different result.
+fn block_balance(line: &str) -> i32 {
+    let mut n = 0;
+    for w in line.split(|c: char| c.is_whitespace() || c == ';') {
+        match w {
+            "if" | "case" | "for" | "while" | "until" | "select" | "{" | "(" => n += 1,
+            "fi" | "esac" | "done" | "}" | ")" => n -= 1,
+            w if w.starts_with('#') => break,
+            _ => {}
+        }
+    }
+    n
 }
 
 /// [`analyse_shell`] without the fast path: always through the parser. For tests that check
@@ -220,7 +318,7 @@ const RESERVED: &[&str] = &[
 /// here without the parser, which costs most of the analysis time. Anything else (pipes,
 /// expansions, redirections, …) returns `None` and goes through tree-sitter; a property test
 /// checks that both paths agree.
-fn fast_words(text: &str) -> Option<Vec<Vec<W>>> {
+fn fast_words(text: &str, base: usize) -> Option<Vec<Vec<W>>> {
     fn plain(b: u8) -> bool {
         b.is_ascii_alphanumeric() || b"-_./=:,@%+^~*?".contains(&b)
     }
@@ -279,10 +377,13 @@ fn fast_words(text: &str) -> Option<Vec<Vec<W>>> {
                 return None;
             }
         }
-        let span = Span { start, end: i };
+        let span = Span {
+            start: base + start,
+            end: base + i,
+        };
         let map = match (quoted_segments, unquoted) {
-            (0, _) => Some(Map::Offset(start)),
-            (1, false) => Some(Map::Offset(start + 1)),
+            (0, _) => Some(Map::Offset(base + start)),
+            (1, false) => Some(Map::Offset(base + start + 1)),
             _ => None,
         };
         // tree-sitter-bash reads a bare `==` or `=~` argument as a test operator missing its
@@ -501,6 +602,45 @@ impl Ctx {
         });
     }
 
+    /// Simple commands from the fast path, in order. Sequential commands share the scope (a
+    /// `cd` carries over), as in the parser.
+    fn fast_commands(&mut self, commands: Vec<Vec<W>>, scope: &mut Scope) {
+        for words in commands {
+            if let (Some(first), Some(last)) = (words.first(), words.last()) {
+                let span = Span {
+                    start: first.span.start,
+                    end: last.span.end,
+                };
+                wrappers::exec(self, words, span, Io::default(), scope, Inh::default(), 0);
+            }
+        }
+    }
+
+    /// A run of whole top-level lines of a larger text (see [`analyse_lines`]), starting at
+    /// byte `offset` of it. Returns `false`, having analysed nothing, when the run does not
+    /// parse without error on its own or assigns a variable at its top level.
+    fn top_run(&mut self, run: &str, offset: usize, scope: &mut Scope) -> bool {
+        let Some(tree) = parse(run) else {
+            return false;
+        };
+        let root = tree.root_node();
+        // A word the parser skipped at the start of the run (`- 2>/dev/null x`) is recovered
+        // from the text before the statement, which differs from the whole text's.
+        let skipped = run.len() - run.trim_start().len() != root.start_byte();
+        if skipped || root.has_error() || !Self::constant_candidates(run, root).0.is_empty() {
+            return false;
+        }
+        let inh = Inh::default();
+        let env = Env {
+            src: run,
+            map: Map::Offset(offset),
+            depth: 0,
+            inh: &inh,
+        };
+        self.stmt(&env, root, scope);
+        true
+    }
+
     /// Analyse a piece of shell text; returns the index of the first command it emitted.
     pub(crate) fn text(
         &mut self,
@@ -550,6 +690,13 @@ impl Ctx {
 
     /// Decide which top-level variables may be propagated as constants (depth 0 only).
     fn prepare_constants(&mut self, text: &str, root: Node<'_>) {
+        let (candidates, exports) = Self::constant_candidates(text, root);
+        self.constants = propagatable(text, &candidates, exports);
+    }
+
+    /// The variables assigned by top-level `X=…` / `export X=…` statements, with their
+    /// counts, and the number of such `export` statements.
+    fn constant_candidates(text: &str, root: Node<'_>) -> (Vec<(String, usize)>, usize) {
         let mut candidates: Vec<(String, usize)> = Vec::new();
         let mut exports = 0;
         for ch in Self::children(root) {
@@ -583,7 +730,7 @@ impl Ctx {
                 }
             }
         }
-        self.constants = propagatable(text, &candidates, exports);
+        (candidates, exports)
     }
 
     /// A top-level `X=value` or `export X=value`: record a constant when allowed.

@@ -84,5 +84,7 @@ mod state;
 mod words;
 mod wrappers;
 
-pub use analyse::{MAX_INPUT, analyse_argv, analyse_shell, analyse_shell_parsed};
+pub use analyse::{
+    MAX_INPUT, analyse_argv, analyse_shell, analyse_shell_by_lines, analyse_shell_parsed,
+};
 pub use wrappers::{Kind as WrapperKind, SQL_CLIENTS, WRAPPERS, Wrapper};

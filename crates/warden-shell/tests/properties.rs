@@ -6,7 +6,9 @@ mod common;
 
 use common::{check_invariants, has};
 use proptest::prelude::*;
-use warden_shell::{MAX_DEPTH, analyse_argv, analyse_shell, analyse_shell_parsed};
+use warden_shell::{
+    MAX_DEPTH, analyse_argv, analyse_shell, analyse_shell_by_lines, analyse_shell_parsed,
+};
 
 /// Shell fragments that exercise tricky lexing when glued together at random.
 const TOKENS: &[&str] = &[
@@ -142,6 +144,83 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// Lines for multi-line scripts: plain commands (the fast path) mixed with everything that can
+/// tie lines together: blocks, quotes and substitutions over several lines, continuations,
+/// heredocs, assignments, `cd`, comments, words the parser skips, syntax errors.
+/// The first lines are plain commands, which the scripts take more often.
+const PLAIN_SCRIPT_LINES: usize = 11;
+const SCRIPT_LINES: &[&str] = &[
+    "cargo build --release",
+    "cp target/release/app dist/app",
+    "git push origin main",
+    "rm -rf build",
+    "cd sub",
+    "cd ..",
+    "pushd x",
+    "popd",
+    "set -euo pipefail",
+    "ls; git status",
+    "a && b || c",
+    "echo \"building $VERSION\"",
+    "echo 'a",
+    "b'",
+    "echo \"x",
+    "y\"",
+    "if [ -f x ]; then",
+    "if true",
+    "then",
+    "else",
+    "fi",
+    "if [ -f .env ]; then cat .env; fi",
+    "for f in a b; do",
+    "while true",
+    "do",
+    "done",
+    "case $x in",
+    "a) ls;;",
+    "esac",
+    "{",
+    "}",
+    "(",
+    ")",
+    "f() {",
+    "deploy()",
+    "(cd sub && make)",
+    "echo $(",
+    "echo $(date)",
+    "cat <<EOF",
+    "EOF",
+    "bash <<<'git push'",
+    "echo a \\",
+    "ls |",
+    "wc -l",
+    "ls &&",
+    "x ||",
+    "VERSION=1.2",
+    "export X=1",
+    "echo $X",
+    "X=1 git push",
+    "readonly Y=2",
+    "# if we want",
+    "# comment",
+    "",
+    "   ",
+    "- 2>/dev/null x",
+    "> out.txt",
+    "kubectl -n prod apply -f deploy.yaml",
+    "find dist -name '*.tmp' -delete",
+    "bash -c 'git push'",
+    "eval git push",
+    "trap 'rm -rf /' EXIT",
+    "alias g=git",
+    "g push",
+    "`",
+    "echo ${",
+    "}x",
+    "fi; ls",
+    "done # x",
+];
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -229,6 +308,29 @@ proptest! {
         sep in prop::sample::select(&[" ", "  ", "\t", " \t "][..]),
     ) {
         let s = words.join(sep);
+        prop_assert_eq!(analyse_shell(&s), analyse_shell_parsed(&s), "{:?}", s);
+    }
+
+    /// Scripts of many lines, where plain lines take the fast path and the runs of other
+    /// lines are parsed one by one (`analyse_lines`), agree with the whole-text parse.
+    #[test]
+    fn line_by_line_analysis_agrees_with_the_whole_parse(
+        lines in prop::collection::vec(
+            prop_oneof![
+                prop::sample::select(&SCRIPT_LINES[..PLAIN_SCRIPT_LINES]),
+                prop::sample::select(SCRIPT_LINES),
+            ],
+            0..14,
+        ),
+        indent in prop::sample::select(&["", "  ", "\t"][..]),
+        end in prop::sample::select(&["", "\n"][..]),
+    ) {
+        let s: String = lines
+            .iter()
+            .map(|l| format!("{indent}{l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + end;
         prop_assert_eq!(analyse_shell(&s), analyse_shell_parsed(&s), "{:?}", s);
     }
 
@@ -458,4 +560,36 @@ mod no_command_vanishes {
             }
         }
     }
+}
+
+/// The line-by-line path is taken for most scripts of [`SCRIPT_LINES`] (so the property test
+/// above tests it, not the fallback), and agrees with the whole-text parse whenever it is.
+#[test]
+fn line_by_line_analysis_is_taken_and_agrees() {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let (mut taken, total) = (0, 3000);
+    for _ in 0..total {
+        let lines: Vec<&str> = (0..2 + next(10))
+            .map(|_| match next(2) {
+                0 => SCRIPT_LINES[next(PLAIN_SCRIPT_LINES)],
+                _ => SCRIPT_LINES[next(SCRIPT_LINES.len())],
+            })
+            .collect();
+        let s = lines.join("\n");
+        if let Some(a) = analyse_shell_by_lines(&s) {
+            taken += 1;
+            assert_eq!(a, analyse_shell_parsed(&s), "{s:?}");
+        }
+    }
+    eprintln!("line-by-line path taken for {taken} of {total}");
+    assert!(
+        taken * 5 > total,
+        "line-by-line path taken for {taken} of {total}"
+    );
 }
