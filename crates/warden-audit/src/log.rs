@@ -404,34 +404,30 @@ impl SyncMark {
     /// Read without the lock too: the length is stored with its complement, so a read that
     /// raced a write and mixed old and new bytes is refused rather than believed.
     fn read(&self) -> u64 {
-        self.read_both().0
+        self.read_word(8)
     }
 
     /// The length up to which the log file itself (not only its journal) is synced.
     fn read_main(&self) -> u64 {
-        self.read_both().1
+        self.read_word(24)
     }
 
-    /// Both lengths (synced, and the log file itself synced), each 0 when not ours (an older
-    /// mark has only the first).
-    fn read_both(&self) -> (u64, u64) {
+    /// The length stored at `at` (with its complement after it), when the mark is ours.
+    fn read_word(&self, at: usize) -> u64 {
         let mut b = [0u8; 40];
-        let Ok(n) = self.file.read_at(&mut b, 0) else {
-            return (0, 0);
-        };
+        if self.file.read_exact_at(&mut b[..at + 16], 0).is_err() {
+            return 0;
+        }
         let word = |i: usize| {
             let mut w = [0u8; 8];
             w.copy_from_slice(&b[i..i + 8]);
             u64::from_le_bytes(w)
         };
-        let at = |i: usize| {
-            if n >= i + 16 && word(0) == self.ino && word(i) == !word(i + 8) {
-                word(i)
-            } else {
-                0
-            }
-        };
-        (at(8), at(24))
+        if word(0) == self.ino && word(at) == !word(at + 8) {
+            word(at)
+        } else {
+            0
+        }
     }
 
     fn write(&self, len: u64) -> std::io::Result<()> {
@@ -479,8 +475,7 @@ impl SyncMark {
         use rustix::io::Errno;
         let mut attempt = 0;
         loop {
-            let (synced, log_synced) = self.read_both();
-            if (if main { log_synced } else { synced }) >= upto {
+            if (if main { self.read_main() } else { self.read() }) >= upto {
                 return Ok(false);
             }
             // Shared holders only check the mark; should they keep the exclusive lock from us
@@ -498,9 +493,7 @@ impl SyncMark {
                     // (Covered since the check above? Rare: one `pread` less in the common case
                     // is worth the odd redundant `fdatasync`.)
                     let len = log.metadata()?.len();
-                    // Half a lap of the ring behind: sync the log file itself now, off the
-                    // appending path (where the ring's overwrite would otherwise wait for it).
-                    if main || len > log_synced + JOURNAL_SIZE / 2 {
+                    if main {
                         let before = self.read_main();
                         log.sync_data()?;
                         self.write(len)?;
