@@ -7,7 +7,6 @@
 pub mod anchor;
 pub mod canonical;
 mod error;
-mod journal;
 pub mod log;
 pub mod merkle;
 pub mod note;
