@@ -286,6 +286,12 @@ struct Shared {
     /// The first notification is the command's own exec: it proceeds without asking.
     first: AtomicBool,
     action_pid: AtomicI32,
+    /// The sandbox's root directory, opened from the command's own task at its exec: every
+    /// task of the sandbox has it (its seccomp policy denies `chroot`, `pivot_root`, `setns`,
+    /// `mount` and new mount namespaces), so an exec's path is looked up in it without opening
+    /// `/proc/<pid>/root` each time. A wrong answer could only fail an exec with the kernel's
+    /// own error (the file is not there) or put it to the decider.
+    root: std::sync::OnceLock<OwnedFd>,
     /// The last refusal (task, argv, reason): the same task trying the same argv from the next
     /// `PATH` entry gets the same answer, without a second decision.
     last_refusal: Mutex<Option<(i32, Vec<String>, String)>>,
@@ -339,6 +345,7 @@ fn run_pool(listener: OwnedFd, governance: ExecGovernance, handoff: OwnedFd) -> 
         handoff,
         first: AtomicBool::new(true),
         action_pid: AtomicI32::new(0),
+        root: std::sync::OnceLock::new(),
         last_refusal: Mutex::new(None),
         counts: Mutex::new(ExecCounts::default()),
         finished: Mutex::new(Some(tx)),
@@ -498,10 +505,17 @@ fn handle(shared: &Shared, n: &libc::seccomp_notif) {
         // Only the command's own task has the filter before its first exec: that exec is the
         // action itself, already decided.
         shared.action_pid.store(pid, Ordering::Relaxed);
+        // (Opened while the task waits in its exec, so the pid names it; checked below.)
+        if let Ok(root) = std::fs::File::open(format!("/proc/{pid}/root"))
+            && sys::notif_id_valid(fd, n.id)
+        {
+            let _ = shared.root.set(root.into());
+        }
         let _ = sys::notif_send(fd, n.id, None);
         return;
     }
-    let read = match read_exec(pid, &n.data, &shared.env_of_interest) {
+    let root = shared.root.get().map(AsRawFd::as_raw_fd);
+    let read = match read_exec(pid, &n.data, &shared.env_of_interest, root) {
         // A path that is not there fails in the kernel anyway: answer with its error at once
         // (rather than let it continue, which would race with the file being created). Failing
         // is safe whoever the pid names by now.
@@ -624,13 +638,22 @@ fn tell(listener: RawFd, id: u64, pid: i32, program: &str, reason: &str) {
 }
 
 /// Is `path` something the task could execute: an existing regular file, seen from the task's
-/// own root? `Err` is the errno the kernel would fail the exec with (ENOENT, ENOTDIR, EACCES
-/// for a directory, …). Where this cannot be checked, assume it is.
-fn executable_in_task(pid: i32, path: &Path) -> Result<(), i32> {
-    let Ok(root) = std::fs::File::open(format!("/proc/{pid}/root")) else {
-        return Ok(());
+/// own root (`root` when known, see `Shared::root`)? `Err` is the errno the kernel would fail
+/// the exec with (ENOENT, ENOTDIR, EACCES for a directory, …). Where this cannot be checked,
+/// assume it is.
+fn executable_in_task(pid: i32, root: Option<RawFd>, path: &Path) -> Result<(), i32> {
+    let opened;
+    let root = match root {
+        Some(fd) => fd,
+        None => {
+            let Ok(r) = std::fs::File::open(format!("/proc/{pid}/root")) else {
+                return Ok(());
+            };
+            opened = r;
+            opened.as_raw_fd()
+        }
     };
-    match sys::stat_in_root(root.as_raw_fd(), path) {
+    match sys::stat_in_root(root, path) {
         Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => Ok(()),
         Ok(_) => Err(libc::EACCES),
         Err(e) => match e.raw_os_error() {
@@ -741,11 +764,27 @@ enum Read {
 /// Read the exec of `data` from task `pid`: path and argv first, so that a path that is not
 /// there is answered before the environment is read (a compiler driver tries several
 /// directories for each program it runs).
-fn read_exec(pid: i32, data: &libc::seccomp_data, env_of_interest: &EnvNames) -> io::Result<Read> {
+fn read_exec(
+    pid: i32,
+    data: &libc::seccomp_data,
+    env_of_interest: &EnvNames,
+    root: Option<RawFd>,
+) -> io::Result<Read> {
     let a = exec_args(data)?;
     let mut mem = Remote::new(pid);
-    // The pages of the path and of both pointer arrays in one call (strings follow in one more).
+    // The pages of the path and of both pointer arrays in one call, then the pages of every
+    // string, the environment's too, in one more (a path that is not there wastes the
+    // environment's few pages; reading them later was a third call for every other exec).
+    // Errors here are the reads' below to report.
     mem.fetch([a.path, a.argv, a.envp].into_iter().filter(|&p| p != 0))?;
+    let pointers =
+        |mem: &mut Remote, at| read_pointers(mem, at, MAX_ARGS).map_or(Vec::new(), |p| p.0);
+    let strings: Vec<u64> = std::iter::once(a.path)
+        .chain(pointers(&mut mem, a.argv))
+        .chain(pointers(&mut mem, a.envp))
+        .filter(|&p| p != 0)
+        .collect();
+    let _ = mem.fetch(strings);
     let (raw_path, argv, mut truncated) = read_path_and_argv(&mut mem, &a)?;
     let relative = raw_path.first() != Some(&b'/');
     let read_cwd = || std::fs::read_link(format!("/proc/{pid}/cwd"));
@@ -754,7 +793,7 @@ fn read_exec(pid: i32, data: &libc::seccomp_data, env_of_interest: &EnvNames) ->
     // Only for paths named from the working directory: an `execveat` of a directory or file
     // descriptor, e.g. `fexecve` of a memfd, names something no path reaches.
     if a.dirfd.is_none_or(|d| d == libc::AT_FDCWD)
-        && let Err(errno) = executable_in_task(pid, &path)
+        && let Err(errno) = executable_in_task(pid, root, &path)
     {
         return Ok(Read::Absent(errno));
     }
