@@ -11,7 +11,8 @@
 //! covered skip its own.
 //!
 //! Record line format (one JSON object per line, `\n`-terminated):
-//! `{"seq":N,"ts_ns":T,"kind":K,"prev":H,"hash":H2, ...kind fields}` where `seq` starts at 1,
+//! `{"hash":H2,"kind":K,"prev":H,"seq":N,"ts_ns":T, ...kind fields}` (keys in the canonical,
+//! sorted order of [`crate::canonical`]) where `seq` starts at 1,
 //! `ts_ns` is Unix time in nanoseconds, `prev` is the previous record's `hash` (64 zeros for the
 //! first record) and `hash` is defined in [`crate::canonical`].
 //!
