@@ -36,7 +36,7 @@ fn split(n: usize) -> usize {
     k
 }
 
-/// MTH(D[n]) over already-hashed leaves; the empty tree hashes to SHA-256 of nothing.
+/// MTH(D\[n\]) over already-hashed leaves; the empty tree hashes to SHA-256 of nothing.
 pub fn root(leaves: &[Hash]) -> Hash {
     match leaves.len() {
         0 => Sha256::digest([]).into(),
