@@ -114,7 +114,7 @@ impl Frontier {
     }
 }
 
-/// PATH(m, D[n]): the inclusion proof of leaf `index` in the tree of all `leaves`.
+/// PATH(m, D\[n\]): the inclusion proof of leaf `index` in the tree of all `leaves`.
 pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Option<Vec<Hash>> {
     if index >= leaves.len() {
         return None;
@@ -139,7 +139,7 @@ fn path(m: usize, d: &[Hash], out: &mut Vec<Hash>) {
     }
 }
 
-/// PROOF(m, D[n]): the consistency proof between the first `m` leaves and all `leaves`.
+/// PROOF(m, D\[n\]): the consistency proof between the first `m` leaves and all `leaves`.
 pub fn consistency_proof(leaves: &[Hash], m: usize) -> Option<Vec<Hash>> {
     if m == 0 || m > leaves.len() {
         return None;
