@@ -1118,7 +1118,8 @@ async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-/// Fire group webhooks (Slack-compatible `{"text": …}`) on routing and decisions; retried.
+/// Fire group webhooks (Slack-compatible `{"text": …}`) on routing and decisions; retried. A
+/// request refused as it is filed is announced by its decision alone.
 fn webhooks(state: &AppState, ev: &Event) {
     let (text, groups): (String, Vec<String>) = match ev {
         Event::Requested {
@@ -1128,7 +1129,7 @@ fn webhooks(state: &AppState, ev: &Event) {
             category,
             groups,
             ..
-        } => (
+        } if !refused_at_filing(tier) => (
             format!("Warden: {requester} requests a {tier} approval ({category}), request {id}"),
             groups.clone(),
         ),
@@ -1180,11 +1181,21 @@ async fn post_webhook(url: &str, body: &str) -> Result<(), String> {
 }
 
 /// Post a Slack message with Approve / Deny buttons for a new request to each of its groups
-/// that has a Slack destination.
+/// that has a Slack destination. Not for a request the server's policy denies: it is refused
+/// as it is filed, and [`slack_outcome`] tells the groups so, once, without buttons.
 fn slack_notify(state: &AppState, ev: &Event) {
-    let (Event::Requested { id, groups, .. }, Some(app)) = (ev, &state.cfg.slack) else {
+    let (
+        Event::Requested {
+            id, groups, tier, ..
+        },
+        Some(app),
+    ) = (ev, &state.cfg.slack)
+    else {
         return;
     };
+    if refused_at_filing(tier) {
+        return;
+    }
     let dests: Vec<_> = groups
         .iter()
         .filter_map(|g| {
@@ -1219,6 +1230,12 @@ fn slack_notify(state: &AppState, ev: &Event) {
     }
 }
 
+/// Whether a request of this (server-judged) tier is refused as it is filed: no vote can
+/// approve a `deny`, so approvers are told the outcome, not asked.
+fn refused_at_filing(tier: &str) -> bool {
+    tier == Tier::Deny.as_str()
+}
+
 /// Run a blocking Slack call off the executor, retried with back-off up to four times.
 fn slack_retry(f: impl Fn() -> Result<(), String> + Send + Sync + 'static) {
     let f = Arc::new(f);
@@ -1248,6 +1265,8 @@ fn slack_outcome(state: &AppState, ev: &Event) {
     let msgs = state.store.slack_messages(id).unwrap_or_default();
     let msg = crate::slack::outcome_message(&r);
     let clicked = msgs.iter().any(|m| !m.response_url.is_empty());
+    // Never announced (see `slack_notify`): every destination gets the outcome as a new message.
+    let unannounced = refused_at_filing(&r.tier);
     for m in msgs {
         let dest = state.cfg.groups.get(&m.group).and_then(|g| g.slack.clone());
         let (app, msg) = (app.clone(), msg.clone());
@@ -1260,7 +1279,7 @@ fn slack_outcome(state: &AppState, ev: &Event) {
         let Some(dest) = state.cfg.groups.get(g).and_then(|g| g.slack.clone()) else {
             continue;
         };
-        if dest.webhook_env.is_some() {
+        if dest.webhook_env.is_some() || unannounced {
             let (app, mut msg) = (app.clone(), msg.clone());
             if let Some(o) = msg.as_object_mut() {
                 o.remove("replace_original");

@@ -471,6 +471,58 @@ fn a_decision_outside_slack_is_posted_to_an_unclicked_webhook_message() {
     assert!(!text.contains("Approve\n"), "buttons left: {msg:#}");
 }
 
+/// A request the server's policy denies is refused as it is filed: its Slack group is told so
+/// once, without buttons. (Before, it got "approval requested" with Approve / Deny buttons,
+/// then — a webhook's message cannot be edited — a second message saying it was denied.)
+#[test]
+fn a_request_refused_at_filing_is_announced_once_as_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = tls::make_pki(dir.path(), "slack");
+    let slack = tls::https_receiver(&pki, "ok");
+    std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
+    let hook = format!("https://127.0.0.1:{}/services/T000/B000/XXXX", slack.port);
+    let s = slack_server(dir.path(), &pki.ca, &hook, "sqlite:a.db");
+    let agent = serve::create_token(&s.url, ADMIN, "agent", "agent-1", "");
+    // Claimed `async`; the server's own classification denies it.
+    let o = serve::approvals_cli(
+        &s.url,
+        &agent,
+        &[
+            "request",
+            "--tier",
+            "async",
+            "--category",
+            "build",
+            "--",
+            "rm",
+            "-rf",
+            "/",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        !o.status.success(),
+        "a refused request must not look filed for approval: {o:?}"
+    );
+    let got = slack
+        .rx
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}: {o:?}"));
+    let msg: Value = serde_json::from_slice(&got.body).unwrap();
+    let text = all_text(&msg);
+    assert!(text.contains("Warden: denied"), "{msg:#}");
+    assert!(!text.contains("approval requested"), "{msg:#}");
+    assert!(
+        !text.contains("Approve\n"),
+        "buttons on a refused request: {msg:#}"
+    );
+    assert!(
+        slack.rx.recv_timeout(Duration::from_secs(2)).is_err(),
+        "a second message for a refused request"
+    );
+}
+
 /// `warden serve` with the Slack policy above, its webhook at `hook`, on database `db`.
 fn slack_server(
     dir: &std::path::Path,
