@@ -109,11 +109,12 @@ fn all_text(v: &Value) -> String {
 
 #[test]
 fn slack_buttons_vote_with_verified_signatures_membership_and_quorum() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = tls::make_pki(dir.path(), "slack");
-    let slack = tls::https_receiver(&pki, "ok");
-    std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
-    let hook = format!("https://127.0.0.1:{}/services/T000/B000/XXXX", slack.port);
+    let SlackStandIn {
+        dir,
+        pki,
+        slack,
+        hook,
+    } = slack_stand_in();
     let response_url = format!("https://127.0.0.1:{}/actions/T000/1/respond", slack.port);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
     cmd.current_dir(dir.path())
@@ -440,11 +441,12 @@ groups = ["security"]
 /// webhook's message cannot be edited, so the outcome follows as a new message.
 #[test]
 fn a_decision_outside_slack_is_posted_to_an_unclicked_webhook_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = tls::make_pki(dir.path(), "slack");
-    let slack = tls::https_receiver(&pki, "ok");
-    std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
-    let hook = format!("https://127.0.0.1:{}/services/T000/B000/XXXX", slack.port);
+    let SlackStandIn {
+        dir,
+        pki,
+        slack,
+        hook,
+    } = slack_stand_in();
     let s = slack_server(dir.path(), &pki.ca, &hook, "sqlite:a.db");
     let id = file_deploy(&s.url);
     let first: Value =
@@ -476,31 +478,15 @@ fn a_decision_outside_slack_is_posted_to_an_unclicked_webhook_message() {
 /// then — a webhook's message cannot be edited — a second message saying it was denied.)
 #[test]
 fn a_request_refused_at_filing_is_announced_once_as_denied() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = tls::make_pki(dir.path(), "slack");
-    let slack = tls::https_receiver(&pki, "ok");
-    std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
-    let hook = format!("https://127.0.0.1:{}/services/T000/B000/XXXX", slack.port);
+    let SlackStandIn {
+        dir,
+        pki,
+        slack,
+        hook,
+    } = slack_stand_in();
     let s = slack_server(dir.path(), &pki.ca, &hook, "sqlite:a.db");
-    let agent = serve::create_token(&s.url, ADMIN, "agent", "agent-1", "");
     // Claimed `async`; the server's own classification denies it.
-    let o = serve::approvals_cli(
-        &s.url,
-        &agent,
-        &[
-            "request",
-            "--tier",
-            "async",
-            "--category",
-            "build",
-            "--",
-            "rm",
-            "-rf",
-            "/",
-        ],
-    )
-    .output()
-    .unwrap();
+    let o = file_as_agent(&s.url, "build", &["rm", "-rf", "/"]);
     assert!(
         !o.status.success(),
         "a refused request must not look filed for approval: {o:?}"
@@ -550,23 +536,7 @@ fn slack_server(
 
 /// File `make deploy` (async, routed to `security`) as `agent-1`; its request id.
 fn file_deploy(url: &str) -> String {
-    let agent = serve::create_token(url, ADMIN, "agent", "agent-1", "");
-    let o = serve::approvals_cli(
-        url,
-        &agent,
-        &[
-            "request",
-            "--tier",
-            "async",
-            "--category",
-            "deploy",
-            "--",
-            "make",
-            "deploy",
-        ],
-    )
-    .output()
-    .unwrap();
+    let o = file_as_agent(url, "deploy", &["make", "deploy"]);
     assert_eq!(
         o.status.code(),
         Some(75),
@@ -576,15 +546,47 @@ fn file_deploy(url: &str) -> String {
     String::from_utf8(o.stdout).unwrap().trim().to_owned()
 }
 
-/// A captured click replayed after the server restarts, or to a second server on the same
-/// database, is refused: the signatures seen are kept in the store. (Before, they were kept in
-/// the process: a restarted or second server accepted the replay.)
-fn replay_is_refused_across_restarts_and_replicas(db: &str) {
+/// `warden approvals request --tier async --category CATEGORY -- ARGV` as `agent-1`.
+fn file_as_agent(url: &str, category: &str, argv: &[&str]) -> std::process::Output {
+    let agent = serve::create_token(url, ADMIN, "agent", "agent-1", "");
+    let mut args = vec!["request", "--tier", "async", "--category", category, "--"];
+    args.extend_from_slice(argv);
+    serve::approvals_cli(url, &agent, &args).output().unwrap()
+}
+
+/// A directory with the Slack policy above and a local HTTPS receiver standing in for Slack;
+/// `hook` is the receiver's incoming-webhook URL.
+struct SlackStandIn {
+    dir: tempfile::TempDir,
+    pki: tls::TestPki,
+    slack: tls::HttpsReceiver,
+    hook: String,
+}
+
+fn slack_stand_in() -> SlackStandIn {
     let dir = tempfile::tempdir().unwrap();
     let pki = tls::make_pki(dir.path(), "slack");
     let slack = tls::https_receiver(&pki, "ok");
     std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
     let hook = format!("https://127.0.0.1:{}/services/T000/B000/XXXX", slack.port);
+    SlackStandIn {
+        dir,
+        pki,
+        slack,
+        hook,
+    }
+}
+
+/// A captured click replayed after the server restarts, or to a second server on the same
+/// database, is refused: the signatures seen are kept in the store. (Before, they were kept in
+/// the process: a restarted or second server accepted the replay.)
+fn replay_is_refused_across_restarts_and_replicas(db: &str) {
+    let SlackStandIn {
+        dir,
+        pki,
+        slack,
+        hook,
+    } = slack_stand_in();
     let respond = format!("https://127.0.0.1:{}/actions/T000/1/respond", slack.port);
     let first = slack_server(dir.path(), &pki.ca, &hook, db);
     let id = file_deploy(&first.url);
