@@ -144,13 +144,13 @@ fn hot_path_parse(args: &[std::ffi::OsString]) -> Option<Cli> {
 
 /// The process's entry point, called by the C runtime. Rust's own start-up (`fn main`) would
 /// also read `/proc/self/maps` and install stack-overflow handlers, a measurable share of the
-/// start-up of `warden check` and `warden hook`, which run before every action an agent takes,
-/// and of the sandbox's init. What Warden relies on from it is done by
-/// [`warden_sandbox::runtime_start`]; a panic still ends the process with status 101 after the
-/// panic message, and `process::exit` flushes standard output as a return from `fn main` would.
-/// (Arguments come from `std::env::args_os`, which the standard library captures for any
-/// binary on glibc.) The one difference: a stack overflow ends the process by SIGSEGV without
-/// Rust's one-line message.
+/// start-up of `warden check` and `warden hook`, which run before every action an agent takes.
+/// What Warden relies on from it is done by [`warden_sandbox::runtime_start`]; a panic still
+/// ends the process with status 101 after the panic message, and `process::exit` flushes
+/// standard output as a return from `fn main` would. (Arguments come from
+/// `std::env::args_os`, which the standard library captures for any binary on glibc.) The
+/// differences: a stack overflow ends the process by SIGSEGV without Rust's one-line message,
+/// and a panic message names the main thread `<unnamed>`.
 #[cfg(not(test))]
 #[allow(
     unsafe_code,
