@@ -7,6 +7,7 @@
 pub mod anchor;
 pub mod canonical;
 mod error;
+mod journal;
 pub mod log;
 pub mod merkle;
 pub mod note;

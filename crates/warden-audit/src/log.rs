@@ -16,12 +16,19 @@
 //! `ts_ns` is Unix time in nanoseconds, `prev` is the previous record's `hash` (64 zeros for the
 //! first record) and `hash` is defined in [`crate::canonical`].
 //!
+//! Durability: a sync copies the bytes appended since the last one into the log's sync journal
+//! (`<log>.journal`, see [`crate::journal`]), a pre-written ring written with direct I/O, which is
+//! what makes an append durable; the log file itself is synced once per half a ring's worth of
+//! records and when a head is sealed. Whoever opens the log after a machine crash appends what
+//! the ring holds beyond the log's last complete record, record by record while each chains on.
+//!
 //! Crash safety: a final line without its newline (a write torn by a crash) is detected whenever
 //! the log is opened or appended to, truncated away, and a `recovery` record noting the removed
 //! byte count and digest is appended in its place.
 
 use crate::canonical::RecordTemplate;
 use crate::error::{AuditError, Result};
+use crate::journal::{JOURNAL_SIZE, Journal};
 use crate::merkle;
 use crate::note::{Checkpoint, NoteSigner};
 use crate::redact::{Redactions, redact_value_in_place};
@@ -111,6 +118,18 @@ struct Notes {
     head: Option<String>,
 }
 
+/// When a submitter's record counts as stored.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// Once written (in the page cache): survives a crash of the process, not of the machine.
+    Written,
+    /// Once its journal copy is synced: survives a machine crash (the next opener replays it).
+    Journal,
+    /// Once the log file itself is synced: a seal, whose head anchor is stored outside, so that
+    /// `verify` never finds the anchor ahead of the log before anyone replayed its journal.
+    Log,
+}
+
 /// Who submitted a queued entry.
 struct Waiter {
     ticket: u64,
@@ -178,6 +197,10 @@ struct Shared {
     /// The generation every completed `fdatasync` covered, and the records it covered.
     synced: u64,
     synced_records: u64,
+    /// The generation a completed `fdatasync` of the log file itself (not only of its journal)
+    /// covered, and the latest generation a submitter needs that for (a seal).
+    main_synced: u64,
+    main_wanted: u64,
     syncing: bool,
     /// Durable submitters whose batch is written and not yet synced: (generation, thread).
     sync_waiters: Vec<(u64, std::thread::Thread)>,
@@ -197,6 +220,8 @@ pub struct AuditLog {
     chain: Mutex<Chain>,
     /// The log's `<name>.sync` companion (see [`SyncMark`]).
     sync_mark: SyncMark,
+    /// The log's sync journal (see [`crate::journal`]).
+    journal: Journal,
     syncs: std::sync::atomic::AtomicU64,
     synced_records: std::sync::atomic::AtomicU64,
     /// The background flush of buffered records (see [`AuditLog::append_record_buffered`]),
@@ -215,7 +240,9 @@ impl std::fmt::Debug for AuditLog {
 }
 
 /// Group commit across processes: `<log>.sync` records (log inode, length) meaning "an
-/// `fdatasync` of the log that started when it was this long has completed". Under its own
+/// `fdatasync` of the log or of its journal that started when the log was this long has
+/// completed", and a second length for the log file's own `fdatasync` (which the journal's ring
+/// needs before it overwrites bytes, see [`crate::journal`]). Under its own
 /// `flock` (separate from the append lock, so writers append while someone syncs), a process
 /// whose records end at or below that length returns without an `fdatasync` of its own: with
 /// many `warden` processes, the ones that queue behind a sync share the next one instead of
@@ -375,20 +402,34 @@ impl SyncMark {
     /// Read without the lock too: the length is stored with its complement, so a read that
     /// raced a write and mixed old and new bytes is refused rather than believed.
     fn read(&self) -> u64 {
-        let mut b = [0u8; 24];
-        if self.file.read_exact_at(&mut b, 0).is_err() {
-            return 0;
-        }
+        self.read_both().0
+    }
+
+    /// The length up to which the log file itself (not only its journal) is synced.
+    fn read_main(&self) -> u64 {
+        self.read_both().1
+    }
+
+    /// Both lengths (synced, and the log file itself synced), each 0 when not ours (an older
+    /// mark has only the first).
+    fn read_both(&self) -> (u64, u64) {
+        let mut b = [0u8; 40];
+        let Ok(n) = self.file.read_at(&mut b, 0) else {
+            return (0, 0);
+        };
         let word = |i: usize| {
             let mut w = [0u8; 8];
             w.copy_from_slice(&b[i..i + 8]);
             u64::from_le_bytes(w)
         };
-        if word(0) == self.ino && word(8) == !word(16) {
-            word(8)
-        } else {
-            0
-        }
+        let at = |i: usize| {
+            if n >= i + 16 && word(0) == self.ino && word(i) == !word(i + 8) {
+                word(i)
+            } else {
+                0
+            }
+        };
+        (at(8), at(24))
     }
 
     fn write(&self, len: u64) -> std::io::Result<()> {
@@ -399,18 +440,45 @@ impl SyncMark {
         self.file.write_all_at(&b, 0)
     }
 
-    /// Make the log durable up to `upto` bytes: `fdatasync` it unless a completed one (of any
-    /// process) already covered that. Returns whether this call ran `fdatasync`.
+    /// Under the mark's lock: record the log file synced up to `len` (after `write`, which
+    /// stamps the inode).
+    fn write_main(&self, len: u64) -> std::io::Result<()> {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&len.to_le_bytes());
+        b[8..].copy_from_slice(&(!len).to_le_bytes());
+        self.file.write_all_at(&b, 24)
+    }
+
+    /// The log file itself was synced up to `len` (by a caller holding the log's file lock):
+    /// raise the mark's second length to it.
+    fn raise_main(&self, len: u64) -> std::io::Result<()> {
+        let _in_process = self.in_process.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self.lock()?;
+        let cur = self.read();
+        self.write(cur)?;
+        self.write_main(self.read_main().max(len))
+    }
+
+    /// Make the log durable up to `upto` bytes: `fdatasync` its journal (or with `main`, the
+    /// log file itself) unless a completed one (of any process) already covered that. Returns
+    /// whether this call ran `fdatasync`.
     ///
     /// A process that finds another syncing waits for a *shared* lock, granted to all waiters
     /// together when that sync ends, rather than queueing for the exclusive one (which would
     /// wake every queued process at each release, one after another, though the first sync
     /// after theirs covered them all).
-    fn sync_covering(&self, log: &File, upto: u64) -> std::io::Result<bool> {
+    fn sync_covering(
+        &self,
+        log: &File,
+        journal: &Journal,
+        upto: u64,
+        main: bool,
+    ) -> std::io::Result<bool> {
         use rustix::io::Errno;
         let mut attempt = 0;
         loop {
-            if self.read() >= upto {
+            let (synced, log_synced) = self.read_both();
+            if (if main { log_synced } else { synced }) >= upto {
                 return Ok(false);
             }
             // Shared holders only check the mark; should they keep the exclusive lock from us
@@ -428,8 +496,22 @@ impl SyncMark {
                     // (Covered since the check above? Rare: one `pread` less in the common case
                     // is worth the odd redundant `fdatasync`.)
                     let len = log.metadata()?.len();
-                    log.sync_data()?;
-                    self.write(len)?;
+                    // Half a lap of the ring behind: sync the log file itself now, off the
+                    // appending path (where the ring's overwrite would otherwise wait for it).
+                    // (Re-read under the lock: a torn-tail recovery may have lowered it, and the
+                    // bytes from there on must be copied.)
+                    let (synced, log_synced) = self.read_both();
+                    if main || len > log_synced + JOURNAL_SIZE / 2 {
+                        log.sync_data()?;
+                        self.write(len)?;
+                        self.write_main(log_synced.max(len))?;
+                    } else {
+                        // The ring's overwrite reaches at most a block past `len`, and the log
+                        // file is synced to within half a ring of it: nothing durable only in
+                        // the ring's earlier lap is overwritten.
+                        let end = journal.persist(log, synced.max(log_synced), len)?;
+                        self.write(end)?;
+                    }
                     return Ok(true);
                 }
                 Err(Errno::WOULDBLOCK | Errno::INTR) => {
@@ -445,8 +527,9 @@ impl SyncMark {
     fn lower_to(&self, len: u64) -> std::io::Result<()> {
         let _in_process = self.in_process.lock().unwrap_or_else(|p| p.into_inner());
         let _guard = self.lock()?;
-        let cur = self.read();
-        self.write(cur.min(len))
+        let (cur, main) = (self.read(), self.read_main());
+        self.write(cur.min(len))?;
+        self.write_main(main.min(len))
     }
 }
 
@@ -556,8 +639,21 @@ impl AuditLog {
             .read(true)
             .open(path)
             .map_err(|e| AuditError::io("open", path, e))?;
+        // Created (or completed) under the log's lock: nobody is mirroring into it meanwhile.
+        let journal = {
+            flock(&file, FlockOperation::LockExclusive)
+                .map_err(|e| AuditError::io("lock", path, e.into()))?;
+            let _guard = LockGuard(&file);
+            let ino = std::os::unix::fs::MetadataExt::ino(
+                &file
+                    .metadata()
+                    .map_err(|e| AuditError::io("stat", path, e))?,
+            );
+            Journal::open(path, ino)?
+        };
         let log = Self {
             sync_mark: SyncMark::open(path, &file, created)?,
+            journal,
             path: path.to_path_buf(),
             file,
             opts,
@@ -568,10 +664,12 @@ impl AuditLog {
             flusher: std::sync::OnceLock::new(),
             flush_due: Mutex::new(None),
         };
-        // Recover a torn tail now (records it as it goes).
+        // After a machine crash: what the journal holds beyond the log's end; then recover a
+        // torn tail (records it as it goes).
         {
             let mut chain = log.lock_chain();
             let _guard = log.lock_file()?;
+            log.replay_journal()?;
             let mut extra = Vec::new();
             log.refresh(&mut chain, &mut extra)?;
             if !extra.is_empty() {
@@ -588,6 +686,70 @@ impl AuditLog {
             }
         }
         Ok(log)
+    }
+
+    /// Under the file lock: append the records the journal holds beyond the log's last complete
+    /// record (what a machine crash lost of the log but not of its synced journal), and sync
+    /// the log. A torn final line is replaced when it is the start of those records, and left
+    /// to the torn-tail recovery otherwise. Returns the number of bytes appended.
+    fn replay_journal(&self) -> Result<u64> {
+        let io = |what| move |e| AuditError::io(what, &self.path, e);
+        let len = self.file.metadata().map_err(io("stat"))?.len();
+        if self.sync_mark.read() > len || self.sync_mark.read_main() > len {
+            // A crash lost bytes the mark counted (and the journal could not give back): bytes
+            // written there again are not synced.
+            self.sync_mark
+                .lower_to(len)
+                .map_err(|e| AuditError::io("update", &self.sync_mark.path, e))?;
+        }
+        let end = if len == 0 {
+            0
+        } else {
+            let mut last = [0u8; 1];
+            self.file
+                .read_exact_at(&mut last, len - 1)
+                .map_err(io("read"))?;
+            if last[0] == b'\n' {
+                len
+            } else {
+                find_last_newline(&self.file, len).map_err(io("read"))?
+            }
+        };
+        let (seq, hash) = if end == 0 {
+            (0, GENESIS.to_owned())
+        } else {
+            let start = find_last_newline(&self.file, end - 1).map_err(io("read"))?;
+            let mut line = vec![0u8; (end - 1 - start) as usize];
+            self.file
+                .read_exact_at(&mut line, start)
+                .map_err(io("read"))?;
+            match parse_seq_hash(&line, &self.path) {
+                Ok(v) => v,
+                // Not a record: nothing can chain onto it (verify reports it).
+                Err(_) => return Ok(0),
+            }
+        };
+        let more = self.journal.continuation(end, seq, &hash)?;
+        if more.is_empty() {
+            return Ok(0);
+        }
+        if len > end {
+            let mut torn = vec![0u8; (len - end) as usize];
+            self.file
+                .read_exact_at(&mut torn, end)
+                .map_err(io("read"))?;
+            if !more.starts_with(&torn) {
+                return Ok(0);
+            }
+            self.file.set_len(end).map_err(io("truncate"))?;
+        }
+        self.write_raw(&more)?;
+        self.file.sync_data().map_err(io("fdatasync"))?;
+        let now = end + more.len() as u64;
+        self.sync_mark
+            .raise_main(now)
+            .map_err(|e| AuditError::io("update", &self.sync_mark.path, e))?;
+        Ok(more.len() as u64)
     }
 
     /// Name the head anchor [`AuditLog::seal`] stores its notes in (see [`LogOptions::anchor`]).
@@ -623,7 +785,7 @@ impl AuditLog {
     /// Append a record of `kind` with `body` (secrets redacted first) and return once durable.
     pub fn append(&self, kind: &str, body: Map<String, Value>) -> Result<Appended> {
         let entry = Self::prepare(kind, body)?;
-        self.submit(entry, true).map(|(a, _)| a)
+        self.submit(entry, Durability::Journal).map(|(a, _)| a)
     }
 
     /// Append like [`AuditLog::append`], but return once written, without waiting for `fdatasync`:
@@ -633,7 +795,7 @@ impl AuditLog {
     /// without an outcome is reported as "outcome unknown"); never for intents.
     pub fn append_lazy(&self, kind: &str, body: Map<String, Value>) -> Result<Appended> {
         let entry = Self::prepare(kind, body)?;
-        self.submit(entry, false).map(|(a, _)| a)
+        self.submit(entry, Durability::Written).map(|(a, _)| a)
     }
 
     /// Append a typed record and return once durable (see [`AuditLog::append`]).
@@ -723,7 +885,7 @@ impl AuditLog {
 
     /// Append a checkpoint record now and return it with its (signed, if a key is set) note.
     pub fn checkpoint(&self) -> Result<(Appended, String)> {
-        let (a, notes) = self.submit(Entry::Checkpoint, true)?;
+        let (a, notes) = self.submit(Entry::Checkpoint, Durability::Journal)?;
         Ok((a, notes.checkpoint.unwrap_or_default()))
     }
 
@@ -733,7 +895,7 @@ impl AuditLog {
     /// the log — which a prefix of a valid log would otherwise hide. Call it when a unit of work
     /// (a `warden run`, a worker's action) has written its last record.
     pub fn seal(&self) -> Result<Sealed> {
-        let (appended, notes) = self.submit(Entry::Seal { only_first: false }, true)?;
+        let (appended, notes) = self.submit(Entry::Seal { only_first: false }, Durability::Log)?;
         let head = notes.head.unwrap_or_default();
         if let Some(path) = &self.opts.anchor {
             crate::anchor::store(path, &head)?;
@@ -766,7 +928,7 @@ impl AuditLog {
         if len > 0 {
             return Ok(None);
         }
-        let (appended, notes) = self.submit(Entry::Seal { only_first: true }, true)?;
+        let (appended, notes) = self.submit(Entry::Seal { only_first: true }, Durability::Log)?;
         let Some(head) = notes.head else {
             return Ok(None);
         };
@@ -810,7 +972,8 @@ impl AuditLog {
         })
     }
 
-    fn submit(&self, entry: Entry, durable: bool) -> Result<Written> {
+    fn submit(&self, entry: Entry, durability: Durability) -> Result<Written> {
+        let durable = durability != Durability::Written;
         let mut sh = self.lock_shared();
         if let Some(msg) = &sh.poisoned {
             return Err(AuditError::Corrupt(msg.clone()));
@@ -859,18 +1022,29 @@ impl AuditLog {
         if !durable {
             return Ok(written);
         }
-        // Phase 2: until an `fdatasync` that started after our batch was written has finished.
+        // Phase 2: until an `fdatasync` that started after our batch was written has finished
+        // (of the log file itself for `Durability::Log`).
+        let main = durability == Durability::Log;
         loop {
             if let Some(msg) = &sh.poisoned {
                 return Err(AuditError::Corrupt(msg.clone()));
             }
-            if sh.synced >= generation {
+            if sh.synced >= generation && (!main || sh.main_synced >= generation) {
                 return Ok(written);
+            }
+            if main {
+                sh.main_wanted = sh.main_wanted.max(generation);
             }
             if !sh.syncing {
                 self.sync(sh);
                 sh = self.lock_shared();
                 continue;
+            }
+            // A sync of the journal alone woke (and dropped) a waiter for the log's own sync:
+            // wait again for the next one.
+            let me = std::thread::current();
+            if main && !sh.sync_waiters.iter().any(|(_, t)| t.id() == me.id()) {
+                sh.sync_waiters.push((generation, me));
             }
             drop(sh);
             std::thread::park();
@@ -918,8 +1092,11 @@ impl AuditLog {
             sh.syncing = true;
             let (target, target_records, target_len) =
                 (sh.written, sh.written_records, sh.written_len);
+            let main = sh.main_wanted > sh.main_synced;
             drop(sh);
-            let res = self.sync_mark.sync_covering(&self.file, target_len);
+            let res = self
+                .sync_mark
+                .sync_covering(&self.file, &self.journal, target_len, main);
             sh = self.lock_shared();
             sh.syncing = false;
             match res {
@@ -931,6 +1108,9 @@ impl AuditLog {
                         .fetch_add(target_records - sh.synced_records, Relaxed);
                     sh.synced = target;
                     sh.synced_records = target_records;
+                    if main {
+                        sh.main_synced = target;
+                    }
                 }
                 Err(e) => {
                     sh.poisoned = Some(format!(
@@ -1513,13 +1693,17 @@ mod tests {
         let log = AuditLog::open(&path, LogOptions::default()).unwrap();
         log.append("t", Map::new()).unwrap();
         let before = std::fs::read(&path).unwrap();
-        let (a, notes) = log.submit(Entry::Seal { only_first: true }, true).unwrap();
+        let (a, notes) = log
+            .submit(Entry::Seal { only_first: true }, Durability::Log)
+            .unwrap();
         assert_eq!(a.seq, 1);
         assert!(notes.head.is_none() && notes.checkpoint.is_none());
         assert_eq!(std::fs::read(&path).unwrap(), before);
         let fresh = dir.path().join("fresh.jsonl");
         let log = AuditLog::open(&fresh, LogOptions::default()).unwrap();
-        let (a, notes) = log.submit(Entry::Seal { only_first: true }, true).unwrap();
+        let (a, notes) = log
+            .submit(Entry::Seal { only_first: true }, Durability::Log)
+            .unwrap();
         assert_eq!(a.seq, 1);
         assert!(notes.head.is_some());
     }
@@ -1540,7 +1724,11 @@ mod tests {
             "the durable append marks its sync"
         );
         // The first handle's record is covered: no fdatasync of its own.
-        assert!(!a.sync_mark.sync_covering(&a.file, a_end).unwrap());
+        assert!(
+            !a.sync_mark
+                .sync_covering(&a.file, &a.journal, a_end, false)
+                .unwrap()
+        );
         // The mark of another file (another inode) covers nothing.
         std::fs::copy(
             format!("{}.sync", path.display()),
@@ -1568,7 +1756,11 @@ mod tests {
             .unwrap()
             .write_all(torn.as_bytes())
             .unwrap();
-        assert!(log.sync_mark.sync_covering(&log.file, len(&path)).unwrap());
+        assert!(
+            log.sync_mark
+                .sync_covering(&log.file, &log.journal, len(&path), false)
+                .unwrap()
+        );
         assert!(log.sync_mark.read() > keep + 4000);
         // Another process opens the log: it truncates the torn line and records the recovery.
         let other = AuditLog::open(&path, LogOptions::default()).unwrap();
