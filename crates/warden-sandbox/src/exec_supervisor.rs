@@ -10,11 +10,12 @@
 //! machine's two cores cost a quarter of the notification path), and one *standby*, started with
 //! the first exec that needs a decision, sleeps on a timer the receiver arms for
 //! [`HANDOFF_AFTER`] while it decides. A decision that takes longer — a person is asked, a disk
-//! is slow — lets the timer fire: the standby takes over receiving and the held thread, once
-//! done, becomes the standby (a new one is started only for an exec received while it is still
-//! held). So a held exec delays
-//! another by at most [`HANDOFF_AFTER`], never by the hold. A task that dies while its exec is
-//! held is noticed ([`PendingExec::still_waiting`]); answering it is then a no-op.
+//! is slow, a build's compilers keep the CPUs busy — lets the timer fire: the standby takes over
+//! receiving and the held thread, once done, becomes the standby, or a spare when there is one
+//! already; a new standby is a spare woken, and a thread is started only when there is none (at
+//! most [`MAX_SPARES`] wait). So a held exec delays another by at most [`HANDOFF_AFTER`], never
+//! by the hold. A task that dies while its exec is held is noticed
+//! ([`PendingExec::still_waiting`]); answering it is then a no-op.
 //!
 //! Answered without asking: the command's own exec (the action itself); a path that does not
 //! exist in the sandbox (a shell trying each `PATH` entry; failed with the kernel's own error,
@@ -157,6 +158,9 @@ pub struct ExecCounts {
     /// Repeats of a refused exec by the same task (the next `PATH` entry), refused again
     /// without asking.
     pub repeated: u64,
+    /// Supervisor threads started besides the first (a standby; another only when every
+    /// thread there is was busy deciding).
+    pub threads_started: u64,
 }
 
 /// The exec being decided, for a decider that holds it.
@@ -281,6 +285,8 @@ struct Shared {
     env_of_interest: EnvNames,
     /// Which thread does what (see the module documentation).
     roles: Mutex<Roles>,
+    /// Spare threads wait on it to be made the standby (or told the listener ended).
+    spare_wanted: std::sync::Condvar,
     /// Armed by the receiver while it decides; wakes the standby when it expires.
     handoff: OwnedFd,
     /// The first notification is the command's own exec: it proceeds without asking.
@@ -315,12 +321,23 @@ struct Roles {
     in_flight: usize,
     /// The number for the next thread.
     next: u64,
+    /// Threads replaced while deciding that found a standby in place when done: they wait to
+    /// be made the standby again ([`Roles::standby_asked`]) rather than end, so that a build
+    /// whose decisions are often slowed past [`HANDOFF_AFTER`] by the compilers around them
+    /// does not start (and end) a thread for every takeover.
+    spares: usize,
+    /// Spares asked to become the standby and not yet woken.
+    standby_asked: usize,
 }
+
+/// At most this many spare threads wait; more end.
+const MAX_SPARES: usize = 4;
 
 /// What a supervisor thread does next.
 enum Role {
     Receiver,
     Standby,
+    Spare,
 }
 
 fn lock_roles(shared: &Shared) -> std::sync::MutexGuard<'_, Roles> {
@@ -341,7 +358,10 @@ fn run_pool(listener: OwnedFd, governance: ExecGovernance, handoff: OwnedFd) -> 
             ended: false,
             in_flight: 0,
             next: 1,
+            spares: 0,
+            standby_asked: 0,
         }),
+        spare_wanted: std::sync::Condvar::new(),
         handoff,
         first: AtomicBool::new(true),
         action_pid: AtomicI32::new(0),
@@ -363,7 +383,7 @@ fn spawn_worker(shared: &Arc<Shared>, me: u64, role: Role) -> io::Result<()> {
     std::thread::Builder::new()
         .name("warden-exec".into())
         .spawn(move || worker(&s, me, role))
-        .map(|_| ())
+        .map(|_| count(shared, |c| c.threads_started += 1))
 }
 
 fn worker(shared: &Arc<Shared>, me: u64, mut role: Role) {
@@ -375,6 +395,7 @@ fn worker(shared: &Arc<Shared>, me: u64, mut role: Role) {
         let next = match role {
             Role::Receiver => receive(shared, me),
             Role::Standby => stand_by(shared, me),
+            Role::Spare => wait_as_spare(shared),
         };
         match next {
             Some(r) => role = r,
@@ -391,8 +412,9 @@ fn receive(shared: &Arc<Shared>, me: u64) -> Option<Role> {
         let Some(notification) = next_notification(shared.listener.as_raw_fd()) else {
             let mut roles = lock_roles(shared);
             roles.ended = true;
-            // Wake the standby so that it ends too.
+            // Wake the standby and the spares so that they end too.
             let _ = sys::timerfd_set(timer, std::time::Duration::from_nanos(1));
+            shared.spare_wanted.notify_all();
             report_if_finished(shared, &roles);
             return None;
         };
@@ -404,11 +426,17 @@ fn receive(shared: &Arc<Shared>, me: u64) -> Option<Role> {
             roles.in_flight += 1;
             // The first exec that is decided starts the standby; after a takeover the thread it
             // replaced, once done, becomes the standby; while that one is still held (a person is
-            // asked), start another.
+            // asked), wake a spare or start another.
             if decides && !roles.standby {
-                let next = roles.next;
-                roles.next += 1;
-                roles.standby = spawn_worker(shared, next, Role::Standby).is_ok();
+                if roles.spares > roles.standby_asked {
+                    roles.standby_asked += 1;
+                    roles.standby = true;
+                    shared.spare_wanted.notify_one();
+                } else {
+                    let next = roles.next;
+                    roles.next += 1;
+                    roles.standby = spawn_worker(shared, next, Role::Standby).is_ok();
+                }
             }
         }
         if decides && sys::timerfd_set(timer, HANDOFF_AFTER).is_err() {
@@ -427,8 +455,15 @@ fn receive(shared: &Arc<Shared>, me: u64) -> Option<Role> {
             let _ = sys::timerfd_set(timer, std::time::Duration::ZERO);
             continue;
         }
-        if roles.standby || roles.ended {
+        if roles.ended {
             return None;
+        }
+        if roles.standby {
+            if roles.spares >= MAX_SPARES {
+                return None;
+            }
+            roles.spares += 1;
+            return Some(Role::Spare);
         }
         roles.standby = true;
         return Some(Role::Standby);
@@ -448,6 +483,26 @@ fn report_if_finished(shared: &Shared, roles: &Roles) {
             .take()
     {
         let _ = tx.send(());
+    }
+}
+
+/// As a spare: wait until made the standby (`Some`) or the listener ended (`None`).
+fn wait_as_spare(shared: &Shared) -> Option<Role> {
+    let mut roles = lock_roles(shared);
+    loop {
+        if roles.ended {
+            roles.spares -= 1;
+            return None;
+        }
+        if roles.standby_asked > 0 {
+            roles.standby_asked -= 1;
+            roles.spares -= 1;
+            return Some(Role::Standby);
+        }
+        roles = shared
+            .spare_wanted
+            .wait(roles)
+            .unwrap_or_else(|e| e.into_inner());
     }
 }
 

@@ -266,6 +266,34 @@ fn several_held_execs_at_once_delay_no_other() {
 }
 
 #[test]
+fn slow_decisions_in_parallel_reuse_the_supervisors_threads() {
+    // Every decision outlasts the handoff (0.5 ms), and two loops exec at once, so the standby
+    // takes over all the time while the thread it replaced is still deciding. Each takeover
+    // used to start a thread (and end one): a build whose decisions the compilers around them
+    // slow down started dozens, each a new stack and malloc arena.
+    if skip() {
+        return;
+    }
+    let ws = tempfile::tempdir().expect("tempdir");
+    let d = decider(|_, _| {
+        std::thread::sleep(Duration::from_millis(2));
+        ExecVerdict::Proceed
+    });
+    let ran = run(
+        ws.path(),
+        "loop() { i=0; while [ $i -lt 40 ]; do /bin/true; i=$((i+1)); done; }; \
+         loop & loop & loop; wait; /bin/echo done",
+        d,
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.stdout.trim(), "done");
+    let counts = ran.execs.expect("counts");
+    assert_eq!(counts.proceeded, 3 * 40 + 1, "{counts:?}");
+    // The standby, and a few more while three execs were decided at once.
+    assert!(counts.threads_started <= 6, "{counts:?}");
+}
+
+#[test]
 fn a_task_killed_while_its_exec_is_held_hangs_nothing() {
     if skip() {
         return;
