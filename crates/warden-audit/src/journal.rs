@@ -61,14 +61,7 @@ impl Journal {
     /// log's file lock.
     pub(crate) fn open(log_path: &Path, log_ino: u64) -> Result<Self> {
         let path = Self::path(log_path);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o640)
-            .open(&path)
-            .map_err(|e| AuditError::io("open", &path, e))?;
+        let file = crate::log::open_companion(&path)?;
         let len = file
             .metadata()
             .map_err(|e| AuditError::io("stat", &path, e))?

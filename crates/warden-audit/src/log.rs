@@ -368,14 +368,7 @@ impl SyncMark {
         let mut name = log_path.as_os_str().to_owned();
         name.push(".sync");
         let path = PathBuf::from(name);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o640)
-            .open(&path)
-            .map_err(|e| AuditError::io("open", &path, e))?;
+        let file = open_companion(&path)?;
         let ino = log
             .metadata()
             .map_err(|e| AuditError::io("stat", log_path, e))?
@@ -557,6 +550,19 @@ fn create_dirs_durably(dir: &Path) -> Result<()> {
         sync_dir(parent)?;
     }
     Ok(())
+}
+
+/// Open (creating if missing, never truncating) a file kept beside the log, for reading and
+/// writing with the log's mode.
+pub(crate) fn open_companion(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o640)
+        .open(path)
+        .map_err(|e| AuditError::io("open", path, e))
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {

@@ -45,6 +45,17 @@ fn verify_ok(path: &Path) {
     assert!(report.ok, "{:?}", report.problems);
 }
 
+/// Append durable records 1, 2, … past the ring's first lap and until the log holds `bytes`
+/// more than its own last `fdatasync` covered (synced only in the journal); how many.
+fn append_past_the_log_sync(log: &AuditLog, path: &Path, bytes: u64) -> u64 {
+    let mut n = 0;
+    while n < 300 || std::fs::metadata(path).unwrap().len() < log_synced(path) + bytes {
+        n += 1;
+        log.append("t", body(n)).unwrap();
+    }
+    n
+}
+
 /// What a machine crash can leave of the log: the bytes its own last `fdatasync` covered, and
 /// `torn` bytes of whatever was written after them.
 fn crash(path: &Path, torn: u64) -> u64 {
@@ -63,18 +74,14 @@ fn crash(path: &Path, torn: u64) -> u64 {
 #[test]
 fn a_crash_that_cuts_the_log_back_loses_no_acknowledged_record() {
     // The old code synced the log file itself on every durable append: the cut below would
-    // have removed nothing. Here the log file is synced only once per lap of the ring, so the
+    // have removed nothing. Here the log file is synced only once per half lap of the ring, so the
     // cut removes acknowledged records that only the journal can give back.
     for (torn, lose_mark) in [(0, false), (17, false), (600, true)] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
         let log = open(&path);
         // Past the first lap of the ring, and until some 100 records are synced only there.
-        let mut n = 0;
-        while n < 300 || std::fs::metadata(&path).unwrap().len() < log_synced(&path) + 100_000 {
-            n += 1;
-            log.append("t", body(n)).unwrap();
-        }
+        let n = append_past_the_log_sync(&log, &path, 100_000);
         drop(log);
         let full = std::fs::metadata(&path).unwrap().len();
         let kept = crash(&path, torn);
@@ -104,11 +111,7 @@ fn a_damaged_journal_record_ends_the_replay_there() {
     let path = dir.path().join("audit.jsonl");
     let log = open(&path);
     // Past the first lap, and until some 20 records are synced only in the journal.
-    let mut n = 0;
-    while n < 300 || std::fs::metadata(&path).unwrap().len() < log_synced(&path) + 20_000 {
-        n += 1;
-        log.append("t", body(n)).unwrap();
-    }
+    let n = append_past_the_log_sync(&log, &path, 20_000);
     drop(log);
     let synced_records = {
         let kept = crash(&path, 0);
