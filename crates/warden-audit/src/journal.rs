@@ -136,13 +136,13 @@ impl Journal {
                 .write_all_at(a, HEADER + pos)
                 .and_then(|()| fd.write_all_at(b, HEADER))
                 .and_then(|()| fd.sync_data()),
-            None => Err(std::io::Error::from_raw_os_error(libc_einval())),
+            None => Err(std::io::Error::from_raw_os_error(einval())),
         };
         drop(direct);
         match written {
             Ok(()) => {}
             // Direct I/O refused here (a file system without it): through the page cache.
-            Err(e) if e.raw_os_error() == Some(libc_einval()) => {
+            Err(e) if e.raw_os_error() == Some(einval()) => {
                 *self.direct.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 self.file.write_all_at(a, HEADER + pos)?;
                 self.file.write_all_at(b, HEADER)?;
@@ -201,7 +201,7 @@ impl Journal {
 }
 
 /// `EINVAL`, the error of a direct write the file system cannot do.
-fn libc_einval() -> i32 {
+fn einval() -> i32 {
     rustix::io::Errno::INVAL.raw_os_error()
 }
 
