@@ -16,7 +16,13 @@
 #                    record per exec (only when this warden has the flag)
 #   --govern buffered the same with `[audit] nested = "buffered"` (records of execs that proceed
 #                    durable within 50 ms, docs/audit-nested.md)
+#   floor notify     bubblewrap running bench/notify_floor.c: every exec notified and answered by
+#                    the least any governor must do (read the path, answer) — compare with `bwrap`
+#   floor durable    the same, each exec also written durably first (one O_DIRECT 4 KiB block and
+#                    fdatasync): this machine's floor for durable nested records, whatever the design
 # Targets (issue 14): storm `--govern` <= 1.5x `sandbox`; build <= 1.05x `sandbox`.
+# Runs alternate between the columns (BENCH_RUNS rounds, default 5; medians), so that a machine
+# that slows down for a while slows every column alike.
 #   bench/exec.sh          (needs gcc, make, bwrap; scripts/setup-sandbox.sh installs bwrap)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -95,12 +101,16 @@ int main(int argc, char **argv) {
 }
 C
 gcc -O2 -o "$ws/execlat" "$work/execlat.c"
+gcc -O2 -o "$ws/notify_floor" bench/notify_floor.c
 
 storm='i=0; while [ $i -lt 2000 ]; do /bin/true; i=$((i+1)); done'
 build='make -s -C proj clean && make -s -j2 -C proj'
 
-names=(bwrap sandbox crate notify)
-prefixes=("bwrap --unshare-all --die-with-parent --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --bind $ws $ws --chdir $ws"
+bwrap="bwrap --unshare-all --die-with-parent --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --bind $ws $ws --chdir $ws"
+names=(bwrap "floor notify" "floor durable" sandbox crate notify)
+prefixes=("$bwrap"
+    "$bwrap $ws/notify_floor --"
+    "$bwrap $ws/notify_floor --durable $ws/floor.ring --"
     "$warden sandbox --workspace $ws --"
     "$notify --"
     "$notify --govern --")
@@ -113,8 +123,8 @@ if "$warden" sandbox --help 2>/dev/null | grep -q -- '--govern'; then
 fi
 
 cd "$ws"
-python3 - "$work" "${#names[@]}" "${names[@]}" "${prefixes[@]}" <<PY
-import statistics, subprocess, sys, time
+BENCH_RUNS="${BENCH_RUNS:-5}" python3 - "$work" "${#names[@]}" "${names[@]}" "${prefixes[@]}" <<PY
+import os, statistics, subprocess, sys, time
 work, n = sys.argv[1], int(sys.argv[2])
 names, prefixes = sys.argv[3:3 + n], sys.argv[3 + n:3 + 2 * n]
 storm, build = """$storm""", """$build"""
@@ -126,15 +136,21 @@ def timed(prefix, script):
         sys.exit(f"{prefix}: exit {r.returncode}: {r.stderr.decode()[-400:]}")
     return time.perf_counter() - t, r.stdout.decode()
 
+runs = int(os.environ["BENCH_RUNS"])
+columns = list(zip(names, prefixes))
+storms, builds = {n: [] for n in names}, {n: [] for n in names}
+timed(prefixes[0], build)  # warm the page cache for the compiler
+for _ in range(runs):
+    for name, prefix in columns:
+        storms[name].append(timed(prefix, storm)[0])
+    for name, prefix in columns:
+        builds[name].append(timed(prefix, build)[0])
 rows = {}
-for name, prefix in zip(names, prefixes):
-    s = statistics.median(timed(prefix, storm)[0] for _ in range(3))
-    timed(prefix, build)  # warm the page cache for the compiler
-    b = statistics.median(timed(prefix, build)[0] for _ in range(3))
+for name, prefix in columns:
     _, out = timed(prefix, "./execlat 2000")
     lat = sorted(int(x) for x in out.split())
     p50, p99 = lat[len(lat) // 2] / 1000, lat[int(len(lat) * 0.99)] / 1000
-    rows[name] = (s, b, p50, p99)
+    rows[name] = (statistics.median(storms[name]), statistics.median(builds[name]), p50, p99)
 
 print(f"{'':18} {'storm 2000 true':>16} {'make -j2 (60 C)':>16} {'exec p50 us':>12} {'exec p99 us':>12}")
 for name, (s, b, p50, p99) in rows.items():
@@ -146,6 +162,11 @@ for name, (s, b, p50, p99) in rows.items():
         continue
     print(f"{name:18} / sandbox: storm {s / base[0]:.2f}x, build {b / base[1]:.3f}x, "
           f"added per exec p50 {p50 - base[2]:+.0f} us, p99 {p99 - base[3]:+.0f} us")
+bw = rows["bwrap"]
+for col in ("floor notify", "floor durable"):
+    f = rows[col]
+    print(f"{col:18} / bwrap:   storm {f[0] / bw[0]:.2f}x, build {f[1] / bw[1]:.3f}x, "
+          f"added per exec p50 {f[2] - bw[2]:+.0f} us (this machine's least for any design)")
 n, c = rows["notify"], rows["crate"]
 print(f"notify / crate (exec notification alone): storm {n[0] / c[0]:.2f}x, build {n[1] / c[1]:.3f}x, "
       f"added per exec p50 {n[2] - c[2]:+.0f} us, p99 {n[3] - c[3]:+.0f} us")

@@ -267,7 +267,7 @@ fn several_held_execs_at_once_delay_no_other() {
 
 #[test]
 fn slow_decisions_in_parallel_reuse_the_supervisors_threads() {
-    // Every decision outlasts the handoff (0.5 ms), and two loops exec at once, so the standby
+    // Every decision outlasts the handoff (5 ms), and three loops exec at once, so the standby
     // takes over all the time while the thread it replaced is still deciding. Each takeover
     // used to start a thread (and end one): a build whose decisions the compilers around them
     // slow down started dozens, each a new stack and malloc arena.
@@ -276,7 +276,7 @@ fn slow_decisions_in_parallel_reuse_the_supervisors_threads() {
     }
     let ws = tempfile::tempdir().expect("tempdir");
     let d = decider(|_, _| {
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(Duration::from_millis(8));
         ExecVerdict::Proceed
     });
     let ran = run(
