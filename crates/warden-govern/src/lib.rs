@@ -560,7 +560,7 @@ impl Governor {
     pub fn run(&self, running: &RunningAction, argv: Vec<String>) -> Result<Execution> {
         let mut profile = execute::profile_for(&self.policy, &running.context, argv);
         execute::grant(&mut profile, &running.decision, running.granted);
-        let gate = nested_exec::NestedGate::new(self.clone());
+        let gate = nested_exec::NestedGate::new(self.clone(), profile.env.clone());
         gate.set_running(running.clone());
         let exec = execute::execute(
             &self.policy,
@@ -654,7 +654,7 @@ impl Governor {
             execute::grant(&mut profile, &decision, Tier::Auto);
             // Nested execs are judged in the action's context once its intent is durable; the
             // command (and so any nested exec) starts only after that.
-            let gate = nested_exec::NestedGate::new(self.clone());
+            let gate = nested_exec::NestedGate::new(self.clone(), profile.env.clone());
             // The sandbox is started from this thread, which outlives it (its init dies with
             // the thread that spawned it).
             let (intent, started) = std::thread::scope(|scope| {

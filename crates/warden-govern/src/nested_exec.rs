@@ -35,6 +35,9 @@ pub struct NestedRefusal {
 /// intent is durable, before its command starts) and what was refused.
 pub(crate) struct NestedGate {
     governor: Governor,
+    /// The environment the action's command started with: a variable that carries code with
+    /// the same value there was part of what was cleared (see [`NestedGate::environment_floor`]).
+    started_with: Vec<(String, String)>,
     running: OnceLock<RunningAction>,
     refused: Mutex<Vec<NestedRefusal>>,
     /// Itself, for the proxy's judge to hand to a blocking thread.
@@ -42,9 +45,10 @@ pub(crate) struct NestedGate {
 }
 
 impl NestedGate {
-    pub(crate) fn new(governor: Governor) -> Arc<Self> {
+    pub(crate) fn new(governor: Governor, started_with: Vec<(String, String)>) -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
             governor,
+            started_with,
             running: OnceLock::new(),
             refused: Mutex::new(Vec::new()),
             me: me.clone(),
@@ -119,13 +123,6 @@ impl NestedGate {
         }
         Err((line, judged))
     }
-
-    /// [`NestedGate::decide`] without a floor, answering only proceed or the reason.
-    pub(crate) fn proceeds(&self, layer: NestedLayer, nested: &Action) -> Result<(), String> {
-        self.decide(layer, nested, None)
-            .map(|_| ())
-            .map_err(|(why, _)| why)
-    }
 }
 
 impl NestedRefusal {
@@ -165,11 +162,69 @@ impl ExecDecider for NestedGate {
             argv: exec.argv.clone(),
             cwd: Some(exec.cwd.clone()),
         };
-        match self.proceeds(NestedLayer::Exec, &action) {
-            Ok(()) => ExecVerdict::Proceed,
-            Err(reason) => ExecVerdict::Refuse { reason },
+        let floor = self.environment_floor(exec);
+        match self.decide(NestedLayer::Exec, &action, floor) {
+            Ok(_) => ExecVerdict::Proceed,
+            Err((reason, _)) => ExecVerdict::Refuse { reason },
         }
     }
+}
+
+/// Variables that load code into a program without any exec of its own (a library into every
+/// dynamically linked program): judged with each exec that carries them, see
+/// [`NestedGate::environment_floor`]. The other variables that carry code name a command the
+/// program runs (`GIT_SSH_COMMAND`, `PAGER`, `EDITOR`, …), and that exec is judged when it
+/// happens; `NODE_OPTIONS` and `GIT_CONFIG_PARAMETERS` are set for their children by ordinary
+/// tools (coverage runners, `tsx`, `git -c`), so judging them here would refuse everyday runs.
+const LOADERS: &[&str] = &["LD_PRELOAD", "LD_AUDIT"];
+
+impl NestedGate {
+    /// The tier an exec's environment asks for: a variable of [`LOADERS`] that the action's
+    /// programs set themselves — absent from, or different in, the environment the command
+    /// started with — is judged as the same assignment typed before the command would be
+    /// (`LD_PRELOAD=./x.so ls` is `sync`), so a script cannot load code past its tier by
+    /// exporting it. `None` when there is none or it is `auto`.
+    pub(crate) fn environment_floor(&self, exec: &ExecEvent) -> Option<(Tier, String)> {
+        let set: Vec<&(String, String)> = exec
+            .env
+            .iter()
+            .filter(|(k, v)| {
+                LOADERS.contains(&k.as_str())
+                    && !self.started_with.iter().any(|(sk, sv)| sk == k && sv == v)
+            })
+            .collect();
+        if set.is_empty() {
+            return None;
+        }
+        let running = self.running.get()?;
+        let assignments: Vec<String> = set
+            .iter()
+            .map(|(k, v)| format!("{k}={}", single_quoted(v)))
+            .collect();
+        let typed = Action::Shell {
+            script: format!("{} true", assignments.join(" ")),
+            cwd: Some(exec.cwd.clone()),
+        };
+        let decision = self.governor.classify(&typed, &running.context);
+        let names: Vec<&str> = set.iter().map(|(k, _)| k.as_str()).collect();
+        (decision.tier > Tier::Auto).then(|| {
+            let why = decision.reasons.first().cloned().unwrap_or_default();
+            (
+                decision.tier,
+                format!(
+                    "its environment sets {} (rule {}, tier {}): {why}",
+                    names.join(", "),
+                    decision.rule,
+                    decision.tier
+                ),
+            )
+        })
+    }
+}
+
+/// `value` as one shell word.
+fn single_quoted(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
 }
 
 impl Judge for NestedGate {

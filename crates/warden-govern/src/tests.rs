@@ -199,7 +199,7 @@ fn the_governor_is_shareable_across_threads() {
 fn a_request_carrying_a_credential_above_the_granted_tier_is_refused() {
     use warden_proxy::{Handling, Judge, Judgement, NetRequest, Protocol};
     let s = setup(Arc::new(UnattendedApprover));
-    let gate = nested_exec::NestedGate::new((*s.gov).clone());
+    let gate = nested_exec::NestedGate::new((*s.gov).clone(), Vec::new());
     gate.set_running(s.running.clone());
     let request = |method: &str, tier: Option<Tier>| NetRequest {
         protocol: Protocol::Http,
@@ -339,4 +339,57 @@ fn buffered_nested_records_never_buffer_an_escalated_one() {
         assert!(t0.elapsed() < Duration::from_secs(20), "never flushed");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// A library preload that the action's programs set (a script's `export LD_PRELOAD=…`) raises
+/// the exec to the tier the same assignment typed before the command gets; one the command
+/// started with unchanged raises nothing, nor does a variable naming a command (that command is
+/// judged when it is exec'd).
+#[test]
+fn a_library_an_exec_environment_preloads_is_judged_as_if_typed() {
+    let s = setup(Arc::new(UnattendedApprover));
+    let ws = s.running.context.workspace.clone();
+    let exec = |env: &[(&str, &str)]| warden_sandbox::ExecEvent {
+        pid: 1,
+        syscall: warden_sandbox::ExecSyscall::Execve,
+        path: "/usr/bin/ls".into(),
+        argv: vec!["ls".into()],
+        cwd: ws.clone(),
+        env: env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        truncated: false,
+    };
+    let preload = [("LD_PRELOAD", "./hook.so"), ("PATH", "/usr/bin")];
+    let gate = nested_exec::NestedGate::new((*s.gov).clone(), Vec::new());
+    gate.set_running(s.running.clone());
+    let (tier, why) = gate
+        .environment_floor(&exec(&preload))
+        .expect("LD_PRELOAD set by the action's programs is judged");
+    assert_eq!(tier, Tier::Sync, "{why}");
+    assert!(why.contains("LD_PRELOAD"), "{why}");
+    assert!(!why.contains("PATH"), "only the preload: {why}");
+    let (tier, _) = gate
+        .environment_floor(&exec(&[("LD_AUDIT", "/tmp/a.so")]))
+        .expect("LD_AUDIT too");
+    assert_eq!(tier, Tier::Sync);
+    assert_eq!(
+        gate.environment_floor(&exec(&[("PAGER", "git push origin main")])),
+        None
+    );
+    assert_eq!(gate.environment_floor(&exec(&[("PATH", "/bin")])), None);
+    // The same value the command started with was cleared with the action …
+    let started = nested_exec::NestedGate::new(
+        (*s.gov).clone(),
+        vec![("LD_PRELOAD".into(), "./hook.so".into())],
+    );
+    started.set_running(s.running.clone());
+    assert_eq!(started.environment_floor(&exec(&preload)), None);
+    // … but not another value of it.
+    assert!(
+        started
+            .environment_floor(&exec(&[("LD_PRELOAD", "./other.so")]))
+            .is_some()
+    );
 }

@@ -321,6 +321,49 @@ fn a_sync_program_is_refused_unattended_and_exits_77() {
     assert_eq!(tf[1]["held"], tf[0]["seq"], "{}", tf[1]);
 }
 
+/// A library preload a script exports reaches the programs it runs without any exec of its own:
+/// each exec that carries it is judged as the same assignment typed before the command
+/// (`LD_PRELOAD=./hook.so ls` is `sync`), so an `auto` script cannot load code past its tier; a
+/// pager set the same way changes nothing (a pager is judged when it is exec'd).
+#[test]
+fn a_library_a_script_preloads_is_judged_with_the_program() {
+    let w = ws();
+    w.write_unread(
+        "preload.sh",
+        "export LD_PRELOAD=\"$PWD/hook.so\"\nls > listing.txt\necho finished\n",
+    );
+    let out = w.run(&["sh", "preload.sh"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(77), "{err}");
+    // (The shell opens the redirection before the exec: the file is there, and empty.)
+    let listing = || std::fs::read_to_string(w.ws.join("listing.txt")).unwrap_or_default();
+    assert_eq!(listing(), "", "ls ran: {err}");
+    assert!(err.contains("warden: refused `ls"), "{err}");
+    let nested = w.nested();
+    let ls: Vec<_> = nested
+        .iter()
+        .filter(|n| n["action"]["argv"][0] == "ls")
+        .collect();
+    assert_eq!(ls.len(), 2, "held, then denied: {nested:#?}");
+    assert_eq!(ls[0]["tier"], "sync", "{}", ls[0]);
+    assert!(
+        ls[0]["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.contains("LD_PRELOAD")),
+        "{}",
+        ls[0]
+    );
+    assert_eq!(ls[1]["answer"], "deny", "{}", ls[1]);
+
+    w.write_unread(
+        "pager.sh",
+        "export PAGER=cat\nls > listing.txt\necho finished\n",
+    );
+    let out = w.run(&["sh", "pager.sh"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(listing().contains("pager.sh"), "{}", listing());
+}
+
 #[test]
 fn a_script_running_many_auto_programs_runs_unchanged() {
     let w = ws();
