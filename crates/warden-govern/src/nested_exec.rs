@@ -189,7 +189,9 @@ impl NestedGate {
             .env
             .iter()
             .filter(|(k, v)| {
+                // (An empty value loads nothing: a script clearing a preload is not judged.)
                 LOADERS.contains(&k.as_str())
+                    && !v.trim().is_empty()
                     && !self.started_with.iter().any(|(sk, sv)| sk == k && sv == v)
             })
             .collect();

@@ -379,6 +379,7 @@ fn a_library_an_exec_environment_preloads_is_judged_as_if_typed() {
         None
     );
     assert_eq!(gate.environment_floor(&exec(&[("PATH", "/bin")])), None);
+    assert_eq!(gate.environment_floor(&exec(&[("LD_PRELOAD", "")])), None);
     // The same value the command started with was cleared with the action …
     let started = nested_exec::NestedGate::new(
         (*s.gov).clone(),
