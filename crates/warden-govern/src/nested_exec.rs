@@ -201,7 +201,7 @@ impl NestedGate {
         let running = self.running.get()?;
         let assignments: Vec<String> = set
             .iter()
-            .map(|(k, v)| format!("{k}={}", single_quoted(v)))
+            .map(|(k, v)| format!("{k}={}", warden_policy::display::quote_word(v)))
             .collect();
         let typed = Action::Shell {
             script: format!("{} true", assignments.join(" ")),
@@ -222,11 +222,6 @@ impl NestedGate {
             )
         })
     }
-}
-
-/// `value` as one shell word.
-fn single_quoted(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "'\\''"))
 }
 
 impl Judge for NestedGate {
