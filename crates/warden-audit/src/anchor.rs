@@ -57,11 +57,7 @@ pub fn store(path: &Path, note: &str) -> Result<()> {
             .create(dir)
             .map_err(|e| AuditError::io("create", dir, e))?;
     }
-    let with = |ext: &str| {
-        let mut p = path.as_os_str().to_owned();
-        p.push(ext);
-        PathBuf::from(p)
-    };
+    let with = |ext: &str| crate::log::companion_path(path, ext);
     let lock_path = with(".lock");
     let lock = OpenOptions::new()
         .create(true)

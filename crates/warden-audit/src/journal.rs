@@ -50,9 +50,7 @@ pub(crate) struct Journal {
 impl Journal {
     /// `<log>.journal` beside the log.
     pub(crate) fn path(log_path: &Path) -> PathBuf {
-        let mut name = log_path.as_os_str().to_owned();
-        name.push(".journal");
-        PathBuf::from(name)
+        crate::log::companion_path(log_path, ".journal")
     }
 
     /// Open the ring of the log at `log_path` (inode `log_ino`), creating it (written with

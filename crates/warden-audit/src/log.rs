@@ -275,9 +275,7 @@ impl FrontierCache {
     const HEADER: usize = 48;
 
     fn path(log_path: &Path) -> PathBuf {
-        let mut name = log_path.as_os_str().to_owned();
-        name.push(".frontier");
-        PathBuf::from(name)
+        companion_path(log_path, ".frontier")
     }
 
     /// (bytes of the log covered, the frontier over their records); (0, empty) when the cache
@@ -356,18 +354,14 @@ impl FrontierCache {
     /// The cache of earlier versions beside the log at `log_path` (every leaf, 32 bytes a
     /// record), not read any more.
     fn remove_old(log_path: &Path) {
-        let mut name = log_path.as_os_str().to_owned();
-        name.push(".leaves");
-        let _ = std::fs::remove_file(PathBuf::from(name));
+        let _ = std::fs::remove_file(companion_path(log_path, ".leaves"));
     }
 }
 
 impl SyncMark {
     fn open(log_path: &Path, log: &File, log_created: bool) -> Result<Self> {
         use std::os::unix::fs::MetadataExt as _;
-        let mut name = log_path.as_os_str().to_owned();
-        name.push(".sync");
-        let path = PathBuf::from(name);
+        let path = companion_path(log_path, ".sync");
         let file = open_companion(&path)?;
         let ino = log
             .metadata()
@@ -550,6 +544,14 @@ fn create_dirs_durably(dir: &Path) -> Result<()> {
         sync_dir(parent)?;
     }
     Ok(())
+}
+
+/// `path` with `suffix` appended to its file name (`audit.jsonl` + `.sync` = `audit.jsonl.sync`):
+/// where the files kept beside a log are.
+pub(crate) fn companion_path(path: &Path, suffix: impl AsRef<std::ffi::OsStr>) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// Open (creating if missing, never truncating) a file kept beside the log, for reading and

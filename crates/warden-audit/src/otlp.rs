@@ -544,10 +544,8 @@ pub struct Cursor {
 impl Cursor {
     /// The default cursor of a log: `<log>.otlp-cursor`.
     pub fn for_log(log: &Path) -> Self {
-        let mut p = log.as_os_str().to_owned();
-        p.push(".otlp-cursor");
         Self {
-            path: PathBuf::from(p),
+            path: crate::log::companion_path(log, ".otlp-cursor"),
         }
     }
 
@@ -576,9 +574,7 @@ impl Cursor {
 
     /// Atomically replace the cursor (write a temporary file, fsync, rename, fsync directory).
     pub fn store(&self, seq: u64, hash: &str) -> Result<()> {
-        let mut tmp = self.path.as_os_str().to_owned();
-        tmp.push(format!(".tmp{}", std::process::id()));
-        let tmp = PathBuf::from(tmp);
+        let tmp = crate::log::companion_path(&self.path, format!(".tmp{}", std::process::id()));
         let body = serde_json::json!({"seq": seq, "hash": hash}).to_string();
         let mut f = std::fs::File::create(&tmp).map_err(|e| AuditError::io("create", &tmp, e))?;
         f.write_all(body.as_bytes())
