@@ -310,9 +310,7 @@ impl FrontierCache {
                 if last[0] != b'\n' {
                     return None;
                 }
-                let start = find_last_newline(log, covered - 1).ok()?;
-                let mut line = vec![0u8; usize::try_from(covered - 1 - start).ok()?];
-                log.read_exact_at(&mut line, start).ok()?;
+                let line = line_ending_at(log, covered, 0).ok()?;
                 let (seq, hash) = parse_seq_hash(&line, path).ok()?;
                 if seq != count || last_leaf != merkle::leaf_hash(&hex_hash(&hash).ok()?) {
                     return None;
@@ -726,11 +724,7 @@ impl AuditLog {
         let (seq, hash) = if end == 0 {
             (0, GENESIS.to_owned())
         } else {
-            let start = find_last_newline(&self.file, end - 1).map_err(io("read"))?;
-            let mut line = vec![0u8; (end - 1 - start) as usize];
-            self.file
-                .read_exact_at(&mut line, start)
-                .map_err(io("read"))?;
+            let line = line_ending_at(&self.file, end, 0).map_err(io("read"))?;
             match parse_seq_hash(&line, &self.path) {
                 Ok(v) => v,
                 // Not a record: nothing can chain onto it (verify reports it).
@@ -1273,12 +1267,7 @@ impl AuditLog {
         match sh.tail.clone() {
             Some(t) if t.len < len && sh.frontier.is_none() => {
                 // Others appended, and only the last record matters (no tree to extend).
-                let start = find_last_newline(&self.file, len - 1)
-                    .map_err(|e| AuditError::io("read", &self.path, e))?
-                    .max(t.len);
-                let mut line = vec![0u8; (len - 1 - start) as usize];
-                self.file
-                    .read_exact_at(&mut line, start)
+                let line = line_ending_at(&self.file, len, t.len)
                     .map_err(|e| AuditError::io("read", &self.path, e))?;
                 let (seq, hash) = parse_seq_hash(&line, &self.path)?;
                 sh.tail = Some(Tail { len, seq, hash });
@@ -1311,11 +1300,7 @@ impl AuditLog {
                     });
                     sh.frontier = Some(merkle::Frontier::default());
                 } else {
-                    let start = find_last_newline(&self.file, len - 1)
-                        .map_err(|e| AuditError::io("read", &self.path, e))?;
-                    let mut line = vec![0u8; (len - 1 - start) as usize];
-                    self.file
-                        .read_exact_at(&mut line, start)
+                    let line = line_ending_at(&self.file, len, 0)
                         .map_err(|e| AuditError::io("read", &self.path, e))?;
                     let (seq, hash) = parse_seq_hash(&line, &self.path)?;
                     sh.tail = Some(Tail { len, seq, hash });
@@ -1509,6 +1494,15 @@ fn find_last_newline(file: &File, end: u64) -> std::io::Result<u64> {
         pos = start;
     }
     Ok(0)
+}
+
+/// The line that ends at `end` (its `\n` at `end - 1`, not included), from `not_before` at the
+/// earliest: the last record of a log `end` bytes long.
+fn line_ending_at(file: &File, end: u64, not_before: u64) -> std::io::Result<Vec<u8>> {
+    let start = find_last_newline(file, end - 1)?.max(not_before);
+    let mut line = vec![0u8; (end - 1 - start) as usize];
+    file.read_exact_at(&mut line, start)?;
+    Ok(line)
 }
 
 fn parse_seq_hash(line: &[u8], path: &Path) -> Result<(u64, String)> {
