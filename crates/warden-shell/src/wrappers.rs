@@ -8,6 +8,9 @@
 //! | `su -c STRING` | STRING analysed as shell text; sets `elevated` |
 //! | `env` | `-`, `-i`, `-0`, `-v`, `-u NAME`, `-C dir` (sets `cwd`), `-P path`, `-L`/`-U user`, `-S STRING` (split as GNU env does and read again as options), `--`, `VAR=x` (code-carrying variables analysed) |
 //! | `timeout`, `nice`, `nohup`, `stdbuf`, `time`, `setsid`, `ionice`, `chrt`, `taskset`, `caffeinate`, `chroot`, `unshare`, `nsenter`, `builtin`, `exec`, `command`, `busybox`, `sshpass`, `strace`, `ltrace`, `eatmydata`, `fakeroot`, `tini`, `dumb-init`, `dbus-run-session`, `unbuffer`, `chronic`, `ifne`, `xvfb-run`, `gosu`, `su-exec` | options and fixed operands (`timeout DURATION`, `chroot DIR`, `chrt PRIO`, `taskset MASK`, `gosu USER`); `sudo NAME=value cmd` assignments |
+//! | `systemd-run`, `ssh-agent`, `firejail`, `proot`, `valgrind`, `dotenv` | options (`systemd-run -p PROP --unit U`, `proot -r ROOT -b BIND`, `dotenv -e FILE --`, python-dotenv's `dotenv run`), then the command |
+//! | `cross-env VAR=x cmd` | as `env`: the assignments, then the command |
+//! | `poetry`/`pipenv`/`pdm`/`hatch`/`rye`/`pixi`/`uv`/`devbox` `run`, `conda`/`mamba`/`micromamba` `run`, `bundle`/`asdf`/`rbenv`/`pyenv`/`nodenv`/`goenv` `exec`, `direnv exec DIR`, `aws-vault exec PROFILE`, `mise exec`/`x`, `op`/`doppler`/`infisical`/`dotenvx` `run` | reported as is; and only with that subcommand, the command after the tool's options around it (`uv run --with X`, `conda run -n ENV`), its operands, a `--`, then the command (`mise exec node@20 -- cmd`: after the `--`); any other subcommand is the tool itself |
 //! | `bash`/`sh`/`zsh`/`dash`/`ksh`/`mksh`/`ash`/`fish` `-c STRING` | STRING analysed as shell text (a dynamic STRING is opaque); with no operand the heredoc / here-string / piped script is analysed |
 //! | `eval ARGS` | ARGS joined analysed as shell text, in the current shell (a `cd` leaks out) |
 //! | `watch ARGS` | ARGS joined analysed as shell text (`-x`: as argv) |
@@ -59,6 +62,14 @@ pub enum Kind {
     Script,
     /// `command`.
     CommandBuiltin,
+    /// A tool that runs a command only under one of `subcommands` (`poetry run CMD`,
+    /// `bundle exec CMD`): options, the subcommand, options again, `operands` fixed operands,
+    /// an optional `--`, then the command. With `tool_specs`, the words up to a `--` are the
+    /// tool's own (`mise exec node@20 -- CMD`). Any other subcommand: the tool itself.
+    Run {
+        subcommands: &'static [&'static str],
+        tool_specs: bool,
+    },
 }
 
 /// One wrapper program.
@@ -360,6 +371,207 @@ pub static WRAPPERS: &[Wrapper] = &[
             "--error-file",
             "--xauth-protocol",
             "--wait",
+        ],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["systemd-run"],
+        kind: Kind::Prefix,
+        short_arg: "upEMH",
+        long_arg: &[
+            "--unit",
+            "--property",
+            "--description",
+            "--slice",
+            "--setenv",
+            "--working-directory",
+            "--uid",
+            "--gid",
+            "--nice",
+            "--machine",
+            "--host",
+            "--service-type",
+            "--on-active",
+            "--on-boot",
+            "--on-startup",
+            "--on-unit-active",
+            "--on-unit-inactive",
+            "--on-calendar",
+            "--timer-property",
+            "--path-property",
+            "--socket-property",
+        ],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["ssh-agent"],
+        kind: Kind::Prefix,
+        short_arg: "aEtPO",
+        long_arg: &[],
+        operands: 0,
+    },
+    Wrapper {
+        // Their options are `--name=value` or flags (firejail), or the short ones listed.
+        names: &["firejail", "proot", "valgrind"],
+        kind: Kind::Prefix,
+        short_arg: "rbwqkm",
+        long_arg: &[
+            "--rootfs",
+            "--bind",
+            "--mount",
+            "--cwd",
+            "--qemu",
+            "--kernel-release",
+        ],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["dotenv"],
+        kind: Kind::Prefix,
+        short_arg: "evp",
+        long_arg: &[],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["cross-env", "cross-env-shell"],
+        kind: Kind::Env,
+        short_arg: "",
+        long_arg: &[],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["poetry", "pipenv", "pdm", "hatch", "rye", "pixi", "devbox"],
+        kind: Kind::Run {
+            subcommands: &["run"],
+            tool_specs: false,
+        },
+        short_arg: "CPpe",
+        long_arg: &[
+            "--directory",
+            "--project",
+            "--config",
+            "--environment",
+            "--env",
+            "--manifest-path",
+        ],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["uv"],
+        kind: Kind::Run {
+            subcommands: &["run"],
+            tool_specs: false,
+        },
+        short_arg: "pf",
+        long_arg: &[
+            "--with",
+            "--with-editable",
+            "--with-requirements",
+            "--python",
+            "--project",
+            "--directory",
+            "--package",
+            "--env-file",
+            "--extra",
+            "--group",
+            "--only-group",
+            "--no-group",
+            "--index",
+            "--default-index",
+            "--index-url",
+            "--extra-index-url",
+            "--find-links",
+            "--config-file",
+            "--cache-dir",
+            "--color",
+            "--prerelease",
+            "--resolution",
+            "--exclude-newer",
+            "--link-mode",
+            "--python-platform",
+            "--refresh-package",
+            "--reinstall-package",
+            "--upgrade-package",
+        ],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["conda", "mamba", "micromamba"],
+        kind: Kind::Run {
+            subcommands: &["run"],
+            tool_specs: false,
+        },
+        short_arg: "np",
+        long_arg: &["--name", "--prefix", "--cwd"],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["bundle", "asdf", "rbenv", "pyenv", "nodenv", "goenv"],
+        kind: Kind::Run {
+            subcommands: &["exec"],
+            tool_specs: false,
+        },
+        short_arg: "",
+        long_arg: &["--gemfile"],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["direnv"],
+        kind: Kind::Run {
+            subcommands: &["exec"],
+            tool_specs: false,
+        },
+        short_arg: "",
+        long_arg: &[],
+        operands: 1,
+    },
+    Wrapper {
+        names: &["aws-vault"],
+        kind: Kind::Run {
+            subcommands: &["exec"],
+            tool_specs: false,
+        },
+        short_arg: "dtr",
+        long_arg: &[
+            "--duration",
+            "--mfa-token",
+            "--region",
+            "--backend",
+            "--prompt",
+            "--keychain",
+            "--ec2-server",
+            "--ecs-server",
+            "--lazy",
+        ],
+        operands: 1,
+    },
+    Wrapper {
+        names: &["mise", "rtx"],
+        kind: Kind::Run {
+            subcommands: &["exec", "x"],
+            tool_specs: true,
+        },
+        short_arg: "CEj",
+        long_arg: &["--cd", "--env", "--jobs"],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["op", "doppler", "infisical", "dotenvx"],
+        kind: Kind::Run {
+            subcommands: &["run"],
+            tool_specs: false,
+        },
+        short_arg: "pcf",
+        long_arg: &[
+            "--env-file",
+            "--project",
+            "--config",
+            "--env",
+            "--token",
+            "--account",
+            "--path",
+            "--projectId",
+            "--watch-path",
         ],
         operands: 0,
     },
@@ -780,6 +992,15 @@ pub(crate) fn exec(
                     return;
                 }
             }
+            if name == "dotenv" && words[start].v == "run" {
+                // python-dotenv's `dotenv run [--] cmd` (dotenv-cli's is `dotenv [-e F] [--] cmd`).
+                let (j, _) = skip_opts(&words, start + 1, "f", &["--file", "--override"]);
+                if j >= words.len() {
+                    emit_plain(cx, &words, span, &inner_io, scope, &inh2);
+                    return;
+                }
+                start = j;
+            }
             if matches!(name.as_str(), "builtin" | "command") {
                 // Builtins run in this shell: `builtin cd x` changes its directory.
                 exec(
@@ -916,6 +1137,45 @@ pub(crate) fn exec(
             } else {
                 emit_plain(cx, &words, span, &io, scope, &inh);
             }
+        }
+        Kind::Run {
+            subcommands,
+            tool_specs,
+        } => {
+            let command = words
+                .get(i)
+                .filter(|w| !w.dynamic && subcommands.contains(&w.v.as_str()))
+                .and_then(|_| {
+                    let (j, more) = skip_opts(&words, i + 1, wr.short_arg, wr.long_arg);
+                    let mut start = j + wr.operands;
+                    if tool_specs && let Some(k) = words[i + 1..].iter().position(|w| w.v == "--") {
+                        start = start.max(i + 1 + k + 1);
+                    } else if words.get(start).is_some_and(|w| w.v == "--") {
+                        start += 1;
+                    }
+                    (start < words.len()).then_some((start, more))
+                });
+            let Some((start, more)) = command else {
+                emit_plain(cx, &words, span, &io, scope, &inh);
+                return;
+            };
+            // The tool is reported too: some hand the command more than an environment
+            // (`aws-vault exec`, `op run` inject stored secrets).
+            emit_plain(cx, &words, span, &io, scope, &inh);
+            let mut inner_scope = scope.clone();
+            let dir = ["-C", "--directory", "--cwd", "--cd"];
+            if let Some(d) = value(&more, &dir).or_else(|| value(&opts, &dir)) {
+                inner_scope.cwd = Some(join_cwd(scope, d));
+            }
+            exec(
+                cx,
+                words[start..].to_vec(),
+                span,
+                io,
+                &mut inner_scope,
+                inh.with(name.clone()),
+                next,
+            );
         }
         Kind::Script => match value(&opts, &["-c", "--command"]) {
             Some(c) => {

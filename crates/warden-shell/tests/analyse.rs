@@ -427,6 +427,102 @@ fn env_sudo_and_friends() {
 }
 
 #[test]
+fn runners_run_their_command_only_under_their_subcommand() {
+    // (script, the tool as reported, the wrapper name of the command it runs)
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "poetry run git push",
+            &["poetry", "run", "git", "push"],
+            "poetry",
+        ),
+        (
+            "poetry -C sub run -- git push",
+            &["poetry", "-C", "sub", "run", "--", "git", "push"],
+            "poetry",
+        ),
+        (
+            "uv run --with requests --python 3.12 git push",
+            &[
+                "uv", "run", "--with", "requests", "--python", "3.12", "git", "push",
+            ],
+            "uv",
+        ),
+        (
+            "pipenv run git push",
+            &["pipenv", "run", "git", "push"],
+            "pipenv",
+        ),
+        (
+            "conda run -n build git push",
+            &["conda", "run", "-n", "build", "git", "push"],
+            "conda",
+        ),
+        (
+            "bundle exec git push",
+            &["bundle", "exec", "git", "push"],
+            "bundle",
+        ),
+        (
+            "direnv exec . git push",
+            &["direnv", "exec", ".", "git", "push"],
+            "direnv",
+        ),
+        (
+            "aws-vault exec prod -- git push",
+            &["aws-vault", "exec", "prod", "--", "git", "push"],
+            "aws-vault",
+        ),
+        (
+            "mise exec node@20 python@3.12 -- git push",
+            &[
+                "mise",
+                "exec",
+                "node@20",
+                "python@3.12",
+                "--",
+                "git",
+                "push",
+            ],
+            "mise",
+        ),
+        (
+            "op run --env-file .env -- git push",
+            &["op", "run", "--env-file", ".env", "--", "git", "push"],
+            "op",
+        ),
+    ];
+    for (s, tool, wrapper) in cases {
+        let a = analyse_shell(s);
+        assert_eq!(argvs(&a), vec![v(tool), v(&["git", "push"])], "{s}");
+        assert_eq!(a.commands[1].wrappers, v(&[wrapper]), "{s}");
+        assert!(a.opaque.is_empty(), "{s}");
+    }
+    // Under another subcommand the tool runs nothing given to it.
+    for s in [
+        "poetry add git",
+        "uv pip install push",
+        "bundle install",
+        "conda install git",
+        "mise install node@20",
+        "poetry run",
+    ] {
+        assert_eq!(cmds(s).len(), 1, "{s}");
+    }
+    // Prefix runners, and python-dotenv's `dotenv run`.
+    for s in [
+        "systemd-run --user -p Nice=5 --unit=x git push",
+        "ssh-agent -t 60 git push",
+        "firejail --net=none git push",
+        "proot -r /srv/root -b /dev git push",
+        "cross-env NODE_ENV=production git push",
+        "dotenv -e .env.test -- git push",
+        "dotenv run -- git push",
+    ] {
+        assert_eq!(argvs(&analyse_shell(s)), vec![v(&["git", "push"])], "{s}");
+    }
+}
+
+#[test]
 fn wrapper_without_command_is_itself() {
     assert_eq!(cmds("sudo -l"), vec![v(&["sudo", "-l"])]);
     assert_eq!(cmds("env"), vec![v(&["env"])]);
