@@ -2,7 +2,9 @@
 //! command (`GIT_SSH_COMMAND`, `PAGER`, `EDITOR`, `BASH_ENV`, …), options whose value is a
 //! command (`git -c core.sshCommand=…`, `git rebase --exec`, `ssh -o ProxyCommand=…`, `rsync -e`,
 //! `tar --to-command`, `sed` `e`/`s///e`/`w FILE`, `vim -c ':!…'`, `zip -TT`, `man -P`, `rg --pre`),
-//! and
+//! commands that runners start on this machine from their own options or operands
+//! (`nix-shell --run`, `nix develop -c`, `npx -c`, `nodemon --exec`, `pwsh -Command`, `sg GROUP`,
+//! `tmux new`/`send-keys`, `screen CMD`/`-X stuff`, `hyperfine CMD`), and
 //! commands sent to another machine or container (`ssh HOST CMD`, `docker exec C CMD`,
 //! `kubectl exec P -- CMD`, `gcloud compute ssh --command CMD`, …), which are reported with
 //! `remote` set because they run outside any sandbox of this machine.
@@ -326,7 +328,285 @@ pub(crate) fn carried(
         "gcloud" => gcloud(cx, words, inh, depth),
         "vagrant" => vagrant(cx, words, inh, depth),
         "lxc" | "incus" | "multipass" => container_exec(cx, name, words, span, inh, depth),
+        "nix-shell" => option_shell(
+            cx,
+            words,
+            &["--run", "--command"],
+            "nix-shell --run",
+            scope,
+            inh,
+            depth,
+        ),
+        "npx" => npx(cx, words, scope, inh, depth),
+        "nodemon" => option_shell(
+            cx,
+            words,
+            &["-x", "--exec"],
+            "nodemon --exec",
+            scope,
+            inh,
+            depth,
+        ),
+        "pwsh" | "powershell" => option_shell(
+            cx,
+            words,
+            &["-c", "-Command", "-command", "-CommandWithArgs"],
+            "pwsh -Command",
+            scope,
+            inh,
+            depth,
+        ),
+        "nix" => nix(cx, words, span, scope, inh, depth),
+        "sg" => sg(cx, words, scope, inh, depth),
+        "tmux" => tmux(cx, words, scope, inh, depth),
+        "screen" => screen(cx, words, span, scope, inh, depth),
+        "hyperfine" => hyperfine(cx, words, scope, inh, depth),
         _ => {}
+    }
+}
+
+/// `nix develop|shell|run … (-c|--command) CMD ARGS…`: the rest of the line is the command
+/// (`nix shell nixpkgs#git -c git push`).
+fn nix(cx: &mut Ctx, words: &[W], span: Span, scope: &Scope, inh: &Inh, depth: usize) {
+    let Some(sub) = words
+        .get(1)
+        .filter(|w| matches!(w.v.as_str(), "develop" | "shell"))
+    else {
+        return;
+    };
+    let label = format!("nix {} -c", sub.v);
+    if let Some(k) = words[2..]
+        .iter()
+        .position(|w| w.v == "-c" || w.v == "--command")
+        .map(|k| k + 3)
+        .filter(|&k| k < words.len())
+    {
+        let mut inner = scope.clone();
+        wrappers::exec(
+            cx,
+            words[k..].to_vec(),
+            span,
+            Io::default(),
+            &mut inner,
+            inh.with(&label),
+            depth + 1,
+        );
+    }
+}
+
+/// `npx [-p PKG] -c STRING`: npx's own options come before the package it runs (`npx eslint -c
+/// FILE` is eslint's `-c`).
+fn npx(cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usize) {
+    let mut i = 1;
+    while let Some(w) = words.get(i) {
+        if let Some((text, _)) =
+            option_value(words, i, "-c").or_else(|| option_value(words, i, "--call"))
+        {
+            cx.carried_shell(&text, "npx -c", scope, inh, depth);
+            return;
+        }
+        match w.v.as_str() {
+            "-p" | "--package" => i += 2,
+            v if v.starts_with('-') && v != "--" => i += 1,
+            _ => return,
+        }
+    }
+}
+
+/// `sg [-] GROUP [-c] STRING`: STRING is run by `/bin/sh -c` with GROUP as the group.
+fn sg(cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usize) {
+    let mut i = 1;
+    if words.get(i).is_some_and(|w| w.v == "-") {
+        i += 1;
+    }
+    i += 1; // the group
+    if words.get(i).is_some_and(|w| w.v == "-c") {
+        i += 1;
+    }
+    if let Some(text) = words.get(i) {
+        cx.carried_shell(text, "sg", scope, inh, depth);
+    }
+}
+
+/// tmux commands that start a shell command in a new session, window or pane (its words joined
+/// as tmux joins them), or type keys into one (`send-keys -t T 'git push' Enter`: the typed text,
+/// key names left out).
+fn tmux(cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usize) {
+    // tmux's own options before its command: `-L socket`, `-S path`, `-f file`, `-T features`.
+    let mut i = 1;
+    while let Some(w) = words.get(i) {
+        match w.v.as_str() {
+            "-L" | "-S" | "-f" | "-T" => i += 2,
+            v if v.starts_with('-') => i += 1,
+            _ => break,
+        }
+    }
+    let Some(sub) = words.get(i) else {
+        return;
+    };
+    let (starts, keys) = match sub.v.as_str() {
+        "new" | "new-session" | "neww" | "new-window" | "splitw" | "split-window" | "respawnp"
+        | "respawn-pane" | "respawnw" | "respawn-window" => (true, false),
+        "send" | "send-keys" => (false, true),
+        _ => return,
+    };
+    // Options of those commands that take a value.
+    let valued = [
+        "-c", "-e", "-F", "-n", "-s", "-t", "-x", "-y", "-f", "-l", "-N", "-X",
+    ];
+    let mut k = i + 1;
+    let mut rest = Vec::new();
+    while let Some(w) = words.get(k) {
+        if rest.is_empty() && w.v == "--" {
+            k += 1;
+            rest.extend(words[k..].iter().cloned());
+            break;
+        }
+        if rest.is_empty() && w.v.starts_with('-') && w.v.len() > 1 && !w.dynamic {
+            // `-dP`, `-t target`, `-tTARGET`.
+            let last = &w.v[w.v.len() - 1..];
+            let takes = w.v.len() == 2 && valued.contains(&w.v.as_str())
+                || w.v.len() > 2 && valued.contains(&format!("-{last}").as_str());
+            k += if takes { 2 } else { 1 };
+            continue;
+        }
+        rest.push(w.clone());
+        k += 1;
+    }
+    let typed: Vec<&W> = rest
+        .iter()
+        .filter(|w| {
+            !keys
+                || !(matches!(
+                    w.v.as_str(),
+                    "Enter" | "KPEnter" | "Space" | "Tab" | "Escape"
+                ) || w.v.starts_with("C-")
+                    || w.v.starts_with("M-"))
+        })
+        .collect();
+    if (starts || keys) && !typed.is_empty() {
+        let dynamic = typed.iter().any(|w| w.dynamic);
+        let text = typed
+            .iter()
+            .map(|w| w.v.as_str())
+            .collect::<Vec<_>>()
+            .join(if keys { "" } else { " " });
+        let mut joined = lit_like(text, typed[0]);
+        joined.dynamic = dynamic;
+        let label = if keys { "tmux send-keys" } else { "tmux new" };
+        cx.carried_shell(&joined, label, scope, inh, depth);
+    }
+}
+
+/// `screen [options] CMD ARGS…` runs CMD in a new window; `screen -X stuff TEXT` types TEXT
+/// into one.
+fn screen(cx: &mut Ctx, words: &[W], span: Span, scope: &Scope, inh: &Inh, depth: usize) {
+    let valued = ['S', 'c', 'e', 'h', 'p', 'T', 't', 'L'];
+    let mut i = 1;
+    while let Some(w) = words.get(i) {
+        let v = w.v.as_str();
+        if v == "-X" {
+            // `-X stuff 'text'` types into a window; other -X commands are screen's own.
+            if words.get(i + 1).is_some_and(|c| c.v == "stuff")
+                && let Some(text) = words.get(i + 2)
+            {
+                // screen reads `\n` and `\r` in the text as the keys that run the line.
+                let typed = lit_like(text.v.replace("\\n", "\n").replace("\\r", "\n"), text);
+                cx.carried_shell(&typed, "screen -X stuff", scope, inh, depth);
+            }
+            return;
+        }
+        if v == "-Logfile" {
+            i += 2;
+            continue;
+        }
+        if let Some(flags) = v.strip_prefix('-').filter(|f| !f.is_empty()) {
+            let takes = flags.chars().last().is_some_and(|c| valued.contains(&c));
+            i += if takes { 2 } else { 1 };
+            continue;
+        }
+        break;
+    }
+    if i < words.len() {
+        let mut inner = scope.clone();
+        wrappers::exec(
+            cx,
+            words[i..].to_vec(),
+            span,
+            Io::default(),
+            &mut inner,
+            inh.with("screen"),
+            depth + 1,
+        );
+    }
+}
+
+/// `hyperfine [options] CMD…`: every command (and `--prepare`/`--setup`/`--cleanup`) is shell
+/// text it runs many times.
+fn hyperfine(cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usize) {
+    let shell_opts = [
+        "-p",
+        "--prepare",
+        "-s",
+        "--setup",
+        "-c",
+        "--cleanup",
+        "--conclude",
+    ];
+    let one_value = [
+        "-w",
+        "--warmup",
+        "-m",
+        "--min-runs",
+        "-M",
+        "--max-runs",
+        "-r",
+        "--runs",
+        "-S",
+        "--shell",
+        "-u",
+        "--time-unit",
+        "-n",
+        "--command-name",
+        "-o",
+        "--output",
+        "--input",
+        "--export-asciidoc",
+        "--export-csv",
+        "--export-json",
+        "--export-markdown",
+        "--export-orgmode",
+        "--style",
+        "--sort",
+        "-D",
+        "--parameter-step-size",
+    ];
+    let mut i = 1;
+    let mut operands_only = false;
+    while let Some(w) = words.get(i) {
+        let v = w.v.as_str();
+        if !operands_only && v == "--" {
+            operands_only = true;
+            i += 1;
+            continue;
+        }
+        if !operands_only && v.starts_with('-') {
+            if let Some((text, n)) = shell_opts.iter().find_map(|o| option_value(words, i, o)) {
+                cx.carried_shell(&text, "hyperfine", scope, inh, depth);
+                i += n;
+            } else if matches!(v, "-L" | "--parameter-list") {
+                i += 3;
+            } else if matches!(v, "-P" | "--parameter-scan") {
+                i += 4;
+            } else if one_value.contains(&v) {
+                i += 2;
+            } else {
+                i += 1;
+            }
+            continue;
+        }
+        cx.carried_shell(w, "hyperfine", scope, inh, depth);
+        i += 1;
     }
 }
 

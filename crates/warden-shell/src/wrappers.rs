@@ -10,7 +10,7 @@
 //! | `timeout`, `nice`, `nohup`, `stdbuf`, `time`, `setsid`, `ionice`, `chrt`, `taskset`, `caffeinate`, `chroot`, `unshare`, `nsenter`, `builtin`, `exec`, `command`, `busybox`, `sshpass`, `strace`, `ltrace`, `eatmydata`, `fakeroot`, `tini`, `dumb-init`, `dbus-run-session`, `unbuffer`, `chronic`, `ifne`, `xvfb-run`, `gosu`, `su-exec` | options and fixed operands (`timeout DURATION`, `chroot DIR`, `chrt PRIO`, `taskset MASK`, `gosu USER`); `sudo NAME=value cmd` assignments |
 //! | `systemd-run`, `ssh-agent`, `firejail`, `proot`, `valgrind`, `dotenv` | options (`systemd-run -p PROP --unit U`, `proot -r ROOT -b BIND`, `dotenv -e FILE --`, python-dotenv's `dotenv run`), then the command |
 //! | `cross-env VAR=x cmd` | as `env`: the assignments, then the command |
-//! | `poetry`/`pipenv`/`pdm`/`hatch`/`rye`/`pixi`/`uv`/`devbox` `run`, `conda`/`mamba`/`micromamba` `run`, `bundle`/`asdf`/`rbenv`/`pyenv`/`nodenv`/`goenv` `exec`, `direnv exec DIR`, `aws-vault exec PROFILE`, `mise exec`/`x`, `op`/`doppler`/`infisical`/`dotenvx` `run` | reported as is; and only with that subcommand, the command after the tool's options around it (`uv run --with X`, `conda run -n ENV`), its operands, a `--`, then the command (`mise exec node@20 -- cmd`: after the `--`); any other subcommand is the tool itself |
+//! | `poetry`/`pipenv`/`pdm`/`hatch`/`rye`/`pixi`/`uv`/`devbox` `run`, `conda`/`mamba`/`micromamba` `run`, `bundle`/`asdf`/`rbenv`/`pyenv`/`nodenv`/`goenv` `exec`, `direnv exec DIR`, `aws-vault exec PROFILE`, `mise exec`/`x`, `op`/`doppler`/`infisical`/`dotenvx` `run`, `npm`/`pnpm`/`yarn` `exec` (`-c STRING`, doppler's `--command STRING`: the string as shell text) | reported as is; and only with that subcommand, the command after the tool's options around it (`uv run --with X`, `conda run -n ENV`), its operands, a `--`, then the command (`mise exec node@20 -- cmd`: after the `--`); any other subcommand is the tool itself |
 //! | `bash`/`sh`/`zsh`/`dash`/`ksh`/`mksh`/`ash`/`fish` `-c STRING` | STRING analysed as shell text (a dynamic STRING is opaque); with no operand the heredoc / here-string / piped script is analysed |
 //! | `eval ARGS` | ARGS joined analysed as shell text, in the current shell (a `cd` leaks out) |
 //! | `watch ARGS` | ARGS joined analysed as shell text (`-x`: as argv) |
@@ -457,6 +457,24 @@ pub static WRAPPERS: &[Wrapper] = &[
         operands: 0,
     },
     Wrapper {
+        names: &["npm", "pnpm", "yarn"],
+        kind: Kind::Run {
+            subcommands: &["exec", "x"],
+            tool_specs: false,
+        },
+        short_arg: "cC",
+        long_arg: &[
+            "--call",
+            "--package",
+            "--prefix",
+            "--dir",
+            "--filter",
+            "--workspace",
+            "--cwd",
+        ],
+        operands: 0,
+    },
+    Wrapper {
         names: &["uv"],
         kind: Kind::Run {
             subcommands: &["run"],
@@ -572,6 +590,7 @@ pub static WRAPPERS: &[Wrapper] = &[
             "--path",
             "--projectId",
             "--watch-path",
+            "--command",
         ],
         operands: 0,
     },
@@ -1155,6 +1174,26 @@ pub(crate) fn exec(
                     }
                     (start < words.len()).then_some((start, more))
                 });
+            // A command given as shell text by an option (`npm exec -c 'CMD'`,
+            // `doppler run --command 'CMD'`) instead of as words.
+            let text_opts: &[&str] = match name.as_str() {
+                "npm" | "pnpm" | "yarn" => &["-c", "--call"],
+                "doppler" => &["--command"],
+                _ => &[],
+            };
+            let text = words
+                .get(i)
+                .filter(|w| subcommands.contains(&w.v.as_str()))
+                .and_then(|_| {
+                    let (_, more) = skip_opts(&words, i + 1, wr.short_arg, wr.long_arg);
+                    value(&more, text_opts).cloned()
+                });
+            if let Some(text) = text {
+                emit_plain(cx, &words, span, &io, scope, &inh);
+                let label = format!("{name} {}", words[i].v);
+                cx.shell_string(&text, scope, &inh.with(label.clone()), depth, &label);
+                return;
+            }
             let Some((start, more)) = command else {
                 emit_plain(cx, &words, span, &io, scope, &inh);
                 return;

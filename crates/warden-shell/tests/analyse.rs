@@ -523,6 +523,65 @@ fn runners_run_their_command_only_under_their_subcommand() {
 }
 
 #[test]
+fn runners_of_shell_text_and_argv_are_looked_into() {
+    // (script, the wrapper label of the `git push` found inside)
+    let cases: &[(&str, &str)] = &[
+        ("nix-shell -p git --run 'git push'", "nix-shell --run"),
+        ("nix develop .#ci -c git push", "nix develop -c"),
+        ("nix shell nixpkgs#git --command git push", "nix shell -c"),
+        ("npx -c 'git push'", "npx -c"),
+        ("npm exec -c 'git push'", "npm exec"),
+        ("npm exec -- git push", "npm"),
+        ("pnpm exec git push", "pnpm"),
+        ("nodemon --exec 'git push'", "nodemon --exec"),
+        ("pwsh -Command 'git push'", "pwsh -Command"),
+        ("sg docker 'git push'", "sg"),
+        ("sg - docker -c 'git push'", "sg"),
+        ("tmux new -d 'git push'", "tmux new"),
+        (
+            "tmux -L s new-session -d -s work -c /w git push",
+            "tmux new",
+        ),
+        ("tmux send-keys -t work 'git push' Enter", "tmux send-keys"),
+        ("screen -dmS work git push", "screen"),
+        ("screen -S work -X stuff 'git push\\n'", "screen -X stuff"),
+        ("hyperfine --warmup 3 'git push'", "hyperfine"),
+        ("hyperfine -p 'git push' 'make -j2'", "hyperfine"),
+        ("doppler run --command 'git push'", "doppler run"),
+    ];
+    for (s, label) in cases {
+        let a = analyse_shell(s);
+        let push = a
+            .commands
+            .iter()
+            .find(|c| c.argv == v(&["git", "push"]))
+            .unwrap_or_else(|| panic!("{s}: no `git push` in {:?}", argvs(&a)));
+        assert_eq!(
+            push.wrappers.last().map(String::as_str),
+            Some(*label),
+            "{s}"
+        );
+    }
+    // Options of the program npx runs are its own (`-c` is eslint's config file here).
+    assert_eq!(cmds("npx eslint -c .eslintrc.js src").len(), 1);
+    // Their other commands start nothing given to them.
+    for s in [
+        "tmux ls",
+        "tmux attach -t work",
+        "screen -ls",
+        "nix build .#app",
+        "npx prettier -c .",
+    ] {
+        assert!(
+            argvs(&analyse_shell(s))
+                .iter()
+                .all(|a| a.first().map(String::as_str) != Some("git")),
+            "{s}"
+        );
+    }
+}
+
+#[test]
 fn wrapper_without_command_is_itself() {
     assert_eq!(cmds("sudo -l"), vec![v(&["sudo", "-l"])]);
     assert_eq!(cmds("env"), vec![v(&["env"])]);
