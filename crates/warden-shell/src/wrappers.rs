@@ -411,8 +411,15 @@ pub static WRAPPERS: &[Wrapper] = &[
         operands: 0,
     },
     Wrapper {
-        // Their options are `--name=value` or flags (firejail), or the short ones listed.
-        names: &["firejail", "proot", "valgrind"],
+        // Their options are `--name=value` or flags (`valgrind -q`, `firejail --quiet`).
+        names: &["firejail", "valgrind"],
+        kind: Kind::Prefix,
+        short_arg: "",
+        long_arg: &[],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["proot"],
         kind: Kind::Prefix,
         short_arg: "rbwqkm",
         long_arg: &[
@@ -1010,6 +1017,14 @@ pub(crate) fn exec(
                     emit_plain(cx, &words, span, &inner_io, scope, &inh2);
                     return;
                 }
+            }
+            if name == "dotenv"
+                && words[start].v != "run"
+                && words.get(start + 1).is_some_and(|w| w.v == "--")
+                && start + 2 < words.len()
+            {
+                // dotenv-cli's `-c [ENV]` takes an optional value: `-c ENV -- cmd`.
+                start += 2;
             }
             if name == "dotenv" && words[start].v == "run" {
                 // python-dotenv's `dotenv run [--] cmd` (dotenv-cli's is `dotenv [-e F] [--] cmd`).

@@ -513,9 +513,11 @@ fn runners_run_their_command_only_under_their_subcommand() {
         "systemd-run --user -p Nice=5 --unit=x git push",
         "ssh-agent -t 60 git push",
         "firejail --net=none git push",
+        "valgrind -q --leak-check=full git push",
         "proot -r /srv/root -b /dev git push",
         "cross-env NODE_ENV=production git push",
         "dotenv -e .env.test -- git push",
+        "dotenv -c production -- git push",
         "dotenv run -- git push",
     ] {
         assert_eq!(argvs(&analyse_shell(s)), vec![v(&["git", "push"])], "{s}");
@@ -562,6 +564,11 @@ fn runners_of_shell_text_and_argv_are_looked_into() {
             "{s}"
         );
     }
+    // A `--` of the command's own is not dotenv's.
+    assert_eq!(
+        cmds("dotenv git push -- origin"),
+        vec![v(&["git", "push", "--", "origin"])]
+    );
     // Options of the program npx runs are its own (`-c` is eslint's config file here).
     assert_eq!(cmds("npx eslint -c .eslintrc.js src").len(), 1);
     // Their other commands start nothing given to them.
