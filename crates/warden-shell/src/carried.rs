@@ -147,6 +147,31 @@ impl Ctx {
         );
     }
 
+    /// Analyse `argv` as a command `carrier` starts on this machine (exec'd without a shell).
+    fn carried_argv(
+        &mut self,
+        argv: &[W],
+        span: Span,
+        carrier: &str,
+        scope: &Scope,
+        inh: &Inh,
+        depth: usize,
+    ) {
+        if argv.is_empty() {
+            return;
+        }
+        let mut inner = scope.clone();
+        wrappers::exec(
+            self,
+            argv.to_vec(),
+            span,
+            Io::default(),
+            &mut inner,
+            inh.with(carrier),
+            depth + 1,
+        );
+    }
+
     /// Run `argv` (exec'd without a shell) on another machine or in a container.
     fn remote_argv(&mut self, argv: &[W], span: Span, label: &str, inh: &Inh, depth: usize) {
         if argv.is_empty() {
@@ -187,16 +212,7 @@ impl Ctx {
                 if v.dynamic {
                     self.opaque(v.span, format!("{name} is computed at run time"), &v.v);
                 } else if !v.v.is_empty() {
-                    let mut inner = scope.clone();
-                    wrappers::exec(
-                        self,
-                        vec![v],
-                        value.span,
-                        Io::default(),
-                        &mut inner,
-                        inh.with(name),
-                        depth + 1,
-                    );
+                    self.carried_argv(&[v], value.span, name, scope, inh, depth);
                 }
                 return true;
             }
@@ -212,17 +228,8 @@ impl Ctx {
                 );
             } else if !value.v.is_empty() {
                 // Every non-interactive shell started with it sources the file first.
-                let words = vec![W::lit("source", value.span), value.clone()];
-                let mut inner = scope.clone();
-                wrappers::exec(
-                    self,
-                    words,
-                    value.span,
-                    Io::default(),
-                    &mut inner,
-                    inh.with(name),
-                    depth + 1,
-                );
+                let words = [W::lit("source", value.span), value.clone()];
+                self.carried_argv(&words, value.span, name, scope, inh, depth);
             }
             return true;
         }
@@ -381,16 +388,7 @@ fn nix(cx: &mut Ctx, words: &[W], span: Span, scope: &Scope, inh: &Inh, depth: u
         .map(|k| k + 3)
         .filter(|&k| k < words.len())
     {
-        let mut inner = scope.clone();
-        wrappers::exec(
-            cx,
-            words[k..].to_vec(),
-            span,
-            Io::default(),
-            &mut inner,
-            inh.with(&label),
-            depth + 1,
-        );
+        cx.carried_argv(&words[k..], span, &label, scope, inh, depth);
     }
 }
 
@@ -528,16 +526,7 @@ fn screen(cx: &mut Ctx, words: &[W], span: Span, scope: &Scope, inh: &Inh, depth
         break;
     }
     if i < words.len() {
-        let mut inner = scope.clone();
-        wrappers::exec(
-            cx,
-            words[i..].to_vec(),
-            span,
-            Io::default(),
-            &mut inner,
-            inh.with("screen"),
-            depth + 1,
-        );
+        cx.carried_argv(&words[i..], span, "screen", scope, inh, depth);
     }
 }
 
@@ -730,16 +719,7 @@ fn git(cx: &mut Ctx, words: &[W], span: Span, scope: &Scope, inh: &Inh, depth: u
         ],
         "bisect" => {
             if rest.first().is_some_and(|w| w.v == "run") {
-                let mut inner = scope.clone();
-                wrappers::exec(
-                    cx,
-                    rest[1..].to_vec(),
-                    span,
-                    Io::default(),
-                    &mut inner,
-                    inh.with("git bisect run"),
-                    depth + 1,
-                );
+                cx.carried_argv(&rest[1..], span, "git bisect run", scope, inh, depth);
             }
             return;
         }
@@ -903,16 +883,7 @@ fn scp(cx: &mut Ctx, name: &str, words: &[W], span: Span, scope: &Scope, inh: &I
             i += n;
         } else if let Some((v, n)) = option_value(words, i, "-S") {
             // The program used instead of ssh.
-            let mut inner = scope.clone();
-            wrappers::exec(
-                cx,
-                vec![v],
-                span,
-                Io::default(),
-                &mut inner,
-                inh.with(format!("{name} -S")),
-                depth + 1,
-            );
+            cx.carried_argv(&[v], span, &format!("{name} -S"), scope, inh, depth);
             i += n;
         } else {
             i += 1;
@@ -996,16 +967,7 @@ fn option_programs(
             .iter()
             .find_map(|(o, l)| option_value(words, i, o).map(|(v, n)| (v, n, *l)))
         {
-            let mut inner = scope.clone();
-            wrappers::exec(
-                cx,
-                vec![v],
-                span,
-                Io::default(),
-                &mut inner,
-                inh.with(label),
-                depth + 1,
-            );
+            cx.carried_argv(&[v], span, label, scope, inh, depth);
             i += n;
             continue;
         }
