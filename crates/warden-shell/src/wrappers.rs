@@ -1176,19 +1176,17 @@ pub(crate) fn exec(
             subcommands,
             tool_specs,
         } => {
-            let command = words
+            if !words
                 .get(i)
-                .filter(|w| !w.dynamic && subcommands.contains(&w.v.as_str()))
-                .and_then(|_| {
-                    let (j, more) = skip_opts(&words, i + 1, wr.short_arg, wr.long_arg);
-                    let mut start = j + wr.operands;
-                    if tool_specs && let Some(k) = words[i + 1..].iter().position(|w| w.v == "--") {
-                        start = start.max(i + 1 + k + 1);
-                    } else if words.get(start).is_some_and(|w| w.v == "--") {
-                        start += 1;
-                    }
-                    (start < words.len()).then_some((start, more))
-                });
+                .is_some_and(|w| !w.dynamic && subcommands.contains(&w.v.as_str()))
+            {
+                emit_plain(cx, &words, span, &io, scope, &inh);
+                return;
+            }
+            // The tool is reported too: some hand the command more than an environment
+            // (`aws-vault exec`, `op run` inject stored secrets).
+            emit_plain(cx, &words, span, &io, scope, &inh);
+            let (j, more) = skip_opts(&words, i + 1, wr.short_arg, wr.long_arg);
             // A command given as shell text by an option (`npm exec -c 'CMD'`,
             // `doppler run --command 'CMD'`) instead of as words.
             let text_opts: &[&str] = match name.as_str() {
@@ -1196,26 +1194,20 @@ pub(crate) fn exec(
                 "doppler" => &["--command"],
                 _ => &[],
             };
-            let text = words
-                .get(i)
-                .filter(|w| subcommands.contains(&w.v.as_str()))
-                .and_then(|_| {
-                    let (_, more) = skip_opts(&words, i + 1, wr.short_arg, wr.long_arg);
-                    value(&more, text_opts).cloned()
-                });
-            if let Some(text) = text {
-                emit_plain(cx, &words, span, &io, scope, &inh);
+            if let Some(text) = value(&more, text_opts) {
                 let label = format!("{name} {}", words[i].v);
-                cx.shell_string(&text, scope, &inh.with(label.clone()), depth, &label);
+                cx.shell_string(text, scope, &inh.with(label.clone()), depth, &label);
                 return;
             }
-            let Some((start, more)) = command else {
-                emit_plain(cx, &words, span, &io, scope, &inh);
+            let mut start = j + wr.operands;
+            if tool_specs && let Some(k) = words[i + 1..].iter().position(|w| w.v == "--") {
+                start = start.max(i + 1 + k + 1);
+            } else if words.get(start).is_some_and(|w| w.v == "--") {
+                start += 1;
+            }
+            if start >= words.len() {
                 return;
-            };
-            // The tool is reported too: some hand the command more than an environment
-            // (`aws-vault exec`, `op run` inject stored secrets).
-            emit_plain(cx, &words, span, &io, scope, &inh);
+            }
             let mut inner_scope = scope.clone();
             let dir = ["-C", "--directory", "--cwd", "--cd"];
             if let Some(d) = value(&more, &dir).or_else(|| value(&opts, &dir)) {
