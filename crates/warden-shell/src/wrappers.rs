@@ -65,10 +65,12 @@ pub enum Kind {
     /// A tool that runs a command only under one of `subcommands` (`poetry run CMD`,
     /// `bundle exec CMD`): options, the subcommand, options again, `operands` fixed operands,
     /// an optional `--`, then the command. With `tool_specs`, the words up to a `--` are the
-    /// tool's own (`mise exec node@20 -- CMD`). Any other subcommand: the tool itself.
+    /// tool's own (`mise exec node@20 -- CMD`). One of `text_options` gives the command as shell
+    /// text instead (`npm exec -c 'CMD'`). Any other subcommand: the tool itself.
     Run {
         subcommands: &'static [&'static str],
         tool_specs: bool,
+        text_options: &'static [&'static str],
     },
 }
 
@@ -451,6 +453,7 @@ pub static WRAPPERS: &[Wrapper] = &[
         kind: Kind::Run {
             subcommands: &["run"],
             tool_specs: false,
+            text_options: &[],
         },
         short_arg: "CPpe",
         long_arg: &[
@@ -468,6 +471,7 @@ pub static WRAPPERS: &[Wrapper] = &[
         kind: Kind::Run {
             subcommands: &["exec", "x"],
             tool_specs: false,
+            text_options: &["-c", "--call"],
         },
         short_arg: "cC",
         long_arg: &[
@@ -486,6 +490,7 @@ pub static WRAPPERS: &[Wrapper] = &[
         kind: Kind::Run {
             subcommands: &["run"],
             tool_specs: false,
+            text_options: &[],
         },
         short_arg: "pf",
         long_arg: &[
@@ -525,6 +530,7 @@ pub static WRAPPERS: &[Wrapper] = &[
         kind: Kind::Run {
             subcommands: &["run"],
             tool_specs: false,
+            text_options: &[],
         },
         short_arg: "np",
         long_arg: &["--name", "--prefix", "--cwd"],
@@ -535,6 +541,7 @@ pub static WRAPPERS: &[Wrapper] = &[
         kind: Kind::Run {
             subcommands: &["exec"],
             tool_specs: false,
+            text_options: &[],
         },
         short_arg: "",
         long_arg: &["--gemfile"],
@@ -545,6 +552,7 @@ pub static WRAPPERS: &[Wrapper] = &[
         kind: Kind::Run {
             subcommands: &["exec"],
             tool_specs: false,
+            text_options: &[],
         },
         short_arg: "",
         long_arg: &[],
@@ -555,6 +563,7 @@ pub static WRAPPERS: &[Wrapper] = &[
         kind: Kind::Run {
             subcommands: &["exec"],
             tool_specs: false,
+            text_options: &[],
         },
         short_arg: "dtr",
         long_arg: &[
@@ -575,6 +584,7 @@ pub static WRAPPERS: &[Wrapper] = &[
         kind: Kind::Run {
             subcommands: &["exec", "x"],
             tool_specs: true,
+            text_options: &[],
         },
         short_arg: "CEj",
         long_arg: &["--cd", "--env", "--jobs"],
@@ -585,6 +595,7 @@ pub static WRAPPERS: &[Wrapper] = &[
         kind: Kind::Run {
             subcommands: &["run"],
             tool_specs: false,
+            text_options: &["--command"],
         },
         short_arg: "pcf",
         long_arg: &[
@@ -1175,6 +1186,7 @@ pub(crate) fn exec(
         Kind::Run {
             subcommands,
             tool_specs,
+            text_options,
         } => {
             if !words
                 .get(i)
@@ -1187,14 +1199,7 @@ pub(crate) fn exec(
             // (`aws-vault exec`, `op run` inject stored secrets).
             emit_plain(cx, &words, span, &io, scope, &inh);
             let (j, more) = skip_opts(&words, i + 1, wr.short_arg, wr.long_arg);
-            // A command given as shell text by an option (`npm exec -c 'CMD'`,
-            // `doppler run --command 'CMD'`) instead of as words.
-            let text_opts: &[&str] = match name.as_str() {
-                "npm" | "pnpm" | "yarn" => &["-c", "--call"],
-                "doppler" => &["--command"],
-                _ => &[],
-            };
-            if let Some(text) = value(&more, text_opts) {
+            if let Some(text) = value(&more, text_options) {
                 let label = format!("{name} {}", words[i].v);
                 cx.shell_string(text, scope, &inh.with(label.clone()), depth, &label);
                 return;
