@@ -442,10 +442,10 @@ fn tmux(cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usize) {
     let Some(sub) = words.get(i) else {
         return;
     };
-    let (starts, keys) = match sub.v.as_str() {
+    let keys = match sub.v.as_str() {
         "new" | "new-session" | "neww" | "new-window" | "splitw" | "split-window" | "respawnp"
-        | "respawn-pane" | "respawnw" | "respawn-window" => (true, false),
-        "send" | "send-keys" => (false, true),
+        | "respawn-pane" | "respawnw" | "respawn-window" => false,
+        "send" | "send-keys" => true,
         _ => return,
     };
     // Options of those commands that take a value.
@@ -482,7 +482,7 @@ fn tmux(cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usize) {
                     || w.v.starts_with("M-"))
         })
         .collect();
-    if (starts || keys) && !typed.is_empty() {
+    if !typed.is_empty() {
         let dynamic = typed.iter().any(|w| w.dynamic);
         let text = typed
             .iter()
