@@ -578,7 +578,7 @@ fn clip(s: &str) -> String {
 }
 
 /// A short description of a path for the report: a file's first line, a link's target.
-fn describe(p: &Path) -> String {
+pub(crate) fn describe(p: &Path) -> String {
     match std::fs::symlink_metadata(p) {
         Ok(m) if m.file_type().is_symlink() => format!(
             "link to {}",
@@ -595,7 +595,7 @@ fn describe(p: &Path) -> String {
 }
 
 /// Move `p` aside to `p.warden-quarantined` (or `…-N`), where git does not read it.
-fn quarantine(p: &Path) -> std::io::Result<PathBuf> {
+pub(crate) fn quarantine(p: &Path) -> std::io::Result<PathBuf> {
     let base = format!("{}.warden-quarantined", p.display());
     for n in 0..100 {
         let to = PathBuf::from(if n == 0 {

@@ -45,7 +45,11 @@
 //! through (a new `commondir`, which is also moved aside, a gitlink added to the index, a rebase
 //! todo with `exec` lines) is named in a `warning: …` in [`ExitInfo::notes`]. A workspace with
 //! no `.git` at all is not given one: if the command creates a repository holding hooks or
-//! code-running configuration, the warning names them.
+//! code-running configuration, the warning names them. The same holds for the configuration
+//! other programs on the host run code from (an agent's hooks and MCP servers, an editor's
+//! tasks, commit-hook managers; the list is `policy/workspace-code-config.txt`, see
+//! `code_config.rs`): read-only when present, moved aside and named in a warning when the
+//! command created it.
 //!
 //! Known gap: Landlock (up to ABI 7) does not restrict `connect(2)` to *named* Unix sockets. The
 //! usual places for them (`/run`, `/var/run`, `/tmp`, `/var/tmp`, `/dev/shm`, and the secret
@@ -57,6 +61,7 @@
 )]
 
 mod cgroup;
+mod code_config;
 mod env;
 mod exec_filter;
 mod exec_supervisor;
@@ -74,6 +79,7 @@ mod supervisor;
 mod sys;
 mod workspace_secrets;
 
+pub use code_config::{BUILTIN_CODE_CONFIG, builtin_code_config};
 pub use env::{
     BUILTIN_ENV_PASS, BUILTIN_ENV_SCRUB, Dropped, EnvReport, env_name_matches, filter_env,
     has_url_password,

@@ -112,6 +112,12 @@ pub struct SandboxProfile {
     /// parent directory exists is created first, empty, so that it can be protected: as a
     /// directory when the entry ends in `/`, else as a file.
     pub readonly_in_workspace: Vec<String>,
+    /// Paths relative to the workspace of configuration that programs on the host run code
+    /// from (a directory's ends in `/`): read-only when present; one the command creates is
+    /// moved aside when it ends and named in a warning. Default:
+    /// `policy/workspace-code-config.txt`; a governor removes those a granted decision writes.
+    #[serde(default = "crate::builtin_code_config")]
+    pub code_config: Vec<String>,
     /// The environment the command would have had (normally the caller's); it is filtered.
     pub env: Vec<(String, String)>,
     /// Name patterns (see [`crate::env_name_matches`]) of the variables passed from `env`;
@@ -180,6 +186,7 @@ impl SandboxProfile {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
+            code_config: crate::builtin_code_config(),
             env,
             env_allow: crate::env::BUILTIN_ENV_PASS
                 .iter()
@@ -269,6 +276,15 @@ impl SandboxProfile {
                     "read-only workspace path {r:?} must be relative to the workspace, without `.` or `..`"
                 ));
             }
+        }
+        if let Some(e) = self
+            .code_config
+            .iter()
+            .find(|e| !crate::code_config::valid_entry(e))
+        {
+            return bad(format!(
+                "code configuration path {e:?} must be relative to the workspace, without `.` or `..`"
+            ));
         }
         Ok(())
     }

@@ -138,8 +138,16 @@ pub struct Running {
     absent_git: Option<PathBuf>,
     /// The exec supervisor, when the command's programs are governed.
     exec: Option<exec_supervisor::ExecSupervisor>,
-    /// The git metadata as it was at the start (compared at the end).
-    git_watch: crate::git_metadata::Watch,
+    /// The git metadata and the code-running configuration as they were at the start
+    /// (compared at the end).
+    watches: Watches,
+}
+
+/// What the post-run inspection compares against.
+#[derive(Debug)]
+struct Watches {
+    git: crate::git_metadata::Watch,
+    code_config: crate::code_config::Watch,
 }
 
 /// How the command ended.
@@ -184,9 +192,7 @@ fn canonical(p: &Path) -> Option<PathBuf> {
     std::fs::canonicalize(p).ok()
 }
 
-fn plan(
-    profile: &SandboxProfile,
-) -> Result<(mounts::Plan, Vec<String>, crate::git_metadata::Watch), SandboxError> {
+fn plan(profile: &SandboxProfile) -> Result<(mounts::Plan, Vec<String>, Watches), SandboxError> {
     let ws = canonical(&profile.workspace).ok_or_else(|| {
         SandboxError::Profile(format!(
             "workspace {} does not exist",
@@ -207,12 +213,14 @@ fn plan(
     }
     let (git, git_watch) =
         crate::git_metadata::plan(&ws, &|rel: &str| create_placeholder(&ws, rel))?;
-    let readonly = profile
+    let mut readonly: Vec<PathBuf> = profile
         .readonly_in_workspace
         .iter()
         .filter_map(|r| canonical(&ws.join(r)))
         .filter(|r| r.starts_with(&ws) && r != &ws)
         .collect();
+    let (code_config, code_config_watch) = crate::code_config::plan(&ws, &profile.code_config);
+    readonly.extend(code_config);
     let mut secrets: Vec<PathBuf> = profile
         .existing_secrets()
         .iter()
@@ -264,7 +272,10 @@ fn plan(
             pid_max: None,
         },
         search_note.into_iter().collect(),
-        git_watch,
+        Watches {
+            git: git_watch,
+            code_config: code_config_watch,
+        },
     ))
 }
 
@@ -546,7 +557,7 @@ impl Launch {
         }
         let caps = self.caps.clone();
         let mut notes = std::mem::take(&mut self.notes);
-        let (mut plan, plan_notes, git_watch) = plan(profile)?;
+        let (mut plan, plan_notes, watches) = plan(profile)?;
         notes.extend(plan_notes);
         plan.pid_max = self.pid_max;
         let absent_git =
@@ -639,7 +650,7 @@ impl Launch {
             _cgroup: self.cgroup.take(),
             absent_git,
             exec,
-            git_watch,
+            watches,
         })
     }
 }
@@ -744,7 +755,8 @@ impl Running {
         {
             info.notes.push(w);
         }
-        info.notes.extend(self.git_watch.report());
+        info.notes.extend(self.watches.git.report());
+        info.notes.extend(self.watches.code_config.report());
         if info.code.is_none() && info.signal.is_none() {
             use std::os::unix::process::ExitStatusExt;
             let (code, signal) = st.map_or((None, None), |st| (st.code(), st.signal()));
