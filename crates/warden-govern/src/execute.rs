@@ -211,8 +211,10 @@ pub fn workspace_secrets(policy: &Policy) -> WorkspaceSecrets {
 
 /// Widen `profile` by exactly what clearing `decision` at tier `granted` granted: the
 /// workspace's secret files (masked by [`profile_for`]) stay masked unless the decision reads
-/// them, and the paths outside the workspace it writes become writable for this run, no others
-/// (DESIGN.md, "An approval grants what it names"). An action cleared at `auto` names no
+/// them, the paths outside the workspace it writes become writable for this run, no others
+/// (DESIGN.md, "An approval grants what it names"), and so does each entry of the workspace's
+/// code-running configuration (`.claude/`, `.vscode/`, …; read-only in the sandbox) that a path
+/// it writes is in. An action cleared at `auto` names no
 /// outside write unless the governance file made such a write `auto`; either way the sandbox
 /// allows what the cleared decision said. A decision above the granted tier (a whole agent run
 /// at `auto` whatever its command line says) grants nothing.
@@ -221,6 +223,14 @@ pub fn grant(profile: &mut SandboxProfile, decision: &Decision, granted: Tier) {
         return;
     }
     let ws = std::fs::canonicalize(&profile.workspace).unwrap_or(profile.workspace.clone());
+    let written = &decision.named.writes_inside;
+    let roots = [profile.workspace.clone(), ws.clone()];
+    profile.code_config.retain(|entry| {
+        let rel = entry.trim_end_matches('/');
+        !roots
+            .iter()
+            .any(|root| written.iter().any(|w| w.starts_with(root.join(rel))))
+    });
     profile.readable_secrets = decision
         .named
         .reads

@@ -394,3 +394,67 @@ fn a_library_an_exec_environment_preloads_is_judged_as_if_typed() {
             .is_some()
     );
 }
+
+/// The sandbox's list of code-running configuration and the default policy agree: writing any
+/// entry is at least `sync`, so what the sandbox keeps read-only at run time is what a typed
+/// write of it is asked about (the two lists cannot drift apart unnoticed).
+#[test]
+fn every_code_config_entry_the_sandbox_protects_is_sync_to_write() {
+    let policy = Policy::builtin();
+    let ctx = Context {
+        workspace: "/work/ws".into(),
+        cwd: "/work/ws".into(),
+        home: "/home/dev".into(),
+        sandboxed: true,
+    };
+    for entry in warden_sandbox::builtin_code_config() {
+        let rel = match entry.strip_suffix('/') {
+            Some(dir) => format!("{dir}/settings.json"),
+            None => entry.clone(),
+        };
+        let d = policy.classify(
+            &Action::Write {
+                path: format!("/work/ws/{rel}").into(),
+            },
+            &ctx,
+        );
+        assert!(d.tier >= Tier::Sync, "{rel}: {} ({})", d.tier, d.rule);
+    }
+}
+
+/// A cleared decision that writes an entry of the code-running configuration leaves exactly
+/// that entry writable for its run; one that writes none, or one above the granted tier, leaves
+/// the list as it was.
+#[test]
+fn a_granted_write_of_code_config_opens_that_entry_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    let policy = Policy::builtin();
+    let ctx = Context {
+        workspace: ws.clone(),
+        cwd: ws.clone(),
+        home: ws.join("home"),
+        sandboxed: true,
+    };
+    let list = |shell: &str, granted: Tier| {
+        let d = policy.classify(
+            &Action::Shell {
+                script: shell.into(),
+                cwd: None,
+            },
+            &ctx,
+        );
+        let mut p = execute::profile_for(&policy, &ctx, vec!["true".into()]);
+        execute::grant(&mut p, &d, granted);
+        warden_sandbox::builtin_code_config()
+            .into_iter()
+            .filter(|e| !p.code_config.contains(e))
+            .collect::<Vec<_>>()
+    };
+    let hook = "echo '{}' > .claude/settings.json && echo x > notes.md";
+    assert_eq!(list(hook, Tier::Sync), [".claude/"]);
+    assert_eq!(list("echo '{}' > .mcp.json", Tier::Sync), [".mcp.json"]);
+    assert!(list("echo x > notes.md; cat .vscode/tasks.json", Tier::Auto).is_empty());
+    // Not cleared at its tier (a whole agent run at `auto`): nothing granted.
+    assert!(list(hook, Tier::Auto).is_empty());
+}

@@ -39,6 +39,9 @@ pub struct Decision {
 pub struct NamedPaths {
     /// Paths it writes outside the workspace (not scratch paths, not on another machine).
     pub writes_outside: Vec<PathBuf>,
+    /// Paths it writes inside the workspace (the sandbox keeps some of them read-only unless
+    /// granted: the configuration that programs on the host run code from).
+    pub writes_inside: Vec<PathBuf>,
     /// Paths it may read (every argument that could name one).
     pub reads: Vec<PathBuf>,
 }
@@ -146,7 +149,7 @@ pub(crate) struct Trace<'r> {
     budget: lookahead::Budget,
     reading: Vec<String>,
     named: NamedPaths,
-    /// The paths in `named.reads` and `named.writes_outside`.
+    /// The paths in `named.reads`, and in `named.writes_outside` and `named.writes_inside`.
     named_reads: HashSet<PathBuf>,
     named_writes: HashSet<PathBuf>,
     /// What each path argument of a file read ahead came to, by working directory and
@@ -181,6 +184,7 @@ enum Named {
     None,
     Read,
     WriteOutside,
+    WriteInside,
 }
 
 impl<'r> Trace<'r> {
@@ -204,6 +208,9 @@ impl<'r> Trace<'r> {
             Named::Read => NamedPaths::add(&mut self.named.reads, &mut self.named_reads, path),
             Named::WriteOutside => {
                 NamedPaths::add(&mut self.named.writes_outside, &mut self.named_writes, path)
+            }
+            Named::WriteInside => {
+                NamedPaths::add(&mut self.named.writes_inside, &mut self.named_writes, path)
             }
         }
     }
@@ -1030,7 +1037,9 @@ impl Policy {
             named = Named::Read;
         }
         if is_write {
-            if !is_within(path, &ctx.workspace)
+            if ctx.workspace != Path::new(REMOTE_WORKSPACE) && is_within(path, &ctx.workspace) {
+                named = Named::WriteInside;
+            } else if !is_within(path, &ctx.workspace)
                 && !self.defaults.scratch.is_match(&path.to_string_lossy())
             {
                 trace.note(|| format!("write to {} is outside the workspace", path.display()));

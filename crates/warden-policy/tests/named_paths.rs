@@ -61,3 +61,24 @@ fn reads_name_the_files_read() {
     );
     assert_eq!(d.named.writes_outside, [Path::new("/srv/x/out.txt")]);
 }
+
+/// Writes inside the workspace are named too: the sandbox keeps the configuration that programs
+/// on the host run code from (`.claude/`, `.vscode/`, …) read-only unless the cleared decision
+/// writes it.
+#[test]
+fn inside_writes_are_named_apart_from_outside_ones() {
+    let n = named(
+        "echo '{}' > .mcp.json; cd sub && echo x > ../.claude/settings.json; echo y > /srv/o",
+    );
+    assert_eq!(
+        n.writes_inside,
+        [
+            Path::new("/ws/.mcp.json"),
+            Path::new("/ws/.claude/settings.json")
+        ]
+    );
+    assert_eq!(n.writes_outside, [Path::new("/srv/o")]);
+    // Reads are not writes; another machine's paths are not this workspace's.
+    let n = named("cat .mcp.json; ssh host 'echo x > /ws/.mcp.json'");
+    assert!(n.writes_inside.is_empty(), "{n:?}");
+}

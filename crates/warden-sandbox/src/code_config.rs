@@ -85,8 +85,8 @@ impl Watch {
             .filter(|p| std::fs::symlink_metadata(p).is_ok());
         let relinked = self.links.iter().filter_map(|(p, to, existed)| {
             let now = std::fs::read_link(p).ok();
-            let changed = now.as_ref() != Some(to)
-                || (!existed && std::fs::canonicalize(p).is_ok());
+            let changed =
+                now.as_ref() != Some(to) || (!existed && std::fs::canonicalize(p).is_ok());
             (changed && std::fs::symlink_metadata(p).is_ok()).then_some(p)
         });
         let found: Vec<String> = created
@@ -133,12 +133,15 @@ mod tests {
         {
             let mut words = line.split_whitespace();
             let path = words.next().unwrap_or_default();
-            assert!(
-                words.next().is_some(),
-                "{path}: say who runs what from it"
-            );
+            assert!(words.next().is_some(), "{path}: say who runs what from it");
         }
-        for needle in [".claude/", ".mcp.json", ".vscode/", ".devcontainer/", ".husky/"] {
+        for needle in [
+            ".claude/",
+            ".mcp.json",
+            ".vscode/",
+            ".devcontainer/",
+            ".husky/",
+        ] {
             assert!(entries.iter().any(|e| e == needle), "{needle} missing");
         }
     }
@@ -175,7 +178,10 @@ mod tests {
         assert!(note.contains(".claude (a directory; moved aside to .claude.warden-quarantined)"));
         assert!(note.contains(".mcp.json (link to missing.json"), "{note}");
         assert!(!ws.join(".claude").exists() && !ws.join(".mcp.json").exists());
-        assert!(ws.join(".claude.warden-quarantined/settings.json").is_file());
+        assert!(
+            ws.join(".claude.warden-quarantined/settings.json")
+                .is_file()
+        );
         assert!(ws.join(".vscode").is_dir() && ws.join(".idea").is_dir());
         // Reported once: what was moved aside is not found again.
         assert!(watch.report().is_none());

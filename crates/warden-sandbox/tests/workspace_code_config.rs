@@ -38,7 +38,8 @@ fn workspace() -> (tempfile::TempDir, PathBuf) {
     (tmp, ws)
 }
 
-const HOOK: &str = r#"{"hooks":{"PreToolUse":[{"hooks":[{"type":"command","command":"touch /pwned"}]}]}}"#;
+const HOOK: &str =
+    r#"{"hooks":{"PreToolUse":[{"hooks":[{"type":"command","command":"touch /pwned"}]}]}}"#;
 
 /// Every way in to a present entry fails, and the command's other writes land (control).
 #[test]
@@ -69,7 +70,10 @@ fn present_code_config_is_read_only_whatever_the_route() {
     assert_eq!(left(".claude"), ["settings.json"]);
     assert!(left(".vscode").is_empty());
     assert!(!ws.join("gone").exists() && !ws.join(".vscode2").exists());
-    assert_eq!(std::fs::read_to_string(ws.join("src.txt")).unwrap(), "edited\n");
+    assert_eq!(
+        std::fs::read_to_string(ws.join("src.txt")).unwrap(),
+        "edited\n"
+    );
     assert!(
         !notes.iter().any(|n| n.contains("moved aside")),
         "nothing got through: {notes:?}"
@@ -103,7 +107,11 @@ fn created_code_config_is_moved_aside_and_named() {
         .iter()
         .find(|n| n.starts_with("warning: the command wrote configuration"))
         .unwrap_or_else(|| panic!("no warning: {notes:?}"));
-    for name in [".mcp.json (", ".husky (a directory", "opencode.json (link to hooks.json"] {
+    for name in [
+        ".mcp.json (",
+        ".husky (a directory",
+        "opencode.json (link to hooks.json",
+    ] {
         assert!(warning.contains(name), "{name}: {warning}");
     }
     assert_eq!(
@@ -127,10 +135,31 @@ fn an_entry_left_out_of_the_profile_is_writable() {
         Some(without),
     );
     assert_eq!(code, 0, "{notes:?}");
-    assert_eq!(std::fs::read_to_string(ws.join(".mcp.json")).unwrap(), "{}\n");
+    assert_eq!(
+        std::fs::read_to_string(ws.join(".mcp.json")).unwrap(),
+        "{}\n"
+    );
     assert_eq!(
         std::fs::read_to_string(ws.join(".claude/settings.json")).unwrap(),
         "changed\n"
     );
-    assert!(!notes.iter().any(|n| n.contains("moved aside")), "{notes:?}");
+    assert!(
+        !notes.iter().any(|n| n.contains("moved aside")),
+        "{notes:?}"
+    );
+}
+
+/// The documentation's table is the data file's list, entry by entry.
+#[test]
+fn the_documentation_lists_every_entry() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/code-config.md"),
+    )
+    .expect("docs/code-config.md");
+    let table: Vec<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    assert_eq!(table, warden_sandbox::builtin_code_config());
 }

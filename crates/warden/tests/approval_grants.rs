@@ -297,6 +297,44 @@ fn workspace_secrets_are_masked_unless_the_approved_decision_reads_them() {
     assert!(!out.contains("canary-pem-secret"), "{out}");
 }
 
+/// Configuration that programs on the host run code from (`.claude/`, `.mcp.json`, `.vscode/`)
+/// is read-only to an `auto` action; an approved `sync` command that names a write of it writes
+/// exactly the entries it named: the existing `.claude/settings.json` and a new `.mcp.json`
+/// (kept, not moved aside), while `.vscode/tasks.json`, written through a path the classifier
+/// cannot see, stays as it was.
+#[test]
+fn an_approved_write_of_code_running_configuration_lands_where_named_only() {
+    let s = setup();
+    std::fs::create_dir_all(s.ws.join(".claude")).expect(".claude");
+    std::fs::create_dir_all(s.ws.join(".vscode")).expect(".vscode");
+    std::fs::write(s.ws.join(".claude/settings.json"), "{}\n").expect("settings");
+    std::fs::write(s.ws.join(".vscode/tasks.json"), "{}\n").expect("tasks");
+    std::fs::write(s.ws.join("dest"), ".vscode/tasks.json").expect("dest");
+    let script = "echo '{\"permissions\":{}}' > .claude/settings.json; echo '{\"mcpServers\":{}}' > .mcp.json; \
+                  p=$(cat dest); echo '{\"tasks\":[1]}' > \"$p\"; echo \"other=$?\"";
+    let child = s
+        .warden(&["run", "--", "sh", "-c", script], true)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("warden run");
+    let id = s.wait_pending();
+    s.approve(&id);
+    let o = wait_output(child, Duration::from_secs(60));
+    let said = text(&o.stdout);
+    assert!(!said.contains("other=0"), "{said}\n{}", text(&o.stderr));
+    let read = |p: &str| std::fs::read_to_string(s.ws.join(p)).unwrap_or_default();
+    assert_eq!(read(".claude/settings.json"), "{\"permissions\":{}}\n");
+    assert_eq!(read(".mcp.json"), "{\"mcpServers\":{}}\n");
+    assert_eq!(read(".vscode/tasks.json"), "{}\n");
+    assert!(!s.ws.join(".mcp.json.warden-quarantined").exists());
+    assert!(
+        !text(&o.stderr).contains("moved aside"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
 /// The child's output, killing it after `limit`.
 fn wait_output(mut child: std::process::Child, limit: Duration) -> Output {
     let t0 = Instant::now();
