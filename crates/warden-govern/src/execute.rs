@@ -224,9 +224,17 @@ pub fn grant(profile: &mut SandboxProfile, decision: &Decision, granted: Tier) {
     }
     let ws = std::fs::canonicalize(&profile.workspace).unwrap_or(profile.workspace.clone());
     let written = &decision.named.writes_inside;
-    let roots = [profile.workspace.clone(), ws.clone()];
+    let home = std::fs::canonicalize(&profile.home).unwrap_or(profile.home.clone());
+    let workspaces = [profile.workspace.clone(), ws.clone()];
+    let homes = [profile.home.clone(), home];
     profile.code_config.retain(|entry| {
-        let rel = entry.trim_end_matches('/');
+        // (A `~/` entry is protected only where the workspace holds the home: then its writes
+        // are inside the workspace too.)
+        let (roots, rel) = match entry.strip_prefix("~/") {
+            Some(rel) => (&homes, rel),
+            None => (&workspaces, entry.as_str()),
+        };
+        let rel = rel.trim_end_matches('/');
         !roots
             .iter()
             .any(|root| written.iter().any(|w| w.starts_with(root.join(rel))))

@@ -407,18 +407,35 @@ fn every_code_config_entry_the_sandbox_protects_is_sync_to_write() {
         home: "/home/dev".into(),
         sandboxed: true,
     };
+    // A home inside the workspace (a dotfiles repository at `~`).
+    let dotfiles = Context {
+        workspace: "/home/dev".into(),
+        cwd: "/home/dev".into(),
+        ..ctx.clone()
+    };
     for entry in warden_sandbox::builtin_code_config() {
         let rel = match entry.strip_suffix('/') {
             Some(dir) => format!("{dir}/settings.json"),
             None => entry.clone(),
         };
-        let d = policy.classify(
-            &Action::Write {
-                path: format!("/work/ws/{rel}").into(),
-            },
-            &ctx,
-        );
-        assert!(d.tier >= Tier::Sync, "{rel}: {} ({})", d.tier, d.rule);
+        let tier = |path: String, ctx: &Context| {
+            let d = policy.classify(&Action::Write { path: path.into() }, ctx);
+            (d.tier, d.rule)
+        };
+        match rel.strip_prefix("~/") {
+            // The home's start-up files: `async` like any write outside the workspace (agents'
+            // configuration `sync`), also when the workspace holds the home.
+            Some(home_rel) => {
+                for c in [&ctx, &dotfiles] {
+                    let (t, rule) = tier(format!("/home/dev/{home_rel}"), c);
+                    assert!(t >= Tier::Async, "{rel} in {:?}: {t} ({rule})", c.workspace);
+                }
+            }
+            None => {
+                let (t, rule) = tier(format!("/work/ws/{rel}"), &ctx);
+                assert!(t >= Tier::Sync, "{rel}: {t} ({rule})");
+            }
+        }
     }
 }
 
@@ -455,6 +472,11 @@ fn a_granted_write_of_code_config_opens_that_entry_alone() {
     assert_eq!(list(hook, Tier::Sync), [".claude/"]);
     assert_eq!(list("echo '{}' > .mcp.json", Tier::Sync), [".mcp.json"]);
     assert!(list("echo x > notes.md; cat .vscode/tasks.json", Tier::Auto).is_empty());
+    // The home inside the workspace: `~/` entries are named by the writes under it.
+    assert_eq!(
+        list("echo 'set -o vi' >> home/.bashrc", Tier::Async),
+        ["~/.bashrc"]
+    );
     // Not cleared at its tier (a whole agent run at `auto`): nothing granted.
     assert!(list(hook, Tier::Auto).is_empty());
 }

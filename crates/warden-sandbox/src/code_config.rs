@@ -21,9 +21,13 @@ pub fn builtin_code_config() -> Vec<String> {
         .collect()
 }
 
-/// Is `entry` a plain path relative to the workspace (no `.`, `..`, root or empty name)?
+/// Is `entry` a plain path relative to the workspace, or to the home directory after `~/` (no
+/// `.`, `..`, root or empty name)?
 pub(crate) fn valid_entry(entry: &str) -> bool {
-    let rel = entry.trim_end_matches('/');
+    let rel = entry
+        .strip_prefix("~/")
+        .unwrap_or(entry)
+        .trim_end_matches('/');
     !rel.is_empty()
         && Path::new(rel)
             .components()
@@ -40,15 +44,33 @@ pub(crate) struct Watch {
     links: Vec<(PathBuf, PathBuf, bool)>,
 }
 
-/// The paths to bind read-only (canonical, existing), and the watch for after the run.
-pub(crate) fn plan(ws: &Path, entries: &[String]) -> (Vec<PathBuf>, Watch) {
+/// Where `entry` is: under the workspace `ws`, or for a `~/` entry under each home directory
+/// inside the workspace (a home outside it is hidden but for listed entries, read-only: see
+/// `home.rs`).
+pub(crate) fn locate(entry: &str, ws: &Path, homes: &[PathBuf]) -> Vec<PathBuf> {
+    match entry.strip_prefix("~/") {
+        Some(rel) => homes
+            .iter()
+            .filter(|h| h.starts_with(ws))
+            .map(|h| h.join(rel.trim_end_matches('/')))
+            .collect(),
+        None => vec![ws.join(entry.trim_end_matches('/'))],
+    }
+}
+
+/// The paths to bind read-only (canonical, existing), and the watch for after the run. `homes`:
+/// the canonical home directories.
+pub(crate) fn plan(ws: &Path, homes: &[PathBuf], entries: &[String]) -> (Vec<PathBuf>, Watch) {
     let mut readonly = Vec::new();
     let mut watch = Watch {
         workspace: ws.to_path_buf(),
         ..Watch::default()
     };
-    for entry in entries.iter().filter(|e| valid_entry(e)) {
-        let path = ws.join(entry.trim_end_matches('/'));
+    let paths = entries
+        .iter()
+        .filter(|e| valid_entry(e))
+        .flat_map(|e| locate(e, ws, homes));
+    for path in paths {
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             watch.absent.push(path);
             continue;
@@ -167,7 +189,7 @@ mod tests {
         let entries: Vec<String> = [".vscode/", ".idea/", ".mcp.json", ".claude/", "../x"]
             .map(String::from)
             .to_vec();
-        let (ro, watch) = plan(&ws, &entries);
+        let (ro, watch) = plan(&ws, &[], &entries);
         assert_eq!(ro, [ws.join(".vscode"), ws.join("real")]);
         assert!(watch.report().is_none(), "nothing changed yet");
 

@@ -65,7 +65,7 @@ fn plain(rel: &Path) -> bool {
 
 /// The home directories to hide: the profile's and the password database's, canonical,
 /// existing, not `/`, without one inside another.
-fn homes(profile: &SandboxProfile) -> (Vec<(PathBuf, PathBuf)>, Vec<String>) {
+pub(crate) fn homes(profile: &SandboxProfile) -> (Vec<(PathBuf, PathBuf)>, Vec<String>) {
     let mut notes = Vec::new();
     let mut out: Vec<(PathBuf, PathBuf)> = Vec::new();
     let candidates =

@@ -219,7 +219,13 @@ fn plan(profile: &SandboxProfile) -> Result<(mounts::Plan, Vec<String>, Watches)
         .filter_map(|r| canonical(&ws.join(r)))
         .filter(|r| r.starts_with(&ws) && r != &ws)
         .collect();
-    let (code_config, code_config_watch) = crate::code_config::plan(&ws, &profile.code_config);
+    let homes: Vec<PathBuf> = crate::home::homes(profile)
+        .0
+        .into_iter()
+        .map(|(_, dir)| dir)
+        .collect();
+    let (code_config, code_config_watch) =
+        crate::code_config::plan(&ws, &homes, &profile.code_config);
     readonly.extend(code_config);
     let mut secrets: Vec<PathBuf> = profile
         .existing_secrets()

