@@ -4,7 +4,8 @@
 //! `tar --to-command`, `sed` `e`/`s///e`/`w FILE`, `vim -c ':!…'`, `zip -TT`, `man -P`, `rg --pre`),
 //! commands that runners start on this machine from their own options or operands
 //! (`nix-shell --run`, `nix develop -c`, `npx -c`, `nodemon --exec`, `pwsh -Command`, `sg GROUP`,
-//! `tmux new`/`send-keys`, `screen CMD`/`-X stuff`, `hyperfine CMD`), and
+//! `tmux new`/`send-keys`, `screen CMD`/`-X stuff`, `hyperfine CMD`, `watchexec CMD`, `entr CMD`,
+//! `cross-env-shell CMD`), and
 //! commands sent to another machine or container (`ssh HOST CMD`, `docker exec C CMD`,
 //! `kubectl exec P -- CMD`, `gcloud compute ssh --command CMD`, …), which are reported with
 //! `remote` set because they run outside any sandbox of this machine.
@@ -368,6 +369,9 @@ pub(crate) fn carried(
         "tmux" => tmux(cx, words, scope, inh, depth),
         "screen" => screen(cx, words, span, scope, inh, depth),
         "hyperfine" => hyperfine(cx, words, scope, inh, depth),
+        "watchexec" => watchexec(cx, words, span, scope, inh, depth),
+        "entr" => entr(cx, words, span, scope, inh, depth),
+        "cross-env-shell" => cross_env_shell(cx, words, span, scope, inh, depth),
         _ => {}
     }
 }
@@ -390,6 +394,127 @@ fn nix(cx: &mut Ctx, words: &[W], span: Span, scope: &Scope, inh: &Inh, depth: u
     {
         cx.carried_argv(&words[k..], span, &label, scope, inh, depth);
     }
+}
+
+/// The command words `start..` of a runner: one word is shell text (what the runner hands to
+/// `sh -c`), several an argv (`watchexec -- cargo test`).
+fn command_words(
+    cx: &mut Ctx,
+    words: &[W],
+    start: usize,
+    label: &str,
+    span: Span,
+    scope: &Scope,
+    inh: &Inh,
+    depth: usize,
+) {
+    match words.get(start..) {
+        Some([one]) => cx.carried_shell(one, label, scope, inh, depth),
+        Some(rest) if !rest.is_empty() => cx.carried_argv(rest, span, label, scope, inh, depth),
+        _ => {}
+    }
+}
+
+/// `watchexec [OPTIONS] [--] COMMAND…`: the command run on every change (through `sh -c` unless
+/// `-n`/`--shell=none`; either way its words are the command). The options that take a value
+/// are skipped with it.
+fn watchexec(cx: &mut Ctx, words: &[W], span: Span, scope: &Scope, inh: &Inh, depth: usize) {
+    const VALUE: &[&str] = &[
+        "-w",
+        "--watch",
+        "-W",
+        "--watch-non-recursive",
+        "-F",
+        "--watch-file",
+        "-o",
+        "--on-busy-update",
+        "-s",
+        "--signal",
+        "--stop-signal",
+        "--stop-timeout",
+        "--map-signal",
+        "-d",
+        "--debounce",
+        "--delay-run",
+        "--shell",
+        "--emit-events-to",
+        "-E",
+        "--env",
+        "--wrap-process",
+        "--color",
+        "--project-origin",
+        "--workdir",
+        "-e",
+        "--exts",
+        "-f",
+        "--filter",
+        "--filter-file",
+        "-j",
+        "--filter-prog",
+        "-i",
+        "--ignore",
+        "--ignore-file",
+        "--fs-events",
+        "--log-file",
+        "--socket",
+    ];
+    let mut i = 1;
+    while let Some(w) = words.get(i) {
+        match w.v.as_str() {
+            "--" => {
+                i += 1;
+                break;
+            }
+            v if VALUE.contains(&v) => i += 2,
+            v if v.starts_with('-') => i += 1,
+            _ => break,
+        }
+    }
+    command_words(cx, words, i, "watchexec", span, scope, inh, depth);
+}
+
+/// `entr [-acdnprsz] UTILITY [ARGS…]`: run on every change of the files it reads; with `-s`
+/// the utility word is shell text.
+fn entr(cx: &mut Ctx, words: &[W], span: Span, scope: &Scope, inh: &Inh, depth: usize) {
+    let mut i = 1;
+    let mut shell = false;
+    while let Some(w) = words
+        .get(i)
+        .filter(|w| w.v.starts_with('-') && w.v.len() > 1)
+    {
+        if w.v == "--" {
+            i += 1;
+            break;
+        }
+        shell |= w.v.contains('s');
+        i += 1;
+    }
+    if shell {
+        if let Some(text) = words.get(i) {
+            cx.carried_shell(text, "entr -s", scope, inh, depth);
+        }
+    } else {
+        cx.carried_argv(
+            &words[i.min(words.len())..],
+            span,
+            "entr",
+            scope,
+            inh,
+            depth,
+        );
+    }
+}
+
+/// `cross-env-shell VAR=x… COMMAND…`: after the assignments, the command is shell text.
+fn cross_env_shell(cx: &mut Ctx, words: &[W], span: Span, scope: &Scope, inh: &Inh, depth: usize) {
+    let start = 1 + words[1..]
+        .iter()
+        .take_while(|w| {
+            w.v.split_once('=')
+                .is_some_and(|(k, _)| !k.is_empty() && !k.starts_with('-'))
+        })
+        .count();
+    command_words(cx, words, start, "cross-env-shell", span, scope, inh, depth);
 }
 
 /// `npx [-p PKG] -c STRING`: npx's own options come before the package it runs (`npx eslint -c

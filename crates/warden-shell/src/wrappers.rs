@@ -9,7 +9,7 @@
 //! | `env` | `-`, `-i`, `-0`, `-v`, `-u NAME`, `-C dir` (sets `cwd`), `-P path`, `-L`/`-U user`, `-S STRING` (split as GNU env does and read again as options), `--`, `VAR=x` (code-carrying variables analysed) |
 //! | `timeout`, `nice`, `nohup`, `stdbuf`, `time`, `setsid`, `ionice`, `chrt`, `taskset`, `caffeinate`, `chroot`, `unshare`, `nsenter`, `builtin`, `exec`, `command`, `busybox`, `sshpass`, `strace`, `ltrace`, `eatmydata`, `fakeroot`, `tini`, `dumb-init`, `dbus-run-session`, `unbuffer`, `chronic`, `ifne`, `xvfb-run`, `gosu`, `su-exec` | options and fixed operands (`timeout DURATION`, `chroot DIR`, `chrt PRIO`, `taskset MASK`, `gosu USER`); `sudo NAME=value cmd` assignments |
 //! | `systemd-run`, `ssh-agent`, `firejail`, `proot`, `valgrind`, `dotenv` | options (`systemd-run -p PROP --unit U`, `proot -r ROOT -b BIND`, `dotenv -e FILE --`, python-dotenv's `dotenv run`), then the command |
-//! | `cross-env`/`cross-env-shell VAR=x cmd` | as `env`: the assignments, then the command |
+//! | `cross-env VAR=x cmd` | as `env`: the assignments, then the command (`cross-env-shell`: shell text, see `carried.rs`) |
 //! | `poetry`/`pipenv`/`pdm`/`hatch`/`rye`/`pixi`/`uv`/`devbox` `run`, `conda`/`mamba`/`micromamba` `run`, `bundle`/`asdf`/`rbenv`/`pyenv`/`nodenv`/`goenv` `exec`, `direnv exec DIR`, `aws-vault exec PROFILE`, `mise`/`rtx` `exec`/`x`, `op`/`doppler`/`infisical`/`dotenvx` `run`, `npm`/`pnpm`/`yarn` `exec` (`-c STRING`, doppler's `--command STRING`: the string as shell text) | reported as is; and only with that subcommand, the command after the tool's options around it (`uv run --with X`, `conda run -n ENV`), its operands, a `--`, then the command (`mise exec node@20 -- cmd`: after the `--`); any other subcommand is the tool itself |
 //! | `bash`/`sh`/`zsh`/`dash`/`ksh`/`mksh`/`ash`/`fish` `-c STRING` | STRING analysed as shell text (a dynamic STRING is opaque); with no operand the heredoc / here-string / piped script is analysed |
 //! | `eval ARGS` | ARGS joined analysed as shell text, in the current shell (a `cd` leaks out) |
@@ -442,7 +442,7 @@ pub static WRAPPERS: &[Wrapper] = &[
         operands: 0,
     },
     Wrapper {
-        names: &["cross-env", "cross-env-shell"],
+        names: &["cross-env"],
         kind: Kind::Env,
         short_arg: "",
         long_arg: &[],

@@ -550,6 +550,17 @@ fn runners_of_shell_text_and_argv_are_looked_into() {
         ("hyperfine --warmup 3 'git push'", "hyperfine"),
         ("hyperfine -p 'git push' 'make -j2'", "hyperfine"),
         ("doppler run --command 'git push'", "doppler run"),
+        ("watchexec -e rs -w src -- git push", "watchexec"),
+        (
+            "watchexec --debounce 500ms 'cargo test && git push'",
+            "watchexec",
+        ),
+        ("ls *.rs | entr -r git push", "entr"),
+        ("ls *.rs | entr -cs 'cargo test; git push'", "entr -s"),
+        (
+            "cross-env-shell NODE_ENV=ci 'npm test && git push'",
+            "cross-env-shell",
+        ),
     ];
     for (s, label) in cases {
         let a = analyse_shell(s);
