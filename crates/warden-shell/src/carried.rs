@@ -396,22 +396,21 @@ fn nix(cx: &mut Ctx, words: &[W], span: Span, scope: &Scope, inh: &Inh, depth: u
     }
 }
 
-/// The command words `start..` of a runner: one word is shell text (what the runner hands to
+/// The command words of a runner: one word is shell text (what the runner hands to
 /// `sh -c`), several an argv (`watchexec -- cargo test`).
 fn command_words(
     cx: &mut Ctx,
-    words: &[W],
-    start: usize,
+    command: &[W],
     label: &str,
     span: Span,
     scope: &Scope,
     inh: &Inh,
     depth: usize,
 ) {
-    match words.get(start..) {
-        Some([one]) => cx.carried_shell(one, label, scope, inh, depth),
-        Some(rest) if !rest.is_empty() => cx.carried_argv(rest, span, label, scope, inh, depth),
-        _ => {}
+    match command {
+        [] => {}
+        [one] => cx.carried_shell(one, label, scope, inh, depth),
+        argv => cx.carried_argv(argv, span, label, scope, inh, depth),
     }
 }
 
@@ -470,7 +469,15 @@ fn watchexec(cx: &mut Ctx, words: &[W], span: Span, scope: &Scope, inh: &Inh, de
             _ => break,
         }
     }
-    command_words(cx, words, i, "watchexec", span, scope, inh, depth);
+    command_words(
+        cx,
+        words.get(i..).unwrap_or_default(),
+        "watchexec",
+        span,
+        scope,
+        inh,
+        depth,
+    );
 }
 
 /// `entr [-acdnprsz] UTILITY [ARGS…]`: run on every change of the files it reads; with `-s`
@@ -514,7 +521,15 @@ fn cross_env_shell(cx: &mut Ctx, words: &[W], span: Span, scope: &Scope, inh: &I
                 .is_some_and(|(k, _)| !k.is_empty() && !k.starts_with('-'))
         })
         .count();
-    command_words(cx, words, start, "cross-env-shell", span, scope, inh, depth);
+    command_words(
+        cx,
+        &words[start..],
+        "cross-env-shell",
+        span,
+        scope,
+        inh,
+        depth,
+    );
 }
 
 /// `npx [-p PKG] -c STRING`: npx's own options come before the package it runs (`npx eslint -c
