@@ -24,7 +24,7 @@
 //! | `trap 'HANDLER' SIG` | HANDLER analysed as shell text |
 //! | `coproc [NAME] cmd` | peeled approximately (the grammar does not know it) and reported opaque too |
 //! | `cd`, `pushd`, `popd` (also via `builtin`/`command`) | not reported; a literal directory becomes `cwd` of what follows |
-//! | `tee FILES`, `time -o FILE`, `find -fprint FILE` | the files are added to `writes` |
+//! | `tee FILES`, `time -o FILE`, `find -fprint FILE` | the files are added to `writes` (and `find`'s starting points with `-delete` or `-exec rm {}`) |
 //! | `source FILE`, `bash FILE` | not peeled (file content; see lookahead in warden-policy); `source <(…)` and `bash <(…)` are also opaque |
 //! | `ssh`, `docker exec`, `kubectl exec`, `gcloud … ssh`, `vagrant ssh -c`, `lxc`/`incus`/`multipass exec`, options holding commands (`git -c`, `ssh -o ProxyCommand`, `rsync -e`, `tar --to-command`, `sed e`, `vim -c`, …) | reported as is, then the carried commands (see `carried.rs`; remote ones with `remote` set) |
 
@@ -1569,6 +1569,7 @@ fn interpreter_cmd(
 
 fn find(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh, depth: usize) {
     let mut extra_writes = Vec::new();
+    let mut deletes = false;
     let mut i = 1;
     let mut execs: Vec<(String, Vec<W>)> = Vec::new();
     while i < words.len() {
@@ -1589,8 +1590,21 @@ fn find(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh,
                 }
                 i += 2;
             }
+            "-delete" => {
+                deletes = true;
+                i += 1;
+            }
             _ => i += 1,
         }
+    }
+    // What `-delete` or an `-exec rm {}` removes lies under the starting points: they are
+    // written (`find /srv/data -delete` changes /srv/data as `rm -r` of it would).
+    let removes = |cmd: &[W]| {
+        cmd.first()
+            .is_some_and(|w| matches!(w.v.as_str(), "rm" | "rmdir" | "unlink" | "shred"))
+    };
+    if deletes || execs.iter().any(|(_, cmd)| removes(cmd)) {
+        extra_writes.extend(find_starting_points(words));
     }
     cx.emit(
         argv(words),
@@ -1611,6 +1625,30 @@ fn find(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh,
         let mut cmd = cmd;
         mark_placeholders(&mut cmd, &["{}"]);
         exec(cx, cmd, span, Io::default(), &mut inner, inh2, depth + 1);
+    }
+}
+
+/// `find`'s starting points: the operands after its own options (`-H`, `-L`, `-P`, `-D OPTS`,
+/// `-OLEVEL`) and before the expression; `.` when there is none.
+fn find_starting_points(words: &[W]) -> Vec<String> {
+    let mut i = 1;
+    while let Some(w) = words.get(i) {
+        match w.v.as_str() {
+            "-H" | "-L" | "-P" => i += 1,
+            "-D" => i += 2,
+            v if v.starts_with("-O") => i += 1,
+            _ => break,
+        }
+    }
+    let points: Vec<String> = words[i.min(words.len())..]
+        .iter()
+        .take_while(|w| !w.v.starts_with('-') && !matches!(w.v.as_str(), "(" | "!" | ","))
+        .map(|w| w.v.clone())
+        .collect();
+    if points.is_empty() {
+        vec![".".into()]
+    } else {
+        points
     }
 }
 
