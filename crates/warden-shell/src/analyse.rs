@@ -1716,8 +1716,20 @@ impl Ctx {
                 }
             }
             "command_substitution" => {
-                b.dynamic = true;
-                words::push_lit(&mut b.pieces, text.to_string());
+                // A heredoc's text cat'ed in is known; unquoted it is split and globbed, so only a
+                // plain value is taken as it is.
+                let known = words::heredoc_cat_output(text).filter(|v| {
+                    quoted
+                        || (!v.is_empty()
+                            && !v.contains(char::is_whitespace)
+                            && !v.contains(['*', '?', '[']))
+                });
+                if let Some(v) = known {
+                    words::push_lit(&mut b.pieces, v);
+                } else {
+                    b.dynamic = true;
+                    words::push_lit(&mut b.pieces, text.to_string());
+                }
                 self.substitution(env, n, scope);
             }
             "process_substitution" => {

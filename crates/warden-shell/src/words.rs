@@ -322,6 +322,56 @@ fn sequence_inner(inner: &[Piece]) -> Option<Option<Vec<String>>> {
     ))
 }
 
+/// What a command substitution of the form `$(cat <<DELIM … DELIM)` outputs when its body
+/// expands nothing (the delimiter quoted, or no `$`, backquote or backslash in the body): the
+/// body less its trailing newlines, as the shell substitutes it. The form agents write commit
+/// messages and pull-request bodies in (`git commit -m "$(cat <<'EOF' … EOF)"`), so that such a
+/// word is the text it shows rather than a value known only at run time. `None` for anything
+/// else, `<<-` (tabs stripped) included.
+pub(crate) fn heredoc_cat_output(substitution: &str) -> Option<String> {
+    let inner = substitution.strip_prefix("$(")?.strip_suffix(')')?;
+    let rest = inner.trim_start().strip_prefix("cat")?;
+    if !rest.starts_with([' ', '\t', '<']) {
+        return None;
+    }
+    let rest = rest.trim_start_matches([' ', '\t']).strip_prefix("<<")?;
+    let (strip_tabs, rest) = match rest.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    let (line, after) = rest.trim_start_matches([' ', '\t']).split_once('\n')?;
+    let line = line.trim_end_matches([' ', '\t']);
+    let (delim, quoted) = match line.chars().next()? {
+        q @ ('\'' | '"') => (line.strip_prefix(q)?.strip_suffix(q)?, true),
+        _ => (line, false),
+    };
+    if delim.is_empty() || !delim.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    let mut lines = after.split('\n');
+    let mut body = Vec::new();
+    loop {
+        let l = lines.next()?;
+        let l = if strip_tabs {
+            l.trim_start_matches('\t')
+        } else {
+            l
+        };
+        if l == delim {
+            break;
+        }
+        body.push(l);
+    }
+    if lines.any(|l| !l.trim().is_empty()) {
+        return None;
+    }
+    let text = body.join("\n");
+    if !quoted && text.contains(['$', '`', '\\']) {
+        return None;
+    }
+    Some(text.trim_end_matches('\n').to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,5 +405,35 @@ mod tests {
             brace_expand(&pieces("{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}")),
             None
         );
+    }
+
+    #[test]
+    fn a_cat_of_a_heredoc_that_expands_nothing_is_its_body() {
+        let sub = "$(cat <<'EOF'\nFix the parser\n\nCo-Authored-By: A <a@b.invalid>\nEOF\n)";
+        assert_eq!(
+            heredoc_cat_output(sub).as_deref(),
+            Some("Fix the parser\n\nCo-Authored-By: A <a@b.invalid>")
+        );
+        assert_eq!(
+            heredoc_cat_output("$(cat <<EOF\nplain text\n\nEOF\n)").as_deref(),
+            Some("plain text")
+        );
+        assert_eq!(
+            heredoc_cat_output("$(cat <<-\"END\"\n\tindented $x\n\tEND\n)").as_deref(),
+            Some("indented $x")
+        );
+        // Expansions in an unquoted body, other commands, more after the delimiter: unknown.
+        for sub in [
+            "$(cat <<EOF\n$(git push)\nEOF\n)",
+            "$(cat <<EOF\nhome is $HOME\nEOF\n)",
+            "$(cat <<'EOF' | sh\ngit push\nEOF\n)",
+            "$(cat <<'EOF'\nx\nEOF\nrm -rf /\n)",
+            "$(catx <<'EOF'\nx\nEOF\n)",
+            "$(cat <<'EOF'\nno end\n)",
+            "$(cat file)",
+            "$(date)",
+        ] {
+            assert_eq!(heredoc_cat_output(sub), None, "{sub}");
+        }
     }
 }

@@ -1195,3 +1195,27 @@ fn piped_and_heredoc_scripts_reach_the_shell_through_lists_and_negation() {
             .is_empty()
     );
 }
+
+/// A heredoc cat'ed into a word (agents' commit messages) is that text, not a run-time value;
+/// one whose body expands something stays dynamic.
+#[test]
+fn a_heredoc_catted_into_a_word_is_its_text() {
+    let a = analyse_shell("git commit -m \"$(cat <<'EOF'\nFix it\n\nBody: $x\nEOF\n)\"");
+    let commit = a
+        .commands
+        .iter()
+        .find(|c| c.argv.first().is_some_and(|p| p == "git"))
+        .expect("git");
+    assert_eq!(
+        commit.argv,
+        v(&["git", "commit", "-m", "Fix it\n\nBody: $x"])
+    );
+    assert!(!commit.dynamic, "{commit:?}");
+    let a = analyse_shell("git commit -m \"$(cat <<EOF\nhome $HOME\nEOF\n)\"");
+    let commit = a
+        .commands
+        .iter()
+        .find(|c| c.argv.first().is_some_and(|p| p == "git"))
+        .expect("git");
+    assert!(commit.dynamic, "{commit:?}");
+}
