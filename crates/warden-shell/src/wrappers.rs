@@ -18,6 +18,7 @@
 //! | `script -c STRING` | the string |
 //! | `xargs cmd…` | the command, marked `dynamic`; words holding the replacement string (`-I R`, `-J R`, `-i`, `--replace`) are run-time values, so a shell fed one is opaque |
 //! | `parallel cmd… ::: …`, `sem cmd…` | the command is shell text; with `:::` values in the line each job's command is analysed as formed (replacement strings filled, quoted as parallel does); otherwise replacement strings are run-time values |
+//! | `apply_patch PATCH`, `apply_patch <<'EOF' … EOF` (Codex's edit format run as a command) | the files its `*** Add File:`, `*** Update File:`, `*** Delete File:` and `*** Move to:` lines name are added to `writes`; a patch not known before it runs is opaque |
 //! | `find … -exec/-execdir/-ok/-okdir cmd … ;` | the command, marked `dynamic` (words holding `{}` are run-time values); `find` itself is also reported |
 //! | `python -c`, `node -e/-p`, `deno eval`, `bun -e`, `perl -e/-E`, `ruby -e`, `php -r`, `lua -e`, `awk PROGRAM` | the interpreter is reported as is, and the process starts inside the code are reported too |
 //! | `psql`, `mysql`, `mariadb`, `sqlite3`, `duckdb`, `clickhouse-client` | not peeled: a heredoc / here-string body is appended as `--warden-stdin=<body>` |
@@ -52,6 +53,8 @@ pub enum Kind {
     Parallel,
     /// `find`.
     Find,
+    /// `apply_patch` (Codex's edit format).
+    Patch,
     /// `eval`.
     Eval,
     /// `watch`.
@@ -620,6 +623,13 @@ pub static WRAPPERS: &[Wrapper] = &[
         operands: 0,
     },
     Wrapper {
+        names: &["apply_patch", "applypatch"],
+        kind: Kind::Patch,
+        short_arg: "",
+        long_arg: &[],
+        operands: 0,
+    },
+    Wrapper {
         names: &["eval"],
         kind: Kind::Eval,
         short_arg: "",
@@ -1126,6 +1136,7 @@ pub(crate) fn exec(
         }
         Kind::Parallel => parallel(cx, &name, &words, i, &opts, span, &io, scope, &inh, depth),
         Kind::Find => find(cx, &words, span, io, scope, &inh, depth),
+        Kind::Patch => patch(cx, &words, span, io, scope, &inh),
         Kind::Eval => {
             if words.len() < 2 {
                 return;
@@ -1626,6 +1637,48 @@ fn find(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh,
         mark_placeholders(&mut cmd, &["{}"]);
         exec(cx, cmd, span, Io::default(), &mut inner, inh2, depth + 1);
     }
+}
+
+/// `apply_patch PATCH` or a patch on stdin: the command, writing the files the patch names.
+fn patch(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh) {
+    let text = match (words.get(1), &io.stdin) {
+        (Some(w), _) => Some((w.v.clone(), w.dynamic)),
+        (None, Stdin::Text { text, dynamic, .. }) => Some((text.clone(), *dynamic)),
+        _ => None,
+    };
+    let writes = match text {
+        Some((t, false)) => patch_paths(&t),
+        _ => {
+            cx.opaque(
+                span,
+                "apply_patch's patch is not known before it runs",
+                &argv(words).join(" "),
+            );
+            Vec::new()
+        }
+    };
+    cx.emit(argv(words), span, inh, &io, dynamic(words), scope, writes);
+}
+
+/// The files a patch in Codex's format writes: those its `*** Add File:`, `*** Update File:`,
+/// `*** Delete File:` and `*** Move to:` lines name.
+pub(crate) fn patch_paths(patch: &str) -> Vec<String> {
+    const HEADERS: [&str; 4] = [
+        "*** Add File:",
+        "*** Update File:",
+        "*** Delete File:",
+        "*** Move to:",
+    ];
+    patch
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_end();
+            HEADERS.iter().find_map(|h| l.strip_prefix(h))
+        })
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `find`'s starting points: the operands after its own options (`-H`, `-L`, `-P`, `-D OPTS`,
