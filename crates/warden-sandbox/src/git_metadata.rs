@@ -200,6 +200,10 @@ pub(crate) struct Watch {
     /// Submodule paths `.gitmodules` listed at the start with no repository yet: one that
     /// appears there is entered by `git status` like any gitlink's.
     unpopulated: Vec<String>,
+    /// The workspace's top-level directories that held a repository (`DIR/.git`) at the start:
+    /// one that appears elsewhere with code-running parts is moved aside (see
+    /// [`nested_repositories`]).
+    nested: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,6 +271,17 @@ pub(crate) fn plan(
         }
         _ => {}
     }
+    // Repositories at the workspace's top level that are not submodules (a clone inside the
+    // workspace): editors look for repositories there and run git in them on the host.
+    let nested = nested_repositories(ws);
+    p.watch.nested = nested.iter().cloned().collect();
+    let subs: BTreeSet<PathBuf> = submodules.iter().cloned().collect();
+    let submodules = submodules.into_iter().chain(
+        nested
+            .into_iter()
+            .map(PathBuf::from)
+            .filter(|n| !subs.contains(n)),
+    );
     for sub in submodules {
         let dot_git = ws.join(&sub).join(".git");
         match std::fs::symlink_metadata(&dot_git) {
@@ -431,6 +446,23 @@ impl Planner<'_> {
     }
 }
 
+/// The names of the workspace's top-level directories (not links) that hold a `.git`: the
+/// repositories an editor finds by scanning the folder it opened (VS Code looks one level down)
+/// and runs git in, on the host.
+fn nested_repositories(ws: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(ws) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = rd
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && e.file_name() != ".git")
+        .filter(|e| std::fs::symlink_metadata(e.path().join(".git")).is_ok())
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .collect();
+    out.sort();
+    out
+}
+
 /// The `path = …` values of the workspace's `.gitmodules` that are plain relative paths.
 fn submodule_paths(ws: &Path) -> Vec<PathBuf> {
     let Ok(text) = std::fs::read_to_string(ws.join(".gitmodules")) else {
@@ -558,6 +590,28 @@ impl Watch {
                     links.join(", ")
                 ));
             }
+        }
+        // Repositories created at the top level with what runs code: moved aside whole (a
+        // clone or `git init` made in the sandbox has only sample hooks and plain configuration).
+        for name in nested_repositories(&self.workspace) {
+            let dot_git = self.workspace.join(&name).join(".git");
+            if self.nested.contains(&name) {
+                continue;
+            }
+            let parts = crate::new_repository::code_running_parts(&dot_git);
+            if parts.is_empty() {
+                continue;
+            }
+            let aside = quarantine(&dot_git);
+            found.push(format!(
+                "{} (a new repository with {}; {})",
+                self.show(&dot_git),
+                parts.join(", "),
+                aside.map_or_else(
+                    |e| format!("could not be moved aside: {e}"),
+                    |a| format!("moved aside to {}", self.show(&a))
+                )
+            ));
         }
         (!found.is_empty()).then(|| {
             format!(

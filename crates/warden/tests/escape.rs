@@ -1878,3 +1878,59 @@ fn code_running_configuration_cannot_be_planted_by_an_auto_action() {
         "not in the outcome record: {log}"
     );
 }
+
+/// Repositories at the workspace's top level that are not submodules (a tool cloned into the
+/// workspace) are where an editor runs git on the host when it opens the folder (VS Code looks
+/// one level down). A script run `auto` gives the existing clone a `core.fsmonitor` command,
+/// and makes a new repository with the same: on the host the next `git status` in either
+/// runs the command (the control). Through `warden run`: the existing clone's configuration and
+/// hooks are read-only, the new repository is moved aside and named, and `git status` runs
+/// nothing. Before, both ran the command.
+#[test]
+fn nested_repositories_cannot_be_given_code_to_run_on_the_host() {
+    let attack = |f: &Fixture| {
+        let m = f.out.join("pwned");
+        // Shell builtins write the files: the programs a script runs are judged on their own
+        // (`git config core.fsmonitor …` is refused there); this is about the sandbox.
+        unread::script(&format!(
+            "printf '[core]\\n\\tfsmonitor = \"touch {m}; false\"\\n' >> tool/.git/config\n\
+             mkdir -p fresh/.git/objects fresh/.git/refs/heads\n\
+             printf 'ref: refs/heads/main\\n' > fresh/.git/HEAD\n\
+             printf '[core]\\n\\trepositoryformatversion = 0\\n\\tfsmonitor = \"touch {m}; false\"\\n' > fresh/.git/config\n\
+             exit 0\n",
+            m = m.display()
+        ))
+    };
+    let setup = |f: &Fixture| {
+        let tool = f.ws.join("tool");
+        std::fs::create_dir_all(&tool).expect("mkdir");
+        host_git_ok(f, &tool, &["init", "-q"]);
+        std::fs::write(f.ws.join("attack.sh"), attack(f)).expect("write");
+    };
+    let pwned = |f: &Fixture| {
+        for d in ["tool", "fresh"] {
+            if f.ws.join(d).join(".git").exists() {
+                host_git(f, &f.ws.join(d), &["status", "--short"]);
+            }
+        }
+        f.out.join("pwned").exists()
+    };
+    let f = Fixture::with_repo();
+    setup(&f);
+    let o = f.host("sh attack.sh");
+    assert!(pwned(&f), "control: {}", text(&o));
+
+    let f = Fixture::with_repo();
+    setup(&f);
+    let o = f.run(&["sh", "attack.sh"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!pwned(&f), "ESCAPE: {}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("fresh/.git (a new repository with config core.fsmonitor")
+            && err.contains("moved aside to fresh/.git.warden-quarantined"),
+        "not reported: {err}"
+    );
+    // The clone still works on the host.
+    host_git_ok(&f, &f.ws.join("tool"), &["status", "--short"]);
+}
