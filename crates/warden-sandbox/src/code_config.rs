@@ -90,13 +90,6 @@ pub(crate) fn plan(ws: &Path, homes: &[PathBuf], entries: &[String]) -> (Vec<Pat
 }
 
 impl Watch {
-    fn show(&self, p: &Path) -> String {
-        p.strip_prefix(&self.workspace)
-            .unwrap_or(p)
-            .display()
-            .to_string()
-    }
-
     /// Moves aside what the command created at a protected path (a new entry, a link that now
     /// points elsewhere or whose target appeared) and says so in one `warning: …` note (none
     /// when nothing changed).
@@ -115,14 +108,10 @@ impl Watch {
             .chain(relinked)
             .map(|p| {
                 let what = crate::git_metadata::describe(p);
-                let aside = crate::git_metadata::quarantine(p);
                 format!(
                     "{} ({what}; {})",
-                    self.show(p),
-                    aside.map_or_else(
-                        |e| format!("could not be moved aside: {e}"),
-                        |a| format!("moved aside to {}", self.show(&a))
-                    )
+                    crate::git_metadata::shown(p, &self.workspace),
+                    crate::git_metadata::move_aside(p, &self.workspace)
                 )
             })
             .collect();

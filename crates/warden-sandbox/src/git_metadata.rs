@@ -480,12 +480,23 @@ fn submodule_paths(ws: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// `p` as a report names it: relative to the workspace `ws` when inside it.
+pub(crate) fn shown(p: &Path, ws: &Path) -> String {
+    p.strip_prefix(ws).unwrap_or(p).display().to_string()
+}
+
+/// Move `p` aside (see [`quarantine`]) and say so for a report: `moved aside to NAME`, or why
+/// it could not be.
+pub(crate) fn move_aside(p: &Path, ws: &Path) -> String {
+    quarantine(p).map_or_else(
+        |e| format!("could not be moved aside: {e}"),
+        |a| format!("moved aside to {}", shown(&a, ws)),
+    )
+}
+
 impl Watch {
     fn show(&self, p: &Path) -> String {
-        p.strip_prefix(&self.workspace)
-            .unwrap_or(p)
-            .display()
-            .to_string()
+        shown(p, &self.workspace)
     }
 
     /// What got through, as one `warning: …` note (none when nothing did). Moves a new
@@ -505,11 +516,10 @@ impl Watch {
             for (name, path) in now {
                 let what = describe(&path);
                 if name == QUARANTINED {
-                    let aside = quarantine(&path);
                     found.push(format!(
-                        "{} ({what}; moved aside to {})",
+                        "{} ({what}; {})",
                         self.show(&path),
-                        aside.map_or_else(|e| format!("failed: {e}"), |a| self.show(&a))
+                        move_aside(&path, &self.workspace)
                     ));
                 } else {
                     found.push(format!("{} ({what})", self.show(&path)));
@@ -602,15 +612,11 @@ impl Watch {
             if parts.is_empty() {
                 continue;
             }
-            let aside = quarantine(&dot_git);
             found.push(format!(
                 "{} (a new repository with {}; {})",
                 self.show(&dot_git),
                 parts.join(", "),
-                aside.map_or_else(
-                    |e| format!("could not be moved aside: {e}"),
-                    |a| format!("moved aside to {}", self.show(&a))
-                )
+                move_aside(&dot_git, &self.workspace)
             ));
         }
         (!found.is_empty()).then(|| {
@@ -649,7 +655,7 @@ pub(crate) fn describe(p: &Path) -> String {
 }
 
 /// Move `p` aside to `p.warden-quarantined` (or `…-N`), where git does not read it.
-pub(crate) fn quarantine(p: &Path) -> std::io::Result<PathBuf> {
+fn quarantine(p: &Path) -> std::io::Result<PathBuf> {
     let base = format!("{}.warden-quarantined", p.display());
     for n in 0..100 {
         let to = PathBuf::from(if n == 0 {

@@ -151,6 +151,20 @@ impl Setup {
         serde_json::from_slice(&o.stdout).expect("json")
     }
 
+    /// `warden run -- sh -c SCRIPT` through the server for a `sync` action: it waits while
+    /// alice approves, then runs. Its output.
+    fn approved_sync(&self, script: &str) -> Output {
+        let child = self
+            .warden(&["run", "--", "sh", "-c", script], true)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("warden run");
+        let id = self.wait_pending();
+        self.approve(&id);
+        wait_output(child, Duration::from_secs(60))
+    }
+
     /// `warden run -- ARGV` through the server for an `async` action: deferred (75), then
     /// approved by alice and run by the worker. Returns the request id and the worker's output.
     fn approved_async(&self, argv: &[&str]) -> (String, Output) {
@@ -281,15 +295,7 @@ fn workspace_secrets_are_masked_unless_the_approved_decision_reads_them() {
 
     // `cat .env` is sync: `warden run` waits for the server, alice approves, it runs and
     // prints the file. The script it also runs (auto, nested) still cannot read the `.pem`.
-    let child = s
-        .warden(&["run", "--", "sh", "-c", "cat .env; python3 r.py"], true)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("warden run");
-    let id = s.wait_pending();
-    s.approve(&id);
-    let o = wait_output(child, Duration::from_secs(60));
+    let o = s.approved_sync("cat .env; python3 r.py");
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(out.starts_with("API_KEY=canary-env-secret\n"), "{out}");
@@ -312,15 +318,7 @@ fn an_approved_write_of_code_running_configuration_lands_where_named_only() {
     std::fs::write(s.ws.join("dest"), ".vscode/tasks.json").expect("dest");
     let script = "echo '{\"permissions\":{}}' > .claude/settings.json; echo '{\"mcpServers\":{}}' > .mcp.json; \
                   p=$(cat dest); echo '{\"tasks\":[1]}' > \"$p\"; echo \"other=$?\"";
-    let child = s
-        .warden(&["run", "--", "sh", "-c", script], true)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("warden run");
-    let id = s.wait_pending();
-    s.approve(&id);
-    let o = wait_output(child, Duration::from_secs(60));
+    let o = s.approved_sync(script);
     let said = text(&o.stdout);
     assert!(!said.contains("other=0"), "{said}\n{}", text(&o.stderr));
     let read = |p: &str| std::fs::read_to_string(s.ws.join(p)).unwrap_or_default();
