@@ -2,10 +2,11 @@
 //! generated ones — run under real bash in a throwaway sandbox (bubblewrap: empty tmpfs root,
 //! no network, the system libraries read-only) whose PATH holds stub programs. Each stub
 //! records its argv exactly and exits 0; a handful of wrappers (`env`, `xargs`, `find`,
-//! `timeout`, `nice`, `nohup`, `setsid`, `flock`, `bash`, `sh`) are the real programs, so that
-//! what they run is recorded too. Every program bash actually executed must appear in the
-//! analyser's `commands[]` with the same argv (any argv when the analyser marked the command
-//! `dynamic`), or the analyser must have reported something opaque for the line.
+//! `timeout`, `nice`, `nohup`, `setsid`, `flock`, `bash`, `sh`) and `cat` are the real
+//! programs, so that what they run (or pass on) is recorded too. Every program bash actually
+//! executed must appear in the analyser's `commands[]` with the same argv (any argv when the
+//! analyser marked the command `dynamic`), or the analyser must have reported something opaque
+//! for the line.
 //!
 //! What this cannot see, stated rather than hidden: builtins bash runs without an exec (`cd`,
 //! `echo`, `printf`, `test`, `read`, …) leave no record, so lines made only of builtins check
@@ -40,8 +41,10 @@ use warden_shell::{Analysis, WRAPPERS, analyse_shell};
 const CORPUS: &str = include_str!("../../warden-policy/tests/data/corpus.txt");
 
 /// Programs run for real in the sandbox (they run other programs, which is what is checked).
+/// `cat` too: what it passes on (a heredoc cat'ed into a word, or piped to a shell) is what
+/// bash then runs.
 const REAL: &[&str] = &[
-    "bash", "sh", "env", "xargs", "find", "timeout", "nice", "nohup", "setsid", "flock",
+    "bash", "sh", "env", "xargs", "find", "timeout", "nice", "nohup", "setsid", "flock", "cat",
 ];
 
 /// The log grows no further than this: a loop over stubs that always succeed ends.
