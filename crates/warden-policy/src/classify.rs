@@ -350,14 +350,22 @@ fn implied_writes(view: &CommandView<'_>) -> Vec<String> {
 
 /// Every argument that might name a path the command reads.
 fn possible_reads(argv: &[String]) -> impl Iterator<Item = &str> {
-    argv[1..].iter().filter_map(|a| {
-        if !a.starts_with('-') {
+    argv[1..].iter().flat_map(|a| {
+        let whole = if !a.starts_with('-') {
             (!a.is_empty() && !a.contains('\n')).then_some(a.as_str())
         } else {
             a.split_once('=')
                 .map(|(_, v)| v)
                 .filter(|v| v.contains('/') || v.starts_with('~') || v.starts_with('.'))
-        }
+        };
+        // A file named by reference, whose content is sent: `@FILE` (`curl -d @FILE`, `gh api
+        // -F x=@FILE`, httpie) and `NAME=@FILE` or `NAME=<FILE` (`curl -F`).
+        let referenced = a
+            .strip_prefix('@')
+            .or_else(|| a.split_once("=@").map(|(_, f)| f))
+            .or_else(|| a.split_once("=<").map(|(_, f)| f))
+            .filter(|f| !f.is_empty() && !f.contains('\n') && *f != "-");
+        whole.into_iter().chain(referenced)
     })
 }
 
