@@ -51,10 +51,12 @@
 //! `code_config.rs`): read-only when present, moved aside and named in a warning when the
 //! command created it.
 //!
-//! Known gap: Landlock (up to ABI 7) does not restrict `connect(2)` to *named* Unix sockets. The
-//! usual places for them (`/run`, `/var/run`, `/tmp`, `/var/tmp`, `/dev/shm`, and the secret
-//! paths such as `~/.gnupg` and `~/.ssh`) are replaced or masked, and abstract sockets are cut
-//! off by the network namespace, but a socket elsewhere on the host file system stays reachable.
+//! Named Unix sockets: Landlock (up to ABI 7) does not restrict `connect(2)` to them. The usual
+//! places for them (`/run`, `/var/run`, `/tmp`, `/var/tmp`, `/dev/shm`, and the secret paths such
+//! as `~/.gnupg` and `~/.ssh`) are replaced or masked, every socket bound on the host when the
+//! sandbox starts (the kernel's table, `unix_sockets.rs`) is masked wherever it is, and abstract
+//! sockets are cut off by the network namespace. Known gap: a socket bound on the host after the
+//! start, outside those places, is reachable.
 #![expect(
     unsafe_code,
     reason = "this crate is where Warden calls the OS isolation syscalls"
@@ -77,6 +79,7 @@ mod seccomp;
 mod seccomp_compile;
 mod supervisor;
 mod sys;
+mod unix_sockets;
 mod workspace_secrets;
 
 pub use code_config::{BUILTIN_CODE_CONFIG, builtin_code_config};

@@ -237,6 +237,10 @@ fn plan(profile: &SandboxProfile) -> Result<(mounts::Plan, Vec<String>, Watches)
     let (workspace_secrets, search_note) =
         crate::workspace_secrets::find(&ws, &profile.workspace_secrets, &profile.readable_secrets);
     secrets.extend(workspace_secrets);
+    // The host's named Unix sockets, wherever they are (those in directories the sandbox
+    // replaces, such as /run, are simply not there to mask).
+    let (sockets, socket_note) = crate::unix_sockets::on_host();
+    secrets.extend(sockets.iter().filter_map(|s| canonical(s)));
     let mut writable = writable;
     for f in &profile.writable_files {
         writable.push(
@@ -277,7 +281,7 @@ fn plan(profile: &SandboxProfile) -> Result<(mounts::Plan, Vec<String>, Watches)
             homes: Vec::new(),
             pid_max: None,
         },
-        search_note.into_iter().collect(),
+        search_note.into_iter().chain(socket_note).collect(),
         Watches {
             git: git_watch,
             code_config: code_config_watch,

@@ -1416,12 +1416,27 @@ fn host_tcp_listener_on_loopback_is_unreachable() {
 
 #[test]
 fn host_unix_sockets_are_unreachable() {
-    // A path socket in the host's /tmp (where agents and tools put them) and an abstract socket.
-    for sandboxed in [false, true] {
-        let dir = tempfile::Builder::new()
+    // A path socket in the host's /tmp (where agents and tools put them), one elsewhere on the
+    // host file system (visible in the sandbox, read-only: a daemon's socket under /var or
+    // /srv; before, connecting to it from inside worked), and an abstract socket.
+    let elsewhere = || {
+        tempfile::Builder::new()
+            .prefix("warden-sock-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("tmp")
+    };
+    let in_tmp = || {
+        tempfile::Builder::new()
             .prefix("warden-sock-")
             .tempdir()
-            .expect("tmp");
+            .expect("tmp")
+    };
+    for (sandboxed, dir) in [
+        (false, in_tmp()),
+        (true, in_tmp()),
+        (false, elsewhere()),
+        (true, elsewhere()),
+    ] {
         let path = dir.path().join("s.sock");
         let l = UnixListener::bind(&path).expect("bind");
         let script = format!(
@@ -1432,7 +1447,8 @@ fn host_unix_sockets_are_unreachable() {
         assert_eq!(
             got.contains(CANARY),
             !sandboxed,
-            "sandboxed={sandboxed}: {}",
+            "sandboxed={sandboxed}, {}: {}",
+            path.display(),
             text(&o)
         );
     }
