@@ -802,6 +802,31 @@ impl Policy {
         }
     }
 
+    /// Whether every run-time value of `cmd` is one word given to one of its program's
+    /// `text_options` (see [`ProgramSpec`]): `git commit -m "$MSG"`, `-m"$MSG"`,
+    /// `--message="$MSG"`.
+    fn dynamic_is_text(&self, view: &CommandView<'_>, cmd: &Command) -> bool {
+        let Some(spec) = self.programs.get(&view.program) else {
+            return false;
+        };
+        if spec.text_options.is_empty() || cmd.one_word_dynamic.is_empty() {
+            return false;
+        }
+        cmd.one_word_dynamic.iter().all(|&i| {
+            let word = cmd.argv.get(i).map_or("", String::as_str);
+            let prev = i.checked_sub(1).and_then(|p| cmd.argv.get(p));
+            spec.text_options.iter().any(|o| {
+                prev == Some(o)
+                    || if o.starts_with("--") {
+                        word.strip_prefix(o.as_str())
+                            .is_some_and(|r| r.starts_with('='))
+                    } else {
+                        o.len() == 2 && word.len() > 2 && word.starts_with(o.as_str())
+                    }
+            })
+        })
+    }
+
     /// Whether the command carries one of its program's `help_flags` (see [`ProgramSpec`]).
     fn asks_for_help(&self, view: &CommandView<'_>) -> bool {
         let Some(spec) = self.programs.get(&view.program) else {
@@ -932,7 +957,10 @@ impl Policy {
                 false,
             ));
         }
-        if cmd.dynamic && self.defaults.opaque_when_dynamic.contains(&view.program) {
+        if cmd.dynamic
+            && self.defaults.opaque_when_dynamic.contains(&view.program)
+            && !self.dynamic_is_text(view, cmd)
+        {
             trace.note(|| {
                 format!(
                     "`{}` gets arguments only known at run time → opaque",

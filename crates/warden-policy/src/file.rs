@@ -109,6 +109,11 @@ pub struct ProgramSpec {
     /// counts only as the last argument. Such a command is `auto` unless a `deny` rule matches.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub help_flags: Vec<String>,
+    /// Options whose value is free text (a message, an author): a value known only at run time
+    /// given there as one word (`git commit -m "$MSG"`) does not make a program of
+    /// `opaque_when_dynamic` opaque, since no value can turn it into another option.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub text_options: Vec<String>,
 }
 
 /// A classification rule. Exactly one kind of matcher is used: a program (`program` with

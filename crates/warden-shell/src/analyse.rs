@@ -411,6 +411,7 @@ fn fast_words(text: &str, base: usize) -> Option<Vec<Vec<W>>> {
         words.push(W {
             v,
             dynamic: false,
+            split: false,
             span,
             map,
         });
@@ -449,6 +450,7 @@ pub fn analyse_argv(argv: &[String]) -> Analysis {
         ws.push(W {
             v: a.clone(),
             dynamic: false,
+            split: false,
             span,
             map: Some(Map::Offset(off)),
         });
@@ -596,6 +598,7 @@ impl Ctx {
             writes,
             reads: io.reads.clone(),
             dynamic: dynamic || inh.dynamic || io.dynamic,
+            one_word_dynamic: Vec::new(),
             elevated: inh.elevated,
             cwd: scope.cwd.clone(),
             remote: inh.remote.clone(),
@@ -1557,6 +1560,7 @@ impl Ctx {
             self.recursion -= 1;
         } else {
             b.dynamic = true;
+            b.split = true;
         }
         let src = node_text(env.src, n);
         let verbatim = |v: &str| -> Option<Map> {
@@ -1576,6 +1580,7 @@ impl Ctx {
                 vec![W {
                     v,
                     dynamic: b.dynamic,
+                    split: b.split,
                     span,
                     map,
                 }]
@@ -1585,6 +1590,7 @@ impl Ctx {
                 .map(|v| W {
                     v,
                     dynamic: b.dynamic,
+                    split: b.split,
                     span,
                     map: None,
                 })
@@ -1592,6 +1598,7 @@ impl Ctx {
             None => vec![W {
                 v: src.to_string(),
                 dynamic: true,
+                split: true,
                 span,
                 map: None,
             }],
@@ -1711,6 +1718,8 @@ impl Ctx {
                     words::push_lit(&mut b.pieces, v);
                 } else {
                     b.dynamic = true;
+                    // `"$@"` and `"${a[@]}"` are as many words as there are values.
+                    b.split |= !quoted || text.contains('@');
                     words::push_lit(&mut b.pieces, text.to_string());
                     self.subs(env, n, scope);
                 }
@@ -1728,6 +1737,7 @@ impl Ctx {
                     words::push_lit(&mut b.pieces, v);
                 } else {
                     b.dynamic = true;
+                    b.split |= !quoted;
                     words::push_lit(&mut b.pieces, text.to_string());
                 }
                 self.substitution(env, n, scope);
@@ -1746,6 +1756,7 @@ impl Ctx {
                 // arithmetic_expansion, extglob patterns, anything else: keep the source text.
                 if text.contains('$') || text.contains('`') || n.kind() == "arithmetic_expansion" {
                     b.dynamic = true;
+                    b.split |= !quoted;
                 }
                 words::push_lit(&mut b.pieces, text.to_string());
                 self.subs(env, n, scope);
@@ -2052,6 +2063,8 @@ fn has_expansion(n: Node<'_>) -> bool {
 pub(crate) struct WordBuilder {
     pieces: Vec<Piece>,
     dynamic: bool,
+    /// A run-time part outside double quotes (see [`W::split`]).
+    split: bool,
 }
 
 impl WordBuilder {

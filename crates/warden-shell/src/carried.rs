@@ -120,6 +120,7 @@ fn git_command_key(key: &str) -> bool {
 fn lit_like(v: impl Into<String>, of: &W) -> W {
     let mut w = W::lit(v, of.span);
     w.dynamic = of.dynamic;
+    w.split = of.split;
     w
 }
 

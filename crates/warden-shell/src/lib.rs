@@ -46,6 +46,12 @@ pub struct Command {
     /// Some argument's value is unknown before running: a parameter expansion, a command
     /// substitution, or arguments appended at run time (`xargs`, `parallel`, `find -exec {}`).
     pub dynamic: bool,
+    /// The argv indices of its run-time values when those are all that is dynamic about it and
+    /// each is one word whatever it holds (an expansion inside double quotes, not `"$@"`):
+    /// which option such a value belongs to can then be known (`git commit -m "$MSG"`). Empty
+    /// otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub one_word_dynamic: Vec<usize>,
     /// The command runs with elevated privileges (`sudo`, `doas`).
     pub elevated: bool,
     /// Directory the command runs in when the text changed it with a literal `cd` or `git -C`-style

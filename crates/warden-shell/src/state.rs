@@ -37,6 +37,8 @@ impl Map {
 pub(crate) struct W {
     pub(crate) v: String,
     pub(crate) dynamic: bool,
+    /// A run-time value outside double quotes: it may become several words, or none, or glob.
+    pub(crate) split: bool,
     pub(crate) span: Span,
     /// Set when `v` is a verbatim slice of the original text (so nested text keeps exact spans).
     pub(crate) map: Option<Map>,
@@ -47,6 +49,7 @@ impl W {
         W {
             v: v.into(),
             dynamic: false,
+            split: false,
             span,
             map: None,
         }

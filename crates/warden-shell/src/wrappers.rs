@@ -774,6 +774,7 @@ fn dynamic(words: &[W]) -> bool {
 
 /// Emit `words` as the command itself (no further peeling).
 fn emit_plain(cx: &mut Ctx, words: &[W], span: Span, io: &Io, scope: &Scope, inh: &Inh) {
+    let before = cx.out.commands.len();
     cx.emit(
         argv(words),
         span,
@@ -783,6 +784,15 @@ fn emit_plain(cx: &mut Ctx, words: &[W], span: Span, io: &Io, scope: &Scope, inh
         scope,
         Vec::new(),
     );
+    // Which words are run-time values, when nothing else about the command is.
+    let whole = |w: &W| !w.dynamic || !w.split;
+    if !inh.dynamic
+        && !io.dynamic
+        && words.iter().all(whole)
+        && let Some(c) = cx.out.commands.get_mut(before)
+    {
+        c.one_word_dynamic = (0..words.len()).filter(|&i| words[i].dynamic).collect();
+    }
 }
 
 /// Attach a wrapper's redirections to the commands its nested text produced; when it produced
@@ -807,6 +817,7 @@ pub(crate) fn joined(words: &[W], span: Span) -> W {
     let v: Vec<&str> = words.iter().map(|w| w.v.as_str()).collect();
     let mut w = W::lit(v.join(" "), span);
     w.dynamic = dynamic(words);
+    w.split = words.iter().any(|w| w.split);
     if let [single] = words {
         w.map = single.map;
     }
