@@ -158,6 +158,10 @@ pub struct RuleSpec {
     /// The rule matches only if the command runs elevated (`sudo`) or not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elevated: Option<bool>,
+    /// The rule matches only if the action is classified as sandboxed (`true`) or not
+    /// (`false`): for what the sandbox already answers (its environment holds no secrets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandboxed: Option<bool>,
     /// Path globs matched against any path the action reads or writes.
     pub paths: Vec<String>,
     /// Path globs matched against paths the action writes.

@@ -190,6 +190,7 @@ pub(crate) struct CompiledRule {
     /// Compiled when the rest of the rule has matched: most rules never get that far.
     arg_regex: Option<ArgRegex>,
     elevated: Option<bool>,
+    sandboxed: Option<bool>,
     paths: Option<PathSet>,
     writes: Option<DeferredPaths>,
     except: Option<DeferredPaths>,
@@ -360,6 +361,7 @@ impl CompiledRule {
         program_only("any_path", !spec.any_path.is_empty())?;
         program_only("arg_regex", spec.arg_regex.is_some())?;
         program_only("elevated", spec.elevated.is_some())?;
+        program_only("sandboxed", spec.sandboxed.is_some())?;
         if !spec.except.is_empty() && kind != RuleKind::Path {
             return Err(err("except", "`except` only applies to path rules".into()));
         }
@@ -419,6 +421,7 @@ impl CompiledRule {
             any_path: opt_paths("any_path", &spec.any_path)?,
             arg_regex,
             elevated: spec.elevated,
+            sandboxed: spec.sandboxed,
             paths: opt_paths("paths", &spec.paths)?,
             writes: DeferredPaths::new("writes", &spec.writes, defer, true)?,
             except: DeferredPaths::new("except", &spec.except, defer, false)?,
@@ -463,6 +466,7 @@ impl CompiledRule {
             any_path: None,
             arg_regex: None,
             elevated: None,
+            sandboxed: None,
             paths: path_set(&["/**".to_owned()]).ok(),
             writes: None,
             except: None,
@@ -490,6 +494,11 @@ impl CompiledRule {
         }
         if let Some(e) = self.elevated
             && e != cmd.elevated
+        {
+            return false;
+        }
+        if let Some(s) = self.sandboxed
+            && s != cmd.sandboxed
         {
             return false;
         }
@@ -622,6 +631,8 @@ pub(crate) struct CommandView<'a> {
     /// Non-option words after the program, options and their values skipped.
     pub positionals: Vec<&'a str>,
     pub elevated: bool,
+    /// The action is classified as sandboxed (set by the classifier; `true` until then).
+    pub sandboxed: bool,
     /// Per word of `argv[1..]`: not one of the program's own options (a `value_args` value or
     /// a `command_args` command).
     pub not_options: Vec<bool>,
@@ -692,6 +703,7 @@ impl<'a> CommandView<'a> {
             argv,
             positionals,
             elevated,
+            sandboxed: true,
             not_options,
             option_values,
             resolver: None,
