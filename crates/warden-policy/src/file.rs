@@ -162,6 +162,10 @@ pub struct RuleSpec {
     /// (`false`): for what the sandbox already answers (its environment holds no secrets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sandboxed: Option<bool>,
+    /// The rule matches only if the command has no arguments at all (`true`, e.g. `printenv`
+    /// printing every variable) or has some (`false`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bare: Option<bool>,
     /// Path globs matched against any path the action reads or writes.
     pub paths: Vec<String>,
     /// Path globs matched against paths the action writes.

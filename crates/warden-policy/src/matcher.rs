@@ -191,6 +191,7 @@ pub(crate) struct CompiledRule {
     arg_regex: Option<ArgRegex>,
     elevated: Option<bool>,
     sandboxed: Option<bool>,
+    bare: Option<bool>,
     paths: Option<PathSet>,
     writes: Option<DeferredPaths>,
     except: Option<DeferredPaths>,
@@ -362,6 +363,7 @@ impl CompiledRule {
         program_only("arg_regex", spec.arg_regex.is_some())?;
         program_only("elevated", spec.elevated.is_some())?;
         program_only("sandboxed", spec.sandboxed.is_some())?;
+        program_only("bare", spec.bare.is_some())?;
         if !spec.except.is_empty() && kind != RuleKind::Path {
             return Err(err("except", "`except` only applies to path rules".into()));
         }
@@ -422,6 +424,7 @@ impl CompiledRule {
             arg_regex,
             elevated: spec.elevated,
             sandboxed: spec.sandboxed,
+            bare: spec.bare,
             paths: opt_paths("paths", &spec.paths)?,
             writes: DeferredPaths::new("writes", &spec.writes, defer, true)?,
             except: DeferredPaths::new("except", &spec.except, defer, false)?,
@@ -467,6 +470,7 @@ impl CompiledRule {
             arg_regex: None,
             elevated: None,
             sandboxed: None,
+            bare: None,
             paths: path_set(&["/**".to_owned()]).ok(),
             writes: None,
             except: None,
@@ -499,6 +503,11 @@ impl CompiledRule {
         }
         if let Some(s) = self.sandboxed
             && s != cmd.sandboxed
+        {
+            return false;
+        }
+        if let Some(b) = self.bare
+            && b != (cmd.argv.len() <= 1)
         {
             return false;
         }
