@@ -920,6 +920,7 @@ impl Ctx {
                 self.assignment(env, n, scope);
             }
             "declaration_command" if n.parent().is_some_and(|p| p.kind() == "program") => {
+                self.declaration_listing(env, n, scope);
                 for ch in Self::children(n) {
                     if ch.kind() == "variable_assignment" {
                         self.assignment(env, ch, scope);
@@ -934,6 +935,9 @@ impl Ctx {
                 }
             }
             "declaration_command" | "variable_assignments" => {
+                if n.kind() == "declaration_command" {
+                    self.declaration_listing(env, n, scope);
+                }
                 for ch in Self::children(n) {
                     if ch.kind() == "variable_assignment" {
                         if !self.carried_assignment(env, ch, scope) {
@@ -1507,6 +1511,35 @@ impl Ctx {
             }
         }
         self.recursion -= 1;
+    }
+
+    /// `export`, `export -p`, `declare -x`, … with no names: the builtin prints variables (the
+    /// exported environment among them), so it is reported as a command of that name.
+    fn declaration_listing(&mut self, env: &Env<'_, '_>, n: Node<'_>, scope: &Scope) {
+        let kids = Self::children(n);
+        let Some(keyword) = kids.first() else {
+            return;
+        };
+        let flags = kids
+            .iter()
+            .skip(1)
+            .all(|k| k.kind() == "word" && node_text(env.src, *k).starts_with('-'));
+        if flags {
+            let argv = kids
+                .iter()
+                .map(|k| node_text(env.src, *k).to_string())
+                .collect();
+            let span = env.map.span(keyword.start_byte(), n.end_byte());
+            self.emit(
+                argv,
+                span,
+                env.inh,
+                &Io::default(),
+                false,
+                scope,
+                Vec::new(),
+            );
+        }
     }
 
     fn substitution(&mut self, env: &Env<'_, '_>, n: Node<'_>, scope: &Scope) {
