@@ -32,6 +32,21 @@ pub(crate) struct Plan {
     pub(crate) pid_max: Option<u64>,
 }
 
+/// The host directories (relative to `/`, with their modes) that the sandbox replaces with
+/// private, empty tmpfs — where they are directories of their own (see [`replaced`]).
+pub(crate) const PRIVATE_DIRS: [(&str, &str); 4] = [
+    ("tmp", "1777"),
+    ("var/tmp", "1777"),
+    ("run", "0755"),
+    ("dev/shm", "1777"),
+];
+
+/// Whether the directory `dir` (one of [`PRIVATE_DIRS`] under some root) is replaced: a link
+/// is left as it is.
+pub(crate) fn replaced(dir: &Path) -> bool {
+    dir.is_dir() && !dir.is_symlink()
+}
+
 /// Where the proxy's socket directory appears inside the sandbox.
 pub(crate) const PROXY_DIR_INSIDE: &str = "/run/warden";
 /// Where the proxy socket appears inside the sandbox.
@@ -211,14 +226,9 @@ pub(crate) fn build_base() -> Result<Vec<String>, String> {
         }
     }
     // 4. Private temporary directories.
-    for (d, mode) in [
-        ("tmp", "1777"),
-        ("var/tmp", "1777"),
-        ("run", "0755"),
-        ("dev/shm", "1777"),
-    ] {
+    for (d, mode) in PRIVATE_DIRS {
         let t = newroot.join(d);
-        if t.is_dir() && !t.is_symlink() {
+        if replaced(&t) {
             tmpfs(
                 &t,
                 ms(libc::MS_NOSUID | libc::MS_NODEV),

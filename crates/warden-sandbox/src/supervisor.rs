@@ -237,10 +237,20 @@ fn plan(profile: &SandboxProfile) -> Result<(mounts::Plan, Vec<String>, Watches)
     let (workspace_secrets, search_note) =
         crate::workspace_secrets::find(&ws, &profile.workspace_secrets, &profile.readable_secrets);
     secrets.extend(workspace_secrets);
-    // The host's named Unix sockets, wherever they are (those in directories the sandbox
-    // replaces, such as /run, are simply not there to mask).
+    // The host's named Unix sockets, wherever they are; those in the directories the sandbox
+    // replaces (/run, /tmp, …: most of them) are not there to mask.
     let (sockets, socket_note) = crate::unix_sockets::on_host();
-    secrets.extend(sockets.iter().filter_map(|s| canonical(s)));
+    let private: Vec<PathBuf> = mounts::PRIVATE_DIRS
+        .iter()
+        .map(|(d, _)| Path::new("/").join(d))
+        .filter(|d| mounts::replaced(d))
+        .collect();
+    secrets.extend(
+        sockets
+            .iter()
+            .filter(|s| !private.iter().any(|d| s.starts_with(d)))
+            .filter_map(|s| canonical(s)),
+    );
     let mut writable = writable;
     for f in &profile.writable_files {
         writable.push(
