@@ -1738,12 +1738,7 @@ impl Ctx {
                 let constant = name
                     .filter(|_| plain)
                     .and_then(|nm| scope.constant(nm))
-                    .filter(|v| {
-                        quoted
-                            || (!v.is_empty()
-                                && !v.contains(char::is_whitespace)
-                                && !v.contains(['*', '?', '[']))
-                    })
+                    .filter(|v| quoted || words::stays_one_word(v))
                     .map(str::to_string);
                 if plain && name == Some("HOME") && b.is_empty() {
                     words::push_lit(&mut b.pieces, "~".to_string());
@@ -1760,12 +1755,8 @@ impl Ctx {
             "command_substitution" => {
                 // A heredoc's text cat'ed in is known; unquoted it is split and globbed, so only a
                 // plain value is taken as it is.
-                let known = words::heredoc_cat_output(text).filter(|v| {
-                    quoted
-                        || (!v.is_empty()
-                            && !v.contains(char::is_whitespace)
-                            && !v.contains(['*', '?', '[']))
-                });
+                let known =
+                    words::heredoc_cat_output(text).filter(|v| quoted || words::stays_one_word(v));
                 if let Some(v) = known {
                     words::push_lit(&mut b.pieces, v);
                 } else {

@@ -322,6 +322,12 @@ fn sequence_inner(inner: &[Piece]) -> Option<Option<Vec<String>>> {
     ))
 }
 
+/// Whether a value substituted outside double quotes stays the one word it is: not empty, no
+/// whitespace to split on, no glob characters.
+pub(crate) fn stays_one_word(v: &str) -> bool {
+    !v.is_empty() && !v.contains(char::is_whitespace) && !v.contains(['*', '?', '['])
+}
+
 /// What a command substitution of the form `$(cat <<DELIM … DELIM)` outputs when its body
 /// expands nothing (the delimiter quoted, or no `$`, backquote or backslash in the body): the
 /// body less its trailing newlines, as the shell substitutes it. The form agents write commit
