@@ -239,18 +239,14 @@ fn plan(profile: &SandboxProfile) -> Result<(mounts::Plan, Vec<String>, Watches)
     secrets.extend(workspace_secrets);
     // The host's named Unix sockets, wherever they are; those in the directories the sandbox
     // replaces (/run, /tmp, …: most of them) are not there to mask.
-    let (sockets, socket_note) = crate::unix_sockets::on_host();
     let private: Vec<PathBuf> = mounts::PRIVATE_DIRS
         .iter()
         .map(|(d, _)| Path::new("/").join(d))
         .filter(|d| mounts::replaced(d))
         .collect();
-    secrets.extend(
-        sockets
-            .iter()
-            .filter(|s| !private.iter().any(|d| s.starts_with(d)))
-            .filter_map(|s| canonical(s)),
-    );
+    let (sockets, socket_note) =
+        crate::unix_sockets::on_host(|s| private.iter().any(|d| s.starts_with(d)));
+    secrets.extend(sockets.iter().filter_map(|s| canonical(s)));
     let mut writable = writable;
     for f in &profile.writable_files {
         writable.push(

@@ -5,7 +5,7 @@
 //! socket — would otherwise be reachable from inside. Sockets bound after the start are not in
 //! the table; abstract sockets are cut off by the network namespace.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// At most this many sockets are masked (each is one mount); more are noted as not enforced.
 pub(crate) const MAX_MASKED: usize = 1024;
@@ -27,12 +27,14 @@ pub(crate) fn bound_paths(table: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The sockets bound on the host now (this process's network namespace), and a note when
-/// there were more than [`MAX_MASKED`] or the table could not be read.
-pub(crate) fn on_host() -> (Vec<PathBuf>, Option<String>) {
+/// The sockets bound on the host now (this process's network namespace) that `skip` does not
+/// leave out, and a note when there were more than [`MAX_MASKED`] of those or the table could
+/// not be read.
+pub(crate) fn on_host(skip: impl Fn(&Path) -> bool) -> (Vec<PathBuf>, Option<String>) {
     match std::fs::read_to_string("/proc/net/unix") {
         Ok(table) => {
             let mut paths = bound_paths(&table);
+            paths.retain(|p| !skip(p));
             let note = (paths.len() > MAX_MASKED).then(|| {
                 format!(
                     "not enforced: masking the host's named Unix sockets beyond the first \
@@ -85,7 +87,7 @@ mod tests {
         .unwrap();
         let path = listener.local_addr().unwrap();
         let path = path.as_pathname().unwrap().to_path_buf();
-        let (paths, note) = on_host();
+        let (paths, note) = on_host(|_| false);
         assert!(note.is_none(), "{note:?}");
         assert!(paths.contains(&path), "{path:?} not in {paths:?}");
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
