@@ -439,6 +439,59 @@ fn every_code_config_entry_the_sandbox_protects_is_sync_to_write() {
     }
 }
 
+/// The sandbox's secret lists and the default policy agree: reading anything the sandbox masks
+/// (its built-in secret paths, the workspace's secret files) is at least `sync`, inside the
+/// sandbox and outside it, where nothing masks them (the lists cannot drift apart unnoticed).
+#[test]
+fn every_secret_the_sandbox_masks_is_sync_to_read() {
+    let policy = Policy::builtin();
+    let sandboxed = Context {
+        workspace: "/work/ws".into(),
+        cwd: "/work/ws".into(),
+        home: "/home/dev".into(),
+        sandboxed: true,
+    };
+    let outside = Context {
+        sandboxed: false,
+        ..sandboxed.clone()
+    };
+    let check = |path: String| {
+        for ctx in [&sandboxed, &outside] {
+            let d = policy.classify(
+                &Action::Read {
+                    path: path.clone().into(),
+                },
+                ctx,
+            );
+            assert!(
+                d.tier >= Tier::Sync,
+                "{path} (sandboxed: {}): {} ({})",
+                ctx.sandboxed,
+                d.tier,
+                d.rule
+            );
+        }
+    };
+    for entry in warden_sandbox::BUILTIN_SECRET_PATHS {
+        // Warden's own directories are masked whole; of what they hold, the signing key is a
+        // secret (the rest is state: anchors, caches).
+        if entry.contains("warden") {
+            continue;
+        }
+        let path = entry.replace('*', "_x");
+        check(match path.strip_prefix("~/") {
+            Some(rel) => format!("/home/dev/{rel}"),
+            None => path,
+        });
+    }
+    check("/home/dev/.config/warden/audit.key".into());
+    for name in warden_sandbox::WorkspaceSecrets::builtin().mask {
+        let name = name.replace('*', "x");
+        check(format!("/work/ws/{name}"));
+        check(format!("/work/ws/deploy/{name}"));
+    }
+}
+
 /// A cleared decision that writes an entry of the code-running configuration leaves exactly
 /// that entry writable for its run; one that writes none, or one above the granted tier, leaves
 /// the list as it was.

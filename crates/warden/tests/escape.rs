@@ -288,25 +288,33 @@ fn wardens_own_key_and_state_are_never_visible() {
         ),
     )
     .expect("write");
+    std::fs::create_dir_all(f.home.join(".config/app")).expect("mkdir");
+    std::fs::write(
+        f.home.join(".config/app/settings.ini"),
+        format!("{CANARY} .config/app/settings.ini\n"),
+    )
+    .expect("write");
     let script = format!(
         "cat \"$HOME/.config/warden/audit.key\" \"$HOME/.cache/warden/registries.json\" {}; \
-         ls \"$HOME/.config\"; cat \"$HOME/.config/containers/auth.json\"",
+         ls \"$HOME/.config\"; cat \"$HOME/.config/app/settings.ini\" \
+         \"$HOME/.config/containers/auth.json\"",
         elsewhere.display()
     );
     let o = f.host(&script);
-    assert_eq!(text(&o).matches(CANARY).count(), 4, "control: {}", text(&o));
+    assert_eq!(text(&o).matches(CANARY).count(), 5, "control: {}", text(&o));
     let o = f.sandbox(&script);
     let t = text(&o);
     // ~/.config itself is listed now, so its other files show (the governance file's choice)...
     assert!(
-        t.contains(&format!("{CANARY} .config/containers/auth.json")),
+        t.contains(&format!("{CANARY} .config/app/settings.ini")),
         "{t}"
     );
-    // ... but never Warden's key, cache or the configured key file.
+    // ... but never Warden's key, cache or the configured key file, nor a built-in secret path
+    // under it (a container registry's password).
     assert_eq!(
         t.matches(CANARY).count(),
         1,
-        "ESCAPE: Warden's own files read: {t}"
+        "ESCAPE: Warden's own files or a built-in secret read: {t}"
     );
 }
 
@@ -496,6 +504,56 @@ fn a_workspace_inside_the_home_stays_mounted() {
     );
     assert!(t.contains("mine\n"), "{t}");
     assert_eq!(read(&ws.join("made.txt")), "ok\n", "{t}");
+    assert!(!t.contains(CANARY), "ESCAPE: {t}");
+}
+
+/// A home that holds the workspace (a dotfiles repository, `warden sandbox` run in `~`) is not
+/// hidden, so only the built-in secret paths stand between an `auto` script and the credentials
+/// there. Before, the list named `.aws` and `.ssh` but not coding agents' sign-ins, database
+/// password files, other tools' tokens or shell histories: each `cat` below printed its canary.
+#[test]
+fn credentials_in_a_home_that_is_the_workspace_stay_masked() {
+    let f = Fixture::new();
+    let secrets = [
+        ".codex/auth.json",
+        ".claude/.credentials.json",
+        ".gemini/oauth_creds.json",
+        ".pgpass",
+        ".my.cnf",
+        ".config/containers/auth.json",
+        ".config/rclone/rclone.conf",
+        ".bash_history",
+        ".zsh_history",
+    ];
+    for s in secrets {
+        let p = f.home.join(s);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, format!("{CANARY} {s}\n")).expect("write");
+    }
+    std::fs::write(f.home.join("notes.txt"), "notes\n").expect("write");
+    let script: String = secrets
+        .iter()
+        .map(|s| format!("cat \"$HOME/{s}\" 2>/dev/null; "))
+        .chain(["cat notes.txt".to_owned()])
+        .collect();
+    let o = f.host(&format!("cd \"$HOME\" && {script}"));
+    assert_eq!(
+        text(&o).matches(CANARY).count(),
+        secrets.len(),
+        "control: {}",
+        text(&o)
+    );
+    let mut cmd = Command::new(WARDEN);
+    cmd.args(["sandbox", "--policy"])
+        .arg(&f.policy)
+        .arg("--workspace")
+        .arg(&f.home)
+        .args(["--", "sh", "-c", &script]);
+    f.env(&mut cmd);
+    let o = cmd.current_dir(&f.home).output().expect("warden");
+    let t = text(&o);
+    // The home's ordinary files are there (the workspace), its credentials are not.
+    assert!(t.contains("notes\n"), "{t}");
     assert!(!t.contains(CANARY), "ESCAPE: {t}");
 }
 
