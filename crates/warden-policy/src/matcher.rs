@@ -698,7 +698,10 @@ impl<'a> CommandView<'a> {
             } else if a == "--" {
                 options_done = true;
             } else if !a.contains('=')
-                && spec.is_some_and(|s| s.value_options.iter().any(|o| o == a))
+                && spec.is_some_and(|s| {
+                    s.value_options.iter().any(|o| o == a)
+                        || cluster_ends_in_value_option(a, &s.value_options)
+                })
                 && positionals.is_empty()
             {
                 // An option of the program itself that takes the next word as its value.
@@ -734,6 +737,25 @@ impl<'a> CommandView<'a> {
     }
 }
 
+/// Is `word` a cluster of one-letter options (`-eo`, `-fNL`) whose first value-taking letter is
+/// its last, so that the option's value is the next word (`ps -eo pid,args`, `ssh -fNL
+/// 8080:db:5432 host`)? A value-taking letter before the end takes the rest of the word as its
+/// value (`-nfoo`), as getopt reads it.
+fn cluster_ends_in_value_option(word: &str, value_options: &[String]) -> bool {
+    let Some(letters) = word.strip_prefix('-') else {
+        return false;
+    };
+    if letters.len() < 2 || !letters.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return false;
+    }
+    let takes_value = |c: char| {
+        value_options
+            .iter()
+            .any(|o| o.len() == 2 && o.starts_with('-') && o.ends_with(c))
+    };
+    letters.chars().position(takes_value) == Some(letters.len() - 1)
+}
+
 /// `/usr/bin/git` → `git`, `\git` → `git`.
 pub(crate) fn program_basename(argv0: &str) -> &str {
     let trimmed = argv0.trim_start_matches('\\');
@@ -767,5 +789,22 @@ mod tests {
                 .unwrap();
             assert!(set.get().is_match_split(&path));
         }
+    }
+
+    /// getopt's reading of a cluster of one-letter options: the first letter that takes a value
+    /// takes the rest of the word, or the next word when it is the last letter.
+    #[test]
+    fn a_cluster_whose_last_letter_takes_a_value_takes_the_next_word() {
+        let opts: Vec<String> = ["-o", "-n", "--output"].map(String::from).to_vec();
+        assert!(cluster_ends_in_value_option("-eo", &opts));
+        assert!(cluster_ends_in_value_option("-axo", &opts));
+        // The value is attached (`-n foo` written `-nfoo`) …
+        assert!(!cluster_ends_in_value_option("-nfoo", &opts));
+        // … or there is no value-taking letter, or it is not a cluster at all.
+        assert!(!cluster_ends_in_value_option("-ef", &opts));
+        assert!(!cluster_ends_in_value_option("-o", &opts));
+        assert!(!cluster_ends_in_value_option("--output", &opts));
+        assert!(!cluster_ends_in_value_option("-j4", &opts));
+        assert!(!cluster_ends_in_value_option("ax", &opts));
     }
 }
