@@ -227,17 +227,13 @@ pub fn grant(profile: &mut SandboxProfile, decision: &Decision, granted: Tier) {
     let home = std::fs::canonicalize(&profile.home).unwrap_or(profile.home.clone());
     let workspaces = [profile.workspace.clone(), ws.clone()];
     let homes = [profile.home.clone(), home];
+    // Where the sandbox protects each entry, as written and canonical (decisions name paths as
+    // the command wrote them).
     profile.code_config.retain(|entry| {
-        // (A `~/` entry is protected only where the workspace holds the home: then its writes
-        // are inside the workspace too.)
-        let (roots, rel) = match entry.strip_prefix("~/") {
-            Some(rel) => (&homes, rel),
-            None => (&workspaces, entry.as_str()),
-        };
-        let rel = rel.trim_end_matches('/');
-        !roots
+        !workspaces
             .iter()
-            .any(|root| written.iter().any(|w| w.starts_with(root.join(rel))))
+            .flat_map(|ws| warden_sandbox::locate_code_config(entry, ws, &homes))
+            .any(|at| written.iter().any(|w| w.starts_with(&at)))
     });
     profile.readable_secrets = decision
         .named

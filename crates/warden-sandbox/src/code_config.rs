@@ -44,10 +44,11 @@ pub(crate) struct Watch {
     links: Vec<(PathBuf, PathBuf, bool)>,
 }
 
-/// Where `entry` is: under the workspace `ws`, or for a `~/` entry under each home directory
-/// inside the workspace (a home outside it is hidden but for listed entries, read-only: see
-/// `home.rs`).
-pub(crate) fn locate(entry: &str, ws: &Path, homes: &[PathBuf]) -> Vec<PathBuf> {
+/// Where the code-config `entry` is: under the workspace `ws`, or for a `~/` entry under each
+/// home directory inside the workspace (a home outside it is hidden but for listed entries,
+/// read-only: see `home.rs`). The sandbox protects these paths; a governor that grants a write
+/// of one opens the entry (`warden_govern::execute::grant`).
+pub fn locate_code_config(entry: &str, ws: &Path, homes: &[PathBuf]) -> Vec<PathBuf> {
     match entry.strip_prefix("~/") {
         Some(rel) => homes
             .iter()
@@ -69,7 +70,7 @@ pub(crate) fn plan(ws: &Path, homes: &[PathBuf], entries: &[String]) -> (Vec<Pat
     let paths = entries
         .iter()
         .filter(|e| valid_entry(e))
-        .flat_map(|e| locate(e, ws, homes));
+        .flat_map(|e| locate_code_config(e, ws, homes));
     for path in paths {
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             watch.absent.push(path);

@@ -82,7 +82,7 @@ mod sys;
 mod unix_sockets;
 mod workspace_secrets;
 
-pub use code_config::{BUILTIN_CODE_CONFIG, builtin_code_config};
+pub use code_config::{BUILTIN_CODE_CONFIG, builtin_code_config, locate_code_config};
 pub use env::{
     BUILTIN_ENV_PASS, BUILTIN_ENV_SCRUB, Dropped, EnvReport, env_name_matches, filter_env,
     has_url_password,
