@@ -326,6 +326,7 @@ fn implied_writes(view: &CommandView<'_>) -> Vec<String> {
         }
         "git" => option_value(&["--output", "-o", "--output-directory"])
             .into_iter()
+            .chain(git_operand_writes(view))
             .collect(),
         // `uniq [IN [OUT]]`, `split [FILE [PREFIX]]`: the last of two or more operands (an
         // option's value read as an operand only makes the input count as written too).
@@ -344,6 +345,115 @@ fn implied_writes(view: &CommandView<'_>) -> Vec<String> {
         "wget" => option_value(&["-O", "--output-document"])
             .into_iter()
             .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// What git subcommands create (or remove) at a path given as an operand: `clone URL DIR`,
+/// `init DIR` (and `--separate-git-dir DIR` of both), `worktree add|remove PATH`, `worktree move
+/// FROM TO`, `bundle create FILE`.
+fn git_operand_writes(view: &CommandView<'_>) -> Vec<String> {
+    let argv = &view.argv;
+    let Some(&sub) = view.positionals.first() else {
+        return Vec::new();
+    };
+    // The subcommand's place: the first time its word stands where it is not a global option's
+    // value (`git -C clone clone URL` is rare, and then this only finds fewer writes).
+    let Some(at) = (1..argv.len()).find(|&i| {
+        argv[i] == sub
+            && !matches!(
+                argv[i - 1].as_str(),
+                "-C" | "-c" | "--git-dir" | "--work-tree"
+            )
+    }) else {
+        return Vec::new();
+    };
+    // Operands after `at`, the values of the options in `valued` skipped (and kept apart when
+    // the option names a directory it creates).
+    let operands = |from: usize, valued: &[&str], creates: &[&str]| {
+        let (mut out, mut made) = (Vec::new(), Vec::new());
+        let mut i = from;
+        while i < argv.len() {
+            let a = &argv[i];
+            if a == "--" {
+                out.extend(argv[i + 1..].iter().cloned());
+                break;
+            }
+            if let Some((name, value)) = a.split_once('=')
+                && creates.contains(&name)
+            {
+                made.push(value.to_owned());
+            } else if valued.contains(&a.as_str()) {
+                if creates.contains(&a.as_str())
+                    && let Some(v) = argv.get(i + 1)
+                {
+                    made.push(v.clone());
+                }
+                i += 1;
+            } else if !a.starts_with('-') || a == "-" {
+                out.push(a.clone());
+            }
+            i += 1;
+        }
+        (out, made)
+    };
+    match sub {
+        "clone" => {
+            let (ops, mut made) = operands(
+                at + 1,
+                &[
+                    "-b",
+                    "--branch",
+                    "-o",
+                    "--origin",
+                    "--depth",
+                    "-c",
+                    "--config",
+                    "--reference",
+                    "--reference-if-able",
+                    "--separate-git-dir",
+                    "-u",
+                    "--upload-pack",
+                    "--template",
+                    "-j",
+                    "--jobs",
+                    "--filter",
+                    "--shallow-since",
+                    "--shallow-exclude",
+                    "--bundle-uri",
+                    "--server-option",
+                    "--ref-format",
+                ],
+                &["--separate-git-dir"],
+            );
+            made.extend(ops.get(1).cloned());
+            made
+        }
+        "init" => {
+            let (ops, mut made) = operands(
+                at + 1,
+                &[
+                    "--template",
+                    "--separate-git-dir",
+                    "-b",
+                    "--initial-branch",
+                    "--object-format",
+                    "--ref-format",
+                ],
+                &["--separate-git-dir"],
+            );
+            made.extend(ops.first().cloned());
+            made
+        }
+        "worktree" | "bundle" => {
+            let (ops, _) = operands(at + 1, &["-b", "-B", "--reason", "--version"], &[]);
+            match (sub, ops.as_slice()) {
+                ("worktree", [v, path, ..]) if v == "add" || v == "remove" => vec![path.clone()],
+                ("worktree", [v, from, to, ..]) if v == "move" => vec![from.clone(), to.clone()],
+                ("bundle", [v, file, ..]) if v == "create" => vec![file.clone()],
+                _ => Vec::new(),
+            }
+        }
         _ => Vec::new(),
     }
 }
