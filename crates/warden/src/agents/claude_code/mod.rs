@@ -132,6 +132,24 @@ pub fn tool_action(tool: &str, input: &Value, cwd: Option<&Path>) -> Result<Acti
         "NotebookRead" => Action::Read {
             path: path("notebook_path")?,
         },
+        // The searchers read what they search: `Grep` over `~/.aws` prints the credentials'
+        // lines (Claude Code runs it itself, outside the sandbox), as `grep -r x ~/.aws` would.
+        // Without a `path` they search the working directory.
+        "Grep" | "Glob" | "LS" => {
+            let named = input.get("path").and_then(Value::as_str);
+            match (named.filter(|p| !p.is_empty()), cwd) {
+                (Some(_), _) => Action::Read {
+                    path: path("path")?,
+                },
+                (None, Some(c)) => Action::Read {
+                    path: c.to_path_buf(),
+                },
+                (None, None) => Action::Tool {
+                    name: tool.to_owned(),
+                    arguments: input.clone(),
+                },
+            }
+        }
         "Edit" | "Write" | "MultiEdit" => Action::Write {
             path: path("file_path")?,
         },
