@@ -349,6 +349,20 @@ fn implied_writes(view: &CommandView<'_>) -> Vec<String> {
     }
 }
 
+/// Options of `git clone` whose value is the next word.
+const GIT_CLONE_VALUED: &str = "-b --branch -o --origin --depth -c --config --reference \
+    --reference-if-able --separate-git-dir -u --upload-pack --template -j --jobs --filter \
+    --shallow-since --shallow-exclude --bundle-uri --server-option --ref-format";
+
+/// Options of `git init` whose value is the next word.
+const GIT_INIT_VALUED: &str =
+    "--template --separate-git-dir -b --initial-branch --object-format --ref-format";
+
+/// The words of a space-separated list.
+fn words(list: &str) -> Vec<&str> {
+    list.split_whitespace().collect()
+}
+
 /// What git subcommands create (or remove) at a path given as an operand: `clone URL DIR`,
 /// `init DIR` (and `--separate-git-dir DIR` of both), `worktree add|remove PATH`, `worktree move
 /// FROM TO`, `bundle create FILE`.
@@ -370,7 +384,8 @@ fn git_operand_writes(view: &CommandView<'_>) -> Vec<String> {
     };
     // Operands after `at`, the values of the options in `valued` skipped (and kept apart when
     // the option names a directory it creates).
-    let operands = |from: usize, valued: &[&str], creates: &[&str]| {
+    let operands = |from: usize, valued: &str, creates: &str| {
+        let (valued, creates) = (words(valued), words(creates));
         let (mut out, mut made) = (Vec::new(), Vec::new());
         let mut i = from;
         while i < argv.len() {
@@ -398,55 +413,22 @@ fn git_operand_writes(view: &CommandView<'_>) -> Vec<String> {
         (out, made)
     };
     match sub {
-        "clone" => {
+        "clone" | "init" => {
             let (ops, mut made) = operands(
                 at + 1,
-                &[
-                    "-b",
-                    "--branch",
-                    "-o",
-                    "--origin",
-                    "--depth",
-                    "-c",
-                    "--config",
-                    "--reference",
-                    "--reference-if-able",
-                    "--separate-git-dir",
-                    "-u",
-                    "--upload-pack",
-                    "--template",
-                    "-j",
-                    "--jobs",
-                    "--filter",
-                    "--shallow-since",
-                    "--shallow-exclude",
-                    "--bundle-uri",
-                    "--server-option",
-                    "--ref-format",
-                ],
-                &["--separate-git-dir"],
+                if sub == "clone" {
+                    GIT_CLONE_VALUED
+                } else {
+                    GIT_INIT_VALUED
+                },
+                "--separate-git-dir",
             );
-            made.extend(ops.get(1).cloned());
-            made
-        }
-        "init" => {
-            let (ops, mut made) = operands(
-                at + 1,
-                &[
-                    "--template",
-                    "--separate-git-dir",
-                    "-b",
-                    "--initial-branch",
-                    "--object-format",
-                    "--ref-format",
-                ],
-                &["--separate-git-dir"],
-            );
-            made.extend(ops.first().cloned());
+            // `clone URL DIR`, `init DIR`.
+            made.extend(ops.get(usize::from(sub == "clone")).cloned());
             made
         }
         "worktree" | "bundle" => {
-            let (ops, _) = operands(at + 1, &["-b", "-B", "--reason", "--version"], &[]);
+            let (ops, _) = operands(at + 1, "-b -B --reason --version", "");
             match (sub, ops.as_slice()) {
                 ("worktree", [v, path, ..]) if v == "add" || v == "remove" => vec![path.clone()],
                 ("worktree", [v, from, to, ..]) if v == "move" => vec![from.clone(), to.clone()],
