@@ -19,6 +19,11 @@ impl ExecDecider for ProceedAll {
 }
 
 fn main() {
+    // Without `warden-sandbox-init` beside the build, the sandbox is started through this
+    // executable itself (`__sandbox-init`): be the init then, rather than start another sandbox.
+    if std::env::args().nth(1).as_deref() == Some(warden_sandbox::INIT_ARG) {
+        warden_sandbox::init_main();
+    }
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let govern = args.first().is_some_and(|a| a == "--govern");
     if govern {
