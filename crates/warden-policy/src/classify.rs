@@ -786,6 +786,7 @@ impl Policy {
         let mut view = CommandView::new(&argv, cmd.elevated, &self.programs);
         view.resolver = Some(&forms);
         view.sandboxed = ctx.sandboxed;
+        view.env = &cmd.env;
         let mut v = self.verdict_for_view(&view, cmd, &forms, ctx, trace);
         if v.tier < Tier::Deny && self.asks_for_help(&view) {
             trace.note(|| format!("`{}` is asked for help or its version only", view.program));

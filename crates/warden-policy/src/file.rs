@@ -155,6 +155,10 @@ pub struct RuleSpec {
     /// The rule matches only if some argument matches this regular expression.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arg_regex: Option<String>,
+    /// The rule matches only if the command line assigns a variable for the command matching
+    /// one of these globs over `NAME=VALUE` (`HUSKY=0 git commit`, `env SKIP=lint git commit`,
+    /// and assignments made for a wrapper that runs it): `HUSKY=0`, `SKIP=*`.
+    pub any_env: Vec<String>,
     /// The rule matches only if the command runs elevated (`sudo`) or not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elevated: Option<bool>,

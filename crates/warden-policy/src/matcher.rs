@@ -186,6 +186,7 @@ pub(crate) struct CompiledRule {
     any_flag: Vec<FlagPattern>,
     no_flag: Vec<FlagPattern>,
     any_arg: Option<WordSet>,
+    any_env: Option<WordSet>,
     any_path: Option<PathSet>,
     /// Compiled when the rest of the rule has matched: most rules never get that far.
     arg_regex: Option<ArgRegex>,
@@ -359,6 +360,7 @@ impl CompiledRule {
         program_only("any_flag", !spec.any_flag.is_empty())?;
         program_only("no_flag", !spec.no_flag.is_empty())?;
         program_only("any_arg", !spec.any_arg.is_empty())?;
+        program_only("any_env", !spec.any_env.is_empty())?;
         program_only("any_path", !spec.any_path.is_empty())?;
         program_only("arg_regex", spec.arg_regex.is_some())?;
         program_only("elevated", spec.elevated.is_some())?;
@@ -420,6 +422,7 @@ impl CompiledRule {
             any_flag,
             no_flag,
             any_arg: opt_words("any_arg", &spec.any_arg, false)?,
+            any_env: opt_words("any_env", &spec.any_env, false)?,
             any_path: opt_paths("any_path", &spec.any_path)?,
             arg_regex,
             elevated: spec.elevated,
@@ -466,6 +469,7 @@ impl CompiledRule {
             any_flag: Vec::new(),
             no_flag: Vec::new(),
             any_arg: None,
+            any_env: None,
             any_path: None,
             arg_regex: None,
             elevated: None,
@@ -518,6 +522,11 @@ impl CompiledRule {
             return false;
         }
         if self.no_flag.iter().any(|f| f.present(args, skip, true)) {
+            return false;
+        }
+        if let Some(set) = &self.any_env
+            && !cmd.env.iter().any(|a| set.is_match(a))
+        {
             return false;
         }
         if let Some(set) = &self.any_arg {
@@ -642,6 +651,8 @@ pub(crate) struct CommandView<'a> {
     pub elevated: bool,
     /// The action is classified as sandboxed (set by the classifier; `true` until then).
     pub sandboxed: bool,
+    /// `NAME=VALUE` assignments made for the command (set by the classifier; none until then).
+    pub env: &'a [String],
     /// Per word of `argv[1..]`: not one of the program's own options (a `value_args` value or
     /// a `command_args` command).
     pub not_options: Vec<bool>,
@@ -716,6 +727,7 @@ impl<'a> CommandView<'a> {
             positionals,
             elevated,
             sandboxed: true,
+            env: &[],
             not_options,
             option_values,
             resolver: None,

@@ -6,8 +6,9 @@ fn main() {
         println!("== {s}");
         for c in &a.commands {
             println!(
-                "  cmd {:?} wr={:?} w={:?} r={:?} dyn={} elev={} cwd={:?} span={}..{}",
+                "  cmd {:?} env={:?} wr={:?} w={:?} r={:?} dyn={} elev={} cwd={:?} span={}..{}",
                 c.argv,
+                c.env,
                 c.wrappers,
                 c.writes,
                 c.reads,

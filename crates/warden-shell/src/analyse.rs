@@ -313,6 +313,27 @@ const RESERVED: &[&str] = &[
     "done", "in", "function", "time", "coproc", "[[", "]]", "{", "}", "!",
 ];
 
+/// `NAME=VALUE` of an assignment node, the value's quotes removed when it is one quoted string
+/// (`X="a b"`); `None` for an array or indexed assignment.
+fn assignment_text(src: &str, n: Node<'_>) -> Option<String> {
+    let name = n
+        .child_by_field_name("name")
+        .filter(|c| c.kind() == "variable_name")?;
+    let value = n
+        .child_by_field_name("value")
+        .map_or("", |v| node_text(src, v));
+    let unquoted = [('\'', '\''), ('"', '"')]
+        .iter()
+        .find_map(|&(open, close)| {
+            value
+                .strip_prefix(open)?
+                .strip_suffix(close)
+                .filter(|inner| !inner.contains([open, '$', '`']))
+        })
+        .unwrap_or(value);
+    Some(format!("{}={unquoted}", node_text(src, name)))
+}
+
 /// Fast path for the most common input: simple commands of plain words (letters, digits,
 /// `-_./=:,@%+^~*?`, and quotes around such text) joined by `&&`, `||` or `;`. They are split
 /// here without the parser, which costs most of the analysis time. Anything else (pipes,
@@ -602,6 +623,7 @@ impl Ctx {
             elevated: inh.elevated,
             cwd: scope.cwd.clone(),
             remote: inh.remote.clone(),
+            env: inh.env.clone(),
         });
     }
 
@@ -1373,6 +1395,7 @@ impl Ctx {
         let mut cont = Vec::new();
         let mut has_name = false;
         let mut last_end: Option<usize> = None;
+        let mut assigned: Vec<String> = Vec::new();
         // A word the parser skipped just before this command (`- 2>/dev/null x` is parsed as
         // `2>/dev/null x`; bash runs `-`): recovered when it is plain words on the same line.
         // Likewise between two parts of it (`X=1 - 2>/dev/null x`).
@@ -1407,10 +1430,12 @@ impl Ctx {
             before = ch.end_byte();
             let field = n.field_name_for_child((i - 1) as u32);
             match (ch.kind(), field) {
-                ("variable_assignment", _) if !self.carried_assignment(env, ch, scope) => {
-                    self.subs(env, ch, scope);
+                ("variable_assignment", _) => {
+                    assigned.extend(assignment_text(env.src, ch));
+                    if !self.carried_assignment(env, ch, scope) {
+                        self.subs(env, ch, scope);
+                    }
                 }
-                ("variable_assignment", _) => {}
                 ("command_name", _) => {
                     has_name = true;
                     let inner = ch.named_child(0).unwrap_or(ch);
@@ -1478,7 +1503,9 @@ impl Ctx {
             );
         } else {
             self.heredoc_consumed = false;
-            wrappers::exec(self, words, span, io, scope, env.inh.clone(), env.depth);
+            let mut inh = env.inh.clone();
+            inh.env.extend(assigned);
+            wrappers::exec(self, words, span, io, scope, inh, env.depth);
         }
         let consumed = std::mem::take(&mut self.heredoc_consumed);
         self.continuations(

@@ -57,6 +57,11 @@ pub struct Command {
     /// Directory the command runs in when the text changed it with a literal `cd` or `git -C`-style
     /// wrapper before it (absolute, or relative to the starting directory).
     pub cwd: Option<String>,
+    /// Variables assigned for this command as `NAME=VALUE` (`HUSKY=0 git commit`, `env X=1
+    /// cmd`, and those of the commands that started it): what it and its children see besides
+    /// the environment. A value known only at run time keeps its source text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
     /// Where the command runs when that is another machine or container (`ssh HOST`,
     /// `docker exec C`, `kubectl exec P`, …): outside any sandbox of this machine.
     #[serde(skip_serializing_if = "Option::is_none")]

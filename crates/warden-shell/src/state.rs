@@ -92,6 +92,8 @@ pub(crate) struct Inh {
     pub(crate) dynamic: bool,
     /// Set when the commands run on another machine or in a container (`ssh HOST`, …).
     pub(crate) remote: Option<String>,
+    /// `NAME=VALUE` assignments made for the command (see [`crate::Command::env`]).
+    pub(crate) env: Vec<String>,
 }
 
 impl Inh {

@@ -2092,9 +2092,10 @@ fn env(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh, 
             continue 'opts;
         }
     }
-    let env_inh = inh.with("env");
+    let mut env_inh = inh.with("env");
     while i < ws.len() && !ws[i].dynamic && is_assignment(&ws[i].v) {
         assignment_operand(cx, &ws[i], scope, &env_inh, next);
+        env_inh.env.push(ws[i].v.clone());
         i += 1;
     }
     let rest: Vec<W> = ws[i..].to_vec();

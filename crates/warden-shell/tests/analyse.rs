@@ -1219,3 +1219,25 @@ fn a_heredoc_catted_into_a_word_is_its_text() {
         .expect("git");
     assert!(commit.dynamic, "{commit:?}");
 }
+
+/// Variables assigned for a command reach it and what it runs (`X=1 cmd`, `env X=1 cmd`, a
+/// shell started with them), not the next command of the line: a hook manager's switch
+/// (`HUSKY=0 git commit`) is judged with the commit.
+#[test]
+fn assignments_for_a_command_are_reported_with_it() {
+    assert_eq!(
+        only("HUSKY=0 git commit -m x", &["git", "commit", "-m", "x"]).env,
+        v(&["HUSKY=0"])
+    );
+    assert_eq!(
+        only("env SKIP=flake8 git commit", &["git", "commit"]).env,
+        v(&["SKIP=flake8"])
+    );
+    assert_eq!(
+        only("A='x y' B=2 sh -c 'git push'", &["git", "push"]).env,
+        v(&["A=x y", "B=2"])
+    );
+    let a = analyse_shell("HUSKY=0 npm test && git commit -m y");
+    assert_eq!(find(&a, &["npm", "test"]).env, v(&["HUSKY=0"]));
+    assert!(find(&a, &["git", "commit", "-m", "y"]).env.is_empty());
+}
