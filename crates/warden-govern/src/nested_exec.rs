@@ -178,19 +178,31 @@ impl ExecDecider for NestedGate {
 /// tools (coverage runners, `tsx`, `git -c`), so judging them here would refuse everyday runs.
 const LOADERS: &[&str] = &["LD_PRELOAD", "LD_AUDIT"];
 
+/// Variables that change what the program they are set for does without naming any code: a
+/// hook manager's switch (`HUSKY=0 git commit` skips the team's hooks). Judged with the exec's
+/// own command line, as the same assignment typed before it would be.
+const SWITCHES: &[&str] = &[
+    "HUSKY",
+    "HUSKY_SKIP_HOOKS",
+    "LEFTHOOK",
+    "LEFTHOOK_EXCLUDE",
+    "SKIP",
+];
+
 impl NestedGate {
-    /// The tier an exec's environment asks for: a variable of [`LOADERS`] that the action's
-    /// programs set themselves — absent from, or different in, the environment the command
-    /// started with — is judged as the same assignment typed before the command would be
-    /// (`LD_PRELOAD=./x.so ls` is `sync`), so a script cannot load code past its tier by
-    /// exporting it. `None` when there is none or it is `auto`.
+    /// The tier an exec's environment asks for: a variable of [`LOADERS`] or [`SWITCHES`] that
+    /// the action's programs set themselves — absent from, or different in, the environment the
+    /// command started with — is judged as the same assignment typed before the command would
+    /// be (`LD_PRELOAD=./x.so ls`, `HUSKY=0 git commit` are `sync`), so a script cannot load
+    /// code or switch checks off past its tier by exporting a variable. `None` when there is
+    /// none or it is `auto`.
     pub(crate) fn environment_floor(&self, exec: &ExecEvent) -> Option<(Tier, String)> {
         let set: Vec<&(String, String)> = exec
             .env
             .iter()
             .filter(|(k, v)| {
                 // (An empty value loads nothing: a script clearing a preload is not judged.)
-                LOADERS.contains(&k.as_str())
+                (LOADERS.contains(&k.as_str()) || SWITCHES.contains(&k.as_str()))
                     && !v.trim().is_empty()
                     && !self.started_with.iter().any(|(sk, sv)| sk == k && sv == v)
             })
@@ -203,8 +215,18 @@ impl NestedGate {
             .iter()
             .map(|(k, v)| format!("{k}={}", warden_policy::display::quote_word(v)))
             .collect();
+        // A preload is judged alone (whatever the program); a switch with the command it is for.
+        let command = if set.iter().any(|(k, _)| SWITCHES.contains(&k.as_str())) {
+            exec.argv
+                .iter()
+                .map(|a| warden_policy::display::quote_word(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            "true".to_owned()
+        };
         let typed = Action::Shell {
-            script: format!("{} true", assignments.join(" ")),
+            script: format!("{} {command}", assignments.join(" ")),
             cwd: Some(exec.cwd.clone()),
         };
         let decision = self.governor.classify(&typed, &running.context);

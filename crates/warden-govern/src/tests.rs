@@ -380,6 +380,18 @@ fn a_library_an_exec_environment_preloads_is_judged_as_if_typed() {
     );
     assert_eq!(gate.environment_floor(&exec(&[("PATH", "/bin")])), None);
     assert_eq!(gate.environment_floor(&exec(&[("LD_PRELOAD", "")])), None);
+    // A hook manager's switch counts with the command it is set for: `git commit`, not `ls`.
+    let commit = warden_sandbox::ExecEvent {
+        path: "/usr/bin/git".into(),
+        argv: vec!["git".into(), "commit".into(), "-m".into(), "wip".into()],
+        ..exec(&[("HUSKY", "0")])
+    };
+    let (tier, why) = gate
+        .environment_floor(&commit)
+        .expect("HUSKY=0 set for a commit by the action's programs is judged");
+    assert_eq!(tier, Tier::Sync, "{why}");
+    assert!(why.contains("HUSKY"), "{why}");
+    assert_eq!(gate.environment_floor(&exec(&[("HUSKY", "0")])), None);
     // The same value the command started with was cleared with the action …
     let started = nested_exec::NestedGate::new(
         (*s.gov).clone(),

@@ -364,6 +364,44 @@ fn a_library_a_script_preloads_is_judged_with_the_program() {
     assert!(listing().contains("pager.sh"), "{}", listing());
 }
 
+/// A hook manager's switch a script exports (`export HUSKY=0`) is judged with the git command
+/// it reaches, as `HUSKY=0 git commit` typed would be (`sync`, like `--no-verify`): the commit
+/// is refused unattended and not made. Before, a script could skip the team's hooks at `auto`.
+#[test]
+fn a_hook_switch_a_script_exports_is_judged_with_the_commit() {
+    let w = ws();
+    let commits = || {
+        String::from_utf8_lossy(&git(&w.ws, &["rev-list", "--count", "HEAD"]).stdout)
+            .trim()
+            .to_owned()
+    };
+    let before = commits();
+    w.write_unread(
+        "skip.sh",
+        "export HUSKY=0
+git -c user.email=t@example.invalid -c user.name=t commit -q --allow-empty -m wip
+echo finished
+",
+    );
+    let out = w.run(&["sh", "skip.sh"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(77), "{err}");
+    assert_eq!(commits(), before, "the commit was made: {err}");
+    assert!(err.contains("warden: refused `git"), "{err}");
+    let nested = w.nested();
+    let commit = nested
+        .iter()
+        .find(|n| n["action"]["argv"][0] == "git")
+        .expect("the commit was judged");
+    assert_eq!(commit["tier"], "sync", "{commit}");
+    assert!(
+        commit["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.contains("HUSKY")),
+        "{commit}"
+    );
+}
+
 #[test]
 fn a_script_running_many_auto_programs_runs_unchanged() {
     let w = ws();
