@@ -38,6 +38,8 @@ pub(crate) struct NestedGate {
     /// The environment the action's command started with: a variable that carries code with
     /// the same value there was part of what was cleared (see [`NestedGate::environment_floor`]).
     started_with: Vec<(String, String)>,
+    /// The variables of [`rule_variables`].
+    switches: Vec<String>,
     running: OnceLock<RunningAction>,
     refused: Mutex<Vec<NestedRefusal>>,
     /// Itself, for the proxy's judge to hand to a blocking thread.
@@ -46,9 +48,11 @@ pub(crate) struct NestedGate {
 
 impl NestedGate {
     pub(crate) fn new(governor: Governor, started_with: Vec<(String, String)>) -> Arc<Self> {
+        let switches = rule_variables(governor.policy());
         Arc::new_cyclic(|me| Self {
             governor,
             started_with,
+            switches,
             running: OnceLock::new(),
             refused: Mutex::new(Vec::new()),
             me: me.clone(),
@@ -60,9 +64,16 @@ impl NestedGate {
         let _ = self.running.set(running);
     }
 
+    /// Is `name` one of the variables the rules look for ([`rule_variables`])?
+    fn is_switch(&self, name: &str) -> bool {
+        self.switches.iter().any(|s| s == name)
+    }
+
     /// The exec governance for the sandbox of this action.
     pub(crate) fn exec_governance(self: &Arc<Self>) -> ExecGovernance {
-        ExecGovernance::new(Arc::clone(self) as Arc<dyn ExecDecider>)
+        let mut g = ExecGovernance::new(Arc::clone(self) as Arc<dyn ExecDecider>);
+        g.env_of_interest.extend(self.switches.iter().cloned());
+        g
     }
 
     /// What was refused so far.
@@ -178,19 +189,28 @@ impl ExecDecider for NestedGate {
 /// tools (coverage runners, `tsx`, `git -c`), so judging them here would refuse everyday runs.
 const LOADERS: &[&str] = &["LD_PRELOAD", "LD_AUDIT"];
 
-/// Variables that change what the program they are set for does without naming any code: a
-/// hook manager's switch (`HUSKY=0 git commit` skips the team's hooks). Judged with the exec's
-/// own command line, as the same assignment typed before it would be.
-const SWITCHES: &[&str] = &[
-    "HUSKY",
-    "HUSKY_SKIP_HOOKS",
-    "LEFTHOOK",
-    "LEFTHOOK_EXCLUDE",
-    "SKIP",
-];
+/// The variables the governance file's rules look for (`any_env = ["HUSKY=0"]`): switches that
+/// change what the program they are set for does without naming any code (`HUSKY=0 git commit`
+/// skips the team's hooks). The supervisor reads them from every exec, and one the action's
+/// programs set is judged with the exec's own command line, as the same assignment typed before
+/// it would be.
+fn rule_variables(policy: &warden_policy::Policy) -> Vec<String> {
+    let mut names: Vec<String> = policy
+        .config()
+        .rules
+        .iter()
+        .flat_map(|r| &r.any_env)
+        .filter_map(|pattern| pattern.split_once('=').map(|(name, _)| name))
+        .filter(|name| !name.is_empty() && !name.contains(['*', '?', '[']))
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
 
 impl NestedGate {
-    /// The tier an exec's environment asks for: a variable of [`LOADERS`] or [`SWITCHES`] that
+    /// The tier an exec's environment asks for: a variable of [`LOADERS`] or [`rule_variables`] that
     /// the action's programs set themselves — absent from, or different in, the environment the
     /// command started with — is judged as the same assignment typed before the command would
     /// be (`LD_PRELOAD=./x.so ls`, `HUSKY=0 git commit` are `sync`), so a script cannot load
@@ -202,7 +222,7 @@ impl NestedGate {
             .iter()
             .filter(|(k, v)| {
                 // (An empty value loads nothing: a script clearing a preload is not judged.)
-                (LOADERS.contains(&k.as_str()) || SWITCHES.contains(&k.as_str()))
+                (LOADERS.contains(&k.as_str()) || self.is_switch(k))
                     && !v.trim().is_empty()
                     && !self.started_with.iter().any(|(sk, sv)| sk == k && sv == v)
             })
@@ -216,7 +236,7 @@ impl NestedGate {
             .map(|(k, v)| format!("{k}={}", warden_policy::display::quote_word(v)))
             .collect();
         // A preload is judged alone (whatever the program); a switch with the command it is for.
-        let command = if set.iter().any(|(k, _)| SWITCHES.contains(&k.as_str())) {
+        let command = if set.iter().any(|(k, _)| self.is_switch(k)) {
             exec.argv
                 .iter()
                 .map(|a| warden_policy::display::quote_word(a))

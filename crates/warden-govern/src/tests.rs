@@ -392,6 +392,11 @@ fn a_library_an_exec_environment_preloads_is_judged_as_if_typed() {
     assert_eq!(tier, Tier::Sync, "{why}");
     assert!(why.contains("HUSKY"), "{why}");
     assert_eq!(gate.environment_floor(&exec(&[("HUSKY", "0")])), None);
+    // The supervisor reads the variables the governance file's rules name (`any_env`).
+    let read = gate.exec_governance().env_of_interest;
+    for name in ["HUSKY", "LEFTHOOK", "SKIP", "LD_PRELOAD"] {
+        assert!(read.iter().any(|p| p == name), "{name} not read: {read:?}");
+    }
     // The same value the command started with was cleared with the action …
     let started = nested_exec::NestedGate::new(
         (*s.gov).clone(),

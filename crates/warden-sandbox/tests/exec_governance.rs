@@ -425,8 +425,6 @@ fn the_shipped_environment_list_covers_code_running_variables() {
         "PATH",
         "npm_lifecycle_event",
         "TF_CLI_ARGS_apply",
-        "HUSKY",
-        "SKIP",
     ] {
         assert!(covers(name), "{name} is missing from policy/exec-env.txt");
     }
