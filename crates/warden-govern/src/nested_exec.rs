@@ -189,7 +189,8 @@ impl ExecDecider for NestedGate {
 /// tools (coverage runners, `tsx`, `git -c`), so judging them here would refuse everyday runs.
 const LOADERS: &[&str] = &["LD_PRELOAD", "LD_AUDIT"];
 
-/// The variables the governance file's rules look for (`any_env = ["HUSKY=0"]`): switches that
+/// The variables the governance file's rules look for (`any_env = ["HUSKY=0"]`), but none whose
+/// name says it holds a secret (`*TOKEN*`, …): switches that
 /// change what the program they are set for does without naming any code (`HUSKY=0 git commit`
 /// skips the team's hooks). The supervisor reads them from every exec, and one the action's
 /// programs set is judged with the exec's own command line, as the same assignment typed before
@@ -202,6 +203,12 @@ fn rule_variables(policy: &warden_policy::Policy) -> Vec<String> {
         .flat_map(|r| &r.any_env)
         .filter_map(|pattern| pattern.split_once('=').map(|(name, _)| name))
         .filter(|name| !name.is_empty() && !name.contains(['*', '?', '[']))
+        // Never a secret's value into a decision (the list the sandbox scrubs by name).
+        .filter(|name| {
+            !warden_sandbox::BUILTIN_ENV_SCRUB
+                .iter()
+                .any(|p| warden_sandbox::env_name_matches(p, name))
+        })
         .map(str::to_owned)
         .collect();
     names.sort();
