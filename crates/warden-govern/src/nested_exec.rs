@@ -195,7 +195,7 @@ const LOADERS: &[&str] = &["LD_PRELOAD", "LD_AUDIT"];
 /// skips the team's hooks). The supervisor reads them from every exec, and one the action's
 /// programs set is judged with the exec's own command line, as the same assignment typed before
 /// it would be.
-fn rule_variables(policy: &warden_policy::Policy) -> Vec<String> {
+pub(crate) fn rule_variables(policy: &warden_policy::Policy) -> Vec<String> {
     let mut names: Vec<String> = policy
         .config()
         .rules

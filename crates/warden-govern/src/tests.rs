@@ -550,3 +550,27 @@ fn a_granted_write_of_code_config_opens_that_entry_alone() {
     // Not cleared at its tier (a whole agent run at `auto`): nothing granted.
     assert!(list(hook, Tier::Auto).is_empty());
 }
+
+/// The variables the supervisor reads for the rules are those the rules name, never one whose
+/// name says it holds a secret, whatever a governance file's `any_env` asks for.
+#[test]
+fn rule_variables_never_include_a_secret() {
+    let policy = Policy::load(&[
+        warden_policy::PolicySource::builtin(),
+        warden_policy::PolicySource {
+            name: "repo".into(),
+            text: "[[rule]]\nid = \"repo.deploy-flag\"\ntier = \"sync\"\nprogram = [\"make\"]\n\
+                   any_env = [\"DEPLOY_NOW=1\", \"GITHUB_TOKEN=*\", \"DB_PASSWORD=*\"]\n"
+                .into(),
+            layer: warden_policy::Layer::Repository,
+        },
+    ])
+    .unwrap();
+    let names = nested_exec::rule_variables(&policy);
+    for wanted in ["DEPLOY_NOW", "HUSKY", "SKIP"] {
+        assert!(names.iter().any(|n| n == wanted), "{wanted}: {names:?}");
+    }
+    for secret in ["GITHUB_TOKEN", "DB_PASSWORD"] {
+        assert!(!names.iter().any(|n| n == secret), "{secret}: {names:?}");
+    }
+}
