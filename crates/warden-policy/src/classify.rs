@@ -368,18 +368,8 @@ fn words(list: &str) -> Vec<&str> {
 /// FROM TO`, `bundle create FILE`.
 fn git_operand_writes(view: &CommandView<'_>) -> Vec<String> {
     let argv = &view.argv;
-    let Some(&sub) = view.positionals.first() else {
-        return Vec::new();
-    };
-    // The subcommand's place: the first time its word stands where it is not a global option's
-    // value (`git -C clone clone URL` is rare, and then this only finds fewer writes).
-    let Some(at) = (1..argv.len()).find(|&i| {
-        argv[i] == sub
-            && !matches!(
-                argv[i - 1].as_str(),
-                "-C" | "-c" | "--git-dir" | "--work-tree"
-            )
-    }) else {
+    let at = git_subcommand_at(argv);
+    let Some(sub) = argv.get(at).map(String::as_str) else {
         return Vec::new();
     };
     // Operands after `at`, the values of the options in `valued` skipped (and kept apart when
@@ -468,31 +458,16 @@ enum GitExpansion {
     Shell(String, Option<String>),
 }
 
-fn expand_git(argv: &[String]) -> GitExpansion {
-    let mut aliases: Vec<(String, String)> = Vec::new();
-    let mut cwd: Option<String> = None;
+/// git's global options before the subcommand, each with its value when it takes one (`-C
+/// dir`, `-c k=v`, `--git-dir DIR`, …).
+fn git_globals(argv: &[String]) -> Vec<(&String, Option<&String>)> {
+    let mut out = Vec::new();
     let mut i = 1;
-    let mut globals_end = argv.len();
-    while i < argv.len() {
-        let a = argv[i].as_str();
-        if a == "-C" {
-            if let Some(d) = argv.get(i + 1) {
-                cwd = Some(match cwd {
-                    Some(c) if !d.starts_with('/') => format!("{c}/{d}"),
-                    _ => d.clone(),
-                });
-            }
-            i += 2;
-        } else if a == "-c" {
-            if let Some((k, v)) = argv.get(i + 1).and_then(|kv| kv.split_once('='))
-                && let Some(name) = k.strip_prefix("alias.")
-            {
-                aliases.push((name.to_ascii_lowercase(), v.to_owned()));
-            }
-            i += 2;
-        } else if matches!(
-            a,
-            "--git-dir"
+    while i < argv.len() && argv[i].starts_with('-') {
+        let takes_value = matches!(
+            argv[i].as_str(),
+            "-C" | "-c"
+                | "--git-dir"
                 | "--work-tree"
                 | "--namespace"
                 | "--exec-path"
@@ -500,13 +475,43 @@ fn expand_git(argv: &[String]) -> GitExpansion {
                 | "--super-prefix"
                 | "--list-cmds"
                 | "--attr-source"
-        ) {
-            i += 2;
-        } else if a.starts_with('-') {
-            i += 1;
-        } else {
-            globals_end = i;
-            break;
+        );
+        out.push((&argv[i], argv.get(i + 1).filter(|_| takes_value)));
+        i += 1 + usize::from(takes_value);
+    }
+    out
+}
+
+/// Where git's subcommand stands in `argv`: after its global options ([`git_globals`]);
+/// `argv.len()` when there is none.
+fn git_subcommand_at(argv: &[String]) -> usize {
+    git_globals(argv)
+        .iter()
+        .map(|(_, value)| 1 + usize::from(value.is_some()))
+        .sum::<usize>()
+        + 1
+}
+
+fn expand_git(argv: &[String]) -> GitExpansion {
+    let mut aliases: Vec<(String, String)> = Vec::new();
+    let mut cwd: Option<String> = None;
+    let globals_end = git_subcommand_at(argv);
+    for (option, value) in git_globals(argv) {
+        match (option.as_str(), value) {
+            ("-C", Some(d)) => {
+                cwd = Some(match cwd {
+                    Some(c) if !d.starts_with('/') => format!("{c}/{d}"),
+                    _ => d.clone(),
+                });
+            }
+            ("-c", Some(kv)) => {
+                if let Some((k, v)) = kv.split_once('=')
+                    && let Some(name) = k.strip_prefix("alias.")
+                {
+                    aliases.push((name.to_ascii_lowercase(), v.to_owned()));
+                }
+            }
+            _ => {}
         }
     }
     let Some(sub) = argv.get(globals_end) else {
