@@ -6,7 +6,7 @@ use crate::error::{GovernError, Result};
 use crate::record::NetworkRecord;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use warden_policy::{Context, Decision, Policy, Tier};
@@ -246,16 +246,28 @@ pub fn grant(profile: &mut SandboxProfile, decision: &Decision, granted: Tier) {
         .named
         .writes_outside
         .iter()
-        // What can be opened up: an existing file or directory, or a new file in an existing
-        // directory. Anything else fails inside the run with the error it would have anyway.
+        // What can be opened up: an existing file or directory, or a new path (with its
+        // missing parents) in an existing directory, created through an overlay of it. Anything
+        // else fails inside the run with the error it would have anyway.
         .filter(|w| {
             // Kernel interfaces are never opened up: the sandbox has its own `/proc` and `/dev`.
             let kernel = ["/proc", "/sys", "/dev"].iter().any(|k| w.starts_with(k));
+            let plain = w
+                .components()
+                .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+            let new_in_a_directory = || {
+                w.ancestors()
+                    .skip(1)
+                    .find(|a| std::fs::symlink_metadata(a).is_ok())
+                    .is_some_and(|a| a.is_dir() && a.parent().is_some())
+            };
             w.is_absolute()
+                && plain
                 && !kernel
-                && (std::fs::symlink_metadata(w).is_ok_and(|m| m.is_file() || m.is_dir())
-                    || (std::fs::symlink_metadata(w).is_err()
-                        && w.parent().is_some_and(Path::is_dir)))
+                && match std::fs::symlink_metadata(w) {
+                    Ok(m) => m.is_file() || m.is_dir(),
+                    Err(_) => new_in_a_directory(),
+                }
         })
         .cloned()
         .collect();

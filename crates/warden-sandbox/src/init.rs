@@ -339,6 +339,8 @@ fn run_pid1(spec: &InitSpec, null_fd: Option<i32>, base_notes: Vec<String>) -> R
     };
     let mut writable = vec![spec.plan.workspace.clone()];
     writable.extend(spec.plan.writable.iter().cloned());
+    // Writes there land in the overlay's upper layer; only the named paths reach the host.
+    writable.extend(spec.plan.layers.iter().map(|l| l.dir.clone()));
     writable.extend(["/tmp", "/var/tmp", "/dev/shm"].map(PathBuf::from));
     let mut ruleset = if spec.landlock {
         Some(rules::build(&writable)?)

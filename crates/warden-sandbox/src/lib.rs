@@ -77,6 +77,7 @@ mod profile;
 mod rules;
 mod seccomp;
 mod seccomp_compile;
+mod staging;
 mod supervisor;
 mod sys;
 mod unix_sockets;

@@ -3,7 +3,8 @@
 //! tmpfs over /tmp, /var/tmp, /run and /dev/shm, a minimal /dev, the home directory empty but
 //! for the listed toolchains and configuration (see `home.rs`), the workspace (and extra
 //! writable paths) bound writable, repository metadata bound read-only again, secrets covered by
-//! empty, unreadable mounts, a fresh procfs and sysfs for the new PID and network namespaces, and a
+//! empty, unreadable mounts, directories that get a granted new path covered by an overlay (see
+//! `staging.rs`), a fresh procfs and sysfs for the new PID and network namespaces, and a
 //! final pivot_root that detaches the host root entirely.
 
 use crate::sys::{self, ATTR_NODEV, ATTR_NOSUID, ATTR_RDONLY};
@@ -30,6 +31,9 @@ pub(crate) struct Plan {
     /// `kernel.pid_max` of the new PID namespace (Linux >= 6.14 namespaces it), bounding the
     /// number of tasks in the sandbox.
     pub(crate) pid_max: Option<u64>,
+    /// Directories covered by an overlay for the new paths granted in them (see `staging.rs`).
+    #[serde(default)]
+    pub(crate) layers: Vec<crate::staging::Layer>,
 }
 
 /// The host directories (relative to `/`, with their modes) that the sandbox replaces with
@@ -308,6 +312,8 @@ pub(crate) fn build_on_base(plan: &Plan) -> Result<Vec<String>, String> {
     if let Some(bundle) = &plan.ca_bundle {
         mount_ca_bundle(bundle, newroot)?;
     }
+    // 8b. Overlays for new paths granted outside the workspace, over all of the above.
+    crate::staging::mount(&plan.layers)?;
     // 9. Fresh procfs (for the new PID namespace) with its kernel knobs read-only, and sysfs
     //    (for the new network namespace), read-only.
     let proc_ = newroot.join("proc");

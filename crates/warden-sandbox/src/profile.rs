@@ -193,9 +193,10 @@ pub struct SandboxProfile {
     #[serde(default)]
     pub readable_secrets: Vec<PathBuf>,
     /// Files outside the workspace this run may write, and no others of their directories: the
-    /// paths an approved decision named. A missing one is created empty first; one that is an
-    /// existing directory is writable as a whole (it is what was named). Symbolic links are
-    /// refused.
+    /// paths an approved decision named. One that is an existing directory is writable as a
+    /// whole (it is what was named); a missing one (file or directory, with missing parents) is
+    /// created in an overlay of its directory and moved to the host after the run, while what
+    /// else the command wrote there is discarded with a warning. Symbolic links are refused.
     #[serde(default)]
     pub writable_files: Vec<PathBuf>,
 }

@@ -141,6 +141,8 @@ pub struct Running {
     /// The git metadata and the code-running configuration as they were at the start
     /// (compared at the end).
     watches: Watches,
+    /// Overlays for granted new paths outside the workspace, moved to the host at the end.
+    layers: Vec<crate::staging::Layer>,
 }
 
 /// What the post-run inspection compares against.
@@ -248,7 +250,11 @@ fn plan(profile: &SandboxProfile) -> Result<(mounts::Plan, Vec<String>, Watches)
         crate::unix_sockets::on_host(|s| private.iter().any(|d| s.starts_with(d)));
     secrets.extend(sockets.iter().filter_map(|s| canonical(s)));
     let mut writable = writable;
-    for f in &profile.writable_files {
+    for f in profile
+        .writable_files
+        .iter()
+        .filter(|f| std::fs::symlink_metadata(f).is_ok())
+    {
         writable.push(
             crate::workspace_secrets::prepare_writable_file(f).map_err(SandboxError::Profile)?,
         );
@@ -286,6 +292,7 @@ fn plan(profile: &SandboxProfile) -> Result<(mounts::Plan, Vec<String>, Watches)
             },
             homes: Vec::new(),
             pid_max: None,
+            layers: Vec::new(),
         },
         search_note.into_iter().chain(socket_note).collect(),
         Watches {
@@ -591,6 +598,20 @@ impl Launch {
         plan.homes = home.views;
         plan.secrets.extend(home.secret_locations);
         notes.extend(home.notes);
+        // Granted paths that do not exist yet are created through an overlay (`staging.rs`).
+        let missing: Vec<PathBuf> = profile
+            .writable_files
+            .iter()
+            .filter(|f| std::fs::symlink_metadata(f).is_err())
+            .cloned()
+            .collect();
+        let open: Vec<&Path> = std::iter::once(&plan.workspace)
+            .chain(&plan.writable)
+            .map(PathBuf::as_path)
+            .collect();
+        plan.layers =
+            crate::staging::plan(&missing, &open, &plan.homes).map_err(SandboxError::Profile)?;
+        let layers = plan.layers.clone();
 
         let filtered = env::filter_env(
             &profile.env,
@@ -667,6 +688,7 @@ impl Launch {
             absent_git,
             exec,
             watches,
+            layers,
         })
     }
 }
@@ -719,7 +741,9 @@ impl Running {
         // workspace and records the outcome, and the init is reaped later. With a cgroup the
         // init is waited for as before: the cgroup can be removed only once it is empty.
         let mut text = String::new();
-        let emptied = self._cgroup.is_none() && self.status_until_empty(&mut text);
+        // Overlays are waited for too: their upper layers are emptied once nothing uses them.
+        let emptied =
+            self._cgroup.is_none() && self.layers.is_empty() && self.status_until_empty(&mut text);
         let st = if emptied {
             SUPERVISED.store(0, Ordering::Relaxed);
             sys::default_signals();
@@ -763,6 +787,7 @@ impl Running {
                 _ => {}
             }
         }
+        info.notes.extend(crate::staging::finish(&self.layers));
         if let Some(e) = error {
             return Err(SandboxError::Setup(e));
         }

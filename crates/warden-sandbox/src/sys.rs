@@ -96,6 +96,65 @@ pub(crate) fn setattr(target: &Path, set: u64, recursive: bool) -> io::Result<()
     Ok(())
 }
 
+/// `open_tree(2)` with `OPEN_TREE_CLONE | AT_RECURSIVE`: a detached copy of the mount at
+/// `path` and every mount below it, with their attributes, to be attached elsewhere with
+/// [`move_mount_to`].
+pub(crate) fn clone_tree(path: &Path) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let c = cpath(path)?;
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    let flags = OPEN_TREE_CLONE | AT_RECURSIVE | libc::O_CLOEXEC as libc::c_uint;
+    // SAFETY: `c` is NUL-terminated and alive for the call; the flags are plain integers.
+    let fd = check_long(unsafe {
+        libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags)
+    })?;
+    // SAFETY: open_tree returned a new descriptor that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `move_mount(2)`: attach the detached mount tree `tree` (from [`clone_tree`]) at `target`.
+pub(crate) fn move_mount_to(tree: &std::os::fd::OwnedFd, target: &Path) -> io::Result<()> {
+    let t = cpath(target)?;
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    // SAFETY: `tree` is an open descriptor, the empty string and `t` are NUL-terminated and
+    // alive for the call.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    })?;
+    Ok(())
+}
+
+/// Removes the `user.overlay.*` extended attributes an overlay left on `path` (not following a
+/// link); best effort.
+pub(crate) fn remove_overlay_xattrs(path: &Path) {
+    let Ok(c) = cpath(path) else { return };
+    let mut names = vec![0u8; 4096];
+    // SAFETY: `c` is NUL-terminated; the buffer pointer and length describe `names`.
+    let n = unsafe { libc::llistxattr(c.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
+    if n <= 0 {
+        return;
+    }
+    names.truncate(n as usize);
+    for name in names
+        .split(|&b| b == 0)
+        .filter(|n| n.starts_with(b"user.overlay."))
+    {
+        let Ok(name) = CString::new(name) else {
+            continue;
+        };
+        // SAFETY: both strings are NUL-terminated and alive for the call.
+        unsafe { libc::lremovexattr(c.as_ptr(), name.as_ptr()) };
+    }
+}
+
 pub(crate) fn pivot_root(new: &Path, old: &Path) -> io::Result<()> {
     let n = cpath(new)?;
     let o = cpath(old)?;

@@ -95,11 +95,10 @@ pub(crate) fn find(
     (found, None)
 }
 
-/// Make `file` (outside the workspace, named by an approved decision) writable for one run:
-/// created empty when missing and its directory exists (a Landlock rule and a bind mount need
-/// an existing file: only that file is opened up, not its directory). A named path that is an
-/// existing directory (`cp a.txt /srv/drop/`) is opened up as that directory, as named. Returns
-/// it canonical.
+/// Make the existing `file` (outside the workspace, named by an approved decision) writable for
+/// one run: only that file is opened up, not its directory. A named path that is an existing
+/// directory (`cp a.txt /srv/drop/`) is opened up as that directory, as named; a missing one is
+/// created through an overlay (`staging.rs`). Returns it canonical.
 pub(crate) fn prepare_writable_file(file: &Path) -> Result<PathBuf, String> {
     if !file.is_absolute() {
         return Err(format!("writable file {} is not absolute", file.display()));
@@ -115,13 +114,7 @@ pub(crate) fn prepare_writable_file(file: &Path) -> Result<PathBuf, String> {
                 file.display()
             ));
         }
-        Err(_) => {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(file)
-                .map_err(|e| format!("cannot create the writable file {}: {e}", file.display()))?;
-        }
+        Err(e) => return Err(format!("writable file {}: {e}", file.display())),
     }
     std::fs::canonicalize(file).map_err(|e| format!("{}: {e}", file.display()))
 }

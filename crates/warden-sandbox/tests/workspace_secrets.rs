@@ -13,7 +13,7 @@ fn run(profile: &SandboxProfile) -> (i32, String, String, Vec<String>) {
         ..Default::default()
     };
     let mut r = spawn(profile, &opts).expect("spawn");
-    let notes = r.notes.clone();
+    let mut notes = r.notes.clone();
     let mut se = r.stderr.take().expect("stderr");
     let t = std::thread::spawn(move || {
         let mut e = String::new();
@@ -28,6 +28,7 @@ fn run(profile: &SandboxProfile) -> (i32, String, String, Vec<String>) {
         .ok();
     let err = t.join().unwrap();
     let info = r.wait().expect("wait");
+    notes.extend(info.notes.iter().cloned());
     (info.shell_code(), out, err, notes)
 }
 
@@ -86,8 +87,10 @@ fn workspace_secret_files_are_masked_unless_granted() {
 }
 
 /// An approved write outside the workspace lands at the named path only: a second path in the
-/// same directory stays read-only (before, neither was writable and the run failed with
-/// "Read-only file system").
+/// same directory never reaches the host (before, neither was writable and the run failed with
+/// "Read-only file system"). While the named file is new, its directory is an overlay for the
+/// run, so the other writes succeed inside and are discarded with a warning; once it exists, it
+/// alone is bound writable and the others fail.
 #[test]
 fn only_the_granted_outside_file_is_writable() {
     let (_keep, ws) = workspace();
@@ -112,12 +115,28 @@ fn only_the_granted_outside_file_is_writable() {
 
     let mut p = profile(&ws, &script);
     p.writable_files.push(granted.clone());
+    let (code, out, err, notes) = run(&p);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("granted=0"), "{out}");
+    assert_eq!(std::fs::read_to_string(&granted).unwrap(), "x\n");
+    assert!(!other.exists());
+    assert!(!out_dir.join("new.txt").exists());
+    let warning = notes
+        .iter()
+        .find(|n| n.starts_with("warning: ") && n.contains("not kept"))
+        .unwrap_or_else(|| panic!("{notes:?}"));
+    assert!(
+        warning.contains("other.txt") && warning.contains("new.txt"),
+        "{warning}"
+    );
+
+    // Now that it exists, it alone is writable.
     let (code, out, err, _) = run(&p);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("granted=0"), "{out}");
     assert!(!out.contains("other=0"), "{out}");
     assert!(!out.contains("new=0"), "{out}");
-    assert_eq!(std::fs::read_to_string(&granted).unwrap(), "x\n");
+    assert_eq!(std::fs::read_to_string(&granted).unwrap(), "x\nx\n");
     assert!(!other.exists());
     assert!(!out_dir.join("new.txt").exists());
 

@@ -191,8 +191,9 @@ fn text(b: &[u8]) -> String {
 }
 
 /// The approved `sh -c 'echo x >> OUT/out.txt; …'` lands at the named path; the second path,
-/// written through a variable the classifier cannot see, stays read-only; nothing else in the
-/// directory is created.
+/// written through a variable the classifier cannot see, never reaches the host (while the named
+/// file is new, the directory is an overlay for the run and the other write is discarded with a
+/// warning; once it exists, the other write fails); nothing else in the directory is created.
 #[test]
 fn an_approved_outside_write_lands_at_the_named_path_only() {
     let s = setup();
@@ -207,8 +208,9 @@ fn an_approved_outside_write_lands_at_the_named_path_only() {
     let said = text(&worker.stdout);
     assert!(said.contains("named=0"), "{said}\n{}", text(&worker.stderr));
     assert!(
-        said.contains("other=1") || said.contains("other=2"),
-        "{said}"
+        text(&worker.stderr).contains(&format!("not kept: {}", other.display())),
+        "{}",
+        text(&worker.stderr)
     );
     assert_eq!(std::fs::read_to_string(&out).expect("out.txt"), "x\n");
     // Nothing else appeared in the directory.
@@ -220,6 +222,8 @@ fn an_approved_outside_write_lands_at_the_named_path_only() {
     let status = s.status(&id);
     assert_eq!(status["outcome"]["ran"], true, "{status}");
     assert_eq!(status["outcome"]["exit_code"], 0, "{status}");
+    let warnings = status["outcome"]["warnings"].to_string();
+    assert!(warnings.contains("other.txt"), "{status}");
 
     // `warden sandbox` (isolation of a command its caller cleared: the agent hook runs an
     // approved Bash call this way) opens up the same named path and nothing else.
@@ -232,6 +236,69 @@ fn an_approved_outside_write_lands_at_the_named_path_only() {
     assert!(!said.contains("other=0"), "{said}");
     assert_eq!(std::fs::read_to_string(&out).expect("out.txt"), "x\nx\n");
     assert!(!other.exists());
+}
+
+/// An approved command that creates a new directory outside the workspace creates it as the
+/// command does: before, the sandbox put an empty *file* at the named path to open it up, so the
+/// approved `git clone SRC OUT/clone` failed ("already exists") and `mkdir OUT/made` failed
+/// ("File exists"), each leaving the empty file behind.
+#[test]
+fn an_approved_new_directory_outside_is_created_by_the_command() {
+    let s = setup();
+    let src = s.home.parent().expect("root").join("src");
+    std::fs::create_dir_all(&src).expect("src");
+    let git = |dir: &std::path::Path, args: &[&str]| {
+        let o = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .current_dir(dir)
+            .env("HOME", &s.home)
+            .output()
+            .expect("git");
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    };
+    git(&src, &["init", "-q", "."]);
+    std::fs::write(src.join("README"), "from the source\n").expect("README");
+    git(&src, &["add", "README"]);
+    git(&src, &["commit", "-qm", "one"]);
+
+    let clone = s.outside.join("clone");
+    let (id, worker) = s.approved_async(&[
+        "git",
+        "clone",
+        "-q",
+        src.to_str().expect("utf8"),
+        clone.to_str().expect("utf8"),
+    ]);
+    let status = s.status(&id);
+    assert_eq!(
+        status["outcome"]["exit_code"],
+        0,
+        "{status}\n{}",
+        text(&worker.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(clone.join("README")).expect("cloned"),
+        "from the source\n"
+    );
+    assert!(clone.join(".git").is_dir());
+
+    let made = s.outside.join("made");
+    let (id, worker) = s.approved_async(&["mkdir", made.to_str().expect("utf8")]);
+    let status = s.status(&id);
+    assert_eq!(
+        status["outcome"]["exit_code"],
+        0,
+        "{status}\n{}",
+        text(&worker.stderr)
+    );
+    assert!(made.is_dir());
+    let mut names: Vec<_> = std::fs::read_dir(&s.outside)
+        .expect("outside")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["clone", "made"]);
 }
 
 /// An approved run that fails is reported as failed, not `ran: true`: the server's outcome says

@@ -491,7 +491,10 @@ fn audited_execute(r: &Value, allow_degraded: bool) -> Value {
         stderr_line!("warden worker: audit log: cannot seal the head: {e}");
     }
     match ran {
-        Ok(exec) => worker_outcome(&exec),
+        Ok(exec) => {
+            super::sandbox::print_warnings(&exec);
+            worker_outcome(&exec)
+        }
         Err(e) => json!({"ran": false, "error": e.to_string()}),
     }
 }
@@ -499,8 +502,18 @@ fn audited_execute(r: &Value, allow_degraded: bool) -> Value {
 /// What the worker reports of an execution: `ran: true` only when the action did what was
 /// approved (exit status 0, no nested operation refused); a failed run says it failed, with
 /// its status. (Before, an approved write the sandbox refused, "Read-only file system", was
-/// reported as `ran: true`.)
+/// reported as `ran: true`.) The warnings a terminal would show (writes not kept, a repository
+/// created with hooks) go with it, for the requester and the approvers.
 fn worker_outcome(exec: &warden_govern::Execution) -> Value {
+    let mut out = worker_status(exec);
+    let warnings: Vec<&str> = exec.warnings().collect();
+    if !warnings.is_empty() {
+        out["warnings"] = json!(warnings);
+    }
+    out
+}
+
+fn worker_status(exec: &warden_govern::Execution) -> Value {
     let status = super::run::status_of(exec);
     if status == 0 {
         return json!({"ran": true, "exit_code": exec.exit_code});
