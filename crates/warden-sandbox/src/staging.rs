@@ -399,15 +399,24 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Removes what the overlay leaves in a moved tree: whiteouts and its `user.overlay.*`
-/// attributes.
+/// Removes what the overlay leaves in a moved tree (whiteouts, its `user.overlay.*`
+/// attributes) and the set-user-ID and set-group-ID bits of files: a sandbox run as root would
+/// otherwise plant a set-user-ID root program on the host (nosuid holds only inside).
 fn scrub(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
     if is_whiteout(path) {
         let _ = std::fs::remove_file(path);
         return;
     }
     sys::remove_overlay_xattrs(path);
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+    let mode = meta.permissions().mode();
+    if meta.is_file() && mode & 0o6000 != 0 {
+        let _ = std::fs::set_permissions(path, PermissionsExt::from_mode(mode & 0o1777));
+    }
+    if meta.is_dir()
         && let Ok(entries) = std::fs::read_dir(path)
     {
         for e in entries.flatten() {

@@ -113,7 +113,8 @@ fn new_paths_are_created_as_the_command_creates_them_and_nothing_else() {
     std::fs::write(d.join("existing.txt"), "host\n").unwrap();
     let script = format!(
         "mkdir {d}/plain && mkdir -p {d}/deep/a/b && echo hi > {d}/deep/a/b/f && \
-         echo v > {d}/tmp.$$ && mv {d}/tmp.$$ {d}/moved.txt && echo ok; \
+         echo v > {d}/tmp.$$ && mv {d}/tmp.$$ {d}/moved.txt && \
+         cp /bin/true {d}/deep/a/b/prog && chmod 4755 {d}/deep/a/b/prog && echo ok; \
          echo z > {d}/other.txt; echo \"other=$?\"; echo w >> {d}/existing.txt; \
          mkdir {d}/deep/c; echo done",
         d = d.display()
@@ -139,6 +140,13 @@ fn new_paths_are_created_as_the_command_creates_them_and_nothing_else() {
         "hi\n"
     );
     assert_eq!(names(&d.join("deep/a")), ["b"]);
+    // A set-user-ID program made inside does not keep the bit on the host.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(d.join("deep/a/b/prog"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o7777, 0o755);
     assert_eq!(std::fs::read_to_string(d.join("moved.txt")).unwrap(), "v\n");
     assert_eq!(names(&d), ["deep", "existing.txt", "moved.txt", "plain"]);
     // What was not granted: written inside, not kept, named in a warning.

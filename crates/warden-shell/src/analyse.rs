@@ -758,8 +758,24 @@ impl Ctx {
         (candidates, exports)
     }
 
+    /// A statement `X=value`: remembered for a later `export X`; an exported variable's new
+    /// value is exported too.
+    fn shell_variable(env: &Env<'_, '_>, n: Node<'_>, scope: &mut Scope) {
+        let Some(set) = assignment_text(env.src, n) else {
+            return;
+        };
+        let prefix = &set[..=set.find('=').unwrap_or(0)];
+        if scope.exported.iter().any(|e| e.starts_with(prefix)) && !scope.exported.contains(&set) {
+            scope.exported.push(set.clone());
+        }
+        scope.assigned.push(set);
+    }
+
     /// A top-level `X=value` or `export X=value`: record a constant when allowed.
     fn assignment(&mut self, env: &Env<'_, '_>, n: Node<'_>, scope: &mut Scope) {
+        if n.parent().is_some_and(|p| p.kind() == "program") {
+            Self::shell_variable(env, n, scope);
+        }
         if self.carried_assignment(env, n, scope) {
             return;
         }
@@ -789,6 +805,43 @@ impl Ctx {
             Some(v) => scope.consts.push((name, v)),
             // Not a constant after all: forget it for the rest of the text.
             None => self.constants.retain(|c| *c != name),
+        }
+    }
+
+    /// The variables an `export` (or `declare -x`, `typeset -x`) statement sets, for the later
+    /// commands (`export HUSKY=0; git commit` is `HUSKY=0 git commit`); `export NAME` exports
+    /// the value a statement assigned before.
+    fn exports(env: &Env<'_, '_>, n: Node<'_>, scope: &mut Scope) {
+        let kids = Self::children(n);
+        let exporting = match kids.first().map(|k| k.kind()) {
+            Some("export") => true,
+            Some("declare" | "typeset") => kids.iter().skip(1).any(|k| {
+                let t = node_text(env.src, *k);
+                k.kind() == "word" && t.starts_with('-') && t.contains('x')
+            }),
+            _ => false,
+        };
+        if !exporting {
+            return;
+        }
+        for k in kids.iter().skip(1) {
+            let set = match k.kind() {
+                "variable_assignment" => assignment_text(env.src, *k),
+                "variable_name" => {
+                    let name = node_text(env.src, *k);
+                    let prefix = format!("{name}=");
+                    scope
+                        .assigned
+                        .iter()
+                        .rev()
+                        .find(|a| a.starts_with(&prefix))
+                        .cloned()
+                }
+                _ => None,
+            };
+            if let Some(set) = set.filter(|s| !scope.exported.contains(s)) {
+                scope.exported.push(set);
+            }
         }
     }
 
@@ -943,6 +996,7 @@ impl Ctx {
             }
             "declaration_command" if n.parent().is_some_and(|p| p.kind() == "program") => {
                 self.declaration_listing(env, n, scope);
+                Self::exports(env, n, scope);
                 for ch in Self::children(n) {
                     if ch.kind() == "variable_assignment" {
                         self.assignment(env, ch, scope);
@@ -952,6 +1006,7 @@ impl Ctx {
                 }
             }
             "variable_assignment" => {
+                Self::shell_variable(env, n, scope);
                 if !self.carried_assignment(env, n, scope) {
                     self.subs(env, n, scope);
                 }
@@ -959,6 +1014,7 @@ impl Ctx {
             "declaration_command" | "variable_assignments" => {
                 if n.kind() == "declaration_command" {
                     self.declaration_listing(env, n, scope);
+                    Self::exports(env, n, scope);
                 }
                 for ch in Self::children(n) {
                     if ch.kind() == "variable_assignment" {
@@ -1504,7 +1560,11 @@ impl Ctx {
         } else {
             self.heredoc_consumed = false;
             let mut inh = env.inh.clone();
-            inh.env.extend(assigned);
+            for v in scope.exported.iter().chain(&assigned) {
+                if !inh.env.contains(v) {
+                    inh.env.push(v.clone());
+                }
+            }
             wrappers::exec(self, words, span, io, scope, inh, env.depth);
         }
         let consumed = std::mem::take(&mut self.heredoc_consumed);

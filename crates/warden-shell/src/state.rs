@@ -112,6 +112,11 @@ pub(crate) struct Scope {
     /// Variables known to hold a constant (see `analyse::propagatable`); shared with subshells, not
     /// with child shells.
     pub(crate) consts: Vec<(String, String)>,
+    /// `NAME=VALUE` of the variables an `export NAME=VALUE` statement set: every later command
+    /// of the text sees them, child shells included (the environment is inherited).
+    pub(crate) exported: Vec<String>,
+    /// `NAME=VALUE` of the shell variables assigned by statements, for a later `export NAME`.
+    pub(crate) assigned: Vec<String>,
 }
 
 impl Scope {
@@ -122,6 +127,8 @@ impl Scope {
             cwd: self.cwd.clone(),
             dirstack: Vec::new(),
             consts: Vec::new(),
+            exported: self.exported.clone(),
+            assigned: Vec::new(),
         }
     }
 

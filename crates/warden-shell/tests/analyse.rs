@@ -1241,3 +1241,28 @@ fn assignments_for_a_command_are_reported_with_it() {
     assert_eq!(find(&a, &["npm", "test"]).env, v(&["HUSKY=0"]));
     assert!(find(&a, &["git", "commit", "-m", "y"]).env.is_empty());
 }
+
+/// Variables exported by an earlier statement reach every later command, child shells
+/// included (`export HUSKY=0; git commit` is judged as `HUSKY=0 git commit`); a plain
+/// assignment does not export, and commands before the export do not see it.
+#[test]
+fn exported_variables_reach_the_later_commands() {
+    let a = analyse_shell("git status; export HUSKY=0; git commit -m x");
+    assert!(find(&a, &["git", "status"]).env.is_empty());
+    assert_eq!(find(&a, &["git", "commit", "-m", "x"]).env, v(&["HUSKY=0"]));
+    let a = analyse_shell("export LEFTHOOK=0 X=1\nif true; then bash -c 'git push'; fi");
+    assert_eq!(find(&a, &["git", "push"]).env, v(&["LEFTHOOK=0", "X=1"]));
+    let a = analyse_shell("declare -x SKIP=lint; git commit");
+    assert_eq!(find(&a, &["git", "commit"]).env, v(&["SKIP=lint"]));
+    let a = analyse_shell("HUSKY=0; export HUSKY; git commit");
+    assert_eq!(find(&a, &["git", "commit"]).env, v(&["HUSKY=0"]));
+    // Not exported: the commit's hooks do not see it.
+    let a = analyse_shell("HUSKY=0; git commit");
+    assert!(find(&a, &["git", "commit"]).env.is_empty());
+    let a = analyse_shell("declare HUSKY=0; git commit");
+    assert!(find(&a, &["git", "commit"]).env.is_empty());
+    // Inside `sh -c`, exported for the commands after it there.
+    let a = analyse_shell("sh -c 'export HUSKY=0; git commit'; git push");
+    assert_eq!(find(&a, &["git", "commit"]).env, v(&["HUSKY=0"]));
+    assert!(find(&a, &["git", "push"]).env.is_empty());
+}
