@@ -289,7 +289,14 @@ pub fn action_text(action: &Action) -> String {
     match action {
         Action::Exec { argv, .. } => argv.join(" "),
         Action::Shell { script, .. } => script.clone(),
-        Action::Read { path } => format!("read {}", path.display()),
+        Action::Read {
+            path,
+            recursive: false,
+        } => format!("read {}", path.display()),
+        Action::Read {
+            path,
+            recursive: true,
+        } => format!("search {}", path.display()),
         Action::Write { path } => format!("write {}", path.display()),
         Action::Net {
             host,

@@ -477,6 +477,7 @@ fn every_secret_the_sandbox_masks_is_sync_to_read() {
             let d = policy.classify(
                 &Action::Read {
                     path: path.clone().into(),
+                    recursive: false,
                 },
                 ctx,
             );

@@ -19,8 +19,13 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cwd: Option<PathBuf>,
     },
-    /// Read a file.
-    Read { path: PathBuf },
+    /// Read a file; with `recursive`, the content of every file below `path` (a search tool
+    /// over a directory: Claude Code's `Grep`), so a rule for a path below it applies.
+    Read {
+        path: PathBuf,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        recursive: bool,
+    },
     /// Write (create, modify or delete) a file.
     Write { path: PathBuf },
     /// A network request.

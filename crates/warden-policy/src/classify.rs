@@ -240,6 +240,56 @@ impl<'r> Trace<'r> {
     }
 }
 
+/// Whether the command reads the content of every file below the directories it names, so that
+/// a read rule for a path below one of them applies (`grep -r AKIA ~` reads `~/.aws/credentials`;
+/// unsandboxed, it prints it):
+///
+/// | program | reads trees |
+/// |---|---|
+/// | `rg`, `ag`, `ack`, `ack-grep`, `pt`, `sift` | always |
+/// | `grep`, `egrep`, `fgrep`, `zgrep`, `ugrep` | with `-r`, `-R`, `--recursive`, `--dereference-recursive`, `--directories=recurse` |
+/// | `cp` | with `-r`, `-R`, `-a`, `--recursive`, `--archive` |
+/// | `rsync` | with `-r`, `-a`, `--recursive`, `--archive` |
+/// | `scp` | with `-r` |
+/// | `zip` | with `-r`, `--recurse-paths` |
+/// | `tar`, `gtar`, `bsdtar` | creating or adding: `-c`, `-r`, `-u`, `--create`, `--append`, `--update`, or an old-style first word holding `c`, `r` or `u` (`tar czf x.tgz ~`) |
+/// | `7z`, `7za`, `7zz` | `a` (add) |
+fn reads_trees(view: &CommandView<'_>) -> bool {
+    let args = view.argv.get(1..).unwrap_or_default();
+    let options = || args.iter().take_while(|a| *a != "--");
+    let short = |letters: &str| {
+        options().any(|a| {
+            a.strip_prefix('-')
+                .filter(|c| !c.starts_with('-'))
+                .is_some_and(|c| c.chars().any(|l| letters.contains(l)))
+        })
+    };
+    let long = |names: &[&str]| options().any(|a| names.contains(&a.as_str()));
+    match view.program.as_str() {
+        "rg" | "ag" | "ack" | "ack-grep" | "pt" | "sift" => true,
+        "grep" | "egrep" | "fgrep" | "zgrep" | "ugrep" => {
+            short("rR")
+                || long(&[
+                    "--recursive",
+                    "--dereference-recursive",
+                    "--directories=recurse",
+                ])
+        }
+        "cp" => short("rRa") || long(&["--recursive", "--archive"]),
+        "rsync" => short("ra") || long(&["--recursive", "--archive"]),
+        "scp" => short("r"),
+        "zip" => short("r") || long(&["--recurse-paths"]),
+        "tar" | "gtar" | "bsdtar" => {
+            let old_style = args
+                .first()
+                .is_some_and(|a| !a.starts_with('-') && a.contains(['c', 'r', 'u']));
+            old_style || short("cru") || long(&["--create", "--append", "--update"])
+        }
+        "7z" | "7za" | "7zz" => args.first().is_some_and(|a| a == "a"),
+        _ => false,
+    }
+}
+
 /// Commands that write to the paths they are given, and how to find those paths.
 fn implied_writes(view: &CommandView<'_>) -> Vec<String> {
     let args = &view.argv[1..];
@@ -607,12 +657,13 @@ impl Policy {
                 let analysis = warden_shell::analyse_shell(script);
                 self.classify_analysis(&analysis, Some(script), cwd, ctx, 0, trace, &mut commands);
             }
-            Action::Read { path } => {
-                let v = self.classify_path_action(path, false, ctx, trace);
-                commands.push(single("read", path, v));
+            Action::Read { path, recursive } => {
+                let v = self.classify_path_action(path, false, *recursive, ctx, trace);
+                let verb = if *recursive { "search" } else { "read" };
+                commands.push(single(verb, path, v));
             }
             Action::Write { path } => {
-                let v = self.classify_path_action(path, true, ctx, trace);
+                let v = self.classify_path_action(path, true, false, ctx, trace);
                 commands.push(single("write", path, v));
             }
             Action::Net {
@@ -1009,8 +1060,10 @@ impl Policy {
         // and over); a single command line seldom repeats one, and remembering costs a copy.
         let memo = (trace.notes.is_none() && !trace.reading.is_empty())
             .then(|| trace.path_memo_index(forms.cwd, &ctx.workspace));
+        let trees = reads_trees(view);
         for (raw, is_write) in reads.map(|p| (p, false)).chain(writes.map(|p| (p, true))) {
-            let (o, f) = self.path_access(raw, is_write, memo, forms, ctx, trace);
+            let tree = trees && !is_write;
+            let (o, f) = self.path_access(raw, is_write, tree, memo, forms, ctx, trace);
             ordinary.extend(o);
             if let Some(f) = f {
                 floor = Some(strictest(floor, f));
@@ -1086,20 +1139,32 @@ impl Policy {
     }
 
     /// Verdicts for a path argument `raw` of a command: ordinary (with override flags) and a
-    /// floor, from the memo at index `memo` of the trace when there is one.
+    /// floor, from the memo at index `memo` of the trace when there is one. A `tree` read reads
+    /// every file below the path.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the memo and the trace are threaded through every path access"
+    )]
     fn path_access(
         &self,
         raw: &str,
         is_write: bool,
+        tree: bool,
         memo: Option<usize>,
         forms: &PathForms<'_>,
         ctx: &Context,
         trace: &mut Trace<'_>,
     ) -> (Vec<(Verdict, bool)>, Option<Verdict>) {
+        // Tree reads are remembered apart (a key no argument can have).
+        let key = if tree {
+            std::borrow::Cow::Owned(format!("\0{raw}"))
+        } else {
+            std::borrow::Cow::Borrowed(raw)
+        };
         let known = memo.and_then(|i| {
             let m = &trace.path_memo[i];
             if is_write { &m.writes } else { &m.reads }
-                .get(raw)
+                .get(key.as_ref())
                 .cloned()
         });
         let outcome = match known {
@@ -1107,7 +1172,7 @@ impl Policy {
             None => {
                 let path = resolve(raw, forms.cwd, &ctx.home);
                 let (ordinary, floor, named) =
-                    self.path_verdicts(&path, is_write, forms, ctx, trace);
+                    self.path_verdicts(&path, is_write, tree, forms, ctx, trace);
                 let o = PathOutcome {
                     path,
                     ordinary,
@@ -1121,7 +1186,7 @@ impl Policy {
                     } else {
                         &mut m.reads
                     }
-                    .insert(raw.to_owned(), o.clone());
+                    .insert(key.into_owned(), o.clone());
                 }
                 o
             }
@@ -1131,27 +1196,36 @@ impl Policy {
     }
 
     /// Verdicts for one path access: ordinary (with override flags), a floor, and the list
-    /// of named paths it belongs to.
+    /// of named paths it belongs to. A `tree` read also matches the rules for paths below it.
     fn path_verdicts(
         &self,
         path: &Path,
         is_write: bool,
+        tree: bool,
         forms: &PathForms<'_>,
         ctx: &Context,
         trace: &mut Trace<'_>,
     ) -> (Vec<(Verdict, bool)>, Option<Verdict>, Named) {
         let forms_text = forms.forms_of(path);
         let candidates = crate::wordglob::SplitPath::all(&forms_text);
+        let hit = |r: &crate::matcher::CompiledRule| {
+            r.matches_path(&candidates, is_write) || (tree && r.matches_below(&forms_text))
+        };
         let mut ordinary = Vec::new();
         let mut floor: Option<Verdict> = None;
         for &i in self.rules.path.iter() {
             let r = self.rules.get(i);
-            if r.matches_path(&candidates, is_write) {
+            if hit(r) {
                 trace.note(|| {
                     format!(
-                        "rule `{}` matches path {} → {}",
+                        "rule `{}` matches path {}{} → {}",
                         r.id,
                         path.display(),
+                        if tree {
+                            " (every file below it is read)"
+                        } else {
+                            ""
+                        },
                         r.tier
                     )
                 });
@@ -1163,7 +1237,7 @@ impl Policy {
         }
         for &i in self.floors.path.iter() {
             let r = self.floors.get(i);
-            if r.matches_path(&candidates, is_write) {
+            if hit(r) {
                 floor = Some(strictest(floor, Verdict::from_rule(r)));
             }
         }
@@ -1214,6 +1288,7 @@ impl Policy {
         &self,
         path: &Path,
         is_write: bool,
+        tree: bool,
         ctx: &Context,
         trace: &mut Trace<'_>,
     ) -> Verdict {
@@ -1223,7 +1298,7 @@ impl Policy {
             home: &ctx.home,
             workspace: &ctx.workspace,
         };
-        let (ordinary, floor, named) = self.path_verdicts(&abs, is_write, &forms, ctx, trace);
+        let (ordinary, floor, named) = self.path_verdicts(&abs, is_write, tree, &forms, ctx, trace);
         trace.add_named(&abs, named);
         combine(ordinary, floor, trace, || {
             Verdict::new(

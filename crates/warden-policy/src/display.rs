@@ -15,7 +15,14 @@ impl Action {
         match self {
             Action::Exec { argv, .. } => join_words(argv.iter().map(String::as_str)),
             Action::Shell { script, .. } => format!("sh -c {}", quote_word(script)),
-            Action::Read { path } => format!("read {}", quote_word(&path.to_string_lossy())),
+            Action::Read {
+                path,
+                recursive: false,
+            } => format!("read {}", quote_word(&path.to_string_lossy())),
+            Action::Read {
+                path,
+                recursive: true,
+            } => format!("search {}", quote_word(&path.to_string_lossy())),
             Action::Write { path } => format!("write {}", quote_word(&path.to_string_lossy())),
             Action::Net {
                 host,

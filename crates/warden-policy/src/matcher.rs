@@ -570,6 +570,16 @@ impl CompiledRule {
         true
     }
 
+    /// Whether a path rule's `paths` name something below (or at) a directory read as a whole
+    /// (`grep -r x ~` for `~/.aws/**`), by the forms of the directory (see
+    /// [`PathSet::may_match_below`]). Exceptions are not applied: the read reaches the rest
+    /// below the directory too.
+    pub(crate) fn matches_below(&self, forms: &[String]) -> bool {
+        self.paths
+            .as_ref()
+            .is_some_and(|s| forms.iter().any(|f| s.may_match_below(f)))
+    }
+
     /// Match a path rule against one path access. `candidates` are the forms of the path to try
     /// (absolute, and `~/…` when under the home directory).
     pub(crate) fn matches_path(&self, candidates: &[SplitPath<'_>], is_write: bool) -> bool {

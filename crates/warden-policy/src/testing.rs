@@ -30,6 +30,7 @@ impl TestCase {
             return Some((
                 Action::Read {
                     path: PathBuf::from(p),
+                    recursive: false,
                 },
                 format!("read {p}"),
             ));

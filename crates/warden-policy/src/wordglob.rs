@@ -504,6 +504,11 @@ impl PathGlob {
 /// one by one (every argument of every command is matched as a possible path).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PathSet {
+    /// The literal leading directories of the anchored patterns (`~/.aws` of `~/.aws/**`,
+    /// `/etc/ssh` of `/etc/ssh/ssh_host_*`, `~/.pgpass` of itself), for
+    /// [`PathSet::may_match_below`], with whether what follows the root spans directories
+    /// (`**`, `*/secret`): the pattern then may match below a directory inside its root too.
+    roots: Vec<(String, bool)>,
     /// Globs not in the lookup tables below.
     globs: Vec<(Option<u8>, PathGlob)>,
     /// `**/name`: the names, sorted.
@@ -512,9 +517,50 @@ pub(crate) struct PathSet {
     extensions: Vec<String>,
 }
 
+/// The literal leading directories of an anchored pattern (`/…` or `~/…`): up to the last `/`
+/// before its first wildcard, or the whole pattern when it has none. Unanchored patterns
+/// (`**/.env`) have none: they may match below any directory.
+fn literal_root(p: &str) -> Option<String> {
+    if !(p.starts_with('/') || p.starts_with("~/")) {
+        return None;
+    }
+    let root = match p.find(['*', '?', '[', '{', '\\']) {
+        Some(wild) => p[..wild].rsplit_once('/').map_or("", |(dir, _)| dir),
+        None => p,
+    };
+    Some(root.trim_end_matches('/').to_owned())
+}
+
 impl PathSet {
+    /// Whether an anchored pattern may match `dir` or a path below it: a directory read as a
+    /// whole (`grep -r x ~`) reads what these patterns name there. `dir` is one form of the
+    /// path (absolute, `~`, `~/…`).
+    pub(crate) fn may_match_below(&self, dir: &str) -> bool {
+        let dir = dir.trim_end_matches('/');
+        let below = |inner: &str, outer: &str| {
+            // `` is `/`: it holds every absolute path.
+            (outer.is_empty() && inner.starts_with('/'))
+                || inner
+                    .strip_prefix(outer)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        };
+        self.roots
+            .iter()
+            .any(|(root, wild)| root == dir || below(root, dir) || (*wild && below(dir, root)))
+    }
+
     pub(crate) fn new(patterns: &[String]) -> Result<Self, (usize, WordGlobError)> {
-        let mut set = Self::default();
+        let mut set = Self {
+            roots: patterns
+                .iter()
+                .filter_map(|p| {
+                    let root = literal_root(p)?;
+                    let rest = p[root.len()..].trim_start_matches('/');
+                    Some((root, rest.contains("**") || rest.contains('/')))
+                })
+                .collect(),
+            ..Self::default()
+        };
         for (i, p) in patterns.iter().enumerate() {
             let anchor = p
                 .bytes()
@@ -605,6 +651,52 @@ mod path_tests {
 
     fn m(p: &str, path: &str) -> bool {
         PathGlob::new(p).unwrap().is_match(path)
+    }
+
+    /// A directory read as a whole reaches what the anchored patterns name below it; an
+    /// unanchored name (`**/.env`) is matched by the files themselves, not by every directory.
+    #[test]
+    fn patterns_below_a_directory() {
+        let set = PathSet::new(
+            &[
+                "~/.aws/**",
+                "~/.cargo/credentials*",
+                "/etc/ssh/ssh_host_*",
+                "~/.pgpass",
+                "~/.x/*/secret",
+                "**/.env",
+            ]
+            .map(String::from),
+        )
+        .unwrap();
+        for dir in [
+            "~",
+            "~/",
+            "~/.aws",
+            "~/.cargo",
+            "/",
+            "/etc",
+            "/etc/ssh",
+            "~/.pgpass",
+            "~/.x/a",
+        ] {
+            assert!(set.may_match_below(dir), "{dir}");
+        }
+        for dir in [
+            "~/src",
+            "~/.awsx",
+            "~/.cargo/registry",
+            "/etc/nginx",
+            "/home",
+            "@workspace",
+            "src",
+        ] {
+            assert!(!set.may_match_below(dir), "{dir}");
+        }
+        assert_eq!(literal_root("~/.aws/**").as_deref(), Some("~/.aws"));
+        assert_eq!(literal_root("/**").as_deref(), Some(""));
+        assert_eq!(literal_root("~/.pgpass").as_deref(), Some("~/.pgpass"));
+        assert_eq!(literal_root("**/.env"), None);
     }
 
     #[test]

@@ -257,7 +257,10 @@ fn net_tool_read_write_actions() {
         Tier::Sync,
         "`..` folded back into the workspace"
     );
-    let r = |path: &str| Action::Read { path: path.into() };
+    let r = |path: &str| Action::Read {
+        path: path.into(),
+        recursive: false,
+    };
     assert_eq!(
         p.classify(&r("/home/dev/.aws/credentials"), &c).tier,
         Tier::Sync

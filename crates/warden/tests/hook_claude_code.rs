@@ -203,6 +203,7 @@ fn every_tool_kind_gets_its_exact_answer_after_its_intent_is_recorded() {
         ("read_workspace", "allow", "read"),
         ("read_secret", "ask", "read"),
         ("grep_secret", "ask", "read"),
+        ("grep_home", "ask", "read"),
         ("glob_workspace", "allow", "read"),
         ("edit_workspace", "allow", "write"),
         ("write_outside", "ask", "write"),

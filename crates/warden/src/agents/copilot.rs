@@ -218,7 +218,8 @@ mod tests {
         assert_eq!(
             tool_action("view", &json!({"path": "a.txt"}), Path::new("/w")),
             Ok(Action::Read {
-                path: "/w/a.txt".into()
+                path: "/w/a.txt".into(),
+                recursive: false,
             })
         );
         let a = pre_tool_use_json(&Answer::Allow {

@@ -56,11 +56,14 @@ pub fn tool_action(tool: &str, input: &Value, cwd: &Path) -> Result<Action, Inpu
         "read_file" => as_claude("Read"),
         "write_file" => as_claude("Write"),
         "replace" => as_claude("Edit"),
-        "list_directory" => Ok(Action::Read {
+        "list_directory" | "glob" => Ok(Action::Read {
             path: dir(&["dir_path", "path"]),
+            recursive: false,
         }),
-        "glob" | "search_file_content" | "grep_search" => Ok(Action::Read {
+        // Content searches read every file below the directory.
+        "search_file_content" | "grep_search" => Ok(Action::Read {
             path: dir(&["dir_path", "path"]),
+            recursive: true,
         }),
         _ => Ok(Action::Tool {
             name: tool.to_owned(),
@@ -184,7 +187,10 @@ mod tests {
         );
         assert_eq!(
             tool_action("glob", &json!({"pattern": "*.rs"}), cwd),
-            Ok(Action::Read { path: "/w".into() })
+            Ok(Action::Read {
+                path: "/w".into(),
+                recursive: false
+            })
         );
         assert!(matches!(
             tool_action("mcp_x_y", &json!({}), cwd),

@@ -128,21 +128,27 @@ pub fn tool_action(tool: &str, input: &Value, cwd: Option<&Path>) -> Result<Acti
         }
         "Read" => Action::Read {
             path: path("file_path")?,
+            recursive: false,
         },
         "NotebookRead" => Action::Read {
             path: path("notebook_path")?,
+            recursive: false,
         },
         // The searchers read what they search: `Grep` over `~/.aws` prints the credentials'
-        // lines (Claude Code runs it itself, outside the sandbox), as `grep -r x ~/.aws` would.
-        // Without a `path` they search the working directory.
+        // lines (Claude Code runs it itself, outside the sandbox), as `grep -r x ~/.aws` would,
+        // and `Grep` over `~` reads every file below it (`recursive`); `Glob` and `LS` list
+        // names. Without a `path` they search the working directory.
         "Grep" | "Glob" | "LS" => {
             let named = input.get("path").and_then(Value::as_str);
+            let recursive = tool == "Grep";
             match (named.filter(|p| !p.is_empty()), cwd) {
                 (Some(_), _) => Action::Read {
                     path: path("path")?,
+                    recursive,
                 },
                 (None, Some(c)) => Action::Read {
                     path: c.to_path_buf(),
+                    recursive,
                 },
                 (None, None) => Action::Tool {
                     name: tool.to_owned(),
@@ -225,7 +231,9 @@ pub fn split_url(url: &str) -> Option<(String, u16, Option<String>)> {
 pub fn action_text(tool: &str, input: &Map<String, Value>, action: &Action) -> String {
     match action {
         Action::Shell { script, .. } => script.clone(),
-        Action::Read { path } | Action::Write { path } => format!("{tool} {}", path.display()),
+        Action::Read { path, .. } | Action::Write { path } => {
+            format!("{tool} {}", path.display())
+        }
         Action::Net { .. } | Action::Exec { .. } => {
             let url = input.get("url").and_then(Value::as_str).unwrap_or_default();
             format!("{tool} {url}")

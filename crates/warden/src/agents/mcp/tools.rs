@@ -84,6 +84,7 @@ impl Planned {
             tool,
             action: Action::Read {
                 path: shown.to_path_buf(),
+                recursive: false,
             },
             text: format!("{verb} {}", shown.display()),
             bound: json!({"kind": "read", "path": shown}),
