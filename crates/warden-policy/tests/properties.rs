@@ -32,8 +32,9 @@ fn tier(script: &str) -> Tier {
         .tier
 }
 
-/// Single-line commands from the corpus that compose cleanly (no directory changes, no trailing
-/// background operator, no heredocs, no comments).
+/// Single-line commands from the corpus that compose cleanly (no directory changes, no exported
+/// variables — both carry into the next command — no trailing background operator, no heredocs,
+/// no comments).
 fn pool() -> &'static Vec<String> {
     static POOL: OnceLock<Vec<String>> = OnceLock::new();
     POOL.get_or_init(|| {
@@ -47,6 +48,8 @@ fn pool() -> &'static Vec<String> {
                 !s.contains('⏎')
                     && !s.contains("cd ")
                     && !s.contains("pushd")
+                    && !s.contains("export ")
+                    && !s.contains("declare -x")
                     && !s.trim_end().ends_with('&')
                     && !s.contains('#')
                     && !s.contains(";;")
