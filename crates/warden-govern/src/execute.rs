@@ -177,6 +177,59 @@ pub fn profile_for(policy: &Policy, ctx: &Context, argv: Vec<String>) -> Sandbox
     p
 }
 
+/// Quote `s` for a POSIX shell (and bash/zsh): single quotes, each `'` written as `'\''`.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Shells whose `-c` script can say where it ended (an `EXIT` trap).
+const REPORTING_SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash"];
+
+/// Makes the command of `profile`, when it is a shell's `-c` script (`bash -c SCRIPT …`), write
+/// the directory it ends in to `file` (an existing host file, writable for this run and nothing
+/// else beside it), by an `EXIT` trap set before the script: an agent's shell that keeps its
+/// working directory between commands (Claude Code's Bash tool) runs each command in the
+/// sandbox, where a `cd` would otherwise not carry over. A script that sets its own `EXIT` trap
+/// or `exec`s reports nothing. Returns whether the command is such a script.
+pub fn report_cwd(profile: &mut SandboxProfile, file: &Path) -> bool {
+    let argv = &mut profile.argv;
+    let shell = argv.first().map(|a| a.rsplit('/').next().unwrap_or(a));
+    let dash_c = argv.get(1).is_some_and(|a| {
+        a.len() > 1
+            && a.starts_with('-')
+            && a.ends_with('c')
+            && a[1..].bytes().all(|b| b.is_ascii_alphabetic())
+    });
+    let Some(canonical) = std::fs::canonicalize(file).ok().filter(|f| f.is_file()) else {
+        return false;
+    };
+    if !shell.is_some_and(|s| REPORTING_SHELLS.contains(&s)) || !dash_c || argv.len() < 3 {
+        return false;
+    }
+    let trap = format!(
+        "pwd -P >| {} 2>/dev/null",
+        sh_quote(&canonical.to_string_lossy())
+    );
+    // On the script's first line, so the shell's messages keep their line numbers.
+    argv[2] = format!("trap {} EXIT; {}", sh_quote(&trap), argv[2]);
+    profile.writable_files.push(canonical);
+    true
+}
+
+/// The directory a command wrote to `file` by [`report_cwd`], when it is an existing directory
+/// inside the workspace (the command wrote the file: nothing else of it is trusted).
+pub fn reported_cwd(file: &Path, workspace: &Path) -> Option<PathBuf> {
+    let text = std::fs::read(file).ok()?;
+    let text = String::from_utf8(text).ok()?;
+    let line = text.strip_suffix('\n').unwrap_or(&text);
+    if line.is_empty() || line.contains(['\n', '\0']) || !line.starts_with('/') {
+        return None;
+    }
+    let dir = std::fs::canonicalize(line).ok().filter(|d| d.is_dir())?;
+    let ws = std::fs::canonicalize(workspace).ok()?;
+    dir.starts_with(&ws).then_some(dir)
+}
+
 /// The workspace's secret files (DESIGN.md, "An approval grants what it names"): the sandbox's
 /// shipped list plus the file-name globs of the governance file's credential rules (a
 /// `credential-access` rule's `**/NAME` paths and exceptions), so a team's own credential file

@@ -33,6 +33,7 @@ pub use nested_exec::NestedRefusal;
 pub use record::{IntentMeta, IntentRef, NetworkRecord, Outcome, Recorder};
 pub use warden_audit::{ApprovalEvent, Disposition, NestedAnswer, NestedLayer};
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use warden_policy::{Action, Context, Decision, Policy, Tier};
 
@@ -81,6 +82,9 @@ pub struct ActionRequest {
     /// For a file write: the content it proposes (`{"before", "after"}`), which the approver is
     /// shown as a diff (checked by the approval server against the digests in `bound`).
     pub proposed: Option<serde_json::Value>,
+    /// A file the command, when it is a shell's `-c` script, writes the directory it ends in
+    /// to (see [`execute::report_cwd`]).
+    pub report_cwd: Option<PathBuf>,
 }
 
 impl ActionRequest {
@@ -96,6 +100,7 @@ impl ActionRequest {
             text: None,
             refusal: None,
             proposed: None,
+            report_cwd: None,
         }
     }
 }
@@ -565,8 +570,21 @@ impl Governor {
     /// Every program the command runs after its own is a nested decision at the action's
     /// granted tier; the refused ones are in [`Execution::nested`].
     pub fn run(&self, running: &RunningAction, argv: Vec<String>) -> Result<Execution> {
+        self.run_reporting(running, argv, None)
+    }
+
+    /// [`Governor::run`], the command reporting the directory it ends in to `report_cwd`.
+    fn run_reporting(
+        &self,
+        running: &RunningAction,
+        argv: Vec<String>,
+        report_cwd: Option<&Path>,
+    ) -> Result<Execution> {
         let mut profile = execute::profile_for(&self.policy, &running.context, argv);
         execute::grant(&mut profile, &running.decision, running.granted);
+        if let Some(f) = report_cwd {
+            execute::report_cwd(&mut profile, f);
+        }
         let gate = nested_exec::NestedGate::new(self.clone(), profile.env.clone());
         gate.set_running(running.clone());
         let exec = execute::execute(
@@ -659,6 +677,9 @@ impl Governor {
         if decision.tier == Tier::Auto && req.request.is_none() && req.refusal.is_none() {
             let mut profile = execute::profile_for(&self.policy, &ctx, argv);
             execute::grant(&mut profile, &decision, Tier::Auto);
+            if let Some(f) = &req.report_cwd {
+                execute::report_cwd(&mut profile, f);
+            }
             // Nested execs are judged in the action's context once its intent is durable; the
             // command (and so any nested exec) starts only after that.
             let gate = nested_exec::NestedGate::new(self.clone(), profile.env.clone());
@@ -737,7 +758,7 @@ impl Governor {
                 })
             }
             Clearance::Cleared(running) => {
-                let exec = self.run(&running, argv)?;
+                let exec = self.run_reporting(&running, argv, req.report_cwd.as_deref())?;
                 Ok(Governed {
                     decision: running.decision,
                     intent: running.intent,

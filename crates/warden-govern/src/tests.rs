@@ -575,3 +575,66 @@ fn rule_variables_never_include_a_secret() {
         assert!(!names.iter().any(|n| n == secret), "{secret}: {names:?}");
     }
 }
+
+/// The directory a command reports is kept only when it is a directory inside the workspace
+/// (the command wrote the file; a path outside, a relative one, a missing one or a link out of
+/// the workspace is dropped), and only a shell's `-c` script is made to report.
+#[test]
+fn a_reported_directory_is_kept_only_inside_the_workspace() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let ws = root.path().join("ws");
+    std::fs::create_dir_all(ws.join("sub")).expect("mkdir");
+    std::os::unix::fs::symlink(root.path(), ws.join("out")).expect("link");
+    let file = root.path().join("report");
+    let said = |text: &str| {
+        std::fs::write(&file, text).expect("write");
+        execute::reported_cwd(&file, &ws)
+    };
+    let sub = ws.join("sub").canonicalize().expect("sub");
+    assert_eq!(said(&format!("{}\n", sub.display())), Some(sub.clone()));
+    assert_eq!(
+        said(&format!("{}", ws.display())),
+        Some(ws.canonicalize().expect("ws"))
+    );
+    for bad in [
+        "/".to_owned(),
+        "sub".to_owned(),
+        format!("{}/missing", ws.display()),
+        format!("{}/out", ws.display()),
+        format!("{}\n{}\n", sub.display(), sub.display()),
+        String::new(),
+    ] {
+        assert_eq!(said(&bad), None, "{bad:?}");
+    }
+
+    std::fs::write(&file, "").expect("write");
+    let policy = Policy::builtin();
+    let ctx = Context {
+        workspace: ws.clone(),
+        cwd: ws.clone(),
+        home: root.path().join("home"),
+        sandboxed: true,
+    };
+    let mut p = execute::profile_for(
+        &policy,
+        &ctx,
+        vec!["/bin/bash".into(), "-ec".into(), "cd sub".into()],
+    );
+    assert!(execute::report_cwd(&mut p, &file));
+    assert!(
+        p.argv[2].starts_with("trap ") && p.argv[2].ends_with("; cd sub"),
+        "{}",
+        p.argv[2]
+    );
+    assert_eq!(p.writable_files, [file.canonicalize().expect("file")]);
+    for argv in [
+        vec!["make", "-C", "sub"],
+        vec!["python3", "-c", "print(1)"],
+        vec!["bash", "script.sh"],
+    ] {
+        let mut p =
+            execute::profile_for(&policy, &ctx, argv.iter().map(|a| a.to_string()).collect());
+        assert!(!execute::report_cwd(&mut p, &file), "{argv:?}");
+        assert!(p.writable_files.is_empty());
+    }
+}

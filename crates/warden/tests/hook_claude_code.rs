@@ -378,7 +378,7 @@ fn the_rewritten_bash_command_runs_under_warden_run_with_the_original_output() {
         let rewritten = got["hookSpecificOutput"]["updatedInput"]["command"]
             .as_str()
             .expect("command");
-        assert!(rewritten.starts_with(&format!("'{WARDEN}' run --agent claude-code")));
+        assert!(rewritten.contains(&format!("'{WARDEN}' run --agent claude-code")));
         let original = Command::new("bash")
             .args(["-c", cmd])
             .current_dir(&f.ws)
@@ -429,6 +429,59 @@ fn the_rewritten_bash_command_runs_under_warden_run_with_the_original_output() {
         .output()
         .expect("sh");
     assert_eq!(String::from_utf8_lossy(&o.stdout), "[1]\n");
+}
+
+/// Claude Code's Bash tool keeps its working directory from one call to the next, and the
+/// rewrite runs each call in the sandbox: a `cd` there is carried back to the agent's shell when
+/// it ends inside the workspace (and only then), with the command's exit status kept.
+#[test]
+fn a_cd_in_a_rewritten_command_carries_over_to_the_next_call() {
+    let f = fx();
+    std::fs::create_dir_all(f.ws.join("pkg/sub")).expect("mkdir");
+    let rewrite = |id: &str, cmd: &str| -> String {
+        let got = answer(&f.hook(&bash_payload(&f, id, cmd)));
+        assert_eq!(decision(&got), "allow", "{cmd}: {got}");
+        got["hookSpecificOutput"]["updatedInput"]["command"]
+            .as_str()
+            .expect("command")
+            .to_owned()
+    };
+    // One shell for several calls, as Claude Code's: each rewritten command, then `pwd`.
+    let calls = [
+        rewrite("toolu_cd1", "cd pkg"),
+        rewrite("toolu_cd2", "cd sub && echo in-sub; exit 4"),
+        rewrite("toolu_cd3", "cd /usr"),
+        rewrite("toolu_cd4", "cd ..; trap 'true' EXIT"),
+    ];
+    let mut script = String::new();
+    for c in &calls {
+        script.push_str(&format!("{c}\necho \"status=$? pwd=$(pwd -P)\"\n"));
+    }
+    let o = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(&f.ws)
+        .env("HOME", &f.home)
+        .output()
+        .expect("bash");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let ws = f.ws.canonicalize().expect("ws");
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("status=")).collect();
+    let pkg = ws.join("pkg");
+    let sub = ws.join("pkg/sub");
+    assert_eq!(
+        lines,
+        [
+            format!("status=0 pwd={}", pkg.display()),
+            format!("status=4 pwd={}", sub.display()),
+            // Outside the workspace: not followed.
+            format!("status=0 pwd={}", sub.display()),
+            // The command's own EXIT trap replaces Warden's: no report, no `cd`.
+            format!("status=0 pwd={}", sub.display()),
+        ],
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("in-sub"), "{out}");
 }
 
 #[test]
@@ -703,7 +756,7 @@ fn approvals_through_a_real_server() {
         .as_str()
         .expect("command");
     assert!(
-        rewritten.starts_with(&format!("'{WARDEN}' sandbox ")),
+        rewritten.contains(&format!("'{WARDEN}' sandbox ")),
         "{rewritten}"
     );
     let ran = Command::new("sh")
@@ -1011,16 +1064,20 @@ fn no_command_text_escapes_the_quoting_of_the_rewrite() {
             // Not allowed (e.g. classified opaque): then nothing is rewritten to escape from.
             continue;
         };
-        // The words a shell makes of the rewrite: the original must be exactly the last one.
+        // The words a shell hands Warden (the rewrite run with Warden's name standing for a
+        // program that prints its arguments): the original must be exactly the last one.
+        let warden = format!("'{WARDEN}'");
+        assert_eq!(rewritten.matches(&warden).count(), 1, "{rewritten}");
         let o = Command::new("sh")
             .arg("-c")
-            .arg(format!("set -- {rewritten}; printf '%s\\0' \"$@\""))
+            .arg(rewritten.replace(&warden, "printf '%s\\0' warden"))
+            .current_dir(&f.ws)
             .output()
             .expect("sh");
         assert!(o.status.success());
         let words: Vec<&[u8]> = o.stdout.split(|b| *b == 0).collect();
         let words = &words[..words.len() - 1];
-        assert_eq!(words[0], WARDEN.as_bytes(), "{cmd:?}");
+        assert_eq!(words[0], b"warden", "{cmd:?}");
         assert_eq!(words[words.len() - 1], cmd.as_bytes(), "{cmd:?}");
         assert_eq!(words[words.len() - 2], b"-c", "{cmd:?}");
         rewritten_count += 1;

@@ -26,3 +26,56 @@ pub struct Degraded {
     #[arg(long)]
     pub allow_degraded: bool,
 }
+
+/// Where a shell command says which directory it ended in.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CwdReport {
+    /// With a shell's `-c` script (`-- bash -c SCRIPT`): afterwards FILE (an existing regular
+    /// file) holds the directory the script ended in when that is inside the workspace, and is
+    /// empty otherwise; for an agent's shell that keeps its directory between commands (the
+    /// Claude Code hook's rewrite `cd`s there).
+    #[arg(long, value_name = "FILE")]
+    pub cwd_report: Option<PathBuf>,
+}
+
+impl CwdReport {
+    /// The report file, checked before anything runs (an existing regular file, not a link)
+    /// and emptied: what it held before is never taken for this run's report.
+    pub fn file(&self) -> Result<Option<PathBuf>, crate::exit::CliError> {
+        let Some(f) = &self.cwd_report else {
+            return Ok(None);
+        };
+        match std::fs::symlink_metadata(f) {
+            Ok(m) if m.is_file() => {
+                let f = std::fs::canonicalize(f).map_err(|e| bad(f, &e.to_string()))?;
+                std::fs::write(&f, "").map_err(|e| bad(&f, &e.to_string()))?;
+                Ok(Some(f))
+            }
+            Ok(_) => Err(bad(f, "not a regular file")),
+            Err(e) => Err(bad(f, &e.to_string())),
+        }
+    }
+
+    /// After the run: leaves in `file` the directory the command reported when it is one inside
+    /// `workspace`, else nothing.
+    pub fn finish(file: &std::path::Path, workspace: &std::path::Path) {
+        let dir = warden_govern::execute::reported_cwd(file, workspace);
+        let text = dir
+            .map(|d| format!("{}\n", d.display()))
+            .unwrap_or_default();
+        if let Err(e) = std::fs::write(file, text) {
+            stderr_line!(
+                "warden: cannot write the directory report {}: {e}",
+                file.display()
+            );
+        }
+    }
+}
+
+fn bad(f: &std::path::Path, why: &str) -> crate::exit::CliError {
+    crate::exit::CliError::bad_input(miette::miette!(
+        help = "create it first, e.g. `f=$(mktemp)`",
+        "--cwd-report {}: {why}",
+        f.display()
+    ))
+}

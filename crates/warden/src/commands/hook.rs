@@ -471,6 +471,8 @@ fn rewrite_bash(
             policy: policy.as_deref(),
             bash: bash_path(),
             agent: h.agent.name(),
+            // Claude Code's Bash tool keeps its working directory from one call to the next.
+            report_cwd: matches!(h.agent, Agent::ClaudeCode),
         },
         wrap,
     ))

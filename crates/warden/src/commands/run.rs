@@ -43,6 +43,8 @@ pub struct RunArgs {
     pub tool: Option<String>,
     #[command(flatten)]
     pub degraded: super::flags::Degraded,
+    #[command(flatten)]
+    pub cwd_report: super::flags::CwdReport,
     /// Run a shell string with `/bin/sh -c` instead of an argv.
     #[arg(long, value_name = "S", conflicts_with = "rest")]
     pub shell: Option<String>,
@@ -60,6 +62,8 @@ pub fn run(args: RunArgs) -> CmdResult {
     let at = &args.placement;
     let ctx = policy_load::context(at.workspace.as_deref(), at.cwd.as_deref(), true)?;
     let policy = policy_load::load(at.policy.as_deref(), &ctx.workspace)?;
+    let report_cwd = args.cwd_report.file()?;
+    let workspace = ctx.workspace.clone();
     let action = match (&args.shell, args.rest.is_empty()) {
         (Some(s), _) => Action::Shell {
             script: s.clone(),
@@ -105,9 +109,13 @@ pub fn run(args: RunArgs) -> CmdResult {
             tool_call_id: args.tool_call_id,
             tool: args.tool,
         },
+        report_cwd: report_cwd.clone(),
         ..ActionRequest::new(action)
     };
     let governed = governor.govern(&req);
+    if let Some(f) = &report_cwd {
+        super::flags::CwdReport::finish(f, &workspace);
+    }
     // Never freed: the process ends with this command, and freeing the compiled policy piece
     // by piece costs a measurable share of a short run.
     std::mem::forget(governor);

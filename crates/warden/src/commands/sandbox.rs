@@ -3,7 +3,7 @@
 //! `--govern` (whole-agent mode, for agents without a hook) the command is one governed action
 //! at granted tier `auto`, and every program it runs is judged by the governance file.
 
-use crate::exit::CmdResult;
+use crate::exit::{CliError, CmdResult};
 use crate::policy_load;
 use std::process::ExitCode;
 use warden_govern::execute::{self, Execution, OutputMode};
@@ -28,6 +28,8 @@ pub struct SandboxArgs {
     pub agent: Option<String>,
     #[command(flatten)]
     pub degraded: super::flags::Degraded,
+    #[command(flatten)]
+    pub cwd_report: super::flags::CwdReport,
     /// The command to run, after `--`.
     #[arg(
         trailing_var_arg = true,
@@ -59,6 +61,11 @@ pub fn run(args: SandboxArgs) -> CmdResult {
     let policy =
         std::mem::ManuallyDrop::new(policy_load::load(at.policy.as_deref(), &ctx.workspace)?);
     if args.govern {
+        if args.cwd_report.cwd_report.is_some() {
+            return Err(CliError::bad_input(miette::miette!(
+                "--cwd-report reports where a shell command ended; a whole agent (--govern) is not one"
+            )));
+        }
         return run_governed(args, ctx, std::mem::ManuallyDrop::into_inner(policy));
     }
     // Isolation alone: the caller cleared the command (a person, or the agent hook after an
@@ -69,8 +76,12 @@ pub fn run(args: SandboxArgs) -> CmdResult {
         cwd: Some(ctx.cwd.clone()),
     };
     let decision = policy.classify(&action, &ctx);
+    let report_cwd = args.cwd_report.file()?;
     let mut profile = execute::profile_for(&policy, &ctx, args.rest);
     execute::grant(&mut profile, &decision, decision.tier);
+    if let Some(f) = &report_cwd {
+        execute::report_cwd(&mut profile, f);
+    }
     let exec = execute::execute(
         &policy,
         profile,
@@ -78,7 +89,11 @@ pub fn run(args: SandboxArgs) -> CmdResult {
         OutputMode::Inherit,
         None,
         None,
-    )?;
+    );
+    if let Some(f) = &report_cwd {
+        super::flags::CwdReport::finish(f, &ctx.workspace);
+    }
+    let exec = exec?;
     print_warnings(&exec);
     Ok(ExitCode::from(exec.shell_code()))
 }

@@ -285,10 +285,7 @@ pub fn redact(s: &str) -> String {
     warden_audit::redact::redact_str(s, &mut found)
 }
 
-/// Quote `s` for a POSIX shell (and bash/zsh): single quotes, each `'` written as `'\''`.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
+pub use warden_govern::execute::sh_quote;
 
 /// How a Bash command is wrapped so that it runs sandboxed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,7 +310,13 @@ pub struct Rewrite<'a> {
     pub bash: Option<&'a str>,
     /// The agent named in `warden run --agent` (Codex's hook uses this rewrite too).
     pub agent: &'a str,
+    /// Carry the directory the command ends in to the agent's shell (`--cwd-report`, then a
+    /// `cd` there): for a shell that keeps its working directory between calls.
+    pub report_cwd: bool,
 }
+
+/// The variables the rewrite uses in the agent's shell (each call starts a fresh one).
+const REPORT_FILE: &str = "__warden_cwd";
 
 /// The Bash tool input with `command` replaced by the same command under Warden.
 pub fn rewrite_bash(input: &HookInput, r: &Rewrite<'_>, wrap: Wrap) -> Map<String, Value> {
@@ -337,6 +340,11 @@ pub fn rewrite_bash(input: &HookInput, r: &Rewrite<'_>, wrap: Wrap) -> Map<Strin
         }
         Wrap::Sandbox => parts.push("sandbox".into()),
     }
+    if r.report_cwd {
+        parts.push(format!(
+            "${{{REPORT_FILE}:+--cwd-report \"${REPORT_FILE}\"}}"
+        ));
+    }
     parts.extend(["--workspace".into(), q(r.workspace)]);
     if let Some(p) = r.policy {
         parts.extend(["--policy".into(), q(p)]);
@@ -346,8 +354,19 @@ pub fn rewrite_bash(input: &HookInput, r: &Rewrite<'_>, wrap: Wrap) -> Map<Strin
         None if wrap == Wrap::Run => parts.extend(["--shell".into(), q(command)]),
         None => parts.extend(["--".into(), "/bin/sh".into(), "-c".into(), q(command)]),
     }
+    let mut command = parts.join(" ");
+    if r.report_cwd {
+        // A report file of its own (none when it cannot be made: then no `cd`), the command's
+        // status kept through the `cd` to where it ended (inside the workspace: Warden checked).
+        command = format!(
+            "{REPORT_FILE}=$(mktemp 2>/dev/null) || {REPORT_FILE}=; {command}; \
+             __warden_status=$?; if [ -n \"${REPORT_FILE}\" ]; then \
+             __warden_dir=$(cat -- \"${REPORT_FILE}\" 2>/dev/null); rm -f -- \"${REPORT_FILE}\"; \
+             [ -n \"$__warden_dir\" ] && cd -- \"$__warden_dir\"; fi; (exit $__warden_status)"
+        );
+    }
     let mut updated = input.tool_input.clone();
-    updated.insert("command".into(), Value::String(parts.join(" ")));
+    updated.insert("command".into(), Value::String(command));
     updated
 }
 
