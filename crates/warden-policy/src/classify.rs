@@ -581,7 +581,28 @@ fn expand_git(argv: &[String]) -> GitExpansion {
         out.extend(argv[globals_end + 1..].iter().cloned());
         return GitExpansion::Argv(out, cwd);
     }
-    GitExpansion::Argv(argv.to_vec(), cwd)
+    GitExpansion::Argv(git_config_verbs(argv, globals_end), cwd)
+}
+
+/// git 2.46's `git config VERB …` read as the options it stands for, so that one set of rules
+/// judges both forms: `get` is `--get`, `list` `--list`, `unset` `--unset`, `edit` `--edit`,
+/// `rename-section`/`remove-section` their options, and `set NAME VALUE` is `NAME VALUE`.
+fn git_config_verbs(argv: &[String], sub_at: usize) -> Vec<String> {
+    let verb_at = sub_at + 1;
+    let option = match (argv.get(sub_at), argv.get(verb_at)) {
+        (Some(sub), Some(verb)) if sub == "config" => match verb.as_str() {
+            "get" | "list" | "unset" | "edit" | "rename-section" | "remove-section" => {
+                Some(format!("--{verb}"))
+            }
+            "set" => None,
+            _ => return argv.to_vec(),
+        },
+        _ => return argv.to_vec(),
+    };
+    let mut out = argv[..verb_at].to_vec();
+    out.extend(option);
+    out.extend(argv[verb_at + 1..].iter().cloned());
+    out
 }
 
 impl Policy {

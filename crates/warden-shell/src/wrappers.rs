@@ -8,7 +8,7 @@
 //! | `su -c STRING` | STRING analysed as shell text; sets `elevated` |
 //! | `env` | `-`, `-i`, `-0`, `-v`, `-u NAME`, `-C dir` (sets `cwd`), `-P path`, `-L`/`-U user`, `-S STRING` (split as GNU env does and read again as options), `--`, `VAR=x` (code-carrying variables analysed) |
 //! | `timeout`, `nice`, `nohup`, `stdbuf`, `time`, `setsid`, `ionice`, `chrt`, `taskset`, `caffeinate`, `chroot`, `unshare`, `nsenter`, `builtin`, `exec`, `command`, `busybox`, `sshpass`, `strace`, `ltrace`, `eatmydata`, `fakeroot`, `tini`, `dumb-init`, `dbus-run-session`, `unbuffer`, `chronic`, `ifne`, `xvfb-run`, `gosu`, `su-exec` | options and fixed operands (`timeout DURATION`, `chroot DIR`, `chrt PRIO`, `taskset MASK`, `gosu USER`); `sudo NAME=value cmd` assignments |
-//! | `systemd-run`, `ssh-agent`, `firejail`, `proot`, `valgrind`, `dotenv` | options (`systemd-run -p PROP --unit U`, `proot -r ROOT -b BIND`, `dotenv -e FILE --`, python-dotenv's `dotenv run`), then the command |
+//! | `systemd-run`, `ssh-agent`, `firejail`, `proot`, `valgrind`, `dotenv` | options (`systemd-run -p PROP --unit U`, `proot -r ROOT -b BIND`, `dotenv -e FILE --`, python-dotenv's `dotenv [-f FILE] run`), then the command; the files `dotenv` loads into its environment (`.env` when none is named) are reads of the command |
 //! | `cross-env VAR=x cmd` | as `env`: the assignments, then the command (`cross-env-shell`: shell text, see `carried.rs`) |
 //! | `poetry`/`pipenv`/`pdm`/`hatch`/`rye`/`pixi`/`uv`/`devbox` `run`, `conda`/`mamba`/`micromamba` `run`, `bundle`/`asdf`/`rbenv`/`pyenv`/`nodenv`/`goenv` `exec`, `direnv exec DIR`, `aws-vault exec PROFILE`, `mise`/`rtx` `exec`/`x`, `op`/`doppler`/`infisical`/`dotenvx` `run`, `npm`/`pnpm`/`yarn` `exec` (`-c STRING`, doppler's `--command STRING`: the string as shell text) | reported as is; and only with that subcommand, the command after the tool's options around it (`uv run --with X`, `conda run -n ENV`), its operands, a `--`, then the command (`mise exec node@20 -- cmd`: after the `--`); any other subcommand is the tool itself |
 //! | `bash`/`sh`/`zsh`/`dash`/`ksh`/`mksh`/`ash`/`fish` `-c STRING` | STRING analysed as shell text (a dynamic STRING is opaque); with no operand the heredoc / here-string / piped script is analysed |
@@ -440,8 +440,8 @@ pub static WRAPPERS: &[Wrapper] = &[
     Wrapper {
         names: &["dotenv"],
         kind: Kind::Prefix,
-        short_arg: "evp",
-        long_arg: &[],
+        short_arg: "efvp",
+        long_arg: &["--file"],
         operands: 0,
     },
     Wrapper {
@@ -764,6 +764,14 @@ fn value<'o>(opts: &'o Opts, names: &[&str]) -> Option<&'o W> {
         .and_then(|(_, v)| v.as_ref())
 }
 
+/// Every value given to the options `names`, in order.
+fn values(opts: &Opts, names: &[&str]) -> Vec<String> {
+    opts.iter()
+        .filter(|(o, _)| names.contains(&o.as_str()))
+        .filter_map(|(_, v)| v.as_ref().map(|v| v.v.clone()))
+        .collect()
+}
+
 fn argv(words: &[W]) -> Vec<String> {
     words.iter().map(|w| w.v.clone()).collect()
 }
@@ -1058,14 +1066,26 @@ pub(crate) fn exec(
                 // dotenv-cli's `-c [ENV]` takes an optional value: `-c ENV -- cmd`.
                 start += 2;
             }
+            let mut env_files: Vec<String> = Vec::new();
             if name == "dotenv" && words[start].v == "run" {
                 // python-dotenv's `dotenv run [--] cmd` (dotenv-cli's is `dotenv [-e F] [--] cmd`).
-                let (j, _) = skip_opts(&words, start + 1, "f", &["--file", "--override"]);
+                let (j, run_opts) = skip_opts(&words, start + 1, "f", &["--file", "--override"]);
+                env_files.extend(values(&run_opts, &["-f", "--file"]));
                 if j >= words.len() {
                     emit_plain(cx, &words, span, &inner_io, scope, &inh2);
                     return;
                 }
                 start = j;
+            }
+            if name == "dotenv" {
+                // The files it loads into the command's environment are read for the command
+                // (`.env` when none is named): `dotenv -e .env -- cmd` runs `cmd` with `.env`'s
+                // secrets, as `source .env && cmd` does.
+                env_files.extend(values(&opts, &["-e", "-f", "--file"]));
+                if env_files.is_empty() {
+                    env_files.push(".env".into());
+                }
+                inner_io.reads.extend(env_files);
             }
             if matches!(name.as_str(), "builtin" | "command") {
                 // Builtins run in this shell: `builtin cd x` changes its directory.
