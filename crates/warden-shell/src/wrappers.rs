@@ -23,6 +23,8 @@
 //! | `python -c`, `node -e/-p`, `deno eval`, `bun -e`, `perl -e/-E`, `ruby -e`, `php -r`, `lua -e`, `awk PROGRAM` | the interpreter is reported as is, and the process starts inside the code are reported too |
 //! | `psql`, `mysql`, `mariadb`, `sqlite3`, `duckdb`, `clickhouse-client` | not peeled: a heredoc / here-string body is appended as `--warden-stdin=<body>` |
 //! | `trap 'HANDLER' SIG` | HANDLER analysed as shell text |
+//! | `alias NAME='VALUE'` | VALUE analysed as shell text: a later `NAME` runs it |
+//! | `source /dev/stdin`, `. /dev/stdin`, `bash /dev/stdin` (also `/dev/fd/0`, `/proc/self/fd/0`) | the here-string / heredoc / piped input analysed as the script (`source`: in this shell) |
 //! | `coproc [NAME] cmd` | peeled approximately (the grammar does not know it) and reported opaque too |
 //! | `cd`, `pushd`, `popd` (also via `builtin`/`command`) | not reported; a literal directory becomes `cwd` of what follows |
 //! | `tee FILES`, `time -o FILE`, `find -fprint FILE` | the files are added to `writes` (and `find`'s starting points with `-delete` or `-exec rm {}`) |
@@ -934,6 +936,30 @@ pub(crate) fn exec(
         }
         return;
     }
+    if name == "alias" {
+        // `alias NAME='cmd …'`: a later `NAME` runs the value (zsh expands aliases in scripts,
+        // bash with `expand_aliases`): the value is judged as the command it stands for.
+        let first = cx.out.commands.len();
+        for w in words[1..].iter().filter(|w| !w.v.starts_with('-')) {
+            if let Some((_, value)) = w.v.split_once('=') {
+                let mut value = W::lit(value, w.span);
+                value.dynamic = w.dynamic;
+                let inh2 = inh.with("alias");
+                cx.shell_string(&value, scope, &inh2, depth, "alias value");
+            }
+        }
+        if cx.out.commands.len() == first {
+            emit_plain(cx, &words, span, &io, scope, &inh);
+        } else {
+            attach(cx, first, &words, span, &io, scope, &inh);
+        }
+        return;
+    }
+    if matches!(name.as_str(), "source" | ".") && words.get(1).is_some_and(|w| names_stdin(&w.v)) {
+        // `source /dev/stdin <<< 'cmd'`: the script is the input, run in this shell.
+        source_stdin(cx, &name, &words, span, io, scope, &inh, depth);
+        return;
+    }
     if name == "coproc" {
         // tree-sitter-bash does not parse `coproc [NAME] command`; peel it approximately.
         cx.opaque(
@@ -1376,7 +1402,9 @@ fn shell(
         attach(cx, first, words, span, &io, scope, inh);
         return;
     }
-    if i < words.len() && !stdin_mode {
+    // `bash /dev/stdin <<< 'cmd'`: the script is the input.
+    let script_is_stdin = i < words.len() && names_stdin(&words[i].v);
+    if i < words.len() && !stdin_mode && !script_is_stdin {
         // `bash script.sh`: the script is a file; policy decides.
         emit_plain(cx, words, span, &io, scope, inh);
         if words[i].v.starts_with("<(") || words[i].v.starts_with("/dev/fd/") {
@@ -1420,6 +1448,50 @@ fn shell(
             );
         }
         Stdin::Terminal => emit_plain(cx, words, span, &io, scope, inh),
+    }
+}
+
+/// Whether a script path names the command's own input.
+fn names_stdin(path: &str) -> bool {
+    matches!(path, "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0")
+}
+
+/// `source /dev/stdin` (or `.`): the input is a script run in this shell (its `cd` and
+/// variables stay); input known only at run time is opaque.
+#[expect(clippy::too_many_arguments, reason = "mirrors exec's parameters")]
+fn source_stdin(
+    cx: &mut Ctx,
+    name: &str,
+    words: &[W],
+    span: Span,
+    io: Io,
+    scope: &mut Scope,
+    inh: &Inh,
+    depth: usize,
+) {
+    match &io.stdin {
+        Stdin::Text {
+            text,
+            map,
+            dynamic,
+            heredoc_unquoted,
+        } if !*dynamic || *heredoc_unquoted => {
+            let inh2 = inh.with(format!("{name} <stdin"));
+            let mut body_io = io.clone();
+            body_io.stdin = Stdin::Terminal;
+            let first = cx.text(text, *map, scope, &inh2, depth + 1);
+            cx.heredoc_consumed |= *heredoc_unquoted;
+            attach(cx, first, words, span, &body_io, scope, inh);
+        }
+        Stdin::Terminal => emit_plain(cx, words, span, &io, scope, inh),
+        _ => {
+            emit_plain(cx, words, span, &io, scope, inh);
+            cx.opaque(
+                span,
+                format!("{name} runs a script from input whose content is unknown"),
+                &argv(words).join(" "),
+            );
+        }
     }
 }
 

