@@ -433,7 +433,9 @@ fn the_rewritten_bash_command_runs_under_warden_run_with_the_original_output() {
 
 /// Claude Code's Bash tool keeps its working directory from one call to the next, and the
 /// rewrite runs each call in the sandbox: a `cd` there is carried back to the agent's shell when
-/// it ends inside the workspace (and only then), with the command's exit status kept.
+/// it ends inside the workspace (and only then), with the command's exit status kept — in
+/// each shell the Bash tool may use (bash, zsh, a POSIX sh). Before, zsh took the report
+/// option and its file as one word and every rewritten command failed.
 #[test]
 fn a_cd_in_a_rewritten_command_carries_over_to_the_next_call() {
     let f = fx();
@@ -457,31 +459,34 @@ fn a_cd_in_a_rewritten_command_carries_over_to_the_next_call() {
     for c in &calls {
         script.push_str(&format!("{c}\necho \"status=$? pwd=$(pwd -P)\"\n"));
     }
-    let o = Command::new("bash")
-        .args(["-c", &script])
-        .current_dir(&f.ws)
-        .env("HOME", &f.home)
-        .output()
-        .expect("bash");
-    let out = String::from_utf8_lossy(&o.stdout);
     let ws = f.ws.canonicalize().expect("ws");
-    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("status=")).collect();
     let pkg = ws.join("pkg");
     let sub = ws.join("pkg/sub");
-    assert_eq!(
-        lines,
-        [
-            format!("status=0 pwd={}", pkg.display()),
-            format!("status=4 pwd={}", sub.display()),
-            // Outside the workspace: not followed.
-            format!("status=0 pwd={}", sub.display()),
-            // The command's own EXIT trap replaces Warden's: no report, no `cd`.
-            format!("status=0 pwd={}", sub.display()),
-        ],
-        "{out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(out.contains("in-sub"), "{out}");
+    let want = [
+        format!("status=0 pwd={}", pkg.display()),
+        format!("status=4 pwd={}", sub.display()),
+        // Outside the workspace: not followed.
+        format!("status=0 pwd={}", sub.display()),
+        // The command's own EXIT trap replaces Warden's: no report, no `cd`.
+        format!("status=0 pwd={}", sub.display()),
+    ];
+    for shell in ["bash", "zsh", "sh"] {
+        let o = Command::new(shell)
+            .args(["-c", &script])
+            .current_dir(&f.ws)
+            .env("HOME", &f.home)
+            .output()
+            .unwrap_or_else(|e| panic!("{shell}: {e} (run scripts/setup-hook.sh)"));
+        let out = String::from_utf8_lossy(&o.stdout);
+        let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("status=")).collect();
+        assert_eq!(
+            lines,
+            want,
+            "{shell}: {out}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(out.contains("in-sub"), "{shell}: {out}");
+    }
 }
 
 #[test]

@@ -33,7 +33,7 @@ pub struct CwdReport {
     /// With a shell's `-c` script (`-- bash -c SCRIPT`): afterwards FILE (an existing regular
     /// file) holds the directory the script ended in when that is inside the workspace, and is
     /// empty otherwise; for an agent's shell that keeps its directory between commands (the
-    /// Claude Code hook's rewrite `cd`s there).
+    /// Claude Code hook's rewrite `cd`s there). An empty FILE asks for no report.
     #[arg(long, value_name = "FILE")]
     pub cwd_report: Option<PathBuf>,
 }
@@ -42,7 +42,11 @@ impl CwdReport {
     /// The report file, checked before anything runs (an existing regular file, not a link)
     /// and emptied: what it held before is never taken for this run's report.
     pub fn file(&self) -> Result<Option<PathBuf>, crate::exit::CliError> {
-        let Some(f) = &self.cwd_report else {
+        let Some(f) = self
+            .cwd_report
+            .as_ref()
+            .filter(|f| !f.as_os_str().is_empty())
+        else {
             return Ok(None);
         };
         match std::fs::symlink_metadata(f) {

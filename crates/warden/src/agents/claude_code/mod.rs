@@ -341,9 +341,9 @@ pub fn rewrite_bash(input: &HookInput, r: &Rewrite<'_>, wrap: Wrap) -> Map<Strin
         Wrap::Sandbox => parts.push("sandbox".into()),
     }
     if r.report_cwd {
-        parts.push(format!(
-            "${{{REPORT_FILE}:+--cwd-report \"${REPORT_FILE}\"}}"
-        ));
+        // Always the option and one quoted word (zsh does not split `${X:+a "$X"}` into two);
+        // empty when no file could be made.
+        parts.push(format!("--cwd-report \"${REPORT_FILE}\""));
     }
     parts.extend(["--workspace".into(), q(r.workspace)]);
     if let Some(p) = r.policy {
