@@ -487,6 +487,23 @@ fn a_cd_in_a_rewritten_command_carries_over_to_the_next_call() {
         );
         assert!(out.contains("in-sub"), "{shell}: {out}");
     }
+    // No report file can be made (`mktemp` fails): the command still runs, in place.
+    let o = Command::new("zsh")
+        .args([
+            "-c",
+            &format!("{}\necho \"status=$? pwd=$(pwd -P)\"", calls[1]),
+        ])
+        .current_dir(&pkg)
+        .env("HOME", &f.home)
+        .env("TMPDIR", f.root.path().join("no-such-directory"))
+        .output()
+        .expect("zsh");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(&format!("status=4 pwd={}", pkg.display())),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]

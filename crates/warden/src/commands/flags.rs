@@ -34,7 +34,14 @@ pub struct CwdReport {
     /// file) holds the directory the script ended in when that is inside the workspace, and is
     /// empty otherwise; for an agent's shell that keeps its directory between commands (the
     /// Claude Code hook's rewrite `cd`s there). An empty FILE asks for no report.
-    #[arg(long, value_name = "FILE")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        value_parser = clap::builder::TypedValueParser::map(
+            clap::builder::OsStringValueParser::new(),
+            PathBuf::from
+        )
+    )]
     pub cwd_report: Option<PathBuf>,
 }
 
