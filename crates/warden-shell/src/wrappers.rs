@@ -957,7 +957,7 @@ pub(crate) fn exec(
     }
     if matches!(name.as_str(), "source" | ".") && words.get(1).is_some_and(|w| names_stdin(&w.v)) {
         // `source /dev/stdin <<< 'cmd'`: the script is the input, run in this shell.
-        source_stdin(cx, &name, &words, span, io, scope, &inh, depth);
+        input_script(cx, &name, &words, span, io, scope, &inh, depth);
         return;
     }
     if name == "coproc" {
@@ -1416,39 +1416,8 @@ fn shell(
         }
         return;
     }
-    match &io.stdin {
-        Stdin::Text {
-            text,
-            map,
-            dynamic,
-            heredoc_unquoted,
-        } => {
-            let inh2 = inh.with(format!("{name} <stdin"));
-            if *dynamic && !*heredoc_unquoted {
-                cx.opaque(
-                    span,
-                    format!("script fed to {name} is computed at run time"),
-                    text,
-                );
-                return;
-            }
-            let mut inner = scope.child_shell();
-            let mut body_io = io.clone();
-            body_io.stdin = Stdin::Terminal;
-            let first = cx.text(text, *map, &mut inner, &inh2, depth + 1);
-            cx.heredoc_consumed |= *heredoc_unquoted;
-            attach(cx, first, words, span, &body_io, scope, inh);
-        }
-        Stdin::Pipe => {
-            emit_plain(cx, words, span, &io, scope, inh);
-            cx.opaque(
-                span,
-                format!("{name} reads its script from a pipe whose content is unknown"),
-                &argv(words).join(" "),
-            );
-        }
-        Stdin::Terminal => emit_plain(cx, words, span, &io, scope, inh),
-    }
+    let mut inner = scope.child_shell();
+    input_script(cx, name, words, span, io, &mut inner, inh, depth);
 }
 
 /// Whether a script path names the command's own input.
@@ -1456,10 +1425,11 @@ fn names_stdin(path: &str) -> bool {
     matches!(path, "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0")
 }
 
-/// `source /dev/stdin` (or `.`): the input is a script run in this shell (its `cd` and
-/// variables stay); input known only at run time is opaque.
+/// A shell reading its script from its input (`bash <<'EOF'`, `echo cmd | sh`, `source
+/// /dev/stdin <<< cmd`): the here-string / heredoc / piped text analysed in `scope` (a child
+/// shell's, or this shell's for `source`); input known only at run time is opaque.
 #[expect(clippy::too_many_arguments, reason = "mirrors exec's parameters")]
-fn source_stdin(
+fn input_script(
     cx: &mut Ctx,
     name: &str,
     words: &[W],
@@ -1475,7 +1445,15 @@ fn source_stdin(
             map,
             dynamic,
             heredoc_unquoted,
-        } if !*dynamic || *heredoc_unquoted => {
+        } => {
+            if *dynamic && !*heredoc_unquoted {
+                cx.opaque(
+                    span,
+                    format!("script fed to {name} is computed at run time"),
+                    text,
+                );
+                return;
+            }
             let inh2 = inh.with(format!("{name} <stdin"));
             let mut body_io = io.clone();
             body_io.stdin = Stdin::Terminal;
@@ -1483,15 +1461,15 @@ fn source_stdin(
             cx.heredoc_consumed |= *heredoc_unquoted;
             attach(cx, first, words, span, &body_io, scope, inh);
         }
-        Stdin::Terminal => emit_plain(cx, words, span, &io, scope, inh),
-        _ => {
+        Stdin::Pipe => {
             emit_plain(cx, words, span, &io, scope, inh);
             cx.opaque(
                 span,
-                format!("{name} runs a script from input whose content is unknown"),
+                format!("{name} reads its script from a pipe whose content is unknown"),
                 &argv(words).join(" "),
             );
         }
+        Stdin::Terminal => emit_plain(cx, words, span, &io, scope, inh),
     }
 }
 
