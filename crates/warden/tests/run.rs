@@ -469,3 +469,82 @@ fn an_unprivileged_user_gets_the_same_sandbox() {
         "ESCAPE: {text}"
     );
 }
+
+/// `--cwd-report FILE`: the file holds where a shell's script ended when that is inside the
+/// workspace (else nothing), whatever the script itself wrote there; a file that is anything
+/// but new and empty is refused before anything runs (the command can write it: `--cwd-report
+/// ~/.bashrc` would hand it the user's shell start-up), and left as it was.
+#[test]
+fn the_directory_a_script_ends_in_is_reported_only_inside_the_workspace() {
+    let w = ws();
+    std::fs::create_dir_all(w.ws.join("sub")).expect("mkdir");
+    let report = w.root.path().join("report");
+    let said = |script: &str| -> (Output, String) {
+        std::fs::write(&report, "").expect("empty");
+        let o = w.run(&[
+            "run",
+            "--cwd-report",
+            report.to_str().expect("utf8"),
+            "--",
+            "bash",
+            "-c",
+            script,
+        ]);
+        (o, std::fs::read_to_string(&report).expect("report"))
+    };
+    let sub = w.ws.canonicalize().expect("ws").join("sub");
+    let (o, r) = said("cd sub && echo in");
+    assert_printed(&o, "in\n");
+    assert_eq!(r, format!("{}\n", sub.display()));
+    // The report's path, for scripts that write it themselves (read at run time).
+    std::fs::write(w.ws.join("t"), report.to_str().expect("utf8")).expect("t");
+    for script in [
+        "cd /usr",
+        // The script writes the file itself, then ends outside: what it wrote is not taken.
+        &format!("f=$(cat t); echo {} > \"$f\"; cd /", sub.display()),
+        // Its own EXIT trap replaces Warden's and writes `/`: not inside the workspace.
+        "f=$(cat t); trap 'echo / > \"$f\"' EXIT; cd sub",
+    ] {
+        let (o, r) = said(script);
+        assert_eq!(o.status.code(), Some(0), "{script}: {}", err(&o));
+        assert_eq!(r, "", "{script}");
+    }
+    // Not an argv a shell runs as a script: nothing to report.
+    std::fs::write(&report, "").expect("empty");
+    let o = w.run(&[
+        "run",
+        "--cwd-report",
+        report.to_str().expect("utf8"),
+        "--",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(std::fs::read_to_string(&report).expect("report"), "");
+
+    let startup = w.root.path().join(".bashrc");
+    std::fs::write(&startup, "# the user's\n").expect("write");
+    let linked = w.root.path().join("linked");
+    std::fs::write(&linked, "").expect("write");
+    std::fs::hard_link(&linked, w.root.path().join("linked-too")).expect("link");
+    for (file, why) in [
+        (&startup, "not empty"),
+        (&linked, "hard link"),
+        (&w.root.path().join("missing"), "No such file"),
+    ] {
+        let o = w.run(&[
+            "run",
+            "--cwd-report",
+            file.to_str().expect("utf8"),
+            "--",
+            "bash",
+            "-c",
+            "echo ran > ran.txt",
+        ]);
+        assert_refused(&o, 2, why);
+        assert!(!w.ws.join("ran.txt").exists());
+    }
+    assert_eq!(
+        std::fs::read_to_string(&startup).expect("read"),
+        "# the user's\n"
+    );
+}

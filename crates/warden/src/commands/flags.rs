@@ -46,9 +46,11 @@ pub struct CwdReport {
 }
 
 impl CwdReport {
-    /// The report file, checked before anything runs (an existing regular file, not a link)
-    /// and emptied: what it held before is never taken for this run's report.
+    /// The report file, checked before anything runs: an existing, empty regular file with no
+    /// other name (not a link, not a hard link) — the command can write it, so it must be
+    /// nothing else (`--cwd-report ~/.bashrc` would hand the command the user's shell start-up).
     pub fn file(&self) -> Result<Option<PathBuf>, crate::exit::CliError> {
+        use std::os::unix::fs::MetadataExt;
         let Some(f) = self
             .cwd_report
             .as_ref()
@@ -57,11 +59,11 @@ impl CwdReport {
             return Ok(None);
         };
         match std::fs::symlink_metadata(f) {
-            Ok(m) if m.is_file() => {
-                let f = std::fs::canonicalize(f).map_err(|e| bad(f, &e.to_string()))?;
-                std::fs::write(&f, "").map_err(|e| bad(&f, &e.to_string()))?;
-                Ok(Some(f))
-            }
+            Ok(m) if m.is_file() && m.len() == 0 && m.nlink() == 1 => Ok(Some(
+                std::fs::canonicalize(f).map_err(|e| bad(f, &e.to_string()))?,
+            )),
+            Ok(m) if m.is_file() && m.len() > 0 => Err(bad(f, "not empty")),
+            Ok(m) if m.is_file() => Err(bad(f, "has another name (a hard link)")),
             Ok(_) => Err(bad(f, "not a regular file")),
             Err(e) => Err(bad(f, &e.to_string())),
         }
@@ -85,7 +87,7 @@ impl CwdReport {
 
 fn bad(f: &std::path::Path, why: &str) -> crate::exit::CliError {
     crate::exit::CliError::bad_input(miette::miette!(
-        help = "create it first, e.g. `f=$(mktemp)`",
+        help = "give a new, empty file, e.g. `f=$(mktemp)`",
         "--cwd-report {}: {why}",
         f.display()
     ))
