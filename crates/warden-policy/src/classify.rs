@@ -1229,8 +1229,13 @@ impl Policy {
     ) -> (Vec<(Verdict, bool)>, Option<Verdict>, Named) {
         let forms_text = forms.forms_of(path);
         let candidates = crate::wordglob::SplitPath::all(&forms_text);
+        // A tree that holds the home directory (`/`, `/home`) holds what the `~/…` patterns name.
+        let mut tree_forms = forms_text.clone();
+        if tree && forms.home.starts_with(path) && !tree_forms.iter().any(|f| f == "~") {
+            tree_forms.push("~".to_owned());
+        }
         let hit = |r: &crate::matcher::CompiledRule| {
-            r.matches_path(&candidates, is_write) || (tree && r.matches_below(&forms_text))
+            r.matches_path(&candidates, is_write) || (tree && r.matches_below(&tree_forms))
         };
         let mut ordinary = Vec::new();
         let mut floor: Option<Verdict> = None;
