@@ -456,6 +456,11 @@ fn discarded(upper: &Path, named: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
+/// Removes the private directories of layers whose sandbox never started.
+pub(crate) fn discard(layers: &[Layer]) {
+    layers.iter().for_each(remove_layer);
+}
+
 /// Removes a layer's private directory (the overlay's work directory is left without
 /// permissions by the kernel).
 fn remove_layer(l: &Layer) {

@@ -598,21 +598,6 @@ impl Launch {
         plan.homes = home.views;
         plan.secrets.extend(home.secret_locations);
         notes.extend(home.notes);
-        // Granted paths that do not exist yet are created through an overlay (`staging.rs`).
-        let missing: Vec<PathBuf> = profile
-            .writable_files
-            .iter()
-            .filter(|f| std::fs::symlink_metadata(f).is_err())
-            .cloned()
-            .collect();
-        let open: Vec<&Path> = std::iter::once(&plan.workspace)
-            .chain(&plan.writable)
-            .map(PathBuf::as_path)
-            .collect();
-        plan.layers =
-            crate::staging::plan(&missing, &open, &plan.homes).map_err(SandboxError::Profile)?;
-        let layers = plan.layers.clone();
-
         let filtered = env::filter_env(
             &profile.env,
             &profile.env_allow,
@@ -631,9 +616,25 @@ impl Launch {
             cmd_env.retain(|(k, _)| !env::CA_BUNDLE_VARS.contains(&k.as_str()));
             cmd_env.extend(env::ca_vars(mounts::CA_BUNDLE_INSIDE));
         }
+        // Granted paths that do not exist yet are created through an overlay (`staging.rs`):
+        // its directories are made last; should the exec supervisor not start, they go again.
+        let missing: Vec<PathBuf> = profile
+            .writable_files
+            .iter()
+            .filter(|f| std::fs::symlink_metadata(f).is_err())
+            .cloned()
+            .collect();
+        let open: Vec<&Path> = std::iter::once(&plan.workspace)
+            .chain(&plan.writable)
+            .map(PathBuf::as_path)
+            .collect();
+        plan.layers =
+            crate::staging::plan(&missing, &open, &plan.homes).map_err(SandboxError::Profile)?;
+        let layers = plan.layers.clone();
         let exec = match (self.exec_channel.take(), self.exec.take()) {
             (Some(ours), Some(governance)) => Some(
                 exec_supervisor::start(ours, governance)
+                    .inspect_err(|_| crate::staging::discard(&layers))
                     .map_err(SandboxError::io("start the exec supervisor"))?,
             ),
             _ => None,

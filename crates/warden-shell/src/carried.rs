@@ -315,6 +315,7 @@ pub(crate) fn carried(
             depth,
         ),
         "man" => option_shell(cx, words, &["-P", "--pager"], "man -P", scope, inh, depth),
+        "less" => less(cx, words, scope, inh, depth),
         "rg" => option_programs(
             cx,
             words,
@@ -1471,6 +1472,16 @@ fn ex_command(cmd: &str) -> Result<Option<String>, ()> {
         return Err(());
     }
     Ok(None)
+}
+
+/// `less +!CMD` (`++!CMD`): the initial command `!` runs CMD in a shell.
+fn less(cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usize) {
+    for w in words.iter().skip(1).take_while(|w| w.v != "--") {
+        let initial = w.v.strip_prefix("++").or_else(|| w.v.strip_prefix('+'));
+        if let Some(cmd) = initial.and_then(|c| c.strip_prefix('!')) {
+            cx.carried_shell(&lit_like(cmd, w), "less +!", scope, inh, depth);
+        }
+    }
 }
 
 fn vim(cx: &mut Ctx, name: &str, words: &[W], scope: &Scope, inh: &Inh, depth: usize) {

@@ -30,7 +30,7 @@
 //! | `tee FILES`, `time -o FILE`, `find -fprint FILE` | the files are added to `writes` (and `find`'s starting points with `-delete` or `-exec rm {}`) |
 //! | `source FILE`, `bash FILE` | not peeled (file content; see lookahead in warden-policy); `source <(…)` and `bash <(…)` are also opaque |
 //! | `docker run IMAGE CMD`, `docker compose run SERVICE CMD` (podman, nerdctl; `--entrypoint`) | reported as is, then the command, started by `docker run` (a new container's, not a remote one) |
-//! | `ssh`, `docker exec`, `kubectl exec`, `gcloud … ssh`, `vagrant ssh -c`, `lxc`/`incus`/`multipass exec`, options holding commands (`git -c`, `ssh -o ProxyCommand`, `rsync -e`, `tar --to-command`, `sed e`, `vim -c`, …) | reported as is, then the carried commands (see `carried.rs`; remote ones with `remote` set) |
+//! | `ssh`, `docker exec`, `kubectl exec`, `gcloud … ssh`, `vagrant ssh -c`, `lxc`/`incus`/`multipass exec`, options holding commands (`git -c`, `ssh -o ProxyCommand`, `rsync -e`, `tar --to-command`, `sed e`, `vim -c`, `less +!CMD`, …) | reported as is, then the carried commands (see `carried.rs`; remote ones with `remote` set) |
 
 use crate::carried;
 use crate::interp::Lang;
