@@ -316,6 +316,7 @@ pub(crate) fn carried(
         ),
         "man" => option_shell(cx, words, &["-P", "--pager"], "man -P", scope, inh, depth),
         "less" => less(cx, words, scope, inh, depth),
+        "expect" => expect(cx, words, scope, inh, depth),
         "rg" => option_programs(
             cx,
             words,
@@ -1472,6 +1473,36 @@ fn ex_command(cmd: &str) -> Result<Option<String>, ()> {
         return Err(());
     }
     Ok(None)
+}
+
+/// `expect -c SCRIPT`: each `spawn [OPTIONS] CMD …` of the Tcl script starts CMD (its words read
+/// as shell words: Tcl's `{…}` grouping aside, they split alike) and `exec CMD` runs one.
+fn expect(cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usize) {
+    let scripts = words
+        .windows(2)
+        .take_while(|p| p[0].v != "--")
+        .filter(|p| p[0].v == "-c")
+        .map(|p| &p[1]);
+    for script in scripts {
+        for statement in script.v.split(['\n', ';']).map(str::trim) {
+            let Some(rest) = statement
+                .strip_prefix("spawn ")
+                .or_else(|| statement.strip_prefix("exec "))
+            else {
+                continue;
+            };
+            let mut rest = rest.trim_start();
+            while let Some(opt) = rest.strip_prefix('-').filter(|_| !rest.starts_with("--")) {
+                let (flag, after) = opt.split_once(' ').unwrap_or((opt, ""));
+                let takes_value = matches!(flag, "ignore" | "open" | "leaveopen");
+                rest = after.trim_start();
+                if takes_value {
+                    rest = rest.split_once(' ').map_or("", |(_, r)| r).trim_start();
+                }
+            }
+            cx.carried_shell(&lit_like(rest, script), "expect spawn", scope, inh, depth);
+        }
+    }
 }
 
 /// `less +!CMD` (`++!CMD`): the initial command `!` runs CMD in a shell.

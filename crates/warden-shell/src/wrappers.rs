@@ -10,7 +10,7 @@
 //! | `timeout`, `nice`, `nohup`, `stdbuf`, `time`, `setsid`, `ionice`, `chrt`, `taskset`, `caffeinate`, `chroot`, `unshare`, `nsenter`, `builtin`, `exec`, `command`, `busybox`, `sshpass`, `strace`, `ltrace`, `eatmydata`, `fakeroot`, `tini`, `dumb-init`, `dbus-run-session`, `unbuffer`, `chronic`, `ifne`, `xvfb-run`, `gosu`, `su-exec` | options and fixed operands (`timeout DURATION`, `chroot DIR`, `chrt PRIO`, `taskset MASK`, `gosu USER`); `sudo NAME=value cmd` assignments |
 //! | `systemd-run`, `ssh-agent`, `firejail`, `proot`, `valgrind`, `dotenv` | options (`systemd-run -p PROP --unit U`, `proot -r ROOT -b BIND`, `dotenv -e FILE --`, python-dotenv's `dotenv [-f FILE] run`), then the command; the files `dotenv` loads into its environment (`.env` when none is named) are reads of the command |
 //! | `cross-env VAR=x cmd` | as `env`: the assignments, then the command (`cross-env-shell`: shell text, see `carried.rs`) |
-//! | `poetry`/`pipenv`/`pdm`/`hatch`/`rye`/`pixi`/`uv`/`devbox` `run`, `conda`/`mamba`/`micromamba` `run`, `bundle`/`asdf`/`rbenv`/`pyenv`/`nodenv`/`goenv` `exec`, `direnv exec DIR`, `aws-vault exec PROFILE`, `mise`/`rtx` `exec`/`x`, `op`/`doppler`/`infisical`/`dotenvx` `run`, `npm`/`pnpm`/`yarn` `exec` (`-c STRING`, doppler's `--command STRING`: the string as shell text) | reported as is; and only with that subcommand, the command after the tool's options around it (`uv run --with X`, `conda run -n ENV`), its operands, a `--`, then the command (`mise exec node@20 -- cmd`: after the `--`); any other subcommand is the tool itself |
+//! | `poetry`/`pipenv`/`pdm`/`hatch`/`rye`/`pixi`/`uv`/`devbox` `run`, `conda`/`mamba`/`micromamba` `run`, `bundle`/`asdf`/`rbenv`/`pyenv`/`nodenv`/`goenv` `exec`, `direnv exec DIR`, `aws-vault exec PROFILE`, `mise`/`rtx` `exec`/`x`, `op`/`doppler`/`infisical`/`dotenvx` `run`, `npm`/`pnpm`/`yarn` `exec` (npm's `-w NAME`, pnpm's `-F SELECTOR`, `yarn workspace NAME exec`; `-c STRING`, doppler's `--command STRING`: the string as shell text) | reported as is; and only with that subcommand, the command after the tool's options around it (`uv run --with X`, `conda run -n ENV`), its operands, a `--`, then the command (`mise exec node@20 -- cmd`: after the `--`); any other subcommand is the tool itself |
 //! | `bash`/`sh`/`zsh`/`dash`/`ksh`/`mksh`/`ash`/`fish` `-c STRING` | STRING analysed as shell text (a dynamic STRING is opaque); with no operand the heredoc / here-string / piped script is analysed |
 //! | `eval ARGS` | ARGS joined analysed as shell text, in the current shell (a `cd` leaks out) |
 //! | `watch ARGS` | ARGS joined analysed as shell text (`-x`: as argv) |
@@ -30,7 +30,7 @@
 //! | `tee FILES`, `time -o FILE`, `find -fprint FILE` | the files are added to `writes` (and `find`'s starting points with `-delete` or `-exec rm {}`) |
 //! | `source FILE`, `bash FILE` | not peeled (file content; see lookahead in warden-policy); `source <(…)` and `bash <(…)` are also opaque |
 //! | `docker run IMAGE CMD`, `docker compose run SERVICE CMD` (podman, nerdctl; `--entrypoint`) | reported as is, then the command, started by `docker run` (a new container's, not a remote one) |
-//! | `ssh`, `docker exec`, `kubectl exec`, `gcloud … ssh`, `vagrant ssh -c`, `lxc`/`incus`/`multipass exec`, options holding commands (`git -c`, `ssh -o ProxyCommand`, `rsync -e`, `tar --to-command`, `sed e`, `vim -c`, `less +!CMD`, …) | reported as is, then the carried commands (see `carried.rs`; remote ones with `remote` set) |
+//! | `ssh`, `docker exec`, `kubectl exec`, `gcloud … ssh`, `vagrant ssh -c`, `lxc`/`incus`/`multipass exec`, options holding commands (`git -c`, `ssh -o ProxyCommand`, `rsync -e`, `tar --to-command`, `sed e`, `vim -c`, `less +!CMD`, `expect -c 'spawn CMD'`, …) | reported as is, then the carried commands (see `carried.rs`; remote ones with `remote` set) |
 
 use crate::carried;
 use crate::interp::Lang;
@@ -479,7 +479,8 @@ pub static WRAPPERS: &[Wrapper] = &[
             tool_specs: false,
             text_options: &["-c", "--call"],
         },
-        short_arg: "cC",
+        // `-w NAME`: npm's workspace; `-F SELECTOR`: pnpm's filter.
+        short_arg: "cCwF",
         long_arg: &[
             "--call",
             "--package",
@@ -1257,6 +1258,12 @@ pub(crate) fn exec(
             tool_specs,
             text_options,
         } => {
+            // `yarn workspace NAME exec cmd`: the command in one of the workspaces.
+            let i = if name == "yarn" && words.get(i).is_some_and(|w| w.v == "workspace") {
+                i + 2
+            } else {
+                i
+            };
             if !words
                 .get(i)
                 .is_some_and(|w| !w.dynamic && subcommands.contains(&w.v.as_str()))

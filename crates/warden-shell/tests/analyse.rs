@@ -1309,3 +1309,22 @@ fn the_command_docker_run_starts_is_analysed() {
     let a = analyse_shell("docker run -d -p 8080:80 nginx");
     assert_eq!(a.commands.len(), 1, "{:?}", a.commands);
 }
+
+/// Commands behind options that were read as operands or not looked into: npm's `-w NAME`,
+/// pnpm's `-F SELECTOR`, `yarn workspace NAME exec`, `expect -c 'spawn CMD'`, `less +!CMD`.
+#[test]
+fn commands_behind_workspace_options_expect_and_less_are_analysed() {
+    for text in [
+        "npm exec -w packages/a -- git push",
+        "npm -w packages/a exec git push",
+        "pnpm -F a exec git push",
+        "yarn workspace a exec git push",
+        "expect -c 'set timeout 5; spawn -noecho git push; interact'",
+        "less '+!git push' README.md",
+    ] {
+        let a = analyse_shell(text);
+        find(&a, &["git", "push"]);
+    }
+    let a = analyse_shell("less +G README.md");
+    assert_eq!(a.commands.len(), 1, "{:?}", a.commands);
+}
