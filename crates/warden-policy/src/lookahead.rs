@@ -211,9 +211,18 @@ fn npm(argv: &[String], raw: &str, cwd: &Path) -> Option<Target> {
             .or_else(|| a.strip_prefix("--cwd="))
         {
             dir = join(cwd, d);
-        } else if matches!(a, "-w" | "--workspace" | "--filter" | "-F") {
-            // A workspace package elsewhere: not followed.
-            return None;
+        } else if let Some(w) = workspace_option(argv, i) {
+            // A workspace package by its directory (`-w packages/api`, pnpm's `--filter
+            // ./api`) is followed there; one named otherwise (`-w api`, a glob) is not.
+            let (value, used) = w;
+            if !value.contains('/')
+                || (value.contains(['*', '{', '[', '.']) && !value.starts_with("./"))
+            {
+                return None;
+            }
+            dir = join(cwd, value);
+            i += used;
+            continue;
         } else if a == "--ignore-scripts" {
             ignore_scripts = true;
         } else if !a.starts_with('-') {
@@ -275,6 +284,18 @@ fn npm(argv: &[String], raw: &str, cwd: &Path) -> Option<Target> {
         scripts
     };
     Some(Target::Npm { dir, scripts })
+}
+
+/// The value of a workspace-selecting option at `argv[i]` (`-w V`, `--workspace V`,
+/// `--workspace=V`, `--filter V`, `-F V`), with how many words it takes.
+fn workspace_option(argv: &[String], i: usize) -> Option<(&str, usize)> {
+    let a = argv[i].as_str();
+    if matches!(a, "-w" | "--workspace" | "--filter" | "-F") {
+        return argv.get(i + 1).map(|v| (v.as_str(), 2));
+    }
+    a.strip_prefix("--workspace=")
+        .or_else(|| a.strip_prefix("--filter="))
+        .map(|v| (v, 1))
 }
 
 fn is_package_manager_command(w: &str) -> bool {
@@ -567,6 +588,29 @@ mod tests {
             })
         );
         assert_eq!(target(&argv("yarn add x"), "npm", "yarn", cwd), None);
+        // A workspace package by its directory is followed there; by name, not.
+        for line in [
+            "npm run -w packages/api deploy",
+            "npm run --workspace=packages/api deploy",
+            "pnpm --filter ./packages/api run deploy",
+        ] {
+            assert_eq!(
+                target(&argv(line), "npm", line.split(' ').next().unwrap(), cwd),
+                Some(Target::Npm {
+                    dir: "/w/packages/api".into(),
+                    scripts: vec!["predeploy".into(), "deploy".into(), "postdeploy".into()]
+                }),
+                "{line}"
+            );
+        }
+        assert_eq!(
+            target(&argv("npm run -w api deploy"), "npm", "npm", cwd),
+            None
+        );
+        assert_eq!(
+            target(&argv("pnpm -F '@org/*' run deploy"), "npm", "pnpm", cwd),
+            None
+        );
         assert!(matches!(
             target(&argv("make -C sub deploy X=1"), "make", "make", cwd),
             Some(Target::Make { ref goals, ref dir, .. }) if goals == &["deploy"] && dir == Path::new("/w/sub")
