@@ -14,6 +14,7 @@ mod matcher;
 mod net;
 mod paths;
 pub mod sections;
+mod tasks;
 mod testing;
 mod tier;
 mod wordglob;

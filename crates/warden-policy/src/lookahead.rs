@@ -1,5 +1,6 @@
 //! Lookahead: a command that runs a script or a named task living in the workspace (`bash
-//! deploy.sh`, `./x.sh`, `source env.sh`, `npm test`, `yarn build`, `make deploy`) is judged
+//! deploy.sh`, `./x.sh`, `source env.sh`, `npm test`, `yarn build`, `make deploy`, `just
+//! deploy`, `pixi run deploy`, …: see `tasks.rs`) is judged
 //! together with what that file says it will run. Real agents, refused a command, write it
 //! into a script and run the script; the runtime exec layer still enforces, but the early
 //! decision and the approver's request should already name `deploy.sh:3: terraform apply`.
@@ -116,6 +117,8 @@ pub(crate) enum Target {
         vars: Vec<(String, String)>,
         dry_run: bool,
     },
+    /// A task runner's named tasks (`just deploy`, `pixi run deploy`, …).
+    Tasks(crate::tasks::Tasks),
 }
 
 impl Target {
@@ -127,6 +130,12 @@ impl Target {
             Target::Make { dir, file, .. } => file
                 .clone()
                 .unwrap_or_else(|| dir.join("Makefile"))
+                .display()
+                .to_string(),
+            Target::Tasks(t) => t
+                .file
+                .clone()
+                .unwrap_or_else(|| t.dir.join(t.runner.files()[0]))
                 .display()
                 .to_string(),
         }
@@ -183,7 +192,7 @@ pub(crate) fn target(argv: &[String], program: &str, raw: &str, cwd: &Path) -> O
     match program {
         "npm" => npm(argv, raw, cwd),
         "make" => make(argv, cwd),
-        _ => None,
+        _ => crate::tasks::target(argv, program, cwd).map(Target::Tasks),
     }
 }
 
@@ -549,6 +558,41 @@ pub(crate) fn pieces(
                     cwd: dir.clone(),
                 })
                 .collect())
+        }
+        Target::Tasks(t) => {
+            // The file named, else the runner's files in the order it looks: the first that
+            // defines one of the tasks.
+            let candidates: Vec<PathBuf> = match &t.file {
+                Some(f) => vec![f.clone()],
+                None => t.runner.files().iter().map(|f| t.dir.join(f)).collect(),
+            };
+            let mut why = String::from("no task file");
+            for path in candidates {
+                let text = match read(&path) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        why = e;
+                        continue;
+                    }
+                };
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let lines = crate::tasks::commands(t, &name, &text)?;
+                if !lines.is_empty() || t.file.is_some() {
+                    return Ok(lines
+                        .into_iter()
+                        .map(|(line, text)| Piece {
+                            text,
+                            file: rel(&path),
+                            line,
+                            cwd: t.dir.clone(),
+                        })
+                        .collect());
+                }
+            }
+            Err(why)
         }
     }
 }

@@ -262,3 +262,68 @@ rm -rf ../../
         assert!(!d.named.writes_outside.is_empty() && !d.named.reads.is_empty());
     }
 }
+
+/// Task runners' named tasks are read like package.json scripts and Makefile targets: `just
+/// deploy`, `pixi run deploy`, `hatch run release`, `pdm run migrate`, `devbox run deploy` run
+/// what their files define for that name (dependencies first), named by file and line.
+#[test]
+fn task_runners_tasks_are_read() {
+    let files = MemoryWorkspace::new()
+        .with(
+            "/ws/justfile",
+            "build:\n    cargo build\n\ndeploy: build\n    kubectl apply -f k8s/\n",
+        )
+        .with(
+            "/ws/pixi.toml",
+            "[tasks]\ndeploy = { cmd = \"terraform apply -auto-approve\" }\nfmt = \"ruff format\"\n",
+        )
+        .with(
+            "/ws/pyproject.toml",
+            "[tool.hatch.envs.default.scripts]\nrelease = [\"hatch build\", \"twine upload dist/*\"]\n\
+             [tool.pdm.scripts]\nmigrate = \"alembic upgrade head\"\n",
+        )
+        .with(
+            "/ws/devbox.json",
+            "{\"shell\": {\"scripts\": {\"deploy\": [\"echo go\", \"git push origin main\"]}}}",
+        );
+    for (line, tier, reason) in [
+        (
+            "just deploy",
+            Tier::Sync,
+            "justfile:5: kubectl apply -f k8s/",
+        ),
+        (
+            "pixi run deploy",
+            Tier::Sync,
+            "pixi.toml:2: terraform apply",
+        ),
+        (
+            "hatch run release",
+            Tier::Sync,
+            "pyproject.toml:2: twine upload",
+        ),
+        (
+            "pdm run migrate",
+            Tier::Sync,
+            "pyproject.toml:4: alembic upgrade head",
+        ),
+        (
+            "devbox run deploy",
+            Tier::Async,
+            "devbox.json:1: git push origin main",
+        ),
+    ] {
+        let d = check(&files, line);
+        assert_eq!(d.tier, tier, "{line}: {:?}", d.reasons);
+        assert!(has_reason(&d, reason), "{line}: {:?}", d.reasons);
+    }
+    for line in [
+        "just build",
+        "pixi run fmt",
+        "just --list",
+        "pixi run python x.py",
+    ] {
+        let d = check(&files, line);
+        assert_eq!(d.tier, Tier::Auto, "{line}: {:?}", d.reasons);
+    }
+}
