@@ -479,17 +479,14 @@ fn the_directory_a_script_ends_in_is_reported_only_inside_the_workspace() {
     let w = ws();
     std::fs::create_dir_all(w.ws.join("sub")).expect("mkdir");
     let report = w.root.path().join("report");
+    let reporting = |file: &Path, argv: &[&str]| -> Output {
+        let mut args = vec!["run", "--cwd-report", file.to_str().expect("utf8"), "--"];
+        args.extend_from_slice(argv);
+        w.run(&args)
+    };
     let said = |script: &str| -> (Output, String) {
         std::fs::write(&report, "").expect("empty");
-        let o = w.run(&[
-            "run",
-            "--cwd-report",
-            report.to_str().expect("utf8"),
-            "--",
-            "bash",
-            "-c",
-            script,
-        ]);
+        let o = reporting(&report, &["bash", "-c", script]);
         (o, std::fs::read_to_string(&report).expect("report"))
     };
     let sub = w.ws.canonicalize().expect("ws").join("sub");
@@ -511,13 +508,7 @@ fn the_directory_a_script_ends_in_is_reported_only_inside_the_workspace() {
     }
     // Not an argv a shell runs as a script: nothing to report.
     std::fs::write(&report, "").expect("empty");
-    let o = w.run(&[
-        "run",
-        "--cwd-report",
-        report.to_str().expect("utf8"),
-        "--",
-        "true",
-    ]);
+    let o = reporting(&report, &["true"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert_eq!(std::fs::read_to_string(&report).expect("report"), "");
 
@@ -531,15 +522,7 @@ fn the_directory_a_script_ends_in_is_reported_only_inside_the_workspace() {
         (&linked, "hard link"),
         (&w.root.path().join("missing"), "No such file"),
     ] {
-        let o = w.run(&[
-            "run",
-            "--cwd-report",
-            file.to_str().expect("utf8"),
-            "--",
-            "bash",
-            "-c",
-            "echo ran > ran.txt",
-        ]);
+        let o = reporting(file, &["bash", "-c", "echo ran > ran.txt"]);
         assert_refused(&o, 2, why);
         assert!(!w.ws.join("ran.txt").exists());
     }
