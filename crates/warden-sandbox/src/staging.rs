@@ -134,15 +134,30 @@ fn shown(dir: &Path, homes: &[HomeView]) -> PathBuf {
     at
 }
 
-/// A fresh private directory of the host for one layer (in the temporary directory, 0700; a
-/// name already there, kept from an earlier run, is skipped, never reused).
+/// `statfs` type of an overlay file system, which cannot hold another overlay's upper layer.
+const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
+
+/// Where layers' private directories go: the temporary directory, unless it is itself on an
+/// overlay (a container's root), then a memory file system of this user's.
+fn layers_base() -> PathBuf {
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+    std::iter::once(std::env::temp_dir())
+        .chain([PathBuf::from("/dev/shm")])
+        .chain(runtime)
+        .find(|d| d.is_dir() && sys::fs_type(d).is_some_and(|t| t != OVERLAYFS_SUPER_MAGIC))
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// A fresh private directory of the host for one layer (0700, see [`layers_base`]; a name
+/// already there, kept from an earlier run, is skipped, never reused).
 fn new_layer(dir: PathBuf) -> Result<Layer, String> {
     use std::os::unix::fs::DirBuilderExt;
     static N: AtomicU32 = AtomicU32::new(0);
     let mut b = std::fs::DirBuilder::new();
     b.mode(0o700);
+    let base = layers_base();
     let root = loop {
-        let root = std::env::temp_dir().join(format!(
+        let root = base.join(format!(
             "warden-new.{}.{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
