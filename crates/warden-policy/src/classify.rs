@@ -951,7 +951,11 @@ impl Policy {
             }
             trace.note(|| format!("lookahead: reading {} from line {}", p.file, p.line));
             trace.reading.push(p.file.clone());
-            let analysis = warden_shell::analyse_shell(&p.text);
+            let mut analysis = warden_shell::analyse_shell(&p.text);
+            if p.code {
+                // A process a script's code computes at run time is judged when it execs.
+                analysis.opaque.clear();
+            }
             let before = out.len();
             out.reserve(analysis.commands.len() + analysis.opaque.len());
             self.classify_analysis(&analysis, Some(&p.text), &p.cwd, ctx, depth + 1, trace, out);

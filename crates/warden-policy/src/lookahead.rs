@@ -1,6 +1,7 @@
 //! Lookahead: a command that runs a script or a named task living in the workspace (`bash
 //! deploy.sh`, `./x.sh`, `source env.sh`, `npm test`, `yarn build`, `make deploy`, `just
-//! deploy`, `pixi run deploy`, …: see `tasks.rs`) is judged
+//! deploy`, `pixi run deploy`, …: see `tasks.rs`; `python3 tool.py`, `node x.js`: the processes
+//! their code starts) is judged
 //! together with what that file says it will run. Real agents, refused a command, write it
 //! into a script and run the script; the runtime exec layer still enforces, but the early
 //! decision and the approver's request should already name `deploy.sh:3: terraform apply`.
@@ -100,6 +101,10 @@ pub(crate) struct Piece {
     pub line: usize,
     /// Directory the text runs in.
     pub cwd: PathBuf,
+    /// A script's code fed to its interpreter (see [`Target::Code`]): only the processes it
+    /// starts with literal commands are judged ahead; one it computes at run time is left to
+    /// the run-time exec layer, as the commands of any program are.
+    pub code: bool,
 }
 
 /// What a command asks to run from the workspace.
@@ -119,6 +124,12 @@ pub(crate) enum Target {
     },
     /// A task runner's named tasks (`just deploy`, `pixi run deploy`, …).
     Tasks(crate::tasks::Tasks),
+    /// A Python, Node, Ruby or Perl script (`python3 tool.py`, `./tool` with such a shebang):
+    /// judged by the processes its code starts. `interpreter` reads code on its input.
+    Code {
+        interpreter: &'static str,
+        path: PathBuf,
+    },
 }
 
 impl Target {
@@ -138,6 +149,7 @@ impl Target {
                 .unwrap_or_else(|| t.dir.join(t.runner.files()[0]))
                 .display()
                 .to_string(),
+            Target::Code { path, .. } => path.display().to_string(),
         }
     }
 }
@@ -192,8 +204,88 @@ pub(crate) fn target(argv: &[String], program: &str, raw: &str, cwd: &Path) -> O
     match program {
         "npm" => npm(argv, raw, cwd),
         "make" => make(argv, cwd),
-        _ => crate::tasks::target(argv, program, cwd).map(Target::Tasks),
+        _ => code_script(argv, program, cwd)
+            .or_else(|| crate::tasks::target(argv, program, cwd).map(Target::Tasks)),
     }
+}
+
+/// The interpreters whose scripts are read ahead: (program, the invocation that reads code on
+/// its input, inline-code options, options taking a value).
+const INTERPRETERS: &[(&str, &str, &[&str], &[&str])] = &[
+    ("python", "python3 -", &["-c", "-m"], &["-W", "-X"]),
+    (
+        "node",
+        "node -",
+        &["-e", "--eval", "-p", "--print"],
+        &["-r", "--require", "--import", "--loader", "--env-file"],
+    ),
+    ("ruby", "ruby -", &["-e"], &["-r", "-I", "-C"]),
+    ("perl", "perl -", &["-e", "-E"], &["-M", "-I", "-m"]),
+];
+
+/// `python3 tool.py`, `node x.js`, `ruby x.rb`, `perl x.pl`: the script file run (not `-c`
+/// code, not a module, not code on the input).
+fn code_script(argv: &[String], program: &str, cwd: &Path) -> Option<Target> {
+    let (_, interpreter, inline, valued) = INTERPRETERS.iter().find(|(p, ..)| *p == program)?;
+    let mut i = 1;
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        if inline
+            .iter()
+            .any(|o| a == *o || (o.len() == 2 && a.starts_with(o)))
+        {
+            return None;
+        }
+        if a == "--" {
+            i += 1;
+            break;
+        }
+        if !a.starts_with('-') || a == "-" {
+            break;
+        }
+        i += if valued.contains(&a) { 2 } else { 1 };
+    }
+    let script = argv.get(i).filter(|s| *s != "-")?;
+    Some(Target::Code {
+        interpreter,
+        path: join(cwd, script),
+    })
+}
+
+/// The interpreter of a script's `#!` line, when it is one [`INTERPRETERS`] reads ahead.
+fn code_shebang(text: &str) -> Option<&'static str> {
+    let rest = text.lines().next()?.strip_prefix("#!")?;
+    let mut words = rest.split_whitespace();
+    let mut name = words.next()?.rsplit('/').next()?;
+    if name == "env" {
+        name = words.find(|w| !w.starts_with('-') && !w.contains('='))?;
+    }
+    let program = match name {
+        n if n.starts_with("python") || n == "pypy3" => "python",
+        n => n,
+    };
+    INTERPRETERS
+        .iter()
+        .find(|(p, ..)| *p == program)
+        .map(|(_, invocation, ..)| *invocation)
+}
+
+/// The end of a script's text fed to its interpreter as a heredoc.
+const CODE_END: &str = "WARDEN_LOOKAHEAD_CODE_END";
+
+/// A script's code as shell text that feeds it to `interpreter` (so the analyser judges the
+/// processes it starts, each named by its line: the code starts on the piece's second line).
+fn code_piece(interpreter: &str, text: &str, file: String, cwd: PathBuf) -> Result<Piece, String> {
+    if text.lines().any(|l| l == CODE_END) {
+        return Err("it holds the marker lookahead ends code with".into());
+    }
+    Ok(Piece {
+        text: format!("{interpreter} <<'{CODE_END}'\n{text}\n{CODE_END}\n"),
+        file,
+        line: 0,
+        cwd,
+        code: true,
+    })
 }
 
 /// npm / yarn / pnpm / bun: which package.json scripts a command runs.
@@ -489,7 +581,11 @@ pub(crate) fn pieces(
         } => {
             let text = read(path)?;
             if *needs_shebang && !shell_shebang(&text) {
-                return Ok(Vec::new());
+                let cwd = path.parent().unwrap_or(workspace).to_path_buf();
+                return match code_shebang(&text) {
+                    Some(interpreter) => Ok(vec![code_piece(interpreter, &text, rel(path), cwd)?]),
+                    None => Ok(Vec::new()),
+                };
             }
             let cwd = path.parent().unwrap_or(workspace).to_path_buf();
             Ok(vec![Piece {
@@ -497,6 +593,7 @@ pub(crate) fn pieces(
                 file: rel(path),
                 line: 1,
                 cwd,
+                code: false,
             }])
         }
         Target::Npm { dir, scripts } => {
@@ -518,6 +615,7 @@ pub(crate) fn pieces(
                         file: format!("{} scripts.{name}", rel(&path)),
                         line: text[..at].matches('\n').count() + 1,
                         cwd: dir.clone(),
+                        code: false,
                     });
                 }
             }
@@ -556,8 +654,14 @@ pub(crate) fn pieces(
                     file: rel(&path),
                     line,
                     cwd: dir.clone(),
+                    code: false,
                 })
                 .collect())
+        }
+        Target::Code { interpreter, path } => {
+            let text = read(path)?;
+            let cwd = path.parent().unwrap_or(workspace).to_path_buf();
+            Ok(vec![code_piece(interpreter, &text, rel(path), cwd)?])
         }
         Target::Tasks(t) => {
             // The file named, else the runner's files in the order it looks: the first that
@@ -588,6 +692,7 @@ pub(crate) fn pieces(
                             file: rel(&path),
                             line,
                             cwd: t.dir.clone(),
+                            code: false,
                         })
                         .collect());
                 }

@@ -327,3 +327,60 @@ fn task_runners_tasks_are_read() {
         assert_eq!(d.tier, Tier::Auto, "{line}: {:?}", d.reasons);
     }
 }
+
+/// A Python, Node, Ruby or Perl script run by its interpreter (or as `./tool` with such a
+/// shebang) is read ahead like a shell script: the processes its code starts with literal
+/// commands are judged, named by file and line. A process it computes at run time is left to
+/// the run-time exec layer (it was `auto` before, and stays so).
+#[test]
+fn interpreter_scripts_are_read_for_the_commands_they_start() {
+    let files = MemoryWorkspace::new()
+        .with(
+            "/ws/tool.py",
+            "import subprocess\n\n# Ship it.\nsubprocess.run(['git', 'push', 'origin', 'main'])\n",
+        )
+        .with(
+            "/ws/deploy.js",
+            "const cp = require('child_process');\ncp.execSync('terraform apply -auto-approve');\n",
+        )
+        .with(
+            "/ws/bin/wipe",
+            "#!/usr/bin/env python3\nimport os\nos.system('kubectl delete namespace prod')\n",
+        )
+        .with(
+            "/ws/dynamic.py",
+            "import os, subprocess\nsubprocess.run(os.environ['CMD'].split())\n",
+        )
+        .with("/ws/plain.py", "print('hello')\n");
+    for (line, tier, reason) in [
+        (
+            "python3 tool.py",
+            Tier::Async,
+            "tool.py:4: git push origin main",
+        ),
+        (
+            "python -u tool.py --dry",
+            Tier::Async,
+            "tool.py:4: git push",
+        ),
+        ("node deploy.js", Tier::Sync, "deploy.js:2: terraform apply"),
+        (
+            "./bin/wipe",
+            Tier::Sync,
+            "bin/wipe:3: kubectl delete namespace prod",
+        ),
+    ] {
+        let d = check(&files, line);
+        assert_eq!(d.tier, tier, "{line}: {:?}", d.reasons);
+        assert!(has_reason(&d, reason), "{line}: {:?}", d.reasons);
+    }
+    for line in [
+        "python3 dynamic.py",
+        "python3 plain.py",
+        "python3 -m tool",
+        "python3 -c 'print(1)'",
+    ] {
+        let d = check(&files, line);
+        assert_eq!(d.tier, Tier::Auto, "{line}: {:?}", d.reasons);
+    }
+}

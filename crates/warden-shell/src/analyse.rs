@@ -1916,30 +1916,32 @@ impl Ctx {
             return;
         }
         let inh = inh.with(wrapper);
-        for e in interp::scan(lang, &code.v) {
+        let map = code.text_map();
+        for (at, e) in interp::scan_at(lang, &code.v) {
+            // The call's own place in the original text when the code is a verbatim slice of
+            // it (a script read ahead names its line), else the whole code's.
+            let span = match map {
+                Map::Offset(_) => {
+                    let end = code.v[at..].find('\n').map_or(code.v.len(), |n| at + n);
+                    map.span(at, end)
+                }
+                Map::Fixed(s) => s,
+            };
             match e {
                 Embedded::Shell(s) => {
-                    let w = W::lit(s, code.span);
+                    let w = W::lit(s, span);
                     let mut inner = scope.child_shell();
-                    self.text(&w.v, Map::Fixed(code.span), &mut inner, &inh, depth + 1);
+                    self.text(&w.v, Map::Fixed(span), &mut inner, &inh, depth + 1);
                 }
                 Embedded::Argv(v, dynamic) => {
                     if v.is_empty() {
                         continue;
                     }
-                    let ws = v.into_iter().map(|a| W::lit(a, code.span)).collect();
+                    let ws = v.into_iter().map(|a| W::lit(a, span)).collect();
                     let mut inner = scope.clone();
                     let mut inh2 = inh.clone();
                     inh2.dynamic |= dynamic;
-                    wrappers::exec(
-                        self,
-                        ws,
-                        code.span,
-                        Io::default(),
-                        &mut inner,
-                        inh2,
-                        depth + 1,
-                    );
+                    wrappers::exec(self, ws, span, Io::default(), &mut inner, inh2, depth + 1);
                 }
                 Embedded::Code(c) => {
                     let w = W::lit(c, code.span);

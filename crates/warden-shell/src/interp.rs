@@ -237,11 +237,22 @@ fn call_kind(lang: Lang, name: &str, qualified: &str, code: &str) -> Option<Call
 }
 
 /// Finds the process starts in `code`.
+#[cfg(test)]
 pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Embedded> {
-    let toks = lex(lang, code);
+    scan_at(lang, code).into_iter().map(|(_, e)| e).collect()
+}
+
+/// [`scan`], each process start with the byte offset in `code` of the call it comes from.
+pub(crate) fn scan_at(lang: Lang, code: &str) -> Vec<(usize, Embedded)> {
+    let (toks, starts) = lex(lang, code);
     let mut out = Vec::new();
+    // Where each entry of `out` comes from: the start of the token its loop turn began at.
+    let mut out_at: Vec<usize> = Vec::new();
+    let mut turn_at = 0;
     let mut i = 0;
     while i < toks.len() {
+        out_at.resize(out.len(), turn_at);
+        turn_at = starts[i];
         match &toks[i] {
             Tok::Cmd(s, lit) => {
                 out.push(if *lit {
@@ -313,7 +324,14 @@ pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Embedded> {
         }
         i += 1;
     }
-    out
+    out_at.resize(out.len(), turn_at);
+    // Character positions to byte offsets.
+    let bytes: Vec<usize> = code.char_indices().map(|(b, _)| b).collect();
+    out_at
+        .into_iter()
+        .map(|c| bytes.get(c).copied().unwrap_or(code.len()))
+        .zip(out)
+        .collect()
 }
 
 /// `Path('/srv/x').unlink()` and the other file operations of a `pathlib.Path` made from a
@@ -586,11 +604,17 @@ fn closing(open: char) -> char {
     }
 }
 
-fn lex(lang: Lang, code: &str) -> Vec<Tok> {
+/// The tokens of `code`, and the character position each starts at.
+fn lex(lang: Lang, code: &str) -> (Vec<Tok>, Vec<usize>) {
     let c: Vec<char> = code.chars().collect();
     let mut toks = Vec::new();
+    // The tokens a loop turn pushed start where the turn began.
+    let mut starts: Vec<usize> = Vec::new();
+    let mut turn_at = 0;
     let mut i = 0;
     while i < c.len() {
+        starts.resize(toks.len(), turn_at);
+        turn_at = i;
         let ch = c[i];
         // Comments.
         let line_comment = match lang {
@@ -748,7 +772,8 @@ fn lex(lang: Lang, code: &str) -> Vec<Tok> {
         toks.push(Tok::Punct(ch));
         i += 1;
     }
-    toks
+    starts.resize(toks.len(), turn_at);
+    (toks, starts)
 }
 
 fn is_ident(c: char) -> bool {

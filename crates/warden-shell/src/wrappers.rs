@@ -1644,7 +1644,9 @@ fn interpreter_cmd(
             }
         }
         CodeSource::Stdin => match &io.stdin {
-            Stdin::Text { text, dynamic, .. } => {
+            Stdin::Text {
+                text, dynamic, map, ..
+            } => {
                 if *dynamic {
                     cx.opaque(
                         span,
@@ -1652,7 +1654,8 @@ fn interpreter_cmd(
                         text,
                     );
                 } else {
-                    let w = W::lit(text.clone(), span);
+                    let mut w = W::lit(text.clone(), span);
+                    w.map = Some(*map);
                     cx.code(lang, &w, scope, inh, depth + 1, &format!("{name} <stdin"));
                 }
             }

@@ -89,6 +89,8 @@ impl Ws {
     fn write_unread(&self, rel: &str, text: &str) {
         let padded = if rel.ends_with(".json") {
             unread::json(text)
+        } else if rel.ends_with(".js") {
+            unread::js(text)
         } else {
             unread::script(text)
         };
@@ -256,7 +258,7 @@ fn a_python_subprocess_cannot_push() {
         return;
     }
     let w = ws();
-    w.write(
+    w.write_unread(
         "tool.py",
         "import subprocess\nr = subprocess.run(['git', 'push', 'origin', 'HEAD:refs/heads/main'])\nprint('returncode', r.returncode)\n",
     );
@@ -284,7 +286,7 @@ fn a_python_subprocess_push_that_is_caught_still_exits_75() {
         return;
     }
     let w = ws();
-    w.write(
+    w.write_unread(
         "tool.py",
         "import subprocess\ntry:\n    subprocess.run(['git', 'push', 'origin', 'HEAD:refs/heads/main'])\nexcept PermissionError as e:\n    print('caught', e)\n",
     );
@@ -782,7 +784,7 @@ fn a_node_exec_sync_cannot_push() {
         return;
     }
     let w = ws();
-    w.write(
+    w.write_unread(
         "tool.js",
         "const cp = require('child_process');\n\
          try { cp.execSync('git push origin HEAD:refs/heads/main', {stdio: 'inherit'}); }\n\
