@@ -888,7 +888,18 @@ impl Policy {
                 );
             }
         }
-        let target = lookahead::target(&argv, &view.program, view.raw_program, &cwd);
+        let target =
+            lookahead::target(&argv, &view.program, view.raw_program, &cwd).or_else(|| {
+                // `uv run tool.py`: uv hands a script file to Python.
+                let by_runner = cmd.wrappers.last().is_some_and(|w| w == "uv");
+                let script = argv.first().filter(|a| a.ends_with(".py"))?;
+                by_runner.then_some(())?;
+                let as_python: Vec<String> = std::iter::once("python".to_owned())
+                    .chain(std::iter::once(script.clone()))
+                    .chain(argv[1..].iter().cloned())
+                    .collect();
+                lookahead::target(&as_python, "python", "python", &cwd)
+            });
         out.push(to_command(
             argv.clone(),
             v,

@@ -219,6 +219,26 @@ const INTERPRETERS: &[(&str, &str, &[&str], &[&str])] = &[
         &["-e", "--eval", "-p", "--print"],
         &["-r", "--require", "--import", "--loader", "--env-file"],
     ),
+    // TypeScript runners: their code is scanned as JavaScript (never run).
+    (
+        "tsx",
+        "node -",
+        &["-e", "--eval", "-p", "--print"],
+        &["--tsconfig", "-r", "--require", "--import"],
+    ),
+    (
+        "ts-node",
+        "node -",
+        &["-e", "--eval", "-p", "--print"],
+        &[
+            "-r",
+            "--require",
+            "-P",
+            "--project",
+            "-O",
+            "--compiler-options",
+        ],
+    ),
     ("ruby", "ruby -", &["-e"], &["-r", "-I", "-C"]),
     ("perl", "perl -", &["-e", "-E"], &["-M", "-I", "-m"]),
 ];

@@ -351,8 +351,19 @@ fn interpreter_scripts_are_read_for_the_commands_they_start() {
             "/ws/dynamic.py",
             "import os, subprocess\nsubprocess.run(os.environ['CMD'].split())\n",
         )
-        .with("/ws/plain.py", "print('hello')\n");
+        .with("/ws/plain.py", "print('hello')\n")
+        .with(
+            "/ws/deploy.ts",
+            "import { execSync } from 'node:child_process';\nconst env: string = 'prod';\n\
+             execSync('kubectl apply -f k8s/');\n",
+        );
     for (line, tier, reason) in [
+        (
+            "uv run tool.py",
+            Tier::Async,
+            "tool.py:4: git push origin main",
+        ),
+        ("tsx deploy.ts", Tier::Sync, "deploy.ts:3: kubectl apply"),
         (
             "python3 tool.py",
             Tier::Async,
