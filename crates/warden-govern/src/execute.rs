@@ -308,18 +308,12 @@ pub fn grant(profile: &mut SandboxProfile, decision: &Decision, granted: Tier) {
             let plain = w
                 .components()
                 .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
-            let new_in_a_directory = || {
-                w.ancestors()
-                    .skip(1)
-                    .find(|a| std::fs::symlink_metadata(a).is_ok())
-                    .is_some_and(|a| a.is_dir() && a.parent().is_some())
-            };
             w.is_absolute()
                 && plain
                 && !kernel
                 && match std::fs::symlink_metadata(w) {
                     Ok(m) => m.is_file() || m.is_dir(),
-                    Err(_) => new_in_a_directory(),
+                    Err(_) => warden_sandbox::can_create(w),
                 }
         })
         .cloned()

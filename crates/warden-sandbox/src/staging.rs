@@ -87,6 +87,12 @@ pub(crate) fn plan(
     Ok(layers)
 }
 
+/// Whether the missing path `p` can be granted as a new path: plain and absolute, its nearest
+/// existing ancestor a directory other than `/` (what [`plan`] then covers).
+pub fn can_create(p: &Path) -> bool {
+    nearest_existing(p).is_ok_and(|(dir, _)| dir.parent().is_some())
+}
+
 /// The nearest existing ancestor of `p` (a directory, canonical) and the components below it.
 fn nearest_existing(p: &Path) -> Result<(PathBuf, PathBuf), String> {
     let plain = p.is_absolute()
