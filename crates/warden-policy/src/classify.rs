@@ -1245,12 +1245,16 @@ impl Policy {
         let forms_text = forms.forms_of(path);
         let candidates = crate::wordglob::SplitPath::all(&forms_text);
         // A tree that holds the home directory (`/`, `/home`) holds what the `~/…` patterns name.
-        let mut tree_forms = forms_text.clone();
-        if tree && forms.home.starts_with(path) && !tree_forms.iter().any(|f| f == "~") {
-            tree_forms.push("~".to_owned());
-        }
+        let tree_forms = tree.then(|| {
+            let mut f = forms_text.clone();
+            if forms.home.starts_with(path) && !f.iter().any(|f| f == "~") {
+                f.push("~".to_owned());
+            }
+            f
+        });
         let hit = |r: &crate::matcher::CompiledRule| {
-            r.matches_path(&candidates, is_write) || (tree && r.matches_below(&tree_forms))
+            r.matches_path(&candidates, is_write)
+                || tree_forms.as_ref().is_some_and(|f| r.matches_below(f))
         };
         let mut ordinary = Vec::new();
         let mut floor: Option<Verdict> = None;
