@@ -1178,6 +1178,8 @@ enum SedEffect {
     ExecPattern,
     /// `w FILE`, `W FILE`, `s///w FILE`: writes FILE.
     Write(String),
+    /// `r FILE`, `R FILE`: reads FILE into the output.
+    Read(String),
 }
 
 /// Reads the rest of a line (for `w FILE`, `e CMD`, `a text`).
@@ -1275,7 +1277,8 @@ fn sed_effects(script: &str) -> Vec<SedEffect> {
                 }
             }
             'w' | 'W' => out.push(SedEffect::Write(rest_of_line(&b, &mut i))),
-            'a' | 'i' | 'c' | 'r' | 'R' | ':' => {
+            'r' | 'R' => out.push(SedEffect::Read(rest_of_line(&b, &mut i))),
+            'a' | 'i' | 'c' | ':' => {
                 rest_of_line(&b, &mut i);
             }
             'b' | 't' | 'T' => {
@@ -1386,26 +1389,51 @@ fn sed(cx: &mut Ctx, name: &str, words: &[W], scope: &Scope, inh: &Inh, depth: u
                     format!("{name} runs text computed at run time as a command (`e`)"),
                     &s.v,
                 ),
-                SedEffect::Write(f) if !f.is_empty() => {
-                    let mut w = inh.clone();
-                    w.wrappers.push(format!("{name} w"));
-                    cx.emit(
-                        vec![":".into()],
-                        s.span,
-                        &w,
-                        &Io {
-                            writes: vec![f],
-                            ..Io::default()
-                        },
-                        false,
-                        scope,
-                        Vec::new(),
-                    );
-                }
-                SedEffect::Write(_) => {}
+                SedEffect::Write(f) | SedEffect::Read(f)
+                    if f.is_empty() || f == "/dev/stdout" || f == "/dev/stdin" => {}
+                SedEffect::Write(f) => sed_file(
+                    cx,
+                    name,
+                    "w",
+                    s.span,
+                    inh,
+                    scope,
+                    Io {
+                        writes: vec![sed_path(f)],
+                        ..Io::default()
+                    },
+                ),
+                SedEffect::Read(f) => sed_file(
+                    cx,
+                    name,
+                    "r",
+                    s.span,
+                    inh,
+                    scope,
+                    Io {
+                        reads: vec![sed_path(f)],
+                        ..Io::default()
+                    },
+                ),
             }
         }
     }
+}
+
+/// A sed script's file name as a path: sed expands no `~` (`r ~/x` reads `./~/x`).
+fn sed_path(f: String) -> String {
+    if f.starts_with('~') {
+        format!("./{f}")
+    } else {
+        f
+    }
+}
+
+/// The file a sed script's `w` or `r` command writes or reads, as an access of its own.
+fn sed_file(cx: &mut Ctx, name: &str, verb: &str, span: Span, inh: &Inh, scope: &Scope, io: Io) {
+    let mut w = inh.clone();
+    w.wrappers.push(format!("{name} {verb}"));
+    cx.emit(vec![name.into()], span, &w, &io, false, scope, Vec::new());
 }
 
 /// The shell command an Ex command line runs (`:!cmd`, `:r !cmd`, `:w !cmd`, `:terminal cmd`),
@@ -2004,6 +2032,16 @@ mod tests {
         assert_eq!(sed_effects("$!N;e"), vec![SedEffect::ExecPattern]);
         assert_eq!(sed_effects("1,5p"), vec![]);
         assert_eq!(sed_effects("y/abc/xyz/"), vec![]);
+        assert_eq!(
+            sed_effects("$r footer.txt"),
+            vec![SedEffect::Read("footer.txt".into())]
+        );
+        assert_eq!(
+            sed_effects("/x/R /root/.aws/credentials"),
+            vec![SedEffect::Read("/root/.aws/credentials".into())]
+        );
+        // `s/r/x/` substitutes; the `r` is no command.
+        assert_eq!(sed_effects("s/r/x/;/R/d"), vec![]);
     }
 
     #[test]
