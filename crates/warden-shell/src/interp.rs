@@ -249,6 +249,7 @@ pub(crate) fn scan_at(lang: Lang, code: &str) -> Vec<(usize, Embedded)> {
     // Where each entry of `out` comes from: the start of the token its loop turn began at.
     let mut out_at: Vec<usize> = Vec::new();
     let mut turn_at = 0;
+    let mut printed_until = 0;
     let mut i = 0;
     while i < toks.len() {
         out_at.resize(out.len(), turn_at);
@@ -260,6 +261,22 @@ pub(crate) fn scan_at(lang: Lang, code: &str) -> Vec<(usize, Embedded)> {
                 } else {
                     Embedded::NonLiteral(format!("`{s}`"))
                 });
+            }
+            // (A print inside a print's arguments was read with the outer one.)
+            Tok::Ident(q) if prints(lang, q) && i >= printed_until => {
+                let (args, next) = match toks.get(i + 1) {
+                    Some(Tok::Punct('(')) => call_args(&toks, i + 2),
+                    _ if lang != Lang::Python && lang != Lang::Js => bare_args(&toks, i + 1),
+                    _ => (Vec::new(), i),
+                };
+                printed_until = next;
+                let printed: Vec<Tok> = args.into_iter().flatten().collect();
+                out.extend(env_reads(lang, &printed).into_iter().map(|name| {
+                    Embedded::Argv(
+                        std::iter::once("printenv".into()).chain(name).collect(),
+                        false,
+                    )
+                }));
             }
             Tok::Ident(q) => {
                 let name = q.rsplit(['.', ':']).next().unwrap_or(q);
@@ -332,6 +349,107 @@ pub(crate) fn scan_at(lang: Lang, code: &str) -> Vec<(usize, Embedded)> {
         .map(|c| bytes.get(c).copied().unwrap_or(code.len()))
         .zip(out)
         .collect()
+}
+
+/// Whether `q` prints or serialises its arguments (to the terminal, a log or a file): what it is
+/// given of the environment leaves the process.
+fn prints(lang: Lang, q: &str) -> bool {
+    match lang {
+        Lang::Python => matches!(
+            q,
+            "print"
+                | "pprint"
+                | "pprint.pprint"
+                | "pp"
+                | "json.dumps"
+                | "json.dump"
+                | "sys.stdout.write"
+                | "sys.stderr.write"
+        ),
+        Lang::Js => matches!(
+            q,
+            "console.log"
+                | "console.dir"
+                | "console.table"
+                | "console.error"
+                | "console.info"
+                | "console.warn"
+                | "console.debug"
+                | "JSON.stringify"
+                | "process.stdout.write"
+                | "process.stderr.write"
+        ),
+        Lang::Ruby => matches!(q, "puts" | "p" | "pp" | "print" | "warn"),
+        Lang::Perl => matches!(q, "print" | "printf" | "say" | "warn" | "Dumper"),
+        Lang::Php => matches!(
+            q,
+            "echo" | "print" | "print_r" | "var_dump" | "var_export" | "json_encode"
+        ),
+        Lang::Lua => matches!(q, "print" | "io.write"),
+        Lang::Awk => matches!(q, "print" | "printf"),
+    }
+}
+
+/// The environment variables `toks` (what a call prints) reads: `Some(NAME)` for one named by a
+/// literal (`os.environ['TOKEN']`, `process.env.TOKEN`, `ENV['TOKEN']`, `$ENV{TOKEN}`), `None`
+/// for the whole environment or a name computed at run time (`os.environ`, `process.env`,
+/// `%ENV`, `ENV.to_h`, `ENVIRON[k]`). Reported as `printenv [NAME]`, so that the policy's
+/// rules for printing the environment judge them.
+fn env_reads(lang: Lang, toks: &[Tok]) -> Vec<Option<String>> {
+    let mut out = Vec::new();
+    let key_at = |j: usize| -> Option<String> {
+        match (toks.get(j), toks.get(j + 1), toks.get(j + 2)) {
+            (Some(Tok::Punct('[' | '(' | '{')), Some(Tok::Str(k, true)), Some(Tok::Punct(c)))
+                if matches!(c, ']' | ')' | '}' | ',') =>
+            {
+                Some(k.clone())
+            }
+            (Some(Tok::Punct('{')), Some(Tok::Ident(k)), Some(Tok::Punct('}')))
+                if lang == Lang::Perl =>
+            {
+                Some(k.clone())
+            }
+            _ => None,
+        }
+    };
+    for (j, t) in toks.iter().enumerate() {
+        let prev = j.checked_sub(1).and_then(|p| toks.get(p));
+        let Tok::Ident(q) = t else { continue };
+        let (base, rest) = match lang {
+            Lang::Python => ["os.environ", "environ", "os.getenv", "getenv"]
+                .iter()
+                .find_map(|b| q.strip_prefix(b).map(|r| (*b, r))),
+            Lang::Js => q.strip_prefix("process.env").map(|r| ("process.env", r)),
+            Lang::Ruby => q.strip_prefix("ENV").map(|r| ("ENV", r)),
+            Lang::Perl if matches!(prev, Some(Tok::Punct('%' | '$'))) && q == "ENV" => {
+                Some(("ENV", ""))
+            }
+            Lang::Php
+                if matches!(prev, Some(Tok::Punct('$'))) && (q == "_ENV" || q == "_SERVER") =>
+            {
+                Some(("_ENV", ""))
+            }
+            Lang::Php => q.strip_prefix("getenv").map(|r| ("getenv", r)),
+            Lang::Lua => q.strip_prefix("os.getenv").map(|r| ("os.getenv", r)),
+            Lang::Awk => q.strip_prefix("ENVIRON").map(|r| ("ENVIRON", r)),
+            _ => None,
+        }
+        .filter(|(_, r)| r.is_empty() || r.starts_with('.'))
+        .unwrap_or(("", ""));
+        if base.is_empty() {
+            continue;
+        }
+        let method = rest.trim_start_matches('.');
+        let named = match (lang, method) {
+            // `process.env.TOKEN`
+            (Lang::Js, m) if !m.is_empty() => Some(m.split('.').next().unwrap_or(m).to_owned()),
+            (_, "" | "get" | "fetch" | "getenv") => key_at(j + 1),
+            _ => None,
+        };
+        // `os.getenv()` / PHP's `getenv()` with no name return every variable.
+        out.push(named);
+    }
+    out
 }
 
 /// `Path('/srv/x').unlink()` and the other file operations of a `pathlib.Path` made from a
@@ -881,6 +999,96 @@ mod tests {
             scan(Lang::Python, "import os; os.system('git ' + 'push')"),
             vec![Embedded::Shell("git push".into())]
         );
+    }
+
+    #[test]
+    fn printed_environment_is_printenv() {
+        let printenv = |v: &[&str]| {
+            let argv = std::iter::once("printenv").chain(v.iter().copied());
+            Embedded::Argv(argv.map(str::to_owned).collect(), false)
+        };
+        let cases: &[(Lang, &str, Vec<Embedded>)] = &[
+            (
+                Lang::Python,
+                "import os; print(os.environ)",
+                vec![printenv(&[])],
+            ),
+            (
+                Lang::Python,
+                "print(json.dumps(dict(os.environ)))",
+                vec![printenv(&[])],
+            ),
+            (
+                Lang::Python,
+                "print(os.environ['TOKEN'])",
+                vec![printenv(&["TOKEN"])],
+            ),
+            (
+                Lang::Python,
+                "print(os.environ.get('A_KEY', ''))",
+                vec![printenv(&["A_KEY"])],
+            ),
+            (
+                Lang::Python,
+                "print(os.getenv('A'))",
+                vec![printenv(&["A"])],
+            ),
+            (Lang::Python, "print(os.environ[name])", vec![printenv(&[])]),
+            // Used, not printed: the environment handed to a child, a value's length.
+            (
+                Lang::Python,
+                "run(['ls'], env={**os.environ, 'X': '1'})",
+                vec![],
+            ),
+            (
+                Lang::Python,
+                "t = os.environ['TOKEN']; print(len(t))",
+                vec![],
+            ),
+            (Lang::Js, "console.log(process.env)", vec![printenv(&[])]),
+            (
+                Lang::Js,
+                "console.log(process.env.NPM_TOKEN.trim())",
+                vec![printenv(&["NPM_TOKEN"])],
+            ),
+            (
+                Lang::Js,
+                "console.log(process.env['NPM_TOKEN'])",
+                vec![printenv(&["NPM_TOKEN"])],
+            ),
+            (
+                Lang::Js,
+                "const e = { ...process.env }; spawn('ls', [], { env: e })",
+                vec![Embedded::Argv(vec!["ls".into()], false)],
+            ),
+            (Lang::Ruby, "puts ENV.to_h", vec![printenv(&[])]),
+            (Lang::Ruby, "puts ENV['TOKEN']", vec![printenv(&["TOKEN"])]),
+            (Lang::Perl, "print $ENV{TOKEN}", vec![printenv(&["TOKEN"])]),
+            (
+                Lang::Perl,
+                "print \"$_\\n\" for keys %ENV",
+                vec![printenv(&[])],
+            ),
+            (Lang::Php, "print_r(getenv());", vec![printenv(&[])]),
+            (
+                Lang::Php,
+                "echo $_ENV['TOKEN'];",
+                vec![printenv(&["TOKEN"])],
+            ),
+            (
+                Lang::Awk,
+                "BEGIN { for (k in ENVIRON) print k, ENVIRON[k] }",
+                vec![printenv(&[])],
+            ),
+            (
+                Lang::Awk,
+                "BEGIN { print ENVIRON[\"TOKEN\"] }",
+                vec![printenv(&["TOKEN"])],
+            ),
+        ];
+        for (lang, code, want) in cases {
+            assert_eq!(&scan(*lang, code), want, "{lang:?}: {code}");
+        }
     }
 
     #[test]
