@@ -4,8 +4,9 @@
 //! Calls that delete, move or copy files (`shutil.rmtree`, `FileUtils.rm_rf`, `fs.rmSync`,
 //! `unlink`, …) on literal paths are reported as the equivalent command (`rm -rf PATH`), so the
 //! policy's path rules judge where they land; so are reads and writes of a literal path
-//! (`open('.env')`, `fs.readFileSync`, `File.write`: `cat PATH`, `touch PATH`). This is deliberately not a full parser: it
-//! over-reports rather than misses.
+//! (`open('.env')`, `fs.readFileSync`, `File.write`: `cat PATH`, `touch PATH`), and printing
+//! the environment or one variable of it (`print(os.environ)`, `console.log(process.env.X)`:
+//! `printenv [X]`). This is deliberately not a full parser: it over-reports rather than misses.
 
 /// The language of a piece of inline code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
