@@ -400,11 +400,11 @@ fn env_reads(lang: Lang, toks: &[Tok]) -> Vec<Option<String>> {
     let mut out = Vec::new();
     let key_at = |j: usize| -> Option<String> {
         match (toks.get(j), toks.get(j + 1), toks.get(j + 2)) {
-            (Some(Tok::Punct('[' | '(' | '{')), Some(Tok::Str(k, true)), Some(Tok::Punct(c)))
-                if matches!(c, ']' | ')' | '}' | ',') =>
-            {
-                Some(k.clone())
-            }
+            (
+                Some(Tok::Punct('[' | '(' | '{')),
+                Some(Tok::Str(k, true)),
+                Some(Tok::Punct(']' | ')' | '}' | ',')),
+            ) => Some(k.clone()),
             (Some(Tok::Punct('{')), Some(Tok::Ident(k)), Some(Tok::Punct('}')))
                 if lang == Lang::Perl =>
             {
