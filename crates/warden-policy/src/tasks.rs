@@ -1,5 +1,5 @@
 //! Task runners' named tasks, for lookahead: `just RECIPE`, `pixi run TASK`, `hatch run
-//! [ENV:]SCRIPT`, `pdm run SCRIPT` and `devbox run SCRIPT` run the shell lines their files define
+//! [ENV:]SCRIPT`, `pdm run SCRIPT`, `devbox run SCRIPT` and `task NAME` run the shell lines their files define
 //! for that name (and the tasks it depends on). The files are parsed here; nothing is run.
 //!
 //! | runner | file | tasks |
@@ -9,6 +9,7 @@
 //! | `hatch run` | `hatch.toml` `[envs.ENV.scripts]`, `pyproject.toml` `[tool.hatch.envs.ENV.scripts]` | `NAME = "cmd"` or a list of commands (`ENV:NAME`; `default` otherwise) |
 //! | `pdm run` | `pyproject.toml` `[tool.pdm.scripts]` | `NAME = "cmd"`, `{ cmd = … }`, `{ shell = … }`, `{ composite = [names] }` |
 //! | `devbox run` | `devbox.json` `shell.scripts` | `NAME: "cmd"` or a list of commands |
+//! | `task` (go-task) | `Taskfile.yml` (`taskfile.yml`, `.yaml`, `.dist.yml`; `-t`, `-d`) | `tasks.NAME`: a command, a list, or `cmds` (`cmd:`, `task:` calls), `deps`, `preconditions`' and `status`' commands, `sh:` variables (the task's and the file's); `default` when none is named |
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,7 @@ pub(crate) enum Runner {
     Hatch,
     Pdm,
     Devbox,
+    Task,
 }
 
 /// What a task runner command asks to run.
@@ -43,6 +45,16 @@ impl Runner {
             Runner::Hatch => &["hatch.toml", "pyproject.toml"],
             Runner::Pdm => &["pyproject.toml"],
             Runner::Devbox => &["devbox.json"],
+            Runner::Task => &[
+                "Taskfile.yml",
+                "taskfile.yml",
+                "Taskfile.yaml",
+                "taskfile.yaml",
+                "Taskfile.dist.yml",
+                "taskfile.dist.yml",
+                "Taskfile.dist.yaml",
+                "taskfile.dist.yaml",
+            ],
         }
     }
 }
@@ -55,6 +67,7 @@ pub(crate) fn target(argv: &[String], program: &str, cwd: &Path) -> Option<Tasks
         "hatch" => Runner::Hatch,
         "pdm" => Runner::Pdm,
         "devbox" => Runner::Devbox,
+        "task" | "go-task" => Runner::Task,
         _ => return None,
     };
     let mut dir = cwd.to_path_buf();
@@ -81,6 +94,19 @@ pub(crate) fn target(argv: &[String], program: &str, cwd: &Path) -> Option<Tasks
         Runner::Pdm => (&[], &["-p", "--project"], &["-e", "--venv"]),
         Runner::Devbox => (&[], &["-c", "--config"], &["-e", "--env", "--env-file"]),
         Runner::Hatch => (&[], &[], &["-e", "--env"]),
+        Runner::Task => (
+            &["-t", "--taskfile"],
+            &["-d", "--dir"],
+            &[
+                "-o",
+                "--output",
+                "-C",
+                "--concurrency",
+                "-I",
+                "--interval",
+                "--sort",
+            ],
+        ),
     };
     let mut i = 1;
     while i < argv.len() {
@@ -124,6 +150,12 @@ pub(crate) fn target(argv: &[String], program: &str, cwd: &Path) -> Option<Tasks
                 "--choose",
                 "--fmt",
                 "--init",
+                // go-task's.
+                "-a",
+                "--list-all",
+                "--dry",
+                "-i",
+                "--json",
             ];
             if lists.contains(&a) {
                 return None;
@@ -135,8 +167,9 @@ pub(crate) fn target(argv: &[String], program: &str, cwd: &Path) -> Option<Tasks
         i += 1;
     }
     let names: Vec<String> = match runner {
-        // `just [VAR=VALUE…] RECIPE [ARGS|RECIPE…]`: any word may name a recipe.
-        Runner::Just => words
+        // `just [VAR=VALUE…] RECIPE [ARGS|RECIPE…]`, `task [VAR=VALUE…] TASK…`: any word may
+        // name a task.
+        Runner::Just | Runner::Task => words
             .iter()
             .filter(|w| !w.contains('='))
             .map(|w| w.to_string())
@@ -172,6 +205,7 @@ pub(crate) fn commands(t: &Tasks, file_name: &str, text: &str) -> Result<Lines, 
                 .map(|r| r.name)
                 .into_iter()
                 .collect(),
+            Runner::Task => vec!["default".to_string()],
             _ => Vec::new(),
         }
     } else {
@@ -204,6 +238,7 @@ fn task(
             None => return Ok(()),
         },
         Runner::Devbox => devbox_script(text, name)?,
+        Runner::Task => taskfile_task(file_name, text, name, seen.len() == 1)?,
         _ => toml_task(runner, file_name, text, name)?,
     };
     for d in deps {
@@ -325,7 +360,7 @@ fn toml_task(
                 vec!["envs", env, "scripts"]
             }
         }
-        Runner::Just | Runner::Devbox => return Ok((Vec::new(), Vec::new())),
+        Runner::Just | Runner::Devbox | Runner::Task => return Ok((Vec::new(), Vec::new())),
     };
     let key = match runner {
         Runner::Hatch => name.split_once(':').map_or(name, |(_, n)| n),
@@ -413,6 +448,93 @@ fn devbox_script(text: &str, name: &str) -> Result<(Vec<String>, Lines), String>
     Ok((Vec::new(), lines))
 }
 
+/// A task of a Taskfile: the tasks it runs (`deps`, `task:` calls) and the shell it runs itself
+/// (`cmds`, `preconditions`, `status`, its `sh:` variables; with `first`, the file's own `sh:`
+/// variables too, which go-task evaluates for any task).
+fn taskfile_task(
+    file_name: &str,
+    text: &str,
+    name: &str,
+    first: bool,
+) -> Result<(Vec<String>, Lines), String> {
+    use yaml_rust2::Yaml;
+    let docs =
+        yaml_rust2::YamlLoader::load_from_str(text).map_err(|e| format!("{file_name}: {e}"))?;
+    let Some(doc) = docs.first() else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let task = &doc["tasks"][name];
+    let at = line_of(text, name);
+    let mut lines: Lines = Vec::new();
+    let mut deps: Vec<String> = Vec::new();
+    // The line of a command: the first one holding its first line, from `from` on.
+    let line_from = |from: usize, s: &str| {
+        let first_line = s.lines().next().unwrap_or(s).trim();
+        text.lines()
+            .enumerate()
+            .skip(from.saturating_sub(1))
+            .find(|(_, l)| l.contains(first_line))
+            .map_or(from, |(n, _)| n + 1)
+    };
+    let sh_vars = |vars: &Yaml, from: usize, lines: &mut Lines| {
+        for (_, v) in vars.as_hash().into_iter().flatten() {
+            if let Some(s) = v["sh"].as_str() {
+                lines.push((line_from(from, s), s.to_string()));
+            }
+        }
+    };
+    let shell = |s: &str, lines: &mut Lines| lines.push((line_from(at, s), s.to_string()));
+    if first {
+        sh_vars(&doc["vars"], 1, &mut lines);
+    }
+    let task_name = |v: &Yaml| v.as_str().or_else(|| v["task"].as_str()).map(str::to_owned);
+    let cmds: Vec<&Yaml> = match task {
+        Yaml::BadValue => return Ok((Vec::new(), lines)),
+        // `NAME: cmd` and `NAME: [cmd, …]`.
+        Yaml::String(_) => vec![task],
+        Yaml::Array(a) => a.iter().collect(),
+        _ => {
+            sh_vars(&task["vars"], at, &mut lines);
+            deps.extend(
+                task["deps"]
+                    .as_vec()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(task_name),
+            );
+            for p in task["preconditions"].as_vec().into_iter().flatten() {
+                if let Some(s) = p.as_str().or_else(|| p["sh"].as_str()) {
+                    shell(s, &mut lines);
+                }
+            }
+            for s in task["status"]
+                .as_vec()
+                .into_iter()
+                .flatten()
+                .filter_map(Yaml::as_str)
+            {
+                shell(s, &mut lines);
+            }
+            task["cmds"]
+                .as_vec()
+                .map(|c| c.iter().collect())
+                .unwrap_or_else(|| vec![&task["cmd"]])
+        }
+    };
+    for c in cmds {
+        if let Some(s) = c
+            .as_str()
+            .or_else(|| c["cmd"].as_str())
+            .or_else(|| c["defer"].as_str())
+        {
+            shell(s, &mut lines);
+        } else if let Some(t) = c["task"].as_str().or_else(|| c["defer"]["task"].as_str()) {
+            deps.push(t.to_string());
+        }
+    }
+    Ok((deps, lines))
+}
+
 /// The line where `key` is first defined (`key =`, `"key":`), for reasons; 1 when not found.
 fn line_of(text: &str, key: &str) -> usize {
     text.lines()
@@ -455,6 +577,20 @@ mod tests {
         assert_eq!(target(&argv("pixi install"), "pixi", cwd), None);
         let t = target(&argv("devbox run -c infra deploy"), "devbox", cwd).unwrap();
         assert_eq!(t.dir, PathBuf::from("/w/infra"));
+        let t = target(
+            &argv("task -d ops ENV=prod deploy notify -- -v"),
+            "task",
+            cwd,
+        )
+        .unwrap();
+        assert_eq!(
+            (t.dir, t.names),
+            (
+                PathBuf::from("/w/ops"),
+                vec!["deploy".to_string(), "notify".to_string()]
+            )
+        );
+        assert_eq!(target(&argv("task --list-all"), "task", cwd), None);
     }
 
     #[test]
@@ -513,6 +649,30 @@ mod tests {
             [
                 (1, "terraform apply".to_string()),
                 (1, "echo ok".to_string())
+            ]
+        );
+        let taskfile = "version: '3'\nvars:\n  REV:\n    sh: git rev-parse HEAD\ntasks:\n  default:\n    deps: [build]\n  build: go build ./...\n  deploy:\n    deps:\n      - task: build\n    preconditions:\n      - sh: test -f k8s/app.yaml\n    cmds:\n      - kubectl apply -f k8s/\n      - cmd: |\n          helm upgrade app ./chart\n          echo done\n      - task: notify\n  notify:\n    - curl -X POST https://hooks.example.invalid/x\n";
+        assert_eq!(
+            run(Runner::Task, &["deploy"], "Taskfile.yml", taskfile),
+            // Tasks it runs first (`deps`, `task:` calls), then its own lines.
+            [
+                (8, "go build ./...".to_string()),
+                (
+                    21,
+                    "curl -X POST https://hooks.example.invalid/x".to_string()
+                ),
+                (4, "git rev-parse HEAD".to_string()),
+                (13, "test -f k8s/app.yaml".to_string()),
+                (15, "kubectl apply -f k8s/".to_string()),
+                (17, "helm upgrade app ./chart\necho done\n".to_string()),
+            ]
+        );
+        // No task named: `default`.
+        assert_eq!(
+            run(Runner::Task, &[], "Taskfile.yml", taskfile),
+            [
+                (8, "go build ./...".to_string()),
+                (4, "git rev-parse HEAD".to_string())
             ]
         );
         // Not defined: nothing (the runner runs it as a command).

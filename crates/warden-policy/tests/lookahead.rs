@@ -285,6 +285,10 @@ fn task_runners_tasks_are_read() {
         .with(
             "/ws/devbox.json",
             "{\"shell\": {\"scripts\": {\"deploy\": [\"echo go\", \"git push origin main\"]}}}",
+        )
+        .with(
+            "/ws/Taskfile.yml",
+            "version: '3'\ntasks:\n  build: go build ./...\n  release:\n    deps: [build]\n    cmds:\n      - task: ship\n  ship:\n    cmds:\n      - cmd: helm upgrade --install app ./chart\n",
         );
     for (line, tier, reason) in [
         (
@@ -312,6 +316,7 @@ fn task_runners_tasks_are_read() {
             Tier::Async,
             "devbox.json:1: git push origin main",
         ),
+        ("task release", Tier::Sync, "Taskfile.yml:10: helm upgrade"),
     ] {
         let d = check(&files, line);
         assert_eq!(d.tier, tier, "{line}: {:?}", d.reasons);
@@ -319,6 +324,8 @@ fn task_runners_tasks_are_read() {
     }
     for line in [
         "just build",
+        "task build",
+        "task --list-all",
         "pixi run fmt",
         "just --list",
         "pixi run python x.py",
