@@ -95,6 +95,29 @@ impl WorkspaceReader for WorkspaceFiles {
         }
         Ok(text)
     }
+
+    fn subdirectories(&self, dir: &Path) -> Result<Vec<String>, String> {
+        let Some(workspace) = &self.workspace else {
+            return Err(String::new());
+        };
+        let root = self
+            .root
+            .get_or_init(|| std::fs::canonicalize(workspace).unwrap_or_else(|_| workspace.clone()));
+        let real = std::fs::canonicalize(dir).map_err(|e| e.to_string())?;
+        if !real.starts_with(root) {
+            return Err("resolves outside the workspace".into());
+        }
+        // Bounded: a directory of packages, not a tree walk.
+        let mut names: Vec<String> = std::fs::read_dir(&real)
+            .map_err(|e| e.to_string())?
+            .take(4096)
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
 }
 
 /// Classify `action` in `ctx` with lookahead through `ctx`'s workspace: the one way every
@@ -159,5 +182,60 @@ mod tests {
                 .read(&ws.path().join("a.sh"), 100)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn lists_subdirectories_inside_only() {
+        let ws = tempfile::tempdir().expect("tempdir");
+        let outside = tempfile::tempdir().expect("tempdir");
+        for d in ["packages/web", "packages/api"] {
+            std::fs::create_dir_all(ws.path().join(d)).expect("mkdir");
+        }
+        std::fs::write(ws.path().join("packages/README.md"), "x").expect("write");
+        std::fs::create_dir(outside.path().join("secret-project")).expect("mkdir");
+        std::os::unix::fs::symlink(outside.path(), ws.path().join("elsewhere")).expect("symlink");
+        let files = WorkspaceFiles::new(ws.path());
+        assert_eq!(
+            files.subdirectories(&ws.path().join("packages")),
+            Ok(vec!["api".to_string(), "web".to_string()])
+        );
+        assert_eq!(
+            files.subdirectories(&ws.path().join("elsewhere")),
+            Err("resolves outside the workspace".into())
+        );
+        assert!(files.subdirectories(outside.path()).is_err());
+    }
+
+    /// `npm run -w api deploy` on real files: the package is found by its name and its
+    /// script judged.
+    #[test]
+    fn a_workspace_package_is_found_by_name_on_disk() {
+        let ws = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(ws.path().join(".git")).expect("mkdir");
+        std::fs::create_dir_all(ws.path().join("packages/server")).expect("mkdir");
+        std::fs::write(
+            ws.path().join("package.json"),
+            r#"{"private": true, "workspaces": ["packages/*"]}"#,
+        )
+        .expect("write");
+        std::fs::write(
+            ws.path().join("packages/server/package.json"),
+            r#"{"name": "@acme/api", "scripts": {"deploy": "terraform apply -auto-approve"}}"#,
+        )
+        .expect("write");
+        let policy = Policy::builtin();
+        let ws = ws.path().canonicalize().expect("canonical");
+        let ctx = Context {
+            workspace: ws.clone(),
+            cwd: ws.clone(),
+            home: ws.join("home"),
+            sandboxed: true,
+        };
+        let action = Action::Shell {
+            script: "npm run -w @acme/api deploy".into(),
+            cwd: None,
+        };
+        let d = classify(&policy, &action, &ctx);
+        assert_eq!(d.tier, warden_policy::Tier::Sync, "{:?}", d.reasons);
     }
 }

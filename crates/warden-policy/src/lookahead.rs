@@ -18,6 +18,13 @@ pub trait WorkspaceReader {
     /// The text of the file at `path` (absolute), at most `limit` bytes; `Err` says why not
     /// (missing, unreadable, larger than `limit`, not UTF-8).
     fn read(&self, path: &Path, limit: usize) -> Result<String, String>;
+
+    /// The names of the directories in the directory `dir` (absolute), for finding a workspace
+    /// package by its name; `Err` says why not. By default nothing is listed.
+    fn subdirectories(&self, dir: &Path) -> Result<Vec<String>, String> {
+        let _ = dir;
+        Err("directories are not listed".into())
+    }
 }
 
 /// No lookahead: every read fails quietly (what [`crate::Policy::classify`] uses).
@@ -56,6 +63,24 @@ impl WorkspaceReader for MemoryWorkspace {
             Some((_, t)) => Ok(t.clone()),
             None => Err("no such file".into()),
         }
+    }
+
+    fn subdirectories(&self, dir: &Path) -> Result<Vec<String>, String> {
+        let mut names: Vec<String> = self
+            .files
+            .iter()
+            .filter_map(|(p, _)| p.strip_prefix(dir).ok())
+            .filter_map(|rest| {
+                let mut parts = rest.components();
+                let first = parts.next()?;
+                parts
+                    .next()
+                    .map(|_| first.as_os_str().to_string_lossy().into_owned())
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
     }
 }
 
@@ -112,8 +137,14 @@ pub(crate) struct Piece {
 pub(crate) enum Target {
     /// A shell script run or sourced (`bash x.sh`, `. x.sh`, `./x.sh` with a shell shebang).
     Script { path: PathBuf, needs_shebang: bool },
-    /// package.json scripts, in the order they run.
-    Npm { dir: PathBuf, scripts: Vec<String> },
+    /// package.json scripts, in the order they run; with `package`, those of the workspace
+    /// package of that name (`npm run -w api deploy`, `yarn workspace api deploy`), found
+    /// through the `workspaces` of `dir`'s package.json or `pnpm-workspace.yaml`.
+    Npm {
+        dir: PathBuf,
+        package: Option<String>,
+        scripts: Vec<String>,
+    },
     /// Make goals (empty: the default goal); `dry_run` keeps only `$(shell …)` and `+` lines.
     Make {
         dir: PathBuf,
@@ -137,7 +168,13 @@ impl Target {
     pub(crate) fn describe(&self) -> String {
         match self {
             Target::Script { path, .. } => path.display().to_string(),
-            Target::Npm { dir, .. } => dir.join("package.json").display().to_string(),
+            Target::Npm { dir, package, .. } => match package {
+                Some(name) => format!(
+                    "{} (workspace package {name})",
+                    dir.join("package.json").display()
+                ),
+                None => dir.join("package.json").display().to_string(),
+            },
             Target::Make { dir, file, .. } => file
                 .clone()
                 .unwrap_or_else(|| dir.join("Makefile"))
@@ -311,6 +348,7 @@ fn code_piece(interpreter: &str, text: &str, file: String, cwd: PathBuf) -> Resu
 /// npm / yarn / pnpm / bun: which package.json scripts a command runs.
 fn npm(argv: &[String], raw: &str, cwd: &Path) -> Option<Target> {
     let mut dir = cwd.to_path_buf();
+    let mut package: Option<String> = None;
     let mut words: Vec<&str> = Vec::new();
     let mut ignore_scripts = false;
     let mut i = 1;
@@ -334,14 +372,19 @@ fn npm(argv: &[String], raw: &str, cwd: &Path) -> Option<Target> {
             dir = join(cwd, d);
         } else if let Some(w) = workspace_option(argv, i) {
             // A workspace package by its directory (`-w packages/api`, pnpm's `--filter
-            // ./api`) is followed there; one named otherwise (`-w api`, a glob) is not.
+            // ./api`) is followed there, one by its name (`-w api`, `-w @acme/api`) is looked
+            // up when read; a selector (a glob, pnpm's `...`, `!`, `{…}`, `[…]`) is not.
             let (value, used) = w;
-            if !value.contains('/')
-                || (value.contains(['*', '{', '[', '.']) && !value.starts_with("./"))
-            {
+            if value.contains(['*', '{', '[', '!', '^']) || value.contains("...") {
                 return None;
             }
-            dir = join(cwd, value);
+            if value.starts_with('@') || !value.contains('/') {
+                if !value.starts_with('.') {
+                    package = Some(value.to_string());
+                }
+            } else {
+                dir = join(cwd, value);
+            }
             i += used;
             continue;
         } else if a == "--ignore-scripts" {
@@ -358,6 +401,19 @@ fn npm(argv: &[String], raw: &str, cwd: &Path) -> Option<Target> {
             format!("post{name}"),
         ]
     };
+    // `yarn workspace NAME [run] SCRIPT`: SCRIPT of the package NAME.
+    if let ("yarn", ["workspace", name, rest @ ..]) = (raw, words.as_slice()) {
+        let script = match rest {
+            ["run", s, ..] => s,
+            [s, ..] if !is_package_manager_command(s) => s,
+            _ => return None,
+        };
+        return Some(Target::Npm {
+            dir,
+            package: Some((*name).to_string()),
+            scripts: with_hooks(script),
+        });
+    }
     let scripts: Vec<String> = match (raw, words.as_slice()) {
         (_, ["run" | "run-script" | "rum" | "urn", name, ..]) => with_hooks(name),
         (_, ["test" | "tst" | "t", ..]) => with_hooks("test"),
@@ -404,7 +460,80 @@ fn npm(argv: &[String], raw: &str, cwd: &Path) -> Option<Target> {
     } else {
         scripts
     };
-    Some(Target::Npm { dir, scripts })
+    Some(Target::Npm {
+        dir,
+        package,
+        scripts,
+    })
+}
+
+/// The directory of the workspace package named `name` of the project at `root`: its
+/// package.json's `workspaces` (a list, or `{ packages: […] }`) or `pnpm-workspace.yaml`'s
+/// `packages`, each a directory or `DIR/*` / `DIR/**` whose subdirectories are tried (the one
+/// named like the package first), matched by the `name` of their package.json.
+fn workspace_package(
+    root: &Path,
+    name: &str,
+    read: &mut dyn FnMut(&Path) -> Result<String, String>,
+    list: &mut dyn FnMut(&Path) -> Result<Vec<String>, String>,
+) -> Result<PathBuf, String> {
+    let mut patterns: Vec<String> = Vec::new();
+    if let Ok(text) = read(&root.join("package.json")) {
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("package.json: {e}"))?;
+        let ws = json.get("workspaces");
+        let list = ws.and_then(|w| w.as_array()).or_else(|| {
+            ws.and_then(|w| w.get("packages"))
+                .and_then(|p| p.as_array())
+        });
+        patterns.extend(
+            list.into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str().map(str::to_owned)),
+        );
+    }
+    if patterns.is_empty()
+        && let Ok(text) = read(&root.join("pnpm-workspace.yaml"))
+        && let Ok(docs) = yaml_rust2::YamlLoader::load_from_str(&text)
+        && let Some(doc) = docs.first()
+    {
+        let packages = doc["packages"].as_vec().into_iter().flatten();
+        patterns.extend(packages.filter_map(|p| p.as_str().map(str::to_owned)));
+    }
+    let named = |dir: &Path, read: &mut dyn FnMut(&Path) -> Result<String, String>| {
+        read(&dir.join("package.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|j| j.get("name").and_then(|n| n.as_str()) == Some(name))
+    };
+    let short = name.rsplit('/').next().unwrap_or(name);
+    for pattern in patterns.iter().filter(|p| !p.starts_with('!')) {
+        let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
+        let Some(parent) = pattern
+            .strip_suffix("/**")
+            .or_else(|| pattern.strip_suffix("/*"))
+            .or_else(|| (pattern == "*").then_some(""))
+        else {
+            // A directory named as is (other globs are not followed).
+            let dir = join(root, pattern);
+            if !pattern.contains(['*', '?', '{', '[']) && named(&dir, read) {
+                return Ok(dir);
+            }
+            continue;
+        };
+        let parent = join(root, parent);
+        let guess = parent.join(short);
+        if named(&guess, read) {
+            return Ok(guess);
+        }
+        for sub in list(&parent).unwrap_or_default() {
+            let dir = parent.join(&sub);
+            if sub != short && named(&dir, read) {
+                return Ok(dir);
+            }
+        }
+    }
+    Err(format!("no workspace package named {name}"))
 }
 
 /// The value of a workspace-selecting option at `argv[i]` (`-w V`, `--workspace V`,
@@ -616,7 +745,25 @@ pub(crate) fn pieces(
                 code: false,
             }])
         }
-        Target::Npm { dir, scripts } => {
+        Target::Npm {
+            dir,
+            package,
+            scripts,
+        } => {
+            let found;
+            let dir = match package {
+                Some(name) => {
+                    let mut list = |d: &Path| -> Result<Vec<String>, String> {
+                        if !crate::paths::is_within(d, workspace) {
+                            return Err(format!("{NOT_IN_WORKSPACE}: {}", d.display()));
+                        }
+                        reader.subdirectories(d)
+                    };
+                    found = workspace_package(dir, name, &mut read, &mut list)?;
+                    &found
+                }
+                None => dir,
+            };
             let path = dir.join("package.json");
             let text = read(&path)?;
             let json: serde_json::Value =
@@ -753,6 +900,7 @@ mod tests {
             target(&argv("npm run build"), "npm", "npm", cwd),
             Some(Target::Npm {
                 dir: "/w".into(),
+                package: None,
                 scripts: vec!["prebuild".into(), "build".into(), "postbuild".into()]
             })
         );
@@ -767,14 +915,20 @@ mod tests {
                 target(&argv(line), "npm", line.split(' ').next().unwrap(), cwd),
                 Some(Target::Npm {
                     dir: "/w/packages/api".into(),
+                    package: None,
                     scripts: vec!["predeploy".into(), "deploy".into(), "postdeploy".into()]
                 }),
                 "{line}"
             );
         }
+        // By its package name: looked up when read.
         assert_eq!(
-            target(&argv("npm run -w api deploy"), "npm", "npm", cwd),
-            None
+            target(&argv("npm run -w @acme/api deploy"), "npm", "npm", cwd),
+            Some(Target::Npm {
+                dir: "/w".into(),
+                package: Some("@acme/api".into()),
+                scripts: vec!["predeploy".into(), "deploy".into(), "postdeploy".into()]
+            })
         );
         assert_eq!(
             target(&argv("pnpm -F '@org/*' run deploy"), "npm", "pnpm", cwd),

@@ -128,6 +128,73 @@ fn package_json_scripts_with_their_pre_and_post_hooks() {
     assert_eq!(check(&files, "npm run lint").tier, Tier::Auto);
 }
 
+/// A workspace package named by its package name (`npm run -w api deploy`, `yarn workspace
+/// @acme/web deploy`, `pnpm --filter api run deploy`) is found through the root's `workspaces`
+/// (or `pnpm-workspace.yaml`) and its scripts read, whatever its directory is called.
+#[test]
+fn workspace_packages_named_by_their_package_name() {
+    let files = MemoryWorkspace::new()
+        .with(
+            "/ws/package.json",
+            r#"{"name": "root", "private": true, "workspaces": ["packages/*", "tools/cli"]}"#,
+        )
+        .with(
+            "/ws/packages/api/package.json",
+            r#"{"name": "api", "scripts": {"deploy": "kubectl apply -f k8s/"}}"#,
+        )
+        .with(
+            "/ws/packages/frontend/package.json",
+            r#"{"name": "@acme/web", "scripts": {"deploy": "vercel --prod", "lint": "eslint ."}}"#,
+        )
+        .with(
+            "/ws/tools/cli/package.json",
+            r#"{"name": "cli", "scripts": {"release": "npm publish"}}"#,
+        );
+    for (line, tier, reason) in [
+        (
+            "npm run -w api deploy",
+            Tier::Sync,
+            "packages/api/package.json scripts.deploy:1: kubectl apply",
+        ),
+        (
+            "npm run deploy --workspace=@acme/web",
+            Tier::Sync,
+            "packages/frontend/package.json scripts.deploy:1: vercel --prod",
+        ),
+        (
+            "yarn workspace @acme/web deploy",
+            Tier::Sync,
+            "vercel --prod",
+        ),
+        ("yarn workspace api run deploy", Tier::Sync, "kubectl apply"),
+        (
+            "pnpm --filter cli run release",
+            Tier::Sync,
+            "tools/cli/package.json scripts.release:1: npm publish",
+        ),
+    ] {
+        let d = check(&files, line);
+        assert_eq!(d.tier, tier, "{line}: {:?}", d.reasons);
+        assert!(has_reason(&d, reason), "{line}: {:?}", d.reasons);
+    }
+    for line in ["yarn workspace @acme/web lint", "npm run -w api lint"] {
+        assert_eq!(check(&files, line).tier, Tier::Auto, "{line}");
+    }
+    // Not a package of this workspace: nothing read, a note says so.
+    let d = check(&files, "npm run -w nope deploy");
+    assert_eq!(d.tier, Tier::Auto, "{:?}", d.reasons);
+    // pnpm's own list of packages.
+    let pnpm = MemoryWorkspace::new()
+        .with("/ws/package.json", r#"{"name": "root"}"#)
+        .with("/ws/pnpm-workspace.yaml", "packages:\n  - 'apps/*'\n")
+        .with(
+            "/ws/apps/server/package.json",
+            r#"{"name": "@acme/server", "scripts": {"migrate": "prisma migrate deploy"}}"#,
+        );
+    let d = check(&pnpm, "pnpm -F @acme/server run migrate");
+    assert_eq!(d.tier, Tier::Sync, "{:?}", d.reasons);
+}
+
 #[test]
 fn make_recipes_of_the_goal_and_its_prerequisites() {
     let mk = "TF = terraform\n\nall: build\n\nbuild:\n\tcargo build\n\nrelease: build\n\t@$(TF) apply -auto-approve\n\tcargo publish\n";
