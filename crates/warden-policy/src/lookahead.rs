@@ -238,12 +238,79 @@ pub(crate) fn target(argv: &[String], program: &str, raw: &str, cwd: &Path) -> O
             needs_shebang: true,
         });
     }
+    if let Some(as_interpreter) = runner_script(argv, raw) {
+        return code_script(&as_interpreter, &as_interpreter[0], cwd);
+    }
     match program {
         "npm" => npm(argv, raw, cwd),
         "make" => make(argv, cwd),
         _ => code_script(argv, program, cwd)
             .or_else(|| crate::tasks::target(argv, program, cwd).map(Target::Tasks)),
     }
+}
+
+/// Tools that hand a script file to an interpreter, and the file names they take as one:
+/// (runner, its words before the file, the interpreter whose scan reads it, file suffixes).
+/// `npx tsx x.ts`, `bun run x.ts`, `deno run -A x.ts`, `pipx run tool.py`: read as that
+/// interpreter reads the file. Options before the file are skipped (`--name=value` forms; one
+/// taking a separate value would be taken for the file, whose suffix then does not match).
+const SCRIPT_RUNNERS: &[(&str, &[&str], &str, &[&str])] = &[
+    ("npx", &["tsx|ts-node|node"], "node", JS_SUFFIXES),
+    ("pnpx", &["tsx|ts-node|node"], "node", JS_SUFFIXES),
+    ("bunx", &["tsx|ts-node|node"], "node", JS_SUFFIXES),
+    (
+        "pnpm",
+        &["dlx|exec", "tsx|ts-node|node"],
+        "node",
+        JS_SUFFIXES,
+    ),
+    ("pnpm", &["tsx|ts-node"], "node", JS_SUFFIXES),
+    ("yarn", &["tsx|ts-node|node"], "node", JS_SUFFIXES),
+    (
+        "yarn",
+        &["dlx|exec", "tsx|ts-node|node"],
+        "node",
+        JS_SUFFIXES,
+    ),
+    ("bun", &["run"], "node", JS_SUFFIXES),
+    ("bun", &[], "node", JS_SUFFIXES),
+    ("deno", &["run"], "node", JS_SUFFIXES),
+    ("nodemon", &[], "node", JS_SUFFIXES),
+    ("pipx", &["run"], "python", &[".py"]),
+];
+
+const JS_SUFFIXES: &[&str] = &[".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".tsx", ".jsx"];
+
+/// The interpreter argv a script runner's command stands for (see [`SCRIPT_RUNNERS`]).
+fn runner_script(argv: &[String], raw: &str) -> Option<Vec<String>> {
+    // The words from `i` on, options skipped.
+    let skip_options = |mut i: usize| {
+        while argv.get(i).is_some_and(|a| a.starts_with('-')) {
+            i += 1;
+        }
+        i
+    };
+    SCRIPT_RUNNERS
+        .iter()
+        .find_map(|(runner, words, interpreter, suffixes)| {
+            if *runner != raw {
+                return None;
+            }
+            let mut i = skip_options(1);
+            for w in *words {
+                let got = argv.get(i)?;
+                if !w.split('|').any(|alt| alt == got) {
+                    return None;
+                }
+                i = skip_options(i + 1);
+            }
+            let file = argv.get(i)?;
+            suffixes.iter().any(|s| file.ends_with(s)).then(|| {
+                std::iter::once(interpreter.to_string())
+                    .chain(argv[i..].iter().cloned())
+                    .collect()
+            })
+        })
 }
 
 /// The interpreters whose scripts are read ahead: (program, the invocation that reads code on

@@ -438,6 +438,29 @@ fn interpreter_scripts_are_read_for_the_commands_they_start() {
             "tool.py:4: git push origin main",
         ),
         ("tsx deploy.ts", Tier::Sync, "deploy.ts:3: kubectl apply"),
+        // Runners that hand the file to an interpreter.
+        (
+            "npx tsx deploy.ts",
+            Tier::Sync,
+            "deploy.ts:3: kubectl apply",
+        ),
+        (
+            "pnpm dlx tsx deploy.ts",
+            Tier::Sync,
+            "deploy.ts:3: kubectl apply",
+        ),
+        (
+            "bun run deploy.ts",
+            Tier::Sync,
+            "deploy.ts:3: kubectl apply",
+        ),
+        ("bun deploy.js", Tier::Sync, "deploy.js:2: terraform apply"),
+        (
+            "deno run -A deploy.ts",
+            Tier::Sync,
+            "deploy.ts:3: kubectl apply",
+        ),
+        ("pipx run tool.py", Tier::Async, "tool.py:4: git push"),
         (
             "python3 tool.py",
             Tier::Async,
@@ -464,6 +487,8 @@ fn interpreter_scripts_are_read_for_the_commands_they_start() {
         "python3 plain.py",
         "python3 -m tool",
         "python3 -c 'print(1)'",
+        "npx eslint deploy.js",
+        "deno fmt deploy.ts",
     ] {
         let d = check(&files, line);
         assert_eq!(d.tier, Tier::Auto, "{line}: {:?}", d.reasons);
