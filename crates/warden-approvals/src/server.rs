@@ -401,7 +401,9 @@ async fn create_token(
             "role must be `agent`, `approver` or `admin`",
         )
     })?;
-    if nt.name.trim().is_empty() || nt.name.len() > 200 {
+    // As the OpenAPI document states it (`minLength`/`maxLength` count characters, `\S` is
+    // JSON Schema's ECMAScript class): a name of U+0085 alone is valid there and here.
+    if !nt.name.chars().any(|c| !is_ecma_space(c)) || nt.name.chars().count() > 200 {
         return Err(err(
             StatusCode::BAD_REQUEST,
             "name must be 1..200 characters",
@@ -1482,4 +1484,21 @@ async fn sso_callback(State(s): St, q: Q<CallbackQuery>) -> ApiResult<Response> 
         [(header::LOCATION, format!("/#token={tok}"))],
     )
         .into_response())
+}
+
+/// Whether `c` is in ECMAScript's `\s` (WhiteSpace and LineTerminator), the class the OpenAPI
+/// document's patterns use; Rust's `char::is_whitespace` differs (it has U+0085 and lacks
+/// U+FEFF).
+fn is_ecma_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
 }
