@@ -995,21 +995,43 @@ impl Policy {
         let Some(spec) = self.programs.get(&view.program) else {
             return false;
         };
-        if spec.text_options.is_empty() || cmd.one_word_dynamic.is_empty() {
+        if (spec.text_options.is_empty() && !spec.target_operand) || cmd.one_word_dynamic.is_empty()
+        {
             return false;
         }
+        // The first operand, when only options known to take a value come before it (after
+        // another option, a word may be that option's value: `psql -c "$SQL"`).
+        let target = spec
+            .target_operand
+            .then(|| {
+                let mut i = 1;
+                while let Some(w) = cmd.argv.get(i) {
+                    if !w.starts_with('-') {
+                        return Some(i);
+                    }
+                    let takes_value = spec.value_options.iter().any(|o| o == w)
+                        || spec.text_options.iter().any(|o| o == w);
+                    if !takes_value {
+                        return None;
+                    }
+                    i += 2;
+                }
+                None
+            })
+            .flatten();
         cmd.one_word_dynamic.iter().all(|&i| {
             let word = cmd.argv.get(i).map_or("", String::as_str);
             let prev = i.checked_sub(1).and_then(|p| cmd.argv.get(p));
-            spec.text_options.iter().any(|o| {
-                prev == Some(o)
-                    || if o.starts_with("--") {
-                        word.strip_prefix(o.as_str())
-                            .is_some_and(|r| r.starts_with('='))
-                    } else {
-                        o.len() == 2 && word.len() > 2 && word.starts_with(o.as_str())
-                    }
-            })
+            Some(i) == target
+                || spec.text_options.iter().any(|o| {
+                    prev == Some(o)
+                        || if o.starts_with("--") {
+                            word.strip_prefix(o.as_str())
+                                .is_some_and(|r| r.starts_with('='))
+                        } else {
+                            o.len() == 2 && word.len() > 2 && word.starts_with(o.as_str())
+                        }
+                })
         })
     }
 

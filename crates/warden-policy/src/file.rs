@@ -114,6 +114,11 @@ pub struct ProgramSpec {
     /// `opaque_when_dynamic` opaque, since no value can turn it into another option.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub text_options: Vec<String>,
+    /// The program's first operand names what it connects to (psql's database or connection
+    /// URL): one known only at run time (`psql "$DATABASE_URL" -c …`) does not make a program of
+    /// `opaque_when_dynamic` opaque either; what it is asked to do still decides.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub target_operand: bool,
 }
 
 /// A classification rule. Exactly one kind of matcher is used: a program (`program` with

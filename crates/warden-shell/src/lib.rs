@@ -15,7 +15,7 @@
 //!   sent to another machine or container (`ssh HOST CMD`, `docker exec`, `kubectl exec`) carry
 //!   [`Command::remote`];
 //! - SQL clients ([`SQL_CLIENTS`]) fed a heredoc / here-string get `--warden-stdin=<body>` as a
-//!   last argument; a bare redirection (`> f`) and `$(< f)` are reported as the command `:`;
+//!   last argument, fed a file (`< dump.sql`) `--warden-stdin-file=<path>`; a bare redirection (`> f`) and `$(< f)` are reported as the command `:`;
 //! - the analyser is pure, never panics, and bounds its work: input over [`MAX_INPUT`] bytes,
 //!   nesting over [`MAX_DEPTH`] levels and more than 10,000 commands become opaque.
 

@@ -21,7 +21,7 @@
 //! | `apply_patch PATCH`, `apply_patch <<'EOF' … EOF` (Codex's edit format run as a command) | the files its `*** Add File:`, `*** Update File:`, `*** Delete File:` and `*** Move to:` lines name are added to `writes`; a patch not known before it runs is opaque |
 //! | `find … -exec/-execdir/-ok/-okdir cmd … ;` | the command, marked `dynamic` (words holding `{}` are run-time values); `find` itself is also reported |
 //! | `python -c`, `node -e/-p`, `deno eval`, `bun -e`, `perl -e/-E`, `ruby -e`, `php -r`, `lua -e`, `awk PROGRAM` | the interpreter is reported as is, and the process starts inside the code are reported too |
-//! | `psql`, `mysql`, `mariadb`, `sqlite3`, `duckdb`, `clickhouse-client` | not peeled: a heredoc / here-string body is appended as `--warden-stdin=<body>` |
+//! | `psql`, `mysql`, `mariadb`, `sqlite3`, `duckdb`, `clickhouse-client` | not peeled: a heredoc / here-string body is appended as `--warden-stdin=<body>`, a file redirected to the input as `--warden-stdin-file=<path>` |
 //! | `trap 'HANDLER' SIG` | HANDLER analysed as shell text |
 //! | `alias NAME='VALUE'` | VALUE analysed as shell text: a later `NAME` runs it |
 //! | `source /dev/stdin`, `. /dev/stdin`, `bash /dev/stdin` (also `/dev/fd/0`, `/proc/self/fd/0`) | the here-string / heredoc / piped input analysed as the script (`source`: in this shell) |
@@ -786,20 +786,40 @@ fn dynamic(words: &[W]) -> bool {
 
 /// Emit `words` as the command itself (no further peeling).
 fn emit_plain(cx: &mut Ctx, words: &[W], span: Span, io: &Io, scope: &Scope, inh: &Inh) {
+    emit_words(cx, words, argv(words), false, span, io, scope, inh);
+}
+
+/// Emit `av` (`words`, maybe with arguments appended; `more_dynamic` when those are run-time
+/// values) as the command, noting which of `words` are run-time values, each one whole word,
+/// when nothing else about the command is.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the emit parameters plus the words they came from"
+)]
+fn emit_words(
+    cx: &mut Ctx,
+    words: &[W],
+    av: Vec<String>,
+    more_dynamic: bool,
+    span: Span,
+    io: &Io,
+    scope: &Scope,
+    inh: &Inh,
+) {
     let before = cx.out.commands.len();
     cx.emit(
-        argv(words),
+        av,
         span,
         inh,
         io,
-        dynamic(words),
+        dynamic(words) || more_dynamic,
         scope,
         Vec::new(),
     );
-    // Which words are run-time values, when nothing else about the command is.
     let whole = |w: &W| !w.dynamic || !w.split;
     if !inh.dynamic
         && !io.dynamic
+        && !more_dynamic
         && words.iter().all(whole)
         && let Some(c) = cx.out.commands.get_mut(before)
     {
@@ -910,12 +930,25 @@ pub(crate) fn exec(
     }
     if SQL_CLIENTS.contains(&name.as_str()) {
         let mut av = argv(&words);
-        let mut dyn_ = dynamic(&words);
+        let mut stdin_dynamic = false;
         if let Stdin::Text { text, dynamic, .. } = &io.stdin {
             av.push(format!("--warden-stdin={text}"));
-            dyn_ |= *dynamic;
+            stdin_dynamic = *dynamic;
         }
-        cx.emit(av.clone(), span, &inh, &io, dyn_, scope, Vec::new());
+        // `psql < x.sql`: the statements come from a file, as with `psql -f x.sql`.
+        for f in &io.reads {
+            av.push(format!("--warden-stdin-file={f}"));
+        }
+        emit_words(
+            cx,
+            &words,
+            av.clone(),
+            stdin_dynamic,
+            span,
+            &io,
+            scope,
+            &inh,
+        );
         let ws: Vec<W> = av.into_iter().map(|a| W::lit(a, span)).collect();
         carried::carried(cx, &name, &ws, span, scope, &inh, depth);
         return;
