@@ -58,8 +58,9 @@ fn is_secret_name(name: &str) -> bool {
     SECRETS.is_secret(name)
 }
 
-impl WorkspaceReader for WorkspaceFiles {
-    fn read(&self, path: &Path, limit: usize) -> Result<String, String> {
+impl WorkspaceFiles {
+    /// `path` with symlinks resolved, when that is inside the workspace; `Err` says why not.
+    fn inside(&self, path: &Path) -> Result<PathBuf, String> {
         let Some(workspace) = &self.workspace else {
             // Not an error worth a note: nothing of this workspace is read at all.
             return Err(String::new());
@@ -74,6 +75,13 @@ impl WorkspaceReader for WorkspaceFiles {
         if !real.starts_with(root) {
             return Err("resolves outside the workspace".into());
         }
+        Ok(real)
+    }
+}
+
+impl WorkspaceReader for WorkspaceFiles {
+    fn read(&self, path: &Path, limit: usize) -> Result<String, String> {
+        let real = self.inside(path)?;
         let name = real.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if is_secret_name(name) {
             return Err("a secret file".into());
@@ -97,16 +105,7 @@ impl WorkspaceReader for WorkspaceFiles {
     }
 
     fn subdirectories(&self, dir: &Path) -> Result<Vec<String>, String> {
-        let Some(workspace) = &self.workspace else {
-            return Err(String::new());
-        };
-        let root = self
-            .root
-            .get_or_init(|| std::fs::canonicalize(workspace).unwrap_or_else(|_| workspace.clone()));
-        let real = std::fs::canonicalize(dir).map_err(|e| e.to_string())?;
-        if !real.starts_with(root) {
-            return Err("resolves outside the workspace".into());
-        }
+        let real = self.inside(dir)?;
         // Bounded: a directory of packages, not a tree walk.
         let mut names: Vec<String> = std::fs::read_dir(&real)
             .map_err(|e| e.to_string())?
