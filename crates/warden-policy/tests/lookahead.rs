@@ -123,6 +123,17 @@ fn package_json_scripts_with_their_pre_and_post_hooks() {
         d.reasons
     );
     assert_eq!(d.tier, Tier::Sync);
+    // Scripts run by name by npm-run-all (`run-s`, `run-p`) and concurrently's `npm:NAME`.
+    for line in [
+        "npm-run-all --parallel test build",
+        "run-s build",
+        "run-p -l test",
+        "concurrently -k npm:build 'vite'",
+    ] {
+        let d = check(&files, line);
+        assert!(d.tier >= Tier::Async, "{line}: {:?}", d.reasons);
+    }
+    assert_eq!(check(&files, "run-s prepare").tier, Tier::Auto);
     // `yarn add` is the package manager's own command.
     assert_eq!(check(&files, "yarn add lodash").tier, Tier::Auto);
     assert_eq!(check(&files, "npm run lint").tier, Tier::Auto);

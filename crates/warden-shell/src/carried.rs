@@ -5,7 +5,8 @@
 //! commands that runners start on this machine from their own options or operands
 //! (`nix-shell --run`, `nix develop -c`, `npx -c`, `nodemon --exec`, `pwsh -Command`, `sg GROUP`,
 //! `tmux new`/`send-keys`, `screen CMD`/`-X stuff`, `hyperfine CMD`, `watchexec CMD`, `entr CMD`,
-//! `cross-env-shell CMD`), and
+//! `cross-env-shell CMD`, `concurrently CMD…` and `npm:NAME`, `npm-run-all NAME…`,
+//! `gdb --args`/`-ex 'shell CMD'`, `perf stat --pre CMD`, and these run by `npx`), and
 //! commands sent to another machine or container (`ssh HOST CMD`, `docker exec C CMD`,
 //! `kubectl exec P -- CMD`, `gcloud compute ssh --command CMD`, …), which are reported with
 //! `remote` set because they run outside any sandbox of this machine.
@@ -348,7 +349,7 @@ pub(crate) fn carried(
             inh,
             depth,
         ),
-        "npx" => npx(cx, words, scope, inh, depth),
+        "npx" => npx(cx, words, span, scope, inh, depth),
         "nodemon" => option_shell(
             cx,
             words,
@@ -372,6 +373,20 @@ pub(crate) fn carried(
         "tmux" => tmux(cx, words, scope, inh, depth),
         "screen" => screen(cx, words, span, scope, inh, depth),
         "hyperfine" => hyperfine(cx, words, scope, inh, depth),
+        "concurrently" => concurrently(cx, words, scope, inh, depth),
+        "npm-run-all" | "npm-run-all2" | "run-s" | "run-p" => {
+            npm_run_all(cx, words, scope, inh, depth)
+        }
+        "gdb" => gdb(cx, words, span, scope, inh, depth),
+        "perf" => option_shell(
+            cx,
+            words,
+            &["--pre", "--post"],
+            "perf stat --pre",
+            scope,
+            inh,
+            depth,
+        ),
         "watchexec" => watchexec(cx, words, span, scope, inh, depth),
         "entr" => entr(cx, words, span, scope, inh, depth),
         "cross-env-shell" => cross_env_shell(cx, words, span, scope, inh, depth),
@@ -537,7 +552,7 @@ fn cross_env_shell(cx: &mut Ctx, words: &[W], span: Span, scope: &Scope, inh: &I
 
 /// `npx [-p PKG] -c STRING`: npx's own options come before the package it runs (`npx eslint -c
 /// FILE` is eslint's `-c`).
-fn npx(cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usize) {
+fn npx(cx: &mut Ctx, words: &[W], span: Span, scope: &Scope, inh: &Inh, depth: usize) {
     let mut i = 1;
     while let Some(w) = words.get(i) {
         if let Some((text, _)) =
@@ -548,8 +563,22 @@ fn npx(cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usize) {
         }
         match w.v.as_str() {
             "-p" | "--package" => i += 2,
-            v if v.starts_with('-') && v != "--" => i += 1,
-            _ => return,
+            "--" => i += 1,
+            v if v.starts_with('-') => i += 1,
+            spec => {
+                // The package's program carries commands as it would run alone
+                // (`npx concurrently@8 "git push" …`): `NAME[@VERSION]`, scoped or not.
+                let name = match spec.rfind('@') {
+                    Some(at) if at > 0 => &spec[..at],
+                    _ => spec,
+                };
+                if !w.dynamic {
+                    let mut argv = words[i..].to_vec();
+                    argv[0] = lit_like(name, w);
+                    carried(cx, name, &argv, span, scope, inh, depth + 1);
+                }
+                return;
+            }
         }
     }
 }
@@ -739,6 +768,138 @@ fn hyperfine(cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usize) 
         }
         cx.carried_shell(w, "hyperfine", scope, inh, depth);
         i += 1;
+    }
+}
+
+/// `concurrently [options] CMD…`: every command (and `--teardown`) is shell text it runs at
+/// once; `npm:NAME` (also `yarn:`, `pnpm:`, `bun:`) is that package manager's `run NAME`.
+fn concurrently(cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usize) {
+    let one_value = [
+        "-n",
+        "--names",
+        "--name-separator",
+        "-c",
+        "--prefix-colors",
+        "-p",
+        "--prefix",
+        "-l",
+        "--prefix-length",
+        "-t",
+        "--timestamp-format",
+        "-m",
+        "--max-processes",
+        "--restart-tries",
+        "--restart-after",
+        "-s",
+        "--success",
+        "--kill-signal",
+        "--default-input-target",
+        "--hide",
+        "--cwd",
+    ];
+    let mut i = 1;
+    let mut operands_only = false;
+    while let Some(w) = words.get(i) {
+        let v = w.v.as_str();
+        if !operands_only && v == "--" {
+            operands_only = true;
+            i += 1;
+            continue;
+        }
+        if !operands_only && v.starts_with('-') {
+            if let Some((text, n)) = option_value(words, i, "--teardown") {
+                cx.carried_shell(&text, "concurrently", scope, inh, depth);
+                i += n;
+            } else if one_value.contains(&v) {
+                i += 2;
+            } else {
+                i += 1;
+            }
+            continue;
+        }
+        let shortcut = ["npm", "yarn", "pnpm", "bun"].iter().find_map(|pm| {
+            let name = v.strip_prefix(pm)?.strip_prefix(':')?;
+            (!w.dynamic && !name.is_empty()).then(|| format!("{pm} run {name}"))
+        });
+        match shortcut {
+            Some(text) => cx.carried_shell(&lit_like(&text, w), "concurrently", scope, inh, depth),
+            None => cx.carried_shell(w, "concurrently", scope, inh, depth),
+        }
+        i += 1;
+    }
+}
+
+/// `npm-run-all [options] SCRIPT…` (`run-s`, `run-p`): each named package.json script, as
+/// `npm run SCRIPT` (a pattern such as `build:*` names scripts only known from the file, and is
+/// left to the program's own classification).
+fn npm_run_all(cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usize) {
+    let one_value = ["--max-parallel", "--npm-path", "--aggregate-output-file"];
+    let mut i = 1;
+    while let Some(w) = words.get(i) {
+        let v = w.v.as_str();
+        if v == "--" {
+            // Arguments for the scripts, not scripts.
+            return;
+        }
+        if v.starts_with('-') {
+            i += if one_value.contains(&v) { 2 } else { 1 };
+            continue;
+        }
+        if !w.dynamic && !v.contains(['*', '?', '{', '[']) {
+            let text = lit_like(format!("npm run {v}"), w);
+            cx.carried_shell(&text, "npm-run-all", scope, inh, depth);
+        }
+        i += 1;
+    }
+}
+
+/// `gdb --args PROG ARGS…` runs PROG (with `run`, which is why it is named); a gdb command
+/// `shell CMD`, `!CMD` or `pipe … | CMD` given with `-ex`/`-iex` (`--eval-command`,
+/// `--init-eval-command`) is shell text.
+fn gdb(cx: &mut Ctx, words: &[W], span: Span, scope: &Scope, inh: &Inh, depth: usize) {
+    let command_opts = [
+        "-ex",
+        "--ex",
+        "-eval-command",
+        "--eval-command",
+        "-iex",
+        "--iex",
+        "-init-eval-command",
+        "--init-eval-command",
+    ];
+    let mut i = 1;
+    while i < words.len() {
+        let v = words[i].v.as_str();
+        if matches!(v, "--args" | "-args") {
+            if i + 1 < words.len() {
+                cx.carried_argv(&words[i + 1..], span, "gdb --args", scope, inh, depth);
+            }
+            return;
+        }
+        let Some((cmd, n)) = command_opts.iter().find_map(|o| option_value(words, i, o)) else {
+            i += 1;
+            continue;
+        };
+        let text = cmd.v.trim_start();
+        let shell = text
+            .strip_prefix("shell ")
+            .or_else(|| text.strip_prefix('!'))
+            .or_else(|| {
+                let piped = text
+                    .strip_prefix("pipe ")
+                    .or_else(|| text.strip_prefix('|'))?;
+                piped.split_once('|').map(|(_, sh)| sh)
+            });
+        if let Some(sh) = shell {
+            cx.carried_shell(
+                &lit_like(sh.trim(), &cmd),
+                "gdb -ex shell",
+                scope,
+                inh,
+                depth,
+            );
+        }
+        i += n;
     }
 }
 

@@ -5,12 +5,12 @@
 //! | wrapper | what is peeled |
 //! |---|---|
 //! | `sudo`, `doas`, `pkexec`, `run0` | options (`-u user`, `-g grp`, `-E`, `-n`, `--`, …); sets `elevated`; `-D dir` sets `cwd` |
-//! | `su -c STRING` | STRING analysed as shell text; sets `elevated` |
+//! | `su -c STRING`, `runuser -c STRING` | STRING analysed as shell text; sets `elevated` (`runuser -u USER [--] cmd`: the command, as `sudo`) |
 //! | `env` | `-`, `-i`, `-0`, `-v`, `-u NAME`, `-C dir` (sets `cwd`), `-P path`, `-L`/`-U user`, `-S STRING` (split as GNU env does and read again as options), `--`, `VAR=x` (code-carrying variables analysed) |
 //! | `timeout`, `nice`, `nohup`, `stdbuf`, `time`, `setsid`, `ionice`, `chrt`, `taskset`, `caffeinate`, `chroot`, `unshare`, `nsenter`, `builtin`, `exec`, `command`, `busybox`, `sshpass`, `strace`, `ltrace`, `eatmydata`, `fakeroot`, `tini`, `dumb-init`, `dbus-run-session`, `unbuffer`, `chronic`, `ifne`, `xvfb-run`, `gosu`, `su-exec` | options and fixed operands (`timeout DURATION`, `chroot DIR`, `chrt PRIO`, `taskset MASK`, `gosu USER`); `sudo NAME=value cmd` assignments |
-//! | `systemd-run`, `ssh-agent`, `firejail`, `proot`, `valgrind`, `dotenv` | options (`systemd-run -p PROP --unit U`, `proot -r ROOT -b BIND`, `dotenv -e FILE --`, python-dotenv's `dotenv [-f FILE] run`), then the command; the files `dotenv` loads into its environment (`.env` when none is named) are reads of the command |
+//! | `systemd-run`, `ssh-agent`, `firejail`, `proot`, `valgrind`, `heaptrack`, `catchsegv`, `dotenv` | options (`systemd-run -p PROP --unit U`, `proot -r ROOT -b BIND`, `dotenv -e FILE --`, python-dotenv's `dotenv [-f FILE] run`), then the command; the files `dotenv` loads into its environment (`.env` when none is named) are reads of the command |
 //! | `cross-env VAR=x cmd` | as `env`: the assignments, then the command (`cross-env-shell`: shell text, see `carried.rs`) |
-//! | `poetry`/`pipenv`/`pdm`/`hatch`/`rye`/`pixi`/`uv`/`devbox` `run`, `conda`/`mamba`/`micromamba` `run`, `bundle`/`asdf`/`rbenv`/`pyenv`/`nodenv`/`goenv` `exec`, `direnv exec DIR`, `aws-vault exec PROFILE`, `mise`/`rtx` `exec`/`x`, `op`/`doppler`/`infisical`/`dotenvx` `run`, `npm`/`pnpm`/`yarn` `exec` (npm's `-w NAME`, pnpm's `-F SELECTOR`, `yarn workspace NAME exec`; `-c STRING`, doppler's `--command STRING`: the string as shell text) | reported as is; and only with that subcommand, the command after the tool's options around it (`uv run --with X`, `conda run -n ENV`), its operands, a `--`, then the command (`mise exec node@20 -- cmd`: after the `--`); any other subcommand is the tool itself |
+//! | `poetry`/`pipenv`/`pdm`/`hatch`/`rye`/`pixi`/`uv`/`devbox` `run`, `perf` `stat`/`record`/`trace`, `conda`/`mamba`/`micromamba` `run`, `bundle`/`asdf`/`rbenv`/`pyenv`/`nodenv`/`goenv` `exec`, `direnv exec DIR`, `aws-vault exec PROFILE`, `mise`/`rtx` `exec`/`x`, `op`/`doppler`/`infisical`/`dotenvx` `run`, `npm`/`pnpm`/`yarn` `exec` (npm's `-w NAME`, pnpm's `-F SELECTOR`, `yarn workspace NAME exec`; `-c STRING`, doppler's `--command STRING`: the string as shell text) | reported as is; and only with that subcommand, the command after the tool's options around it (`uv run --with X`, `conda run -n ENV`), its operands, a `--`, then the command (`mise exec node@20 -- cmd`: after the `--`); any other subcommand is the tool itself |
 //! | `bash`/`sh`/`zsh`/`dash`/`ksh`/`mksh`/`ash`/`fish` `-c STRING` | STRING analysed as shell text (a dynamic STRING is opaque); with no operand the heredoc / here-string / piped script is analysed |
 //! | `eval ARGS` | ARGS joined analysed as shell text, in the current shell (a `cd` leaks out) |
 //! | `watch ARGS` | ARGS joined analysed as shell text (`-x`: as argv) |
@@ -149,6 +149,21 @@ pub static WRAPPERS: &[Wrapper] = &[
             "--shell",
             "--group",
             "--supp-group",
+            "--whitelist-environment",
+        ],
+        operands: 0,
+    },
+    Wrapper {
+        // util-linux's `runuser`: su's form (`runuser -l USER -c CMD`) or sudo's (`-u USER CMD`).
+        names: &["runuser"],
+        kind: Kind::Su,
+        short_arg: "csgGuw",
+        long_arg: &[
+            "--command",
+            "--shell",
+            "--group",
+            "--supp-group",
+            "--user",
             "--whitelist-environment",
         ],
         operands: 0,
@@ -420,7 +435,7 @@ pub static WRAPPERS: &[Wrapper] = &[
     },
     Wrapper {
         // Their options are `--name=value` or flags (`valgrind -q`, `firejail --quiet`).
-        names: &["firejail", "valgrind"],
+        names: &["firejail", "valgrind", "heaptrack", "catchsegv"],
         kind: Kind::Prefix,
         short_arg: "",
         long_arg: &[],
@@ -489,6 +504,41 @@ pub static WRAPPERS: &[Wrapper] = &[
             "--filter",
             "--workspace",
             "--cwd",
+        ],
+        operands: 0,
+    },
+    Wrapper {
+        // `perf stat|record|trace [OPTIONS] [--] CMD…` runs CMD; its other subcommands read
+        // data (`perf report`, `perf top`).
+        names: &["perf"],
+        kind: Kind::Run {
+            subcommands: &["stat", "record", "trace"],
+            tool_specs: false,
+            text_options: &[],
+        },
+        short_arg: "eptCGrxoIDMFcmu",
+        long_arg: &[
+            "--event",
+            "--pid",
+            "--tid",
+            "--cpu",
+            "--cgroup",
+            "--repeat",
+            "--field-separator",
+            "--output",
+            "--interval-print",
+            "--delay",
+            "--metrics",
+            "--freq",
+            "--count",
+            "--mmap-pages",
+            "--call-graph",
+            "--uid",
+            "--duration",
+            "--filter",
+            "--control",
+            "--pre",
+            "--post",
         ],
         operands: 0,
     },
@@ -1058,6 +1108,8 @@ pub(crate) fn exec(
         carried::carried(cx, &name, &words, span, scope, &inh, depth);
         return;
     };
+    // Options of the wrapper itself that hold commands (`perf stat --pre CMD`).
+    carried::carried(cx, &name, &words, span, scope, &inh, depth);
     let (i, opts) = skip_opts(&words, 1, wr.short_arg, wr.long_arg);
     let next = depth + 1;
     match wr.kind {
@@ -1180,7 +1232,6 @@ pub(crate) fn exec(
             let mut inh2 = inh.clone();
             inh2.elevated = true;
             // `su - user -c cmd`, `su user -c cmd`: options may follow `-` and the user.
-            let _ = i;
             let mut more: Opts = Vec::new();
             let mut k = 1;
             while k < words.len() {
@@ -1196,6 +1247,11 @@ pub(crate) fn exec(
                     let first =
                         cx.shell_string(&c, scope, &inh2.with("su -c"), depth, "su -c string");
                     attach(cx, first, &words, span, &io, scope, &inh2);
+                }
+                // `runuser -u USER [--] CMD…`: the command itself, as USER (sudo's form).
+                None if name == "runuser" && has(&opts, &["-u", "--user"]) && i < words.len() => {
+                    let inh3 = inh2.with(name.clone());
+                    exec(cx, words[i..].to_vec(), span, io, scope, inh3, next);
                 }
                 None => emit_plain(cx, &words, span, &io, scope, &inh2),
             }

@@ -561,6 +561,25 @@ fn runners_of_shell_text_and_argv_are_looked_into() {
             "cross-env-shell NODE_ENV=ci 'npm test && git push'",
             "cross-env-shell",
         ),
+        ("perf stat -r 3 -e cycles git push", "perf"),
+        ("perf record -g -o out.data -- git push", "perf"),
+        ("perf stat --pre 'git push' true", "perf stat --pre"),
+        ("gdb -q --args git push", "gdb --args"),
+        ("gdb -batch -ex 'shell git push' ./a.out", "gdb -ex shell"),
+        ("gdb --eval-command='!git push' ./a.out", "gdb -ex shell"),
+        (
+            "gdb -ex 'pipe info locals | git push' ./a.out",
+            "gdb -ex shell",
+        ),
+        ("concurrently -n a,b 'npm test' 'git push'", "concurrently"),
+        (
+            "concurrently --teardown 'git push' 'npm test'",
+            "concurrently",
+        ),
+        ("npx concurrently@8 -k 'git push'", "concurrently"),
+        ("runuser -u bob -- git push", "runuser"),
+        ("heaptrack git push", "heaptrack"),
+        ("catchsegv git push", "catchsegv"),
     ];
     for (s, label) in cases {
         let a = analyse_shell(s);
@@ -580,6 +599,25 @@ fn runners_of_shell_text_and_argv_are_looked_into() {
         cmds("dotenv git push -- origin"),
         vec![v(&["git", "push", "--", "origin"])]
     );
+    // `npm-run-all`/`run-s`/`run-p` run package.json scripts by name (their content is read by
+    // the lookahead, as for `npm run NAME`).
+    for s in [
+        "npm-run-all -p build push",
+        "run-s push",
+        "run-p -l build push",
+    ] {
+        assert!(
+            argvs(&analyse_shell(s)).contains(&v(&["npm", "run", "push"])),
+            "{s}"
+        );
+    }
+    // `runuser`'s command runs as another user, like sudo's.
+    let a = analyse_shell("runuser -u bob -- git push");
+    assert!(
+        a.commands
+            .iter()
+            .any(|c| c.argv == v(&["git", "push"]) && c.elevated)
+    );
     // Options of the program npx runs are its own (`-c` is eslint's config file here).
     assert_eq!(cmds("npx eslint -c .eslintrc.js src").len(), 1);
     // Their other commands start nothing given to them.
@@ -589,6 +627,11 @@ fn runners_of_shell_text_and_argv_are_looked_into() {
         "screen -ls",
         "nix build .#app",
         "npx prettier -c .",
+        "perf report -i perf.data",
+        "gdb -ex run ./a.out",
+        "gdb -ex 'info shell' ./a.out",
+        "concurrently -c git 'npm test'",
+        "npm-run-all --max-parallel 2 build 'lint:*' -- --fix",
     ] {
         assert!(
             argvs(&analyse_shell(s))
