@@ -496,7 +496,8 @@ impl SyncMark {
                         // after the flush (in the same tick, almost always) leaves its inode
                         // clean. Its inode shares an inode-table block with the ring's and the
                         // log's, and a dirty one there costs the next record's flush one more
-                        // device write (measured in an exec storm: 0.42 inode-table writes a record before, 0.22 after).
+                        // device write (an exec storm: 0.42 inode-table writes a record without
+                        // this, 0.22 with it).
                         self.write(synced)?;
                         // The ring's overwrite reaches at most a block past `len`, and the log
                         // file is synced to within half a ring of it: nothing durable only in
