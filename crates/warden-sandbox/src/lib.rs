@@ -105,7 +105,7 @@ pub use profile::{
 pub use seccomp::{
     SECCOMP_POLICY, SeccompPolicy, baked_seccomp, build_fingerprint, compile_seccomp,
 };
-pub use staging::can_create;
+pub use staging::{can_create, staging_check};
 pub use supervisor::{
     ExitInfo, INIT_BINARY_NAME, Launch, Output, Running, SpawnOptions, choose_init, launch,
     scratch_base, spawn,

@@ -93,6 +93,36 @@ pub fn can_create(p: &Path) -> bool {
     nearest_existing(p).is_ok_and(|(dir, _)| dir.parent().is_some())
 }
 
+/// Where an approved action's new outside paths would be staged (the overlays' upper layers,
+/// see [`layers_base`]), and why they cannot be there (`Err`): a directory that is itself on an
+/// overlay, or whose file system keeps no user extended attributes (an overlay mounted in a
+/// user namespace keeps its own in `user.overlay.*`, so its mount fails there). Tried for real
+/// on a fresh private directory, removed again. For `warden doctor`.
+pub fn staging_check() -> (PathBuf, Result<(), String>) {
+    let base = layers_base();
+    if sys::fs_type(&base).is_none_or(|t| t == OVERLAYFS_SUPER_MAGIC) {
+        return (
+            base,
+            Err(
+                "it is on an overlay file system (as are /dev/shm and $XDG_RUNTIME_DIR, or they \
+                 are missing), which cannot hold another overlay's upper layer"
+                    .into(),
+            ),
+        );
+    }
+    let result = new_layer(base.clone()).and_then(|layer| {
+        let tried = sys::set_xattr(&layer.upper(), c"user.warden.probe", b"1");
+        remove_layer(&layer);
+        tried.map_err(|e| match e.raw_os_error() {
+            Some(libc::EOPNOTSUPP) => "its file system keeps no user extended attributes, which \
+                                       an overlay mounted in a user namespace needs"
+                .to_owned(),
+            _ => format!("a user extended attribute cannot be set there: {e}"),
+        })
+    });
+    (base, result)
+}
+
 /// The nearest existing ancestor of `p` (a directory, canonical) and the components below it.
 fn nearest_existing(p: &Path) -> Result<(PathBuf, PathBuf), String> {
     let plain = p.is_absolute()

@@ -155,6 +155,27 @@ pub(crate) fn remove_overlay_xattrs(path: &Path) {
     }
 }
 
+/// Sets the extended attribute `name` of `path` to `value` (not following a link).
+pub(crate) fn set_xattr(path: &Path, name: &std::ffi::CStr, value: &[u8]) -> io::Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: both strings are NUL-terminated and alive for the call; the pointer and length
+    // describe `value`.
+    let r = unsafe {
+        libc::lsetxattr(
+            c.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 pub(crate) fn pivot_root(new: &Path, old: &Path) -> io::Result<()> {
     let n = cpath(new)?;
     let o = cpath(old)?;

@@ -97,6 +97,7 @@ fn a_fresh_workspace_on_this_kernel_is_enforced() {
     assert_eq!(v["kernel"]["seccomp"], true);
     assert_eq!(v["kernel"]["exec_notify"], true);
     assert_eq!(v["sandbox"]["trial"], "ok", "{v:#}");
+    assert_eq!(v["sandbox"]["staging"], "ok", "{v:#}");
     assert_eq!(v["sandbox"]["refused"], serde_json::json!([]));
     // Only the built-in layer; its digest is the merged policy's input.
     let layers = v["policy"]["layers"].as_array().unwrap();
@@ -127,6 +128,50 @@ fn a_fresh_workspace_on_this_kernel_is_enforced() {
     assert!(
         text.contains("Everything the policy asks for is enforced") || text.contains("No problems"),
         "{text}"
+    );
+}
+
+/// Approved new paths outside the workspace are staged in an overlay whose upper layer needs
+/// user extended attributes: a `TMPDIR` on ramfs (which keeps none) is found by trying, and
+/// warned about with the fix; `warden doctor` itself still passes (a degradation).
+#[test]
+fn a_staging_directory_without_user_extended_attributes_is_a_warning() {
+    let ws = workspace();
+    let ramfs = ws.path().join("ramfs");
+    std::fs::create_dir(&ramfs).expect("mkdir");
+    // A private mount namespace of our own, so nothing is mounted on the host.
+    let script = format!(
+        "mount -t ramfs none '{0}' && '{WARDEN}' doctor --json; echo \"left: [$(ls -A '{0}')]\" >&2",
+        ramfs.display()
+    );
+    let o = Command::new("unshare")
+        .args(["-rm", "sh", "-c", &script])
+        .current_dir(ws.path())
+        .env("TMPDIR", &ramfs)
+        .env_remove("WARDEN_SERVER")
+        .env_remove("WARDEN_ORG_POLICY")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .stdin(Stdio::null())
+        .output()
+        .expect("unshare");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    assert_eq!(v["sandbox"]["staging_dir"], ramfs.display().to_string());
+    let why = v["sandbox"]["staging"].as_str().unwrap();
+    assert!(why.contains("extended attributes"), "{why}");
+    let warned = problems(&v, "warning", "sandbox.staging");
+    assert_eq!(warned.len(), 1, "{v:#}");
+    assert!(warned[0]["fix"].as_str().unwrap().contains("TMPDIR"));
+    // Nothing of the probe is left behind.
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("left: []"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
 }
 

@@ -83,6 +83,10 @@ struct SandboxCheck {
     trial: &'static str,
     /// The trial's error, or its notes.
     trial_detail: Vec<String>,
+    /// Where an approved action's new paths outside the workspace are staged (the overlay's
+    /// upper layer), and whether they can be: `ok` or why not.
+    staging_dir: String,
+    staging: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -388,6 +392,23 @@ fn check_kernel(policy: &Policy, ctx: &Context, problems: &mut Problems) -> (Ker
             }
         }
     };
+    let (staging_dir, staging) = warden_sandbox::staging_check();
+    let staging = match staging {
+        Ok(()) => "ok".to_owned(),
+        Err(why) => {
+            problems.warn(
+                "sandbox.staging",
+                format!(
+                    "an approved write to a new path outside the workspace fails: the staging \
+                     directory {} cannot hold an overlay's upper layer ({why})",
+                    staging_dir.display()
+                ),
+                "set TMPDIR to a directory on ext4, XFS, Btrfs or tmpfs (Linux 6.6 or later for \
+                 tmpfs), not on an overlay",
+            );
+            why
+        }
+    };
     let namespaces = if caps.user_namespaces {
         vec!["user", "mount", "pid", "net", "ipc", "uts"]
     } else {
@@ -404,6 +425,8 @@ fn check_kernel(policy: &Policy, ctx: &Context, problems: &mut Problems) -> (Ker
             degraded,
             trial,
             trial_detail,
+            staging_dir: staging_dir.display().to_string(),
+            staging,
         },
     )
 }
@@ -990,6 +1013,17 @@ fn render(r: &Report) -> String {
             _ => "FAIL",
         },
         r.sandbox.trial
+    );
+    let _ = writeln!(
+        t,
+        "  {} staging of approved new paths in {}: {}",
+        if r.sandbox.staging == "ok" {
+            "ok  "
+        } else {
+            "warn"
+        },
+        r.sandbox.staging_dir,
+        r.sandbox.staging
     );
 
     let _ = writeln!(
