@@ -152,11 +152,35 @@ pub(crate) struct Trace<'r> {
     /// The paths in `named.reads`, and in `named.writes_outside` and `named.writes_inside`.
     named_reads: HashSet<PathBuf>,
     named_writes: HashSet<PathBuf>,
+    /// Files the text itself wrote before this point, with what it wrote (`cat <<'EOF' >
+    /// deploy.sh … bash deploy.sh`): lookahead reads them as written, not as on disk.
+    written: HashMap<PathBuf, String>,
     /// What each path argument of a file read ahead came to, by working directory and
     /// workspace: a script names the same paths over and over (`dist/`, `build/`,
     /// `deploy.yaml`), and a path's verdicts depend on nothing else. Not used while notes are
     /// taken.
     path_memo: Vec<PathMemo>,
+}
+
+/// The workspace as lookahead sees it part way through a text: the files the text wrote before
+/// (see [`Trace::written`]) as it wrote them, everything else from `files`.
+struct Written<'a> {
+    files: &'a dyn WorkspaceReader,
+    written: &'a HashMap<PathBuf, String>,
+}
+
+impl WorkspaceReader for Written<'_> {
+    fn read(&self, path: &Path, limit: usize) -> Result<String, String> {
+        match self.written.get(&crate::paths::normalise(path)) {
+            Some(text) if text.len() > limit => Err(format!("larger than {limit} bytes")),
+            Some(text) => Ok(text.clone()),
+            None => self.files.read(path, limit),
+        }
+    }
+
+    fn subdirectories(&self, dir: &Path) -> Result<Vec<String>, String> {
+        self.files.subdirectories(dir)
+    }
 }
 
 /// [`Trace::path_memo`] for one working directory and workspace.
@@ -197,6 +221,7 @@ impl<'r> Trace<'r> {
             named: NamedPaths::default(),
             named_reads: HashSet::new(),
             named_writes: HashSet::new(),
+            written: HashMap::new(),
             path_memo: Vec::new(),
         }
     }
@@ -791,6 +816,20 @@ impl Policy {
                 continue;
             }
             self.classify_command(cmd, cwd, ctx, depth, trace, out);
+            if let (Some(text), [path], None) = (&cmd.content, cmd.writes.as_slice(), &cmd.remote) {
+                let dir = match &cmd.cwd {
+                    Some(c) => resolve(c, cwd, &ctx.home),
+                    None => cwd.to_path_buf(),
+                };
+                let file = crate::paths::normalise(&resolve(path, &dir, &ctx.home));
+                trace.note(|| {
+                    format!(
+                        "lookahead: {} is read as this text writes it",
+                        file.display()
+                    )
+                });
+                trace.written.insert(file, text.clone());
+            }
         }
     }
 
@@ -929,7 +968,11 @@ impl Policy {
             trace.note(|| "lookahead: nested too deeply, not followed".into());
             return;
         }
-        let pieces = match lookahead::pieces(t, trace.files, &ctx.workspace, &mut trace.budget) {
+        let files = Written {
+            files: trace.files,
+            written: &trace.written,
+        };
+        let pieces = match lookahead::pieces(t, &files, &ctx.workspace, &mut trace.budget) {
             Ok(p) => p,
             Err(why) if why.is_empty() => return,
             Err(why) => {

@@ -5,6 +5,8 @@
 //! together with what that file says it will run. Real agents, refused a command, write it
 //! into a script and run the script; the runtime exec layer still enforces, but the early
 //! decision and the approver's request should already name `deploy.sh:3: terraform apply`.
+//! A script written by the same text before it runs (`cat <<'EOF' > deploy.sh … bash
+//! deploy.sh`) is read as written (`Command::content`, served by the classifier's reader).
 //!
 //! Policy stays pure: files are read through a [`WorkspaceReader`] the caller provides, with a
 //! size bound; nothing is executed (Makefiles are parsed here, `$(shell …)` is analysed as the

@@ -62,6 +62,43 @@ fn a_script_run_by_a_shell_is_read_and_its_lines_named() {
     assert_eq!(d.tier, Tier::Auto);
 }
 
+/// A script the same text writes before running it is read as the text writes it (an agent
+/// whose command was surfaced writes it into a file and runs the file), whatever is on disk.
+#[test]
+fn a_script_written_by_the_same_text_is_read_as_written() {
+    let on_disk = MemoryWorkspace::new()
+        .with("/ws/deploy.sh", "echo nothing to see\n")
+        .with("/ws/ok.sh", "echo hi\n");
+    for line in [
+        "cat <<'EOF' > deploy.sh\n#!/bin/sh\ngit push origin main\nEOF\nbash deploy.sh",
+        "cat > deploy.sh <<EOF\ngit push origin $BRANCH\nEOF\nchmod +x deploy.sh && ./deploy.sh",
+        "echo 'git push origin main' > deploy.sh; sh deploy.sh",
+        "tee deploy.sh <<< 'git push origin main' > /dev/null; bash deploy.sh",
+        "mkdir -p ci && cat <<'EOF' > ci/run.sh\ngit push origin main\nEOF\nbash ci/run.sh",
+        "cd ci && cat <<'EOF' > run.sh\ngit push origin main\nEOF\nbash run.sh",
+    ] {
+        let d = check(&on_disk, line);
+        // (`$BRANCH` is only known at run time: `sync`, stricter than the push itself.)
+        assert!(d.tier >= Tier::Async, "{line}: {:?}", d.reasons);
+        assert!(
+            has_reason(&d, ": git push origin"),
+            "{line}: {:?}",
+            d.reasons
+        );
+    }
+    // What is on disk when the text runs it before writing, appends to it, or writes it from
+    // elsewhere.
+    for line in [
+        "bash deploy.sh; cat <<'EOF' > deploy.sh\ngit push origin main\nEOF",
+        "cat <<'EOF' >> deploy.sh\ngit push origin main\nEOF\nbash deploy.sh",
+        "cat other.sh <<'EOF' > deploy.sh\ngit push origin main\nEOF\nbash deploy.sh",
+        "cat <<'EOF' > ok.sh\necho fine\nEOF\nbash deploy.sh",
+    ] {
+        let d = check(&on_disk, line);
+        assert_eq!(d.tier, Tier::Auto, "{line}: {:?}", d.reasons);
+    }
+}
+
 #[test]
 fn only_shell_scripts_are_read_when_run_by_path() {
     let files = MemoryWorkspace::new()

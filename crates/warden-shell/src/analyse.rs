@@ -522,6 +522,29 @@ fn is_statement(kind: &str) -> bool {
     STATEMENT_KINDS.contains(&kind)
 }
 
+/// The whole of what `argv` writes to its one file `writes[0]`, when the text says it: `cat`
+/// (or `cat -`) and `tee FILE` copying a heredoc or here-string, `echo`
+/// (no options) of literal words, the file replaced by `>` (see [`Io::stdout_file`]).
+fn written_content(argv: &[String], io: &Io, writes: &[String]) -> Option<String> {
+    let [path] = writes else { return None };
+    let program = argv.first().map(|p| p.rsplit('/').next().unwrap_or(p))?;
+    let to_stdout_file = io.stdout_file.as_ref() == Some(path);
+    // A heredoc with expansions is taken as written: read as a script, `$X` is a run-time
+    // value there too, which is how a script holding the expanded text would be judged.
+    let stdin = match &io.stdin {
+        Stdin::Text { text, .. } => Some(text),
+        _ => None,
+    };
+    match program {
+        "cat" if to_stdout_file && argv[1..].iter().all(|a| a == "-") => stdin.cloned(),
+        "tee" if io.stdout_file.is_none() && argv.len() == 2 && &argv[1] == path => stdin.cloned(),
+        "echo" if to_stdout_file && argv[1..].iter().all(|a| !a.starts_with('-')) => {
+            Some(format!("{}\n", argv[1..].join(" ")))
+        }
+        _ => None,
+    }
+}
+
 fn node_text<'s>(src: &'s str, n: Node<'_>) -> &'s str {
     src.get(n.byte_range()).unwrap_or("")
 }
@@ -612,18 +635,25 @@ impl Ctx {
         }
         let mut writes = io.writes.clone();
         writes.extend(extra_writes);
+        let dynamic = dynamic || inh.dynamic || io.dynamic;
+        let content = if dynamic {
+            None
+        } else {
+            written_content(&argv, io, &writes)
+        };
         self.out.commands.push(Command {
             argv,
             span,
             wrappers: inh.wrappers.clone(),
             writes,
             reads: io.reads.clone(),
-            dynamic: dynamic || inh.dynamic || io.dynamic,
+            dynamic,
             one_word_dynamic: Vec::new(),
             elevated: inh.elevated,
             cwd: scope.cwd.clone(),
             remote: inh.remote.clone(),
             env: inh.env.clone(),
+            content,
         });
     }
 
@@ -1307,11 +1337,14 @@ impl Ctx {
             "file_redirect" => {
                 let mut op = String::new();
                 let mut dests = Vec::new();
+                let mut fd = None;
                 for ch in Self::children(r) {
                     if !ch.is_named() {
                         op.push_str(ch.kind());
                     } else if ch.kind() != "file_descriptor" {
                         dests.push(ch);
+                    } else {
+                        fd = Some(node_text(env.src, ch));
                     }
                 }
                 let mut it = dests.into_iter();
@@ -1333,6 +1366,10 @@ impl Ctx {
                                 io.reads.push(t.v.clone());
                                 io.writes.push(t.v);
                             } else {
+                                let replaces_stdout = matches!(op.as_str(), ">" | ">|")
+                                    && fd.is_none_or(|f| f == "1")
+                                    && !t.dynamic;
+                                io.stdout_file = replaces_stdout.then(|| t.v.clone());
                                 io.writes.push(t.v);
                             }
                         }

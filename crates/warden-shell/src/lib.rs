@@ -66,6 +66,11 @@ pub struct Command {
     /// `docker exec C`, `kubectl exec P`, …): outside any sandbox of this machine.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
+    /// What the command writes to its one path in `writes`, when the text says it (`cat
+    /// <<'EOF' > f`, `cat > f <<EOF`, `tee f <<< 'TEXT'`, `echo TEXT > f`):
+    /// a script written and run in the same text is read as written (lookahead).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
 }
 
 /// A part of the text whose effect cannot be determined statically.

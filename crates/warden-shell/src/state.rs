@@ -82,6 +82,9 @@ pub(crate) struct Io {
     pub(crate) reads: Vec<String>,
     pub(crate) stdin: Stdin,
     pub(crate) dynamic: bool,
+    /// The file the standard output replaces (`> f`, `>| f`, the last one wins), when that is
+    /// the only redirection writing a file: what `cat <<'EOF' > f` puts there is then known.
+    pub(crate) stdout_file: Option<String>,
 }
 
 /// Properties inherited from the wrappers peeled so far.

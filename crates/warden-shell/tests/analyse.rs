@@ -1371,3 +1371,39 @@ fn commands_behind_workspace_options_expect_and_less_are_analysed() {
     let a = analyse_shell("less +G README.md");
     assert_eq!(a.commands.len(), 1, "{:?}", a.commands);
 }
+
+/// What a command writes to its one file, when the text says it (lookahead reads a script
+/// written and run in the same text as written).
+#[test]
+fn the_content_written_to_a_file_is_known_when_the_text_says_it() {
+    let content = |s: &str| -> Vec<Option<String>> {
+        analyse_shell(s)
+            .commands
+            .into_iter()
+            .map(|c| c.content)
+            .collect()
+    };
+    let one = |t: &str| vec![Some(t.to_owned())];
+    assert_eq!(
+        content("cat <<'EOF' > a.sh\ngit push\nEOF\n"),
+        one("git push\n")
+    );
+    assert_eq!(
+        content("cat > a.sh <<EOF\ngit push $B\nEOF\n"),
+        one("git push $B\n")
+    );
+    assert_eq!(content("cat - <<< 'git push' > a.sh"), one("git push\n"));
+    assert_eq!(content("echo git push > a.sh"), one("git push\n"));
+    assert_eq!(content("tee a.sh <<< 'git push'"), one("git push\n"));
+    for s in [
+        "cat <<'EOF' >> a.sh\ngit push\nEOF\n",
+        "cat b.sh <<'EOF' > a.sh\ngit push\nEOF\n",
+        "cat <<'EOF' > a.sh 2> err.log\ngit push\nEOF\n",
+        "cat <<'EOF' > \"$F\"\ngit push\nEOF\n",
+        "echo -e 'git push' > a.sh",
+        "tee -a a.sh <<< 'git push'",
+        "cat a.sh > b.sh",
+    ] {
+        assert_eq!(content(s), vec![None], "{s}");
+    }
+}
