@@ -175,6 +175,13 @@ pub struct RuleSpec {
     /// printing every variable) or has some (`false`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bare: Option<bool>,
+    /// The rule matches only if the URLs among the arguments all name this machine's loopback
+    /// (`true`: `http://localhost:3000/x`, `127.0.0.1:8080`, `[::1]`, httpie's `:3000`; in the
+    /// sandbox, the sandbox's own) or not (`false`: some argument names, or may name, another
+    /// host, or none names a host, or an option sends the request elsewhere: a proxy,
+    /// `--connect-to`, `--resolve`, `--unix-socket`, a config file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loopback: Option<bool>,
     /// Path globs matched against any path the action reads or writes.
     pub paths: Vec<String>,
     /// Path globs matched against paths the action writes.

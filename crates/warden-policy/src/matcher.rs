@@ -193,6 +193,7 @@ pub(crate) struct CompiledRule {
     elevated: Option<bool>,
     sandboxed: Option<bool>,
     bare: Option<bool>,
+    loopback: Option<bool>,
     paths: Option<PathSet>,
     writes: Option<DeferredPaths>,
     except: Option<DeferredPaths>,
@@ -366,6 +367,7 @@ impl CompiledRule {
         program_only("elevated", spec.elevated.is_some())?;
         program_only("sandboxed", spec.sandboxed.is_some())?;
         program_only("bare", spec.bare.is_some())?;
+        program_only("loopback", spec.loopback.is_some())?;
         if !spec.except.is_empty() && kind != RuleKind::Path {
             return Err(err("except", "`except` only applies to path rules".into()));
         }
@@ -428,6 +430,7 @@ impl CompiledRule {
             elevated: spec.elevated,
             sandboxed: spec.sandboxed,
             bare: spec.bare,
+            loopback: spec.loopback,
             paths: opt_paths("paths", &spec.paths)?,
             writes: DeferredPaths::new("writes", &spec.writes, defer, true)?,
             except: DeferredPaths::new("except", &spec.except, defer, false)?,
@@ -475,6 +478,7 @@ impl CompiledRule {
             elevated: None,
             sandboxed: None,
             bare: None,
+            loopback: None,
             paths: path_set(&["/**".to_owned()]).ok(),
             writes: None,
             except: None,
@@ -516,6 +520,11 @@ impl CompiledRule {
             return false;
         }
         let args = &cmd.argv[1..];
+        if let Some(l) = self.loopback
+            && l != loopback_only(args)
+        {
+            return false;
+        }
         let skip = &cmd.not_options;
         if !self.any_flag.is_empty() && !self.any_flag.iter().any(|f| f.present(args, skip, false))
         {
@@ -784,9 +793,122 @@ pub(crate) fn program_basename(argv0: &str) -> &str {
     trimmed.rsplit('/').next().unwrap_or(trimmed)
 }
 
+/// Whether the URLs among `args` all name this machine's loopback, and one does (see
+/// [`crate::file::RuleSpec::loopback`]), with no option that sends the request elsewhere. A word with a scheme names its host; one without
+/// (`localhost:3000/x`, `api.example.invalid/v1`) counts when it looks like a host, and a word
+/// that looks like a host but is something else (`out.json`) counts as another host: the rule
+/// errs towards "not only loopback".
+fn loopback_only(args: &[String]) -> bool {
+    // Options that send the request elsewhere than its URL says, or over a local socket (a
+    // daemon's: `--unix-socket /var/run/docker.sock`), or read more options from a file.
+    const ELSEWHERE: &[&str] = &[
+        "--unix-socket",
+        "--abstract-unix-socket",
+        "--connect-to",
+        "--resolve",
+        "--proxy",
+        "--preproxy",
+        "--socks",
+        "-x",
+        "-K",
+        "--config",
+        "-e",
+        "--execute",
+    ];
+    if args
+        .iter()
+        .any(|a| ELSEWHERE.iter().any(|o| a.starts_with(o)))
+    {
+        return false;
+    }
+    let mut local = false;
+    // (`@file` is a body read from a file, not a host.)
+    for a in args.iter().filter(|a| !a.starts_with(['-', '@'])) {
+        match url_host(a) {
+            Some(h) if is_loopback(h) => local = true,
+            Some(_) => return false,
+            None => {}
+        }
+    }
+    local
+}
+
+/// The host a URL-like word names (`None`: the word is not one, e.g. `name=x`, `@body.json`).
+fn url_host(word: &str) -> Option<&str> {
+    let (rest, scheme) = match word.split_once("://") {
+        Some((_, r)) => (r, true),
+        // httpie's `:3000/path` is localhost.
+        None if word.starts_with(':') => return Some("localhost"),
+        None => (word, false),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    if scheme {
+        return Some(host);
+    }
+    let host_like = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':')
+        && (host.contains('.') || host == "localhost" || authority.starts_with('['))
+        && !word.contains(char::is_whitespace);
+    host_like.then_some(host)
+}
+
+/// `localhost` (and `*.localhost`), 127.0.0.0/8, `::1`, and the unspecified addresses, which
+/// connect to this machine.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host == "::1"
+        || host == "::"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_only_needs_every_url_on_this_machine_and_one_at_least() {
+        let only = |args: &[&str]| {
+            loopback_only(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+        };
+        for local in [
+            &["-X", "POST", "http://localhost:3000/x"][..],
+            &["https://127.1.2.3/x", "-d", "name=x"],
+            &["[::1]:8080/x"],
+            &["http://[::1]/"],
+            &["http://api.localhost/v1"],
+            &["0.0.0.0:9000"],
+            &[":3000/users", "name=x", "@body.json"],
+            &["-H", "Content-Type: application/json", "localhost:3000"],
+        ] {
+            assert!(only(local), "{local:?}");
+        }
+        for elsewhere in [
+            &["http://localhost/", "https://api.example.invalid/"][..],
+            &["api.example.invalid/v1"],
+            &["http://localhost.example.invalid/"],
+            &["http://127.0.0.1.example.invalid/"],
+            &["http://localhost@evil.invalid/"],
+            &["-o", "out.json", "http://localhost/"],
+            &["--unix-socket", "/var/run/docker.sock", "http://localhost/"],
+            &["--proxy=http://p.invalid", "http://localhost/"],
+            &["-xhttp://p.invalid", "http://localhost/"],
+            &["-d", "x"],
+            &[],
+        ] {
+            assert!(!only(elsewhere), "{elsewhere:?}");
+        }
+    }
 
     #[test]
     fn deferred_path_globs_fail_closed() {
