@@ -742,32 +742,58 @@ fn hyperfine(cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usize) 
         "-D",
         "--parameter-step-size",
     ];
-    let mut i = 1;
-    let mut operands_only = false;
-    while let Some(w) = words.get(i) {
-        let v = w.v.as_str();
-        if !operands_only && v == "--" {
-            operands_only = true;
-            i += 1;
-            continue;
-        }
-        if !operands_only && v.starts_with('-') {
-            if let Some((text, n)) = shell_opts.iter().find_map(|o| option_value(words, i, o)) {
-                cx.carried_shell(&text, "hyperfine", scope, inh, depth);
-                i += n;
-            } else if matches!(v, "-L" | "--parameter-list") {
-                i += 3;
-            } else if matches!(v, "-P" | "--parameter-scan") {
-                i += 4;
-            } else if one_value.contains(&v) {
-                i += 2;
+    let option_words = |v: &str| match v {
+        "-L" | "--parameter-list" => 3,
+        "-P" | "--parameter-scan" => 4,
+        v if one_value.contains(&v) => 2,
+        _ => 1,
+    };
+    let runner = ShellOperands {
+        label: "hyperfine",
+        shell_opts: &shell_opts,
+        option_words: &option_words,
+        operand: &|w: &W| w.clone(),
+    };
+    runner.carry(cx, words, scope, inh, depth);
+}
+
+/// A runner whose operands are shell text (`hyperfine CMD…`, `concurrently CMD…`), read up to
+/// and after a `--`: options in `shell_opts` hold shell text too, `option_words` says how many
+/// words any other option takes (itself included), `operand` gives the text an operand stands
+/// for.
+struct ShellOperands<'a> {
+    label: &'a str,
+    shell_opts: &'a [&'a str],
+    option_words: &'a dyn Fn(&str) -> usize,
+    operand: &'a dyn Fn(&W) -> W,
+}
+
+impl ShellOperands<'_> {
+    fn carry(&self, cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usize) {
+        let mut i = 1;
+        let mut operands_only = false;
+        while let Some(w) = words.get(i) {
+            let v = w.v.as_str();
+            if !operands_only && v == "--" {
+                operands_only = true;
+                i += 1;
+            } else if !operands_only && v.starts_with('-') {
+                match self
+                    .shell_opts
+                    .iter()
+                    .find_map(|o| option_value(words, i, o))
+                {
+                    Some((text, n)) => {
+                        cx.carried_shell(&text, self.label, scope, inh, depth);
+                        i += n;
+                    }
+                    None => i += (self.option_words)(v),
+                }
             } else {
+                cx.carried_shell(&(self.operand)(w), self.label, scope, inh, depth);
                 i += 1;
             }
-            continue;
         }
-        cx.carried_shell(w, "hyperfine", scope, inh, depth);
-        i += 1;
     }
 }
 
@@ -797,36 +823,21 @@ fn concurrently(cx: &mut Ctx, words: &[W], scope: &Scope, inh: &Inh, depth: usiz
         "--hide",
         "--cwd",
     ];
-    let mut i = 1;
-    let mut operands_only = false;
-    while let Some(w) = words.get(i) {
-        let v = w.v.as_str();
-        if !operands_only && v == "--" {
-            operands_only = true;
-            i += 1;
-            continue;
-        }
-        if !operands_only && v.starts_with('-') {
-            if let Some((text, n)) = option_value(words, i, "--teardown") {
-                cx.carried_shell(&text, "concurrently", scope, inh, depth);
-                i += n;
-            } else if one_value.contains(&v) {
-                i += 2;
-            } else {
-                i += 1;
-            }
-            continue;
-        }
+    let option_words = |v: &str| if one_value.contains(&v) { 2 } else { 1 };
+    let operand = |w: &W| {
         let shortcut = ["npm", "yarn", "pnpm", "bun"].iter().find_map(|pm| {
-            let name = v.strip_prefix(pm)?.strip_prefix(':')?;
+            let name = w.v.strip_prefix(pm)?.strip_prefix(':')?;
             (!w.dynamic && !name.is_empty()).then(|| format!("{pm} run {name}"))
         });
-        match shortcut {
-            Some(text) => cx.carried_shell(&lit_like(&text, w), "concurrently", scope, inh, depth),
-            None => cx.carried_shell(w, "concurrently", scope, inh, depth),
-        }
-        i += 1;
-    }
+        shortcut.map_or_else(|| w.clone(), |text| lit_like(text, w))
+    };
+    let runner = ShellOperands {
+        label: "concurrently",
+        shell_opts: &["--teardown"],
+        option_words: &option_words,
+        operand: &operand,
+    };
+    runner.carry(cx, words, scope, inh, depth);
 }
 
 /// `npm-run-all [options] SCRIPT…` (`run-s`, `run-p`): each named package.json script, as
