@@ -171,6 +171,10 @@ struct Written<'a> {
 
 impl WorkspaceReader for Written<'_> {
     fn read(&self, path: &Path, limit: usize) -> Result<String, String> {
+        // (Most texts write no file: no path is normalised for them.)
+        if self.written.is_empty() {
+            return self.files.read(path, limit);
+        }
         match self.written.get(&crate::paths::normalise(path)) {
             Some(text) if text.len() > limit => Err(format!("larger than {limit} bytes")),
             Some(text) => Ok(text.clone()),
