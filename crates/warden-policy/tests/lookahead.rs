@@ -73,6 +73,7 @@ fn a_script_written_by_the_same_text_is_read_as_written() {
         "cat <<'EOF' > deploy.sh\n#!/bin/sh\ngit push origin main\nEOF\nbash deploy.sh",
         "cat > deploy.sh <<EOF\ngit push origin $BRANCH\nEOF\nchmod +x deploy.sh && ./deploy.sh",
         "echo 'git push origin main' > deploy.sh; sh deploy.sh",
+        "printf '#!/bin/sh\\ngit push origin main\\n' > deploy.sh && sh deploy.sh",
         "tee deploy.sh <<< 'git push origin main' > /dev/null; bash deploy.sh",
         "mkdir -p ci && cat <<'EOF' > ci/run.sh\ngit push origin main\nEOF\nbash ci/run.sh",
         "cd ci && cat <<'EOF' > run.sh\ngit push origin main\nEOF\nbash run.sh",

@@ -523,8 +523,8 @@ fn is_statement(kind: &str) -> bool {
 }
 
 /// The whole of what `argv` writes to its one file `writes[0]`, when the text says it: `cat`
-/// (or `cat -`) and `tee FILE` copying a heredoc or here-string, `echo`
-/// (no options) of literal words, the file replaced by `>` (see [`Io::stdout_file`]).
+/// (or `cat -`) and `tee FILE` copying a heredoc or here-string, `echo` (no options) of literal
+/// words, `printf FORMAT` alone, the file replaced by `>` (see [`Io::stdout_file`]).
 fn written_content(argv: &[String], io: &Io, writes: &[String]) -> Option<String> {
     let [path] = writes else { return None };
     let program = argv.first().map(|p| p.rsplit('/').next().unwrap_or(p))?;
@@ -541,8 +541,43 @@ fn written_content(argv: &[String], io: &Io, writes: &[String]) -> Option<String
         "echo" if to_stdout_file && argv[1..].iter().all(|a| !a.starts_with('-')) => {
             Some(format!("{}\n", argv[1..].join(" ")))
         }
+        "printf" if to_stdout_file && argv.len() == 2 && !argv[1].starts_with('-') => {
+            printf_text(&argv[1])
+        }
         _ => None,
     }
+}
+
+/// What `printf FORMAT` (no arguments) prints: its escapes made characters, `%%` a `%`; `None`
+/// for a format with a conversion, or an escape this does not know.
+fn printf_text(format: &str) -> Option<String> {
+    let mut out = String::with_capacity(format.len());
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(match chars.next()? {
+                'n' => '\n',
+                't' => '\t',
+                'r' => '\r',
+                '\\' => '\\',
+                '"' => '"',
+                '\'' => '\'',
+                'a' => '\u{7}',
+                'b' => '\u{8}',
+                'f' => '\u{c}',
+                'v' => '\u{b}',
+                _ => return None,
+            }),
+            '%' => {
+                if chars.next()? != '%' {
+                    return None;
+                }
+                out.push('%');
+            }
+            c => out.push(c),
+        }
+    }
+    Some(out)
 }
 
 fn node_text<'s>(src: &'s str, n: Node<'_>) -> &'s str {

@@ -67,7 +67,7 @@ pub struct Command {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
     /// What the command writes to its one path in `writes`, when the text says it (`cat
-    /// <<'EOF' > f`, `cat > f <<EOF`, `tee f <<< 'TEXT'`, `echo TEXT > f`):
+    /// <<'EOF' > f`, `cat > f <<EOF`, `tee f <<< 'TEXT'`, `echo TEXT > f`, `printf 'TEXT\n' > f`):
     /// a script written and run in the same text is read as written (lookahead).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,

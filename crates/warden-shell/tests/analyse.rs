@@ -1395,6 +1395,10 @@ fn the_content_written_to_a_file_is_known_when_the_text_says_it() {
     assert_eq!(content("cat - <<< 'git push' > a.sh"), one("git push\n"));
     assert_eq!(content("echo git push > a.sh"), one("git push\n"));
     assert_eq!(content("tee a.sh <<< 'git push'"), one("git push\n"));
+    assert_eq!(
+        content("printf '#!/bin/sh\\ngit push\\t--tags # 100%%\\n' > a.sh"),
+        one("#!/bin/sh\ngit push\t--tags # 100%\n")
+    );
     for s in [
         "cat <<'EOF' >> a.sh\ngit push\nEOF\n",
         "cat b.sh <<'EOF' > a.sh\ngit push\nEOF\n",
@@ -1402,6 +1406,8 @@ fn the_content_written_to_a_file_is_known_when_the_text_says_it() {
         "cat <<'EOF' > \"$F\"\ngit push\nEOF\n",
         "echo -e 'git push' > a.sh",
         "tee -a a.sh <<< 'git push'",
+        "printf '%s\\n' 'git push' > a.sh",
+        "printf 'git push\\c' > a.sh",
         "cat a.sh > b.sh",
     ] {
         assert_eq!(content(s), vec![None], "{s}");
