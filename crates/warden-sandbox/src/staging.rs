@@ -62,11 +62,12 @@ pub(crate) fn plan(
     // One overlay per directory; one inside another's shares the outer one (component order
     // puts a directory before those inside it).
     wanted.sort();
+    let base = layers_base();
     let mut layers: Vec<Layer> = Vec::new();
     for (dir, full) in wanted {
         let at = match layers.iter().position(|l| dir.starts_with(&l.dir)) {
             Some(i) => i,
-            None => match new_layer(dir) {
+            None => match new_layer(dir, &base) {
                 Ok(l) => {
                     layers.push(l);
                     layers.len() - 1
@@ -99,18 +100,17 @@ pub fn can_create(p: &Path) -> bool {
 /// user namespace keeps its own in `user.overlay.*`, so its mount fails there). Tried for real
 /// on a fresh private directory, removed again. For `warden doctor`.
 pub fn staging_check() -> (PathBuf, Result<(), String>) {
-    let base = layers_base();
-    if sys::fs_type(&base).is_none_or(|t| t == OVERLAYFS_SUPER_MAGIC) {
+    let Some(base) = layers_dir() else {
         return (
-            base,
+            std::env::temp_dir(),
             Err(
                 "it is on an overlay file system (as are /dev/shm and $XDG_RUNTIME_DIR, or they \
                  are missing), which cannot hold another overlay's upper layer"
                     .into(),
             ),
         );
-    }
-    let result = new_layer(base.clone()).and_then(|layer| {
+    };
+    let result = new_layer(base.clone(), &base).and_then(|layer| {
         let tried = sys::set_xattr(&layer.upper(), c"user.warden.probe", b"1");
         remove_layer(&layer);
         tried.map_err(|e| match e.raw_os_error() {
@@ -176,22 +176,26 @@ const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
 /// Where layers' private directories go: the temporary directory, unless it is itself on an
 /// overlay (a container's root), then a memory file system of this user's.
 fn layers_base() -> PathBuf {
+    layers_dir().unwrap_or_else(std::env::temp_dir)
+}
+
+/// The first of the temporary directory, `/dev/shm` and `$XDG_RUNTIME_DIR` that is a directory
+/// on a file system other than an overlay; `None` when none is.
+fn layers_dir() -> Option<PathBuf> {
     let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
     std::iter::once(std::env::temp_dir())
         .chain([PathBuf::from("/dev/shm")])
         .chain(runtime)
         .find(|d| d.is_dir() && sys::fs_type(d).is_some_and(|t| t != OVERLAYFS_SUPER_MAGIC))
-        .unwrap_or_else(std::env::temp_dir)
 }
 
-/// A fresh private directory of the host for one layer (0700, see [`layers_base`]; a name
-/// already there, kept from an earlier run, is skipped, never reused).
-fn new_layer(dir: PathBuf) -> Result<Layer, String> {
+/// A fresh private directory in `base` (see [`layers_base`]) for one layer over `dir` (0700; a
+/// name already there, kept from an earlier run, is skipped, never reused).
+fn new_layer(dir: PathBuf, base: &Path) -> Result<Layer, String> {
     use std::os::unix::fs::DirBuilderExt;
     static N: AtomicU32 = AtomicU32::new(0);
     let mut b = std::fs::DirBuilder::new();
     b.mode(0o700);
-    let base = layers_base();
     let root = loop {
         let root = base.join(format!(
             "warden-new.{}.{}",

@@ -527,7 +527,7 @@ fn is_statement(kind: &str) -> bool {
 /// words, `printf FORMAT` alone, the file replaced by `>` (see [`Io::stdout_file`]).
 fn written_content(argv: &[String], io: &Io, writes: &[String]) -> Option<String> {
     let [path] = writes else { return None };
-    let program = argv.first().map(|p| p.rsplit('/').next().unwrap_or(p))?;
+    let program = wrappers::basename(argv.first()?);
     let to_stdout_file = io.stdout_file.as_ref() == Some(path);
     // A heredoc with expansions is taken as written: read as a script, `$X` is a run-time
     // value there too, which is how a script holding the expanded text would be judged.
@@ -2154,7 +2154,7 @@ fn join_dir(cwd: Option<&str>, target: &str) -> String {
 
 /// What `echo`/`printf`/`cat <<EOF` print, when it is known statically (for `… | sh`).
 fn literal_output(words: &[W], io: &Io, span: Span) -> Option<Stdin> {
-    let name = words.first()?.v.rsplit('/').next()?.to_string();
+    let name = wrappers::basename(&words.first()?.v).to_string();
     let dynamic = words.iter().any(|w| w.dynamic);
     match name.as_str() {
         "echo" => {

@@ -754,7 +754,8 @@ fn lookup(name: &str) -> Option<&'static Wrapper> {
     WRAPPERS.iter().find(|w| w.names.contains(&name))
 }
 
-fn basename(s: &str) -> &str {
+/// A program's name without its directory (`/usr/bin/git` → `git`).
+pub(crate) fn basename(s: &str) -> &str {
     s.rsplit('/').next().unwrap_or(s)
 }
 
