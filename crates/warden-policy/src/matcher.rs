@@ -25,6 +25,12 @@ pub(crate) fn path_set(
 }
 
 /// A relative path pattern matches anywhere; `~/` and absolute patterns stay anchored.
+/// Whether a path argument holds a shell wildcard (`*`, `?`, `[`): matched as a pattern too
+/// ([`PathSet::may_match_glob`]).
+fn is_glob(path: &str) -> bool {
+    path.contains(['*', '?', '['])
+}
+
 pub(crate) fn normalise_path_pattern(p: &str) -> String {
     if p.starts_with(['/', '~', '@']) || p.starts_with("**") {
         p.to_owned()
@@ -584,9 +590,11 @@ impl CompiledRule {
     /// [`PathSet::may_match_below`]). Exceptions are not applied: the read reaches the rest
     /// below the directory too.
     pub(crate) fn matches_below(&self, forms: &[String]) -> bool {
-        self.paths
-            .as_ref()
-            .is_some_and(|s| forms.iter().any(|f| s.may_match_below(f)))
+        self.paths.as_ref().is_some_and(|s| {
+            forms
+                .iter()
+                .any(|f| s.may_match_below(f) || (is_glob(f) && s.may_match_glob(f, true)))
+        })
     }
 
     /// Match a path rule against one path access. `candidates` are the forms of the path to try
@@ -595,8 +603,20 @@ impl CompiledRule {
         let hit = |set: Option<&PathSet>| {
             set.is_some_and(|s| candidates.iter().any(|c| s.is_match_split(c)))
         };
+        // A shell glob matches what it may expand to; an exception applies to it as to a name
+        // (`~/.ssh/*.pub` is excepted by `~/.ssh/*.pub`).
+        let glob_hit = |set: Option<&PathSet>| {
+            set.is_some_and(|s| {
+                candidates
+                    .iter()
+                    .any(|c| is_glob(c.path()) && s.may_match_glob(c.path(), false))
+            })
+        };
+        let writes = || self.writes.as_ref().map(DeferredPaths::get);
         let matched = hit(self.paths.as_ref())
-            || (is_write && hit(self.writes.as_ref().map(DeferredPaths::get)));
+            || (is_write && hit(writes()))
+            || glob_hit(self.paths.as_ref())
+            || (is_write && glob_hit(writes()));
         matched && !hit(self.except.as_ref().map(DeferredPaths::get))
     }
 

@@ -250,6 +250,102 @@ impl WordGlob {
     }
 }
 
+/// Whether some character fits both single-character tokens (a negated class is taken to leave
+/// room for one).
+fn tokens_share_a_char(a: &Token, b: &Token) -> bool {
+    let in_class = |t: &Token, c: char| match t {
+        Token::Class { negated, ranges } => {
+            ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negated
+        }
+        _ => true,
+    };
+    match (a, b) {
+        (Token::Literal(x), Token::Literal(y)) => x == y,
+        (Token::Literal(c), t) | (t, Token::Literal(c)) => in_class(t, *c),
+        (
+            Token::Class {
+                negated: false,
+                ranges: r1,
+            },
+            Token::Class {
+                negated: false,
+                ranges: r2,
+            },
+        ) => r1
+            .iter()
+            .any(|(a1, b1)| r2.iter().any(|(a2, b2)| a1 <= b2 && a2 <= b1)),
+        _ => true,
+    }
+}
+
+/// Whether some sequence of items is matched both by `a` and by `b`, where `any(x)` says the
+/// item is a wildcard for any run of items and `fits(x, y)` whether two other items can match one
+/// item alike. `reach[i][j]`: the first `i` of `a` and the first `j` of `b` can produce the same
+/// run (every step moves forward, so one pass in order fills it).
+fn sequences_intersect<T>(
+    a: &[T],
+    b: &[T],
+    any: impl Fn(&T) -> bool,
+    fits: impl Fn(&T, &T) -> bool,
+) -> bool {
+    let (la, lb) = (a.len(), b.len());
+    let w = lb + 1;
+    let mut reach = vec![false; (la + 1) * w];
+    reach[0] = true;
+    for i in 0..=la {
+        for j in 0..=lb {
+            if !reach[i * w + j] {
+                continue;
+            }
+            // A run wildcard may match nothing.
+            if i < la && any(&a[i]) {
+                reach[(i + 1) * w + j] = true;
+            }
+            if j < lb && any(&b[j]) {
+                reach[i * w + j + 1] = true;
+            }
+            if i < la && j < lb {
+                match (any(&a[i]), any(&b[j])) {
+                    // The wildcard of one side takes what the other's item matches, and stays.
+                    (true, _) => reach[i * w + j + 1] = true,
+                    (false, true) => reach[(i + 1) * w + j] = true,
+                    (false, false) if fits(&a[i], &b[j]) => reach[(i + 1) * w + j + 1] = true,
+                    (false, false) => {}
+                }
+            }
+        }
+    }
+    reach[la * w + lb]
+}
+
+impl WordGlob {
+    /// Whether some word matches both this pattern and the shell glob `shell`, whose wildcards
+    /// never match a leading `.` (the shell without `dotglob`: `*` does not expand to `.env`).
+    fn intersects_shell_glob(&self, shell: &WordGlob) -> bool {
+        let (pattern, shell) = (self.all_tokens(), shell.all_tokens());
+        let dotted = |t: Option<&Token>| t == Some(&Token::Literal('.'));
+        if dotted(pattern.first()) && !dotted(shell.first()) {
+            return false;
+        }
+        sequences_intersect(
+            &pattern,
+            &shell,
+            |t| *t == Token::AnyRun,
+            tokens_share_a_char,
+        )
+    }
+
+    /// The tokens, a plain word's (kept without any) included.
+    fn all_tokens(&self) -> std::borrow::Cow<'_, [Token]> {
+        match &self.shape {
+            Shape::Exact(l) if self.tokens.is_empty() => {
+                l.chars().map(Token::Literal).collect::<Vec<_>>().into()
+            }
+            _ => self.tokens.as_slice().into(),
+        }
+    }
+}
+
 /// Several word globs; matches when any does.
 #[derive(Debug, Clone)]
 pub(crate) struct WordSet(Vec<WordGlob>);
@@ -515,7 +611,43 @@ pub(crate) struct PathSet {
     basenames: Vec<String>,
     /// `**/*.ext` (`ext` without a dot): the extensions, sorted.
     extensions: Vec<String>,
+    /// Every pattern as written, and (made when first needed) as segments with whether its first
+    /// segment is a literal (`~`, `/`, `@workspace`): for [`PathSet::may_match_glob`].
+    sources: Vec<String>,
+    segments: std::sync::OnceLock<Vec<(bool, Vec<PathSegment>)>>,
 }
+
+/// Names of ordinary files: a shell glob that matches one of them (`*`, `*.json`, `src/*`) is a
+/// read of a directory's files at large, which the unanchored patterns (`**/.env`) do not flag,
+/// as they do not flag `grep -r x .`; one that matches none (`.env*`, `id_*`) picks its files.
+const ORDINARY_NAMES: &[&str] = &[
+    "x",
+    "x.txt",
+    "x.md",
+    "README.md",
+    "Makefile",
+    "x.json",
+    "x.js",
+    "x.ts",
+    "x.py",
+    "x.rs",
+    "x.go",
+    "x.c",
+    "x.h",
+    "x.java",
+    "x.rb",
+    "x.yml",
+    "x.yaml",
+    "x.toml",
+    "x.lock",
+    "x.log",
+    "x.html",
+    "x.css",
+    "x.sh",
+    "x.o",
+    "x.csv",
+    "x.xml",
+];
 
 /// The literal leading directories of an anchored pattern (`/…` or `~/…`): up to the last `/`
 /// before its first wildcard, or the whole pattern when it has none. Unanchored patterns
@@ -589,6 +721,7 @@ impl PathSet {
                 _ => set.globs.push((anchor, g)),
             }
         }
+        set.sources = patterns.to_vec();
         set.basenames.sort_unstable();
         set.basenames.dedup();
         set.extensions.sort_unstable();
@@ -598,6 +731,50 @@ impl PathSet {
 
     pub(crate) fn is_match(&self, path: &str) -> bool {
         self.is_match_split(&SplitPath::new(path))
+    }
+
+    /// Whether a path the shell glob `glob` expands to may match one of these patterns
+    /// (`cat ~/.a*/credentials` reads `~/.aws/credentials`, `cat .env*` reads `.env`): `glob` is
+    /// one form of a command's path argument (absolute, `~/…`), matched as a pattern rather than
+    /// as a name (see [`PathSet::is_match`] for that). `tree`: everything below what it expands
+    /// to is read too (`tar c ~/.s*`); as for a directory read as a whole
+    /// ([`PathSet::may_match_below`]) only the anchored patterns count then, and only they count
+    /// for a glob that matches ordinary names as well ([`ORDINARY_NAMES`]).
+    pub(crate) fn may_match_glob(&self, glob: &str, tree: bool) -> bool {
+        let Ok(mut shell) = PathGlob::segments_of(glob) else {
+            // Not a valid pattern (`[` unclosed): the shell takes it as a name.
+            return false;
+        };
+        if tree && !matches!(shell.last(), Some(PathSegment::AnyDepth)) {
+            shell.push(PathSegment::AnyDepth);
+        }
+        let picks = !tree
+            && shell.iter().rev().find_map(|s| match s {
+                PathSegment::Word(w) => Some(!ORDINARY_NAMES.iter().any(|n| w.is_match(n))),
+                PathSegment::AnyDepth => None,
+            }) == Some(true);
+        let any = |s: &PathSegment| matches!(s, PathSegment::AnyDepth);
+        let fits = |a: &PathSegment, b: &PathSegment| match (a, b) {
+            (PathSegment::Word(p), PathSegment::Word(g)) => p.intersects_shell_glob(g),
+            _ => true,
+        };
+        self.segments().iter().any(|(anchored, pattern)| {
+            (*anchored || picks) && sequences_intersect(pattern, &shell, any, fits)
+        })
+    }
+
+    fn segments(&self) -> &[(bool, Vec<PathSegment>)] {
+        self.segments.get_or_init(|| {
+            self.sources
+                .iter()
+                .filter_map(|p| {
+                    let segs = PathGlob::segments_of(p).ok()?;
+                    let anchored =
+                        matches!(segs.first(), Some(PathSegment::Word(w)) if w.exact().is_some());
+                    Some((anchored, segs))
+                })
+                .collect()
+        })
     }
 
     /// [`PathSet::is_match`] of a path already split (a candidate matched against many sets).
@@ -637,6 +814,11 @@ impl<'a> SplitPath<'a> {
             path,
             parts: PathGlob::split(path),
         }
+    }
+
+    /// The path as given.
+    pub(crate) fn path(&self) -> &'a str {
+        self.path
     }
 
     /// Each of `paths`, split.
@@ -728,6 +910,62 @@ mod path_tests {
         assert!(m("~/.aws", "~/.aws"));
         assert!(!m("~/.aws", "~/.aws/x"));
         assert!(m("**/.git/config", "/w/.git/config"));
+    }
+
+    /// A shell glob in a command matches the patterns of what it may expand to, with the
+    /// shell's own rules (its wildcards skip a leading `.`, `*` stays in one directory).
+    #[test]
+    fn shell_globs_match_what_they_may_expand_to() {
+        let set = PathSet::new(
+            &[
+                "~/.aws/**",
+                "~/.git-credentials",
+                "**/.env",
+                "**/.env.*",
+                "**/*.pem",
+                "**/id_rsa",
+            ]
+            .map(String::from),
+        )
+        .unwrap();
+        for glob in [
+            "~/.a*/credentials",
+            "~/.aw?/config",
+            "~/.[a]ws/x",
+            "~/.[!b]ws/x",
+            "~/.git-cred*",
+            "/w/.env*",
+            "/w/.e*",
+            "/w/.env?local",
+            "/w/sub/*.pe?",
+            "/w/id_*",
+            "/w/.*",
+        ] {
+            assert!(set.may_match_glob(glob, false), "{glob}");
+        }
+        for glob in [
+            // Leading dots are matched only by a literal dot.
+            "~/*/credentials",
+            "~/?aws/x",
+            "~/[.]aws/x",
+            "/w/*env",
+            // Ordinary names too: a directory's files at large.
+            "/w/*",
+            "/w/*.*",
+            "/w/src/*.rs",
+            // Elsewhere.
+            "~/.b*/credentials",
+            "~/.[!a]ws/x",
+            "~/.git-cred*/x",
+            "/w/*.txt",
+        ] {
+            assert!(!set.may_match_glob(glob, false), "{glob}");
+        }
+        // Read as trees: the anchored patterns below what they expand to.
+        assert!(set.may_match_glob("~/.a*", true));
+        assert!(set.may_match_glob("~/.*", true));
+        assert!(!set.may_match_glob("~/*", true));
+        assert!(!set.may_match_glob("/w/.e*", true));
     }
 
     #[test]

@@ -84,8 +84,13 @@ const ASSIGNING_BUILTINS: &[&str] = &[
     "select",
 ];
 
+/// The most words a `for` loop may list for its body to be analysed once per word
+/// (`Ctx::for_words`); a longer list leaves the loop variable unknown.
+const MAX_LOOP_WORDS: usize = 16;
+
 /// Names of variables that may be propagated as constants in `text`: assigned only by
-/// top-level `X=literal` / `export X=literal` statements (`candidates`, with their counts),
+/// top-level `X=literal` / `export X=literal` statements or `for X in …` loops (`candidates`,
+/// with their counts),
 /// never mentioned otherwise except as plain `$X` / `${X}` reads, and no builtin that could
 /// assign a variable indirectly (`read`, `declare`, `eval`, `.`, …) appears anywhere.
 fn propagatable(text: &str, candidates: &[(String, usize)], exports: usize) -> Vec<String> {
@@ -102,29 +107,86 @@ fn propagatable(text: &str, candidates: &[(String, usize)], exports: usize) -> V
             export_words += 1;
         }
     }
-    if export_words != exports || text.contains("((") || has_dot_command(text) {
+    if export_words != exports
+        || text.contains("((")
+        || text.contains("$[")
+        || has_dot_command(text)
+    {
         return Vec::new();
     }
     let mut out = Vec::new();
     for (name, assignments) in candidates {
-        let mut other = 0;
-        for (word, start, end) in &idents {
-            if word != name {
-                continue;
-            }
-            let before = &text[..*start];
-            let after = &text[*end..];
-            let plain_read =
-                before.ends_with('$') || (before.ends_with("${") && after.starts_with('}'));
-            if !plain_read {
-                other += 1;
-            }
+        if SHELL_SET_VARIABLES.contains(&name.as_str()) {
+            continue;
         }
-        if other == *assignments {
+        let others = idents
+            .iter()
+            .filter(|(word, start, end)| {
+                word == name && may_assign_here(&text[..*start], &text[*end..])
+            })
+            .count();
+        if others == *assignments {
             out.push(name.clone());
         }
     }
     out
+}
+
+/// Variables the shell itself sets as commands run (`cd` sets `PWD`, every command `_`):
+/// never constants, whatever the text assigns them.
+const SHELL_SET_VARIABLES: &[&str] = &[
+    "PWD",
+    "OLDPWD",
+    "_",
+    "RANDOM",
+    "SRANDOM",
+    "SECONDS",
+    "LINENO",
+    "REPLY",
+    "OPTARG",
+    "OPTIND",
+    "BASHPID",
+    "BASH_COMMAND",
+    "BASH_REMATCH",
+    "PIPESTATUS",
+    "EPOCHSECONDS",
+    "EPOCHREALTIME",
+    "HISTCMD",
+    "COLUMNS",
+    "LINES",
+    "FUNCNAME",
+    "BASH_SOURCE",
+    "BASH_LINENO",
+    "SHLVL",
+];
+
+/// Whether an occurrence of a variable's name between `before` and `after` may set it, once the
+/// builtins that assign a name they are given (`read`, `declare`, `printf -v`, …), `((…))` and
+/// `.` are ruled out for the whole text: an assignment or compound assignment (`X=`, `X+=`,
+/// `X[i]=`, also inside an arithmetic context such as an array subscript), an increment
+/// (`X++`, `--X`), a loop (`for X`), a default (`${X:=v}`, `${X=v}`), a descriptor variable
+/// (`{X}>f`). A plain read (`$X`, `${X}`) and the name as an ordinary word (`tail -f` for `f`)
+/// do not.
+fn may_assign_here(before: &str, after: &str) -> bool {
+    let assigning_ops = [
+        "=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|=", "++", "--", "[",
+    ];
+    let next = after.trim_start();
+    let prev = before.trim_end();
+    if before.ends_with("${") {
+        return after.starts_with(":=") || after.starts_with('=');
+    }
+    if before.ends_with('$') {
+        return false;
+    }
+    assigning_ops.iter().any(|op| next.starts_with(op))
+        || prev.ends_with("++")
+        || prev.ends_with("--")
+        || (before.ends_with('{') && after.starts_with('}'))
+        || prev
+            .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .next()
+            .is_some_and(|w| w == "for")
 }
 
 /// Identifier-like tokens of `text` with their byte ranges.
@@ -771,17 +833,18 @@ impl Ctx {
             depth,
             inh,
         };
-        if depth == 0 {
-            self.prepare_constants(text, root);
-        }
-        self.stmt(&env, root, scope);
-        first
-    }
-
-    /// Decide which top-level variables may be propagated as constants (depth 0 only).
-    fn prepare_constants(&mut self, text: &str, root: Node<'_>) {
+        // A child shell's text (`bash -c '…'`) has constants of its own, decided over that text
+        // alone (its scope starts without the parent's shell variables).
         let (candidates, exports) = Self::constant_candidates(text, root);
-        self.constants = propagatable(text, &candidates, exports);
+        let outer = std::mem::replace(
+            &mut self.constants,
+            propagatable(text, &candidates, exports),
+        );
+        self.stmt(&env, root, scope);
+        if depth > 0 {
+            self.constants = outer;
+        }
+        first
     }
 
     /// The variables assigned by top-level `X=…` / `export X=…` statements, with their
@@ -806,6 +869,11 @@ impl Ctx {
                     exports += 1;
                     kids.into_iter().skip(1).collect()
                 }
+                // `X=a Y=b` with no command: both are shell variables.
+                "variable_assignments" => Self::children(ch)
+                    .into_iter()
+                    .filter(|k| k.kind() == "variable_assignment")
+                    .collect(),
                 _ => continue,
             };
             for a in assignments {
@@ -820,7 +888,64 @@ impl Ctx {
                 }
             }
         }
+        // A `for NAME in WORDS` loop assigns NAME too, wherever it stands (see `for_words`).
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            if node.kind() == "for_statement"
+                && let Some(var) = node.child_by_field_name("variable")
+            {
+                let name = node_text(text, var).to_string();
+                match candidates.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, count)) => *count += 1,
+                    None => candidates.push((name, 1)),
+                }
+            }
+            stack.extend(Self::children(node).into_iter().filter(|k| k.is_named()));
+        }
         (candidates, exports)
+    }
+
+    /// `for NAME in WORDS; do BODY; done` over words the text spells out (no expansion, at most
+    /// [`MAX_LOOP_WORDS`]): BODY is analysed once per word with NAME bound to it, as
+    /// `NAME=WORD; BODY` would be, so `for f in *.log; do rm "$f"; done` is `rm '*.log'` rather
+    /// than `rm` of a path nobody knows. When NAME may be assigned elsewhere too (see
+    /// [`propagatable`]) those analyses only add to the usual one (NAME unknown in BODY, which
+    /// the caller makes when this returns `false`), in a scope of their own: a read of
+    /// `~/.ssh/id_rsa` the words name is still seen.
+    fn for_words(&mut self, env: &Env<'_, '_>, n: Node<'_>, scope: &mut Scope) -> bool {
+        let (Some(var), Some(body)) = (
+            n.child_by_field_name("variable"),
+            n.child_by_field_name("body"),
+        ) else {
+            return false;
+        };
+        let name = node_text(env.src, var);
+        let mut cursor = n.walk();
+        let values: Vec<Node<'_>> = n.children_by_field_name("value", &mut cursor).collect();
+        // Words with expansions (`$(ls)`, `"$@"`, `<(…)`) are not known, and evaluating them
+        // here would report their substitutions a second time. No words: `"$@"`.
+        let expands = |v: &Node<'_>| {
+            let t = node_text(env.src, *v);
+            t.contains(['$', '`']) || t.contains("<(") || t.contains(">(")
+        };
+        if values.is_empty() || values.iter().any(expands) {
+            return false;
+        }
+        let mut words = Vec::new();
+        for v in values {
+            words.extend(self.word(env, v, scope));
+        }
+        if words.len() > MAX_LOOP_WORDS || words.iter().any(|w| w.dynamic) {
+            return false;
+        }
+        let constant = self.constants.iter().any(|c| c == name);
+        let mut own = scope.clone();
+        let bound = if constant { scope } else { &mut own };
+        for w in words {
+            bound.consts.push((name.to_string(), w.v));
+            self.stmt(env, body, bound);
+        }
+        constant
     }
 
     /// A statement `X=value`: remembered for a later `export X`; an exported variable's new
@@ -852,7 +977,7 @@ impl Ctx {
             self.subs(env, n, scope);
             return;
         };
-        if env.depth != 0 || !self.constants.contains(&name) {
+        if !self.constants.contains(&name) {
             self.subs(env, n, scope);
             return;
         }
@@ -1045,6 +1170,7 @@ impl Ctx {
             | "elif_clause" | "case_item" | "negated_command" | "ERROR" => {
                 self.seq(env, n, scope);
             }
+            "for_statement" if self.for_words(env, n, scope) => {}
             "if_statement"
             | "while_statement"
             | "for_statement"
@@ -1074,6 +1200,16 @@ impl Ctx {
                 Self::shell_variable(env, n, scope);
                 if !self.carried_assignment(env, n, scope) {
                     self.subs(env, n, scope);
+                }
+            }
+            "variable_assignments" if n.parent().is_some_and(|p| p.kind() == "program") => {
+                for ch in Self::children(n) {
+                    if ch.kind() == "variable_assignment" {
+                        Self::shell_variable(env, ch, scope);
+                        self.assignment(env, ch, scope);
+                    } else if ch.is_named() {
+                        self.subs(env, ch, scope);
+                    }
                 }
             }
             "declaration_command" | "variable_assignments" => {

@@ -1157,6 +1157,82 @@ fn literal_constants_are_propagated() {
 }
 
 #[test]
+fn loop_words_and_assignment_lists_are_constants() {
+    // `X=a Y=b` with no command sets both.
+    assert_eq!(
+        cmds("X=a.txt Y=/srv; rm \"$X\" \"$Y\""),
+        vec![v(&["rm", "a.txt", "/srv"])]
+    );
+    // A loop over words the text spells out: its body once per word.
+    assert_eq!(
+        cmds("for f in a.txt 'b c'; do rm \"$f\"; done"),
+        vec![v(&["rm", "a.txt"]), v(&["rm", "b c"])]
+    );
+    assert_eq!(
+        cmds("for r in main dev; do git push origin $r; done"),
+        vec![
+            v(&["git", "push", "origin", "main"]),
+            v(&["git", "push", "origin", "dev"])
+        ]
+    );
+    // A glob is what it expands to, quoted; the variable holds the last word after the loop.
+    assert_eq!(
+        cmds("for f in *.log; do gzip \"$f\"; done; rm \"$f\""),
+        vec![v(&["gzip", "*.log"]), v(&["rm", "*.log"])]
+    );
+    assert_eq!(
+        cmds("for i in 1 2; do for j in a; do rm \"$i$j\"; done; done"),
+        vec![v(&["rm", "1a"]), v(&["rm", "2a"])]
+    );
+    // In a child shell's text, and in a subshell.
+    assert!(has(
+        &analyse_shell("bash -c 'for r in main; do git push origin \"$r\"; done'"),
+        &["git", "push", "origin", "main"]
+    ));
+    assert!(has(
+        &analyse_shell("bash -c 'D=/; rm -rf \"$D\"'"),
+        &["rm", "-rf", "/"]
+    ));
+    assert!(has(
+        &analyse_shell("(for r in main; do git push origin \"$r\"; done)"),
+        &["git", "push", "origin", "main"]
+    ));
+}
+
+#[test]
+fn loop_words_are_not_trusted_when_they_could_change() {
+    // The words still count when the variable may change: a read they name is seen.
+    assert!(has(
+        &analyse_shell("eval x; for f in ~/.ssh/id_rsa; do cat \"$f\"; done"),
+        &["cat", "~/.ssh/id_rsa"]
+    ));
+    for s in [
+        // expanded at run time, or from the arguments
+        "for f in $(ls); do rm \"$f\"; done",
+        "for f in \"$@\"; do rm \"$f\"; done",
+        "for f; do rm \"$f\"; done",
+        "for f in `ls`; do rm \"$f\"; done",
+        "for f in <(ls); do rm \"$f\"; done",
+        // assigned in the body, or read
+        "for f in a.txt; do f=/etc; rm \"$f\"; done",
+        "for f in a.txt; do read f; rm \"$f\"; done",
+        "g() { f=/etc; }; for f in a.txt; do g; rm \"$f\"; done",
+        // unquoted, a glob word is split and globbed again
+        "for f in *.txt; do rm $f; done",
+        // more words than are analysed one by one
+        "for f in a b c d e f g h i j k l m n o p q; do rm \"$f\"; done",
+    ] {
+        // (Analysed with the words as well when they are spelled out: only adds.)
+        let a = analyse_shell(s);
+        let unknown = a
+            .commands
+            .iter()
+            .any(|c| c.argv.first().is_some_and(|p| p == "rm") && c.dynamic);
+        assert!(unknown, "{s}: {a:#?}");
+    }
+}
+
+#[test]
 fn constants_are_not_trusted_when_they_could_change() {
     for s in [
         // assigned in a branch, a function, or a read
