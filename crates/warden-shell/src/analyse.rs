@@ -991,6 +991,15 @@ impl Ctx {
             }
             None => Some(String::new()),
         };
+        // `X+=v` appends to the value X has, known only when a statement of the text set it
+        // (otherwise it may come from the environment).
+        let appends = node_text(env.src, n)
+            .get(name.len()..)
+            .is_some_and(|rest| rest.starts_with("+="));
+        let v = match v {
+            Some(v) if appends => scope.constant(&name).map(|old| format!("{old}{v}")),
+            v => v,
+        };
         match v {
             Some(v) => scope.consts.push((name, v)),
             // Not a constant after all: forget it for the rest of the text.

@@ -1143,6 +1143,11 @@ fn literal_constants_are_propagated() {
         cmds("X=push; X=status; git $X"),
         vec![v(&["git", "status"])]
     );
+    // `+=` appends (it was taken as `=`: `X=/; X+=etc; rm -rf "$X"` was `rm -rf etc`)
+    assert_eq!(
+        cmds("X=/; X+=etc; rm -rf \"$X\""),
+        vec![v(&["rm", "-rf", "/etc"])]
+    );
     assert_eq!(cmds("X=push; (git $X)"), vec![v(&["git", "push"])]);
     // the outer shell expands a double-quoted string before `bash -c` sees it
     assert!(has(
@@ -1197,6 +1202,26 @@ fn loop_words_and_assignment_lists_are_constants() {
         &analyse_shell("(for r in main; do git push origin \"$r\"; done)"),
         &["git", "push", "origin", "main"]
     ));
+}
+
+/// A name is assigned only where it may be: `tail -f` does not make `f` unknown; and the
+/// variables the shell sets itself are never constants (`cd` sets `PWD`).
+#[test]
+fn which_occurrences_may_assign() {
+    let a = analyse_shell("tail -f x.log && for f in a.txt; do rm \"$f\"; done");
+    assert!(has(&a, &["rm", "a.txt"]));
+    assert!(!a.commands.iter().any(|c| c.dynamic), "{a:#?}");
+    for s in [
+        "PWD=build; cd ~; rm -rf \"$PWD\"",
+        "_=build; ls; rm -rf \"$_\"",
+        "X=build; a[X=5]=1; rm -rf \"$X\"",
+        "X=build; : $((X++)); rm -rf \"$X\"",
+        "X=build; : ${X:=/}; rm -rf \"$X\"",
+        "X=build; exec {X}>f; rm -rf \"$X\"",
+    ] {
+        let a = analyse_shell(s);
+        assert!(!has(&a, &["rm", "-rf", "build"]), "{s}: {a:#?}");
+    }
 }
 
 #[test]
@@ -1257,6 +1282,8 @@ fn constants_are_not_trusted_when_they_could_change() {
         "IFS=u; X=status; git $X",
         // not a literal
         "X=$(id); git $X",
+        // appended to a value from the environment
+        "X+=status; git $X",
     ] {
         let a = analyse_shell(s);
         assert!(
