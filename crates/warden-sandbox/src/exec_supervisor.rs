@@ -785,8 +785,21 @@ impl EnvNames {
     }
 
     fn matches(&self, name: &[u8]) -> bool {
-        let name = name.to_ascii_lowercase();
-        self.0.iter().any(|pieces| glob_pieces_match(pieces, &name))
+        // Lower-cased on the stack: this runs for every variable of every exec.
+        let mut short = [0u8; 64];
+        let long;
+        let lower: &[u8] = match short.get_mut(..name.len()) {
+            Some(buf) => {
+                buf.copy_from_slice(name);
+                buf.make_ascii_lowercase();
+                buf
+            }
+            None => {
+                long = name.to_ascii_lowercase();
+                &long
+            }
+        };
+        self.0.iter().any(|pieces| glob_pieces_match(pieces, lower))
     }
 }
 
@@ -1123,20 +1136,20 @@ fn read_strings(
         for entry in &mut active {
             let (idx, addr, started, _) = *entry;
             let data = mem.tail(addr)?;
+            let end = data.iter().position(|&b| b == 0);
+            let take = &data[..end.unwrap_or(data.len())];
+            // Judged before it is copied: most of an environment is not wanted.
+            if !started && !wanted(&take[..take.len().min(first)]) {
+                out[idx] = None;
+            }
             let Some(s) = out[idx].as_mut() else {
                 entry.3 = true;
                 continue;
             };
-            let end = data.iter().position(|&b| b == 0);
-            let take = &data[..end.unwrap_or(data.len())];
             s.extend_from_slice(take);
             total += take.len();
             let mut finished = end.is_some();
-            if !started && !wanted(&s[..s.len().min(first)]) {
-                total -= take.len();
-                out[idx] = None;
-                finished = true;
-            } else if s.len() > max_len {
+            if s.len() > max_len {
                 s.truncate(max_len);
                 cut = true;
                 finished = true;
