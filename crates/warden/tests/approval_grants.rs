@@ -340,9 +340,16 @@ fn workspace_secrets_are_masked_unless_the_approved_decision_reads_them() {
          except OSError as e:\n        print(f, 'unreadable', e.errno)\n",
     )
     .expect("r.py");
+    // The names come from a file: a loop over names the script spells out is read by the
+    // lookahead, which sees `.env` read (sync, refused unattended).
+    std::fs::write(
+        s.ws.join("names.txt"),
+        ".env deploy/server.pem .env.example\n",
+    )
+    .expect("names");
     std::fs::write(
         s.ws.join("r.sh"),
-        "for f in .env deploy/server.pem .env.example; do\n  \
+        "for f in $(cat names.txt); do\n  \
          while IFS= read -r l; do echo \"$l\"; done < \"$f\" || echo \"$f unreadable\"\n\
          done\n",
     )
