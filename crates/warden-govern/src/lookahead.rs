@@ -104,6 +104,18 @@ impl WorkspaceReader for WorkspaceFiles {
         Ok(text)
     }
 
+    fn files(&self, dir: &Path) -> Result<Vec<String>, String> {
+        let real = self.inside(dir)?;
+        // Bounded: one directory; what is read of each is checked by `read`.
+        Ok(std::fs::read_dir(&real)
+            .map_err(|e| e.to_string())?
+            .take(4096)
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect())
+    }
+
     fn subdirectories(&self, dir: &Path) -> Result<Vec<String>, String> {
         let real = self.inside(dir)?;
         // Bounded: a directory of packages, not a tree walk.

@@ -185,6 +185,19 @@ impl WorkspaceReader for Written<'_> {
     fn subdirectories(&self, dir: &Path) -> Result<Vec<String>, String> {
         self.files.subdirectories(dir)
     }
+
+    fn files(&self, dir: &Path) -> Result<Vec<String>, String> {
+        let mut names = self.files.files(dir).unwrap_or_default();
+        for path in self.written.keys() {
+            if path.parent() == Some(dir)
+                && let Some(name) = path.file_name().and_then(|n| n.to_str())
+                && !names.iter().any(|n| n == name)
+            {
+                names.push(name.to_owned());
+            }
+        }
+        Ok(names)
+    }
 }
 
 /// [`Trace::path_memo`] for one working directory and workspace.

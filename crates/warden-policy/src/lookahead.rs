@@ -27,6 +27,52 @@ pub trait WorkspaceReader {
         let _ = dir;
         Err("directories are not listed".into())
     }
+
+    /// The names of the files (not directories) in the directory `dir` (absolute), for a script
+    /// named by a shell glob (`bash *.sh`); `Err` says why not. By default nothing is listed.
+    fn files(&self, dir: &Path) -> Result<Vec<String>, String> {
+        let _ = dir;
+        Err("files are not listed".into())
+    }
+}
+
+/// The most files a script named by a shell glob is read as (see [`expand_script_glob`]).
+const MAX_GLOB_SCRIPTS: usize = 8;
+
+/// The files a script path whose name is a shell glob may be (`bash *.sh`, or a loop over
+/// `scripts/*.sh` running each): the names in its directory the glob matches as the shell
+/// expands it (a leading `.` only by a literal one), sorted. A path without a wildcard in its
+/// name is itself; one with a wildcard in a directory is not expanded (read as it is, it is not
+/// found). More than [`MAX_GLOB_SCRIPTS`] matches is an error (what they run is not judged).
+fn expand_script_glob(path: &Path, reader: &dyn WorkspaceReader) -> Result<Vec<PathBuf>, String> {
+    let wild = |s: &str| s.contains(['*', '?', '[']);
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Ok(vec![path.to_path_buf()]);
+    };
+    if !wild(name) || wild(&dir.to_string_lossy()) {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let Ok(glob) = crate::wordglob::WordGlob::new(name, false) else {
+        return Ok(vec![path.to_path_buf()]);
+    };
+    let mut names: Vec<String> = reader
+        .files(dir)?
+        .into_iter()
+        .filter(|n| (name.starts_with('.') || !n.starts_with('.')) && glob.is_match(n))
+        .collect();
+    if names.is_empty() {
+        // The shell passes the word unchanged.
+        return Ok(vec![path.to_path_buf()]);
+    }
+    if names.len() > MAX_GLOB_SCRIPTS {
+        return Err(format!(
+            "{} names {} files (more than {MAX_GLOB_SCRIPTS} are not read ahead)",
+            path.display(),
+            names.len()
+        ));
+    }
+    names.sort();
+    Ok(names.into_iter().map(|n| dir.join(n)).collect())
 }
 
 /// No lookahead: every read fails quietly (what [`crate::Policy::classify`] uses).
@@ -65,6 +111,15 @@ impl WorkspaceReader for MemoryWorkspace {
             Some((_, t)) => Ok(t.clone()),
             None => Err("no such file".into()),
         }
+    }
+
+    fn files(&self, dir: &Path) -> Result<Vec<String>, String> {
+        Ok(self
+            .files
+            .iter()
+            .filter(|(p, _)| p.parent() == Some(dir))
+            .filter_map(|(p, _)| Some(p.file_name()?.to_string_lossy().into_owned()))
+            .collect())
     }
 
     fn subdirectories(&self, dir: &Path) -> Result<Vec<String>, String> {
@@ -797,22 +852,25 @@ pub(crate) fn pieces(
             path,
             needs_shebang,
         } => {
-            let text = read(path)?;
-            if *needs_shebang && !shell_shebang(&text) {
+            let mut out = Vec::new();
+            for path in expand_script_glob(path, reader)? {
+                let text = read(&path)?;
                 let cwd = path.parent().unwrap_or(workspace).to_path_buf();
-                return match code_shebang(&text) {
-                    Some(interpreter) => Ok(vec![code_piece(interpreter, &text, rel(path), cwd)?]),
-                    None => Ok(Vec::new()),
-                };
+                if *needs_shebang && !shell_shebang(&text) {
+                    if let Some(interpreter) = code_shebang(&text) {
+                        out.push(code_piece(interpreter, &text, rel(&path), cwd)?);
+                    }
+                    continue;
+                }
+                out.push(Piece {
+                    text,
+                    file: rel(&path),
+                    line: 1,
+                    cwd,
+                    code: false,
+                });
             }
-            let cwd = path.parent().unwrap_or(workspace).to_path_buf();
-            Ok(vec![Piece {
-                text,
-                file: rel(path),
-                line: 1,
-                cwd,
-                code: false,
-            }])
+            Ok(out)
         }
         Target::Npm {
             dir,
@@ -894,11 +952,14 @@ pub(crate) fn pieces(
                 })
                 .collect())
         }
-        Target::Code { interpreter, path } => {
-            let text = read(path)?;
-            let cwd = path.parent().unwrap_or(workspace).to_path_buf();
-            Ok(vec![code_piece(interpreter, &text, rel(path), cwd)?])
-        }
+        Target::Code { interpreter, path } => expand_script_glob(path, reader)?
+            .into_iter()
+            .map(|path| {
+                let text = read(&path)?;
+                let cwd = path.parent().unwrap_or(workspace).to_path_buf();
+                code_piece(interpreter, &text, rel(&path), cwd)
+            })
+            .collect(),
         Target::Tasks(t) => {
             // The file named, else the runner's files in the order it looks: the first that
             // defines one of the tasks.

@@ -543,3 +543,49 @@ fn interpreter_scripts_are_read_for_the_commands_they_start() {
         assert_eq!(d.tier, Tier::Auto, "{line}: {:?}", d.reasons);
     }
 }
+
+/// A script named by a shell glob is each file the glob matches, as the shell expands it:
+/// `bash *.sh` runs one of them, a loop over `scripts/*.sh` every one (both were `auto`: the
+/// file literally named `*.sh` does not exist).
+#[test]
+fn a_script_named_by_a_glob_is_each_file_it_matches() {
+    let files = MemoryWorkspace::new()
+        .with("/ws/scripts/build.sh", "make all\n")
+        .with("/ws/scripts/deploy.sh", DEPLOY)
+        .with("/ws/scripts/.hidden.sh", "git push --force\n")
+        .with(
+            "/ws/tool_push.py",
+            "import os\nos.system('git push origin main')\n",
+        );
+    for line in [
+        "bash scripts/*.sh",
+        "for s in scripts/*.sh; do sh \"$s\"; done",
+        "sh scripts/d?ploy.sh",
+        "bash scripts/[d]eploy.sh",
+    ] {
+        let d = check(&files, line);
+        assert_eq!(d.tier, Tier::Sync, "{line}: {:?}", d.reasons);
+        assert!(
+            has_reason(&d, "scripts/deploy.sh:3: terraform apply"),
+            "{line}: {:?}",
+            d.reasons
+        );
+    }
+    let d = check(&files, "python3 tool_*.py");
+    assert_eq!(d.tier, Tier::Async, "{:?}", d.reasons);
+    // The shell's `*` does not match a leading dot: the hidden script is not run.
+    let d = check(&files, "bash scripts/*build.sh");
+    assert_eq!(d.tier, Tier::Auto, "{:?}", d.reasons);
+    let d = check(&files, "bash scripts/.*.sh");
+    assert_eq!(d.tier, Tier::Sync, "{:?}", d.reasons);
+    // No match: the word itself, which does not exist (as before).
+    let d = check(&files, "bash scripts/none*.sh");
+    assert_eq!(d.tier, Tier::Auto, "{:?}", d.reasons);
+    // More matches than are read ahead: noted as not read, judged by the command alone.
+    let mut many = MemoryWorkspace::new();
+    for i in 0..9 {
+        many = many.with(format!("/ws/s/{i}.sh"), "echo\n");
+    }
+    let d = check(&many, "bash s/*.sh");
+    assert!(has_reason(&d, "more than 8"), "{:?}", d.reasons);
+}
