@@ -2332,8 +2332,26 @@ fn literal_output(words: &[W], io: &Io, span: Span) -> Option<Stdin> {
             s @ Stdin::Text { .. } => Some(s.clone()),
             _ => None,
         },
+        "find" if !dynamic && io.writes.is_empty() && only_prints_paths(&words[1..]) => {
+            Some(Stdin::Found(words.to_vec()))
+        }
         _ => None,
     }
+}
+
+/// Whether `find`'s arguments print the paths found and do nothing else: no action but
+/// `-print`/`-print0` (`-printf` prints what it likes, `-exec` runs, `-delete` deletes).
+fn only_prints_paths(args: &[W]) -> bool {
+    const NOT_ACTIONS: &[&str] = &["-print", "-print0", "-prune", "-quit", "-true", "-false"];
+    args.iter().all(|w| {
+        let v = w.v.as_str();
+        let action = [
+            "-exec", "-ok", "-delete", "-print", "-fprint", "-fls", "-ls",
+        ]
+        .iter()
+        .any(|a| v.starts_with(a));
+        !action || NOT_ACTIONS.contains(&v)
+    })
 }
 
 /// Keeps a span inside `text` and on char boundaries (start rounded down, end rounded up).

@@ -73,6 +73,9 @@ pub(crate) enum Stdin {
     },
     /// Fed by a pipe whose content is unknown (e.g. `curl … | sh`).
     Pipe,
+    /// The paths a `find` prints (its words, all literal, and only `-print`/`-print0` as
+    /// actions): `find … | xargs CMD` is `find … -exec CMD {} +`.
+    Found(Vec<W>),
 }
 
 /// Redirections and input of one command.

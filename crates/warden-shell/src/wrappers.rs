@@ -1275,6 +1275,53 @@ pub(crate) fn exec(
                     replace = Some(r.to_string());
                 }
             }
+            // `find … | xargs CMD`: CMD runs on the paths find prints, as with `-exec CMD {} +`
+            // (judged as that: `find . -name '*.tmp' | xargs rm` removes under `.`).
+            if let (Stdin::Found(found), None) = (&io.stdin, &replace) {
+                let mut as_exec = found.clone();
+                as_exec.push(W::lit("-exec", span));
+                as_exec.extend(rest);
+                as_exec.extend([W::lit("{}", span), W::lit("+", span)]);
+                find(
+                    cx,
+                    &as_exec,
+                    span,
+                    Io::default(),
+                    scope,
+                    &inh.with("xargs"),
+                    depth,
+                );
+                return;
+            }
+            // Literal words on its input (`echo a.txt b.txt | xargs rm`): the arguments it adds
+            // are those words (xargs splits on blanks; quotes and backslashes, other
+            // delimiters or an argument file are left to run time).
+            let plain_words = match &io.stdin {
+                Stdin::Text {
+                    text,
+                    dynamic: false,
+                    ..
+                } if replace.is_none()
+                    && !text.contains(['\'', '"', '\\'])
+                    && !has(
+                        &opts,
+                        &["-0", "--null", "-d", "--delimiter", "-a", "--arg-file"],
+                    ) =>
+                {
+                    Some(
+                        text.split_whitespace()
+                            .map(|t| W::lit(t, span))
+                            .collect::<Vec<_>>(),
+                    )
+                }
+                _ => None,
+            };
+            if let Some(words) = plain_words {
+                rest.extend(words);
+                let mut inner = scope.clone();
+                exec(cx, rest, span, io, &mut inner, inh.with("xargs"), next);
+                return;
+            }
             if let Some(r) = replace.filter(|r| !r.is_empty()) {
                 mark_placeholders(&mut rest, &[r.as_str()]);
             }
@@ -1559,7 +1606,8 @@ fn input_script(
             cx.heredoc_consumed |= *heredoc_unquoted;
             attach(cx, first, words, span, &body_io, scope, inh);
         }
-        Stdin::Pipe => {
+        // File names as a script: what they run is not known.
+        Stdin::Pipe | Stdin::Found(_) => {
             emit_plain(cx, words, span, &io, scope, inh);
             cx.opaque(
                 span,
@@ -1749,7 +1797,7 @@ fn interpreter_cmd(
                     cx.code(lang, &w, scope, inh, depth + 1, &format!("{name} <stdin"));
                 }
             }
-            Stdin::Pipe => cx.opaque(
+            Stdin::Pipe | Stdin::Found(_) => cx.opaque(
                 span,
                 format!("{name} reads its code from a pipe whose content is unknown"),
                 &argv(words).join(" "),

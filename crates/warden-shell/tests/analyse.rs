@@ -1161,6 +1161,48 @@ fn literal_constants_are_propagated() {
     );
 }
 
+/// `find … | xargs CMD` is `find … -exec CMD {} +`; literal words piped to xargs are the
+/// arguments it adds.
+#[test]
+fn xargs_fed_by_find_or_literal_words() {
+    let a = analyse_shell("find /srv -name '*.log' | xargs rm -f");
+    assert!(has(
+        &a,
+        &[
+            "find", "/srv", "-name", "*.log", "-exec", "rm", "-f", "{}", "+"
+        ]
+    ));
+    // Only when find prints paths and nothing else.
+    for s in [
+        "find . -printf '%f\\n' | xargs rm",
+        "find . -exec echo {} \\; | xargs rm",
+        "find \"$D\" | xargs rm",
+        "find . | xargs -I{} rm {}",
+    ] {
+        let a = analyse_shell(s);
+        assert!(
+            a.commands.iter().any(|c| c.argv[0] == "rm" && c.dynamic),
+            "{s}: {a:#?}"
+        );
+    }
+    assert_eq!(
+        cmds("echo a.txt b.txt | xargs rm"),
+        vec![v(&["echo", "a.txt", "b.txt"]), v(&["rm", "a.txt", "b.txt"])]
+    );
+    for s in [
+        "echo \"a 'b c'\" | xargs rm",
+        "echo a | xargs -0 rm",
+        "echo \"$X\" | xargs rm",
+        "echo a | xargs -a list rm",
+    ] {
+        let a = analyse_shell(s);
+        assert!(
+            a.commands.iter().any(|c| c.argv[0] == "rm" && c.dynamic),
+            "{s}: {a:#?}"
+        );
+    }
+}
+
 #[test]
 fn loop_words_and_assignment_lists_are_constants() {
     // `X=a Y=b` with no command sets both.
