@@ -1623,6 +1623,8 @@ fn input_script(
 enum CodeSource {
     Inline(W, String),
     Stdin,
+    /// The script file is a process substitution (`python3 <(curl …)`): code made at run time.
+    Substitution(W),
     None,
 }
 
@@ -1709,8 +1711,14 @@ fn interpreter_code(lang: Lang, name: &str, words: &[W]) -> CodeSource {
                     if lang == Lang::Python && *c == 'm' {
                         return CodeSource::None;
                     }
-                    if lang == Lang::Awk && *c == 'f' {
+                    if matches!(lang, Lang::Awk | Lang::Php) && *c == 'f' {
                         script_file = true;
+                        // `awk -f <(curl …)`: the program file is made at run time.
+                        if let Some(n) = words.get(i + 1).filter(|n| n.v.starts_with("<("))
+                            && k + 1 == cluster.len()
+                        {
+                            return CodeSource::Substitution(n.clone());
+                        }
                     }
                     let rest_empty = k + 1 == cluster.len();
                     // Perl/Ruby attach these values; Python/Awk/Lua/node take the next word.
@@ -1749,10 +1757,13 @@ fn interpreter_code(lang: Lang, name: &str, words: &[W]) -> CodeSource {
     {
         return CodeSource::Inline(p, name.to_string());
     }
-    if operand.is_some() || script_file {
-        CodeSource::None
-    } else {
-        CodeSource::Stdin
+    match operand {
+        Some(p) if !script_file && (p.v.starts_with("<(") || p.v.starts_with(">(")) => {
+            CodeSource::Substitution(p)
+        }
+        Some(_) => CodeSource::None,
+        None if script_file => CodeSource::None,
+        None => CodeSource::Stdin,
     }
 }
 
@@ -1804,6 +1815,11 @@ fn interpreter_cmd(
             ),
             Stdin::Terminal => {}
         },
+        CodeSource::Substitution(p) => cx.opaque(
+            p.span,
+            format!("{name} runs code read from a process substitution"),
+            &p.v,
+        ),
         CodeSource::None => {}
     }
 }
