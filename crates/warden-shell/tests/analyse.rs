@@ -1161,6 +1161,16 @@ fn literal_constants_are_propagated() {
     );
 }
 
+/// `s` runs an `rm` whose arguments are known only at run time.
+fn assert_rm_of_unknown(s: &str) {
+    let a = analyse_shell(s);
+    let unknown = a
+        .commands
+        .iter()
+        .any(|c| c.argv.first().is_some_and(|p| p == "rm") && c.dynamic);
+    assert!(unknown, "{s}: {a:#?}");
+}
+
 /// `find … | xargs CMD` is `find … -exec CMD {} +`; literal words piped to xargs are the
 /// arguments it adds.
 #[test]
@@ -1179,11 +1189,7 @@ fn xargs_fed_by_find_or_literal_words() {
         "find \"$D\" | xargs rm",
         "find . | xargs -I{} rm {}",
     ] {
-        let a = analyse_shell(s);
-        assert!(
-            a.commands.iter().any(|c| c.argv[0] == "rm" && c.dynamic),
-            "{s}: {a:#?}"
-        );
+        assert_rm_of_unknown(s);
     }
     assert_eq!(
         cmds("echo a.txt b.txt | xargs rm"),
@@ -1195,11 +1201,7 @@ fn xargs_fed_by_find_or_literal_words() {
         "echo \"$X\" | xargs rm",
         "echo a | xargs -a list rm",
     ] {
-        let a = analyse_shell(s);
-        assert!(
-            a.commands.iter().any(|c| c.argv[0] == "rm" && c.dynamic),
-            "{s}: {a:#?}"
-        );
+        assert_rm_of_unknown(s);
     }
 }
 
@@ -1290,12 +1292,7 @@ fn loop_words_are_not_trusted_when_they_could_change() {
         "for f in a b c d e f g h i j k l m n o p q; do rm \"$f\"; done",
     ] {
         // (Analysed with the words as well when they are spelled out: only adds.)
-        let a = analyse_shell(s);
-        let unknown = a
-            .commands
-            .iter()
-            .any(|c| c.argv.first().is_some_and(|p| p == "rm") && c.dynamic);
-        assert!(unknown, "{s}: {a:#?}");
+        assert_rm_of_unknown(s);
     }
 }
 
