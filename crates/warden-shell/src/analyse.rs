@@ -939,8 +939,13 @@ impl Ctx {
             return false;
         }
         let constant = self.constants.iter().any(|c| c == name);
-        let mut own = scope.clone();
-        let bound = if constant { scope } else { &mut own };
+        let mut own;
+        let bound = if constant {
+            scope
+        } else {
+            own = scope.clone();
+            &mut own
+        };
         for w in words {
             bound.consts.push((name.to_string(), w.v));
             self.stmt(env, body, bound);

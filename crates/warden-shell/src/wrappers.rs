@@ -1318,8 +1318,19 @@ pub(crate) fn exec(
             };
             if let Some(words) = plain_words {
                 rest.extend(words);
+                // xargs reads its input itself: the command's is /dev/null.
+                let mut child_io = io;
+                child_io.stdin = Stdin::Terminal;
                 let mut inner = scope.clone();
-                exec(cx, rest, span, io, &mut inner, inh.with("xargs"), next);
+                exec(
+                    cx,
+                    rest,
+                    span,
+                    child_io,
+                    &mut inner,
+                    inh.with("xargs"),
+                    next,
+                );
                 return;
             }
             if let Some(r) = replace.filter(|r| !r.is_empty()) {
