@@ -99,8 +99,22 @@ fn propagatable(text: &str, candidates: &[(String, usize)], exports: usize) -> V
     }
     let idents = identifiers(text);
     let mut export_words = 0;
-    for (word, _, _) in &idents {
-        if ASSIGNING_BUILTINS.contains(word) {
+    for (word, _, end) in &idents {
+        // `printf` and `wait` assign only with `-v NAME` / `-p NAME` (a `printf` that prints
+        // is common enough not to give up every constant of the text for it).
+        let option = match *word {
+            "printf" => Some("-v"),
+            "wait" => Some("-p"),
+            _ => None,
+        };
+        let assigns = match option {
+            Some(o) => text[*end..]
+                .split(|c: char| c == ';' || c == '&' || c == '|' || c == '\n')
+                .next()
+                .is_some_and(|args| args.split_whitespace().any(|a| a.starts_with(o))),
+            None => ASSIGNING_BUILTINS.contains(word),
+        };
+        if assigns {
             return Vec::new();
         }
         if *word == "export" {

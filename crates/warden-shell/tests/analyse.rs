@@ -1154,6 +1154,11 @@ fn literal_constants_are_propagated() {
         &analyse_shell("X=push; bash -c \"git $X\""),
         &["git", "push"]
     ));
+    // a `printf` that only prints keeps the constants
+    assert_eq!(
+        cmds("X=push; printf '%s\\n' hi; git $X"),
+        vec![v(&["printf", "%s\\n", "hi"]), v(&["git", "push"])]
+    );
     // quoted whitespace survives as one word
     assert_eq!(
         cmds("X='push --force'; git \"$X\""),
@@ -1310,6 +1315,9 @@ fn constants_are_not_trusted_when_they_could_change() {
         "X=status; source ./env.sh; git $X",
         "X=status; eval \"$Y\"; git $X",
         "X=status; printf -v X push; git $X",
+        "X=status; printf '%s' x; printf -v X push; git $X",
+        "X=status; printf -- -vX push; git $X",
+        "X=status; f() { sleep 1; }; f & wait -p X; git $X",
         "X=status; (( X = 1 )); git $X",
         // used before it is assigned
         "git $X; X=status",
