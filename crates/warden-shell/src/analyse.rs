@@ -109,7 +109,7 @@ fn propagatable(text: &str, candidates: &[(String, usize)], exports: usize) -> V
         };
         let assigns = match option {
             Some(o) => text[*end..]
-                .split(|c: char| c == ';' || c == '&' || c == '|' || c == '\n')
+                .split([';', '&', '|', '\n'])
                 .next()
                 .is_some_and(|args| args.split_whitespace().any(|a| a.starts_with(o))),
             None => ASSIGNING_BUILTINS.contains(word),
