@@ -45,10 +45,10 @@ const MAX_GLOB_SCRIPTS: usize = 8;
 /// name is itself; one with a wildcard in a directory is not expanded (read as it is, it is not
 /// found). More than [`MAX_GLOB_SCRIPTS`] matches is an error (what they run is not judged).
 fn expand_script_glob(path: &Path, reader: &dyn WorkspaceReader) -> Result<Vec<PathBuf>, String> {
-    let wild = |s: &str| s.contains(['*', '?', '[']);
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
         return Ok(vec![path.to_path_buf()]);
     };
+    let wild = crate::wordglob::has_wildcard;
     if !wild(name) || wild(&dir.to_string_lossy()) {
         return Ok(vec![path.to_path_buf()]);
     }

@@ -4,7 +4,7 @@
 use crate::argregex::ArgRegex;
 use crate::file::RuleSpec;
 use crate::tier::Tier;
-use crate::wordglob::{PathSet, SplitPath, WordGlob, WordSet};
+use crate::wordglob::{PathSet, SplitPath, WordGlob, WordSet, has_wildcard};
 use regex_lite::Regex;
 use std::sync::OnceLock;
 
@@ -25,12 +25,6 @@ pub(crate) fn path_set(
 }
 
 /// A relative path pattern matches anywhere; `~/` and absolute patterns stay anchored.
-/// Whether a path argument holds a shell wildcard (`*`, `?`, `[`): matched as a pattern too
-/// ([`PathSet::may_match_glob`]).
-fn is_glob(path: &str) -> bool {
-    path.contains(['*', '?', '['])
-}
-
 pub(crate) fn normalise_path_pattern(p: &str) -> String {
     if p.starts_with(['/', '~', '@']) || p.starts_with("**") {
         p.to_owned()
@@ -593,7 +587,7 @@ impl CompiledRule {
         self.paths.as_ref().is_some_and(|s| {
             forms
                 .iter()
-                .any(|f| s.may_match_below(f) || (is_glob(f) && s.may_match_glob(f, true)))
+                .any(|f| s.may_match_below(f) || (has_wildcard(f) && s.may_match_glob(f, true)))
         })
     }
 
@@ -609,7 +603,8 @@ impl CompiledRule {
             set.is_some_and(|s| {
                 candidates
                     .iter()
-                    .any(|c| is_glob(c.path()) && s.may_match_glob(c.path(), false))
+                    .filter_map(SplitPath::glob)
+                    .any(|g| s.may_match_glob(g, false))
             })
         };
         let writes = || self.writes.as_ref().map(DeferredPaths::get);

@@ -806,6 +806,15 @@ impl PathSet {
 pub(crate) struct SplitPath<'a> {
     path: &'a str,
     parts: Vec<&'a str>,
+    /// Whether it holds a shell wildcard ([`has_wildcard`]), found once for every set it is
+    /// matched against.
+    glob: bool,
+}
+
+/// Whether a path written in a command holds a shell wildcard (`*`, `?`, `[`): matched as a
+/// pattern too ([`PathSet::may_match_glob`]), expanded as the shell would.
+pub(crate) fn has_wildcard(path: &str) -> bool {
+    path.contains(['*', '?', '['])
 }
 
 impl<'a> SplitPath<'a> {
@@ -813,12 +822,13 @@ impl<'a> SplitPath<'a> {
         Self {
             path,
             parts: PathGlob::split(path),
+            glob: has_wildcard(path),
         }
     }
 
-    /// The path as given.
-    pub(crate) fn path(&self) -> &'a str {
-        self.path
+    /// The path when it holds a shell wildcard.
+    pub(crate) fn glob(&self) -> Option<&'a str> {
+        self.glob.then_some(self.path)
     }
 
     /// Each of `paths`, split.
