@@ -522,25 +522,30 @@ fn git_operand_writes(view: &CommandView<'_>) -> Vec<String> {
     }
 }
 
-/// Every argument that might name a path the command reads.
-fn possible_reads(argv: &[String]) -> impl Iterator<Item = &str> {
-    argv[1..].iter().flat_map(|a| {
-        let whole = if !a.starts_with('-') {
-            (!a.is_empty() && !a.contains('\n')).then_some(a.as_str())
-        } else {
-            a.split_once('=')
-                .map(|(_, v)| v)
-                .filter(|v| v.contains('/') || v.starts_with('~') || v.starts_with('.'))
-        };
-        // A file named by reference, whose content is sent: `@FILE` (`curl -d @FILE`, `gh api
-        // -F x=@FILE`, httpie) and `NAME=@FILE` or `NAME=<FILE` (`curl -F`).
-        let referenced = a
-            .strip_prefix('@')
-            .or_else(|| a.split_once("=@").map(|(_, f)| f))
-            .or_else(|| a.split_once("=<").map(|(_, f)| f))
-            .filter(|f| !f.is_empty() && !f.contains('\n') && *f != "-");
-        whole.into_iter().chain(referenced)
-    })
+/// Every argument that might name a path the command reads: not the words its program's entry
+/// says are text (`text`, see [`crate::operands`]).
+fn possible_reads(argv: &[String], text: Vec<bool>) -> impl Iterator<Item = &str> {
+    argv[1..]
+        .iter()
+        .enumerate()
+        .filter(move |(i, _)| !text.get(i + 1).copied().unwrap_or(false))
+        .flat_map(|(_, a)| {
+            let whole = if !a.starts_with('-') {
+                (!a.is_empty() && !a.contains('\n')).then_some(a.as_str())
+            } else {
+                a.split_once('=')
+                    .map(|(_, v)| v)
+                    .filter(|v| v.contains('/') || v.starts_with('~') || v.starts_with('.'))
+            };
+            // A file named by reference, whose content is sent: `@FILE` (`curl -d @FILE`, `gh api
+            // -F x=@FILE`, httpie) and `NAME=@FILE` or `NAME=<FILE` (`curl -F`).
+            let referenced = a
+                .strip_prefix('@')
+                .or_else(|| a.split_once("=@").map(|(_, f)| f))
+                .or_else(|| a.split_once("=<").map(|(_, f)| f))
+                .filter(|f| !f.is_empty() && !f.contains('\n') && *f != "-");
+            whole.into_iter().chain(referenced)
+        })
 }
 
 /// `git` with its global options understood: `-C dir` moves the working directory, and
@@ -1169,11 +1174,10 @@ impl Policy {
             .chain(&implied)
             .map(String::as_str)
             .filter(|w| !is_pseudo_device(w));
-        let reads = cmd
-            .reads
-            .iter()
-            .map(String::as_str)
-            .chain(possible_reads(view.argv));
+        let reads = cmd.reads.iter().map(String::as_str).chain(possible_reads(
+            view.argv,
+            crate::operands::text_words(view.argv, self.programs.get(&view.program)),
+        ));
         // Remembered for the commands of files read ahead (scripts name the same paths over
         // and over); a single command line seldom repeats one, and remembering costs a copy.
         let memo = (trace.notes.is_none() && !trace.reading.is_empty())

@@ -114,6 +114,24 @@ pub struct ProgramSpec {
     /// `opaque_when_dynamic` opaque, since no value can turn it into another option.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub text_options: Vec<String>,
+    /// Options whose value is a pattern or other text, never a path the command reads, wherever
+    /// they stand (`find -name '.env*'`, `grep --include='*.pem'`, `rsync --exclude .env`); a
+    /// one-letter one also at the end of a cluster (`grep -re PAT`) or with its value attached
+    /// (`-ePAT`). Only options that mean this in every use of the program belong here.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pattern_options: Vec<String>,
+    /// Every operand is text the program prints or compares, never a file whose content it
+    /// reads (`echo .env >> .gitignore`, `printf`, `test -f .env`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub text_operands: bool,
+    /// The program's first operand is the pattern or script it applies, not a file (grep's
+    /// PATTERN, sed's SCRIPT, awk's PROGRAM), unless one of the options listed here gave it
+    /// instead (`grep -e PAT FILE`, `sed -f edit.sed FILE`): then every operand is a file.
+    /// `value_args` tells which options take the next word, so that an option's value is not
+    /// taken for the pattern (a missing one errs towards reading: the value is taken for the
+    /// pattern and the pattern for a file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern_operand: Option<Vec<String>>,
     /// The program's first operand names what it connects to (psql's database or connection
     /// URL): one known only at run time (`psql "$DATABASE_URL" -c …`) does not make a program of
     /// `opaque_when_dynamic` opaque either; what it is asked to do still decides.

@@ -12,6 +12,7 @@ mod lookahead;
 mod makefile;
 mod matcher;
 mod net;
+mod operands;
 mod paths;
 pub mod sections;
 mod tasks;

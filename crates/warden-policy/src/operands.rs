@@ -1,0 +1,203 @@
+//! Which words of a command are text rather than files it may read: a path rule for `.env`
+//! must see `cat .env` and `grep KEY .env`, and not `echo .env >> .gitignore`, `find -name
+//! '.env*'` or `grep -rn '.env' src`, which agents run all day and which read no secret.
+//!
+//! The program's `[programs.NAME]` entry says which words are text (see [`ProgramSpec`]):
+//!
+//! | entry | words that are text | example |
+//! |---|---|---|
+//! | `text_operands = true` | every word after the program | `echo .env`, `printf`, `test -f .env` |
+//! | `pattern_options` | the value of such an option: the next word, after `=`, attached to a one-letter option, or after a cluster ending in one | `find -name '.env*'`, `grep --include='*.pem'`, `grep -re .env` |
+//! | `pattern_operand` | the first operand, unless an option it lists gave the pattern | `grep KEY .env` (KEY), `sed 's/a/b/' f` |
+//!
+//! Every other word may be a path. Where the entry is wrong or incomplete the error is towards
+//! reading: an option missing from `value_args` makes its value the pattern and the pattern a
+//! file.
+
+use crate::file::ProgramSpec;
+
+/// Per word of `argv` (the program's own word included, never text): whether it is text the
+/// program's entry says is not a path; empty when the entry says nothing of the kind (most
+/// programs), so that a word past the end is not text.
+pub(crate) fn text_words(argv: &[String], spec: Option<&ProgramSpec>) -> Vec<bool> {
+    let Some(spec) = spec.filter(|s| {
+        s.text_operands || !s.pattern_options.is_empty() || s.pattern_operand.is_some()
+    }) else {
+        return Vec::new();
+    };
+    let mut text = vec![false; argv.len()];
+    if spec.text_operands {
+        text.iter_mut().skip(1).for_each(|t| *t = true);
+        return text;
+    }
+    let givers: &[String] = spec.pattern_operand.as_deref().unwrap_or_default();
+    let mut pattern_given = false;
+    let mut first_operand = None;
+    let mut options_done = false;
+    let mut k = 1;
+    while k < argv.len() {
+        let word = argv[k].as_str();
+        if options_done || !word.starts_with('-') || word == "-" {
+            first_operand.get_or_insert(k);
+        } else if word == "--" {
+            options_done = true;
+        } else {
+            let opt = option(word, spec, givers);
+            pattern_given |= opt.gives_pattern;
+            match opt.value {
+                Value::None => {}
+                Value::Here => text[k] = opt.text,
+                Value::Next => {
+                    if let Some(t) = text.get_mut(k + 1) {
+                        *t = opt.text;
+                    }
+                    k += 1;
+                }
+            }
+        }
+        k += 1;
+    }
+    if spec.pattern_operand.is_some()
+        && !pattern_given
+        && let Some(i) = first_operand
+    {
+        text[i] = true;
+    }
+    text
+}
+
+/// What an option word (it starts with `-` and is not `-` or `--`) is.
+struct Opt {
+    /// Where its value is.
+    value: Value,
+    /// Its value is text (a `pattern_options` one), not a possible path.
+    text: bool,
+    /// It gives the pattern (`-e PAT`, `-f FILE`) or asks for none (`rg --files`), so that no
+    /// operand is one.
+    gives_pattern: bool,
+}
+
+enum Value {
+    /// It takes none, or none we know of.
+    None,
+    /// In the word itself (`--exclude=.env`, `-e.env`, `-A3`).
+    Here,
+    /// The next word.
+    Next,
+}
+
+fn option(word: &str, spec: &ProgramSpec, givers: &[String]) -> Opt {
+    let listed = |list: &[String], name: &str| list.iter().any(|o| o == name);
+    let describe = |name: &str, value: Value| {
+        let text = listed(&spec.pattern_options, name);
+        let gives_pattern = listed(givers, name);
+        // A giver that takes no value is a mode with no pattern (`rg --files DIR`).
+        let takes_value = text || listed(&spec.value_args, name);
+        Opt {
+            value: if takes_value { value } else { Value::None },
+            text,
+            gives_pattern,
+        }
+    };
+    // A whole option (`--include=*.pem`, `--include *.pem`, find's `-name PAT`).
+    let (name, value) = match word.split_once('=') {
+        Some((n, _)) if word.starts_with("--") => (n, Value::Here),
+        _ => (word, Value::Next),
+    };
+    let whole = describe(name, value);
+    if !matches!(whole.value, Value::None) || word.starts_with("--") {
+        return whole;
+    }
+    // A cluster of one-letter options (`-rn`, `-rie PAT`, `-A3`): the first letter that takes
+    // a value takes the rest of the word, or the next word when it is the last.
+    let letters = &word[1..];
+    for (i, c) in letters.char_indices() {
+        let rest_empty = i + c.len_utf8() == letters.len();
+        let one = describe(
+            &format!("-{c}"),
+            if rest_empty { Value::Next } else { Value::Here },
+        );
+        if !matches!(one.value, Value::None) {
+            return one;
+        }
+    }
+    whole
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grep() -> ProgramSpec {
+        ProgramSpec {
+            value_args: ["-A", "-m", "-f", "--file"].map(String::from).to_vec(),
+            pattern_options: ["-e", "--regexp", "--include"].map(String::from).to_vec(),
+            pattern_operand: Some(
+                ["-e", "--regexp", "-f", "--file"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
+            ..ProgramSpec::default()
+        }
+    }
+
+    /// The words of `line` that are text under `spec`.
+    fn texts(line: &str, spec: &ProgramSpec) -> Vec<String> {
+        let argv: Vec<String> = line.split(' ').map(String::from).collect();
+        let text = text_words(&argv, Some(spec));
+        argv.into_iter()
+            .zip(text)
+            .filter(|(_, t)| *t)
+            .map(|(w, _)| w)
+            .collect()
+    }
+
+    #[test]
+    fn the_first_operand_is_the_pattern() {
+        let g = grep();
+        assert_eq!(texts("grep KEY .env", &g), ["KEY"]);
+        assert_eq!(texts("grep -rn .env src", &g), [".env"]);
+        assert_eq!(texts("grep -A 3 KEY .env", &g), ["KEY"]);
+        assert_eq!(texts("grep -m1 KEY .env", &g), ["KEY"]);
+        assert_eq!(texts("grep -rA 3 KEY .env", &g), ["KEY"]);
+        assert_eq!(texts("grep -A3 KEY .env", &g), ["KEY"]);
+        assert_eq!(texts("grep KEY .env -r", &g), ["KEY"]);
+        assert_eq!(texts("grep -- -KEY .env", &g), ["-KEY"]);
+    }
+
+    #[test]
+    fn an_option_that_gives_the_pattern_leaves_every_operand_a_file() {
+        let g = grep();
+        assert_eq!(texts("grep -e KEY .env", &g), ["KEY"]);
+        assert_eq!(texts("grep .env -e KEY", &g), ["KEY"]);
+        assert_eq!(texts("grep -rie KEY .env", &g), ["KEY"]);
+        assert_eq!(texts("grep -eKEY .env", &g), ["-eKEY"]);
+        assert_eq!(texts("grep --regexp=KEY .env", &g), ["--regexp=KEY"]);
+        assert_eq!(texts("grep --regexp KEY .env", &g), ["KEY"]);
+        assert_eq!(texts("grep -f pats .env", &g), Vec::<String>::new());
+        assert_eq!(texts("grep -rf pats .env", &g), Vec::<String>::new());
+        assert_eq!(texts("grep --file=pats .env", &g), Vec::<String>::new());
+    }
+
+    #[test]
+    fn pattern_options_values_are_text_in_every_form() {
+        let g = grep();
+        assert_eq!(texts("grep -r --include *.pem KEY .", &g), ["*.pem", "KEY"]);
+        assert_eq!(
+            texts("grep -r --include=*.pem KEY .", &g),
+            ["--include=*.pem", "KEY"]
+        );
+    }
+
+    #[test]
+    fn a_program_without_an_entry_or_with_a_plain_one_has_no_text() {
+        let argv: Vec<String> = ["cat", ".env"].map(String::from).to_vec();
+        assert!(text_words(&argv, None).is_empty());
+        assert!(text_words(&argv, Some(&ProgramSpec::default())).is_empty());
+        let echo = ProgramSpec {
+            text_operands: true,
+            ..ProgramSpec::default()
+        };
+        assert_eq!(texts("echo -n .env", &echo), ["-n", ".env"]);
+    }
+}
