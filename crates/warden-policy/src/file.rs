@@ -120,10 +120,11 @@ pub struct ProgramSpec {
     /// (`-ePAT`). Only options that mean this in every use of the program belong here.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pattern_options: Vec<String>,
-    /// Every operand is text the program prints or compares, never a file whose content it
-    /// reads (`echo .env >> .gitignore`, `printf`, `test -f .env`).
+    /// The program reads the content of no file its words name: it prints or compares them as
+    /// text (`echo .env >> .gitignore`, `printf`) or looks only at names and metadata (`test -f
+    /// .env`, `ls -la .env*`, `stat`). What it writes is judged as before.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub text_operands: bool,
+    pub reads_no_content: bool,
     /// The program's first operand is the pattern or script it applies, not a file (grep's
     /// PATTERN, sed's SCRIPT, awk's PROGRAM), unless one of the options listed here gave it
     /// instead (`grep -e PAT FILE`, `sed -f edit.sed FILE`): then every operand is a file.

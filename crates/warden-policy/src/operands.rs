@@ -6,7 +6,7 @@
 //!
 //! | entry | words that are text | example |
 //! |---|---|---|
-//! | `text_operands = true` | every word after the program | `echo .env`, `printf`, `test -f .env` |
+//! | `reads_no_content = true` | every word after the program | `echo .env`, `printf`, `test -f .env`, `ls -la .env*` |
 //! | `pattern_options` | the value of such an option: the next word, after `=`, attached to a one-letter option, or after a cluster ending in one | `find -name '.env*'`, `grep --include='*.pem'`, `grep -re .env` |
 //! | `pattern_operand` | the first operand, unless an option it lists gave the pattern | `grep KEY .env` (KEY), `sed 's/a/b/' f` |
 //!
@@ -21,12 +21,12 @@ use crate::file::ProgramSpec;
 /// programs), so that a word past the end is not text.
 pub(crate) fn text_words(argv: &[String], spec: Option<&ProgramSpec>) -> Vec<bool> {
     let Some(spec) = spec.filter(|s| {
-        s.text_operands || !s.pattern_options.is_empty() || s.pattern_operand.is_some()
+        s.reads_no_content || !s.pattern_options.is_empty() || s.pattern_operand.is_some()
     }) else {
         return Vec::new();
     };
     let mut text = vec![false; argv.len()];
-    if spec.text_operands {
+    if spec.reads_no_content {
         text.iter_mut().skip(1).for_each(|t| *t = true);
         return text;
     }
@@ -195,7 +195,7 @@ mod tests {
         assert!(text_words(&argv, None).is_empty());
         assert!(text_words(&argv, Some(&ProgramSpec::default())).is_empty());
         let echo = ProgramSpec {
-            text_operands: true,
+            reads_no_content: true,
             ..ProgramSpec::default()
         };
         assert_eq!(texts("echo -n .env", &echo), ["-n", ".env"]);
