@@ -548,6 +548,34 @@ fn possible_reads(argv: &[String], text: Vec<bool>) -> impl Iterator<Item = &str
         })
 }
 
+/// The files a `git` command names inside a revision (`git show HEAD:.env`, `git cat-file -p
+/// main:config/secrets.yml`, `:.env` and `:0:.env` for the index): it prints their committed
+/// content, a read of the file as much as `cat .env` is. The path is the part after the first
+/// `:` (relative to the repository's root, which classification takes the working directory
+/// for: what credential globs match is the file's name). A URL or `user@host:path` is not one.
+fn git_object_paths<'a>(view: &CommandView<'a>) -> impl Iterator<Item = &'a str> {
+    let args = if view.program == "git" {
+        &view.argv[1..]
+    } else {
+        &[][..]
+    };
+    args.iter().filter_map(|a| {
+        if a.starts_with('-') || a.contains("://") || a.contains('\n') {
+            return None;
+        }
+        let (rev, path) = a.split_once(':')?;
+        if rev.contains('@') && !rev.contains("@{") {
+            return None;
+        }
+        // `:N:path`: the index's stage N.
+        let path = match path.split_once(':') {
+            Some((stage, p)) if rev.is_empty() && matches!(stage, "0" | "1" | "2" | "3") => p,
+            _ => path,
+        };
+        (!path.is_empty() && !path.starts_with('/')).then_some(path)
+    })
+}
+
 /// `git` with its global options understood: `-C dir` moves the working directory, and
 /// `-c alias.NAME=VALUE` defines aliases that are expanded before matching.
 enum GitExpansion {
@@ -1174,10 +1202,15 @@ impl Policy {
             .chain(&implied)
             .map(String::as_str)
             .filter(|w| !is_pseudo_device(w));
-        let reads = cmd.reads.iter().map(String::as_str).chain(possible_reads(
-            view.argv,
-            crate::operands::text_words(view.argv, self.programs.get(&view.program)),
-        ));
+        let reads = cmd
+            .reads
+            .iter()
+            .map(String::as_str)
+            .chain(possible_reads(
+                view.argv,
+                crate::operands::text_words(view.argv, self.programs.get(&view.program)),
+            ))
+            .chain(git_object_paths(view));
         // Remembered for the commands of files read ahead (scripts name the same paths over
         // and over); a single command line seldom repeats one, and remembering costs a copy.
         let memo = (trace.notes.is_none() && !trace.reading.is_empty())
