@@ -548,18 +548,27 @@ fn possible_reads(argv: &[String], text: Vec<bool>) -> impl Iterator<Item = &str
         })
 }
 
-/// The files a `git` command names inside a revision (`git show HEAD:.env`, `git cat-file -p
-/// main:config/secrets.yml`, `:.env` and `:0:.env` for the index): it prints their committed
-/// content, a read of the file as much as `cat .env` is. The path is the part after the first
-/// `:` (relative to the repository's root, which classification takes the working directory
-/// for: what credential globs match is the file's name). A URL or `user@host:path` is not one.
-fn git_object_paths<'a>(view: &CommandView<'a>) -> impl Iterator<Item = &'a str> {
-    let args = if view.program == "git" {
-        &view.argv[1..]
-    } else {
-        &[][..]
-    };
-    args.iter().filter_map(|a| {
+/// Files a command reads that are named inside a word rather than by it:
+///
+/// | program | word | file |
+/// |---|---|---|
+/// | `git` | `REV:PATH`, `:PATH`, `:N:PATH` (`git show HEAD:.env`, `git cat-file -p main:x.pem`) | `PATH`: git prints its committed content, a read of the file as much as `cat .env` is |
+/// | `dd` | `if=PATH` | `PATH` |
+///
+/// git's `PATH` is relative to the repository's root, which classification takes the working
+/// directory for (what credential globs match is the file's name); a URL or `user@host:path` is
+/// not one.
+fn implied_reads<'a>(view: &CommandView<'a>) -> impl Iterator<Item = &'a str> {
+    let args = &view.argv[1..];
+    let git = view.program == "git";
+    let dd = view.program == "dd";
+    args.iter().filter_map(move |a| {
+        if dd {
+            return a.strip_prefix("if=").filter(|p| !p.is_empty());
+        }
+        if !git {
+            return None;
+        }
         if a.starts_with('-') || a.contains("://") || a.contains('\n') {
             return None;
         }
@@ -1210,7 +1219,7 @@ impl Policy {
                 view.argv,
                 crate::operands::text_words(view.argv, self.programs.get(&view.program)),
             ))
-            .chain(git_object_paths(view));
+            .chain(implied_reads(view));
         // Remembered for the commands of files read ahead (scripts name the same paths over
         // and over); a single command line seldom repeats one, and remembering costs a copy.
         let memo = (trace.notes.is_none() && !trace.reading.is_empty())
