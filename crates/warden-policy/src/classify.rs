@@ -321,12 +321,7 @@ fn reads_trees(view: &CommandView<'_>) -> bool {
         "rsync" => short("ra") || long(&["--recursive", "--archive"]),
         "scp" => short("r"),
         "zip" => short("r") || long(&["--recurse-paths"]),
-        "tar" | "gtar" | "bsdtar" => {
-            let old_style = args
-                .first()
-                .is_some_and(|a| !a.starts_with('-') && a.contains(['c', 'r', 'u']));
-            old_style || short("cru") || long(&["--create", "--append", "--update"])
-        }
+        "tar" | "gtar" | "bsdtar" => crate::outputs::tar_adds(args),
         "7z" | "7za" | "7zz" => args.first().is_some_and(|a| a == "a"),
         _ => false,
     }
@@ -433,11 +428,12 @@ fn implied_writes(view: &CommandView<'_>) -> Vec<String> {
         "csplit" => option_value(&["-f", "--prefix"]).into_iter().collect(),
         "tar" | "gtar" | "bsdtar" | "unzip" => option_value(&["-C", "--directory", "-d"])
             .into_iter()
+            .chain(crate::outputs::output_writes(view))
             .collect(),
         "wget" => option_value(&["-O", "--output-document"])
             .into_iter()
             .collect(),
-        _ => Vec::new(),
+        _ => crate::outputs::output_writes(view),
     }
 }
 

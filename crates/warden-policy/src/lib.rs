@@ -13,6 +13,7 @@ mod makefile;
 mod matcher;
 mod net;
 mod operands;
+mod outputs;
 mod paths;
 pub mod sections;
 mod tasks;
