@@ -63,6 +63,12 @@ fn parse(text: &str) -> Option<Tree> {
 /// Words that can assign a variable whose name is not written literally (or run code that
 /// can): when any occurs, no variable is treated as a constant.
 const ASSIGNING_BUILTINS: &[&str] = &[
+    "printf", "wait", "let", "eval", "source", "IFS", "coproc", "alias", "trap", "select",
+];
+
+/// Builtins that assign (or unset) only the variables whose names they are given as words: those
+/// names are not constants, the text's other variables still may be (see [`names_assigned`]).
+const NAMING_BUILTINS: &[&str] = &[
     "declare",
     "typeset",
     "local",
@@ -70,19 +76,50 @@ const ASSIGNING_BUILTINS: &[&str] = &[
     "read",
     "mapfile",
     "readarray",
-    "printf",
     "getopts",
-    "wait",
-    "let",
-    "eval",
-    "source",
     "unset",
-    "IFS",
-    "coproc",
-    "alias",
-    "trap",
-    "select",
 ];
+
+/// The names a builtin of [`NAMING_BUILTINS`] may assign, from the text `after` its name up to
+/// the end of its command: every word that starts like a variable name (`read -r a b`, `local
+/// x=1 y`, `unset X`, an option's value too: harmless). `None` when they cannot be told: a word
+/// built at run time or escaped (`read "$v"`, `declare $(…)`), a quoted builtin name (`"read"
+/// X`), a name reference (`declare -n r=X`, whose assignments go to `X`), or a callback that runs
+/// code (`mapfile -C f`). A word glued to the name (`git read-tree`) is not the builtin.
+fn names_assigned<'a>(builtin: &str, after: &'a str) -> Option<Vec<&'a str>> {
+    match after.chars().next() {
+        None | Some(' ' | '\t' | ';' | '&' | '|' | '\n' | ')' | '<' | '>') => {}
+        Some('"' | '\'' | '\\') => return None,
+        Some(_) => return Some(Vec::new()),
+    }
+    let args = after
+        .split([';', '&', '|', '\n', '<', '>', ')'])
+        .next()
+        .unwrap_or("");
+    let mut names = Vec::new();
+    for word in args.split_whitespace() {
+        if word.contains(['$', '`', '\\', '(', '{', '*', '?', '#']) {
+            return None;
+        }
+        let word = word.trim_matches(['"', '\'']);
+        if let Some(options) = word.strip_prefix(['-', '+']) {
+            let reference =
+                matches!(builtin, "declare" | "typeset" | "local") && options.contains('n');
+            let callback = matches!(builtin, "mapfile" | "readarray") && options.contains('C');
+            if reference || callback {
+                return None;
+            }
+            continue;
+        }
+        let name = word.split(['=', '+', '[']).next().unwrap_or("");
+        if name.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic())
+            && name.bytes().all(|b| b == b'_' || b.is_ascii_alphanumeric())
+        {
+            names.push(name);
+        }
+    }
+    Some(names)
+}
 
 /// The most words a `for` loop may list for its body to be analysed once per word
 /// (`Ctx::for_words`); a longer list leaves the loop variable unknown.
@@ -91,14 +128,16 @@ const MAX_LOOP_WORDS: usize = 16;
 /// Names of variables that may be propagated as constants in `text`: assigned only by
 /// top-level `X=literal` / `export X=literal` statements or `for X in …` loops (`candidates`,
 /// with their counts),
-/// never mentioned otherwise except as plain `$X` / `${X}` reads, and no builtin that could
-/// assign a variable indirectly (`read`, `declare`, `eval`, `.`, …) appears anywhere.
+/// never mentioned otherwise except as plain `$X` / `${X}` reads, never given to a builtin that
+/// assigns the names it is given (`read X`, `local X`, `unset X`), and no builtin that could
+/// assign a variable indirectly (`eval`, `.`, `read "$v"`, …) appears anywhere.
 fn propagatable(text: &str, candidates: &[(String, usize)], exports: usize) -> Vec<String> {
     if candidates.is_empty() {
         return Vec::new();
     }
     let idents = identifiers(text);
     let mut export_words = 0;
+    let mut named: Vec<&str> = Vec::new();
     for (word, _, end) in &idents {
         // `printf` and `wait` assign only with `-v NAME` / `-p NAME` (a `printf` that prints
         // is common enough not to give up every constant of the text for it).
@@ -112,6 +151,13 @@ fn propagatable(text: &str, candidates: &[(String, usize)], exports: usize) -> V
                 .split([';', '&', '|', '\n'])
                 .next()
                 .is_some_and(|args| args.split_whitespace().any(|a| a.starts_with(o))),
+            None if NAMING_BUILTINS.contains(word) => match names_assigned(word, &text[*end..]) {
+                Some(names) => {
+                    named.extend(names);
+                    false
+                }
+                None => true,
+            },
             None => ASSIGNING_BUILTINS.contains(word),
         };
         if assigns {
@@ -130,7 +176,7 @@ fn propagatable(text: &str, candidates: &[(String, usize)], exports: usize) -> V
     }
     let mut out = Vec::new();
     for (name, assignments) in candidates {
-        if SHELL_SET_VARIABLES.contains(&name.as_str()) {
+        if SHELL_SET_VARIABLES.contains(&name.as_str()) || named.contains(&name.as_str()) {
             continue;
         }
         let others = idents

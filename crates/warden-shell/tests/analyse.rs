@@ -1164,6 +1164,18 @@ fn literal_constants_are_propagated() {
         cmds("X='push --force'; git \"$X\""),
         vec![v(&["git", "push --force"])]
     );
+    // a builtin that assigns the names it is given leaves the text's other variables constant
+    // (any `read` or `local` gave up every constant)
+    for s in [
+        "read -r line; X=push; git $X",
+        "X=push; while read -r a b; do echo $a; done < list; git $X",
+        "f() { local dir=/tmp; echo $dir; }; X=push; git $X",
+        "X=push; unset Y; declare -a Z; readonly W=1; git $X",
+        "X=push; read -p 'name: ' -t 5 answer; git $X",
+        "X=push; git read-tree HEAD; git $X",
+    ] {
+        assert!(has(&analyse_shell(s), &["git", "push"]), "{s}");
+    }
 }
 
 /// `s` runs an `rm` whose arguments are known only at run time.
@@ -1308,6 +1320,17 @@ fn constants_are_not_trusted_when_they_could_change() {
         "X=status; if c; then X=push; fi; git $X",
         "X=status; f() { X=push; }; f; git $X",
         "X=status; read X; git $X",
+        "X=status; read -r A X; git $X",
+        "X=status; read -a X; git $X",
+        "X=status; read \"X\"; git $X",
+        "X=status; \"read\" X; git $X",
+        "X=status; read \"$N\"; git $X",
+        "X=status; f() { local X=push; }; git $X",
+        "X=status; unset X; git $X",
+        "X=status; declare -n R=X; R=push; git $X",
+        "X=status; local -rn R=X; R=push; git $X",
+        "X=status; mapfile -C f Y < list; git $X",
+        "X=status; read \\\nX; git $X",
         "X=status; for X in push; do :; done; git $X",
         "X=status; : ${X:=push}; git $X",
         "X=status; declare \"$(printf X)=push\"; git $X",
