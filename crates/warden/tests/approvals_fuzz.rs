@@ -90,7 +90,19 @@ fn api_fuzzed_from_its_openapi_document_with_schemathesis() {
         // stream is exercised by the web UI test.
         .args(["--exclude-path", "/events"])
         .args(["--max-examples", "25", "--workers", "1"])
-        .args(["--max-time", &secs.to_string(), "--request-timeout", "15"])
+        // `GET /requests/{id}/wait` long-polls for as long as it is asked, at most 60 s (30 by
+        // default): a shorter client timeout failed the run whenever the fuzzer waited on a
+        // pending request.
+        .args(["--max-time", &secs.to_string(), "--request-timeout", "65"])
+        // The same cases on every run of the suite (its fixed seed, scripts/test.sh), another
+        // set with another seed.
+        .args(
+            std::env::var("PROPTEST_RNG_SEED")
+                .ok()
+                .filter(|s| s.parse::<u64>().is_ok())
+                .map(|s| vec!["--seed".to_owned(), s])
+                .unwrap_or_default(),
+        )
         .args(["--output-truncate", "true"])
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
