@@ -346,9 +346,10 @@ fn listed_home_entries_stay_visible() {
          [sandbox]\nhome_visible = [\"~/.mytool\"]\n",
     )
     .expect("write");
-    // The write goes through a variable: `warden sandbox` opens up an outside path its command
-    // line names literally (the caller cleared that command: DESIGN.md, "An approval grants
-    // what it names"); what a script writes on its own must meet a read-only home.
+    // The write goes to a directory found at run time: `warden sandbox` opens up an outside path
+    // its command line names, literally or through a constant (`d=~/.cargo/bin; echo x >
+    // "$d/new"`: the caller cleared that command, DESIGN.md, "An approval grants what it
+    // names"); what a script writes on its own must meet a read-only home.
     let mut cmd = Command::new(WARDEN);
     cmd.args(["sandbox", "--policy"]).arg(&f.policy).args([
         "--",
@@ -357,7 +358,7 @@ fn listed_home_entries_stay_visible() {
         "cat ~/.cargo/bin/tool ~/.rustup/settings.toml ~/.npm/_cacache/index ~/.cache/pip/http/x \
          ~/.config/git/ignore ~/.local/bin/tool ~/.mytool/config \"$GOPATH/pkg/mod/x\"; \
          git config --global user.name; cat ~/.cargo/credentials.toml; \
-         d=~/.cargo/bin; echo x > \"$d/new\" && echo WROTE-HOME",
+         d=$(cd ~/.cargo/bin && pwd); echo x > \"$d/new\" && echo WROTE-HOME",
     ]);
     f.env(&mut cmd);
     let o = cmd
