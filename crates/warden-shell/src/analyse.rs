@@ -121,6 +121,37 @@ fn names_assigned<'a>(builtin: &str, after: &'a str) -> Option<Vec<&'a str>> {
     Some(names)
 }
 
+/// Whether `cmd` is a builtin that may assign one of `constants` (or any variable): one of
+/// [`ASSIGNING_BUILTINS`] (`printf` and `wait` only with `-v`/`-p`), `.`, or one of
+/// [`NAMING_BUILTINS`] given one of their names, a name reference or a callback, or given words
+/// known only at run time.
+fn assigns_a_constant(cmd: &crate::Command, constants: &[String]) -> bool {
+    let Some(program) = cmd.argv.first() else {
+        return false;
+    };
+    let args = &cmd.argv[1..];
+    match program.as_str() {
+        "printf" => args.iter().any(|a| a.starts_with("-v")),
+        "wait" => args.iter().any(|a| a.starts_with("-p")),
+        "." => true,
+        p if ASSIGNING_BUILTINS.contains(&p) => true,
+        p if NAMING_BUILTINS.contains(&p) => {
+            cmd.dynamic
+                || args.iter().any(|a| match a.strip_prefix(['-', '+']) {
+                    Some(options) => {
+                        (matches!(p, "declare" | "typeset" | "local") && options.contains('n'))
+                            || (matches!(p, "mapfile" | "readarray") && options.contains('C'))
+                    }
+                    None => {
+                        let name = a.split(['=', '+', '[']).next().unwrap_or("");
+                        constants.iter().any(|c| c == name)
+                    }
+                })
+        }
+        _ => false,
+    }
+}
+
 /// The most words a `for` loop may list for its body to be analysed once per word
 /// (`Ctx::for_words`); a longer list leaves the loop variable unknown.
 const MAX_LOOP_WORDS: usize = 16;
@@ -896,11 +927,39 @@ impl Ctx {
         // A child shell's text (`bash -c '…'`) has constants of its own, decided over that text
         // alone (its scope starts without the parent's shell variables).
         let (candidates, exports) = Self::constant_candidates(text, root);
-        let outer = std::mem::replace(
-            &mut self.constants,
-            propagatable(text, &candidates, exports),
-        );
+        let constants = propagatable(text, &candidates, exports);
+        // What the analysis may have to take back (see below).
+        let before = (!constants.is_empty()).then(|| {
+            (
+                scope.clone(),
+                self.out.opaque.len(),
+                self.nested_bytes,
+                self.full,
+                self.heredoc_consumed,
+                self.prev_sibling_end,
+            )
+        });
+        let outer = std::mem::replace(&mut self.constants, constants);
         self.stmt(&env, root, scope);
+        // The text was scanned for the builtins that assign variables, as written; a command
+        // that turns out to be one of them all the same (`rea\d X`, `'re'ad X`, `r=rea;
+        // ${r}d X`, `ev"a"l …`) assigning a constant means the constants were wrong: the text is
+        // analysed again without any.
+        if let Some((saved, opaque, nested_bytes, full, heredoc_consumed, prev)) = before
+            && self.out.commands[first..]
+                .iter()
+                .any(|c| assigns_a_constant(c, &self.constants))
+        {
+            *scope = saved;
+            self.out.commands.truncate(first);
+            self.out.opaque.truncate(opaque);
+            self.nested_bytes = nested_bytes;
+            self.full = full;
+            self.heredoc_consumed = heredoc_consumed;
+            self.prev_sibling_end = prev;
+            self.constants = Vec::new();
+            self.stmt(&env, root, scope);
+        }
         if depth > 0 {
             self.constants = outer;
         }
