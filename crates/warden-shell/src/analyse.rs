@@ -103,15 +103,12 @@ fn names_assigned<'a>(builtin: &str, after: &'a str) -> Option<Vec<&'a str>> {
         }
         let word = word.trim_matches(['"', '\'']);
         if let Some(options) = word.strip_prefix(['-', '+']) {
-            let reference =
-                matches!(builtin, "declare" | "typeset" | "local") && options.contains('n');
-            let callback = matches!(builtin, "mapfile" | "readarray") && options.contains('C');
-            if reference || callback {
+            if assigns_elsewhere(builtin, options) {
                 return None;
             }
             continue;
         }
-        let name = word.split(['=', '+', '[']).next().unwrap_or("");
+        let name = assigned_name(word);
         if name.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic())
             && name.bytes().all(|b| b == b'_' || b.is_ascii_alphanumeric())
         {
@@ -119,6 +116,19 @@ fn names_assigned<'a>(builtin: &str, after: &'a str) -> Option<Vec<&'a str>> {
         }
     }
     Some(names)
+}
+
+/// Whether the options `options` (a word after its `-` or `+`) make a [`NAMING_BUILTINS`] one
+/// assign other variables than those it names: a name reference (`declare -n r=X` assigns `X`
+/// through `r`) or a callback that runs code (`mapfile -C f`).
+fn assigns_elsewhere(builtin: &str, options: &str) -> bool {
+    (matches!(builtin, "declare" | "typeset" | "local") && options.contains('n'))
+        || (matches!(builtin, "mapfile" | "readarray") && options.contains('C'))
+}
+
+/// The variable a word given to a [`NAMING_BUILTINS`] one names (`x=1` → `x`, `a[2]` → `a`).
+fn assigned_name(word: &str) -> &str {
+    word.split(['=', '+', '[']).next().unwrap_or("")
 }
 
 /// Whether `cmd` is a builtin that may assign one of `constants` (or any variable): one of
@@ -138,14 +148,8 @@ fn assigns_a_constant(cmd: &crate::Command, constants: &[String]) -> bool {
         p if NAMING_BUILTINS.contains(&p) => {
             cmd.dynamic
                 || args.iter().any(|a| match a.strip_prefix(['-', '+']) {
-                    Some(options) => {
-                        (matches!(p, "declare" | "typeset" | "local") && options.contains('n'))
-                            || (matches!(p, "mapfile" | "readarray") && options.contains('C'))
-                    }
-                    None => {
-                        let name = a.split(['=', '+', '[']).next().unwrap_or("");
-                        constants.iter().any(|c| c == name)
-                    }
+                    Some(options) => assigns_elsewhere(p, options),
+                    None => constants.iter().any(|c| c == assigned_name(a)),
                 })
         }
         _ => false,
