@@ -330,32 +330,12 @@ fn reads_trees(view: &CommandView<'_>) -> bool {
 /// Commands that write to the paths they are given, and how to find those paths.
 fn implied_writes(view: &CommandView<'_>) -> Vec<String> {
     let args = &view.argv[1..];
-    let pos = || -> Vec<String> {
-        // Every non-option argument (after `--`, everything).
-        let mut out = Vec::new();
-        let mut done = false;
-        for a in args {
-            if done || !a.starts_with('-') || a == "-" {
-                out.push(a.clone());
-            } else if a == "--" {
-                done = true;
-            }
-        }
-        out
-    };
-    let option_value = |names: &[&str]| -> Option<String> {
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            for n in names {
-                if a == n {
-                    return it.next().cloned();
-                }
-                if let Some(v) = a.strip_prefix(n).and_then(|r| r.strip_prefix('=')) {
-                    return Some(v.to_owned());
-                }
-            }
-        }
-        None
+    // Every non-option argument (after `--`, everything).
+    let pos = || crate::outputs::operands(args, &[]);
+    let option_value = |names: &[&str]| {
+        crate::outputs::option_values(args, names)
+            .into_iter()
+            .next()
     };
     let local =
         |p: &String| !p.contains("://") && !p.split('/').next().is_some_and(|h| h.contains(':'));

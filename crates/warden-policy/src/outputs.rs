@@ -172,7 +172,7 @@ pub(crate) fn output_writes(view: &CommandView<'_>) -> Vec<String> {
 }
 
 /// The values of the options in `names`, as `NAME VALUE` or `NAME=VALUE`, before `--`.
-fn option_values(args: &[String], names: &[&str]) -> Vec<String> {
+pub(crate) fn option_values(args: &[String], names: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -195,7 +195,7 @@ fn option_values(args: &[String], names: &[&str]) -> Vec<String> {
 
 /// The operands of `args` (after `--`, every word), the next word after an option of `valued`
 /// skipped.
-fn operands(args: &[String], valued: &[&str]) -> Vec<String> {
+pub(crate) fn operands(args: &[String], valued: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     let mut done = false;
     let mut it = args.iter();
