@@ -524,6 +524,31 @@ fn possible_reads(argv: &[String], text: Vec<bool>) -> impl Iterator<Item = &str
         })
 }
 
+/// Whether a `git` command looks only at the names of the paths it is given, never at their
+/// content, so that they are not reads (`git rm --cached .env` and `git check-ignore .env`, what
+/// an agent runs to untrack a committed secret, were `sync` as reads of it):
+///
+/// | subcommand | when |
+/// |---|---|
+/// | `check-ignore`, `check-attr`, `ls-files`, `status` | always |
+/// | `rm` | with `--cached` (the index only) |
+/// | `restore` | with `--staged` and not `--worktree`/`-W` (the index only) |
+fn git_names_only(argv: &[String]) -> bool {
+    let at = git_subcommand_at(argv);
+    let rest = argv.get(at + 1..).unwrap_or_default();
+    let has = |flags: &[&str]| {
+        rest.iter()
+            .take_while(|a| *a != "--")
+            .any(|a| flags.contains(&a.as_str()))
+    };
+    match argv.get(at).map(String::as_str) {
+        Some("check-ignore" | "check-attr" | "ls-files" | "status") => true,
+        Some("rm") => has(&["--cached"]),
+        Some("restore") => has(&["--staged", "-S"]) && !has(&["--worktree", "-W"]),
+        _ => false,
+    }
+}
+
 /// Files a command reads that are named inside a word rather than by it:
 ///
 /// | program | word | file |
@@ -1193,7 +1218,11 @@ impl Policy {
             .map(String::as_str)
             .chain(possible_reads(
                 view.argv,
-                crate::operands::text_words(view.argv, self.programs.get(&view.program)),
+                if view.program == "git" && git_names_only(view.argv) {
+                    vec![true; view.argv.len()]
+                } else {
+                    crate::operands::text_words(view.argv, self.programs.get(&view.program))
+                },
             ))
             .chain(implied_reads(view));
         // Remembered for the commands of files read ahead (scripts name the same paths over
