@@ -277,10 +277,10 @@ fn receive_listener(socket: &OwnedFd, stop: &std::fs::File) -> Option<OwnedFd> {
 
 /// How long the receiver decides an exec before the standby takes over receiving.
 ///
-/// Longer than a scheduler tick (4 ms at 250 Hz): the timer is armed and disarmed for every
-/// decided exec, and one that would expire before the CPU's next tick must reprogram the CPU's
-/// timer both times — on a virtual machine a trap each, ~10 µs per call measured in the
-/// supervisor. At 0.5 ms, as before, an exec storm under `--govern` took 1.92 s against 1.79 s
+/// Longer than a scheduler tick (4 ms at 250 Hz): the timer is armed for every decided exec
+/// (and was disarmed after it, until that was found unneeded), and one that would expire before
+/// the CPU's next tick must reprogram the CPU's timer each time — on a virtual machine a trap,
+/// ~10 µs per call measured in the supervisor. At 0.5 ms, as before, an exec storm under `--govern` took 1.92 s against 1.79 s
 /// at 5 ms (2,000 execs, medians of 8 alternating runs; the supervisor's CPU 170 -> 130 ms).
 /// The price: a disk whose flush takes between 0.5 and 5 ms no longer lets another exec be
 /// received while one record is flushed (a person asked still is, after 5 ms).
@@ -457,10 +457,11 @@ fn receive(shared: &Arc<Shared>, me: u64) -> Option<Role> {
         // A thread replaced while it decided may finish after the listener ended.
         report_if_finished(shared, &roles);
         if roles.receiver == me {
+            // The timer stays armed: the next exec's arming replaces it (and clears an expiry
+            // not yet read), and one that expires after the last exec wakes the standby to find
+            // the receiver not busy, as one that expired while this exec finished does. A
+            // disarm here was a syscall (a trap on a virtual machine) for every exec.
             roles.busy = false;
-            drop(roles);
-            // (Should it have expired meanwhile, the standby finds the receiver not busy.)
-            let _ = sys::timerfd_set(timer, std::time::Duration::ZERO);
             continue;
         }
         if roles.ended {
