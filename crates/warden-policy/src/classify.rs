@@ -533,6 +533,7 @@ fn possible_reads(argv: &[String], text: Vec<bool>) -> impl Iterator<Item = &str
 /// | `check-ignore`, `check-attr`, `ls-files`, `status` | always |
 /// | `rm` | with `--cached` (the index only) |
 /// | `restore` | with `--staged` and not `--worktree`/`-W` (the index only) |
+/// | `log` | without an option that shows or searches content (`-p`, `-u`, `-L`, `-S`, `-G`, `-U`, `-W`, `--patch*`, `--word-diff*`, `--color-words*`, `--unified*`, `--cc`, `-c`, `--full-diff`, `--ext-diff`, `--textconv`, `--function-context`) |
 fn git_names_only(argv: &[String]) -> bool {
     let at = git_subcommand_at(argv);
     let rest = argv.get(at + 1..).unwrap_or_default();
@@ -545,6 +546,32 @@ fn git_names_only(argv: &[String]) -> bool {
         Some("check-ignore" | "check-attr" | "ls-files" | "status") => true,
         Some("rm") => has(&["--cached"]),
         Some("restore") => has(&["--staged", "-S"]) && !has(&["--worktree", "-W"]),
+        Some("log") => !rest.iter().take_while(|a| *a != "--").any(|a| {
+            [
+                "-p",
+                "-u",
+                "-L",
+                "-S",
+                "-G",
+                "-U",
+                "-W",
+                "--patch",
+                "--word-diff",
+                "--color-words",
+                "--unified",
+            ]
+            .iter()
+            .any(|o| a.starts_with(o))
+                || matches!(
+                    a.as_str(),
+                    "--cc"
+                        | "-c"
+                        | "--full-diff"
+                        | "--ext-diff"
+                        | "--textconv"
+                        | "--function-context"
+                )
+        }),
         _ => false,
     }
 }
