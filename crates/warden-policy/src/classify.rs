@@ -879,25 +879,26 @@ impl Policy {
             trace.note(|| "nothing recognisable in the text".into());
         }
         // `find ROOTS … -exec CMD {} ;` runs CMD on what lies under ROOTS: judge CMD with `{}`
-        // standing for each root, which is what makes `find / -exec rm -rf {} +` catastrophic.
-        let mut find_roots: Vec<String> = Vec::new();
+        // standing for each root, which is what makes `find / -exec rm -rf {} +` catastrophic,
+        // and for what the expression's name patterns select (`find_placeholder_values`).
+        let mut find_values: Vec<String> = Vec::new();
         for cmd in &analysis.commands {
             let program = cmd.argv.first().map(|a| program_basename(a)).unwrap_or("");
             if program == "find" {
-                find_roots = find_start_paths(&cmd.argv);
+                find_values = find_placeholder_values(&cmd.argv);
             }
             let from_find = cmd.wrappers.last().is_some_and(|w| w.starts_with("find"));
-            if from_find && !find_roots.is_empty() && cmd.argv.iter().any(|a| a.contains("{}")) {
+            if from_find && !find_values.is_empty() && cmd.argv.iter().any(|a| a.contains("{}")) {
                 let otherwise_static = !cmd.argv.iter().any(|a| a.contains('$') || a.contains('`'));
-                for root in &find_roots {
+                for value in &find_values {
                     let mut c = cmd.clone();
                     for a in &mut c.argv {
-                        *a = a.replace("{}", root);
+                        *a = a.replace("{}", value);
                     }
                     if otherwise_static {
                         c.dynamic = false;
                     }
-                    trace.note(|| format!("`{{}}` of find stands for {root}"));
+                    trace.note(|| format!("`{{}}` of find stands for {value}"));
                     self.classify_command(&c, cwd, ctx, depth, trace, out);
                 }
                 continue;
@@ -1581,6 +1582,44 @@ impl Policy {
 const REMOTE_WORKSPACE: &str = "/dev/null/remote-workspace";
 
 /// The starting points of a `find` command line (`.` when none is given).
+/// What `{}` of a `find` command may stand for: each starting point, and, for each name or path
+/// pattern its expression tests (`-name PAT`, `-iname`, `-path`, `-ipath`, `-wholename`,
+/// `-iwholename`), the paths that pattern selects under each starting point, as globs: `ROOT/PAT`
+/// and `ROOT/*/PAT` for a name (a level down stands for every level: what the path rules test is
+/// the name; `*` skips dot directories, so that `find . -name '*.tmp' -exec rm {} +` is not taken
+/// for an edit of `.git`), the pattern itself for a path. A starting point alone is a
+/// read at large (`find . -exec cat {} +` as `grep -r x .`); `find . -name '.env*' -exec cat {}
+/// +` reads `.env` files and must be judged so (its pattern, no longer taken for a path read by
+/// `find` itself, would otherwise be seen nowhere). A pattern under `!`/`-not` is kept too: an
+/// extra candidate can only make the command stricter.
+fn find_placeholder_values(argv: &[String]) -> Vec<String> {
+    let roots = find_start_paths(argv);
+    let mut out = roots.clone();
+    let mut words = argv.iter().skip(1);
+    while let Some(w) = words.next() {
+        let name = matches!(w.as_str(), "-name" | "-iname");
+        let path = matches!(
+            w.as_str(),
+            "-path" | "-ipath" | "-wholename" | "-iwholename"
+        );
+        if !(name || path) {
+            continue;
+        }
+        let Some(pattern) = words.next() else { break };
+        if path {
+            out.push(pattern.clone());
+            continue;
+        }
+        for root in &roots {
+            let root = root.trim_end_matches('/');
+            out.push(format!("{root}/{pattern}"));
+            out.push(format!("{root}/*/{pattern}"));
+        }
+    }
+    out.dedup();
+    out
+}
+
 fn find_start_paths(argv: &[String]) -> Vec<String> {
     let mut roots = Vec::new();
     for a in argv.iter().skip(1) {
