@@ -20,6 +20,7 @@
 //! | `parallel cmd… ::: …`, `sem cmd…` | the command is shell text; with `:::` values in the line each job's command is analysed as formed (replacement strings filled, quoted as parallel does); otherwise replacement strings are run-time values |
 //! | `apply_patch PATCH`, `apply_patch <<'EOF' … EOF` (Codex's edit format run as a command) | the files its `*** Add File:`, `*** Update File:`, `*** Delete File:` and `*** Move to:` lines name are added to `writes`; a patch not known before it runs is opaque |
 //! | `find … -exec/-execdir/-ok/-okdir cmd … ;` | the command, marked `dynamic` (words holding `{}` are run-time values); `find` itself is also reported |
+//! | `fd … -x/--exec/-X/--exec-batch cmd …` | the command (the rest of the words, up to a `;`), marked `dynamic` (fd's placeholders are run-time values); `fd` itself is also reported |
 //! | `python -c`, `node -e/-p`, `deno eval`, `bun -e`, `perl -e/-E`, `ruby -e`, `php -r`, `lua -e`, `awk PROGRAM` | the interpreter is reported as is, and the process starts inside the code are reported too |
 //! | `psql`, `mysql`, `mariadb`, `sqlite3`, `duckdb`, `clickhouse-client` | not peeled: a heredoc / here-string body is appended as `--warden-stdin=<body>`, a file redirected to the input as `--warden-stdin-file=<path>` |
 //! | `trap 'HANDLER' SIG` | HANDLER analysed as shell text |
@@ -56,6 +57,8 @@ pub enum Kind {
     Parallel,
     /// `find`.
     Find,
+    /// `fd` (`-x`/`--exec`, `-X`/`--exec-batch`).
+    Fd,
     /// `apply_patch` (Codex's edit format).
     Patch,
     /// `eval`.
@@ -672,6 +675,13 @@ pub static WRAPPERS: &[Wrapper] = &[
     Wrapper {
         names: &["find"],
         kind: Kind::Find,
+        short_arg: "",
+        long_arg: &[],
+        operands: 0,
+    },
+    Wrapper {
+        names: &["fd", "fdfind"],
+        kind: Kind::Fd,
         short_arg: "",
         long_arg: &[],
         operands: 0,
@@ -1343,6 +1353,7 @@ pub(crate) fn exec(
         }
         Kind::Parallel => parallel(cx, &name, &words, i, &opts, span, &io, scope, &inh, depth),
         Kind::Find => find(cx, &words, span, io, scope, &inh, depth),
+        Kind::Fd => fd(cx, &words, span, io, scope, &inh, depth),
         Kind::Patch => patch(cx, &words, span, io, scope, &inh),
         Kind::Eval => {
             if words.len() < 2 {
@@ -1893,6 +1904,43 @@ fn find(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh,
         let mut cmd = cmd;
         mark_placeholders(&mut cmd, &["{}"]);
         exec(cx, cmd, span, Io::default(), &mut inner, inh2, depth + 1);
+    }
+}
+
+/// `fd … -x CMD…` / `--exec`, `-X` / `--exec-batch`: fd itself, and the command, which takes
+/// the rest of the words (up to a `;`), marked `dynamic` as `find -exec`'s: its placeholders
+/// (`{}`, `{/}`, `{//}`, `{.}`, `{/.}`) are the paths fd finds.
+fn fd(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh, depth: usize) {
+    cx.emit(
+        argv(words),
+        span,
+        inh,
+        &io,
+        dynamic(words),
+        scope,
+        Vec::new(),
+    );
+    let mut i = 1;
+    while i < words.len() {
+        let flag = words[i].v.as_str();
+        if !matches!(flag, "-x" | "--exec" | "-X" | "--exec-batch") {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut j = start;
+        while j < words.len() && words[j].v != ";" {
+            j += 1;
+        }
+        let mut cmd = words[start..j].to_vec();
+        if !cmd.is_empty() {
+            let mut inh2 = inh.with(format!("fd {flag}"));
+            inh2.dynamic = true;
+            let mut inner = scope.clone();
+            mark_placeholders(&mut cmd, &["{}", "{/}", "{//}", "{.}", "{/.}"]);
+            exec(cx, cmd, span, Io::default(), &mut inner, inh2, depth + 1);
+        }
+        i = j + 1;
     }
 }
 

@@ -1188,6 +1188,28 @@ fn assert_rm_of_unknown(s: &str) {
     assert!(unknown, "{s}: {a:#?}");
 }
 
+/// `fd … -x CMD` / `-X CMD` runs CMD (the rest of the words, up to a `;`) on what fd finds.
+#[test]
+fn fd_exec_runs_its_command() {
+    let a = analyse_shell("fd -e tmp -x rm -f {} ';' -E node_modules");
+    assert!(has(&a, &["rm", "-f", "{}"]), "{a:#?}");
+    assert!(
+        a.commands
+            .iter()
+            .any(|c| c.argv.first().is_some_and(|p| p == "rm") && c.dynamic),
+        "{a:#?}"
+    );
+    assert!(has(
+        &analyse_shell("fdfind . --exec-batch git push origin main"),
+        &["git", "push", "origin", "main"]
+    ));
+    assert!(has(
+        &analyse_shell("fd -t f -X sh -c 'git push'"),
+        &["git", "push"]
+    ));
+    assert_eq!(cmds("fd -e rs src"), vec![v(&["fd", "-e", "rs", "src"])]);
+}
+
 /// `find … | xargs CMD` is `find … -exec CMD {} +`; literal words piped to xargs are the
 /// arguments it adds.
 #[test]
