@@ -1166,6 +1166,32 @@ impl Policy {
         })
     }
 
+    /// Which words of the command are text rather than possible paths (see
+    /// [`crate::operands`]): by its program's entry; every word of a git command that looks
+    /// only at names ([`git_names_only`]); `git grep`'s words as `grep`'s entry says (its
+    /// pattern: `git grep -n '.env'`).
+    fn text_words(&self, view: &CommandView<'_>) -> Vec<bool> {
+        if view.program != "git" {
+            return crate::operands::text_words(view.argv, self.programs.get(&view.program));
+        }
+        if git_names_only(view.argv) {
+            return vec![true; view.argv.len()];
+        }
+        let at = git_subcommand_at(view.argv);
+        match view.argv.get(at).map(String::as_str) {
+            Some("grep") => {
+                let sub = crate::operands::text_words(&view.argv[at..], self.programs.get("grep"));
+                if sub.is_empty() {
+                    return sub;
+                }
+                let mut text = vec![false; at];
+                text.extend(sub);
+                text
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// Whether the command carries one of its program's `help_flags` (see [`ProgramSpec`]).
     fn asks_for_help(&self, view: &CommandView<'_>) -> bool {
         let Some(spec) = self.programs.get(&view.program) else {
@@ -1244,14 +1270,7 @@ impl Policy {
             .reads
             .iter()
             .map(String::as_str)
-            .chain(possible_reads(
-                view.argv,
-                if view.program == "git" && git_names_only(view.argv) {
-                    vec![true; view.argv.len()]
-                } else {
-                    crate::operands::text_words(view.argv, self.programs.get(&view.program))
-                },
-            ))
+            .chain(possible_reads(view.argv, self.text_words(view)))
             .chain(implied_reads(view));
         // Remembered for the commands of files read ahead (scripts name the same paths over
         // and over); a single command line seldom repeats one, and remembering costs a copy.
