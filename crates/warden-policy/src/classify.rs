@@ -880,16 +880,27 @@ impl Policy {
         }
         // `find ROOTS … -exec CMD {} ;` runs CMD on what lies under ROOTS: judge CMD with `{}`
         // standing for each root, which is what makes `find / -exec rm -rf {} +` catastrophic,
-        // and for what the expression's name patterns select (`find_placeholder_values`).
+        // and for what the expression's name patterns select (`find_placeholder_values`); the
+        // same for `fd … -x CMD` and the directories fd searches (`fd_search_paths`).
         let mut find_values: Vec<String> = Vec::new();
         for cmd in &analysis.commands {
             let program = cmd.argv.first().map(|a| program_basename(a)).unwrap_or("");
             if program == "find" {
                 find_values = find_placeholder_values(&cmd.argv);
+            } else if program == "fd" || program == "fdfind" {
+                find_values = fd_search_paths(&cmd.argv);
             }
-            let from_find = cmd.wrappers.last().is_some_and(|w| w.starts_with("find"));
-            if from_find && !find_values.is_empty() && cmd.argv.iter().any(|a| a.contains("{}")) {
-                let otherwise_static = !cmd.argv.iter().any(|a| a.contains('$') || a.contains('`'));
+            let wrapper = cmd.wrappers.last();
+            let from_find = wrapper.is_some_and(|w| w.starts_with("find"));
+            // fd's command stays dynamic: no rule knows what fd's own filters select, as the
+            // find rules do for find (`fd -e tmp -x rm` is an `rm` of unknown paths).
+            let from_fd = wrapper.is_some_and(|w| w.starts_with("fd "));
+            if (from_find || from_fd)
+                && !find_values.is_empty()
+                && cmd.argv.iter().any(|a| a.contains("{}"))
+            {
+                let otherwise_static =
+                    from_find && !cmd.argv.iter().any(|a| a.contains('$') || a.contains('`'));
                 for value in &find_values {
                     let mut c = cmd.clone();
                     for a in &mut c.argv {
@@ -898,7 +909,7 @@ impl Policy {
                     if otherwise_static {
                         c.dynamic = false;
                     }
-                    trace.note(|| format!("`{{}}` of find stands for {value}"));
+                    trace.note(|| format!("`{{}}` stands for {value}"));
                     self.classify_command(&c, cwd, ctx, depth, trace, out);
                 }
                 continue;
@@ -1637,6 +1648,68 @@ fn find_placeholder_values(argv: &[String]) -> Vec<String> {
     }
     out.dedup();
     out
+}
+
+/// What `{}` of a command `fd` runs (`-x`, `-X`) may stand for: each directory fd searches, its
+/// operands after the pattern and `--search-path` values (`.` when none). An option that takes a
+/// value and is missing here makes its value the pattern and the pattern a directory: one more
+/// candidate, never one fewer.
+fn fd_search_paths(argv: &[String]) -> Vec<String> {
+    const VALUED: &[&str] = &[
+        "-e",
+        "--extension",
+        "-E",
+        "--exclude",
+        "-t",
+        "--type",
+        "-d",
+        "--max-depth",
+        "--min-depth",
+        "--exact-depth",
+        "-S",
+        "--size",
+        "-j",
+        "--threads",
+        "--changed-within",
+        "--changed-before",
+        "--change-newer-than",
+        "--change-older-than",
+        "-o",
+        "--owner",
+        "--base-directory",
+        "--max-results",
+        "-c",
+        "--color",
+        "--ignore-file",
+        "--path-separator",
+        "--batch-size",
+        "--format",
+    ];
+    let mut paths = Vec::new();
+    let mut operands = 0;
+    let mut words = argv.iter().skip(1);
+    let mut options_done = false;
+    while let Some(w) = words.next() {
+        if !options_done && matches!(w.as_str(), "-x" | "--exec" | "-X" | "--exec-batch") {
+            break;
+        }
+        if !options_done && w == "--" {
+            options_done = true;
+        } else if !options_done && w == "--search-path" {
+            paths.extend(words.next().cloned());
+        } else if !options_done && VALUED.contains(&w.as_str()) {
+            words.next();
+        } else if options_done || !w.starts_with('-') {
+            operands += 1;
+            if operands > 1 {
+                paths.push(w.clone());
+            }
+        }
+    }
+    if paths.is_empty() {
+        paths.push(".".into());
+    }
+    paths
 }
 
 fn find_start_paths(argv: &[String]) -> Vec<String> {

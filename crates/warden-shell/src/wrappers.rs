@@ -1909,7 +1909,8 @@ fn find(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh,
 
 /// `fd … -x CMD…` / `--exec`, `-X` / `--exec-batch`: fd itself, and the command, which takes
 /// the rest of the words (up to a `;`), marked `dynamic` as `find -exec`'s: its placeholders
-/// (`{}`, `{/}`, `{//}`, `{.}`, `{/.}`) are the paths fd finds.
+/// (`{}`, `{/}`, `{//}`, `{.}`, `{/.}`) are the paths fd finds, and a command without one gets
+/// `{}` as its last word, as fd gives it.
 fn fd(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh, depth: usize) {
     cx.emit(
         argv(words),
@@ -1937,7 +1938,15 @@ fn fd(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh, d
             let mut inh2 = inh.with(format!("fd {flag}"));
             inh2.dynamic = true;
             let mut inner = scope.clone();
-            mark_placeholders(&mut cmd, &["{}", "{/}", "{//}", "{.}", "{/.}"]);
+            const PLACEHOLDERS: [&str; 5] = ["{}", "{/}", "{//}", "{.}", "{/.}"];
+            // Without a placeholder fd adds the path as the last word.
+            if !cmd
+                .iter()
+                .any(|w| PLACEHOLDERS.iter().any(|p| w.v.contains(p)))
+            {
+                cmd.push(W::lit("{}", span));
+            }
+            mark_placeholders(&mut cmd, &PLACEHOLDERS);
             exec(cx, cmd, span, Io::default(), &mut inner, inh2, depth + 1);
         }
         i = j + 1;

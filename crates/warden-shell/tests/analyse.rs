@@ -1199,12 +1199,13 @@ fn fd_exec_runs_its_command() {
             .any(|c| c.argv.first().is_some_and(|p| p == "rm") && c.dynamic),
         "{a:#?}"
     );
+    // Without a placeholder fd gives the path as the last word.
     assert!(has(
-        &analyse_shell("fdfind . --exec-batch git push origin main"),
-        &["git", "push", "origin", "main"]
+        &analyse_shell("fdfind . --exec-batch git add"),
+        &["git", "add", "{}"]
     ));
     assert!(has(
-        &analyse_shell("fd -t f -X sh -c 'git push'"),
+        &analyse_shell("fd -t f -X sh -c 'git push' sh"),
         &["git", "push"]
     ));
     assert_eq!(cmds("fd -e rs src"), vec![v(&["fd", "-e", "rs", "src"])]);
