@@ -1,7 +1,8 @@
 //! Code carried where a plain reading of argv does not look: environment variables that name a
 //! command (`GIT_SSH_COMMAND`, `PAGER`, `EDITOR`, `BASH_ENV`, …), options whose value is a
 //! command (`git -c core.sshCommand=…`, `git rebase --exec`, `ssh -o ProxyCommand=…`, `rsync -e`,
-//! `tar --to-command`, `sed` `e`/`s///e`/`w FILE`, `vim -c ':!…'`, `zip -TT`, `man -P`, `rg --pre`),
+//! `tar --to-command`, `sed` `e`/`s///e`/`w FILE`, `vim -c ':!…'`, `zip -TT`, `man -P`, `rg --pre`,
+//! `sort --compress-program`),
 //! commands that runners start on this machine from their own options or operands
 //! (`nix-shell --run`, `nix develop -c`, `npx -c`, `nodemon --exec`, `pwsh -Command`, `sg GROUP`,
 //! `tmux new`/`send-keys`, `screen CMD`/`-X stuff`, `hyperfine CMD`, `watchexec CMD`, `entr CMD`,
@@ -316,6 +317,15 @@ pub(crate) fn carried(
             depth,
         ),
         "man" => option_shell(cx, words, &["-P", "--pager"], "man -P", scope, inh, depth),
+        "sort" | "gsort" => option_programs(
+            cx,
+            words,
+            span,
+            &[("--compress-program", "sort --compress-program")],
+            scope,
+            inh,
+            depth,
+        ),
         "less" => less(cx, words, scope, inh, depth),
         "expect" => expect(cx, words, scope, inh, depth),
         "rg" => option_programs(

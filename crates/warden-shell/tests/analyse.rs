@@ -1188,6 +1188,15 @@ fn assert_rm_of_unknown(s: &str) {
     assert!(unknown, "{s}: {a:#?}");
 }
 
+/// `sort --compress-program=PROG` runs PROG to compress its temporary files.
+#[test]
+fn sort_compress_program_is_a_command() {
+    let a = analyse_shell("sort -S 1M --compress-program=./pack.sh big.txt");
+    assert!(has(&a, &["./pack.sh"]), "{a:#?}");
+    let a = analyse_shell("sort --compress-program gzip big.txt");
+    assert!(has(&a, &["gzip"]), "{a:#?}");
+}
+
 /// `fd … -x CMD` / `-X CMD` runs CMD (the rest of the words, up to a `;`) on what fd finds.
 #[test]
 fn fd_exec_runs_its_command() {
