@@ -130,6 +130,34 @@ fn created_code_config_is_moved_aside_and_named() {
     );
 }
 
+/// Other version control systems' repository configuration runs code on later commands (a
+/// Mercurial `pre-status` hook runs at `hg status`): present, it is read-only; created, it is
+/// moved aside. The repository's other files stay writable.
+#[test]
+fn other_vcs_repository_configuration_cannot_be_planted() {
+    let (_keep, ws) = workspace();
+    std::fs::create_dir_all(ws.join(".hg")).unwrap();
+    std::fs::write(ws.join(".hg/hgrc"), "[ui]\n").unwrap();
+    let script = "printf '[hooks]\\npre-status = touch /pwned\\n' >> .hg/hgrc; \
+         mv .hg/hgrc .hg/old; echo dirstate > .hg/dirstate; \
+         mkdir -p .jj/repo && echo 'ui.pager = \"sh\"' > .jj/repo/config.toml; exit 0";
+    let (code, notes) = run(&ws, script, None);
+    assert_eq!(code, 0, "{notes:?}");
+    assert_eq!(
+        std::fs::read_to_string(ws.join(".hg/hgrc")).unwrap(),
+        "[ui]\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join(".hg/dirstate")).unwrap(),
+        "dirstate\n"
+    );
+    assert!(std::fs::symlink_metadata(ws.join(".jj/repo/config.toml")).is_err());
+    assert!(
+        std::fs::symlink_metadata(ws.join(".jj/repo/config.toml.warden-quarantined")).is_ok(),
+        "{notes:?}"
+    );
+}
+
 /// The list is the profile's: an entry a governor removed (a granted decision wrote it) is
 /// written like any workspace file, and nothing is moved aside.
 #[test]
