@@ -2,7 +2,7 @@
 //! command (`GIT_SSH_COMMAND`, `PAGER`, `EDITOR`, `BASH_ENV`, …), options whose value is a
 //! command (`git -c core.sshCommand=…`, `git rebase --exec`, `ssh -o ProxyCommand=…`, `rsync -e`,
 //! `tar --to-command`, `sed` `e`/`s///e`/`w FILE`, `vim -c ':!…'`, `zip -TT`, `man -P`, `rg --pre`,
-//! `sort --compress-program`),
+//! `sort --compress-program`, the `--pager` of `bat`, `ag`, `ack`, `delta`),
 //! commands that runners start on this machine from their own options or operands
 //! (`nix-shell --run`, `nix develop -c`, `npx -c`, `nodemon --exec`, `pwsh -Command`, `sg GROUP`,
 //! `tmux new`/`send-keys`, `screen CMD`/`-X stuff`, `hyperfine CMD`, `watchexec CMD`, `entr CMD`,
@@ -317,6 +317,9 @@ pub(crate) fn carried(
             depth,
         ),
         "man" => option_shell(cx, words, &["-P", "--pager"], "man -P", scope, inh, depth),
+        "bat" | "batcat" | "ag" | "ack" | "ack-grep" | "delta" => {
+            option_shell(cx, words, &["--pager"], "--pager", scope, inh, depth);
+        }
         "sort" | "gsort" => option_programs(
             cx,
             words,

@@ -10,7 +10,7 @@
 //! | `timeout`, `nice`, `nohup`, `stdbuf`, `time`, `setsid`, `ionice`, `chrt`, `taskset`, `caffeinate`, `chroot`, `unshare`, `nsenter`, `builtin`, `exec`, `command`, `busybox`, `sshpass`, `strace`, `ltrace`, `eatmydata`, `fakeroot`, `tini`, `dumb-init`, `dbus-run-session`, `unbuffer`, `chronic`, `ifne`, `xvfb-run`, `gosu`, `su-exec` | options and fixed operands (`timeout DURATION`, `chroot DIR`, `chrt PRIO`, `taskset MASK`, `gosu USER`); `sudo NAME=value cmd` assignments |
 //! | `systemd-run`, `ssh-agent`, `firejail`, `proot`, `valgrind`, `heaptrack`, `catchsegv`, `dotenv` | options (`systemd-run -p PROP --unit U`, `proot -r ROOT -b BIND`, `dotenv -e FILE --`, python-dotenv's `dotenv [-f FILE] run`), then the command; the files `dotenv` loads into its environment (`.env` when none is named) are reads of the command |
 //! | `cross-env VAR=x cmd` | as `env`: the assignments, then the command (`cross-env-shell`: shell text, see `carried.rs`) |
-//! | `poetry`/`pipenv`/`pdm`/`hatch`/`rye`/`pixi`/`uv`/`devbox` `run`, `perf` `stat`/`record`/`trace`, `conda`/`mamba`/`micromamba` `run`, `bundle`/`asdf`/`rbenv`/`pyenv`/`nodenv`/`goenv` `exec`, `direnv exec DIR`, `aws-vault exec PROFILE`, `mise`/`rtx` `exec`/`x`, `op`/`doppler`/`infisical`/`dotenvx` `run`, `npm`/`pnpm`/`yarn` `exec` (npm's `-w NAME`, pnpm's `-F SELECTOR`, `yarn workspace NAME exec`; `-c STRING`, doppler's `--command STRING`: the string as shell text) | reported as is; and only with that subcommand, the command after the tool's options around it (`uv run --with X`, `conda run -n ENV`), its operands, a `--`, then the command (`mise exec node@20 -- cmd`: after the `--`); any other subcommand is the tool itself |
+//! | `poetry`/`pipenv`/`pdm`/`hatch`/`rye`/`pixi`/`uv`/`devbox` `run`, `perf` `stat`/`record`/`trace`, `conda`/`mamba`/`micromamba` `run`, `bundle`/`asdf`/`rbenv`/`pyenv`/`nodenv`/`goenv` `exec`, `direnv exec DIR`, `ip netns exec NAME`, `aws-vault exec PROFILE`, `mise`/`rtx` `exec`/`x`, `op`/`doppler`/`infisical`/`dotenvx` `run`, `npm`/`pnpm`/`yarn` `exec` (npm's `-w NAME`, pnpm's `-F SELECTOR`, `yarn workspace NAME exec`; `-c STRING`, doppler's `--command STRING`: the string as shell text) | reported as is; and only with that subcommand, the command after the tool's options around it (`uv run --with X`, `conda run -n ENV`), its operands, a `--`, then the command (`mise exec node@20 -- cmd`: after the `--`); any other subcommand is the tool itself |
 //! | `bash`/`sh`/`zsh`/`dash`/`ksh`/`mksh`/`ash`/`fish` `-c STRING` | STRING analysed as shell text (a dynamic STRING is opaque); with no operand the heredoc / here-string / piped script is analysed |
 //! | `eval ARGS` | ARGS joined analysed as shell text, in the current shell (a `cd` leaks out) |
 //! | `watch ARGS` | ARGS joined analysed as shell text (`-x`: as argv) |
@@ -606,6 +606,18 @@ pub static WRAPPERS: &[Wrapper] = &[
         short_arg: "",
         long_arg: &["--gemfile"],
         operands: 0,
+    },
+    Wrapper {
+        // `ip netns exec NAME CMD`: the command runs (as root) in that network namespace.
+        names: &["ip"],
+        kind: Kind::Run {
+            subcommands: &["netns"],
+            tool_specs: false,
+            text_options: &[],
+        },
+        short_arg: "nbfl",
+        long_arg: &[],
+        operands: 2,
     },
     Wrapper {
         names: &["direnv"],

@@ -1188,6 +1188,27 @@ fn assert_rm_of_unknown(s: &str) {
     assert!(unknown, "{s}: {a:#?}");
 }
 
+/// `ip netns exec NAME CMD` runs CMD; a pager option runs its command (`bat --pager CMD`).
+#[test]
+fn ip_netns_exec_and_pagers_run_their_commands() {
+    assert!(has(
+        &analyse_shell("ip netns exec ns1 git push origin main"),
+        &["git", "push", "origin", "main"]
+    ));
+    assert_eq!(
+        cmds("ip netns add ns1"),
+        vec![v(&["ip", "netns", "add", "ns1"])]
+    );
+    for s in [
+        "bat --pager 'git push' README.md",
+        "ag --pager='git push' TODO",
+        "ack --pager 'git push' TODO",
+        "delta --pager 'git push'",
+    ] {
+        assert!(has(&analyse_shell(s), &["git", "push"]), "{s}");
+    }
+}
+
 /// `sort --compress-program=PROG` runs PROG to compress its temporary files.
 #[test]
 fn sort_compress_program_is_a_command() {
