@@ -17,6 +17,9 @@
 //! | `pip` | `-t`/`--target`, `--prefix`, `--root DIR`; `download -d DIR`, `wheel -w DIR` |
 //! | `python -m venv DIR`, `virtualenv DIR`, `uv venv DIR` | `DIR` |
 //! | `code`, `codium`, `cursor` installing or removing an extension | the editor's extensions directory |
+//! | `yq -i`/`--inplace` | its file operands (after the expression) |
+//! | `awk -i inplace` (gawk's in-place extension) | its file operands (after the program) |
+//! | `xxd -r IN OUT` | `OUT` |
 
 use crate::matcher::CommandView;
 
@@ -146,6 +149,69 @@ pub(crate) fn output_writes(view: &CommandView<'_>) -> Vec<String> {
         )
         .into_iter()
         .skip(1)
+        .collect(),
+        "yq" if args
+            .iter()
+            .any(|a| a == "-i" || a == "--inplace" || a.starts_with("--inplace=")) =>
+        {
+            operands(
+                args,
+                &[
+                    "-I",
+                    "--indent",
+                    "-p",
+                    "--input-format",
+                    "-o",
+                    "--output-format",
+                ],
+            )
+            .into_iter()
+            .skip(1)
+            .collect()
+        }
+        "awk"
+            if option_values(args, &["-i", "--include"])
+                .iter()
+                .any(|v| v == "inplace") =>
+        {
+            let program_from_file = args
+                .iter()
+                .any(|a| a == "-f" || a == "--file" || a.starts_with("--file="));
+            operands(
+                args,
+                &[
+                    "-i",
+                    "--include",
+                    "-F",
+                    "-v",
+                    "-f",
+                    "--file",
+                    "-l",
+                    "--load",
+                ],
+            )
+            .into_iter()
+            .skip(usize::from(!program_from_file))
+            .collect()
+        }
+        "xxd" if args.iter().any(|a| a == "-r" || a == "-revert") => operands(
+            args,
+            &[
+                "-c",
+                "-cols",
+                "-g",
+                "-groupsize",
+                "-l",
+                "-len",
+                "-o",
+                "-offset",
+                "-s",
+                "-seek",
+            ],
+        )
+        .into_iter()
+        .nth(1)
+        .into_iter()
         .collect(),
         "code" | "codium" | "code-insiders" | "cursor" => {
             let installs = args.iter().any(|a| {
