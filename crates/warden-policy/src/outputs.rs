@@ -20,6 +20,8 @@
 //! | `yq -i`/`--inplace` | its file operands (after the expression) |
 //! | `awk -i inplace` (gawk's in-place extension) | its file operands (after the program) |
 //! | `xxd -r IN OUT` | `OUT` |
+//! | `tree -o FILE` | `FILE` |
+//! | `history -w`/`-a FILE` | `FILE` |
 
 use crate::matcher::CommandView;
 
@@ -213,6 +215,8 @@ pub(crate) fn output_writes(view: &CommandView<'_>) -> Vec<String> {
         .nth(1)
         .into_iter()
         .collect(),
+        "tree" => value(&["-o"]),
+        "history" if args.iter().any(|a| a == "-w" || a == "-a") => operands(args, &[]),
         "code" | "codium" | "code-insiders" | "cursor" => {
             let installs = args.iter().any(|a| {
                 a.starts_with("--install-extension") || a.starts_with("--uninstall-extension")
