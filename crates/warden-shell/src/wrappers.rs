@@ -1907,16 +1907,35 @@ fn find(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh,
         extra_writes,
     );
     for (flag, cmd) in execs {
-        if cmd.is_empty() {
-            continue;
-        }
-        let mut inh2 = inh.with(format!("find {flag}"));
-        inh2.dynamic = true;
-        let mut inner = scope.clone();
-        let mut cmd = cmd;
-        mark_placeholders(&mut cmd, &["{}"]);
-        exec(cx, cmd, span, Io::default(), &mut inner, inh2, depth + 1);
+        let runner = format!("find {flag}");
+        run_on_found(cx, cmd, &runner, &["{}"], span, scope, inh, depth);
     }
+}
+
+/// Analyse `cmd`, which `runner` (`find -exec`, `fd -x`) runs on the paths it finds: marked
+/// `dynamic`, its words holding one of `placeholders` run-time values.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the analysis context is threaded through as for every wrapper"
+)]
+fn run_on_found(
+    cx: &mut Ctx,
+    mut cmd: Vec<W>,
+    runner: &str,
+    placeholders: &[&str],
+    span: Span,
+    scope: &Scope,
+    inh: &Inh,
+    depth: usize,
+) {
+    if cmd.is_empty() {
+        return;
+    }
+    let mut inh2 = inh.with(runner.to_owned());
+    inh2.dynamic = true;
+    let mut inner = scope.clone();
+    mark_placeholders(&mut cmd, placeholders);
+    exec(cx, cmd, span, Io::default(), &mut inner, inh2, depth + 1);
 }
 
 /// `fd … -x CMD…` / `--exec`, `-X` / `--exec-batch`: fd itself, and the command, which takes
@@ -1945,22 +1964,18 @@ fn fd(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh, d
         while j < words.len() && words[j].v != ";" {
             j += 1;
         }
+        const PLACEHOLDERS: [&str; 5] = ["{}", "{/}", "{//}", "{.}", "{/.}"];
         let mut cmd = words[start..j].to_vec();
-        if !cmd.is_empty() {
-            let mut inh2 = inh.with(format!("fd {flag}"));
-            inh2.dynamic = true;
-            let mut inner = scope.clone();
-            const PLACEHOLDERS: [&str; 5] = ["{}", "{/}", "{//}", "{.}", "{/.}"];
-            // Without a placeholder fd adds the path as the last word.
-            if !cmd
+        // Without a placeholder fd adds the path as the last word.
+        if !cmd.is_empty()
+            && !cmd
                 .iter()
                 .any(|w| PLACEHOLDERS.iter().any(|p| w.v.contains(p)))
-            {
-                cmd.push(W::lit("{}", span));
-            }
-            mark_placeholders(&mut cmd, &PLACEHOLDERS);
-            exec(cx, cmd, span, Io::default(), &mut inner, inh2, depth + 1);
+        {
+            cmd.push(W::lit("{}", span));
         }
+        let runner = format!("fd {flag}");
+        run_on_found(cx, cmd, &runner, &PLACEHOLDERS, span, scope, inh, depth);
         i = j + 1;
     }
 }
