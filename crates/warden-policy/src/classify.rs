@@ -328,7 +328,7 @@ fn reads_trees(view: &CommandView<'_>) -> bool {
 }
 
 /// Commands that write to the paths they are given, and how to find those paths.
-fn implied_writes(view: &CommandView<'_>) -> Vec<String> {
+fn implied_writes(view: &CommandView<'_>, spec: Option<&crate::file::ProgramSpec>) -> Vec<String> {
     let args = &view.argv[1..];
     // Every non-option argument (after `--`, everything).
     let pos = || crate::outputs::operands(args, &[]);
@@ -408,12 +408,12 @@ fn implied_writes(view: &CommandView<'_>) -> Vec<String> {
         "csplit" => option_value(&["-f", "--prefix"]).into_iter().collect(),
         "tar" | "gtar" | "bsdtar" | "unzip" => option_value(&["-C", "--directory", "-d"])
             .into_iter()
-            .chain(crate::outputs::output_writes(view))
+            .chain(crate::outputs::output_writes(view, spec))
             .collect(),
         "wget" => option_value(&["-O", "--output-document"])
             .into_iter()
             .collect(),
-        _ => crate::outputs::output_writes(view),
+        _ => crate::outputs::output_writes(view, spec),
     }
 }
 
@@ -1270,7 +1270,7 @@ impl Policy {
         }
 
         // Paths the command touches: reads, then writes.
-        let implied = implied_writes(view);
+        let implied = implied_writes(view, self.programs.get(&view.program));
         let writes = cmd
             .writes
             .iter()
@@ -1611,7 +1611,6 @@ impl Policy {
 /// within it and every write of a remote command counts as outside the workspace.
 const REMOTE_WORKSPACE: &str = "/dev/null/remote-workspace";
 
-/// The starting points of a `find` command line (`.` when none is given).
 /// What `{}` of a `find` command may stand for: each starting point, and, for each name or path
 /// pattern its expression tests (`-name PAT`, `-iname`, `-path`, `-ipath`, `-wholename`,
 /// `-iwholename`), the paths that pattern selects under each starting point, as globs: `ROOT/PAT`
@@ -1712,6 +1711,7 @@ fn fd_search_paths(argv: &[String]) -> Vec<String> {
     paths
 }
 
+/// The starting points of a `find` command line (`.` when none is given).
 fn find_start_paths(argv: &[String]) -> Vec<String> {
     let mut roots = Vec::new();
     for a in argv.iter().skip(1) {

@@ -10,7 +10,8 @@
 //! | `pattern_options` | the value of such an option: the next word, after `=`, attached to a one-letter option, or after a cluster ending in one | `find -name '.env*'`, `grep --include='*.pem'`, `grep -re .env` |
 //! | `pattern_operand` | the first operand, unless an option it lists gave the pattern | `grep KEY .env` (KEY), `sed 's/a/b/' f` |
 //!
-//! Every other word may be a path. Where the entry is wrong or incomplete the error is towards
+//! Every other word may be a path; the operands among them are the files a program that edits in
+//! place writes ([`file_operands`]). Where the entry is wrong or incomplete the error is towards
 //! reading: an option missing from `value_args` makes its value the pattern and the pattern a
 //! file.
 
@@ -25,11 +26,44 @@ pub(crate) fn text_words(argv: &[String], spec: Option<&ProgramSpec>) -> Vec<boo
     }) else {
         return Vec::new();
     };
-    let mut text = vec![false; argv.len()];
     if spec.reads_no_content {
-        text.iter_mut().skip(1).for_each(|t| *t = true);
+        let mut text = vec![true; argv.len()];
+        if let Some(program) = text.first_mut() {
+            *program = false;
+        }
         return text;
     }
+    word_kinds(argv, spec)
+        .into_iter()
+        .map(|k| k == Word::Text)
+        .collect()
+}
+
+/// The operands of `argv` that name files: not options, not their values, not text (a pattern
+/// operand or option): `yq -i EXPR FILE…`'s files, `gawk -i inplace PROGRAM FILE…`'s.
+pub(crate) fn file_operands<'a>(argv: &'a [String], spec: &ProgramSpec) -> Vec<&'a str> {
+    argv.iter()
+        .zip(word_kinds(argv, spec))
+        .filter(|(_, k)| *k == Word::Operand)
+        .map(|(w, _)| w.as_str())
+        .collect()
+}
+
+/// What a word of a command line is, by its program's entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Word {
+    /// The program itself, an option, or an option holding its own value that may be a path.
+    Other,
+    /// The value of an option of `value_args` (may be a path).
+    Value,
+    /// Text, never a path (see the module table).
+    Text,
+    /// An operand that may name a file.
+    Operand,
+}
+
+fn word_kinds(argv: &[String], spec: &ProgramSpec) -> Vec<Word> {
+    let mut kinds = vec![Word::Other; argv.len()];
     let givers: &[String] = spec.pattern_operand.as_deref().unwrap_or_default();
     let mut pattern_given = false;
     let mut first_operand = None;
@@ -38,18 +72,21 @@ pub(crate) fn text_words(argv: &[String], spec: Option<&ProgramSpec>) -> Vec<boo
     while k < argv.len() {
         let word = argv[k].as_str();
         if options_done || !word.starts_with('-') || word == "-" {
+            kinds[k] = Word::Operand;
             first_operand.get_or_insert(k);
         } else if word == "--" {
             options_done = true;
         } else {
             let opt = option(word, spec, givers);
             pattern_given |= opt.gives_pattern;
+            let value = if opt.text { Word::Text } else { Word::Value };
             match opt.value {
                 Value::None => {}
-                Value::Here => text[k] = opt.text,
+                Value::Here if opt.text => kinds[k] = Word::Text,
+                Value::Here => {}
                 Value::Next => {
-                    if let Some(t) = text.get_mut(k + 1) {
-                        *t = opt.text;
+                    if let Some(kind) = kinds.get_mut(k + 1) {
+                        *kind = value;
                     }
                     k += 1;
                 }
@@ -61,9 +98,9 @@ pub(crate) fn text_words(argv: &[String], spec: Option<&ProgramSpec>) -> Vec<boo
         && !pattern_given
         && let Some(i) = first_operand
     {
-        text[i] = true;
+        kinds[i] = Word::Text;
     }
-    text
+    kinds
 }
 
 /// What an option word (it starts with `-` and is not `-` or `--`) is.
@@ -187,6 +224,16 @@ mod tests {
             texts("grep -r --include=*.pem KEY .", &g),
             ["--include=*.pem", "KEY"]
         );
+    }
+
+    #[test]
+    fn file_operands_are_neither_options_their_values_nor_the_pattern() {
+        let g = grep();
+        let argv = |l: &str| -> Vec<String> { l.split(' ').map(String::from).collect() };
+        let a = argv("grep -A 3 --include *.rs KEY src .env");
+        assert_eq!(file_operands(&a, &g), ["src", ".env"]);
+        let a = argv("grep -f pats -- -x .env");
+        assert_eq!(file_operands(&a, &g), ["-x", ".env"]);
     }
 
     #[test]

@@ -23,11 +23,13 @@
 //! | `tree -o FILE` | `FILE` |
 //! | `history -w`/`-a FILE` | `FILE` |
 
+use crate::file::ProgramSpec;
 use crate::matcher::CommandView;
 
 /// The paths `view`'s program writes that it names in an option or an operand (see the module
-/// table); empty for any other program.
-pub(crate) fn output_writes(view: &CommandView<'_>) -> Vec<String> {
+/// table); empty for any other program. `spec`: the program's entry, which tells an in-place
+/// editor's files from its expression.
+pub(crate) fn output_writes(view: &CommandView<'_>, spec: Option<&ProgramSpec>) -> Vec<String> {
     let args = &view.argv[1..];
     let value = |names: &[&str]| option_values(args, names);
     match view.program.as_str() {
@@ -152,50 +154,15 @@ pub(crate) fn output_writes(view: &CommandView<'_>) -> Vec<String> {
         .into_iter()
         .skip(1)
         .collect(),
-        "yq" if args
-            .iter()
-            .any(|a| a == "-i" || a == "--inplace" || a.starts_with("--inplace=")) =>
-        {
-            operands(
-                args,
-                &[
-                    "-I",
-                    "--indent",
-                    "-p",
-                    "--input-format",
-                    "-o",
-                    "--output-format",
-                ],
-            )
-            .into_iter()
-            .skip(1)
-            .collect()
-        }
-        "awk"
-            if option_values(args, &["-i", "--include"])
-                .iter()
-                .any(|v| v == "inplace") =>
-        {
-            let program_from_file = args
-                .iter()
-                .any(|a| a == "-f" || a == "--file" || a.starts_with("--file="));
-            operands(
-                args,
-                &[
-                    "-i",
-                    "--include",
-                    "-F",
-                    "-v",
-                    "-f",
-                    "--file",
-                    "-l",
-                    "--load",
-                ],
-            )
-            .into_iter()
-            .skip(usize::from(!program_from_file))
-            .collect()
-        }
+        // The files after the expression or program, as the program's entry tells them apart.
+        "yq" | "awk" if in_place(view.program.as_str(), args) => spec
+            .map(|spec| {
+                crate::operands::file_operands(view.argv, spec)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
         "xxd" if args.iter().any(|a| a == "-r" || a == "-revert") => operands(
             args,
             &[
@@ -238,6 +205,18 @@ pub(crate) fn output_writes(view: &CommandView<'_>) -> Vec<String> {
             }
         }
         _ => Vec::new(),
+    }
+}
+
+/// Whether `yq` or `awk` edits its files in place (`yq -i`, gawk's `-i inplace`).
+fn in_place(program: &str, args: &[String]) -> bool {
+    if program == "yq" {
+        args.iter()
+            .any(|a| a == "-i" || a == "--inplace" || a.starts_with("--inplace="))
+    } else {
+        option_values(args, &["-i", "--include"])
+            .iter()
+            .any(|v| v == "inplace")
     }
 }
 
