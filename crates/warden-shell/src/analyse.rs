@@ -131,6 +131,17 @@ fn assigned_name(word: &str) -> &str {
     word.split(['=', '+', '[']).next().unwrap_or("")
 }
 
+/// The option with which a builtin of [`ASSIGNING_BUILTINS`] assigns a variable, when only with
+/// it (`printf -v NAME`, `wait -p NAME`): one that prints is common enough not to give up every
+/// constant of the text for it.
+fn assigning_option(builtin: &str) -> Option<&'static str> {
+    match builtin {
+        "printf" => Some("-v"),
+        "wait" => Some("-p"),
+        _ => None,
+    }
+}
+
 /// Whether `cmd` is a builtin that may assign one of `constants` (or any variable): one of
 /// [`ASSIGNING_BUILTINS`] (`printf` and `wait` only with `-v`/`-p`), `.`, or one of
 /// [`NAMING_BUILTINS`] given one of their names, a name reference or a callback, or given words
@@ -140,9 +151,10 @@ fn assigns_a_constant(cmd: &crate::Command, constants: &[String]) -> bool {
         return false;
     };
     let args = &cmd.argv[1..];
+    if let Some(o) = assigning_option(program) {
+        return args.iter().any(|a| a.starts_with(o));
+    }
     match program.as_str() {
-        "printf" => args.iter().any(|a| a.starts_with("-v")),
-        "wait" => args.iter().any(|a| a.starts_with("-p")),
         "." => true,
         p if ASSIGNING_BUILTINS.contains(&p) => true,
         p if NAMING_BUILTINS.contains(&p) => {
@@ -174,14 +186,7 @@ fn propagatable(text: &str, candidates: &[(String, usize)], exports: usize) -> V
     let mut export_words = 0;
     let mut named: Vec<&str> = Vec::new();
     for (word, _, end) in &idents {
-        // `printf` and `wait` assign only with `-v NAME` / `-p NAME` (a `printf` that prints
-        // is common enough not to give up every constant of the text for it).
-        let option = match *word {
-            "printf" => Some("-v"),
-            "wait" => Some("-p"),
-            _ => None,
-        };
-        let assigns = match option {
+        let assigns = match assigning_option(word) {
             Some(o) => text[*end..]
                 .split([';', '&', '|', '\n'])
                 .next()
