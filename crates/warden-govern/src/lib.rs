@@ -821,7 +821,20 @@ impl Governor {
         nested: &Action,
         floor: Option<(Tier, String)>,
     ) -> Result<NestedVerdict> {
-        let mut decision = self.classify(nested, &running.context);
+        let decision = self.classify(nested, &running.context);
+        self.nested_classified(running, layer, nested, decision, floor)
+    }
+
+    /// [`Governor::nested_at_least`] for an operation already classified as `decision` (in
+    /// `running`'s context, by this governor's policy).
+    pub(crate) fn nested_classified(
+        &self,
+        running: &RunningAction,
+        layer: NestedLayer,
+        nested: &Action,
+        mut decision: Decision,
+        floor: Option<(Tier, String)>,
+    ) -> Result<NestedVerdict> {
         if let Some((tier, why)) = floor
             && tier > decision.tier
         {

@@ -137,6 +137,42 @@ pub fn classify(policy: &Policy, action: &Action, ctx: &Context) -> Decision {
     policy.classify_with(action, ctx, &WorkspaceFiles::new(&ctx.workspace))
 }
 
+/// [`classify`], and whether lookahead asked for any of the workspace's files. The policy reads
+/// nothing else (`warden-policy` touches no file system), so a decision made without asking is
+/// the same for the same action in the same context whatever the files hold: what a memo of
+/// decisions may rely on ([`crate::nested_exec`]).
+pub fn classify_noting_reads(policy: &Policy, action: &Action, ctx: &Context) -> (Decision, bool) {
+    let files = Noting {
+        files: WorkspaceFiles::new(&ctx.workspace),
+        asked: std::cell::Cell::new(false),
+    };
+    let decision = policy.classify_with(action, ctx, &files);
+    (decision, files.asked.get())
+}
+
+/// A reader that notes whether it was asked for anything.
+struct Noting {
+    files: WorkspaceFiles,
+    asked: std::cell::Cell<bool>,
+}
+
+impl WorkspaceReader for Noting {
+    fn read(&self, path: &Path, limit: usize) -> Result<String, String> {
+        self.asked.set(true);
+        self.files.read(path, limit)
+    }
+
+    fn files(&self, dir: &Path) -> Result<Vec<String>, String> {
+        self.asked.set(true);
+        self.files.files(dir)
+    }
+
+    fn subdirectories(&self, dir: &Path) -> Result<Vec<String>, String> {
+        self.asked.set(true);
+        self.files.subdirectories(dir)
+    }
+}
+
 /// [`classify`] with the match trace a person reads (`warden policy explain`).
 pub fn explain(policy: &Policy, action: &Action, ctx: &Context) -> (Decision, Vec<String>) {
     policy.explain_with(action, ctx, &WorkspaceFiles::new(&ctx.workspace))

@@ -5,8 +5,10 @@
 //! caller can report them after the command ends (DESIGN.md, "Runtime enforcement").
 
 use crate::{Governor, NestedAnswer, NestedLayer, RunningAction, action_text};
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use warden_policy::{Action, Tier};
+use warden_policy::{Action, Decision, Tier};
 use warden_proxy::{Judge, JudgeFuture, Judgement, NetRequest};
 use warden_sandbox::{ExecDecider, ExecEvent, ExecGovernance, ExecVerdict, PendingExec};
 
@@ -42,6 +44,9 @@ pub(crate) struct NestedGate {
     switches: Vec<String>,
     running: OnceLock<RunningAction>,
     refused: Mutex<Vec<NestedRefusal>>,
+    /// Classifications of execs that read no file ahead, by argv and working directory (see
+    /// [`ExecMemo`]).
+    memo: Mutex<ExecMemo>,
     /// Itself, for the proxy's judge to hand to a blocking thread.
     me: Weak<NestedGate>,
 }
@@ -55,6 +60,7 @@ impl NestedGate {
             switches,
             running: OnceLock::new(),
             refused: Mutex::new(Vec::new()),
+            memo: Mutex::new(ExecMemo::default()),
             me: me.clone(),
         })
     }
@@ -101,7 +107,11 @@ impl NestedGate {
             // refusing is the safe answer if it ever did.
             return Err(("the action is not cleared yet".into(), None));
         };
-        let (refusal, judged) = match self.governor.nested_at_least(running, layer, nested, floor) {
+        let decision = self.classify(running, nested);
+        let (refusal, judged) = match self
+            .governor
+            .nested_classified(running, layer, nested, decision, floor)
+        {
             Ok(v) if v.answer == NestedAnswer::Proceed => {
                 return Ok((v.decision.rule, v.decision.tier));
             }
@@ -133,6 +143,63 @@ impl NestedGate {
             v.push(refusal);
         }
         Err((line, judged))
+    }
+}
+
+impl NestedGate {
+    /// How many exec classifications the memo holds.
+    #[cfg(test)]
+    pub(crate) fn memoized(&self) -> usize {
+        self.memo.lock().map(|m| m.0.len()).unwrap_or(0)
+    }
+
+    /// The classification of `nested` in `running`'s context: an exec's from the memo when
+    /// the same argv ran in the same directory before and its classification read no file.
+    fn classify(&self, running: &RunningAction, nested: &Action) -> Decision {
+        let Action::Exec {
+            argv,
+            cwd: Some(cwd),
+        } = nested
+        else {
+            return self.governor.classify(nested, &running.context);
+        };
+        let key = (argv.clone(), cwd.clone());
+        if let Some(d) = self.memo.lock().ok().and_then(|m| m.get(&key)) {
+            return d;
+        }
+        let (decision, read) = crate::lookahead::classify_noting_reads(
+            self.governor.policy(),
+            nested,
+            &running.context,
+        );
+        if !read && let Ok(mut m) = self.memo.lock() {
+            m.put(key, decision.clone());
+        }
+        decision
+    }
+}
+
+/// Classifications of the execs of one action that asked lookahead for no file, by argv and
+/// working directory. The policy is pure and reads files only through lookahead, so such a
+/// classification is the same the next time: an exec storm (a shell loop running one program, a
+/// test suite running `git status` after each case) classifies each command line once. Every
+/// exec is still judged against the granted tier and recorded. Bounded: emptied when full.
+#[derive(Default)]
+struct ExecMemo(HashMap<(Vec<String>, PathBuf), Decision>);
+
+impl ExecMemo {
+    /// At most this many command lines are kept (a build's are mostly all different).
+    const MAX: usize = 512;
+
+    fn get(&self, key: &(Vec<String>, PathBuf)) -> Option<Decision> {
+        self.0.get(key).cloned()
+    }
+
+    fn put(&mut self, key: (Vec<String>, PathBuf), decision: Decision) {
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert(key, decision);
     }
 }
 

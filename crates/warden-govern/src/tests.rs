@@ -638,3 +638,44 @@ fn a_reported_directory_is_kept_only_inside_the_workspace() {
         assert!(p.writable_files.is_empty());
     }
 }
+
+/// The memo of exec classifications: an exec whose classification read a script is classified
+/// again each time (the script changed in between: the second run is refused), one that read
+/// nothing is classified once, and every exec is recorded either way.
+#[test]
+fn only_execs_that_read_no_file_are_classified_from_the_memo() {
+    let s = setup(Arc::new(UnattendedApprover));
+    let gate = nested_exec::NestedGate::new((*s.gov).clone(), Vec::new());
+    gate.set_running(s.running.clone());
+    let ws = s.running.context.workspace.clone();
+    let exec = |argv: &[&str]| {
+        let action = Action::Exec {
+            argv: argv.iter().map(|a| (*a).to_owned()).collect(),
+            cwd: Some(ws.clone()),
+        };
+        gate.decide(NestedLayer::Exec, &action, None)
+    };
+    let script = ws.join("task.sh");
+    std::fs::write(&script, "echo building\n").unwrap();
+    assert!(
+        exec(&["bash", "task.sh"]).is_ok(),
+        "an auto script proceeds"
+    );
+    std::fs::write(&script, "git push origin main\n").unwrap();
+    let refused = exec(&["bash", "task.sh"]).expect_err("the script now pushes");
+    assert!(refused.0.contains("push"), "{}", refused.0);
+    assert_eq!(
+        gate.memoized(),
+        0,
+        "a classification that read a file is not kept"
+    );
+    for _ in 0..3 {
+        assert!(exec(&["/bin/true"]).is_ok());
+    }
+    assert_eq!(gate.memoized(), 1, "one command line, classified once");
+    let trues = nested_records(&s.gov)
+        .into_iter()
+        .filter(|(_, n)| matches!(&n.action, Action::Exec { argv, .. } if argv == &["/bin/true"]))
+        .count();
+    assert_eq!(trues, 3, "each exec is recorded");
+}
