@@ -1689,7 +1689,7 @@ fn fd_search_paths(argv: &[String]) -> Vec<String> {
     let mut words = argv.iter().skip(1);
     let mut options_done = false;
     while let Some(w) = words.next() {
-        if !options_done && matches!(w.as_str(), "-x" | "--exec" | "-X" | "--exec-batch") {
+        if !options_done && warden_shell::FD_EXEC_OPTIONS.contains(&w.as_str()) {
             break;
         }
         if !options_done && w == "--" {

@@ -1938,6 +1938,10 @@ fn run_on_found(
     exec(cx, cmd, span, Io::default(), &mut inner, inh2, depth + 1);
 }
 
+/// fd's options that run a command on what it finds (the command takes the rest of the words,
+/// up to a `;`): here, and where `warden-policy` finds fd's search paths (which end there).
+pub const FD_EXEC_OPTIONS: &[&str] = &["-x", "--exec", "-X", "--exec-batch"];
+
 /// `fd … -x CMD…` / `--exec`, `-X` / `--exec-batch`: fd itself, and the command, which takes
 /// the rest of the words (up to a `;`), marked `dynamic` as `find -exec`'s: its placeholders
 /// (`{}`, `{/}`, `{//}`, `{.}`, `{/.}`) are the paths fd finds, and a command without one gets
@@ -1955,7 +1959,7 @@ fn fd(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh, d
     let mut i = 1;
     while i < words.len() {
         let flag = words[i].v.as_str();
-        if !matches!(flag, "-x" | "--exec" | "-X" | "--exec-batch") {
+        if !FD_EXEC_OPTIONS.contains(&flag) {
             i += 1;
             continue;
         }
