@@ -318,6 +318,13 @@ fn has_dot_command(text: &str) -> bool {
     })
 }
 
+/// Whether the source between two words of one command, `src[from..to]`, holds a newline that
+/// is not escaped (`\` before it continues the line).
+fn joins_lines(src: &str, from: usize, to: usize) -> bool {
+    let b = src.as_bytes();
+    (from..to.min(b.len())).any(|p| b[p] == b'\n' && (p == 0 || b[p - 1] != b'\\'))
+}
+
 /// Analyse shell source text.
 pub fn analyse_shell(text: &str) -> Analysis {
     let mut cx = Ctx::new();
@@ -1823,6 +1830,22 @@ impl Ctx {
         while i < kids.len() {
             let ch = kids[i];
             i += 1;
+            // An argument on a later line than the word before it: bash ends a simple command
+            // at an unescaped newline, but tree-sitter-bash, after lines ending in `|`, can
+            // join the next lines into one command (`ls |\nls |\ngit status\ngit push\nls &&\n
+            // true` had `git status git push ls`, a `git status`). Its tree cannot be trusted
+            // for this text: it is opaque (the policy's fail-closed tier), never a read.
+            if i > 1
+                && n.field_name_for_child((i - 1) as u32) == Some("argument")
+                && joins_lines(env.src, kids[i - 2].end_byte(), ch.start_byte())
+            {
+                self.opaque(
+                    env.map.span(n.start_byte(), n.end_byte()),
+                    "the parser joined lines into one command",
+                    &env.src[n.byte_range()],
+                );
+                return Stdin::Terminal;
+            }
             if let Some(gap) = env.src.get(before..ch.start_byte())
                 && !gap.contains('\n')
                 && !gap.trim().is_empty()

@@ -1648,3 +1648,38 @@ fn the_content_written_to_a_file_is_known_when_the_text_says_it() {
         assert_eq!(content(s), vec![None], "{s}");
     }
 }
+
+/// tree-sitter-bash can join the lines after a pipeline continued over lines into one command
+/// (`git status git push ls`): a `git push` hidden as an argument of `git status`, `auto`.
+/// Such a command is opaque; the same lines parsed right, and continued lines, are not.
+#[test]
+fn a_command_the_parser_joined_across_lines_is_opaque() {
+    for s in [
+        "X=1\nls |\nls |\ngit status\ngit push --force\nls &&\ntrue",
+        "ls |\nls |\ngit status\ngit push\ncat <<EOF\nx\nEOF",
+    ] {
+        let a = analyse_shell(s);
+        assert!(
+            a.opaque
+                .iter()
+                .any(|o| o.reason.contains("joined lines") && o.text.contains("git push")),
+            "{s:?}: {a:?}"
+        );
+        assert!(
+            !a.commands
+                .iter()
+                .any(|c| c.argv.len() > 2 && c.argv[..2] == ["git", "status"]),
+            "{s:?}: {a:?}"
+        );
+    }
+    for (s, want) in [
+        ("X=1\ncat f |\n  grep x |\n  sort\necho done", 4),
+        ("X=1\necho a \\\n  b \\\n  c\nls", 2),
+        ("X=1\ncat <<EOF > out\nbody\nEOF\nls", 2),
+        ("ls |\nls |\ngit status\ngit push\nls", 5),
+    ] {
+        let a = analyse_shell(s);
+        assert!(a.opaque.is_empty(), "{s:?}: {a:?}");
+        assert_eq!(a.commands.len(), want, "{s:?}: {a:?}");
+    }
+}

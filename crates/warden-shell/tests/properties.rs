@@ -331,7 +331,14 @@ proptest! {
             .collect::<Vec<_>>()
             .join("\n")
             + end;
-        prop_assert_eq!(analyse_shell(&s), analyse_shell_parsed(&s), "{:?}", s);
+        let whole = analyse_shell_parsed(&s);
+        // Where the whole-text parse joined lines into one command it declines (opaque), and
+        // the lines parsed on their own are what bash runs.
+        if whole.opaque.iter().any(|o| o.reason.contains("joined lines")) {
+            prop_assert!(analyse_shell(&s).opaque.is_empty(), "{:?}", s);
+        } else {
+            prop_assert_eq!(analyse_shell(&s), whole, "{:?}", s);
+        }
     }
 
     #[test]
