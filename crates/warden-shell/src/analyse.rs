@@ -1273,6 +1273,31 @@ impl Ctx {
         true
     }
 
+    /// Whether the parser joined lines into the simple statement `n`: its child `next` starts
+    /// on a later line than `prev` ends, with no `\` continuing the line. Bash ends a simple
+    /// command (or `export`, `unset`…) at an unescaped newline, but tree-sitter-bash, after lines
+    /// ending in `|`, can join the next lines into one (`ls |\nls |\ngit status\ngit push\nls
+    /// &&\ntrue` had `git status git push ls`, a `git status`; with `export A` first, the push
+    /// became names exported). Its tree cannot be trusted for this text: `n` is opaque (the
+    /// policy's fail-closed tier), never what it seemed.
+    fn joined_lines(
+        &mut self,
+        env: &Env<'_, '_>,
+        n: Node<'_>,
+        prev: Node<'_>,
+        next: Node<'_>,
+    ) -> bool {
+        if !joins_lines(env.src, prev.end_byte(), next.start_byte()) {
+            return false;
+        }
+        self.opaque(
+            env.map.span(n.start_byte(), n.end_byte()),
+            "the parser joined lines into one command",
+            node_text(env.src, n),
+        );
+        true
+    }
+
     /// Analyse a statement-like node.
     fn stmt(&mut self, env: &Env<'_, '_>, n: Node<'_>, scope: &mut Scope) -> Stdin {
         if !self.enter(env, n) {
@@ -1289,6 +1314,15 @@ impl Ctx {
     }
 
     fn stmt_inner(&mut self, env: &Env<'_, '_>, n: Node<'_>, scope: &mut Scope) -> Stdin {
+        if matches!(n.kind(), "declaration_command" | "unset_command") {
+            let kids = Self::children(n);
+            if kids
+                .windows(2)
+                .any(|pair| self.joined_lines(env, n, pair[0], pair[1]))
+            {
+                return Stdin::Pipe;
+            }
+        }
         match n.kind() {
             "command" => return self.simple(env, n, &[], scope, Stdin::Terminal),
             "redirected_statement" => return self.redirected(env, n, scope, Stdin::Terminal, &[]),
@@ -1830,20 +1864,10 @@ impl Ctx {
         while i < kids.len() {
             let ch = kids[i];
             i += 1;
-            // An argument on a later line than the word before it: bash ends a simple command
-            // at an unescaped newline, but tree-sitter-bash, after lines ending in `|`, can
-            // join the next lines into one command (`ls |\nls |\ngit status\ngit push\nls &&\n
-            // true` had `git status git push ls`, a `git status`). Its tree cannot be trusted
-            // for this text: it is opaque (the policy's fail-closed tier), never a read.
             if i > 1
                 && n.field_name_for_child((i - 1) as u32) == Some("argument")
-                && joins_lines(env.src, kids[i - 2].end_byte(), ch.start_byte())
+                && self.joined_lines(env, n, kids[i - 2], ch)
             {
-                self.opaque(
-                    env.map.span(n.start_byte(), n.end_byte()),
-                    "the parser joined lines into one command",
-                    &env.src[n.byte_range()],
-                );
                 return Stdin::Terminal;
             }
             if let Some(gap) = env.src.get(before..ch.start_byte())

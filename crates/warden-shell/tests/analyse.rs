@@ -1657,6 +1657,8 @@ fn a_command_the_parser_joined_across_lines_is_opaque() {
     for s in [
         "X=1\nls |\nls |\ngit status\ngit push --force\nls &&\ntrue",
         "ls |\nls |\ngit status\ngit push\ncat <<EOF\nx\nEOF",
+        "X=1\nls |\nls |\nexport A\ngit push\nls &&\ntrue",
+        "X=1\nls |\nls |\nunset A\ngit push\nls &&\ntrue",
     ] {
         let a = analyse_shell(s);
         assert!(
@@ -1677,6 +1679,10 @@ fn a_command_the_parser_joined_across_lines_is_opaque() {
         ("X=1\necho a \\\n  b \\\n  c\nls", 2),
         ("X=1\ncat <<EOF > out\nbody\nEOF\nls", 2),
         ("ls |\nls |\ngit status\ngit push\nls", 5),
+        (
+            "X=1\ndeclare -a arr=(\n a\n b\n)\nexport A=1 \\\n  B=2\nls",
+            1,
+        ),
     ] {
         let a = analyse_shell(s);
         assert!(a.opaque.is_empty(), "{s:?}: {a:?}");
