@@ -183,6 +183,11 @@ pub struct RuleSpec {
     /// one of these globs over `NAME=VALUE` (`HUSKY=0 git commit`, `env SKIP=lint git commit`,
     /// and assignments made for a wrapper that runs it): `HUSKY=0`, `SKIP=*`.
     pub any_env: Vec<String>,
+    /// Assignments that do not count for `any_env` (globs over `NAME=VALUE` as well), judged
+    /// assignment by assignment: with `any_env = ["GIT_CONFIG_GLOBAL=*"]` and `except_env =
+    /// ["*=/dev/null"]`, `GIT_CONFIG_GLOBAL=/dev/null` does not match, but `GIT_CONFIG_GLOBAL=
+    /// /dev/null GIT_CONFIG_SYSTEM=./x` does (by the second).
+    pub except_env: Vec<String>,
     /// The rule matches only if the command runs elevated (`sudo`) or not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elevated: Option<bool>,

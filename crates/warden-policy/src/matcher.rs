@@ -187,6 +187,7 @@ pub(crate) struct CompiledRule {
     no_flag: Vec<FlagPattern>,
     any_arg: Option<WordSet>,
     any_env: Option<WordSet>,
+    except_env: Option<WordSet>,
     any_path: Option<PathSet>,
     /// Compiled when the rest of the rule has matched: most rules never get that far.
     arg_regex: Option<ArgRegex>,
@@ -362,6 +363,7 @@ impl CompiledRule {
         program_only("no_flag", !spec.no_flag.is_empty())?;
         program_only("any_arg", !spec.any_arg.is_empty())?;
         program_only("any_env", !spec.any_env.is_empty())?;
+        program_only("except_env", !spec.except_env.is_empty())?;
         program_only("any_path", !spec.any_path.is_empty())?;
         program_only("arg_regex", spec.arg_regex.is_some())?;
         program_only("elevated", spec.elevated.is_some())?;
@@ -425,6 +427,7 @@ impl CompiledRule {
             no_flag,
             any_arg: opt_words("any_arg", &spec.any_arg, false)?,
             any_env: opt_words("any_env", &spec.any_env, false)?,
+            except_env: opt_words("except_env", &spec.except_env, false)?,
             any_path: opt_paths("any_path", &spec.any_path)?,
             arg_regex,
             elevated: spec.elevated,
@@ -473,6 +476,7 @@ impl CompiledRule {
             no_flag: Vec::new(),
             any_arg: None,
             any_env: None,
+            except_env: None,
             any_path: None,
             arg_regex: None,
             elevated: None,
@@ -534,7 +538,9 @@ impl CompiledRule {
             return false;
         }
         if let Some(set) = &self.any_env
-            && !cmd.env.iter().any(|a| set.is_match(a))
+            && !cmd.env.iter().any(|a| {
+                set.is_match(a) && !self.except_env.as_ref().is_some_and(|e| e.is_match(a))
+            })
         {
             return false;
         }
