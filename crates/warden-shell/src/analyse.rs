@@ -1278,8 +1278,10 @@ impl Ctx {
     /// command (or `export`, `unset`…) at an unescaped newline, but tree-sitter-bash, after lines
     /// ending in `|`, can join the next lines into one (`ls |\nls |\ngit status\ngit push\nls
     /// &&\ntrue` had `git status git push ls`, a `git status`; with `export A` first, the push
-    /// became names exported). Its tree cannot be trusted for this text: `n` is opaque (the
-    /// policy's fail-closed tier), never what it seemed.
+    /// became names exported), and a line that starts with `\` into the assignment on the line
+    /// before (`Y=1\n\git push` ran a program named `\ngit`, unknown: `auto` in the sandbox).
+    /// Its tree cannot be trusted for this text: `n` is opaque (the policy's fail-closed tier),
+    /// never what it seemed.
     fn joined_lines(
         &mut self,
         env: &Env<'_, '_>,
@@ -1287,7 +1289,11 @@ impl Ctx {
         prev: Node<'_>,
         next: Node<'_>,
     ) -> bool {
-        if !joins_lines(env.src, prev.end_byte(), next.start_byte()) {
+        // (The newline may open `next` itself: `Y=1\n\git push` was one command whose name
+        // was the word `\n\git`.)
+        let text = node_text(env.src, next);
+        let lead = text.len() - text.trim_start_matches([' ', '\t', '\n']).len();
+        if !joins_lines(env.src, prev.end_byte(), next.start_byte() + lead) {
             return false;
         }
         self.opaque(
@@ -1865,7 +1871,10 @@ impl Ctx {
             let ch = kids[i];
             i += 1;
             if i > 1
-                && n.field_name_for_child((i - 1) as u32) == Some("argument")
+                && matches!(
+                    n.field_name_for_child((i - 1) as u32),
+                    Some("argument" | "name")
+                )
                 && self.joined_lines(env, n, kids[i - 2], ch)
             {
                 return Stdin::Terminal;

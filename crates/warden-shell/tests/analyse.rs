@@ -1659,6 +1659,8 @@ fn a_command_the_parser_joined_across_lines_is_opaque() {
         "ls |\nls |\ngit status\ngit push\ncat <<EOF\nx\nEOF",
         "X=1\nls |\nls |\nexport A\ngit push\nls &&\ntrue",
         "X=1\nls |\nls |\nunset A\ngit push\nls &&\ntrue",
+        "Y=1\n\\git push",
+        "export A=1\n\\git push",
     ] {
         let a = analyse_shell(s);
         assert!(

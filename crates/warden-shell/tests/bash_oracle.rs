@@ -687,7 +687,7 @@ fn gen_line(r: &mut Rng, depth: u32) -> String {
     }
     let a = gen_line(r, depth - 1);
     let b = gen_line(r, depth - 1);
-    match r.next() % 23 {
+    match r.next() % 27 {
         0 => format!("{a} && {b}"),
         1 => format!("{a} || {b}"),
         2 => format!("{a} | {b}"),
@@ -711,6 +711,13 @@ fn gen_line(r: &mut Rng, depth: u32) -> String {
         20 => format!("trap {} EXIT; {b}", quote(&a)),
         // A first body line that starts with a backslash (tree-sitter-bash drops it).
         21 => format!("bash <<'EOF'\n\\{a}\n{b}\nEOF"),
+        // Lines: a pipeline or a list continued on the next line, two lines, a top-level
+        // assignment first (which makes the analyser parse the whole text at once:
+        // tree-sitter-bash joined the lines after `|` continuations into one command).
+        22 => format!("{a} |\n{b}"),
+        23 => format!("{a} &&\n{b}"),
+        24 => format!("{a}\n{b}"),
+        25 => format!("Y=1\n{a} |\n{b}\n{}", gen_simple(r)),
         _ => format!("eval {}", quote(&a)),
     }
 }

@@ -409,7 +409,9 @@ fn collector_down_and_restarted_mid_run_loses_nothing() {
     };
     let exporter =
         warden_audit::Exporter::new(&log_path, settings).spawn(Duration::from_millis(50));
-    // A writer appends intent/outcome pairs throughout.
+    // A writer appends intent/outcome pairs throughout, at a bounded pace: as fast as the disk
+    // allowed, a fast disk wrote more (~10,000 records) than the exporter sent in the wait below,
+    // and the test failed on the machine rather than on the exporter.
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
         let log = Arc::clone(&log);
@@ -418,7 +420,8 @@ fn collector_down_and_restarted_mid_run_loses_nothing() {
         std::thread::spawn(move || {
             let policy = Policy::builtin();
             let mut n = 0;
-            while !stop.load(Ordering::Relaxed) {
+            while !stop.load(Ordering::Relaxed) && n < 800 {
+                std::thread::sleep(Duration::from_millis(4));
                 let id = intent(
                     &log,
                     &policy,
