@@ -524,7 +524,19 @@ pub fn launch(profile: &SandboxProfile, opts: &SpawnOptions) -> Result<Launch, S
             sys::set_cloexec(fd, false).map_err(SandboxError::io(what))?;
         }
     }
-    let spawned = cmd.spawn();
+    let mut spawned = cmd.spawn();
+    // A copy of the init just written by another thread of this process (an installer, a test)
+    // is still open for writing in any child forked meanwhile, until that child's own exec: the
+    // exec fails with ETXTBSY for that moment. Retried briefly (at most ~100 ms).
+    for _ in 0..50 {
+        match &spawned {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                spawned = cmd.spawn();
+            }
+            _ => break,
+        }
+    }
     // The init has its own copies of the status pipe's write end and the gate's and spec's
     // read ends now (or never will).
     drop(status_w);

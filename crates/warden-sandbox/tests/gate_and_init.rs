@@ -290,3 +290,36 @@ fn stdout_of_success(mut r: Running) -> String {
     assert_eq!(r.wait().expect("wait").code, Some(0), "stdout: {out}");
     out
 }
+
+/// An init that another process holds open for writing for a moment (as a child forked by
+/// another thread while the copy was written holds it until its own exec) still starts: the
+/// exec's ETXTBSY is retried briefly.
+#[test]
+fn an_init_briefly_open_for_writing_elsewhere_still_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (main, init) = install(dir.path());
+    let (chosen, _) = choose_init(&main);
+    let mut holder = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "exec 3>>\"$0\"; sleep 0.03",
+            &init.display().to_string(),
+        ])
+        .spawn()
+        .expect("holder");
+    let fd = format!("/proc/{}/fd/3", holder.id());
+    let t = std::time::Instant::now();
+    while !Path::new(&fd).exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the holder never opened the init"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let ws = tempfile::tempdir().expect("tempdir");
+    let mut o = opts(false);
+    o.init_exe = Some(chosen);
+    let r = spawn(&profile(ws.path(), "true"), &o).expect("spawn while the init is held");
+    stdout_of_success(r);
+    holder.wait().expect("holder");
+}
