@@ -319,10 +319,11 @@ fn has_dot_command(text: &str) -> bool {
 }
 
 /// Whether the source between two words of one command, `src[from..to]`, holds a newline that
-/// is not escaped (`\` before it continues the line).
+/// is not escaped (an odd run of `\` before it continues the line; `\\` is a backslash).
 fn joins_lines(src: &str, from: usize, to: usize) -> bool {
     let b = src.as_bytes();
-    (from..to.min(b.len())).any(|p| b[p] == b'\n' && (p == 0 || b[p - 1] != b'\\'))
+    (from..to.min(b.len()))
+        .any(|p| b[p] == b'\n' && b[..p].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 0)
 }
 
 /// Analyse shell source text.
@@ -2620,7 +2621,18 @@ pub(crate) struct Env<'s, 'i> {
 
 #[cfg(test)]
 mod tests {
-    use super::join_dir;
+
+    #[test]
+    fn a_newline_after_an_odd_run_of_backslashes_continues_the_line() {
+        // Between `a` and `b`: `\<newline>` continues, `\\<newline>` is a backslash and a new
+        // line, `\\\<newline>` continues again.
+        assert!(!joins_lines("a \\\nb", 1, 4));
+        assert!(joins_lines("a\\\\\n b", 3, 5));
+        assert!(!joins_lines("a\\\\\\\n b", 4, 6));
+        assert!(joins_lines("a\n b", 1, 3));
+    }
+
+    use super::{join_dir, joins_lines};
 
     #[test]
     fn cd_join() {
