@@ -1650,9 +1650,11 @@ fn find_placeholder_values(argv: &[String]) -> Vec<String> {
 }
 
 /// What `{}` of a command `fd` runs (`-x`, `-X`) may stand for: each directory fd searches, its
-/// operands after the pattern and `--search-path` values (`.` when none). An option that takes a
-/// value and is missing here makes its value the pattern and the pattern a directory: one more
-/// candidate, never one fewer.
+/// operands after the pattern and `--search-path` values (`.` when none), under
+/// `--base-directory` when one is given (fd searches from there). Long options count in both
+/// spellings (`--search-path DIR`, `--search-path=DIR`). An option that takes a value and is
+/// missing here makes its value the pattern and the pattern a directory: one more candidate,
+/// never one fewer.
 fn fd_search_paths(argv: &[String]) -> Vec<String> {
     const VALUED: &[&str] = &[
         "-e",
@@ -1675,7 +1677,6 @@ fn fd_search_paths(argv: &[String]) -> Vec<String> {
         "--change-older-than",
         "-o",
         "--owner",
-        "--base-directory",
         "--max-results",
         "-c",
         "--color",
@@ -1685,6 +1686,7 @@ fn fd_search_paths(argv: &[String]) -> Vec<String> {
         "--format",
     ];
     let mut paths = Vec::new();
+    let mut base: Option<String> = None;
     let mut operands = 0;
     let mut words = argv.iter().skip(1);
     let mut options_done = false;
@@ -1692,23 +1694,50 @@ fn fd_search_paths(argv: &[String]) -> Vec<String> {
         if !options_done && warden_shell::FD_EXEC_OPTIONS.contains(&w.as_str()) {
             break;
         }
-        if !options_done && w == "--" {
-            options_done = true;
-        } else if !options_done && w == "--search-path" {
-            paths.extend(words.next().cloned());
-        } else if !options_done && VALUED.contains(&w.as_str()) {
-            words.next();
-        } else if options_done || !w.starts_with('-') {
+        if options_done || !w.starts_with('-') {
             operands += 1;
             if operands > 1 {
                 paths.push(w.clone());
             }
+            continue;
+        }
+        if w == "--" {
+            options_done = true;
+            continue;
+        }
+        // `--name=VALUE` holds its value; otherwise a valued option takes the next word.
+        let (name, inline) = match w.split_once('=') {
+            Some((n, v)) if w.starts_with("--") => (n, Some(v.to_owned())),
+            _ => (w.as_str(), None),
+        };
+        let mut value = || inline.clone().or_else(|| words.next().cloned());
+        match name {
+            "--search-path" => paths.extend(value()),
+            "--base-directory" => base = value(),
+            _ if VALUED.contains(&name) && inline.is_none() => {
+                words.next();
+            }
+            _ => {}
         }
     }
     if paths.is_empty() {
         paths.push(".".into());
     }
-    paths
+    match base {
+        Some(base) => paths
+            .into_iter()
+            .map(|p| {
+                if p.starts_with('/') || p.starts_with('~') {
+                    p
+                } else if p == "." {
+                    base.clone()
+                } else {
+                    format!("{}/{p}", base.trim_end_matches('/'))
+                }
+            })
+            .collect(),
+        None => paths,
+    }
 }
 
 /// The starting points of a `find` command line (`.` when none is given).
