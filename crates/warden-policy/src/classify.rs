@@ -1691,7 +1691,7 @@ fn fd_search_paths(argv: &[String]) -> Vec<String> {
     let mut words = argv.iter().skip(1);
     let mut options_done = false;
     while let Some(w) = words.next() {
-        if !options_done && warden_shell::FD_EXEC_OPTIONS.contains(&w.as_str()) {
+        if !options_done && warden_shell::fd_exec_option(w).is_some() {
             break;
         }
         if options_done || !w.starts_with('-') {

@@ -103,4 +103,4 @@ mod wrappers;
 pub use analyse::{
     MAX_INPUT, analyse_argv, analyse_shell, analyse_shell_by_lines, analyse_shell_parsed,
 };
-pub use wrappers::{FD_EXEC_OPTIONS, Kind as WrapperKind, SQL_CLIENTS, WRAPPERS, Wrapper};
+pub use wrappers::{Kind as WrapperKind, SQL_CLIENTS, WRAPPERS, Wrapper, fd_exec_option};

@@ -1939,8 +1939,20 @@ fn run_on_found(
 }
 
 /// fd's options that run a command on what it finds (the command takes the rest of the words,
-/// up to a `;`): here, and where `warden-policy` finds fd's search paths (which end there).
-pub const FD_EXEC_OPTIONS: &[&str] = &["-x", "--exec", "-X", "--exec-batch"];
+/// up to a `;`).
+const FD_EXEC_OPTIONS: &[&str] = &["-x", "--exec", "-X", "--exec-batch"];
+
+/// Whether `word` is one of fd's options that run a command on what it finds, and the command's
+/// first word when the option holds it (`--exec=rm`, as fd's parser takes it): `Some(None)` for
+/// `-x`, `Some(Some("rm"))` for `--exec=rm`, `None` for any other word. Here, and where
+/// `warden-policy` finds fd's search paths (which end there).
+pub fn fd_exec_option(word: &str) -> Option<Option<&str>> {
+    if FD_EXEC_OPTIONS.contains(&word) {
+        return Some(None);
+    }
+    let (name, first) = word.split_once('=')?;
+    (name.starts_with("--") && FD_EXEC_OPTIONS.contains(&name)).then_some(Some(first))
+}
 
 /// `fd … -x CMD…` / `--exec`, `-X` / `--exec-batch`: fd itself, and the command, which takes
 /// the rest of the words (up to a `;`), marked `dynamic` as `find -exec`'s: its placeholders
@@ -1958,18 +1970,27 @@ fn fd(cx: &mut Ctx, words: &[W], span: Span, io: Io, scope: &Scope, inh: &Inh, d
     );
     let mut i = 1;
     while i < words.len() {
-        let flag = words[i].v.as_str();
-        if !FD_EXEC_OPTIONS.contains(&flag) {
+        let Some(held) = fd_exec_option(&words[i].v) else {
             i += 1;
             continue;
-        }
+        };
+        let flag = words[i].v.split('=').next().unwrap_or_default().to_owned();
         let start = i + 1;
         let mut j = start;
         while j < words.len() && words[j].v != ";" {
             j += 1;
         }
         const PLACEHOLDERS: [&str; 5] = ["{}", "{/}", "{//}", "{.}", "{/.}"];
-        let mut cmd = words[start..j].to_vec();
+        // `--exec=CMD`: the option's word holds the command's first word.
+        let mut cmd: Vec<W> = held
+            .map(|first| W {
+                v: first.to_owned(),
+                map: None,
+                ..words[i].clone()
+            })
+            .into_iter()
+            .collect();
+        cmd.extend_from_slice(&words[start..j]);
         // Without a placeholder fd adds the path as the last word.
         if !cmd.is_empty()
             && !cmd

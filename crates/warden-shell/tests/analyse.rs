@@ -1239,6 +1239,12 @@ fn fd_exec_runs_its_command() {
         &["git", "push"]
     ));
     assert_eq!(cmds("fd -e rs src"), vec![v(&["fd", "-e", "rs", "src"])]);
+    // The option may hold the command's first word (`--exec=CMD`, as fd's parser takes it).
+    assert!(has(&analyse_shell("fd . /srv --exec=rm"), &["rm", "{}"]));
+    assert!(has(
+        &analyse_shell("fd . --exec-batch=git push"),
+        &["git", "push", "{}"]
+    ));
 }
 
 /// `find … | xargs CMD` is `find … -exec CMD {} +`; literal words piped to xargs are the
