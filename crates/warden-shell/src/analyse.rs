@@ -2621,6 +2621,7 @@ pub(crate) struct Env<'s, 'i> {
 
 #[cfg(test)]
 mod tests {
+    use super::{join_dir, joins_lines};
 
     #[test]
     fn a_newline_after_an_odd_run_of_backslashes_continues_the_line() {
@@ -2631,8 +2632,6 @@ mod tests {
         assert!(!joins_lines("a\\\\\\\n b", 4, 6));
         assert!(joins_lines("a\n b", 1, 3));
     }
-
-    use super::{join_dir, joins_lines};
 
     #[test]
     fn cd_join() {
